@@ -1,0 +1,24 @@
+//! Lading's vocabulary and rules, free of I/O.
+//!
+//! # Layout
+//!
+//! - [`names`]: validated names of projects, stages, warehouses (Kubernetes DNS labels).
+//! - [`freight`]: the Freight type with Kargo's field names, and its status.
+//! - [`freight_id`]: the Freight name, computed exactly as Kargo computes it.
+//! - [`url_normalize`]: Git, image and chart repository URL normalization used by the ID.
+//! - [`alias`]: `<adjective>-<animal>` aliases derived from a freight ID.
+//! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
+//! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
+//! - [`availability`]: which freight a stage may take, and when it auto-promotes.
+
+pub mod alias;
+pub mod availability;
+pub mod duration;
+pub mod freight;
+pub mod freight_id;
+pub mod names;
+pub mod spec;
+pub mod url_normalize;
+
+pub use freight::{Chart, Freight, FreightOrigin, FreightStatus, GitCommit, Image};
+pub use freight_id::FreightId;

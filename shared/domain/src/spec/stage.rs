@@ -1,0 +1,171 @@
+//! Stage spec: which freight a stage takes, and the steps that promote it.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{FieldError, deserialize_at};
+use crate::freight::FreightOrigin;
+use crate::names::validate_dns_label;
+
+/// Promotion steps this version of Lading runs.
+pub const SUPPORTED_STEPS: [&str; 4] = ["git-clone", "yaml-update", "git-commit", "git-push"];
+
+/// The origin a stage requests freight from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FreightOriginRef {
+    pub kind: String,
+    pub name: String,
+}
+
+impl FreightOriginRef {
+    pub fn matches(&self, origin: &FreightOrigin) -> bool {
+        self.kind == origin.kind && self.name == origin.name
+    }
+}
+
+/// Where requested freight may come from: straight from the origin, or after upstream
+/// stages verified it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FreightSources {
+    #[serde(default)]
+    pub direct: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
+}
+
+/// One `requestedFreight` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedFreight {
+    pub origin: FreightOriginRef,
+    #[serde(default)]
+    pub sources: FreightSources,
+}
+
+/// A named value usable in step expressions as `vars.<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionVariable {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// One promotion step: `uses` names the step, `as` names its outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionStep {
+    pub uses: String,
+    #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+}
+
+/// `promotionTemplate.spec`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionTemplateSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<PromotionVariable>,
+    #[serde(default)]
+    pub steps: Vec<PromotionStep>,
+}
+
+/// `promotionTemplate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionTemplate {
+    pub spec: PromotionTemplateSpec,
+}
+
+/// A Stage's spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StageSpec {
+    #[serde(default)]
+    pub requested_freight: Vec<RequestedFreight>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_template: Option<PromotionTemplate>,
+}
+
+impl StageSpec {
+    /// The request that covers freight from `origin`, if the stage takes it at all.
+    pub fn request_for(&self, origin: &FreightOrigin) -> Option<&RequestedFreight> {
+        self.requested_freight.iter().find(|r| r.origin.matches(origin))
+    }
+
+    pub fn steps(&self) -> &[PromotionStep] {
+        self.promotion_template.as_ref().map_or(&[], |t| t.spec.steps.as_slice())
+    }
+
+    pub fn vars(&self) -> &[PromotionVariable] {
+        self.promotion_template.as_ref().map_or(&[], |t| t.spec.vars.as_slice())
+    }
+}
+
+pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldError> {
+    let spec: StageSpec = deserialize_at("spec", value)?;
+    if spec.requested_freight.is_empty() {
+        return Err(FieldError::new("spec.requestedFreight", "must request freight from at least one origin"));
+    }
+    for (i, request) in spec.requested_freight.iter().enumerate() {
+        let field = format!("spec.requestedFreight[{i}]");
+        if request.origin.kind != FreightOrigin::WAREHOUSE {
+            return Err(FieldError::new(
+                format!("{field}.origin.kind"),
+                format!("must be Warehouse, got {:?}", request.origin.kind),
+            ));
+        }
+        validate_dns_label(&request.origin.name).map_err(|e| FieldError::new(format!("{field}.origin.name"), e))?;
+        if !request.sources.direct && request.sources.stages.is_empty() {
+            return Err(FieldError::new(
+                format!("{field}.sources"),
+                "must set direct: true or list upstream stages",
+            ));
+        }
+        for (j, upstream) in request.sources.stages.iter().enumerate() {
+            let field = format!("{field}.sources.stages[{j}]");
+            validate_dns_label(upstream).map_err(|e| FieldError::new(&field, e))?;
+            if upstream == stage_name {
+                return Err(FieldError::new(field, "a stage cannot be its own upstream"));
+            }
+        }
+    }
+    let mut aliases = HashSet::new();
+    for (i, step) in spec.steps().iter().enumerate() {
+        let field = format!("spec.promotionTemplate.spec.steps[{i}]");
+        if !SUPPORTED_STEPS.contains(&step.uses.as_str()) {
+            return Err(FieldError::new(
+                format!("{field}.uses"),
+                format!("unknown step {:?}; supported: {}", step.uses, SUPPORTED_STEPS.join(", ")),
+            ));
+        }
+        if let Some(alias) = &step.alias {
+            let valid = !alias.is_empty()
+                && alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(FieldError::new(format!("{field}.as"), "must start with a letter and contain only letters, digits, '-' and '_'"));
+            }
+            if !aliases.insert(alias.clone()) {
+                return Err(FieldError::new(format!("{field}.as"), format!("alias {alias:?} is used by an earlier step")));
+            }
+        }
+        if let Some(config) = &step.config
+            && !config.is_object()
+        {
+            return Err(FieldError::new(format!("{field}.config"), "must be a mapping"));
+        }
+    }
+    for (i, var) in spec.vars().iter().enumerate() {
+        if var.name.is_empty() {
+            return Err(FieldError::new(format!("spec.promotionTemplate.spec.vars[{i}].name"), "is required"));
+        }
+    }
+    Ok(spec)
+}

@@ -1,0 +1,167 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+fn yaml(text: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple(text).expect("test YAML parses")
+}
+
+const GOOD: &str = r#"
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: demo
+---
+apiVersion: lading.dev/v1alpha1
+kind: ProjectConfig
+metadata:
+  name: demo
+  namespace: demo
+spec:
+  promotionPolicies:
+  - stageSelector:
+      name: test
+    autoPromotionEnabled: true
+---
+apiVersion: lading.dev/v1alpha1
+kind: Warehouse
+metadata:
+  name: app
+  namespace: demo
+spec:
+  interval: 1m
+  subscriptions:
+  - git:
+      repoURL: https://example.com/app.git
+      branch: main
+---
+apiVersion: lading.dev/v1alpha1
+kind: Stage
+metadata:
+  name: uat
+  namespace: demo
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: app}
+    sources:
+      stages: [test]
+  promotionTemplate:
+    spec:
+      vars:
+      - name: gitopsRepo
+        value: https://example.com/gitops.git
+      steps:
+      - uses: git-clone
+        config:
+          repoURL: ${{ vars.gitopsRepo }}
+      - uses: git-commit
+        as: commit
+        config:
+          path: ./out
+"#;
+
+fn error_of(text: &str) -> ManifestError {
+    parse_manifests(yaml(text)).expect_err("invalid").remove(0)
+}
+
+#[test]
+fn a_kargo_style_set_of_manifests_validates() {
+    let manifests = parse_manifests(yaml(GOOD)).unwrap();
+    let kinds: Vec<_> = manifests.iter().map(|m| m.kind()).collect();
+    assert_eq!(kinds, vec![Kind::Project, Kind::ProjectConfig, Kind::Warehouse, Kind::Stage]);
+    assert!(manifests.iter().all(|m| m.project() == "demo"));
+    let Spec::Stage(stage) = &manifests[3].spec else { panic!() };
+    assert_eq!(stage.requested_freight[0].sources.stages, vec!["test"]);
+    assert_eq!(stage.steps()[1].alias.as_deref(), Some("commit"));
+    let Spec::Warehouse(warehouse) = &manifests[2].spec else { panic!() };
+    assert_eq!(warehouse.interval().as_secs(), 60);
+}
+
+#[test]
+fn stored_form_round_trips_with_the_canonical_api_version() {
+    let manifests = parse_manifests(yaml(GOOD)).unwrap();
+    for (i, m) in manifests.iter().enumerate() {
+        let json = m.to_json();
+        assert_eq!(json["apiVersion"], API_VERSION);
+        assert_eq!(&parse_manifest(i + 1, json).unwrap(), m);
+    }
+}
+
+#[test]
+fn unknown_api_version_names_the_field() {
+    let e = error_of("apiVersion: v1\nkind: Project\nmetadata: {name: a}\n");
+    assert_eq!(e.field, "apiVersion");
+    assert!(e.reason.contains("lading.dev/v1alpha1"), "{}", e.reason);
+}
+
+#[test]
+fn unknown_kind_names_the_field() {
+    let e = error_of("apiVersion: lading.dev/v1alpha1\nkind: Pod\nmetadata: {name: a}\n");
+    assert_eq!((e.field.as_str(), e.kind.as_str()), ("kind", "Pod"));
+}
+
+#[test]
+fn missing_namespace_is_an_error() {
+    let e = error_of("apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {name: a}\nspec: {subscriptions: [{git: {repoURL: 'https://h/x'}}]}\n");
+    assert_eq!(e.field, "metadata.namespace");
+    assert_eq!(e.to_string(), "document 1 (Warehouse \"a\"): metadata.namespace: is required: it names the project");
+}
+
+#[test]
+fn nested_type_errors_carry_the_full_path() {
+    let e = error_of(
+        "apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {name: s, namespace: p}\nspec:\n  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n    sources: {direct: maybe}\n",
+    );
+    assert_eq!(e.field, "spec.requestedFreight[0].sources.direct");
+}
+
+#[test]
+fn unknown_fields_are_rejected_by_name() {
+    let e = error_of(
+        "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {name: w, namespace: p}\nspec:\n  subscriptions:\n  - git: {repoURL: 'https://h/x', brunch: main}\n",
+    );
+    assert_eq!(e.field, "spec.subscriptions[0].git.brunch");
+    assert!(e.reason.contains("brunch"), "{}", e.reason);
+}
+
+#[test]
+fn stage_rules_are_checked() {
+    let base = |spec: &str| format!("apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {{name: s, namespace: p}}\nspec:\n{spec}");
+    let e = error_of(&base("  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n"));
+    assert_eq!(e.field, "spec.requestedFreight[0].sources");
+    let e = error_of(&base("  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n    sources: {stages: [s]}\n"));
+    assert_eq!(e.field, "spec.requestedFreight[0].sources.stages[0]");
+    let e = error_of(&base("  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n    sources: {direct: true}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: helm-dance\n"));
+    assert_eq!(e.field, "spec.promotionTemplate.spec.steps[0].uses");
+    let e = error_of(&base("  requestedFreight:\n  - origin: {kind: Image, name: w}\n    sources: {direct: true}\n"));
+    assert_eq!(e.field, "spec.requestedFreight[0].origin.kind");
+}
+
+#[test]
+fn warehouse_rules_are_checked() {
+    let base = |spec: &str| format!("apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: w, namespace: p}}\nspec:\n{spec}");
+    let e = error_of(&base("  subscriptions: []\n"));
+    assert_eq!(e.field, "spec.subscriptions");
+    let e = error_of(&base("  interval: soon\n  subscriptions:\n  - git: {repoURL: 'https://h/x'}\n"));
+    assert_eq!(e.field, "spec.interval");
+    let e = error_of(&base("  subscriptions:\n  - git: {repoURL: 'https://h/x?y=1'}\n"));
+    assert_eq!(e.field, "spec.subscriptions[0].git.repoURL");
+}
+
+#[test]
+fn every_invalid_document_is_reported() {
+    let errors = parse_manifests(vec![
+        json!({"apiVersion": "lading.dev/v1alpha1", "kind": "Project", "metadata": {"name": "Bad_Name"}}),
+        json!({"apiVersion": "lading.dev/v1alpha1", "kind": "Project", "metadata": {"name": "ok"}}),
+        json!("just a string"),
+    ])
+    .unwrap_err();
+    assert_eq!(errors.iter().map(|e| e.document).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(errors[0].field, "metadata.name");
+}
+
+#[test]
+fn project_config_must_be_named_after_its_project() {
+    let e = error_of("apiVersion: lading.dev/v1alpha1\nkind: ProjectConfig\nmetadata: {name: x, namespace: p}\n");
+    assert_eq!(e.field, "metadata.name");
+}
