@@ -1,0 +1,308 @@
+//! The event catalog. A published v1 payload never changes shape (golden-byte tests guard
+//! it); an incompatible change is a new version with a new CloudEvents type.
+//!
+//! Guarantees every event gives:
+//! - its `ce-id` (also its `Nats-Msg-Id`) is derived from its identity, so a retried or
+//!   raced publish is stored once;
+//! - its subject names the project, the entity kind and name, and the event type, so a
+//!   subscriber filters without decoding.
+//!
+//! Assumptions consumers may make: events of one stage (promotion events) are stored in
+//! the order they happened; a freight's `FreightCreated` precedes every event about it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::subject;
+
+/// A Git commit inside a `FreightCreated` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CommitV1 {
+    pub repo_url: String,
+    pub id: String,
+    pub branch: String,
+    pub tag: String,
+    pub message: String,
+    pub author: String,
+    pub committer: String,
+    pub subscription_name: String,
+}
+
+/// An image inside a `FreightCreated` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ImageV1 {
+    pub repo_url: String,
+    pub tag: String,
+    pub digest: String,
+    pub subscription_name: String,
+}
+
+/// A chart inside a `FreightCreated` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ChartV1 {
+    pub repo_url: String,
+    pub name: String,
+    pub version: String,
+    pub subscription_name: String,
+}
+
+/// `dev.lading.freight.created.v1`: a warehouse produced a new freight. Emitted once per
+/// freight ID and project, ever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreightCreatedV1 {
+    pub project: String,
+    pub freight_id: String,
+    pub alias: String,
+    pub origin_kind: String,
+    pub origin_name: String,
+    pub commits: Vec<CommitV1>,
+    pub images: Vec<ImageV1>,
+    pub charts: Vec<ChartV1>,
+    pub created_at_ms: i64,
+}
+
+/// How a promotion came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PromotionTrigger {
+    Auto,
+    Manual,
+}
+
+/// `dev.lading.promotion.created.v1`: a promotion was queued for a stage. An automatic
+/// promotion is queued at most once per stage and freight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionCreatedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub trigger: PromotionTrigger,
+    pub created_at_ms: i64,
+}
+
+/// `dev.lading.promotion.succeeded.v1`: every step of a promotion finished. `commit` is
+/// the last commit the promotion pushed, empty when it pushed none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionSucceededV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub commit: String,
+    pub finished_at_ms: i64,
+}
+
+/// `dev.lading.promotion.failed.v1`: a promotion stopped at a step; `reason` says why.
+/// A promotion ends with exactly one of succeeded or failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionFailedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub reason: String,
+    pub finished_at_ms: i64,
+}
+
+/// `dev.lading.freight.verified.v1`: freight passed verification in a stage after the
+/// named promotion, making it available to downstream stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreightVerifiedV1 {
+    pub project: String,
+    pub stage: String,
+    pub freight_id: String,
+    pub promotion: String,
+    pub verified_at_ms: i64,
+}
+
+/// `dev.lading.warehouse.refresh-requested.v1`: someone asked a warehouse to discover now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseRefreshRequestedV1 {
+    pub project: String,
+    pub warehouse: String,
+    pub request_id: String,
+    pub requested_at_ms: i64,
+}
+
+/// `dev.lading.warehouse.discovery-failed.v1`: a discovery attempt failed; `reason` is
+/// safe to show (it never contains credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseDiscoveryFailedV1 {
+    pub project: String,
+    pub warehouse: String,
+    pub reason: String,
+    pub failed_at_ms: i64,
+}
+
+/// Every event type, with its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    FreightCreatedV1,
+    PromotionCreatedV1,
+    PromotionSucceededV1,
+    PromotionFailedV1,
+    FreightVerifiedV1,
+    WarehouseRefreshRequestedV1,
+    WarehouseDiscoveryFailedV1,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 7] = [
+        EventType::FreightCreatedV1,
+        EventType::PromotionCreatedV1,
+        EventType::PromotionSucceededV1,
+        EventType::PromotionFailedV1,
+        EventType::FreightVerifiedV1,
+        EventType::WarehouseRefreshRequestedV1,
+        EventType::WarehouseDiscoveryFailedV1,
+    ];
+
+    /// The CloudEvents `type` attribute.
+    pub fn ce_type(self) -> &'static str {
+        match self {
+            EventType::FreightCreatedV1 => "dev.lading.freight.created.v1",
+            EventType::PromotionCreatedV1 => "dev.lading.promotion.created.v1",
+            EventType::PromotionSucceededV1 => "dev.lading.promotion.succeeded.v1",
+            EventType::PromotionFailedV1 => "dev.lading.promotion.failed.v1",
+            EventType::FreightVerifiedV1 => "dev.lading.freight.verified.v1",
+            EventType::WarehouseRefreshRequestedV1 => "dev.lading.warehouse.refresh-requested.v1",
+            EventType::WarehouseDiscoveryFailedV1 => "dev.lading.warehouse.discovery-failed.v1",
+        }
+    }
+
+    pub fn from_ce_type(ce_type: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.ce_type() == ce_type)
+    }
+
+    /// The entity kind token in the subject.
+    pub fn entity_kind(self) -> &'static str {
+        match self {
+            EventType::FreightCreatedV1 | EventType::FreightVerifiedV1 => "freight",
+            EventType::PromotionCreatedV1 | EventType::PromotionSucceededV1 | EventType::PromotionFailedV1 => "stage",
+            EventType::WarehouseRefreshRequestedV1 | EventType::WarehouseDiscoveryFailedV1 => "warehouse",
+        }
+    }
+
+    /// The event type token in the subject.
+    pub fn subject_token(self) -> &'static str {
+        match self {
+            EventType::FreightCreatedV1 => "created",
+            EventType::FreightVerifiedV1 => "verified",
+            EventType::PromotionCreatedV1 => "promotion-created",
+            EventType::PromotionSucceededV1 => "promotion-succeeded",
+            EventType::PromotionFailedV1 => "promotion-failed",
+            EventType::WarehouseRefreshRequestedV1 => "refresh-requested",
+            EventType::WarehouseDiscoveryFailedV1 => "discovery-failed",
+        }
+    }
+
+    /// A subject filter matching this type in every project.
+    pub fn filter(self) -> String {
+        subject::filter(self.entity_kind(), self.subject_token())
+    }
+}
+
+/// An event of any type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    FreightCreated(FreightCreatedV1),
+    PromotionCreated(PromotionCreatedV1),
+    PromotionSucceeded(PromotionSucceededV1),
+    PromotionFailed(PromotionFailedV1),
+    FreightVerified(FreightVerifiedV1),
+    WarehouseRefreshRequested(WarehouseRefreshRequestedV1),
+    WarehouseDiscoveryFailed(WarehouseDiscoveryFailedV1),
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::FreightCreated(_) => EventType::FreightCreatedV1,
+            Event::PromotionCreated(_) => EventType::PromotionCreatedV1,
+            Event::PromotionSucceeded(_) => EventType::PromotionSucceededV1,
+            Event::PromotionFailed(_) => EventType::PromotionFailedV1,
+            Event::FreightVerified(_) => EventType::FreightVerifiedV1,
+            Event::WarehouseRefreshRequested(_) => EventType::WarehouseRefreshRequestedV1,
+            Event::WarehouseDiscoveryFailed(_) => EventType::WarehouseDiscoveryFailedV1,
+        }
+    }
+
+    pub fn project(&self) -> &str {
+        match self {
+            Event::FreightCreated(e) => &e.project,
+            Event::PromotionCreated(e) => &e.project,
+            Event::PromotionSucceeded(e) => &e.project,
+            Event::PromotionFailed(e) => &e.project,
+            Event::FreightVerified(e) => &e.project,
+            Event::WarehouseRefreshRequested(e) => &e.project,
+            Event::WarehouseDiscoveryFailed(e) => &e.project,
+        }
+    }
+
+    /// The name of the entity the subject is about (freight ID, stage, warehouse).
+    pub fn entity_name(&self) -> &str {
+        match self {
+            Event::FreightCreated(e) => &e.freight_id,
+            Event::FreightVerified(e) => &e.freight_id,
+            Event::PromotionCreated(e) => &e.stage,
+            Event::PromotionSucceeded(e) => &e.stage,
+            Event::PromotionFailed(e) => &e.stage,
+            Event::WarehouseRefreshRequested(e) => &e.warehouse,
+            Event::WarehouseDiscoveryFailed(e) => &e.warehouse,
+        }
+    }
+
+    /// When it happened, in milliseconds since the epoch.
+    pub fn time_ms(&self) -> i64 {
+        match self {
+            Event::FreightCreated(e) => e.created_at_ms,
+            Event::PromotionCreated(e) => e.created_at_ms,
+            Event::PromotionSucceeded(e) => e.finished_at_ms,
+            Event::PromotionFailed(e) => e.finished_at_ms,
+            Event::FreightVerified(e) => e.verified_at_ms,
+            Event::WarehouseRefreshRequested(e) => e.requested_at_ms,
+            Event::WarehouseDiscoveryFailed(e) => e.failed_at_ms,
+        }
+    }
+
+    /// The NATS subject the event is stored under.
+    pub fn subject(&self) -> String {
+        let t = self.event_type();
+        subject::event(self.project(), t.entity_kind(), self.entity_name(), t.subject_token())
+    }
+
+    /// The event's identity: its `ce-id` and its `Nats-Msg-Id`. Two publishes of the same
+    /// fact share it, so the log stores the fact once.
+    pub fn identity(&self) -> String {
+        match self {
+            Event::FreightCreated(e) => format!("freight-created:{}:{}", e.project, e.freight_id),
+            Event::PromotionCreated(e) => match e.trigger {
+                PromotionTrigger::Auto => format!("promotion-auto:{}:{}:{}", e.project, e.stage, e.freight_id),
+                PromotionTrigger::Manual => format!("promotion-created:{}:{}", e.project, e.promotion),
+            },
+            Event::PromotionSucceeded(e) => format!("promotion-finished:{}:{}", e.project, e.promotion),
+            Event::PromotionFailed(e) => format!("promotion-finished:{}:{}", e.project, e.promotion),
+            Event::FreightVerified(e) => {
+                format!("freight-verified:{}:{}:{}:{}", e.project, e.stage, e.freight_id, e.promotion)
+            }
+            Event::WarehouseRefreshRequested(e) => {
+                format!("warehouse-refresh:{}:{}:{}", e.project, e.warehouse, e.request_id)
+            }
+            Event::WarehouseDiscoveryFailed(e) => {
+                format!("warehouse-discovery-failed:{}:{}:{}", e.project, e.warehouse, e.failed_at_ms)
+            }
+        }
+    }
+
+    /// The CloudEvents `subject` attribute: the entity within the project.
+    pub fn ce_subject(&self) -> String {
+        match self {
+            Event::FreightCreated(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::FreightVerified(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::PromotionCreated(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::PromotionSucceeded(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::PromotionFailed(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::WarehouseRefreshRequested(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
+            Event::WarehouseDiscoveryFailed(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The read model: what the log says about freight, stages and warehouses, rebuilt by
+//! applying events in log order. The api serves it; the promoter decides from it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use lading_domain::freight::{CurrentStage, VerifiedStage};
+use lading_domain::{Chart, Freight, FreightId, FreightOrigin, GitCommit, Image};
+
+use crate::catalog::{Event, FreightCreatedV1, PromotionTrigger};
+use crate::time_from_ms;
+
+/// Where a promotion is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PromotionPhase {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl PromotionPhase {
+    pub fn is_terminal(self) -> bool {
+        self != PromotionPhase::Pending
+    }
+}
+
+/// One promotion of a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionRecord {
+    pub name: String,
+    pub freight_id: FreightId,
+    /// Log position of its `PromotionCreated` event: the stage's queue order.
+    pub created_seq: u64,
+    pub created_at: DateTime<Utc>,
+    pub trigger: PromotionTrigger,
+    pub phase: PromotionPhase,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub commit: String,
+    pub message: String,
+}
+
+/// A stage's promotions, in creation order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageRecord {
+    pub promotions: Vec<PromotionRecord>,
+    /// The freight of the latest successful promotion, and since when.
+    pub current: Option<(FreightId, DateTime<Utc>)>,
+}
+
+impl StageRecord {
+    /// The oldest promotion not yet finished: the one allowed to run.
+    pub fn head_of_queue(&self) -> Option<&PromotionRecord> {
+        self.promotions.iter().find(|p| !p.phase.is_terminal())
+    }
+
+    pub fn promotion(&self, name: &str) -> Option<&PromotionRecord> {
+        self.promotions.iter().find(|p| p.name == name)
+    }
+
+    pub fn last_promotion(&self) -> Option<&PromotionRecord> {
+        self.promotions.last()
+    }
+}
+
+/// A freight and when it was discovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreightRecord {
+    pub id: FreightId,
+    pub freight: Freight,
+    /// Log position of its `FreightCreated` event: discovery order.
+    pub discovered_seq: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What is known of a warehouse from the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarehouseRecord {
+    pub last_freight: Option<FreightId>,
+    pub last_discovery_error: Option<(String, DateTime<Utc>)>,
+}
+
+/// One project's read model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectModel {
+    pub freight: BTreeMap<FreightId, FreightRecord>,
+    pub stages: BTreeMap<String, StageRecord>,
+    pub warehouses: BTreeMap<String, WarehouseRecord>,
+}
+
+impl ProjectModel {
+    /// Finds a freight by ID or alias.
+    pub fn find_freight(&self, name_or_alias: &str) -> Option<&FreightRecord> {
+        match FreightId::parse(name_or_alias) {
+            Ok(id) => self.freight.get(&id),
+            Err(_) => self.freight.values().find(|f| f.freight.alias == name_or_alias),
+        }
+    }
+}
+
+/// The whole read model, and the last log position applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadModel {
+    pub projects: BTreeMap<String, ProjectModel>,
+    pub last_seq: u64,
+}
+
+fn freight_from_event(e: &FreightCreatedV1) -> Freight {
+    Freight {
+        alias: e.alias.clone(),
+        origin: FreightOrigin { kind: e.origin_kind.clone(), name: e.origin_name.clone() },
+        commits: e
+            .commits
+            .iter()
+            .map(|c| GitCommit {
+                repo_url: c.repo_url.clone(),
+                id: c.id.clone(),
+                branch: c.branch.clone(),
+                tag: c.tag.clone(),
+                message: c.message.clone(),
+                author: c.author.clone(),
+                committer: c.committer.clone(),
+                subscription_name: c.subscription_name.clone(),
+            })
+            .collect(),
+        images: e
+            .images
+            .iter()
+            .map(|i| Image {
+                repo_url: i.repo_url.clone(),
+                tag: i.tag.clone(),
+                digest: i.digest.clone(),
+                subscription_name: i.subscription_name.clone(),
+            })
+            .collect(),
+        charts: e
+            .charts
+            .iter()
+            .map(|c| Chart {
+                repo_url: c.repo_url.clone(),
+                name: c.name.clone(),
+                version: c.version.clone(),
+                subscription_name: c.subscription_name.clone(),
+            })
+            .collect(),
+        status: Default::default(),
+    }
+}
+
+impl ReadModel {
+    pub fn project(&self, name: &str) -> Option<&ProjectModel> {
+        self.projects.get(name)
+    }
+
+    /// Applies the event stored at log position `seq`. Events about unknown freight (a
+    /// malformed ID) are ignored rather than trusted.
+    pub fn apply(&mut self, seq: u64, event: &Event) {
+        self.last_seq = self.last_seq.max(seq);
+        let project = self.projects.entry(event.project().to_owned()).or_default();
+        match event {
+            Event::FreightCreated(e) => {
+                let Ok(id) = FreightId::parse(&e.freight_id) else { return };
+                project.freight.entry(id.clone()).or_insert_with(|| FreightRecord {
+                    id: id.clone(),
+                    freight: freight_from_event(e),
+                    discovered_seq: seq,
+                    created_at: time_from_ms(e.created_at_ms),
+                });
+                project.warehouses.entry(e.origin_name.clone()).or_default().last_freight = Some(id);
+            }
+            Event::PromotionCreated(e) => {
+                let Ok(id) = FreightId::parse(&e.freight_id) else { return };
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if stage.promotion(&e.promotion).is_none() {
+                    stage.promotions.push(PromotionRecord {
+                        name: e.promotion.clone(),
+                        freight_id: id,
+                        created_seq: seq,
+                        created_at: time_from_ms(e.created_at_ms),
+                        trigger: e.trigger,
+                        phase: PromotionPhase::Pending,
+                        finished_at: None,
+                        commit: String::new(),
+                        message: String::new(),
+                    });
+                }
+            }
+            Event::PromotionSucceeded(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion) else { return };
+                if record.phase.is_terminal() {
+                    return;
+                }
+                let since = time_from_ms(e.finished_at_ms);
+                record.phase = PromotionPhase::Succeeded;
+                record.finished_at = Some(since);
+                record.commit = e.commit.clone();
+                let new_current = record.freight_id.clone();
+                if let Some((previous, _)) = stage.current.take()
+                    && let Some(f) = project.freight.get_mut(&previous)
+                {
+                    f.freight.status.currently_in.remove(&e.stage);
+                }
+                if let Some(f) = project.freight.get_mut(&new_current) {
+                    f.freight.status.currently_in.insert(e.stage.clone(), CurrentStage { since });
+                }
+                stage.current = Some((new_current, since));
+            }
+            Event::PromotionFailed(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
+                    && !record.phase.is_terminal()
+                {
+                    record.phase = PromotionPhase::Failed;
+                    record.finished_at = Some(time_from_ms(e.finished_at_ms));
+                    record.message = e.reason.clone();
+                }
+            }
+            Event::FreightVerified(e) => {
+                let Ok(id) = FreightId::parse(&e.freight_id) else { return };
+                if let Some(f) = project.freight.get_mut(&id) {
+                    f.freight
+                        .status
+                        .verified_in
+                        .entry(e.stage.clone())
+                        .or_insert(VerifiedStage { verified_at: time_from_ms(e.verified_at_ms) });
+                }
+            }
+            Event::WarehouseRefreshRequested(_) => {}
+            Event::WarehouseDiscoveryFailed(e) => {
+                project.warehouses.entry(e.warehouse.clone()).or_default().last_discovery_error =
+                    Some((e.reason.clone(), time_from_ms(e.failed_at_ms)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::*;
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn created(id: &str, alias: &str) -> Event {
+        Event::FreightCreated(FreightCreatedV1 {
+            project: "p".into(),
+            freight_id: id.into(),
+            alias: alias.into(),
+            origin_kind: "Warehouse".into(),
+            origin_name: "app".into(),
+            commits: vec![],
+            images: vec![],
+            charts: vec![],
+            created_at_ms: 1,
+        })
+    }
+
+    fn queued(stage: &str, name: &str, freight: &str) -> Event {
+        Event::PromotionCreated(PromotionCreatedV1 {
+            project: "p".into(),
+            stage: stage.into(),
+            promotion: name.into(),
+            freight_id: freight.into(),
+            trigger: PromotionTrigger::Auto,
+            created_at_ms: 2,
+        })
+    }
+
+    fn succeeded(stage: &str, name: &str, freight: &str) -> Event {
+        Event::PromotionSucceeded(PromotionSucceededV1 {
+            project: "p".into(),
+            stage: stage.into(),
+            promotion: name.into(),
+            freight_id: freight.into(),
+            commit: "c".into(),
+            finished_at_ms: 3,
+        })
+    }
+
+    fn replay(events: &[Event]) -> ReadModel {
+        let mut model = ReadModel::default();
+        for (i, e) in events.iter().enumerate() {
+            model.apply(i as u64 + 1, e);
+        }
+        model
+    }
+
+    fn id(s: &str) -> FreightId {
+        FreightId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn currently_in_follows_the_latest_successful_promotion() {
+        let model = replay(&[
+            created(A, "a-a"),
+            created(B, "b-b"),
+            queued("test", "p1", A),
+            succeeded("test", "p1", A),
+            queued("test", "p2", B),
+            succeeded("test", "p2", B),
+        ]);
+        let p = model.project("p").unwrap();
+        assert!(p.freight[&id(A)].freight.status.currently_in.is_empty());
+        assert!(p.freight[&id(B)].freight.status.currently_in.contains_key("test"));
+        assert_eq!(model.last_seq, 6);
+    }
+
+    #[test]
+    fn the_queue_head_is_the_oldest_unfinished_promotion() {
+        let model = replay(&[created(A, "a-a"), created(B, "b-b"), queued("test", "p1", A), queued("test", "p2", B)]);
+        let stage = &model.project("p").unwrap().stages["test"];
+        assert_eq!(stage.head_of_queue().unwrap().name, "p1");
+        let model = replay(&[created(A, "a-a"), queued("test", "p1", A), queued("test", "p2", B), succeeded("test", "p1", A)]);
+        assert_eq!(model.project("p").unwrap().stages["test"].head_of_queue().unwrap().name, "p2");
+    }
+
+    #[test]
+    fn replaying_twice_changes_nothing() {
+        let events = [created(A, "a-a"), queued("test", "p1", A), succeeded("test", "p1", A)];
+        let mut model = replay(&events);
+        let once = model.clone();
+        for (i, e) in events.iter().enumerate() {
+            model.apply(i as u64 + 1, e);
+        }
+        assert_eq!(model, once);
+    }
+
+    #[test]
+    fn freight_is_found_by_id_or_alias() {
+        let model = replay(&[created(A, "brave-otter")]);
+        let p = model.project("p").unwrap();
+        assert_eq!(p.find_freight("brave-otter").unwrap().id, id(A));
+        assert_eq!(p.find_freight(A).unwrap().freight.alias, "brave-otter");
+        assert!(p.find_freight("calm-yak").is_none());
+    }
+
+    #[test]
+    fn verification_is_recorded_per_stage() {
+        let model = replay(&[
+            created(A, "a-a"),
+            Event::FreightVerified(FreightVerifiedV1 {
+                project: "p".into(),
+                stage: "test".into(),
+                freight_id: A.into(),
+                promotion: "p1".into(),
+                verified_at_ms: 5,
+            }),
+        ]);
+        assert!(model.project("p").unwrap().freight[&id(A)].freight.status.verified_in.contains_key("test"));
+    }
+}
