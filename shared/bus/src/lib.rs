@@ -1,1 +1,90 @@
-//! placeholder
+//! Lading on NATS JetStream: the event stream, the KV buckets, and the loops that
+//! publish and consume with the delivery guarantees the services rely on.
+//!
+//! # Layout
+//!
+//! - [`names`]: stream, bucket and consumer names.
+//! - [`provision`]: idempotent creation of the stream, the dead-letter stream and buckets.
+//! - [`publish`]: publishing events with CloudEvents headers and deduplication.
+//! - [`aliases`]: atomic, per-project freight alias claims.
+//! - [`consume`]: durable pull consumers: explicit ack, nak with delay, dead letters.
+//! - [`projection`]: following the whole log into a [`lading_events::read_model::ReadModel`].
+//! - [`specs`]: the spec bucket: applying manifests and watching them.
+//! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision).
+//! - [`tracing_context`]: new trace and span IDs for the W3C trace context.
+
+pub mod aliases;
+pub mod consume;
+pub mod lease;
+pub mod names;
+pub mod projection;
+pub mod provision;
+pub mod publish;
+pub mod specs;
+pub mod tracing_context;
+
+use async_nats::jetstream;
+
+pub use consume::{ConsumerSpec, Delivery, HandlerError, Outcome};
+pub use projection::Projection;
+pub use publish::Published;
+pub use specs::SpecStore;
+
+/// Errors talking to NATS.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect { url: String, source: async_nats::ConnectError },
+    #[error("{context}: {message}")]
+    Nats { context: &'static str, message: String },
+}
+
+impl BusError {
+    pub(crate) fn nats(context: &'static str, error: impl std::fmt::Display) -> Self {
+        BusError::Nats { context, message: error.to_string() }
+    }
+}
+
+pub type Result<T, E = BusError> = std::result::Result<T, E>;
+
+/// A connection to NATS with JetStream, and the name of the service using it (the
+/// CloudEvents `source` of what it publishes).
+#[derive(Clone)]
+pub struct Bus {
+    client: async_nats::Client,
+    jetstream: jetstream::Context,
+    source: String,
+}
+
+impl Bus {
+    /// Connects to `url` as `service` (e.g. `warehouse`), retrying the initial connection
+    /// until `connect_timeout` passes.
+    pub async fn connect(url: &str, service: &str) -> Result<Bus> {
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("lading-{service}"))
+            .retry_on_initial_connect()
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|source| BusError::Connect { url: url.to_owned(), source })?;
+        Ok(Self::from_client(client, service))
+    }
+
+    pub fn from_client(client: async_nats::Client, service: &str) -> Bus {
+        let jetstream = jetstream::new(client.clone());
+        Bus { client, jetstream, source: format!("/lading/{service}") }
+    }
+
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
+    /// The CloudEvents source of this service's events.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}

@@ -1,1 +1,18 @@
-//! placeholder
+//! What every Lading process shares: telemetry set-up, shutdown, readiness and metrics.
+//!
+//! # Layout
+//!
+//! - [`telemetry`]: structured logging (`RUST_LOG`, `LADING_LOG_FORMAT=json`).
+//! - [`shutdown`]: SIGTERM / Ctrl-C as a cancellation token services take as a parameter.
+//! - [`readiness`]: named readiness flags, all of which must be up for `/readyz`.
+//! - [`metrics`]: counters in Prometheus text format.
+//! - [`health`]: the `/healthz`, `/readyz` and `/metrics` routes, and a server for them.
+
+pub mod health;
+pub mod metrics;
+pub mod readiness;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use readiness::Readiness;
+pub use shutdown::Shutdown;

@@ -1,0 +1,35 @@
+//! Freight aliases are unique within a project: a claim is a KV create, so of two freight
+//! proposing one alias exactly one gets it; the other moves to its next candidate.
+
+use async_nats::jetstream::kv::CreateErrorKind;
+use lading_domain::FreightId;
+use lading_domain::alias;
+
+use crate::names::ALIASES_BUCKET;
+use crate::{Bus, BusError, Result};
+
+/// How many candidates to try before giving up (the space holds 109,272 aliases).
+const MAX_ATTEMPTS: u32 = 1000;
+
+impl Bus {
+    /// Returns the alias of `freight` in `project`, claiming the first free candidate.
+    /// Calling it again for the same freight returns the same alias.
+    pub async fn claim_alias(&self, project: &str, freight: &FreightId) -> Result<String> {
+        let store = self.bucket(ALIASES_BUCKET).await?;
+        for attempt in 0..MAX_ATTEMPTS {
+            let candidate = alias::candidate(freight, attempt);
+            let key = format!("{project}.{candidate}");
+            match store.create(&key, freight.as_str().to_owned().into()).await {
+                Ok(_) => return Ok(candidate),
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                    let holder = store.get(&key).await.map_err(|e| BusError::nats("reading an alias", e))?;
+                    if holder.as_deref() == Some(freight.as_str().as_bytes()) {
+                        return Ok(candidate);
+                    }
+                }
+                Err(e) => return Err(BusError::nats("claiming an alias", e)),
+            }
+        }
+        Err(BusError::nats("claiming an alias", format!("no free alias after {MAX_ATTEMPTS} candidates")))
+    }
+}

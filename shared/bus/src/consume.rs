@@ -1,0 +1,239 @@
+//! Durable pull consumers shared by a service's replicas.
+//!
+//! Guarantees: a message is acknowledged only after its handler succeeded; a transient
+//! failure is redelivered after a growing delay; a message that cannot be decoded, or
+//! that its handler rejects as permanently bad, is copied to `lading.dlq.<consumer>`
+//! with the reason, counted in `lading_bus_dead_letters_total`, and terminated. Long
+//! handlers keep their message with `AckProgress` heartbeats. On shutdown the loop stops
+//! pulling, lets the handler in flight finish, and returns.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::{AckKind, Message};
+use futures::StreamExt;
+use tracing::Instrument;
+use lading_events::headers::{CE_TYPE, TRACEPARENT};
+use lading_events::{Event, TraceContext, decode, subject};
+use lading_runtime::Shutdown;
+
+use crate::names::EVENTS_STREAM;
+use crate::{Bus, BusError, Result};
+
+/// A durable consumer: its name (shared by replicas) and the subjects it takes.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub name: String,
+    pub filter_subjects: Vec<String>,
+    /// How long a delivery may go without an ack or progress before redelivery.
+    pub ack_wait: Duration,
+}
+
+impl ConsumerSpec {
+    pub fn new(name: &str, filter_subjects: Vec<String>) -> Self {
+        Self { name: name.to_owned(), filter_subjects, ack_wait: Duration::from_secs(30) }
+    }
+}
+
+/// One decoded delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub event: Event,
+    /// The event's position in the log.
+    pub stream_sequence: u64,
+    /// How many times it was delivered, this time included.
+    pub delivered: i64,
+    /// The trace the event belongs to (a new one when the message carried none).
+    pub trace: TraceContext,
+}
+
+/// A handler's verdict on a delivery it processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: acknowledge.
+    Done,
+    /// Not now (e.g. waiting for a turn): redeliver after the delay, not an error.
+    RetryAfter(Duration),
+}
+
+/// A handler's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying (a network error, NATS unavailable): nak with backoff.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying cannot help: dead-letter and terminate.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Backoff for the n-th delivery after a transient failure: 1s, 2s, 4s … capped at 30s.
+pub fn transient_backoff(delivered: i64) -> Duration {
+    let exponent = (delivered.max(1) - 1).min(5) as u32;
+    Duration::from_secs(1u64 << exponent).min(Duration::from_secs(30))
+}
+
+/// Header naming why a message was dead-lettered.
+pub const DEAD_LETTER_REASON: &str = "Lading-Dead-Letter-Reason";
+/// Header naming the subject a dead letter was first published on.
+pub const DEAD_LETTER_SUBJECT: &str = "Lading-Original-Subject";
+
+impl Bus {
+    /// Runs `handler` for every message `spec` selects until `shutdown`.
+    pub async fn consume<F, Fut>(&self, spec: ConsumerSpec, shutdown: Shutdown, handler: F) -> Result<()>
+    where
+        F: Fn(Delivery) -> Fut,
+        Fut: Future<Output = std::result::Result<Outcome, HandlerError>>,
+    {
+        let stream = self
+            .jetstream()
+            .get_stream(EVENTS_STREAM)
+            .await
+            .map_err(|e| BusError::nats("opening the event stream", e))?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &spec.name,
+                pull::Config {
+                    durable_name: Some(spec.name.clone()),
+                    filter_subjects: spec.filter_subjects.clone(),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: spec.ack_wait,
+                    deliver_policy: DeliverPolicy::All,
+                    max_ack_pending: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| BusError::nats("creating a consumer", e))?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(1)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await
+            .map_err(|e| BusError::nats("pulling messages", e))?;
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                next = messages.next() => next,
+            };
+            let message = match next {
+                Some(Ok(message)) => message,
+                Some(Err(error)) => {
+                    tracing::warn!(consumer = spec.name, %error, "pull failed; retrying");
+                    continue;
+                }
+                None => return Err(BusError::nats("pulling messages", "message stream ended")),
+            };
+            self.handle_one(&spec, message, &handler).await;
+        }
+    }
+
+    async fn handle_one<F, Fut>(&self, spec: &ConsumerSpec, message: Message, handler: &F)
+    where
+        F: Fn(Delivery) -> Fut,
+        Fut: Future<Output = std::result::Result<Outcome, HandlerError>>,
+    {
+        let (stream_sequence, delivered) = match message.info() {
+            Ok(info) => (info.stream_sequence, info.delivered),
+            Err(_) => (0, 1),
+        };
+        let headers = message.headers.clone().unwrap_or_default();
+        let ce_type = headers.get(CE_TYPE).map(|v| v.as_str().to_owned());
+        let event = match decode(ce_type.as_deref(), &message.payload) {
+            Ok(event) => event,
+            Err(error) => {
+                self.dead_letter(spec, &message, stream_sequence, &error.to_string()).await;
+                return;
+            }
+        };
+        let parent = headers.get(TRACEPARENT).and_then(|v| TraceContext::parse(v.as_str()));
+        let trace = crate::tracing_context::child_of(parent.as_ref());
+        let span = tracing::info_span!(
+            "handle",
+            consumer = spec.name,
+            event.r#type = event.event_type().ce_type(),
+            event.id = event.identity(),
+            project = event.project(),
+            trace_id = trace.trace_id_hex(),
+            seq = stream_sequence,
+        );
+        let delivery = Delivery { event, stream_sequence, delivered, trace };
+        let outcome = {
+            let work = handler(delivery).instrument(span.clone());
+            tokio::pin!(work);
+            let mut heartbeat = tokio::time::interval(spec.ack_wait / 3);
+            heartbeat.tick().await;
+            loop {
+                tokio::select! {
+                    outcome = &mut work => break outcome,
+                    _ = heartbeat.tick() => {
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                }
+            }
+        };
+        let acked = match outcome {
+            Ok(Outcome::Done) => message.double_ack().await,
+            Ok(Outcome::RetryAfter(delay)) => message.ack_with(AckKind::Nak(Some(delay))).await,
+            Err(HandlerError::Transient(reason)) => {
+                let delay = transient_backoff(delivered);
+                tracing::warn!(reason, retry_in_ms = delay.as_millis() as u64, "transient failure");
+                message.ack_with(AckKind::Nak(Some(delay))).await
+            }
+            Err(HandlerError::Permanent(reason)) => {
+                tracing::error!(reason, "permanent failure");
+                self.dead_letter(spec, &message, stream_sequence, &reason).await;
+                return;
+            }
+        };
+        if let Err(error) = acked {
+            tracing::warn!(%error, "acknowledgement failed; the message will be redelivered");
+        }
+    }
+
+    async fn dead_letter(&self, spec: &ConsumerSpec, message: &Message, stream_sequence: u64, reason: &str) {
+        tracing::error!(consumer = spec.name, seq = stream_sequence, reason, "dead-lettering message");
+        lading_runtime::metrics::increment("lading_bus_dead_letters_total", &[("consumer", &spec.name)]);
+        let mut headers: HeaderMap = message.headers.clone().unwrap_or_default();
+        headers.insert(DEAD_LETTER_REASON, reason);
+        headers.insert(DEAD_LETTER_SUBJECT, message.subject.as_str());
+        headers.insert("Nats-Msg-Id", format!("dlq:{}:{stream_sequence}", spec.name).as_str());
+        let published = self
+            .jetstream()
+            .publish_with_headers(subject::dead_letter(&spec.name), headers, message.payload.clone())
+            .await;
+        match published {
+            Ok(ack) => {
+                if let Err(error) = ack.await {
+                    tracing::error!(%error, "dead letter not stored; leaving the message for redelivery");
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "dead letter not sent; leaving the message for redelivery");
+                return;
+            }
+        }
+        if let Err(error) = message.ack_with(AckKind::Term).await {
+            tracing::warn!(%error, "terminating a dead-lettered message failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_backoff_grows_and_caps() {
+        assert_eq!(transient_backoff(1), Duration::from_secs(1));
+        assert_eq!(transient_backoff(2), Duration::from_secs(2));
+        assert_eq!(transient_backoff(4), Duration::from_secs(8));
+        assert_eq!(transient_backoff(100), Duration::from_secs(30));
+        assert_eq!(transient_backoff(0), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,17 @@
+//! Names of the JetStream objects Lading uses.
+
+/// The stream holding every event (`lading.evt.>`).
+pub const EVENTS_STREAM: &str = "LADING_EVENTS";
+/// The stream holding messages no consumer could handle (`lading.dlq.>`).
+pub const DEAD_LETTER_STREAM: &str = "LADING_DEAD_LETTERS";
+/// Latest manifest per object: `<project>.<kind>.<name>`.
+pub const SPECS_BUCKET: &str = "lading-specs";
+/// Freight aliases per project: `<project>.<alias>` → freight ID.
+pub const ALIASES_BUCKET: &str = "lading-aliases";
+/// Short-lived leases: `<purpose>.<project>.<name>` → holder.
+pub const LEASES_BUCKET: &str = "lading-leases";
+
+/// How long JetStream remembers a `Nats-Msg-Id` for deduplication.
+pub const DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long a lease lives without renewal.
+pub const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(15);

@@ -1,0 +1,204 @@
+//! The spec bucket: validated manifests, latest value per object, watched by every
+//! service. Keys are `<project>.<kind>.<name>`; values are the manifest as JSON.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_nats::jetstream::kv::Operation;
+use futures::StreamExt;
+use lading_domain::spec::{Kind, Manifest, PromotionPolicy, Spec, StageSpec, WarehouseSpec, parse_manifest};
+use lading_runtime::Shutdown;
+use tokio::sync::watch;
+
+use crate::names::SPECS_BUCKET;
+use crate::{Bus, BusError, Result};
+
+/// The storage key of an object.
+pub fn spec_key(project: &str, kind: Kind, name: &str) -> String {
+    format!("{project}.{}.{name}", kind.token())
+}
+
+/// What applying one manifest did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyAction {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+/// All known manifests.
+#[derive(Debug, Clone, Default)]
+pub struct Specs {
+    by_key: BTreeMap<String, Manifest>,
+}
+
+impl Specs {
+    pub fn get(&self, project: &str, kind: Kind, name: &str) -> Option<&Manifest> {
+        self.by_key.get(&spec_key(project, kind, name))
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Manifest> {
+        self.by_key.values()
+    }
+
+    pub fn in_project(&self, project: &str, kind: Kind) -> impl Iterator<Item = &Manifest> {
+        self.by_key.values().filter(move |m| m.project() == project && m.kind() == kind)
+    }
+
+    pub fn project_exists(&self, project: &str) -> bool {
+        self.get(project, Kind::Project, project).is_some()
+    }
+
+    pub fn warehouse(&self, project: &str, name: &str) -> Option<&WarehouseSpec> {
+        match &self.get(project, Kind::Warehouse, name)?.spec {
+            Spec::Warehouse(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Every warehouse as (project, name, spec).
+    pub fn warehouses(&self) -> Vec<(String, String, WarehouseSpec)> {
+        self.by_key
+            .values()
+            .filter_map(|m| match &m.spec {
+                Spec::Warehouse(w) => Some((m.project().to_owned(), m.name().to_owned(), w.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A project's stages as (name, spec).
+    pub fn stages(&self, project: &str) -> Vec<(String, StageSpec)> {
+        self.in_project(project, Kind::Stage)
+            .filter_map(|m| match &m.spec {
+                Spec::Stage(s) => Some((m.name().to_owned(), s.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn stage(&self, project: &str, name: &str) -> Option<&StageSpec> {
+        match &self.get(project, Kind::Stage, name)?.spec {
+            Spec::Stage(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The project's promotion policies: its ProjectConfig's, else its Project's.
+    pub fn promotion_policies(&self, project: &str) -> Vec<PromotionPolicy> {
+        if let Some(Manifest { spec: Spec::ProjectConfig(c), .. }) = self.get(project, Kind::ProjectConfig, project) {
+            return c.promotion_policies.clone();
+        }
+        if let Some(Manifest { spec: Spec::Project(p), .. }) = self.get(project, Kind::Project, project) {
+            return p.promotion_policies.clone();
+        }
+        Vec::new()
+    }
+}
+
+/// A live view of the spec bucket.
+#[derive(Clone)]
+pub struct SpecStore {
+    specs: Arc<RwLock<Specs>>,
+    revision: watch::Receiver<u64>,
+}
+
+impl SpecStore {
+    /// Starts watching; returns once every stored manifest is loaded.
+    pub async fn watch(bus: &Bus, shutdown: Shutdown) -> Result<SpecStore> {
+        let store = bus.bucket(SPECS_BUCKET).await?;
+        let stored = store.status().await.map_err(|e| BusError::nats("reading the spec bucket", e))?.values();
+        let mut watch = store.watch_with_history(">").await.map_err(|e| BusError::nats("watching specs", e))?;
+        let specs = Arc::new(RwLock::new(Specs::default()));
+        let (revision_tx, revision) = watch::channel(0u64);
+        let (loaded_tx, mut loaded) = watch::channel(stored == 0);
+        let writer = specs.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    next = watch.next() => next,
+                };
+                let entry = match next {
+                    Some(Ok(entry)) => entry,
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "watching specs: retrying");
+                        continue;
+                    }
+                    None => {
+                        tracing::error!("the spec watcher stopped");
+                        return;
+                    }
+                };
+                {
+                    let mut specs = writer.write().unwrap_or_else(|p| p.into_inner());
+                    match entry.operation {
+                        Operation::Put => match serde_json::from_slice(&entry.value).map_err(|e| e.to_string()).and_then(
+                            |value| parse_manifest(1, value).map_err(|e| e.to_string()),
+                        ) {
+                            Ok(manifest) => {
+                                specs.by_key.insert(entry.key.clone(), manifest);
+                            }
+                            Err(error) => tracing::warn!(key = entry.key, error, "ignoring an unreadable spec"),
+                        },
+                        Operation::Delete | Operation::Purge => {
+                            specs.by_key.remove(&entry.key);
+                        }
+                    }
+                }
+                revision_tx.send_replace(entry.revision);
+                if entry.seen_current || entry.delta == 0 {
+                    loaded_tx.send_replace(true);
+                }
+            }
+        });
+        let loaded_in_time = tokio::time::timeout(Duration::from_secs(30), loaded.wait_for(|l| *l)).await;
+        if !loaded_in_time.is_ok_and(|r| r.is_ok()) {
+            return Err(BusError::nats("loading specs", "did not load within 30s"));
+        }
+        Ok(SpecStore { specs, revision })
+    }
+
+    /// Reads the current specs.
+    pub fn read<R>(&self, f: impl FnOnce(&Specs) -> R) -> R {
+        f(&self.specs.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A receiver that changes whenever a spec changes.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.revision.clone()
+    }
+
+    /// Waits until the store has seen bucket revision `revision`; false on timeout.
+    pub async fn wait_for_revision(&self, revision: u64, timeout: Duration) -> bool {
+        let mut changes = self.revision.clone();
+        tokio::time::timeout(timeout, changes.wait_for(|r| *r >= revision)).await.is_ok_and(|r| r.is_ok())
+    }
+}
+
+impl Bus {
+    /// Stores validated manifests (callers validate all first, so a batch is stored
+    /// whole); returns what each did and the last bucket revision written.
+    pub async fn apply_manifests(&self, manifests: &[Manifest]) -> Result<(Vec<ApplyAction>, u64)> {
+        let store = self.bucket(SPECS_BUCKET).await?;
+        let mut actions = Vec::with_capacity(manifests.len());
+        let mut last_revision = 0;
+        for manifest in manifests {
+            let key = spec_key(manifest.project(), manifest.kind(), manifest.name());
+            let value = serde_json::to_vec(&manifest.to_json()).map_err(|e| BusError::nats("encoding a spec", e))?;
+            let existing = store.get(&key).await.map_err(|e| BusError::nats("reading a spec", e))?;
+            let action = match existing {
+                Some(old) if old.as_ref() == value.as_slice() => ApplyAction::Unchanged,
+                Some(_) => ApplyAction::Configured,
+                None => ApplyAction::Created,
+            };
+            if action != ApplyAction::Unchanged {
+                last_revision = store.put(&key, value.into()).await.map_err(|e| BusError::nats("storing a spec", e))?;
+            }
+            actions.push(action);
+        }
+        Ok((actions, last_revision))
+    }
+}
