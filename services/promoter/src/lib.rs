@@ -1,1 +1,62 @@
-//! placeholder
+//! The promoter: decides what to promote where, and runs promotions, one at a time per
+//! stage, in order, editing GitOps repositories with Kargo's steps.
+//!
+//! # Layout
+//!
+//! - [`config`]: configuration and its environment variables.
+//! - [`decide`]: on `FreightCreated` / `FreightVerified`, queues automatic promotions
+//!   (the rule itself is [`lading_domain::availability::decide_auto_promotion`]).
+//! - [`run_queue`]: on `PromotionCreated`, runs the stage's oldest pending promotion
+//!   under a per-stage lease and records how it ended.
+//! - [`engine`]: the step runner, expressions and the workspace.
+//! - [`steps`]: one module per promotion step.
+
+pub mod config;
+pub mod decide;
+pub mod engine;
+pub mod run_queue;
+pub mod steps;
+
+use std::sync::Arc;
+
+use lading_bus::{Bus, BusError, Projection, SpecStore};
+use lading_runtime::{Readiness, Shutdown};
+
+pub use config::Config;
+
+/// Errors that stop the promoter.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("health server: {0}")]
+    Health(std::io::Error),
+}
+
+/// Handles shared by the promoter's handlers.
+pub struct Context {
+    pub bus: Bus,
+    pub specs: SpecStore,
+    pub projection: Projection,
+    pub config: Config,
+}
+
+/// Runs the promoter until `shutdown`.
+pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+    let ready = readiness.register(format!("promoter/{}", config.replica));
+    if let Some(addr) = config.health_addr {
+        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone()).await.map_err(Error::Health)?;
+    }
+    let bus = Bus::connect(&config.nats_url, "promoter").await?;
+    bus.provision().await?;
+    let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
+    let projection = Projection::follow(&bus, shutdown.clone()).await?;
+    let context = Arc::new(Context { bus, specs, projection, config });
+    ready.set(true);
+    tracing::info!(replica = context.config.replica, "promoter running");
+    let decider = decide::run(context.clone(), shutdown.clone());
+    let runner = run_queue::run(context.clone(), shutdown.clone());
+    let result = tokio::try_join!(decider, runner);
+    ready.set(false);
+    result.map(|_| ())
+}

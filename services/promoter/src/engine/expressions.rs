@@ -1,0 +1,267 @@
+//! `${{ … }}` expressions in step configuration, evaluated with a CEL interpreter and
+//! Kargo's names: `vars`, `ctx`, `outputs`, `commitFrom`, `imageFrom`, `chartFrom`.
+//!
+//! A string that is exactly one expression keeps the expression's type (number, bool,
+//! object); expressions inside longer strings are interpolated as text.
+
+use std::sync::Arc;
+
+use cel::extractors::Arguments;
+use cel::{Context, ExecutionError, Program, Value as CelValue};
+use lading_domain::Freight;
+use lading_domain::url_normalize::{normalize_chart, normalize_git, normalize_image_repo};
+use serde_json::{Map, Value, json};
+
+/// Everything an expression can see.
+pub struct Scope<'a> {
+    pub vars: &'a Map<String, Value>,
+    pub ctx: &'a Value,
+    pub outputs: &'a Map<String, Value>,
+    pub freight: &'a Freight,
+}
+
+fn same_git_repo(a: &str, b: &str) -> bool {
+    match (normalize_git(a), normalize_git(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn same_image_repo(a: &str, b: &str) -> bool {
+    normalize_image_repo(&a.to_lowercase()) == normalize_image_repo(&b.to_lowercase())
+}
+
+fn to_cel(value: &Value) -> Result<CelValue, String> {
+    cel::to_value(value).map_err(|e| e.to_string())
+}
+
+/// Converts a CEL result back to JSON.
+fn from_cel(value: &CelValue) -> Result<Value, String> {
+    Ok(match value {
+        CelValue::Null => Value::Null,
+        CelValue::Bool(b) => json!(b),
+        CelValue::Int(i) => json!(i),
+        CelValue::UInt(u) => json!(u),
+        CelValue::Float(f) => json!(f),
+        CelValue::String(s) => json!(s.as_str()),
+        CelValue::List(items) => Value::Array(items.iter().map(from_cel).collect::<Result<_, _>>()?),
+        CelValue::Map(map) => {
+            let mut out = Map::new();
+            for (key, value) in map.map.iter() {
+                let key = match key {
+                    cel::objects::Key::String(s) => s.to_string(),
+                    cel::objects::Key::Int(i) => i.to_string(),
+                    cel::objects::Key::Uint(u) => u.to_string(),
+                    cel::objects::Key::Bool(b) => b.to_string(),
+                };
+                out.insert(key, from_cel(value)?);
+            }
+            Value::Object(out)
+        }
+        other => return Err(format!("expression produced a value Lading cannot use: {other:?}")),
+    })
+}
+
+fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String> {
+    let mut context = Context::default();
+    context.add_variable_from_value("vars", to_cel(&Value::Object(scope.vars.clone()))?);
+    context.add_variable_from_value("ctx", to_cel(scope.ctx)?);
+    context.add_variable_from_value("outputs", to_cel(&Value::Object(scope.outputs.clone()))?);
+
+    let commits = Arc::new(scope.freight.commits.clone());
+    context
+        .add_function("commitFrom", move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
+            let commit = commits
+                .iter()
+                .find(|c| same_git_repo(&c.repo_url, &url))
+                .ok_or_else(|| ExecutionError::function_error("commitFrom", format!("no commit from {url} in the freight")))?;
+            cel::to_value(json!({
+                "RepoURL": commit.repo_url, "ID": commit.id, "Branch": commit.branch, "Tag": commit.tag,
+                "Message": commit.message, "Author": commit.author, "Committer": commit.committer,
+            }))
+            .map_err(|e| ExecutionError::function_error("commitFrom", e))
+        })
+        .map_err(|e| e.to_string())?;
+    let images = Arc::new(scope.freight.images.clone());
+    context
+        .add_function("imageFrom", move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
+            let image = images
+                .iter()
+                .find(|i| same_image_repo(&i.repo_url, &url))
+                .ok_or_else(|| ExecutionError::function_error("imageFrom", format!("no image from {url} in the freight")))?;
+            cel::to_value(json!({"RepoURL": image.repo_url, "Tag": image.tag, "Digest": image.digest}))
+                .map_err(|e| ExecutionError::function_error("imageFrom", e))
+        })
+        .map_err(|e| e.to_string())?;
+    let charts = Arc::new(scope.freight.charts.clone());
+    context
+        .add_function("chartFrom", move |Arguments(args): Arguments| -> Result<CelValue, ExecutionError> {
+            let text = |i: usize| match args.get(i) {
+                Some(CelValue::String(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            let url = text(0).ok_or_else(|| ExecutionError::function_error("chartFrom", "needs a repository URL"))?;
+            let name = text(1);
+            let chart = charts
+                .iter()
+                .find(|c| {
+                    normalize_chart(&c.repo_url) == normalize_chart(&url)
+                        && name.as_ref().is_none_or(|n| *n == c.name)
+                })
+                .ok_or_else(|| ExecutionError::function_error("chartFrom", format!("no chart from {url} in the freight")))?;
+            cel::to_value(json!({"RepoURL": chart.repo_url, "Name": chart.name, "Version": chart.version}))
+                .map_err(|e| ExecutionError::function_error("chartFrom", e))
+        })
+        .map_err(|e| e.to_string())?;
+    context
+        .add_function("quote", |value: CelValue| -> Result<CelValue, ExecutionError> {
+            let json = from_cel(&value).map_err(|e| ExecutionError::function_error("quote", e))?;
+            let text = match json {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            Ok(CelValue::String(Arc::new(format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")))))
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(context)
+}
+
+fn evaluate_expression(source: &str, context: &Context<'_, '_>) -> Result<Value, String> {
+    let program = Program::compile(source).map_err(|e| format!("expression {source:?} does not parse: {e}"))?;
+    let value = program.execute(context).map_err(|e| format!("expression {source:?} failed: {e}"))?;
+    from_cel(&value)
+}
+
+/// Splits a template into literal text and expression sources.
+fn parse_template(template: &str) -> Result<Vec<(bool, &str)>, String> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${{") {
+        if start > 0 {
+            parts.push((false, &rest[..start]));
+        }
+        let after = &rest[start + 3..];
+        let end = after.find("}}").ok_or_else(|| format!("unterminated ${{{{ in {template:?}"))?;
+        parts.push((true, after[..end].trim()));
+        rest = &after[end + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push((false, rest));
+    }
+    Ok(parts)
+}
+
+/// Evaluates one string template.
+pub fn evaluate_string(template: &str, scope: &Scope<'_>) -> Result<Value, String> {
+    if !template.contains("${{") {
+        return Ok(Value::String(template.to_owned()));
+    }
+    let parts = parse_template(template)?;
+    let context = build_context(scope)?;
+    if let [(true, source)] = parts.as_slice() {
+        return evaluate_expression(source, &context);
+    }
+    let mut out = String::new();
+    for (is_expression, text) in parts {
+        if is_expression {
+            match evaluate_expression(text, &context)? {
+                Value::String(s) => out.push_str(&s),
+                Value::Null => {}
+                other => out.push_str(&other.to_string()),
+            }
+        } else {
+            out.push_str(text);
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// Evaluates every string in a configuration tree.
+pub fn evaluate_tree(value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => evaluate_string(s, scope)?,
+        Value::Array(items) => Value::Array(items.iter().map(|v| evaluate_tree(v, scope)).collect::<Result<_, _>>()?),
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                out.insert(k.clone(), evaluate_tree(v, scope)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn freight() -> Freight {
+        Freight::from_warehouse("app")
+            .with_commit("https://git.example.com/app.git", "abc123")
+            .with_image("docker.io/library/nginx", "1.27.0", "sha256:00")
+            .with_chart("oci://ghcr.io/x/charts", "app", "1.2.3")
+    }
+
+    fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
+        let mut vars = Map::new();
+        vars.insert("repo".into(), json!("https://git.example.com/app"));
+        vars.insert("replicas".into(), json!(3));
+        let ctx = json!({"project": "demo", "stage": "test", "promotion": "test.x.abc"});
+        let mut outputs = Map::new();
+        outputs.insert("commit".into(), json!({"commit": "deadbeef"}));
+        let freight = freight();
+        f(&Scope { vars: &vars, ctx: &ctx, outputs: &outputs, freight: &freight })
+    }
+
+    #[test]
+    fn plain_strings_pass_through() {
+        with_scope(|s| assert_eq!(evaluate_string("hello", s).unwrap(), json!("hello")));
+    }
+
+    #[test]
+    fn interpolates_kargo_names() {
+        with_scope(|s| {
+            assert_eq!(evaluate_string("stage/${{ ctx.stage }}", s).unwrap(), json!("stage/test"));
+            assert_eq!(evaluate_string("${{ ctx.project }}-${{ ctx.stage }}", s).unwrap(), json!("demo-test"));
+            assert_eq!(evaluate_string("${{ outputs.commit.commit }}", s).unwrap(), json!("deadbeef"));
+        });
+    }
+
+    #[test]
+    fn a_whole_string_expression_keeps_its_type() {
+        with_scope(|s| {
+            assert_eq!(evaluate_string("${{ vars.replicas }}", s).unwrap(), json!(3));
+            assert_eq!(evaluate_string("${{ vars.replicas > 2 }}", s).unwrap(), json!(true));
+            assert_eq!(evaluate_string("n=${{ vars.replicas }}", s).unwrap(), json!("n=3"));
+        });
+    }
+
+    #[test]
+    fn artifact_functions_match_normalized_urls() {
+        with_scope(|s| {
+            assert_eq!(evaluate_string("${{ commitFrom(vars.repo).ID }}", s).unwrap(), json!("abc123"));
+            assert_eq!(evaluate_string("${{ imageFrom('nginx').Tag }}", s).unwrap(), json!("1.27.0"));
+            assert_eq!(evaluate_string("${{ chartFrom('oci://ghcr.io/x/charts', 'app').Version }}", s).unwrap(), json!("1.2.3"));
+            assert_eq!(evaluate_string("${{ quote(vars.replicas) }}", s).unwrap(), json!("\"3\""));
+        });
+    }
+
+    #[test]
+    fn errors_name_the_expression() {
+        with_scope(|s| {
+            let e = evaluate_string("${{ commitFrom('https://other/repo').ID }}", s).unwrap_err();
+            assert!(e.contains("no commit from https://other/repo"), "{e}");
+            assert!(evaluate_string("${{ (( }}", s).unwrap_err().contains("does not parse"));
+            assert!(evaluate_string("${{ vars.x", s).unwrap_err().contains("unterminated"));
+        });
+    }
+
+    #[test]
+    fn trees_are_evaluated_recursively() {
+        with_scope(|s| {
+            let config = json!({"checkout": [{"branch": "stage/${{ ctx.stage }}", "create": true}]});
+            assert_eq!(evaluate_tree(&config, s).unwrap(), json!({"checkout": [{"branch": "stage/test", "create": true}]}));
+        });
+    }
+}

@@ -1,0 +1,91 @@
+//! Runs a stage's promotion steps in order in a fresh workspace, evaluating expressions
+//! in each step's config just before the step runs (so later steps see earlier outputs).
+
+pub mod expressions;
+pub mod workspace;
+
+use std::path::Path;
+
+use lading_domain::spec::{PromotionStep, PromotionVariable};
+use lading_domain::{Freight, FreightId};
+use serde_json::{Map, Value, json};
+
+use crate::steps::{CommitAuthor, StepContext, run_step};
+use expressions::{Scope, evaluate_string, evaluate_tree};
+
+/// One promotion to run.
+pub struct PromotionInput<'a> {
+    pub project: &'a str,
+    pub stage: &'a str,
+    pub promotion: &'a str,
+    pub freight_id: &'a FreightId,
+    pub freight: &'a Freight,
+    pub vars: &'a [PromotionVariable],
+    pub steps: &'a [PromotionStep],
+    pub author: &'a CommitAuthor,
+}
+
+/// A finished promotion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromotionOutcome {
+    /// The last `commit` output of any step (what the promotion pushed), or empty.
+    pub commit: String,
+    /// Outputs of steps that have an `as` alias.
+    pub outputs: Map<String, Value>,
+}
+
+/// Why a promotion failed: which step, and what it said.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("step {index} ({uses}): {message}")]
+pub struct StepFailure {
+    pub index: usize,
+    pub uses: String,
+    pub message: String,
+}
+
+/// Runs every step; stops at the first failure.
+pub fn run_promotion(input: &PromotionInput<'_>, workspace: &Path) -> Result<PromotionOutcome, StepFailure> {
+    let ctx_value = json!({
+        "project": input.project,
+        "stage": input.stage,
+        "promotion": input.promotion,
+        "targetFreight": {
+            "name": input.freight_id.as_str(),
+            "origin": {"kind": input.freight.origin.kind, "name": input.freight.origin.name},
+        },
+    });
+    let mut vars = Map::new();
+    let mut outputs = Map::new();
+    for (i, var) in input.vars.iter().enumerate() {
+        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
+        let value = evaluate_string(&var.value, &scope).map_err(|message| StepFailure {
+            index: 0,
+            uses: "vars".to_owned(),
+            message: format!("vars[{i}] ({}): {message}", var.name),
+        })?;
+        vars.insert(var.name.clone(), value);
+    }
+    let step_ctx = StepContext {
+        workspace,
+        project: input.project,
+        stage: input.stage,
+        promotion: input.promotion,
+        freight: input.freight,
+        author: input.author,
+    };
+    let mut commit = String::new();
+    for (index, step) in input.steps.iter().enumerate() {
+        let fail = |message: String| StepFailure { index, uses: step.uses.clone(), message };
+        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
+        let config = evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &scope).map_err(fail)?;
+        tracing::info!(step = index, uses = step.uses, "running step");
+        let step_outputs = run_step(&step.uses, &step_ctx, config).map_err(fail)?;
+        if let Some(Value::String(c)) = step_outputs.get("commit") {
+            commit = c.clone();
+        }
+        if let Some(alias) = &step.alias {
+            outputs.insert(alias.clone(), Value::Object(step_outputs));
+        }
+    }
+    Ok(PromotionOutcome { commit, outputs })
+}

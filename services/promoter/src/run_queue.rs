@@ -1,0 +1,199 @@
+//! Runs promotions: per stage one at a time, in creation order.
+//!
+//! Handles `PromotionCreated` on the durable consumer `promoter-run`, shared by every
+//! replica. A promotion runs only when it is the oldest unfinished promotion of its stage
+//! (per the read model) and its replica holds the stage's lease (`promotion.<project>.
+//! <stage>` in the lease bucket); otherwise the message is redelivered shortly. The lease
+//! expires if its holder dies, so another replica resumes the promotion; the `git-commit`
+//! step recognises a commit already made for the promotion by its trailer, so a resumed
+//! promotion never commits twice. The outcome is `PromotionSucceeded` or
+//! `PromotionFailed`, which share one identity: only the first is stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
+use lading_domain::FreightId;
+use lading_events::catalog::{PromotionCreatedV1, PromotionFailedV1, PromotionSucceededV1};
+use lading_events::{Event, EventType, now_ms};
+use lading_runtime::Shutdown;
+
+use crate::engine::{PromotionInput, run_promotion};
+use crate::{Context, Error};
+
+pub const CONSUMER: &str = "promoter-run";
+
+/// How soon a promotion waiting for its turn is looked at again.
+const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
+const LEASE_RENEWAL: Duration = Duration::from_secs(5);
+
+pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
+    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
+    spec.ack_wait = Duration::from_secs(30);
+    let bus = context.bus.clone();
+    bus.consume(spec, shutdown, |delivery| {
+        let context = context.clone();
+        async move { handle(&context, delivery).await }
+    })
+    .await?;
+    Ok(())
+}
+
+enum Turn {
+    Finished,
+    Waiting,
+    Mine,
+}
+
+fn turn_of(context: &Context, created: &PromotionCreatedV1) -> Turn {
+    context.projection.read(|model| {
+        let stage = model.project(&created.project).and_then(|p| p.stages.get(&created.stage));
+        match stage.and_then(|s| s.promotion(&created.promotion)) {
+            Some(p) if p.phase.is_terminal() => Turn::Finished,
+            Some(_) => match stage.and_then(|s| s.head_of_queue()) {
+                Some(head) if head.name == created.promotion => Turn::Mine,
+                _ => Turn::Waiting,
+            },
+            None => Turn::Waiting,
+        }
+    })
+}
+
+async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
+    let Event::PromotionCreated(created) = &delivery.event else { return Ok(Outcome::Done) };
+    if !context.projection.wait_for(delivery.stream_sequence, Duration::from_secs(10)).await {
+        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+    }
+    match turn_of(context, created) {
+        Turn::Finished => return Ok(Outcome::Done),
+        Turn::Waiting => return Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
+        Turn::Mine => {}
+    }
+    let lease_key = format!("promotion.{}.{}", created.project, created.stage);
+    let holder = format!("{}/{}", context.config.replica, created.promotion);
+    let transient = |e: lading_bus::BusError| HandlerError::Transient(e.to_string());
+    let Some(mut lease) = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)? else {
+        return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
+    };
+    // Another replica may have finished this promotion just before we took the lease:
+    // catch up with everything stored so far before deciding to run it.
+    let latest = latest_sequence(context).await.map_err(transient)?;
+    if !context.projection.wait_for(latest, Duration::from_secs(10)).await {
+        lease.release().await;
+        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+    }
+    if let Turn::Finished = turn_of(context, created) {
+        lease.release().await;
+        return Ok(Outcome::Done);
+    }
+    let renewing = Shutdown::new();
+    let renewal = {
+        let stop = renewing.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(LEASE_RENEWAL) => {
+                        if let Err(error) = lease.renew().await {
+                            tracing::error!(%error, "lost the stage lease");
+                            break;
+                        }
+                    }
+                }
+            }
+            lease
+        })
+    };
+    let finished = execute(context, created).await;
+    renewing.cancel();
+    let published = context.bus.publish(&finished, &delivery.trace).await;
+    if let Ok(lease) = renewal.await {
+        lease.release().await;
+    }
+    published.map_err(transient)?;
+    Ok(Outcome::Done)
+}
+
+async fn latest_sequence(context: &Context) -> Result<u64, lading_bus::BusError> {
+    let mut stream = context
+        .bus
+        .jetstream()
+        .get_stream(lading_bus::names::EVENTS_STREAM)
+        .await
+        .map_err(|e| lading_bus::BusError::Nats { context: "opening the event stream", message: e.to_string() })?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| lading_bus::BusError::Nats { context: "reading stream info", message: e.to_string() })?;
+    Ok(info.state.last_sequence)
+}
+
+/// Runs the promotion's steps and returns the event recording how it ended.
+async fn execute(context: &Context, created: &PromotionCreatedV1) -> Event {
+    let failed = |reason: String| {
+        tracing::warn!(promotion = created.promotion, reason, "promotion failed");
+        Event::PromotionFailed(PromotionFailedV1 {
+            project: created.project.clone(),
+            stage: created.stage.clone(),
+            promotion: created.promotion.clone(),
+            freight_id: created.freight_id.clone(),
+            reason,
+            finished_at_ms: now_ms(),
+        })
+    };
+    let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
+        return failed(format!("stage {:?} no longer exists", created.stage));
+    };
+    let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
+        return failed(format!("malformed freight ID {:?}", created.freight_id));
+    };
+    let Some(freight) = context.projection.read(|m| {
+        m.project(&created.project).and_then(|p| p.freight.get(&freight_id)).map(|f| f.freight.clone())
+    }) else {
+        return failed(format!("freight {freight_id} is unknown"));
+    };
+    let work_dir = context.config.work_dir.clone();
+    let author = context.config.author.clone();
+    let created_owned = created.clone();
+    tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
+    let started = std::time::Instant::now();
+    let result = tokio::task::spawn_blocking(move || {
+        let workspace = match &work_dir {
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::tempdir_in(dir)),
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| format!("creating the workspace: {e}"))?;
+        let input = PromotionInput {
+            project: &created_owned.project,
+            stage: &created_owned.stage,
+            promotion: &created_owned.promotion,
+            freight_id: &freight_id,
+            freight: &freight,
+            vars: stage.vars(),
+            steps: stage.steps(),
+            author: &author,
+        };
+        run_promotion(&input, workspace.path()).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the promotion task failed: {e}")));
+    match result {
+        Ok(outcome) => {
+            tracing::info!(
+                promotion = created.promotion,
+                commit = outcome.commit,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "promotion succeeded"
+            );
+            Event::PromotionSucceeded(PromotionSucceededV1 {
+                project: created.project.clone(),
+                stage: created.stage.clone(),
+                promotion: created.promotion.clone(),
+                freight_id: created.freight_id.clone(),
+                commit: outcome.commit,
+                finished_at_ms: now_ms(),
+            })
+        }
+        Err(reason) => failed(reason),
+    }
+}

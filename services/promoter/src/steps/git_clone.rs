@@ -1,0 +1,134 @@
+//! `git-clone`: clones a repository into the workspace, one working tree per `checkout`
+//! entry (a branch, optionally created as an empty orphan branch, a tag or a commit).
+
+use std::fs;
+
+use git2::build::{CheckoutBuilder, RepoBuilder};
+use git2::{BranchType, Oid, Repository};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{StepContext, git_error};
+use crate::engine::workspace::resolve;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Checkout {
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    commit: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    create: bool,
+    path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(rename = "repoURL")]
+    repo_url: String,
+    #[serde(default)]
+    checkout: Vec<Checkout>,
+    #[serde(default)]
+    insecure_skip_tls_verify: bool,
+}
+
+pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let _ = config.insecure_skip_tls_verify;
+    if config.checkout.is_empty() {
+        return Err("config.checkout: list at least one checkout".to_owned());
+    }
+    for (i, checkout) in config.checkout.iter().enumerate() {
+        let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some()];
+        if set.iter().filter(|s| **s).count() > 1 {
+            return Err(format!("config.checkout[{i}]: set only one of branch, commit or tag"));
+        }
+        let dest = resolve(ctx.workspace, &checkout.path).map_err(|e| format!("config.checkout[{i}].path: {e}"))?;
+        if dest.exists() && fs::read_dir(&dest).map_err(|e| e.to_string())?.next().is_some() {
+            return Err(format!("config.checkout[{i}].path: {:?} is not empty", checkout.path));
+        }
+        let repo = RepoBuilder::new()
+            .clone(&config.repo_url, &dest)
+            .map_err(|e| git_error(&format!("cloning {}", redact(&config.repo_url)), e))?;
+        if let Some(branch) = &checkout.branch {
+            check_out_branch(&repo, branch, checkout.create)?;
+        } else if let Some(commit) = &checkout.commit {
+            let oid = Oid::from_str(commit).map_err(|e| git_error("config.checkout.commit", e))?;
+            detach_at(&repo, oid)?;
+        } else if let Some(tag) = &checkout.tag {
+            let oid = repo
+                .revparse_single(&format!("refs/tags/{tag}"))
+                .and_then(|o| o.peel_to_commit())
+                .map_err(|e| git_error(&format!("finding tag {tag}"), e))?
+                .id();
+            detach_at(&repo, oid)?;
+        }
+    }
+    Ok(Map::new())
+}
+
+fn detach_at(repo: &Repository, oid: Oid) -> Result<(), String> {
+    repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
+    repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e))
+}
+
+fn check_out_branch(repo: &Repository, branch: &str, create: bool) -> Result<(), String> {
+    let local_ref = format!("refs/heads/{branch}");
+    match repo.find_branch(&format!("origin/{branch}"), BranchType::Remote) {
+        Ok(remote) => {
+            let commit = remote.get().peel_to_commit().map_err(|e| git_error("reading the branch", e))?;
+            let mut local = repo.branch(branch, &commit, true).map_err(|e| git_error("creating the branch", e))?;
+            local.set_upstream(Some(&format!("origin/{branch}"))).map_err(|e| git_error("tracking the branch", e))?;
+            repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
+            repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e))
+        }
+        Err(_) if create => {
+            // An empty orphan branch: no parent, no files.
+            repo.set_head(&local_ref).map_err(|e| git_error("creating the branch", e))?;
+            let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+            index.clear().map_err(|e| git_error("clearing the index", e))?;
+            index.write().map_err(|e| git_error("writing the index", e))?;
+            let workdir = repo.workdir().ok_or("the clone has no working tree")?;
+            for entry in fs::read_dir(workdir).map_err(|e| e.to_string())? {
+                let entry = entry.map_err(|e| e.to_string())?;
+                if entry.file_name() == ".git" {
+                    continue;
+                }
+                let path = entry.path();
+                let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+                removed.map_err(|e| format!("clearing the working tree: {e}"))?;
+            }
+            Ok(())
+        }
+        Err(_) => Err(format!("branch {branch:?} does not exist; set create: true to create it")),
+    }
+}
+
+/// Removes user info from a URL so credentials never reach logs or events.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}/{path}"),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(redact("https://user:token@git.example.com/a.git"), "https://***@git.example.com/a.git");
+        assert_eq!(redact("https://git.example.com/a.git"), "https://git.example.com/a.git");
+        assert_eq!(redact("file:///tmp/x"), "file:///tmp/x");
+    }
+}

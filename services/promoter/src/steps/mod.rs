@@ -1,0 +1,59 @@
+//! Promotion steps, one module per step, with Kargo's names, config fields and outputs.
+
+mod git_clone;
+mod git_commit;
+mod git_push;
+mod yaml_update;
+
+use std::path::Path;
+
+use lading_domain::Freight;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// The name and email promotion commits are made with.
+#[derive(Debug, Clone)]
+pub struct CommitAuthor {
+    pub name: String,
+    pub email: String,
+}
+
+impl Default for CommitAuthor {
+    fn default() -> Self {
+        Self { name: "Lading".to_owned(), email: "lading@localhost".to_owned() }
+    }
+}
+
+/// What every step may use.
+pub struct StepContext<'a> {
+    pub workspace: &'a Path,
+    pub project: &'a str,
+    pub stage: &'a str,
+    pub promotion: &'a str,
+    pub freight: &'a Freight,
+    pub author: &'a CommitAuthor,
+}
+
+/// The trailer naming the promotion in every commit it makes; a retried promotion finds
+/// it and does not commit twice.
+pub const PROMOTION_TRAILER: &str = "Lading-Promotion";
+
+/// Parses a step's (already evaluated) config, naming the bad field on failure.
+pub(crate) fn parse_config<T: DeserializeOwned>(config: Value) -> Result<T, String> {
+    lading_domain::spec::deserialize_at::<T>("config", config).map_err(|e| format!("{}: {}", e.field, e.reason))
+}
+
+/// Runs the step `uses` with `config`, returning its outputs.
+pub fn run_step(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<String, Value>, String> {
+    match uses {
+        "git-clone" => git_clone::run(ctx, parse_config(config)?),
+        "yaml-update" => yaml_update::run(ctx, parse_config(config)?),
+        "git-commit" => git_commit::run(ctx, parse_config(config)?),
+        "git-push" => git_push::run(ctx, parse_config(config)?),
+        other => Err(format!("unknown step {other:?}")),
+    }
+}
+
+fn git_error(action: &str, error: git2::Error) -> String {
+    format!("{action}: {}", error.message())
+}
