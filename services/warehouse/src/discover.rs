@@ -1,0 +1,114 @@
+//! One discovery: the newest revision of each subscription, assembled into freight and
+//! announced once.
+//!
+//! `FreightCreated` is published with "no message yet on this subject" as a condition
+//! (its subject names the freight), so however many replicas discover the same freight,
+//! and however often, the log holds it once. The alias is claimed before publishing, in
+//! the alias bucket, and the same freight always gets back the alias it claimed.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use lading_bus::{Bus, Published};
+use lading_domain::spec::WarehouseSpec;
+use lading_domain::{Freight, FreightOrigin, freight_id};
+use lading_events::catalog::{CommitV1, FreightCreatedV1, WarehouseDiscoveryFailedV1};
+use lading_events::{Event, TraceContext, now_ms};
+use tokio::sync::Mutex;
+
+use crate::git_subscription;
+
+/// What a discovery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discovered {
+    /// New freight was announced.
+    Created { freight_id: String, alias: String },
+    /// The newest revisions form freight that already exists.
+    Unchanged { freight_id: String },
+}
+
+/// Serializes discoveries within a process, so one mirror is never fetched twice at once.
+pub type DiscoveryLock = Arc<Mutex<()>>;
+
+/// Discovers `warehouse` in `project` and announces new freight. Failures are published
+/// as `WarehouseDiscoveryFailed` and returned.
+pub async fn discover(
+    bus: &Bus,
+    cache_dir: &Path,
+    lock: &DiscoveryLock,
+    project: &str,
+    warehouse: &str,
+    spec: &WarehouseSpec,
+    trace: &TraceContext,
+) -> Result<Discovered, String> {
+    let result = discover_inner(bus, cache_dir, lock, project, warehouse, spec, trace).await;
+    if let Err(reason) = &result {
+        tracing::warn!(project, warehouse, reason, "discovery failed");
+        let failed = Event::WarehouseDiscoveryFailed(WarehouseDiscoveryFailedV1 {
+            project: project.to_owned(),
+            warehouse: warehouse.to_owned(),
+            reason: reason.clone(),
+            failed_at_ms: now_ms(),
+        });
+        if let Err(error) = bus.publish(&failed, trace).await {
+            tracing::warn!(%error, "could not record the discovery failure");
+        }
+    }
+    result
+}
+
+async fn discover_inner(
+    bus: &Bus,
+    cache_dir: &Path,
+    lock: &DiscoveryLock,
+    project: &str,
+    warehouse: &str,
+    spec: &WarehouseSpec,
+    trace: &TraceContext,
+) -> Result<Discovered, String> {
+    let mut freight = Freight { origin: FreightOrigin::warehouse(warehouse), ..Freight::default() };
+    {
+        let _guard = lock.lock().await;
+        for subscription in spec.git_subscriptions() {
+            let cache_dir = cache_dir.to_path_buf();
+            let subscription = subscription.clone();
+            let commit = tokio::task::spawn_blocking(move || git_subscription::newest_commit(&cache_dir, &subscription))
+                .await
+                .map_err(|e| format!("discovery task failed: {e}"))??;
+            freight.commits.push(commit);
+        }
+    }
+    let id = freight_id::compute(&freight).map_err(|e| format!("cannot name the freight: {e}"))?;
+    let alias = bus.claim_alias(project, &id).await.map_err(|e| e.to_string())?;
+    let event = Event::FreightCreated(FreightCreatedV1 {
+        project: project.to_owned(),
+        freight_id: id.to_string(),
+        alias: alias.clone(),
+        origin_kind: freight.origin.kind.clone(),
+        origin_name: freight.origin.name.clone(),
+        commits: freight
+            .commits
+            .iter()
+            .map(|c| CommitV1 {
+                repo_url: c.repo_url.clone(),
+                id: c.id.clone(),
+                branch: c.branch.clone(),
+                tag: c.tag.clone(),
+                message: c.message.clone(),
+                author: c.author.clone(),
+                committer: c.committer.clone(),
+                subscription_name: c.subscription_name.clone(),
+            })
+            .collect(),
+        images: Vec::new(),
+        charts: Vec::new(),
+        created_at_ms: now_ms(),
+    });
+    match bus.publish_once(&event, trace).await.map_err(|e| e.to_string())? {
+        Published::Stored(_) => {
+            tracing::info!(project, warehouse, freight = %id, alias, "freight created");
+            Ok(Discovered::Created { freight_id: id.to_string(), alias })
+        }
+        Published::Duplicate => Ok(Discovered::Unchanged { freight_id: id.to_string() }),
+    }
+}

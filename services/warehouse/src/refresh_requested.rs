@@ -1,0 +1,43 @@
+//! `WarehouseRefreshRequested` → discover that warehouse now. Replicas share the durable
+//! consumer `warehouse-refresh`, so one of them handles each request.
+
+use std::sync::Arc;
+
+use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
+use lading_events::{Event, EventType};
+use lading_runtime::Shutdown;
+
+use crate::{Context, Error, discover};
+
+pub const CONSUMER: &str = "warehouse-refresh";
+
+pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
+    let spec = ConsumerSpec::new(CONSUMER, vec![EventType::WarehouseRefreshRequestedV1.filter()]);
+    let bus = context.bus.clone();
+    bus.consume(spec, shutdown, |delivery| {
+        let context = context.clone();
+        async move { handle(&context, delivery).await }
+    })
+    .await?;
+    Ok(())
+}
+
+async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
+    let Event::WarehouseRefreshRequested(request) = &delivery.event else { return Ok(Outcome::Done) };
+    let Some(spec) = context.specs.read(|s| s.warehouse(&request.project, &request.warehouse).cloned()) else {
+        tracing::warn!(project = request.project, warehouse = request.warehouse, "refresh of an unknown warehouse");
+        return Ok(Outcome::Done);
+    };
+    // A failed discovery is recorded as an event; the request itself is done.
+    let _ = discover::discover(
+        &context.bus,
+        &context.config.cache_dir,
+        &context.lock,
+        &request.project,
+        &request.warehouse,
+        &spec,
+        &delivery.trace,
+    )
+    .await;
+    Ok(Outcome::Done)
+}
