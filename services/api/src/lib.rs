@@ -1,1 +1,75 @@
-//! placeholder
+//! The api service: the only door for people and tools. It stores specs, turns requests
+//! into events, and serves the read model the log projects into.
+//!
+//! # Layout
+//!
+//! - [`config`]: configuration and its environment variables.
+//! - [`routes`]: one module per resource: manifests (`apply`), freight, stages,
+//!   warehouses (and their refresh).
+//! - [`objects`]: read-model records rendered as Kubernetes-style objects.
+//! - [`error`]: API errors and their HTTP status codes.
+
+pub mod config;
+pub mod error;
+pub mod objects;
+pub mod routes;
+
+use std::sync::Arc;
+
+use lading_bus::{Bus, BusError, Projection, SpecStore};
+use lading_runtime::{Readiness, Shutdown};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Errors that stop the api service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Handles shared by the request handlers.
+pub struct Context {
+    pub bus: Bus,
+    pub specs: SpecStore,
+    pub projection: Projection,
+}
+
+pub type SharedContext = Arc<Context>;
+
+/// Runs the api service on `config.listen_addr` until `shutdown`.
+pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|source| Error::Listen { addr: config.listen_addr.to_string(), source })?;
+    serve(listener, config, readiness, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind port 0 and read the address).
+pub async fn serve(listener: TcpListener, config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+    let ready = readiness.register("api");
+    let addr = listener.local_addr().map_err(Error::Serve)?;
+    let health_and_api = routes::health_only(readiness.clone());
+    // Health answers while the api connects, so `/readyz` can say what it waits for.
+    let (state_tx, state_rx) = tokio::sync::watch::channel::<Option<SharedContext>>(None);
+    let app = health_and_api.merge(routes::api(state_rx));
+    let server_shutdown = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await }).await
+    });
+    tracing::info!(%addr, "api listening");
+    let bus = Bus::connect(&config.nats_url, "api").await?;
+    bus.provision().await?;
+    let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
+    let projection = Projection::follow(&bus, shutdown.clone()).await?;
+    state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection })));
+    ready.set(true);
+    let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
+    ready.set(false);
+    served.map_err(Error::Serve)
+}

@@ -10,11 +10,13 @@
 //! - [`consume`]: durable pull consumers: explicit ack, nak with delay, dead letters.
 //! - [`projection`]: following the whole log into a [`lading_events::read_model::ReadModel`].
 //! - [`specs`]: the spec bucket: applying manifests and watching them.
+//! - [`local_server`]: a `nats-server` child process (for `lading up` and tests).
 //! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision).
 //! - [`tracing_context`]: new trace and span IDs for the W3C trace context.
 
 pub mod aliases;
 pub mod consume;
+pub mod local_server;
 pub mod lease;
 pub mod names;
 pub mod projection;

@@ -79,12 +79,13 @@ fn outputs(commit: &str) -> Map<String, Value> {
 
 /// Looks for a commit carrying `trailer` in the history of HEAD.
 fn find_commit_with_trailer(repo: &Repository, trailer: &str) -> Result<Option<String>, String> {
-    let mut walk = repo.revwalk().map_err(|e| git_error("walking history", e))?;
-    match walk.push_head() {
-        Ok(()) => {}
+    let head = match repo.head() {
+        Ok(head) => head.peel_to_commit().map_err(|e| git_error("reading HEAD", e))?.id(),
         Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => return Ok(None),
-        Err(e) => return Err(git_error("walking history", e)),
-    }
+        Err(e) => return Err(git_error("reading HEAD", e)),
+    };
+    let mut walk = repo.revwalk().map_err(|e| git_error("walking history", e))?;
+    walk.push(head).map_err(|e| git_error("walking history", e))?;
     for oid in walk.take(TRAILER_SEARCH_DEPTH) {
         let oid = oid.map_err(|e| git_error("walking history", e))?;
         let commit = repo.find_commit(oid).map_err(|e| git_error("reading a commit", e))?;

@@ -1,0 +1,126 @@
+//! The command-line grammar.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Lading moves new versions of your artifacts through your environments by editing
+/// GitOps repositories: warehouses discover freight, stages promote it, verification
+/// makes it available downstream.
+#[derive(Debug, Parser)]
+#[command(name = "lading", version, propagate_version = true)]
+pub struct Cli {
+    /// The api server to talk to.
+    #[arg(long, global = true, env = "LADING_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run all of Lading in this process: api, warehouse, promoter and verifier.
+    ///
+    /// Without --nats-url, starts `nats-server` (≥ 2.10, from PATH) as a child process
+    /// that keeps its data under --data-dir. Ready when `GET /readyz` answers 200.
+    /// Stop with Ctrl-C.
+    Up(UpArgs),
+    /// Apply manifests (Project, ProjectConfig, Warehouse, Stage) from a file.
+    ///
+    /// Multi-document YAML or JSON; `kargo.akuity.io/v1alpha1` manifests are accepted.
+    /// All documents are validated first: if any is invalid, nothing is applied and each
+    /// error names the document, the field and the reason.
+    Apply(ApplyArgs),
+    /// List freight, stages or warehouses of a project.
+    Get(GetArgs),
+    /// Ask a warehouse to discover new artifacts now instead of at its next interval.
+    Refresh(RefreshArgs),
+    /// Work with freight offline.
+    Freight(FreightArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where Lading keeps its data (NATS storage, Git mirrors, promotion workspaces).
+    #[arg(long, env = "LADING_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address the api listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub api_addr: SocketAddr,
+    /// Use this NATS server (JetStream enabled, ≥ 2.10) instead of starting one.
+    #[arg(long, env = "LADING_NATS_URL")]
+    pub nats_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// File to apply; `-` reads standard input.
+    #[arg(short = 'f', long = "filename")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Resource {
+    Freight,
+    #[value(alias = "stage")]
+    Stages,
+    #[value(alias = "warehouse")]
+    Warehouses,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// What to list.
+    pub resource: Resource,
+    /// The project.
+    #[arg(short, long, env = "LADING_PROJECT")]
+    pub project: String,
+    /// Output format: a table, or a kubectl-style List as JSON or YAML.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Refreshable {
+    Warehouse,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// What to refresh.
+    pub kind: Refreshable,
+    /// Its name.
+    pub name: String,
+    /// The project.
+    #[arg(short, long, env = "LADING_PROJECT")]
+    pub project: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FreightArgs {
+    #[command(subcommand)]
+    pub command: FreightCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FreightCommand {
+    /// Print the ID (name) of a freight, computed as Kargo computes it.
+    ///
+    /// Reads a Freight (YAML or JSON, Kargo's fields: origin, commits, images, charts);
+    /// the same artifacts always get the same ID.
+    Id {
+        /// File to read; `-` or none reads standard input.
+        #[arg(short = 'f', long = "filename")]
+        file: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,88 @@
+//! `lading get freight|stages|warehouses -p PROJECT [-o table|json|yaml]`.
+
+use serde_json::Value;
+
+use crate::cli::{GetArgs, OutputFormat, Resource};
+use crate::client::Client;
+use crate::output::{age, table, text, yaml};
+
+pub async fn run(client: &Client, args: GetArgs) -> anyhow::Result<()> {
+    let segment = match args.resource {
+        Resource::Freight => "freight",
+        Resource::Stages => "stages",
+        Resource::Warehouses => "warehouses",
+    };
+    let list = client.get(&format!("/api/v1/projects/{}/{segment}", args.project)).await?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+        OutputFormat::Yaml => print!("{}", yaml(&list)?),
+        OutputFormat::Table => {
+            let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("No {segment} found in project {}.", args.project);
+                return Ok(());
+            }
+            println!("{}", render_table(args.resource, &items, chrono::Utc::now()));
+        }
+    }
+    Ok(())
+}
+
+fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chrono::Utc>) -> String {
+    match resource {
+        Resource::Freight => {
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|f| {
+                    vec![
+                        text(f, "/metadata/name").to_owned(),
+                        text(f, "/alias").to_owned(),
+                        age(f.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now),
+                    ]
+                })
+                .collect();
+            table(&["NAME", "ALIAS", "AGE"], &rows)
+        }
+        Resource::Stages => {
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|s| {
+                    vec![
+                        text(s, "/metadata/name").to_owned(),
+                        text(s, "/status/currentFreight/alias").to_owned(),
+                        text(s, "/status/lastPromotion/name").to_owned(),
+                        text(s, "/status/lastPromotion/status/phase").to_owned(),
+                    ]
+                })
+                .collect();
+            table(&["NAME", "CURRENT FREIGHT", "LAST PROMOTION", "PHASE"], &rows)
+        }
+        Resource::Warehouses => {
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|w| {
+                    vec![
+                        text(w, "/metadata/name").to_owned(),
+                        text(w, "/status/lastFreightID").to_owned(),
+                        text(w, "/status/lastDiscoveryError/message").to_owned(),
+                    ]
+                })
+                .collect();
+            table(&["NAME", "LAST FREIGHT", "LAST ERROR"], &rows)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn freight_table_has_name_alias_age() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:00Z").unwrap().with_timezone(&chrono::Utc);
+        let items = [json!({"metadata": {"name": "abc", "creationTimestamp": "2026-01-01T00:00:00Z"}, "alias": "brave-otter"})];
+        assert_eq!(render_table(Resource::Freight, &items, now), "NAME   ALIAS         AGE\nabc    brave-otter   60s");
+    }
+}

@@ -1,0 +1,39 @@
+//! One module per command.
+
+mod apply;
+mod freight_id;
+mod get;
+mod refresh;
+mod up;
+
+use crate::cli::{Cli, Command, FreightCommand};
+use crate::client::Client;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = Client::new(&cli.server);
+    match cli.command {
+        Command::Up(args) => up::run(args).await,
+        Command::Apply(args) => apply::run(&client, args).await,
+        Command::Get(args) => get::run(&client, args).await,
+        Command::Refresh(args) => refresh::run(&client, args).await,
+        Command::Freight(args) => match args.command {
+            FreightCommand::Id { file } => freight_id::run(file.as_deref()),
+        },
+    }
+}
+
+/// Reads a file, or standard input for `-` or no file.
+pub fn read_input(file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use std::io::Read;
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        }
+        _ => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+            Ok(text)
+        }
+    }
+}

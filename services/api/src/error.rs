@@ -1,0 +1,39 @@
+//! API errors: a status code and a JSON body `{"error": …, "details": […]}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lading_domain::spec::ManifestError;
+use serde_json::json;
+
+/// What went wrong with a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{} invalid manifest(s); nothing was applied", .0.len())]
+    InvalidManifests(Vec<ManifestError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("not ready: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidManifests(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let details = match &self {
+            ApiError::InvalidManifests(errors) => json!(errors),
+            _ => json!([]),
+        };
+        (status, Json(json!({"error": self.to_string(), "details": details}))).into_response()
+    }
+}

