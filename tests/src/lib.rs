@@ -1,1 +1,14 @@
-//! placeholder
+//! Test harness: real NATS, real Git repositories, and a sandbox running Lading's
+//! services in-process against them. Every test gets its own server, ports and dirs.
+//!
+//! # Layout
+//!
+//! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir.
+//! - [`git`]: bare repositories on disk, written to with the `git` CLI.
+//! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
+//! - [`wait`]: polling with a deadline instead of sleeping.
+
+pub mod git;
+pub mod nats;
+pub mod sandbox;
+pub mod wait;

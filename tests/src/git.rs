@@ -1,0 +1,83 @@
+//! Bare Git repositories on disk, and commits made with the real `git` CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A bare repository and a working clone used to commit to it.
+pub struct Repo {
+    bare: PathBuf,
+    work: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A commit as the test reads it back.
+#[derive(Debug, Clone)]
+pub struct LoggedCommit {
+    pub id: String,
+    pub message: String,
+}
+
+impl Repo {
+    /// Creates an empty bare repository `name` under `root`, default branch `main`.
+    pub fn create(root: &Path, name: &str) -> Repo {
+        let bare = root.join(format!("{name}.git"));
+        let work = root.join(format!("{name}-work"));
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "--quiet", "--bare", "--initial-branch=main"]);
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["init", "--quiet", "--initial-branch=main"]);
+        git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+        Repo { bare, work }
+    }
+
+    pub fn url(&self) -> String {
+        format!("file://{}", self.bare.display())
+    }
+
+    /// Writes `file` and commits it on `main`; returns the commit ID.
+    pub fn commit(&self, file: &str, content: &str, message: &str) -> String {
+        std::fs::write(self.work.join(file), content).unwrap();
+        git(&self.work, &["add", "--all"]);
+        git(&self.work, &["commit", "--quiet", "-m", message]);
+        git(&self.work, &["push", "--quiet", "origin", "main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
+    /// The commits on `branch` of the bare repository, newest first (empty if absent).
+    pub fn log(&self, branch: &str) -> Vec<LoggedCommit> {
+        let exists = Command::new("git")
+            .args(["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")])
+            .current_dir(&self.bare)
+            .output()
+            .unwrap();
+        if !exists.status.success() {
+            return Vec::new();
+        }
+        let text = git(&self.bare, &["log", "--format=%H%x00%B%x01", branch]);
+        text.split('\u{1}')
+            .filter(|entry| !entry.trim().is_empty())
+            .map(|entry| {
+                let (id, message) = entry.trim_start().split_once('\0').unwrap();
+                LoggedCommit { id: id.to_owned(), message: message.trim().to_owned() }
+            })
+            .collect()
+    }
+
+    /// A file's content at the tip of `branch`.
+    pub fn show(&self, branch: &str, file: &str) -> String {
+        git(&self.bare, &["show", &format!("{branch}:{file}")])
+    }
+}

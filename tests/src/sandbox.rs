@@ -1,0 +1,148 @@
+//! A running Lading: NATS, `replicas` copies of warehouse, promoter and verifier, one api
+//! on a free port, each replica with its own cache and work directories, as separate
+//! deployments would have. Dropping the sandbox shuts everything down.
+
+use std::time::Duration;
+
+use lading_runtime::{Readiness, Shutdown};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::nats::TestNats;
+use crate::wait;
+
+pub struct Sandbox {
+    pub nats: TestNats,
+    pub api_url: String,
+    pub dir: tempfile::TempDir,
+    shutdown: Shutdown,
+    tasks: Vec<JoinHandle<()>>,
+    http: reqwest::Client,
+}
+
+fn spawn<E: std::fmt::Display>(
+    name: String,
+    service: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(error) = service.await {
+            panic!("{name} stopped: {error}");
+        }
+    })
+}
+
+impl Sandbox {
+    /// Starts everything and waits until every service is ready.
+    pub async fn start(replicas: usize) -> Sandbox {
+        let nats = TestNats::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let shutdown = Shutdown::new();
+        let readiness = Readiness::new();
+        let mut tasks = Vec::new();
+        let url = nats.url();
+        for replica in 0..replicas {
+            let mut warehouse = lading_warehouse::Config::new(&url, dir.path().join(format!("cache-{replica}")));
+            warehouse.replica = format!("w{replica}");
+            tasks.push(spawn(
+                format!("warehouse {replica}"),
+                lading_warehouse::run(warehouse, readiness.clone(), shutdown.clone()),
+            ));
+            let mut promoter = lading_promoter::Config::new(&url);
+            promoter.replica = format!("p{replica}");
+            promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
+            tasks.push(spawn(
+                format!("promoter {replica}"),
+                lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),
+            ));
+            let mut verifier = lading_verifier::Config::new(&url);
+            verifier.replica = format!("v{replica}");
+            tasks.push(spawn(
+                format!("verifier {replica}"),
+                lading_verifier::run(verifier, readiness.clone(), shutdown.clone()),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_url = format!("http://{}", listener.local_addr().unwrap());
+        let api = lading_api::Config::new(&url, listener.local_addr().unwrap());
+        tasks.push(spawn("api".into(), lading_api::serve(listener, api, readiness.clone(), shutdown.clone())));
+        let sandbox = Sandbox { nats, api_url, dir, shutdown, tasks, http: reqwest::Client::new() };
+        let http = sandbox.http.clone();
+        let readyz = format!("{}/readyz", sandbox.api_url);
+        wait::until("every service to be ready", Duration::from_secs(30), || {
+            let http = http.clone();
+            let readyz = readyz.clone();
+            async move {
+                let response = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                if status.is_success() { Ok(()) } else { Err(format!("{status}: {body}")) }
+            }
+        })
+        .await;
+        sandbox
+    }
+
+    /// `GET` a path of the api: (status, JSON body).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.api_url)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST` a body to a path of the api: (status, JSON body).
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = self.http.post(format!("{}{path}", self.api_url)).body(body.to_owned()).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Applies manifests, asserting success.
+    pub async fn apply(&self, yaml: &str) -> Value {
+        let (status, body) = self.post("/api/v1/apply", yaml).await;
+        assert_eq!(status, 200, "apply failed: {body}");
+        body
+    }
+
+    /// The project's freight list items.
+    pub async fn freight(&self, project: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/api/v1/projects/{project}/freight")).await;
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn refresh(&self, project: &str, warehouse: &str) {
+        let (status, body) = self.post(&format!("/api/v1/projects/{project}/warehouses/{warehouse}/refresh"), "").await;
+        assert_eq!(status, 202, "refresh failed: {body}");
+    }
+
+    /// Waits until the freight whose commit is `commit` is current in `stage`.
+    pub async fn wait_current_in(&self, project: &str, commit: &str, stage: &str, timeout: Duration) -> Value {
+        wait::until(&format!("freight of {commit} to be current in {stage}"), timeout, || async {
+            let items = self.freight(project).await;
+            let freight = items.iter().find(|f| f["commits"][0]["id"] == commit);
+            match freight {
+                Some(f) if f["status"]["currentlyIn"].get(stage).is_some() => Ok(f.clone()),
+                Some(f) => Err(f["status"].to_string()),
+                None => Err(format!("{} freight, none of {commit}", items.len())),
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The quickstart manifests with the given repositories and warehouse interval.
+pub fn quickstart(app_repo: &str, gitops_repo: &str, interval: &str) -> String {
+    include_str!("../../examples/quickstart/lading.yaml")
+        .replace("__APP_REPO__", app_repo)
+        .replace("__GITOPS_REPO__", gitops_repo)
+        .replace("interval: 1m", &format!("interval: {interval}"))
+}
