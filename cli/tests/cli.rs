@@ -1,0 +1,174 @@
+//! The `lading` binary as users run it: `freight id` offline, and `lading up` with its
+//! own nats-server, driven by `apply`, `get` and `refresh`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const LADING: &str = env!("CARGO_BIN_EXE_lading");
+
+fn lading(args: &[&str], server: Option<&str>, stdin: Option<&str>) -> Output {
+    let mut command = Command::new(LADING);
+    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.env_remove("LADING_SERVER").env_remove("LADING_PROJECT");
+    if let Some(server) = server {
+        command.env("LADING_SERVER", server);
+    }
+    let mut child = command.spawn().expect("lading runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const FREIGHT: &str = "origin: {kind: Warehouse, name: my-warehouse}
+commits:
+- repoURL: https://github.com/example/app.git
+  id: 1234567890abcdef1234567890abcdef12345678
+images:
+- repoURL: nginx
+  tag: 1.27.0
+  digest: sha256:0000000000000000000000000000000000000000000000000000000000000000
+";
+
+#[test]
+fn freight_id_reads_a_file_or_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("freight.yaml");
+    std::fs::write(&file, FREIGHT).unwrap();
+    let expected = "1edc32a855f4aceead43bf3774b7fdd88bb48a79\n";
+    let from_file = lading(&["freight", "id", "-f", file.to_str().unwrap()], None, None);
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    assert_eq!(stdout(&from_file), expected);
+    assert_eq!(stdout(&lading(&["freight", "id"], None, Some(FREIGHT))), expected);
+    assert_eq!(stdout(&lading(&["freight", "id", "-f", "-"], None, Some(FREIGHT))), expected);
+}
+
+#[test]
+fn freight_id_names_the_bad_field() {
+    let bad = FREIGHT.replace("  tag: 1.27.0\n", "  tag: [1]\n");
+    let output = lading(&["freight", "id"], None, Some(&bad));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("images[0].tag"), "{}", stderr(&output));
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let output = lading(&["--help"], None, None);
+    let help = stdout(&output);
+    for command in ["up", "apply", "get", "refresh", "freight"] {
+        assert!(help.contains(command), "{help}");
+    }
+    assert!(stdout(&lading(&["up", "--help"], None, None)).contains("nats-server"));
+}
+
+#[test]
+fn an_unreachable_server_is_explained() {
+    let output = lading(&["get", "freight", "-p", "demo"], Some("http://127.0.0.1:9"), None);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("cannot reach the Lading api"), "{}", stderr(&output));
+}
+
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn lading_up_runs_the_quickstart_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for repo in ["app", "gitops"] {
+        std::fs::create_dir_all(root.join(format!("{repo}.git"))).unwrap();
+        git(&root.join(format!("{repo}.git")), &["init", "--bare", "--initial-branch=main"]);
+    }
+    std::fs::create_dir_all(root.join("work")).unwrap();
+    let work = root.join("work");
+    git(&work, &["init", "--initial-branch=main"]);
+    std::fs::write(work.join("app.txt"), "v1").unwrap();
+    git(&work, &["add", "--all"]);
+    git(&work, &["commit", "-m", "first"]);
+    git(&work, &["push", root.join("app.git").to_str().unwrap(), "main"]);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = format!("http://127.0.0.1:{port}");
+    let up = Up(Command::new(LADING)
+        .args(["up", "--data-dir", root.join("data").to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    poll("lading up to be ready", Duration::from_secs(60), || {
+        let out = lading(&["get", "freight", "-p", "none"], Some(&server), None);
+        // 404 for an unknown project means the api answers with everything loaded.
+        stderr(&out).contains("not found").then_some(())
+    });
+
+    let manifests = include_str!("../../examples/quickstart/lading.yaml")
+        .replace("__APP_REPO__", &format!("file://{}", root.join("app.git").display()))
+        .replace("__GITOPS_REPO__", &format!("file://{}", root.join("gitops.git").display()));
+    let file = root.join("lading.yaml");
+    std::fs::write(&file, manifests).unwrap();
+    let applied = lading(&["apply", "-f", file.to_str().unwrap()], Some(&server), None);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert!(stdout(&applied).contains("stage/uat created"), "{}", stdout(&applied));
+
+    let items = poll("the freight to reach uat", Duration::from_secs(60), || {
+        let out = lading(&["get", "freight", "-p", "demo", "-o", "json"], Some(&server), None);
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let items = list["items"].as_array()?.clone();
+        items.first().filter(|f| f["status"]["currentlyIn"].get("uat").is_some())?;
+        Some(items)
+    });
+    assert_eq!(items.len(), 1);
+    let table = stdout(&lading(&["get", "freight", "-p", "demo"], Some(&server), None));
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.lines().next().unwrap().contains("ALIAS") && table.contains(items[0]["alias"].as_str().unwrap()));
+    let yaml = stdout(&lading(&["get", "stages", "-p", "demo", "-o", "yaml"], Some(&server), None));
+    assert!(yaml.contains("kind: List") && yaml.contains("currentFreight"), "{yaml}");
+    let refreshed = lading(&["refresh", "warehouse", "app", "-p", "demo"], Some(&server), None);
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+    let missing = lading(&["refresh", "warehouse", "nope", "-p", "demo"], Some(&server), None);
+    assert!(stderr(&missing).contains("warehouse \"nope\" not found"), "{}", stderr(&missing));
+    drop(up);
+}
