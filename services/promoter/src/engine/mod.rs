@@ -28,7 +28,7 @@ pub struct PromotionInput<'a> {
 /// A finished promotion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromotionOutcome {
-    /// The last `commit` output of any step (what the promotion pushed), or empty.
+    /// The commit the promotion made (the last `git-commit` output), or empty.
     pub commit: String,
     /// Outputs of steps that have an `as` alias.
     pub outputs: Map<String, Value>,
@@ -80,7 +80,11 @@ pub fn run_promotion(input: &PromotionInput<'_>, workspace: &Path) -> Result<Pro
         let config = evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &scope).map_err(fail)?;
         tracing::info!(step = index, uses = step.uses, "running step");
         let step_outputs = run_step(&step.uses, &step_ctx, config).map_err(fail)?;
-        if let Some(Value::String(c)) = step_outputs.get("commit") {
+        // The promotion's commit is the one `git-commit` made or recognised; a push
+        // reports the branch tip, which is the same commit unless the promotion resumed.
+        if let Some(Value::String(c)) = step_outputs.get("commit")
+            && (step.uses == "git-commit" || commit.is_empty())
+        {
             commit = c.clone();
         }
         if let Some(alias) = &step.alias {

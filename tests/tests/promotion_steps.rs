@@ -1,0 +1,116 @@
+//! The step engine against real Git repositories: what a promotion writes, and that a
+//! promotion run again (a replica resuming after a crash) commits nothing new.
+
+use lading_domain::spec::{PromotionStep, PromotionVariable};
+use lading_domain::{Freight, freight_id};
+use lading_promoter::engine::{PromotionInput, run_promotion};
+use lading_promoter::steps::CommitAuthor;
+use lading_tests::git::Repo;
+use serde_json::json;
+
+fn steps(gitops: &str) -> Vec<PromotionStep> {
+    let step = |uses: &str, alias: Option<&str>, config: serde_json::Value| PromotionStep {
+        uses: uses.into(),
+        alias: alias.map(str::to_owned),
+        config: Some(config),
+    };
+    vec![
+        step(
+            "git-clone",
+            None,
+            json!({"repoURL": gitops, "checkout": [{"branch": "stage/${{ ctx.stage }}", "create": true, "path": "./out"}]}),
+        ),
+        step(
+            "yaml-update",
+            None,
+            json!({"path": "./out/values.yaml", "updates": [{"key": "image.tag", "value": "${{ commitFrom(vars.app).ID }}"}]}),
+        ),
+        step("git-commit", Some("commit"), json!({"path": "./out", "message": "promote ${{ ctx.targetFreight.name }}"})),
+        step("git-push", Some("push"), json!({"path": "./out"})),
+    ]
+}
+
+fn promote(gitops: &Repo, freight: &Freight, promotion: &str) -> Result<String, String> {
+    let id = freight_id::compute(freight).unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let vars = [PromotionVariable { name: "app".into(), value: "https://example.com/app.git".into() }];
+    let steps = steps(&gitops.url());
+    let input = PromotionInput {
+        project: "demo",
+        stage: "test",
+        promotion,
+        freight_id: &id,
+        freight,
+        vars: &vars,
+        steps: &steps,
+        author: &CommitAuthor::default(),
+    };
+    run_promotion(&input, workspace.path()).map(|o| o.commit).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_promotion_writes_its_values_and_names_itself_in_the_commit() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let commit = promote(&gitops, &freight, "test.01.aaaaaaa").unwrap();
+    let log = gitops.log("stage/test");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].id, commit);
+    assert!(log[0].message.ends_with("Lading-Promotion: test.01.aaaaaaa"), "{}", log[0].message);
+    assert!(log[0].message.starts_with(&format!("promote {}", freight_id::compute(&freight).unwrap())));
+    assert_eq!(gitops.show("stage/test", "values.yaml").trim(), "image:\n  tag: abc123");
+}
+
+#[test]
+fn running_the_same_promotion_again_commits_nothing_new() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    let first = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let second = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "def456");
+    let commit = promote(&gitops, &first, "test.01.aaaaaaa").unwrap();
+    let later = promote(&gitops, &second, "test.02.bbbbbbb").unwrap();
+    // The first promotion resumed after its push (a crash before it was recorded).
+    let again = promote(&gitops, &first, "test.01.aaaaaaa").unwrap();
+    assert_eq!(again, commit, "the resumed promotion reports its earlier commit");
+    let log = gitops.log("stage/test");
+    assert_eq!(log.len(), 2, "no second commit for one promotion: {log:#?}");
+    assert_eq!(log[0].id, later);
+}
+
+#[test]
+fn a_step_failure_names_the_step_and_pushes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/other.git", "abc123");
+    let error = promote(&gitops, &freight, "test.01.aaaaaaa").unwrap_err();
+    assert!(error.starts_with("step 1 (yaml-update):"), "{error}");
+    assert!(error.contains("no commit from https://example.com/app.git"), "{error}");
+    assert!(gitops.log("stage/test").is_empty());
+}
+
+#[test]
+fn paths_outside_the_workspace_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let id = freight_id::compute(&freight).unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let steps = vec![PromotionStep {
+        uses: "git-clone".into(),
+        alias: None,
+        config: Some(json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "create": true, "path": "../escape"}]})),
+    }];
+    let input = PromotionInput {
+        project: "demo",
+        stage: "test",
+        promotion: "p",
+        freight_id: &id,
+        freight: &freight,
+        vars: &[],
+        steps: &steps,
+        author: &CommitAuthor::default(),
+    };
+    let error = run_promotion(&input, workspace.path()).unwrap_err().to_string();
+    assert!(error.contains("leaves the promotion's workspace"), "{error}");
+}
