@@ -12,12 +12,20 @@ impl TestNats {
     /// Starts a server; panics with the reason (and how to install NATS) when it cannot.
     pub async fn start() -> TestNats {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = LocalNatsServer::start(dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
-        TestNats { server: Some(server), _dir: dir }
+        let server = LocalNatsServer::start(dir.path())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        TestNats {
+            server: Some(server),
+            _dir: dir,
+        }
     }
 
     pub fn url(&self) -> String {
-        self.server.as_ref().map(|s| s.url().to_owned()).unwrap_or_default()
+        self.server
+            .as_ref()
+            .map(|s| s.url().to_owned())
+            .unwrap_or_default()
     }
 
     /// A provisioned bus connection.

@@ -12,17 +12,26 @@ pub async fn run(client: &Client, args: GetArgs) -> anyhow::Result<()> {
         Resource::Stages => "stages",
         Resource::Warehouses => "warehouses",
     };
-    let list = client.get(&format!("/api/v1/projects/{}/{segment}", args.project)).await?;
+    let list = client
+        .get(&format!("/api/v1/projects/{}/{segment}", args.project))
+        .await?;
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
         OutputFormat::Yaml => print!("{}", yaml(&list)?),
         OutputFormat::Table => {
-            let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+            let items = list
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if items.is_empty() {
                 eprintln!("No {segment} found in project {}.", args.project);
                 return Ok(());
             }
-            println!("{}", render_table(args.resource, &items, chrono::Utc::now()));
+            println!(
+                "{}",
+                render_table(args.resource, &items, chrono::Utc::now())
+            );
         }
     }
     Ok(())
@@ -37,7 +46,11 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
                     vec![
                         text(f, "/metadata/name").to_owned(),
                         text(f, "/alias").to_owned(),
-                        age(f.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now),
+                        age(
+                            f.pointer("/metadata/creationTimestamp")
+                                .and_then(Value::as_str),
+                            now,
+                        ),
                     ]
                 })
                 .collect();
@@ -55,7 +68,10 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
                     ]
                 })
                 .collect();
-            table(&["NAME", "CURRENT FREIGHT", "LAST PROMOTION", "PHASE"], &rows)
+            table(
+                &["NAME", "CURRENT FREIGHT", "LAST PROMOTION", "PHASE"],
+                &rows,
+            )
         }
         Resource::Warehouses => {
             let rows: Vec<Vec<String>> = items
@@ -81,8 +97,15 @@ mod tests {
 
     #[test]
     fn freight_table_has_name_alias_age() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:00Z").unwrap().with_timezone(&chrono::Utc);
-        let items = [json!({"metadata": {"name": "abc", "creationTimestamp": "2026-01-01T00:00:00Z"}, "alias": "brave-otter"})];
-        assert_eq!(render_table(Resource::Freight, &items, now), "NAME   ALIAS         AGE\nabc    brave-otter   60s");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let items = [
+            json!({"metadata": {"name": "abc", "creationTimestamp": "2026-01-01T00:00:00Z"}, "alias": "brave-otter"}),
+        ];
+        assert_eq!(
+            render_table(Resource::Freight, &items, now),
+            "NAME   ALIAS         AGE\nabc    brave-otter   60s"
+        );
     }
 }

@@ -28,7 +28,10 @@ pub enum Error {
     #[error(transparent)]
     Bus(#[from] BusError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -46,12 +49,20 @@ pub type SharedContext = Arc<Context>;
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let listener = TcpListener::bind(config.listen_addr)
         .await
-        .map_err(|source| Error::Listen { addr: config.listen_addr.to_string(), source })?;
+        .map_err(|source| Error::Listen {
+            addr: config.listen_addr.to_string(),
+            source,
+        })?;
     serve(listener, config, readiness, shutdown).await
 }
 
 /// Serves on an already bound listener (tests bind port 0 and read the address).
-pub async fn serve(listener: TcpListener, config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
     let ready = readiness.register("api");
     let addr = listener.local_addr().map_err(Error::Serve)?;
     let health_and_api = routes::health_only(readiness.clone());
@@ -60,16 +71,24 @@ pub async fn serve(listener: TcpListener, config: Config, readiness: Readiness, 
     let app = health_and_api.merge(routes::api(state_rx));
     let server_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await }).await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
+            .await
     });
     tracing::info!(%addr, "api listening");
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;
-    state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection })));
+    state_tx.send_replace(Some(Arc::new(Context {
+        bus,
+        specs,
+        projection,
+    })));
     ready.set(true);
-    let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
+    let served = server
+        .await
+        .map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
     served.map_err(Error::Serve)
 }

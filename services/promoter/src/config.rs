@@ -39,9 +39,16 @@ impl Config {
 
     /// Reads the configuration from `env` (the process environment in `main`).
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
-        let mut config = Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()));
+        let mut config = Config::new(
+            env.get(NATS_URL_ENV)
+                .cloned()
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+        );
         if let Some(addr) = env.get(HEALTH_ADDR_ENV) {
-            config.health_addr = Some(addr.parse().map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?);
+            config.health_addr = Some(
+                addr.parse()
+                    .map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?,
+            );
         }
         config.work_dir = env.get(WORK_DIR_ENV).map(PathBuf::from);
         if let Some(replica) = env.get(REPLICA_ENV) {

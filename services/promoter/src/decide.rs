@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
-use lading_domain::availability::{AutoPromotion, ExistingPromotion, FreightFacts, decide_auto_promotion};
+use lading_domain::availability::{
+    AutoPromotion, ExistingPromotion, FreightFacts, decide_auto_promotion,
+};
 use lading_events::catalog::{PromotionCreatedV1, PromotionTrigger};
 use lading_events::read_model::PromotionPhase;
 use lading_events::{Event, EventType, now_ms};
@@ -27,7 +29,10 @@ const CATCH_UP: Duration = Duration::from_secs(10);
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
     let spec = ConsumerSpec::new(
         CONSUMER,
-        vec![EventType::FreightCreatedV1.filter(), EventType::FreightVerifiedV1.filter()],
+        vec![
+            EventType::FreightCreatedV1.filter(),
+            EventType::FreightVerifiedV1.filter(),
+        ],
     );
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
@@ -40,7 +45,11 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
 
 /// A promotion's name: `<stage>.<ulid>.<first 7 of the freight ID>`, as Kargo names them.
 pub fn promotion_name(stage: &str, freight: &FreightId) -> String {
-    format!("{stage}.{}.{}", ulid::Ulid::new().to_string().to_lowercase(), freight.short())
+    format!(
+        "{stage}.{}.{}",
+        ulid::Ulid::new().to_string().to_lowercase(),
+        freight.short()
+    )
 }
 
 async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
@@ -50,15 +59,29 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
         _ => return Ok(Outcome::Done),
     };
     let Ok(freight_id) = FreightId::parse(&freight_id) else {
-        return Err(HandlerError::Permanent(format!("malformed freight ID {freight_id:?}")));
+        return Err(HandlerError::Permanent(format!(
+            "malformed freight ID {freight_id:?}"
+        )));
     };
-    if !context.projection.wait_for(delivery.stream_sequence, CATCH_UP).await {
-        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+    if !context
+        .projection
+        .wait_for(delivery.stream_sequence, CATCH_UP)
+        .await
+    {
+        return Err(HandlerError::Transient(
+            "read model is behind the log".to_owned(),
+        ));
     }
-    let (stages, policies) = context.specs.read(|s| (s.stages(&project), s.promotion_policies(&project)));
+    let (stages, policies) = context
+        .specs
+        .read(|s| (s.stages(&project), s.promotion_policies(&project)));
     let to_promote: Vec<String> = context.projection.read(|model| {
-        let Some(project_model) = model.project(&project) else { return Vec::new() };
-        let Some(record) = project_model.freight.get(&freight_id) else { return Vec::new() };
+        let Some(project_model) = model.project(&project) else {
+            return Vec::new();
+        };
+        let Some(record) = project_model.freight.get(&freight_id) else {
+            return Vec::new();
+        };
         let facts = FreightFacts {
             id: &record.id,
             origin: &record.freight.origin,
@@ -101,7 +124,11 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
             trigger: PromotionTrigger::Auto,
             created_at_ms: now_ms(),
         });
-        context.bus.publish(&event, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+        context
+            .bus
+            .publish(&event, &delivery.trace)
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
         tracing::info!(stage, freight = %freight_id, "queued automatic promotion");
     }
     Ok(Outcome::Done)

@@ -45,13 +45,20 @@ pub struct Context {
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let ready = readiness.register(format!("promoter/{}", config.replica));
     if let Some(addr) = config.health_addr {
-        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone()).await.map_err(Error::Health)?;
+        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone())
+            .await
+            .map_err(Error::Health)?;
     }
     let bus = Bus::connect(&config.nats_url, "promoter").await?;
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;
-    let context = Arc::new(Context { bus, specs, projection, config });
+    let context = Arc::new(Context {
+        bus,
+        specs,
+        projection,
+        config,
+    });
     ready.set(true);
     tracing::info!(replica = context.config.replica, "promoter running");
     let decider = decide::run(context.clone(), shutdown.clone());

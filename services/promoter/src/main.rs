@@ -4,7 +4,11 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    lading_runtime::telemetry::init(std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV).ok().as_deref());
+    lading_runtime::telemetry::init(
+        std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV)
+            .ok()
+            .as_deref(),
+    );
     let env = std::env::vars().collect();
     let config = match lading_promoter::Config::from_env(&env) {
         Ok(config) => config,

@@ -47,7 +47,9 @@ enum Turn {
 
 fn turn_of(context: &Context, created: &PromotionCreatedV1) -> Turn {
     context.projection.read(|model| {
-        let stage = model.project(&created.project).and_then(|p| p.stages.get(&created.stage));
+        let stage = model
+            .project(&created.project)
+            .and_then(|p| p.stages.get(&created.stage));
         match stage.and_then(|s| s.promotion(&created.promotion)) {
             Some(p) if p.phase.is_terminal() => Turn::Finished,
             Some(_) => match stage.and_then(|s| s.head_of_queue()) {
@@ -60,9 +62,17 @@ fn turn_of(context: &Context, created: &PromotionCreatedV1) -> Turn {
 }
 
 async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
-    let Event::PromotionCreated(created) = &delivery.event else { return Ok(Outcome::Done) };
-    if !context.projection.wait_for(delivery.stream_sequence, Duration::from_secs(10)).await {
-        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+    let Event::PromotionCreated(created) = &delivery.event else {
+        return Ok(Outcome::Done);
+    };
+    if !context
+        .projection
+        .wait_for(delivery.stream_sequence, Duration::from_secs(10))
+        .await
+    {
+        return Err(HandlerError::Transient(
+            "read model is behind the log".to_owned(),
+        ));
     }
     match turn_of(context, created) {
         Turn::Finished => return Ok(Outcome::Done),
@@ -72,15 +82,26 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     let lease_key = format!("promotion.{}.{}", created.project, created.stage);
     let holder = format!("{}/{}", context.config.replica, created.promotion);
     let transient = |e: lading_bus::BusError| HandlerError::Transient(e.to_string());
-    let Some(mut lease) = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)? else {
+    let Some(mut lease) = context
+        .bus
+        .try_lease(&lease_key, &holder)
+        .await
+        .map_err(transient)?
+    else {
         return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
     };
     // Another replica may have finished this promotion just before we took the lease:
     // catch up with everything stored so far before deciding to run it.
     let latest = latest_sequence(context).await.map_err(transient)?;
-    if !context.projection.wait_for(latest, Duration::from_secs(10)).await {
+    if !context
+        .projection
+        .wait_for(latest, Duration::from_secs(10))
+        .await
+    {
         lease.release().await;
-        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+        return Err(HandlerError::Transient(
+            "read model is behind the log".to_owned(),
+        ));
     }
     if let Turn::Finished = turn_of(context, created) {
         lease.release().await;
@@ -120,11 +141,17 @@ async fn latest_sequence(context: &Context) -> Result<u64, lading_bus::BusError>
         .jetstream()
         .get_stream(lading_bus::names::EVENTS_STREAM)
         .await
-        .map_err(|e| lading_bus::BusError::Nats { context: "opening the event stream", message: e.to_string() })?;
+        .map_err(|e| lading_bus::BusError::Nats {
+            context: "opening the event stream",
+            message: e.to_string(),
+        })?;
     let info = stream
         .info()
         .await
-        .map_err(|e| lading_bus::BusError::Nats { context: "reading stream info", message: e.to_string() })?;
+        .map_err(|e| lading_bus::BusError::Nats {
+            context: "reading stream info",
+            message: e.to_string(),
+        })?;
     Ok(info.state.last_sequence)
 }
 
@@ -141,14 +168,19 @@ async fn execute(context: &Context, created: &PromotionCreatedV1) -> Event {
             finished_at_ms: now_ms(),
         })
     };
-    let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
+    let Some(stage) = context
+        .specs
+        .read(|s| s.stage(&created.project, &created.stage).cloned())
+    else {
         return failed(format!("stage {:?} no longer exists", created.stage));
     };
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
         return failed(format!("malformed freight ID {:?}", created.freight_id));
     };
     let Some(freight) = context.projection.read(|m| {
-        m.project(&created.project).and_then(|p| p.freight.get(&freight_id)).map(|f| f.freight.clone())
+        m.project(&created.project)
+            .and_then(|p| p.freight.get(&freight_id))
+            .map(|f| f.freight.clone())
     }) else {
         return failed(format!("freight {freight_id} is unknown"));
     };

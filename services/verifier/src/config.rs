@@ -17,13 +17,24 @@ pub struct Config {
 
 impl Config {
     pub fn new(nats_url: impl Into<String>) -> Self {
-        Self { nats_url: nats_url.into(), health_addr: None, replica: ulid::Ulid::new().to_string().to_lowercase() }
+        Self {
+            nats_url: nats_url.into(),
+            health_addr: None,
+            replica: ulid::Ulid::new().to_string().to_lowercase(),
+        }
     }
 
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
-        let mut config = Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()));
+        let mut config = Config::new(
+            env.get(NATS_URL_ENV)
+                .cloned()
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+        );
         if let Some(addr) = env.get(HEALTH_ADDR_ENV) {
-            config.health_addr = Some(addr.parse().map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?);
+            config.health_addr = Some(
+                addr.parse()
+                    .map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?,
+            );
         }
         if let Some(replica) = env.get(REPLICA_ENV) {
             config.replica = replica.clone();

@@ -33,7 +33,9 @@ pub const CONSUMER: &str = "verifier";
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let ready = readiness.register(format!("verifier/{}", config.replica));
     if let Some(addr) = config.health_addr {
-        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone()).await.map_err(Error::Health)?;
+        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone())
+            .await
+            .map_err(Error::Health)?;
     }
     let bus = Bus::connect(&config.nats_url, "verifier").await?;
     bus.provision().await?;

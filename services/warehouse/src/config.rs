@@ -34,10 +34,17 @@ impl Config {
             .get(CACHE_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("lading-warehouse-cache"));
-        let mut config =
-            Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()), cache_dir);
+        let mut config = Config::new(
+            env.get(NATS_URL_ENV)
+                .cloned()
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            cache_dir,
+        );
         if let Some(addr) = env.get(HEALTH_ADDR_ENV) {
-            config.health_addr = Some(addr.parse().map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?);
+            config.health_addr = Some(
+                addr.parse()
+                    .map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?,
+            );
         }
         if let Some(replica) = env.get(REPLICA_ENV) {
             config.replica = replica.clone();

@@ -66,20 +66,28 @@ async fn discover_inner(
     spec: &WarehouseSpec,
     trace: &TraceContext,
 ) -> Result<Discovered, String> {
-    let mut freight = Freight { origin: FreightOrigin::warehouse(warehouse), ..Freight::default() };
+    let mut freight = Freight {
+        origin: FreightOrigin::warehouse(warehouse),
+        ..Freight::default()
+    };
     {
         let _guard = lock.lock().await;
         for subscription in spec.git_subscriptions() {
             let cache_dir = cache_dir.to_path_buf();
             let subscription = subscription.clone();
-            let commit = tokio::task::spawn_blocking(move || git_subscription::newest_commit(&cache_dir, &subscription))
-                .await
-                .map_err(|e| format!("discovery task failed: {e}"))??;
+            let commit = tokio::task::spawn_blocking(move || {
+                git_subscription::newest_commit(&cache_dir, &subscription)
+            })
+            .await
+            .map_err(|e| format!("discovery task failed: {e}"))??;
             freight.commits.push(commit);
         }
     }
     let id = freight_id::compute(&freight).map_err(|e| format!("cannot name the freight: {e}"))?;
-    let alias = bus.claim_alias(project, &id).await.map_err(|e| e.to_string())?;
+    let alias = bus
+        .claim_alias(project, &id)
+        .await
+        .map_err(|e| e.to_string())?;
     let event = Event::FreightCreated(FreightCreatedV1 {
         project: project.to_owned(),
         freight_id: id.to_string(),
@@ -104,11 +112,20 @@ async fn discover_inner(
         charts: Vec::new(),
         created_at_ms: now_ms(),
     });
-    match bus.publish_once(&event, trace).await.map_err(|e| e.to_string())? {
+    match bus
+        .publish_once(&event, trace)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         Published::Stored(_) => {
             tracing::info!(project, warehouse, freight = %id, alias, "freight created");
-            Ok(Discovered::Created { freight_id: id.to_string(), alias })
+            Ok(Discovered::Created {
+                freight_id: id.to_string(),
+                alias,
+            })
         }
-        Published::Duplicate => Ok(Discovered::Unchanged { freight_id: id.to_string() }),
+        Published::Duplicate => Ok(Discovered::Unchanged {
+            freight_id: id.to_string(),
+        }),
     }
 }

@@ -46,12 +46,19 @@ pub struct Context {
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let ready = readiness.register(format!("warehouse/{}", config.replica));
     if let Some(addr) = config.health_addr {
-        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone()).await.map_err(Error::Health)?;
+        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone())
+            .await
+            .map_err(Error::Health)?;
     }
     let bus = Bus::connect(&config.nats_url, "warehouse").await?;
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
-    let context = Arc::new(Context { bus, specs, config, lock: Default::default() });
+    let context = Arc::new(Context {
+        bus,
+        specs,
+        config,
+        lock: Default::default(),
+    });
     ready.set(true);
     tracing::info!(replica = context.config.replica, "warehouse running");
     let poller = poll(context.clone(), shutdown.clone());

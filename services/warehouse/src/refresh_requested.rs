@@ -12,7 +12,10 @@ use crate::{Context, Error, discover};
 pub const CONSUMER: &str = "warehouse-refresh";
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let spec = ConsumerSpec::new(CONSUMER, vec![EventType::WarehouseRefreshRequestedV1.filter()]);
+    let spec = ConsumerSpec::new(
+        CONSUMER,
+        vec![EventType::WarehouseRefreshRequestedV1.filter()],
+    );
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();
@@ -23,9 +26,18 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
 }
 
 async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
-    let Event::WarehouseRefreshRequested(request) = &delivery.event else { return Ok(Outcome::Done) };
-    let Some(spec) = context.specs.read(|s| s.warehouse(&request.project, &request.warehouse).cloned()) else {
-        tracing::warn!(project = request.project, warehouse = request.warehouse, "refresh of an unknown warehouse");
+    let Event::WarehouseRefreshRequested(request) = &delivery.event else {
+        return Ok(Outcome::Done);
+    };
+    let Some(spec) = context
+        .specs
+        .read(|s| s.warehouse(&request.project, &request.warehouse).cloned())
+    else {
+        tracing::warn!(
+            project = request.project,
+            warehouse = request.warehouse,
+            "refresh of an unknown warehouse"
+        );
         return Ok(Outcome::Done);
     };
     // A failed discovery is recorded as an event; the request itself is done.

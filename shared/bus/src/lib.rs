@@ -16,8 +16,8 @@
 
 pub mod aliases;
 pub mod consume;
-pub mod local_server;
 pub mod lease;
+pub mod local_server;
 pub mod names;
 pub mod projection;
 pub mod provision;
@@ -36,14 +36,23 @@ pub use specs::SpecStore;
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("cannot connect to NATS at {url}: {source}")]
-    Connect { url: String, source: async_nats::ConnectError },
+    Connect {
+        url: String,
+        source: async_nats::ConnectError,
+    },
     #[error("{context}: {message}")]
-    Nats { context: &'static str, message: String },
+    Nats {
+        context: &'static str,
+        message: String,
+    },
 }
 
 impl BusError {
     pub(crate) fn nats(context: &'static str, error: impl std::fmt::Display) -> Self {
-        BusError::Nats { context, message: error.to_string() }
+        BusError::Nats {
+            context,
+            message: error.to_string(),
+        }
     }
 }
 
@@ -68,13 +77,20 @@ impl Bus {
             .connection_timeout(std::time::Duration::from_secs(5))
             .connect(url)
             .await
-            .map_err(|source| BusError::Connect { url: url.to_owned(), source })?;
+            .map_err(|source| BusError::Connect {
+                url: url.to_owned(),
+                source,
+            })?;
         Ok(Self::from_client(client, service))
     }
 
     pub fn from_client(client: async_nats::Client, service: &str) -> Bus {
         let jetstream = jetstream::new(client.clone());
-        Bus { client, jetstream, source: format!("/lading/{service}") }
+        Bus {
+            client,
+            jetstream,
+            source: format!("/lading/{service}"),
+        }
     }
 
     pub fn client(&self) -> &async_nats::Client {

@@ -34,20 +34,30 @@ pub struct LocalNatsServer {
 /// Finds `nats-server` on PATH.
 pub fn find_binary() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join("nats-server")).find(|candidate| candidate.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Parses `nats-server: v2.15.1` into (2, 15).
 pub fn parse_version(output: &str) -> Option<(u32, u32)> {
-    let version = output.split_whitespace().find_map(|w| w.strip_prefix('v').or(Some(w)).filter(|v| v.contains('.')))?;
+    let version = output
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix('v').or(Some(w)).filter(|v| v.contains('.')))?;
     let mut parts = version.split('.');
     let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+    let minor = parts
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
     Some((major, minor))
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl LocalNatsServer {
@@ -55,10 +65,15 @@ impl LocalNatsServer {
     pub async fn start(store_dir: &Path) -> Result<Self, LocalServerError> {
         let binary = find_binary().ok_or(LocalServerError::NotFound)?;
         let version = Command::new(&binary).arg("--version").output().await?;
-        let version_text = String::from_utf8_lossy(&version.stdout).to_string() + &String::from_utf8_lossy(&version.stderr);
+        let version_text = String::from_utf8_lossy(&version.stdout).to_string()
+            + &String::from_utf8_lossy(&version.stderr);
         match parse_version(&version_text) {
             Some(v) if v >= (2, 10) => {}
-            _ => return Err(LocalServerError::TooOld { found: version_text.trim().to_owned() }),
+            _ => {
+                return Err(LocalServerError::TooOld {
+                    found: version_text.trim().to_owned(),
+                });
+            }
         }
         std::fs::create_dir_all(store_dir)?;
         let log_path = store_dir.join("nats-server.log");
@@ -82,8 +97,15 @@ impl LocalNatsServer {
                     last_error = format!("exited with {status}: {}", tail(&log_path));
                     break;
                 }
-                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                    return Ok(LocalNatsServer { child, url, log_path });
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                {
+                    return Ok(LocalNatsServer {
+                        child,
+                        url,
+                        log_path,
+                    });
                 }
                 if tokio::time::Instant::now() > deadline {
                     let _ = child.start_kill();

@@ -37,11 +37,19 @@ impl Bus {
         self.publish_with(event, trace, Some(0)).await
     }
 
-    async fn publish_with(&self, event: &Event, trace: &TraceContext, expected_subject_seq: Option<u64>) -> Result<Published> {
+    async fn publish_with(
+        &self,
+        event: &Event,
+        trace: &TraceContext,
+        expected_subject_seq: Option<u64>,
+    ) -> Result<Published> {
         let headers = EventHeaders::for_event(event, self.source(), trace);
         let mut map = header_map(&headers);
         if let Some(seq) = expected_subject_seq {
-            map.insert("Nats-Expected-Last-Subject-Sequence", seq.to_string().as_str());
+            map.insert(
+                "Nats-Expected-Last-Subject-Sequence",
+                seq.to_string().as_str(),
+            );
         }
         let ack = self
             .jetstream()

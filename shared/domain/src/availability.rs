@@ -12,13 +12,20 @@ use crate::spec::{PromotionPolicy, RequestedFreight, StageSpec};
 pub fn is_available(stage: &str, request: &RequestedFreight, status: &FreightStatus) -> bool {
     status.approved_for.contains_key(stage)
         || request.sources.direct
-        || request.sources.stages.iter().any(|upstream| status.verified_in.contains_key(upstream))
+        || request
+            .sources
+            .stages
+            .iter()
+            .any(|upstream| status.verified_in.contains_key(upstream))
 }
 
 /// Whether the project's promotion policies enable auto-promotion for `stage`: the first
 /// policy selecting the stage decides; no policy means no auto-promotion.
 pub fn auto_promotion_enabled(policies: &[PromotionPolicy], stage: &str) -> bool {
-    policies.iter().find(|p| p.selects(stage)).is_some_and(|p| p.auto_promotion_enabled)
+    policies
+        .iter()
+        .find(|p| p.selects(stage))
+        .is_some_and(|p| p.auto_promotion_enabled)
 }
 
 /// What the log says about one freight.
@@ -82,7 +89,10 @@ pub fn decide_auto_promotion(
     if existing.iter().any(|p| p.freight == freight.id) {
         return AutoPromotion::Skip(Skip::AlreadyPromoted);
     }
-    if existing.iter().any(|p| !p.unsuccessful && p.freight_discovered > freight.discovered) {
+    if existing
+        .iter()
+        .any(|p| !p.unsuccessful && p.freight_discovered > freight.discovered)
+    {
         return AutoPromotion::Skip(Skip::NewerFreightPromoted);
     }
     AutoPromotion::Promote
@@ -103,8 +113,14 @@ mod tests {
     fn stage(direct: bool, upstream: &[&str]) -> StageSpec {
         StageSpec {
             requested_freight: vec![RequestedFreight {
-                origin: FreightOriginRef { kind: "Warehouse".into(), name: "app".into() },
-                sources: FreightSources { direct, stages: upstream.iter().map(|s| s.to_string()).collect() },
+                origin: FreightOriginRef {
+                    kind: "Warehouse".into(),
+                    name: "app".into(),
+                },
+                sources: FreightSources {
+                    direct,
+                    stages: upstream.iter().map(|s| s.to_string()).collect(),
+                },
             }],
             promotion_template: None,
         }
@@ -121,7 +137,12 @@ mod tests {
     fn verified_in(stages: &[&str]) -> FreightStatus {
         let mut status = FreightStatus::default();
         for s in stages {
-            status.verified_in.insert(s.to_string(), VerifiedStage { verified_at: Utc::now() });
+            status.verified_in.insert(
+                s.to_string(),
+                VerifiedStage {
+                    verified_at: Utc::now(),
+                },
+            );
         }
         status
     }
@@ -134,63 +155,126 @@ mod tests {
 
     impl Given {
         fn freight(status: FreightStatus) -> Self {
-            Self { origin: FreightOrigin::warehouse("app"), status, id: id('a') }
+            Self {
+                origin: FreightOrigin::warehouse("app"),
+                status,
+                id: id('a'),
+            }
         }
 
         fn facts(&self, discovered: u64) -> FreightFacts<'_> {
-            FreightFacts { id: &self.id, origin: &self.origin, discovered, status: &self.status }
+            FreightFacts {
+                id: &self.id,
+                origin: &self.origin,
+                discovered,
+                status: &self.status,
+            }
         }
     }
 
     #[test]
     fn direct_freight_is_promoted_into_an_auto_stage() {
         let given = Given::freight(FreightStatus::default());
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &auto("test"), given.facts(1), &[]);
+        let decision = decide_auto_promotion(
+            "test",
+            &stage(true, &[]),
+            &auto("test"),
+            given.facts(1),
+            &[],
+        );
         assert_eq!(decision, AutoPromotion::Promote);
     }
 
     #[test]
     fn without_a_policy_nothing_is_auto_promoted() {
         let given = Given::freight(FreightStatus::default());
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &auto("other"), given.facts(1), &[]);
+        let decision = decide_auto_promotion(
+            "test",
+            &stage(true, &[]),
+            &auto("other"),
+            given.facts(1),
+            &[],
+        );
         assert_eq!(decision, AutoPromotion::Skip(Skip::AutoPromotionDisabled));
         let mut disabled = auto("test");
         disabled[0].auto_promotion_enabled = false;
         disabled.extend(auto("test"));
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &disabled, given.facts(1), &[]);
-        assert_eq!(decision, AutoPromotion::Skip(Skip::AutoPromotionDisabled), "first matching policy wins");
+        let decision =
+            decide_auto_promotion("test", &stage(true, &[]), &disabled, given.facts(1), &[]);
+        assert_eq!(
+            decision,
+            AutoPromotion::Skip(Skip::AutoPromotionDisabled),
+            "first matching policy wins"
+        );
     }
 
     #[test]
     fn downstream_stages_wait_for_upstream_verification() {
         let unverified = Given::freight(FreightStatus::default());
-        let decision = decide_auto_promotion("uat", &stage(false, &["test"]), &auto("uat"), unverified.facts(1), &[]);
+        let decision = decide_auto_promotion(
+            "uat",
+            &stage(false, &["test"]),
+            &auto("uat"),
+            unverified.facts(1),
+            &[],
+        );
         assert_eq!(decision, AutoPromotion::Skip(Skip::NotAvailable));
         let verified = Given::freight(verified_in(&["test"]));
-        let decision = decide_auto_promotion("uat", &stage(false, &["test"]), &auto("uat"), verified.facts(1), &[]);
+        let decision = decide_auto_promotion(
+            "uat",
+            &stage(false, &["test"]),
+            &auto("uat"),
+            verified.facts(1),
+            &[],
+        );
         assert_eq!(decision, AutoPromotion::Promote);
     }
 
     #[test]
     fn approval_makes_freight_available() {
         let mut status = FreightStatus::default();
-        status.approved_for.insert("uat".into(), crate::freight::ApprovedStage { approved_at: Utc::now() });
-        assert!(is_available("uat", &stage(false, &["test"]).requested_freight[0], &status));
+        status.approved_for.insert(
+            "uat".into(),
+            crate::freight::ApprovedStage {
+                approved_at: Utc::now(),
+            },
+        );
+        assert!(is_available(
+            "uat",
+            &stage(false, &["test"]).requested_freight[0],
+            &status
+        ));
     }
 
     #[test]
     fn other_origins_are_not_requested() {
         let mut given = Given::freight(FreightStatus::default());
         given.origin = FreightOrigin::warehouse("other");
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &auto("test"), given.facts(1), &[]);
+        let decision = decide_auto_promotion(
+            "test",
+            &stage(true, &[]),
+            &auto("test"),
+            given.facts(1),
+            &[],
+        );
         assert_eq!(decision, AutoPromotion::Skip(Skip::NotRequested));
     }
 
     #[test]
     fn freight_is_promoted_into_a_stage_once() {
         let given = Given::freight(FreightStatus::default());
-        let existing = [ExistingPromotion { freight: &given.id, freight_discovered: 1, unsuccessful: false }];
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &auto("test"), given.facts(1), &existing);
+        let existing = [ExistingPromotion {
+            freight: &given.id,
+            freight_discovered: 1,
+            unsuccessful: false,
+        }];
+        let decision = decide_auto_promotion(
+            "test",
+            &stage(true, &[]),
+            &auto("test"),
+            given.facts(1),
+            &existing,
+        );
         assert_eq!(decision, AutoPromotion::Skip(Skip::AlreadyPromoted));
     }
 
@@ -198,20 +282,54 @@ mod tests {
     fn a_stage_never_moves_back_to_older_freight() {
         let given = Given::freight(FreightStatus::default());
         let newer = id('b');
-        let existing = [ExistingPromotion { freight: &newer, freight_discovered: 9, unsuccessful: false }];
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &auto("test"), given.facts(3), &existing);
+        let existing = [ExistingPromotion {
+            freight: &newer,
+            freight_discovered: 9,
+            unsuccessful: false,
+        }];
+        let decision = decide_auto_promotion(
+            "test",
+            &stage(true, &[]),
+            &auto("test"),
+            given.facts(3),
+            &existing,
+        );
         assert_eq!(decision, AutoPromotion::Skip(Skip::NewerFreightPromoted));
-        let failed = [ExistingPromotion { freight: &newer, freight_discovered: 9, unsuccessful: true }];
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &auto("test"), given.facts(3), &failed);
-        assert_eq!(decision, AutoPromotion::Promote, "a failed newer promotion does not block");
+        let failed = [ExistingPromotion {
+            freight: &newer,
+            freight_discovered: 9,
+            unsuccessful: true,
+        }];
+        let decision = decide_auto_promotion(
+            "test",
+            &stage(true, &[]),
+            &auto("test"),
+            given.facts(3),
+            &failed,
+        );
+        assert_eq!(
+            decision,
+            AutoPromotion::Promote,
+            "a failed newer promotion does not block"
+        );
     }
 
     #[test]
     fn older_promotions_do_not_block_newer_freight() {
         let given = Given::freight(FreightStatus::default());
         let older = id('c');
-        let existing = [ExistingPromotion { freight: &older, freight_discovered: 1, unsuccessful: false }];
-        let decision = decide_auto_promotion("test", &stage(true, &[]), &auto("test"), given.facts(2), &existing);
+        let existing = [ExistingPromotion {
+            freight: &older,
+            freight_discovered: 1,
+            unsuccessful: false,
+        }];
+        let decision = decide_auto_promotion(
+            "test",
+            &stage(true, &[]),
+            &auto("test"),
+            given.facts(2),
+            &existing,
+        );
         assert_eq!(decision, AutoPromotion::Promote);
     }
 }

@@ -16,7 +16,10 @@ impl FreightOrigin {
     pub const WAREHOUSE: &'static str = "Warehouse";
 
     pub fn warehouse(name: impl Into<String>) -> Self {
-        Self { kind: Self::WAREHOUSE.to_owned(), name: name.into() }
+        Self {
+            kind: Self::WAREHOUSE.to_owned(),
+            name: name.into(),
+        }
     }
 }
 
@@ -115,7 +118,10 @@ pub struct Freight {
 impl Freight {
     /// A freight from a warehouse, for tests and examples.
     pub fn from_warehouse(name: &str) -> Self {
-        Self { origin: FreightOrigin::warehouse(name), ..Self::default() }
+        Self {
+            origin: FreightOrigin::warehouse(name),
+            ..Self::default()
+        }
     }
 
     pub fn with_commit(mut self, repo_url: &str, id: &str) -> Self {

@@ -94,9 +94,15 @@ mod tests {
     #[test]
     fn rejects_what_breaks_subjects_or_kubernetes() {
         assert_eq!(validate_dns_label(""), Err(NameError::Empty));
-        assert_eq!(validate_dns_label(&"a".repeat(64)), Err(NameError::TooLong(64)));
+        assert_eq!(
+            validate_dns_label(&"a".repeat(64)),
+            Err(NameError::TooLong(64))
+        );
         for bad in ["Test", "a.b", "a_b", "-a", "a-", "a b", "a*", "a>"] {
-            assert!(matches!(validate_dns_label(bad), Err(NameError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(validate_dns_label(bad), Err(NameError::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 }

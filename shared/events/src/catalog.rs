@@ -177,8 +177,12 @@ impl EventType {
     pub fn entity_kind(self) -> &'static str {
         match self {
             EventType::FreightCreatedV1 | EventType::FreightVerifiedV1 => "freight",
-            EventType::PromotionCreatedV1 | EventType::PromotionSucceededV1 | EventType::PromotionFailedV1 => "stage",
-            EventType::WarehouseRefreshRequestedV1 | EventType::WarehouseDiscoveryFailedV1 => "warehouse",
+            EventType::PromotionCreatedV1
+            | EventType::PromotionSucceededV1
+            | EventType::PromotionFailedV1 => "stage",
+            EventType::WarehouseRefreshRequestedV1 | EventType::WarehouseDiscoveryFailedV1 => {
+                "warehouse"
+            }
         }
     }
 
@@ -267,7 +271,12 @@ impl Event {
     /// The NATS subject the event is stored under.
     pub fn subject(&self) -> String {
         let t = self.event_type();
-        subject::event(self.project(), t.entity_kind(), self.entity_name(), t.subject_token())
+        subject::event(
+            self.project(),
+            t.entity_kind(),
+            self.entity_name(),
+            t.subject_token(),
+        )
     }
 
     /// The event's identity: its `ce-id` and its `Nats-Msg-Id`. Two publishes of the same
@@ -276,19 +285,36 @@ impl Event {
         match self {
             Event::FreightCreated(e) => format!("freight-created:{}:{}", e.project, e.freight_id),
             Event::PromotionCreated(e) => match e.trigger {
-                PromotionTrigger::Auto => format!("promotion-auto:{}:{}:{}", e.project, e.stage, e.freight_id),
-                PromotionTrigger::Manual => format!("promotion-created:{}:{}", e.project, e.promotion),
+                PromotionTrigger::Auto => {
+                    format!("promotion-auto:{}:{}:{}", e.project, e.stage, e.freight_id)
+                }
+                PromotionTrigger::Manual => {
+                    format!("promotion-created:{}:{}", e.project, e.promotion)
+                }
             },
-            Event::PromotionSucceeded(e) => format!("promotion-finished:{}:{}", e.project, e.promotion),
-            Event::PromotionFailed(e) => format!("promotion-finished:{}:{}", e.project, e.promotion),
+            Event::PromotionSucceeded(e) => {
+                format!("promotion-finished:{}:{}", e.project, e.promotion)
+            }
+            Event::PromotionFailed(e) => {
+                format!("promotion-finished:{}:{}", e.project, e.promotion)
+            }
             Event::FreightVerified(e) => {
-                format!("freight-verified:{}:{}:{}:{}", e.project, e.stage, e.freight_id, e.promotion)
+                format!(
+                    "freight-verified:{}:{}:{}:{}",
+                    e.project, e.stage, e.freight_id, e.promotion
+                )
             }
             Event::WarehouseRefreshRequested(e) => {
-                format!("warehouse-refresh:{}:{}:{}", e.project, e.warehouse, e.request_id)
+                format!(
+                    "warehouse-refresh:{}:{}:{}",
+                    e.project, e.warehouse, e.request_id
+                )
             }
             Event::WarehouseDiscoveryFailed(e) => {
-                format!("warehouse-discovery-failed:{}:{}:{}", e.project, e.warehouse, e.failed_at_ms)
+                format!(
+                    "warehouse-discovery-failed:{}:{}:{}",
+                    e.project, e.warehouse, e.failed_at_ms
+                )
             }
         }
     }
@@ -298,11 +324,21 @@ impl Event {
         match self {
             Event::FreightCreated(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
             Event::FreightVerified(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
-            Event::PromotionCreated(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
-            Event::PromotionSucceeded(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
-            Event::PromotionFailed(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
-            Event::WarehouseRefreshRequested(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
-            Event::WarehouseDiscoveryFailed(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
+            Event::PromotionCreated(e) => {
+                format!("projects/{}/promotions/{}", e.project, e.promotion)
+            }
+            Event::PromotionSucceeded(e) => {
+                format!("projects/{}/promotions/{}", e.project, e.promotion)
+            }
+            Event::PromotionFailed(e) => {
+                format!("projects/{}/promotions/{}", e.project, e.promotion)
+            }
+            Event::WarehouseRefreshRequested(e) => {
+                format!("projects/{}/warehouses/{}", e.project, e.warehouse)
+            }
+            Event::WarehouseDiscoveryFailed(e) => {
+                format!("projects/{}/warehouses/{}", e.project, e.warehouse)
+            }
         }
     }
 }

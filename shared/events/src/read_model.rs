@@ -92,7 +92,10 @@ impl ProjectModel {
     pub fn find_freight(&self, name_or_alias: &str) -> Option<&FreightRecord> {
         match FreightId::parse(name_or_alias) {
             Ok(id) => self.freight.get(&id),
-            Err(_) => self.freight.values().find(|f| f.freight.alias == name_or_alias),
+            Err(_) => self
+                .freight
+                .values()
+                .find(|f| f.freight.alias == name_or_alias),
         }
     }
 }
@@ -107,7 +110,10 @@ pub struct ReadModel {
 fn freight_from_event(e: &FreightCreatedV1) -> Freight {
     Freight {
         alias: e.alias.clone(),
-        origin: FreightOrigin { kind: e.origin_kind.clone(), name: e.origin_name.clone() },
+        origin: FreightOrigin {
+            kind: e.origin_kind.clone(),
+            name: e.origin_name.clone(),
+        },
         commits: e
             .commits
             .iter()
@@ -158,17 +164,28 @@ impl ReadModel {
         let project = self.projects.entry(event.project().to_owned()).or_default();
         match event {
             Event::FreightCreated(e) => {
-                let Ok(id) = FreightId::parse(&e.freight_id) else { return };
-                project.freight.entry(id.clone()).or_insert_with(|| FreightRecord {
-                    id: id.clone(),
-                    freight: freight_from_event(e),
-                    discovered_seq: seq,
-                    created_at: time_from_ms(e.created_at_ms),
-                });
-                project.warehouses.entry(e.origin_name.clone()).or_default().last_freight = Some(id);
+                let Ok(id) = FreightId::parse(&e.freight_id) else {
+                    return;
+                };
+                project
+                    .freight
+                    .entry(id.clone())
+                    .or_insert_with(|| FreightRecord {
+                        id: id.clone(),
+                        freight: freight_from_event(e),
+                        discovered_seq: seq,
+                        created_at: time_from_ms(e.created_at_ms),
+                    });
+                project
+                    .warehouses
+                    .entry(e.origin_name.clone())
+                    .or_default()
+                    .last_freight = Some(id);
             }
             Event::PromotionCreated(e) => {
-                let Ok(id) = FreightId::parse(&e.freight_id) else { return };
+                let Ok(id) = FreightId::parse(&e.freight_id) else {
+                    return;
+                };
                 let stage = project.stages.entry(e.stage.clone()).or_default();
                 if stage.promotion(&e.promotion).is_none() {
                     stage.promotions.push(PromotionRecord {
@@ -186,7 +203,10 @@ impl ReadModel {
             }
             Event::PromotionSucceeded(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();
-                let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion) else { return };
+                let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
+                else {
+                    return;
+                };
                 if record.phase.is_terminal() {
                     return;
                 }
@@ -201,7 +221,10 @@ impl ReadModel {
                     f.freight.status.currently_in.remove(&e.stage);
                 }
                 if let Some(f) = project.freight.get_mut(&new_current) {
-                    f.freight.status.currently_in.insert(e.stage.clone(), CurrentStage { since });
+                    f.freight
+                        .status
+                        .currently_in
+                        .insert(e.stage.clone(), CurrentStage { since });
                 }
                 stage.current = Some((new_current, since));
             }
@@ -216,19 +239,26 @@ impl ReadModel {
                 }
             }
             Event::FreightVerified(e) => {
-                let Ok(id) = FreightId::parse(&e.freight_id) else { return };
+                let Ok(id) = FreightId::parse(&e.freight_id) else {
+                    return;
+                };
                 if let Some(f) = project.freight.get_mut(&id) {
                     f.freight
                         .status
                         .verified_in
                         .entry(e.stage.clone())
-                        .or_insert(VerifiedStage { verified_at: time_from_ms(e.verified_at_ms) });
+                        .or_insert(VerifiedStage {
+                            verified_at: time_from_ms(e.verified_at_ms),
+                        });
                 }
             }
             Event::WarehouseRefreshRequested(_) => {}
             Event::WarehouseDiscoveryFailed(e) => {
-                project.warehouses.entry(e.warehouse.clone()).or_default().last_discovery_error =
-                    Some((e.reason.clone(), time_from_ms(e.failed_at_ms)));
+                project
+                    .warehouses
+                    .entry(e.warehouse.clone())
+                    .or_default()
+                    .last_discovery_error = Some((e.reason.clone(), time_from_ms(e.failed_at_ms)));
             }
         }
     }
@@ -302,22 +332,48 @@ mod tests {
         ]);
         let p = model.project("p").unwrap();
         assert!(p.freight[&id(A)].freight.status.currently_in.is_empty());
-        assert!(p.freight[&id(B)].freight.status.currently_in.contains_key("test"));
+        assert!(
+            p.freight[&id(B)]
+                .freight
+                .status
+                .currently_in
+                .contains_key("test")
+        );
         assert_eq!(model.last_seq, 6);
     }
 
     #[test]
     fn the_queue_head_is_the_oldest_unfinished_promotion() {
-        let model = replay(&[created(A, "a-a"), created(B, "b-b"), queued("test", "p1", A), queued("test", "p2", B)]);
+        let model = replay(&[
+            created(A, "a-a"),
+            created(B, "b-b"),
+            queued("test", "p1", A),
+            queued("test", "p2", B),
+        ]);
         let stage = &model.project("p").unwrap().stages["test"];
         assert_eq!(stage.head_of_queue().unwrap().name, "p1");
-        let model = replay(&[created(A, "a-a"), queued("test", "p1", A), queued("test", "p2", B), succeeded("test", "p1", A)]);
-        assert_eq!(model.project("p").unwrap().stages["test"].head_of_queue().unwrap().name, "p2");
+        let model = replay(&[
+            created(A, "a-a"),
+            queued("test", "p1", A),
+            queued("test", "p2", B),
+            succeeded("test", "p1", A),
+        ]);
+        assert_eq!(
+            model.project("p").unwrap().stages["test"]
+                .head_of_queue()
+                .unwrap()
+                .name,
+            "p2"
+        );
     }
 
     #[test]
     fn replaying_twice_changes_nothing() {
-        let events = [created(A, "a-a"), queued("test", "p1", A), succeeded("test", "p1", A)];
+        let events = [
+            created(A, "a-a"),
+            queued("test", "p1", A),
+            succeeded("test", "p1", A),
+        ];
         let mut model = replay(&events);
         let once = model.clone();
         for (i, e) in events.iter().enumerate() {
@@ -347,6 +403,12 @@ mod tests {
                 verified_at_ms: 5,
             }),
         ]);
-        assert!(model.project("p").unwrap().freight[&id(A)].freight.status.verified_in.contains_key("test"));
+        assert!(
+            model.project("p").unwrap().freight[&id(A)]
+                .freight
+                .status
+                .verified_in
+                .contains_key("test")
+        );
     }
 }

@@ -44,7 +44,10 @@ pub struct StepFailure {
 }
 
 /// Runs every step; stops at the first failure.
-pub fn run_promotion(input: &PromotionInput<'_>, workspace: &Path) -> Result<PromotionOutcome, StepFailure> {
+pub fn run_promotion(
+    input: &PromotionInput<'_>,
+    workspace: &Path,
+) -> Result<PromotionOutcome, StepFailure> {
     let ctx_value = json!({
         "project": input.project,
         "stage": input.stage,
@@ -57,7 +60,12 @@ pub fn run_promotion(input: &PromotionInput<'_>, workspace: &Path) -> Result<Pro
     let mut vars = Map::new();
     let mut outputs = Map::new();
     for (i, var) in input.vars.iter().enumerate() {
-        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
+        let scope = Scope {
+            vars: &vars,
+            ctx: &ctx_value,
+            outputs: &outputs,
+            freight: input.freight,
+        };
         let value = evaluate_string(&var.value, &scope).map_err(|message| StepFailure {
             index: 0,
             uses: "vars".to_owned(),
@@ -75,9 +83,22 @@ pub fn run_promotion(input: &PromotionInput<'_>, workspace: &Path) -> Result<Pro
     };
     let mut commit = String::new();
     for (index, step) in input.steps.iter().enumerate() {
-        let fail = |message: String| StepFailure { index, uses: step.uses.clone(), message };
-        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
-        let config = evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &scope).map_err(fail)?;
+        let fail = |message: String| StepFailure {
+            index,
+            uses: step.uses.clone(),
+            message,
+        };
+        let scope = Scope {
+            vars: &vars,
+            ctx: &ctx_value,
+            outputs: &outputs,
+            freight: input.freight,
+        };
+        let config = evaluate_tree(
+            step.config.as_ref().unwrap_or(&Value::Object(Map::new())),
+            &scope,
+        )
+        .map_err(fail)?;
         tracing::info!(step = index, uses = step.uses, "running step");
         let step_outputs = run_step(&step.uses, &step_ctx, config).map_err(fail)?;
         // The promotion's commit is the one `git-commit` made or recognised; a push

