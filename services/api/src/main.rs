@@ -18,7 +18,15 @@ async fn main() -> ExitCode {
         }
     };
     let shutdown = lading_runtime::shutdown::from_future(lading_runtime::shutdown::signal());
-    match lading_api::run(config, lading_runtime::Readiness::new(), shutdown).await {
+    let deadline = lading_runtime::shutdown::drain_deadline(
+        shutdown.clone(),
+        lading_runtime::shutdown::DRAIN_DEADLINE,
+    );
+    let result = tokio::select! {
+        result = lading_api::run(config, lading_runtime::Readiness::new(), shutdown) => result,
+        () = deadline => return ExitCode::FAILURE,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "api stopped");

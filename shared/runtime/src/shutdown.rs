@@ -38,3 +38,17 @@ pub async fn signal() {
     }
     tracing::info!("shutdown requested");
 }
+
+/// Completes `deadline` after `shutdown` fires: race it against a service's `run` so a
+/// drain that hangs cannot keep the process alive forever.
+pub async fn drain_deadline(shutdown: Shutdown, deadline: std::time::Duration) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(deadline).await;
+    tracing::error!(
+        deadline_s = deadline.as_secs(),
+        "drain deadline passed; exiting with work in flight"
+    );
+}
+
+/// How long services get to finish in-flight work after SIGTERM.
+pub const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);

@@ -1,0 +1,119 @@
+//! Services run on their own: health, readiness and metrics endpoints, and one trace
+//! followed through every hop of a promotion.
+
+use std::time::Duration;
+
+use lading_bus::names::EVENTS_STREAM;
+use lading_events::TraceContext;
+use lading_runtime::{Readiness, Shutdown};
+use lading_tests::git::Repo;
+use lading_tests::nats::TestNats;
+use lading_tests::sandbox::{Sandbox, quickstart};
+use lading_tests::wait;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_service_serves_health_readiness_and_metrics() {
+    let nats = TestNats::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = lading_verifier::Config::new(nats.url());
+    config.health_addr = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    let shutdown = Shutdown::new();
+    let service = tokio::spawn(lading_verifier::run(
+        config,
+        Readiness::new(),
+        shutdown.clone(),
+    ));
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait::until(
+        "the verifier to be ready",
+        Duration::from_secs(10),
+        || async {
+            let response = http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if response.status() == 200 {
+                Ok(())
+            } else {
+                Err(response.status().to_string())
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), service).await;
+    assert!(
+        stopped.is_ok_and(|r| r.is_ok_and(|r| r.is_ok())),
+        "the verifier stops cleanly on shutdown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_trace_follows_a_freight_from_discovery_to_uat() {
+    let sandbox = Sandbox::start(1).await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    let commit = app.commit("app.txt", "v1", "first");
+    sandbox
+        .apply(&quickstart(&app.url(), &gitops.url(), "1h"))
+        .await;
+    sandbox
+        .wait_current_in("demo", &commit, "uat", Duration::from_secs(60))
+        .await;
+
+    let bus = sandbox.nats.bus("test").await;
+    let mut stream = bus.jetstream().get_stream(EVENTS_STREAM).await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut traces = Vec::new();
+    for seq in 1..=last {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        let header = |name: &str| {
+            message
+                .headers
+                .get(name)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        let trace =
+            TraceContext::parse(&header("traceparent")).expect("every event carries a traceparent");
+        traces.push((header("ce-type"), trace));
+    }
+    let types: Vec<&str> = traces.iter().map(|(t, _)| t.as_str()).collect();
+    for expected in [
+        "dev.lading.freight.created.v1",
+        "dev.lading.promotion.created.v1",
+        "dev.lading.promotion.succeeded.v1",
+        "dev.lading.freight.verified.v1",
+    ] {
+        assert!(types.contains(&expected), "{types:?}");
+    }
+    let trace_id = traces[0].1.trace_id;
+    assert!(
+        traces.iter().all(|(_, t)| t.trace_id == trace_id),
+        "one trace from discovery to uat: {traces:#?}"
+    );
+    let spans: std::collections::HashSet<u64> = traces.iter().map(|(_, t)| t.span_id).collect();
+    assert_eq!(spans.len(), traces.len(), "each hop is its own span");
+}
