@@ -28,6 +28,16 @@ impl TestNats {
             .unwrap_or_default()
     }
 
+    /// Restarts the server on the same port with the same store.
+    pub async fn restart(&mut self) {
+        self.server
+            .as_mut()
+            .expect("running")
+            .restart()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// A provisioned bus connection.
     pub async fn bus(&self, service: &str) -> Bus {
         let bus = Bus::connect(&self.url(), service).await.expect("connect");

@@ -34,6 +34,8 @@ fn spawn<E: std::fmt::Display>(
 impl Sandbox {
     /// Starts everything and waits until every service is ready.
     pub async fn start(replicas: usize) -> Sandbox {
+        // Logs go to the test's output, shown when it fails (`RUST_LOG` filters).
+        lading_runtime::telemetry::init(None);
         let nats = TestNats::start().await;
         let dir = tempfile::tempdir().unwrap();
         let shutdown = Shutdown::new();
@@ -156,14 +158,38 @@ impl Sandbox {
         stage: &str,
         timeout: Duration,
     ) -> Value {
+        self.wait_status(project, commit, "currentlyIn", stage, timeout)
+            .await
+    }
+
+    /// Waits until the freight whose commit is `commit` is verified in `stage`.
+    pub async fn wait_verified_in(
+        &self,
+        project: &str,
+        commit: &str,
+        stage: &str,
+        timeout: Duration,
+    ) -> Value {
+        self.wait_status(project, commit, "verifiedIn", stage, timeout)
+            .await
+    }
+
+    async fn wait_status(
+        &self,
+        project: &str,
+        commit: &str,
+        field: &str,
+        stage: &str,
+        timeout: Duration,
+    ) -> Value {
         wait::until(
-            &format!("freight of {commit} to be current in {stage}"),
+            &format!("freight of {commit} to be {field} {stage}"),
             timeout,
             || async {
                 let items = self.freight(project).await;
                 let freight = items.iter().find(|f| f["commits"][0]["id"] == commit);
                 match freight {
-                    Some(f) if f["status"]["currentlyIn"].get(stage).is_some() => Ok(f.clone()),
+                    Some(f) if f["status"][field].get(stage).is_some() => Ok(f.clone()),
                     Some(f) => Err(f["status"].to_string()),
                     None => Err(format!("{} freight, none of {commit}", items.len())),
                 }

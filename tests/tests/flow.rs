@@ -80,8 +80,12 @@ async fn run_flow(replicas: usize) {
         .apply(&quickstart(&app.url(), &gitops.url(), "1h"))
         .await;
 
-    let freight = sandbox
+    sandbox
         .wait_current_in("demo", &first, "uat", TIMEOUT)
+        .await;
+    // Verification follows the promotion: wait for it rather than assume it.
+    let freight = sandbox
+        .wait_verified_in("demo", &first, "uat", TIMEOUT)
         .await;
     let alias = freight["alias"].as_str().unwrap();
     assert!(lading_domain::alias::looks_like_alias(alias), "{alias}");

@@ -117,3 +117,43 @@ async fn one_trace_follows_a_freight_from_discovery_to_uat() {
     let spans: std::collections::HashSet<u64> = traces.iter().map(|(_, t)| t.span_id).collect();
     assert_eq!(spans.len(), traces.len(), "each hop is its own span");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn services_carry_on_after_nats_restarts() {
+    let mut sandbox = Sandbox::start(1).await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    let first = app.commit("app.txt", "v1", "before the restart");
+    sandbox
+        .apply(&quickstart(&app.url(), &gitops.url(), "1h"))
+        .await;
+    sandbox
+        .wait_current_in("demo", &first, "uat", Duration::from_secs(60))
+        .await;
+
+    sandbox.nats.restart().await;
+    let second = app.commit("app.txt", "v2", "after the restart");
+    let path = "/api/v1/projects/demo/warehouses/app/refresh";
+    wait::until(
+        "the api to accept a refresh again",
+        Duration::from_secs(30),
+        || async {
+            let (status, body) = sandbox.post(path, "").await;
+            if status == 202 {
+                Ok(())
+            } else {
+                Err(format!("{status}: {body}"))
+            }
+        },
+    )
+    .await;
+    sandbox
+        .wait_current_in("demo", &second, "uat", Duration::from_secs(60))
+        .await;
+    assert_eq!(sandbox.freight("demo").await.len(), 2);
+    assert_eq!(
+        gitops.log("stage/uat").len(),
+        2,
+        "one commit per promotion across the restart"
+    );
+}

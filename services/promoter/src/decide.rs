@@ -3,7 +3,8 @@
 //! Handles `FreightCreated` and `FreightVerified` on the durable consumer
 //! `promoter-decide`. The decision is the pure rule in `lading_domain::availability`;
 //! this module only gathers its inputs from the read model and specs, and publishes
-//! `PromotionCreated` for each stage that should take the freight. The event's identity
+//! `PromotionCreated` for each stage that should take the freight. Deliveries are
+//! handled one at a time across all replicas (`max_ack_pending = 1`). The event's identity
 //! (`promotion-auto:<project>:<stage>:<freight>`) makes a redelivered decision a no-op.
 
 use std::sync::Arc;
@@ -27,13 +28,18 @@ pub const CONSUMER: &str = "promoter-decide";
 const CATCH_UP: Duration = Duration::from_secs(10);
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let spec = ConsumerSpec::new(
+    let mut spec = ConsumerSpec::new(
         CONSUMER,
         vec![
             EventType::FreightCreatedV1.filter(),
             EventType::FreightVerifiedV1.filter(),
         ],
     );
+    // Decisions are made one at a time, in log order, whatever the number of replicas:
+    // promotions are then queued in discovery order and a stage never moves back.
+    spec.max_ack_pending = 1;
+    // A lost ack holds the line until redelivery: keep that short.
+    spec.ack_wait = Duration::from_secs(5);
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();

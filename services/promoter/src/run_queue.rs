@@ -28,8 +28,7 @@ const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
 const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
-    spec.ack_wait = Duration::from_secs(30);
+    let spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();

@@ -27,11 +27,22 @@ pub enum Discovered {
     Unchanged { freight_id: String },
 }
 
+/// Why a discovery failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The subscribed source could not be read (recorded as `WarehouseDiscoveryFailed`).
+    #[error("{0}")]
+    Source(String),
+    /// NATS could not be reached: worth retrying, nothing to record.
+    #[error("{0}")]
+    Bus(String),
+}
+
 /// Serializes discoveries within a process, so one mirror is never fetched twice at once.
 pub type DiscoveryLock = Arc<Mutex<()>>;
 
-/// Discovers `warehouse` in `project` and announces new freight. Failures are published
-/// as `WarehouseDiscoveryFailed` and returned.
+/// Discovers `warehouse` in `project` and announces new freight. Failures to read a
+/// source are published as `WarehouseDiscoveryFailed`; both kinds are returned.
 pub async fn discover(
     bus: &Bus,
     cache_dir: &Path,
@@ -40,9 +51,9 @@ pub async fn discover(
     warehouse: &str,
     spec: &WarehouseSpec,
     trace: &TraceContext,
-) -> Result<Discovered, String> {
+) -> Result<Discovered, DiscoveryError> {
     let result = discover_inner(bus, cache_dir, lock, project, warehouse, spec, trace).await;
-    if let Err(reason) = &result {
+    if let Err(DiscoveryError::Source(reason)) = &result {
         tracing::warn!(project, warehouse, reason, "discovery failed");
         let failed = Event::WarehouseDiscoveryFailed(WarehouseDiscoveryFailedV1 {
             project: project.to_owned(),
@@ -65,7 +76,7 @@ async fn discover_inner(
     warehouse: &str,
     spec: &WarehouseSpec,
     trace: &TraceContext,
-) -> Result<Discovered, String> {
+) -> Result<Discovered, DiscoveryError> {
     let mut freight = Freight {
         origin: FreightOrigin::warehouse(warehouse),
         ..Freight::default()
@@ -79,15 +90,17 @@ async fn discover_inner(
                 git_subscription::newest_commit(&cache_dir, &subscription)
             })
             .await
-            .map_err(|e| format!("discovery task failed: {e}"))??;
+            .map_err(|e| DiscoveryError::Source(format!("discovery task failed: {e}")))?
+            .map_err(DiscoveryError::Source)?;
             freight.commits.push(commit);
         }
     }
-    let id = freight_id::compute(&freight).map_err(|e| format!("cannot name the freight: {e}"))?;
+    let id = freight_id::compute(&freight)
+        .map_err(|e| DiscoveryError::Source(format!("cannot name the freight: {e}")))?;
     let alias = bus
         .claim_alias(project, &id)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| DiscoveryError::Bus(e.to_string()))?;
     let event = Event::FreightCreated(FreightCreatedV1 {
         project: project.to_owned(),
         freight_id: id.to_string(),
@@ -115,7 +128,7 @@ async fn discover_inner(
     match bus
         .publish_once(&event, trace)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| DiscoveryError::Bus(e.to_string()))?
     {
         Published::Stored(_) => {
             tracing::info!(project, warehouse, freight = %id, alias, "freight created");

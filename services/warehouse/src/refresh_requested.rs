@@ -40,8 +40,9 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
         );
         return Ok(Outcome::Done);
     };
-    // A failed discovery is recorded as an event; the request itself is done.
-    let _ = discover::discover(
+    // A source that cannot be read is recorded as an event and the request is done;
+    // an unreachable NATS is retried.
+    let discovered = discover::discover(
         &context.bus,
         &context.config.cache_dir,
         &context.lock,
@@ -51,5 +52,8 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
         &delivery.trace,
     )
     .await;
+    if let Err(discover::DiscoveryError::Bus(reason)) = discovered {
+        return Err(HandlerError::Transient(reason));
+    }
     Ok(Outcome::Done)
 }

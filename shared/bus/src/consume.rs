@@ -29,6 +29,9 @@ pub struct ConsumerSpec {
     pub filter_subjects: Vec<String>,
     /// How long a delivery may go without an ack or progress before redelivery.
     pub ack_wait: Duration,
+    /// How many deliveries may be unacknowledged at once, across every replica; 1 makes
+    /// the consumer handle messages strictly one after another, in log order.
+    pub max_ack_pending: i64,
 }
 
 impl ConsumerSpec {
@@ -36,7 +39,10 @@ impl ConsumerSpec {
         Self {
             name: name.to_owned(),
             filter_subjects,
-            ack_wait: Duration::from_secs(30),
+            // Handlers heartbeat every third of this, so it bounds how long a delivery
+            // lost with a crashed replica or a NATS restart waits, not how long work runs.
+            ack_wait: Duration::from_secs(10),
+            max_ack_pending: 1000,
         }
     }
 }
@@ -110,34 +116,53 @@ impl Bus {
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: spec.ack_wait,
                     deliver_policy: DeliverPolicy::All,
-                    max_ack_pending: 1000,
+                    max_ack_pending: spec.max_ack_pending,
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| BusError::nats("creating a consumer", e))?;
-        let mut messages = consumer
-            .stream()
-            .max_messages_per_batch(1)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(10))
-            .messages()
-            .await
-            .map_err(|e| BusError::nats("pulling messages", e))?;
+        let mut reconnect_delay = Duration::from_millis(250);
         loop {
-            let next = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                next = messages.next() => next,
-            };
-            let message = match next {
-                Some(Ok(message)) => message,
-                Some(Err(error)) => {
-                    tracing::warn!(consumer = spec.name, %error, "pull failed; retrying");
+            let messages = consumer
+                .stream()
+                .max_messages_per_batch(1)
+                .heartbeat(Duration::from_secs(5))
+                .expires(Duration::from_secs(10))
+                .messages()
+                .await;
+            let mut messages = match messages {
+                Ok(messages) => messages,
+                Err(error) => {
+                    // NATS is unreachable or restarting: try again until it is back.
+                    tracing::warn!(consumer = spec.name, %error, "cannot pull; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(reconnect_delay) => {}
+                    }
+                    reconnect_delay = (reconnect_delay * 2).min(Duration::from_secs(5));
                     continue;
                 }
-                None => return Err(BusError::nats("pulling messages", "message stream ended")),
             };
-            self.handle_one(&spec, message, &handler).await;
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    next = messages.next() => next,
+                };
+                match next {
+                    Some(Ok(message)) => {
+                        reconnect_delay = Duration::from_millis(250);
+                        self.handle_one(&spec, message, &handler).await;
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(consumer = spec.name, %error, "pull failed; retrying");
+                    }
+                    None => {
+                        tracing::warn!(consumer = spec.name, "message stream ended; pulling again");
+                        break;
+                    }
+                }
+            }
         }
     }
 

@@ -29,6 +29,9 @@ pub struct LocalNatsServer {
     child: Child,
     url: String,
     log_path: PathBuf,
+    binary: PathBuf,
+    port: u16,
+    store_dir: PathBuf,
 }
 
 /// Finds `nats-server` on PATH.
@@ -81,41 +84,32 @@ impl LocalNatsServer {
         // A port picked free can be taken before the server binds it: try a few.
         for _ in 0..5 {
             let port = free_port()?;
-            let log = std::fs::File::create(&log_path)?;
-            let mut child = Command::new(&binary)
-                .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-                .arg(store_dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .kill_on_drop(true)
-                .spawn()?;
-            let url = format!("nats://127.0.0.1:{port}");
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Some(status) = child.try_wait()? {
-                    last_error = format!("exited with {status}: {}", tail(&log_path));
-                    break;
-                }
-                if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-                {
+            match spawn_on(&binary, port, store_dir, &log_path).await {
+                Ok(child) => {
                     return Ok(LocalNatsServer {
                         child,
-                        url,
+                        url: format!("nats://127.0.0.1:{port}"),
                         log_path,
+                        binary,
+                        port,
+                        store_dir: store_dir.to_path_buf(),
                     });
                 }
-                if tokio::time::Instant::now() > deadline {
-                    let _ = child.start_kill();
-                    last_error = format!("not listening after 10s: {}", tail(&log_path));
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(error) => last_error = error,
             }
         }
         Err(LocalServerError::DidNotStart(last_error))
+    }
+
+    /// Stops the server and starts it again on the same port with the same store, as an
+    /// operator restarting NATS would.
+    pub async fn restart(&mut self) -> Result<(), LocalServerError> {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        self.child = spawn_on(&self.binary, self.port, &self.store_dir, &self.log_path)
+            .await
+            .map_err(LocalServerError::DidNotStart)?;
+        Ok(())
     }
 
     pub fn url(&self) -> &str {
@@ -130,6 +124,47 @@ impl LocalNatsServer {
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+    }
+}
+
+/// Starts `nats-server` on `port` and waits until it accepts connections.
+async fn spawn_on(
+    binary: &Path,
+    port: u16,
+    store_dir: &Path,
+    log_path: &Path,
+) -> Result<Child, String> {
+    let io = |e: std::io::Error| e.to_string();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(io)?;
+    let mut child = Command::new(binary)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store_dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(io)?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(io)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().map_err(io)? {
+            return Err(format!("exited with {status}: {}", tail(log_path)));
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(child);
+        }
+        if tokio::time::Instant::now() > deadline {
+            let _ = child.start_kill();
+            return Err(format!("not listening after 10s: {}", tail(log_path)));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

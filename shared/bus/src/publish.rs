@@ -24,6 +24,9 @@ fn header_map(headers: &EventHeaders) -> HeaderMap {
     map
 }
 
+/// How many times a publish is tried before its error is returned (about 15 s in all).
+const PUBLISH_ATTEMPTS: u32 = 10;
+
 impl Bus {
     /// Publishes `event` in `trace`, waiting for the stream's acknowledgement.
     pub async fn publish(&self, event: &Event, trace: &TraceContext) -> Result<Published> {
@@ -51,20 +54,37 @@ impl Bus {
                 seq.to_string().as_str(),
             );
         }
-        let ack = self
-            .jetstream()
-            .publish_with_headers(event.subject(), map, encode(event).into())
-            .await
-            .map_err(|e| BusError::nats("publishing an event", e))?
-            .await;
-        match ack {
-            Ok(ack) if ack.duplicate => Ok(Published::Duplicate),
-            Ok(ack) => {
-                tracing::debug!(event.type = headers.ce_type, event.id = headers.id, seq = ack.sequence, "published");
-                Ok(Published::Stored(ack.sequence))
+        let payload: bytes::Bytes = encode(event).into();
+        // The message ID makes a publish idempotent, so one that failed while NATS was
+        // unreachable (a restart, a leader change) is simply sent again.
+        let mut delay = std::time::Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .jetstream()
+                .publish_with_headers(event.subject(), map.clone(), payload.clone())
+                .await;
+            let ack = match sent {
+                Ok(pending) => pending.await,
+                Err(e) => Err(e),
+            };
+            match ack {
+                Ok(ack) if ack.duplicate => return Ok(Published::Duplicate),
+                Ok(ack) => {
+                    tracing::debug!(event.type = headers.ce_type, event.id = headers.id, seq = ack.sequence, "published");
+                    return Ok(Published::Stored(ack.sequence));
+                }
+                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                    return Ok(Published::Duplicate);
+                }
+                Err(e) if attempt < PUBLISH_ATTEMPTS => {
+                    tracing::warn!(event.id = headers.id, attempt, error = %e, "publish failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                    attempt += 1;
+                }
+                Err(e) => return Err(BusError::nats("publishing an event", e)),
             }
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(Published::Duplicate),
-            Err(e) => Err(BusError::nats("publishing an event", e)),
         }
     }
 }

@@ -149,8 +149,23 @@ impl SpecStore {
                         continue;
                     }
                     None => {
-                        tracing::error!("the spec watcher stopped");
-                        return;
+                        // The watch ends when NATS goes away: watch again (latest values
+                        // and deletion markers are replayed, so nothing is missed).
+                        tracing::warn!("spec watch ended; watching again");
+                        loop {
+                            tokio::select! {
+                                () = shutdown.cancelled() => return,
+                                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            }
+                            match store.watch_with_history(">").await {
+                                Ok(new_watch) => {
+                                    watch = new_watch;
+                                    break;
+                                }
+                                Err(error) => tracing::warn!(%error, "cannot watch specs yet"),
+                            }
+                        }
+                        continue;
                     }
                 };
                 {
