@@ -45,13 +45,13 @@ impl Sandbox {
         for replica in 0..replicas {
             let mut warehouse =
                 lading_warehouse::Config::new(&url, dir.path().join(format!("cache-{replica}")));
-            warehouse.replica = format!("w{replica}");
+            warehouse.service.replica = format!("w{replica}");
             tasks.push(spawn(
                 format!("warehouse {replica}"),
                 lading_warehouse::run(warehouse, readiness.clone(), shutdown.clone()),
             ));
             let mut promoter = lading_promoter::Config::new(&url);
-            promoter.replica = format!("p{replica}");
+            promoter.service.replica = format!("p{replica}");
             promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
             tasks.push(spawn(
                 format!("promoter {replica}"),

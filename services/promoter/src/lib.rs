@@ -19,6 +19,7 @@ pub mod steps;
 
 use std::sync::Arc;
 
+use lading_bus::start::{StartError, start_service};
 use lading_bus::{Bus, BusError, Projection, SpecStore};
 use lading_runtime::{Readiness, Shutdown};
 
@@ -28,9 +29,9 @@ pub use config::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
     Bus(#[from] BusError),
-    #[error("health server: {0}")]
-    Health(std::io::Error),
 }
 
 /// Handles shared by the promoter's handlers.
@@ -43,14 +44,7 @@ pub struct Context {
 
 /// Runs the promoter until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
-    let ready = readiness.register(format!("promoter/{}", config.replica));
-    if let Some(addr) = config.health_addr {
-        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone())
-            .await
-            .map_err(Error::Health)?;
-    }
-    let bus = Bus::connect(&config.nats_url, "promoter").await?;
-    bus.provision().await?;
+    let (bus, ready) = start_service("promoter", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;
     let context = Arc::new(Context {
@@ -60,7 +54,7 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
         config,
     });
     ready.set(true);
-    tracing::info!(replica = context.config.replica, "promoter running");
+    tracing::info!(replica = context.config.service.replica, "promoter running");
     let decider = decide::run(context.clone(), shutdown.clone());
     let runner = run_queue::run(context.clone(), shutdown.clone());
     let result = tokio::try_join!(decider, runner);

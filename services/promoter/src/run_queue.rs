@@ -79,7 +79,7 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
         Turn::Mine => {}
     }
     let lease_key = format!("promotion.{}.{}", created.project, created.stage);
-    let holder = format!("{}/{}", context.config.replica, created.promotion);
+    let holder = format!("{}/{}", context.config.service.replica, created.promotion);
     let transient = |e: lading_bus::BusError| HandlerError::Transient(e.to_string());
     let Some(mut lease) = context
         .bus

@@ -3,42 +3,36 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: configuration and its environment variables.
+//! - configuration is the common [`lading_runtime::service::ServiceConfig`].
 //! - [`promotion_succeeded`]: the handler for `PromotionSucceeded`.
 //!
 //! Stages have no verification checks yet, so verification succeeds as soon as the
 //! promotion did.
 
-pub mod config;
 pub mod promotion_succeeded;
 
-use lading_bus::{Bus, BusError, ConsumerSpec};
+use lading_bus::start::{StartError, start_service};
+use lading_bus::{BusError, ConsumerSpec};
 use lading_events::EventType;
 use lading_runtime::{Readiness, Shutdown};
 
-pub use config::Config;
+/// The verifier needs only the configuration every service has.
+pub use lading_runtime::service::ServiceConfig as Config;
 
 /// Errors that stop the verifier.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
     Bus(#[from] BusError),
-    #[error("health server: {0}")]
-    Health(std::io::Error),
 }
 
 pub const CONSUMER: &str = "verifier";
 
 /// Runs the verifier until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
-    let ready = readiness.register(format!("verifier/{}", config.replica));
-    if let Some(addr) = config.health_addr {
-        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone())
-            .await
-            .map_err(Error::Health)?;
-    }
-    let bus = Bus::connect(&config.nats_url, "verifier").await?;
-    bus.provision().await?;
+    let (bus, ready) = start_service("verifier", &config, &readiness, &shutdown).await?;
     ready.set(true);
     tracing::info!(replica = config.replica, "verifier running");
     let spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionSucceededV1.filter()]);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use lading_bus::{Bus, Published};
 use lading_domain::spec::WarehouseSpec;
 use lading_domain::{Freight, FreightOrigin, freight_id};
-use lading_events::catalog::{CommitV1, FreightCreatedV1, WarehouseDiscoveryFailedV1};
+use lading_events::catalog::{FreightCreatedV1, WarehouseDiscoveryFailedV1};
 use lading_events::{Event, TraceContext, now_ms};
 use tokio::sync::Mutex;
 
@@ -101,30 +101,8 @@ async fn discover_inner(
         .claim_alias(project, &id)
         .await
         .map_err(|e| DiscoveryError::Bus(e.to_string()))?;
-    let event = Event::FreightCreated(FreightCreatedV1 {
-        project: project.to_owned(),
-        freight_id: id.to_string(),
-        alias: alias.clone(),
-        origin_kind: freight.origin.kind.clone(),
-        origin_name: freight.origin.name.clone(),
-        commits: freight
-            .commits
-            .iter()
-            .map(|c| CommitV1 {
-                repo_url: c.repo_url.clone(),
-                id: c.id.clone(),
-                branch: c.branch.clone(),
-                tag: c.tag.clone(),
-                message: c.message.clone(),
-                author: c.author.clone(),
-                committer: c.committer.clone(),
-                subscription_name: c.subscription_name.clone(),
-            })
-            .collect(),
-        images: Vec::new(),
-        charts: Vec::new(),
-        created_at_ms: now_ms(),
-    });
+    freight.alias = alias.clone();
+    let event = Event::FreightCreated(FreightCreatedV1::new(project, &id, &freight, now_ms()));
     match bus
         .publish_once(&event, trace)
         .await

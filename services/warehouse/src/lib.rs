@@ -17,6 +17,7 @@ pub mod schedule;
 
 use std::sync::Arc;
 
+use lading_bus::start::{StartError, start_service};
 use lading_bus::{Bus, BusError, SpecStore};
 use lading_runtime::{Readiness, Shutdown};
 use tokio::time::Instant;
@@ -29,9 +30,9 @@ use schedule::Schedule;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
     Bus(#[from] BusError),
-    #[error("health server: {0}")]
-    Health(std::io::Error),
 }
 
 /// Handles shared by the service's tasks.
@@ -44,14 +45,7 @@ pub struct Context {
 
 /// Runs the warehouse service until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
-    let ready = readiness.register(format!("warehouse/{}", config.replica));
-    if let Some(addr) = config.health_addr {
-        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone())
-            .await
-            .map_err(Error::Health)?;
-    }
-    let bus = Bus::connect(&config.nats_url, "warehouse").await?;
-    bus.provision().await?;
+    let (bus, ready) = start_service("warehouse", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let context = Arc::new(Context {
         bus,
@@ -60,7 +54,10 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
         lock: Default::default(),
     });
     ready.set(true);
-    tracing::info!(replica = context.config.replica, "warehouse running");
+    tracing::info!(
+        replica = context.config.service.replica,
+        "warehouse running"
+    );
     let poller = poll(context.clone(), shutdown.clone());
     let refresher = refresh_requested::run(context.clone(), shutdown.clone());
     let result = tokio::try_join!(poller, refresher);

@@ -1,36 +1,11 @@
-//! `lading-warehouse`: the warehouse service as its own process.
-
-use std::process::ExitCode;
+//! `lading-warehouse`: the warehouse as its own process.
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    lading_runtime::telemetry::init(
-        std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV)
-            .ok()
-            .as_deref(),
-    );
-    let env = std::env::vars().collect();
-    let config = match lading_warehouse::Config::from_env(&env) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("lading-warehouse: invalid configuration: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let shutdown = lading_runtime::shutdown::from_future(lading_runtime::shutdown::signal());
-    let deadline = lading_runtime::shutdown::drain_deadline(
-        shutdown.clone(),
-        lading_runtime::shutdown::DRAIN_DEADLINE,
-    );
-    let result = tokio::select! {
-        result = lading_warehouse::run(config, lading_runtime::Readiness::new(), shutdown) => result,
-        () = deadline => return ExitCode::FAILURE,
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "warehouse stopped");
-            ExitCode::FAILURE
-        }
-    }
+async fn main() -> std::process::ExitCode {
+    lading_runtime::service::main(
+        "lading-warehouse",
+        lading_warehouse::Config::from_env,
+        lading_warehouse::run,
+    )
+    .await
 }

@@ -12,6 +12,7 @@
 //! - [`specs`]: the spec bucket: applying manifests and watching them.
 //! - [`local_server`]: a `nats-server` child process (for `lading up` and tests).
 //! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision).
+//! - [`start`]: what every service does first: readiness, health, connect, provision.
 //! - [`tracing_context`]: new trace and span IDs for the W3C trace context.
 
 pub mod aliases;
@@ -23,6 +24,7 @@ pub mod projection;
 pub mod provision;
 pub mod publish;
 pub mod specs;
+pub mod start;
 pub mod tracing_context;
 
 use async_nats::jetstream;

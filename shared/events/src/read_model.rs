@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use lading_domain::freight::{CurrentStage, VerifiedStage};
-use lading_domain::{Chart, Freight, FreightId, FreightOrigin, GitCommit, Image};
+use lading_domain::{Freight, FreightId};
 
-use crate::catalog::{Event, FreightCreatedV1, PromotionTrigger};
+use crate::catalog::{Event, PromotionTrigger};
 use crate::time_from_ms;
 
 /// Where a promotion is in its life.
@@ -107,51 +107,6 @@ pub struct ReadModel {
     pub last_seq: u64,
 }
 
-fn freight_from_event(e: &FreightCreatedV1) -> Freight {
-    Freight {
-        alias: e.alias.clone(),
-        origin: FreightOrigin {
-            kind: e.origin_kind.clone(),
-            name: e.origin_name.clone(),
-        },
-        commits: e
-            .commits
-            .iter()
-            .map(|c| GitCommit {
-                repo_url: c.repo_url.clone(),
-                id: c.id.clone(),
-                branch: c.branch.clone(),
-                tag: c.tag.clone(),
-                message: c.message.clone(),
-                author: c.author.clone(),
-                committer: c.committer.clone(),
-                subscription_name: c.subscription_name.clone(),
-            })
-            .collect(),
-        images: e
-            .images
-            .iter()
-            .map(|i| Image {
-                repo_url: i.repo_url.clone(),
-                tag: i.tag.clone(),
-                digest: i.digest.clone(),
-                subscription_name: i.subscription_name.clone(),
-            })
-            .collect(),
-        charts: e
-            .charts
-            .iter()
-            .map(|c| Chart {
-                repo_url: c.repo_url.clone(),
-                name: c.name.clone(),
-                version: c.version.clone(),
-                subscription_name: c.subscription_name.clone(),
-            })
-            .collect(),
-        status: Default::default(),
-    }
-}
-
 impl ReadModel {
     pub fn project(&self, name: &str) -> Option<&ProjectModel> {
         self.projects.get(name)
@@ -172,7 +127,7 @@ impl ReadModel {
                     .entry(id.clone())
                     .or_insert_with(|| FreightRecord {
                         id: id.clone(),
-                        freight: freight_from_event(e),
+                        freight: e.freight(),
                         discovered_seq: seq,
                         created_at: time_from_ms(e.created_at_ms),
                     });

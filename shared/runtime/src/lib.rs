@@ -6,11 +6,13 @@
 //! - [`shutdown`]: SIGTERM / Ctrl-C as a cancellation token services take as a parameter.
 //! - [`readiness`]: named readiness flags, all of which must be up for `/readyz`.
 //! - [`metrics`]: counters in Prometheus text format.
+//! - [`service`]: the configuration every service shares, and its `main`.
 //! - [`health`]: the `/healthz`, `/readyz` and `/metrics` routes, and a server for them.
 
 pub mod health;
 pub mod metrics;
 pub mod readiness;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -1,0 +1,122 @@
+//! What every service process shares: its common configuration and its `main`.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use crate::{Readiness, Shutdown, shutdown, telemetry};
+
+/// The NATS server to use.
+pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
+/// Where to serve `/healthz`, `/readyz` and `/metrics` (not served when unset).
+pub const HEALTH_ADDR_ENV: &str = "LADING_HEALTH_ADDR";
+/// This replica's name, for leases and logs (random when unset).
+pub const REPLICA_ENV: &str = "LADING_REPLICA";
+
+/// The NATS URL used when none is configured.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Configuration every service has.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub nats_url: String,
+    pub health_addr: Option<SocketAddr>,
+    pub replica: String,
+}
+
+impl ServiceConfig {
+    pub fn new(nats_url: impl Into<String>) -> Self {
+        Self {
+            nats_url: nats_url.into(),
+            health_addr: None,
+            replica: ulid::Ulid::new().to_string().to_lowercase(),
+        }
+    }
+
+    /// Reads the common variables from `env`.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
+        let mut config = ServiceConfig::new(
+            env.get(NATS_URL_ENV)
+                .map_or(DEFAULT_NATS_URL, String::as_str),
+        );
+        if let Some(addr) = env.get(HEALTH_ADDR_ENV) {
+            config.health_addr = Some(
+                addr.parse()
+                    .map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?,
+            );
+        }
+        if let Some(replica) = env.get(REPLICA_ENV) {
+            config.replica = replica.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// A service's `main`, in a fixed order: telemetry, configuration (exit code 2 with a
+/// clear message when invalid), run until SIGTERM or Ctrl-C, then drain with a deadline.
+pub async fn main<C, E, Fut>(
+    name: &str,
+    from_env: impl FnOnce(&HashMap<String, String>) -> Result<C, String>,
+    run: impl FnOnce(C, Readiness, Shutdown) -> Fut,
+) -> ExitCode
+where
+    Fut: Future<Output = Result<(), E>>,
+    E: Display,
+{
+    telemetry::init(std::env::var(telemetry::LOG_FORMAT_ENV).ok().as_deref());
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let config = match from_env(&env) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{name}: invalid configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let shutdown = shutdown::from_future(shutdown::signal());
+    let deadline = shutdown::drain_deadline(shutdown.clone(), shutdown::DRAIN_DEADLINE);
+    let result = tokio::select! {
+        result = run(config, Readiness::new(), shutdown) => result,
+        () = deadline => return ExitCode::FAILURE,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "{name} stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_common_variables() {
+        let env = HashMap::from([
+            (NATS_URL_ENV.to_owned(), "nats://n:4222".to_owned()),
+            (HEALTH_ADDR_ENV.to_owned(), "0.0.0.0:8081".to_owned()),
+            (REPLICA_ENV.to_owned(), "r1".to_owned()),
+        ]);
+        let config = ServiceConfig::from_env(&env).unwrap();
+        assert_eq!(config.nats_url, "nats://n:4222");
+        assert_eq!(config.health_addr, Some("0.0.0.0:8081".parse().unwrap()));
+        assert_eq!(config.replica, "r1");
+        assert_eq!(
+            ServiceConfig::from_env(&HashMap::new()).unwrap().nats_url,
+            DEFAULT_NATS_URL
+        );
+    }
+
+    #[test]
+    fn a_bad_address_names_the_variable() {
+        let env = HashMap::from([(HEALTH_ADDR_ENV.to_owned(), "nowhere".to_owned())]);
+        assert!(
+            ServiceConfig::from_env(&env)
+                .unwrap_err()
+                .starts_with("LADING_HEALTH_ADDR=\"nowhere\"")
+        );
+    }
+}
