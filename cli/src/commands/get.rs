@@ -62,7 +62,16 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
                 .map(|s| {
                     vec![
                         text(s, "/metadata/name").to_owned(),
-                        text(s, "/status/currentFreight/alias").to_owned(),
+                        s.pointer("/status/currentFreight")
+                            .and_then(Value::as_array)
+                            .map(|current| {
+                                current
+                                    .iter()
+                                    .map(|f| text(f, "/alias"))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
+                            .unwrap_or_default(),
                         text(s, "/status/lastPromotion/name").to_owned(),
                         text(s, "/status/lastPromotion/status/phase").to_owned(),
                     ]

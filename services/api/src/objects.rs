@@ -65,13 +65,20 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Valu
     let stage = project.and_then(|p| p.stages.get(manifest.name()));
     let mut status = json!({});
     if let Some(stage) = stage {
-        if let Some((id, since)) = &stage.current {
-            let alias = project
-                .and_then(|p| p.freight.get(id))
-                .map(|f| f.freight.alias.clone())
-                .unwrap_or_default();
-            status["currentFreight"] =
-                json!({"name": id.as_str(), "alias": alias, "since": timestamp(*since)});
+        // One entry per origin the stage holds freight from.
+        let current: Vec<Value> = stage
+            .current
+            .iter()
+            .map(|(origin, (id, since))| {
+                let alias = project
+                    .and_then(|p| p.freight.get(id))
+                    .map(|f| f.freight.alias.clone())
+                    .unwrap_or_default();
+                json!({"name": id.as_str(), "alias": alias, "origin": origin, "since": timestamp(*since)})
+            })
+            .collect();
+        if !current.is_empty() {
+            status["currentFreight"] = json!(current);
         }
         if let Some(last) = stage.last_promotion() {
             status["lastPromotion"] = promotion_summary(project, last);

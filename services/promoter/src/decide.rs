@@ -1,23 +1,28 @@
-//! Queues automatic promotions when freight appears or is verified somewhere.
+//! Queues automatic promotions when freight appears, is verified somewhere, or has
+//! soaked long enough.
 //!
 //! Handles `FreightCreated` and `FreightVerified` on the durable consumer
-//! `promoter-decide`. The decision is the pure rule in `lading_domain::availability`;
-//! this module only gathers its inputs from the read model and specs, and publishes
-//! `PromotionCreated` for each stage that should take the freight. Deliveries are
-//! handled one at a time across all replicas (`max_ack_pending = 1`). The event's identity
-//! (`promotion-auto:<project>:<stage>:<freight>`) makes a redelivered decision a no-op.
+//! `promoter-decide`, one delivery at a time across all replicas (`max_ack_pending = 1`)
+//! and in log order, deciding as of each event's log position: the freight visible is
+//! the freight discovered up to that event, so freight discovered one after another is
+//! promoted one after another. Soak times are not events: a timer re-decides every
+//! project whose stages require soaking. The rule itself is
+//! [`lading_domain::availability::decide_auto_promotions`]; this module only gathers its
+//! inputs and publishes `PromotionCreated`, whose identity
+//! (`promotion-auto:<project>:<stage>:<freight>`) makes a repeated decision a no-op.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_domain::availability::{
-    AutoPromotion, ExistingPromotion, FreightFacts, decide_auto_promotion,
+    AutoPromotion, ExistingPromotion, FreightFacts, StageFacts, decide_auto_promotions,
 };
 use lading_events::catalog::{PromotionCreatedV1, PromotionTrigger};
-use lading_events::read_model::PromotionPhase;
-use lading_events::{Event, EventType, now_ms};
+use lading_events::read_model::{ProjectModel, PromotionPhase};
+use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_runtime::Shutdown;
 
 use crate::{Context, Error};
@@ -26,6 +31,8 @@ pub const CONSUMER: &str = "promoter-decide";
 
 /// How long to wait for the read model to reach a delivered event.
 const CATCH_UP: Duration = Duration::from_secs(10);
+/// How often projects with soak times are decided again.
+const SOAK_CHECK: Duration = Duration::from_secs(5);
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
     let mut spec = ConsumerSpec::new(
@@ -40,6 +47,7 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
     spec.max_ack_pending = 1;
     // A lost ack holds the line until redelivery: keep that short.
     spec.ack_wait = Duration::from_secs(5);
+    tokio::spawn(soak_timer(context.clone(), shutdown.clone()));
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();
@@ -59,15 +67,10 @@ pub fn promotion_name(stage: &str, freight: &FreightId) -> String {
 }
 
 async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
-    let (project, freight_id) = match &delivery.event {
-        Event::FreightCreated(e) => (e.project.clone(), e.freight_id.clone()),
-        Event::FreightVerified(e) => (e.project.clone(), e.freight_id.clone()),
+    let project = match &delivery.event {
+        Event::FreightCreated(e) => e.project.clone(),
+        Event::FreightVerified(e) => e.project.clone(),
         _ => return Ok(Outcome::Done),
-    };
-    let Ok(freight_id) = FreightId::parse(&freight_id) else {
-        return Err(HandlerError::Permanent(format!(
-            "malformed freight ID {freight_id:?}"
-        )));
     };
     if !context
         .projection
@@ -78,52 +81,88 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
             "read model is behind the log".to_owned(),
         ));
     }
+    let decided = decisions(
+        context,
+        &project,
+        Some(delivery.stream_sequence),
+        Utc::now(),
+    );
+    queue(context, &project, decided, &delivery.trace)
+        .await
+        .map_err(HandlerError::Transient)?;
+    Ok(Outcome::Done)
+}
+
+/// The promotions to queue in `project`, seeing the freight discovered up to log
+/// position `as_of` (all of it when `None`).
+pub fn decisions(
+    context: &Context,
+    project: &str,
+    as_of: Option<u64>,
+    now: DateTime<Utc>,
+) -> Vec<(String, FreightId)> {
     let (stages, policies) = context
         .specs
-        .read(|s| (s.stages(&project), s.promotion_policies(&project)));
-    let to_promote: Vec<String> = context.projection.read(|model| {
-        let Some(project_model) = model.project(&project) else {
+        .read(|s| (s.stages(project), s.promotion_policies(project)));
+    context.projection.read(|model| {
+        let Some(project_model) = model.project(project) else {
             return Vec::new();
         };
-        let Some(record) = project_model.freight.get(&freight_id) else {
-            return Vec::new();
-        };
-        let facts = FreightFacts {
-            id: &record.id,
-            origin: &record.freight.origin,
-            discovered: record.discovered_seq,
-            status: &record.freight.status,
-        };
-        stages
-            .iter()
-            .filter(|(stage, spec)| {
-                let existing: Vec<ExistingPromotion<'_>> = project_model
-                    .stages
-                    .get(stage.as_str())
-                    .map(|s| {
-                        s.promotions
-                            .iter()
-                            .map(|p| ExistingPromotion {
-                                freight: &p.freight_id,
-                                freight_discovered: project_model
-                                    .freight
-                                    .get(&p.freight_id)
-                                    .map_or(0, |f| f.discovered_seq),
-                                unsuccessful: p.phase == PromotionPhase::Failed,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let decision = decide_auto_promotion(stage, spec, &policies, facts, &existing);
-                tracing::debug!(stage, ?decision, "auto-promotion decision");
-                decision == AutoPromotion::Promote
+        let freight: Vec<FreightFacts<'_>> = project_model
+            .freight
+            .values()
+            .filter(|f| as_of.is_none_or(|seq| f.discovered_seq <= seq))
+            .map(|f| FreightFacts {
+                id: &f.id,
+                origin: &f.freight.origin,
+                discovered: f.discovered_seq,
+                status: &f.freight.status,
             })
-            .map(|(stage, _)| stage.clone())
-            .collect()
-    });
-    for stage in to_promote {
+            .collect();
+        let mut out = Vec::new();
+        for (name, labels, spec) in &stages {
+            let existing = existing_promotions(project_model, name);
+            let stage = StageFacts { name, labels, spec };
+            for decision in decide_auto_promotions(&stage, &policies, &freight, &existing, now) {
+                tracing::debug!(stage = name, ?decision, "auto-promotion decision");
+                if let AutoPromotion::Promote(id) = decision {
+                    out.push((name.clone(), id));
+                }
+            }
+        }
+        out
+    })
+}
+
+fn existing_promotions<'a>(project: &'a ProjectModel, stage: &str) -> Vec<ExistingPromotion<'a>> {
+    let Some(record) = project.stages.get(stage) else {
+        return Vec::new();
+    };
+    record
+        .promotions
+        .iter()
+        .filter_map(|p| {
+            let freight = project.freight.get(&p.freight_id)?;
+            Some(ExistingPromotion {
+                freight: &p.freight_id,
+                origin: &freight.freight.origin,
+                freight_discovered: freight.discovered_seq,
+                unsuccessful: p.phase == PromotionPhase::Failed,
+                manual: p.trigger == PromotionTrigger::Manual,
+            })
+        })
+        .collect()
+}
+
+async fn queue(
+    context: &Context,
+    project: &str,
+    decided: Vec<(String, FreightId)>,
+    trace: &TraceContext,
+) -> Result<(), String> {
+    for (stage, freight_id) in decided {
         let event = Event::PromotionCreated(PromotionCreatedV1 {
-            project: project.clone(),
+            project: project.to_owned(),
             stage: stage.clone(),
             promotion: promotion_name(&stage, &freight_id),
             freight_id: freight_id.to_string(),
@@ -132,12 +171,44 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
         });
         context
             .bus
-            .publish(&event, &delivery.trace)
+            .publish(&event, trace)
             .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
-        tracing::info!(stage, freight = %freight_id, "queued automatic promotion");
+            .map_err(|e| e.to_string())?;
+        tracing::info!(project, stage, freight = %freight_id, "queued automatic promotion");
     }
-    Ok(Outcome::Done)
+    Ok(())
+}
+
+/// Re-decides projects whose stages require soak time, as time passes.
+async fn soak_timer(context: Arc<Context>, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(SOAK_CHECK) => {}
+        }
+        let projects: Vec<String> = context.specs.read(|s| {
+            s.projects()
+                .into_iter()
+                .filter(|p| {
+                    s.stages(p).iter().any(|(_, _, spec)| {
+                        spec.requested_freight
+                            .iter()
+                            .any(|r| r.sources.required_soak_time.is_some())
+                    })
+                })
+                .collect()
+        });
+        for project in projects {
+            let decided = decisions(&context, &project, None, Utc::now());
+            if decided.is_empty() {
+                continue;
+            }
+            let trace = lading_bus::tracing_context::new_root();
+            if let Err(error) = queue(&context, &project, decided, &trace).await {
+                tracing::warn!(project, error, "queueing soaked freight failed; will retry");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

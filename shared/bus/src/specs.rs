@@ -75,13 +75,22 @@ impl Specs {
             .collect()
     }
 
-    /// A project's stages as (name, spec).
-    pub fn stages(&self, project: &str) -> Vec<(String, StageSpec)> {
+    /// A project's stages as (name, labels, spec).
+    pub fn stages(&self, project: &str) -> Vec<(String, BTreeMap<String, String>, StageSpec)> {
         self.in_project(project, Kind::Stage)
             .filter_map(|m| match &m.spec {
-                Spec::Stage(s) => Some((m.name().to_owned(), s.clone())),
+                Spec::Stage(s) => Some((m.name().to_owned(), m.metadata.labels.clone(), s.clone())),
                 _ => None,
             })
+            .collect()
+    }
+
+    /// Projects that have a Project manifest.
+    pub fn projects(&self) -> Vec<String> {
+        self.by_key
+            .values()
+            .filter(|m| m.kind() == Kind::Project)
+            .map(|m| m.name().to_owned())
             .collect()
     }
 

@@ -46,9 +46,30 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_secs_f64(total))
 }
 
+/// Formats a duration as Go does for whole seconds: `1h0m0s`, `5m30s`, `45s`, `0s`.
+pub fn format_go_duration(duration: Duration) -> String {
+    let total = duration.as_secs();
+    let (hours, minutes, seconds) = (total / 3600, (total % 3600) / 60, total % 60);
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, _) => format!("{minutes}m{seconds}s"),
+        _ => format!("{hours}h{minutes}m{seconds}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(format_go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(format_go_duration(Duration::from_secs(330)), "5m30s");
+        assert_eq!(format_go_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(format_go_duration(Duration::ZERO), "0s");
+        let d = Duration::from_secs(5400);
+        assert_eq!(parse_go_duration(&format_go_duration(d)).unwrap(), d);
+    }
 
     #[test]
     fn parses_kargo_intervals() {

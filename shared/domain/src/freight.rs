@@ -75,11 +75,14 @@ pub struct CurrentStage {
     pub since: DateTime<Utc>,
 }
 
-/// When a freight was verified in a stage.
+/// When a freight was verified in a stage, and the longest it stayed there in one go
+/// once it had left (Go duration, as Kargo's `longestSoak`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifiedStage {
     pub verified_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_soak: Option<String>,
 }
 
 /// When a freight was approved for a stage.

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use lading_domain::duration::{format_go_duration, parse_go_duration};
 use lading_domain::freight::{CurrentStage, VerifiedStage};
-use lading_domain::{Freight, FreightId};
+use lading_domain::{Freight, FreightId, FreightOrigin};
 
 use crate::catalog::{Event, PromotionTrigger};
 use crate::time_from_ms;
@@ -43,8 +44,9 @@ pub struct PromotionRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StageRecord {
     pub promotions: Vec<PromotionRecord>,
-    /// The freight of the latest successful promotion, and since when.
-    pub current: Option<(FreightId, DateTime<Utc>)>,
+    /// Per freight origin (`Warehouse/<name>`), the freight of the latest successful
+    /// promotion and since when: a stage holds one freight from each origin it requests.
+    pub current: BTreeMap<String, (FreightId, DateTime<Utc>)>,
 }
 
 impl StageRecord {
@@ -105,6 +107,11 @@ impl ProjectModel {
 pub struct ReadModel {
     pub projects: BTreeMap<String, ProjectModel>,
     pub last_seq: u64,
+}
+
+/// The key of an origin in a stage's current freight: `Warehouse/<name>`.
+pub fn origin_key(origin: &FreightOrigin) -> String {
+    format!("{}/{}", origin.kind, origin.name)
 }
 
 impl ReadModel {
@@ -170,10 +177,28 @@ impl ReadModel {
                 record.finished_at = Some(since);
                 record.commit = e.commit.clone();
                 let new_current = record.freight_id.clone();
-                if let Some((previous, _)) = stage.current.take()
+                let Some(origin) = project
+                    .freight
+                    .get(&new_current)
+                    .map(|f| origin_key(&f.freight.origin))
+                else {
+                    return;
+                };
+                if let Some((previous, entered)) = stage.current.remove(&origin)
                     && let Some(f) = project.freight.get_mut(&previous)
                 {
                     f.freight.status.currently_in.remove(&e.stage);
+                    // It leaves the stage: remember its longest soak there.
+                    if let Some(verified) = f.freight.status.verified_in.get_mut(&e.stage) {
+                        let stay = (since - entered).to_std().unwrap_or_default();
+                        let longest = verified
+                            .longest_soak
+                            .as_deref()
+                            .and_then(|d| parse_go_duration(d).ok())
+                            .unwrap_or_default()
+                            .max(stay);
+                        verified.longest_soak = Some(format_go_duration(longest));
+                    }
                 }
                 if let Some(f) = project.freight.get_mut(&new_current) {
                     f.freight
@@ -181,7 +206,7 @@ impl ReadModel {
                         .currently_in
                         .insert(e.stage.clone(), CurrentStage { since });
                 }
-                stage.current = Some((new_current, since));
+                stage.current.insert(origin, (new_current, since));
             }
             Event::PromotionFailed(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();
@@ -203,6 +228,7 @@ impl ReadModel {
                         .verified_in
                         .entry(e.stage.clone())
                         .or_insert(VerifiedStage {
+                            longest_soak: None,
                             verified_at: time_from_ms(e.verified_at_ms),
                         });
                 }
@@ -228,12 +254,16 @@ mod tests {
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn created(id: &str, alias: &str) -> Event {
+        created_from(id, alias, "app")
+    }
+
+    fn created_from(id: &str, alias: &str, warehouse: &str) -> Event {
         Event::FreightCreated(FreightCreatedV1 {
             project: "p".into(),
             freight_id: id.into(),
             alias: alias.into(),
             origin_kind: "Warehouse".into(),
-            origin_name: "app".into(),
+            origin_name: warehouse.into(),
             commits: vec![],
             images: vec![],
             charts: vec![],
@@ -364,6 +394,87 @@ mod tests {
                 .status
                 .verified_in
                 .contains_key("test")
+        );
+    }
+
+    fn succeeded_at(stage: &str, name: &str, freight: &str, at_ms: i64) -> Event {
+        let Event::PromotionSucceeded(mut e) = succeeded(stage, name, freight) else {
+            unreachable!()
+        };
+        e.finished_at_ms = at_ms;
+        Event::PromotionSucceeded(e)
+    }
+
+    fn verified(stage: &str, freight: &str) -> Event {
+        Event::FreightVerified(FreightVerifiedV1 {
+            project: "p".into(),
+            stage: stage.into(),
+            freight_id: freight.into(),
+            promotion: "x".into(),
+            verified_at_ms: 5,
+        })
+    }
+
+    #[test]
+    fn leaving_a_stage_records_the_longest_soak() {
+        let hour = 3_600_000;
+        let model = replay(&[
+            created(A, "a-a"),
+            created(B, "b-b"),
+            queued("test", "p1", A),
+            succeeded_at("test", "p1", A, hour),
+            verified("test", A),
+            queued("test", "p2", B),
+            succeeded_at("test", "p2", B, 3 * hour),
+        ]);
+        let a = &model.project("p").unwrap().freight[&id(A)].freight.status;
+        assert_eq!(
+            a.verified_in["test"].longest_soak.as_deref(),
+            Some("2h0m0s")
+        );
+        assert!(!a.currently_in.contains_key("test"));
+    }
+
+    #[test]
+    fn a_stage_holds_one_freight_per_origin() {
+        const C: &str = "cccccccccccccccccccccccccccccccccccccccc";
+        let model = replay(&[
+            created(A, "a-a"),
+            created_from(C, "c-c", "config"),
+            created(B, "b-b"),
+            queued("test", "p1", A),
+            succeeded("test", "p1", A),
+            queued("test", "p2", C),
+            succeeded("test", "p2", C),
+            queued("test", "p3", B),
+            succeeded("test", "p3", B),
+        ]);
+        let p = model.project("p").unwrap();
+        let current: Vec<_> = p.stages["test"]
+            .current
+            .values()
+            .map(|(id, _)| id.as_str().to_owned())
+            .collect();
+        assert_eq!(
+            current,
+            vec![B.to_owned(), C.to_owned()],
+            "keyed by Warehouse/app and Warehouse/config"
+        );
+        assert!(
+            p.freight[&id(C)]
+                .freight
+                .status
+                .currently_in
+                .contains_key("test"),
+            "config freight stays"
+        );
+        assert!(
+            !p.freight[&id(A)]
+                .freight
+                .status
+                .currently_in
+                .contains_key("test"),
+            "app freight was replaced"
         );
     }
 }

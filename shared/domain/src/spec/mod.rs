@@ -3,6 +3,7 @@
 
 mod project;
 mod stage;
+mod stage_selector;
 mod warehouse;
 
 use std::collections::BTreeMap;
@@ -11,11 +12,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-pub use project::{ProjectConfigSpec, ProjectSpec, PromotionPolicy, StageSelector};
+pub use project::{ProjectConfigSpec, ProjectSpec, PromotionPolicy};
 pub use stage::{
-    FreightOriginRef, FreightSources, PromotionStep, PromotionTemplate, PromotionTemplateSpec,
-    PromotionVariable, RequestedFreight, SUPPORTED_STEPS, StageSpec,
+    AutoPromotionOptions, AvailabilityStrategy, FreightOriginRef, FreightSources, PromotionStep,
+    PromotionTemplate, PromotionTemplateSpec, PromotionVariable, RequestedFreight, SUPPORTED_STEPS,
+    SelectionPolicy, StageSpec,
 };
+pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{DEFAULT_INTERVAL, GitSubscription, Subscription, WarehouseSpec};
 
 use crate::names::validate_dns_label;

@@ -1,16 +1,12 @@
 //! Project and ProjectConfig specs: promotion policies decide which stages auto-promote.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::stage_selector::StageSelector;
 use super::{FieldError, deserialize_at};
-
-/// Selects the stages a promotion policy applies to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct StageSelector {
-    pub name: String,
-}
 
 /// One entry of `promotionPolicies`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -26,13 +22,13 @@ pub struct PromotionPolicy {
 }
 
 impl PromotionPolicy {
-    /// Whether this policy selects `stage`.
-    pub fn selects(&self, stage: &str) -> bool {
-        self.stage_selector
-            .as_ref()
-            .map(|s| s.name.as_str())
-            .or(self.stage.as_deref())
-            == Some(stage)
+    /// Whether this policy selects the stage `name` with `labels`.
+    pub fn selects(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+        match (&self.stage_selector, &self.stage) {
+            (Some(selector), _) => selector.selects(name, labels),
+            (None, Some(stage)) => stage == name,
+            (None, None) => false,
+        }
     }
 }
 
@@ -54,19 +50,16 @@ pub struct ProjectSpec {
 
 fn validate_policies(policies: &[PromotionPolicy], prefix: &str) -> Result<(), FieldError> {
     for (i, policy) in policies.iter().enumerate() {
-        let selected = policy
-            .stage_selector
-            .as_ref()
-            .map(|s| s.name.as_str())
-            .or(policy.stage.as_deref());
-        match selected {
-            None | Some("") => {
+        let field = format!("{prefix}.promotionPolicies[{i}]");
+        match (&policy.stage_selector, &policy.stage) {
+            (Some(selector), _) => selector.validate(&format!("{field}.stageSelector"))?,
+            (None, Some(stage)) if !stage.is_empty() => {}
+            _ => {
                 return Err(FieldError::new(
-                    format!("{prefix}.promotionPolicies[{i}].stageSelector.name"),
+                    format!("{field}.stageSelector"),
                     "is required",
                 ));
             }
-            Some(_) => {}
         }
     }
     Ok(())

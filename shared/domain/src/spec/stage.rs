@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{FieldError, deserialize_at};
+use crate::duration::parse_go_duration;
 use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
@@ -26,15 +27,68 @@ impl FreightOriginRef {
     }
 }
 
-/// Where requested freight may come from: straight from the origin, or after upstream
-/// stages verified it.
+/// Whether freight must be verified in one or in all upstream stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AvailabilityStrategy {
+    #[default]
+    OneOf,
+    All,
+}
+
+/// Which available freight auto-promotion takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SelectionPolicy {
+    /// The newest available freight, by discovery.
+    #[default]
+    NewestFreight,
+    /// The freight currently in the (single) upstream stage.
+    MatchUpstream,
+}
+
+/// `autoPromotionOptions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoPromotionOptions {
+    #[serde(default)]
+    pub selection_policy: SelectionPolicy,
+}
+
+/// Where requested freight may come from: straight from the origin, or after upstream
+/// stages verified it (and it soaked there long enough).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FreightSources {
     #[serde(default)]
     pub direct: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<String>,
+    /// How long freight must have been in an upstream stage (Go duration, e.g. `1h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_soak_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_strategy: Option<AvailabilityStrategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_promotion_options: Option<AutoPromotionOptions>,
+}
+
+impl FreightSources {
+    pub fn availability_strategy(&self) -> AvailabilityStrategy {
+        self.availability_strategy.unwrap_or_default()
+    }
+
+    pub fn selection_policy(&self) -> SelectionPolicy {
+        self.auto_promotion_options
+            .as_ref()
+            .map(|o| o.selection_policy)
+            .unwrap_or_default()
+    }
+
+    /// The required soak time (validated at apply time; none when unset).
+    pub fn required_soak_time(&self) -> Option<std::time::Duration> {
+        self.required_soak_time
+            .as_deref()
+            .and_then(|d| parse_go_duration(d).ok())
+    }
 }
 
 /// One `requestedFreight` entry.
@@ -136,6 +190,33 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
             return Err(FieldError::new(
                 format!("{field}.sources"),
                 "must set direct: true or list upstream stages",
+            ));
+        }
+        if let Some(soak) = &request.sources.required_soak_time {
+            parse_go_duration(soak)
+                .map_err(|e| FieldError::new(format!("{field}.sources.requiredSoakTime"), e))?;
+            if request.sources.stages.is_empty() {
+                return Err(FieldError::new(
+                    format!("{field}.sources.requiredSoakTime"),
+                    "needs upstream stages to soak in",
+                ));
+            }
+        }
+        if request.sources.selection_policy() == SelectionPolicy::MatchUpstream
+            && request.sources.stages.len() != 1
+        {
+            return Err(FieldError::new(
+                format!("{field}.sources.autoPromotionOptions.selectionPolicy"),
+                "MatchUpstream needs exactly one upstream stage",
+            ));
+        }
+        if spec.requested_freight[..i]
+            .iter()
+            .any(|earlier| earlier.origin == request.origin)
+        {
+            return Err(FieldError::new(
+                format!("{field}.origin"),
+                "this origin is already requested",
             ));
         }
         for (j, upstream) in request.sources.stages.iter().enumerate() {

@@ -207,3 +207,59 @@ fn project_config_must_be_named_after_its_project() {
     );
     assert_eq!(e.field, "metadata.name");
 }
+
+#[test]
+fn stage_sources_are_checked() {
+    let base = |sources: &str| {
+        format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {{name: s, namespace: p}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: w}}\n    sources: {sources}\n"
+        )
+    };
+    let ok = parse_manifests(yaml(&base(
+        "{stages: [a, b], requiredSoakTime: 1h, availabilityStrategy: All, autoPromotionOptions: {selectionPolicy: NewestFreight}}",
+    )))
+    .unwrap();
+    let Spec::Stage(stage) = &ok[0].spec else {
+        panic!()
+    };
+    let sources = &stage.requested_freight[0].sources;
+    assert_eq!(sources.availability_strategy(), AvailabilityStrategy::All);
+    assert_eq!(
+        sources.required_soak_time(),
+        Some(std::time::Duration::from_secs(3600))
+    );
+    let e = error_of(&base("{stages: [a], requiredSoakTime: forever}"));
+    assert_eq!(e.field, "spec.requestedFreight[0].sources.requiredSoakTime");
+    let e = error_of(&base("{direct: true, requiredSoakTime: 1h}"));
+    assert_eq!(e.field, "spec.requestedFreight[0].sources.requiredSoakTime");
+    let e = error_of(&base(
+        "{stages: [a, b], autoPromotionOptions: {selectionPolicy: MatchUpstream}}",
+    ));
+    assert_eq!(
+        e.field,
+        "spec.requestedFreight[0].sources.autoPromotionOptions.selectionPolicy"
+    );
+    let e = error_of(&base("{stages: [a], availabilityStrategy: Most}"));
+    assert_eq!(
+        e.field,
+        "spec.requestedFreight[0].sources.availabilityStrategy"
+    );
+}
+
+#[test]
+fn promotion_policy_selectors_are_checked() {
+    let base = |selector: &str| {
+        format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: ProjectConfig\nmetadata: {{name: p, namespace: p}}\nspec:\n  promotionPolicies:\n  - stageSelector: {selector}\n    autoPromotionEnabled: true\n"
+        )
+    };
+    assert!(parse_manifests(yaml(&base("{name: 'glob:uat-*'}"))).is_ok());
+    assert!(parse_manifests(yaml(&base("{matchLabels: {tier: pre-prod}}"))).is_ok());
+    let e = error_of(&base("{name: 'regex:('}"));
+    assert_eq!(e.field, "spec.promotionPolicies[0].stageSelector.name");
+    let e = error_of(&base("{matchExpressions: [{key: k, operator: In}]}"));
+    assert_eq!(
+        e.field,
+        "spec.promotionPolicies[0].stageSelector.matchExpressions[0].values"
+    );
+}
