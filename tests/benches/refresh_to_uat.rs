@@ -22,22 +22,15 @@ async fn measure(replicas: usize, iterations: usize) -> Vec<Duration> {
     let app = Repo::create(sandbox.dir.path(), "app");
     let gitops = Repo::create(sandbox.dir.path(), "gitops");
     let first = app.commit("app.txt", "0", "initial");
-    sandbox
-        .apply(&quickstart(&app.url(), &gitops.url(), "1h"))
-        .await;
-    sandbox
-        .wait_current_in("demo", &first, "uat", Duration::from_secs(60))
-        .await;
+    sandbox.apply(&quickstart(&app.url(), &gitops.url(), "1h")).await;
+    sandbox.wait_current_in("demo", &first, "uat", Duration::from_secs(60)).await;
     let mut samples = Vec::with_capacity(iterations);
     for i in 1..=iterations {
         let commit = app.commit("app.txt", &i.to_string(), &format!("change {i}"));
         let started = Instant::now();
         sandbox.refresh("demo", "app").await;
         while !current_in_uat(&sandbox, &commit).await {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "freight {i} did not reach uat"
-            );
+            assert!(started.elapsed() < Duration::from_secs(60), "freight {i} did not reach uat");
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         samples.push(started.elapsed());
@@ -61,13 +54,8 @@ fn report(label: &str, mut samples: Vec<Duration>) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let iterations = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(20);
-    println!(
-        "refresh -> freight current in uat (discovery, 2 promotions with git push, verification)"
-    );
+    let iterations = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
+    println!("refresh -> freight current in uat (discovery, 2 promotions with git push, verification)");
     report("1 replica per service ", measure(1, iterations).await);
     report("2 replicas per service", measure(2, iterations).await);
 }

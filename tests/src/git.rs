@@ -19,11 +19,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "dev@example.com")
         .output()
         .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
@@ -40,10 +36,7 @@ impl Repo {
         let bare = root.join(format!("{name}.git"));
         let work = root.join(format!("{name}-work"));
         std::fs::create_dir_all(&bare).unwrap();
-        git(
-            &bare,
-            &["init", "--quiet", "--bare", "--initial-branch=main"],
-        );
+        git(&bare, &["init", "--quiet", "--bare", "--initial-branch=main"]);
         std::fs::create_dir_all(&work).unwrap();
         git(&work, &["init", "--quiet", "--initial-branch=main"]);
         git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
@@ -66,12 +59,7 @@ impl Repo {
     /// The commits on `branch` of the bare repository, newest first (empty if absent).
     pub fn log(&self, branch: &str) -> Vec<LoggedCommit> {
         let exists = Command::new("git")
-            .args([
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("refs/heads/{branch}"),
-            ])
+            .args(["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")])
             .current_dir(&self.bare)
             .output()
             .unwrap();
@@ -83,10 +71,7 @@ impl Repo {
             .filter(|entry| !entry.trim().is_empty())
             .map(|entry| {
                 let (id, message) = entry.trim_start().split_once('\0').unwrap();
-                LoggedCommit {
-                    id: id.to_owned(),
-                    message: message.trim().to_owned(),
-                }
+                LoggedCommit { id: id.to_owned(), message: message.trim().to_owned() }
             })
             .collect()
     }

@@ -12,30 +12,17 @@ impl TestNats {
     /// Starts a server; panics with the reason (and how to install NATS) when it cannot.
     pub async fn start() -> TestNats {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = LocalNatsServer::start(dir.path())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        TestNats {
-            server: Some(server),
-            _dir: dir,
-        }
+        let server = LocalNatsServer::start(dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
+        TestNats { server: Some(server), _dir: dir }
     }
 
     pub fn url(&self) -> String {
-        self.server
-            .as_ref()
-            .map(|s| s.url().to_owned())
-            .unwrap_or_default()
+        self.server.as_ref().map(|s| s.url().to_owned()).unwrap_or_default()
     }
 
     /// Restarts the server on the same port with the same store.
     pub async fn restart(&mut self) {
-        self.server
-            .as_mut()
-            .expect("running")
-            .restart()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        self.server.as_mut().expect("running").restart().await.unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// A provisioned bus connection.

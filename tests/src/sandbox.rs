@@ -43,8 +43,7 @@ impl Sandbox {
         let mut tasks = Vec::new();
         let url = nats.url();
         for replica in 0..replicas {
-            let mut warehouse =
-                lading_warehouse::Config::new(&url, dir.path().join(format!("cache-{replica}")));
+            let mut warehouse = lading_warehouse::Config::new(&url, dir.path().join(format!("cache-{replica}")));
             warehouse.service.replica = format!("w{replica}");
             tasks.push(spawn(
                 format!("warehouse {replica}"),
@@ -67,18 +66,8 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_url = format!("http://{}", listener.local_addr().unwrap());
         let api = lading_api::Config::new(&url, listener.local_addr().unwrap());
-        tasks.push(spawn(
-            "api".into(),
-            lading_api::serve(listener, api, readiness.clone(), shutdown.clone()),
-        ));
-        let sandbox = Sandbox {
-            nats,
-            api_url,
-            dir,
-            shutdown,
-            tasks,
-            http: reqwest::Client::new(),
-        };
+        tasks.push(spawn("api".into(), lading_api::serve(listener, api, readiness.clone(), shutdown.clone())));
+        let sandbox = Sandbox { nats, api_url, dir, shutdown, tasks, http: reqwest::Client::new() };
         let http = sandbox.http.clone();
         let readyz = format!("{}/readyz", sandbox.api_url);
         wait::until("every service to be ready", Duration::from_secs(30), || {
@@ -88,11 +77,7 @@ impl Sandbox {
                 let response = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
                 let status = response.status();
                 let body = response.text().await.unwrap_or_default();
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("{status}: {body}"))
-                }
+                if status.is_success() { Ok(()) } else { Err(format!("{status}: {body}")) }
             }
         })
         .await;
@@ -101,25 +86,14 @@ impl Sandbox {
 
     /// `GET` a path of the api: (status, JSON body).
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.api_url))
-            .send()
-            .await
-            .unwrap();
+        let response = self.http.get(format!("{}{path}", self.api_url)).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// `POST` a body to a path of the api: (status, JSON body).
     pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.api_url))
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
+        let response = self.http.post(format!("{}{path}", self.api_url)).body(body.to_owned()).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -133,68 +107,36 @@ impl Sandbox {
 
     /// The project's freight list items.
     pub async fn freight(&self, project: &str) -> Vec<Value> {
-        let (status, body) = self
-            .get(&format!("/api/v1/projects/{project}/freight"))
-            .await;
+        let (status, body) = self.get(&format!("/api/v1/projects/{project}/freight")).await;
         assert_eq!(status, 200, "{body}");
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
     pub async fn refresh(&self, project: &str, warehouse: &str) {
-        let (status, body) = self
-            .post(
-                &format!("/api/v1/projects/{project}/warehouses/{warehouse}/refresh"),
-                "",
-            )
-            .await;
+        let (status, body) = self.post(&format!("/api/v1/projects/{project}/warehouses/{warehouse}/refresh"), "").await;
         assert_eq!(status, 202, "refresh failed: {body}");
     }
 
     /// Waits until the freight whose commit is `commit` is current in `stage`.
-    pub async fn wait_current_in(
-        &self,
-        project: &str,
-        commit: &str,
-        stage: &str,
-        timeout: Duration,
-    ) -> Value {
-        self.wait_status(project, commit, "currentlyIn", stage, timeout)
-            .await
+    pub async fn wait_current_in(&self, project: &str, commit: &str, stage: &str, timeout: Duration) -> Value {
+        self.wait_status(project, commit, "currentlyIn", stage, timeout).await
     }
 
     /// Waits until the freight whose commit is `commit` is verified in `stage`.
-    pub async fn wait_verified_in(
-        &self,
-        project: &str,
-        commit: &str,
-        stage: &str,
-        timeout: Duration,
-    ) -> Value {
-        self.wait_status(project, commit, "verifiedIn", stage, timeout)
-            .await
+    pub async fn wait_verified_in(&self, project: &str, commit: &str, stage: &str, timeout: Duration) -> Value {
+        self.wait_status(project, commit, "verifiedIn", stage, timeout).await
     }
 
-    async fn wait_status(
-        &self,
-        project: &str,
-        commit: &str,
-        field: &str,
-        stage: &str,
-        timeout: Duration,
-    ) -> Value {
-        wait::until(
-            &format!("freight of {commit} to be {field} {stage}"),
-            timeout,
-            || async {
-                let items = self.freight(project).await;
-                let freight = items.iter().find(|f| f["commits"][0]["id"] == commit);
-                match freight {
-                    Some(f) if f["status"][field].get(stage).is_some() => Ok(f.clone()),
-                    Some(f) => Err(f["status"].to_string()),
-                    None => Err(format!("{} freight, none of {commit}", items.len())),
-                }
-            },
-        )
+    async fn wait_status(&self, project: &str, commit: &str, field: &str, stage: &str, timeout: Duration) -> Value {
+        wait::until(&format!("freight of {commit} to be {field} {stage}"), timeout, || async {
+            let items = self.freight(project).await;
+            let freight = items.iter().find(|f| f["commits"][0]["id"] == commit);
+            match freight {
+                Some(f) if f["status"][field].get(stage).is_some() => Ok(f.clone()),
+                Some(f) => Err(f["status"].to_string()),
+                None => Err(format!("{} freight, none of {commit}", items.len())),
+            }
+        })
         .await
     }
 }

@@ -59,18 +59,9 @@ async fn a_retried_publish_is_stored_once() {
     let nats = TestNats::start().await;
     let bus = nats.bus("test").await;
     let trace = lading_bus::tracing_context::new_root();
-    assert!(matches!(
-        bus.publish(&refresh("r1"), &trace).await.unwrap(),
-        Published::Stored(_)
-    ));
-    assert_eq!(
-        bus.publish(&refresh("r1"), &trace).await.unwrap(),
-        Published::Duplicate
-    );
-    assert!(matches!(
-        bus.publish(&refresh("r2"), &trace).await.unwrap(),
-        Published::Stored(_)
-    ));
+    assert!(matches!(bus.publish(&refresh("r1"), &trace).await.unwrap(), Published::Stored(_)));
+    assert_eq!(bus.publish(&refresh("r1"), &trace).await.unwrap(), Published::Duplicate);
+    assert!(matches!(bus.publish(&refresh("r2"), &trace).await.unwrap(), Published::Stored(_)));
     assert_eq!(stream_messages(&nats, EVENTS_STREAM).await, 2);
 }
 
@@ -82,16 +73,8 @@ async fn publish_once_refuses_a_subject_that_already_has_a_message() {
     // Something is already stored on the freight's subject, under another message ID:
     // publish-once must not rely on the deduplication window alone.
     let subject = freight_created(1).subject();
-    bus.jetstream()
-        .publish(subject, "earlier".into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    assert_eq!(
-        bus.publish_once(&freight_created(2), &trace).await.unwrap(),
-        Published::Duplicate
-    );
+    bus.jetstream().publish(subject, "earlier".into()).await.unwrap().await.unwrap();
+    assert_eq!(bus.publish_once(&freight_created(2), &trace).await.unwrap(), Published::Duplicate);
     assert_eq!(stream_messages(&nats, EVENTS_STREAM).await, 1);
 }
 
@@ -100,32 +83,19 @@ async fn messages_carry_cloudevents_headers_and_the_trace() {
     let nats = TestNats::start().await;
     let bus = nats.bus("warehouse").await;
     let trace = TraceContext::root(0xabc, 0x1);
-    bus.publish(&freight_created(1_767_225_600_000), &trace)
-        .await
-        .unwrap();
+    bus.publish(&freight_created(1_767_225_600_000), &trace).await.unwrap();
     let stream = bus.jetstream().get_stream(EVENTS_STREAM).await.unwrap();
     let message = stream.get_raw_message(1).await.unwrap();
     let headers = message.headers;
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .map(|v| v.as_str().to_owned())
-            .unwrap_or_default()
-    };
+    let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default();
     assert_eq!(get("ce-type"), "dev.lading.freight.created.v1");
     assert_eq!(get("ce-source"), "/lading/warehouse");
     assert_eq!(get("ce-specversion"), "1.0");
     assert_eq!(get("ce-id"), format!("freight-created:demo:{FREIGHT}"));
-    assert_eq!(
-        get("ce-subject"),
-        format!("projects/demo/freight/{FREIGHT}")
-    );
+    assert_eq!(get("ce-subject"), format!("projects/demo/freight/{FREIGHT}"));
     assert_eq!(get("ce-time"), "2026-01-01T00:00:00.000Z");
     assert_eq!(get("traceparent"), trace.to_traceparent());
-    assert_eq!(
-        message.subject.as_str(),
-        format!("lading.evt.demo.freight.{FREIGHT}.created")
-    );
+    assert_eq!(message.subject.as_str(), format!("lading.evt.demo.freight.{FREIGHT}.created"));
 }
 
 #[tokio::test]
@@ -137,11 +107,7 @@ async fn undecodable_messages_are_dead_lettered_and_counted_and_the_rest_flow_on
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("ce-type", "dev.lading.warehouse.refresh-requested.v1");
     bus.jetstream()
-        .publish_with_headers(
-            "lading.evt.demo.warehouse.app.refresh-requested",
-            headers,
-            vec![0xff, 0xff].into(),
-        )
+        .publish_with_headers("lading.evt.demo.warehouse.app.refresh-requested", headers, vec![0xff, 0xff].into())
         .await
         .unwrap()
         .await
@@ -155,10 +121,7 @@ async fn undecodable_messages_are_dead_lettered_and_counted_and_the_rest_flow_on
         let handled = handled.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let spec = ConsumerSpec::new(
-                "dlq-test",
-                vec![EventType::WarehouseRefreshRequestedV1.filter()],
-            );
+            let spec = ConsumerSpec::new("dlq-test", vec![EventType::WarehouseRefreshRequestedV1.filter()]);
             bus.consume(spec, shutdown, |delivery| {
                 let handled = handled.clone();
                 async move {
@@ -169,17 +132,9 @@ async fn undecodable_messages_are_dead_lettered_and_counted_and_the_rest_flow_on
             .await
         })
     };
-    wait::until(
-        "the good event to be handled",
-        Duration::from_secs(10),
-        || async {
-            if handled.lock().unwrap().len() == 1 {
-                Ok(())
-            } else {
-                Err("not yet".into())
-            }
-        },
-    )
+    wait::until("the good event to be handled", Duration::from_secs(10), || async {
+        if handled.lock().unwrap().len() == 1 { Ok(()) } else { Err("not yet".into()) }
+    })
     .await;
     // The handler continued the publisher's trace in a new span.
     let seen = handled.lock().unwrap()[0];
@@ -188,45 +143,20 @@ async fn undecodable_messages_are_dead_lettered_and_counted_and_the_rest_flow_on
 
     wait::until("a dead letter", Duration::from_secs(10), || async {
         let n = stream_messages(&nats, DEAD_LETTER_STREAM).await;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(format!("{n} dead letters"))
-        }
+        if n == 1 { Ok(()) } else { Err(format!("{n} dead letters")) }
     })
     .await;
-    let dead = bus
-        .jetstream()
-        .get_stream(DEAD_LETTER_STREAM)
-        .await
-        .unwrap()
-        .get_raw_message(1)
-        .await
-        .unwrap();
+    let dead = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await.unwrap().get_raw_message(1).await.unwrap();
     assert_eq!(dead.subject.as_str(), "lading.dlq.dlq-test");
     assert_eq!(dead.payload.as_ref(), &[0xff, 0xff]);
-    let reason = dead
-        .headers
-        .get(DEAD_LETTER_REASON)
-        .unwrap()
-        .as_str()
-        .to_owned();
+    let reason = dead.headers.get(DEAD_LETTER_REASON).unwrap().as_str().to_owned();
     assert!(reason.contains("does not decode"), "{reason}");
     assert_eq!(
         dead.headers.get(DEAD_LETTER_SUBJECT).unwrap().as_str(),
         "lading.evt.demo.warehouse.app.refresh-requested"
     );
-    assert!(
-        lading_runtime::metrics::value(
-            "lading_bus_dead_letters_total",
-            &[("consumer", "dlq-test")]
-        ) >= 1
-    );
-    assert_eq!(
-        handled.lock().unwrap().len(),
-        1,
-        "the garbage never reached the handler"
-    );
+    assert!(lading_runtime::metrics::value("lading_bus_dead_letters_total", &[("consumer", "dlq-test")]) >= 1);
+    assert_eq!(handled.lock().unwrap().len(), 1, "the garbage never reached the handler");
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
 }
@@ -245,16 +175,11 @@ async fn transient_failures_are_retried_and_permanent_ones_dead_lettered() {
         let attempts = attempts.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let spec = ConsumerSpec::new(
-                "retry-test",
-                vec![EventType::WarehouseRefreshRequestedV1.filter()],
-            );
+            let spec = ConsumerSpec::new("retry-test", vec![EventType::WarehouseRefreshRequestedV1.filter()]);
             bus.consume(spec, shutdown, |delivery| {
                 let attempts = attempts.clone();
                 async move {
-                    let Event::WarehouseRefreshRequested(r) = &delivery.event else {
-                        unreachable!()
-                    };
+                    let Event::WarehouseRefreshRequested(r) = &delivery.event else { unreachable!() };
                     if r.request_id == "permanent" {
                         return Err(HandlerError::Permanent("cannot ever work".into()));
                     }
@@ -268,39 +193,19 @@ async fn transient_failures_are_retried_and_permanent_ones_dead_lettered() {
             .await
         })
     };
-    wait::until(
-        "a retry of the transient failure",
-        Duration::from_secs(10),
-        || async {
-            let n = attempts.load(Ordering::SeqCst);
-            if n >= 2 {
-                Ok(())
-            } else {
-                Err(format!("{n} attempts"))
-            }
-        },
-    )
+    wait::until("a retry of the transient failure", Duration::from_secs(10), || async {
+        let n = attempts.load(Ordering::SeqCst);
+        if n >= 2 { Ok(()) } else { Err(format!("{n} attempts")) }
+    })
     .await;
-    wait::until(
-        "the permanent failure in the dead letters",
-        Duration::from_secs(10),
-        || async {
-            let n = stream_messages(&nats, DEAD_LETTER_STREAM).await;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(format!("{n} dead letters"))
-            }
-        },
-    )
+    wait::until("the permanent failure in the dead letters", Duration::from_secs(10), || async {
+        let n = stream_messages(&nats, DEAD_LETTER_STREAM).await;
+        if n == 1 { Ok(()) } else { Err(format!("{n} dead letters")) }
+    })
     .await;
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
-    assert_eq!(
-        attempts.load(Ordering::SeqCst),
-        2,
-        "acknowledged after the retry succeeded"
-    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "acknowledged after the retry succeeded");
 }
 
 #[tokio::test]
@@ -311,28 +216,14 @@ async fn aliases_are_unique_per_project_and_stable_per_freight() {
     let first_choice = lading_domain::alias::candidate(&id, 0);
     // Another freight already holds the first candidate in this project.
     let aliases = bus.jetstream().get_key_value(ALIASES_BUCKET).await.unwrap();
-    aliases
-        .put(format!("demo.{first_choice}"), "b".repeat(40).into())
-        .await
-        .unwrap();
+    aliases.put(format!("demo.{first_choice}"), "b".repeat(40).into()).await.unwrap();
     let claimed = bus.claim_alias("demo", &id).await.unwrap();
     assert_eq!(claimed, lading_domain::alias::candidate(&id, 1));
-    assert_eq!(
-        bus.claim_alias("demo", &id).await.unwrap(),
-        claimed,
-        "the same freight keeps its alias"
-    );
-    assert_eq!(
-        bus.claim_alias("other", &id).await.unwrap(),
-        first_choice,
-        "projects are separate"
-    );
+    assert_eq!(bus.claim_alias("demo", &id).await.unwrap(), claimed, "the same freight keeps its alias");
+    assert_eq!(bus.claim_alias("other", &id).await.unwrap(), first_choice, "projects are separate");
     // Racing claims for one freight agree.
     let other = FreightId::parse(&"c".repeat(40)).unwrap();
-    let (a, b) = tokio::join!(
-        bus.claim_alias("race", &other),
-        bus.claim_alias("race", &other)
-    );
+    let (a, b) = tokio::join!(bus.claim_alias("race", &other), bus.claim_alias("race", &other));
     assert_eq!(a.unwrap(), b.unwrap());
 }
 
@@ -340,25 +231,11 @@ async fn aliases_are_unique_per_project_and_stable_per_freight() {
 async fn a_lease_has_one_holder_until_released() {
     let nats = TestNats::start().await;
     let bus = nats.bus("test").await;
-    let mut lease = bus
-        .try_lease("promotion.demo.test", "a")
-        .await
-        .unwrap()
-        .expect("free lease");
-    assert!(
-        bus.try_lease("promotion.demo.test", "b")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let mut lease = bus.try_lease("promotion.demo.test", "a").await.unwrap().expect("free lease");
+    assert!(bus.try_lease("promotion.demo.test", "b").await.unwrap().is_none());
     lease.renew().await.unwrap();
     lease.release().await;
-    assert!(
-        bus.try_lease("promotion.demo.test", "b")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(bus.try_lease("promotion.demo.test", "b").await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -367,22 +244,10 @@ async fn the_projection_replays_what_was_stored_before_it_started() {
     let bus = nats.bus("test").await;
     let trace = lading_bus::tracing_context::new_root();
     bus.publish(&freight_created(1), &trace).await.unwrap();
-    let projection = lading_bus::Projection::follow(&bus, Shutdown::new())
-        .await
-        .unwrap();
-    let alias = projection.read(|m| {
-        m.project("demo")
-            .unwrap()
-            .find_freight(FREIGHT)
-            .unwrap()
-            .freight
-            .alias
-            .clone()
-    });
+    let projection = lading_bus::Projection::follow(&bus, Shutdown::new()).await.unwrap();
+    let alias = projection.read(|m| m.project("demo").unwrap().find_freight(FREIGHT).unwrap().freight.alias.clone());
     assert_eq!(alias, "brave-otter");
     // And follows what comes after.
-    let Published::Stored(seq) = bus.publish(&refresh("later"), &trace).await.unwrap() else {
-        panic!()
-    };
+    let Published::Stored(seq) = bus.publish(&refresh("later"), &trace).await.unwrap() else { panic!() };
     assert!(projection.wait_for(seq, Duration::from_secs(5)).await);
 }

@@ -12,27 +12,14 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn trailers(log: &[LoggedCommit]) -> Vec<String> {
     log.iter()
-        .filter_map(|c| {
-            c.message
-                .lines()
-                .find_map(|l| l.strip_prefix("Lading-Promotion: ").map(str::to_owned))
-        })
+        .filter_map(|c| c.message.lines().find_map(|l| l.strip_prefix("Lading-Promotion: ").map(str::to_owned)))
         .collect()
 }
 
 async fn stage_promotions(sandbox: &Sandbox, stage: &str) -> Vec<Value> {
     let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
-    let stage = stages["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["metadata"]["name"] == stage)
-        .unwrap()
-        .clone();
-    stage["status"]["promotions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let stage = stages["items"].as_array().unwrap().iter().find(|s| s["metadata"]["name"] == stage).unwrap().clone();
+    stage["status"]["promotions"].as_array().cloned().unwrap_or_default()
 }
 
 /// Asserts each stage branch holds exactly one commit per successful promotion, newest
@@ -43,23 +30,12 @@ async fn assert_one_commit_per_promotion(sandbox: &Sandbox, gitops: &Repo, app_c
         assert_eq!(log.len(), app_commits.len(), "{stage}: {log:#?}");
         let names = trailers(&log);
         assert_eq!(names.len(), log.len(), "every commit names its promotion");
-        assert_eq!(
-            names.iter().collect::<HashSet<_>>().len(),
-            names.len(),
-            "no promotion committed twice"
-        );
+        assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len(), "no promotion committed twice");
         let promotions = stage_promotions(sandbox, stage).await;
-        assert_eq!(
-            promotions.len(),
-            app_commits.len(),
-            "{stage}: one promotion per freight: {promotions:#?}"
-        );
+        assert_eq!(promotions.len(), app_commits.len(), "{stage}: one promotion per freight: {promotions:#?}");
         for p in &promotions {
             assert_eq!(p["status"]["phase"], "Succeeded", "{p}");
-            assert!(
-                names.contains(&p["name"].as_str().unwrap().to_owned()),
-                "{p} has no commit"
-            );
+            assert!(names.contains(&p["name"].as_str().unwrap().to_owned()), "{p} has no commit");
         }
         // Newest GitOps commit is the newest app commit; they were promoted in order.
         for (gitops_commit, app_commit) in log.iter().zip(app_commits.iter().rev()) {
@@ -76,17 +52,11 @@ async fn run_flow(replicas: usize) {
     let app = Repo::create(sandbox.dir.path(), "app");
     let gitops = Repo::create(sandbox.dir.path(), "gitops");
     let first = app.commit("app.txt", "v1", "first feature");
-    sandbox
-        .apply(&quickstart(&app.url(), &gitops.url(), "1h"))
-        .await;
+    sandbox.apply(&quickstart(&app.url(), &gitops.url(), "1h")).await;
 
-    sandbox
-        .wait_current_in("demo", &first, "uat", TIMEOUT)
-        .await;
+    sandbox.wait_current_in("demo", &first, "uat", TIMEOUT).await;
     // Verification follows the promotion: wait for it rather than assume it.
-    let freight = sandbox
-        .wait_verified_in("demo", &first, "uat", TIMEOUT)
-        .await;
+    let freight = sandbox.wait_verified_in("demo", &first, "uat", TIMEOUT).await;
     let alias = freight["alias"].as_str().unwrap();
     assert!(lading_domain::alias::looks_like_alias(alias), "{alias}");
     assert_eq!(freight["metadata"]["labels"]["lading.dev/alias"], alias);
@@ -95,48 +65,31 @@ async fn run_flow(replicas: usize) {
     assert_eq!(freight["commits"][0]["message"], "first feature");
     assert_eq!(freight["commits"][0]["branch"], "main");
     for stage in ["test", "uat"] {
-        assert!(
-            freight["status"]["verifiedIn"].get(stage).is_some(),
-            "verified in {stage}: {freight}"
-        );
+        assert!(freight["status"]["verifiedIn"].get(stage).is_some(), "verified in {stage}: {freight}");
     }
     assert!(gitops.show("stage/uat", "values.yaml").contains(&first));
 
     // Two more commits, each discovered on its own: two more freight, promoted in order.
     let second = app.commit("app.txt", "v2", "second feature");
     sandbox.refresh("demo", "app").await;
-    sandbox
-        .wait_current_in("demo", &second, "test", TIMEOUT)
-        .await;
+    sandbox.wait_current_in("demo", &second, "test", TIMEOUT).await;
     let third = app.commit("app.txt", "v3", "third feature");
     sandbox.refresh("demo", "app").await;
     sandbox.refresh("demo", "app").await;
-    sandbox
-        .wait_current_in("demo", &third, "uat", TIMEOUT)
-        .await;
-    sandbox
-        .wait_current_in("demo", &third, "test", TIMEOUT)
-        .await;
+    sandbox.wait_current_in("demo", &third, "uat", TIMEOUT).await;
+    sandbox.wait_current_in("demo", &third, "test", TIMEOUT).await;
 
     let all = sandbox.freight("demo").await;
     assert_eq!(all.len(), 3, "one freight per distinct commit: {all:#?}");
-    let aliases: HashSet<_> = all
-        .iter()
-        .map(|f| f["alias"].as_str().unwrap().to_owned())
-        .collect();
+    let aliases: HashSet<_> = all.iter().map(|f| f["alias"].as_str().unwrap().to_owned()).collect();
     assert_eq!(aliases.len(), 3, "aliases are unique in a project");
     for f in &all {
         if f["commits"][0]["id"] != third.as_str() {
-            assert!(
-                f["status"]["currentlyIn"].as_object().unwrap().is_empty(),
-                "only the newest is current: {f}"
-            );
+            assert!(f["status"]["currentlyIn"].as_object().unwrap().is_empty(), "only the newest is current: {f}");
         }
     }
     // Let any straggling duplicate work surface before counting commits.
-    let _ = sandbox
-        .wait_current_in("demo", &third, "uat", TIMEOUT)
-        .await;
+    let _ = sandbox.wait_current_in("demo", &third, "uat", TIMEOUT).await;
     assert_one_commit_per_promotion(&sandbox, &gitops, &[&first, &second, &third]).await;
 }
 
@@ -153,15 +106,8 @@ async fn two_replicas_of_every_service_create_each_freight_once_and_commit_once_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_invalid_document_is_named_and_nothing_is_stored() {
     let sandbox = Sandbox::start(1).await;
-    let manifests = quickstart(
-        "https://example.com/app.git",
-        "https://example.com/gitops.git",
-        "1h",
-    )
-    .replace(
-        "sources:\n      direct: true",
-        "sources:\n      direct: maybe",
-    );
+    let manifests = quickstart("https://example.com/app.git", "https://example.com/gitops.git", "1h")
+        .replace("sources:\n      direct: true", "sources:\n      direct: maybe");
     let (status, body) = sandbox.post("/api/v1/apply", &manifests).await;
     assert_eq!(status, 422, "{body}");
     let detail = &body["details"][0];
@@ -179,44 +125,18 @@ async fn an_invalid_document_is_named_and_nothing_is_stored() {
     let orphan = "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {name: w, namespace: nowhere}\nspec:\n  subscriptions:\n  - git: {repoURL: 'https://example.com/x.git'}\n";
     let (status, body) = sandbox.post("/api/v1/apply", orphan).await;
     assert_eq!(status, 422, "{body}");
-    assert!(
-        body["details"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("does not exist"),
-        "{body}"
-    );
+    assert!(body["details"][0]["reason"].as_str().unwrap().contains("does not exist"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn applying_twice_reports_unchanged_and_unknown_warehouses_are_not_found() {
     let sandbox = Sandbox::start(1).await;
-    let manifests = quickstart(
-        "file:///nonexistent/app.git",
-        "file:///nonexistent/gitops.git",
-        "1h",
-    );
+    let manifests = quickstart("file:///nonexistent/app.git", "file:///nonexistent/gitops.git", "1h");
     let first = sandbox.apply(&manifests).await;
-    assert!(
-        first["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["action"] == "created"),
-        "{first}"
-    );
+    assert!(first["results"].as_array().unwrap().iter().all(|r| r["action"] == "created"), "{first}");
     let second = sandbox.apply(&manifests).await;
-    assert!(
-        second["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["action"] == "unchanged"),
-        "{second}"
-    );
-    let (status, body) = sandbox
-        .post("/api/v1/projects/demo/warehouses/nope/refresh", "")
-        .await;
+    assert!(second["results"].as_array().unwrap().iter().all(|r| r["action"] == "unchanged"), "{second}");
+    let (status, body) = sandbox.post("/api/v1/projects/demo/warehouses/nope/refresh", "").await;
     assert_eq!(status, 404, "{body}");
     let (status, _) = sandbox.get("/api/v1/projects/nope/freight").await;
     assert_eq!(status, 404);
@@ -226,23 +146,15 @@ async fn applying_twice_reports_unchanged_and_unknown_warehouses_are_not_found()
 async fn a_failing_discovery_is_reported_and_the_warehouse_keeps_running() {
     let sandbox = Sandbox::start(1).await;
     let missing = sandbox.dir.path().join("missing.git");
-    let manifests = quickstart(
-        &format!("file://{}", missing.display()),
-        "file:///nonexistent/gitops.git",
-        "1h",
-    );
+    let manifests = quickstart(&format!("file://{}", missing.display()), "file:///nonexistent/gitops.git", "1h");
     sandbox.apply(&manifests).await;
-    let message = lading_tests::wait::until(
-        "the discovery error in warehouse status",
-        TIMEOUT,
-        || async {
-            let (_, list) = sandbox.get("/api/v1/projects/demo/warehouses").await;
-            match list["items"][0]["status"]["lastDiscoveryError"]["message"].as_str() {
-                Some(m) => Ok(m.to_owned()),
-                None => Err(list.to_string()),
-            }
-        },
-    )
+    let message = lading_tests::wait::until("the discovery error in warehouse status", TIMEOUT, || async {
+        let (_, list) = sandbox.get("/api/v1/projects/demo/warehouses").await;
+        match list["items"][0]["status"]["lastDiscoveryError"]["message"].as_str() {
+            Some(m) => Ok(m.to_owned()),
+            None => Err(list.to_string()),
+        }
+    })
     .await;
     assert!(!message.is_empty());
     // The repository appears: the next refresh succeeds.
@@ -251,14 +163,7 @@ async fn a_failing_discovery_is_reported_and_the_warehouse_keeps_running() {
     sandbox.refresh("demo", "app").await;
     lading_tests::wait::until("freight after the repository appeared", TIMEOUT, || async {
         let items = sandbox.freight("demo").await;
-        if items
-            .iter()
-            .any(|f| f["commits"][0]["id"] == commit.as_str())
-        {
-            Ok(())
-        } else {
-            Err(format!("{items:?}"))
-        }
+        if items.iter().any(|f| f["commits"][0]["id"] == commit.as_str()) { Ok(()) } else { Err(format!("{items:?}")) }
     })
     .await;
 }

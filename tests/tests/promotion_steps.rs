@@ -37,10 +37,7 @@ fn steps(gitops: &str) -> Vec<PromotionStep> {
 fn promote(gitops: &Repo, freight: &Freight, promotion: &str) -> Result<String, String> {
     let id = freight_id::compute(freight).unwrap();
     let workspace = tempfile::tempdir().unwrap();
-    let vars = [PromotionVariable {
-        name: "app".into(),
-        value: "https://example.com/app.git".into(),
-    }];
+    let vars = [PromotionVariable { name: "app".into(), value: "https://example.com/app.git".into() }];
     let steps = steps(&gitops.url());
     let input = PromotionInput {
         project: "demo",
@@ -52,36 +49,21 @@ fn promote(gitops: &Repo, freight: &Freight, promotion: &str) -> Result<String, 
         steps: &steps,
         author: &CommitAuthor::default(),
     };
-    run_promotion(&input, workspace.path())
-        .map(|o| o.commit)
-        .map_err(|e| e.to_string())
+    run_promotion(&input, workspace.path()).map(|o| o.commit).map_err(|e| e.to_string())
 }
 
 #[test]
 fn a_promotion_writes_its_values_and_names_itself_in_the_commit() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
-    let freight =
-        Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let commit = promote(&gitops, &freight, "test.01.aaaaaaa").unwrap();
     let log = gitops.log("stage/test");
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].id, commit);
-    assert!(
-        log[0]
-            .message
-            .ends_with("Lading-Promotion: test.01.aaaaaaa"),
-        "{}",
-        log[0].message
-    );
-    assert!(log[0].message.starts_with(&format!(
-        "promote {}",
-        freight_id::compute(&freight).unwrap()
-    )));
-    assert_eq!(
-        gitops.show("stage/test", "values.yaml").trim(),
-        "image:\n  tag: abc123"
-    );
+    assert!(log[0].message.ends_with("Lading-Promotion: test.01.aaaaaaa"), "{}", log[0].message);
+    assert!(log[0].message.starts_with(&format!("promote {}", freight_id::compute(&freight).unwrap())));
+    assert_eq!(gitops.show("stage/test", "values.yaml").trim(), "image:\n  tag: abc123");
 }
 
 #[test]
@@ -89,16 +71,12 @@ fn running_the_same_promotion_again_commits_nothing_new() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
     let first = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let second =
-        Freight::from_warehouse("app").with_commit("https://example.com/app.git", "def456");
+    let second = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "def456");
     let commit = promote(&gitops, &first, "test.01.aaaaaaa").unwrap();
     let later = promote(&gitops, &second, "test.02.bbbbbbb").unwrap();
     // The first promotion resumed after its push (a crash before it was recorded).
     let again = promote(&gitops, &first, "test.01.aaaaaaa").unwrap();
-    assert_eq!(
-        again, commit,
-        "the resumed promotion reports its earlier commit"
-    );
+    assert_eq!(again, commit, "the resumed promotion reports its earlier commit");
     let log = gitops.log("stage/test");
     assert_eq!(log.len(), 2, "no second commit for one promotion: {log:#?}");
     assert_eq!(log[0].id, later);
@@ -108,14 +86,10 @@ fn running_the_same_promotion_again_commits_nothing_new() {
 fn a_step_failure_names_the_step_and_pushes_nothing() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
-    let freight =
-        Freight::from_warehouse("app").with_commit("https://example.com/other.git", "abc123");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/other.git", "abc123");
     let error = promote(&gitops, &freight, "test.01.aaaaaaa").unwrap_err();
     assert!(error.starts_with("step 1 (yaml-update):"), "{error}");
-    assert!(
-        error.contains("no commit from https://example.com/app.git"),
-        "{error}"
-    );
+    assert!(error.contains("no commit from https://example.com/app.git"), "{error}");
     assert!(gitops.log("stage/test").is_empty());
 }
 
@@ -123,8 +97,7 @@ fn a_step_failure_names_the_step_and_pushes_nothing() {
 fn paths_outside_the_workspace_are_refused() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
-    let freight =
-        Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let id = freight_id::compute(&freight).unwrap();
     let workspace = tempfile::tempdir().unwrap();
     let steps = vec![PromotionStep {
@@ -144,11 +117,6 @@ fn paths_outside_the_workspace_are_refused() {
         steps: &steps,
         author: &CommitAuthor::default(),
     };
-    let error = run_promotion(&input, workspace.path())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("leaves the promotion's workspace"),
-        "{error}"
-    );
+    let error = run_promotion(&input, workspace.path()).unwrap_err().to_string();
+    assert!(error.contains("leaves the promotion's workspace"), "{error}");
 }

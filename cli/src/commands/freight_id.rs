@@ -59,10 +59,7 @@ status:
 
     #[test]
     fn computes_the_kargo_id_from_a_kargo_freight() {
-        assert_eq!(
-            compute(KARGO_FREIGHT).unwrap(),
-            "1edc32a855f4aceead43bf3774b7fdd88bb48a79"
-        );
+        assert_eq!(compute(KARGO_FREIGHT).unwrap(), "1edc32a855f4aceead43bf3774b7fdd88bb48a79");
     }
 
     #[test]
@@ -73,26 +70,12 @@ status:
 
     #[test]
     fn bad_input_names_the_field() {
-        let wrong_type =
-            "origin: {kind: Warehouse, name: w}\ncommits: [{repoURL: https://h/x, id: [1]}]\n";
+        let wrong_type = "origin: {kind: Warehouse, name: w}\ncommits: [{repoURL: https://h/x, id: [1]}]\n";
         let error = compute(wrong_type).unwrap_err().to_string();
         assert!(error.starts_with("commits[0].id: "), "{error}");
         let missing = "origin: {kind: Warehouse, name: w}\ncommits: [{repoURL: https://h/x}]\n";
-        assert_eq!(
-            compute(missing).unwrap_err().to_string(),
-            "commits[0].id: is required"
-        );
-        assert!(
-            compute("- a list")
-                .unwrap_err()
-                .to_string()
-                .contains("must be a Freight")
-        );
-        assert!(
-            compute("a: [")
-                .unwrap_err()
-                .to_string()
-                .contains("not YAML")
-        );
+        assert_eq!(compute(missing).unwrap_err().to_string(), "commits[0].id: is required");
+        assert!(compute("- a list").unwrap_err().to_string().contains("must be a Freight"));
+        assert!(compute("a: [").unwrap_err().to_string().contains("not YAML"));
     }
 }

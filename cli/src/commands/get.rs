@@ -12,26 +12,17 @@ pub async fn run(client: &Client, args: GetArgs) -> anyhow::Result<()> {
         Resource::Stages => "stages",
         Resource::Warehouses => "warehouses",
     };
-    let list = client
-        .get(&format!("/api/v1/projects/{}/{segment}", args.project))
-        .await?;
+    let list = client.get(&format!("/api/v1/projects/{}/{segment}", args.project)).await?;
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
         OutputFormat::Yaml => print!("{}", yaml(&list)?),
         OutputFormat::Table => {
-            let items = list
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
             if items.is_empty() {
                 eprintln!("No {segment} found in project {}.", args.project);
                 return Ok(());
             }
-            println!(
-                "{}",
-                render_table(args.resource, &items, chrono::Utc::now())
-            );
+            println!("{}", render_table(args.resource, &items, chrono::Utc::now()));
         }
     }
     Ok(())
@@ -46,11 +37,7 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
                     vec![
                         text(f, "/metadata/name").to_owned(),
                         text(f, "/alias").to_owned(),
-                        age(
-                            f.pointer("/metadata/creationTimestamp")
-                                .and_then(Value::as_str),
-                            now,
-                        ),
+                        age(f.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now),
                     ]
                 })
                 .collect();
@@ -64,23 +51,14 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
                         text(s, "/metadata/name").to_owned(),
                         s.pointer("/status/currentFreight")
                             .and_then(Value::as_array)
-                            .map(|current| {
-                                current
-                                    .iter()
-                                    .map(|f| text(f, "/alias"))
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            })
+                            .map(|current| current.iter().map(|f| text(f, "/alias")).collect::<Vec<_>>().join(","))
                             .unwrap_or_default(),
                         text(s, "/status/lastPromotion/name").to_owned(),
                         text(s, "/status/lastPromotion/status/phase").to_owned(),
                     ]
                 })
                 .collect();
-            table(
-                &["NAME", "CURRENT FREIGHT", "LAST PROMOTION", "PHASE"],
-                &rows,
-            )
+            table(&["NAME", "CURRENT FREIGHT", "LAST PROMOTION", "PHASE"], &rows)
         }
         Resource::Warehouses => {
             let rows: Vec<Vec<String>> = items
@@ -106,15 +84,9 @@ mod tests {
 
     #[test]
     fn freight_table_has_name_alias_age() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        let items = [
-            json!({"metadata": {"name": "abc", "creationTimestamp": "2026-01-01T00:00:00Z"}, "alias": "brave-otter"}),
-        ];
-        assert_eq!(
-            render_table(Resource::Freight, &items, now),
-            "NAME   ALIAS         AGE\nabc    brave-otter   60s"
-        );
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:00Z").unwrap().with_timezone(&chrono::Utc);
+        let items =
+            [json!({"metadata": {"name": "abc", "creationTimestamp": "2026-01-01T00:00:00Z"}, "alias": "brave-otter"})];
+        assert_eq!(render_table(Resource::Freight, &items, now), "NAME   ALIAS         AGE\nabc    brave-otter   60s");
     }
 }

@@ -32,9 +32,7 @@ pub fn read_input(file: Option<&std::path::Path>) -> anyhow::Result<String> {
         }
         _ => {
             let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading standard input")?;
+            std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
             Ok(text)
         }
     }

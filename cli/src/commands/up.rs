@@ -11,21 +11,13 @@ use lading_runtime::{Readiness, shutdown};
 use crate::cli::UpArgs;
 
 fn default_data_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(".lading")
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".lading")
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    lading_runtime::telemetry::init(
-        std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV)
-            .ok()
-            .as_deref(),
-    );
+    lading_runtime::telemetry::init(std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV).ok().as_deref());
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let (nats, nats_url) = match args.nats_url {
         Some(url) => (None, url),
         None => {
@@ -38,11 +30,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let readiness = Readiness::new();
     let shutdown = shutdown::from_future(shutdown::signal());
 
-    let api = lading_api::run(
-        lading_api::Config::new(&nats_url, args.api_addr),
-        readiness.clone(),
-        shutdown.clone(),
-    );
+    let api = lading_api::run(lading_api::Config::new(&nats_url, args.api_addr), readiness.clone(), shutdown.clone());
     let warehouse = lading_warehouse::run(
         lading_warehouse::Config::new(&nats_url, data_dir.join("cache")),
         readiness.clone(),
@@ -51,11 +39,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut promoter_config = lading_promoter::Config::new(&nats_url);
     promoter_config.work_dir = Some(data_dir.join("work"));
     let promoter = lading_promoter::run(promoter_config, readiness.clone(), shutdown.clone());
-    let verifier = lading_verifier::run(
-        lading_verifier::Config::new(&nats_url),
-        readiness.clone(),
-        shutdown.clone(),
-    );
+    let verifier = lading_verifier::run(lading_verifier::Config::new(&nats_url), readiness.clone(), shutdown.clone());
 
     let announce = {
         let readiness = readiness.clone();
@@ -68,9 +52,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                     () = tokio::time::sleep(Duration::from_millis(50)) => {}
                 }
             }
-            eprintln!(
-                "Lading is ready: api http://{api_addr}, NATS {nats_url}. Press Ctrl-C to stop."
-            );
+            eprintln!("Lading is ready: api http://{api_addr}, NATS {nats_url}. Press Ctrl-C to stop.");
         }
     };
     tokio::spawn(announce);

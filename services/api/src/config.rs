@@ -18,25 +18,12 @@ pub struct Config {
 
 impl Config {
     pub fn new(nats_url: impl Into<String>, listen_addr: SocketAddr) -> Self {
-        Self {
-            nats_url: nats_url.into(),
-            listen_addr,
-        }
+        Self { nats_url: nats_url.into(), listen_addr }
     }
 
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
-        let addr = env
-            .get(LISTEN_ADDR_ENV)
-            .map(String::as_str)
-            .unwrap_or(DEFAULT_LISTEN_ADDR);
-        let listen_addr = addr
-            .parse()
-            .map_err(|e| format!("{LISTEN_ADDR_ENV}={addr:?}: {e}"))?;
-        Ok(Config::new(
-            env.get(NATS_URL_ENV)
-                .cloned()
-                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            listen_addr,
-        ))
+        let addr = env.get(LISTEN_ADDR_ENV).map(String::as_str).unwrap_or(DEFAULT_LISTEN_ADDR);
+        let listen_addr = addr.parse().map_err(|e| format!("{LISTEN_ADDR_ENV}={addr:?}: {e}"))?;
+        Ok(Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()), listen_addr))
     }
 }

@@ -34,10 +34,6 @@ impl IntoResponse for ApiError {
             ApiError::InvalidManifests(errors) => json!(errors),
             _ => json!([]),
         };
-        (
-            status,
-            Json(json!({"error": self.to_string(), "details": details})),
-        )
-            .into_response()
+        (status, Json(json!({"error": self.to_string(), "details": details}))).into_response()
     }
 }

@@ -28,10 +28,7 @@ pub enum Error {
     #[error(transparent)]
     Bus(#[from] BusError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Listen { addr: String, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -49,10 +46,7 @@ pub type SharedContext = Arc<Context>;
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let listener = TcpListener::bind(config.listen_addr)
         .await
-        .map_err(|source| Error::Listen {
-            addr: config.listen_addr.to_string(),
-            source,
-        })?;
+        .map_err(|source| Error::Listen { addr: config.listen_addr.to_string(), source })?;
     serve(listener, config, readiness, shutdown).await
 }
 
@@ -71,24 +65,16 @@ pub async fn serve(
     let app = health_and_api.merge(routes::api(state_rx));
     let server_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
-            .await
+        axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await }).await
     });
     tracing::info!(%addr, "api listening");
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;
-    state_tx.send_replace(Some(Arc::new(Context {
-        bus,
-        specs,
-        projection,
-    })));
+    state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection })));
     ready.set(true);
-    let served = server
-        .await
-        .map_err(|e| Error::Serve(std::io::Error::other(e)))?;
+    let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
     served.map_err(Error::Serve)
 }

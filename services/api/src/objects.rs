@@ -29,19 +29,14 @@ pub fn freight_object(project: &str, record: &FreightRecord) -> Value {
         },
     });
     // alias, origin, commits, images, charts and status, with Kargo's names.
-    if let (Value::Object(target), Ok(Value::Object(fields))) =
-        (&mut object, serde_json::to_value(freight))
-    {
+    if let (Value::Object(target), Ok(Value::Object(fields))) = (&mut object, serde_json::to_value(freight)) {
         target.extend(fields);
     }
     object
 }
 
 fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Value {
-    let alias = project
-        .and_then(|m| m.freight.get(&p.freight_id))
-        .map(|f| f.freight.alias.clone())
-        .unwrap_or_default();
+    let alias = project.and_then(|m| m.freight.get(&p.freight_id)).map(|f| f.freight.alias.clone()).unwrap_or_default();
     let mut status = json!({"phase": format!("{:?}", p.phase)});
     if !p.message.is_empty() {
         status["message"] = json!(p.message);
@@ -70,10 +65,8 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Valu
             .current
             .iter()
             .map(|(origin, (id, since))| {
-                let alias = project
-                    .and_then(|p| p.freight.get(id))
-                    .map(|f| f.freight.alias.clone())
-                    .unwrap_or_default();
+                let alias =
+                    project.and_then(|p| p.freight.get(id)).map(|f| f.freight.alias.clone()).unwrap_or_default();
                 json!({"name": id.as_str(), "alias": alias, "origin": origin, "since": timestamp(*since)})
             })
             .collect();
@@ -86,13 +79,8 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Valu
         if let Some(head) = stage.head_of_queue() {
             status["currentPromotion"] = promotion_summary(project, head);
         }
-        status["promotions"] = json!(
-            stage
-                .promotions
-                .iter()
-                .map(|p| promotion_summary(project, p))
-                .collect::<Vec<_>>()
-        );
+        status["promotions"] =
+            json!(stage.promotions.iter().map(|p| promotion_summary(project, p)).collect::<Vec<_>>());
     }
     object["status"] = status;
     object

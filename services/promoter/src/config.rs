@@ -23,11 +23,7 @@ pub struct Config {
 
 impl Config {
     pub fn new(nats_url: impl Into<String>) -> Self {
-        Self {
-            service: ServiceConfig::new(nats_url),
-            work_dir: None,
-            author: CommitAuthor::default(),
-        }
+        Self { service: ServiceConfig::new(nats_url), work_dir: None, author: CommitAuthor::default() }
     }
 
     /// Reads the configuration from `env` (the process environment in `main`).

@@ -17,10 +17,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
-use lading_domain::availability::{
-    AutoPromotion, ExistingPromotion, FreightFacts, StageFacts, decide_auto_promotions,
-};
-use lading_events::catalog::{PromotionCreatedV1, PromotionTrigger};
+use lading_domain::availability::{AutoPromotion, ExistingPromotion, FreightFacts, StageFacts, decide_auto_promotions};
+use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionTrigger};
 use lading_events::read_model::{ProjectModel, PromotionPhase};
 use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_runtime::Shutdown;
@@ -35,13 +33,8 @@ const CATCH_UP: Duration = Duration::from_secs(10);
 const SOAK_CHECK: Duration = Duration::from_secs(5);
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let mut spec = ConsumerSpec::new(
-        CONSUMER,
-        vec![
-            EventType::FreightCreatedV1.filter(),
-            EventType::FreightVerifiedV1.filter(),
-        ],
-    );
+    let mut spec =
+        ConsumerSpec::new(CONSUMER, vec![EventType::FreightCreatedV1.filter(), EventType::FreightVerifiedV1.filter()]);
     // Decisions are made one at a time, in log order, whatever the number of replicas:
     // promotions are then queued in discovery order and a stage never moves back.
     spec.max_ack_pending = 1;
@@ -59,11 +52,7 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
 
 /// A promotion's name: `<stage>.<ulid>.<first 7 of the freight ID>`, as Kargo names them.
 pub fn promotion_name(stage: &str, freight: &FreightId) -> String {
-    format!(
-        "{stage}.{}.{}",
-        ulid::Ulid::new().to_string().to_lowercase(),
-        freight.short()
-    )
+    format!("{stage}.{}.{}", ulid::Ulid::new().to_string().to_lowercase(), freight.short())
 }
 
 async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
@@ -72,38 +61,27 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
         Event::FreightVerified(e) => e.project.clone(),
         _ => return Ok(Outcome::Done),
     };
-    if !context
-        .projection
-        .wait_for(delivery.stream_sequence, CATCH_UP)
-        .await
-    {
-        return Err(HandlerError::Transient(
-            "read model is behind the log".to_owned(),
-        ));
+    if !context.projection.wait_for(delivery.stream_sequence, CATCH_UP).await {
+        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
     }
-    let decided = decisions(
-        context,
-        &project,
-        Some(delivery.stream_sequence),
-        Utc::now(),
-    );
-    queue(context, &project, decided, &delivery.trace)
-        .await
-        .map_err(HandlerError::Transient)?;
+    let decided = decisions(context, &project, Some(delivery.stream_sequence), Utc::now());
+    queue(context, &project, decided, &delivery.trace).await.map_err(HandlerError::Transient)?;
     Ok(Outcome::Done)
 }
 
-/// The promotions to queue in `project`, seeing the freight discovered up to log
-/// position `as_of` (all of it when `None`).
-pub fn decisions(
-    context: &Context,
-    project: &str,
-    as_of: Option<u64>,
-    now: DateTime<Utc>,
-) -> Vec<(String, FreightId)> {
-    let (stages, policies) = context
-        .specs
-        .read(|s| (s.stages(project), s.promotion_policies(project)));
+/// What the decider does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Queue an automatic promotion of the freight into the stage.
+    Queue { stage: String, freight: FreightId },
+    /// Drop a pending automatic promotion that newer freight supersedes.
+    Supersede { stage: String, promotion: String, freight: FreightId, reason: String },
+}
+
+/// What to do in `project`, seeing the freight discovered up to log position `as_of`
+/// (all of it when `None`).
+pub fn decisions(context: &Context, project: &str, as_of: Option<u64>, now: DateTime<Utc>) -> Vec<Action> {
+    let (stages, policies) = context.specs.read(|s| (s.stages(project), s.promotion_policies(project)));
     context.projection.read(|model| {
         let Some(project_model) = model.project(project) else {
             return Vec::new();
@@ -126,12 +104,36 @@ pub fn decisions(
             for decision in decide_auto_promotions(&stage, &policies, &freight, &existing, now) {
                 tracing::debug!(stage = name, ?decision, "auto-promotion decision");
                 if let AutoPromotion::Promote(id) = decision {
-                    out.push((name.clone(), id));
+                    out.extend(superseded_by(project_model, name, &id));
+                    out.push(Action::Queue { stage: name.clone(), freight: id });
                 }
             }
         }
         out
     })
+}
+
+/// Pending (not yet running) automatic promotions of older freight from the same origin.
+fn superseded_by(project: &ProjectModel, stage: &str, newer: &FreightId) -> Vec<Action> {
+    let (Some(record), Some(newer_freight)) = (project.stages.get(stage), project.freight.get(newer)) else {
+        return Vec::new();
+    };
+    record
+        .promotions
+        .iter()
+        .filter(|p| p.phase == PromotionPhase::Pending && p.trigger == PromotionTrigger::Auto)
+        .filter_map(|p| {
+            let older = project.freight.get(&p.freight_id)?;
+            (older.freight.origin == newer_freight.freight.origin
+                && older.discovered_seq < newer_freight.discovered_seq)
+                .then(|| Action::Supersede {
+                    stage: stage.to_owned(),
+                    promotion: p.name.clone(),
+                    freight: p.freight_id.clone(),
+                    reason: format!("superseded by newer freight {} ({})", newer_freight.freight.alias, newer.short()),
+                })
+        })
+        .collect()
 }
 
 fn existing_promotions<'a>(project: &'a ProjectModel, stage: &str) -> Vec<ExistingPromotion<'a>> {
@@ -147,34 +149,35 @@ fn existing_promotions<'a>(project: &'a ProjectModel, stage: &str) -> Vec<Existi
                 freight: &p.freight_id,
                 origin: &freight.freight.origin,
                 freight_discovered: freight.discovered_seq,
-                unsuccessful: p.phase == PromotionPhase::Failed,
+                unsuccessful: p.phase.is_unsuccessful(),
                 manual: p.trigger == PromotionTrigger::Manual,
             })
         })
         .collect()
 }
 
-async fn queue(
-    context: &Context,
-    project: &str,
-    decided: Vec<(String, FreightId)>,
-    trace: &TraceContext,
-) -> Result<(), String> {
-    for (stage, freight_id) in decided {
-        let event = Event::PromotionCreated(PromotionCreatedV1 {
-            project: project.to_owned(),
-            stage: stage.clone(),
-            promotion: promotion_name(&stage, &freight_id),
-            freight_id: freight_id.to_string(),
-            trigger: PromotionTrigger::Auto,
-            created_at_ms: now_ms(),
-        });
-        context
-            .bus
-            .publish(&event, trace)
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(project, stage, freight = %freight_id, "queued automatic promotion");
+async fn queue(context: &Context, project: &str, actions: Vec<Action>, trace: &TraceContext) -> Result<(), String> {
+    for action in actions {
+        let event = match &action {
+            Action::Queue { stage, freight } => Event::PromotionCreated(PromotionCreatedV1 {
+                project: project.to_owned(),
+                stage: stage.clone(),
+                promotion: promotion_name(stage, freight),
+                freight_id: freight.to_string(),
+                trigger: PromotionTrigger::Auto,
+                created_at_ms: now_ms(),
+            }),
+            Action::Supersede { stage, promotion, freight, reason } => Event::PromotionAborted(PromotionAbortedV1 {
+                project: project.to_owned(),
+                stage: stage.clone(),
+                promotion: promotion.clone(),
+                freight_id: freight.to_string(),
+                reason: reason.clone(),
+                aborted_at_ms: now_ms(),
+            }),
+        };
+        context.bus.publish(&event, trace).await.map_err(|e| e.to_string())?;
+        tracing::info!(project, ?action, "decided");
     }
     Ok(())
 }
@@ -191,9 +194,7 @@ async fn soak_timer(context: Arc<Context>, shutdown: Shutdown) {
                 .into_iter()
                 .filter(|p| {
                     s.stages(p).iter().any(|(_, _, spec)| {
-                        spec.requested_freight
-                            .iter()
-                            .any(|r| r.sources.required_soak_time.is_some())
+                        spec.requested_freight.iter().any(|r| r.sources.required_soak_time.is_some())
                     })
                 })
                 .collect()

@@ -47,12 +47,7 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     let (bus, ready) = start_service("promoter", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;
-    let context = Arc::new(Context {
-        bus,
-        specs,
-        projection,
-        config,
-    });
+    let context = Arc::new(Context { bus, specs, projection, config });
     ready.set(true);
     tracing::info!(replica = context.config.service.replica, "promoter running");
     let decider = decide::run(context.clone(), shutdown.clone());

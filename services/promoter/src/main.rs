@@ -2,10 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    lading_runtime::service::main(
-        "lading-promoter",
-        lading_promoter::Config::from_env,
-        lading_promoter::run,
-    )
-    .await
+    lading_runtime::service::main("lading-promoter", lading_promoter::Config::from_env, lading_promoter::run).await
 }

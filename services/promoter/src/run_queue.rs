@@ -14,11 +14,15 @@ use std::time::Duration;
 
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
-use lading_events::catalog::{PromotionCreatedV1, PromotionFailedV1, PromotionSucceededV1};
-use lading_events::{Event, EventType, now_ms};
+use lading_events::catalog::{
+    PromotionCreatedV1, PromotionFailedV1, PromotionStartedV1, PromotionStepFinishedV1, PromotionSucceededV1,
+    StepStatus,
+};
+use lading_events::read_model::PromotionPhase;
+use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_runtime::Shutdown;
 
-use crate::engine::{PromotionInput, run_promotion};
+use crate::engine::{PromotionError, PromotionInput, StepFailure, StepObserver, StepReport, run_promotion_observed};
 use crate::{Context, Error};
 
 pub const CONSUMER: &str = "promoter-run";
@@ -46,9 +50,7 @@ enum Turn {
 
 fn turn_of(context: &Context, created: &PromotionCreatedV1) -> Turn {
     context.projection.read(|model| {
-        let stage = model
-            .project(&created.project)
-            .and_then(|p| p.stages.get(&created.stage));
+        let stage = model.project(&created.project).and_then(|p| p.stages.get(&created.stage));
         match stage.and_then(|s| s.promotion(&created.promotion)) {
             Some(p) if p.phase.is_terminal() => Turn::Finished,
             Some(_) => match stage.and_then(|s| s.head_of_queue()) {
@@ -64,14 +66,8 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     let Event::PromotionCreated(created) = &delivery.event else {
         return Ok(Outcome::Done);
     };
-    if !context
-        .projection
-        .wait_for(delivery.stream_sequence, Duration::from_secs(10))
-        .await
-    {
-        return Err(HandlerError::Transient(
-            "read model is behind the log".to_owned(),
-        ));
+    if !context.projection.wait_for(delivery.stream_sequence, Duration::from_secs(10)).await {
+        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
     }
     match turn_of(context, created) {
         Turn::Finished => return Ok(Outcome::Done),
@@ -81,26 +77,15 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     let lease_key = format!("promotion.{}.{}", created.project, created.stage);
     let holder = format!("{}/{}", context.config.service.replica, created.promotion);
     let transient = |e: lading_bus::BusError| HandlerError::Transient(e.to_string());
-    let Some(mut lease) = context
-        .bus
-        .try_lease(&lease_key, &holder)
-        .await
-        .map_err(transient)?
-    else {
+    let Some(mut lease) = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)? else {
         return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
     };
     // Another replica may have finished this promotion just before we took the lease:
     // catch up with everything stored so far before deciding to run it.
     let latest = latest_sequence(context).await.map_err(transient)?;
-    if !context
-        .projection
-        .wait_for(latest, Duration::from_secs(10))
-        .await
-    {
+    if !context.projection.wait_for(latest, Duration::from_secs(10)).await {
         lease.release().await;
-        return Err(HandlerError::Transient(
-            "read model is behind the log".to_owned(),
-        ));
+        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
     }
     if let Turn::Finished = turn_of(context, created) {
         lease.release().await;
@@ -124,9 +109,22 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
             lease
         })
     };
-    let finished = execute(context, created).await;
+    let started = Event::PromotionStarted(PromotionStartedV1 {
+        project: created.project.clone(),
+        stage: created.stage.clone(),
+        promotion: created.promotion.clone(),
+        freight_id: created.freight_id.clone(),
+        started_at_ms: now_ms(),
+    });
+    if let Err(error) = context.bus.publish(&started, &delivery.trace).await {
+        tracing::warn!(%error, "could not record the start of the promotion");
+    }
+    let finished = execute(context, created, &delivery.trace).await;
     renewing.cancel();
-    let published = context.bus.publish(&finished, &delivery.trace).await;
+    let published = match &finished {
+        Some(event) => context.bus.publish(event, &delivery.trace).await.map(|_| ()),
+        None => Ok(()),
+    };
     if let Ok(lease) = renewal.await {
         lease.release().await;
     }
@@ -140,22 +138,60 @@ async fn latest_sequence(context: &Context) -> Result<u64, lading_bus::BusError>
         .jetstream()
         .get_stream(lading_bus::names::EVENTS_STREAM)
         .await
-        .map_err(|e| lading_bus::BusError::Nats {
-            context: "opening the event stream",
-            message: e.to_string(),
-        })?;
+        .map_err(|e| lading_bus::BusError::Nats { context: "opening the event stream", message: e.to_string() })?;
     let info = stream
         .info()
         .await
-        .map_err(|e| lading_bus::BusError::Nats {
-            context: "reading stream info",
-            message: e.to_string(),
-        })?;
+        .map_err(|e| lading_bus::BusError::Nats { context: "reading stream info", message: e.to_string() })?;
     Ok(info.state.last_sequence)
 }
 
 /// Runs the promotion's steps and returns the event recording how it ended.
-async fn execute(context: &Context, created: &PromotionCreatedV1) -> Event {
+/// Stops a promotion before its next step once it was aborted, and forwards step
+/// reports to be published.
+struct RunObserver {
+    projection: lading_bus::Projection,
+    created: PromotionCreatedV1,
+    reports: tokio::sync::mpsc::UnboundedSender<StepReport>,
+}
+
+impl StepObserver for RunObserver {
+    fn before_step(&mut self, _index: usize) -> Result<(), String> {
+        let created = &self.created;
+        let aborted = self.projection.read(|m| {
+            let stage = m.project(&created.project)?.stages.get(&created.stage)?;
+            let promotion = stage.promotion(&created.promotion)?;
+            (promotion.phase == PromotionPhase::Aborted).then(|| promotion.message.clone())
+        });
+        match aborted {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
+    fn step_finished(&mut self, report: StepReport) {
+        let _ = self.reports.send(report);
+    }
+}
+
+fn step_event(created: &PromotionCreatedV1, report: StepReport) -> Event {
+    Event::PromotionStepFinished(PromotionStepFinishedV1 {
+        project: created.project.clone(),
+        stage: created.stage.clone(),
+        promotion: created.promotion.clone(),
+        index: report.index as u32,
+        alias: report.alias,
+        uses: report.uses,
+        status: if report.error.is_some() { StepStatus::Failed } else { StepStatus::Succeeded },
+        message: report.error.unwrap_or_default(),
+        started_at_ms: report.started_at_ms,
+        finished_at_ms: report.finished_at_ms,
+    })
+}
+
+/// Runs the promotion's steps and returns the event recording how it ended; `None` when
+/// it was aborted (the abort is already recorded).
+async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceContext) -> Option<Event> {
     let failed = |reason: String| {
         tracing::warn!(promotion = created.promotion, reason, "promotion failed");
         Event::PromotionFailed(PromotionFailedV1 {
@@ -167,33 +203,49 @@ async fn execute(context: &Context, created: &PromotionCreatedV1) -> Event {
             finished_at_ms: now_ms(),
         })
     };
-    let Some(stage) = context
-        .specs
-        .read(|s| s.stage(&created.project, &created.stage).cloned())
-    else {
-        return failed(format!("stage {:?} no longer exists", created.stage));
+    let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
+        return Some(failed(format!("stage {:?} no longer exists", created.stage)));
     };
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
-        return failed(format!("malformed freight ID {:?}", created.freight_id));
+        return Some(failed(format!("malformed freight ID {:?}", created.freight_id)));
     };
-    let Some(freight) = context.projection.read(|m| {
-        m.project(&created.project)
-            .and_then(|p| p.freight.get(&freight_id))
-            .map(|f| f.freight.clone())
-    }) else {
-        return failed(format!("freight {freight_id} is unknown"));
+    let Some(freight) = context
+        .projection
+        .read(|m| m.project(&created.project).and_then(|p| p.freight.get(&freight_id)).map(|f| f.freight.clone()))
+    else {
+        return Some(failed(format!("freight {freight_id} is unknown")));
     };
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let mut observer = RunObserver { projection: context.projection.clone(), created: created.clone(), reports };
+    let publisher = {
+        let bus = context.bus.clone();
+        let created = created.clone();
+        let trace = *trace;
+        tokio::spawn(async move {
+            while let Some(report) = received.recv().await {
+                if let Err(error) = bus.publish(&step_event(&created, report), &trace).await {
+                    tracing::warn!(%error, "could not record a step");
+                }
+            }
+        })
+    };
     let result = tokio::task::spawn_blocking(move || {
         let workspace = match &work_dir {
             Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::tempdir_in(dir)),
             None => tempfile::tempdir(),
         }
-        .map_err(|e| format!("creating the workspace: {e}"))?;
+        .map_err(|e| {
+            PromotionError::Step(StepFailure {
+                index: 0,
+                uses: String::new(),
+                message: format!("creating the workspace: {e}"),
+            })
+        })?;
         let input = PromotionInput {
             project: &created_owned.project,
             stage: &created_owned.stage,
@@ -204,11 +256,19 @@ async fn execute(context: &Context, created: &PromotionCreatedV1) -> Event {
             steps: stage.steps(),
             author: &author,
         };
-        run_promotion(&input, workspace.path()).map_err(|e| e.to_string())
+        run_promotion_observed(&input, workspace.path(), &mut observer)
     })
     .await
-    .unwrap_or_else(|e| Err(format!("the promotion task failed: {e}")));
-    match result {
+    .unwrap_or_else(|e| {
+        Err(PromotionError::Step(StepFailure {
+            index: 0,
+            uses: String::new(),
+            message: format!("the promotion task failed: {e}"),
+        }))
+    });
+    // Step reports are published before the outcome.
+    let _ = publisher.await;
+    Some(match result {
         Ok(outcome) => {
             tracing::info!(
                 promotion = created.promotion,
@@ -225,6 +285,10 @@ async fn execute(context: &Context, created: &PromotionCreatedV1) -> Event {
                 finished_at_ms: now_ms(),
             })
         }
-        Err(reason) => failed(reason),
-    }
+        Err(PromotionError::Aborted { index, reason }) => {
+            tracing::info!(promotion = created.promotion, index, reason, "promotion aborted");
+            return None;
+        }
+        Err(PromotionError::Step(failure)) => failed(failure.to_string()),
+    })
 }

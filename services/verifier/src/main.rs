@@ -2,10 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    lading_runtime::service::main(
-        "lading-verifier",
-        lading_verifier::Config::from_env,
-        lading_verifier::run,
-    )
-    .await
+    lading_runtime::service::main("lading-verifier", lading_verifier::Config::from_env, lading_verifier::run).await
 }

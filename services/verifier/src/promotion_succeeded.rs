@@ -20,14 +20,8 @@ pub async fn handle(bus: &Bus, delivery: Delivery) -> Result<Outcome, HandlerErr
         return Ok(Outcome::Done);
     };
     let verified = verify(succeeded, now_ms());
-    bus.publish(&verified, &delivery.trace)
-        .await
-        .map_err(|e| HandlerError::Transient(e.to_string()))?;
-    tracing::info!(
-        stage = succeeded.stage,
-        freight = succeeded.freight_id,
-        "freight verified"
-    );
+    bus.publish(&verified, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+    tracing::info!(stage = succeeded.stage, freight = succeeded.freight_id, "freight verified");
     Ok(Outcome::Done)
 }
 
@@ -47,17 +41,9 @@ mod tests {
             commit: "c".into(),
             finished_at_ms: 1,
         };
-        let Event::FreightVerified(v) = verify(&succeeded, 5) else {
-            panic!("not a FreightVerified")
-        };
-        assert_eq!(
-            (v.stage.as_str(), v.freight_id.as_str(), v.verified_at_ms),
-            ("test", "a".repeat(40).as_str(), 5)
-        );
+        let Event::FreightVerified(v) = verify(&succeeded, 5) else { panic!("not a FreightVerified") };
+        assert_eq!((v.stage.as_str(), v.freight_id.as_str(), v.verified_at_ms), ("test", "a".repeat(40).as_str(), 5));
         // The identity names stage, freight and promotion: one verification per promotion.
-        assert_eq!(
-            verify(&succeeded, 6).identity(),
-            verify(&succeeded, 5).identity()
-        );
+        assert_eq!(verify(&succeeded, 6).identity(), verify(&succeeded, 5).identity());
     }
 }

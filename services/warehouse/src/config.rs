@@ -17,10 +17,7 @@ pub struct Config {
 
 impl Config {
     pub fn new(nats_url: impl Into<String>, cache_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            service: ServiceConfig::new(nats_url),
-            cache_dir: cache_dir.into(),
-        }
+        Self { service: ServiceConfig::new(nats_url), cache_dir: cache_dir.into() }
     }
 
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
@@ -28,9 +25,6 @@ impl Config {
             .get(CACHE_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("lading-warehouse-cache"));
-        Ok(Config {
-            service: ServiceConfig::from_env(env)?,
-            cache_dir,
-        })
+        Ok(Config { service: ServiceConfig::from_env(env)?, cache_dir })
     }
 }

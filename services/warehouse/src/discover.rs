@@ -77,46 +77,30 @@ async fn discover_inner(
     spec: &WarehouseSpec,
     trace: &TraceContext,
 ) -> Result<Discovered, DiscoveryError> {
-    let mut freight = Freight {
-        origin: FreightOrigin::warehouse(warehouse),
-        ..Freight::default()
-    };
+    let mut freight = Freight { origin: FreightOrigin::warehouse(warehouse), ..Freight::default() };
     {
         let _guard = lock.lock().await;
         for subscription in spec.git_subscriptions() {
             let cache_dir = cache_dir.to_path_buf();
             let subscription = subscription.clone();
-            let commit = tokio::task::spawn_blocking(move || {
-                git_subscription::newest_commit(&cache_dir, &subscription)
-            })
-            .await
-            .map_err(|e| DiscoveryError::Source(format!("discovery task failed: {e}")))?
-            .map_err(DiscoveryError::Source)?;
+            let commit =
+                tokio::task::spawn_blocking(move || git_subscription::newest_commit(&cache_dir, &subscription))
+                    .await
+                    .map_err(|e| DiscoveryError::Source(format!("discovery task failed: {e}")))?
+                    .map_err(DiscoveryError::Source)?;
             freight.commits.push(commit);
         }
     }
-    let id = freight_id::compute(&freight)
-        .map_err(|e| DiscoveryError::Source(format!("cannot name the freight: {e}")))?;
-    let alias = bus
-        .claim_alias(project, &id)
-        .await
-        .map_err(|e| DiscoveryError::Bus(e.to_string()))?;
+    let id =
+        freight_id::compute(&freight).map_err(|e| DiscoveryError::Source(format!("cannot name the freight: {e}")))?;
+    let alias = bus.claim_alias(project, &id).await.map_err(|e| DiscoveryError::Bus(e.to_string()))?;
     freight.alias = alias.clone();
     let event = Event::FreightCreated(FreightCreatedV1::new(project, &id, &freight, now_ms()));
-    match bus
-        .publish_once(&event, trace)
-        .await
-        .map_err(|e| DiscoveryError::Bus(e.to_string()))?
-    {
+    match bus.publish_once(&event, trace).await.map_err(|e| DiscoveryError::Bus(e.to_string()))? {
         Published::Stored(_) => {
             tracing::info!(project, warehouse, freight = %id, alias, "freight created");
-            Ok(Discovered::Created {
-                freight_id: id.to_string(),
-                alias,
-            })
+            Ok(Discovered::Created { freight_id: id.to_string(), alias })
         }
-        Published::Duplicate => Ok(Discovered::Unchanged {
-            freight_id: id.to_string(),
-        }),
+        Published::Duplicate => Ok(Discovered::Unchanged { freight_id: id.to_string() }),
     }
 }

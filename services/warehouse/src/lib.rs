@@ -47,17 +47,9 @@ pub struct Context {
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let (bus, ready) = start_service("warehouse", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
-    let context = Arc::new(Context {
-        bus,
-        specs,
-        config,
-        lock: Default::default(),
-    });
+    let context = Arc::new(Context { bus, specs, config, lock: Default::default() });
     ready.set(true);
-    tracing::info!(
-        replica = context.config.service.replica,
-        "warehouse running"
-    );
+    tracing::info!(replica = context.config.service.replica, "warehouse running");
     let poller = poll(context.clone(), shutdown.clone());
     let refresher = refresh_requested::run(context.clone(), shutdown.clone());
     let result = tokio::try_join!(poller, refresher);

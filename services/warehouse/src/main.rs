@@ -2,10 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    lading_runtime::service::main(
-        "lading-warehouse",
-        lading_warehouse::Config::from_env,
-        lading_warehouse::run,
-    )
-    .await
+    lading_runtime::service::main("lading-warehouse", lading_warehouse::Config::from_env, lading_warehouse::run).await
 }

@@ -12,10 +12,7 @@ use crate::{Context, Error, discover};
 pub const CONSUMER: &str = "warehouse-refresh";
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let spec = ConsumerSpec::new(
-        CONSUMER,
-        vec![EventType::WarehouseRefreshRequestedV1.filter()],
-    );
+    let spec = ConsumerSpec::new(CONSUMER, vec![EventType::WarehouseRefreshRequestedV1.filter()]);
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();
@@ -29,15 +26,8 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     let Event::WarehouseRefreshRequested(request) = &delivery.event else {
         return Ok(Outcome::Done);
     };
-    let Some(spec) = context
-        .specs
-        .read(|s| s.warehouse(&request.project, &request.warehouse).cloned())
-    else {
-        tracing::warn!(
-            project = request.project,
-            warehouse = request.warehouse,
-            "refresh of an unknown warehouse"
-        );
+    let Some(spec) = context.specs.read(|s| s.warehouse(&request.project, &request.warehouse).cloned()) else {
+        tracing::warn!(project = request.project, warehouse = request.warehouse, "refresh of an unknown warehouse");
         return Ok(Outcome::Done);
     };
     // A source that cannot be read is recorded as an event and the request is done;

@@ -60,10 +60,7 @@ mod tests {
     fn spec(interval: &str) -> WarehouseSpec {
         WarehouseSpec {
             subscriptions: vec![Subscription {
-                git: Some(GitSubscription {
-                    repo_url: "https://h/x".into(),
-                    branch: String::new(),
-                }),
+                git: Some(GitSubscription { repo_url: "https://h/x".into(), branch: String::new() }),
                 ..Default::default()
             }],
             interval: Some(interval.into()),
@@ -89,10 +86,7 @@ mod tests {
         schedule.reconcile(vec![("p".into(), "w".into(), spec("1m"))], now);
         schedule.take_due(now);
         schedule.reconcile(vec![("p".into(), "w".into(), spec("1m"))], now);
-        assert!(
-            schedule.take_due(now).is_empty(),
-            "unchanged spec keeps its time"
-        );
+        assert!(schedule.take_due(now).is_empty(), "unchanged spec keeps its time");
         schedule.reconcile(vec![("p".into(), "w".into(), spec("2m"))], now);
         assert_eq!(schedule.take_due(now).len(), 1, "changed spec is due now");
         schedule.reconcile(vec![], now);

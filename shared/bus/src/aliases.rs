@@ -22,10 +22,7 @@ impl Bus {
             match store.create(&key, freight.as_str().to_owned().into()).await {
                 Ok(_) => return Ok(candidate),
                 Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
-                    let holder = store
-                        .get(&key)
-                        .await
-                        .map_err(|e| BusError::nats("reading an alias", e))?;
+                    let holder = store.get(&key).await.map_err(|e| BusError::nats("reading an alias", e))?;
                     if holder.as_deref() == Some(freight.as_str().as_bytes()) {
                         return Ok(candidate);
                     }
@@ -33,9 +30,6 @@ impl Bus {
                 Err(e) => return Err(BusError::nats("claiming an alias", e)),
             }
         }
-        Err(BusError::nats(
-            "claiming an alias",
-            format!("no free alias after {MAX_ATTEMPTS} candidates"),
-        ))
+        Err(BusError::nats("claiming an alias", format!("no free alias after {MAX_ATTEMPTS} candidates")))
     }
 }

@@ -92,12 +92,7 @@ pub const DEAD_LETTER_SUBJECT: &str = "Lading-Original-Subject";
 
 impl Bus {
     /// Runs `handler` for every message `spec` selects until `shutdown`.
-    pub async fn consume<F, Fut>(
-        &self,
-        spec: ConsumerSpec,
-        shutdown: Shutdown,
-        handler: F,
-    ) -> Result<()>
+    pub async fn consume<F, Fut>(&self, spec: ConsumerSpec, shutdown: Shutdown, handler: F) -> Result<()>
     where
         F: Fn(Delivery) -> Fut,
         Fut: Future<Output = std::result::Result<Outcome, HandlerError>>,
@@ -180,14 +175,11 @@ impl Bus {
         let event = match decode(ce_type.as_deref(), &message.payload) {
             Ok(event) => event,
             Err(error) => {
-                self.dead_letter(spec, &message, stream_sequence, &error.to_string())
-                    .await;
+                self.dead_letter(spec, &message, stream_sequence, &error.to_string()).await;
                 return;
             }
         };
-        let parent = headers
-            .get(TRACEPARENT)
-            .and_then(|v| TraceContext::parse(v.as_str()));
+        let parent = headers.get(TRACEPARENT).and_then(|v| TraceContext::parse(v.as_str()));
         let trace = crate::tracing_context::child_of(parent.as_ref());
         let span = tracing::info_span!(
             "handle",
@@ -198,12 +190,7 @@ impl Bus {
             trace_id = trace.trace_id_hex(),
             seq = stream_sequence,
         );
-        let delivery = Delivery {
-            event,
-            stream_sequence,
-            delivered,
-            trace,
-        };
+        let delivery = Delivery { event, stream_sequence, delivered, trace };
         let outcome = {
             let work = handler(delivery).instrument(span.clone());
             tokio::pin!(work);
@@ -223,17 +210,12 @@ impl Bus {
             Ok(Outcome::RetryAfter(delay)) => message.ack_with(AckKind::Nak(Some(delay))).await,
             Err(HandlerError::Transient(reason)) => {
                 let delay = transient_backoff(delivered);
-                tracing::warn!(
-                    reason,
-                    retry_in_ms = delay.as_millis() as u64,
-                    "transient failure"
-                );
+                tracing::warn!(reason, retry_in_ms = delay.as_millis() as u64, "transient failure");
                 message.ack_with(AckKind::Nak(Some(delay))).await
             }
             Err(HandlerError::Permanent(reason)) => {
                 tracing::error!(reason, "permanent failure");
-                self.dead_letter(spec, &message, stream_sequence, &reason)
-                    .await;
+                self.dead_letter(spec, &message, stream_sequence, &reason).await;
                 return;
             }
         };
@@ -242,37 +224,16 @@ impl Bus {
         }
     }
 
-    async fn dead_letter(
-        &self,
-        spec: &ConsumerSpec,
-        message: &Message,
-        stream_sequence: u64,
-        reason: &str,
-    ) {
-        tracing::error!(
-            consumer = spec.name,
-            seq = stream_sequence,
-            reason,
-            "dead-lettering message"
-        );
-        lading_runtime::metrics::increment(
-            "lading_bus_dead_letters_total",
-            &[("consumer", &spec.name)],
-        );
+    async fn dead_letter(&self, spec: &ConsumerSpec, message: &Message, stream_sequence: u64, reason: &str) {
+        tracing::error!(consumer = spec.name, seq = stream_sequence, reason, "dead-lettering message");
+        lading_runtime::metrics::increment("lading_bus_dead_letters_total", &[("consumer", &spec.name)]);
         let mut headers: HeaderMap = message.headers.clone().unwrap_or_default();
         headers.insert(DEAD_LETTER_REASON, reason);
         headers.insert(DEAD_LETTER_SUBJECT, message.subject.as_str());
-        headers.insert(
-            "Nats-Msg-Id",
-            format!("dlq:{}:{stream_sequence}", spec.name).as_str(),
-        );
+        headers.insert("Nats-Msg-Id", format!("dlq:{}:{stream_sequence}", spec.name).as_str());
         let published = self
             .jetstream()
-            .publish_with_headers(
-                subject::dead_letter(&spec.name),
-                headers,
-                message.payload.clone(),
-            )
+            .publish_with_headers(subject::dead_letter(&spec.name), headers, message.payload.clone())
             .await;
         match published {
             Ok(ack) => {

@@ -23,12 +23,7 @@ impl Bus {
     pub async fn try_lease(&self, key: &str, holder: &str) -> Result<Option<Lease>> {
         let store = self.bucket(LEASES_BUCKET).await?;
         match store.create(key, holder.to_owned().into()).await {
-            Ok(revision) => Ok(Some(Lease {
-                store,
-                key: key.to_owned(),
-                holder: holder.to_owned(),
-                revision,
-            })),
+            Ok(revision) => Ok(Some(Lease { store, key: key.to_owned(), holder: holder.to_owned(), revision })),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(BusError::nats("taking a lease", e)),
         }
@@ -48,11 +43,7 @@ impl Lease {
 
     /// Gives the lease up so the next holder need not wait for it to expire.
     pub async fn release(self) {
-        if let Err(error) = self
-            .store
-            .delete_expect_revision(&self.key, Some(self.revision))
-            .await
-        {
+        if let Err(error) = self.store.delete_expect_revision(&self.key, Some(self.revision)).await {
             tracing::warn!(key = self.key, %error, "releasing a lease failed; it will expire");
         }
     }

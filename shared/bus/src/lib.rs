@@ -38,23 +38,14 @@ pub use specs::SpecStore;
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("cannot connect to NATS at {url}: {source}")]
-    Connect {
-        url: String,
-        source: async_nats::ConnectError,
-    },
+    Connect { url: String, source: async_nats::ConnectError },
     #[error("{context}: {message}")]
-    Nats {
-        context: &'static str,
-        message: String,
-    },
+    Nats { context: &'static str, message: String },
 }
 
 impl BusError {
     pub(crate) fn nats(context: &'static str, error: impl std::fmt::Display) -> Self {
-        BusError::Nats {
-            context,
-            message: error.to_string(),
-        }
+        BusError::Nats { context, message: error.to_string() }
     }
 }
 
@@ -79,20 +70,13 @@ impl Bus {
             .connection_timeout(std::time::Duration::from_secs(5))
             .connect(url)
             .await
-            .map_err(|source| BusError::Connect {
-                url: url.to_owned(),
-                source,
-            })?;
+            .map_err(|source| BusError::Connect { url: url.to_owned(), source })?;
         Ok(Self::from_client(client, service))
     }
 
     pub fn from_client(client: async_nats::Client, service: &str) -> Bus {
         let jetstream = jetstream::new(client.clone());
-        Bus {
-            client,
-            jetstream,
-            source: format!("/lading/{service}"),
-        }
+        Bus { client, jetstream, source: format!("/lading/{service}") }
     }
 
     pub fn client(&self) -> &async_nats::Client {

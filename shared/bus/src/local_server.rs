@@ -37,30 +37,21 @@ pub struct LocalNatsServer {
 /// Finds `nats-server` on PATH.
 pub fn find_binary() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("nats-server"))
-        .find(|candidate| candidate.is_file())
+    std::env::split_paths(&path).map(|dir| dir.join("nats-server")).find(|candidate| candidate.is_file())
 }
 
 /// Parses `nats-server: v2.15.1` into (2, 15).
 pub fn parse_version(output: &str) -> Option<(u32, u32)> {
-    let version = output
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix('v').or(Some(w)).filter(|v| v.contains('.')))?;
+    let version =
+        output.split_whitespace().find_map(|w| w.strip_prefix('v').or(Some(w)).filter(|v| v.contains('.')))?;
     let mut parts = version.split('.');
     let major = parts.next()?.parse().ok()?;
-    let minor = parts
-        .next()?
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .ok()?;
+    let minor = parts.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
     Some((major, minor))
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl LocalNatsServer {
@@ -68,14 +59,12 @@ impl LocalNatsServer {
     pub async fn start(store_dir: &Path) -> Result<Self, LocalServerError> {
         let binary = find_binary().ok_or(LocalServerError::NotFound)?;
         let version = Command::new(&binary).arg("--version").output().await?;
-        let version_text = String::from_utf8_lossy(&version.stdout).to_string()
-            + &String::from_utf8_lossy(&version.stderr);
+        let version_text =
+            String::from_utf8_lossy(&version.stdout).to_string() + &String::from_utf8_lossy(&version.stderr);
         match parse_version(&version_text) {
             Some(v) if v >= (2, 10) => {}
             _ => {
-                return Err(LocalServerError::TooOld {
-                    found: version_text.trim().to_owned(),
-                });
+                return Err(LocalServerError::TooOld { found: version_text.trim().to_owned() });
             }
         }
         std::fs::create_dir_all(store_dir)?;
@@ -128,18 +117,9 @@ impl LocalNatsServer {
 }
 
 /// Starts `nats-server` on `port` and waits until it accepts connections.
-async fn spawn_on(
-    binary: &Path,
-    port: u16,
-    store_dir: &Path,
-    log_path: &Path,
-) -> Result<Child, String> {
+async fn spawn_on(binary: &Path, port: u16, store_dir: &Path, log_path: &Path) -> Result<Child, String> {
     let io = |e: std::io::Error| e.to_string();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .map_err(io)?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).map_err(io)?;
     let mut child = Command::new(binary)
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(store_dir)
@@ -154,10 +134,7 @@ async fn spawn_on(
         if let Some(status) = child.try_wait().map_err(io)? {
             return Err(format!("exited with {status}: {}", tail(log_path)));
         }
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return Ok(child);
         }
         if tokio::time::Instant::now() > deadline {

@@ -30,12 +30,8 @@ impl Projection {
             .get_stream(EVENTS_STREAM)
             .await
             .map_err(|e| BusError::nats("opening the event stream", e))?;
-        let last_at_start = stream
-            .info()
-            .await
-            .map_err(|e| BusError::nats("reading stream info", e))?
-            .state
-            .last_sequence;
+        let last_at_start =
+            stream.info().await.map_err(|e| BusError::nats("reading stream info", e))?.state.last_sequence;
         let consumer = stream
             .create_consumer(pull::OrderedConfig {
                 filter_subject: subject::EVENTS_ALL.to_owned(),
@@ -44,10 +40,7 @@ impl Projection {
             })
             .await
             .map_err(|e| BusError::nats("creating an ordered consumer", e))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| BusError::nats("following the log", e))?;
+        let mut messages = consumer.messages().await.map_err(|e| BusError::nats("following the log", e))?;
         let model = Arc::new(RwLock::new(ReadModel::default()));
         let (applied_tx, applied) = watch::channel(0u64);
         let writer = model.clone();
@@ -70,30 +63,17 @@ impl Projection {
                 };
                 let Ok(info) = message.info() else { continue };
                 let seq = info.stream_sequence;
-                let ce_type = message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(CE_TYPE))
-                    .map(|v| v.as_str().to_owned());
+                let ce_type = message.headers.as_ref().and_then(|h| h.get(CE_TYPE)).map(|v| v.as_str().to_owned());
                 match decode(ce_type.as_deref(), &message.payload) {
-                    Ok(event) => writer
-                        .write()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .apply(seq, &event),
+                    Ok(event) => writer.write().unwrap_or_else(|p| p.into_inner()).apply(seq, &event),
                     Err(error) => tracing::warn!(seq, %error, "skipping an undecodable event"),
                 }
                 applied_tx.send_replace(seq);
             }
         });
         let projection = Projection { model, applied };
-        if !projection
-            .wait_for(last_at_start, Duration::from_secs(60))
-            .await
-        {
-            return Err(BusError::nats(
-                "replaying the log",
-                "did not catch up within 60s",
-            ));
+        if !projection.wait_for(last_at_start, Duration::from_secs(60)).await {
+            return Err(BusError::nats("replaying the log", "did not catch up within 60s"));
         }
         Ok(projection)
     }
@@ -111,9 +91,7 @@ impl Projection {
     /// Waits until the model has applied log position `seq`; false on timeout.
     pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
         let mut applied = self.applied.clone();
-        tokio::time::timeout(timeout, applied.wait_for(|a| *a >= seq))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, applied.wait_for(|a| *a >= seq)).await.is_ok_and(|r| r.is_ok())
     }
 
     /// A receiver that changes whenever an event is applied.

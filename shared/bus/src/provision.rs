@@ -46,18 +46,13 @@ impl Bus {
                 .await;
             if let Err(error) = created {
                 // Another replica may have created it between the check and the create.
-                js.get_key_value(bucket)
-                    .await
-                    .map_err(|_| BusError::nats("creating a KV bucket", error))?;
+                js.get_key_value(bucket).await.map_err(|_| BusError::nats("creating a KV bucket", error))?;
             }
         }
         Ok(())
     }
 
     pub(crate) async fn bucket(&self, name: &'static str) -> Result<kv::Store> {
-        self.jetstream()
-            .get_key_value(name)
-            .await
-            .map_err(|e| BusError::nats("opening a KV bucket", e))
+        self.jetstream().get_key_value(name).await.map_err(|e| BusError::nats("opening a KV bucket", e))
     }
 }

@@ -49,10 +49,7 @@ impl Bus {
         let headers = EventHeaders::for_event(event, self.source(), trace);
         let mut map = header_map(&headers);
         if let Some(seq) = expected_subject_seq {
-            map.insert(
-                "Nats-Expected-Last-Subject-Sequence",
-                seq.to_string().as_str(),
-            );
+            map.insert("Nats-Expected-Last-Subject-Sequence", seq.to_string().as_str());
         }
         let payload: bytes::Bytes = encode(event).into();
         // The message ID makes a publish idempotent, so one that failed while NATS was
@@ -60,10 +57,7 @@ impl Bus {
         let mut delay = std::time::Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            let sent = self
-                .jetstream()
-                .publish_with_headers(event.subject(), map.clone(), payload.clone())
-                .await;
+            let sent = self.jetstream().publish_with_headers(event.subject(), map.clone(), payload.clone()).await;
             let ack = match sent {
                 Ok(pending) => pending.await,
                 Err(e) => Err(e),

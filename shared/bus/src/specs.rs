@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv::Operation;
 use futures::StreamExt;
-use lading_domain::spec::{
-    Kind, Manifest, PromotionPolicy, Spec, StageSpec, WarehouseSpec, parse_manifest,
-};
+use lading_domain::spec::{Kind, Manifest, PromotionPolicy, Spec, StageSpec, WarehouseSpec, parse_manifest};
 use lading_runtime::Shutdown;
 use tokio::sync::watch;
 
@@ -46,9 +44,7 @@ impl Specs {
     }
 
     pub fn in_project(&self, project: &str, kind: Kind) -> impl Iterator<Item = &Manifest> {
-        self.by_key
-            .values()
-            .filter(move |m| m.project() == project && m.kind() == kind)
+        self.by_key.values().filter(move |m| m.project() == project && m.kind() == kind)
     }
 
     pub fn project_exists(&self, project: &str) -> bool {
@@ -67,9 +63,7 @@ impl Specs {
         self.by_key
             .values()
             .filter_map(|m| match &m.spec {
-                Spec::Warehouse(w) => {
-                    Some((m.project().to_owned(), m.name().to_owned(), w.clone()))
-                }
+                Spec::Warehouse(w) => Some((m.project().to_owned(), m.name().to_owned(), w.clone())),
                 _ => None,
             })
             .collect()
@@ -87,11 +81,7 @@ impl Specs {
 
     /// Projects that have a Project manifest.
     pub fn projects(&self) -> Vec<String> {
-        self.by_key
-            .values()
-            .filter(|m| m.kind() == Kind::Project)
-            .map(|m| m.name().to_owned())
-            .collect()
+        self.by_key.values().filter(|m| m.kind() == Kind::Project).map(|m| m.name().to_owned()).collect()
     }
 
     pub fn stage(&self, project: &str, name: &str) -> Option<&StageSpec> {
@@ -103,18 +93,10 @@ impl Specs {
 
     /// The project's promotion policies: its ProjectConfig's, else its Project's.
     pub fn promotion_policies(&self, project: &str) -> Vec<PromotionPolicy> {
-        if let Some(Manifest {
-            spec: Spec::ProjectConfig(c),
-            ..
-        }) = self.get(project, Kind::ProjectConfig, project)
-        {
+        if let Some(Manifest { spec: Spec::ProjectConfig(c), .. }) = self.get(project, Kind::ProjectConfig, project) {
             return c.promotion_policies.clone();
         }
-        if let Some(Manifest {
-            spec: Spec::Project(p),
-            ..
-        }) = self.get(project, Kind::Project, project)
-        {
+        if let Some(Manifest { spec: Spec::Project(p), .. }) = self.get(project, Kind::Project, project) {
             return p.promotion_policies.clone();
         }
         Vec::new()
@@ -132,15 +114,8 @@ impl SpecStore {
     /// Starts watching; returns once every stored manifest is loaded.
     pub async fn watch(bus: &Bus, shutdown: Shutdown) -> Result<SpecStore> {
         let store = bus.bucket(SPECS_BUCKET).await?;
-        let stored = store
-            .status()
-            .await
-            .map_err(|e| BusError::nats("reading the spec bucket", e))?
-            .values();
-        let mut watch = store
-            .watch_with_history(">")
-            .await
-            .map_err(|e| BusError::nats("watching specs", e))?;
+        let stored = store.status().await.map_err(|e| BusError::nats("reading the spec bucket", e))?.values();
+        let mut watch = store.watch_with_history(">").await.map_err(|e| BusError::nats("watching specs", e))?;
         let specs = Arc::new(RwLock::new(Specs::default()));
         let (revision_tx, revision) = watch::channel(0u64);
         let (loaded_tx, mut loaded) = watch::channel(stored == 0);
@@ -187,11 +162,7 @@ impl SpecStore {
                             Ok(manifest) => {
                                 specs.by_key.insert(entry.key.clone(), manifest);
                             }
-                            Err(error) => tracing::warn!(
-                                key = entry.key,
-                                error,
-                                "ignoring an unreadable spec"
-                            ),
+                            Err(error) => tracing::warn!(key = entry.key, error, "ignoring an unreadable spec"),
                         },
                         Operation::Delete | Operation::Purge => {
                             specs.by_key.remove(&entry.key);
@@ -204,8 +175,7 @@ impl SpecStore {
                 }
             }
         });
-        let loaded_in_time =
-            tokio::time::timeout(Duration::from_secs(30), loaded.wait_for(|l| *l)).await;
+        let loaded_in_time = tokio::time::timeout(Duration::from_secs(30), loaded.wait_for(|l| *l)).await;
         if !loaded_in_time.is_ok_and(|r| r.is_ok()) {
             return Err(BusError::nats("loading specs", "did not load within 30s"));
         }
@@ -225,9 +195,7 @@ impl SpecStore {
     /// Waits until the store has seen bucket revision `revision`; false on timeout.
     pub async fn wait_for_revision(&self, revision: u64, timeout: Duration) -> bool {
         let mut changes = self.revision.clone();
-        tokio::time::timeout(timeout, changes.wait_for(|r| *r >= revision))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, changes.wait_for(|r| *r >= revision)).await.is_ok_and(|r| r.is_ok())
     }
 }
 
@@ -240,22 +208,15 @@ impl Bus {
         let mut last_revision = 0;
         for manifest in manifests {
             let key = spec_key(manifest.project(), manifest.kind(), manifest.name());
-            let value = serde_json::to_vec(&manifest.to_json())
-                .map_err(|e| BusError::nats("encoding a spec", e))?;
-            let existing = store
-                .get(&key)
-                .await
-                .map_err(|e| BusError::nats("reading a spec", e))?;
+            let value = serde_json::to_vec(&manifest.to_json()).map_err(|e| BusError::nats("encoding a spec", e))?;
+            let existing = store.get(&key).await.map_err(|e| BusError::nats("reading a spec", e))?;
             let action = match existing {
                 Some(old) if old.as_ref() == value.as_slice() => ApplyAction::Unchanged,
                 Some(_) => ApplyAction::Configured,
                 None => ApplyAction::Created,
             };
             if action != ApplyAction::Unchanged {
-                last_revision = store
-                    .put(&key, value.into())
-                    .await
-                    .map_err(|e| BusError::nats("storing a spec", e))?;
+                last_revision = store.put(&key, value.into()).await.map_err(|e| BusError::nats("storing a spec", e))?;
             }
             actions.push(action);
         }

@@ -26,9 +26,7 @@ pub async fn start_service(
 ) -> Result<(Bus, ReadyFlag), StartError> {
     let ready = readiness.register(format!("{service}/{}", config.replica));
     if let Some(addr) = config.health_addr {
-        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone())
-            .await
-            .map_err(StartError::Health)?;
+        lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone()).await.map_err(StartError::Health)?;
     }
     let bus = Bus::connect(&config.nats_url, service).await?;
     bus.provision().await?;

@@ -64,10 +64,7 @@ mod tests {
     use super::*;
 
     fn id(n: u32) -> FreightId {
-        let hex: String = Sha1::digest(n.to_be_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex: String = Sha1::digest(n.to_be_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         FreightId::parse(&hex).unwrap()
     }
 
@@ -75,17 +72,9 @@ mod tests {
     fn word_lists_give_at_least_90000_unique_aliases() {
         let unique_adjectives: HashSet<_> = adjectives().iter().collect();
         let unique_animals: HashSet<_> = animals().iter().collect();
-        assert_eq!(
-            unique_adjectives.len(),
-            adjectives().len(),
-            "duplicate adjective"
-        );
+        assert_eq!(unique_adjectives.len(), adjectives().len(), "duplicate adjective");
         assert_eq!(unique_animals.len(), animals().len(), "duplicate animal");
-        assert!(
-            combinations() >= 90_000,
-            "only {} combinations",
-            combinations()
-        );
+        assert!(combinations() >= 90_000, "only {} combinations", combinations());
         for word in unique_adjectives.iter().chain(unique_animals.iter()) {
             assert!(word.bytes().all(|c| c.is_ascii_lowercase()), "{word:?}");
         }
@@ -114,8 +103,6 @@ mod tests {
     fn alias_shape() {
         assert!(looks_like_alias("brave-otter"));
         assert!(!looks_like_alias("brave"));
-        assert!(!looks_like_alias(
-            "1edc32a855f4aceead43bf3774b7fdd88bb48a79"
-        ));
+        assert!(!looks_like_alias("1edc32a855f4aceead43bf3774b7fdd88bb48a79"));
     }
 }

@@ -11,18 +11,13 @@ use chrono::{DateTime, Utc};
 use crate::duration::parse_go_duration;
 use crate::freight::{FreightOrigin, FreightStatus};
 use crate::freight_id::FreightId;
-use crate::spec::{
-    AvailabilityStrategy, PromotionPolicy, RequestedFreight, SelectionPolicy, StageSpec,
-};
+use crate::spec::{AvailabilityStrategy, PromotionPolicy, RequestedFreight, SelectionPolicy, StageSpec};
 
 /// How long freight has soaked in `stage`: the longest time it stayed there in one go,
 /// counting its current stay up to `now`.
 pub fn soak_time(status: &FreightStatus, stage: &str, now: DateTime<Utc>) -> Duration {
-    let current = status
-        .currently_in
-        .get(stage)
-        .map(|c| (now - c.since).to_std().unwrap_or_default())
-        .unwrap_or_default();
+    let current =
+        status.currently_in.get(stage).map(|c| (now - c.since).to_std().unwrap_or_default()).unwrap_or_default();
     let longest = status
         .verified_in
         .get(stage)
@@ -35,12 +30,7 @@ pub fn soak_time(status: &FreightStatus, stage: &str, now: DateTime<Utc>) -> Dur
 /// Freight is available to a stage when it is approved for it, when the stage takes it
 /// straight from its origin, or when it was verified in one (`OneOf`) or every (`All`)
 /// upstream source stage, and soaked there for `requiredSoakTime`.
-pub fn is_available(
-    stage: &str,
-    request: &RequestedFreight,
-    status: &FreightStatus,
-    now: DateTime<Utc>,
-) -> bool {
+pub fn is_available(stage: &str, request: &RequestedFreight, status: &FreightStatus, now: DateTime<Utc>) -> bool {
     if status.approved_for.contains_key(stage) || request.sources.direct {
         return true;
     }
@@ -51,9 +41,7 @@ pub fn is_available(
     };
     match request.sources.availability_strategy() {
         AvailabilityStrategy::OneOf => request.sources.stages.iter().any(passed),
-        AvailabilityStrategy::All => {
-            !request.sources.stages.is_empty() && request.sources.stages.iter().all(passed)
-        }
+        AvailabilityStrategy::All => !request.sources.stages.is_empty() && request.sources.stages.iter().all(passed),
     }
 }
 
@@ -72,8 +60,7 @@ pub fn next_soak_deadline(
         .filter(|s| status.verified_in.contains_key(*s) && status.currently_in.contains_key(*s))
         .filter_map(|s| {
             let remaining = required.checked_sub(soak_time(status, s, now))?;
-            (!remaining.is_zero())
-                .then(|| now + chrono::Duration::from_std(remaining).unwrap_or_default())
+            (!remaining.is_zero()).then(|| now + chrono::Duration::from_std(remaining).unwrap_or_default())
         })
         .min()
 }
@@ -89,10 +76,7 @@ pub struct StageFacts<'a> {
 /// Whether the project's promotion policies enable auto-promotion for the stage: the
 /// first policy selecting it decides; no policy means no auto-promotion.
 pub fn auto_promotion_enabled(policies: &[PromotionPolicy], stage: &StageFacts<'_>) -> bool {
-    policies
-        .iter()
-        .find(|p| p.selects(stage.name, stage.labels))
-        .is_some_and(|p| p.auto_promotion_enabled)
+    policies.iter().find(|p| p.selects(stage.name, stage.labels)).is_some_and(|p| p.auto_promotion_enabled)
 }
 
 /// What the log says about one freight.
@@ -127,16 +111,13 @@ pub fn candidate<'a>(
     freight: &[FreightFacts<'a>],
     now: DateTime<Utc>,
 ) -> Option<FreightFacts<'a>> {
-    let mut available = freight.iter().filter(|f| {
-        request.origin.matches(f.origin) && is_available(stage, request, f.status, now)
-    });
+    let mut available =
+        freight.iter().filter(|f| request.origin.matches(f.origin) && is_available(stage, request, f.status, now));
     match request.sources.selection_policy() {
         SelectionPolicy::NewestFreight => available.max_by_key(|f| f.discovered).copied(),
         SelectionPolicy::MatchUpstream => {
             let upstream = request.sources.stages.first()?;
-            available
-                .find(|f| f.status.currently_in.contains_key(upstream))
-                .copied()
+            available.find(|f| f.status.currently_in.contains_key(upstream)).copied()
         }
     }
 }
@@ -180,10 +161,8 @@ pub fn decide_auto_promotions(
             let Some(candidate) = candidate(stage.name, request, freight, now) else {
                 return AutoPromotion::Skip(Skip::NoCandidate);
             };
-            let of_origin: Vec<&ExistingPromotion<'_>> = existing
-                .iter()
-                .filter(|p| request.origin.matches(p.origin))
-                .collect();
+            let of_origin: Vec<&ExistingPromotion<'_>> =
+                existing.iter().filter(|p| request.origin.matches(p.origin)).collect();
             if let Some(last) = of_origin.last()
                 && last.manual
                 && last.freight != candidate.id
@@ -193,10 +172,7 @@ pub fn decide_auto_promotions(
             if of_origin.iter().any(|p| p.freight == candidate.id) {
                 return AutoPromotion::Skip(Skip::AlreadyPromoted);
             }
-            if of_origin
-                .iter()
-                .any(|p| !p.unsuccessful && p.freight_discovered > candidate.discovered)
-            {
+            if of_origin.iter().any(|p| !p.unsuccessful && p.freight_discovered > candidate.discovered) {
                 return AutoPromotion::Skip(Skip::NewerFreightPromoted);
             }
             AutoPromotion::Promote(candidate.id.clone())

@@ -16,10 +16,7 @@ impl FreightOrigin {
     pub const WAREHOUSE: &'static str = "Warehouse";
 
     pub fn warehouse(name: impl Into<String>) -> Self {
-        Self {
-            kind: Self::WAREHOUSE.to_owned(),
-            name: name.into(),
-        }
+        Self { kind: Self::WAREHOUSE.to_owned(), name: name.into() }
     }
 }
 
@@ -121,18 +118,11 @@ pub struct Freight {
 impl Freight {
     /// A freight from a warehouse, for tests and examples.
     pub fn from_warehouse(name: &str) -> Self {
-        Self {
-            origin: FreightOrigin::warehouse(name),
-            ..Self::default()
-        }
+        Self { origin: FreightOrigin::warehouse(name), ..Self::default() }
     }
 
     pub fn with_commit(mut self, repo_url: &str, id: &str) -> Self {
-        self.commits.push(GitCommit {
-            repo_url: repo_url.to_owned(),
-            id: id.to_owned(),
-            ..GitCommit::default()
-        });
+        self.commits.push(GitCommit { repo_url: repo_url.to_owned(), id: id.to_owned(), ..GitCommit::default() });
         self
     }
 

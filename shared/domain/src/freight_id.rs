@@ -17,11 +17,7 @@ pub struct FreightId(String);
 impl FreightId {
     /// Wraps an ID read from an event or a request, checking its shape.
     pub fn parse(raw: &str) -> Result<Self, FreightIdError> {
-        if raw.len() == 40
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if raw.len() == 40 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(FreightIdError::Malformed(raw.to_owned()))
@@ -56,26 +52,15 @@ pub enum FreightIdError {
 }
 
 fn field_error(field: impl Into<String>, reason: impl Into<String>) -> FreightIdError {
-    FreightIdError::Field {
-        field: field.into(),
-        reason: reason.into(),
-    }
+    FreightIdError::Field { field: field.into(), reason: reason.into() }
 }
 
 fn require(value: &str, field: String) -> Result<(), FreightIdError> {
-    if value.trim().is_empty() {
-        Err(field_error(field, "is required"))
-    } else {
-        Ok(())
-    }
+    if value.trim().is_empty() { Err(field_error(field, "is required")) } else { Ok(()) }
 }
 
 fn with_subscription(part: String, subscription_name: &str) -> String {
-    if subscription_name.is_empty() {
-        part
-    } else {
-        format!("{part}:{subscription_name}")
-    }
+    if subscription_name.is_empty() { part } else { format!("{part}:{subscription_name}") }
 }
 
 /// The canonical parts of a freight, one per artifact, before sorting.
@@ -84,8 +69,8 @@ fn artifact_parts(freight: &Freight) -> Result<Vec<String>, FreightIdError> {
     for (i, commit) in freight.commits.iter().enumerate() {
         require(&commit.repo_url, format!("commits[{i}].repoURL"))?;
         require(&commit.id, format!("commits[{i}].id"))?;
-        let url = normalize_git(&commit.repo_url)
-            .map_err(|e| field_error(format!("commits[{i}].repoURL"), e.to_string()))?;
+        let url =
+            normalize_git(&commit.repo_url).map_err(|e| field_error(format!("commits[{i}].repoURL"), e.to_string()))?;
         let part = if commit.tag.is_empty() {
             format!("{url}:{}", commit.id)
         } else {
@@ -96,10 +81,7 @@ fn artifact_parts(freight: &Freight) -> Result<Vec<String>, FreightIdError> {
     for (i, image) in freight.images.iter().enumerate() {
         require(&image.repo_url, format!("images[{i}].repoURL"))?;
         if image.tag.is_empty() && image.digest.is_empty() {
-            return Err(field_error(
-                format!("images[{i}]"),
-                "needs a tag or a digest",
-            ));
+            return Err(field_error(format!("images[{i}]"), "needs a tag or a digest"));
         }
         let part = format!("{}:{}@{}", image.repo_url, image.tag, image.digest);
         parts.push(with_subscription(part, &image.subscription_name));
@@ -123,12 +105,7 @@ pub fn canonical_form(freight: &Freight) -> Result<String, FreightIdError> {
         return Err(FreightIdError::Empty);
     }
     parts.sort_unstable();
-    Ok(format!(
-        "{}/{}:{}",
-        freight.origin.kind,
-        freight.origin.name,
-        parts.join("|")
-    ))
+    Ok(format!("{}/{}:{}", freight.origin.kind, freight.origin.name, parts.join("|")))
 }
 
 /// Computes a freight's ID.
@@ -144,31 +121,20 @@ mod tests {
     use super::*;
     use crate::freight::Freight;
 
-    const ZERO_DIGEST: &str =
-        "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    const ZERO_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
     #[test]
     fn matches_kargo_for_the_reference_freight() {
         let freight = Freight::from_warehouse("my-warehouse")
-            .with_commit(
-                "https://github.com/example/app.git",
-                "1234567890abcdef1234567890abcdef12345678",
-            )
+            .with_commit("https://github.com/example/app.git", "1234567890abcdef1234567890abcdef12345678")
             .with_image("nginx", "1.27.0", ZERO_DIGEST);
-        assert_eq!(
-            compute(&freight).unwrap().as_str(),
-            "1edc32a855f4aceead43bf3774b7fdd88bb48a79"
-        );
+        assert_eq!(compute(&freight).unwrap().as_str(), "1edc32a855f4aceead43bf3774b7fdd88bb48a79");
     }
 
     #[test]
     fn artifact_order_does_not_matter() {
-        let a = Freight::from_warehouse("w")
-            .with_image("b", "1", "")
-            .with_image("a", "1", "");
-        let b = Freight::from_warehouse("w")
-            .with_image("a", "1", "")
-            .with_image("b", "1", "");
+        let a = Freight::from_warehouse("w").with_image("b", "1", "").with_image("a", "1", "");
+        let b = Freight::from_warehouse("w").with_image("a", "1", "").with_image("b", "1", "");
         assert_eq!(compute(&a).unwrap(), compute(&b).unwrap());
     }
 
@@ -197,31 +163,14 @@ mod tests {
     #[test]
     fn bad_input_names_the_field() {
         let no_id = Freight::from_warehouse("w").with_commit("https://h/x", "");
-        assert_eq!(
-            compute(&no_id).unwrap_err().to_string(),
-            "commits[0].id: is required"
-        );
+        assert_eq!(compute(&no_id).unwrap_err().to_string(), "commits[0].id: is required");
         let query = Freight::from_warehouse("w").with_commit("https://h/x?a=b", "1");
-        assert!(
-            compute(&query)
-                .unwrap_err()
-                .to_string()
-                .starts_with("commits[0].repoURL: ")
-        );
+        assert!(compute(&query).unwrap_err().to_string().starts_with("commits[0].repoURL: "));
         let no_origin = Freight::default().with_commit("https://h/x", "1");
-        assert_eq!(
-            compute(&no_origin).unwrap_err().to_string(),
-            "origin.kind: is required"
-        );
-        assert_eq!(
-            compute(&Freight::from_warehouse("w")).unwrap_err(),
-            FreightIdError::Empty
-        );
+        assert_eq!(compute(&no_origin).unwrap_err().to_string(), "origin.kind: is required");
+        assert_eq!(compute(&Freight::from_warehouse("w")).unwrap_err(), FreightIdError::Empty);
         let no_tag = Freight::from_warehouse("w").with_image("nginx", "", "");
-        assert_eq!(
-            compute(&no_tag).unwrap_err().to_string(),
-            "images[0]: needs a tag or a digest"
-        );
+        assert_eq!(compute(&no_tag).unwrap_err().to_string(), "images[0]: needs a tag or a digest");
     }
 
     #[test]

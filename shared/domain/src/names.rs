@@ -9,9 +9,7 @@ pub enum NameError {
     Empty,
     #[error("must be at most 63 characters, got {0}")]
     TooLong(usize),
-    #[error(
-        "must consist of lowercase letters, digits and '-', and start and end with a letter or digit (got {0:?})"
-    )]
+    #[error("must consist of lowercase letters, digits and '-', and start and end with a letter or digit (got {0:?})")]
     Invalid(String),
 }
 
@@ -94,15 +92,9 @@ mod tests {
     #[test]
     fn rejects_what_breaks_subjects_or_kubernetes() {
         assert_eq!(validate_dns_label(""), Err(NameError::Empty));
-        assert_eq!(
-            validate_dns_label(&"a".repeat(64)),
-            Err(NameError::TooLong(64))
-        );
+        assert_eq!(validate_dns_label(&"a".repeat(64)), Err(NameError::TooLong(64)));
         for bad in ["Test", "a.b", "a_b", "-a", "a-", "a b", "a*", "a>"] {
-            assert!(
-                matches!(validate_dns_label(bad), Err(NameError::Invalid(_))),
-                "{bad}"
-            );
+            assert!(matches!(validate_dns_label(bad), Err(NameError::Invalid(_))), "{bad}");
         }
     }
 }

@@ -72,13 +72,8 @@ pub fn normalize_image_repo(repo: &str) -> String {
         Some((first, rest)) => (first, Some(rest)),
         None => (repo, None),
     };
-    let is_host =
-        rest.is_some() && (first.contains('.') || first.contains(':') || first == "localhost");
-    let (host, path) = if is_host {
-        (Some(first), rest.unwrap_or_default())
-    } else {
-        (None, repo)
-    };
+    let is_host = rest.is_some() && (first.contains('.') || first.contains(':') || first == "localhost");
+    let (host, path) = if is_host { (Some(first), rest.unwrap_or_default()) } else { (None, repo) };
     match host {
         Some(h) if !DOCKER_HUB_HOSTS.contains(&h) => format!("{h}/{path}"),
         _ => path.strip_prefix("library/").unwrap_or(path).to_owned(),
@@ -141,98 +136,56 @@ mod tests {
 
     #[test]
     fn https_urls_lose_user_info_slash_and_dot_git() {
-        assert_eq!(
-            normalize_git("https://github.com/example/app.git").unwrap(),
-            "https://github.com/example/app"
-        );
+        assert_eq!(normalize_git("https://github.com/example/app.git").unwrap(), "https://github.com/example/app");
         assert_eq!(
             normalize_git(" HTTPS://User:Tok@GitHub.com/Example/App.git/\n").unwrap(),
             "https://github.com/example/app"
         );
         assert_eq!(normalize_git("http://h/x.git/").unwrap(), "http://h/x");
         // only one of each suffix goes
-        assert_eq!(
-            normalize_git("https://h/x.git.git").unwrap(),
-            "https://h/x.git"
-        );
+        assert_eq!(normalize_git("https://h/x.git.git").unwrap(), "https://h/x.git");
         assert_eq!(normalize_git("https://h/x//").unwrap(), "https://h/x/");
     }
 
     #[test]
     fn a_query_string_is_an_error() {
-        assert!(matches!(
-            normalize_git("https://h/x?ref=main"),
-            Err(UrlError::GitQuery(_))
-        ));
+        assert!(matches!(normalize_git("https://h/x?ref=main"), Err(UrlError::GitQuery(_))));
     }
 
     #[test]
     fn ssh_and_scp_style_become_ssh_urls() {
-        assert_eq!(
-            normalize_git("git@github.com:example/app.git").unwrap(),
-            "ssh://git@github.com/example/app"
-        );
-        assert_eq!(
-            normalize_git("ssh://git@github.com/example/app.git/").unwrap(),
-            "ssh://git@github.com/example/app"
-        );
+        assert_eq!(normalize_git("git@github.com:example/app.git").unwrap(), "ssh://git@github.com/example/app");
+        assert_eq!(normalize_git("ssh://git@github.com/example/app.git/").unwrap(), "ssh://git@github.com/example/app");
     }
 
     #[test]
     fn non_printable_characters_are_dropped() {
-        assert_eq!(
-            normalize_git("https://h/a\u{7}pp").unwrap(),
-            "https://h/app"
-        );
+        assert_eq!(normalize_git("https://h/a\u{7}pp").unwrap(), "https://h/app");
     }
 
     #[test]
     fn image_references_drop_docker_hub() {
         assert_eq!(normalize_image_repo("nginx"), "nginx");
         assert_eq!(normalize_image_repo("docker.io/library/nginx"), "nginx");
-        assert_eq!(
-            normalize_image_repo("index.docker.io/bitnami/redis"),
-            "bitnami/redis"
-        );
+        assert_eq!(normalize_image_repo("index.docker.io/bitnami/redis"), "bitnami/redis");
         assert_eq!(normalize_image_repo("registry-1.docker.io/library/x"), "x");
-        assert_eq!(
-            normalize_image_repo("ghcr.io/akuity/kargo"),
-            "ghcr.io/akuity/kargo"
-        );
-        assert_eq!(
-            normalize_image_repo("localhost:5000/app"),
-            "localhost:5000/app"
-        );
+        assert_eq!(normalize_image_repo("ghcr.io/akuity/kargo"), "ghcr.io/akuity/kargo");
+        assert_eq!(normalize_image_repo("localhost:5000/app"), "localhost:5000/app");
         assert_eq!(normalize_image_repo("library/nginx"), "nginx");
     }
 
     #[test]
     fn charts_strip_oci_and_lowercase() {
-        assert_eq!(
-            normalize_chart("oci://GHCR.io/Stefan/charts"),
-            "ghcr.io/stefan/charts"
-        );
-        assert_eq!(
-            normalize_chart("oci://registry-1.docker.io/bitnamicharts"),
-            "bitnamicharts"
-        );
-        assert_eq!(
-            normalize_chart("https://Charts.Example.com/"),
-            "https://charts.example.com/"
-        );
+        assert_eq!(normalize_chart("oci://GHCR.io/Stefan/charts"), "ghcr.io/stefan/charts");
+        assert_eq!(normalize_chart("oci://registry-1.docker.io/bitnamicharts"), "bitnamicharts");
+        assert_eq!(normalize_chart("https://Charts.Example.com/"), "https://charts.example.com/");
     }
 
     #[test]
     fn go_path_join_cleans() {
-        assert_eq!(
-            go_path_join(&["ghcr.io/x/charts", "app"]),
-            "ghcr.io/x/charts/app"
-        );
+        assert_eq!(go_path_join(&["ghcr.io/x/charts", "app"]), "ghcr.io/x/charts/app");
         assert_eq!(go_path_join(&["ghcr.io/x/charts/", ""]), "ghcr.io/x/charts");
-        assert_eq!(
-            go_path_join(&["https://charts.example.com", "nginx"]),
-            "https:/charts.example.com/nginx"
-        );
+        assert_eq!(go_path_join(&["https://charts.example.com", "nginx"]), "https:/charts.example.com/nginx");
         assert_eq!(go_path_join(&["", ""]), "");
         assert_eq!(go_path_clean("/a/../../b"), "/b");
         assert_eq!(go_path_clean("a/../.."), "..");

@@ -155,10 +155,7 @@ impl FreightCreatedV1 {
     pub fn freight(&self) -> Freight {
         Freight {
             alias: self.alias.clone(),
-            origin: FreightOrigin {
-                kind: self.origin_kind.clone(),
-                name: self.origin_name.clone(),
-            },
+            origin: FreightOrigin { kind: self.origin_kind.clone(), name: self.origin_name.clone() },
             commits: self.commits.iter().map(GitCommit::from).collect(),
             images: self.images.iter().map(Image::from).collect(),
             charts: self.charts.iter().map(Chart::from).collect(),
@@ -210,6 +207,53 @@ pub struct PromotionFailedV1 {
     pub finished_at_ms: i64,
 }
 
+/// `dev.lading.promotion.started.v1`: a replica took the stage's turn and began running
+/// the promotion's steps (phase Running). A resumed promotion may start more than once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionStartedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub started_at_ms: i64,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepStatus {
+    Succeeded,
+    Failed,
+}
+
+/// `dev.lading.promotion.step-finished.v1`: one step of a promotion ended; `alias` is
+/// its `as` (or `step-<index>`), `message` says why a step failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionStepFinishedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub index: u32,
+    pub alias: String,
+    pub uses: String,
+    pub status: StepStatus,
+    pub message: String,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+}
+
+/// `dev.lading.promotion.aborted.v1`: a promotion was stopped before it finished, by a
+/// person or because newer freight superseded it; `reason` says which. It shares its
+/// identity with succeeded and failed: a promotion ends once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionAbortedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub reason: String,
+    pub aborted_at_ms: i64,
+}
+
 /// `dev.lading.freight.verified.v1`: freight passed verification in a stage after the
 /// named promotion, making it available to downstream stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,10 +294,13 @@ pub enum EventType {
     FreightVerifiedV1,
     WarehouseRefreshRequestedV1,
     WarehouseDiscoveryFailedV1,
+    PromotionStartedV1,
+    PromotionStepFinishedV1,
+    PromotionAbortedV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 10] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -261,6 +308,9 @@ impl EventType {
         EventType::FreightVerifiedV1,
         EventType::WarehouseRefreshRequestedV1,
         EventType::WarehouseDiscoveryFailedV1,
+        EventType::PromotionStartedV1,
+        EventType::PromotionStepFinishedV1,
+        EventType::PromotionAbortedV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -273,6 +323,9 @@ impl EventType {
             EventType::FreightVerifiedV1 => "dev.lading.freight.verified.v1",
             EventType::WarehouseRefreshRequestedV1 => "dev.lading.warehouse.refresh-requested.v1",
             EventType::WarehouseDiscoveryFailedV1 => "dev.lading.warehouse.discovery-failed.v1",
+            EventType::PromotionStartedV1 => "dev.lading.promotion.started.v1",
+            EventType::PromotionStepFinishedV1 => "dev.lading.promotion.step-finished.v1",
+            EventType::PromotionAbortedV1 => "dev.lading.promotion.aborted.v1",
         }
     }
 
@@ -286,10 +339,11 @@ impl EventType {
             EventType::FreightCreatedV1 | EventType::FreightVerifiedV1 => "freight",
             EventType::PromotionCreatedV1
             | EventType::PromotionSucceededV1
-            | EventType::PromotionFailedV1 => "stage",
-            EventType::WarehouseRefreshRequestedV1 | EventType::WarehouseDiscoveryFailedV1 => {
-                "warehouse"
-            }
+            | EventType::PromotionFailedV1
+            | EventType::PromotionStartedV1
+            | EventType::PromotionStepFinishedV1
+            | EventType::PromotionAbortedV1 => "stage",
+            EventType::WarehouseRefreshRequestedV1 | EventType::WarehouseDiscoveryFailedV1 => "warehouse",
         }
     }
 
@@ -303,6 +357,9 @@ impl EventType {
             EventType::PromotionFailedV1 => "promotion-failed",
             EventType::WarehouseRefreshRequestedV1 => "refresh-requested",
             EventType::WarehouseDiscoveryFailedV1 => "discovery-failed",
+            EventType::PromotionStartedV1 => "promotion-started",
+            EventType::PromotionStepFinishedV1 => "promotion-step-finished",
+            EventType::PromotionAbortedV1 => "promotion-aborted",
         }
     }
 
@@ -322,6 +379,9 @@ pub enum Event {
     FreightVerified(FreightVerifiedV1),
     WarehouseRefreshRequested(WarehouseRefreshRequestedV1),
     WarehouseDiscoveryFailed(WarehouseDiscoveryFailedV1),
+    PromotionStarted(PromotionStartedV1),
+    PromotionStepFinished(PromotionStepFinishedV1),
+    PromotionAborted(PromotionAbortedV1),
 }
 
 impl Event {
@@ -334,6 +394,9 @@ impl Event {
             Event::FreightVerified(_) => EventType::FreightVerifiedV1,
             Event::WarehouseRefreshRequested(_) => EventType::WarehouseRefreshRequestedV1,
             Event::WarehouseDiscoveryFailed(_) => EventType::WarehouseDiscoveryFailedV1,
+            Event::PromotionStarted(_) => EventType::PromotionStartedV1,
+            Event::PromotionStepFinished(_) => EventType::PromotionStepFinishedV1,
+            Event::PromotionAborted(_) => EventType::PromotionAbortedV1,
         }
     }
 
@@ -346,6 +409,9 @@ impl Event {
             Event::FreightVerified(e) => &e.project,
             Event::WarehouseRefreshRequested(e) => &e.project,
             Event::WarehouseDiscoveryFailed(e) => &e.project,
+            Event::PromotionStarted(e) => &e.project,
+            Event::PromotionStepFinished(e) => &e.project,
+            Event::PromotionAborted(e) => &e.project,
         }
     }
 
@@ -359,6 +425,9 @@ impl Event {
             Event::PromotionFailed(e) => &e.stage,
             Event::WarehouseRefreshRequested(e) => &e.warehouse,
             Event::WarehouseDiscoveryFailed(e) => &e.warehouse,
+            Event::PromotionStarted(e) => &e.stage,
+            Event::PromotionStepFinished(e) => &e.stage,
+            Event::PromotionAborted(e) => &e.stage,
         }
     }
 
@@ -372,18 +441,16 @@ impl Event {
             Event::FreightVerified(e) => e.verified_at_ms,
             Event::WarehouseRefreshRequested(e) => e.requested_at_ms,
             Event::WarehouseDiscoveryFailed(e) => e.failed_at_ms,
+            Event::PromotionStarted(e) => e.started_at_ms,
+            Event::PromotionStepFinished(e) => e.finished_at_ms,
+            Event::PromotionAborted(e) => e.aborted_at_ms,
         }
     }
 
     /// The NATS subject the event is stored under.
     pub fn subject(&self) -> String {
         let t = self.event_type();
-        subject::event(
-            self.project(),
-            t.entity_kind(),
-            self.entity_name(),
-            t.subject_token(),
-        )
+        subject::event(self.project(), t.entity_kind(), self.entity_name(), t.subject_token())
     }
 
     /// The event's identity: its `ce-id` and its `Nats-Msg-Id`. Two publishes of the same
@@ -406,22 +473,22 @@ impl Event {
                 format!("promotion-finished:{}:{}", e.project, e.promotion)
             }
             Event::FreightVerified(e) => {
-                format!(
-                    "freight-verified:{}:{}:{}:{}",
-                    e.project, e.stage, e.freight_id, e.promotion
-                )
+                format!("freight-verified:{}:{}:{}:{}", e.project, e.stage, e.freight_id, e.promotion)
             }
             Event::WarehouseRefreshRequested(e) => {
-                format!(
-                    "warehouse-refresh:{}:{}:{}",
-                    e.project, e.warehouse, e.request_id
-                )
+                format!("warehouse-refresh:{}:{}:{}", e.project, e.warehouse, e.request_id)
             }
             Event::WarehouseDiscoveryFailed(e) => {
-                format!(
-                    "warehouse-discovery-failed:{}:{}:{}",
-                    e.project, e.warehouse, e.failed_at_ms
-                )
+                format!("warehouse-discovery-failed:{}:{}:{}", e.project, e.warehouse, e.failed_at_ms)
+            }
+            Event::PromotionStarted(e) => {
+                format!("promotion-started:{}:{}:{}", e.project, e.promotion, e.started_at_ms)
+            }
+            Event::PromotionStepFinished(e) => {
+                format!("promotion-step:{}:{}:{}:{}", e.project, e.promotion, e.index, e.started_at_ms)
+            }
+            Event::PromotionAborted(e) => {
+                format!("promotion-finished:{}:{}", e.project, e.promotion)
             }
         }
     }
@@ -445,6 +512,15 @@ impl Event {
             }
             Event::WarehouseDiscoveryFailed(e) => {
                 format!("projects/{}/warehouses/{}", e.project, e.warehouse)
+            }
+            Event::PromotionStarted(e) => {
+                format!("projects/{}/promotions/{}", e.project, e.promotion)
+            }
+            Event::PromotionStepFinished(e) => {
+                format!("projects/{}/promotions/{}", e.project, e.promotion)
+            }
+            Event::PromotionAborted(e) => {
+                format!("projects/{}/promotions/{}", e.project, e.promotion)
             }
         }
     }

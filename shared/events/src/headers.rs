@@ -32,8 +32,7 @@ pub struct EventHeaders {
 impl EventHeaders {
     /// Headers for `event` published by `source` (e.g. `/lading/warehouse`) in `trace`.
     pub fn for_event(event: &Event, source: &str, trace: &TraceContext) -> Self {
-        let time = crate::time_from_ms(event.time_ms())
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let time = crate::time_from_ms(event.time_ms()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         Self {
             id: event.identity(),
             source: source.to_owned(),

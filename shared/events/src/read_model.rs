@@ -8,21 +8,40 @@ use lading_domain::duration::{format_go_duration, parse_go_duration};
 use lading_domain::freight::{CurrentStage, VerifiedStage};
 use lading_domain::{Freight, FreightId, FreightOrigin};
 
-use crate::catalog::{Event, PromotionTrigger};
+use crate::catalog::{Event, PromotionTrigger, StepStatus};
 use crate::time_from_ms;
 
 /// Where a promotion is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum PromotionPhase {
     Pending,
+    Running,
     Succeeded,
     Failed,
+    Aborted,
 }
 
 impl PromotionPhase {
     pub fn is_terminal(self) -> bool {
-        self != PromotionPhase::Pending
+        matches!(self, PromotionPhase::Succeeded | PromotionPhase::Failed | PromotionPhase::Aborted)
     }
+
+    /// Ended without succeeding.
+    pub fn is_unsuccessful(self) -> bool {
+        matches!(self, PromotionPhase::Failed | PromotionPhase::Aborted)
+    }
+}
+
+/// How one step of a promotion went (Kargo's `stepExecutionMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRecord {
+    pub index: u32,
+    pub alias: String,
+    pub uses: String,
+    pub status: StepStatus,
+    pub message: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
 }
 
 /// One promotion of a stage.
@@ -35,9 +54,12 @@ pub struct PromotionRecord {
     pub created_at: DateTime<Utc>,
     pub trigger: PromotionTrigger,
     pub phase: PromotionPhase,
+    pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub commit: String,
     pub message: String,
+    /// Steps that finished, by index (a resumed promotion replaces earlier entries).
+    pub steps: Vec<StepRecord>,
 }
 
 /// A stage's promotions, in creation order.
@@ -94,10 +116,7 @@ impl ProjectModel {
     pub fn find_freight(&self, name_or_alias: &str) -> Option<&FreightRecord> {
         match FreightId::parse(name_or_alias) {
             Ok(id) => self.freight.get(&id),
-            Err(_) => self
-                .freight
-                .values()
-                .find(|f| f.freight.alias == name_or_alias),
+            Err(_) => self.freight.values().find(|f| f.freight.alias == name_or_alias),
         }
     }
 }
@@ -129,20 +148,13 @@ impl ReadModel {
                 let Ok(id) = FreightId::parse(&e.freight_id) else {
                     return;
                 };
-                project
-                    .freight
-                    .entry(id.clone())
-                    .or_insert_with(|| FreightRecord {
-                        id: id.clone(),
-                        freight: e.freight(),
-                        discovered_seq: seq,
-                        created_at: time_from_ms(e.created_at_ms),
-                    });
-                project
-                    .warehouses
-                    .entry(e.origin_name.clone())
-                    .or_default()
-                    .last_freight = Some(id);
+                project.freight.entry(id.clone()).or_insert_with(|| FreightRecord {
+                    id: id.clone(),
+                    freight: e.freight(),
+                    discovered_seq: seq,
+                    created_at: time_from_ms(e.created_at_ms),
+                });
+                project.warehouses.entry(e.origin_name.clone()).or_default().last_freight = Some(id);
             }
             Event::PromotionCreated(e) => {
                 let Ok(id) = FreightId::parse(&e.freight_id) else {
@@ -157,16 +169,17 @@ impl ReadModel {
                         created_at: time_from_ms(e.created_at_ms),
                         trigger: e.trigger,
                         phase: PromotionPhase::Pending,
+                        started_at: None,
                         finished_at: None,
                         commit: String::new(),
                         message: String::new(),
+                        steps: Vec::new(),
                     });
                 }
             }
             Event::PromotionSucceeded(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();
-                let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
-                else {
+                let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion) else {
                     return;
                 };
                 if record.phase.is_terminal() {
@@ -177,11 +190,7 @@ impl ReadModel {
                 record.finished_at = Some(since);
                 record.commit = e.commit.clone();
                 let new_current = record.freight_id.clone();
-                let Some(origin) = project
-                    .freight
-                    .get(&new_current)
-                    .map(|f| origin_key(&f.freight.origin))
-                else {
+                let Some(origin) = project.freight.get(&new_current).map(|f| origin_key(&f.freight.origin)) else {
                     return;
                 };
                 if let Some((previous, entered)) = stage.current.remove(&origin)
@@ -201,10 +210,7 @@ impl ReadModel {
                     }
                 }
                 if let Some(f) = project.freight.get_mut(&new_current) {
-                    f.freight
-                        .status
-                        .currently_in
-                        .insert(e.stage.clone(), CurrentStage { since });
+                    f.freight.status.currently_in.insert(e.stage.clone(), CurrentStage { since });
                 }
                 stage.current.insert(origin, (new_current, since));
             }
@@ -227,19 +233,49 @@ impl ReadModel {
                         .status
                         .verified_in
                         .entry(e.stage.clone())
-                        .or_insert(VerifiedStage {
-                            longest_soak: None,
-                            verified_at: time_from_ms(e.verified_at_ms),
-                        });
+                        .or_insert(VerifiedStage { longest_soak: None, verified_at: time_from_ms(e.verified_at_ms) });
                 }
             }
             Event::WarehouseRefreshRequested(_) => {}
+            Event::PromotionStarted(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
+                    && !record.phase.is_terminal()
+                {
+                    record.phase = PromotionPhase::Running;
+                    record.started_at.get_or_insert(time_from_ms(e.started_at_ms));
+                }
+            }
+            Event::PromotionStepFinished(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion) {
+                    let step = StepRecord {
+                        index: e.index,
+                        alias: e.alias.clone(),
+                        uses: e.uses.clone(),
+                        status: e.status,
+                        message: e.message.clone(),
+                        started_at: time_from_ms(e.started_at_ms),
+                        finished_at: time_from_ms(e.finished_at_ms),
+                    };
+                    record.steps.retain(|s| s.index != e.index);
+                    record.steps.push(step);
+                    record.steps.sort_by_key(|s| s.index);
+                }
+            }
+            Event::PromotionAborted(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
+                    && !record.phase.is_terminal()
+                {
+                    record.phase = PromotionPhase::Aborted;
+                    record.finished_at = Some(time_from_ms(e.aborted_at_ms));
+                    record.message = e.reason.clone();
+                }
+            }
             Event::WarehouseDiscoveryFailed(e) => {
-                project
-                    .warehouses
-                    .entry(e.warehouse.clone())
-                    .or_default()
-                    .last_discovery_error = Some((e.reason.clone(), time_from_ms(e.failed_at_ms)));
+                project.warehouses.entry(e.warehouse.clone()).or_default().last_discovery_error =
+                    Some((e.reason.clone(), time_from_ms(e.failed_at_ms)));
             }
         }
     }
@@ -317,48 +353,23 @@ mod tests {
         ]);
         let p = model.project("p").unwrap();
         assert!(p.freight[&id(A)].freight.status.currently_in.is_empty());
-        assert!(
-            p.freight[&id(B)]
-                .freight
-                .status
-                .currently_in
-                .contains_key("test")
-        );
+        assert!(p.freight[&id(B)].freight.status.currently_in.contains_key("test"));
         assert_eq!(model.last_seq, 6);
     }
 
     #[test]
     fn the_queue_head_is_the_oldest_unfinished_promotion() {
-        let model = replay(&[
-            created(A, "a-a"),
-            created(B, "b-b"),
-            queued("test", "p1", A),
-            queued("test", "p2", B),
-        ]);
+        let model = replay(&[created(A, "a-a"), created(B, "b-b"), queued("test", "p1", A), queued("test", "p2", B)]);
         let stage = &model.project("p").unwrap().stages["test"];
         assert_eq!(stage.head_of_queue().unwrap().name, "p1");
-        let model = replay(&[
-            created(A, "a-a"),
-            queued("test", "p1", A),
-            queued("test", "p2", B),
-            succeeded("test", "p1", A),
-        ]);
-        assert_eq!(
-            model.project("p").unwrap().stages["test"]
-                .head_of_queue()
-                .unwrap()
-                .name,
-            "p2"
-        );
+        let model =
+            replay(&[created(A, "a-a"), queued("test", "p1", A), queued("test", "p2", B), succeeded("test", "p1", A)]);
+        assert_eq!(model.project("p").unwrap().stages["test"].head_of_queue().unwrap().name, "p2");
     }
 
     #[test]
     fn replaying_twice_changes_nothing() {
-        let events = [
-            created(A, "a-a"),
-            queued("test", "p1", A),
-            succeeded("test", "p1", A),
-        ];
+        let events = [created(A, "a-a"), queued("test", "p1", A), succeeded("test", "p1", A)];
         let mut model = replay(&events);
         let once = model.clone();
         for (i, e) in events.iter().enumerate() {
@@ -388,19 +399,11 @@ mod tests {
                 verified_at_ms: 5,
             }),
         ]);
-        assert!(
-            model.project("p").unwrap().freight[&id(A)]
-                .freight
-                .status
-                .verified_in
-                .contains_key("test")
-        );
+        assert!(model.project("p").unwrap().freight[&id(A)].freight.status.verified_in.contains_key("test"));
     }
 
     fn succeeded_at(stage: &str, name: &str, freight: &str, at_ms: i64) -> Event {
-        let Event::PromotionSucceeded(mut e) = succeeded(stage, name, freight) else {
-            unreachable!()
-        };
+        let Event::PromotionSucceeded(mut e) = succeeded(stage, name, freight) else { unreachable!() };
         e.finished_at_ms = at_ms;
         Event::PromotionSucceeded(e)
     }
@@ -428,10 +431,7 @@ mod tests {
             succeeded_at("test", "p2", B, 3 * hour),
         ]);
         let a = &model.project("p").unwrap().freight[&id(A)].freight.status;
-        assert_eq!(
-            a.verified_in["test"].longest_soak.as_deref(),
-            Some("2h0m0s")
-        );
+        assert_eq!(a.verified_in["test"].longest_soak.as_deref(), Some("2h0m0s"));
         assert!(!a.currently_in.contains_key("test"));
     }
 
@@ -450,31 +450,9 @@ mod tests {
             succeeded("test", "p3", B),
         ]);
         let p = model.project("p").unwrap();
-        let current: Vec<_> = p.stages["test"]
-            .current
-            .values()
-            .map(|(id, _)| id.as_str().to_owned())
-            .collect();
-        assert_eq!(
-            current,
-            vec![B.to_owned(), C.to_owned()],
-            "keyed by Warehouse/app and Warehouse/config"
-        );
-        assert!(
-            p.freight[&id(C)]
-                .freight
-                .status
-                .currently_in
-                .contains_key("test"),
-            "config freight stays"
-        );
-        assert!(
-            !p.freight[&id(A)]
-                .freight
-                .status
-                .currently_in
-                .contains_key("test"),
-            "app freight was replaced"
-        );
+        let current: Vec<_> = p.stages["test"].current.values().map(|(id, _)| id.as_str().to_owned()).collect();
+        assert_eq!(current, vec![B.to_owned(), C.to_owned()], "keyed by Warehouse/app and Warehouse/config");
+        assert!(p.freight[&id(C)].freight.status.currently_in.contains_key("test"), "config freight stays");
+        assert!(!p.freight[&id(A)].freight.status.currently_in.contains_key("test"), "app freight was replaced");
     }
 }

@@ -29,12 +29,7 @@ pub fn dead_letter(consumer: &str) -> String {
 /// Splits an event subject into (project, kind, name, type).
 pub fn parse(subject: &str) -> Option<(&str, &str, &str, &str)> {
     let mut tokens = subject.strip_prefix("lading.evt.")?.split('.');
-    let parsed = (
-        tokens.next()?,
-        tokens.next()?,
-        tokens.next()?,
-        tokens.next()?,
-    );
+    let parsed = (tokens.next()?, tokens.next()?, tokens.next()?, tokens.next()?);
     tokens.next().is_none().then_some(parsed)
 }
 
@@ -46,10 +41,7 @@ mod tests {
     fn subjects_carry_project_kind_name_and_type() {
         let s = event("demo", "stage", "uat", "promotion-created");
         assert_eq!(s, "lading.evt.demo.stage.uat.promotion-created");
-        assert_eq!(
-            parse(&s),
-            Some(("demo", "stage", "uat", "promotion-created"))
-        );
+        assert_eq!(parse(&s), Some(("demo", "stage", "uat", "promotion-created")));
         assert_eq!(parse("lading.evt.a.b.c"), None);
         assert_eq!(parse("other.a.b.c.d"), None);
     }

@@ -14,58 +14,33 @@ pub struct TraceContext {
 impl TraceContext {
     /// Starts a trace. IDs of zero are invalid in W3C trace context and are bumped to one.
     pub fn root(trace_id: u128, span_id: u64) -> Self {
-        Self {
-            trace_id: trace_id.max(1),
-            span_id: span_id.max(1),
-            sampled: true,
-        }
+        Self { trace_id: trace_id.max(1), span_id: span_id.max(1), sampled: true }
     }
 
     /// A new span in the same trace.
     pub fn child(&self, span_id: u64) -> Self {
-        Self {
-            span_id: span_id.max(1),
-            ..*self
-        }
+        Self { span_id: span_id.max(1), ..*self }
     }
 
     /// Parses a version-00 `traceparent` header.
     pub fn parse(header: &str) -> Option<Self> {
         let mut parts = header.trim().split('-');
-        let (version, trace, span, flags) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some()
-            || version != "00"
-            || trace.len() != 32
-            || span.len() != 16
-            || flags.len() != 2
-        {
+        let (version, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || version != "00" || trace.len() != 32 || span.len() != 16 || flags.len() != 2 {
             return None;
         }
-        let lower_hex = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        };
+        let lower_hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !lower_hex(trace) || !lower_hex(span) || !lower_hex(flags) {
             return None;
         }
         let trace_id = u128::from_str_radix(trace, 16).ok()?;
         let span_id = u64::from_str_radix(span, 16).ok()?;
         let flags = u8::from_str_radix(flags, 16).ok()?;
-        (trace_id != 0 && span_id != 0).then_some(Self {
-            trace_id,
-            span_id,
-            sampled: flags & 1 == 1,
-        })
+        (trace_id != 0 && span_id != 0).then_some(Self { trace_id, span_id, sampled: flags & 1 == 1 })
     }
 
     pub fn to_traceparent(&self) -> String {
-        format!(
-            "00-{:032x}-{:016x}-{:02x}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        )
+        format!("00-{:032x}-{:016x}-{:02x}", self.trace_id, self.span_id, u8::from(self.sampled))
     }
 
     /// The trace ID as 32 hex characters, for logs.

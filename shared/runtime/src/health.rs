@@ -17,10 +17,7 @@ async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, String) {
     if readiness.is_ready() {
         (StatusCode::OK, "ready".to_owned())
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("waiting for: {}", readiness.waiting_for().join(", ")),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, format!("waiting for: {}", readiness.waiting_for().join(", ")))
     }
 }
 
@@ -38,11 +35,7 @@ pub fn routes(readiness: Readiness) -> Router {
 }
 
 /// Serves the health routes on `addr` until `shutdown`; returns the bound address.
-pub async fn serve(
-    addr: SocketAddr,
-    readiness: Readiness,
-    shutdown: Shutdown,
-) -> std::io::Result<SocketAddr> {
+pub async fn serve(addr: SocketAddr, readiness: Readiness, shutdown: Shutdown) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {

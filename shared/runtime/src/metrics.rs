@@ -13,39 +13,19 @@ fn registry() -> &'static Mutex<BTreeMap<Key, u64>> {
 
 /// Adds one to the counter `name` with `labels`.
 pub fn increment(name: &str, labels: &[(&str, &str)]) {
-    let key = (
-        name.to_owned(),
-        labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
+    let key = (name.to_owned(), labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     let mut counters = registry().lock().unwrap_or_else(|p| p.into_inner());
     *counters.entry(key).or_default() += 1;
 }
 
 /// The current value of a counter (0 when never incremented).
 pub fn value(name: &str, labels: &[(&str, &str)]) -> u64 {
-    let key = (
-        name.to_owned(),
-        labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-        .copied()
-        .unwrap_or(0)
+    let key = (name.to_owned(), labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    registry().lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied().unwrap_or(0)
 }
 
 fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Every counter in Prometheus text exposition format.
@@ -58,10 +38,7 @@ pub fn render() -> String {
             out.push_str(&format!("# TYPE {name} counter\n"));
             last_name = name;
         }
-        let labels: Vec<String> = labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-            .collect();
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
         if labels.is_empty() {
             out.push_str(&format!("{name} {value}\n"));
         } else {
@@ -82,9 +59,6 @@ mod tests {
         assert_eq!(value("lading_test_things_total", &[("kind", "a\"b")]), 2);
         let text = render();
         assert!(text.contains("# TYPE lading_test_things_total counter\n"));
-        assert!(
-            text.contains("lading_test_things_total{kind=\"a\\\"b\"} 2\n"),
-            "{text}"
-        );
+        assert!(text.contains("lading_test_things_total{kind=\"a\\\"b\"} 2\n"), "{text}");
     }
 }

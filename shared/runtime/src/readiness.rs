@@ -25,16 +25,11 @@ impl Readiness {
     pub fn register(&self, name: impl Into<String>) -> ReadyFlag {
         let name = name.into();
         self.lock().insert(name.clone(), false);
-        ReadyFlag {
-            name,
-            flags: self.flags.clone(),
-        }
+        ReadyFlag { name, flags: self.flags.clone() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, bool>> {
-        self.flags
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.flags.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Ready when at least one component registered and all are ready.
@@ -45,20 +40,13 @@ impl Readiness {
 
     /// Components not ready yet.
     pub fn waiting_for(&self) -> Vec<String> {
-        self.lock()
-            .iter()
-            .filter(|(_, r)| !**r)
-            .map(|(n, _)| n.clone())
-            .collect()
+        self.lock().iter().filter(|(_, r)| !**r).map(|(n, _)| n.clone()).collect()
     }
 }
 
 impl ReadyFlag {
     pub fn set(&self, ready: bool) {
-        let mut flags = self
-            .flags
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut flags = self.flags.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         flags.insert(self.name.clone(), ready);
     }
 }

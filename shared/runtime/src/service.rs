@@ -28,24 +28,14 @@ pub struct ServiceConfig {
 
 impl ServiceConfig {
     pub fn new(nats_url: impl Into<String>) -> Self {
-        Self {
-            nats_url: nats_url.into(),
-            health_addr: None,
-            replica: ulid::Ulid::new().to_string().to_lowercase(),
-        }
+        Self { nats_url: nats_url.into(), health_addr: None, replica: ulid::Ulid::new().to_string().to_lowercase() }
     }
 
     /// Reads the common variables from `env`.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
-        let mut config = ServiceConfig::new(
-            env.get(NATS_URL_ENV)
-                .map_or(DEFAULT_NATS_URL, String::as_str),
-        );
+        let mut config = ServiceConfig::new(env.get(NATS_URL_ENV).map_or(DEFAULT_NATS_URL, String::as_str));
         if let Some(addr) = env.get(HEALTH_ADDR_ENV) {
-            config.health_addr = Some(
-                addr.parse()
-                    .map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?,
-            );
+            config.health_addr = Some(addr.parse().map_err(|e| format!("{HEALTH_ADDR_ENV}={addr:?}: {e}"))?);
         }
         if let Some(replica) = env.get(REPLICA_ENV) {
             config.replica = replica.clone();
@@ -104,19 +94,12 @@ mod tests {
         assert_eq!(config.nats_url, "nats://n:4222");
         assert_eq!(config.health_addr, Some("0.0.0.0:8081".parse().unwrap()));
         assert_eq!(config.replica, "r1");
-        assert_eq!(
-            ServiceConfig::from_env(&HashMap::new()).unwrap().nats_url,
-            DEFAULT_NATS_URL
-        );
+        assert_eq!(ServiceConfig::from_env(&HashMap::new()).unwrap().nats_url, DEFAULT_NATS_URL);
     }
 
     #[test]
     fn a_bad_address_names_the_variable() {
         let env = HashMap::from([(HEALTH_ADDR_ENV.to_owned(), "nowhere".to_owned())]);
-        assert!(
-            ServiceConfig::from_env(&env)
-                .unwrap_err()
-                .starts_with("LADING_HEALTH_ADDR=\"nowhere\"")
-        );
+        assert!(ServiceConfig::from_env(&env).unwrap_err().starts_with("LADING_HEALTH_ADDR=\"nowhere\""));
     }
 }

@@ -44,10 +44,7 @@ pub async fn signal() {
 pub async fn drain_deadline(shutdown: Shutdown, deadline: std::time::Duration) {
     shutdown.cancelled().await;
     tokio::time::sleep(deadline).await;
-    tracing::error!(
-        deadline_s = deadline.as_secs(),
-        "drain deadline passed; exiting with work in flight"
-    );
+    tracing::error!(deadline_s = deadline.as_secs(), "drain deadline passed; exiting with work in flight");
 }
 
 /// How long services get to finish in-flight work after SIGTERM.

@@ -11,10 +11,7 @@ use serde_json::{Value, json};
 use super::{State, context};
 use crate::error::ApiError;
 
-pub async fn apply(
-    AxumState(state): AxumState<State>,
-    body: String,
-) -> Result<Json<Value>, ApiError> {
+pub async fn apply(AxumState(state): AxumState<State>, body: String) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
     let documents: Vec<Value> = serde_saphyr::from_multiple(&body).map_err(|e| {
         ApiError::InvalidManifests(vec![ManifestError {
@@ -33,34 +30,24 @@ pub async fn apply(
     let mut missing = Vec::new();
     for (i, manifest) in manifests.iter().enumerate() {
         let project = manifest.project();
-        let in_request = manifests
-            .iter()
-            .any(|m| m.kind() == Kind::Project && m.name() == project);
+        let in_request = manifests.iter().any(|m| m.kind() == Kind::Project && m.name() == project);
         if !in_request && !context.specs.read(|s| s.project_exists(project)) {
             missing.push(ManifestError {
                 document: i + 1,
                 kind: manifest.kind().to_string(),
                 name: manifest.name().to_owned(),
                 field: "metadata.namespace".to_owned(),
-                reason: format!(
-                    "project {project:?} does not exist; apply a Project named {project:?} first"
-                ),
+                reason: format!("project {project:?} does not exist; apply a Project named {project:?} first"),
             });
         }
     }
     if !missing.is_empty() {
         return Err(ApiError::InvalidManifests(missing));
     }
-    let (actions, revision) = context
-        .bus
-        .apply_manifests(&manifests)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (actions, revision) =
+        context.bus.apply_manifests(&manifests).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     // Read-your-writes: later requests to this api see what was just applied.
-    context
-        .specs
-        .wait_for_revision(revision, Duration::from_secs(5))
-        .await;
+    context.specs.wait_for_revision(revision, Duration::from_secs(5)).await;
     let results: Vec<Value> = manifests
         .iter()
         .zip(actions)

@@ -17,10 +17,7 @@ use crate::error::ApiError;
 pub type State = watch::Receiver<Option<SharedContext>>;
 
 pub(crate) fn context(state: &State) -> Result<SharedContext, ApiError> {
-    state
-        .borrow()
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("still connecting to NATS".to_owned()))
+    state.borrow().clone().ok_or_else(|| ApiError::Unavailable("still connecting to NATS".to_owned()))
 }
 
 pub(crate) fn require_project(context: &SharedContext, project: &str) -> Result<(), ApiError> {
@@ -40,13 +37,7 @@ pub fn api(state: State) -> Router {
         .route("/api/v1/apply", post(apply::apply))
         .route("/api/v1/projects/{project}/freight", get(freight::list))
         .route("/api/v1/projects/{project}/stages", get(stages::list))
-        .route(
-            "/api/v1/projects/{project}/warehouses",
-            get(warehouses::list),
-        )
-        .route(
-            "/api/v1/projects/{project}/warehouses/{warehouse}/refresh",
-            post(warehouses::refresh),
-        )
+        .route("/api/v1/projects/{project}/warehouses", get(warehouses::list))
+        .route("/api/v1/projects/{project}/warehouses/{warehouse}/refresh", post(warehouses::refresh))
         .with_state(state)
 }

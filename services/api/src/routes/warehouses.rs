@@ -13,21 +13,13 @@ use super::{State, context, require_project};
 use crate::error::ApiError;
 use crate::objects::{list as list_of, warehouse_object};
 
-pub async fn list(
-    AxumState(state): AxumState<State>,
-    Path(project): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list(AxumState(state): AxumState<State>, Path(project): Path<String>) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
     require_project(&context, &project)?;
-    let manifests: Vec<_> = context
-        .specs
-        .read(|s| s.in_project(&project, Kind::Warehouse).cloned().collect());
+    let manifests: Vec<_> = context.specs.read(|s| s.in_project(&project, Kind::Warehouse).cloned().collect());
     let items = context.projection.read(|model| {
         let project_model = model.project(&project);
-        manifests
-            .iter()
-            .map(|m| warehouse_object(m, project_model))
-            .collect::<Vec<_>>()
+        manifests.iter().map(|m| warehouse_object(m, project_model)).collect::<Vec<_>>()
     });
     Ok(Json(list_of(items)))
 }
@@ -38,13 +30,8 @@ pub async fn refresh(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let context = context(&state)?;
     require_project(&context, &project)?;
-    if context
-        .specs
-        .read(|s| s.warehouse(&project, &warehouse).is_none())
-    {
-        return Err(ApiError::NotFound(format!(
-            "warehouse {warehouse:?} not found in project {project:?}"
-        )));
+    if context.specs.read(|s| s.warehouse(&project, &warehouse).is_none()) {
+        return Err(ApiError::NotFound(format!("warehouse {warehouse:?} not found in project {project:?}")));
     }
     let request_id = ulid::Ulid::new().to_string().to_lowercase();
     let event = Event::WarehouseRefreshRequested(WarehouseRefreshRequestedV1 {
@@ -54,19 +41,7 @@ pub async fn refresh(
         requested_at_ms: now_ms(),
     });
     let trace = lading_bus::tracing_context::new_root();
-    context
-        .bus
-        .publish(&event, &trace)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    tracing::info!(
-        project,
-        warehouse,
-        trace_id = trace.trace_id_hex(),
-        "refresh requested"
-    );
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"requestId": request_id, "traceparent": trace.to_traceparent()})),
-    ))
+    context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    tracing::info!(project, warehouse, trace_id = trace.trace_id_hex(), "refresh requested");
+    Ok((StatusCode::ACCEPTED, Json(json!({"requestId": request_id, "traceparent": trace.to_traceparent()}))))
 }

@@ -44,9 +44,7 @@ fn from_cel(value: &CelValue) -> Result<Value, String> {
         CelValue::UInt(u) => json!(u),
         CelValue::Float(f) => json!(f),
         CelValue::String(s) => json!(s.as_str()),
-        CelValue::List(items) => {
-            Value::Array(items.iter().map(from_cel).collect::<Result<_, _>>()?)
-        }
+        CelValue::List(items) => Value::Array(items.iter().map(from_cel).collect::<Result<_, _>>()?),
         CelValue::Map(map) => {
             let mut out = Map::new();
             for (key, value) in map.map.iter() {
@@ -61,9 +59,7 @@ fn from_cel(value: &CelValue) -> Result<Value, String> {
             Value::Object(out)
         }
         other => {
-            return Err(format!(
-                "expression produced a value Lading cannot use: {other:?}"
-            ));
+            return Err(format!("expression produced a value Lading cannot use: {other:?}"));
         }
     })
 }
@@ -77,10 +73,9 @@ fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String>
     let commits = Arc::new(scope.freight.commits.clone());
     context
         .add_function("commitFrom", move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
-            let commit = commits
-                .iter()
-                .find(|c| same_git_repo(&c.repo_url, &url))
-                .ok_or_else(|| ExecutionError::function_error("commitFrom", format!("no commit from {url} in the freight")))?;
+            let commit = commits.iter().find(|c| same_git_repo(&c.repo_url, &url)).ok_or_else(|| {
+                ExecutionError::function_error("commitFrom", format!("no commit from {url} in the freight"))
+            })?;
             cel::to_value(json!({
                 "RepoURL": commit.repo_url, "ID": commit.id, "Branch": commit.branch, "Tag": commit.tag,
                 "Message": commit.message, "Author": commit.author, "Committer": commit.committer,
@@ -90,24 +85,13 @@ fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String>
         .map_err(|e| e.to_string())?;
     let images = Arc::new(scope.freight.images.clone());
     context
-        .add_function(
-            "imageFrom",
-            move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
-                let image = images
-                    .iter()
-                    .find(|i| same_image_repo(&i.repo_url, &url))
-                    .ok_or_else(|| {
-                        ExecutionError::function_error(
-                            "imageFrom",
-                            format!("no image from {url} in the freight"),
-                        )
-                    })?;
-                cel::to_value(
-                    json!({"RepoURL": image.repo_url, "Tag": image.tag, "Digest": image.digest}),
-                )
+        .add_function("imageFrom", move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
+            let image = images.iter().find(|i| same_image_repo(&i.repo_url, &url)).ok_or_else(|| {
+                ExecutionError::function_error("imageFrom", format!("no image from {url} in the freight"))
+            })?;
+            cel::to_value(json!({"RepoURL": image.repo_url, "Tag": image.tag, "Digest": image.digest}))
                 .map_err(|e| ExecutionError::function_error("imageFrom", e))
-            },
-        )
+        })
         .map_err(|e| e.to_string())?;
     let charts = Arc::new(scope.freight.charts.clone());
     context
@@ -121,40 +105,31 @@ fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String>
             let chart = charts
                 .iter()
                 .find(|c| {
-                    normalize_chart(&c.repo_url) == normalize_chart(&url)
-                        && name.as_ref().is_none_or(|n| *n == c.name)
+                    normalize_chart(&c.repo_url) == normalize_chart(&url) && name.as_ref().is_none_or(|n| *n == c.name)
                 })
-                .ok_or_else(|| ExecutionError::function_error("chartFrom", format!("no chart from {url} in the freight")))?;
+                .ok_or_else(|| {
+                    ExecutionError::function_error("chartFrom", format!("no chart from {url} in the freight"))
+                })?;
             cel::to_value(json!({"RepoURL": chart.repo_url, "Name": chart.name, "Version": chart.version}))
                 .map_err(|e| ExecutionError::function_error("chartFrom", e))
         })
         .map_err(|e| e.to_string())?;
     context
-        .add_function(
-            "quote",
-            |value: CelValue| -> Result<CelValue, ExecutionError> {
-                let json =
-                    from_cel(&value).map_err(|e| ExecutionError::function_error("quote", e))?;
-                let text = match json {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                Ok(CelValue::String(Arc::new(format!(
-                    "\"{}\"",
-                    text.replace('\\', "\\\\").replace('"', "\\\"")
-                ))))
-            },
-        )
+        .add_function("quote", |value: CelValue| -> Result<CelValue, ExecutionError> {
+            let json = from_cel(&value).map_err(|e| ExecutionError::function_error("quote", e))?;
+            let text = match json {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            Ok(CelValue::String(Arc::new(format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")))))
+        })
         .map_err(|e| e.to_string())?;
     Ok(context)
 }
 
 fn evaluate_expression(source: &str, context: &Context<'_, '_>) -> Result<Value, String> {
-    let program = Program::compile(source)
-        .map_err(|e| format!("expression {source:?} does not parse: {e}"))?;
-    let value = program
-        .execute(context)
-        .map_err(|e| format!("expression {source:?} failed: {e}"))?;
+    let program = Program::compile(source).map_err(|e| format!("expression {source:?} does not parse: {e}"))?;
+    let value = program.execute(context).map_err(|e| format!("expression {source:?} failed: {e}"))?;
     from_cel(&value)
 }
 
@@ -167,9 +142,7 @@ fn parse_template(template: &str) -> Result<Vec<(bool, &str)>, String> {
             parts.push((false, &rest[..start]));
         }
         let after = &rest[start + 3..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("unterminated ${{{{ in {template:?}"))?;
+        let end = after.find("}}").ok_or_else(|| format!("unterminated ${{{{ in {template:?}"))?;
         parts.push((true, after[..end].trim()));
         rest = &after[end + 2..];
     }
@@ -208,12 +181,7 @@ pub fn evaluate_string(template: &str, scope: &Scope<'_>) -> Result<Value, Strin
 pub fn evaluate_tree(value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) => evaluate_string(s, scope)?,
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| evaluate_tree(v, scope))
-                .collect::<Result<_, _>>()?,
-        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| evaluate_tree(v, scope)).collect::<Result<_, _>>()?),
         Value::Object(map) => {
             let mut out = Map::new();
             for (k, v) in map {
@@ -244,12 +212,7 @@ mod tests {
         let mut outputs = Map::new();
         outputs.insert("commit".into(), json!({"commit": "deadbeef"}));
         let freight = freight();
-        f(&Scope {
-            vars: &vars,
-            ctx: &ctx,
-            outputs: &outputs,
-            freight: &freight,
-        })
+        f(&Scope { vars: &vars, ctx: &ctx, outputs: &outputs, freight: &freight })
     }
 
     #[test]
@@ -260,62 +223,31 @@ mod tests {
     #[test]
     fn interpolates_kargo_names() {
         with_scope(|s| {
-            assert_eq!(
-                evaluate_string("stage/${{ ctx.stage }}", s).unwrap(),
-                json!("stage/test")
-            );
-            assert_eq!(
-                evaluate_string("${{ ctx.project }}-${{ ctx.stage }}", s).unwrap(),
-                json!("demo-test")
-            );
-            assert_eq!(
-                evaluate_string("${{ outputs.commit.commit }}", s).unwrap(),
-                json!("deadbeef")
-            );
+            assert_eq!(evaluate_string("stage/${{ ctx.stage }}", s).unwrap(), json!("stage/test"));
+            assert_eq!(evaluate_string("${{ ctx.project }}-${{ ctx.stage }}", s).unwrap(), json!("demo-test"));
+            assert_eq!(evaluate_string("${{ outputs.commit.commit }}", s).unwrap(), json!("deadbeef"));
         });
     }
 
     #[test]
     fn a_whole_string_expression_keeps_its_type() {
         with_scope(|s| {
-            assert_eq!(
-                evaluate_string("${{ vars.replicas }}", s).unwrap(),
-                json!(3)
-            );
-            assert_eq!(
-                evaluate_string("${{ vars.replicas > 2 }}", s).unwrap(),
-                json!(true)
-            );
-            assert_eq!(
-                evaluate_string("n=${{ vars.replicas }}", s).unwrap(),
-                json!("n=3")
-            );
+            assert_eq!(evaluate_string("${{ vars.replicas }}", s).unwrap(), json!(3));
+            assert_eq!(evaluate_string("${{ vars.replicas > 2 }}", s).unwrap(), json!(true));
+            assert_eq!(evaluate_string("n=${{ vars.replicas }}", s).unwrap(), json!("n=3"));
         });
     }
 
     #[test]
     fn artifact_functions_match_normalized_urls() {
         with_scope(|s| {
+            assert_eq!(evaluate_string("${{ commitFrom(vars.repo).ID }}", s).unwrap(), json!("abc123"));
+            assert_eq!(evaluate_string("${{ imageFrom('nginx').Tag }}", s).unwrap(), json!("1.27.0"));
             assert_eq!(
-                evaluate_string("${{ commitFrom(vars.repo).ID }}", s).unwrap(),
-                json!("abc123")
-            );
-            assert_eq!(
-                evaluate_string("${{ imageFrom('nginx').Tag }}", s).unwrap(),
-                json!("1.27.0")
-            );
-            assert_eq!(
-                evaluate_string(
-                    "${{ chartFrom('oci://ghcr.io/x/charts', 'app').Version }}",
-                    s
-                )
-                .unwrap(),
+                evaluate_string("${{ chartFrom('oci://ghcr.io/x/charts', 'app').Version }}", s).unwrap(),
                 json!("1.2.3")
             );
-            assert_eq!(
-                evaluate_string("${{ quote(vars.replicas) }}", s).unwrap(),
-                json!("\"3\"")
-            );
+            assert_eq!(evaluate_string("${{ quote(vars.replicas) }}", s).unwrap(), json!("\"3\""));
         });
     }
 
@@ -324,24 +256,15 @@ mod tests {
         with_scope(|s| {
             let e = evaluate_string("${{ commitFrom('https://other/repo').ID }}", s).unwrap_err();
             assert!(e.contains("no commit from https://other/repo"), "{e}");
-            assert!(
-                evaluate_string("${{ (( }}", s)
-                    .unwrap_err()
-                    .contains("does not parse")
-            );
-            assert!(
-                evaluate_string("${{ vars.x", s)
-                    .unwrap_err()
-                    .contains("unterminated")
-            );
+            assert!(evaluate_string("${{ (( }}", s).unwrap_err().contains("does not parse"));
+            assert!(evaluate_string("${{ vars.x", s).unwrap_err().contains("unterminated"));
         });
     }
 
     #[test]
     fn trees_are_evaluated_recursively() {
         with_scope(|s| {
-            let config =
-                json!({"checkout": [{"branch": "stage/${{ ctx.stage }}", "create": true}]});
+            let config = json!({"checkout": [{"branch": "stage/${{ ctx.stage }}", "create": true}]});
             assert_eq!(
                 evaluate_tree(&config, s).unwrap(),
                 json!({"checkout": [{"branch": "stage/test", "create": true}]})

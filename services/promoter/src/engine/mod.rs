@@ -44,10 +44,54 @@ pub struct StepFailure {
 }
 
 /// Runs every step; stops at the first failure.
-pub fn run_promotion(
+/// How a step ended, as reported to a [`StepObserver`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    pub index: usize,
+    /// The step's `as`, or `step-<index>`.
+    pub alias: String,
+    pub uses: String,
+    /// `None` when it succeeded; the error otherwise.
+    pub error: Option<String>,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+}
+
+/// Watches a promotion run: may stop it before a step, and hears how each step ended.
+pub trait StepObserver {
+    /// Called before each step; an `Err` with a reason stops the promotion there.
+    fn before_step(&mut self, _index: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn step_finished(&mut self, _report: StepReport) {}
+}
+
+/// An observer that watches nothing.
+pub struct Unobserved;
+
+impl StepObserver for Unobserved {}
+
+/// Why a promotion did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PromotionError {
+    #[error(transparent)]
+    Step(#[from] StepFailure),
+    #[error("aborted before step {index}: {reason}")]
+    Aborted { index: usize, reason: String },
+}
+
+/// Runs every step without an observer.
+pub fn run_promotion(input: &PromotionInput<'_>, workspace: &Path) -> Result<PromotionOutcome, PromotionError> {
+    run_promotion_observed(input, workspace, &mut Unobserved)
+}
+
+/// Runs every step; stops at the first failure or when `observer` says so.
+pub fn run_promotion_observed(
     input: &PromotionInput<'_>,
     workspace: &Path,
-) -> Result<PromotionOutcome, StepFailure> {
+    observer: &mut dyn StepObserver,
+) -> Result<PromotionOutcome, PromotionError> {
     let ctx_value = json!({
         "project": input.project,
         "stage": input.stage,
@@ -60,12 +104,7 @@ pub fn run_promotion(
     let mut vars = Map::new();
     let mut outputs = Map::new();
     for (i, var) in input.vars.iter().enumerate() {
-        let scope = Scope {
-            vars: &vars,
-            ctx: &ctx_value,
-            outputs: &outputs,
-            freight: input.freight,
-        };
+        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
         let value = evaluate_string(&var.value, &scope).map_err(|message| StepFailure {
             index: 0,
             uses: "vars".to_owned(),
@@ -83,24 +122,33 @@ pub fn run_promotion(
     };
     let mut commit = String::new();
     for (index, step) in input.steps.iter().enumerate() {
-        let fail = |message: String| StepFailure {
-            index,
-            uses: step.uses.clone(),
-            message,
+        observer.before_step(index).map_err(|reason| PromotionError::Aborted { index, reason })?;
+        let started_at_ms = lading_events::now_ms();
+        let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
+        let mut fail = |message: String| {
+            observer.step_finished(StepReport {
+                index,
+                alias: alias.clone(),
+                uses: step.uses.clone(),
+                error: Some(message.clone()),
+                started_at_ms,
+                finished_at_ms: lading_events::now_ms(),
+            });
+            StepFailure { index, uses: step.uses.clone(), message }
         };
-        let scope = Scope {
-            vars: &vars,
-            ctx: &ctx_value,
-            outputs: &outputs,
-            freight: input.freight,
-        };
-        let config = evaluate_tree(
-            step.config.as_ref().unwrap_or(&Value::Object(Map::new())),
-            &scope,
-        )
-        .map_err(fail)?;
+        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
+        let config =
+            evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &scope).map_err(&mut fail)?;
         tracing::info!(step = index, uses = step.uses, "running step");
-        let step_outputs = run_step(&step.uses, &step_ctx, config).map_err(fail)?;
+        let step_outputs = run_step(&step.uses, &step_ctx, config).map_err(&mut fail)?;
+        observer.step_finished(StepReport {
+            index,
+            alias,
+            uses: step.uses.clone(),
+            error: None,
+            started_at_ms,
+            finished_at_ms: lading_events::now_ms(),
+        });
         // The promotion's commit is the one `git-commit` made or recognised; a push
         // reports the branch tip, which is the same commit unless the promotion resumed.
         if let Some(Value::String(c)) = step_outputs.get("commit")

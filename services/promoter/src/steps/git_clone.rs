@@ -42,28 +42,13 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         return Err("config.checkout: list at least one checkout".to_owned());
     }
     for (i, checkout) in config.checkout.iter().enumerate() {
-        let set = [
-            checkout.branch.is_some(),
-            checkout.commit.is_some(),
-            checkout.tag.is_some(),
-        ];
+        let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some()];
         if set.iter().filter(|s| **s).count() > 1 {
-            return Err(format!(
-                "config.checkout[{i}]: set only one of branch, commit or tag"
-            ));
+            return Err(format!("config.checkout[{i}]: set only one of branch, commit or tag"));
         }
-        let dest = resolve(ctx.workspace, &checkout.path)
-            .map_err(|e| format!("config.checkout[{i}].path: {e}"))?;
-        if dest.exists()
-            && fs::read_dir(&dest)
-                .map_err(|e| e.to_string())?
-                .next()
-                .is_some()
-        {
-            return Err(format!(
-                "config.checkout[{i}].path: {:?} is not empty",
-                checkout.path
-            ));
+        let dest = resolve(ctx.workspace, &checkout.path).map_err(|e| format!("config.checkout[{i}].path: {e}"))?;
+        if dest.exists() && fs::read_dir(&dest).map_err(|e| e.to_string())?.next().is_some() {
+            return Err(format!("config.checkout[{i}].path: {:?} is not empty", checkout.path));
         }
         let repo = RepoBuilder::new()
             .clone(&config.repo_url, &dest)
@@ -86,44 +71,26 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
 }
 
 fn detach_at(repo: &Repository, oid: Oid) -> Result<(), String> {
-    repo.set_head_detached(oid)
-        .map_err(|e| git_error("checking out", e))?;
-    repo.checkout_head(Some(CheckoutBuilder::new().force()))
-        .map_err(|e| git_error("checking out", e))
+    repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
+    repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e))
 }
 
 fn check_out_branch(repo: &Repository, branch: &str, create: bool) -> Result<(), String> {
     let local_ref = format!("refs/heads/{branch}");
     match repo.find_branch(&format!("origin/{branch}"), BranchType::Remote) {
         Ok(remote) => {
-            let commit = remote
-                .get()
-                .peel_to_commit()
-                .map_err(|e| git_error("reading the branch", e))?;
-            let mut local = repo
-                .branch(branch, &commit, true)
-                .map_err(|e| git_error("creating the branch", e))?;
-            local
-                .set_upstream(Some(&format!("origin/{branch}")))
-                .map_err(|e| git_error("tracking the branch", e))?;
-            repo.set_head(&local_ref)
-                .map_err(|e| git_error("checking out", e))?;
-            repo.checkout_head(Some(CheckoutBuilder::new().force()))
-                .map_err(|e| git_error("checking out", e))
+            let commit = remote.get().peel_to_commit().map_err(|e| git_error("reading the branch", e))?;
+            let mut local = repo.branch(branch, &commit, true).map_err(|e| git_error("creating the branch", e))?;
+            local.set_upstream(Some(&format!("origin/{branch}"))).map_err(|e| git_error("tracking the branch", e))?;
+            repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
+            repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e))
         }
         Err(_) if create => {
             // An empty orphan branch: no parent, no files.
-            repo.set_head(&local_ref)
-                .map_err(|e| git_error("creating the branch", e))?;
-            let mut index = repo
-                .index()
-                .map_err(|e| git_error("opening the index", e))?;
-            index
-                .clear()
-                .map_err(|e| git_error("clearing the index", e))?;
-            index
-                .write()
-                .map_err(|e| git_error("writing the index", e))?;
+            repo.set_head(&local_ref).map_err(|e| git_error("creating the branch", e))?;
+            let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+            index.clear().map_err(|e| git_error("clearing the index", e))?;
+            index.write().map_err(|e| git_error("writing the index", e))?;
             let workdir = repo.workdir().ok_or("the clone has no working tree")?;
             for entry in fs::read_dir(workdir).map_err(|e| e.to_string())? {
                 let entry = entry.map_err(|e| e.to_string())?;
@@ -131,18 +98,12 @@ fn check_out_branch(repo: &Repository, branch: &str, create: bool) -> Result<(),
                     continue;
                 }
                 let path = entry.path();
-                let removed = if path.is_dir() {
-                    fs::remove_dir_all(&path)
-                } else {
-                    fs::remove_file(&path)
-                };
+                let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
                 removed.map_err(|e| format!("clearing the working tree: {e}"))?;
             }
             Ok(())
         }
-        Err(_) => Err(format!(
-            "branch {branch:?} does not exist; set create: true to create it"
-        )),
+        Err(_) => Err(format!("branch {branch:?} does not exist; set create: true to create it")),
     }
 }
 
@@ -166,14 +127,8 @@ mod tests {
 
     #[test]
     fn credentials_are_redacted() {
-        assert_eq!(
-            redact("https://user:token@git.example.com/a.git"),
-            "https://***@git.example.com/a.git"
-        );
-        assert_eq!(
-            redact("https://git.example.com/a.git"),
-            "https://git.example.com/a.git"
-        );
+        assert_eq!(redact("https://user:token@git.example.com/a.git"), "https://***@git.example.com/a.git");
+        assert_eq!(redact("https://git.example.com/a.git"), "https://git.example.com/a.git");
         assert_eq!(redact("file:///tmp/x"), "file:///tmp/x");
     }
 }

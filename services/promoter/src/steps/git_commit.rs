@@ -32,36 +32,19 @@ const TRAILER_SEARCH_DEPTH: usize = 200;
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let path = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let repo =
-        Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
+    let repo = Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
     let trailer = format!("{PROMOTION_TRAILER}: {}", ctx.promotion);
     if let Some(existing) = find_commit_with_trailer(&repo, &trailer)? {
-        tracing::info!(
-            commit = existing,
-            "this promotion's commit already exists; not committing again"
-        );
+        tracing::info!(commit = existing, "this promotion's commit already exists; not committing again");
         return Ok(outputs(&existing));
     }
-    let mut index = repo
-        .index()
-        .map_err(|e| git_error("opening the index", e))?;
-    index
-        .add_all(["*"], IndexAddOption::DEFAULT, None)
-        .map_err(|e| git_error("staging changes", e))?;
-    index
-        .update_all(["*"], None)
-        .map_err(|e| git_error("staging deletions", e))?;
-    index
-        .write()
-        .map_err(|e| git_error("writing the index", e))?;
-    let tree_id = index
-        .write_tree()
-        .map_err(|e| git_error("writing the tree", e))?;
+    let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+    index.add_all(["*"], IndexAddOption::DEFAULT, None).map_err(|e| git_error("staging changes", e))?;
+    index.update_all(["*"], None).map_err(|e| git_error("staging deletions", e))?;
+    index.write().map_err(|e| git_error("writing the index", e))?;
+    let tree_id = index.write_tree().map_err(|e| git_error("writing the tree", e))?;
     let parent = match repo.head() {
-        Ok(head) => Some(
-            head.peel_to_commit()
-                .map_err(|e| git_error("reading HEAD", e))?,
-        ),
+        Ok(head) => Some(head.peel_to_commit().map_err(|e| git_error("reading HEAD", e))?),
         Err(e) if e.code() == ErrorCode::UnbornBranch => None,
         Err(e) => return Err(git_error("reading HEAD", e)),
     };
@@ -71,9 +54,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         tracing::info!("nothing changed; no commit made");
         return Ok(outputs(&parent.id().to_string()));
     }
-    let tree = repo
-        .find_tree(tree_id)
-        .map_err(|e| git_error("reading the tree", e))?;
+    let tree = repo.find_tree(tree_id).map_err(|e| git_error("reading the tree", e))?;
     let (name, email) = match &config.author {
         Some(a) => (
             a.name.clone().unwrap_or_else(|| ctx.author.name.clone()),
@@ -85,14 +66,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let message = format!("{}\n\n{trailer}\n", config.message.trim_end());
     let parents: Vec<_> = parent.iter().collect();
     let oid = repo
-        .commit(
-            Some("HEAD"),
-            &signature,
-            &signature,
-            &message,
-            &tree,
-            &parents,
-        )
+        .commit(Some("HEAD"), &signature, &signature, &message, &tree, &parents)
         .map_err(|e| git_error("committing", e))?;
     Ok(outputs(&oid.to_string()))
 }
@@ -106,29 +80,18 @@ fn outputs(commit: &str) -> Map<String, Value> {
 /// Looks for a commit carrying `trailer` in the history of HEAD.
 fn find_commit_with_trailer(repo: &Repository, trailer: &str) -> Result<Option<String>, String> {
     let head = match repo.head() {
-        Ok(head) => head
-            .peel_to_commit()
-            .map_err(|e| git_error("reading HEAD", e))?
-            .id(),
+        Ok(head) => head.peel_to_commit().map_err(|e| git_error("reading HEAD", e))?.id(),
         Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
             return Ok(None);
         }
         Err(e) => return Err(git_error("reading HEAD", e)),
     };
-    let mut walk = repo
-        .revwalk()
-        .map_err(|e| git_error("walking history", e))?;
-    walk.push(head)
-        .map_err(|e| git_error("walking history", e))?;
+    let mut walk = repo.revwalk().map_err(|e| git_error("walking history", e))?;
+    walk.push(head).map_err(|e| git_error("walking history", e))?;
     for oid in walk.take(TRAILER_SEARCH_DEPTH) {
         let oid = oid.map_err(|e| git_error("walking history", e))?;
-        let commit = repo
-            .find_commit(oid)
-            .map_err(|e| git_error("reading a commit", e))?;
-        if commit
-            .message()
-            .is_ok_and(|m| m.lines().any(|l| l.trim() == trailer))
-        {
+        let commit = repo.find_commit(oid).map_err(|e| git_error("reading a commit", e))?;
+        if commit.message().is_ok_and(|m| m.lines().any(|l| l.trim() == trailer)) {
             return Ok(Some(oid.to_string()));
         }
     }

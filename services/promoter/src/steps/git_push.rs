@@ -20,28 +20,15 @@ pub struct Config {
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let path = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let repo =
-        Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
+    let repo = Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
     let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
     if !head.is_branch() {
         return Err("HEAD is detached; check out a branch to push".to_owned());
     }
-    let branch = head
-        .shorthand()
-        .map_err(|_| "the branch name is not UTF-8".to_owned())?
-        .to_owned();
-    let commit = head
-        .peel_to_commit()
-        .map_err(|e| git_error("reading HEAD", e))?
-        .id()
-        .to_string();
-    let target = config
-        .target_branch
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| branch.clone());
-    let mut remote = repo
-        .find_remote("origin")
-        .map_err(|e| git_error("finding origin", e))?;
+    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
+    let commit = head.peel_to_commit().map_err(|e| git_error("reading HEAD", e))?.id().to_string();
+    let target = config.target_branch.filter(|t| !t.is_empty()).unwrap_or_else(|| branch.clone());
+    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let rejection = RefCell::new(None);
     let mut callbacks = RemoteCallbacks::new();
     callbacks.push_update_reference(|reference, status| {
@@ -53,10 +40,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let mut options = PushOptions::new();
     options.remote_callbacks(callbacks);
     remote
-        .push(
-            &[format!("refs/heads/{branch}:refs/heads/{target}")],
-            Some(&mut options),
-        )
+        .push(&[format!("refs/heads/{branch}:refs/heads/{target}")], Some(&mut options))
         .map_err(|e| git_error("pushing", e))?;
     drop(options);
     if let Some(reason) = rejection.into_inner() {

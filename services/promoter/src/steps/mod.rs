@@ -20,10 +20,7 @@ pub struct CommitAuthor {
 
 impl Default for CommitAuthor {
     fn default() -> Self {
-        Self {
-            name: "Lading".to_owned(),
-            email: "lading@localhost".to_owned(),
-        }
+        Self { name: "Lading".to_owned(), email: "lading@localhost".to_owned() }
     }
 }
 
@@ -43,16 +40,11 @@ pub const PROMOTION_TRAILER: &str = "Lading-Promotion";
 
 /// Parses a step's (already evaluated) config, naming the bad field on failure.
 pub(crate) fn parse_config<T: DeserializeOwned>(config: Value) -> Result<T, String> {
-    lading_domain::spec::deserialize_at::<T>("config", config)
-        .map_err(|e| format!("{}: {}", e.field, e.reason))
+    lading_domain::spec::deserialize_at::<T>("config", config).map_err(|e| format!("{}: {}", e.field, e.reason))
 }
 
 /// Runs the step `uses` with `config`, returning its outputs.
-pub fn run_step(
-    uses: &str,
-    ctx: &StepContext<'_>,
-    config: Value,
-) -> Result<Map<String, Value>, String> {
+pub fn run_step(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<String, Value>, String> {
     match uses {
         "git-clone" => git_clone::run(ctx, parse_config(config)?),
         "yaml-update" => yaml_update::run(ctx, parse_config(config)?),

@@ -25,13 +25,11 @@ pub struct Config {
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let path = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
     let mut document = if path.exists() {
-        let text =
-            fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", config.path))?;
+        let text = fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", config.path))?;
         if text.trim().is_empty() {
             Value::Object(Map::new())
         } else {
-            serde_saphyr::from_str::<Value>(&text)
-                .map_err(|e| format!("{} is not valid YAML: {e}", config.path))?
+            serde_saphyr::from_str::<Value>(&text).map_err(|e| format!("{} is not valid YAML: {e}", config.path))?
         }
     } else {
         Value::Object(Map::new())
@@ -64,17 +62,13 @@ pub fn set_path(document: &mut Value, key: &str, value: Value) -> Result<(), Str
                     map.insert((*part).to_owned(), value);
                     return Ok(());
                 }
-                map.entry((*part).to_owned())
-                    .or_insert_with(|| Value::Object(Map::new()))
+                map.entry((*part).to_owned()).or_insert_with(|| Value::Object(Map::new()))
             }
             Value::Array(items) => {
-                let index: usize = part
-                    .parse()
-                    .map_err(|_| format!("{part:?} indexes a list but is not a number"))?;
+                let index: usize = part.parse().map_err(|_| format!("{part:?} indexes a list but is not a number"))?;
                 let len = items.len();
-                let item = items
-                    .get_mut(index)
-                    .ok_or_else(|| format!("index {index} is past the list's end ({len})"))?;
+                let item =
+                    items.get_mut(index).ok_or_else(|| format!("index {index} is past the list's end ({len})"))?;
                 if last {
                     *item = value;
                     return Ok(());
@@ -83,15 +77,12 @@ pub fn set_path(document: &mut Value, key: &str, value: Value) -> Result<(), Str
             }
             Value::Null => {
                 *node = Value::Object(Map::new());
-                let Value::Object(map) = node else {
-                    unreachable!()
-                };
+                let Value::Object(map) = node else { unreachable!() };
                 if last {
                     map.insert((*part).to_owned(), value);
                     return Ok(());
                 }
-                map.entry((*part).to_owned())
-                    .or_insert_with(|| Value::Object(Map::new()))
+                map.entry((*part).to_owned()).or_insert_with(|| Value::Object(Map::new()))
             }
             _ => return Err(format!("{:?} is not a mapping", parts[..i].join("."))),
         };
@@ -111,25 +102,14 @@ mod tests {
         set_path(&mut doc, "image.tag", json!("2")).unwrap();
         set_path(&mut doc, "new.deep.key", json!(true)).unwrap();
         set_path(&mut doc, "list.0.a", json!(5)).unwrap();
-        assert_eq!(
-            doc,
-            json!({"image": {"tag": "2"}, "new": {"deep": {"key": true}}, "list": [{"a": 5}]})
-        );
+        assert_eq!(doc, json!({"image": {"tag": "2"}, "new": {"deep": {"key": true}}, "list": [{"a": 5}]}));
     }
 
     #[test]
     fn bad_paths_are_explained() {
         let mut doc = json!({"a": "scalar", "list": []});
-        assert!(
-            set_path(&mut doc, "a.b", json!(1))
-                .unwrap_err()
-                .contains("not a mapping")
-        );
-        assert!(
-            set_path(&mut doc, "list.3", json!(1))
-                .unwrap_err()
-                .contains("past the list's end")
-        );
+        assert!(set_path(&mut doc, "a.b", json!(1)).unwrap_err().contains("not a mapping"));
+        assert!(set_path(&mut doc, "list.3", json!(1)).unwrap_err().contains("past the list's end"));
         assert!(set_path(&mut doc, "a..b", json!(1)).is_err());
     }
 }

@@ -13,43 +13,25 @@ fn id(c: char) -> FreightId {
 }
 
 fn request(origin: &str, sources: FreightSources) -> RequestedFreight {
-    RequestedFreight {
-        origin: FreightOriginRef {
-            kind: "Warehouse".into(),
-            name: origin.into(),
-        },
-        sources,
-    }
+    RequestedFreight { origin: FreightOriginRef { kind: "Warehouse".into(), name: origin.into() }, sources }
 }
 
 fn direct() -> FreightSources {
-    FreightSources {
-        direct: true,
-        ..Default::default()
-    }
+    FreightSources { direct: true, ..Default::default() }
 }
 
 fn from(stages: &[&str]) -> FreightSources {
-    FreightSources {
-        stages: stages.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
+    FreightSources { stages: stages.iter().map(|s| s.to_string()).collect(), ..Default::default() }
 }
 
 fn stage_spec(requests: Vec<RequestedFreight>) -> StageSpec {
-    StageSpec {
-        requested_freight: requests,
-        promotion_template: None,
-    }
+    StageSpec { requested_freight: requests, promotion_template: None }
 }
 
 fn auto(selector: &str) -> Vec<PromotionPolicy> {
     vec![PromotionPolicy {
         stage: None,
-        stage_selector: Some(StageSelector {
-            name: selector.into(),
-            ..Default::default()
-        }),
+        stage_selector: Some(StageSelector { name: selector.into(), ..Default::default() }),
         auto_promotion_enabled: true,
     }]
 }
@@ -64,12 +46,7 @@ struct Given {
 
 impl Given {
     fn freight(c: char, discovered: u64) -> Self {
-        Self {
-            id: id(c),
-            origin: FreightOrigin::warehouse("app"),
-            discovered,
-            status: FreightStatus::default(),
-        }
+        Self { id: id(c), origin: FreightOrigin::warehouse("app"), discovered, status: FreightStatus::default() }
     }
 
     fn with_origin(mut self, origin: &str) -> Self {
@@ -78,23 +55,12 @@ impl Given {
     }
 
     fn verified_in(mut self, stage: &str) -> Self {
-        self.status.verified_in.insert(
-            stage.into(),
-            VerifiedStage {
-                verified_at: Utc::now(),
-                longest_soak: None,
-            },
-        );
+        self.status.verified_in.insert(stage.into(), VerifiedStage { verified_at: Utc::now(), longest_soak: None });
         self
     }
 
     fn current_in_for(mut self, stage: &str, minutes: i64) -> Self {
-        self.status.currently_in.insert(
-            stage.into(),
-            CurrentStage {
-                since: Utc::now() - Span::minutes(minutes),
-            },
-        );
+        self.status.currently_in.insert(stage.into(), CurrentStage { since: Utc::now() - Span::minutes(minutes) });
         self
     }
 
@@ -104,22 +70,12 @@ impl Given {
     }
 
     fn approved_for(mut self, stage: &str) -> Self {
-        self.status.approved_for.insert(
-            stage.into(),
-            ApprovedStage {
-                approved_at: Utc::now(),
-            },
-        );
+        self.status.approved_for.insert(stage.into(), ApprovedStage { approved_at: Utc::now() });
         self
     }
 
     fn facts(&self) -> FreightFacts<'_> {
-        FreightFacts {
-            id: &self.id,
-            origin: &self.origin,
-            discovered: self.discovered,
-            status: &self.status,
-        }
+        FreightFacts { id: &self.id, origin: &self.origin, discovered: self.discovered, status: &self.status }
     }
 }
 
@@ -132,17 +88,7 @@ fn decide(
 ) -> Vec<AutoPromotion> {
     let labels = BTreeMap::new();
     let facts: Vec<_> = freight.iter().map(|g| g.facts()).collect();
-    decide_auto_promotions(
-        &StageFacts {
-            name,
-            labels: &labels,
-            spec,
-        },
-        policies,
-        &facts,
-        existing,
-        Utc::now(),
-    )
+    decide_auto_promotions(&StageFacts { name, labels: &labels, spec }, policies, &facts, existing, Utc::now())
 }
 
 fn promoted<'a>(given: &'a Given, manual: bool) -> ExistingPromotion<'a> {
@@ -159,20 +105,14 @@ fn promoted<'a>(given: &'a Given, manual: bool) -> ExistingPromotion<'a> {
 fn direct_freight_is_promoted_into_an_auto_stage() {
     let a = Given::freight('a', 1);
     let spec = stage_spec(vec![request("app", direct())]);
-    assert_eq!(
-        decide("test", &spec, &auto("test"), &[&a], &[]),
-        vec![AutoPromotion::Promote(id('a'))]
-    );
+    assert_eq!(decide("test", &spec, &auto("test"), &[&a], &[]), vec![AutoPromotion::Promote(id('a'))]);
 }
 
 #[test]
 fn the_newest_available_freight_is_the_candidate() {
     let (a, b) = (Given::freight('a', 1), Given::freight('b', 2));
     let spec = stage_spec(vec![request("app", direct())]);
-    assert_eq!(
-        decide("test", &spec, &auto("test"), &[&a, &b], &[]),
-        vec![AutoPromotion::Promote(id('b'))]
-    );
+    assert_eq!(decide("test", &spec, &auto("test"), &[&a, &b], &[]), vec![AutoPromotion::Promote(id('b'))]);
 }
 
 #[test]
@@ -180,32 +120,19 @@ fn without_a_selecting_policy_nothing_is_auto_promoted() {
     let a = Given::freight('a', 1);
     let spec = stage_spec(vec![request("app", direct())]);
     let disabled = AutoPromotion::Skip(Skip::AutoPromotionDisabled);
-    assert_eq!(
-        decide("test", &spec, &auto("other"), &[&a], &[]),
-        vec![disabled.clone()]
-    );
+    assert_eq!(decide("test", &spec, &auto("other"), &[&a], &[]), vec![disabled.clone()]);
     let mut first_wins = auto("test");
     first_wins[0].auto_promotion_enabled = false;
     first_wins.extend(auto("test"));
-    assert_eq!(
-        decide("test", &spec, &first_wins, &[&a], &[]),
-        vec![disabled],
-        "the first matching policy decides"
-    );
+    assert_eq!(decide("test", &spec, &first_wins, &[&a], &[]), vec![disabled], "the first matching policy decides");
 }
 
 #[test]
 fn policies_select_stages_by_glob_regex_and_labels() {
     let a = Given::freight('a', 1);
     let spec = stage_spec(vec![request("app", direct())]);
-    assert_eq!(
-        decide("uat-eu", &spec, &auto("glob:uat-*"), &[&a], &[]),
-        vec![AutoPromotion::Promote(id('a'))]
-    );
-    assert_eq!(
-        decide("uat-eu", &spec, &auto("regex:uat-(eu|us)"), &[&a], &[]),
-        vec![AutoPromotion::Promote(id('a'))]
-    );
+    assert_eq!(decide("uat-eu", &spec, &auto("glob:uat-*"), &[&a], &[]), vec![AutoPromotion::Promote(id('a'))]);
+    assert_eq!(decide("uat-eu", &spec, &auto("regex:uat-(eu|us)"), &[&a], &[]), vec![AutoPromotion::Promote(id('a'))]);
     let by_label = vec![PromotionPolicy {
         stage: None,
         stage_selector: Some(StageSelector {
@@ -216,11 +143,7 @@ fn policies_select_stages_by_glob_regex_and_labels() {
     }];
     let labels: BTreeMap<String, String> = [("auto".to_owned(), "yes".to_owned())].into();
     let facts = [a.facts()];
-    let stage = StageFacts {
-        name: "anything",
-        labels: &labels,
-        spec: &spec,
-    };
+    let stage = StageFacts { name: "anything", labels: &labels, spec: &spec };
     assert_eq!(
         decide_auto_promotions(&stage, &by_label, &facts, &[], Utc::now()),
         vec![AutoPromotion::Promote(id('a'))]
@@ -231,15 +154,9 @@ fn policies_select_stages_by_glob_regex_and_labels() {
 fn downstream_stages_wait_for_upstream_verification() {
     let spec = stage_spec(vec![request("app", from(&["test"]))]);
     let unverified = Given::freight('a', 1);
-    assert_eq!(
-        decide("uat", &spec, &auto("uat"), &[&unverified], &[]),
-        vec![AutoPromotion::Skip(Skip::NoCandidate)]
-    );
+    assert_eq!(decide("uat", &spec, &auto("uat"), &[&unverified], &[]), vec![AutoPromotion::Skip(Skip::NoCandidate)]);
     let verified = Given::freight('a', 1).verified_in("test");
-    assert_eq!(
-        decide("uat", &spec, &auto("uat"), &[&verified], &[]),
-        vec![AutoPromotion::Promote(id('a'))]
-    );
+    assert_eq!(decide("uat", &spec, &auto("uat"), &[&verified], &[]), vec![AutoPromotion::Promote(id('a'))]);
 }
 
 #[test]
@@ -250,9 +167,7 @@ fn one_of_takes_any_upstream_and_all_needs_every_upstream() {
     let mut all = one_of.clone();
     all.sources.availability_strategy = Some(AvailabilityStrategy::All);
     assert!(!is_available("uat", &all, &in_one.status, Utc::now()));
-    let in_both = Given::freight('a', 1)
-        .verified_in("qa-1")
-        .verified_in("qa-2");
+    let in_both = Given::freight('a', 1).verified_in("qa-1").verified_in("qa-2");
     assert!(is_available("uat", &all, &in_both.status, Utc::now()));
 }
 
@@ -260,25 +175,15 @@ fn one_of_takes_any_upstream_and_all_needs_every_upstream() {
 fn freight_must_soak_upstream_for_the_required_time() {
     let mut soaking = request("app", from(&["test"]));
     soaking.sources.required_soak_time = Some("1h".into());
-    let fresh = Given::freight('a', 1)
-        .verified_in("test")
-        .current_in_for("test", 10);
+    let fresh = Given::freight('a', 1).verified_in("test").current_in_for("test", 10);
     assert!(!is_available("uat", &soaking, &fresh.status, Utc::now()));
-    let deadline =
-        next_soak_deadline(&soaking, &fresh.status, Utc::now()).expect("a soak deadline");
+    let deadline = next_soak_deadline(&soaking, &fresh.status, Utc::now()).expect("a soak deadline");
     let expected = Utc::now() + Span::minutes(50);
-    assert!(
-        (deadline - expected).num_seconds().abs() <= 2,
-        "{deadline} vs {expected}"
-    );
-    let soaked = Given::freight('a', 1)
-        .verified_in("test")
-        .current_in_for("test", 61);
+    assert!((deadline - expected).num_seconds().abs() <= 2, "{deadline} vs {expected}");
+    let soaked = Given::freight('a', 1).verified_in("test").current_in_for("test", 61);
     assert!(is_available("uat", &soaking, &soaked.status, Utc::now()));
     // It left the stage after soaking long enough earlier: still available.
-    let left = Given::freight('a', 1)
-        .verified_in("test")
-        .soaked_before("test", "2h0m0s");
+    let left = Given::freight('a', 1).verified_in("test").soaked_before("test", "2h0m0s");
     assert!(is_available("uat", &soaking, &left.status, Utc::now()));
     assert_eq!(next_soak_deadline(&soaking, &left.status, Utc::now()), None);
 }
@@ -287,28 +192,18 @@ fn freight_must_soak_upstream_for_the_required_time() {
 fn approval_makes_freight_available_anywhere() {
     let approved = Given::freight('a', 1).approved_for("prod");
     let spec = stage_spec(vec![request("app", from(&["uat"]))]);
-    assert_eq!(
-        decide("prod", &spec, &auto("prod"), &[&approved], &[]),
-        vec![AutoPromotion::Promote(id('a'))]
-    );
+    assert_eq!(decide("prod", &spec, &auto("prod"), &[&approved], &[]), vec![AutoPromotion::Promote(id('a'))]);
 }
 
 #[test]
 fn match_upstream_takes_what_the_upstream_stage_runs() {
     let mut sources = from(&["test"]);
-    sources.auto_promotion_options = Some(AutoPromotionOptions {
-        selection_policy: SelectionPolicy::MatchUpstream,
-    });
+    sources.auto_promotion_options = Some(AutoPromotionOptions { selection_policy: SelectionPolicy::MatchUpstream });
     let spec = stage_spec(vec![request("app", sources)]);
     // b is newer and verified, but test runs a (after a rollback, say).
-    let a = Given::freight('a', 1)
-        .verified_in("test")
-        .current_in_for("test", 5);
+    let a = Given::freight('a', 1).verified_in("test").current_in_for("test", 5);
     let b = Given::freight('b', 2).verified_in("test");
-    assert_eq!(
-        decide("uat", &spec, &auto("uat"), &[&a, &b], &[]),
-        vec![AutoPromotion::Promote(id('a'))]
-    );
+    assert_eq!(decide("uat", &spec, &auto("uat"), &[&a, &b], &[]), vec![AutoPromotion::Promote(id('a'))]);
 }
 
 #[test]
@@ -331,20 +226,12 @@ fn a_stage_never_moves_back_to_older_freight() {
     let mut failed = promoted(&b, false);
     failed.unsuccessful = true;
     let retry = decide("test", &spec, &auto("test"), &[&a], &[failed]);
-    assert_eq!(
-        retry,
-        vec![AutoPromotion::Promote(id('a'))],
-        "a failed newer promotion does not block"
-    );
+    assert_eq!(retry, vec![AutoPromotion::Promote(id('a'))], "a failed newer promotion does not block");
 }
 
 #[test]
 fn a_manual_promotion_of_other_freight_holds_auto_promotion() {
-    let (a, b, c) = (
-        Given::freight('a', 1),
-        Given::freight('b', 2),
-        Given::freight('c', 3),
-    );
+    let (a, b, c) = (Given::freight('a', 1), Given::freight('b', 2), Given::freight('c', 3));
     let spec = stage_spec(vec![request("app", direct())]);
     // b was auto-promoted, then someone rolled back to a by hand; c appears.
     let history = [promoted(&b, false), promoted(&a, true)];
@@ -354,17 +241,8 @@ fn a_manual_promotion_of_other_freight_holds_auto_promotion() {
     let d = Given::freight('d', 4);
     let history = [promoted(&b, false), promoted(&a, true), promoted(&c, true)];
     let released = decide("test", &spec, &auto("test"), &[&a, &b, &c, &d], &history);
-    assert_eq!(
-        released,
-        vec![AutoPromotion::Skip(Skip::HeldByManualPromotion)],
-        "d is not c: still held"
-    );
-    let history = [
-        promoted(&b, false),
-        promoted(&a, true),
-        promoted(&c, true),
-        promoted(&d, true),
-    ];
+    assert_eq!(released, vec![AutoPromotion::Skip(Skip::HeldByManualPromotion)], "d is not c: still held");
+    let history = [promoted(&b, false), promoted(&a, true), promoted(&c, true), promoted(&d, true)];
     assert_eq!(
         decide("test", &spec, &auto("test"), &[&a, &b, &c, &d], &history),
         vec![AutoPromotion::Skip(Skip::AlreadyPromoted)]
@@ -376,18 +254,6 @@ fn each_origin_is_decided_on_its_own() {
     let app = Given::freight('a', 1);
     let config = Given::freight('c', 2).with_origin("config");
     let spec = stage_spec(vec![request("app", direct()), request("config", direct())]);
-    let decisions = decide(
-        "test",
-        &spec,
-        &auto("test"),
-        &[&app, &config],
-        &[promoted(&app, false)],
-    );
-    assert_eq!(
-        decisions,
-        vec![
-            AutoPromotion::Skip(Skip::AlreadyPromoted),
-            AutoPromotion::Promote(id('c'))
-        ]
-    );
+    let decisions = decide("test", &spec, &auto("test"), &[&app, &config], &[promoted(&app, false)]);
+    assert_eq!(decisions, vec![AutoPromotion::Skip(Skip::AlreadyPromoted), AutoPromotion::Promote(id('c'))]);
 }

@@ -14,9 +14,8 @@ use serde_json::Value;
 
 pub use project::{ProjectConfigSpec, ProjectSpec, PromotionPolicy};
 pub use stage::{
-    AutoPromotionOptions, AvailabilityStrategy, FreightOriginRef, FreightSources, PromotionStep,
-    PromotionTemplate, PromotionTemplateSpec, PromotionVariable, RequestedFreight, SUPPORTED_STEPS,
-    SelectionPolicy, StageSpec,
+    AutoPromotionOptions, AvailabilityStrategy, FreightOriginRef, FreightSources, PromotionStep, PromotionTemplate,
+    PromotionTemplateSpec, PromotionVariable, RequestedFreight, SUPPORTED_STEPS, SelectionPolicy, StageSpec,
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{DEFAULT_INTERVAL, GitSubscription, Subscription, WarehouseSpec};
@@ -38,12 +37,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
-        Kind::Project,
-        Kind::ProjectConfig,
-        Kind::Warehouse,
-        Kind::Stage,
-    ];
+    pub const ALL: [Kind; 4] = [Kind::Project, Kind::ProjectConfig, Kind::Warehouse, Kind::Stage];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -185,10 +179,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl fmt::Display) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.to_string(),
-        }
+        Self { field: field.into(), reason: reason.to_string() }
     }
 }
 
@@ -228,10 +219,7 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
     let mut name = String::new();
     let result = (|| -> Result<Manifest, FieldError> {
         if !value.is_object() {
-            return Err(FieldError::new(
-                "(document)",
-                "must be a mapping with apiVersion, kind, metadata and spec",
-            ));
+            return Err(FieldError::new("(document)", "must be a mapping with apiVersion, kind, metadata and spec"));
         }
         let envelope: Envelope = deserialize_at("", value)?;
         kind_text = envelope.kind.clone();
@@ -241,10 +229,7 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
         if envelope.api_version != API_VERSION && envelope.api_version != KARGO_API_VERSION {
             return Err(FieldError::new(
                 "apiVersion",
-                format!(
-                    "must be {API_VERSION} (or {KARGO_API_VERSION}), got {:?}",
-                    envelope.api_version
-                ),
+                format!("must be {API_VERSION} (or {KARGO_API_VERSION}), got {:?}", envelope.api_version),
             ));
         }
         if envelope.kind.is_empty() {
@@ -253,20 +238,11 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
         let kind = Kind::parse(&envelope.kind).ok_or_else(|| {
             FieldError::new(
                 "kind",
-                format!(
-                    "must be one of Project, ProjectConfig, Warehouse, Stage, got {:?}",
-                    envelope.kind
-                ),
+                format!("must be one of Project, ProjectConfig, Warehouse, Stage, got {:?}", envelope.kind),
             )
         })?;
-        let metadata: ObjectMeta =
-            deserialize_at("metadata", envelope.metadata.unwrap_or(Value::Null)).map_err(|e| {
-                if e.field == "metadata" {
-                    FieldError::new("metadata", "is required")
-                } else {
-                    e
-                }
-            })?;
+        let metadata: ObjectMeta = deserialize_at("metadata", envelope.metadata.unwrap_or(Value::Null))
+            .map_err(|e| if e.field == "metadata" { FieldError::new("metadata", "is required") } else { e })?;
         name = metadata.name.clone();
         if metadata.name.is_empty() {
             return Err(FieldError::new("metadata.name", "is required"));
@@ -274,13 +250,9 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
         validate_dns_label(&metadata.name).map_err(|e| FieldError::new("metadata.name", e))?;
         if kind != Kind::Project {
             if metadata.namespace.is_empty() {
-                return Err(FieldError::new(
-                    "metadata.namespace",
-                    "is required: it names the project",
-                ));
+                return Err(FieldError::new("metadata.namespace", "is required: it names the project"));
             }
-            validate_dns_label(&metadata.namespace)
-                .map_err(|e| FieldError::new("metadata.namespace", e))?;
+            validate_dns_label(&metadata.namespace).map_err(|e| FieldError::new("metadata.namespace", e))?;
         }
         let spec_value = envelope.spec.unwrap_or(Value::Object(Default::default()));
         let spec = match kind {
@@ -289,10 +261,7 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
                 if metadata.name != metadata.namespace {
                     return Err(FieldError::new(
                         "metadata.name",
-                        format!(
-                            "a ProjectConfig must be named after its project {:?}",
-                            metadata.namespace
-                        ),
+                        format!("a ProjectConfig must be named after its project {:?}", metadata.namespace),
                     ));
                 }
                 Spec::ProjectConfig(project::parse_project_config(spec_value)?)
@@ -302,13 +271,7 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
         };
         Ok(Manifest { metadata, spec })
     })();
-    result.map_err(|e| ManifestError {
-        document,
-        kind: kind_text,
-        name,
-        field: e.field,
-        reason: e.reason,
-    })
+    result.map_err(|e| ManifestError { document, kind: kind_text, name, field: e.field, reason: e.reason })
 }
 
 /// Validates every document; on any failure returns every error found, so nothing is
@@ -322,11 +285,7 @@ pub fn parse_manifests(documents: Vec<Value>) -> Result<Vec<Manifest>, Vec<Manif
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() {
-        Ok(manifests)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(manifests) } else { Err(errors) }
 }
 
 #[cfg(test)]

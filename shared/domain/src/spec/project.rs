@@ -55,10 +55,7 @@ fn validate_policies(policies: &[PromotionPolicy], prefix: &str) -> Result<(), F
             (Some(selector), _) => selector.validate(&format!("{field}.stageSelector"))?,
             (None, Some(stage)) if !stage.is_empty() => {}
             _ => {
-                return Err(FieldError::new(
-                    format!("{field}.stageSelector"),
-                    "is required",
-                ));
+                return Err(FieldError::new(format!("{field}.stageSelector"), "is required"));
             }
         }
     }

@@ -77,17 +77,12 @@ impl FreightSources {
     }
 
     pub fn selection_policy(&self) -> SelectionPolicy {
-        self.auto_promotion_options
-            .as_ref()
-            .map(|o| o.selection_policy)
-            .unwrap_or_default()
+        self.auto_promotion_options.as_ref().map(|o| o.selection_policy).unwrap_or_default()
     }
 
     /// The required soak time (validated at apply time; none when unset).
     pub fn required_soak_time(&self) -> Option<std::time::Duration> {
-        self.required_soak_time
-            .as_deref()
-            .and_then(|d| parse_go_duration(d).ok())
+        self.required_soak_time.as_deref().and_then(|d| parse_go_duration(d).ok())
     }
 }
 
@@ -150,31 +145,22 @@ pub struct StageSpec {
 impl StageSpec {
     /// The request that covers freight from `origin`, if the stage takes it at all.
     pub fn request_for(&self, origin: &FreightOrigin) -> Option<&RequestedFreight> {
-        self.requested_freight
-            .iter()
-            .find(|r| r.origin.matches(origin))
+        self.requested_freight.iter().find(|r| r.origin.matches(origin))
     }
 
     pub fn steps(&self) -> &[PromotionStep] {
-        self.promotion_template
-            .as_ref()
-            .map_or(&[], |t| t.spec.steps.as_slice())
+        self.promotion_template.as_ref().map_or(&[], |t| t.spec.steps.as_slice())
     }
 
     pub fn vars(&self) -> &[PromotionVariable] {
-        self.promotion_template
-            .as_ref()
-            .map_or(&[], |t| t.spec.vars.as_slice())
+        self.promotion_template.as_ref().map_or(&[], |t| t.spec.vars.as_slice())
     }
 }
 
 pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldError> {
     let spec: StageSpec = deserialize_at("spec", value)?;
     if spec.requested_freight.is_empty() {
-        return Err(FieldError::new(
-            "spec.requestedFreight",
-            "must request freight from at least one origin",
-        ));
+        return Err(FieldError::new("spec.requestedFreight", "must request freight from at least one origin"));
     }
     for (i, request) in spec.requested_freight.iter().enumerate() {
         let field = format!("spec.requestedFreight[{i}]");
@@ -184,17 +170,12 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
                 format!("must be Warehouse, got {:?}", request.origin.kind),
             ));
         }
-        validate_dns_label(&request.origin.name)
-            .map_err(|e| FieldError::new(format!("{field}.origin.name"), e))?;
+        validate_dns_label(&request.origin.name).map_err(|e| FieldError::new(format!("{field}.origin.name"), e))?;
         if !request.sources.direct && request.sources.stages.is_empty() {
-            return Err(FieldError::new(
-                format!("{field}.sources"),
-                "must set direct: true or list upstream stages",
-            ));
+            return Err(FieldError::new(format!("{field}.sources"), "must set direct: true or list upstream stages"));
         }
         if let Some(soak) = &request.sources.required_soak_time {
-            parse_go_duration(soak)
-                .map_err(|e| FieldError::new(format!("{field}.sources.requiredSoakTime"), e))?;
+            parse_go_duration(soak).map_err(|e| FieldError::new(format!("{field}.sources.requiredSoakTime"), e))?;
             if request.sources.stages.is_empty() {
                 return Err(FieldError::new(
                     format!("{field}.sources.requiredSoakTime"),
@@ -202,22 +183,14 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
                 ));
             }
         }
-        if request.sources.selection_policy() == SelectionPolicy::MatchUpstream
-            && request.sources.stages.len() != 1
-        {
+        if request.sources.selection_policy() == SelectionPolicy::MatchUpstream && request.sources.stages.len() != 1 {
             return Err(FieldError::new(
                 format!("{field}.sources.autoPromotionOptions.selectionPolicy"),
                 "MatchUpstream needs exactly one upstream stage",
             ));
         }
-        if spec.requested_freight[..i]
-            .iter()
-            .any(|earlier| earlier.origin == request.origin)
-        {
-            return Err(FieldError::new(
-                format!("{field}.origin"),
-                "this origin is already requested",
-            ));
+        if spec.requested_freight[..i].iter().any(|earlier| earlier.origin == request.origin) {
+            return Err(FieldError::new(format!("{field}.origin"), "this origin is already requested"));
         }
         for (j, upstream) in request.sources.stages.iter().enumerate() {
             let field = format!("{field}.sources.stages[{j}]");
@@ -233,22 +206,13 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
         if !SUPPORTED_STEPS.contains(&step.uses.as_str()) {
             return Err(FieldError::new(
                 format!("{field}.uses"),
-                format!(
-                    "unknown step {:?}; supported: {}",
-                    step.uses,
-                    SUPPORTED_STEPS.join(", ")
-                ),
+                format!("unknown step {:?}; supported: {}", step.uses, SUPPORTED_STEPS.join(", ")),
             ));
         }
         if let Some(alias) = &step.alias {
             let valid = !alias.is_empty()
-                && alias
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic())
-                && alias
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid {
                 return Err(FieldError::new(
                     format!("{field}.as"),
@@ -265,18 +229,12 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
         if let Some(config) = &step.config
             && !config.is_object()
         {
-            return Err(FieldError::new(
-                format!("{field}.config"),
-                "must be a mapping",
-            ));
+            return Err(FieldError::new(format!("{field}.config"), "must be a mapping"));
         }
     }
     for (i, var) in spec.vars().iter().enumerate() {
         if var.name.is_empty() {
-            return Err(FieldError::new(
-                format!("spec.promotionTemplate.spec.vars[{i}].name"),
-                "is required",
-            ));
+            return Err(FieldError::new(format!("spec.promotionTemplate.spec.vars[{i}].name"), "is required"));
         }
     }
     Ok(spec)

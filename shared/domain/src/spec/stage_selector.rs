@@ -46,13 +46,9 @@ fn name_pattern(name: &str) -> Result<NamePattern, String> {
         let glob = globset::Glob::new(glob).map_err(|e| format!("invalid glob: {e}"))?;
         return Ok(NamePattern::Glob(glob.compile_matcher()));
     }
-    if let Some(pattern) = name
-        .strip_prefix("regex:")
-        .or_else(|| name.strip_prefix("regexp:"))
-    {
+    if let Some(pattern) = name.strip_prefix("regex:").or_else(|| name.strip_prefix("regexp:")) {
         // Anchored, so `regex:uat` does not select `uat-eu`… unless the pattern says so.
-        let regex = regex::Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|e| format!("invalid regex: {e}"))?;
+        let regex = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("invalid regex: {e}"))?;
         return Ok(NamePattern::Regex(regex));
     }
     Ok(NamePattern::Exact(name.to_owned()))
@@ -61,28 +57,18 @@ fn name_pattern(name: &str) -> Result<NamePattern, String> {
 impl StageSelector {
     /// Checks the selector can be evaluated, naming the bad field under `field`.
     pub fn validate(&self, field: &str) -> Result<(), FieldError> {
-        if self.name.is_empty() && self.match_labels.is_empty() && self.match_expressions.is_empty()
-        {
-            return Err(FieldError::new(
-                field,
-                "set name, matchLabels or matchExpressions",
-            ));
+        if self.name.is_empty() && self.match_labels.is_empty() && self.match_expressions.is_empty() {
+            return Err(FieldError::new(field, "set name, matchLabels or matchExpressions"));
         }
         name_pattern(&self.name).map_err(|e| FieldError::new(format!("{field}.name"), e))?;
         for (i, requirement) in self.match_expressions.iter().enumerate() {
             let field = format!("{field}.matchExpressions[{i}]");
             match requirement.operator.as_str() {
                 "In" | "NotIn" if requirement.values.is_empty() => {
-                    return Err(FieldError::new(
-                        format!("{field}.values"),
-                        "In and NotIn need values",
-                    ));
+                    return Err(FieldError::new(format!("{field}.values"), "In and NotIn need values"));
                 }
                 "Exists" | "DoesNotExist" if !requirement.values.is_empty() => {
-                    return Err(FieldError::new(
-                        format!("{field}.values"),
-                        "Exists and DoesNotExist take no values",
-                    ));
+                    return Err(FieldError::new(format!("{field}.values"), "Exists and DoesNotExist take no values"));
                 }
                 "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
                 other => {
@@ -107,10 +93,7 @@ impl StageSelector {
             Err(_) => false,
         };
         name_matches
-            && self
-                .match_labels
-                .iter()
-                .all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| {
                 let value = labels.get(&r.key);
                 match r.operator.as_str() {
@@ -129,17 +112,11 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn by_name(name: &str) -> StageSelector {
-        StageSelector {
-            name: name.into(),
-            ..Default::default()
-        }
+        StageSelector { name: name.into(), ..Default::default() }
     }
 
     #[test]
@@ -150,10 +127,7 @@ mod tests {
         assert!(by_name("glob:uat-*").selects("uat-eu", &none));
         assert!(!by_name("glob:uat-*").selects("prod-eu", &none));
         assert!(by_name("regex:(test|uat)").selects("uat", &none));
-        assert!(
-            !by_name("regex:uat").selects("uat-eu", &none),
-            "regexes are anchored"
-        );
+        assert!(!by_name("regex:uat").selects("uat-eu", &none), "regexes are anchored");
         assert!(by_name("regexp:prod-.+").selects("prod-us", &none));
     }
 
@@ -162,38 +136,21 @@ mod tests {
         let selector = StageSelector {
             match_labels: labels(&[("tier", "pre-prod")]),
             match_expressions: vec![
-                LabelSelectorRequirement {
-                    key: "region".into(),
-                    operator: "In".into(),
-                    values: vec!["eu".into()],
-                },
-                LabelSelectorRequirement {
-                    key: "frozen".into(),
-                    operator: "DoesNotExist".into(),
-                    values: vec![],
-                },
+                LabelSelectorRequirement { key: "region".into(), operator: "In".into(), values: vec!["eu".into()] },
+                LabelSelectorRequirement { key: "frozen".into(), operator: "DoesNotExist".into(), values: vec![] },
             ],
             ..Default::default()
         };
         assert!(selector.selects("any", &labels(&[("tier", "pre-prod"), ("region", "eu")])));
         assert!(!selector.selects("any", &labels(&[("tier", "pre-prod"), ("region", "us")])));
-        assert!(!selector.selects(
-            "any",
-            &labels(&[("tier", "pre-prod"), ("region", "eu"), ("frozen", "yes")])
-        ));
+        assert!(!selector.selects("any", &labels(&[("tier", "pre-prod"), ("region", "eu"), ("frozen", "yes")])));
         assert!(!selector.selects("any", &labels(&[("region", "eu")])));
     }
 
     #[test]
     fn validation_names_the_problem() {
-        assert_eq!(
-            StageSelector::default().validate("s").unwrap_err().field,
-            "s"
-        );
-        assert_eq!(
-            by_name("regex:(").validate("s").unwrap_err().field,
-            "s.name"
-        );
+        assert_eq!(StageSelector::default().validate("s").unwrap_err().field, "s");
+        assert_eq!(by_name("regex:(").validate("s").unwrap_err().field, "s.name");
         assert_eq!(by_name("glob:[").validate("s").unwrap_err().field, "s.name");
         let bad_operator = StageSelector {
             match_expressions: vec![LabelSelectorRequirement {
@@ -203,9 +160,6 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert_eq!(
-            bad_operator.validate("s").unwrap_err().field,
-            "s.matchExpressions[0].operator"
-        );
+        assert_eq!(bad_operator.validate("s").unwrap_err().field, "s.matchExpressions[0].operator");
     }
 }

@@ -68,24 +68,12 @@ fn error_of(text: &str) -> ManifestError {
 fn a_kargo_style_set_of_manifests_validates() {
     let manifests = parse_manifests(yaml(GOOD)).unwrap();
     let kinds: Vec<_> = manifests.iter().map(|m| m.kind()).collect();
-    assert_eq!(
-        kinds,
-        vec![
-            Kind::Project,
-            Kind::ProjectConfig,
-            Kind::Warehouse,
-            Kind::Stage
-        ]
-    );
+    assert_eq!(kinds, vec![Kind::Project, Kind::ProjectConfig, Kind::Warehouse, Kind::Stage]);
     assert!(manifests.iter().all(|m| m.project() == "demo"));
-    let Spec::Stage(stage) = &manifests[3].spec else {
-        panic!()
-    };
+    let Spec::Stage(stage) = &manifests[3].spec else { panic!() };
     assert_eq!(stage.requested_freight[0].sources.stages, vec!["test"]);
     assert_eq!(stage.steps()[1].alias.as_deref(), Some("commit"));
-    let Spec::Warehouse(warehouse) = &manifests[2].spec else {
-        panic!()
-    };
+    let Spec::Warehouse(warehouse) = &manifests[2].spec else { panic!() };
     assert_eq!(warehouse.interval().as_secs(), 60);
 }
 
@@ -118,10 +106,7 @@ fn missing_namespace_is_an_error() {
         "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {name: a}\nspec: {subscriptions: [{git: {repoURL: 'https://h/x'}}]}\n",
     );
     assert_eq!(e.field, "metadata.namespace");
-    assert_eq!(
-        e.to_string(),
-        "document 1 (Warehouse \"a\"): metadata.namespace: is required: it names the project"
-    );
+    assert_eq!(e.to_string(), "document 1 (Warehouse \"a\"): metadata.namespace: is required: it names the project");
 }
 
 #[test]
@@ -144,44 +129,31 @@ fn unknown_fields_are_rejected_by_name() {
 #[test]
 fn stage_rules_are_checked() {
     let base = |spec: &str| {
-        format!(
-            "apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {{name: s, namespace: p}}\nspec:\n{spec}"
-        )
+        format!("apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {{name: s, namespace: p}}\nspec:\n{spec}")
     };
-    let e = error_of(&base(
-        "  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n",
-    ));
+    let e = error_of(&base("  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n"));
     assert_eq!(e.field, "spec.requestedFreight[0].sources");
-    let e = error_of(&base(
-        "  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n    sources: {stages: [s]}\n",
-    ));
+    let e =
+        error_of(&base("  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n    sources: {stages: [s]}\n"));
     assert_eq!(e.field, "spec.requestedFreight[0].sources.stages[0]");
     let e = error_of(&base(
         "  requestedFreight:\n  - origin: {kind: Warehouse, name: w}\n    sources: {direct: true}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: helm-dance\n",
     ));
     assert_eq!(e.field, "spec.promotionTemplate.spec.steps[0].uses");
-    let e = error_of(&base(
-        "  requestedFreight:\n  - origin: {kind: Image, name: w}\n    sources: {direct: true}\n",
-    ));
+    let e = error_of(&base("  requestedFreight:\n  - origin: {kind: Image, name: w}\n    sources: {direct: true}\n"));
     assert_eq!(e.field, "spec.requestedFreight[0].origin.kind");
 }
 
 #[test]
 fn warehouse_rules_are_checked() {
     let base = |spec: &str| {
-        format!(
-            "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: w, namespace: p}}\nspec:\n{spec}"
-        )
+        format!("apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: w, namespace: p}}\nspec:\n{spec}")
     };
     let e = error_of(&base("  subscriptions: []\n"));
     assert_eq!(e.field, "spec.subscriptions");
-    let e = error_of(&base(
-        "  interval: soon\n  subscriptions:\n  - git: {repoURL: 'https://h/x'}\n",
-    ));
+    let e = error_of(&base("  interval: soon\n  subscriptions:\n  - git: {repoURL: 'https://h/x'}\n"));
     assert_eq!(e.field, "spec.interval");
-    let e = error_of(&base(
-        "  subscriptions:\n  - git: {repoURL: 'https://h/x?y=1'}\n",
-    ));
+    let e = error_of(&base("  subscriptions:\n  - git: {repoURL: 'https://h/x?y=1'}\n"));
     assert_eq!(e.field, "spec.subscriptions[0].git.repoURL");
 }
 
@@ -193,18 +165,13 @@ fn every_invalid_document_is_reported() {
         json!("just a string"),
     ])
     .unwrap_err();
-    assert_eq!(
-        errors.iter().map(|e| e.document).collect::<Vec<_>>(),
-        vec![1, 3]
-    );
+    assert_eq!(errors.iter().map(|e| e.document).collect::<Vec<_>>(), vec![1, 3]);
     assert_eq!(errors[0].field, "metadata.name");
 }
 
 #[test]
 fn project_config_must_be_named_after_its_project() {
-    let e = error_of(
-        "apiVersion: lading.dev/v1alpha1\nkind: ProjectConfig\nmetadata: {name: x, namespace: p}\n",
-    );
+    let e = error_of("apiVersion: lading.dev/v1alpha1\nkind: ProjectConfig\nmetadata: {name: x, namespace: p}\n");
     assert_eq!(e.field, "metadata.name");
 }
 
@@ -219,31 +186,18 @@ fn stage_sources_are_checked() {
         "{stages: [a, b], requiredSoakTime: 1h, availabilityStrategy: All, autoPromotionOptions: {selectionPolicy: NewestFreight}}",
     )))
     .unwrap();
-    let Spec::Stage(stage) = &ok[0].spec else {
-        panic!()
-    };
+    let Spec::Stage(stage) = &ok[0].spec else { panic!() };
     let sources = &stage.requested_freight[0].sources;
     assert_eq!(sources.availability_strategy(), AvailabilityStrategy::All);
-    assert_eq!(
-        sources.required_soak_time(),
-        Some(std::time::Duration::from_secs(3600))
-    );
+    assert_eq!(sources.required_soak_time(), Some(std::time::Duration::from_secs(3600)));
     let e = error_of(&base("{stages: [a], requiredSoakTime: forever}"));
     assert_eq!(e.field, "spec.requestedFreight[0].sources.requiredSoakTime");
     let e = error_of(&base("{direct: true, requiredSoakTime: 1h}"));
     assert_eq!(e.field, "spec.requestedFreight[0].sources.requiredSoakTime");
-    let e = error_of(&base(
-        "{stages: [a, b], autoPromotionOptions: {selectionPolicy: MatchUpstream}}",
-    ));
-    assert_eq!(
-        e.field,
-        "spec.requestedFreight[0].sources.autoPromotionOptions.selectionPolicy"
-    );
+    let e = error_of(&base("{stages: [a, b], autoPromotionOptions: {selectionPolicy: MatchUpstream}}"));
+    assert_eq!(e.field, "spec.requestedFreight[0].sources.autoPromotionOptions.selectionPolicy");
     let e = error_of(&base("{stages: [a], availabilityStrategy: Most}"));
-    assert_eq!(
-        e.field,
-        "spec.requestedFreight[0].sources.availabilityStrategy"
-    );
+    assert_eq!(e.field, "spec.requestedFreight[0].sources.availabilityStrategy");
 }
 
 #[test]
@@ -258,8 +212,5 @@ fn promotion_policy_selectors_are_checked() {
     let e = error_of(&base("{name: 'regex:('}"));
     assert_eq!(e.field, "spec.promotionPolicies[0].stageSelector.name");
     let e = error_of(&base("{matchExpressions: [{key: k, operator: In}]}"));
-    assert_eq!(
-        e.field,
-        "spec.promotionPolicies[0].stageSelector.matchExpressions[0].values"
-    );
+    assert_eq!(e.field, "spec.promotionPolicies[0].stageSelector.matchExpressions[0].values");
 }

@@ -48,10 +48,7 @@ pub struct WarehouseSpec {
 impl WarehouseSpec {
     /// The polling interval (validated at apply time; the default when unset).
     pub fn interval(&self) -> Duration {
-        self.interval
-            .as_deref()
-            .and_then(|i| parse_go_duration(i).ok())
-            .unwrap_or(DEFAULT_INTERVAL)
+        self.interval.as_deref().and_then(|i| parse_go_duration(i).ok()).unwrap_or(DEFAULT_INTERVAL)
     }
 
     pub fn git_subscriptions(&self) -> impl Iterator<Item = &GitSubscription> {
@@ -62,58 +59,32 @@ impl WarehouseSpec {
 pub(super) fn parse(value: Value) -> Result<WarehouseSpec, FieldError> {
     let spec: WarehouseSpec = deserialize_at("spec", value)?;
     if spec.subscriptions.is_empty() {
-        return Err(FieldError::new(
-            "spec.subscriptions",
-            "must list at least one subscription",
-        ));
+        return Err(FieldError::new("spec.subscriptions", "must list at least one subscription"));
     }
     for (i, sub) in spec.subscriptions.iter().enumerate() {
         let field = format!("spec.subscriptions[{i}]");
-        let set = [sub.git.is_some(), sub.image.is_some(), sub.chart.is_some()]
-            .iter()
-            .filter(|s| **s)
-            .count();
+        let set = [sub.git.is_some(), sub.image.is_some(), sub.chart.is_some()].iter().filter(|s| **s).count();
         if set != 1 {
-            return Err(FieldError::new(
-                field,
-                "must set exactly one of git, image or chart",
-            ));
+            return Err(FieldError::new(field, "must set exactly one of git, image or chart"));
         }
         if sub.image.is_some() {
-            return Err(FieldError::new(
-                format!("{field}.image"),
-                "image subscriptions are not supported yet",
-            ));
+            return Err(FieldError::new(format!("{field}.image"), "image subscriptions are not supported yet"));
         }
         if sub.chart.is_some() {
-            return Err(FieldError::new(
-                format!("{field}.chart"),
-                "chart subscriptions are not supported yet",
-            ));
+            return Err(FieldError::new(format!("{field}.chart"), "chart subscriptions are not supported yet"));
         }
         if let Some(git) = &sub.git {
             if git.repo_url.trim().is_empty() {
-                return Err(FieldError::new(
-                    format!("{field}.git.repoURL"),
-                    "is required",
-                ));
+                return Err(FieldError::new(format!("{field}.git.repoURL"), "is required"));
             }
-            normalize_git(&git.repo_url)
-                .map_err(|e| FieldError::new(format!("{field}.git.repoURL"), e))?;
-            if git
-                .branch
-                .contains(|c: char| c.is_whitespace() || c == '~' || c == '^' || c == ':')
-            {
-                return Err(FieldError::new(
-                    format!("{field}.git.branch"),
-                    "is not a valid branch name",
-                ));
+            normalize_git(&git.repo_url).map_err(|e| FieldError::new(format!("{field}.git.repoURL"), e))?;
+            if git.branch.contains(|c: char| c.is_whitespace() || c == '~' || c == '^' || c == ':') {
+                return Err(FieldError::new(format!("{field}.git.branch"), "is not a valid branch name"));
             }
         }
     }
     if let Some(interval) = &spec.interval {
-        let parsed =
-            parse_go_duration(interval).map_err(|e| FieldError::new("spec.interval", e))?;
+        let parsed = parse_go_duration(interval).map_err(|e| FieldError::new("spec.interval", e))?;
         if parsed < Duration::from_secs(1) {
             return Err(FieldError::new("spec.interval", "must be at least 1s"));
         }

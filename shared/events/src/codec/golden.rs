@@ -82,6 +82,33 @@ pub(crate) fn samples() -> Vec<Event> {
             reason: "repository not found".into(),
             failed_at_ms: T,
         }),
+        Event::PromotionStarted(PromotionStartedV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            freight_id: FREIGHT.into(),
+            started_at_ms: T,
+        }),
+        Event::PromotionStepFinished(PromotionStepFinishedV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            index: 2,
+            alias: "commit".into(),
+            uses: "git-commit".into(),
+            status: StepStatus::Failed,
+            message: "nothing to commit".into(),
+            started_at_ms: T,
+            finished_at_ms: T + 5,
+        }),
+        Event::PromotionAborted(PromotionAbortedV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            freight_id: FREIGHT.into(),
+            reason: "superseded by newer freight".into(),
+            aborted_at_ms: T,
+        }),
     ]
 }
 
@@ -89,7 +116,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 7] = [
+const GOLDEN: [(&str, &str); 10] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
@@ -118,16 +145,24 @@ const GOLDEN: [(&str, &str); 7] = [
         "dev.lading.warehouse.discovery-failed.v1",
         "0464656d6f03617070147265706f7369746f7279206e6f7420666f756e6480a0d5edee66",
     ),
+    (
+        "dev.lading.promotion.started.v1",
+        "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e31656463333261283165646333326138353566346163656561643433626633373734623766646438386262343861373980a0d5edee66",
+    ),
+    (
+        "dev.lading.promotion.step-finished.v1",
+        "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e316564633332610206636f6d6d69740a6769742d636f6d6d697401116e6f7468696e6720746f20636f6d6d697480a0d5edee668aa0d5edee66",
+    ),
+    (
+        "dev.lading.promotion.aborted.v1",
+        "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e3165646333326128316564633332613835356634616365656164343362663337373462376664643838626234386137391b73757065727365646564206279206e65776572206672656967687480a0d5edee66",
+    ),
 ];
 
 #[test]
 fn v1_payloads_keep_their_bytes() {
     let samples = samples();
-    assert_eq!(
-        samples.len(),
-        GOLDEN.len(),
-        "every event type has a golden sample"
-    );
+    assert_eq!(samples.len(), GOLDEN.len(), "every event type has a golden sample");
     for (event, (ce_type, golden)) in samples.iter().zip(GOLDEN) {
         assert_eq!(event.event_type().ce_type(), ce_type);
         assert_eq!(hex(&encode(event)), golden, "{ce_type} changed shape");
@@ -145,34 +180,19 @@ fn every_event_round_trips() {
 #[test]
 fn undecodable_messages_are_errors_not_panics() {
     assert!(matches!(decode(None, b""), Err(DecodeError::MissingType)));
-    assert!(matches!(
-        decode(Some("dev.other.v1"), b""),
-        Err(DecodeError::UnknownType(_))
-    ));
+    assert!(matches!(decode(Some("dev.other.v1"), b""), Err(DecodeError::UnknownType(_))));
     for ce_type in GOLDEN.map(|(t, _)| t) {
-        assert!(
-            matches!(
-                decode(Some(ce_type), &[0xff, 0xff, 0xff]),
-                Err(DecodeError::Payload { .. })
-            ),
-            "{ce_type}"
-        );
+        assert!(matches!(decode(Some(ce_type), &[0xff, 0xff, 0xff]), Err(DecodeError::Payload { .. })), "{ce_type}");
     }
 }
 
 #[test]
 fn identities_are_stable_and_distinct() {
     let ids: std::collections::HashSet<_> = samples().iter().map(Event::identity).collect();
-    // succeeded and failed of one promotion share an identity: only one can be stored.
-    assert_eq!(ids.len(), samples().len() - 1);
-    assert_eq!(
-        samples()[0].identity(),
-        format!("freight-created:demo:{FREIGHT}")
-    );
-    assert_eq!(
-        samples()[0].subject(),
-        format!("lading.evt.demo.freight.{FREIGHT}.created")
-    );
+    // succeeded, failed and aborted of one promotion share an identity: one is stored.
+    assert_eq!(ids.len(), samples().len() - 2);
+    assert_eq!(samples()[0].identity(), format!("freight-created:demo:{FREIGHT}"));
+    assert_eq!(samples()[0].subject(), format!("lading.evt.demo.freight.{FREIGHT}.created"));
 }
 
 #[test]
@@ -183,19 +203,9 @@ fn headers_follow_cloudevents_binary_mode() {
     assert_eq!(headers.ce_type, "dev.lading.freight.created.v1");
     assert_eq!(headers.time, "2026-01-01T00:00:00.000Z");
     let pairs = headers.pairs();
-    for name in [
-        "ce-id",
-        "ce-source",
-        "ce-type",
-        "ce-specversion",
-        "ce-time",
-        "ce-subject",
-        "traceparent",
-        "Nats-Msg-Id",
-    ] {
-        assert!(
-            pairs.iter().any(|(n, v)| *n == name && !v.is_empty()),
-            "{name}"
-        );
+    for name in
+        ["ce-id", "ce-source", "ce-type", "ce-specversion", "ce-time", "ce-subject", "traceparent", "Nats-Msg-Id"]
+    {
+        assert!(pairs.iter().any(|(n, v)| *n == name && !v.is_empty()), "{name}");
     }
 }

@@ -10,10 +10,7 @@ pub enum DecodeError {
     #[error("unknown event type {0:?}")]
     UnknownType(String),
     #[error("payload of {ce_type} does not decode: {source}")]
-    Payload {
-        ce_type: &'static str,
-        source: postcard::Error,
-    },
+    Payload { ce_type: &'static str, source: postcard::Error },
 }
 
 /// Encodes an event's payload (the type travels in the headers).
@@ -26,6 +23,9 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::FreightVerified(e) => postcard::to_stdvec(e),
         Event::WarehouseRefreshRequested(e) => postcard::to_stdvec(e),
         Event::WarehouseDiscoveryFailed(e) => postcard::to_stdvec(e),
+        Event::PromotionStarted(e) => postcard::to_stdvec(e),
+        Event::PromotionStepFinished(e) => postcard::to_stdvec(e),
+        Event::PromotionAborted(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -34,34 +34,23 @@ pub fn encode(event: &Event) -> Vec<u8> {
 /// Decodes a payload given its `ce-type`.
 pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeError> {
     let ce_type = ce_type.ok_or(DecodeError::MissingType)?;
-    let event_type = EventType::from_ce_type(ce_type)
-        .ok_or_else(|| DecodeError::UnknownType(ce_type.to_owned()))?;
-    let err = |source| DecodeError::Payload {
-        ce_type: event_type.ce_type(),
-        source,
-    };
+    let event_type = EventType::from_ce_type(ce_type).ok_or_else(|| DecodeError::UnknownType(ce_type.to_owned()))?;
+    let err = |source| DecodeError::Payload { ce_type: event_type.ce_type(), source };
     Ok(match event_type {
-        EventType::FreightCreatedV1 => {
-            Event::FreightCreated(postcard::from_bytes(payload).map_err(err)?)
-        }
-        EventType::PromotionCreatedV1 => {
-            Event::PromotionCreated(postcard::from_bytes(payload).map_err(err)?)
-        }
-        EventType::PromotionSucceededV1 => {
-            Event::PromotionSucceeded(postcard::from_bytes(payload).map_err(err)?)
-        }
-        EventType::PromotionFailedV1 => {
-            Event::PromotionFailed(postcard::from_bytes(payload).map_err(err)?)
-        }
-        EventType::FreightVerifiedV1 => {
-            Event::FreightVerified(postcard::from_bytes(payload).map_err(err)?)
-        }
+        EventType::FreightCreatedV1 => Event::FreightCreated(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionCreatedV1 => Event::PromotionCreated(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionSucceededV1 => Event::PromotionSucceeded(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionFailedV1 => Event::PromotionFailed(postcard::from_bytes(payload).map_err(err)?),
+        EventType::FreightVerifiedV1 => Event::FreightVerified(postcard::from_bytes(payload).map_err(err)?),
         EventType::WarehouseRefreshRequestedV1 => {
             Event::WarehouseRefreshRequested(postcard::from_bytes(payload).map_err(err)?)
         }
         EventType::WarehouseDiscoveryFailedV1 => {
             Event::WarehouseDiscoveryFailed(postcard::from_bytes(payload).map_err(err)?)
         }
+        EventType::PromotionStartedV1 => Event::PromotionStarted(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionStepFinishedV1 => Event::PromotionStepFinished(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionAbortedV1 => Event::PromotionAborted(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 
