@@ -37,6 +37,16 @@ pub enum Command {
     Get(GetArgs),
     /// Ask a warehouse to discover new artifacts now instead of at its next interval.
     Refresh(RefreshArgs),
+    /// Promote freight into a stage by hand, or abort a stage's promotion.
+    ///
+    /// The freight (name or alias) must be available to the stage: straight from its
+    /// warehouse, verified upstream, or approved. Promoting other freight than the one
+    /// auto-promotion would pick holds auto-promotion of that stage until its candidate
+    /// is promoted again. Promotions of a stage run one at a time, in order.
+    ///
+    ///   lading promote --freight brave-otter --stage uat -p demo --wait
+    ///   lading promote --abort --stage uat -p demo
+    Promote(PromoteArgs),
     /// Work with freight offline.
     Freight(FreightArgs),
 }
@@ -104,6 +114,31 @@ pub struct RefreshArgs {
     /// The project.
     #[arg(short, long, env = "LADING_PROJECT")]
     pub project: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The freight to promote: its name (ID) or alias.
+    #[arg(long, required_unless_present = "abort", conflicts_with = "abort")]
+    pub freight: Option<String>,
+    /// The stage.
+    #[arg(long)]
+    pub stage: String,
+    /// The project.
+    #[arg(short, long, env = "LADING_PROJECT")]
+    pub project: String,
+    /// Wait until the promotion ends, showing its steps; fails unless it succeeds.
+    #[arg(long, conflicts_with = "abort")]
+    pub wait: bool,
+    /// How long --wait waits (e.g. 30s, 10m).
+    #[arg(long, default_value = "10m", requires = "wait")]
+    pub timeout: String,
+    /// Abort the stage's current promotion (or --promotion NAME) instead.
+    #[arg(long)]
+    pub abort: bool,
+    /// With --abort: the promotion to abort.
+    #[arg(long, requires = "abort")]
+    pub promotion: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,17 @@ impl Client {
         Self::decode(response).await
     }
 
+    pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .with_context(|| self.unreachable())?;
+        Self::decode(response).await
+    }
+
     fn unreachable(&self) -> String {
         format!("cannot reach the Lading api at {} (is `lading up` running? set --server or LADING_SERVER)", self.base)
     }

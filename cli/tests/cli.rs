@@ -170,6 +170,16 @@ fn lading_up_runs_the_quickstart_example() {
     assert!(refreshed.status.success(), "{}", stderr(&refreshed));
     let missing = lading(&["refresh", "warehouse", "nope", "-p", "demo"], Some(&server), None);
     assert!(stderr(&missing).contains("warehouse \"nope\" not found"), "{}", stderr(&missing));
+    let alias = items[0]["alias"].as_str().unwrap();
+    let promoted =
+        lading(&["promote", "--freight", alias, "--stage", "test", "-p", "demo", "--wait"], Some(&server), None);
+    assert!(promoted.status.success(), "{}", stderr(&promoted));
+    let progress = stdout(&promoted);
+    assert!(progress.contains("git-clone") && progress.trim_end().ends_with("Succeeded"), "{progress}");
+    let nothing = lading(&["promote", "--abort", "--stage", "test", "-p", "demo"], Some(&server), None);
+    assert!(stderr(&nothing).contains("has no promotion to abort"), "{}", stderr(&nothing));
+    let usage = lading(&["promote", "--stage", "test", "-p", "demo"], Some(&server), None);
+    assert!(!usage.status.success() && stderr(&usage).contains("--freight"), "{}", stderr(&usage));
     drop(up);
 }
 

@@ -3,6 +3,7 @@
 mod apply;
 mod freight_id;
 mod get;
+mod promote;
 mod refresh;
 mod up;
 
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apply(args) => apply::run(&client, args).await,
         Command::Get(args) => get::run(&client, args).await,
         Command::Refresh(args) => refresh::run(&client, args).await,
+        Command::Promote(args) => promote::run(&client, args).await,
         Command::Freight(args) => match args.command {
             FreightCommand::Id { file } => freight_id::run(file.as_deref()),
         },

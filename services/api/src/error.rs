@@ -15,6 +15,9 @@ pub enum ApiError {
     InvalidManifests(Vec<ManifestError>),
     #[error("{0}")]
     NotFound(String),
+    /// The request is well-formed but the state does not allow it.
+    #[error("{0}")]
+    Conflict(String),
     #[error("not ready: {0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -27,6 +30,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidManifests(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

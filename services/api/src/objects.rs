@@ -44,16 +44,43 @@ fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Val
     if !p.commit.is_empty() {
         status["commit"] = json!(p.commit);
     }
+    if let Some(t) = p.started_at {
+        status["startedAt"] = json!(timestamp(t));
+    }
     if let Some(t) = p.finished_at {
         status["finishedAt"] = json!(timestamp(t));
+    }
+    if !p.steps.is_empty() {
+        let steps: Vec<Value> = p
+            .steps
+            .iter()
+            .map(|step| {
+                let mut entry = json!({
+                    "alias": step.alias,
+                    "uses": step.uses,
+                    "status": format!("{:?}", step.status),
+                    "startedAt": timestamp(step.started_at),
+                    "finishedAt": timestamp(step.finished_at),
+                });
+                if !step.message.is_empty() {
+                    entry["message"] = json!(step.message);
+                }
+                entry
+            })
+            .collect();
+        status["stepExecutionMetadata"] = json!(steps);
     }
     json!({
         "name": p.name,
         "freight": {"name": p.freight_id.as_str(), "alias": alias},
+        "trigger": format!("{:?}", p.trigger),
         "createdAt": timestamp(p.created_at),
         "status": status,
     })
 }
+
+/// How many entries of a stage's freight history are shown.
+const FREIGHT_HISTORY_LIMIT: usize = 10;
 
 pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Value {
     let mut object = manifest.to_json();
@@ -72,6 +99,29 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Valu
             .collect();
         if !current.is_empty() {
             status["currentFreight"] = json!(current);
+        }
+        // Freight the stage ran, newest first, one entry per successful promotion.
+        let history: Vec<Value> = stage
+            .promotions
+            .iter()
+            .rev()
+            .filter(|p| p.phase == lading_events::read_model::PromotionPhase::Succeeded)
+            .take(FREIGHT_HISTORY_LIMIT)
+            .map(|p| {
+                let alias = project
+                    .and_then(|m| m.freight.get(&p.freight_id))
+                    .map(|f| f.freight.alias.clone())
+                    .unwrap_or_default();
+                json!({
+                    "name": p.freight_id.as_str(),
+                    "alias": alias,
+                    "promotion": p.name,
+                    "promotedAt": p.finished_at.map(timestamp),
+                })
+            })
+            .collect();
+        if !history.is_empty() {
+            status["freightHistory"] = json!(history);
         }
         if let Some(last) = stage.last_promotion() {
             status["lastPromotion"] = promotion_summary(project, last);

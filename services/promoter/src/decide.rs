@@ -50,9 +50,9 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
     Ok(())
 }
 
-/// A promotion's name: `<stage>.<ulid>.<first 7 of the freight ID>`, as Kargo names them.
+/// A new promotion's name (see [`lading_domain::names::promotion_name`]).
 pub fn promotion_name(stage: &str, freight: &FreightId) -> String {
-    format!("{stage}.{}.{}", ulid::Ulid::new().to_string().to_lowercase(), freight.short())
+    lading_domain::names::promotion_name(stage, freight, &ulid::Ulid::new().to_string())
 }
 
 async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
@@ -151,6 +151,7 @@ fn existing_promotions<'a>(project: &'a ProjectModel, stage: &str) -> Vec<Existi
                 freight_discovered: freight.discovered_seq,
                 unsuccessful: p.phase.is_unsuccessful(),
                 manual: p.trigger == PromotionTrigger::Manual,
+                created: p.created_seq,
             })
         })
         .collect()

@@ -100,6 +100,8 @@ pub struct ExistingPromotion<'a> {
     pub unsuccessful: bool,
     /// Whether a person asked for it.
     pub manual: bool,
+    /// Log position of its creation, to judge what was available back then.
+    pub created: u64,
 }
 
 /// The freight auto-promotion would take for one request: the newest available freight
@@ -127,8 +129,8 @@ pub fn candidate<'a>(
 pub enum Skip {
     AutoPromotionDisabled,
     NoCandidate,
-    /// A person promoted other freight from this origin: auto-promotion waits until the
-    /// candidate is promoted again.
+    /// A person promoted freight that was not the candidate (a rollback, say):
+    /// auto-promotion of the origin waits until a candidate is promoted again.
     HeldByManualPromotion,
     AlreadyPromoted,
     /// Newer freight from the origin is already promoted or queued: never move back.
@@ -166,6 +168,7 @@ pub fn decide_auto_promotions(
             if let Some(last) = of_origin.last()
                 && last.manual
                 && last.freight != candidate.id
+                && was_not_the_candidate(stage.name, request, last, freight, now)
             {
                 return AutoPromotion::Skip(Skip::HeldByManualPromotion);
             }
@@ -178,6 +181,20 @@ pub fn decide_auto_promotions(
             AutoPromotion::Promote(candidate.id.clone())
         })
         .collect()
+}
+
+/// Whether a manual promotion took other freight than auto-promotion would have taken
+/// when it was made: newer available freight from the origin already existed.
+fn was_not_the_candidate(
+    stage: &str,
+    request: &RequestedFreight,
+    promotion: &ExistingPromotion<'_>,
+    freight: &[FreightFacts<'_>],
+    now: DateTime<Utc>,
+) -> bool {
+    let existed_then: Vec<FreightFacts<'_>> =
+        freight.iter().filter(|f| f.discovered < promotion.created).copied().collect();
+    candidate(stage, request, &existed_then, now).is_some_and(|c| c.id != promotion.freight)
 }
 
 #[cfg(test)]

@@ -98,3 +98,21 @@ mod tests {
         }
     }
 }
+
+/// A promotion's name as Kargo forms it: `<stage>.<ulid>.<first 7 of the freight ID>`,
+/// with the ULID (which the caller generates) in lowercase.
+pub fn promotion_name(stage: &str, freight: &crate::FreightId, ulid: &str) -> String {
+    format!("{stage}.{}.{}", ulid.to_lowercase(), freight.short())
+}
+
+#[cfg(test)]
+mod promotion_name_tests {
+    #[test]
+    fn promotion_names_follow_kargo() {
+        let id = crate::FreightId::parse("1edc32a855f4aceead43bf3774b7fdd88bb48a79").unwrap();
+        assert_eq!(
+            super::promotion_name("uat", &id, "01JG0000000000000000000000"),
+            "uat.01jg0000000000000000000000.1edc32a"
+        );
+    }
+}

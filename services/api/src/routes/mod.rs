@@ -2,6 +2,7 @@
 
 mod apply;
 mod freight;
+mod promotions;
 mod stages;
 mod warehouses;
 
@@ -37,6 +38,8 @@ pub fn api(state: State) -> Router {
         .route("/api/v1/apply", post(apply::apply))
         .route("/api/v1/projects/{project}/freight", get(freight::list))
         .route("/api/v1/projects/{project}/stages", get(stages::list))
+        .route("/api/v1/projects/{project}/stages/{stage}/promotions", post(promotions::create))
+        .route("/api/v1/projects/{project}/stages/{stage}/abort", post(promotions::abort))
         .route("/api/v1/projects/{project}/warehouses", get(warehouses::list))
         .route("/api/v1/projects/{project}/warehouses/{warehouse}/refresh", post(warehouses::refresh))
         .with_state(state)

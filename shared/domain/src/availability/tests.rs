@@ -91,14 +91,21 @@ fn decide(
     decide_auto_promotions(&StageFacts { name, labels: &labels, spec }, policies, &facts, existing, Utc::now())
 }
 
-fn promoted<'a>(given: &'a Given, manual: bool) -> ExistingPromotion<'a> {
+/// A promotion of `given`, made at log position `created`.
+fn promoted_at<'a>(given: &'a Given, manual: bool, created: u64) -> ExistingPromotion<'a> {
     ExistingPromotion {
         freight: &given.id,
         origin: &given.origin,
         freight_discovered: given.discovered,
         unsuccessful: false,
         manual,
+        created,
     }
+}
+
+/// A promotion of `given`, made right after it was discovered.
+fn promoted<'a>(given: &'a Given, manual: bool) -> ExistingPromotion<'a> {
+    promoted_at(given, manual, given.discovered + 1)
 }
 
 #[test]
@@ -230,23 +237,33 @@ fn a_stage_never_moves_back_to_older_freight() {
 }
 
 #[test]
-fn a_manual_promotion_of_other_freight_holds_auto_promotion() {
-    let (a, b, c) = (Given::freight('a', 1), Given::freight('b', 2), Given::freight('c', 3));
+fn a_manual_promotion_of_a_non_candidate_holds_auto_promotion() {
+    let (a, b, c) = (Given::freight('a', 1), Given::freight('b', 2), Given::freight('c', 10));
     let spec = stage_spec(vec![request("app", direct())]);
-    // b was auto-promoted, then someone rolled back to a by hand; c appears.
-    let history = [promoted(&b, false), promoted(&a, true)];
+    // b was auto-promoted; at log position 5 someone rolled back to a by hand; c appears.
+    let history = [promoted(&b, false), promoted_at(&a, true, 5)];
     let held = decide("test", &spec, &auto("test"), &[&a, &b, &c], &history);
     assert_eq!(held, vec![AutoPromotion::Skip(Skip::HeldByManualPromotion)]);
-    // Promoting the candidate by hand lifts the hold for what comes next.
-    let d = Given::freight('d', 4);
-    let history = [promoted(&b, false), promoted(&a, true), promoted(&c, true)];
-    let released = decide("test", &spec, &auto("test"), &[&a, &b, &c, &d], &history);
-    assert_eq!(released, vec![AutoPromotion::Skip(Skip::HeldByManualPromotion)], "d is not c: still held");
-    let history = [promoted(&b, false), promoted(&a, true), promoted(&c, true), promoted(&d, true)];
-    assert_eq!(
-        decide("test", &spec, &auto("test"), &[&a, &b, &c, &d], &history),
-        vec![AutoPromotion::Skip(Skip::AlreadyPromoted)]
-    );
+}
+
+#[test]
+fn promoting_the_candidate_by_hand_lifts_the_hold() {
+    let (a, b, c, d) =
+        (Given::freight('a', 1), Given::freight('b', 2), Given::freight('c', 10), Given::freight('d', 20));
+    let spec = stage_spec(vec![request("app", direct())]);
+    // After the rollback to a, c (then the newest) was promoted by hand at 12; d appears.
+    let history = [promoted(&b, false), promoted_at(&a, true, 5), promoted_at(&c, true, 12)];
+    let decided = decide("test", &spec, &auto("test"), &[&a, &b, &c, &d], &history);
+    assert_eq!(decided, vec![AutoPromotion::Promote(id('d'))]);
+}
+
+#[test]
+fn a_manual_promotion_of_the_candidate_is_no_hold() {
+    let (a, b) = (Given::freight('a', 1), Given::freight('b', 5));
+    let spec = stage_spec(vec![request("app", direct())]);
+    // a was the newest when someone promoted it by hand at 2; b came later.
+    let decided = decide("test", &spec, &auto("test"), &[&a, &b], &[promoted_at(&a, true, 2)]);
+    assert_eq!(decided, vec![AutoPromotion::Promote(id('b'))]);
 }
 
 #[test]

@@ -148,6 +148,11 @@ impl StageSpec {
         self.requested_freight.iter().find(|r| r.origin.matches(origin))
     }
 
+    /// The request for the origin written `<kind>/<name>`.
+    pub fn request_for_origin_key(&self, key: &str) -> Option<&RequestedFreight> {
+        self.requested_freight.iter().find(|r| format!("{}/{}", r.origin.kind, r.origin.name) == key)
+    }
+
     pub fn steps(&self) -> &[PromotionStep] {
         self.promotion_template.as_ref().map_or(&[], |t| t.spec.steps.as_slice())
     }

@@ -1,0 +1,119 @@
+//! `POST /api/v1/projects/{project}/stages/{stage}/promotions` (promote freight by hand)
+//! and `POST …/stages/{stage}/abort` (stop the stage's current or named promotion).
+
+use axum::Json;
+use axum::extract::{Path, State as AxumState};
+use axum::http::StatusCode;
+use chrono::Utc;
+use lading_domain::availability::is_available;
+use lading_domain::names::promotion_name;
+use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionTrigger};
+use lading_events::{Event, now_ms};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{State, context, require_project};
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRequest {
+    /// Freight name (ID) or alias.
+    freight: String,
+}
+
+pub async fn create(
+    AxumState(state): AxumState<State>,
+    Path((project, stage)): Path<(String, String)>,
+    Json(request): Json<PromoteRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let context = context(&state)?;
+    require_project(&context, &project)?;
+    let Some(spec) = context.specs.read(|s| s.stage(&project, &stage).cloned()) else {
+        return Err(ApiError::NotFound(format!("stage {stage:?} not found in project {project:?}")));
+    };
+    let (freight_id, origin, available) = context
+        .projection
+        .read(|model| {
+            let record = model.project(&project)?.find_freight(&request.freight)?;
+            let origin = &record.freight.origin;
+            let available =
+                spec.request_for(origin).map(|r| is_available(&stage, r, &record.freight.status, Utc::now()));
+            Some((record.id.clone(), format!("{}/{}", origin.kind, origin.name), available))
+        })
+        .ok_or_else(|| ApiError::NotFound(format!("freight {:?} not found in project {project:?}", request.freight)))?;
+    match available {
+        None => {
+            return Err(ApiError::Conflict(format!("stage {stage:?} does not request freight from {origin}")));
+        }
+        Some(false) => {
+            let upstream =
+                spec.request_for_origin_key(&origin).map(|r| r.sources.stages.join(", ")).unwrap_or_default();
+            return Err(ApiError::Conflict(format!(
+                "freight {} is not available to stage {stage:?}: it must first be verified in {upstream} (or approved for {stage})",
+                freight_id.short()
+            )));
+        }
+        Some(true) => {}
+    }
+    let name = promotion_name(&stage, &freight_id, &ulid::Ulid::new().to_string());
+    let event = Event::PromotionCreated(PromotionCreatedV1 {
+        project: project.clone(),
+        stage: stage.clone(),
+        promotion: name.clone(),
+        freight_id: freight_id.to_string(),
+        trigger: PromotionTrigger::Manual,
+        created_at_ms: now_ms(),
+    });
+    let trace = lading_bus::tracing_context::new_root();
+    context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    tracing::info!(project, stage, promotion = name, freight = %freight_id, "manual promotion queued");
+    Ok((StatusCode::CREATED, Json(json!({"name": name, "freight": freight_id.as_str()}))))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AbortRequest {
+    /// The promotion to abort; the stage's current one when absent.
+    #[serde(default)]
+    promotion: Option<String>,
+}
+
+pub async fn abort(
+    AxumState(state): AxumState<State>,
+    Path((project, stage)): Path<(String, String)>,
+    body: Option<Json<AbortRequest>>,
+) -> Result<Json<Value>, ApiError> {
+    let context = context(&state)?;
+    require_project(&context, &project)?;
+    let named = body.and_then(|Json(b)| b.promotion);
+    let target = context.projection.read(|model| {
+        let record = model.project(&project)?.stages.get(&stage)?;
+        let promotion = match &named {
+            Some(name) => record.promotion(name)?,
+            None => record.head_of_queue()?,
+        };
+        Some((promotion.name.clone(), promotion.freight_id.clone(), promotion.phase))
+    });
+    let Some((name, freight_id, phase)) = target else {
+        return Err(match named {
+            Some(name) => ApiError::NotFound(format!("promotion {name:?} not found in stage {stage:?}")),
+            None => ApiError::Conflict(format!("stage {stage:?} has no promotion to abort")),
+        });
+    };
+    if phase.is_terminal() {
+        return Err(ApiError::Conflict(format!("promotion {name} already ended ({phase:?})")));
+    }
+    let event = Event::PromotionAborted(PromotionAbortedV1 {
+        project: project.clone(),
+        stage: stage.clone(),
+        promotion: name.clone(),
+        freight_id: freight_id.to_string(),
+        reason: "aborted by a user".to_owned(),
+        aborted_at_ms: now_ms(),
+    });
+    let trace = lading_bus::tracing_context::new_root();
+    context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    tracing::info!(project, stage, promotion = name, "promotion aborted");
+    Ok(Json(json!({"name": name})))
+}
