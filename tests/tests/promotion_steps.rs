@@ -120,3 +120,49 @@ fn paths_outside_the_workspace_are_refused() {
     let error = run_promotion(&input, workspace.path()).unwrap_err().to_string();
     assert!(error.contains("leaves the promotion's workspace"), "{error}");
 }
+
+#[test]
+fn yaml_update_changes_only_the_targeted_values() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    let before = include_str!("../fixtures/yaml-update/values.before.yaml");
+    let after = include_str!("../fixtures/yaml-update/values.after.yaml");
+    gitops.commit("values.yaml", before, "initial values");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let id = freight_id::compute(&freight).unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let steps = vec![
+        PromotionStep {
+            uses: "git-clone".into(),
+            alias: None,
+            config: Some(json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./src"}]})),
+        },
+        PromotionStep {
+            uses: "yaml-update".into(),
+            alias: None,
+            config: Some(json!({"path": "./src/values.yaml", "updates": [
+                {"key": "image.tag", "value": "v0.2.0"},
+                {"key": "replicaCount", "value": "${{ 1 + 2 }}"},
+                {"key": "sidecars.0.image", "value": "envoy:1.31"},
+            ]})),
+        },
+        PromotionStep {
+            uses: "git-commit".into(),
+            alias: None,
+            config: Some(json!({"path": "./src", "message": "bump"})),
+        },
+        PromotionStep { uses: "git-push".into(), alias: None, config: Some(json!({"path": "./src"})) },
+    ];
+    let input = PromotionInput {
+        project: "demo",
+        stage: "test",
+        promotion: "p",
+        freight_id: &id,
+        freight: &freight,
+        vars: &[],
+        steps: &steps,
+        author: &CommitAuthor::default(),
+    };
+    run_promotion(&input, workspace.path()).unwrap();
+    assert_eq!(gitops.show("main", "values.yaml") + "\n", after, "only the three values changed");
+}

@@ -77,6 +77,10 @@ fn detach_at(repo: &Repository, oid: Oid) -> Result<(), String> {
 
 fn check_out_branch(repo: &Repository, branch: &str, create: bool) -> Result<(), String> {
     let local_ref = format!("refs/heads/{branch}");
+    // The clone already checked out the remote's default branch.
+    if repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() == Some(local_ref.as_str()) {
+        return Ok(());
+    }
     match repo.find_branch(&format!("origin/{branch}"), BranchType::Remote) {
         Ok(remote) => {
             let commit = remote.get().peel_to_commit().map_err(|e| git_error("reading the branch", e))?;

@@ -3,6 +3,7 @@
 mod git_clone;
 mod git_commit;
 mod git_push;
+mod yaml_edit;
 mod yaml_update;
 
 use std::path::Path;
