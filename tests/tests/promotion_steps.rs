@@ -8,12 +8,11 @@ use lading_promoter::steps::CommitAuthor;
 use lading_tests::git::Repo;
 use serde_json::json;
 
+fn step(uses: &str, alias: Option<&str>, config: serde_json::Value) -> PromotionStep {
+    PromotionStep { uses: uses.into(), alias: alias.map(str::to_owned), config: Some(config), ..Default::default() }
+}
+
 fn steps(gitops: &str) -> Vec<PromotionStep> {
-    let step = |uses: &str, alias: Option<&str>, config: serde_json::Value| PromotionStep {
-        uses: uses.into(),
-        alias: alias.map(str::to_owned),
-        config: Some(config),
-    };
     vec![
         step(
             "git-clone",
@@ -100,13 +99,11 @@ fn paths_outside_the_workspace_are_refused() {
     let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let id = freight_id::compute(&freight).unwrap();
     let workspace = tempfile::tempdir().unwrap();
-    let steps = vec![PromotionStep {
-        uses: "git-clone".into(),
-        alias: None,
-        config: Some(
-            json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "create": true, "path": "../escape"}]}),
-        ),
-    }];
+    let steps = vec![step(
+        "git-clone",
+        None,
+        json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "create": true, "path": "../escape"}]}),
+    )];
     let input = PromotionInput {
         project: "demo",
         stage: "test",
@@ -132,26 +129,18 @@ fn yaml_update_changes_only_the_targeted_values() {
     let id = freight_id::compute(&freight).unwrap();
     let workspace = tempfile::tempdir().unwrap();
     let steps = vec![
-        PromotionStep {
-            uses: "git-clone".into(),
-            alias: None,
-            config: Some(json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./src"}]})),
-        },
-        PromotionStep {
-            uses: "yaml-update".into(),
-            alias: None,
-            config: Some(json!({"path": "./src/values.yaml", "updates": [
+        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./src"}]})),
+        step(
+            "yaml-update",
+            None,
+            json!({"path": "./src/values.yaml", "updates": [
                 {"key": "image.tag", "value": "v0.2.0"},
                 {"key": "replicaCount", "value": "${{ 1 + 2 }}"},
                 {"key": "sidecars.0.image", "value": "envoy:1.31"},
-            ]})),
-        },
-        PromotionStep {
-            uses: "git-commit".into(),
-            alias: None,
-            config: Some(json!({"path": "./src", "message": "bump"})),
-        },
-        PromotionStep { uses: "git-push".into(), alias: None, config: Some(json!({"path": "./src"})) },
+            ]}),
+        ),
+        step("git-commit", None, json!({"path": "./src", "message": "bump"})),
+        step("git-push", None, json!({"path": "./src"})),
     ];
     let input = PromotionInput {
         project: "demo",

@@ -4,6 +4,7 @@
 //! A string that is exactly one expression keeps the expression's type (number, bool,
 //! object); expressions inside longer strings are interpolated as text.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cel::extractors::Arguments;
@@ -18,6 +19,10 @@ pub struct Scope<'a> {
     pub ctx: &'a Value,
     pub outputs: &'a Map<String, Value>,
     pub freight: &'a Freight,
+    /// How earlier steps ended, by alias: `Succeeded`, `Failed`, `Errored` or `Skipped`.
+    pub step_status: &'a BTreeMap<String, String>,
+    /// Whether an earlier step failed (and the promotion is failing).
+    pub failed: bool,
 }
 
 fn same_git_repo(a: &str, b: &str) -> bool {
@@ -70,6 +75,19 @@ fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String>
     context.add_variable_from_value("ctx", to_cel(scope.ctx)?);
     context.add_variable_from_value("outputs", to_cel(&Value::Object(scope.outputs.clone()))?);
 
+    let failed = scope.failed;
+    context.add_function("success", move || !failed).map_err(|e| e.to_string())?;
+    context.add_function("failure", move || failed).map_err(|e| e.to_string())?;
+    context.add_function("always", || true).map_err(|e| e.to_string())?;
+    let statuses = Arc::new(scope.step_status.clone());
+    context
+        .add_function("status", move |alias: Arc<String>| -> Result<CelValue, ExecutionError> {
+            let status = statuses.get(alias.as_str()).ok_or_else(|| {
+                ExecutionError::function_error("status", format!("no earlier step is named {alias:?}"))
+            })?;
+            Ok(CelValue::String(Arc::new(status.clone())))
+        })
+        .map_err(|e| e.to_string())?;
     let commits = Arc::new(scope.freight.commits.clone());
     context
         .add_function("commitFrom", move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
@@ -177,6 +195,17 @@ pub fn evaluate_string(template: &str, scope: &Scope<'_>) -> Result<Value, Strin
     Ok(Value::String(out))
 }
 
+/// Evaluates a step's `if`: a `${{ … }}` template or a bare expression, which must be a
+/// boolean.
+pub fn evaluate_condition(condition: &str, scope: &Scope<'_>) -> Result<bool, String> {
+    let value = if condition.contains("${{") {
+        evaluate_string(condition, scope)?
+    } else {
+        evaluate_expression(condition, &build_context(scope)?)?
+    };
+    value.as_bool().ok_or_else(|| format!("if: {condition:?} must be true or false, got {value}"))
+}
+
 /// Evaluates every string in a configuration tree.
 pub fn evaluate_tree(value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
     Ok(match value {
@@ -212,7 +241,15 @@ mod tests {
         let mut outputs = Map::new();
         outputs.insert("commit".into(), json!({"commit": "deadbeef"}));
         let freight = freight();
-        f(&Scope { vars: &vars, ctx: &ctx, outputs: &outputs, freight: &freight })
+        let statuses = BTreeMap::from([("commit".to_owned(), "Succeeded".to_owned())]);
+        f(&Scope {
+            vars: &vars,
+            ctx: &ctx,
+            outputs: &outputs,
+            freight: &freight,
+            step_status: &statuses,
+            failed: false,
+        })
     }
 
     #[test]
@@ -258,6 +295,18 @@ mod tests {
             assert!(e.contains("no commit from https://other/repo"), "{e}");
             assert!(evaluate_string("${{ (( }}", s).unwrap_err().contains("does not parse"));
             assert!(evaluate_string("${{ vars.x", s).unwrap_err().contains("unterminated"));
+        });
+    }
+
+    #[test]
+    fn conditions_see_how_earlier_steps_went() {
+        with_scope(|s| {
+            assert!(evaluate_condition("${{ success() }}", s).unwrap());
+            assert!(!evaluate_condition("failure()", s).unwrap());
+            assert!(evaluate_condition("${{ always() }}", s).unwrap());
+            assert!(evaluate_condition("${{ status('commit') == 'Succeeded' }}", s).unwrap());
+            assert!(evaluate_condition("status('nope') == 'x'", s).unwrap_err().contains("no earlier step"));
+            assert!(evaluate_condition("${{ vars.replicas }}", s).unwrap_err().contains("must be true or false"));
         });
     }
 

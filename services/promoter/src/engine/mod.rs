@@ -1,17 +1,25 @@
 //! Runs a stage's promotion steps in order in a fresh workspace, evaluating expressions
 //! in each step's config just before the step runs (so later steps see earlier outputs).
+//!
+//! Per step, as Kargo does: `if` decides whether it runs (default: every earlier step
+//! succeeded, so `failure()` or `always()` steps can clean up); `retry` tries it again
+//! until `errorThreshold` consecutive errors or `timeout`; `continueOnError` lets the
+//! promotion go on after it fails; `vars` add variables for it alone.
 
 pub mod expressions;
 pub mod workspace;
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
+use lading_domain::duration::parse_go_duration;
 use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, FreightId};
 use serde_json::{Map, Value, json};
 
 use crate::steps::{CommitAuthor, StepContext, run_step};
-use expressions::{Scope, evaluate_string, evaluate_tree};
+use expressions::{Scope, evaluate_condition, evaluate_string, evaluate_tree};
 
 /// One promotion to run.
 pub struct PromotionInput<'a> {
@@ -43,7 +51,6 @@ pub struct StepFailure {
     pub message: String,
 }
 
-/// Runs every step; stops at the first failure.
 /// How a step ended, as reported to a [`StepObserver`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepReport {
@@ -86,31 +93,97 @@ pub fn run_promotion(input: &PromotionInput<'_>, workspace: &Path) -> Result<Pro
     run_promotion_observed(input, workspace, &mut Unobserved)
 }
 
+/// Pause between attempts of a retried step.
+fn retry_pause(attempt: u32) -> Duration {
+    Duration::from_millis(250 * u64::from(attempt)).min(Duration::from_secs(5))
+}
+
+struct Run<'a> {
+    input: &'a PromotionInput<'a>,
+    ctx: Value,
+    vars: Map<String, Value>,
+    outputs: Map<String, Value>,
+    statuses: BTreeMap<String, String>,
+    failure: Option<StepFailure>,
+}
+
+impl Run<'_> {
+    fn scope<'s>(&'s self, vars: &'s Map<String, Value>) -> Scope<'s> {
+        Scope {
+            vars,
+            ctx: &self.ctx,
+            outputs: &self.outputs,
+            freight: self.input.freight,
+            step_status: &self.statuses,
+            failed: self.failure.is_some(),
+        }
+    }
+
+    /// The template's variables overlaid with the step's own.
+    fn step_vars(&self, step: &PromotionStep) -> Result<Map<String, Value>, String> {
+        let mut vars = self.vars.clone();
+        for (i, var) in step.vars.iter().enumerate() {
+            let value = evaluate_string(&var.value, &self.scope(&vars))
+                .map_err(|e| format!("vars[{i}] ({}): {e}", var.name))?;
+            vars.insert(var.name.clone(), value);
+        }
+        Ok(vars)
+    }
+
+    /// Runs one step with its retries; returns its outputs or its last error.
+    fn attempt(&self, step: &PromotionStep, step_ctx: &StepContext<'_>) -> Result<Map<String, Value>, String> {
+        let vars = self.step_vars(step)?;
+        let threshold = step.retry.as_ref().and_then(|r| r.error_threshold).unwrap_or(1).max(1);
+        let timeout = step.retry.as_ref().and_then(|r| r.timeout.as_deref()).and_then(|t| parse_go_duration(t).ok());
+        let started = Instant::now();
+        let mut errors = 0;
+        loop {
+            let config = evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &self.scope(&vars))?;
+            match run_step(&step.uses, step_ctx, config) {
+                Ok(outputs) => return Ok(outputs),
+                Err(error) => {
+                    errors += 1;
+                    let timed_out = timeout.is_some_and(|t| started.elapsed() >= t);
+                    if errors >= threshold || timed_out {
+                        return Err(if errors > 1 { format!("{error} (after {errors} attempts)") } else { error });
+                    }
+                    tracing::warn!(uses = step.uses, attempt = errors, error, "step failed; retrying");
+                    std::thread::sleep(retry_pause(errors));
+                }
+            }
+        }
+    }
+}
+
 /// Runs every step; stops at the first failure or when `observer` says so.
 pub fn run_promotion_observed(
     input: &PromotionInput<'_>,
     workspace: &Path,
     observer: &mut dyn StepObserver,
 ) -> Result<PromotionOutcome, PromotionError> {
-    let ctx_value = json!({
-        "project": input.project,
-        "stage": input.stage,
-        "promotion": input.promotion,
-        "targetFreight": {
-            "name": input.freight_id.as_str(),
-            "origin": {"kind": input.freight.origin.kind, "name": input.freight.origin.name},
-        },
-    });
-    let mut vars = Map::new();
-    let mut outputs = Map::new();
+    let mut run = Run {
+        input,
+        ctx: json!({
+            "project": input.project,
+            "stage": input.stage,
+            "promotion": input.promotion,
+            "targetFreight": {
+                "name": input.freight_id.as_str(),
+                "origin": {"kind": input.freight.origin.kind, "name": input.freight.origin.name},
+            },
+        }),
+        vars: Map::new(),
+        outputs: Map::new(),
+        statuses: BTreeMap::new(),
+        failure: None,
+    };
     for (i, var) in input.vars.iter().enumerate() {
-        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
-        let value = evaluate_string(&var.value, &scope).map_err(|message| StepFailure {
+        let value = evaluate_string(&var.value, &run.scope(&run.vars)).map_err(|message| StepFailure {
             index: 0,
             uses: "vars".to_owned(),
             message: format!("vars[{i}] ({}): {message}", var.name),
         })?;
-        vars.insert(var.name.clone(), value);
+        run.vars.insert(var.name.clone(), value);
     }
     let step_ctx = StepContext {
         workspace,
@@ -123,42 +196,55 @@ pub fn run_promotion_observed(
     let mut commit = String::new();
     for (index, step) in input.steps.iter().enumerate() {
         observer.before_step(index).map_err(|reason| PromotionError::Aborted { index, reason })?;
-        let started_at_ms = lading_events::now_ms();
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
-        let mut fail = |message: String| {
-            observer.step_finished(StepReport {
-                index,
-                alias: alias.clone(),
-                uses: step.uses.clone(),
-                error: Some(message.clone()),
-                started_at_ms,
-                finished_at_ms: lading_events::now_ms(),
-            });
-            StepFailure { index, uses: step.uses.clone(), message }
+        let condition = step.condition.as_deref().unwrap_or("success()");
+        let runs = evaluate_condition(condition, &run.scope(&run.vars));
+        let started_at_ms = lading_events::now_ms();
+        let result = match runs {
+            Ok(false) => {
+                run.statuses.insert(alias, "Skipped".to_owned());
+                continue;
+            }
+            Ok(true) => {
+                tracing::info!(step = index, uses = step.uses, "running step");
+                run.attempt(step, &step_ctx)
+            }
+            Err(error) => Err(error),
         };
-        let scope = Scope { vars: &vars, ctx: &ctx_value, outputs: &outputs, freight: input.freight };
-        let config =
-            evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &scope).map_err(&mut fail)?;
-        tracing::info!(step = index, uses = step.uses, "running step");
-        let step_outputs = run_step(&step.uses, &step_ctx, config).map_err(&mut fail)?;
         observer.step_finished(StepReport {
             index,
-            alias,
+            alias: alias.clone(),
             uses: step.uses.clone(),
-            error: None,
+            error: result.as_ref().err().cloned(),
             started_at_ms,
             finished_at_ms: lading_events::now_ms(),
         });
-        // The promotion's commit is the one `git-commit` made or recognised; a push
-        // reports the branch tip, which is the same commit unless the promotion resumed.
-        if let Some(Value::String(c)) = step_outputs.get("commit")
-            && (step.uses == "git-commit" || commit.is_empty())
-        {
-            commit = c.clone();
-        }
-        if let Some(alias) = &step.alias {
-            outputs.insert(alias.clone(), Value::Object(step_outputs));
+        match result {
+            Ok(step_outputs) => {
+                // The promotion's commit is the one `git-commit` made or recognised; a
+                // push reports the branch tip, the same commit unless the promotion resumed.
+                if let Some(Value::String(c)) = step_outputs.get("commit")
+                    && (step.uses == "git-commit" || commit.is_empty())
+                {
+                    commit = c.clone();
+                }
+                run.statuses.insert(alias.clone(), "Succeeded".to_owned());
+                if step.alias.is_some() {
+                    run.outputs.insert(alias, Value::Object(step_outputs));
+                }
+            }
+            Err(message) if step.continue_on_error => {
+                tracing::warn!(step = index, uses = step.uses, message, "step failed; continuing");
+                run.statuses.insert(alias, "Errored".to_owned());
+            }
+            Err(message) => {
+                run.statuses.insert(alias, "Failed".to_owned());
+                run.failure.get_or_insert(StepFailure { index, uses: step.uses.clone(), message });
+            }
         }
     }
-    Ok(PromotionOutcome { commit, outputs })
+    match run.failure {
+        Some(failure) => Err(PromotionError::Step(failure)),
+        None => Ok(PromotionOutcome { commit, outputs: run.outputs }),
+    }
 }

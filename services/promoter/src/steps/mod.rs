@@ -1,8 +1,10 @@
 //! Promotion steps, one module per step, with Kargo's names, config fields and outputs.
 
+mod files;
 mod git_clone;
 mod git_commit;
 mod git_push;
+mod structured_update;
 mod yaml_edit;
 mod yaml_update;
 
@@ -51,6 +53,14 @@ pub fn run_step(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<
         "yaml-update" => yaml_update::run(ctx, parse_config(config)?),
         "git-commit" => git_commit::run(ctx, parse_config(config)?),
         "git-push" => git_push::run(ctx, parse_config(config)?),
+        "git-clear" => files::git_clear(ctx, parse_config(config)?),
+        "copy" => files::copy(ctx, parse_config(config)?),
+        "delete" => files::delete(ctx, parse_config(config)?),
+        "file-write" => files::file_write(ctx, parse_config(config)?),
+        "fail" => files::fail(parse_config(config)?),
+        "compose-output" => files::compose_output(config),
+        "json-update" => structured_update::json_update(ctx, parse_config(config)?),
+        "toml-update" => structured_update::toml_update(ctx, parse_config(config)?),
         other => Err(format!("unknown step {other:?}")),
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 pub use project::{ProjectConfigSpec, ProjectSpec, PromotionPolicy};
 pub use stage::{
     AutoPromotionOptions, AvailabilityStrategy, FreightOriginRef, FreightSources, PromotionStep, PromotionTemplate,
-    PromotionTemplateSpec, PromotionVariable, RequestedFreight, SUPPORTED_STEPS, SelectionPolicy, StageSpec,
+    PromotionTemplateSpec, PromotionVariable, RequestedFreight, SUPPORTED_STEPS, SelectionPolicy, StageSpec, StepRetry,
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{DEFAULT_INTERVAL, GitSubscription, Subscription, WarehouseSpec};

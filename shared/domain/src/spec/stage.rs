@@ -11,7 +11,20 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 4] = ["git-clone", "yaml-update", "git-commit", "git-push"];
+pub const SUPPORTED_STEPS: [&str; 12] = [
+    "git-clone",
+    "git-clear",
+    "git-commit",
+    "git-push",
+    "yaml-update",
+    "json-update",
+    "toml-update",
+    "copy",
+    "delete",
+    "file-write",
+    "compose-output",
+    "fail",
+];
 
 /// The origin a stage requests freight from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -104,15 +117,38 @@ pub struct PromotionVariable {
     pub value: String,
 }
 
+/// How often a failing step is tried before the promotion fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StepRetry {
+    /// Give up after this long in all (Go duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Give up after this many consecutive errors (default 1: no retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_threshold: Option<u32>,
+}
+
 /// One promotion step: `uses` names the step, `as` names its outputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromotionStep {
     pub uses: String,
     #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Value>,
+    /// Run only when this expression is true (default: every earlier step succeeded).
+    #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// A failure of this step does not fail the promotion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continue_on_error: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<StepRetry>,
+    /// Variables for this step only, on top of the template's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<PromotionVariable>,
 }
 
 /// `promotionTemplate.spec`.
@@ -229,6 +265,19 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
                     format!("{field}.as"),
                     format!("alias {alias:?} is used by an earlier step"),
                 ));
+            }
+        }
+        if let Some(retry) = &step.retry {
+            if let Some(timeout) = &retry.timeout {
+                parse_go_duration(timeout).map_err(|e| FieldError::new(format!("{field}.retry.timeout"), e))?;
+            }
+            if retry.error_threshold == Some(0) {
+                return Err(FieldError::new(format!("{field}.retry.errorThreshold"), "must be at least 1"));
+            }
+        }
+        for (j, var) in step.vars.iter().enumerate() {
+            if var.name.is_empty() {
+                return Err(FieldError::new(format!("{field}.vars[{j}].name"), "is required"));
             }
         }
         if let Some(config) = &step.config

@@ -1,0 +1,153 @@
+//! `json-update` and `toml-update`: set values at dotted key paths, keeping the rest of
+//! the file as it was (JSON through the YAML editor, which JSON is a subset of; TOML
+//! through toml_edit).
+
+use std::fs;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::StepContext;
+use super::yaml_edit::set_values;
+use crate::engine::workspace::resolve;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    key: String,
+    value: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    path: String,
+    updates: Vec<Update>,
+}
+
+fn read(ctx: &StepContext<'_>, path: &str) -> Result<(std::path::PathBuf, String), String> {
+    let file = resolve(ctx.workspace, path).map_err(|e| format!("config.path: {e}"))?;
+    let text = fs::read_to_string(&file).map_err(|e| format!("reading {path}: {e}"))?;
+    Ok((file, text))
+}
+
+/// `json-update`.
+pub fn json_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let (file, before) = read(ctx, &config.path)?;
+    serde_json::from_str::<Value>(&before).map_err(|e| format!("{} is not valid JSON: {e}", config.path))?;
+    let updates: Vec<(String, Value)> = config.updates.into_iter().map(|u| (u.key, u.value)).collect();
+    // In-place edits keep the layout; if the result is no longer JSON (a key had to be
+    // added in YAML style), rewrite the document as pretty JSON instead.
+    let after = match set_values(&before, &updates) {
+        Ok(text) if serde_json::from_str::<Value>(&text).is_ok() => text,
+        _ => {
+            let mut document: Value = serde_json::from_str(&before).map_err(|e| e.to_string())?;
+            for (key, value) in &updates {
+                set_path(&mut document, key, value.clone()).map_err(|e| format!("{}: {key}: {e}", config.path))?;
+            }
+            serde_json::to_string_pretty(&document).map_err(|e| e.to_string())? + "\n"
+        }
+    };
+    fs::write(&file, after).map_err(|e| format!("writing {}: {e}", config.path))?;
+    Ok(Map::new())
+}
+
+/// Sets `value` at a dotted `key` in a JSON tree, creating objects on the way.
+fn set_path(document: &mut Value, key: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err("not a dotted key path".to_owned());
+    }
+    let mut node = document;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i == parts.len() - 1;
+        if node.is_null() {
+            *node = Value::Object(Map::new());
+        }
+        node = match node {
+            Value::Object(map) if last => {
+                map.insert((*part).to_owned(), value);
+                return Ok(());
+            }
+            Value::Object(map) => map.entry((*part).to_owned()).or_insert(Value::Null),
+            Value::Array(items) => {
+                let index: usize = part.parse().map_err(|_| format!("{part:?} indexes a list but is not a number"))?;
+                let len = items.len();
+                let item =
+                    items.get_mut(index).ok_or_else(|| format!("index {index} is past the list's end ({len})"))?;
+                if last {
+                    *item = value;
+                    return Ok(());
+                }
+                item
+            }
+            _ => return Err(format!("{:?} is not an object", parts[..i].join("."))),
+        };
+    }
+    Ok(())
+}
+
+fn toml_value(value: &Value) -> Result<toml_edit::Value, String> {
+    Ok(match value {
+        Value::String(s) => s.as_str().into(),
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) if n.is_i64() => n.as_i64().unwrap_or_default().into(),
+        Value::Number(n) => n.as_f64().unwrap_or_default().into(),
+        Value::Array(items) => {
+            let mut array = toml_edit::Array::new();
+            for item in items {
+                array.push(toml_value(item)?);
+            }
+            array.into()
+        }
+        Value::Object(map) => {
+            let mut table = toml_edit::InlineTable::new();
+            for (k, v) in map {
+                table.insert(k, toml_value(v)?);
+            }
+            table.into()
+        }
+        Value::Null => return Err("TOML has no null".to_owned()),
+    })
+}
+
+/// `toml-update`.
+pub fn toml_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let (file, before) = read(ctx, &config.path)?;
+    let mut document: toml_edit::DocumentMut =
+        before.parse().map_err(|e| format!("{} is not valid TOML: {e}", config.path))?;
+    for (i, update) in config.updates.iter().enumerate() {
+        let parts: Vec<&str> = update.key.split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(format!("config.updates[{i}].key: {:?} is not a dotted key path", update.key));
+        }
+        let mut item = document.as_item_mut();
+        for part in &parts[..parts.len() - 1] {
+            let table = item.as_table_like_mut().ok_or_else(|| {
+                format!("config.updates[{i}].key: {:?} crosses a value that is not a table", update.key)
+            })?;
+            if table.get(part).is_none() {
+                table.insert(part, toml_edit::table());
+            }
+            item = table.get_mut(part).ok_or("unreachable")?;
+        }
+        let table = item
+            .as_table_like_mut()
+            .ok_or_else(|| format!("config.updates[{i}].key: {:?} crosses a value that is not a table", update.key))?;
+        let last = parts[parts.len() - 1];
+        let new = toml_value(&update.value).map_err(|e| format!("config.updates[{i}].value: {e}"))?;
+        match table.get_mut(last).and_then(|existing| existing.as_value_mut()) {
+            // Keep the comments and spacing around the old value.
+            Some(existing) => {
+                let decor = existing.decor().clone();
+                *existing = new;
+                *existing.decor_mut() = decor;
+            }
+            None => {
+                table.insert(last, toml_edit::Item::Value(new));
+            }
+        }
+    }
+    fs::write(&file, document.to_string()).map_err(|e| format!("writing {}: {e}", config.path))?;
+    Ok(Map::new())
+}
