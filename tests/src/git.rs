@@ -49,7 +49,9 @@ impl Repo {
 
     /// Writes `file` and commits it on `main`; returns the commit ID.
     pub fn commit(&self, file: &str, content: &str, message: &str) -> String {
-        std::fs::write(self.work.join(file), content).unwrap();
+        let path = self.work.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
         git(&self.work, &["add", "--all"]);
         git(&self.work, &["commit", "--quiet", "-m", message]);
         git(&self.work, &["push", "--quiet", "origin", "main"]);

@@ -36,7 +36,7 @@ pub struct PromotionInput<'a> {
 /// A finished promotion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromotionOutcome {
-    /// The commit the promotion made (the last `git-commit` output), or empty.
+    /// The commit the promotion made, as pushed (the last `commit` output), or empty.
     pub commit: String,
     /// Outputs of steps that have an `as` alias.
     pub outputs: Map<String, Value>,
@@ -221,11 +221,9 @@ pub fn run_promotion_observed(
         });
         match result {
             Ok(step_outputs) => {
-                // The promotion's commit is the one `git-commit` made or recognised; a
-                // push reports the branch tip, the same commit unless the promotion resumed.
-                if let Some(Value::String(c)) = step_outputs.get("commit")
-                    && (step.uses == "git-commit" || commit.is_empty())
-                {
+                // The promotion's commit: `git-commit` reports the one it made or found,
+                // `git-push` the same commit as pushed (after a rebase, the rebased one).
+                if let Some(Value::String(c)) = step_outputs.get("commit") {
                     commit = c.clone();
                 }
                 run.statuses.insert(alias.clone(), "Succeeded".to_owned());

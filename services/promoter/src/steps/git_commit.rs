@@ -78,7 +78,7 @@ fn outputs(commit: &str) -> Map<String, Value> {
 }
 
 /// Looks for a commit carrying `trailer` in the history of HEAD.
-fn find_commit_with_trailer(repo: &Repository, trailer: &str) -> Result<Option<String>, String> {
+pub(super) fn find_commit_with_trailer(repo: &Repository, trailer: &str) -> Result<Option<String>, String> {
     let head = match repo.head() {
         Ok(head) => head.peel_to_commit().map_err(|e| git_error("reading HEAD", e))?.id(),
         Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {

@@ -1,14 +1,18 @@
-//! `git-push`: pushes the working tree's branch to `origin` (or to `targetBranch`).
-//! Outputs: `branch`, `commit`.
+//! `git-push`: pushes the working tree's branch to `origin` (or to `targetBranch`, or to
+//! a branch named after the promotion with `generateTargetBranch`). When the remote moved
+//! on meanwhile (another stage pushed), the local commits are rebased onto it and the push
+//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`.
 
 use std::cell::RefCell;
 
-use git2::{PushOptions, RemoteCallbacks, Repository};
+use git2::{PushOptions, RemoteCallbacks, Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{StepContext, git_error};
 use crate::engine::workspace::resolve;
+
+const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -16,18 +20,28 @@ pub struct Config {
     path: String,
     #[serde(default)]
     target_branch: Option<String>,
+    #[serde(default)]
+    generate_target_branch: bool,
+    #[serde(default)]
+    max_attempts: Option<u32>,
 }
 
-pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let path = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let repo = Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
-    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
-    if !head.is_branch() {
-        return Err("HEAD is detached; check out a branch to push".to_owned());
-    }
-    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
-    let commit = head.peel_to_commit().map_err(|e| git_error("reading HEAD", e))?.id().to_string();
-    let target = config.target_branch.filter(|t| !t.is_empty()).unwrap_or_else(|| branch.clone());
+/// What became of one push.
+enum Pushed {
+    Done,
+    /// The remote has commits the local branch lacks.
+    Behind(String),
+}
+
+fn is_non_fast_forward(message: &str) -> bool {
+    let message = message.to_lowercase();
+    message.contains("non-fast")
+        || message.contains("nonfastforward")
+        || message.contains("fetch first")
+        || message.contains("not present locally")
+}
+
+fn push_once(repo: &Repository, branch: &str, target: &str) -> Result<Pushed, String> {
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let rejection = RefCell::new(None);
     let mut callbacks = RemoteCallbacks::new();
@@ -39,14 +53,84 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     });
     let mut options = PushOptions::new();
     options.remote_callbacks(callbacks);
-    remote
-        .push(&[format!("refs/heads/{branch}:refs/heads/{target}")], Some(&mut options))
-        .map_err(|e| git_error("pushing", e))?;
+    let pushed = remote.push(&[format!("refs/heads/{branch}:refs/heads/{target}")], Some(&mut options));
     drop(options);
-    if let Some(reason) = rejection.into_inner() {
-        return Err(format!("the remote rejected the push: {reason}"));
+    let rejection = rejection.into_inner();
+    match (pushed, rejection) {
+        (Ok(()), None) => Ok(Pushed::Done),
+        (Ok(()), Some(reason)) if is_non_fast_forward(&reason) => Ok(Pushed::Behind(reason)),
+        (Ok(()), Some(reason)) => Err(format!("the remote rejected the push: {reason}")),
+        (Err(e), _) if is_non_fast_forward(e.message()) => Ok(Pushed::Behind(e.message().to_owned())),
+        (Err(e), _) => Err(git_error("pushing", e)),
     }
-    let _ = ctx;
+}
+
+/// Fetches `target` and replays the local branch's own commits on top of it.
+fn rebase_onto_remote(repo: &Repository, branch: &str, target: &str, committer: &Signature<'_>) -> Result<(), String> {
+    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let tracking = format!("refs/remotes/origin/{target}");
+    remote.fetch(&[format!("+refs/heads/{target}:{tracking}")], None, None).map_err(|e| git_error("fetching", e))?;
+    let upstream = repo.find_reference(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
+    let upstream =
+        repo.reference_to_annotated_commit(&upstream).map_err(|e| git_error("reading the remote branch", e))?;
+    let local = repo.find_reference(&format!("refs/heads/{branch}")).map_err(|e| git_error("reading the branch", e))?;
+    let local = repo.reference_to_annotated_commit(&local).map_err(|e| git_error("reading the branch", e))?;
+    let mut rebase = repo.rebase(Some(&local), Some(&upstream), None, None).map_err(|e| git_error("rebasing", e))?;
+    while let Some(operation) = rebase.next() {
+        operation.map_err(|e| git_error("rebasing", e))?;
+        let conflicted = repo.index().map(|i| i.has_conflicts()).unwrap_or(true);
+        if conflicted {
+            let _ = rebase.abort();
+            return Err(format!("the remote branch {target} changed the same lines; rebase conflict"));
+        }
+        match rebase.commit(None, committer, None) {
+            Ok(_) => {}
+            // The remote already has an identical change: nothing left to replay.
+            Err(e) if e.code() == git2::ErrorCode::Applied => {}
+            Err(e) => return Err(git_error("rebasing", e)),
+        }
+    }
+    rebase.finish(Some(committer)).map_err(|e| git_error("rebasing", e))
+}
+
+pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let path = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
+    let repo = Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
+    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
+    if !head.is_branch() {
+        return Err("HEAD is detached; check out a branch to push".to_owned());
+    }
+    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
+    drop(head);
+    let target = if config.generate_target_branch {
+        format!("lading/promotion/{}", ctx.promotion)
+    } else {
+        config.target_branch.filter(|t| !t.is_empty()).unwrap_or_else(|| branch.clone())
+    };
+    let committer = Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("committer", e))?;
+    let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+    let mut attempt = 1;
+    loop {
+        match push_once(&repo, &branch, &target)? {
+            Pushed::Done => break,
+            Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
+                tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");
+                rebase_onto_remote(&repo, &branch, &target, &committer)?;
+                attempt += 1;
+            }
+            Pushed::Behind(reason) => {
+                return Err(format!("the remote rejected the push after {attempt} attempt(s): {reason}"));
+            }
+        }
+    }
+    // This promotion's commit (rebased or found again on a resume), else the pushed tip.
+    let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
+    let commit = match super::git_commit::find_commit_with_trailer(&repo, &trailer)? {
+        Some(own) => own,
+        None => {
+            repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| git_error("reading HEAD", e))?.id().to_string()
+        }
+    };
     let mut out = Map::new();
     out.insert("branch".to_owned(), json!(target));
     out.insert("commit".to_owned(), json!(commit));

@@ -4,6 +4,8 @@ mod files;
 mod git_clone;
 mod git_commit;
 mod git_push;
+mod helm;
+mod kustomize;
 mod structured_update;
 mod yaml_edit;
 mod yaml_update;
@@ -61,6 +63,9 @@ pub fn run_step(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<
         "compose-output" => files::compose_output(config),
         "json-update" => structured_update::json_update(ctx, parse_config(config)?),
         "toml-update" => structured_update::toml_update(ctx, parse_config(config)?),
+        "kustomize-set-image" => kustomize::set_image(ctx, parse_config(config)?),
+        "kustomize-build" => kustomize::build(ctx, parse_config(config)?),
+        "helm-update-chart" => helm::run(ctx, parse_config(config)?),
         other => Err(format!("unknown step {other:?}")),
     }
 }

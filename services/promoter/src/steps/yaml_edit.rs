@@ -171,6 +171,16 @@ fn patch(document: &Document, parts: &[String], operation: yamlpatch::Op<'static
     yamlpatch::apply_yaml_patches(document, &[patch]).map(|d| d.source().to_owned()).map_err(|e| e.to_string())
 }
 
+/// Appends `value` to the block sequence at `key`, creating the key when missing.
+pub fn append_to_sequence(source: &str, key: &str, value: &Value) -> Result<String, String> {
+    let parts = components(key)?;
+    if source.trim().is_empty() || read_back(source, &parts).is_none() {
+        return set_one(source, key, &Value::Array(vec![value.clone()]));
+    }
+    let document = Document::new(source).map_err(|e| format!("not valid YAML: {e}"))?;
+    patch(&document, &parts, yamlpatch::Op::Append { value: to_yaml_value(value)? })
+}
+
 /// Sets each `(key, value)` in order.
 pub fn set_values(source: &str, updates: &[(String, Value)]) -> Result<String, String> {
     updates.iter().try_fold(source.to_owned(), |text, (key, value)| set_one(&text, key, value))

@@ -11,7 +11,7 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 12] = [
+pub const SUPPORTED_STEPS: [&str; 15] = [
     "git-clone",
     "git-clear",
     "git-commit",
@@ -19,6 +19,9 @@ pub const SUPPORTED_STEPS: [&str; 12] = [
     "yaml-update",
     "json-update",
     "toml-update",
+    "kustomize-set-image",
+    "kustomize-build",
+    "helm-update-chart",
     "copy",
     "delete",
     "file-write",

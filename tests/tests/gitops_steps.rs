@@ -1,0 +1,239 @@
+//! GitOps steps against real repositories and the real `kubectl kustomize`: image and
+//! chart edits that change only their lines, rendering, pushing over a concurrent
+//! commit, and a pipeline shaped like Kargo's quickstart.
+
+use std::path::Path;
+
+use lading_domain::spec::PromotionStep;
+use lading_domain::{Freight, freight_id};
+use lading_promoter::engine::{PromotionError, PromotionInput, PromotionOutcome, run_promotion};
+use lading_promoter::steps::CommitAuthor;
+use lading_tests::git::Repo;
+use serde_json::json;
+
+fn step(uses: &str, config: serde_json::Value) -> PromotionStep {
+    PromotionStep { uses: uses.into(), config: Some(config), ..Default::default() }
+}
+
+fn freight() -> Freight {
+    Freight::from_warehouse("app").with_image("ghcr.io/example/guestbook", "v0.2.0", "sha256:1111").with_chart(
+        "oci://ghcr.io/example/charts",
+        "redis",
+        "19.1.0",
+    )
+}
+
+fn run(workspace: &Path, promotion: &str, steps: &[PromotionStep]) -> Result<PromotionOutcome, PromotionError> {
+    let freight = freight();
+    let id = freight_id::compute(&freight).unwrap();
+    let input = PromotionInput {
+        project: "demo",
+        stage: "test",
+        promotion,
+        freight_id: &id,
+        freight: &freight,
+        vars: &[],
+        steps,
+        author: &CommitAuthor::default(),
+    };
+    run_promotion(&input, workspace)
+}
+
+const KUSTOMIZATION: &str = "\
+# Base for every stage.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- deploy.yaml
+images:
+  - name: ghcr.io/example/guestbook   # the app
+    newTag: v0.1.0
+  - name: redis
+    newTag: \"7.2\"
+";
+
+const DEPLOY: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: guestbook
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: ghcr.io/example/guestbook
+";
+
+#[test]
+fn kustomize_set_image_changes_only_the_image_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kustomization.yaml"), KUSTOMIZATION).unwrap();
+    let outcome = run(
+        dir.path(),
+        "p",
+        &[PromotionStep {
+            alias: Some("images".into()),
+            ..step(
+                "kustomize-set-image",
+                json!({"path": ".", "images": [
+                    {"image": "ghcr.io/example/guestbook"},
+                    {"image": "busybox", "tag": "1.36"},
+                ]}),
+            )
+        }],
+    )
+    .unwrap();
+    let after = std::fs::read_to_string(dir.path().join("kustomization.yaml")).unwrap();
+    let expected_head = KUSTOMIZATION.replace("newTag: v0.1.0", "newTag: v0.2.0");
+    assert!(after.starts_with(&expected_head), "{after}");
+    let appended: serde_json::Value = serde_saphyr::from_str(&after).unwrap();
+    assert_eq!(appended["images"][2], json!({"name": "busybox", "newTag": "1.36"}), "{after}");
+    assert!(outcome.outputs["images"]["commitMessage"].as_str().unwrap().contains("ghcr.io/example/guestbook:v0.2.0"));
+    let missing =
+        run(dir.path(), "p", &[step("kustomize-set-image", json!({"path": ".", "images": [{"image": "unknown"}]}))])
+            .unwrap_err();
+    assert!(missing.to_string().contains("the freight has no image \"unknown\""), "{missing}");
+}
+
+#[test]
+fn helm_update_chart_sets_dependency_versions_from_the_freight() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = "\
+apiVersion: v2
+name: umbrella   # our chart
+version: 0.1.0
+dependencies:
+- name: redis
+  version: 18.0.0   # bumped by promotions
+  repository: oci://ghcr.io/example/charts
+- name: postgresql
+  version: 12.0.0
+  repository: https://charts.example.com
+";
+    std::fs::create_dir_all(dir.path().join("charts/umbrella")).unwrap();
+    std::fs::write(dir.path().join("charts/umbrella/Chart.yaml"), chart).unwrap();
+    run(
+        dir.path(),
+        "p",
+        &[step(
+            "helm-update-chart",
+            json!({"path": "charts/umbrella", "charts": [
+                {"repository": "oci://ghcr.io/example/charts", "name": "redis"},
+                {"repository": "https://charts.example.com", "name": "postgresql", "version": "12.5.0"},
+            ]}),
+        )],
+    )
+    .unwrap();
+    let after = std::fs::read_to_string(dir.path().join("charts/umbrella/Chart.yaml")).unwrap();
+    assert_eq!(
+        after,
+        chart.replace("version: 18.0.0", "version: 19.1.0").replace("version: 12.0.0", "version: 12.5.0")
+    );
+}
+
+#[test]
+fn kustomize_build_renders_to_a_file_or_one_file_per_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("base")).unwrap();
+    std::fs::write(dir.path().join("base/kustomization.yaml"), KUSTOMIZATION).unwrap();
+    std::fs::write(dir.path().join("base/deploy.yaml"), DEPLOY).unwrap();
+    run(
+        dir.path(),
+        "p",
+        &[
+            step("kustomize-build", json!({"path": "base", "outPath": "out/all.yaml"})),
+            step("kustomize-build", json!({"path": "base", "outPath": "split"})),
+        ],
+    )
+    .unwrap();
+    let all = std::fs::read_to_string(dir.path().join("out/all.yaml")).unwrap();
+    assert!(all.contains("image: ghcr.io/example/guestbook:v0.1.0"), "{all}");
+    assert!(dir.path().join("split/deployment-guestbook.yaml").is_file());
+}
+
+#[test]
+fn git_push_rebases_over_a_concurrent_commit() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("README.md", "gitops\n", "start");
+    let dir = tempfile::tempdir().unwrap();
+    let prepare = [
+        step("git-clone", json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]})),
+        step("file-write", json!({"path": "./out/test/values.yaml", "contents": "tag: v2\n"})),
+        step("git-commit", json!({"path": "./out", "message": "promote to test"})),
+    ];
+    run(dir.path(), "test.01.aaaaaaa", &prepare).unwrap();
+    // Meanwhile another stage pushed to the same branch.
+    gitops.commit("uat/values.yaml", "tag: v1\n", "promote to uat");
+    let refused = run(dir.path(), "test.01.aaaaaaa", &[step("git-push", json!({"path": "./out", "maxAttempts": 1}))]);
+    let refused = refused.unwrap_err().to_string();
+    assert!(refused.contains("after 1 attempt"), "{refused}");
+    let pushed = run(dir.path(), "test.01.aaaaaaa", &[step("git-push", json!({"path": "./out"}))]).unwrap();
+    let log = gitops.log("main");
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert_eq!(log[0].id, pushed.commit, "the promotion's (rebased) commit is reported");
+    assert!(log[0].message.contains("Lading-Promotion: test.01.aaaaaaa"));
+    assert_eq!(gitops.show("main", "uat/values.yaml"), "tag: v1");
+    assert_eq!(gitops.show("main", "test/values.yaml"), "tag: v2");
+}
+
+#[test]
+fn generate_target_branch_pushes_to_a_branch_named_after_the_promotion() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("README.md", "gitops\n", "start");
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run(
+        dir.path(),
+        "uat.01.bbbbbbb",
+        &[
+            step("git-clone", json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]})),
+            step("file-write", json!({"path": "./out/uat.yaml", "contents": "x: 1\n"})),
+            step("git-commit", json!({"path": "./out", "message": "for review"})),
+            PromotionStep {
+                alias: Some("push".into()),
+                ..step("git-push", json!({"path": "./out", "generateTargetBranch": true}))
+            },
+        ],
+    )
+    .unwrap();
+    assert_eq!(outcome.outputs["push"]["branch"], "lading/promotion/uat.01.bbbbbbb");
+    assert_eq!(gitops.log("lading/promotion/uat.01.bbbbbbb").len(), 2);
+    assert_eq!(gitops.log("main").len(), 1, "main is untouched");
+}
+
+#[test]
+fn a_quickstart_shaped_pipeline_renders_the_stage_branch() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("base/kustomization.yaml", KUSTOMIZATION, "base");
+    gitops.commit("base/deploy.yaml", DEPLOY, "deploy");
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        dir.path(),
+        "test.01.ccccccc",
+        &[
+            step(
+                "git-clone",
+                json!({"repoURL": gitops.url(), "checkout": [
+                    {"branch": "main", "path": "./src"},
+                    {"branch": "stage/${{ ctx.stage }}", "create": true, "path": "./out"},
+                ]}),
+            ),
+            step("git-clear", json!({"path": "./out"})),
+            step(
+                "kustomize-set-image",
+                json!({"path": "./src/base", "images": [{"image": "ghcr.io/example/guestbook"}]}),
+            ),
+            step("kustomize-build", json!({"path": "./src/base", "outPath": "./out/manifests.yaml"})),
+            step("git-commit", json!({"path": "./out", "message": "render ${{ ctx.stage }}"})),
+            step("git-push", json!({"path": "./out"})),
+        ],
+    )
+    .unwrap();
+    let rendered = gitops.show("stage/test", "manifests.yaml");
+    assert!(rendered.contains("image: ghcr.io/example/guestbook:v0.2.0"), "{rendered}");
+    assert_eq!(gitops.log("stage/test").len(), 1, "an orphan branch with one commit");
+    assert_eq!(gitops.log("main").len(), 2, "the source branch is untouched");
+}
