@@ -34,6 +34,15 @@ fn spawn<E: std::fmt::Display>(
 impl Sandbox {
     /// Starts everything and waits until every service is ready.
     pub async fn start(replicas: usize) -> Sandbox {
+        Self::start_with(replicas, true).await
+    }
+
+    /// Starts everything but the promoter (a test runs its own, as a process).
+    pub async fn start_without_promoter() -> Sandbox {
+        Self::start_with(1, false).await
+    }
+
+    async fn start_with(replicas: usize, with_promoter: bool) -> Sandbox {
         // Logs go to the test's output, shown when it fails (`RUST_LOG` filters).
         lading_runtime::telemetry::init(None);
         let nats = TestNats::start().await;
@@ -49,13 +58,15 @@ impl Sandbox {
                 format!("warehouse {replica}"),
                 lading_warehouse::run(warehouse, readiness.clone(), shutdown.clone()),
             ));
-            let mut promoter = lading_promoter::Config::new(&url);
-            promoter.service.replica = format!("p{replica}");
-            promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
-            tasks.push(spawn(
-                format!("promoter {replica}"),
-                lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),
-            ));
+            if with_promoter {
+                let mut promoter = lading_promoter::Config::new(&url);
+                promoter.service.replica = format!("p{replica}");
+                promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
+                tasks.push(spawn(
+                    format!("promoter {replica}"),
+                    lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),
+                ));
+            }
             let mut verifier = lading_verifier::Config::new(&url);
             verifier.replica = format!("v{replica}");
             tasks.push(spawn(

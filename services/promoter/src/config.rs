@@ -11,6 +11,9 @@ use crate::steps::CommitAuthor;
 pub const WORK_DIR_ENV: &str = "LADING_WORK_DIR";
 pub const GIT_AUTHOR_NAME_ENV: &str = "LADING_GIT_AUTHOR_NAME";
 pub const GIT_AUTHOR_EMAIL_ENV: &str = "LADING_GIT_AUTHOR_EMAIL";
+/// Crash on purpose (abort the process) right after a step, to test recovery:
+/// `after-step:<uses>`, e.g. `after-step:git-push`.
+pub const FAILPOINT_ENV: &str = "LADING_FAILPOINT";
 
 /// How the promoter runs.
 #[derive(Debug, Clone)]
@@ -19,11 +22,14 @@ pub struct Config {
     pub work_dir: Option<PathBuf>,
     /// Who promotion commits are by, unless a step says otherwise.
     pub author: CommitAuthor,
+    /// Abort the process right after the step this names (`after-step:<uses>`); for
+    /// crash tests only.
+    pub failpoint: Option<String>,
 }
 
 impl Config {
     pub fn new(nats_url: impl Into<String>) -> Self {
-        Self { service: ServiceConfig::new(nats_url), work_dir: None, author: CommitAuthor::default() }
+        Self { service: ServiceConfig::new(nats_url), work_dir: None, author: CommitAuthor::default(), failpoint: None }
     }
 
     /// Reads the configuration from `env` (the process environment in `main`).
@@ -32,6 +38,7 @@ impl Config {
             service: ServiceConfig::from_env(env)?,
             work_dir: env.get(WORK_DIR_ENV).map(PathBuf::from),
             author: CommitAuthor::default(),
+            failpoint: env.get(FAILPOINT_ENV).cloned(),
         };
         if let Some(name) = env.get(GIT_AUTHOR_NAME_ENV) {
             config.author.name = name.clone();

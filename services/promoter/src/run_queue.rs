@@ -153,6 +153,7 @@ struct RunObserver {
     projection: lading_bus::Projection,
     created: PromotionCreatedV1,
     reports: tokio::sync::mpsc::UnboundedSender<StepReport>,
+    failpoint: Option<String>,
 }
 
 impl StepObserver for RunObserver {
@@ -170,7 +171,12 @@ impl StepObserver for RunObserver {
     }
 
     fn step_finished(&mut self, report: StepReport) {
+        let crash = self.failpoint.as_deref() == Some(&format!("after-step:{}", report.uses));
         let _ = self.reports.send(report);
+        if crash {
+            tracing::error!(failpoint = self.failpoint, "failpoint reached: aborting the process");
+            std::process::abort();
+        }
     }
 }
 
@@ -221,7 +227,12 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
     let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let mut observer = RunObserver { projection: context.projection.clone(), created: created.clone(), reports };
+    let mut observer = RunObserver {
+        projection: context.projection.clone(),
+        created: created.clone(),
+        reports,
+        failpoint: context.config.failpoint.clone(),
+    };
     let publisher = {
         let bus = context.bus.clone();
         let created = created.clone();
