@@ -30,9 +30,14 @@ pub const CONSUMER: &str = "promoter-run";
 /// How soon a promotion waiting for its turn is looked at again.
 const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
 const LEASE_RENEWAL: Duration = Duration::from_secs(5);
+/// How many promotions (of different stages) one replica runs at once.
+const PROMOTIONS_AT_ONCE: usize = 8;
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
+    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
+    // Promotions of different stages run side by side; the stage lease keeps each stage
+    // to one at a time.
+    spec.concurrency = PROMOTIONS_AT_ONCE;
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();
@@ -212,6 +217,12 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
     let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
         return Some(failed(format!("stage {:?} no longer exists", created.stage)));
     };
+    let steps = match crate::engine::tasks::expand_tasks(stage.steps(), |task| {
+        context.specs.read(|s| s.promotion_task(&created.project, task).cloned())
+    }) {
+        Ok(steps) => steps,
+        Err(reason) => return Some(failed(reason)),
+    };
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
         return Some(failed(format!("malformed freight ID {:?}", created.freight_id)));
     };
@@ -264,7 +275,7 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
             freight_id: &freight_id,
             freight: &freight,
             vars: stage.vars(),
-            steps: stage.steps(),
+            steps: &steps,
             author: &author,
         };
         run_promotion_observed(&input, workspace.path(), &mut observer)

@@ -32,6 +32,8 @@ pub struct ConsumerSpec {
     /// How many deliveries may be unacknowledged at once, across every replica; 1 makes
     /// the consumer handle messages strictly one after another, in log order.
     pub max_ack_pending: i64,
+    /// How many deliveries one replica handles at once.
+    pub concurrency: usize,
 }
 
 impl ConsumerSpec {
@@ -43,6 +45,7 @@ impl ConsumerSpec {
             // lost with a crashed replica or a NATS restart waits, not how long work runs.
             ack_wait: Duration::from_secs(10),
             max_ack_pending: 1000,
+            concurrency: 1,
         }
     }
 }
@@ -121,12 +124,12 @@ impl Bus {
         loop {
             let messages = consumer
                 .stream()
-                .max_messages_per_batch(1)
+                .max_messages_per_batch(spec.concurrency)
                 .heartbeat(Duration::from_secs(5))
                 .expires(Duration::from_secs(10))
                 .messages()
                 .await;
-            let mut messages = match messages {
+            let messages = match messages {
                 Ok(messages) => messages,
                 Err(error) => {
                     // NATS is unreachable or restarting: try again until it is back.
@@ -139,25 +142,28 @@ impl Bus {
                     continue;
                 }
             };
-            loop {
-                let next = tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    next = messages.next() => next,
-                };
-                match next {
-                    Some(Ok(message)) => {
-                        reconnect_delay = Duration::from_millis(250);
-                        self.handle_one(&spec, message, &handler).await;
+            // Up to `concurrency` deliveries are handled at once. On shutdown no more are
+            // pulled, and the ones in flight finish before this returns.
+            let pulled = std::sync::atomic::AtomicBool::new(false);
+            messages
+                .take_until(shutdown.cancelled())
+                .for_each_concurrent(spec.concurrency, |next| async {
+                    match next {
+                        Ok(message) => {
+                            pulled.store(true, std::sync::atomic::Ordering::Relaxed);
+                            self.handle_one(&spec, message, &handler).await;
+                        }
+                        Err(error) => tracing::warn!(consumer = spec.name, %error, "pull failed; retrying"),
                     }
-                    Some(Err(error)) => {
-                        tracing::warn!(consumer = spec.name, %error, "pull failed; retrying");
-                    }
-                    None => {
-                        tracing::warn!(consumer = spec.name, "message stream ended; pulling again");
-                        break;
-                    }
-                }
+                })
+                .await;
+            if shutdown.is_cancelled() {
+                return Ok(());
             }
+            if pulled.load(std::sync::atomic::Ordering::Relaxed) {
+                reconnect_delay = Duration::from_millis(250);
+            }
+            tracing::warn!(consumer = spec.name, "message stream ended; pulling again");
         }
     }
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv::Operation;
 use futures::StreamExt;
-use lading_domain::spec::{Kind, Manifest, PromotionPolicy, Spec, StageSpec, WarehouseSpec, parse_manifest};
+use lading_domain::spec::{
+    Kind, Manifest, PromotionPolicy, PromotionTaskSpec, Spec, StageSpec, WarehouseSpec, parse_manifest,
+};
 use lading_runtime::Shutdown;
 use tokio::sync::watch;
 
@@ -15,7 +17,12 @@ use crate::names::SPECS_BUCKET;
 use crate::{Bus, BusError, Result};
 
 /// The storage key of an object.
+/// The project token of cluster-scoped objects in storage keys.
+pub const CLUSTER_SCOPE: &str = "_";
+
+/// The storage key of an object (`_` stands for the project of cluster-scoped objects).
 pub fn spec_key(project: &str, kind: Kind, name: &str) -> String {
+    let project = if project.is_empty() { CLUSTER_SCOPE } else { project };
     format!("{project}.{}.{name}", kind.token())
 }
 
@@ -87,6 +94,19 @@ impl Specs {
     pub fn stage(&self, project: &str, name: &str) -> Option<&StageSpec> {
         match &self.get(project, Kind::Stage, name)?.spec {
             Spec::Stage(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The steps and variables of the task a stage step refers to.
+    pub fn promotion_task(&self, project: &str, task: &lading_domain::spec::TaskRef) -> Option<&PromotionTaskSpec> {
+        let found = if task.is_cluster_scoped() {
+            self.get("", Kind::ClusterPromotionTask, &task.name)
+        } else {
+            self.get(project, Kind::PromotionTask, &task.name)
+        };
+        match &found?.spec {
+            Spec::PromotionTask(t) | Spec::ClusterPromotionTask(t) => Some(t),
             _ => None,
         }
     }

@@ -30,6 +30,9 @@ pub async fn apply(AxumState(state): AxumState<State>, body: String) -> Result<J
     let mut missing = Vec::new();
     for (i, manifest) in manifests.iter().enumerate() {
         let project = manifest.project();
+        if project.is_empty() {
+            continue; // cluster-scoped
+        }
         let in_request = manifests.iter().any(|m| m.kind() == Kind::Project && m.name() == project);
         if !in_request && !context.specs.read(|s| s.project_exists(project)) {
             missing.push(ManifestError {

@@ -23,6 +23,8 @@ pub struct Scope<'a> {
     pub step_status: &'a BTreeMap<String, String>,
     /// Whether an earlier step failed (and the promotion is failing).
     pub failed: bool,
+    /// Inside a task: `{outputs: {...}}` of the task's own steps; null elsewhere.
+    pub task: &'a Value,
 }
 
 fn same_git_repo(a: &str, b: &str) -> bool {
@@ -34,6 +36,31 @@ fn same_git_repo(a: &str, b: &str) -> bool {
 
 fn same_image_repo(a: &str, b: &str) -> bool {
     normalize_image_repo(&a.to_lowercase()) == normalize_image_repo(&b.to_lowercase())
+}
+
+/// Parses `1.2.3` or `v1.2.3`.
+fn parse_semver(text: &str) -> Result<semver::Version, String> {
+    semver::Version::parse(text.strip_prefix('v').unwrap_or(text))
+        .map_err(|e| format!("{text:?} is not a semantic version: {e}"))
+}
+
+/// The most significant part in which two versions differ: `Major`, `Minor`, `Patch`,
+/// `Prerelease`, `Metadata`, `None`, or `Incomparable` when either is not a version.
+fn semver_diff(a: &str, b: &str) -> &'static str {
+    let (Ok(a), Ok(b)) = (parse_semver(a), parse_semver(b)) else { return "Incomparable" };
+    if a.major != b.major {
+        "Major"
+    } else if a.minor != b.minor {
+        "Minor"
+    } else if a.patch != b.patch {
+        "Patch"
+    } else if a.pre != b.pre {
+        "Prerelease"
+    } else if a.build != b.build {
+        "Metadata"
+    } else {
+        "None"
+    }
 }
 
 fn to_cel(value: &Value) -> Result<CelValue, String> {
@@ -74,6 +101,7 @@ fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String>
     context.add_variable_from_value("vars", to_cel(&Value::Object(scope.vars.clone()))?);
     context.add_variable_from_value("ctx", to_cel(scope.ctx)?);
     context.add_variable_from_value("outputs", to_cel(&Value::Object(scope.outputs.clone()))?);
+    context.add_variable_from_value("task", to_cel(scope.task)?);
 
     let failed = scope.failed;
     context.add_function("success", move || !failed).map_err(|e| e.to_string())?;
@@ -86,6 +114,21 @@ fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String>
                 ExecutionError::function_error("status", format!("no earlier step is named {alias:?}"))
             })?;
             Ok(CelValue::String(Arc::new(status.clone())))
+        })
+        .map_err(|e| e.to_string())?;
+    context
+        .add_function("semverParse", |version: Arc<String>| -> Result<CelValue, ExecutionError> {
+            let parsed = parse_semver(&version).map_err(|e| ExecutionError::function_error("semverParse", e))?;
+            cel::to_value(json!({
+                "Major": parsed.major, "Minor": parsed.minor, "Patch": parsed.patch,
+                "Prerelease": parsed.pre.as_str(), "Metadata": parsed.build.as_str(),
+            }))
+            .map_err(|e| ExecutionError::function_error("semverParse", e))
+        })
+        .map_err(|e| e.to_string())?;
+    context
+        .add_function("semverDiff", |a: Arc<String>, b: Arc<String>| -> CelValue {
+            CelValue::String(Arc::new(semver_diff(&a, &b).to_owned()))
         })
         .map_err(|e| e.to_string())?;
     let commits = Arc::new(scope.freight.commits.clone());
@@ -242,6 +285,7 @@ mod tests {
         outputs.insert("commit".into(), json!({"commit": "deadbeef"}));
         let freight = freight();
         let statuses = BTreeMap::from([("commit".to_owned(), "Succeeded".to_owned())]);
+        let task = json!({"outputs": {"clone": {"commit": "c0ffee"}}});
         f(&Scope {
             vars: &vars,
             ctx: &ctx,
@@ -249,6 +293,7 @@ mod tests {
             freight: &freight,
             step_status: &statuses,
             failed: false,
+            task: &task,
         })
     }
 
@@ -263,6 +308,7 @@ mod tests {
             assert_eq!(evaluate_string("stage/${{ ctx.stage }}", s).unwrap(), json!("stage/test"));
             assert_eq!(evaluate_string("${{ ctx.project }}-${{ ctx.stage }}", s).unwrap(), json!("demo-test"));
             assert_eq!(evaluate_string("${{ outputs.commit.commit }}", s).unwrap(), json!("deadbeef"));
+            assert_eq!(evaluate_string("${{ task.outputs.clone.commit }}", s).unwrap(), json!("c0ffee"));
         });
     }
 
@@ -295,6 +341,23 @@ mod tests {
             assert!(e.contains("no commit from https://other/repo"), "{e}");
             assert!(evaluate_string("${{ (( }}", s).unwrap_err().contains("does not parse"));
             assert!(evaluate_string("${{ vars.x", s).unwrap_err().contains("unterminated"));
+        });
+    }
+
+    #[test]
+    fn semver_functions_follow_kargo() {
+        with_scope(|s| {
+            assert_eq!(evaluate_string("${{ semverParse('v1.27.3-rc.1').Minor }}", s).unwrap(), json!(27));
+            assert_eq!(evaluate_string("${{ semverParse('1.2.3-rc.1+b5').Prerelease }}", s).unwrap(), json!("rc.1"));
+            assert_eq!(evaluate_string("${{ semverDiff('1.2.3', '1.3.0') }}", s).unwrap(), json!("Minor"));
+            assert_eq!(evaluate_string("${{ semverDiff('v2.0.0', '1.9.9') }}", s).unwrap(), json!("Major"));
+            assert_eq!(evaluate_string("${{ semverDiff('1.2.3', '1.2.3') }}", s).unwrap(), json!("None"));
+            assert_eq!(evaluate_string("${{ semverDiff('1.2.3', 'latest') }}", s).unwrap(), json!("Incomparable"));
+            assert!(
+                evaluate_string("${{ semverParse('latest').Major }}", s)
+                    .unwrap_err()
+                    .contains("not a semantic version")
+            );
         });
     }
 

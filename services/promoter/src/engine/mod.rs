@@ -7,6 +7,7 @@
 //! promotion go on after it fails; `vars` add variables for it alone.
 
 pub mod expressions;
+pub mod tasks;
 pub mod workspace;
 
 use std::collections::BTreeMap;
@@ -108,7 +109,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn scope<'s>(&'s self, vars: &'s Map<String, Value>) -> Scope<'s> {
+    fn scope<'s>(&'s self, vars: &'s Map<String, Value>, task: &'s Value) -> Scope<'s> {
         Scope {
             vars,
             ctx: &self.ctx,
@@ -116,14 +117,31 @@ impl Run<'_> {
             freight: self.input.freight,
             step_status: &self.statuses,
             failed: self.failure.is_some(),
+            task,
         }
+    }
+
+    /// For a step inside a task (alias `A::a`): `{outputs}` of the task's steps so far.
+    fn task_view(&self, step: &PromotionStep) -> Value {
+        let Some((task_alias, _)) = step.alias.as_deref().and_then(|a| a.split_once(tasks::TASK_ALIAS_SEPARATOR))
+        else {
+            return Value::Null;
+        };
+        let prefix = format!("{task_alias}{}", tasks::TASK_ALIAS_SEPARATOR);
+        let outputs: Map<String, Value> = self
+            .outputs
+            .iter()
+            .filter_map(|(alias, value)| alias.strip_prefix(&prefix).map(|inner| (inner.to_owned(), value.clone())))
+            .collect();
+        json!({"outputs": outputs})
     }
 
     /// The template's variables overlaid with the step's own.
     fn step_vars(&self, step: &PromotionStep) -> Result<Map<String, Value>, String> {
         let mut vars = self.vars.clone();
+        let task = self.task_view(step);
         for (i, var) in step.vars.iter().enumerate() {
-            let value = evaluate_string(&var.value, &self.scope(&vars))
+            let value = evaluate_string(&var.value, &self.scope(&vars, &task))
                 .map_err(|e| format!("vars[{i}] ({}): {e}", var.name))?;
             vars.insert(var.name.clone(), value);
         }
@@ -138,7 +156,9 @@ impl Run<'_> {
         let started = Instant::now();
         let mut errors = 0;
         loop {
-            let config = evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &self.scope(&vars))?;
+            let task = self.task_view(step);
+            let config =
+                evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &self.scope(&vars, &task))?;
             match run_step(&step.uses, step_ctx, config) {
                 Ok(outputs) => return Ok(outputs),
                 Err(error) => {
@@ -178,10 +198,8 @@ pub fn run_promotion_observed(
         failure: None,
     };
     for (i, var) in input.vars.iter().enumerate() {
-        let value = evaluate_string(&var.value, &run.scope(&run.vars)).map_err(|message| StepFailure {
-            index: 0,
-            uses: "vars".to_owned(),
-            message: format!("vars[{i}] ({}): {message}", var.name),
+        let value = evaluate_string(&var.value, &run.scope(&run.vars, &Value::Null)).map_err(|message| {
+            StepFailure { index: 0, uses: "vars".to_owned(), message: format!("vars[{i}] ({}): {message}", var.name) }
         })?;
         run.vars.insert(var.name.clone(), value);
     }
@@ -198,7 +216,8 @@ pub fn run_promotion_observed(
         observer.before_step(index).map_err(|reason| PromotionError::Aborted { index, reason })?;
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
         let condition = step.condition.as_deref().unwrap_or("success()");
-        let runs = evaluate_condition(condition, &run.scope(&run.vars));
+        let task = run.task_view(step);
+        let runs = evaluate_condition(condition, &run.scope(&run.vars, &task));
         let started_at_ms = lading_events::now_ms();
         let result = match runs {
             Ok(false) => {

@@ -2,6 +2,7 @@
 //! names, and the validation that turns a bad document into an error naming its field.
 
 mod project;
+mod promotion_task;
 mod stage;
 mod stage_selector;
 mod warehouse;
@@ -13,9 +14,11 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 pub use project::{ProjectConfigSpec, ProjectSpec, PromotionPolicy};
+pub use promotion_task::{PromotionTaskSpec, TaskVariable};
 pub use stage::{
     AutoPromotionOptions, AvailabilityStrategy, FreightOriginRef, FreightSources, PromotionStep, PromotionTemplate,
     PromotionTemplateSpec, PromotionVariable, RequestedFreight, SUPPORTED_STEPS, SelectionPolicy, StageSpec, StepRetry,
+    TaskRef,
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{DEFAULT_INTERVAL, GitSubscription, Subscription, WarehouseSpec};
@@ -34,10 +37,19 @@ pub enum Kind {
     ProjectConfig,
     Warehouse,
     Stage,
+    PromotionTask,
+    ClusterPromotionTask,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Project, Kind::ProjectConfig, Kind::Warehouse, Kind::Stage];
+    pub const ALL: [Kind; 6] = [
+        Kind::Project,
+        Kind::ProjectConfig,
+        Kind::Warehouse,
+        Kind::Stage,
+        Kind::PromotionTask,
+        Kind::ClusterPromotionTask,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +57,8 @@ impl Kind {
             Kind::ProjectConfig => "ProjectConfig",
             Kind::Warehouse => "Warehouse",
             Kind::Stage => "Stage",
+            Kind::PromotionTask => "PromotionTask",
+            Kind::ClusterPromotionTask => "ClusterPromotionTask",
         }
     }
 
@@ -55,6 +69,8 @@ impl Kind {
             Kind::ProjectConfig => "projectconfig",
             Kind::Warehouse => "warehouse",
             Kind::Stage => "stage",
+            Kind::PromotionTask => "promotiontask",
+            Kind::ClusterPromotionTask => "clusterpromotiontask",
         }
     }
 
@@ -94,6 +110,8 @@ pub enum Spec {
     ProjectConfig(ProjectConfigSpec),
     Warehouse(WarehouseSpec),
     Stage(StageSpec),
+    PromotionTask(PromotionTaskSpec),
+    ClusterPromotionTask(PromotionTaskSpec),
 }
 
 /// A validated manifest.
@@ -110,6 +128,8 @@ impl Manifest {
             Spec::ProjectConfig(_) => Kind::ProjectConfig,
             Spec::Warehouse(_) => Kind::Warehouse,
             Spec::Stage(_) => Kind::Stage,
+            Spec::PromotionTask(_) => Kind::PromotionTask,
+            Spec::ClusterPromotionTask(_) => Kind::ClusterPromotionTask,
         }
     }
 
@@ -117,10 +137,12 @@ impl Manifest {
         &self.metadata.name
     }
 
-    /// The project the object belongs to (a Project belongs to itself).
+    /// The project the object belongs to (a Project belongs to itself; cluster-scoped
+    /// objects to none, written `""`).
     pub fn project(&self) -> &str {
         match self.spec {
             Spec::Project(_) => &self.metadata.name,
+            Spec::ClusterPromotionTask(_) => "",
             _ => &self.metadata.namespace,
         }
     }
@@ -132,6 +154,7 @@ impl Manifest {
             Spec::ProjectConfig(s) => serde_json::to_value(s),
             Spec::Warehouse(s) => serde_json::to_value(s),
             Spec::Stage(s) => serde_json::to_value(s),
+            Spec::PromotionTask(s) | Spec::ClusterPromotionTask(s) => serde_json::to_value(s),
         }
         .unwrap_or(Value::Null);
         serde_json::json!({
@@ -238,7 +261,10 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
         let kind = Kind::parse(&envelope.kind).ok_or_else(|| {
             FieldError::new(
                 "kind",
-                format!("must be one of Project, ProjectConfig, Warehouse, Stage, got {:?}", envelope.kind),
+                format!(
+                    "must be one of Project, ProjectConfig, Warehouse, Stage, PromotionTask, ClusterPromotionTask, got {:?}",
+                    envelope.kind
+                ),
             )
         })?;
         let metadata: ObjectMeta = deserialize_at("metadata", envelope.metadata.unwrap_or(Value::Null))
@@ -248,7 +274,11 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
             return Err(FieldError::new("metadata.name", "is required"));
         }
         validate_dns_label(&metadata.name).map_err(|e| FieldError::new("metadata.name", e))?;
-        if kind != Kind::Project {
+        if kind == Kind::ClusterPromotionTask {
+            if !metadata.namespace.is_empty() {
+                return Err(FieldError::new("metadata.namespace", "a ClusterPromotionTask belongs to no project"));
+            }
+        } else if kind != Kind::Project {
             if metadata.namespace.is_empty() {
                 return Err(FieldError::new("metadata.namespace", "is required: it names the project"));
             }
@@ -268,6 +298,8 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
             }
             Kind::Warehouse => Spec::Warehouse(warehouse::parse(spec_value)?),
             Kind::Stage => Spec::Stage(stage::parse(&metadata.name, spec_value)?),
+            Kind::PromotionTask => Spec::PromotionTask(promotion_task::parse(spec_value)?),
+            Kind::ClusterPromotionTask => Spec::ClusterPromotionTask(promotion_task::parse(spec_value)?),
         };
         Ok(Manifest { metadata, spec })
     })();

@@ -120,6 +120,22 @@ pub struct PromotionVariable {
     pub value: String,
 }
 
+/// A reference to a task: `kind` is `PromotionTask` (the default, in the stage's project)
+/// or `ClusterPromotionTask`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl TaskRef {
+    pub fn is_cluster_scoped(&self) -> bool {
+        self.kind.as_deref() == Some("ClusterPromotionTask")
+    }
+}
+
 /// How often a failing step is tried before the promotion fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -136,7 +152,11 @@ pub struct StepRetry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromotionStep {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub uses: String,
+    /// Runs a PromotionTask's (or ClusterPromotionTask's) steps instead of one step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskRef>,
     #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,6 +221,73 @@ impl StageSpec {
     }
 }
 
+/// Checks a list of steps; `allow_tasks` is false inside a task (tasks do not nest).
+pub(super) fn validate_steps(steps: &[PromotionStep], prefix: &str, allow_tasks: bool) -> Result<(), FieldError> {
+    let mut aliases = HashSet::new();
+    for (i, step) in steps.iter().enumerate() {
+        let field = format!("{prefix}[{i}]");
+        match (&step.task, step.uses.is_empty()) {
+            (Some(_), false) => return Err(FieldError::new(&field, "set either uses or task, not both")),
+            (None, true) => return Err(FieldError::new(format!("{field}.uses"), "is required")),
+            (Some(_), true) if !allow_tasks => {
+                return Err(FieldError::new(format!("{field}.task"), "a task's steps cannot run other tasks"));
+            }
+            (Some(task), true) => {
+                validate_dns_label(&task.name).map_err(|e| FieldError::new(format!("{field}.task.name"), e))?;
+                if !matches!(task.kind.as_deref(), None | Some("PromotionTask") | Some("ClusterPromotionTask")) {
+                    return Err(FieldError::new(
+                        format!("{field}.task.kind"),
+                        "must be PromotionTask or ClusterPromotionTask",
+                    ));
+                }
+            }
+            (None, false) if !SUPPORTED_STEPS.contains(&step.uses.as_str()) => {
+                return Err(FieldError::new(
+                    format!("{field}.uses"),
+                    format!("unknown step {:?}; supported: {}", step.uses, SUPPORTED_STEPS.join(", ")),
+                ));
+            }
+            (None, false) => {}
+        }
+        if let Some(alias) = &step.alias {
+            let valid = !alias.is_empty()
+                && alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(FieldError::new(
+                    format!("{field}.as"),
+                    "must start with a letter and contain only letters, digits, '-' and '_'",
+                ));
+            }
+            if !aliases.insert(alias.clone()) {
+                return Err(FieldError::new(
+                    format!("{field}.as"),
+                    format!("alias {alias:?} is used by an earlier step"),
+                ));
+            }
+        }
+        if let Some(retry) = &step.retry {
+            if let Some(timeout) = &retry.timeout {
+                parse_go_duration(timeout).map_err(|e| FieldError::new(format!("{field}.retry.timeout"), e))?;
+            }
+            if retry.error_threshold == Some(0) {
+                return Err(FieldError::new(format!("{field}.retry.errorThreshold"), "must be at least 1"));
+            }
+        }
+        for (j, var) in step.vars.iter().enumerate() {
+            if var.name.is_empty() {
+                return Err(FieldError::new(format!("{field}.vars[{j}].name"), "is required"));
+            }
+        }
+        if let Some(config) = &step.config
+            && !config.is_object()
+        {
+            return Err(FieldError::new(format!("{field}.config"), "must be a mapping"));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldError> {
     let spec: StageSpec = deserialize_at("spec", value)?;
     if spec.requested_freight.is_empty() {
@@ -244,51 +331,7 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
             }
         }
     }
-    let mut aliases = HashSet::new();
-    for (i, step) in spec.steps().iter().enumerate() {
-        let field = format!("spec.promotionTemplate.spec.steps[{i}]");
-        if !SUPPORTED_STEPS.contains(&step.uses.as_str()) {
-            return Err(FieldError::new(
-                format!("{field}.uses"),
-                format!("unknown step {:?}; supported: {}", step.uses, SUPPORTED_STEPS.join(", ")),
-            ));
-        }
-        if let Some(alias) = &step.alias {
-            let valid = !alias.is_empty()
-                && alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !valid {
-                return Err(FieldError::new(
-                    format!("{field}.as"),
-                    "must start with a letter and contain only letters, digits, '-' and '_'",
-                ));
-            }
-            if !aliases.insert(alias.clone()) {
-                return Err(FieldError::new(
-                    format!("{field}.as"),
-                    format!("alias {alias:?} is used by an earlier step"),
-                ));
-            }
-        }
-        if let Some(retry) = &step.retry {
-            if let Some(timeout) = &retry.timeout {
-                parse_go_duration(timeout).map_err(|e| FieldError::new(format!("{field}.retry.timeout"), e))?;
-            }
-            if retry.error_threshold == Some(0) {
-                return Err(FieldError::new(format!("{field}.retry.errorThreshold"), "must be at least 1"));
-            }
-        }
-        for (j, var) in step.vars.iter().enumerate() {
-            if var.name.is_empty() {
-                return Err(FieldError::new(format!("{field}.vars[{j}].name"), "is required"));
-            }
-        }
-        if let Some(config) = &step.config
-            && !config.is_object()
-        {
-            return Err(FieldError::new(format!("{field}.config"), "must be a mapping"));
-        }
-    }
+    validate_steps(spec.steps(), "spec.promotionTemplate.spec.steps", true)?;
     for (i, var) in spec.vars().iter().enumerate() {
         if var.name.is_empty() {
             return Err(FieldError::new(format!("spec.promotionTemplate.spec.vars[{i}].name"), "is required"));

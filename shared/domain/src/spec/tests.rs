@@ -214,3 +214,31 @@ fn promotion_policy_selectors_are_checked() {
     let e = error_of(&base("{matchExpressions: [{key: k, operator: In}]}"));
     assert_eq!(e.field, "spec.promotionPolicies[0].stageSelector.matchExpressions[0].values");
 }
+
+#[test]
+fn promotion_tasks_validate_like_stage_steps() {
+    let ok = parse_manifests(yaml(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: PromotionTask\nmetadata: {name: promote, namespace: p}\nspec:\n  vars:\n  - name: repo\n  steps:\n  - uses: git-clone\n    as: clone\n---\napiVersion: lading.dev/v1alpha1\nkind: ClusterPromotionTask\nmetadata: {name: shared}\nspec:\n  steps:\n  - uses: fail\n",
+    ))
+    .unwrap();
+    assert_eq!(ok[0].kind(), Kind::PromotionTask);
+    assert_eq!((ok[1].kind(), ok[1].project()), (Kind::ClusterPromotionTask, ""));
+    let e = error_of(
+        "apiVersion: lading.dev/v1alpha1\nkind: ClusterPromotionTask\nmetadata: {name: s, namespace: p}\nspec: {steps: [{uses: fail}]}\n",
+    );
+    assert_eq!(e.field, "metadata.namespace");
+    let e = error_of(
+        "apiVersion: lading.dev/v1alpha1\nkind: PromotionTask\nmetadata: {name: t, namespace: p}\nspec: {steps: [{task: {name: other}}]}\n",
+    );
+    assert_eq!(e.field, "spec.steps[0].task");
+    let stage = |step: &str| {
+        format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {{name: s, namespace: p}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: w}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - {step}\n"
+        )
+    };
+    assert!(parse_manifests(yaml(&stage("{task: {name: promote}, vars: [{name: repo, value: x}]}"))).is_ok());
+    let e = error_of(&stage("{task: {name: promote}, uses: fail}"));
+    assert_eq!(e.field, "spec.promotionTemplate.spec.steps[0]");
+    let e = error_of(&stage("{task: {name: promote, kind: Job}}"));
+    assert_eq!(e.field, "spec.promotionTemplate.spec.steps[0].task.kind");
+}
