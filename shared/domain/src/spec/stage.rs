@@ -11,7 +11,7 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 15] = [
+pub const SUPPORTED_STEPS: [&str; 16] = [
     "git-clone",
     "git-clear",
     "git-commit",
@@ -27,6 +27,7 @@ pub const SUPPORTED_STEPS: [&str; 15] = [
     "file-write",
     "compose-output",
     "fail",
+    "http",
 ];
 
 /// The origin a stage requests freight from.

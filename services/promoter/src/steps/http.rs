@@ -1,0 +1,142 @@
+//! `http`: calls an HTTP endpoint and decides success from the response.
+//!
+//! `successExpression`, `failureExpression` and `outputs[].fromExpression` are CEL over
+//! `response.status`, `response.headers` (lowercase names) and `response.body` (JSON when
+//! it parses, text otherwise). A matching failure expression fails the step; a success
+//! expression that is false fails it too (so `retry` can poll); with neither, any 2xx
+//! status succeeds.
+
+use std::io::Read;
+use std::time::Duration;
+
+use lading_domain::duration::parse_go_duration;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::StepContext;
+use crate::engine::expressions::evaluate_with;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameValue {
+    name: String,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Output {
+    name: String,
+    from_expression: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    url: String,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    headers: Vec<NameValue>,
+    #[serde(default)]
+    query_params: Vec<NameValue>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    insecure_skip_tls_verify: bool,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    success_expression: Option<String>,
+    #[serde(default)]
+    failure_expression: Option<String>,
+    #[serde(default)]
+    outputs: Vec<Output>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Responses larger than this are cut (the body is for decisions, not downloads).
+const MAX_BODY: u64 = 2 * 1024 * 1024;
+
+fn call(config: &Config) -> Result<Value, String> {
+    let timeout = match &config.timeout {
+        Some(t) => parse_go_duration(t).map_err(|e| format!("config.timeout: {e}"))?,
+        None => DEFAULT_TIMEOUT,
+    };
+    let tls = ureq::tls::TlsConfig::builder().disable_verification(config.insecure_skip_tls_verify).build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .tls_config(tls)
+        .build()
+        .into();
+    let method = config.method.as_deref().unwrap_or("GET").to_uppercase();
+    let mut url = config.url.clone();
+    if !config.query_params.is_empty() {
+        let query: Vec<String> =
+            config.query_params.iter().map(|p| format!("{}={}", encode(&p.name), encode(&p.value))).collect();
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&query.join("&"));
+    }
+    let mut request = ureq::http::Request::builder().method(method.as_str()).uri(&url);
+    for header in &config.headers {
+        request = request.header(&header.name, &header.value);
+    }
+    let request = request.body(config.body.clone().unwrap_or_default()).map_err(|e| format!("config: {e}"))?;
+    let mut response = agent.run(request).map_err(|e| format!("{method} {url}: {e}"))?;
+    let status = response.status().as_u16();
+    let headers: Map<String, Value> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_lowercase(), json!(value.to_str().unwrap_or_default())))
+        .collect();
+    let mut text = String::new();
+    response
+        .body_mut()
+        .as_reader()
+        .take(MAX_BODY)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("reading the response: {e}"))?;
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok(json!({"status": status, "headers": headers, "body": body}))
+}
+
+/// Percent-encodes a query component.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn holds(expression: &str, response: &Value, field: &str) -> Result<bool, String> {
+    evaluate_with(expression, &[("response", response)])?
+        .as_bool()
+        .ok_or_else(|| format!("config.{field}: {expression:?} must be true or false"))
+}
+
+pub fn run(_ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let response = call(&config)?;
+    let status = response["status"].as_u64().unwrap_or_default();
+    if let Some(expression) = &config.failure_expression
+        && holds(expression, &response, "failureExpression")?
+    {
+        return Err(format!("failureExpression {expression:?} matched (status {status})"));
+    }
+    match &config.success_expression {
+        Some(expression) if !holds(expression, &response, "successExpression")? => {
+            return Err(format!("successExpression {expression:?} not met (status {status})"));
+        }
+        None if !(200..300).contains(&status) => return Err(format!("status {status}")),
+        _ => {}
+    }
+    let mut outputs = Map::new();
+    for (i, output) in config.outputs.iter().enumerate() {
+        let value = evaluate_with(&output.from_expression, &[("response", &response)])
+            .map_err(|e| format!("config.outputs[{i}].fromExpression: {e}"))?;
+        outputs.insert(output.name.clone(), value);
+    }
+    Ok(outputs)
+}
