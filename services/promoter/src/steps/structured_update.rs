@@ -4,26 +4,12 @@
 
 use std::fs;
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::StepContext;
 use super::yaml_edit::set_values;
+use super::yaml_update::Config;
 use crate::engine::workspace::resolve;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Update {
-    key: String,
-    value: Value,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    path: String,
-    updates: Vec<Update>,
-}
 
 fn read(ctx: &StepContext<'_>, path: &str) -> Result<(std::path::PathBuf, String), String> {
     let file = resolve(ctx.workspace, path).map_err(|e| format!("config.path: {e}"))?;

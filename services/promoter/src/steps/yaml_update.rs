@@ -10,18 +10,20 @@ use super::StepContext;
 use super::yaml_edit::set_values;
 use crate::engine::workspace::resolve;
 
+/// One `updates[]` entry: a dotted key and its new value.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Update {
-    key: String,
-    value: Value,
+    pub(super) key: String,
+    pub(super) value: Value,
 }
 
+/// The config of `yaml-update`, `json-update` and `toml-update`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    path: String,
-    updates: Vec<Update>,
+    pub(super) path: String,
+    pub(super) updates: Vec<Update>,
 }
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
