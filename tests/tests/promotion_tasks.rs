@@ -83,3 +83,42 @@ async fn a_missing_task_fails_the_promotion_with_its_name() {
     .await;
     assert_eq!(message, "step 0: PromotionTask \"promote\" not found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn set_freight_alias_renames_freight_and_refuses_taken_aliases() {
+    let sandbox = Sandbox::start(1).await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    let first = app.commit("app.txt", "v1", "first");
+    let push = "      - uses: git-push\n        config:\n          path: ./out\n";
+    let manifests = quickstart(&app.url(), &gitops.url(), "1h").replacen(
+        push,
+        &format!("{push}      - uses: set-freight-alias\n        config:\n          newAlias: release\n"),
+        1,
+    );
+    sandbox.apply(&manifests).await;
+    sandbox.wait_current_in("demo", &first, "uat", TIMEOUT).await;
+    let freight = sandbox.freight("demo").await;
+    assert_eq!(freight[0]["alias"], "release");
+    assert_eq!(freight[0]["metadata"]["labels"]["lading.dev/alias"], "release");
+
+    // The next freight wants the same alias in test: the step fails and says why.
+    let second = app.commit("app.txt", "v2", "second");
+    sandbox.refresh("demo", "app").await;
+    let message = lading_tests::wait::until("the second promotion into test to fail", TIMEOUT, || async {
+        let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
+        let test = stages["items"].as_array().and_then(|i| i.iter().find(|s| s["metadata"]["name"] == "test").cloned());
+        let last = test.map(|t| t["status"]["lastPromotion"].clone()).unwrap_or_default();
+        if last["status"]["phase"] == "Failed" {
+            Ok(last["status"]["message"].as_str().unwrap_or_default().to_owned())
+        } else {
+            Err(last.to_string())
+        }
+    })
+    .await;
+    assert!(message.starts_with("step 4 (set-freight-alias): alias \"release\" belongs to freight"), "{message}");
+    let items = sandbox.freight("demo").await;
+    let renamed: Vec<&str> = items.iter().map(|f| f["alias"].as_str().unwrap()).collect();
+    assert_eq!(renamed.iter().filter(|a| **a == "release").count(), 1, "{renamed:?}");
+    let _ = second;
+}

@@ -15,8 +15,8 @@ use std::time::Duration;
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_events::catalog::{
-    PromotionCreatedV1, PromotionFailedV1, PromotionStartedV1, PromotionStepFinishedV1, PromotionSucceededV1,
-    StepStatus,
+    FreightAliasChangedV1, PromotionCreatedV1, PromotionFailedV1, PromotionStartedV1, PromotionStepFinishedV1,
+    PromotionSucceededV1, StepStatus,
 };
 use lading_events::read_model::PromotionPhase;
 use lading_events::{Event, EventType, TraceContext, now_ms};
@@ -159,9 +159,42 @@ struct RunObserver {
     created: PromotionCreatedV1,
     reports: tokio::sync::mpsc::UnboundedSender<StepReport>,
     failpoint: Option<String>,
+    bus: lading_bus::Bus,
+    runtime: tokio::runtime::Handle,
+    trace: TraceContext,
 }
 
 impl StepObserver for RunObserver {
+    fn set_freight_alias(&mut self, freight: &FreightId, alias: &str) -> Result<(), String> {
+        let project = self.created.project.clone();
+        let previous = self
+            .projection
+            .read(|m| m.project(&project)?.freight.get(freight).map(|f| f.freight.alias.clone()))
+            .ok_or_else(|| format!("freight {freight} is unknown in project {project:?}"))?;
+        if previous == alias {
+            return Ok(());
+        }
+        let (bus, trace, freight) = (self.bus.clone(), self.trace, freight.clone());
+        // Steps run on a blocking thread: wait here for NATS.
+        self.runtime.block_on(async move {
+            match bus.change_alias(&project, &freight, alias, &previous).await.map_err(|e| e.to_string())? {
+                lading_bus::aliases::AliasChange::TakenBy(other) => {
+                    Err(format!("alias {alias:?} belongs to freight {}", other.get(..7).unwrap_or(&other)))
+                }
+                lading_bus::aliases::AliasChange::Claimed => {
+                    let event = Event::FreightAliasChanged(FreightAliasChangedV1 {
+                        project,
+                        freight_id: freight.to_string(),
+                        alias: alias.to_owned(),
+                        previous_alias: previous,
+                        changed_at_ms: now_ms(),
+                    });
+                    bus.publish(&event, &trace).await.map(|_| ()).map_err(|e| e.to_string())
+                }
+            }
+        })
+    }
+
     fn before_step(&mut self, _index: usize) -> Result<(), String> {
         let created = &self.created;
         let aborted = self.projection.read(|m| {
@@ -243,6 +276,9 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
         created: created.clone(),
         reports,
         failpoint: context.config.failpoint.clone(),
+        bus: context.bus.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        trace: *trace,
     };
     let publisher = {
         let bus = context.bus.clone();

@@ -33,3 +33,46 @@ impl Bus {
         Err(BusError::nats("claiming an alias", format!("no free alias after {MAX_ATTEMPTS} candidates")))
     }
 }
+
+/// What became of a request to give a freight a chosen alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AliasChange {
+    /// The alias is now the freight's (the previous one was freed).
+    Claimed,
+    /// Another freight of the project holds it.
+    TakenBy(String),
+}
+
+impl Bus {
+    /// Gives `freight` the alias `alias` in `project` if no other freight holds it, and
+    /// frees `previous` (when it was this freight's).
+    pub async fn change_alias(
+        &self,
+        project: &str,
+        freight: &FreightId,
+        alias: &str,
+        previous: &str,
+    ) -> Result<AliasChange> {
+        let store = self.bucket(ALIASES_BUCKET).await?;
+        let key = format!("{project}.{alias}");
+        match store.create(&key, freight.as_str().to_owned().into()).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                let holder = store.get(&key).await.map_err(|e| BusError::nats("reading an alias", e))?;
+                let holder = holder.map(|h| String::from_utf8_lossy(&h).into_owned()).unwrap_or_default();
+                if holder != freight.as_str() {
+                    return Ok(AliasChange::TakenBy(holder));
+                }
+            }
+            Err(e) => return Err(BusError::nats("claiming an alias", e)),
+        }
+        if !previous.is_empty() && previous != alias {
+            let old_key = format!("{project}.{previous}");
+            let old = store.get(&old_key).await.map_err(|e| BusError::nats("reading an alias", e))?;
+            if old.as_deref() == Some(freight.as_str().as_bytes()) {
+                store.delete(&old_key).await.map_err(|e| BusError::nats("freeing an alias", e))?;
+            }
+        }
+        Ok(AliasChange::Claimed)
+    }
+}

@@ -254,6 +254,18 @@ pub struct PromotionAbortedV1 {
     pub aborted_at_ms: i64,
 }
 
+/// `dev.lading.freight.alias-changed.v1`: a freight got a new alias (the
+/// `set-freight-alias` step). The new alias was claimed in the project first, so it is
+/// unique there; the previous one is free again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreightAliasChangedV1 {
+    pub project: String,
+    pub freight_id: String,
+    pub alias: String,
+    pub previous_alias: String,
+    pub changed_at_ms: i64,
+}
+
 /// `dev.lading.freight.verified.v1`: freight passed verification in a stage after the
 /// named promotion, making it available to downstream stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,10 +309,11 @@ pub enum EventType {
     PromotionStartedV1,
     PromotionStepFinishedV1,
     PromotionAbortedV1,
+    FreightAliasChangedV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -311,6 +324,7 @@ impl EventType {
         EventType::PromotionStartedV1,
         EventType::PromotionStepFinishedV1,
         EventType::PromotionAbortedV1,
+        EventType::FreightAliasChangedV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -326,6 +340,7 @@ impl EventType {
             EventType::PromotionStartedV1 => "dev.lading.promotion.started.v1",
             EventType::PromotionStepFinishedV1 => "dev.lading.promotion.step-finished.v1",
             EventType::PromotionAbortedV1 => "dev.lading.promotion.aborted.v1",
+            EventType::FreightAliasChangedV1 => "dev.lading.freight.alias-changed.v1",
         }
     }
 
@@ -336,7 +351,7 @@ impl EventType {
     /// The entity kind token in the subject.
     pub fn entity_kind(self) -> &'static str {
         match self {
-            EventType::FreightCreatedV1 | EventType::FreightVerifiedV1 => "freight",
+            EventType::FreightCreatedV1 | EventType::FreightVerifiedV1 | EventType::FreightAliasChangedV1 => "freight",
             EventType::PromotionCreatedV1
             | EventType::PromotionSucceededV1
             | EventType::PromotionFailedV1
@@ -360,6 +375,7 @@ impl EventType {
             EventType::PromotionStartedV1 => "promotion-started",
             EventType::PromotionStepFinishedV1 => "promotion-step-finished",
             EventType::PromotionAbortedV1 => "promotion-aborted",
+            EventType::FreightAliasChangedV1 => "alias-changed",
         }
     }
 
@@ -382,6 +398,7 @@ pub enum Event {
     PromotionStarted(PromotionStartedV1),
     PromotionStepFinished(PromotionStepFinishedV1),
     PromotionAborted(PromotionAbortedV1),
+    FreightAliasChanged(FreightAliasChangedV1),
 }
 
 impl Event {
@@ -397,6 +414,7 @@ impl Event {
             Event::PromotionStarted(_) => EventType::PromotionStartedV1,
             Event::PromotionStepFinished(_) => EventType::PromotionStepFinishedV1,
             Event::PromotionAborted(_) => EventType::PromotionAbortedV1,
+            Event::FreightAliasChanged(_) => EventType::FreightAliasChangedV1,
         }
     }
 
@@ -412,6 +430,7 @@ impl Event {
             Event::PromotionStarted(e) => &e.project,
             Event::PromotionStepFinished(e) => &e.project,
             Event::PromotionAborted(e) => &e.project,
+            Event::FreightAliasChanged(e) => &e.project,
         }
     }
 
@@ -428,6 +447,7 @@ impl Event {
             Event::PromotionStarted(e) => &e.stage,
             Event::PromotionStepFinished(e) => &e.stage,
             Event::PromotionAborted(e) => &e.stage,
+            Event::FreightAliasChanged(e) => &e.freight_id,
         }
     }
 
@@ -444,6 +464,7 @@ impl Event {
             Event::PromotionStarted(e) => e.started_at_ms,
             Event::PromotionStepFinished(e) => e.finished_at_ms,
             Event::PromotionAborted(e) => e.aborted_at_ms,
+            Event::FreightAliasChanged(e) => e.changed_at_ms,
         }
     }
 
@@ -490,6 +511,9 @@ impl Event {
             Event::PromotionAborted(e) => {
                 format!("promotion-finished:{}:{}", e.project, e.promotion)
             }
+            Event::FreightAliasChanged(e) => {
+                format!("freight-alias:{}:{}:{}:{}", e.project, e.freight_id, e.alias, e.changed_at_ms)
+            }
         }
     }
 
@@ -522,6 +546,7 @@ impl Event {
             Event::PromotionAborted(e) => {
                 format!("projects/{}/promotions/{}", e.project, e.promotion)
             }
+            Event::FreightAliasChanged(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
         }
     }
 }

@@ -263,6 +263,13 @@ impl ReadModel {
                     record.steps.sort_by_key(|s| s.index);
                 }
             }
+            Event::FreightAliasChanged(e) => {
+                if let Ok(id) = FreightId::parse(&e.freight_id)
+                    && let Some(f) = project.freight.get_mut(&id)
+                {
+                    f.freight.alias = e.alias.clone();
+                }
+            }
             Event::PromotionAborted(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();
                 if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)

@@ -73,6 +73,12 @@ pub trait StepObserver {
     }
 
     fn step_finished(&mut self, _report: StepReport) {}
+
+    /// Gives a freight a new alias (the `set-freight-alias` step); only the promoter
+    /// service can, so the default refuses.
+    fn set_freight_alias(&mut self, _freight: &FreightId, _alias: &str) -> Result<(), String> {
+        Err("set-freight-alias needs the promoter service".to_owned())
+    }
 }
 
 /// An observer that watches nothing.
@@ -149,7 +155,12 @@ impl Run<'_> {
     }
 
     /// Runs one step with its retries; returns its outputs or its last error.
-    fn attempt(&self, step: &PromotionStep, step_ctx: &StepContext<'_>) -> Result<Map<String, Value>, String> {
+    fn attempt(
+        &self,
+        step: &PromotionStep,
+        step_ctx: &StepContext<'_>,
+        observer: &mut dyn StepObserver,
+    ) -> Result<Map<String, Value>, String> {
         let vars = self.step_vars(step)?;
         let threshold = step.retry.as_ref().and_then(|r| r.error_threshold).unwrap_or(1).max(1);
         let timeout = step.retry.as_ref().and_then(|r| r.timeout.as_deref()).and_then(|t| parse_go_duration(t).ok());
@@ -159,7 +170,11 @@ impl Run<'_> {
             let task = self.task_view(step);
             let config =
                 evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &self.scope(&vars, &task))?;
-            match run_step(&step.uses, step_ctx, config) {
+            let result = match step.uses.as_str() {
+                "set-freight-alias" => set_freight_alias(self.input.freight_id, config, observer),
+                uses => run_step(uses, step_ctx, config),
+            };
+            match result {
                 Ok(outputs) => return Ok(outputs),
                 Err(error) => {
                     errors += 1;
@@ -173,6 +188,31 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// `set-freight-alias`: `newAlias` for `freightID` (default: the freight being promoted).
+fn set_freight_alias(
+    target: &FreightId,
+    config: Value,
+    observer: &mut dyn StepObserver,
+) -> Result<Map<String, Value>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Config {
+        #[serde(default, rename = "freightID")]
+        freight_id: Option<String>,
+        new_alias: String,
+    }
+    let config: Config = crate::steps::parse_config(config)?;
+    let freight = match &config.freight_id {
+        Some(id) => FreightId::parse(id).map_err(|e| format!("config.freightID: {e}"))?,
+        None => target.clone(),
+    };
+    lading_domain::names::validate_dns_label(&config.new_alias).map_err(|e| format!("config.newAlias: {e}"))?;
+    observer.set_freight_alias(&freight, &config.new_alias)?;
+    let mut outputs = Map::new();
+    outputs.insert("alias".to_owned(), json!(config.new_alias));
+    Ok(outputs)
 }
 
 /// Runs every step; stops at the first failure or when `observer` says so.
@@ -226,7 +266,7 @@ pub fn run_promotion_observed(
             }
             Ok(true) => {
                 tracing::info!(step = index, uses = step.uses, "running step");
-                run.attempt(step, &step_ctx)
+                run.attempt(step, &step_ctx, observer)
             }
             Err(error) => Err(error),
         };

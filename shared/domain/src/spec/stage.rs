@@ -11,7 +11,7 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 16] = [
+pub const SUPPORTED_STEPS: [&str; 17] = [
     "git-clone",
     "git-clear",
     "git-commit",
@@ -28,6 +28,7 @@ pub const SUPPORTED_STEPS: [&str; 16] = [
     "compose-output",
     "fail",
     "http",
+    "set-freight-alias",
 ];
 
 /// The origin a stage requests freight from.
