@@ -212,3 +212,47 @@ async fn newer_freight_supersedes_pending_promotions_and_aborts_stop_the_queue_h
     let (status, _) = sandbox.post("/api/v1/projects/demo/stages/test/abort", "").await;
     assert_eq!(status, 409, "nothing left to abort");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn freight_from_two_warehouses_combines_in_a_stage() {
+    let sandbox = Sandbox::start(1).await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let config = Repo::create(sandbox.dir.path(), "config");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    app.commit("app.txt", "v1", "app v1");
+    let config_commit = config.commit("config.txt", "c1", "config c1");
+    let manifests = format!(
+        "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
+         apiVersion: lading.dev/v1alpha1\nkind: ProjectConfig\nmetadata: {{name: demo, namespace: demo}}\n\
+         spec:\n  promotionPolicies:\n  - stageSelector: {{name: test}}\n    autoPromotionEnabled: true\n---\n\
+         apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
+         spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{app}', branch: main}}\n---\n\
+         apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: config, namespace: demo}}\n\
+         spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{config}', branch: main}}\n---\n\
+         apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {{name: test, namespace: demo}}\nspec:\n\
+         \x20 requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n\
+         \x20 - origin: {{kind: Warehouse, name: config}}\n    sources: {{direct: true}}\n\
+         \x20 promotionTemplate:\n    spec:\n      steps:\n\
+         \x20     - uses: git-clone\n        config:\n          repoURL: '{gitops}'\n          checkout: [{{branch: stage/test, create: true, path: ./out}}]\n\
+         \x20     - uses: yaml-update\n        config:\n          path: ./out/values.yaml\n          updates:\n\
+         \x20         - {{key: app, value: \"${{{{ ctx.targetFreight.origin.name == 'app' ? commitFrom('{app}').ID : 'unchanged' }}}}\"}}\n\
+         \x20         - {{key: config, value: \"${{{{ commitFrom('{config}').ID }}}}\"}}\n\
+         \x20     - uses: git-commit\n        config: {{path: ./out, message: promote}}\n\
+         \x20     - uses: git-push\n        config: {{path: ./out}}\n",
+        app = app.url(),
+        config = config.url(),
+        gitops = gitops.url(),
+    );
+    sandbox.apply(&manifests).await;
+    sandbox.wait_current_in("demo", &config_commit, "test", TIMEOUT).await;
+    // New app freight: its promotion still sees the config freight the stage runs.
+    let app_v2 = app.commit("app.txt", "v2", "app v2");
+    sandbox.refresh("demo", "app").await;
+    sandbox.wait_current_in("demo", &app_v2, "test", TIMEOUT).await;
+    let values = gitops.show("stage/test", "values.yaml");
+    assert!(values.contains(&format!("app: {app_v2}")), "{values}");
+    assert!(values.contains(&format!("config: {config_commit}")), "{values}");
+    // Both origins are current in the stage at once.
+    let current = sandbox.wait_current_in("demo", &config_commit, "test", TIMEOUT).await;
+    assert!(current["status"]["currentlyIn"].get("test").is_some());
+}

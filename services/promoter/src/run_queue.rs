@@ -259,10 +259,25 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
         return Some(failed(format!("malformed freight ID {:?}", created.freight_id)));
     };
-    let Some(freight) = context
-        .projection
-        .read(|m| m.project(&created.project).and_then(|p| p.freight.get(&freight_id)).map(|f| f.freight.clone()))
-    else {
+    let Some(freight) = context.projection.read(|m| {
+        let project = m.project(&created.project)?;
+        let mut freight = project.freight.get(&freight_id)?.freight.clone();
+        // Freight from the stage's other origins stays in the stage: the steps see it too
+        // (commitFrom, imageFrom, kustomize-set-image …), as Kargo's freight collection.
+        let own_origin = lading_events::read_model::origin_key(&freight.origin);
+        if let Some(stage) = project.stages.get(&created.stage) {
+            for (origin, (other, _)) in &stage.current {
+                if *origin != own_origin
+                    && let Some(other) = project.freight.get(other)
+                {
+                    freight.commits.extend(other.freight.commits.iter().cloned());
+                    freight.images.extend(other.freight.images.iter().cloned());
+                    freight.charts.extend(other.freight.charts.iter().cloned());
+                }
+            }
+        }
+        Some(freight)
+    }) else {
         return Some(failed(format!("freight {freight_id} is unknown")));
     };
     let work_dir = context.config.work_dir.clone();
