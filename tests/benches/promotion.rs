@@ -94,6 +94,7 @@ fn lading_promotion(url: &str, round: usize) -> Duration {
         vars: &[],
         steps: &steps,
         author: &CommitAuthor::default(),
+        credentials: &Default::default(),
     };
     let started = Instant::now();
     run_promotion(&input, workspace.path()).unwrap();

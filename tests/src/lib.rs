@@ -4,11 +4,13 @@
 //! # Layout
 //!
 //! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir.
+//! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
 
 pub mod git;
+pub mod git_http;
 pub mod nats;
 pub mod sandbox;
 pub mod wait;

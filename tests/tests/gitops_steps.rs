@@ -35,6 +35,7 @@ fn run(workspace: &Path, promotion: &str, steps: &[PromotionStep]) -> Result<Pro
         vars: &[],
         steps,
         author: &CommitAuthor::default(),
+        credentials: &Default::default(),
     };
     run_promotion(&input, workspace)
 }
@@ -236,4 +237,54 @@ fn a_quickstart_shaped_pipeline_renders_the_stage_branch() {
     assert!(rendered.contains("image: ghcr.io/example/guestbook:v0.2.0"), "{rendered}");
     assert_eq!(gitops.log("stage/test").len(), 1, "an orphan branch with one commit");
     assert_eq!(gitops.log("main").len(), 2, "the source branch is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clone_and_push_over_authenticated_http_with_configured_credentials() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("README.md", "gitops\n", "start");
+    let base = lading_tests::git_http::serve(root.path(), "bot", "s3cret-token").await;
+    let url = format!("{base}/gitops.git");
+    let steps = vec![
+        step("git-clone", json!({"repoURL": url, "checkout": [{"branch": "main", "path": "./out"}]})),
+        step("file-write", json!({"path": "./out/values.yaml", "contents": "tag: v2\n"})),
+        step("git-commit", json!({"path": "./out", "message": "over http"})),
+        step("git-push", json!({"path": "./out"})),
+    ];
+    let run_with = |credentials: lading_promoter::steps::GitCredentials| {
+        let steps = steps.clone();
+        tokio::task::spawn_blocking(move || {
+            let workspace = tempfile::tempdir().unwrap();
+            let freight = freight();
+            let id = freight_id::compute(&freight).unwrap();
+            let input = PromotionInput {
+                project: "demo",
+                stage: "test",
+                promotion: "test.01.http",
+                freight_id: &id,
+                freight: &freight,
+                vars: &[],
+                steps: &steps,
+                author: &CommitAuthor::default(),
+                credentials: &credentials,
+            };
+            run_promotion(&input, workspace.path()).map_err(|e| e.to_string())
+        })
+    };
+    let refused = run_with(Default::default()).await.unwrap().unwrap_err();
+    assert!(refused.contains("none are configured"), "{refused}");
+    assert!(!refused.contains("s3cret"), "no secret in errors");
+    let wrong = lading_promoter::steps::GitCredentials::parse(&format!(
+        "- {{repoURL: '{base}', username: bot, password: nope}}"
+    ))
+    .unwrap();
+    let refused = run_with(wrong).await.unwrap().unwrap_err();
+    assert!(refused.contains("refused the configured credentials") && !refused.contains("nope"), "{refused}");
+    let right = lading_promoter::steps::GitCredentials::parse(&format!(
+        "- {{repoURL: '{base}/', username: bot, password: s3cret-token}}"
+    ))
+    .unwrap();
+    run_with(right).await.unwrap().unwrap();
+    assert_eq!(gitops.show("main", "values.yaml"), "tag: v2");
 }

@@ -47,6 +47,7 @@ fn promote(gitops: &Repo, freight: &Freight, promotion: &str) -> Result<String, 
         vars: &vars,
         steps: &steps,
         author: &CommitAuthor::default(),
+        credentials: &Default::default(),
     };
     run_promotion(&input, workspace.path()).map(|o| o.commit).map_err(|e| e.to_string())
 }
@@ -113,6 +114,7 @@ fn paths_outside_the_workspace_are_refused() {
         vars: &[],
         steps: &steps,
         author: &CommitAuthor::default(),
+        credentials: &Default::default(),
     };
     let error = run_promotion(&input, workspace.path()).unwrap_err().to_string();
     assert!(error.contains("leaves the promotion's workspace"), "{error}");
@@ -151,6 +153,7 @@ fn yaml_update_changes_only_the_targeted_values() {
         vars: &[],
         steps: &steps,
         author: &CommitAuthor::default(),
+        credentials: &Default::default(),
     };
     run_promotion(&input, workspace.path()).unwrap();
     assert_eq!(gitops.show("main", "values.yaml") + "\n", after, "only the three values changed");

@@ -32,6 +32,7 @@ fn run(workspace: &Path, steps: &[PromotionStep]) -> Result<PromotionOutcome, Pr
         vars: &vars,
         steps,
         author: &CommitAuthor::default(),
+        credentials: &Default::default(),
     };
     run_promotion(&input, workspace)
 }

@@ -282,6 +282,7 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
     };
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
+    let credentials = context.config.git_credentials.clone();
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
@@ -328,6 +329,7 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
             vars: stage.vars(),
             steps: &steps,
             author: &author,
+            credentials: &credentials,
         };
         run_promotion_observed(&input, workspace.path(), &mut observer)
     })

@@ -19,7 +19,7 @@ use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, FreightId};
 use serde_json::{Map, Value, json};
 
-use crate::steps::{CommitAuthor, StepContext, run_step};
+use crate::steps::{CommitAuthor, GitCredentials, StepContext, run_step};
 use expressions::{Scope, evaluate_condition, evaluate_string, evaluate_tree};
 
 /// One promotion to run.
@@ -32,6 +32,7 @@ pub struct PromotionInput<'a> {
     pub vars: &'a [PromotionVariable],
     pub steps: &'a [PromotionStep],
     pub author: &'a CommitAuthor,
+    pub credentials: &'a GitCredentials,
 }
 
 /// A finished promotion.
@@ -250,6 +251,7 @@ pub fn run_promotion_observed(
         promotion: input.promotion,
         freight: input.freight,
         author: input.author,
+        credentials: input.credentials,
     };
     let mut commit = String::new();
     for (index, step) in input.steps.iter().enumerate() {

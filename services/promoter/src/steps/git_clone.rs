@@ -50,7 +50,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         if dest.exists() && fs::read_dir(&dest).map_err(|e| e.to_string())?.next().is_some() {
             return Err(format!("config.checkout[{i}].path: {:?} is not empty", checkout.path));
         }
+        let mut fetch = git2::FetchOptions::new();
+        fetch.remote_callbacks(ctx.credentials.callbacks(&config.repo_url));
         let repo = RepoBuilder::new()
+            .fetch_options(fetch)
             .clone(&config.repo_url, &dest)
             .map_err(|e| git_error(&format!("cloning {}", redact(&config.repo_url)), e))?;
         if let Some(branch) = &checkout.branch {

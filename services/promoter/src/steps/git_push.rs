@@ -9,7 +9,7 @@ use git2::{PushOptions, RemoteCallbacks, Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{StepContext, git_error};
+use super::{GitCredentials, StepContext, git_error};
 use crate::engine::workspace::resolve;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -41,10 +41,10 @@ fn is_non_fast_forward(message: &str) -> bool {
         || message.contains("not present locally")
 }
 
-fn push_once(repo: &Repository, branch: &str, target: &str) -> Result<Pushed, String> {
+fn push_once(repo: &Repository, branch: &str, target: &str, credentials: &GitCredentials) -> Result<Pushed, String> {
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let rejection = RefCell::new(None);
-    let mut callbacks = RemoteCallbacks::new();
+    let mut callbacks: RemoteCallbacks<'_> = credentials.callbacks(remote.url().unwrap_or_default());
     callbacks.push_update_reference(|reference, status| {
         if let Some(message) = status {
             *rejection.borrow_mut() = Some(format!("{reference}: {message}"));
@@ -66,10 +66,20 @@ fn push_once(repo: &Repository, branch: &str, target: &str) -> Result<Pushed, St
 }
 
 /// Fetches `target` and replays the local branch's own commits on top of it.
-fn rebase_onto_remote(repo: &Repository, branch: &str, target: &str, committer: &Signature<'_>) -> Result<(), String> {
+fn rebase_onto_remote(
+    repo: &Repository,
+    branch: &str,
+    target: &str,
+    committer: &Signature<'_>,
+    credentials: &GitCredentials,
+) -> Result<(), String> {
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let tracking = format!("refs/remotes/origin/{target}");
-    remote.fetch(&[format!("+refs/heads/{target}:{tracking}")], None, None).map_err(|e| git_error("fetching", e))?;
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(credentials.callbacks(remote.url().unwrap_or_default()));
+    remote
+        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
+        .map_err(|e| git_error("fetching", e))?;
     let upstream = repo.find_reference(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
     let upstream =
         repo.reference_to_annotated_commit(&upstream).map_err(|e| git_error("reading the remote branch", e))?;
@@ -111,11 +121,11 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
     let mut attempt = 1;
     loop {
-        match push_once(&repo, &branch, &target)? {
+        match push_once(&repo, &branch, &target, ctx.credentials)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");
-                rebase_onto_remote(&repo, &branch, &target, &committer)?;
+                rebase_onto_remote(&repo, &branch, &target, &committer, ctx.credentials)?;
                 attempt += 1;
             }
             Pushed::Behind(reason) => {

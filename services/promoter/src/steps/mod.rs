@@ -1,5 +1,6 @@
 //! Promotion steps, one module per step, with Kargo's names, config fields and outputs.
 
+mod credentials;
 mod files;
 mod git_clone;
 mod git_commit;
@@ -16,6 +17,8 @@ use std::path::Path;
 use lading_domain::Freight;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+pub use credentials::{GitCredential, GitCredentials};
 
 /// The name and email promotion commits are made with.
 #[derive(Debug, Clone)]
@@ -38,6 +41,7 @@ pub struct StepContext<'a> {
     pub promotion: &'a str,
     pub freight: &'a Freight,
     pub author: &'a CommitAuthor,
+    pub credentials: &'a GitCredentials,
 }
 
 /// The trailer naming the promotion in every commit it makes; a retried promotion finds
