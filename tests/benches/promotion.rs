@@ -2,7 +2,8 @@
 //!
 //! 1. One promotion (git-clone → yaml-update → git-commit → git-push) on a repository of
 //!    5,000 files and 2,000 commits, beside the `git` CLI doing the same operations in a
-//!    shell script, in the same run.
+//!    shell script, in the same run. Lading clones through its mirror, as the promoter
+//!    does: the first round fills the mirror, later rounds fetch only what is new.
 //! 2. Promotions per second when one freight is auto-promoted into 200 stages at once,
 //!    through NATS, with one and with two promoter replicas.
 //!
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use lading_domain::spec::PromotionStep;
 use lading_domain::{Freight, freight_id};
-use lading_promoter::engine::{PromotionInput, run_promotion};
+use lading_promoter::engine::{PromotionInput, StepObserver, StepReport, run_promotion_observed};
 use lading_promoter::steps::CommitAuthor;
 use lading_tests::git::Repo;
 use lading_tests::sandbox::Sandbox;
@@ -71,7 +72,17 @@ fn step(uses: &str, config: serde_json::Value) -> PromotionStep {
     PromotionStep { uses: uses.into(), config: Some(config), ..Default::default() }
 }
 
-fn lading_promotion(url: &str, round: usize) -> Duration {
+/// Records how long each step took.
+#[derive(Default)]
+struct StepTimes(Vec<(String, i64)>);
+
+impl StepObserver for StepTimes {
+    fn step_finished(&mut self, report: StepReport) {
+        self.0.push((report.uses, report.finished_at_ms - report.started_at_ms));
+    }
+}
+
+fn lading_promotion(url: &str, mirrors: &Path, round: usize, times: &mut StepTimes) -> Duration {
     let workspace = tempfile::tempdir().unwrap();
     let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", &format!("{round:040x}"));
     let id = freight_id::compute(&freight).unwrap();
@@ -95,9 +106,10 @@ fn lading_promotion(url: &str, round: usize) -> Duration {
         steps: &steps,
         author: &CommitAuthor::default(),
         credentials: &Default::default(),
+        mirrors: Some(mirrors),
     };
     let started = Instant::now();
-    run_promotion(&input, workspace.path()).unwrap();
+    run_promotion_observed(&input, workspace.path(), times).unwrap();
     started.elapsed()
 }
 
@@ -179,8 +191,9 @@ async fn main() {
     println!("repository: {FILES} files, {COMMITS} commits (built in {:.1}s)", built.elapsed().as_secs_f64());
     let mut lading = Vec::new();
     let mut cli = Vec::new();
+    let mut times = StepTimes::default();
     for round in 0..rounds {
-        lading.push(lading_promotion(&url, round));
+        lading.push(lading_promotion(&url, &root.path().join("mirrors"), round, &mut times));
         cli.push(git_cli_promotion(&url, round));
     }
     let (lading, cli) = (median(lading), median(cli));
@@ -190,6 +203,21 @@ async fn main() {
         ms(cli),
         lading.as_secs_f64() / cli.as_secs_f64()
     );
+    let mut per_step: Vec<(String, Vec<i64>)> = Vec::new();
+    for (uses, ms) in &times.0 {
+        match per_step.iter_mut().find(|(u, _)| u == uses) {
+            Some((_, all)) => all.push(*ms),
+            None => per_step.push((uses.clone(), vec![*ms])),
+        }
+    }
+    let breakdown: Vec<String> = per_step
+        .into_iter()
+        .map(|(uses, mut all)| {
+            all.sort();
+            format!("{uses} {} ms", all[all.len() / 2])
+        })
+        .collect();
+    println!("  lading per step (median): {}", breakdown.join(", "));
     for replicas in [1, 2] {
         let (elapsed, done) = many_stages(replicas, 200).await;
         println!(

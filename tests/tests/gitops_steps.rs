@@ -36,6 +36,7 @@ fn run(workspace: &Path, promotion: &str, steps: &[PromotionStep]) -> Result<Pro
         steps,
         author: &CommitAuthor::default(),
         credentials: &Default::default(),
+        mirrors: None,
     };
     run_promotion(&input, workspace)
 }
@@ -268,6 +269,7 @@ async fn clone_and_push_over_authenticated_http_with_configured_credentials() {
                 steps: &steps,
                 author: &CommitAuthor::default(),
                 credentials: &credentials,
+                mirrors: None,
             };
             run_promotion(&input, workspace.path()).map_err(|e| e.to_string())
         })
@@ -287,4 +289,55 @@ async fn clone_and_push_over_authenticated_http_with_configured_credentials() {
     .unwrap();
     run_with(right).await.unwrap().unwrap();
     assert_eq!(gitops.show("main", "values.yaml"), "tag: v2");
+}
+
+#[test]
+fn clones_through_a_mirror_see_what_the_remote_has_now() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("one.txt", "1", "one");
+    let mirrors = root.path().join("mirrors");
+    let clone_and_list = |tag: Option<&str>| {
+        let workspace = tempfile::tempdir().unwrap();
+        let freight = freight();
+        let id = freight_id::compute(&freight).unwrap();
+        let checkout = match tag {
+            Some(tag) => json!([{"tag": tag, "path": "./out"}]),
+            None => json!([{"path": "./out"}]),
+        };
+        let steps = [step("git-clone", json!({"repoURL": gitops.url(), "checkout": checkout}))];
+        let input = PromotionInput {
+            project: "demo",
+            stage: "test",
+            promotion: "p",
+            freight_id: &id,
+            freight: &freight,
+            vars: &[],
+            steps: &steps,
+            author: &CommitAuthor::default(),
+            credentials: &Default::default(),
+            mirrors: Some(&mirrors),
+        };
+        run_promotion(&input, workspace.path()).unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(workspace.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f != ".git")
+            .collect();
+        files.sort();
+        let origin = std::process::Command::new("git")
+            .args(["remote", "get-url", "origin"])
+            .current_dir(workspace.path().join("out"))
+            .output()
+            .unwrap();
+        let origin = String::from_utf8_lossy(&origin.stdout).trim().to_owned();
+        (files, origin)
+    };
+    let (first, origin) = clone_and_list(None);
+    assert_eq!(first, vec!["one.txt"]);
+    assert_eq!(origin, gitops.url(), "pushes go to the remote, not the mirror");
+    gitops.commit("two.txt", "2", "two");
+    std::process::Command::new("git").args(["tag", "v1"]).current_dir(root.path().join("gitops.git")).status().unwrap();
+    assert_eq!(clone_and_list(None).0, vec!["one.txt", "two.txt"], "the mirror fetched the new commit");
+    assert_eq!(clone_and_list(Some("v1")).0, vec!["one.txt", "two.txt"], "and the new tag");
 }

@@ -157,14 +157,13 @@ async fn newer_freight_supersedes_pending_promotions_and_aborts_stop_the_queue_h
     let sandbox = Sandbox::start(1).await;
     let app = Repo::create(sandbox.dir.path(), "app");
     let hole = blackhole().await;
-    let a = app.commit("app.txt", "a", "a");
+    app.commit("app.txt", "a", "a");
     sandbox.apply(&quickstart(&app.url(), &format!("http://{}/gitops.git", hole.addr), "1h")).await;
     let alias_a = wait::until("freight a", TIMEOUT, || async {
         let items = sandbox.freight("demo").await;
         items.first().map(|f| f["alias"].as_str().unwrap().to_owned()).ok_or_else(|| "none".to_owned())
     })
     .await;
-    let _ = a;
     wait_phase(&sandbox, "test", &alias_a, "Running").await;
 
     let b = app.commit("app.txt", "b", "b");

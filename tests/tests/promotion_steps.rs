@@ -48,6 +48,7 @@ fn promote(gitops: &Repo, freight: &Freight, promotion: &str) -> Result<String, 
         steps: &steps,
         author: &CommitAuthor::default(),
         credentials: &Default::default(),
+        mirrors: None,
     };
     run_promotion(&input, workspace.path()).map(|o| o.commit).map_err(|e| e.to_string())
 }
@@ -115,6 +116,7 @@ fn paths_outside_the_workspace_are_refused() {
         steps: &steps,
         author: &CommitAuthor::default(),
         credentials: &Default::default(),
+        mirrors: None,
     };
     let error = run_promotion(&input, workspace.path()).unwrap_err().to_string();
     assert!(error.contains("leaves the promotion's workspace"), "{error}");
@@ -154,6 +156,7 @@ fn yaml_update_changes_only_the_targeted_values() {
         steps: &steps,
         author: &CommitAuthor::default(),
         credentials: &Default::default(),
+        mirrors: None,
     };
     run_promotion(&input, workspace.path()).unwrap();
     assert_eq!(gitops.show("main", "values.yaml") + "\n", after, "only the three values changed");

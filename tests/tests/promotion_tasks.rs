@@ -103,7 +103,7 @@ async fn set_freight_alias_renames_freight_and_refuses_taken_aliases() {
     assert_eq!(freight[0]["metadata"]["labels"]["lading.dev/alias"], "release");
 
     // The next freight wants the same alias in test: the step fails and says why.
-    let second = app.commit("app.txt", "v2", "second");
+    app.commit("app.txt", "v2", "second");
     sandbox.refresh("demo", "app").await;
     let message = lading_tests::wait::until("the second promotion into test to fail", TIMEOUT, || async {
         let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
@@ -120,5 +120,4 @@ async fn set_freight_alias_renames_freight_and_refuses_taken_aliases() {
     let items = sandbox.freight("demo").await;
     let renamed: Vec<&str> = items.iter().map(|f| f["alias"].as_str().unwrap()).collect();
     assert_eq!(renamed.iter().filter(|a| **a == "release").count(), 1, "{renamed:?}");
-    let _ = second;
 }

@@ -33,6 +33,7 @@ fn run(workspace: &Path, steps: &[PromotionStep]) -> Result<PromotionOutcome, Pr
         steps,
         author: &CommitAuthor::default(),
         credentials: &Default::default(),
+        mirrors: None,
     };
     run_promotion(&input, workspace)
 }

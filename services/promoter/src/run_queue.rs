@@ -283,6 +283,7 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
     let credentials = context.config.git_credentials.clone();
+    let mirrors = work_dir.clone().unwrap_or_else(std::env::temp_dir).join("lading-git-mirrors");
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
@@ -330,6 +331,7 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
             steps: &steps,
             author: &author,
             credentials: &credentials,
+            mirrors: Some(&mirrors),
         };
         run_promotion_observed(&input, workspace.path(), &mut observer)
     })

@@ -33,6 +33,8 @@ pub struct PromotionInput<'a> {
     pub steps: &'a [PromotionStep],
     pub author: &'a CommitAuthor,
     pub credentials: &'a GitCredentials,
+    /// See [`StepContext::mirrors`].
+    pub mirrors: Option<&'a Path>,
 }
 
 /// A finished promotion.
@@ -252,6 +254,7 @@ pub fn run_promotion_observed(
         freight: input.freight,
         author: input.author,
         credentials: input.credentials,
+        mirrors: input.mirrors,
     };
     let mut commit = String::new();
     for (index, step) in input.steps.iter().enumerate() {

@@ -1,14 +1,19 @@
 //! `git-clone`: clones a repository into the workspace, one working tree per `checkout`
 //! entry (a branch, optionally created as an empty orphan branch, a tag or a commit).
 
+use std::collections::HashMap;
 use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use git2::build::{CheckoutBuilder, RepoBuilder};
 use git2::{BranchType, Oid, Repository};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{StepContext, git_error};
+use sha1::{Digest, Sha1};
+
+use super::{GitCredentials, StepContext, git_error};
 use crate::engine::workspace::resolve;
 
 #[derive(Debug, Deserialize)]
@@ -50,12 +55,17 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         if dest.exists() && fs::read_dir(&dest).map_err(|e| e.to_string())?.next().is_some() {
             return Err(format!("config.checkout[{i}].path: {:?} is not empty", checkout.path));
         }
-        let mut fetch = git2::FetchOptions::new();
-        fetch.remote_callbacks(ctx.credentials.callbacks(&config.repo_url));
-        let repo = RepoBuilder::new()
-            .fetch_options(fetch)
-            .clone(&config.repo_url, &dest)
-            .map_err(|e| git_error(&format!("cloning {}", redact(&config.repo_url)), e))?;
+        let repo = match ctx.mirrors {
+            Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.credentials)?,
+            None => {
+                let mut fetch = git2::FetchOptions::new();
+                fetch.remote_callbacks(ctx.credentials.callbacks(&config.repo_url));
+                RepoBuilder::new()
+                    .fetch_options(fetch)
+                    .clone(&config.repo_url, &dest)
+                    .map_err(|e| git_error(&format!("cloning {}", redact(&config.repo_url)), e))?
+            }
+        };
         if let Some(branch) = &checkout.branch {
             check_out_branch(&repo, branch, checkout.create)?;
         } else if let Some(commit) = &checkout.commit {
@@ -71,6 +81,62 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         }
     }
     Ok(Map::new())
+}
+
+/// One lock per mirror: promotions running side by side fetch into and clone from a
+/// mirror one at a time.
+fn mirror_lock(dir: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    locks.entry(dir.to_path_buf()).or_default().clone()
+}
+
+/// Brings the mirror of `url` up to date (one incremental fetch of every branch and tag),
+/// then clones it locally (hardlinked objects) and points `origin` back at `url`, so
+/// pushes go to the real remote. A first clone costs what a plain clone does; later
+/// ones only fetch what is new.
+fn clone_via_mirror(
+    mirrors: &Path,
+    url: &str,
+    dest: &Path,
+    credentials: &GitCredentials,
+) -> Result<Repository, String> {
+    let digest = Sha1::digest(url.as_bytes());
+    let dir = mirrors.join(digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>());
+    let lock = mirror_lock(&dir);
+    let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let mirror = match Repository::open_bare(&dir) {
+        Ok(mirror) => mirror,
+        Err(_) => {
+            fs::create_dir_all(&dir).map_err(|e| format!("creating a mirror: {e}"))?;
+            Repository::init_bare(&dir).map_err(|e| git_error("creating a mirror", e))?
+        }
+    };
+    let context = format!("fetching {}", redact(url));
+    let mut remote = mirror.remote_anonymous(url).map_err(|e| git_error(&context, e))?;
+    remote
+        .connect_auth(git2::Direction::Fetch, Some(credentials.callbacks(url)), None)
+        .map_err(|e| git_error(&context, e))?;
+    // The mirror's HEAD follows the remote's default branch, so clones check it out.
+    let default_branch = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
+    remote.disconnect().map_err(|e| git_error(&context, e))?;
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(credentials.callbacks(url));
+    fetch.prune(git2::FetchPrune::On);
+    fetch.download_tags(git2::AutotagOption::All);
+    remote
+        .fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut fetch), None)
+        .map_err(|e| git_error(&context, e))?;
+    if let Some(branch) = default_branch {
+        mirror.set_head(&branch).map_err(|e| git_error("setting the mirror's HEAD", e))?;
+    }
+    let source = dir.to_str().ok_or("the mirror path is not UTF-8")?;
+    let repo = RepoBuilder::new()
+        .clone_local(git2::build::CloneLocal::Local)
+        .clone(source, dest)
+        .map_err(|e| git_error(&format!("cloning {} from its mirror", redact(url)), e))?;
+    repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
+    Ok(repo)
 }
 
 fn detach_at(repo: &Repository, oid: Oid) -> Result<(), String> {

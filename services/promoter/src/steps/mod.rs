@@ -42,6 +42,9 @@ pub struct StepContext<'a> {
     pub freight: &'a Freight,
     pub author: &'a CommitAuthor,
     pub credentials: &'a GitCredentials,
+    /// Where `git-clone` keeps a mirror per repository, fetched before each clone; clones
+    /// are then local. `None` clones straight from the remote.
+    pub mirrors: Option<&'a Path>,
 }
 
 /// The trailer naming the promotion in every commit it makes; a retried promotion finds
