@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
 
 use git2::build::{CheckoutBuilder, RepoBuilder};
 use git2::{BranchType, Oid, Repository};
@@ -83,16 +84,23 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     Ok(Map::new())
 }
 
-/// One lock per mirror: promotions running side by side fetch into and clone from a
-/// mirror one at a time.
-fn mirror_lock(dir: &Path) -> Arc<Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+/// A mirror's lock (a fetch is exclusive, clones share it) and when its last fetch began.
+#[derive(Default)]
+struct Mirror {
+    lock: RwLock<Option<Instant>>,
+}
+
+/// The state of the mirror in `dir`, shared by the promotions of this process.
+fn mirror_lock(dir: &Path) -> Arc<Mirror> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mirror>>>> = OnceLock::new();
     let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     locks.entry(dir.to_path_buf()).or_default().clone()
 }
 
-/// Brings the mirror of `url` up to date (one incremental fetch of every branch and tag),
-/// then clones it locally (hardlinked objects) and points `origin` back at `url`, so
+/// Brings the mirror of `url` up to date (one incremental fetch of every branch and tag,
+/// alone),
+/// then clones it locally (hardlinked objects, side by side with other clones) and points
+/// `origin` back at `url`, so
 /// pushes go to the real remote. A first clone costs what a plain clone does; later
 /// ones only fetch what is new.
 fn clone_via_mirror(
@@ -103,8 +111,15 @@ fn clone_via_mirror(
 ) -> Result<Repository, String> {
     let digest = Sha1::digest(url.as_bytes());
     let dir = mirrors.join(digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>());
-    let lock = mirror_lock(&dir);
-    let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let state = mirror_lock(&dir);
+    let asked = Instant::now();
+    let mut fetching = state.lock.write().unwrap_or_else(|p| p.into_inner());
+    // A fetch that began after this promotion asked leaves the mirror fresh enough.
+    if fetching.is_some_and(|started| started > asked) {
+        drop(fetching);
+        return clone_from_mirror(&state, &dir, url, dest);
+    }
+    *fetching = Some(Instant::now());
     let mirror = match Repository::open_bare(&dir) {
         Ok(mirror) => mirror,
         Err(_) => {
@@ -130,6 +145,13 @@ fn clone_via_mirror(
     if let Some(branch) = default_branch {
         mirror.set_head(&branch).map_err(|e| git_error("setting the mirror's HEAD", e))?;
     }
+    drop(fetching);
+    clone_from_mirror(&state, &dir, url, dest)
+}
+
+/// Clones the mirror in `dir` locally, side by side with other clones.
+fn clone_from_mirror(state: &Mirror, dir: &Path, url: &str, dest: &Path) -> Result<Repository, String> {
+    let _cloning = state.lock.read().unwrap_or_else(|p| p.into_inner());
     let source = dir.to_str().ok_or("the mirror path is not UTF-8")?;
     let repo = RepoBuilder::new()
         .clone_local(git2::build::CloneLocal::Local)
