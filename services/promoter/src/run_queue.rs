@@ -283,7 +283,12 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
     let credentials = context.config.git_credentials.clone();
-    let mirrors = work_dir.clone().unwrap_or_else(std::env::temp_dir).join("lading-git-mirrors");
+    // Mirrors are locked within a process: each replica keeps its own.
+    let mirrors = work_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("lading-git-mirrors")
+        .join(&context.config.service.replica);
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();

@@ -120,21 +120,24 @@ fn clone_via_mirror(
         return clone_from_mirror(&state, &dir, url, dest);
     }
     *fetching = Some(Instant::now());
-    let mirror = match Repository::open_bare(&dir) {
-        Ok(mirror) => mirror,
+    let (mirror, created) = match Repository::open_bare(&dir) {
+        Ok(mirror) => (mirror, false),
         Err(_) => {
             fs::create_dir_all(&dir).map_err(|e| format!("creating a mirror: {e}"))?;
-            Repository::init_bare(&dir).map_err(|e| git_error("creating a mirror", e))?
+            (Repository::init_bare(&dir).map_err(|e| git_error("creating a mirror", e))?, true)
         }
     };
     let context = format!("fetching {}", redact(url));
     let mut remote = mirror.remote_anonymous(url).map_err(|e| git_error(&context, e))?;
-    remote
-        .connect_auth(git2::Direction::Fetch, Some(credentials.callbacks(url)), None)
-        .map_err(|e| git_error(&context, e))?;
-    // The mirror's HEAD follows the remote's default branch, so clones check it out.
-    let default_branch = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
-    remote.disconnect().map_err(|e| git_error(&context, e))?;
+    // A new mirror's HEAD follows the remote's default branch, so clones check it out.
+    let mut default_branch = None;
+    if created {
+        remote
+            .connect_auth(git2::Direction::Fetch, Some(credentials.callbacks(url)), None)
+            .map_err(|e| git_error(&context, e))?;
+        default_branch = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
+        remote.disconnect().map_err(|e| git_error(&context, e))?;
+    }
     let mut fetch = git2::FetchOptions::new();
     fetch.remote_callbacks(credentials.callbacks(url));
     fetch.prune(git2::FetchPrune::On);
