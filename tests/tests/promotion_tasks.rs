@@ -61,7 +61,7 @@ async fn a_stage_promotes_through_a_cluster_promotion_task() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_missing_task_fails_the_promotion_with_its_name() {
+async fn a_missing_task_errors_the_promotion_with_its_name() {
     let sandbox = Sandbox::start(1).await;
     let app = Repo::create(sandbox.dir.path(), "app");
     let gitops = Repo::create(sandbox.dir.path(), "gitops");
@@ -70,11 +70,11 @@ async fn a_missing_task_fails_the_promotion_with_its_name() {
     let without_task =
         &manifests[..manifests.rfind("---\napiVersion: lading.dev/v1alpha1\nkind: PromotionTask").unwrap()];
     sandbox.apply(without_task).await;
-    let message = lading_tests::wait::until("the promotion to fail", TIMEOUT, || async {
+    let message = lading_tests::wait::until("the promotion to error", TIMEOUT, || async {
         let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
         let test = stages["items"].as_array().and_then(|i| i.iter().find(|s| s["metadata"]["name"] == "test").cloned());
         match test.as_ref().map(|t| &t["status"]["lastPromotion"]["status"]) {
-            Some(status) if status["phase"] == "Failed" => {
+            Some(status) if status["phase"] == "Errored" => {
                 Ok(status["message"].as_str().unwrap_or_default().to_owned())
             }
             other => Err(format!("{other:?}")),

@@ -66,7 +66,7 @@ async fn wait(client: &Client, project: &str, stage: &str, name: &str, timeout: 
             }
             match phase.as_str() {
                 "Succeeded" => return Ok(()),
-                "Failed" | "Aborted" => {
+                "Failed" | "Errored" | "Aborted" => {
                     bail!("promotion {name} {}: {}", phase.to_lowercase(), text(promotion, "/status/message"))
                 }
                 _ => {}

@@ -15,8 +15,8 @@ use std::time::Duration;
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_events::catalog::{
-    FreightAliasChangedV1, PromotionCreatedV1, PromotionFailedV1, PromotionStartedV1, PromotionStepFinishedV1,
-    PromotionSucceededV1, StepStatus,
+    FreightAliasChangedV1, PromotionCreatedV1, PromotionErroredV1, PromotionFailedV1, PromotionStartedV1,
+    PromotionStepFinishedV1, PromotionSucceededV1, StepStatus,
 };
 use lading_events::read_model::PromotionPhase;
 use lading_events::{Event, EventType, TraceContext, now_ms};
@@ -247,17 +247,28 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
             finished_at_ms: now_ms(),
         })
     };
+    let errored = |reason: String| {
+        tracing::warn!(promotion = created.promotion, reason, "promotion could not run");
+        Event::PromotionErrored(PromotionErroredV1 {
+            project: created.project.clone(),
+            stage: created.stage.clone(),
+            promotion: created.promotion.clone(),
+            freight_id: created.freight_id.clone(),
+            reason,
+            errored_at_ms: now_ms(),
+        })
+    };
     let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
-        return Some(failed(format!("stage {:?} no longer exists", created.stage)));
+        return Some(errored(format!("stage {:?} no longer exists", created.stage)));
     };
     let steps = match crate::engine::tasks::expand_tasks(stage.steps(), |task| {
         context.specs.read(|s| s.promotion_task(&created.project, task).cloned())
     }) {
         Ok(steps) => steps,
-        Err(reason) => return Some(failed(reason)),
+        Err(reason) => return Some(errored(reason)),
     };
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
-        return Some(failed(format!("malformed freight ID {:?}", created.freight_id)));
+        return Some(errored(format!("malformed freight ID {:?}", created.freight_id)));
     };
     let Some(freight) = context.projection.read(|m| {
         let project = m.project(&created.project)?;
@@ -278,7 +289,7 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
         }
         Some(freight)
     }) else {
-        return Some(failed(format!("freight {freight_id} is unknown")));
+        return Some(errored(format!("freight {freight_id} is unknown")));
     };
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();

@@ -254,6 +254,19 @@ pub struct PromotionAbortedV1 {
     pub aborted_at_ms: i64,
 }
 
+/// `dev.lading.promotion.errored.v1`: a promotion could not run at all (its stage or
+/// freight is gone, a task is missing, no workspace); shares its identity with succeeded,
+/// failed and aborted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionErroredV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub reason: String,
+    pub errored_at_ms: i64,
+}
+
 /// `dev.lading.freight.alias-changed.v1`: a freight got a new alias (the
 /// `set-freight-alias` step). The new alias was claimed in the project first, so it is
 /// unique there; the previous one is free again.
@@ -310,10 +323,11 @@ pub enum EventType {
     PromotionStepFinishedV1,
     PromotionAbortedV1,
     FreightAliasChangedV1,
+    PromotionErroredV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -325,6 +339,7 @@ impl EventType {
         EventType::PromotionStepFinishedV1,
         EventType::PromotionAbortedV1,
         EventType::FreightAliasChangedV1,
+        EventType::PromotionErroredV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -341,6 +356,7 @@ impl EventType {
             EventType::PromotionStepFinishedV1 => "dev.lading.promotion.step-finished.v1",
             EventType::PromotionAbortedV1 => "dev.lading.promotion.aborted.v1",
             EventType::FreightAliasChangedV1 => "dev.lading.freight.alias-changed.v1",
+            EventType::PromotionErroredV1 => "dev.lading.promotion.errored.v1",
         }
     }
 
@@ -357,7 +373,8 @@ impl EventType {
             | EventType::PromotionFailedV1
             | EventType::PromotionStartedV1
             | EventType::PromotionStepFinishedV1
-            | EventType::PromotionAbortedV1 => "stage",
+            | EventType::PromotionAbortedV1
+            | EventType::PromotionErroredV1 => "stage",
             EventType::WarehouseRefreshRequestedV1 | EventType::WarehouseDiscoveryFailedV1 => "warehouse",
         }
     }
@@ -376,6 +393,7 @@ impl EventType {
             EventType::PromotionStepFinishedV1 => "promotion-step-finished",
             EventType::PromotionAbortedV1 => "promotion-aborted",
             EventType::FreightAliasChangedV1 => "alias-changed",
+            EventType::PromotionErroredV1 => "promotion-errored",
         }
     }
 
@@ -399,6 +417,7 @@ pub enum Event {
     PromotionStepFinished(PromotionStepFinishedV1),
     PromotionAborted(PromotionAbortedV1),
     FreightAliasChanged(FreightAliasChangedV1),
+    PromotionErrored(PromotionErroredV1),
 }
 
 impl Event {
@@ -415,6 +434,7 @@ impl Event {
             Event::PromotionStepFinished(_) => EventType::PromotionStepFinishedV1,
             Event::PromotionAborted(_) => EventType::PromotionAbortedV1,
             Event::FreightAliasChanged(_) => EventType::FreightAliasChangedV1,
+            Event::PromotionErrored(_) => EventType::PromotionErroredV1,
         }
     }
 
@@ -431,6 +451,7 @@ impl Event {
             Event::PromotionStepFinished(e) => &e.project,
             Event::PromotionAborted(e) => &e.project,
             Event::FreightAliasChanged(e) => &e.project,
+            Event::PromotionErrored(e) => &e.project,
         }
     }
 
@@ -448,6 +469,7 @@ impl Event {
             Event::PromotionStepFinished(e) => &e.stage,
             Event::PromotionAborted(e) => &e.stage,
             Event::FreightAliasChanged(e) => &e.freight_id,
+            Event::PromotionErrored(e) => &e.stage,
         }
     }
 
@@ -465,6 +487,7 @@ impl Event {
             Event::PromotionStepFinished(e) => e.finished_at_ms,
             Event::PromotionAborted(e) => e.aborted_at_ms,
             Event::FreightAliasChanged(e) => e.changed_at_ms,
+            Event::PromotionErrored(e) => e.errored_at_ms,
         }
     }
 
@@ -514,6 +537,7 @@ impl Event {
             Event::FreightAliasChanged(e) => {
                 format!("freight-alias:{}:{}:{}:{}", e.project, e.freight_id, e.alias, e.changed_at_ms)
             }
+            Event::PromotionErrored(e) => format!("promotion-finished:{}:{}", e.project, e.promotion),
         }
     }
 
@@ -547,6 +571,7 @@ impl Event {
                 format!("projects/{}/promotions/{}", e.project, e.promotion)
             }
             Event::FreightAliasChanged(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::PromotionErrored(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
         }
     }
 }

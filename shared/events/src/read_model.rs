@@ -18,17 +18,21 @@ pub enum PromotionPhase {
     Running,
     Succeeded,
     Failed,
+    Errored,
     Aborted,
 }
 
 impl PromotionPhase {
     pub fn is_terminal(self) -> bool {
-        matches!(self, PromotionPhase::Succeeded | PromotionPhase::Failed | PromotionPhase::Aborted)
+        matches!(
+            self,
+            PromotionPhase::Succeeded | PromotionPhase::Failed | PromotionPhase::Errored | PromotionPhase::Aborted
+        )
     }
 
     /// Ended without succeeding.
     pub fn is_unsuccessful(self) -> bool {
-        matches!(self, PromotionPhase::Failed | PromotionPhase::Aborted)
+        matches!(self, PromotionPhase::Failed | PromotionPhase::Errored | PromotionPhase::Aborted)
     }
 }
 
@@ -261,6 +265,16 @@ impl ReadModel {
                     record.steps.retain(|s| s.index != e.index);
                     record.steps.push(step);
                     record.steps.sort_by_key(|s| s.index);
+                }
+            }
+            Event::PromotionErrored(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
+                    && !record.phase.is_terminal()
+                {
+                    record.phase = PromotionPhase::Errored;
+                    record.finished_at = Some(time_from_ms(e.errored_at_ms));
+                    record.message = e.reason.clone();
                 }
             }
             Event::FreightAliasChanged(e) => {

@@ -116,6 +116,14 @@ pub(crate) fn samples() -> Vec<Event> {
             previous_alias: "brave-otter".into(),
             changed_at_ms: T,
         }),
+        Event::PromotionErrored(PromotionErroredV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            freight_id: FREIGHT.into(),
+            reason: "stage \"test\" no longer exists".into(),
+            errored_at_ms: T,
+        }),
     ]
 }
 
@@ -123,7 +131,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 11] = [
+const GOLDEN: [(&str, &str); 12] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
@@ -168,6 +176,10 @@ const GOLDEN: [(&str, &str); 11] = [
         "dev.lading.freight.alias-changed.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390972656c656173652d310b62726176652d6f7474657280a0d5edee66",
     ),
+    (
+        "dev.lading.promotion.errored.v1",
+        "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e3165646333326128316564633332613835356634616365656164343362663337373462376664643838626234386137391d737461676520227465737422206e6f206c6f6e6765722065786973747380a0d5edee66",
+    ),
 ];
 
 #[test]
@@ -201,7 +213,7 @@ fn undecodable_messages_are_errors_not_panics() {
 fn identities_are_stable_and_distinct() {
     let ids: std::collections::HashSet<_> = samples().iter().map(Event::identity).collect();
     // succeeded, failed and aborted of one promotion share an identity: one is stored.
-    assert_eq!(ids.len(), samples().len() - 2);
+    assert_eq!(ids.len(), samples().len() - 3);
     assert_eq!(samples()[0].identity(), format!("freight-created:demo:{FREIGHT}"));
     assert_eq!(samples()[0].subject(), format!("lading.evt.demo.freight.{FREIGHT}.created"));
 }

@@ -27,6 +27,7 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::PromotionStepFinished(e) => postcard::to_stdvec(e),
         Event::PromotionAborted(e) => postcard::to_stdvec(e),
         Event::FreightAliasChanged(e) => postcard::to_stdvec(e),
+        Event::PromotionErrored(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -53,6 +54,7 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::PromotionStepFinishedV1 => Event::PromotionStepFinished(postcard::from_bytes(payload).map_err(err)?),
         EventType::PromotionAbortedV1 => Event::PromotionAborted(postcard::from_bytes(payload).map_err(err)?),
         EventType::FreightAliasChangedV1 => Event::FreightAliasChanged(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionErroredV1 => Event::PromotionErrored(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 
