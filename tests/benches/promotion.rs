@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use lading_domain::spec::PromotionStep;
 use lading_domain::{Freight, freight_id};
-use lading_promoter::engine::{PromotionInput, StepObserver, StepReport, run_promotion_observed};
-use lading_promoter::steps::CommitAuthor;
+use lading_promoter::engine::{StepObserver, StepReport};
+use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
 use lading_tests::sandbox::Sandbox;
 use serde_json::json;
@@ -96,20 +96,9 @@ fn lading_promotion(url: &str, mirrors: &Path, round: usize, times: &mut StepTim
         step("git-push", json!({"path": "./out"})),
     ];
     let promotion = format!("bench.{round}.{}", id.short());
-    let input = PromotionInput {
-        project: "bench",
-        stage: "bench",
-        promotion: &promotion,
-        freight_id: &id,
-        freight: &freight,
-        vars: &[],
-        steps: &steps,
-        author: &CommitAuthor::default(),
-        credentials: &Default::default(),
-        mirrors: Some(mirrors),
-    };
+    let run = EngineRun { promotion: &promotion, mirrors: Some(mirrors), ..EngineRun::new(&freight) };
     let started = Instant::now();
-    run_promotion_observed(&input, workspace.path(), times).unwrap();
+    run.run_observed(workspace.path(), &steps, times).unwrap();
     started.elapsed()
 }
 

@@ -4,11 +4,13 @@
 //! # Layout
 //!
 //! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir.
-//! - [`git_http`]: those repositories over authenticated smart HTTP.
+//! - [`engine_run`]: promotion steps run through the step engine alone.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
+//! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
 
+pub mod engine_run;
 pub mod git;
 pub mod git_http;
 pub mod nats;

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
+use lading_domain::Freight;
 use lading_domain::spec::PromotionStep;
-use lading_domain::{Freight, freight_id};
-use lading_promoter::engine::{PromotionError, PromotionInput, PromotionOutcome, run_promotion};
-use lading_promoter::steps::CommitAuthor;
+use lading_promoter::engine::{PromotionError, PromotionOutcome};
+use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
 use serde_json::json;
 
@@ -25,20 +25,7 @@ fn freight() -> Freight {
 
 fn run(workspace: &Path, promotion: &str, steps: &[PromotionStep]) -> Result<PromotionOutcome, PromotionError> {
     let freight = freight();
-    let id = freight_id::compute(&freight).unwrap();
-    let input = PromotionInput {
-        project: "demo",
-        stage: "test",
-        promotion,
-        freight_id: &id,
-        freight: &freight,
-        vars: &[],
-        steps,
-        author: &CommitAuthor::default(),
-        credentials: &Default::default(),
-        mirrors: None,
-    };
-    run_promotion(&input, workspace)
+    EngineRun { promotion, ..EngineRun::new(&freight) }.run(workspace, steps)
 }
 
 const KUSTOMIZATION: &str = "\
@@ -258,20 +245,8 @@ async fn clone_and_push_over_authenticated_http_with_configured_credentials() {
         tokio::task::spawn_blocking(move || {
             let workspace = tempfile::tempdir().unwrap();
             let freight = freight();
-            let id = freight_id::compute(&freight).unwrap();
-            let input = PromotionInput {
-                project: "demo",
-                stage: "test",
-                promotion: "test.01.http",
-                freight_id: &id,
-                freight: &freight,
-                vars: &[],
-                steps: &steps,
-                author: &CommitAuthor::default(),
-                credentials: &credentials,
-                mirrors: None,
-            };
-            run_promotion(&input, workspace.path()).map_err(|e| e.to_string())
+            let run = EngineRun { promotion: "test.01.http", credentials, ..EngineRun::new(&freight) };
+            run.run(workspace.path(), &steps).map_err(|e| e.to_string())
         })
     };
     let refused = run_with(Default::default()).await.unwrap().unwrap_err();
@@ -300,25 +275,12 @@ fn clones_through_a_mirror_see_what_the_remote_has_now() {
     let clone_and_list = |tag: Option<&str>| {
         let workspace = tempfile::tempdir().unwrap();
         let freight = freight();
-        let id = freight_id::compute(&freight).unwrap();
         let checkout = match tag {
             Some(tag) => json!([{"tag": tag, "path": "./out"}]),
             None => json!([{"path": "./out"}]),
         };
         let steps = [step("git-clone", json!({"repoURL": gitops.url(), "checkout": checkout}))];
-        let input = PromotionInput {
-            project: "demo",
-            stage: "test",
-            promotion: "p",
-            freight_id: &id,
-            freight: &freight,
-            vars: &[],
-            steps: &steps,
-            author: &CommitAuthor::default(),
-            credentials: &Default::default(),
-            mirrors: Some(&mirrors),
-        };
-        run_promotion(&input, workspace.path()).unwrap();
+        EngineRun { mirrors: Some(&mirrors), ..EngineRun::new(&freight) }.run(workspace.path(), &steps).unwrap();
         let mut files: Vec<String> = std::fs::read_dir(workspace.path().join("out"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

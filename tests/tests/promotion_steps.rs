@@ -3,8 +3,7 @@
 
 use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, freight_id};
-use lading_promoter::engine::{PromotionInput, run_promotion};
-use lading_promoter::steps::CommitAuthor;
+use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
 use serde_json::json;
 
@@ -34,23 +33,10 @@ fn steps(gitops: &str) -> Vec<PromotionStep> {
 }
 
 fn promote(gitops: &Repo, freight: &Freight, promotion: &str) -> Result<String, String> {
-    let id = freight_id::compute(freight).unwrap();
     let workspace = tempfile::tempdir().unwrap();
     let vars = [PromotionVariable { name: "app".into(), value: "https://example.com/app.git".into() }];
-    let steps = steps(&gitops.url());
-    let input = PromotionInput {
-        project: "demo",
-        stage: "test",
-        promotion,
-        freight_id: &id,
-        freight,
-        vars: &vars,
-        steps: &steps,
-        author: &CommitAuthor::default(),
-        credentials: &Default::default(),
-        mirrors: None,
-    };
-    run_promotion(&input, workspace.path()).map(|o| o.commit).map_err(|e| e.to_string())
+    let run = EngineRun { promotion, vars: &vars, ..EngineRun::new(freight) };
+    run.run(workspace.path(), &steps(&gitops.url())).map(|o| o.commit).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -99,26 +85,13 @@ fn paths_outside_the_workspace_are_refused() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
     let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let id = freight_id::compute(&freight).unwrap();
     let workspace = tempfile::tempdir().unwrap();
     let steps = vec![step(
         "git-clone",
         None,
         json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "create": true, "path": "../escape"}]}),
     )];
-    let input = PromotionInput {
-        project: "demo",
-        stage: "test",
-        promotion: "p",
-        freight_id: &id,
-        freight: &freight,
-        vars: &[],
-        steps: &steps,
-        author: &CommitAuthor::default(),
-        credentials: &Default::default(),
-        mirrors: None,
-    };
-    let error = run_promotion(&input, workspace.path()).unwrap_err().to_string();
+    let error = EngineRun::new(&freight).run(workspace.path(), &steps).unwrap_err().to_string();
     assert!(error.contains("leaves the promotion's workspace"), "{error}");
 }
 
@@ -130,7 +103,6 @@ fn yaml_update_changes_only_the_targeted_values() {
     let after = include_str!("../fixtures/yaml-update/values.after.yaml");
     gitops.commit("values.yaml", before, "initial values");
     let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let id = freight_id::compute(&freight).unwrap();
     let workspace = tempfile::tempdir().unwrap();
     let steps = vec![
         step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./src"}]})),
@@ -146,18 +118,6 @@ fn yaml_update_changes_only_the_targeted_values() {
         step("git-commit", None, json!({"path": "./src", "message": "bump"})),
         step("git-push", None, json!({"path": "./src"})),
     ];
-    let input = PromotionInput {
-        project: "demo",
-        stage: "test",
-        promotion: "p",
-        freight_id: &id,
-        freight: &freight,
-        vars: &[],
-        steps: &steps,
-        author: &CommitAuthor::default(),
-        credentials: &Default::default(),
-        mirrors: None,
-    };
-    run_promotion(&input, workspace.path()).unwrap();
+    EngineRun::new(&freight).run(workspace.path(), &steps).unwrap();
     assert_eq!(gitops.show("main", "values.yaml") + "\n", after, "only the three values changed");
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
+use lading_domain::Freight;
 use lading_domain::spec::{PromotionStep, PromotionVariable, StepRetry};
-use lading_domain::{Freight, freight_id};
-use lading_promoter::engine::{PromotionError, PromotionInput, PromotionOutcome, run_promotion};
-use lading_promoter::steps::CommitAuthor;
+use lading_promoter::engine::{PromotionError, PromotionOutcome};
+use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
 use serde_json::json;
 
@@ -21,21 +21,8 @@ fn named(mut step: PromotionStep, alias: &str) -> PromotionStep {
 
 fn run(workspace: &Path, steps: &[PromotionStep]) -> Result<PromotionOutcome, PromotionError> {
     let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let id = freight_id::compute(&freight).unwrap();
     let vars = [PromotionVariable { name: "env".into(), value: "test".into() }];
-    let input = PromotionInput {
-        project: "demo",
-        stage: "test",
-        promotion: "test.01.aaaaaaa",
-        freight_id: &id,
-        freight: &freight,
-        vars: &vars,
-        steps,
-        author: &CommitAuthor::default(),
-        credentials: &Default::default(),
-        mirrors: None,
-    };
-    run_promotion(&input, workspace)
+    EngineRun { promotion: "test.01.aaaaaaa", vars: &vars, ..EngineRun::new(&freight) }.run(workspace, steps)
 }
 
 #[test]

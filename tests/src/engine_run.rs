@@ -1,0 +1,55 @@
+//! Running promotion steps straight through the step engine, without services, with the
+//! defaults tests share: project `demo`, stage `test`, the Lading commit author.
+
+use std::path::Path;
+
+use lading_domain::spec::{PromotionStep, PromotionVariable};
+use lading_domain::{Freight, freight_id};
+use lading_promoter::engine::{
+    PromotionError, PromotionInput, PromotionOutcome, StepObserver, Unobserved, run_promotion_observed,
+};
+use lading_promoter::steps::{CommitAuthor, GitCredentials};
+
+/// One promotion of `freight`; set the other fields to change the defaults.
+pub struct EngineRun<'a> {
+    pub promotion: &'a str,
+    pub freight: &'a Freight,
+    pub vars: &'a [PromotionVariable],
+    pub credentials: GitCredentials,
+    pub mirrors: Option<&'a Path>,
+}
+
+impl<'a> EngineRun<'a> {
+    /// Promotion `p` of `freight`, no variables, no credentials, no mirrors.
+    pub fn new(freight: &'a Freight) -> Self {
+        Self { promotion: "p", freight, vars: &[], credentials: GitCredentials::default(), mirrors: None }
+    }
+
+    /// Runs `steps` in `workspace`.
+    pub fn run(&self, workspace: &Path, steps: &[PromotionStep]) -> Result<PromotionOutcome, PromotionError> {
+        self.run_observed(workspace, steps, &mut Unobserved)
+    }
+
+    /// Runs `steps` in `workspace`, reporting to `observer`.
+    pub fn run_observed(
+        &self,
+        workspace: &Path,
+        steps: &[PromotionStep],
+        observer: &mut dyn StepObserver,
+    ) -> Result<PromotionOutcome, PromotionError> {
+        let id = freight_id::compute(self.freight).expect("test freight has an ID");
+        let input = PromotionInput {
+            project: "demo",
+            stage: "test",
+            promotion: self.promotion,
+            freight_id: &id,
+            freight: self.freight,
+            vars: self.vars,
+            steps,
+            author: &CommitAuthor::default(),
+            credentials: &self.credentials,
+            mirrors: self.mirrors,
+        };
+        run_promotion_observed(&input, workspace, observer)
+    }
+}
