@@ -197,13 +197,23 @@ async fn newer_freight_supersedes_pending_promotions_and_aborts_stop_the_queue_h
     assert_eq!(aborted["status"]["message"], "aborted by a user");
     let _ = hole.stop.send(());
 
-    // c runs next; its clone now fails, and the failed step says why.
+    // c runs next; its clone now fails, the failed step says why, and the steps after it
+    // are listed as skipped.
     let failed = wait_phase(&sandbox, "test", &alias_c, "Failed").await;
     assert!(failed["status"]["message"].as_str().unwrap().starts_with("step 0 (git-clone)"), "{failed}");
-    let steps = failed["status"]["stepExecutionMetadata"].as_array().unwrap();
-    assert_eq!(steps.len(), 1, "{steps:?}");
+    let steps = wait::until("every step recorded", TIMEOUT, || async {
+        let test = promotions(&sandbox, "test").await;
+        let c = test.iter().find(|p| p["freight"]["alias"] == alias_c.as_str()).cloned().unwrap_or_default();
+        let steps = c["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
+        if steps.len() > 1 { Ok(steps) } else { Err(format!("{steps:?}")) }
+    })
+    .await;
     assert_eq!(steps[0]["status"], "Failed");
     assert_eq!(steps[0]["uses"], "git-clone");
+    for step in &steps[1..] {
+        assert_eq!(step["status"], "Skipped", "{step}");
+        assert!(step["message"].as_str().unwrap().contains("success()"), "{step}");
+    }
     // The aborted promotion stays aborted even though its clone failed afterwards.
     let test = promotions(&sandbox, "test").await;
     let a_phase = test.iter().find(|p| p["freight"]["alias"] == alias_a.as_str()).unwrap()["status"]["phase"].clone();

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use lading_domain::Freight;
 use lading_domain::spec::{PromotionStep, PromotionVariable, StepRetry};
-use lading_promoter::engine::{PromotionError, PromotionOutcome};
+use lading_promoter::engine::{PromotionError, PromotionOutcome, StepObserver, StepOutcome, StepReport};
 use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
 use serde_json::json;
@@ -118,6 +118,48 @@ fn after_a_failure_only_failure_and_always_steps_run_and_the_first_error_is_repo
     assert_eq!(error.to_string(), "step 0 (fail): boom");
     assert!(!dir.path().join("skipped.txt").exists());
     assert!(dir.path().join("cleanup.txt").exists() && dir.path().join("always.txt").exists());
+}
+
+/// Collects what the engine reports of each step.
+#[derive(Default)]
+struct Reports(Vec<StepReport>);
+
+impl StepObserver for Reports {
+    fn step_finished(&mut self, report: StepReport) {
+        self.0.push(report);
+    }
+}
+
+#[test]
+fn every_step_is_reported_as_succeeded_failed_errored_or_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut optional = step("fail", json!({"message": "optional"}));
+    optional.continue_on_error = true;
+    let mut on_failure = step("file-write", json!({"path": "f.txt", "contents": "x"}));
+    on_failure.condition = Some("${{ failure() }}".into());
+    let steps = [
+        step("file-write", json!({"path": "a.txt", "contents": "a"})),
+        optional,
+        on_failure,
+        step("fail", json!({"message": "boom"})),
+        step("file-write", json!({"path": "b.txt", "contents": "b"})),
+    ];
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let mut reports = Reports::default();
+    EngineRun::new(&freight).run_observed(dir.path(), &steps, &mut reports).unwrap_err();
+    let outcomes: Vec<_> = reports.0.iter().map(|r| (r.index, r.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (0, StepOutcome::Succeeded),
+            (1, StepOutcome::Errored),
+            (2, StepOutcome::Skipped),
+            (3, StepOutcome::Failed),
+            (4, StepOutcome::Skipped)
+        ]
+    );
+    assert_eq!(reports.0[1].message, "optional");
+    assert_eq!(reports.0[4].message, "skipped: `if: success()` was false");
 }
 
 #[test]

@@ -16,13 +16,15 @@ use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_events::catalog::{
     FreightAliasChangedV1, PromotionCreatedV1, PromotionErroredV1, PromotionFailedV1, PromotionStartedV1,
-    PromotionStepFinishedV1, PromotionSucceededV1, StepStatus,
+    PromotionStepFinishedV2, PromotionSucceededV1, StepStatusV2,
 };
 use lading_events::read_model::PromotionPhase;
 use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_runtime::Shutdown;
 
-use crate::engine::{PromotionError, PromotionInput, StepFailure, StepObserver, StepReport, run_promotion_observed};
+use crate::engine::{
+    PromotionError, PromotionInput, StepFailure, StepObserver, StepOutcome, StepReport, run_promotion_observed,
+};
 use crate::{Context, Error};
 
 pub const CONSUMER: &str = "promoter-run";
@@ -219,15 +221,21 @@ impl StepObserver for RunObserver {
 }
 
 fn step_event(created: &PromotionCreatedV1, report: StepReport) -> Event {
-    Event::PromotionStepFinished(PromotionStepFinishedV1 {
+    let status = match report.outcome {
+        StepOutcome::Succeeded => StepStatusV2::Succeeded,
+        StepOutcome::Failed => StepStatusV2::Failed,
+        StepOutcome::Errored => StepStatusV2::Errored,
+        StepOutcome::Skipped => StepStatusV2::Skipped,
+    };
+    Event::PromotionStepFinishedV2(PromotionStepFinishedV2 {
         project: created.project.clone(),
         stage: created.stage.clone(),
         promotion: created.promotion.clone(),
         index: report.index as u32,
         alias: report.alias,
         uses: report.uses,
-        status: if report.error.is_some() { StepStatus::Failed } else { StepStatus::Succeeded },
-        message: report.error.unwrap_or_default(),
+        status,
+        message: report.message,
         started_at_ms: report.started_at_ms,
         finished_at_ms: report.finished_at_ms,
     })

@@ -241,6 +241,44 @@ pub struct PromotionStepFinishedV1 {
     pub finished_at_ms: i64,
 }
 
+/// How one step ended, in v2 step events: Kargo's step statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepStatusV2 {
+    Succeeded,
+    /// Failed; the promotion fails.
+    Failed,
+    /// Failed under `continueOnError`; the promotion went on.
+    Errored,
+    /// Its `if` was false; it did not run.
+    Skipped,
+}
+
+impl From<StepStatus> for StepStatusV2 {
+    fn from(status: StepStatus) -> Self {
+        match status {
+            StepStatus::Succeeded => StepStatusV2::Succeeded,
+            StepStatus::Failed => StepStatusV2::Failed,
+        }
+    }
+}
+
+/// `dev.lading.promotion.step-finished.v2`: one step of a promotion ended, including
+/// steps that were skipped or failed under `continueOnError` (v1 could say neither).
+/// `message` says why a step failed, errored or was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionStepFinishedV2 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub index: u32,
+    pub alias: String,
+    pub uses: String,
+    pub status: StepStatusV2,
+    pub message: String,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+}
+
 /// `dev.lading.promotion.aborted.v1`: a promotion was stopped before it finished, by a
 /// person or because newer freight superseded it; `reason` says which. It shares its
 /// identity with succeeded and failed: a promotion ends once.
@@ -309,6 +347,65 @@ pub struct WarehouseDiscoveryFailedV1 {
     pub failed_at_ms: i64,
 }
 
+/// A commit a git subscription discovered (Kargo's `DiscoveredCommit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DiscoveredCommitV1 {
+    pub id: String,
+    pub branch: String,
+    pub tag: String,
+    pub subject: String,
+    pub author: String,
+    pub committer: String,
+    pub creator_date_ms: i64,
+}
+
+/// What one git subscription discovered, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GitDiscoveryResultV1 {
+    pub repo_url: String,
+    pub commits: Vec<DiscoveredCommitV1>,
+}
+
+/// An image an image subscription discovered (Kargo's `DiscoveredImageReference`);
+/// `created_at_ms` is 0 when the image's creation time was not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DiscoveredImageV1 {
+    pub tag: String,
+    pub digest: String,
+    pub created_at_ms: i64,
+}
+
+/// What one image subscription discovered, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ImageDiscoveryResultV1 {
+    pub repo_url: String,
+    pub platform: String,
+    pub references: Vec<DiscoveredImageV1>,
+}
+
+/// What one chart subscription discovered: versions, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ChartDiscoveryResultV1 {
+    pub repo_url: String,
+    pub name: String,
+    pub semver_constraint: String,
+    pub versions: Vec<String>,
+}
+
+/// `dev.lading.warehouse.artifacts-discovered.v1`: what a warehouse's subscriptions
+/// found, newest first per subscription, in the order of its spec. Published when it
+/// differs from the previous discovery; becomes the Warehouse's
+/// `status.discoveredArtifacts` and the choices for manually assembled freight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WarehouseArtifactsDiscoveredV1 {
+    pub project: String,
+    pub warehouse: String,
+    pub discovered_at_ms: i64,
+    pub git: Vec<GitDiscoveryResultV1>,
+    pub images: Vec<ImageDiscoveryResultV1>,
+    pub charts: Vec<ChartDiscoveryResultV1>,
+}
+
 /// Every event type, with its version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
@@ -324,10 +421,12 @@ pub enum EventType {
     PromotionAbortedV1,
     FreightAliasChangedV1,
     PromotionErroredV1,
+    PromotionStepFinishedV2,
+    WarehouseArtifactsDiscoveredV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 14] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -340,6 +439,8 @@ impl EventType {
         EventType::PromotionAbortedV1,
         EventType::FreightAliasChangedV1,
         EventType::PromotionErroredV1,
+        EventType::PromotionStepFinishedV2,
+        EventType::WarehouseArtifactsDiscoveredV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -357,6 +458,8 @@ impl EventType {
             EventType::PromotionAbortedV1 => "dev.lading.promotion.aborted.v1",
             EventType::FreightAliasChangedV1 => "dev.lading.freight.alias-changed.v1",
             EventType::PromotionErroredV1 => "dev.lading.promotion.errored.v1",
+            EventType::PromotionStepFinishedV2 => "dev.lading.promotion.step-finished.v2",
+            EventType::WarehouseArtifactsDiscoveredV1 => "dev.lading.warehouse.artifacts-discovered.v1",
         }
     }
 
@@ -374,8 +477,11 @@ impl EventType {
             | EventType::PromotionStartedV1
             | EventType::PromotionStepFinishedV1
             | EventType::PromotionAbortedV1
-            | EventType::PromotionErroredV1 => "stage",
-            EventType::WarehouseRefreshRequestedV1 | EventType::WarehouseDiscoveryFailedV1 => "warehouse",
+            | EventType::PromotionErroredV1
+            | EventType::PromotionStepFinishedV2 => "stage",
+            EventType::WarehouseRefreshRequestedV1
+            | EventType::WarehouseDiscoveryFailedV1
+            | EventType::WarehouseArtifactsDiscoveredV1 => "warehouse",
         }
     }
 
@@ -394,6 +500,8 @@ impl EventType {
             EventType::PromotionAbortedV1 => "promotion-aborted",
             EventType::FreightAliasChangedV1 => "alias-changed",
             EventType::PromotionErroredV1 => "promotion-errored",
+            EventType::PromotionStepFinishedV2 => "promotion-step-finished",
+            EventType::WarehouseArtifactsDiscoveredV1 => "artifacts-discovered",
         }
     }
 
@@ -418,6 +526,8 @@ pub enum Event {
     PromotionAborted(PromotionAbortedV1),
     FreightAliasChanged(FreightAliasChangedV1),
     PromotionErrored(PromotionErroredV1),
+    PromotionStepFinishedV2(PromotionStepFinishedV2),
+    WarehouseArtifactsDiscovered(WarehouseArtifactsDiscoveredV1),
 }
 
 impl Event {
@@ -435,6 +545,8 @@ impl Event {
             Event::PromotionAborted(_) => EventType::PromotionAbortedV1,
             Event::FreightAliasChanged(_) => EventType::FreightAliasChangedV1,
             Event::PromotionErrored(_) => EventType::PromotionErroredV1,
+            Event::PromotionStepFinishedV2(_) => EventType::PromotionStepFinishedV2,
+            Event::WarehouseArtifactsDiscovered(_) => EventType::WarehouseArtifactsDiscoveredV1,
         }
     }
 
@@ -452,6 +564,8 @@ impl Event {
             Event::PromotionAborted(e) => &e.project,
             Event::FreightAliasChanged(e) => &e.project,
             Event::PromotionErrored(e) => &e.project,
+            Event::PromotionStepFinishedV2(e) => &e.project,
+            Event::WarehouseArtifactsDiscovered(e) => &e.project,
         }
     }
 
@@ -470,6 +584,8 @@ impl Event {
             Event::PromotionAborted(e) => &e.stage,
             Event::FreightAliasChanged(e) => &e.freight_id,
             Event::PromotionErrored(e) => &e.stage,
+            Event::PromotionStepFinishedV2(e) => &e.stage,
+            Event::WarehouseArtifactsDiscovered(e) => &e.warehouse,
         }
     }
 
@@ -488,6 +604,8 @@ impl Event {
             Event::PromotionAborted(e) => e.aborted_at_ms,
             Event::FreightAliasChanged(e) => e.changed_at_ms,
             Event::PromotionErrored(e) => e.errored_at_ms,
+            Event::PromotionStepFinishedV2(e) => e.finished_at_ms,
+            Event::WarehouseArtifactsDiscovered(e) => e.discovered_at_ms,
         }
     }
 
@@ -538,6 +656,12 @@ impl Event {
                 format!("freight-alias:{}:{}:{}:{}", e.project, e.freight_id, e.alias, e.changed_at_ms)
             }
             Event::PromotionErrored(e) => format!("promotion-finished:{}:{}", e.project, e.promotion),
+            Event::PromotionStepFinishedV2(e) => {
+                format!("promotion-step:{}:{}:{}:{}", e.project, e.promotion, e.index, e.started_at_ms)
+            }
+            Event::WarehouseArtifactsDiscovered(e) => {
+                format!("warehouse-discovered:{}:{}:{}", e.project, e.warehouse, e.discovered_at_ms)
+            }
         }
     }
 
@@ -572,6 +696,8 @@ impl Event {
             }
             Event::FreightAliasChanged(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
             Event::PromotionErrored(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::PromotionStepFinishedV2(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::WarehouseArtifactsDiscovered(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
         }
     }
 }

@@ -8,7 +8,7 @@ use lading_domain::duration::{format_go_duration, parse_go_duration};
 use lading_domain::freight::{CurrentStage, VerifiedStage};
 use lading_domain::{Freight, FreightId, FreightOrigin};
 
-use crate::catalog::{Event, PromotionTrigger, StepStatus};
+use crate::catalog::{Event, PromotionTrigger, StepStatusV2, WarehouseArtifactsDiscoveredV1};
 use crate::time_from_ms;
 
 /// Where a promotion is in its life.
@@ -42,7 +42,7 @@ pub struct StepRecord {
     pub index: u32,
     pub alias: String,
     pub uses: String,
-    pub status: StepStatus,
+    pub status: StepStatusV2,
     pub message: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -81,6 +81,16 @@ impl StageRecord {
         self.promotions.iter().find(|p| !p.phase.is_terminal())
     }
 
+    /// Records how a step of one of its promotions ended (a retried step replaces its
+    /// earlier record).
+    fn record_step(&mut self, promotion: &str, step: StepRecord) {
+        if let Some(record) = self.promotions.iter_mut().find(|p| p.name == promotion) {
+            record.steps.retain(|s| s.index != step.index);
+            record.steps.push(step);
+            record.steps.sort_by_key(|s| s.index);
+        }
+    }
+
     pub fn promotion(&self, name: &str) -> Option<&PromotionRecord> {
         self.promotions.iter().find(|p| p.name == name)
     }
@@ -104,7 +114,10 @@ pub struct FreightRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WarehouseRecord {
     pub last_freight: Option<FreightId>,
+    /// The last discovery's failure; cleared by the next successful discovery.
     pub last_discovery_error: Option<(String, DateTime<Utc>)>,
+    /// What the last successful discovery found.
+    pub discovered: Option<WarehouseArtifactsDiscoveredV1>,
 }
 
 /// One project's read model.
@@ -251,21 +264,33 @@ impl ReadModel {
                 }
             }
             Event::PromotionStepFinished(e) => {
-                let stage = project.stages.entry(e.stage.clone()).or_default();
-                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion) {
-                    let step = StepRecord {
-                        index: e.index,
-                        alias: e.alias.clone(),
-                        uses: e.uses.clone(),
-                        status: e.status,
-                        message: e.message.clone(),
-                        started_at: time_from_ms(e.started_at_ms),
-                        finished_at: time_from_ms(e.finished_at_ms),
-                    };
-                    record.steps.retain(|s| s.index != e.index);
-                    record.steps.push(step);
-                    record.steps.sort_by_key(|s| s.index);
-                }
+                let step = StepRecord {
+                    index: e.index,
+                    alias: e.alias.clone(),
+                    uses: e.uses.clone(),
+                    status: e.status.into(),
+                    message: e.message.clone(),
+                    started_at: time_from_ms(e.started_at_ms),
+                    finished_at: time_from_ms(e.finished_at_ms),
+                };
+                project.stages.entry(e.stage.clone()).or_default().record_step(&e.promotion, step);
+            }
+            Event::PromotionStepFinishedV2(e) => {
+                let step = StepRecord {
+                    index: e.index,
+                    alias: e.alias.clone(),
+                    uses: e.uses.clone(),
+                    status: e.status,
+                    message: e.message.clone(),
+                    started_at: time_from_ms(e.started_at_ms),
+                    finished_at: time_from_ms(e.finished_at_ms),
+                };
+                project.stages.entry(e.stage.clone()).or_default().record_step(&e.promotion, step);
+            }
+            Event::WarehouseArtifactsDiscovered(e) => {
+                let warehouse = project.warehouses.entry(e.warehouse.clone()).or_default();
+                warehouse.discovered = Some(e.clone());
+                warehouse.last_discovery_error = None;
             }
             Event::PromotionErrored(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();

@@ -62,10 +62,35 @@ pub struct StepReport {
     /// The step's `as`, or `step-<index>`.
     pub alias: String,
     pub uses: String,
-    /// `None` when it succeeded; the error otherwise.
-    pub error: Option<String>,
+    pub outcome: StepOutcome,
+    /// Why it failed, errored or was skipped; empty when it succeeded.
+    pub message: String,
     pub started_at_ms: i64,
     pub finished_at_ms: i64,
+}
+
+/// How a step ended (Kargo's step statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    Succeeded,
+    /// It failed and the promotion fails.
+    Failed,
+    /// It failed under `continueOnError`: the promotion goes on.
+    Errored,
+    /// Its `if` was false: it did not run.
+    Skipped,
+}
+
+impl StepOutcome {
+    /// The name expressions see through `status(alias)`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Succeeded => "Succeeded",
+            StepOutcome::Failed => "Failed",
+            StepOutcome::Errored => "Errored",
+            StepOutcome::Skipped => "Skipped",
+        }
+    }
 }
 
 /// Watches a promotion run: may stop it before a step, and hears how each step ended.
@@ -266,7 +291,16 @@ pub fn run_promotion_observed(
         let started_at_ms = lading_events::now_ms();
         let result = match runs {
             Ok(false) => {
-                run.statuses.insert(alias, "Skipped".to_owned());
+                run.statuses.insert(alias.clone(), StepOutcome::Skipped.as_str().to_owned());
+                observer.step_finished(StepReport {
+                    index,
+                    alias,
+                    uses: step.uses.clone(),
+                    outcome: StepOutcome::Skipped,
+                    message: format!("skipped: `if: {condition}` was false"),
+                    started_at_ms,
+                    finished_at_ms: started_at_ms,
+                });
                 continue;
             }
             Ok(true) => {
@@ -275,14 +309,21 @@ pub fn run_promotion_observed(
             }
             Err(error) => Err(error),
         };
+        let (outcome, message) = match &result {
+            Ok(_) => (StepOutcome::Succeeded, String::new()),
+            Err(message) if step.continue_on_error => (StepOutcome::Errored, message.clone()),
+            Err(message) => (StepOutcome::Failed, message.clone()),
+        };
         observer.step_finished(StepReport {
             index,
             alias: alias.clone(),
             uses: step.uses.clone(),
-            error: result.as_ref().err().cloned(),
+            outcome,
+            message,
             started_at_ms,
             finished_at_ms: lading_events::now_ms(),
         });
+        run.statuses.insert(alias.clone(), outcome.as_str().to_owned());
         match result {
             Ok(step_outputs) => {
                 // The promotion's commit: `git-commit` reports the one it made or found,
@@ -290,17 +331,14 @@ pub fn run_promotion_observed(
                 if let Some(Value::String(c)) = step_outputs.get("commit") {
                     commit = c.clone();
                 }
-                run.statuses.insert(alias.clone(), "Succeeded".to_owned());
                 if step.alias.is_some() {
                     run.outputs.insert(alias, Value::Object(step_outputs));
                 }
             }
             Err(message) if step.continue_on_error => {
                 tracing::warn!(step = index, uses = step.uses, message, "step failed; continuing");
-                run.statuses.insert(alias, "Errored".to_owned());
             }
             Err(message) => {
-                run.statuses.insert(alias, "Failed".to_owned());
                 run.failure.get_or_insert(StepFailure { index, uses: step.uses.clone(), message });
             }
         }

@@ -1,4 +1,4 @@
-//! Golden bytes: each v1 payload's encoding is frozen. If one of these fails, the change
+//! Golden bytes: each published payload's encoding is frozen. If one of these fails, the change
 //! broke the published contract: add a v2 type instead.
 
 use super::*;
@@ -124,6 +124,50 @@ pub(crate) fn samples() -> Vec<Event> {
             reason: "stage \"test\" no longer exists".into(),
             errored_at_ms: T,
         }),
+        Event::PromotionStepFinishedV2(PromotionStepFinishedV2 {
+            project: "demo".into(),
+            stage: "test".into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            index: 3,
+            alias: "notify".into(),
+            uses: "http".into(),
+            status: StepStatusV2::Skipped,
+            message: "skipped: `if: failure()` was false".into(),
+            started_at_ms: T,
+            finished_at_ms: T,
+        }),
+        Event::WarehouseArtifactsDiscovered(WarehouseArtifactsDiscoveredV1 {
+            project: "demo".into(),
+            warehouse: "app".into(),
+            discovered_at_ms: T,
+            git: vec![GitDiscoveryResultV1 {
+                repo_url: "https://example.com/app.git".into(),
+                commits: vec![DiscoveredCommitV1 {
+                    id: "1234567890abcdef1234567890abcdef12345678".into(),
+                    branch: "main".into(),
+                    tag: "v1.2.0".into(),
+                    subject: "add feature".into(),
+                    author: "Ann <ann@example.com>".into(),
+                    committer: "Ann <ann@example.com>".into(),
+                    creator_date_ms: T,
+                }],
+            }],
+            images: vec![ImageDiscoveryResultV1 {
+                repo_url: "ghcr.io/x/app".into(),
+                platform: "linux/amd64".into(),
+                references: vec![DiscoveredImageV1 {
+                    tag: "1.2.0".into(),
+                    digest: "sha256:00".into(),
+                    created_at_ms: T,
+                }],
+            }],
+            charts: vec![ChartDiscoveryResultV1 {
+                repo_url: "https://charts.example.com".into(),
+                name: "app".into(),
+                semver_constraint: "^1".into(),
+                versions: vec!["1.2.0".into(), "1.1.0".into()],
+            }],
+        }),
     ]
 }
 
@@ -131,7 +175,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 12] = [
+const GOLDEN: [(&str, &str); 14] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
@@ -179,6 +223,14 @@ const GOLDEN: [(&str, &str); 12] = [
     (
         "dev.lading.promotion.errored.v1",
         "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e3165646333326128316564633332613835356634616365656164343362663337373462376664643838626234386137391d737461676520227465737422206e6f206c6f6e6765722065786973747380a0d5edee66",
+    ),
+    (
+        "dev.lading.promotion.step-finished.v2",
+        "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e3165646333326103066e6f7469667904687474700322736b69707065643a206069663a206661696c757265282960207761732066616c736580a0d5edee6680a0d5edee66",
+    ),
+    (
+        "dev.lading.warehouse.artifacts-discovered.v1",
+        "0464656d6f0361707080a0d5edee66011b68747470733a2f2f6578616d706c652e636f6d2f6170702e676974012831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e0676312e322e300b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e80a0d5edee66010d676863722e696f2f782f6170700b6c696e75782f616d6436340105312e322e30097368613235363a303080a0d5edee66011a68747470733a2f2f6368617274732e6578616d706c652e636f6d03617070025e310205312e322e3005312e312e30",
     ),
 ];
 

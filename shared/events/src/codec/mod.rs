@@ -28,6 +28,8 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::PromotionAborted(e) => postcard::to_stdvec(e),
         Event::FreightAliasChanged(e) => postcard::to_stdvec(e),
         Event::PromotionErrored(e) => postcard::to_stdvec(e),
+        Event::PromotionStepFinishedV2(e) => postcard::to_stdvec(e),
+        Event::WarehouseArtifactsDiscovered(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -55,6 +57,12 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::PromotionAbortedV1 => Event::PromotionAborted(postcard::from_bytes(payload).map_err(err)?),
         EventType::FreightAliasChangedV1 => Event::FreightAliasChanged(postcard::from_bytes(payload).map_err(err)?),
         EventType::PromotionErroredV1 => Event::PromotionErrored(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionStepFinishedV2 => {
+            Event::PromotionStepFinishedV2(postcard::from_bytes(payload).map_err(err)?)
+        }
+        EventType::WarehouseArtifactsDiscoveredV1 => {
+            Event::WarehouseArtifactsDiscovered(postcard::from_bytes(payload).map_err(err)?)
+        }
     })
 }
 
