@@ -121,3 +121,62 @@ fn yaml_update_changes_only_the_targeted_values() {
     EngineRun::new(&freight).run(workspace.path(), &steps).unwrap();
     assert_eq!(gitops.show("main", "values.yaml") + "\n", after, "only the three values changed");
 }
+
+/// A sparse clone of `gitops` (`apps/test` and the root files) into `out`, an edit in
+/// the cone, a commit and a push; returns what was written to the working tree.
+fn sparse_promotion(gitops: &Repo, mirrors: Option<&std::path::Path>) -> (bool, bool, bool) {
+    let workspace = tempfile::tempdir().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let steps = [
+        step(
+            "git-clone",
+            None,
+            json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "sparse": ["apps/test/"], "path": "out"}]}),
+        ),
+        step("file-write", None, json!({"path": "out/apps/test/tag", "contents": "abc123\n"})),
+        step("git-commit", None, json!({"path": "out", "message": "promote"})),
+        step("git-push", None, json!({"path": "out"})),
+    ];
+    let run = EngineRun { promotion: "test.01.sparse", mirrors, ..EngineRun::new(&freight) };
+    run.run(workspace.path(), &steps).unwrap();
+    let out = workspace.path().join("out");
+    (out.join("README.md").exists(), out.join("apps/test/tag").exists(), out.join("apps/prod").exists())
+}
+
+#[test]
+fn a_sparse_clone_writes_only_its_cone_and_commits_without_touching_the_rest() {
+    for mirrored in [false, true] {
+        let root = tempfile::tempdir().unwrap();
+        let gitops = Repo::create(root.path(), "gitops");
+        gitops.commit("README.md", "readme\n", "readme");
+        gitops.commit("apps/test/tag", "old\n", "test");
+        gitops.commit("apps/prod/tag", "old\n", "prod");
+        let mirrors = tempfile::tempdir().unwrap();
+        let (readme, test, prod) = sparse_promotion(&gitops, mirrored.then(|| mirrors.path()));
+        assert!(readme && test, "root files and the cone are written (mirrored: {mirrored})");
+        assert!(!prod, "apps/prod is outside the cone and stays unwritten (mirrored: {mirrored})");
+        assert_eq!(gitops.show("main", "apps/test/tag"), "abc123");
+        assert_eq!(gitops.show("main", "apps/prod/tag"), "old", "not deleted by the commit");
+        assert_eq!(gitops.show("main", "README.md"), "readme");
+        assert_eq!(gitops.log("main").len(), 4);
+    }
+}
+
+#[test]
+fn sparse_entries_must_be_directories_inside_the_repository() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("README.md", "readme\n", "readme");
+    let workspace = tempfile::tempdir().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let clone = step(
+        "git-clone",
+        None,
+        json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "sparse": ["../etc"], "path": "out"}]}),
+    );
+    let error = EngineRun::new(&freight).run(workspace.path(), &[clone]).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "step 0 (git-clone): config.checkout[0].sparse: \"../etc\" is not a directory inside the repository"
+    );
+}

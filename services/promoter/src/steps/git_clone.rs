@@ -1,5 +1,7 @@
 //! `git-clone`: clones a repository into the workspace, one working tree per `checkout`
-//! entry (a branch, optionally created as an empty orphan branch, a tag or a commit).
+//! entry (a branch, optionally created as an empty orphan branch, a tag or a commit),
+//! optionally sparse: only the listed directories and the files at the root are written
+//! (git's cone mode), and `git-commit` stages nothing outside them.
 
 use std::collections::HashMap;
 use std::fs;
@@ -28,6 +30,9 @@ pub struct Checkout {
     tag: Option<String>,
     #[serde(default)]
     create: bool,
+    /// Directories to check out (cone mode); every other path stays unwritten.
+    #[serde(default)]
+    sparse: Vec<String>,
     path: String,
 }
 
@@ -56,32 +61,133 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         if dest.exists() && fs::read_dir(&dest).map_err(|e| e.to_string())?.next().is_some() {
             return Err(format!("config.checkout[{i}].path: {:?} is not empty", checkout.path));
         }
+        let sparse = sparse_dirs(&checkout.sparse).map_err(|e| format!("config.checkout[{i}].sparse: {e}"))?;
         let repo = match ctx.mirrors {
-            Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.credentials)?,
+            Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.credentials, sparse.is_some())?,
             None => {
                 let mut fetch = git2::FetchOptions::new();
                 fetch.remote_callbacks(ctx.credentials.callbacks(&config.repo_url));
                 RepoBuilder::new()
                     .fetch_options(fetch)
+                    .with_checkout(initial_checkout(sparse.is_some()))
                     .clone(&config.repo_url, &dest)
                     .map_err(|e| git_error(&format!("cloning {}", redact(&config.repo_url)), e))?
             }
         };
+        let sparse_mode = sparse.is_some();
         if let Some(branch) = &checkout.branch {
-            check_out_branch(&repo, branch, checkout.create)?;
+            check_out_branch(&repo, branch, checkout.create, sparse_mode)?;
         } else if let Some(commit) = &checkout.commit {
             let oid = Oid::from_str(commit).map_err(|e| git_error("config.checkout.commit", e))?;
-            detach_at(&repo, oid)?;
+            detach_at(&repo, oid, sparse_mode)?;
         } else if let Some(tag) = &checkout.tag {
             let oid = repo
                 .revparse_single(&format!("refs/tags/{tag}"))
                 .and_then(|o| o.peel_to_commit())
                 .map_err(|e| git_error(&format!("finding tag {tag}"), e))?
                 .id();
-            detach_at(&repo, oid)?;
+            detach_at(&repo, oid, sparse_mode)?;
+        }
+        if let Some(dirs) = &sparse {
+            sparse_checkout(&repo, dirs)?;
         }
     }
     Ok(Map::new())
+}
+
+/// Checks `sparse` entries: relative directories inside the repository. `None` when the
+/// checkout is not sparse.
+fn sparse_dirs(entries: &[String]) -> Result<Option<Vec<String>>, String> {
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let dir = entry.trim_matches('/');
+        if dir.is_empty() || dir.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+            return Err(format!("{entry:?} is not a directory inside the repository"));
+        }
+        dirs.push(dir.to_owned());
+    }
+    Ok(Some(dirs))
+}
+
+/// How a clone checks out its first branch: fully, or not at all when the checkout is
+/// sparse (the sparse checkout writes the chosen paths afterwards).
+fn initial_checkout(sparse: bool) -> CheckoutBuilder<'static> {
+    let mut checkout = CheckoutBuilder::new();
+    if sparse {
+        checkout.dry_run();
+    }
+    checkout
+}
+
+/// Writes HEAD's files at the root and under `dirs`, and nothing else, with a full index
+/// (so unchanged paths outside stay committed as they are); records the cone in
+/// `.git/info/sparse-checkout` and `core.sparseCheckout`, as `git sparse-checkout set
+/// --cone` would, for `git-commit` and for people inspecting the working tree.
+fn sparse_checkout(repo: &Repository, dirs: &[String]) -> Result<(), String> {
+    let tree = match repo.head() {
+        Ok(head) => head.peel_to_tree().map_err(|e| git_error("reading HEAD", e))?,
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => return write_cone(repo, dirs),
+        Err(e) => return Err(git_error("reading HEAD", e)),
+    };
+    let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+    index.read_tree(&tree).map_err(|e| git_error("reading HEAD into the index", e))?;
+    index.write().map_err(|e| git_error("writing the index", e))?;
+    let mut paths = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+        let path = format!("{root}{}", entry.name().unwrap_or_default());
+        if entry.kind() != Some(git2::ObjectType::Tree) && in_cone(dirs, &path) {
+            paths.push(path);
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(|e| git_error("listing HEAD", e))?;
+    let mut checkout = CheckoutBuilder::new();
+    checkout.force().disable_pathspec_match(true);
+    for path in &paths {
+        checkout.path(path);
+    }
+    if !paths.is_empty() {
+        repo.checkout_index(Some(&mut index), Some(&mut checkout)).map_err(|e| git_error("checking out", e))?;
+    }
+    write_cone(repo, dirs)
+}
+
+fn write_cone(repo: &Repository, dirs: &[String]) -> Result<(), String> {
+    let info = repo.path().join("info");
+    fs::create_dir_all(&info).map_err(|e| format!("writing the sparse-checkout file: {e}"))?;
+    let mut cone = String::from("/*\n!/*/\n");
+    for dir in dirs {
+        cone.push_str(&format!("/{dir}/\n"));
+    }
+    fs::write(info.join("sparse-checkout"), cone).map_err(|e| format!("writing the sparse-checkout file: {e}"))?;
+    let mut config = repo.config().map_err(|e| git_error("opening the repository's config", e))?;
+    config.set_bool("core.sparseCheckout", true).map_err(|e| git_error("setting core.sparseCheckout", e))?;
+    config.set_bool("core.sparseCheckoutCone", true).map_err(|e| git_error("setting core.sparseCheckoutCone", e))
+}
+
+/// Whether `path` is in a sparse checkout of `dirs`: at the root, or under one of them.
+pub(super) fn in_cone(dirs: &[String], path: &str) -> bool {
+    !path.contains('/')
+        || dirs.iter().any(|dir| path.strip_prefix(dir.as_str()).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// The directories of a sparse checkout in `repo`, as `sparse_checkout` recorded them;
+/// `None` when it is not sparse.
+pub(super) fn cone_of(repo: &Repository) -> Option<Vec<String>> {
+    let sparse = repo.config().ok()?.get_bool("core.sparseCheckout").unwrap_or(false);
+    if !sparse {
+        return None;
+    }
+    let file = fs::read_to_string(repo.path().join("info").join("sparse-checkout")).ok()?;
+    Some(
+        file.lines()
+            .filter(|line| !matches!(*line, "/*" | "!/*/" | ""))
+            .map(|line| line.trim_matches('/').to_owned())
+            .collect(),
+    )
 }
 
 /// A mirror's lock (a fetch is exclusive, clones share it) and when its last fetch began.
@@ -108,6 +214,7 @@ fn clone_via_mirror(
     url: &str,
     dest: &Path,
     credentials: &GitCredentials,
+    sparse: bool,
 ) -> Result<Repository, String> {
     let digest = Sha1::digest(url.as_bytes());
     let dir = mirrors.join(digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>());
@@ -117,7 +224,7 @@ fn clone_via_mirror(
     // A fetch that began after this promotion asked leaves the mirror fresh enough.
     if fetching.is_some_and(|started| started > asked) {
         drop(fetching);
-        return clone_from_mirror(&state, &dir, url, dest);
+        return clone_from_mirror(&state, &dir, url, dest, sparse);
     }
     *fetching = Some(Instant::now());
     let (mirror, created) = match Repository::open_bare(&dir) {
@@ -149,27 +256,36 @@ fn clone_via_mirror(
         mirror.set_head(&branch).map_err(|e| git_error("setting the mirror's HEAD", e))?;
     }
     drop(fetching);
-    clone_from_mirror(&state, &dir, url, dest)
+    clone_from_mirror(&state, &dir, url, dest, sparse)
 }
 
 /// Clones the mirror in `dir` locally, side by side with other clones.
-fn clone_from_mirror(state: &Mirror, dir: &Path, url: &str, dest: &Path) -> Result<Repository, String> {
+fn clone_from_mirror(state: &Mirror, dir: &Path, url: &str, dest: &Path, sparse: bool) -> Result<Repository, String> {
     let _cloning = state.lock.read().unwrap_or_else(|p| p.into_inner());
     let source = dir.to_str().ok_or("the mirror path is not UTF-8")?;
     let repo = RepoBuilder::new()
         .clone_local(git2::build::CloneLocal::Local)
+        .with_checkout(initial_checkout(sparse))
         .clone(source, dest)
         .map_err(|e| git_error(&format!("cloning {} from its mirror", redact(url)), e))?;
     repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
     Ok(repo)
 }
 
-fn detach_at(repo: &Repository, oid: Oid) -> Result<(), String> {
-    repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
+/// Checks HEAD out fully; a sparse checkout writes its paths afterwards instead.
+fn check_out_head(repo: &Repository, sparse: bool) -> Result<(), String> {
+    if sparse {
+        return Ok(());
+    }
     repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e))
 }
 
-fn check_out_branch(repo: &Repository, branch: &str, create: bool) -> Result<(), String> {
+fn detach_at(repo: &Repository, oid: Oid, sparse: bool) -> Result<(), String> {
+    repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
+    check_out_head(repo, sparse)
+}
+
+fn check_out_branch(repo: &Repository, branch: &str, create: bool, sparse: bool) -> Result<(), String> {
     let local_ref = format!("refs/heads/{branch}");
     // The clone already checked out the remote's default branch.
     if repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() == Some(local_ref.as_str()) {
@@ -181,7 +297,7 @@ fn check_out_branch(repo: &Repository, branch: &str, create: bool) -> Result<(),
             let mut local = repo.branch(branch, &commit, true).map_err(|e| git_error("creating the branch", e))?;
             local.set_upstream(Some(&format!("origin/{branch}"))).map_err(|e| git_error("tracking the branch", e))?;
             repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
-            repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e))
+            check_out_head(repo, sparse)
         }
         Err(_) if create => {
             // An empty orphan branch: no parent, no files.

@@ -6,6 +6,7 @@ use git2::{ErrorCode, IndexAddOption, Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::git_clone::{cone_of, in_cone};
 use super::{PROMOTION_TRAILER, StepContext, git_error};
 use crate::engine::workspace::resolve;
 
@@ -39,8 +40,18 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         return Ok(outputs(&existing));
     }
     let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
-    index.add_all(["*"], IndexAddOption::DEFAULT, None).map_err(|e| git_error("staging changes", e))?;
-    index.update_all(["*"], None).map_err(|e| git_error("staging deletions", e))?;
+    // In a sparse checkout, paths outside the cone are absent on purpose: not deletions.
+    let cone = cone_of(&repo);
+    let mut outside_cone = |path: &std::path::Path, _: &[u8]| -> i32 {
+        match (&cone, path.to_str()) {
+            (Some(dirs), Some(path)) if !in_cone(dirs, path) => 1,
+            _ => 0,
+        }
+    };
+    index
+        .add_all(["*"], IndexAddOption::DEFAULT, Some(&mut outside_cone))
+        .map_err(|e| git_error("staging changes", e))?;
+    index.update_all(["*"], Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
     index.write().map_err(|e| git_error("writing the index", e))?;
     let tree_id = index.write_tree().map_err(|e| git_error("writing the tree", e))?;
     let parent = match repo.head() {
