@@ -60,10 +60,11 @@ mod tests {
     fn spec(interval: &str) -> WarehouseSpec {
         WarehouseSpec {
             subscriptions: vec![Subscription {
-                git: Some(GitSubscription { repo_url: "https://h/x".into(), branch: String::new() }),
+                git: Some(GitSubscription { repo_url: "https://h/x".into(), ..Default::default() }),
                 ..Default::default()
             }],
             interval: Some(interval.into()),
+            ..Default::default()
         }
     }
 

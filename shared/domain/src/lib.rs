@@ -10,6 +10,7 @@
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
+//! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
 
 pub mod alias;
 pub mod availability;
@@ -17,6 +18,7 @@ pub mod duration;
 pub mod freight;
 pub mod freight_id;
 pub mod names;
+pub mod selection;
 pub mod spec;
 pub mod url_normalize;
 

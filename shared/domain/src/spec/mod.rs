@@ -21,7 +21,10 @@ pub use stage::{
     TaskRef,
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
-pub use warehouse::{DEFAULT_INTERVAL, GitSubscription, Subscription, WarehouseSpec};
+pub use warehouse::{
+    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, FreightCreationCriteria, FreightCreationPolicy,
+    GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec, discovery_limit,
+};
 
 use crate::names::validate_dns_label;
 
