@@ -73,7 +73,8 @@ async fn one_trace_follows_a_freight_from_discovery_to_uat() {
     assert_ne!(discovered, queued);
     assert_ne!(queued, started);
     assert_eq!(started, succeeded, "one promotion run is one span");
-    assert_eq!(started, span_of("dev.lading.promotion.step-finished.v1"));
+    assert_eq!(started, span_of("dev.lading.promotion.step-finished.v2"));
+    assert_eq!(discovered, span_of("dev.lading.warehouse.artifacts-discovered.v1"), "discovery is one span");
     assert_ne!(succeeded, verified);
 }
 

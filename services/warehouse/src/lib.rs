@@ -5,17 +5,26 @@
 //!
 //! - [`config`]: configuration and its environment variables.
 //! - [`schedule`]: when each warehouse is next polled.
-//! - [`discover`]: one discovery, ending in at most one `FreightCreated`.
-//! - [`git_subscription`]: newest commit on a branch, from a local mirror.
+//! - [`discover`]: one discovery: discovered artifacts, then at most one `FreightCreated`.
+//! - [`git_subscription`]: commits and tags by Kargo's strategies, from shared mirrors.
+//! - [`expression_filter`]: a git subscription's `expressionFilter`.
+//! - [`image_subscription`]: image tags and digests by Kargo's strategies.
+//! - [`chart_subscription`]: chart versions from HTTP and OCI repositories.
+//! - [`registry`]: the OCI registry client (auth, paging, rate limit, cache).
 //! - [`refresh_requested`]: the handler for `WarehouseRefreshRequested` (discover now).
 
+pub mod chart_subscription;
 pub mod config;
 pub mod discover;
+pub mod expression_filter;
 pub mod git_subscription;
+pub mod image_subscription;
 pub mod refresh_requested;
+pub mod registry;
 pub mod schedule;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use lading_bus::start::{StartError, start_service};
 use lading_bus::{Bus, BusError, SpecStore};
@@ -23,7 +32,9 @@ use lading_runtime::{Readiness, Shutdown};
 use tokio::time::Instant;
 
 pub use config::Config;
-use discover::DiscoveryLock;
+use lading_domain::credentials::Credentials;
+use lading_events::catalog::WarehouseArtifactsDiscoveredV1;
+use registry::Registries;
 use schedule::Schedule;
 
 /// Errors that stop the warehouse service.
@@ -35,19 +46,60 @@ pub enum Error {
     Bus(#[from] BusError),
 }
 
+/// Serializes discoveries within a process.
+pub type DiscoveryLock = tokio::sync::Mutex<()>;
+
 /// Handles shared by the service's tasks.
 pub struct Context {
     pub bus: Bus,
     pub specs: SpecStore,
     pub config: Config,
     pub lock: DiscoveryLock,
+    pub credentials: Credentials,
+    pub registries: Registries,
+    /// What was last published as discovered, per (project, warehouse), with its time
+    /// zeroed: an unchanged discovery is not published again.
+    published: Mutex<HashMap<(String, String), WarehouseArtifactsDiscoveredV1>>,
+}
+
+impl Context {
+    pub fn new(bus: Bus, specs: SpecStore, config: Config) -> Self {
+        let registries = Registries::new(config.credentials.clone(), config.registry_rate);
+        Self {
+            bus,
+            specs,
+            credentials: config.credentials.clone(),
+            config,
+            lock: DiscoveryLock::default(),
+            registries,
+            published: Mutex::default(),
+        }
+    }
+
+    /// Records `found` as published; false when it equals what was.
+    pub(crate) fn remember_published(&self, found: &WarehouseArtifactsDiscoveredV1) -> bool {
+        let mut timeless = found.clone();
+        timeless.discovered_at_ms = 0;
+        let key = (found.project.clone(), found.warehouse.clone());
+        let mut published = self.published.lock().unwrap_or_else(|p| p.into_inner());
+        if published.get(&key) == Some(&timeless) {
+            return false;
+        }
+        published.insert(key, timeless);
+        true
+    }
+
+    /// Forgets what was published (after a failure, the next success is published).
+    pub(crate) fn forget_published(&self, project: &str, warehouse: &str) {
+        self.published.lock().unwrap_or_else(|p| p.into_inner()).remove(&(project.to_owned(), warehouse.to_owned()));
+    }
 }
 
 /// Runs the warehouse service until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let (bus, ready) = start_service("warehouse", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
-    let context = Arc::new(Context { bus, specs, config, lock: Default::default() });
+    let context = Arc::new(Context::new(bus, specs, config));
     ready.set(true);
     tracing::info!(replica = context.config.service.replica, "warehouse running");
     let poller = poll(context.clone(), shutdown.clone());
@@ -62,18 +114,11 @@ async fn poll(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
     let mut changes = context.specs.changes();
     loop {
         schedule.reconcile(context.specs.read(|s| s.warehouses()), Instant::now());
+        // Warehouses due together share mirror syncs and registry answers.
+        let round = std::time::Instant::now();
         for (project, name, spec) in schedule.take_due(Instant::now()) {
             let trace = lading_bus::tracing_context::new_root();
-            let _ = discover::discover(
-                &context.bus,
-                &context.config.cache_dir,
-                &context.lock,
-                &project,
-                &name,
-                &spec,
-                &trace,
-            )
-            .await;
+            let _ = discover::discover(&context, &project, &name, &spec, round, &trace).await;
         }
         let wait = schedule.next_wait(Instant::now());
         tokio::select! {

@@ -22,7 +22,7 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
     Ok(())
 }
 
-async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
+async fn handle(context: &Arc<Context>, delivery: Delivery) -> Result<Outcome, HandlerError> {
     let Event::WarehouseRefreshRequested(request) = &delivery.event else {
         return Ok(Outcome::Done);
     };
@@ -32,16 +32,9 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     };
     // A source that cannot be read is recorded as an event and the request is done;
     // an unreachable NATS is retried.
-    let discovered = discover::discover(
-        &context.bus,
-        &context.config.cache_dir,
-        &context.lock,
-        &request.project,
-        &request.warehouse,
-        &spec,
-        &delivery.trace,
-    )
-    .await;
+    let asked = std::time::Instant::now();
+    let discovered =
+        discover::discover(context, &request.project, &request.warehouse, &spec, asked, &delivery.trace).await;
     if let Err(discover::DiscoveryError::Bus(reason)) = discovered {
         return Err(HandlerError::Transient(reason));
     }

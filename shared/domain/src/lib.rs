@@ -4,9 +4,11 @@
 //!
 //! - [`names`]: validated names of projects, stages, warehouses (Kubernetes DNS labels).
 //! - [`freight`]: the Freight type with Kargo's field names, and its status.
+//! - [`freight_functions`]: `commitFrom`, `imageFrom`, `chartFrom` for CEL expressions.
 //! - [`freight_id`]: the Freight name, computed exactly as Kargo computes it.
 //! - [`url_normalize`]: Git, image and chart repository URL normalization used by the ID.
 //! - [`alias`]: `<adjective>-<animal>` aliases derived from a freight ID.
+//! - [`credentials`]: credentials matched by repository URL and type.
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
@@ -14,8 +16,10 @@
 
 pub mod alias;
 pub mod availability;
+pub mod credentials;
 pub mod duration;
 pub mod freight;
+pub mod freight_functions;
 pub mod freight_id;
 pub mod names;
 pub mod selection;

@@ -7,10 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cel::extractors::Arguments;
 use cel::{Context, ExecutionError, Program, Value as CelValue};
 use lading_domain::Freight;
-use lading_domain::url_normalize::{normalize_chart, normalize_git, normalize_image_repo};
 use serde_json::{Map, Value, json};
 
 /// Everything an expression can see.
@@ -25,17 +23,6 @@ pub struct Scope<'a> {
     pub failed: bool,
     /// Inside a task: `{outputs: {...}}` of the task's own steps; null elsewhere.
     pub task: &'a Value,
-}
-
-fn same_git_repo(a: &str, b: &str) -> bool {
-    match (normalize_git(a), normalize_git(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
-fn same_image_repo(a: &str, b: &str) -> bool {
-    normalize_image_repo(&a.to_lowercase()) == normalize_image_repo(&b.to_lowercase())
 }
 
 /// Parses `1.2.3` or `v1.2.3`.
@@ -131,50 +118,7 @@ fn build_context(scope: &Scope<'_>) -> Result<Context<'static, 'static>, String>
             CelValue::String(Arc::new(semver_diff(&a, &b).to_owned()))
         })
         .map_err(|e| e.to_string())?;
-    let commits = Arc::new(scope.freight.commits.clone());
-    context
-        .add_function("commitFrom", move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
-            let commit = commits.iter().find(|c| same_git_repo(&c.repo_url, &url)).ok_or_else(|| {
-                ExecutionError::function_error("commitFrom", format!("no commit from {url} in the freight"))
-            })?;
-            cel::to_value(json!({
-                "RepoURL": commit.repo_url, "ID": commit.id, "Branch": commit.branch, "Tag": commit.tag,
-                "Message": commit.message, "Author": commit.author, "Committer": commit.committer,
-            }))
-            .map_err(|e| ExecutionError::function_error("commitFrom", e))
-        })
-        .map_err(|e| e.to_string())?;
-    let images = Arc::new(scope.freight.images.clone());
-    context
-        .add_function("imageFrom", move |url: Arc<String>| -> Result<CelValue, ExecutionError> {
-            let image = images.iter().find(|i| same_image_repo(&i.repo_url, &url)).ok_or_else(|| {
-                ExecutionError::function_error("imageFrom", format!("no image from {url} in the freight"))
-            })?;
-            cel::to_value(json!({"RepoURL": image.repo_url, "Tag": image.tag, "Digest": image.digest}))
-                .map_err(|e| ExecutionError::function_error("imageFrom", e))
-        })
-        .map_err(|e| e.to_string())?;
-    let charts = Arc::new(scope.freight.charts.clone());
-    context
-        .add_function("chartFrom", move |Arguments(args): Arguments| -> Result<CelValue, ExecutionError> {
-            let text = |i: usize| match args.get(i) {
-                Some(CelValue::String(s)) => Some(s.to_string()),
-                _ => None,
-            };
-            let url = text(0).ok_or_else(|| ExecutionError::function_error("chartFrom", "needs a repository URL"))?;
-            let name = text(1);
-            let chart = charts
-                .iter()
-                .find(|c| {
-                    normalize_chart(&c.repo_url) == normalize_chart(&url) && name.as_ref().is_none_or(|n| *n == c.name)
-                })
-                .ok_or_else(|| {
-                    ExecutionError::function_error("chartFrom", format!("no chart from {url} in the freight"))
-                })?;
-            cel::to_value(json!({"RepoURL": chart.repo_url, "Name": chart.name, "Version": chart.version}))
-                .map_err(|e| ExecutionError::function_error("chartFrom", e))
-        })
-        .map_err(|e| e.to_string())?;
+    lading_domain::freight_functions::add(&mut context, scope.freight)?;
     context
         .add_function("quote", |value: CelValue| -> Result<CelValue, ExecutionError> {
             let json = from_cel(&value).map_err(|e| ExecutionError::function_error("quote", e))?;

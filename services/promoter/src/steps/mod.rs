@@ -18,7 +18,7 @@ use lading_domain::Freight;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub use credentials::{GitCredential, GitCredentials};
+pub use credentials::GitCredentials;
 
 /// The name and email promotion commits are made with.
 #[derive(Debug, Clone)]
