@@ -10,7 +10,16 @@ pub struct Repo {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
+    git_at(dir, args, None)
+}
+
+/// Runs git with author, committer and tagger dates set to `date` (RFC 2822 or ISO 8601).
+fn git_at(dir: &Path, args: &[&str], date: Option<&str>) -> String {
+    let mut command = Command::new("git");
+    if let Some(date) = date {
+        command.env("GIT_AUTHOR_DATE", date).env("GIT_COMMITTER_DATE", date);
+    }
+    let output = command
         .args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_NAME", "Dev")
@@ -56,6 +65,32 @@ impl Repo {
         git(&self.work, &["commit", "--quiet", "-m", message]);
         git(&self.work, &["push", "--quiet", "origin", "main"]);
         git(&self.work, &["rev-parse", "HEAD"])
+    }
+
+    /// Writes `file` and commits it on `main` at `date`; returns the commit ID.
+    pub fn commit_at(&self, file: &str, content: &str, message: &str, date: &str) -> String {
+        let path = self.work.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        git(&self.work, &["add", "--all"]);
+        git_at(&self.work, &["commit", "--quiet", "-m", message], Some(date));
+        git(&self.work, &["push", "--quiet", "origin", "main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
+    /// Tags `main`'s tip as `name` (annotated with `message` when given, dated `date`)
+    /// and pushes the tag.
+    pub fn tag(&self, name: &str, message: Option<&str>, date: &str) {
+        match message {
+            Some(message) => git_at(&self.work, &["tag", "-a", name, "-m", message], Some(date)),
+            None => git_at(&self.work, &["tag", name], Some(date)),
+        };
+        git(&self.work, &["push", "--quiet", "origin", name]);
+    }
+
+    /// Creates `branch` at `main`'s tip and pushes it.
+    pub fn branch(&self, branch: &str) {
+        git(&self.work, &["push", "--quiet", "origin", &format!("main:refs/heads/{branch}")]);
     }
 
     /// The commits on `branch` of the bare repository, newest first (empty if absent).

@@ -1,4 +1,4 @@
-//! Test harness: real NATS, real Git repositories, and a sandbox running Lading's
+//! Test harness: real NATS, real Git repositories, a real OCI registry, and a sandbox running Lading's
 //! services in-process against them. Every test gets its own server, ports and dirs.
 //!
 //! # Layout
@@ -7,6 +7,7 @@
 //! - [`engine_run`]: promotion steps run through the step engine alone.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
+//! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
 
@@ -14,5 +15,6 @@ pub mod engine_run;
 pub mod git;
 pub mod git_http;
 pub mod nats;
+pub mod registry;
 pub mod sandbox;
 pub mod wait;

@@ -66,14 +66,37 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
                 .map(|w| {
                     vec![
                         text(w, "/metadata/name").to_owned(),
+                        newest_discovered(w),
                         text(w, "/status/lastFreightID").to_owned(),
                         text(w, "/status/lastDiscoveryError/message").to_owned(),
                     ]
                 })
                 .collect();
-            table(&["NAME", "LAST FREIGHT", "LAST ERROR"], &rows)
+            table(&["NAME", "NEWEST DISCOVERED", "LAST FREIGHT", "LAST ERROR"], &rows)
         }
     }
+}
+
+/// The newest discovered revision of each subscription: `tag` or a short commit ID,
+/// image tags, chart versions, joined by commas.
+fn newest_discovered(warehouse: &Value) -> String {
+    let found = &warehouse["status"]["discoveredArtifacts"];
+    let list = |key: &str| found[key].as_array().cloned().unwrap_or_default();
+    let mut newest = Vec::new();
+    for git in list("git") {
+        let first = &git["commits"][0];
+        match first["tag"].as_str() {
+            Some(tag) => newest.push(tag.to_owned()),
+            None => newest.push(first["id"].as_str().unwrap_or("-").chars().take(7).collect()),
+        }
+    }
+    for image in list("images") {
+        newest.push(image["references"][0]["tag"].as_str().unwrap_or("-").to_owned());
+    }
+    for chart in list("charts") {
+        newest.push(chart["versions"][0].as_str().unwrap_or("-").to_owned());
+    }
+    newest.join(",")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use chrono::SecondsFormat;
 use lading_domain::alias::ALIAS_LABEL;
 use lading_domain::spec::{API_VERSION, Manifest};
+use lading_events::catalog::WarehouseArtifactsDiscoveredV1;
 use lading_events::read_model::{FreightRecord, ProjectModel, PromotionRecord};
 use serde_json::{Value, json};
 
@@ -147,7 +148,79 @@ pub fn warehouse_object(manifest: &Manifest, project: Option<&ProjectModel>) -> 
         if let Some((reason, at)) = &record.last_discovery_error {
             status["lastDiscoveryError"] = json!({"message": reason, "at": timestamp(*at)});
         }
+        if let Some(found) = &record.discovered {
+            status["discoveredArtifacts"] = discovered_artifacts(found);
+        }
     }
     object["status"] = status;
     object
+}
+
+fn time_ms(ms: i64) -> String {
+    timestamp(chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default())
+}
+
+/// Kargo's `status.discoveredArtifacts`.
+fn discovered_artifacts(found: &WarehouseArtifactsDiscoveredV1) -> Value {
+    let git: Vec<Value> = found
+        .git
+        .iter()
+        .map(|g| {
+            let commits: Vec<Value> = g
+                .commits
+                .iter()
+                .map(|c| {
+                    let mut commit = json!({
+                        "id": c.id, "subject": c.subject, "author": c.author, "committer": c.committer,
+                        "creatorDate": time_ms(c.creator_date_ms),
+                    });
+                    if !c.branch.is_empty() {
+                        commit["branch"] = json!(c.branch);
+                    }
+                    if !c.tag.is_empty() {
+                        commit["tag"] = json!(c.tag);
+                    }
+                    commit
+                })
+                .collect();
+            json!({"repoURL": g.repo_url, "commits": commits})
+        })
+        .collect();
+    let images: Vec<Value> = found
+        .images
+        .iter()
+        .map(|i| {
+            let references: Vec<Value> = i
+                .references
+                .iter()
+                .map(|r| {
+                    let mut reference = json!({"tag": r.tag, "digest": r.digest});
+                    if r.created_at_ms != 0 {
+                        reference["createdAt"] = json!(time_ms(r.created_at_ms));
+                    }
+                    reference
+                })
+                .collect();
+            let mut image = json!({"repoURL": i.repo_url, "references": references});
+            if !i.platform.is_empty() {
+                image["platform"] = json!(i.platform);
+            }
+            image
+        })
+        .collect();
+    let charts: Vec<Value> = found
+        .charts
+        .iter()
+        .map(|c| {
+            let mut chart = json!({"repoURL": c.repo_url, "versions": c.versions});
+            if !c.name.is_empty() {
+                chart["name"] = json!(c.name);
+            }
+            if !c.semver_constraint.is_empty() {
+                chart["semverConstraint"] = json!(c.semver_constraint);
+            }
+            chart
+        })
+        .collect();
+    json!({"discoveredAt": time_ms(found.discovered_at_ms), "git": git, "images": images, "charts": charts})
 }

@@ -1,0 +1,306 @@
+//! Discovery against real sources: bare Git repositories (branches, annotated and
+//! lightweight tags, path layouts) and a real `docker-registry` holding images, a
+//! multi-platform index and a re-pushed mutable tag. Each strategy and filter has a
+//! test that fails if its rule is wrong.
+
+use std::time::Instant;
+
+use lading_domain::credentials::Credentials;
+use lading_domain::spec::{
+    ChartSubscription, CommitSelectionStrategy, GitSubscription, ImageSelectionStrategy, ImageSubscription,
+};
+use lading_events::catalog::GitDiscoveryResultV1;
+use lading_tests::git::Repo;
+use lading_tests::registry::TestRegistry;
+use lading_warehouse::git_subscription::{Sync, discover, sync_mirror};
+use lading_warehouse::registry::Registries;
+use lading_warehouse::{chart_subscription, image_subscription};
+
+fn no_credentials() -> git2::RemoteCallbacks<'static> {
+    git2::RemoteCallbacks::new()
+}
+
+fn git_discover(cache: &std::path::Path, subscription: &GitSubscription) -> GitDiscoveryResultV1 {
+    let (repo, _) = sync_mirror(cache, &subscription.repo_url, Instant::now(), no_credentials).unwrap();
+    discover(&repo, subscription).unwrap()
+}
+
+fn subjects(result: &GitDiscoveryResultV1) -> Vec<&str> {
+    result.commits.iter().map(|c| c.subject.as_str()).collect()
+}
+
+fn tags(result: &GitDiscoveryResultV1) -> Vec<&str> {
+    result.commits.iter().map(|c| c.tag.as_str()).collect()
+}
+
+#[test]
+fn newest_from_branch_lists_newest_first_within_the_limit() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    for i in 1..=5 {
+        app.commit_at("a.txt", &i.to_string(), &format!("c{i}"), &format!("2026-01-0{i}T00:00:00Z"));
+    }
+    app.branch("release");
+    app.commit_at("a.txt", "6", "c6", "2026-01-06T00:00:00Z");
+    let cache = tempfile::tempdir().unwrap();
+    let sub = GitSubscription { repo_url: app.url(), discovery_limit: Some(3), ..Default::default() };
+    let found = git_discover(cache.path(), &sub);
+    assert_eq!(subjects(&found), ["c6", "c5", "c4"]);
+    assert!(found.commits.iter().all(|c| c.branch == "main"), "the default branch");
+    let release = GitSubscription { branch: "release".into(), ..sub };
+    assert_eq!(subjects(&git_discover(cache.path(), &release)), ["c5", "c4", "c3"]);
+}
+
+#[test]
+fn path_filters_keep_commits_touching_included_paths_and_exclusion_wins() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    app.commit("apps/web/main.go", "1", "web code");
+    app.commit("apps/web/README.md", "1", "web docs");
+    app.commit("apps/api/main.go", "1", "api code");
+    app.commit("charts/web/values.yaml", "1", "web chart");
+    app.commit("apps/webhooks/main.go", "1", "webhooks code");
+    let cache = tempfile::tempdir().unwrap();
+    let sub = GitSubscription {
+        repo_url: app.url(),
+        include_paths: vec!["apps/web".into(), "glob:charts/**/*.yaml".into()],
+        exclude_paths: vec!["regex:\\.md$".into()],
+        ..Default::default()
+    };
+    assert_eq!(subjects(&git_discover(cache.path(), &sub)), ["web chart", "web code"]);
+    let only_exclude =
+        GitSubscription { repo_url: app.url(), exclude_paths: vec!["apps".into()], ..Default::default() };
+    assert_eq!(subjects(&git_discover(cache.path(), &only_exclude)), ["web chart"]);
+}
+
+#[test]
+fn expression_filters_see_the_commit() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    app.commit_at("a", "1", "feature", "2026-01-01T00:00:00Z");
+    app.commit_at("a", "2", "bump [skip ci]", "2026-02-01T00:00:00Z");
+    app.commit_at("a", "3", "fix", "2026-03-01T00:00:00Z");
+    let cache = tempfile::tempdir().unwrap();
+    let sub = GitSubscription {
+        repo_url: app.url(),
+        expression_filter: "!subject.contains('[skip ci]') && commitDate < '2026-02-15'".into(),
+        ..Default::default()
+    };
+    assert_eq!(subjects(&git_discover(cache.path(), &sub)), ["feature"]);
+    let broken = GitSubscription { expression_filter: "subject".into(), ..sub };
+    let (repo, _) = sync_mirror(cache.path(), &app.url(), Instant::now(), no_credentials).unwrap();
+    assert!(discover(&repo, &broken).unwrap_err().contains("must yield a bool"));
+}
+
+/// Tags v1.9.0, v1.10.0 (annotated), 2.0.0-rc.1, v2.0.0, latest, 1.5 — created in that
+/// order, a day apart.
+fn tagged_repo(root: &std::path::Path) -> Repo {
+    let app = Repo::create(root, "app");
+    let tags = [
+        ("v1.9.0", None),
+        ("v1.10.0", Some("release 1.10")),
+        ("2.0.0-rc.1", None),
+        ("v2.0.0", Some("release 2.0")),
+        ("latest", None),
+        ("1.5", None),
+    ];
+    for (i, (tag, message)) in tags.iter().enumerate() {
+        let date = format!("2026-01-{:02}T00:00:00Z", i + 1);
+        app.commit_at("version", tag, &format!("release {tag}"), &date);
+        app.tag(tag, *message, &date);
+    }
+    app
+}
+
+#[test]
+fn tag_strategies_order_semver_lexical_and_newest_tag() {
+    let root = tempfile::tempdir().unwrap();
+    let app = tagged_repo(root.path());
+    let cache = tempfile::tempdir().unwrap();
+    let by = |strategy, constraint: &str, strict| GitSubscription {
+        repo_url: app.url(),
+        commit_selection_strategy: strategy,
+        semver_constraint: constraint.into(),
+        strict_semvers: strict,
+        ..Default::default()
+    };
+    let semver = git_discover(cache.path(), &by(CommitSelectionStrategy::SemVer, "", true));
+    assert_eq!(tags(&semver), ["v2.0.0", "2.0.0-rc.1", "v1.10.0", "v1.9.0"], "numeric order, strict");
+    let loose = git_discover(cache.path(), &by(CommitSelectionStrategy::SemVer, "<2", false));
+    assert_eq!(tags(&loose), ["v1.10.0", "v1.9.0", "1.5"]);
+    let lexical = git_discover(cache.path(), &by(CommitSelectionStrategy::Lexical, "", true));
+    assert_eq!(tags(&lexical), ["v2.0.0", "v1.9.0", "v1.10.0", "latest", "2.0.0-rc.1", "1.5"]);
+    let newest = git_discover(cache.path(), &by(CommitSelectionStrategy::NewestTag, "", true));
+    assert_eq!(tags(&newest), ["1.5", "latest", "v2.0.0", "2.0.0-rc.1", "v1.10.0", "v1.9.0"]);
+    // An annotated tag is dated by its tagger, and its commit is the tagged one.
+    let annotated = semver.commits.iter().find(|c| c.tag == "v1.10.0").unwrap();
+    assert_eq!(annotated.subject, "release v1.10.0");
+    assert_eq!(annotated.creator_date_ms, chrono_ms("2026-01-02T00:00:00Z"));
+}
+
+fn chrono_ms(date: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(date).unwrap().timestamp_millis()
+}
+
+#[test]
+fn tag_regexes_and_expressions_filter_tags() {
+    let root = tempfile::tempdir().unwrap();
+    let app = tagged_repo(root.path());
+    let cache = tempfile::tempdir().unwrap();
+    let sub = GitSubscription {
+        repo_url: app.url(),
+        commit_selection_strategy: CommitSelectionStrategy::NewestTag,
+        allow_tags_regexes: vec!["^v".into()],
+        ignore_tags_regexes: vec!["^v1\\.9".into()],
+        ..Default::default()
+    };
+    assert_eq!(tags(&git_discover(cache.path(), &sub)), ["v2.0.0", "v1.10.0"]);
+    let annotated_only =
+        GitSubscription { expression_filter: "annotation != ''".into(), allow_tags_regexes: vec![], ..sub };
+    assert_eq!(tags(&git_discover(cache.path(), &annotated_only)), ["v2.0.0", "v1.10.0"]);
+}
+
+#[test]
+fn an_unchanged_remote_is_not_fetched_and_one_sync_serves_a_round() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    app.commit("a", "1", "one");
+    let cache = tempfile::tempdir().unwrap();
+    let url = app.url();
+    let (_, first) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials).unwrap();
+    assert_eq!(first, Sync::Fetched);
+    let round = Instant::now();
+    let (_, second) = sync_mirror(cache.path(), &url, round, no_credentials).unwrap();
+    assert_eq!(second, Sync::Unchanged, "ls-remote matched the mirror");
+    let (_, third) = sync_mirror(cache.path(), &url, round, no_credentials).unwrap();
+    assert_eq!(third, Sync::Shared, "synced since this round began");
+    app.commit("a", "2", "two");
+    let (repo, fourth) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials).unwrap();
+    assert_eq!(fourth, Sync::Fetched);
+    let found = discover(&repo, &GitSubscription { repo_url: url, ..Default::default() }).unwrap();
+    assert_eq!(subjects(&found)[0], "two");
+}
+
+fn registries() -> Registries {
+    Registries::new(Credentials::default(), 1000)
+}
+
+fn image(registry: &TestRegistry, repo: &str) -> ImageSubscription {
+    ImageSubscription { repo_url: format!("{}/{repo}", registry.addr), ..Default::default() }
+}
+
+fn image_tags(found: &lading_events::catalog::ImageDiscoveryResultV1) -> Vec<&str> {
+    found.references.iter().map(|r| r.tag.as_str()).collect()
+}
+
+#[test]
+fn images_by_semver_lexical_and_newest_build_with_their_digests() {
+    let registry = TestRegistry::start();
+    let mut digests = std::collections::HashMap::new();
+    for (tag, created) in [
+        ("1.9.0", "2026-01-05T00:00:00Z"),
+        ("1.10.0", "2026-01-02T00:00:00Z"),
+        ("2.0.0-rc.1", "2026-01-03T00:00:00Z"),
+        ("latest", "2026-01-04T00:00:00Z"),
+        ("v1.2", "2026-01-01T00:00:00Z"),
+    ] {
+        digests.insert(tag, registry.push("team/app", tag, "linux/amd64", created));
+    }
+    let registries = registries();
+    let semver = image_subscription::discover(&registries, &image(&registry, "team/app"), Instant::now()).unwrap();
+    assert_eq!(image_tags(&semver), ["2.0.0-rc.1", "1.10.0", "1.9.0"], "strict semver, numeric order");
+    assert!(semver.references.iter().all(|r| r.digest == digests[r.tag.as_str()]), "each with its digest");
+    let constrained =
+        ImageSubscription { constraint: "^1".into(), strict_semvers: false, ..image(&registry, "team/app") };
+    let found = image_subscription::discover(&registries, &constrained, Instant::now()).unwrap();
+    assert_eq!(image_tags(&found), ["1.10.0", "1.9.0", "v1.2"]);
+    let lexical = ImageSubscription {
+        image_selection_strategy: ImageSelectionStrategy::Lexical,
+        ignore_tags_regexes: vec!["^latest$".into()],
+        ..image(&registry, "team/app")
+    };
+    let found = image_subscription::discover(&registries, &lexical, Instant::now()).unwrap();
+    assert_eq!(image_tags(&found), ["v1.2", "2.0.0-rc.1", "1.9.0", "1.10.0"]);
+    let newest_build = ImageSubscription {
+        image_selection_strategy: ImageSelectionStrategy::NewestBuild,
+        discovery_limit: Some(2),
+        ..image(&registry, "team/app")
+    };
+    let found = image_subscription::discover(&registries, &newest_build, Instant::now()).unwrap();
+    assert_eq!(image_tags(&found), ["1.9.0", "latest"], "by the config's created time");
+    assert_eq!(found.references[0].created_at_ms, chrono_ms("2026-01-05T00:00:00Z"));
+}
+
+#[test]
+fn a_platform_picks_its_image_from_an_index() {
+    let registry = TestRegistry::start();
+    let (index, per_platform) =
+        registry.push_index("multi", "1.0.0", &["linux/amd64", "linux/arm64"], "2026-01-01T00:00:00Z");
+    registry.push("multi", "1.1.0", "linux/amd64", "2026-01-02T00:00:00Z");
+    let registries = registries();
+    let any = image_subscription::discover(&registries, &image(&registry, "multi"), Instant::now()).unwrap();
+    assert_eq!(image_tags(&any), ["1.1.0", "1.0.0"]);
+    assert_eq!(any.references[1].digest, index, "without a platform, the index itself");
+    let arm = ImageSubscription { platform: "linux/arm64".into(), ..image(&registry, "multi") };
+    let found = image_subscription::discover(&registries, &arm, Instant::now()).unwrap();
+    assert_eq!(image_tags(&found), ["1.0.0"], "1.1.0 has no arm64 image");
+    assert_eq!(found.references[0].digest, per_platform[1]);
+    assert_eq!(found.platform, "linux/arm64");
+}
+
+#[test]
+fn the_digest_strategy_follows_a_mutable_tag() {
+    let registry = TestRegistry::start();
+    let first = registry.push("app", "stable", "linux/amd64", "2026-01-01T00:00:00Z");
+    let registries = registries();
+    let sub = ImageSubscription {
+        image_selection_strategy: ImageSelectionStrategy::Digest,
+        constraint: "stable".into(),
+        ..image(&registry, "app")
+    };
+    let found = image_subscription::discover(&registries, &sub, Instant::now()).unwrap();
+    assert_eq!((found.references[0].tag.as_str(), found.references[0].digest.as_str()), ("stable", first.as_str()));
+    let second = registry.push("app", "stable", "linux/amd64", "2026-01-02T00:00:00Z");
+    assert_ne!(first, second);
+    let found = image_subscription::discover(&registries, &sub, Instant::now()).unwrap();
+    assert_eq!(found.references[0].digest, second, "re-pushed tag, new digest");
+}
+
+#[test]
+fn answers_fetched_since_a_round_began_are_reused() {
+    let registry = TestRegistry::start();
+    for tag in ["1.0.0", "1.1.0"] {
+        registry.push("app", tag, "linux/amd64", "2026-01-01T00:00:00Z");
+    }
+    let registries = registries();
+    let round = Instant::now();
+    image_subscription::discover(&registries, &image(&registry, "app"), round).unwrap();
+    let after_first = registries.counts().requests;
+    assert_eq!(after_first, 3, "one tag list and a HEAD per tag");
+    image_subscription::discover(&registries, &image(&registry, "app"), round).unwrap();
+    assert_eq!(registries.counts().requests, after_first, "a second warehouse in the same round asks nothing");
+    image_subscription::discover(&registries, &image(&registry, "app"), Instant::now()).unwrap();
+    assert_eq!(registries.counts().requests, after_first * 2, "a new round asks again");
+}
+
+#[test]
+fn a_missing_repository_is_a_clear_error() {
+    let registry = TestRegistry::start();
+    let error = image_subscription::discover(&registries(), &image(&registry, "nope"), Instant::now()).unwrap_err();
+    assert_eq!(error, format!("repository {}/nope not found", registry.addr));
+}
+
+#[test]
+fn oci_charts_list_their_versions() {
+    let registry = TestRegistry::start();
+    for tag in ["0.9.0", "1.0.0", "1.1.0_build.7", "2.0.0"] {
+        registry.push("charts/app", tag, "linux/amd64", "2026-01-01T00:00:00Z");
+    }
+    let sub = ChartSubscription {
+        repo_url: format!("oci://{}/charts/app", registry.addr),
+        semver_constraint: "^1".into(),
+        ..Default::default()
+    };
+    let found = chart_subscription::discover(&registries(), &sub, Instant::now()).unwrap();
+    assert_eq!(found.versions, ["1.1.0+build.7", "1.0.0"], "_ in a tag stands for +");
+}
