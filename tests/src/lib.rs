@@ -4,6 +4,7 @@
 //! # Layout
 //!
 //! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir.
+//! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
@@ -11,6 +12,7 @@
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
 
+pub mod chart_repo;
 pub mod engine_run;
 pub mod git;
 pub mod git_http;

@@ -154,3 +154,125 @@ impl TestRegistry {
         }
     }
 }
+
+/// A front for a [`TestRegistry`] that behaves like the registries people use on the
+/// internet: it asks for a Bearer token (issued by its `/token` realm to `user`:`password`
+/// only), pages tag lists two at a time with `Link` headers, and answers the first tag
+/// list with `429 Too Many Requests` and `Retry-After: 1`.
+pub struct RegistryGateway {
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    pub stats: std::sync::Arc<GatewayStats>,
+}
+
+/// What the gateway saw.
+#[derive(Default, Debug)]
+pub struct GatewayStats {
+    pub tokens_issued: std::sync::atomic::AtomicU32,
+    pub throttled: std::sync::atomic::AtomicU32,
+    pub pages: std::sync::atomic::AtomicU32,
+}
+
+#[derive(Clone)]
+struct Gateway {
+    backend: String,
+    this: String,
+    basic: String,
+    stats: std::sync::Arc<GatewayStats>,
+    client: reqwest::Client,
+}
+
+const TOKEN: &str = "gateway-token";
+
+impl RegistryGateway {
+    pub async fn start(backend: &TestRegistry, user: &str, password: &str) -> RegistryGateway {
+        use base64::Engine;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stats = std::sync::Arc::new(GatewayStats::default());
+        let state = Gateway {
+            backend: format!("http://{}", backend.addr),
+            this: format!("http://{addr}"),
+            basic: format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))),
+            stats: stats.clone(),
+            client: reqwest::Client::new(),
+        };
+        let app = axum::Router::new().fallback(gateway).with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        RegistryGateway { addr, stats }
+    }
+}
+
+async fn gateway(
+    axum::extract::State(gw): axum::extract::State<Gateway>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use axum::http::{HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let authorization =
+        request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let accept = request.headers().get("accept").cloned();
+    let method = request.method().clone();
+    drop(request);
+    if path == "/token" {
+        if authorization != gw.basic {
+            return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
+        }
+        gw.stats.tokens_issued.fetch_add(1, SeqCst);
+        return axum::Json(json!({"token": TOKEN})).into_response();
+    }
+    if authorization != format!("Bearer {TOKEN}") {
+        let name = path.trim_start_matches("/v2/").split("/tags/").next().unwrap_or_default();
+        let name = name.split("/manifests/").next().unwrap_or_default().split("/blobs/").next().unwrap_or_default();
+        let challenge =
+            format!("Bearer realm=\"{}/token\",service=\"gateway\",scope=\"repository:{name}:pull\"", gw.this);
+        let mut response = (StatusCode::UNAUTHORIZED, "token required").into_response();
+        response.headers_mut().insert("www-authenticate", HeaderValue::from_str(&challenge).unwrap());
+        return response;
+    }
+    if path.ends_with("/tags/list") {
+        if gw.stats.throttled.fetch_add(1, SeqCst) == 0 {
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+            response.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+            return response;
+        }
+        gw.stats.pages.fetch_add(1, SeqCst);
+        let all: Value =
+            gw.client.get(format!("{}{path}", gw.backend)).send().await.unwrap().json().await.unwrap_or_default();
+        let mut tags: Vec<String> =
+            all["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+        tags.sort();
+        let last = query.split('&').find_map(|kv| kv.strip_prefix("last=")).unwrap_or_default().to_owned();
+        let page: Vec<String> = tags.iter().filter(|t| last.is_empty() || **t > last).take(2).cloned().collect();
+        let mut response = axum::Json(json!({"name": all["name"], "tags": page})).into_response();
+        if let Some(end) = page.last()
+            && tags.last() != Some(end)
+        {
+            let link = format!("<{path}?n=2&last={end}>; rel=\"next\"");
+            response.headers_mut().insert("link", HeaderValue::from_str(&link).unwrap());
+        }
+        return response;
+    }
+    let mut forward = gw.client.request(method, format!("{}{path}", gw.backend));
+    if let Some(accept) = accept {
+        forward = forward.header("accept", accept);
+    }
+    let reply = forward.send().await.unwrap();
+    let status = reply.status();
+    let headers = reply.headers().clone();
+    let body = reply.bytes().await.unwrap_or_default();
+    let mut response = (status, body).into_response();
+    for (name, value) in &headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    if let Some(length) = headers.get("content-length") {
+        response.headers_mut().insert("content-length", length.clone());
+    }
+    response
+}

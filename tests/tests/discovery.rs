@@ -304,3 +304,63 @@ fn oci_charts_list_their_versions() {
     let found = chart_subscription::discover(&registries(), &sub, Instant::now()).unwrap();
     assert_eq!(found.versions, ["1.1.0+build.7", "1.0.0"], "_ in a tag stands for +");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_link_pages_and_retry_after_are_handled() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let registry = TestRegistry::start();
+    for tag in ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "nightly"] {
+        registry.push("team/app", tag, "linux/amd64", "2026-01-01T00:00:00Z");
+    }
+    let gateway = lading_tests::registry::RegistryGateway::start(&registry, "robot", "s3cret").await;
+    let sub = ImageSubscription {
+        repo_url: format!("localhost:{}/team/app", gateway.addr.rsplit(':').next().unwrap()),
+        ..Default::default()
+    };
+    let anonymous = sub.clone();
+    let error = tokio::task::spawn_blocking(move || image_subscription::discover(&registries(), &anonymous, Instant::now()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(error, "the registry's token service answered 401");
+    let credentials = Credentials::parse(&format!(
+        "- type: image\n  repoURL: localhost:{}/team\n  username: robot\n  password: s3cret\n",
+        gateway.addr.rsplit(':').next().unwrap()
+    ))
+    .unwrap();
+    let registries = Registries::new(credentials, 1000);
+    let found = tokio::task::spawn_blocking(move || {
+        let found = image_subscription::discover(&registries, &sub, Instant::now());
+        (found, registries.counts())
+    })
+    .await
+    .unwrap();
+    let (found, counts) = (found.0.unwrap(), found.1);
+    assert_eq!(image_tags(&found), ["2.0.0", "1.2.0", "1.1.0", "1.0.0"]);
+    assert_eq!(gateway.stats.pages.load(SeqCst), 3, "five tags, two per page");
+    assert_eq!(counts.waits, 1, "one 429 waited out");
+    assert!(gateway.stats.tokens_issued.load(SeqCst) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_chart_repositories_are_revalidated_with_etags() {
+    let repo = lading_tests::chart_repo::ChartRepo::start(&[("app", &["1.0.0", "1.2.0", "2.0.0-beta.1", "1.10.0"]), ("other", &["9.0.0"])])
+        .await;
+    let registries = std::sync::Arc::new(registries());
+    let sub = ChartSubscription { repo_url: repo.url.clone(), name: "app".into(), ..Default::default() };
+    let discover = |sub: ChartSubscription| {
+        let registries = registries.clone();
+        tokio::task::spawn_blocking(move || chart_subscription::discover(&registries, &sub, Instant::now()))
+    };
+    let found = discover(sub.clone()).await.unwrap().unwrap();
+    assert_eq!(found.versions, ["2.0.0-beta.1", "1.10.0", "1.2.0", "1.0.0"]);
+    let found = discover(ChartSubscription { semver_constraint: "~1.2".into(), ..sub.clone() }).await.unwrap().unwrap();
+    assert_eq!(found.versions, ["1.2.0"]);
+    assert_eq!(repo.answers(), (1, 1), "the second read was a 304");
+    repo.publish(&[("app", &["1.0.0", "1.3.0"])]);
+    let found = discover(sub.clone()).await.unwrap().unwrap();
+    assert_eq!(found.versions, ["1.3.0", "1.0.0"]);
+    assert_eq!(repo.answers(), (2, 1));
+    let missing = discover(ChartSubscription { name: "nope".into(), ..sub }).await.unwrap().unwrap_err();
+    assert_eq!(missing, format!("chart \"nope\" is not in {}", repo.url));
+}
