@@ -49,6 +49,50 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Work with freight offline.
     Freight(FreightArgs),
+    /// Create resources by hand.
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(subcommand)]
+    pub command: CreateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Assemble freight from what a warehouse discovered: one pick per subscription.
+    ///
+    /// Each pick must be among the warehouse's discovered artifacts (see
+    /// `lading get warehouses -o yaml`, status.discoveredArtifacts). Prefix a pick with
+    /// `REPO_URL=` when the warehouse has more than one subscription of that kind.
+    /// Works whatever the warehouse's freightCreationPolicy; with `Manual`, it is the
+    /// only way freight is made.
+    ///
+    ///   lading create freight -p demo --warehouse app --commit v1.4.0 --image 1.4.0
+    ///   lading create freight -p demo --warehouse app \
+    ///       --image ghcr.io/org/api=1.4.0 --image ghcr.io/org/web=2.1.0 --chart 0.9.0
+    #[command(verbatim_doc_comment)]
+    Freight(CreateFreightArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateFreightArgs {
+    /// The warehouse whose discoveries the freight is made of.
+    #[arg(long)]
+    pub warehouse: String,
+    /// A commit: `[REPO_URL=]ID`, where ID is a commit ID (7+ characters) or a tag.
+    #[arg(long = "commit", value_name = "[REPO_URL=]ID")]
+    pub commits: Vec<String>,
+    /// An image: `[REPO_URL=]TAG`.
+    #[arg(long = "image", value_name = "[REPO_URL=]TAG")]
+    pub images: Vec<String>,
+    /// A chart: `[REPO_URL=]VERSION`.
+    #[arg(long = "chart", value_name = "[REPO_URL=]VERSION")]
+    pub charts: Vec<String>,
+    /// The project.
+    #[arg(short, long, env = "LADING_PROJECT")]
+    pub project: String,
 }
 
 #[derive(Debug, Args)]

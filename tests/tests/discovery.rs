@@ -318,10 +318,11 @@ async fn bearer_tokens_link_pages_and_retry_after_are_handled() {
         ..Default::default()
     };
     let anonymous = sub.clone();
-    let error = tokio::task::spawn_blocking(move || image_subscription::discover(&registries(), &anonymous, Instant::now()))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let error =
+        tokio::task::spawn_blocking(move || image_subscription::discover(&registries(), &anonymous, Instant::now()))
+            .await
+            .unwrap()
+            .unwrap_err();
     assert_eq!(error, "the registry's token service answered 401");
     let credentials = Credentials::parse(&format!(
         "- type: image\n  repoURL: localhost:{}/team\n  username: robot\n  password: s3cret\n",
@@ -344,8 +345,11 @@ async fn bearer_tokens_link_pages_and_retry_after_are_handled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_chart_repositories_are_revalidated_with_etags() {
-    let repo = lading_tests::chart_repo::ChartRepo::start(&[("app", &["1.0.0", "1.2.0", "2.0.0-beta.1", "1.10.0"]), ("other", &["9.0.0"])])
-        .await;
+    let repo = lading_tests::chart_repo::ChartRepo::start(&[
+        ("app", &["1.0.0", "1.2.0", "2.0.0-beta.1", "1.10.0"]),
+        ("other", &["9.0.0"]),
+    ])
+    .await;
     let registries = std::sync::Arc::new(registries());
     let sub = ChartSubscription { repo_url: repo.url.clone(), name: "app".into(), ..Default::default() };
     let discover = |sub: ChartSubscription| {

@@ -1,13 +1,14 @@
 //! One module per command.
 
 mod apply;
+mod create;
 mod freight_id;
 mod get;
 mod promote;
 mod refresh;
 mod up;
 
-use crate::cli::{Cli, Command, FreightCommand};
+use crate::cli::{Cli, Command, CreateCommand, FreightCommand};
 use crate::client::Client;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -20,6 +21,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Promote(args) => promote::run(&client, args).await,
         Command::Freight(args) => match args.command {
             FreightCommand::Id { file } => freight_id::run(file.as_deref()),
+        },
+        Command::Create(args) => match args.command {
+            CreateCommand::Freight(args) => create::freight(&client, args).await,
         },
     }
 }

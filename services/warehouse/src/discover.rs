@@ -11,11 +11,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lading_bus::{Bus, Published};
+use lading_bus::Bus;
 use lading_domain::credentials::{CredentialType, Credentials};
 use lading_domain::spec::{FreightCreationPolicy, Subscription, WarehouseSpec};
 use lading_domain::{Freight, FreightOrigin, freight_functions, freight_id};
-use lading_events::catalog::{FreightCreatedV1, WarehouseArtifactsDiscoveredV1, WarehouseDiscoveryFailedV1};
+use lading_events::catalog::{WarehouseArtifactsDiscoveredV1, WarehouseDiscoveryFailedV1};
 use lading_events::{Event, TraceContext, now_ms};
 
 use crate::{Context, chart_subscription, git_subscription, image_subscription};
@@ -181,7 +181,7 @@ async fn discover_inner(
     announce(&context.bus, project, &mut freight, trace).await
 }
 
-/// Announces `freight` in `project` once: claims its alias, publishes `FreightCreated`.
+/// Announces `freight` in `project` once.
 pub async fn announce(
     bus: &Bus,
     project: &str,
@@ -190,14 +190,12 @@ pub async fn announce(
 ) -> Result<Discovered, DiscoveryError> {
     let id =
         freight_id::compute(freight).map_err(|e| DiscoveryError::Source(format!("cannot name the freight: {e}")))?;
-    let alias = bus.claim_alias(project, &id).await.map_err(|e| DiscoveryError::Bus(e.to_string()))?;
-    freight.alias = alias.clone();
-    let event = Event::FreightCreated(FreightCreatedV1::new(project, &id, freight, now_ms()));
-    match bus.publish_once(&event, trace).await.map_err(|e| DiscoveryError::Bus(e.to_string()))? {
-        Published::Stored(_) => {
-            tracing::info!(project, origin = freight.origin.name, freight = %id, alias, "freight created");
-            Ok(Discovered::Created { freight_id: id.to_string(), alias })
-        }
-        Published::Duplicate => Ok(Discovered::Unchanged { freight_id: id.to_string() }),
+    let announced =
+        bus.announce_freight(project, &id, freight, trace).await.map_err(|e| DiscoveryError::Bus(e.to_string()))?;
+    if announced.created {
+        tracing::info!(project, origin = freight.origin.name, freight = %id, alias = announced.alias, "freight created");
+        Ok(Discovered::Created { freight_id: id.to_string(), alias: announced.alias })
+    } else {
+        Ok(Discovered::Unchanged { freight_id: id.to_string() })
     }
 }

@@ -76,3 +76,34 @@ impl Bus {
         Ok(AliasChange::Claimed)
     }
 }
+
+/// What announcing freight did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announced {
+    pub alias: String,
+    /// False when the freight already existed (another replica, or an earlier discovery).
+    pub created: bool,
+}
+
+impl Bus {
+    /// Announces `freight` (whose ID is `id`) in `project` once: claims its alias, then
+    /// publishes `FreightCreated` on the condition that its subject is still empty.
+    pub async fn announce_freight(
+        &self,
+        project: &str,
+        id: &FreightId,
+        freight: &mut lading_domain::Freight,
+        trace: &lading_events::TraceContext,
+    ) -> Result<Announced> {
+        let alias = self.claim_alias(project, id).await?;
+        freight.alias = alias.clone();
+        let event = lading_events::Event::FreightCreated(lading_events::catalog::FreightCreatedV1::new(
+            project,
+            id,
+            freight,
+            lading_events::now_ms(),
+        ));
+        let created = matches!(self.publish_once(&event, trace).await?, crate::Published::Stored(_));
+        Ok(Announced { alias, created })
+    }
+}

@@ -6,7 +6,7 @@
 //! - [`names`]: stream, bucket and consumer names.
 //! - [`provision`]: idempotent creation of the stream, the dead-letter stream and buckets.
 //! - [`publish`]: publishing events with CloudEvents headers and deduplication.
-//! - [`aliases`]: atomic, per-project freight alias claims.
+//! - [`aliases`]: atomic, per-project freight alias claims, and announcing freight once.
 //! - [`consume`]: durable pull consumers: explicit ack, nak with delay, dead letters.
 //! - [`projection`]: following the whole log into a [`lading_events::read_model::ReadModel`].
 //! - [`specs`]: the spec bucket: applying manifests and watching them.

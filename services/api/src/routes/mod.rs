@@ -36,7 +36,7 @@ pub fn health_only(readiness: Readiness) -> Router {
 pub fn api(state: State) -> Router {
     Router::new()
         .route("/api/v1/apply", post(apply::apply))
-        .route("/api/v1/projects/{project}/freight", get(freight::list))
+        .route("/api/v1/projects/{project}/freight", get(freight::list).post(freight::create))
         .route("/api/v1/projects/{project}/stages", get(stages::list))
         .route("/api/v1/projects/{project}/stages/{stage}/promotions", post(promotions::create))
         .route("/api/v1/projects/{project}/stages/{stage}/abort", post(promotions::abort))

@@ -1,0 +1,137 @@
+//! A warehouse end to end: discovered artifacts in its status, the Manual policy and
+//! `lading create freight`'s API, freightCreationCriteria, and discovery failures shown
+//! with their reason — against real Git repositories and a real registry.
+
+use std::time::Duration;
+
+use lading_tests::git::Repo;
+use lading_tests::registry::TestRegistry;
+use lading_tests::sandbox::Sandbox;
+use lading_tests::wait;
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn manifests(app: &str, image: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
+         apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
+         spec:\n  interval: 1h\n{extra}  subscriptions:\n\
+         \x20 - git: {{repoURL: '{app}', commitSelectionStrategy: NewestTag}}\n\
+         \x20 - image: {{repoURL: '{image}', imageSelectionStrategy: SemVer}}\n"
+    )
+}
+
+async fn warehouse(sandbox: &Sandbox) -> Value {
+    let (_, list) = sandbox.get("/api/v1/projects/demo/warehouses").await;
+    list["items"][0].clone()
+}
+
+async fn discovered(sandbox: &Sandbox, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    wait::until(what, TIMEOUT, || async {
+        let w = warehouse(sandbox).await;
+        if ready(&w["status"]) { Ok(w["status"].clone()) } else { Err(w["status"].to_string()) }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn manual_warehouses_show_discoveries_and_take_hand_made_freight() {
+    let sandbox = Sandbox::start_without_promoter().await;
+    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
+    let app = Repo::create(sandbox.dir.path(), "app");
+    app.commit_at("v", "1", "one", "2026-01-01T00:00:00Z");
+    app.tag("v1.0.0", Some("first"), "2026-01-01T00:00:00Z");
+    let image = format!("{}/team/app", registry.addr);
+    let digest = {
+        let registry = &registry;
+        registry.push("team/app", "1.0.0", "linux/amd64", "2026-01-01T00:00:00Z");
+        registry.push("team/app", "1.1.0", "linux/amd64", "2026-01-02T00:00:00Z")
+    };
+    sandbox.apply(&manifests(&app.url(), &image, "  freightCreationPolicy: Manual\n")).await;
+    let status = discovered(&sandbox, "discovered artifacts", |s| !s["discoveredArtifacts"].is_null()).await;
+    let found = &status["discoveredArtifacts"];
+    assert_eq!(found["git"][0]["commits"][0]["tag"], "v1.0.0");
+    assert_eq!(found["images"][0]["repoURL"], image.as_str());
+    assert_eq!(found["images"][0]["references"][0], json!({"tag": "1.1.0", "digest": digest}));
+    assert_eq!(found["images"][0]["references"][1]["tag"], "1.0.0");
+    assert!(sandbox.freight("demo").await.is_empty(), "Manual: no freight on its own");
+
+    let (status, body) = sandbox
+        .post(
+            "/api/v1/projects/demo/freight",
+            &json!({"warehouse": "app", "commits": [{"id": "v1.0.0"}], "images": [{"tag": "9.9.9"}]}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (400, format!("images: tag \"9.9.9\" was not discovered in {image}").as_str())
+    );
+    let request = json!({"warehouse": "app", "commits": [{"id": "v1.0.0"}], "images": [{"tag": "1.0.0"}]}).to_string();
+    let (status, created) = sandbox.post("/api/v1/projects/demo/freight", &request).await;
+    assert_eq!(status, 201, "{created}");
+    let freight = wait::until("hand-made freight", TIMEOUT, || async {
+        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
+    })
+    .await;
+    assert_eq!(freight["metadata"]["name"], created["name"]);
+    assert_eq!(freight["images"][0]["tag"], "1.0.0");
+    assert_eq!(freight["commits"][0]["tag"], "v1.0.0");
+    assert_eq!(sandbox.freight("demo").await.len(), 1, "the warehouse made none itself");
+    let (again, _) = sandbox.post("/api/v1/projects/demo/freight", &request).await;
+    assert_eq!(again, 200, "the same freight is not made twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn creation_criteria_hold_back_freight_until_they_are_met() {
+    let sandbox = Sandbox::start_without_promoter().await;
+    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
+    let app = Repo::create(sandbox.dir.path(), "app");
+    app.commit_at("v", "1", "one", "2026-01-01T00:00:00Z");
+    app.tag("v1.0.0", None, "2026-01-01T00:00:00Z");
+    let image = format!("{}/team/app", registry.addr);
+    registry.push("team/app", "1.1.0", "linux/amd64", "2026-01-02T00:00:00Z");
+    let criteria = format!(
+        "  freightCreationCriteria:\n    expression: \"'v' + imageFrom('{image}').Tag == commitFrom('{}').Tag\"\n",
+        app.url()
+    );
+    sandbox.apply(&manifests(&app.url(), &image, &criteria)).await;
+    discovered(&sandbox, "discovered artifacts", |s| !s["discoveredArtifacts"].is_null()).await;
+    assert!(sandbox.freight("demo").await.is_empty(), "v1.0.0 and 1.1.0 do not match");
+    app.commit_at("v", "2", "two", "2026-01-02T00:00:00Z");
+    app.tag("v1.1.0", None, "2026-01-02T00:00:00Z");
+    sandbox.refresh("demo", "app").await;
+    let freight = wait::until("freight once the criteria hold", TIMEOUT, || async {
+        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
+    })
+    .await;
+    assert_eq!(
+        (freight["commits"][0]["tag"].as_str(), freight["images"][0]["tag"].as_str()),
+        (Some("v1.1.0"), Some("1.1.0"))
+    );
+    assert_eq!(sandbox.freight("demo").await.len(), 1, "none was made while the criteria did not hold");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_discovery_is_shown_with_its_reason_and_cleared_by_the_next_success() {
+    let sandbox = Sandbox::start_without_promoter().await;
+    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
+    let app = Repo::create(sandbox.dir.path(), "app");
+    app.commit("v", "1", "one");
+    app.tag("v1.0.0", None, "2026-01-01T00:00:00Z");
+    let image = format!("{}/team/app", registry.addr);
+    sandbox.apply(&manifests(&app.url(), &image, "")).await;
+    let status = discovered(&sandbox, "a discovery error", |s| !s["lastDiscoveryError"].is_null()).await;
+    assert_eq!(
+        status["lastDiscoveryError"]["message"],
+        format!("subscriptions[1] (image {image}): repository {image} not found")
+    );
+    registry.push("team/app", "1.0.0", "linux/amd64", "2026-01-01T00:00:00Z");
+    sandbox.refresh("demo", "app").await;
+    let status = discovered(&sandbox, "the error cleared", |s| s["lastDiscoveryError"].is_null()).await;
+    assert_eq!(status["discoveredArtifacts"]["images"][0]["references"][0]["tag"], "1.0.0");
+    wait::until("freight", TIMEOUT, || async {
+        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
+    })
+    .await;
+}
