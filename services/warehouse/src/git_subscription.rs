@@ -138,8 +138,31 @@ fn time(t: git2::Time) -> DateTime<Utc> {
     DateTime::from_timestamp(t.seconds(), 0).unwrap_or_default()
 }
 
+/// Changed paths per commit, shared by every warehouse (a commit's paths never change).
+fn path_cache() -> &'static Mutex<HashMap<Oid, Arc<Vec<String>>>> {
+    static PATHS: OnceLock<Mutex<HashMap<Oid, Arc<Vec<String>>>>> = OnceLock::new();
+    PATHS.get_or_init(Default::default)
+}
+
+/// Most commits whose paths are kept.
+const PATH_CACHE_LIMIT: usize = 200_000;
+
+/// Paths a commit changed against its first parent, computed once per process.
+fn changed_paths(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Arc<Vec<String>>, String> {
+    if let Some(paths) = path_cache().lock().unwrap_or_else(|p| p.into_inner()).get(&commit.id()) {
+        return Ok(paths.clone());
+    }
+    let paths = Arc::new(diff_paths(repo, commit)?);
+    let mut cache = path_cache().lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= PATH_CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(commit.id(), paths.clone());
+    Ok(paths)
+}
+
 /// Paths a commit changed against its first parent (every path, for a root commit).
-fn changed_paths(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Vec<String>, String> {
+fn diff_paths(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Vec<String>, String> {
     let tree = commit.tree().map_err(|e| describe(&e))?;
     let parent_tree = match commit.parent(0) {
         Ok(parent) => Some(parent.tree().map_err(|e| describe(&e))?),
@@ -222,7 +245,9 @@ fn from_branch(
     let tip =
         repo.refname_to_id(&format!("refs/heads/{branch}")).map_err(|_| format!("branch {branch:?} not found"))?;
     let mut walk = repo.revwalk().map_err(|e| describe(&e))?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME).map_err(|e| describe(&e))?;
+    // Newest first, as `git log` lists them by default; lazy, unlike the topological
+    // and time sorts, which walk the whole history before yielding the first commit.
+    walk.set_sorting(git2::Sort::NONE).map_err(|e| describe(&e))?;
     walk.push(tip).map_err(|e| describe(&e))?;
     let mut found = Vec::new();
     for oid in walk.take(MAX_COMMITS_SCANNED) {

@@ -5,7 +5,7 @@
 //!   `Bearer` (a token from the realm, with basic credentials when configured) or
 //!   `Basic` — and keeps the token per repository scope.
 //! - Plain HTTP for registries on loopback (Docker's convention) or marked insecure.
-//! - A per-registry rate limit (default 20 requests/s) spaces requests; a `429` (or
+//! - A per-registry rate limit (default 20 requests/s, a token bucket) paces requests; a `429` (or
 //!   `503`) waits for its `Retry-After` and tries again.
 //! - Tag lists and tag digests fetched after a discovery was asked for are reused by
 //!   other warehouses in the same round; manifests and configs, addressed by digest,
@@ -135,7 +135,8 @@ impl TagHead {
 /// Per registry host: the rate limiter and the tokens per scope.
 #[derive(Default)]
 struct Host {
-    next_slot: Mutex<Option<Instant>>,
+    /// Tokens left, and when they were counted.
+    bucket: Mutex<Option<(f64, Instant)>>,
     tokens: Mutex<HashMap<String, String>>,
 }
 
@@ -214,15 +215,19 @@ impl Registries {
         self.hosts.lock().unwrap_or_else(|p| p.into_inner()).entry(host.to_owned()).or_default().clone()
     }
 
-    /// Waits for the host's next request slot.
+    /// Takes a token from the host's bucket (it holds `rate` tokens and refills at
+    /// `rate` per second: bursts up to `rate`, never more than `rate` per second on
+    /// average), waiting for one when it is empty.
     fn pace(&self, host: &Host) {
-        let interval = Duration::from_secs(1) / self.rate;
+        let rate = f64::from(self.rate);
         let wait = {
-            let mut next = host.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+            let mut bucket = host.bucket.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + interval);
-            slot - now
+            let (tokens, last) = bucket.get_or_insert((rate, now));
+            *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
+            *last = now;
+            *tokens -= 1.0;
+            if *tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-*tokens / rate) }
         };
         if !wait.is_zero() {
             std::thread::sleep(wait);
