@@ -32,6 +32,13 @@ ensure_git() {
     command -v git >/dev/null || apt_install git
 }
 
+# libgit2 speaks HTTPS through the system's OpenSSL: building needs its headers.
+ensure_build_deps() {
+    if ! pkg-config --exists openssl 2>/dev/null; then
+        apt_install pkg-config libssl-dev
+    fi
+}
+
 nats_version_ok() {
     local v
     v=$("$1" --version 2>/dev/null | sed -n 's/.*v\{0,1\}\([0-9][0-9]*\)\.\([0-9][0-9]*\)\..*/\1 \2/p')

@@ -368,3 +368,29 @@ async fn http_chart_repositories_are_revalidated_with_etags() {
     let missing = discover(ChartSubscription { name: "nope".into(), ..sub }).await.unwrap().unwrap_err();
     assert_eq!(missing, format!("chart \"nope\" is not in {}", repo.url));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_over_authenticated_http_uses_configured_credentials() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    app.commit("a", "1", "one");
+    let base = lading_tests::git_http::serve(root.path(), "bot", "s3cret-token").await;
+    let url = format!("{base}/app.git");
+    let sync = |credentials: Credentials| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let cache = tempfile::tempdir().unwrap();
+            let callbacks = || lading_warehouse::discover::git_callbacks(&credentials, &url);
+            sync_mirror(cache.path(), &url, Instant::now(), callbacks)
+                .and_then(|(repo, _)| discover(&repo, &GitSubscription { repo_url: url.clone(), ..Default::default() }))
+        })
+    };
+    let refused = sync(Credentials::default()).await.unwrap().unwrap_err();
+    assert!(refused.contains("none are configured"), "{refused}");
+    let wrong = Credentials::parse(&format!("- {{repoURL: '{base}', username: bot, password: nope}}")).unwrap();
+    let refused = sync(wrong).await.unwrap().unwrap_err();
+    assert!(refused.contains("refused the configured credentials") && !refused.contains("nope"), "{refused}");
+    let right = Credentials::parse(&format!("- {{repoURL: '{base}', username: bot, password: s3cret-token}}")).unwrap();
+    let found = sync(right).await.unwrap().unwrap();
+    assert_eq!(subjects(&found), ["one"]);
+}

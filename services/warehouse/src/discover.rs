@@ -108,7 +108,7 @@ pub fn discover_artifacts(
 }
 
 /// Credentials for a Git server's challenge, once (a second challenge means refusal).
-fn git_callbacks(credentials: &Credentials, url: &str) -> git2::RemoteCallbacks<'static> {
+pub fn git_callbacks(credentials: &Credentials, url: &str) -> git2::RemoteCallbacks<'static> {
     let credential = credentials.for_url(CredentialType::Git, url).cloned();
     let mut asked = false;
     let mut callbacks = git2::RemoteCallbacks::new();
