@@ -72,12 +72,7 @@ ensure_kustomize() {
     command -v kustomize >/dev/null || command -v kubectl >/dev/null || apt_install kubernetes-client
 }
 
-# Image and OCI chart discovery tests run a real registry (Debian's docker-registry);
-# the discovery benchmark compares with skopeo.
+# Image and OCI chart discovery tests run a real registry (Debian's docker-registry).
 ensure_registry() {
     command -v docker-registry >/dev/null || apt_install docker-registry
-}
-
-ensure_skopeo() {
-    command -v skopeo >/dev/null || apt_install skopeo
 }

@@ -106,6 +106,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn warehouses_show_the_newest_discovery_of_each_subscription() {
+        let warehouse = json!({"status": {"discoveredArtifacts": {
+            "git": [{"commits": [{"id": "1234567890abcdef", "branch": "main"}]}, {"commits": [{"id": "ff", "tag": "v1.2.0"}]}],
+            "images": [{"references": [{"tag": "1.2.0", "digest": "sha256:00"}]}],
+            "charts": [{"versions": ["0.9.0", "0.8.0"]}],
+        }}});
+        assert_eq!(newest_discovered(&warehouse), "1234567,v1.2.0,1.2.0,0.9.0");
+        assert_eq!(newest_discovered(&json!({"status": {}})), "");
+    }
+
+    #[test]
     fn freight_table_has_name_alias_age() {
         let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:00Z").unwrap().with_timezone(&chrono::Utc);
         let items =
