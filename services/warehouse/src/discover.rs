@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lading_bus::Bus;
-use lading_domain::credentials::{CredentialType, Credentials};
+use lading_domain::credentials::{Challenges, CredentialType, Credentials};
 use lading_domain::spec::{FreightCreationPolicy, Subscription, WarehouseSpec};
 use lading_domain::{Freight, FreightOrigin, freight_functions, freight_id};
 use lading_events::catalog::{WarehouseArtifactsDiscoveredV1, WarehouseDiscoveryFailedV1};
@@ -107,18 +107,13 @@ pub fn discover_artifacts(
     Ok(found)
 }
 
-/// Credentials for a Git server's challenge, once (a second challenge means refusal).
+/// Callbacks answering a Git server's credential challenge for `url`, once.
 pub fn git_callbacks(credentials: &Credentials, url: &str) -> git2::RemoteCallbacks<'static> {
-    let credential = credentials.for_url(CredentialType::Git, url).cloned();
-    let mut asked = false;
+    let mut challenges = Challenges::new(credentials, CredentialType::Git, url);
     let mut callbacks = git2::RemoteCallbacks::new();
-    callbacks.credentials(move |_url, username_from_url, _allowed| match (&credential, asked) {
-        (Some(c), false) => {
-            asked = true;
-            git2::Cred::userpass_plaintext(username_from_url.unwrap_or(&c.username), &c.password)
-        }
-        (Some(_), true) => Err(git2::Error::from_str("the server refused the configured credentials")),
-        (None, _) => Err(git2::Error::from_str("the server asks for credentials and none are configured")),
+    callbacks.credentials(move |_url, username_from_url, _allowed| {
+        let c = challenges.answer().map_err(git2::Error::from_str)?;
+        git2::Cred::userpass_plaintext(username_from_url.unwrap_or(&c.username), &c.password)
     });
     callbacks
 }

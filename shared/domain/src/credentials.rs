@@ -67,6 +67,32 @@ impl Credentials {
     }
 }
 
+/// Answers a server's credential challenges for one URL: the matching credential the
+/// first time; a second challenge means it was refused (asking again would loop).
+#[derive(Debug)]
+pub struct Challenges {
+    credential: Option<Credential>,
+    asked: bool,
+}
+
+impl Challenges {
+    pub fn new(credentials: &Credentials, kind: CredentialType, url: &str) -> Self {
+        Self { credential: credentials.for_url(kind, url).cloned(), asked: false }
+    }
+
+    /// The credential to answer with, or why there is none.
+    pub fn answer(&mut self) -> Result<&Credential, &'static str> {
+        match (&self.credential, self.asked) {
+            (Some(c), false) => {
+                self.asked = true;
+                Ok(c)
+            }
+            (Some(_), true) => Err("the server refused the configured credentials"),
+            (None, _) => Err("the server asks for credentials and none are configured for this repository"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +115,11 @@ mod tests {
         assert!(!shown.contains("s3cret") && shown.contains("***"), "{shown}");
         assert!(Credentials::parse("- repoURL: '('\n  repoURLIsRegex: true\n  username: a\n  password: b\n").is_err());
         assert!(Credentials::parse("- type: ssh\n  repoURL: x\n  username: a\n  password: b\n").is_err());
+        let mut challenges = Challenges::new(&credentials, git, "https://git.example.com/team/app.git");
+        assert_eq!(challenges.answer().unwrap().username, "bot");
+        assert_eq!(challenges.answer().unwrap_err(), "the server refused the configured credentials");
+        assert!(
+            Challenges::new(&credentials, git, "https://x/y").answer().unwrap_err().contains("none are configured")
+        );
     }
 }
