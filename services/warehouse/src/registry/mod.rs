@@ -23,6 +23,12 @@ use lading_domain::credentials::{Credential, CredentialType, Credentials};
 use serde::Deserialize;
 use serde_json::Value;
 
+mod http;
+mod repository;
+
+use http::{base64, encode, next_link, parse_challenge, strip_query};
+pub use repository::Repository;
+
 /// Media types a manifest `HEAD`/`GET` accepts.
 pub const MANIFEST_TYPES: [&str; 4] = [
     "application/vnd.oci.image.index.v1+json",
@@ -42,57 +48,6 @@ const MAX_WAITS: usize = 3;
 
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-/// An image repository: where it lives and its name there.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Repository {
-    /// `http` or `https`.
-    pub scheme: &'static str,
-    /// `host[:port]` (Docker Hub is `registry-1.docker.io`).
-    pub host: String,
-    /// The repository name (`library/nginx`).
-    pub name: String,
-}
-
-impl Repository {
-    /// Reads an image `repoURL` (`nginx`, `ghcr.io/org/app`, `127.0.0.1:5000/app`).
-    pub fn parse(repo_url: &str, insecure: bool) -> Result<Self, String> {
-        let url = repo_url.trim().trim_end_matches('/');
-        let (first, rest) = url.split_once('/').unwrap_or(("", url));
-        let is_host = first.contains(['.', ':']) || first == "localhost";
-        let (host, name) = if is_host { (first, rest.to_owned()) } else { ("docker.io", url.to_owned()) };
-        let (host, name) = match host {
-            "docker.io" | "index.docker.io" => {
-                let name = if name.contains('/') { name } else { format!("library/{name}") };
-                ("registry-1.docker.io".to_owned(), name)
-            }
-            other => (other.to_owned(), name),
-        };
-        if name.is_empty() {
-            return Err(format!("{repo_url:?} names no repository"));
-        }
-        let scheme = if insecure || is_loopback(&host) { "http" } else { "https" };
-        Ok(Self { scheme, host, name })
-    }
-
-    fn base(&self) -> String {
-        format!("{}://{}", self.scheme, self.host)
-    }
-
-    fn scope(&self) -> String {
-        format!("repository:{}:pull", self.name)
-    }
-
-    fn describe(&self) -> String {
-        format!("{}/{}", self.host, self.name)
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let name = host.rsplit_once(':').map_or(host, |(h, port)| if port.parse::<u16>().is_ok() { h } else { host });
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
 
 /// A manifest as far as discovery reads it.
 #[derive(Debug, Clone)]
@@ -540,90 +495,5 @@ impl Registries {
             }
             (status, _) => Err(format!("GET {}: answered {status}", strip_query(url))),
         }
-    }
-}
-
-fn strip_query(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
-}
-
-/// The `rel="next"` target of a `Link` header.
-fn next_link(link: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        params
-            .split(';')
-            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"" || p.trim() == "rel=next")
-            .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
-    })
-}
-
-/// `realm="…",service="…",scope="…"`.
-fn parse_challenge(params: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = params.trim();
-    while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, next) = match after.strip_prefix('"') {
-            Some(quoted) => match quoted.find('"') {
-                Some(end) => (&quoted[..end], &quoted[end + 1..]),
-                None => (quoted, ""),
-            },
-            None => after.split_once(',').unwrap_or((after, "")),
-        };
-        out.insert(key, value.to_owned());
-        rest = next.trim_start_matches(',');
-    }
-    out
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-fn base64(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repositories_read_like_docker_reads_them() {
-        let hub = Repository::parse("nginx", false).unwrap();
-        assert_eq!(
-            (hub.scheme, hub.host.as_str(), hub.name.as_str()),
-            ("https", "registry-1.docker.io", "library/nginx")
-        );
-        let ghcr = Repository::parse("ghcr.io/org/app", false).unwrap();
-        assert_eq!((ghcr.host.as_str(), ghcr.name.as_str()), ("ghcr.io", "org/app"));
-        let local = Repository::parse("127.0.0.1:5000/team/app", false).unwrap();
-        assert_eq!((local.scheme, local.host.as_str()), ("http", "127.0.0.1:5000"));
-        assert_eq!(Repository::parse("localhost:5000/app", false).unwrap().scheme, "http");
-        assert_eq!(Repository::parse("registry.internal/app", true).unwrap().scheme, "http");
-        assert_eq!(Repository::parse("docker.io/org/app", false).unwrap().name, "org/app");
-    }
-
-    #[test]
-    fn link_headers_and_challenges_parse() {
-        assert_eq!(
-            next_link("</v2/app/tags/list?last=b&n=2>; rel=\"next\"").as_deref(),
-            Some("/v2/app/tags/list?last=b&n=2")
-        );
-        assert_eq!(next_link("<https://x/a>; rel=\"prev\""), None);
-        let params = parse_challenge(
-            "realm=\"https://auth.example.com/token\",service=\"registry\",scope=\"repository:a:pull\"",
-        );
-        assert_eq!(params["realm"], "https://auth.example.com/token");
-        assert_eq!(params["service"], "registry");
-        assert_eq!(params["scope"], "repository:a:pull");
     }
 }
