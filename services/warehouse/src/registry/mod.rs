@@ -313,25 +313,36 @@ impl Registries {
         }
     }
 
-    fn credential(&self, kind: CredentialType, repo: &Repository, url: &str) -> Option<&Credential> {
-        self.credentials.for_url(kind, url).or_else(|| self.credentials.for_url(kind, &repo.describe()))
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A request for `url` in `repo`, authenticated to pull from it (with the
+    /// credential of `kind` configured for the repository, if any).
+    fn repo_call(
+        &self,
+        method: &str,
+        repo: &Repository,
+        url: &str,
+        accept: &str,
+        kind: CredentialType,
+    ) -> Result<Reply, String> {
+        let credential = self.credentials.for_url(kind, &repo.describe());
+        self.call(method, url, accept, Auth { host: &repo.host, scope: &repo.scope(), credential }, &[])
     }
 
     /// Every tag of `repo`, following `Link` pages. A list fetched since `asked` is reused.
     pub fn tags(&self, repo: &Repository, kind: CredentialType, asked: Instant) -> Result<Arc<Vec<String>>, String> {
-        if let Some(cached) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).tags.get(repo)
+        if let Some(cached) = self.cache().tags.get(repo)
             && cached.at >= asked
         {
             return Ok(cached.value.clone());
         }
         let started = Instant::now();
-        let credential = self.credential(kind, repo, &repo.describe());
-        let scope = repo.scope();
         let mut url = format!("{}/v2/{}/tags/list?n=1000", repo.base(), repo.name);
         let mut tags = Vec::new();
         for _page in 0..10_000 {
-            let reply =
-                self.call("GET", &url, "application/json", Auth { host: &repo.host, scope: &scope, credential }, &[])?;
+            let reply = self.repo_call("GET", repo, &url, "application/json", kind)?;
             match reply.status {
                 200 => {}
                 404 => return Err(format!("repository {} not found", repo.describe())),
@@ -352,11 +363,7 @@ impl Registries {
             }
         }
         let tags = Arc::new(tags);
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .tags
-            .insert(repo.clone(), Fetched { at: started, value: tags.clone() });
+        self.cache().tags.insert(repo.clone(), Fetched { at: started, value: tags.clone() });
         Ok(tags)
     }
 
@@ -364,21 +371,14 @@ impl Registries {
     /// fetched since `asked`.
     pub fn head(&self, repo: &Repository, tag: &str, kind: CredentialType, asked: Instant) -> Result<TagHead, String> {
         let key = (repo.clone(), tag.to_owned());
-        if let Some(cached) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).heads.get(&key)
+        if let Some(cached) = self.cache().heads.get(&key)
             && cached.at >= asked
         {
             return Ok(cached.value.clone());
         }
         let started = Instant::now();
-        let credential = self.credential(kind, repo, &repo.describe());
         let url = format!("{}/v2/{}/manifests/{tag}", repo.base(), repo.name);
-        let reply = self.call(
-            "HEAD",
-            &url,
-            &MANIFEST_TYPES.join(", "),
-            Auth { host: &repo.host, scope: &repo.scope(), credential },
-            &[],
-        )?;
+        let reply = self.repo_call("HEAD", repo, &url, &MANIFEST_TYPES.join(", "), kind)?;
         if reply.status != 200 {
             return Err(format!("{}:{tag}: the registry answered {}", repo.describe(), reply.status));
         }
@@ -389,28 +389,17 @@ impl Registries {
             .ok_or_else(|| format!("{}:{tag}: the registry gave no Docker-Content-Digest", repo.describe()))?;
         let media_type = reply.headers.get("content-type").cloned().unwrap_or_default();
         let head = TagHead { digest, media_type };
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .heads
-            .insert(key, Fetched { at: started, value: head.clone() });
+        self.cache().heads.insert(key, Fetched { at: started, value: head.clone() });
         Ok(head)
     }
 
     /// The manifest with `digest` (kept: a digest's content never changes).
     pub fn manifest(&self, repo: &Repository, digest: &str, kind: CredentialType) -> Result<Manifest, String> {
-        if let Some(m) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).manifests.get(digest) {
+        if let Some(m) = self.cache().manifests.get(digest) {
             return Ok(m.clone());
         }
-        let credential = self.credential(kind, repo, &repo.describe());
         let url = format!("{}/v2/{}/manifests/{digest}", repo.base(), repo.name);
-        let reply = self.call(
-            "GET",
-            &url,
-            &MANIFEST_TYPES.join(", "),
-            Auth { host: &repo.host, scope: &repo.scope(), credential },
-            &[],
-        )?;
+        let reply = self.repo_call("GET", repo, &url, &MANIFEST_TYPES.join(", "), kind)?;
         if reply.status != 200 {
             return Err(format!("{}@{digest}: the registry answered {}", repo.describe(), reply.status));
         }
@@ -435,18 +424,17 @@ impl Registries {
                 Manifest::Image { config_digest: value["config"]["digest"].as_str().unwrap_or_default().to_owned() }
             }
         };
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).manifests.insert(digest.to_owned(), manifest.clone());
+        self.cache().manifests.insert(digest.to_owned(), manifest.clone());
         Ok(manifest)
     }
 
     /// An image's config blob: when it was built and for which platform. Kept.
     pub fn config(&self, repo: &Repository, config_digest: &str, kind: CredentialType) -> Result<ImageConfig, String> {
-        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).configs.get(config_digest) {
+        if let Some(c) = self.cache().configs.get(config_digest) {
             return Ok(c.clone());
         }
-        let credential = self.credential(kind, repo, &repo.describe());
         let url = format!("{}/v2/{}/blobs/{config_digest}", repo.base(), repo.name);
-        let reply = self.call("GET", &url, "", Auth { host: &repo.host, scope: &repo.scope(), credential }, &[])?;
+        let reply = self.repo_call("GET", repo, &url, "", kind)?;
         if reply.status != 200 {
             return Err(format!(
                 "{}: reading config {config_digest}: the registry answered {}",
@@ -465,14 +453,14 @@ impl Registries {
             platform = format!("{platform}/{variant}");
         }
         let config = ImageConfig { created_ms, platform };
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).configs.insert(config_digest.to_owned(), config.clone());
+        self.cache().configs.insert(config_digest.to_owned(), config.clone());
         Ok(config)
     }
 
     /// Fetches an HTTP document (a chart repository's `index.yaml`), revalidating a kept
     /// copy with `If-None-Match`. Returns the body and whether it came from the cache.
     pub fn document(&self, url: &str, kind: CredentialType) -> Result<(Arc<String>, bool), String> {
-        let kept = self.cache.lock().unwrap_or_else(|p| p.into_inner()).documents.get(url).cloned();
+        let kept = self.cache().documents.get(url).cloned();
         let mut extra = Vec::new();
         if let Some((etag, _)) = &kept {
             extra.push(("If-None-Match", etag.clone()));
@@ -485,11 +473,7 @@ impl Registries {
             (200, _) => {
                 let body = Arc::new(reply.body);
                 if let Some(etag) = reply.headers.get("etag") {
-                    self.cache
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .documents
-                        .insert(url.to_owned(), (etag.clone(), body.clone()));
+                    self.cache().documents.insert(url.to_owned(), (etag.clone(), body.clone()));
                 }
                 Ok((body, false))
             }
