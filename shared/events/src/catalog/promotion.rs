@@ -1,0 +1,144 @@
+//! Promotion payloads: created, started, each step, and how it ended.
+
+use serde::{Deserialize, Serialize};
+
+/// How a promotion came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PromotionTrigger {
+    Auto,
+    Manual,
+}
+
+/// `dev.lading.promotion.created.v1`: a promotion was queued for a stage. An automatic
+/// promotion is queued at most once per stage and freight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionCreatedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub trigger: PromotionTrigger,
+    pub created_at_ms: i64,
+}
+
+/// `dev.lading.promotion.succeeded.v1`: every step of a promotion finished. `commit` is
+/// the last commit the promotion pushed, empty when it pushed none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionSucceededV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub commit: String,
+    pub finished_at_ms: i64,
+}
+
+/// `dev.lading.promotion.failed.v1`: a promotion stopped at a step; `reason` says why.
+/// A promotion ends with exactly one of succeeded or failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionFailedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub reason: String,
+    pub finished_at_ms: i64,
+}
+
+/// `dev.lading.promotion.started.v1`: a replica took the stage's turn and began running
+/// the promotion's steps (phase Running). A resumed promotion may start more than once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionStartedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub started_at_ms: i64,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepStatus {
+    Succeeded,
+    Failed,
+}
+
+/// `dev.lading.promotion.step-finished.v1`: one step of a promotion ended; `alias` is
+/// its `as` (or `step-<index>`), `message` says why a step failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionStepFinishedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub index: u32,
+    pub alias: String,
+    pub uses: String,
+    pub status: StepStatus,
+    pub message: String,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+}
+
+/// How one step ended, in v2 step events: Kargo's step statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepStatusV2 {
+    Succeeded,
+    /// Failed; the promotion fails.
+    Failed,
+    /// Failed under `continueOnError`; the promotion went on.
+    Errored,
+    /// Its `if` was false; it did not run.
+    Skipped,
+}
+
+impl From<StepStatus> for StepStatusV2 {
+    fn from(status: StepStatus) -> Self {
+        match status {
+            StepStatus::Succeeded => StepStatusV2::Succeeded,
+            StepStatus::Failed => StepStatusV2::Failed,
+        }
+    }
+}
+
+/// `dev.lading.promotion.step-finished.v2`: one step of a promotion ended, including
+/// steps that were skipped or failed under `continueOnError` (v1 could say neither).
+/// `message` says why a step failed, errored or was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionStepFinishedV2 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub index: u32,
+    pub alias: String,
+    pub uses: String,
+    pub status: StepStatusV2,
+    pub message: String,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+}
+
+/// `dev.lading.promotion.aborted.v1`: a promotion was stopped before it finished, by a
+/// person or because newer freight superseded it; `reason` says which. It shares its
+/// identity with succeeded and failed: a promotion ends once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionAbortedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub reason: String,
+    pub aborted_at_ms: i64,
+}
+
+/// `dev.lading.promotion.errored.v1`: a promotion could not run at all (its stage or
+/// freight is gone, a task is missing, no workspace); shares its identity with succeeded,
+/// failed and aborted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionErroredV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub reason: String,
+    pub errored_at_ms: i64,
+}

@@ -1,0 +1,81 @@
+//! Warehouse payloads: refresh requests, discovered artifacts, failed discoveries.
+
+use serde::{Deserialize, Serialize};
+
+/// `dev.lading.warehouse.refresh-requested.v1`: someone asked a warehouse to discover now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseRefreshRequestedV1 {
+    pub project: String,
+    pub warehouse: String,
+    pub request_id: String,
+    pub requested_at_ms: i64,
+}
+
+/// `dev.lading.warehouse.discovery-failed.v1`: a discovery attempt failed; `reason` is
+/// safe to show (it never contains credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseDiscoveryFailedV1 {
+    pub project: String,
+    pub warehouse: String,
+    pub reason: String,
+    pub failed_at_ms: i64,
+}
+
+/// A commit a git subscription discovered (Kargo's `DiscoveredCommit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DiscoveredCommitV1 {
+    pub id: String,
+    pub branch: String,
+    pub tag: String,
+    pub subject: String,
+    pub author: String,
+    pub committer: String,
+    pub creator_date_ms: i64,
+}
+
+/// What one git subscription discovered, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GitDiscoveryResultV1 {
+    pub repo_url: String,
+    pub commits: Vec<DiscoveredCommitV1>,
+}
+
+/// An image an image subscription discovered (Kargo's `DiscoveredImageReference`);
+/// `created_at_ms` is 0 when the image's creation time was not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DiscoveredImageV1 {
+    pub tag: String,
+    pub digest: String,
+    pub created_at_ms: i64,
+}
+
+/// What one image subscription discovered, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ImageDiscoveryResultV1 {
+    pub repo_url: String,
+    pub platform: String,
+    pub references: Vec<DiscoveredImageV1>,
+}
+
+/// What one chart subscription discovered: versions, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ChartDiscoveryResultV1 {
+    pub repo_url: String,
+    pub name: String,
+    pub semver_constraint: String,
+    pub versions: Vec<String>,
+}
+
+/// `dev.lading.warehouse.artifacts-discovered.v1`: what a warehouse's subscriptions
+/// found, newest first per subscription, in the order of its spec. Published when it
+/// differs from the previous discovery; becomes the Warehouse's
+/// `status.discoveredArtifacts` and the choices for manually assembled freight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WarehouseArtifactsDiscoveredV1 {
+    pub project: String,
+    pub warehouse: String,
+    pub discovered_at_ms: i64,
+    pub git: Vec<GitDiscoveryResultV1>,
+    pub images: Vec<ImageDiscoveryResultV1>,
+    pub charts: Vec<ChartDiscoveryResultV1>,
+}
