@@ -10,7 +10,7 @@
 //! Assumptions consumers may make: events of one stage (promotion events) are stored in
 //! the order they happened; a freight's `FreightCreated` precedes every event about it.
 //!
-//! Payloads live by entity in [`freight`], [`promotion`] and [`warehouse`]; this module
+//! Payloads live by entity in `freight`, `promotion` and `warehouse`; this module
 //! ties them to their types, subjects and identities.
 
 mod freight;
