@@ -2,15 +2,23 @@
 
 use std::time::Duration;
 
+/// The longest duration Lading accepts: Go's (about 292 years), so a manifest Kargo
+/// accepts is accepted here, and nothing larger reaches a timer.
+pub const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
+
 /// Why a duration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a duration like \"30s\", \"5m\" or \"1h30m\"")]
-pub struct DurationError(pub String);
+pub enum DurationError {
+    #[error("{} is not a duration like \"30s\", \"5m\" or \"1h30m\"", crate::excerpt::quoted(.0))]
+    Malformed(String),
+    #[error("{} is longer than the longest duration, 2562047h47m16s", crate::excerpt::quoted(.0))]
+    TooLong(String),
+}
 
 /// Parses `1h30m`, `5m0s`, `250ms`, `1.5s`: a sequence of numbers each followed by a unit
-/// (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`).
+/// (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), at most [`MAX_DURATION`].
 pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError(text.to_owned());
+    let err = || DurationError::Malformed(text.to_owned());
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(err());
@@ -39,7 +47,10 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
         total += number * seconds_per_unit;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    match Duration::try_from_secs_f64(total) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(DurationError::TooLong(text.to_owned())),
+    }
 }
 
 /// Formats a duration as Go does for whole seconds: `1h0m0s`, `5m30s`, `45s`, `0s`.
@@ -75,6 +86,17 @@ mod tests {
         assert_eq!(parse_go_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_go_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn durations_longer_than_go_allows_are_refused_not_a_panic() {
+        // Given a 400-digit number of hours, when it is parsed, then it is an error.
+        let huge = format!("{}h", "9".repeat(400));
+        let error = parse_go_duration(&huge).unwrap_err();
+        assert!(matches!(error, DurationError::TooLong(_)));
+        assert!(error.to_string().len() < 200, "the error quotes an excerpt: {error}");
+        assert!(matches!(parse_go_duration("2562048h"), Err(DurationError::TooLong(_))));
+        assert_eq!(parse_go_duration("2562047h").unwrap(), Duration::from_secs(2_562_047 * 3600));
     }
 
     #[test]

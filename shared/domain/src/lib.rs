@@ -10,6 +10,7 @@
 //! - [`alias`]: `<adjective>-<animal>` aliases derived from a freight ID.
 //! - [`credentials`]: credentials matched by repository URL and type.
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
+//! - [`excerpt`]: quoting input in errors without echoing megabytes of it.
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
@@ -18,6 +19,7 @@ pub mod alias;
 pub mod availability;
 pub mod credentials;
 pub mod duration;
+pub mod excerpt;
 pub mod freight;
 pub mod freight_functions;
 pub mod freight_id;

@@ -9,7 +9,7 @@ pub enum NameError {
     Empty,
     #[error("must be at most 63 characters, got {0}")]
     TooLong(usize),
-    #[error("must consist of lowercase letters, digits and '-', and start and end with a letter or digit (got {0:?})")]
+    #[error("must consist of lowercase letters, digits and '-', and start and end with a letter or digit (got {})", crate::excerpt::quoted(.0))]
     Invalid(String),
 }
 

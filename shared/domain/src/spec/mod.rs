@@ -3,6 +3,7 @@
 
 mod project;
 mod promotion_task;
+pub mod references;
 mod stage;
 mod stage_selector;
 mod warehouse;
@@ -204,8 +205,10 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// A field error; a reason that quotes a long value is cut (see [`crate::excerpt`]).
     pub fn new(field: impl Into<String>, reason: impl fmt::Display) -> Self {
-        Self { field: field.into(), reason: reason.to_string() }
+        let reason = crate::excerpt::shortened(&reason.to_string(), crate::excerpt::REASON_CHARS);
+        Self { field: crate::excerpt::shortened(&field.into(), crate::excerpt::REASON_CHARS), reason }
     }
 }
 
@@ -306,7 +309,13 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
         };
         Ok(Manifest { metadata, spec })
     })();
-    result.map_err(|e| ManifestError { document, kind: kind_text, name, field: e.field, reason: e.reason })
+    result.map_err(|e| ManifestError {
+        document,
+        kind: crate::excerpt::shortened(&kind_text, crate::excerpt::EXCERPT_CHARS),
+        name: crate::excerpt::shortened(&name, crate::excerpt::EXCERPT_CHARS),
+        field: e.field,
+        reason: e.reason,
+    })
 }
 
 /// Validates every document; on any failure returns every error found, so nothing is

@@ -242,3 +242,35 @@ fn promotion_tasks_validate_like_stage_steps() {
     let e = error_of(&stage("{task: {name: promote, kind: Job}}"));
     assert_eq!(e.field, "spec.promotionTemplate.spec.steps[0].task.kind");
 }
+
+#[test]
+fn errors_quote_an_excerpt_of_a_very_long_name() {
+    // Given a Stage whose name is 100,000 characters long,
+    let name = "x".repeat(100_000);
+    let doc = json!({"apiVersion": API_VERSION, "kind": "Stage", "metadata": {"name": name, "namespace": "demo"}});
+    // when it is validated, then the error says why without echoing the name whole.
+    let error = parse_manifest(1, doc).unwrap_err();
+    let rendered = serde_json::to_string(&error).unwrap();
+    assert!(rendered.len() < 1_000, "{} bytes: {rendered:.300}", rendered.len());
+    assert!(error.reason.contains("at most 63 characters"), "{}", error.reason);
+}
+
+#[test]
+fn errors_quote_an_excerpt_of_a_very_long_value() {
+    // Given a boolean field holding a 100,000-character string,
+    let doc = json!({"apiVersion": API_VERSION, "kind": "Stage", "metadata": {"name": "s", "namespace": "demo"},
+        "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": {"direct": "y".repeat(100_000)}}]}});
+    // when it is validated, then the reason names the field and is cut.
+    let error = parse_manifest(1, doc).unwrap_err();
+    assert_eq!(error.field, "spec.requestedFreight[0].sources.direct");
+    assert!(error.reason.len() < 600, "{} bytes", error.reason.len());
+}
+
+#[test]
+fn a_400_digit_interval_is_an_error_naming_the_field() {
+    let doc = json!({"apiVersion": API_VERSION, "kind": "Warehouse", "metadata": {"name": "w", "namespace": "demo"},
+        "spec": {"interval": format!("{}h", "9".repeat(400)), "subscriptions": [{"git": {"repoURL": "https://h/x"}}]}});
+    let error = parse_manifest(1, doc).unwrap_err();
+    assert_eq!(error.field, "spec.interval");
+    assert!(error.reason.contains("longest duration"), "{}", error.reason);
+}
