@@ -53,12 +53,14 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
                             .and_then(Value::as_array)
                             .map(|current| current.iter().map(|f| text(f, "/alias")).collect::<Vec<_>>().join(","))
                             .unwrap_or_default(),
+                        ready(s, "status").to_owned(),
                         text(s, "/status/lastPromotion/name").to_owned(),
                         text(s, "/status/lastPromotion/status/phase").to_owned(),
+                        if ready(s, "status") == "False" { ready(s, "message").to_owned() } else { String::new() },
                     ]
                 })
                 .collect();
-            table(&["NAME", "CURRENT FREIGHT", "LAST PROMOTION", "PHASE"], &rows)
+            table(&["NAME", "CURRENT FREIGHT", "READY", "LAST PROMOTION", "PHASE", "MESSAGE"], &rows)
         }
         Resource::Warehouses => {
             let rows: Vec<Vec<String>> = items
@@ -75,6 +77,16 @@ fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chron
             table(&["NAME", "NEWEST DISCOVERED", "LAST FREIGHT", "LAST ERROR"], &rows)
         }
     }
+}
+
+/// A field of a stage's `Ready` condition.
+fn ready<'a>(stage: &'a Value, field: &str) -> &'a str {
+    stage
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c[field].as_str())
+        .unwrap_or_default()
 }
 
 /// The newest discovered revision of each subscription: `tag` or a short commit ID,
@@ -114,6 +126,18 @@ mod tests {
         }}});
         assert_eq!(newest_discovered(&warehouse), "1234567,v1.2.0,1.2.0,0.9.0");
         assert_eq!(newest_discovered(&json!({"status": {}})), "");
+    }
+
+    #[test]
+    fn stages_that_are_not_ready_say_why() {
+        let now = chrono::Utc::now();
+        let items = [
+            json!({"metadata": {"name": "late"}, "status": {"conditions": [{"type": "Ready", "status": "False",
+            "reason": "MissingPromotionTask", "message": "spec.promotionTemplate.spec.steps[0].task: PromotionTask \"t\" does not exist"}]}}),
+        ];
+        let table = render_table(Resource::Stages, &items, now);
+        assert!(table.contains("False"), "{table}");
+        assert!(table.contains("PromotionTask \"t\" does not exist"), "{table}");
     }
 
     #[test]

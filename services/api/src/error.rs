@@ -13,6 +13,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{} invalid manifest(s); nothing was applied", .0.len())]
     InvalidManifests(Vec<ManifestError>),
+    /// The request, or a document in it, is larger than what can be stored.
+    #[error("{message}")]
+    TooLarge { message: String, details: Vec<ManifestError> },
     #[error("{0}")]
     NotFound(String),
     /// The request is well-formed but the state does not allow it.
@@ -29,15 +32,21 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidManifests(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let details = match &self {
-            ApiError::InvalidManifests(errors) => json!(errors),
+            ApiError::InvalidManifests(errors) | ApiError::TooLarge { details: errors, .. } => json!(errors),
             _ => json!([]),
         };
-        (status, Json(json!({"error": self.to_string(), "details": details}))).into_response()
+        error_response(status, &self.to_string(), details)
     }
+}
+
+/// The JSON error shape every error answer of the api uses.
+pub fn error_response(status: StatusCode, message: &str, details: serde_json::Value) -> Response {
+    (status, Json(json!({"error": message, "details": details}))).into_response()
 }

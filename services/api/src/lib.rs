@@ -8,9 +8,13 @@
 //!   warehouses (and their refresh).
 //! - [`objects`]: read-model records rendered as Kubernetes-style objects.
 //! - [`error`]: API errors and their HTTP status codes.
+//! - [`body`]: reading request bodies with a limit.
+//! - [`middleware`]: JSON error answers everywhere, panics turned into 500s.
 
+pub mod body;
 pub mod config;
 pub mod error;
+pub mod middleware;
 pub mod objects;
 pub mod routes;
 
@@ -38,6 +42,7 @@ pub struct Context {
     pub bus: Bus,
     pub specs: SpecStore,
     pub projection: Projection,
+    pub limits: config::Limits,
 }
 
 pub type SharedContext = Arc<Context>;
@@ -72,7 +77,7 @@ pub async fn serve(
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;
-    state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection })));
+    state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection, limits: config.limits })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);

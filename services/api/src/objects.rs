@@ -3,6 +3,7 @@
 
 use chrono::SecondsFormat;
 use lading_domain::alias::ALIAS_LABEL;
+use lading_domain::spec::references::UnresolvedReference;
 use lading_domain::spec::{API_VERSION, Manifest};
 use lading_events::catalog::WarehouseArtifactsDiscoveredV1;
 use lading_events::read_model::{FreightRecord, ProjectModel, PromotionRecord};
@@ -83,10 +84,24 @@ fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Val
 /// How many entries of a stage's freight history are shown.
 const FREIGHT_HISTORY_LIMIT: usize = 10;
 
-pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Value {
+/// Kargo-style conditions: `Ready` is false, with the reason and every message, while a
+/// reference of the stage (warehouse, upstream stage, promotion task) does not resolve.
+fn stage_conditions(unresolved: &[UnresolvedReference]) -> Value {
+    let ready = match unresolved.first() {
+        None => json!({"type": "Ready", "status": "True", "reason": "ReferencesResolved",
+            "message": "every warehouse, upstream stage and task it refers to exists"}),
+        Some(first) => {
+            let messages: Vec<String> = unresolved.iter().map(UnresolvedReference::message).collect();
+            json!({"type": "Ready", "status": "False", "reason": first.reason(), "message": messages.join("; ")})
+        }
+    };
+    json!([ready])
+}
+
+pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresolved: &[UnresolvedReference]) -> Value {
     let mut object = manifest.to_json();
     let stage = project.and_then(|p| p.stages.get(manifest.name()));
-    let mut status = json!({});
+    let mut status = json!({"conditions": stage_conditions(unresolved)});
     if let Some(stage) = stage {
         // One entry per origin the stage holds freight from.
         let current: Vec<Value> = stage

@@ -16,7 +16,6 @@ use tokio::sync::watch;
 use crate::names::SPECS_BUCKET;
 use crate::{Bus, BusError, Result};
 
-/// The storage key of an object.
 /// The project token of cluster-scoped objects in storage keys.
 pub const CLUSTER_SCOPE: &str = "_";
 
@@ -108,6 +107,17 @@ impl Specs {
         match &found?.spec {
             Spec::PromotionTask(t) | Spec::ClusterPromotionTask(t) => Some(t),
             _ => None,
+        }
+    }
+
+    /// Whether the object a stage of `project` refers to exists.
+    pub fn reference_exists(&self, project: &str, reference: &lading_domain::spec::references::Reference) -> bool {
+        use lading_domain::spec::references::Reference;
+        match reference {
+            Reference::Warehouse(name) => self.get(project, Kind::Warehouse, name).is_some(),
+            Reference::Stage(name) => self.get(project, Kind::Stage, name).is_some(),
+            Reference::PromotionTask(name) => self.get(project, Kind::PromotionTask, name).is_some(),
+            Reference::ClusterPromotionTask(name) => self.get("", Kind::ClusterPromotionTask, name).is_some(),
         }
     }
 
@@ -219,16 +229,40 @@ impl SpecStore {
     }
 }
 
+/// Why manifests were not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A manifest is larger than a NATS message may be; nothing was stored.
+    #[error("manifest {index} is {bytes} bytes stored; the limit is {limit} bytes (the NATS server's max_payload)")]
+    TooLarge { index: usize, bytes: usize, limit: usize },
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
 impl Bus {
-    /// Stores validated manifests (callers validate all first, so a batch is stored
-    /// whole); returns what each did and the last bucket revision written.
-    pub async fn apply_manifests(&self, manifests: &[Manifest]) -> Result<(Vec<ApplyAction>, u64)> {
+    /// The largest message the connected NATS server accepts (its `max_payload`).
+    pub fn max_payload(&self) -> usize {
+        self.client().server_info().max_payload
+    }
+
+    /// Stores validated manifests (callers validate all first). Every manifest's size is
+    /// checked before any is stored, so a batch with one too large stores nothing.
+    /// Returns what each did and the last bucket revision written.
+    pub async fn apply_manifests(&self, manifests: &[Manifest]) -> Result<(Vec<ApplyAction>, u64), ApplyError> {
+        let limit = self.max_payload();
+        let mut encoded = Vec::with_capacity(manifests.len());
+        for (index, manifest) in manifests.iter().enumerate() {
+            let key = spec_key(manifest.project(), manifest.kind(), manifest.name());
+            let value = serde_json::to_vec(&manifest.to_json()).map_err(|e| BusError::nats("encoding a spec", e))?;
+            if value.len() > limit {
+                return Err(ApplyError::TooLarge { index, bytes: value.len(), limit });
+            }
+            encoded.push((key, value));
+        }
         let store = self.bucket(SPECS_BUCKET).await?;
         let mut actions = Vec::with_capacity(manifests.len());
         let mut last_revision = 0;
-        for manifest in manifests {
-            let key = spec_key(manifest.project(), manifest.kind(), manifest.name());
-            let value = serde_json::to_vec(&manifest.to_json()).map_err(|e| BusError::nats("encoding a spec", e))?;
+        for (key, value) in encoded {
             let existing = store.get(&key).await.map_err(|e| BusError::nats("reading a spec", e))?;
             let action = match existing {
                 Some(old) if old.as_ref() == value.as_slice() => ApplyAction::Unchanged,

@@ -34,7 +34,7 @@ pub fn health_only(readiness: Readiness) -> Router {
 }
 
 pub fn api(state: State) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/api/v1/apply", post(apply::apply))
         .route("/api/v1/projects/{project}/freight", get(freight::list).post(freight::create))
         .route("/api/v1/projects/{project}/stages", get(stages::list))
@@ -42,5 +42,11 @@ pub fn api(state: State) -> Router {
         .route("/api/v1/projects/{project}/stages/{stage}/abort", post(promotions::abort))
         .route("/api/v1/projects/{project}/warehouses", get(warehouses::list))
         .route("/api/v1/projects/{project}/warehouses/{warehouse}/refresh", post(warehouses::refresh))
-        .with_state(state)
+        // `apply` reads its body itself, with its own limit.
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .fallback(crate::middleware::not_found)
+        .with_state(state);
+    routes
+        .layer(axum::middleware::map_response(crate::middleware::json_error_bodies))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(crate::middleware::panic_response))
 }

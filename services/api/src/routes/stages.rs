@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State as AxumState};
-use lading_domain::spec::Kind;
+use lading_domain::spec::references::unresolved_references;
+use lading_domain::spec::{Kind, Spec};
 use serde_json::Value;
 
 use super::{State, context, require_project};
@@ -12,10 +13,20 @@ use crate::objects::{list as list_of, stage_object};
 pub async fn list(AxumState(state): AxumState<State>, Path(project): Path<String>) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
     require_project(&context, &project)?;
-    let manifests: Vec<_> = context.specs.read(|s| s.in_project(&project, Kind::Stage).cloned().collect());
+    let stages: Vec<_> = context.specs.read(|s| {
+        s.in_project(&project, Kind::Stage)
+            .map(|m| {
+                let unresolved = match &m.spec {
+                    Spec::Stage(spec) => unresolved_references(spec, |r| s.reference_exists(&project, r)),
+                    _ => Vec::new(),
+                };
+                (m.clone(), unresolved)
+            })
+            .collect()
+    });
     let items = context.projection.read(|model| {
         let project_model = model.project(&project);
-        manifests.iter().map(|m| stage_object(m, project_model)).collect::<Vec<_>>()
+        stages.iter().map(|(m, unresolved)| stage_object(m, project_model, unresolved)).collect::<Vec<_>>()
     });
     Ok(Json(list_of(items)))
 }
