@@ -6,7 +6,9 @@
 //! and in log order, deciding as of each event's log position: the freight visible is
 //! the freight discovered up to that event, so freight discovered one after another is
 //! promoted one after another. Soak times are not events: a timer re-decides every
-//! project whose stages require soaking. The rule itself is
+//! project whose stages require soaking. Spec changes are not events either: a new
+//! stage, a policy turned on or an upstream changed re-decides the project at once (and
+//! every project is decided once when the promoter starts). The rule itself is
 //! [`lading_domain::availability::decide_auto_promotions`]; this module only gathers its
 //! inputs and publishes `PromotionCreated`, whose identity
 //! (`promotion-auto:<project>:<stage>:<freight>`) makes a repeated decision a no-op.
@@ -41,6 +43,7 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
     // A lost ack holds the line until redelivery: keep that short.
     spec.ack_wait = Duration::from_secs(5);
     tokio::spawn(soak_timer(context.clone(), shutdown.clone()));
+    tokio::spawn(on_spec_changes(context.clone(), shutdown.clone()));
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();
@@ -181,6 +184,46 @@ async fn queue(context: &Context, project: &str, actions: Vec<Action>, trace: &T
         tracing::info!(project, ?action, "decided");
     }
     Ok(())
+}
+
+/// What auto-promotion decisions in a project depend on in its specs: its stages (with
+/// labels) and its promotion policies, rendered to compare.
+fn decision_inputs(specs: &lading_bus::specs::Specs, project: &str) -> String {
+    let stages = specs.stages(project);
+    let policies = specs.promotion_policies(project);
+    let stages: Vec<_> =
+        stages.iter().map(|(name, labels, spec)| (name, labels, serde_json::to_value(spec).ok())).collect();
+    serde_json::json!({"stages": stages, "policies": serde_json::to_value(&policies).ok()}).to_string()
+}
+
+/// Decides every project once, then again each project whose stages or policies change.
+async fn on_spec_changes(context: Arc<Context>, shutdown: Shutdown) {
+    let mut changes = context.specs.changes();
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    loop {
+        let current: Vec<(String, String)> = context.specs.read(|s| {
+            s.projects().into_iter().map(|p| (decision_inputs(s, &p), p)).map(|(inputs, p)| (p, inputs)).collect()
+        });
+        for (project, inputs) in current {
+            if seen.get(&project) == Some(&inputs) {
+                continue;
+            }
+            let decided = decisions(&context, &project, None, Utc::now());
+            let trace = lading_bus::tracing_context::new_root();
+            match queue(&context, &project, decided, &trace).await {
+                Ok(()) => {
+                    seen.insert(project, inputs);
+                }
+                Err(error) => tracing::warn!(project, error, "deciding after a spec change failed; will retry"),
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+            // A failed decision is tried again.
+            () = tokio::time::sleep(SOAK_CHECK) => {}
+        }
+    }
 }
 
 /// Re-decides projects whose stages require soak time, as time passes.
