@@ -1,6 +1,11 @@
 //! A local `nats-server` as a child process: found on PATH, checked to be ≥ 2.10 (older
 //! servers lack KV and multi-filter consumers), started with JetStream on a free
 //! loopback port, and stopped when dropped.
+//!
+//! The child dies with its parent even when the parent is killed outright (SIGKILL, out
+//! of memory): it is started with `PR_SET_PDEATHSIG`. A server left running on the same
+//! store by an earlier parent (its pid file says which) is stopped before a new one
+//! starts, so two servers never share a store.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,6 +27,8 @@ pub enum LocalServerError {
     Io(#[from] std::io::Error),
     #[error("nats-server did not start: {0}")]
     DidNotStart(String),
+    #[error("a nats-server (pid {pid}) still holds the store {store} and did not stop")]
+    StoreHeld { pid: i32, store: String },
 }
 
 /// A running `nats-server`, killed on drop.
@@ -68,6 +75,7 @@ impl LocalNatsServer {
             }
         }
         std::fs::create_dir_all(store_dir)?;
+        take_over_store(store_dir).await?;
         let log_path = store_dir.join("nats-server.log");
         let mut last_error = String::new();
         // A port picked free can be taken before the server binds it: try a few.
@@ -116,19 +124,74 @@ impl LocalNatsServer {
     }
 }
 
-/// Starts `nats-server` on `port` and waits until it accepts connections.
+/// The pid file a local server writes in its store directory.
+fn pid_file(store_dir: &Path) -> PathBuf {
+    store_dir.join("nats-server.pid")
+}
+
+/// Stops a `nats-server` an earlier parent left running on `store_dir`, if its pid file
+/// names a live `nats-server` process.
+async fn take_over_store(store_dir: &Path) -> Result<(), LocalServerError> {
+    let Ok(text) = std::fs::read_to_string(pid_file(store_dir)) else {
+        return Ok(());
+    };
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        return Ok(());
+    };
+    let is_nats_server = |pid: i32| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("nats-server"))
+    };
+    if pid <= 1 || !is_nats_server(pid) {
+        return Ok(());
+    }
+    tracing::warn!(pid, store = %store_dir.display(), "a nats-server left by an earlier run holds the store; stopping it");
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        // SAFETY: kill(2) with a pid read from the pid file and checked to be a
+        // nats-server; it touches no memory of this process.
+        unsafe { libc::kill(pid, signal) };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline {
+            if !is_nats_server(pid) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Err(LocalServerError::StoreHeld { pid, store: store_dir.display().to_string() })
+}
+
+/// Starts `nats-server` on `port` and waits until it accepts connections. The child gets
+/// SIGKILL when this process dies, however it dies.
 async fn spawn_on(binary: &Path, port: u16, store_dir: &Path, log_path: &Path) -> Result<Child, String> {
     let io = |e: std::io::Error| e.to_string();
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).map_err(io)?;
-    let mut child = Command::new(binary)
+    let parent = std::process::id() as libc::pid_t;
+    let mut command = Command::new(binary);
+    command
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(store_dir)
+        .arg("-P")
+        .arg(pid_file(store_dir))
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(io)?)
         .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(io)?;
+        .kill_on_drop(true);
+    // SAFETY: between fork and exec only async-signal-safe calls are made (prctl,
+    // getppid); nothing is allocated.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the signal was armed.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("the parent exited before nats-server started"));
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(io)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.try_wait().map_err(io)? {
