@@ -10,12 +10,14 @@
 //!   under a per-stage lease and records how it ended.
 //! - [`engine`]: the step runner, expressions and the workspace.
 //! - [`steps`]: one module per promotion step.
+//! - [`work_dir`]: the work directory, and the workspaces a killed promoter left.
 
 pub mod config;
 pub mod decide;
 pub mod engine;
 pub mod run_queue;
 pub mod steps;
+pub mod work_dir;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub enum Error {
     Start(#[from] StartError),
     #[error(transparent)]
     Bus(#[from] BusError),
+    #[error("work directory {dir}: {source}")]
+    WorkDir { dir: String, source: std::io::Error },
 }
 
 /// Handles shared by the promoter's handlers.
@@ -44,6 +48,12 @@ pub struct Context {
 
 /// Runs the promoter until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+    let _work_dir_lock = match &config.work_dir {
+        Some(dir) => {
+            work_dir::claim(dir).map_err(|source| Error::WorkDir { dir: dir.display().to_string(), source })?
+        }
+        None => None,
+    };
     let (bus, ready) = start_service("promoter", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;

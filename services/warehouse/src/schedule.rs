@@ -35,7 +35,8 @@ impl Schedule {
         for ((project, name), (spec, at)) in self.entries.iter_mut() {
             if *at <= now {
                 due.push((project.clone(), name.clone(), spec.clone()));
-                *at = now + spec.interval();
+                // Intervals are bounded at apply time; a far future still never overflows.
+                *at = now.checked_add(spec.interval()).unwrap_or(now + Duration::from_secs(86_400 * 365 * 30));
             }
         }
         due
