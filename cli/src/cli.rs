@@ -24,8 +24,12 @@ pub enum Command {
     /// Run all of Lading in this process: api, warehouse, promoter and verifier.
     ///
     /// Without --nats-url, starts `nats-server` (≥ 2.10, from PATH) as a child process
-    /// that keeps its data under --data-dir. Ready when `GET /readyz` answers 200.
-    /// Stop with Ctrl-C.
+    /// that keeps its data under --data-dir and dies with this process. One `lading up`
+    /// at a time uses a data dir. Ready when `GET /readyz` answers 200. Stop with Ctrl-C.
+    ///
+    /// Reads the same environment as the separate service binaries (for example
+    /// LADING_CREDENTIALS_FILE, LADING_GIT_CREDENTIALS_FILE, LADING_REGISTRY_RATE_LIMIT,
+    /// LADING_GIT_AUTHOR_NAME); the flags below win over it.
     Up(UpArgs),
     /// Apply manifests (Project, ProjectConfig, Warehouse, Stage) from a file.
     ///
@@ -106,6 +110,14 @@ pub struct UpArgs {
     /// Use this NATS server (JetStream enabled, ≥ 2.10) instead of starting one.
     #[arg(long, env = "LADING_NATS_URL")]
     pub nats_url: Option<String>,
+    /// Credentials for warehouses: a YAML list like Kargo's credential Secrets
+    /// (`type: git|image|helm`, `repoURL`, `username`, `password`).
+    #[arg(long, env = "LADING_CREDENTIALS_FILE", value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Credentials for the Git repositories promotions clone and push: a YAML list of
+    /// `{repoURL, repoURLIsRegex, username, password}`.
+    #[arg(long, env = "LADING_GIT_CREDENTIALS_FILE", value_name = "FILE")]
+    pub git_credentials_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

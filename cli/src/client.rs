@@ -14,36 +14,40 @@ impl Client {
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response =
-            self.http.get(format!("{}{path}", self.base)).send().await.with_context(|| self.unreachable())?;
-        Self::decode(response).await
+        self.send(self.http.get(format!("{}{path}", self.base)), 0).await
     }
 
     pub async fn post(&self, path: &str, body: String) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/yaml")
-            .body(body)
-            .send()
-            .await
-            .with_context(|| self.unreachable())?;
-        Self::decode(response).await
+        let size = body.len();
+        let request =
+            self.http.post(format!("{}{path}", self.base)).header("content-type", "application/yaml").body(body);
+        self.send(request, size).await
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .with_context(|| self.unreachable())?;
-        Self::decode(response).await
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body), 0).await
     }
 
-    fn unreachable(&self) -> String {
-        format!("cannot reach the Lading api at {} (is `lading up` running? set --server or LADING_SERVER)", self.base)
+    /// Sends a request and decodes the answer. Only a failure to connect is reported as
+    /// "cannot reach"; a connection the api closed while a large body was still being
+    /// sent says so, with the body's size.
+    async fn send(&self, request: reqwest::RequestBuilder, body_bytes: usize) -> anyhow::Result<Value> {
+        match request.send().await {
+            Ok(response) => Self::decode(response).await,
+            Err(error) if error.is_connect() => Err(error).with_context(|| {
+                format!(
+                    "cannot reach the Lading api at {} (is `lading up` running? set --server or LADING_SERVER)",
+                    self.base
+                )
+            }),
+            Err(error) if body_bytes > 0 => Err(error).with_context(|| {
+                format!(
+                    "the Lading api at {} closed the connection while the request ({body_bytes} bytes) was sent; it may be too large",
+                    self.base
+                )
+            }),
+            Err(error) => Err(error).with_context(|| format!("the request to the Lading api at {} failed", self.base)),
+        }
     }
 
     async fn decode(response: reqwest::Response) -> anyhow::Result<Value> {

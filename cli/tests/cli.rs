@@ -1,35 +1,12 @@
 //! The `lading` binary as users run it: `freight id` offline, and `lading up` with its
 //! own nats-server, driven by `apply`, `get` and `refresh`.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const LADING: &str = env!("CARGO_BIN_EXE_lading");
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-fn lading(args: &[&str], server: Option<&str>, stdin: Option<&str>) -> Output {
-    let mut command = Command::new(LADING);
-    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    command.env_remove("LADING_SERVER").env_remove("LADING_PROJECT");
-    if let Some(server) = server {
-        command.env("LADING_SERVER", server);
-    }
-    let mut child = command.spawn().expect("lading runs");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::*;
 
 const FREIGHT: &str = "origin: {kind: Warehouse, name: my-warehouse}
 commits:
@@ -77,41 +54,6 @@ fn an_unreachable_server_is_explained() {
     let output = lading(&["get", "freight", "-p", "demo"], Some("http://127.0.0.1:9"), None);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("cannot reach the Lading api"), "{}", stderr(&output));
-}
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
-}
-
-fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! `lading up`: every service in this process, sharing one readiness and one shutdown,
-//! with a local `nats-server` child unless `--nats-url` names a server.
+//! with a local `nats-server` child unless `--nats-url` names a server. The services
+//! read the same environment as their separate binaries; flags win over it.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use lading_bus::local_server::LocalNatsServer;
+use lading_runtime::service::{NATS_URL_ENV, REPLICA_ENV};
 use lading_runtime::{Readiness, shutdown};
 
 use crate::cli::UpArgs;
@@ -14,12 +17,70 @@ fn default_data_dir() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".lading")
 }
 
+/// Holds the data dir for this process: a second `lading up` on it is refused.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("lading-up.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `lading up` is using the data dir {}; stop it first, or pass a different --data-dir",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+/// The environment the services are configured from: the process's, with the flags and
+/// the data dir's layout on top.
+fn service_env(args: &UpArgs, data_dir: &Path, nats_url: &str) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    env.insert(NATS_URL_ENV.to_owned(), nats_url.to_owned());
+    // One replica of each service: stable names keep mirrors and workspaces in one place.
+    env.entry(REPLICA_ENV.to_owned()).or_insert_with(|| "up".to_owned());
+    env.entry(lading_warehouse::config::CACHE_DIR_ENV.to_owned())
+        .or_insert_with(|| data_dir.join("cache").display().to_string());
+    env.entry(lading_promoter::config::WORK_DIR_ENV.to_owned())
+        .or_insert_with(|| data_dir.join("work").display().to_string());
+    if let Some(file) = &args.credentials_file {
+        env.insert(lading_warehouse::config::CREDENTIALS_FILE_ENV.to_owned(), file.display().to_string());
+    }
+    if let Some(file) = &args.git_credentials_file {
+        env.insert(lading_promoter::config::GIT_CREDENTIALS_FILE_ENV.to_owned(), file.display().to_string());
+    }
+    // Health is served by the api itself; the services do not open their own port.
+    env.remove(lading_runtime::service::HEALTH_ADDR_ENV);
+    env
+}
+
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     lading_runtime::telemetry::init(std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV).ok().as_deref());
-    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let (nats, nats_url) = match args.nats_url {
-        Some(url) => (None, url),
+    let _lock = lock_data_dir(&data_dir)?;
+    // Configuration first, so a bad credentials file fails before anything starts.
+    let configs = |nats_url: &str| -> anyhow::Result<_> {
+        let env = service_env(&args, &data_dir, nats_url);
+        let invalid = |service: &str| format!("invalid {service} configuration");
+        let warehouse = lading_warehouse::Config::from_env(&env)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| invalid("warehouse"))?;
+        let promoter =
+            lading_promoter::Config::from_env(&env).map_err(anyhow::Error::msg).with_context(|| invalid("promoter"))?;
+        let verifier =
+            lading_verifier::Config::from_env(&env).map_err(anyhow::Error::msg).with_context(|| invalid("verifier"))?;
+        let mut api = lading_api::Config::from_env(&env).map_err(anyhow::Error::msg).with_context(|| invalid("api"))?;
+        api.listen_addr = args.api_addr;
+        Ok((api, warehouse, promoter, verifier))
+    };
+    configs(args.nats_url.as_deref().unwrap_or("nats://127.0.0.1:4222"))?;
+    let (nats, nats_url) = match &args.nats_url {
+        Some(url) => (None, url.clone()),
         None => {
             let server = LocalNatsServer::start(&data_dir.join("nats")).await?;
             let url = server.url().to_owned();
@@ -27,19 +88,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             (Some(server), url)
         }
     };
+    let (api_config, warehouse_config, promoter_config, verifier_config) = configs(&nats_url)?;
     let readiness = Readiness::new();
     let shutdown = shutdown::from_future(shutdown::signal());
 
-    let api = lading_api::run(lading_api::Config::new(&nats_url, args.api_addr), readiness.clone(), shutdown.clone());
-    let warehouse = lading_warehouse::run(
-        lading_warehouse::Config::new(&nats_url, data_dir.join("cache")),
-        readiness.clone(),
-        shutdown.clone(),
-    );
-    let mut promoter_config = lading_promoter::Config::new(&nats_url);
-    promoter_config.work_dir = Some(data_dir.join("work"));
+    let api = lading_api::run(api_config, readiness.clone(), shutdown.clone());
+    let warehouse = lading_warehouse::run(warehouse_config, readiness.clone(), shutdown.clone());
     let promoter = lading_promoter::run(promoter_config, readiness.clone(), shutdown.clone());
-    let verifier = lading_verifier::run(lading_verifier::Config::new(&nats_url), readiness.clone(), shutdown.clone());
+    let verifier = lading_verifier::run(verifier_config, readiness.clone(), shutdown.clone());
 
     let announce = {
         let readiness = readiness.clone();

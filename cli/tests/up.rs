@@ -1,0 +1,181 @@
+//! `lading up` as users run it: it reads the same environment and credential files as
+//! the separate services, holds its data dir alone, takes its nats-server down with it
+//! however it dies, and cleans up the workspaces a killed run left.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_up(data: &Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> Up {
+    let mut command = Command::new(LADING);
+    command
+        .args(["up", "--data-dir", data.to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .env_remove("LADING_CREDENTIALS_FILE")
+        .env_remove("LADING_GIT_CREDENTIALS_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Up(command.spawn().unwrap())
+}
+
+fn wait_ready(server: &str) {
+    poll("lading up to be ready", Duration::from_secs(60), || {
+        let out = lading(&["get", "freight", "-p", "none"], Some(server), None);
+        stderr(&out).contains("not found").then_some(())
+    });
+}
+
+fn alive(pid: i32) -> bool {
+    // A process that exited but was not reaped yet has an empty command line.
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+}
+
+#[test]
+fn lading_up_reads_credential_files_and_promotes_from_a_private_repository() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repos");
+    std::fs::create_dir_all(&root).unwrap();
+    let app = lading_tests::git::Repo::create(&root, "app");
+    let _gitops = lading_tests::git::Repo::create(&root, "gitops");
+    let commit = app.commit("app.txt", "v1", "first");
+    // Given repositories served over HTTP only to robot:s3cret,
+    let base = runtime.block_on(lading_tests::git_http::serve(&root, "robot", "s3cret"));
+    let credentials = dir.path().join("credentials.yaml");
+    std::fs::write(&credentials, format!("- type: git\n  repoURL: {base}/\n  username: robot\n  password: s3cret\n"))
+        .unwrap();
+    let git_credentials = dir.path().join("git-credentials.yaml");
+    std::fs::write(&git_credentials, format!("- repoURL: {base}/\n  username: robot\n  password: s3cret\n")).unwrap();
+
+    // when lading up runs with the warehouse's file from the environment and the
+    // promoter's from its flag,
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let _up = start_up(
+        &dir.path().join("data"),
+        port,
+        &["--git-credentials-file", git_credentials.to_str().unwrap()],
+        &[("LADING_CREDENTIALS_FILE", credentials.to_str().unwrap())],
+    );
+    wait_ready(&server);
+    let manifests = include_str!("../../examples/quickstart/lading.yaml")
+        .replace("__APP_REPO__", &format!("{base}/app.git"))
+        .replace("__GITOPS_REPO__", &format!("{base}/gitops.git"));
+    let applied = lading(&["apply", "-f", "-"], Some(&server), Some(&manifests));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+
+    // then the private application repository becomes freight promoted to uat.
+    poll("the freight to reach uat", Duration::from_secs(60), || {
+        let out = lading(&["get", "freight", "-p", "demo", "-o", "json"], Some(&server), None);
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let first = list["items"].as_array()?.first()?.clone();
+        (first["commits"][0]["id"] == commit.as_str() && first["status"]["currentlyIn"].get("uat").is_some())
+            .then_some(())
+    });
+}
+
+#[test]
+fn a_bad_credentials_file_stops_lading_up_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(LADING)
+        .args(["up", "--data-dir", dir.path().to_str().unwrap(), "--api-addr", "127.0.0.1:0"])
+        .args(["--credentials-file", dir.path().join("missing.yaml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("LADING_CREDENTIALS_FILE") && message.contains("missing.yaml"), "{message}");
+}
+
+#[test]
+fn a_killed_lading_up_takes_its_nats_server_along_and_the_next_one_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let mut first = start_up(&data, port, &[], &[]);
+    wait_ready(&server);
+    let pid_file = data.join("nats/nats-server.pid");
+    let nats_pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert!(alive(nats_pid));
+
+    // A second lading up on the same data dir is refused while the first runs.
+    let second = Command::new(LADING)
+        .args(["up", "--data-dir", data.to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(stderr(&second).contains("another `lading up` is using the data dir"), "{}", stderr(&second));
+
+    // Given a workspace a promotion left behind, when lading up is killed outright,
+    std::fs::create_dir_all(data.join("work/.tmpLeftover/out")).unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    // then its nats-server dies too,
+    poll("the nats-server to die with its parent", Duration::from_secs(10), || (!alive(nats_pid)).then_some(()));
+
+    // and the next lading up starts on the same store and removes the leftover workspace.
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let _next = start_up(&data, port, &[], &[]);
+    wait_ready(&server);
+    assert!(!data.join("work/.tmpLeftover").exists(), "the leftover workspace is removed");
+}
+
+#[test]
+fn a_nats_server_left_on_the_store_is_stopped_before_a_new_one_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = data.join("nats");
+    std::fs::create_dir_all(&store).unwrap();
+    // Given a nats-server running on the store, not a child of any lading up,
+    let stray_port = free_port();
+    let mut stray = Up(Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &stray_port.to_string(), "-js", "-sd"])
+        .arg(&store)
+        .arg("-P")
+        .arg(store.join("nats-server.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server runs"));
+    poll("the stray server to write its pid file", Duration::from_secs(10), || {
+        store.join("nats-server.pid").exists().then_some(())
+    });
+    // when lading up starts on that data dir,
+    let port = free_port();
+    let _up = start_up(&data, port, &[], &[]);
+    wait_ready(&format!("http://127.0.0.1:{port}"));
+    // then the stray server was stopped and a single server holds the store.
+    poll("the stray nats-server to stop", Duration::from_secs(10), || stray.0.try_wait().unwrap());
+    let pid: i32 = std::fs::read_to_string(store.join("nats-server.pid")).unwrap().trim().parse().unwrap();
+    assert_ne!(pid as u32, stray.0.id(), "a new server holds the store");
+}
+
+#[test]
+fn the_cli_shows_the_servers_answer_to_a_request_too_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let _up = start_up(&dir.path().join("data"), port, &[], &[]);
+    wait_ready(&server);
+    let file = dir.path().join("big.yaml");
+    std::fs::write(&file, "#".repeat(20 * 1024 * 1024)).unwrap();
+    let output = lading(&["apply", "-f", file.to_str().unwrap()], Some(&server), None);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("larger than the limit"), "{message}");
+    assert!(message.contains("413"), "{message}");
+    assert!(!message.contains("cannot reach"), "{message}");
+}
