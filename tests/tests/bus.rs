@@ -244,7 +244,7 @@ async fn the_projection_replays_what_was_stored_before_it_started() {
     let bus = nats.bus("test").await;
     let trace = lading_bus::tracing_context::new_root();
     bus.publish(&freight_created(1), &trace).await.unwrap();
-    let projection = lading_bus::Projection::follow(&bus, Shutdown::new()).await.unwrap();
+    let projection = lading_projection::Projection::follow(&bus, Shutdown::new()).await.unwrap();
     let alias = projection.read(|m| m.project("demo").unwrap().find_freight(FREIGHT).unwrap().freight.alias.clone());
     assert_eq!(alias, "brave-otter");
     // And follows what comes after.

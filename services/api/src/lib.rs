@@ -20,7 +20,8 @@ pub mod routes;
 
 use std::sync::Arc;
 
-use lading_bus::{Bus, BusError, Projection, SpecStore};
+use lading_bus::{Bus, BusError, SpecStore};
+use lading_projection::Projection;
 use lading_runtime::{Readiness, Shutdown};
 use tokio::net::TcpListener;
 

@@ -6,7 +6,7 @@ use lading_domain::alias::ALIAS_LABEL;
 use lading_domain::spec::references::UnresolvedReference;
 use lading_domain::spec::{API_VERSION, Manifest};
 use lading_events::catalog::WarehouseArtifactsDiscoveredV1;
-use lading_events::read_model::{FreightRecord, ProjectModel, PromotionRecord};
+use lading_projection::model::{FreightRecord, ProjectModel, PromotionRecord};
 use serde_json::{Value, json};
 
 /// A kubectl-style list.
@@ -121,7 +121,7 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
             .promotions
             .iter()
             .rev()
-            .filter(|p| p.phase == lading_events::read_model::PromotionPhase::Succeeded)
+            .filter(|p| p.phase == lading_projection::model::PromotionPhase::Succeeded)
             .take(FREIGHT_HISTORY_LIMIT)
             .map(|p| {
                 let alias = project

@@ -20,9 +20,10 @@ use chrono::{DateTime, Utc};
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_domain::availability::{AutoPromotion, ExistingPromotion, FreightFacts, StageFacts, decide_auto_promotions};
+use lading_domain::promotion_queue::{PendingAuto, superseded};
 use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionTrigger};
-use lading_events::read_model::{ProjectModel, PromotionPhase};
 use lading_events::{Event, EventType, TraceContext, now_ms};
+use lading_projection::model::{ProjectModel, PromotionPhase};
 use lading_runtime::Shutdown;
 
 use crate::{Context, Error};
@@ -116,25 +117,32 @@ pub fn decisions(context: &Context, project: &str, as_of: Option<u64>, now: Date
     })
 }
 
-/// Pending (not yet running) automatic promotions of older freight from the same origin.
+/// Pending (not yet running) automatic promotions that promoting `newer` supersedes.
 fn superseded_by(project: &ProjectModel, stage: &str, newer: &FreightId) -> Vec<Action> {
     let (Some(record), Some(newer_freight)) = (project.stages.get(stage), project.freight.get(newer)) else {
         return Vec::new();
     };
-    record
+    let pending: Vec<PendingAuto<'_>> = record
         .promotions
         .iter()
         .filter(|p| p.phase == PromotionPhase::Pending && p.trigger == PromotionTrigger::Auto)
         .filter_map(|p| {
-            let older = project.freight.get(&p.freight_id)?;
-            (older.freight.origin == newer_freight.freight.origin
-                && older.discovered_seq < newer_freight.discovered_seq)
-                .then(|| Action::Supersede {
-                    stage: stage.to_owned(),
-                    promotion: p.name.clone(),
-                    freight: p.freight_id.clone(),
-                    reason: format!("superseded by newer freight {} ({})", newer_freight.freight.alias, newer.short()),
-                })
+            let freight = project.freight.get(&p.freight_id)?;
+            Some(PendingAuto {
+                name: &p.name,
+                freight: &p.freight_id,
+                origin: &freight.freight.origin,
+                freight_discovered: freight.discovered_seq,
+            })
+        })
+        .collect();
+    superseded(&pending, &newer_freight.freight.origin, newer_freight.discovered_seq)
+        .into_iter()
+        .map(|p| Action::Supersede {
+            stage: stage.to_owned(),
+            promotion: p.name.to_owned(),
+            freight: p.freight.clone(),
+            reason: format!("superseded by newer freight {} ({})", newer_freight.freight.alias, newer.short()),
         })
         .collect()
 }

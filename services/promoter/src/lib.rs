@@ -22,7 +22,8 @@ pub mod work_dir;
 use std::sync::Arc;
 
 use lading_bus::start::{StartError, start_service};
-use lading_bus::{Bus, BusError, Projection, SpecStore};
+use lading_bus::{Bus, BusError, SpecStore};
+use lading_projection::Projection;
 use lading_runtime::{Readiness, Shutdown};
 
 pub use config::Config;

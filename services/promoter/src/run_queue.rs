@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
+use lading_domain::promotion_queue::Turn;
 use lading_events::catalog::{
     FreightAliasChangedV1, PromotionCreatedV1, PromotionErroredV1, PromotionFailedV1, PromotionStartedV1,
     PromotionStepFinishedV2, PromotionSucceededV1, StepStatusV2,
 };
-use lading_events::read_model::PromotionPhase;
 use lading_events::{Event, EventType, TraceContext, now_ms};
+use lading_projection::model::PromotionPhase;
 use lading_runtime::Shutdown;
 
 use crate::engine::{
@@ -49,23 +50,13 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
     Ok(())
 }
 
-enum Turn {
-    Finished,
-    Waiting,
-    Mine,
-}
-
+/// Whose turn it is for `created` in its stage's queue, per the read model.
 fn turn_of(context: &Context, created: &PromotionCreatedV1) -> Turn {
     context.projection.read(|model| {
-        let stage = model.project(&created.project).and_then(|p| p.stages.get(&created.stage));
-        match stage.and_then(|s| s.promotion(&created.promotion)) {
-            Some(p) if p.phase.is_terminal() => Turn::Finished,
-            Some(_) => match stage.and_then(|s| s.head_of_queue()) {
-                Some(head) if head.name == created.promotion => Turn::Mine,
-                _ => Turn::Waiting,
-            },
-            None => Turn::Waiting,
-        }
+        model
+            .project(&created.project)
+            .and_then(|p| p.stages.get(&created.stage))
+            .map_or(Turn::Unknown, |stage| stage.turn_of(&created.promotion))
     })
 }
 
@@ -78,7 +69,7 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     }
     match turn_of(context, created) {
         Turn::Finished => return Ok(Outcome::Done),
-        Turn::Waiting => return Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
+        Turn::Waiting | Turn::Unknown => return Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
         Turn::Mine => {}
     }
     let lease_key = format!("promotion.{}.{}", created.project, created.stage);
@@ -157,7 +148,7 @@ async fn latest_sequence(context: &Context) -> Result<u64, lading_bus::BusError>
 /// Stops a promotion before its next step once it was aborted, and forwards step
 /// reports to be published.
 struct RunObserver {
-    projection: lading_bus::Projection,
+    projection: lading_projection::Projection,
     created: PromotionCreatedV1,
     reports: tokio::sync::mpsc::UnboundedSender<StepReport>,
     failpoint: Option<String>,
@@ -280,22 +271,11 @@ async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceC
     };
     let Some(freight) = context.projection.read(|m| {
         let project = m.project(&created.project)?;
-        let mut freight = project.freight.get(&freight_id)?.freight.clone();
-        // Freight from the stage's other origins stays in the stage: the steps see it too
-        // (commitFrom, imageFrom, kustomize-set-image …), as Kargo's freight collection.
-        let own_origin = lading_events::read_model::origin_key(&freight.origin);
-        if let Some(stage) = project.stages.get(&created.stage) {
-            for (origin, (other, _)) in &stage.current {
-                if *origin != own_origin
-                    && let Some(other) = project.freight.get(other)
-                {
-                    freight.commits.extend(other.freight.commits.iter().cloned());
-                    freight.images.extend(other.freight.images.iter().cloned());
-                    freight.charts.extend(other.freight.charts.iter().cloned());
-                }
-            }
-        }
-        Some(freight)
+        let target = &project.freight.get(&freight_id)?.freight;
+        let current = project.stages.get(&created.stage).map(|s| &s.current);
+        let others =
+            current.into_iter().flatten().filter_map(|(_, (id, _))| project.freight.get(id)).map(|f| &f.freight);
+        Some(lading_domain::freight_collection::collect(target, others))
     }) else {
         return Some(errored(format!("freight {freight_id} is unknown")));
     };

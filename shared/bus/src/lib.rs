@@ -8,7 +8,6 @@
 //! - [`publish`]: publishing events with CloudEvents headers and deduplication.
 //! - [`aliases`]: atomic, per-project freight alias claims, and announcing freight once.
 //! - [`consume`]: durable pull consumers: explicit ack, nak with delay, dead letters.
-//! - [`projection`]: following the whole log into a [`lading_events::read_model::ReadModel`].
 //! - [`specs`]: the spec bucket: applying manifests and watching them.
 //! - [`local_server`]: a `nats-server` child process (for `lading up` and tests).
 //! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision).
@@ -20,7 +19,6 @@ pub mod consume;
 pub mod lease;
 pub mod local_server;
 pub mod names;
-pub mod projection;
 pub mod provision;
 pub mod publish;
 pub mod specs;
@@ -30,7 +28,6 @@ pub mod tracing_context;
 use async_nats::jetstream;
 
 pub use consume::{ConsumerSpec, Delivery, HandlerError, Outcome};
-pub use projection::Projection;
 pub use publish::Published;
 pub use specs::SpecStore;
 
@@ -44,7 +41,7 @@ pub enum BusError {
 }
 
 impl BusError {
-    pub(crate) fn nats(context: &'static str, error: impl std::fmt::Display) -> Self {
+    pub fn nats(context: &'static str, error: impl std::fmt::Display) -> Self {
         BusError::Nats { context, message: error.to_string() }
     }
 }

@@ -14,6 +14,9 @@
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
+//! - [`promotion_queue`]: promotion phases, whose turn it is, what newer freight supersedes.
+//! - [`soak`]: the longest time freight stayed in a stage.
+//! - [`freight_collection`]: what a promotion's steps see of the stage's other freight.
 
 pub mod alias;
 pub mod availability;
@@ -21,10 +24,13 @@ pub mod credentials;
 pub mod duration;
 pub mod excerpt;
 pub mod freight;
+pub mod freight_collection;
 pub mod freight_functions;
 pub mod freight_id;
 pub mod names;
+pub mod promotion_queue;
 pub mod selection;
+pub mod soak;
 pub mod spec;
 pub mod url_normalize;
 

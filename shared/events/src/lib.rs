@@ -1,4 +1,5 @@
 //! The event contract: what happened, in which words, on which subject, in which bytes.
+//! It holds no rules: the state rebuilt from events lives in `lading-projection`.
 //!
 //! # Layout
 //!
@@ -7,12 +8,10 @@
 //! - [`headers`]: CloudEvents binary-mode headers carried on every message.
 //! - [`subject`]: subject names as functions; tokens carry project, kind, name and type.
 //! - [`trace`]: W3C trace context (`traceparent`), so one trace follows a freight.
-//! - [`read_model`]: the state every reader rebuilds by replaying the log.
 
 pub mod catalog;
 pub mod codec;
 pub mod headers;
-pub mod read_model;
 pub mod subject;
 pub mod trace;
 

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::StreamExt;
+use lading_bus::names::EVENTS_STREAM;
+use lading_bus::{Bus, BusError, Result};
 use lading_events::headers::CE_TYPE;
-use lading_events::read_model::ReadModel;
 use lading_events::{decode, subject};
 use lading_runtime::Shutdown;
 use tokio::sync::watch;
 
-use crate::names::EVENTS_STREAM;
-use crate::{Bus, BusError, Result};
+use crate::model::ReadModel;
 
 /// A live read model, and the log position it has applied.
 #[derive(Clone)]

@@ -1,43 +1,22 @@
 //! The read model: what the log says about freight, stages and warehouses, rebuilt by
-//! applying events in log order. The api serves it; the promoter decides from it.
+//! applying events in log order. The api serves it; the promoter decides from it. Every
+//! rule it applies (queue order, soak accounting) is a function in `lading_domain`.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use lading_domain::duration::{format_go_duration, parse_go_duration};
 use lading_domain::freight::{CurrentStage, VerifiedStage};
+use lading_domain::promotion_queue::{Queued, Turn, head_of_queue, turn_of};
+use lading_domain::soak::longest_soak_after_leaving;
 use lading_domain::{Freight, FreightId, FreightOrigin};
+use lading_events::catalog::{Event, PromotionTrigger, StepStatusV2, WarehouseArtifactsDiscoveredV1};
+use lading_events::time_from_ms;
+use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Event, PromotionTrigger, StepStatusV2, WarehouseArtifactsDiscoveredV1};
-use crate::time_from_ms;
-
-/// Where a promotion is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum PromotionPhase {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Errored,
-    Aborted,
-}
-
-impl PromotionPhase {
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            PromotionPhase::Succeeded | PromotionPhase::Failed | PromotionPhase::Errored | PromotionPhase::Aborted
-        )
-    }
-
-    /// Ended without succeeding.
-    pub fn is_unsuccessful(self) -> bool {
-        matches!(self, PromotionPhase::Failed | PromotionPhase::Errored | PromotionPhase::Aborted)
-    }
-}
+pub use lading_domain::promotion_queue::PromotionPhase;
 
 /// How one step of a promotion went (Kargo's `stepExecutionMetadata`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub index: u32,
     pub alias: String,
@@ -49,7 +28,7 @@ pub struct StepRecord {
 }
 
 /// One promotion of a stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromotionRecord {
     pub name: String,
     pub freight_id: FreightId,
@@ -67,7 +46,7 @@ pub struct PromotionRecord {
 }
 
 /// A stage's promotions, in creation order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageRecord {
     pub promotions: Vec<PromotionRecord>,
     /// Per freight origin (`Warehouse/<name>`), the freight of the latest successful
@@ -78,7 +57,13 @@ pub struct StageRecord {
 impl StageRecord {
     /// The oldest promotion not yet finished: the one allowed to run.
     pub fn head_of_queue(&self) -> Option<&PromotionRecord> {
-        self.promotions.iter().find(|p| !p.phase.is_terminal())
+        head_of_queue(&self.promotions, |p| Queued { name: &p.name, phase: p.phase })
+    }
+
+    /// Whose turn it is, for the promotion `name`.
+    pub fn turn_of(&self, name: &str) -> Turn {
+        let queue: Vec<Queued<'_>> = self.promotions.iter().map(|p| Queued { name: &p.name, phase: p.phase }).collect();
+        turn_of(&queue, name)
     }
 
     /// Records how a step of one of its promotions ended (a retried step replaces its
@@ -101,7 +86,7 @@ impl StageRecord {
 }
 
 /// A freight and when it was discovered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FreightRecord {
     pub id: FreightId,
     pub freight: Freight,
@@ -111,7 +96,7 @@ pub struct FreightRecord {
 }
 
 /// What is known of a warehouse from the log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WarehouseRecord {
     pub last_freight: Option<FreightId>,
     /// The last discovery's failure; cleared by the next successful discovery.
@@ -121,7 +106,7 @@ pub struct WarehouseRecord {
 }
 
 /// One project's read model.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectModel {
     pub freight: BTreeMap<FreightId, FreightRecord>,
     pub stages: BTreeMap<String, StageRecord>,
@@ -139,7 +124,7 @@ impl ProjectModel {
 }
 
 /// The whole read model, and the last log position applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadModel {
     pub projects: BTreeMap<String, ProjectModel>,
     pub last_seq: u64,
@@ -216,14 +201,8 @@ impl ReadModel {
                     f.freight.status.currently_in.remove(&e.stage);
                     // It leaves the stage: remember its longest soak there.
                     if let Some(verified) = f.freight.status.verified_in.get_mut(&e.stage) {
-                        let stay = (since - entered).to_std().unwrap_or_default();
-                        let longest = verified
-                            .longest_soak
-                            .as_deref()
-                            .and_then(|d| parse_go_duration(d).ok())
-                            .unwrap_or_default()
-                            .max(stay);
-                        verified.longest_soak = Some(format_go_duration(longest));
+                        verified.longest_soak =
+                            Some(longest_soak_after_leaving(verified.longest_soak.as_deref(), entered, since));
                     }
                 }
                 if let Some(f) = project.freight.get_mut(&new_current) {
@@ -328,177 +307,4 @@ impl ReadModel {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::*;
-
-    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-    fn created(id: &str, alias: &str) -> Event {
-        created_from(id, alias, "app")
-    }
-
-    fn created_from(id: &str, alias: &str, warehouse: &str) -> Event {
-        Event::FreightCreated(FreightCreatedV1 {
-            project: "p".into(),
-            freight_id: id.into(),
-            alias: alias.into(),
-            origin_kind: "Warehouse".into(),
-            origin_name: warehouse.into(),
-            commits: vec![],
-            images: vec![],
-            charts: vec![],
-            created_at_ms: 1,
-        })
-    }
-
-    fn queued(stage: &str, name: &str, freight: &str) -> Event {
-        Event::PromotionCreated(PromotionCreatedV1 {
-            project: "p".into(),
-            stage: stage.into(),
-            promotion: name.into(),
-            freight_id: freight.into(),
-            trigger: PromotionTrigger::Auto,
-            created_at_ms: 2,
-        })
-    }
-
-    fn succeeded(stage: &str, name: &str, freight: &str) -> Event {
-        Event::PromotionSucceeded(PromotionSucceededV1 {
-            project: "p".into(),
-            stage: stage.into(),
-            promotion: name.into(),
-            freight_id: freight.into(),
-            commit: "c".into(),
-            finished_at_ms: 3,
-        })
-    }
-
-    fn replay(events: &[Event]) -> ReadModel {
-        let mut model = ReadModel::default();
-        for (i, e) in events.iter().enumerate() {
-            model.apply(i as u64 + 1, e);
-        }
-        model
-    }
-
-    fn id(s: &str) -> FreightId {
-        FreightId::parse(s).unwrap()
-    }
-
-    #[test]
-    fn currently_in_follows_the_latest_successful_promotion() {
-        let model = replay(&[
-            created(A, "a-a"),
-            created(B, "b-b"),
-            queued("test", "p1", A),
-            succeeded("test", "p1", A),
-            queued("test", "p2", B),
-            succeeded("test", "p2", B),
-        ]);
-        let p = model.project("p").unwrap();
-        assert!(p.freight[&id(A)].freight.status.currently_in.is_empty());
-        assert!(p.freight[&id(B)].freight.status.currently_in.contains_key("test"));
-        assert_eq!(model.last_seq, 6);
-    }
-
-    #[test]
-    fn the_queue_head_is_the_oldest_unfinished_promotion() {
-        let model = replay(&[created(A, "a-a"), created(B, "b-b"), queued("test", "p1", A), queued("test", "p2", B)]);
-        let stage = &model.project("p").unwrap().stages["test"];
-        assert_eq!(stage.head_of_queue().unwrap().name, "p1");
-        let model =
-            replay(&[created(A, "a-a"), queued("test", "p1", A), queued("test", "p2", B), succeeded("test", "p1", A)]);
-        assert_eq!(model.project("p").unwrap().stages["test"].head_of_queue().unwrap().name, "p2");
-    }
-
-    #[test]
-    fn replaying_twice_changes_nothing() {
-        let events = [created(A, "a-a"), queued("test", "p1", A), succeeded("test", "p1", A)];
-        let mut model = replay(&events);
-        let once = model.clone();
-        for (i, e) in events.iter().enumerate() {
-            model.apply(i as u64 + 1, e);
-        }
-        assert_eq!(model, once);
-    }
-
-    #[test]
-    fn freight_is_found_by_id_or_alias() {
-        let model = replay(&[created(A, "brave-otter")]);
-        let p = model.project("p").unwrap();
-        assert_eq!(p.find_freight("brave-otter").unwrap().id, id(A));
-        assert_eq!(p.find_freight(A).unwrap().freight.alias, "brave-otter");
-        assert!(p.find_freight("calm-yak").is_none());
-    }
-
-    #[test]
-    fn verification_is_recorded_per_stage() {
-        let model = replay(&[
-            created(A, "a-a"),
-            Event::FreightVerified(FreightVerifiedV1 {
-                project: "p".into(),
-                stage: "test".into(),
-                freight_id: A.into(),
-                promotion: "p1".into(),
-                verified_at_ms: 5,
-            }),
-        ]);
-        assert!(model.project("p").unwrap().freight[&id(A)].freight.status.verified_in.contains_key("test"));
-    }
-
-    fn succeeded_at(stage: &str, name: &str, freight: &str, at_ms: i64) -> Event {
-        let Event::PromotionSucceeded(mut e) = succeeded(stage, name, freight) else { unreachable!() };
-        e.finished_at_ms = at_ms;
-        Event::PromotionSucceeded(e)
-    }
-
-    fn verified(stage: &str, freight: &str) -> Event {
-        Event::FreightVerified(FreightVerifiedV1 {
-            project: "p".into(),
-            stage: stage.into(),
-            freight_id: freight.into(),
-            promotion: "x".into(),
-            verified_at_ms: 5,
-        })
-    }
-
-    #[test]
-    fn leaving_a_stage_records_the_longest_soak() {
-        let hour = 3_600_000;
-        let model = replay(&[
-            created(A, "a-a"),
-            created(B, "b-b"),
-            queued("test", "p1", A),
-            succeeded_at("test", "p1", A, hour),
-            verified("test", A),
-            queued("test", "p2", B),
-            succeeded_at("test", "p2", B, 3 * hour),
-        ]);
-        let a = &model.project("p").unwrap().freight[&id(A)].freight.status;
-        assert_eq!(a.verified_in["test"].longest_soak.as_deref(), Some("2h0m0s"));
-        assert!(!a.currently_in.contains_key("test"));
-    }
-
-    #[test]
-    fn a_stage_holds_one_freight_per_origin() {
-        const C: &str = "cccccccccccccccccccccccccccccccccccccccc";
-        let model = replay(&[
-            created(A, "a-a"),
-            created_from(C, "c-c", "config"),
-            created(B, "b-b"),
-            queued("test", "p1", A),
-            succeeded("test", "p1", A),
-            queued("test", "p2", C),
-            succeeded("test", "p2", C),
-            queued("test", "p3", B),
-            succeeded("test", "p3", B),
-        ]);
-        let p = model.project("p").unwrap();
-        let current: Vec<_> = p.stages["test"].current.values().map(|(id, _)| id.as_str().to_owned()).collect();
-        assert_eq!(current, vec![B.to_owned(), C.to_owned()], "keyed by Warehouse/app and Warehouse/config");
-        assert!(p.freight[&id(C)].freight.status.currently_in.contains_key("test"), "config freight stays");
-        assert!(!p.freight[&id(A)].freight.status.currently_in.contains_key("test"), "app freight was replaced");
-    }
-}
+mod tests;

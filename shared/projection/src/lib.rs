@@ -1,0 +1,13 @@
+//! State rebuilt from the event log: freight, stages with their promotion queues, and
+//! warehouses, as the api serves them and the promoter decides from them.
+//!
+//! # Layout
+//!
+//! - [`model`]: the read model and how each event changes it (rules from `lading_domain`).
+//! - [`follower`]: following the log into a live read model.
+
+pub mod follower;
+pub mod model;
+
+pub use follower::Projection;
+pub use model::ReadModel;

@@ -1,0 +1,173 @@
+use lading_events::catalog::*;
+
+use super::*;
+
+const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn created(id: &str, alias: &str) -> Event {
+    created_from(id, alias, "app")
+}
+
+fn created_from(id: &str, alias: &str, warehouse: &str) -> Event {
+    Event::FreightCreated(FreightCreatedV1 {
+        project: "p".into(),
+        freight_id: id.into(),
+        alias: alias.into(),
+        origin_kind: "Warehouse".into(),
+        origin_name: warehouse.into(),
+        commits: vec![],
+        images: vec![],
+        charts: vec![],
+        created_at_ms: 1,
+    })
+}
+
+fn queued(stage: &str, name: &str, freight: &str) -> Event {
+    Event::PromotionCreated(PromotionCreatedV1 {
+        project: "p".into(),
+        stage: stage.into(),
+        promotion: name.into(),
+        freight_id: freight.into(),
+        trigger: PromotionTrigger::Auto,
+        created_at_ms: 2,
+    })
+}
+
+fn succeeded(stage: &str, name: &str, freight: &str) -> Event {
+    Event::PromotionSucceeded(PromotionSucceededV1 {
+        project: "p".into(),
+        stage: stage.into(),
+        promotion: name.into(),
+        freight_id: freight.into(),
+        commit: "c".into(),
+        finished_at_ms: 3,
+    })
+}
+
+fn replay(events: &[Event]) -> ReadModel {
+    let mut model = ReadModel::default();
+    for (i, e) in events.iter().enumerate() {
+        model.apply(i as u64 + 1, e);
+    }
+    model
+}
+
+fn id(s: &str) -> FreightId {
+    FreightId::parse(s).unwrap()
+}
+
+#[test]
+fn currently_in_follows_the_latest_successful_promotion() {
+    let model = replay(&[
+        created(A, "a-a"),
+        created(B, "b-b"),
+        queued("test", "p1", A),
+        succeeded("test", "p1", A),
+        queued("test", "p2", B),
+        succeeded("test", "p2", B),
+    ]);
+    let p = model.project("p").unwrap();
+    assert!(p.freight[&id(A)].freight.status.currently_in.is_empty());
+    assert!(p.freight[&id(B)].freight.status.currently_in.contains_key("test"));
+    assert_eq!(model.last_seq, 6);
+}
+
+#[test]
+fn the_queue_head_is_the_oldest_unfinished_promotion() {
+    let model = replay(&[created(A, "a-a"), created(B, "b-b"), queued("test", "p1", A), queued("test", "p2", B)]);
+    let stage = &model.project("p").unwrap().stages["test"];
+    assert_eq!(stage.head_of_queue().unwrap().name, "p1");
+    let model =
+        replay(&[created(A, "a-a"), queued("test", "p1", A), queued("test", "p2", B), succeeded("test", "p1", A)]);
+    assert_eq!(model.project("p").unwrap().stages["test"].head_of_queue().unwrap().name, "p2");
+}
+
+#[test]
+fn replaying_twice_changes_nothing() {
+    let events = [created(A, "a-a"), queued("test", "p1", A), succeeded("test", "p1", A)];
+    let mut model = replay(&events);
+    let once = model.clone();
+    for (i, e) in events.iter().enumerate() {
+        model.apply(i as u64 + 1, e);
+    }
+    assert_eq!(model, once);
+}
+
+#[test]
+fn freight_is_found_by_id_or_alias() {
+    let model = replay(&[created(A, "brave-otter")]);
+    let p = model.project("p").unwrap();
+    assert_eq!(p.find_freight("brave-otter").unwrap().id, id(A));
+    assert_eq!(p.find_freight(A).unwrap().freight.alias, "brave-otter");
+    assert!(p.find_freight("calm-yak").is_none());
+}
+
+#[test]
+fn verification_is_recorded_per_stage() {
+    let model = replay(&[
+        created(A, "a-a"),
+        Event::FreightVerified(FreightVerifiedV1 {
+            project: "p".into(),
+            stage: "test".into(),
+            freight_id: A.into(),
+            promotion: "p1".into(),
+            verified_at_ms: 5,
+        }),
+    ]);
+    assert!(model.project("p").unwrap().freight[&id(A)].freight.status.verified_in.contains_key("test"));
+}
+
+fn succeeded_at(stage: &str, name: &str, freight: &str, at_ms: i64) -> Event {
+    let Event::PromotionSucceeded(mut e) = succeeded(stage, name, freight) else { unreachable!() };
+    e.finished_at_ms = at_ms;
+    Event::PromotionSucceeded(e)
+}
+
+fn verified(stage: &str, freight: &str) -> Event {
+    Event::FreightVerified(FreightVerifiedV1 {
+        project: "p".into(),
+        stage: stage.into(),
+        freight_id: freight.into(),
+        promotion: "x".into(),
+        verified_at_ms: 5,
+    })
+}
+
+#[test]
+fn leaving_a_stage_records_the_longest_soak() {
+    let hour = 3_600_000;
+    let model = replay(&[
+        created(A, "a-a"),
+        created(B, "b-b"),
+        queued("test", "p1", A),
+        succeeded_at("test", "p1", A, hour),
+        verified("test", A),
+        queued("test", "p2", B),
+        succeeded_at("test", "p2", B, 3 * hour),
+    ]);
+    let a = &model.project("p").unwrap().freight[&id(A)].freight.status;
+    assert_eq!(a.verified_in["test"].longest_soak.as_deref(), Some("2h0m0s"));
+    assert!(!a.currently_in.contains_key("test"));
+}
+
+#[test]
+fn a_stage_holds_one_freight_per_origin() {
+    const C: &str = "cccccccccccccccccccccccccccccccccccccccc";
+    let model = replay(&[
+        created(A, "a-a"),
+        created_from(C, "c-c", "config"),
+        created(B, "b-b"),
+        queued("test", "p1", A),
+        succeeded("test", "p1", A),
+        queued("test", "p2", C),
+        succeeded("test", "p2", C),
+        queued("test", "p3", B),
+        succeeded("test", "p3", B),
+    ]);
+    let p = model.project("p").unwrap();
+    let current: Vec<_> = p.stages["test"].current.values().map(|(id, _)| id.as_str().to_owned()).collect();
+    assert_eq!(current, vec![B.to_owned(), C.to_owned()], "keyed by Warehouse/app and Warehouse/config");
+    assert!(p.freight[&id(C)].freight.status.currently_in.contains_key("test"), "config freight stays");
+    assert!(!p.freight[&id(A)].freight.status.currently_in.contains_key("test"), "app freight was replaced");
+}
