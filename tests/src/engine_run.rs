@@ -6,7 +6,7 @@ use std::path::Path;
 use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, freight_id};
 use lading_promoter::engine::{
-    PromotionError, PromotionInput, PromotionOutcome, StepObserver, Unobserved, run_promotion_observed,
+    PromotionError, PromotionInput, PromotionOutcome, StepObserver, Unguarded, Unobserved, run_promotion_observed,
 };
 use lading_promoter::steps::{CommitAuthor, GitCredentials};
 
@@ -49,6 +49,7 @@ impl<'a> EngineRun<'a> {
             author: &CommitAuthor::default(),
             credentials: &self.credentials,
             mirrors: self.mirrors,
+            effects: &Unguarded,
         };
         run_promotion_observed(&input, workspace, observer)
     }

@@ -251,3 +251,93 @@ async fn the_projection_replays_what_was_stored_before_it_started() {
     let Published::Stored(seq) = bus.publish(&refresh("later"), &trace).await.unwrap() else { panic!() };
     assert!(projection.wait_for(seq, Duration::from_secs(5)).await);
 }
+
+/// Consumes refresh requests with `handler` until the returned shutdown is cancelled.
+fn consume_refreshes<F, Fut>(
+    bus: &lading_bus::Bus,
+    name: &str,
+    max_failures: u32,
+    handler: F,
+) -> (Shutdown, tokio::task::JoinHandle<lading_bus::Result<()>>)
+where
+    F: Fn(lading_bus::Delivery) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Outcome, HandlerError>> + Send + 'static,
+{
+    let shutdown = Shutdown::new();
+    let bus = bus.clone();
+    let mut spec = ConsumerSpec::new(name, vec![EventType::WarehouseRefreshRequestedV1.filter()]);
+    spec.max_failures = max_failures;
+    let stop = shutdown.clone();
+    (shutdown, tokio::spawn(async move { bus.consume(spec, stop, handler).await }))
+}
+
+async fn dead_letter_reasons(nats: &TestNats) -> Vec<String> {
+    let bus = nats.bus("test").await;
+    let stream = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await.unwrap();
+    let count = stream_messages(nats, DEAD_LETTER_STREAM).await;
+    let mut reasons = Vec::new();
+    for seq in 1..=count {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        reasons.push(message.headers.get(DEAD_LETTER_REASON).unwrap().as_str().to_owned());
+    }
+    reasons
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_dead_lettered_after_bounded_retries() {
+    let nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let trace = lading_bus::tracing_context::new_root();
+    bus.publish(&refresh("never"), &trace).await.unwrap();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    // Given a handler that always fails transiently, with at most 3 failures allowed,
+    let (shutdown, consumer) = consume_refreshes(&bus, "bounded", 3, move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Err(HandlerError::Transient("the remote is down".into())) }
+    });
+    // then the message ends in the dead letters with the reason, after 3 attempts.
+    wait::until("the message to be dead-lettered", Duration::from_secs(20), || async {
+        let reasons = dead_letter_reasons(&nats).await;
+        if reasons.len() == 1 { Ok(reasons) } else { Err(format!("{reasons:?}")) }
+    })
+    .await;
+    let reason = &dead_letter_reasons(&nats).await[0];
+    assert_eq!(reason, "gave up after 3 failed attempts: the remote is down");
+    shutdown.cancel();
+    consumer.await.unwrap().unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 3, "no delivery after the dead letter");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_does_not_stop_the_consumer() {
+    let nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let trace = lading_bus::tracing_context::new_root();
+    bus.publish(&refresh("boom"), &trace).await.unwrap();
+    bus.publish(&refresh("fine"), &trace).await.unwrap();
+    let handled = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = handled.clone();
+    // Given a handler that panics on one message,
+    let (shutdown, consumer) = consume_refreshes(&bus, "panics", 2, move |delivery| {
+        let seen = seen.clone();
+        async move {
+            let Event::WarehouseRefreshRequested(r) = &delivery.event else { unreachable!() };
+            if r.request_id == "boom" {
+                panic!("an expression blew up");
+            }
+            seen.lock().unwrap().push(r.request_id.clone());
+            Ok(Outcome::Done)
+        }
+    });
+    // then the next message is handled, and the panicking one is dead-lettered with why.
+    wait::until("the panicking message to be dead-lettered", Duration::from_secs(20), || async {
+        let reasons = dead_letter_reasons(&nats).await;
+        if reasons.len() == 1 { Ok(()) } else { Err(format!("{reasons:?}")) }
+    })
+    .await;
+    assert_eq!(handled.lock().unwrap().as_slice(), ["fine"]);
+    assert!(dead_letter_reasons(&nats).await[0].contains("the handler panicked: an expression blew up"));
+    shutdown.cancel();
+    consumer.await.unwrap().unwrap();
+}

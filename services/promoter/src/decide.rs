@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use lading_bus::claims::Claim;
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_domain::availability::{AutoPromotion, ExistingPromotion, FreightFacts, StageFacts, decide_auto_promotions};
@@ -179,14 +180,23 @@ async fn queue(context: &Context, project: &str, actions: Vec<Action>, trace: &T
                 trigger: PromotionTrigger::Auto,
                 created_at_ms: now_ms(),
             }),
-            Action::Supersede { stage, promotion, freight, reason } => Event::PromotionAborted(PromotionAbortedV1 {
-                project: project.to_owned(),
-                stage: stage.clone(),
-                promotion: promotion.clone(),
-                freight_id: freight.to_string(),
-                reason: reason.clone(),
-                aborted_at_ms: now_ms(),
-            }),
+            Action::Supersede { stage, promotion, freight, reason } => {
+                // A pending promotion may have started meanwhile and passed its point of
+                // no return: then it is not superseded.
+                let claim = Claim::Aborted(reason.clone());
+                match context.bus.claim_promotion(project, promotion, &claim).await.map_err(|e| e.to_string())? {
+                    Claim::Committed => continue,
+                    Claim::Aborted(_) => {}
+                }
+                Event::PromotionAborted(PromotionAbortedV1 {
+                    project: project.to_owned(),
+                    stage: stage.clone(),
+                    promotion: promotion.clone(),
+                    freight_id: freight.to_string(),
+                    reason: reason.clone(),
+                    aborted_at_ms: now_ms(),
+                })
+            }
         };
         context.bus.publish(&event, trace).await.map_err(|e| e.to_string())?;
         tracing::info!(project, ?action, "decided");

@@ -45,6 +45,8 @@ pub struct Context {
     pub specs: SpecStore,
     pub projection: Projection,
     pub config: Config,
+    /// Fires when the promoter stops: retries of facts that must be recorded end then.
+    pub shutdown: Shutdown,
 }
 
 /// Runs the promoter until `shutdown`.
@@ -58,7 +60,7 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     let (bus, ready) = start_service("promoter", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let projection = Projection::follow(&bus, shutdown.clone()).await?;
-    let context = Arc::new(Context { bus, specs, projection, config });
+    let context = Arc::new(Context { bus, specs, projection, config, shutdown: shutdown.clone() });
     ready.set(true);
     tracing::info!(replica = context.config.service.replica, "promoter running");
     let decider = decide::run(context.clone(), shutdown.clone());

@@ -1,19 +1,25 @@
 //! Durable pull consumers shared by a service's replicas.
 //!
 //! Guarantees: a message is acknowledged only after its handler succeeded; a transient
-//! failure is redelivered after a growing delay; a message that cannot be decoded, or
-//! that its handler rejects as permanently bad, is copied to `lading.dlq.<consumer>`
-//! with the reason, counted in `lading_bus_dead_letters_total`, and terminated. Long
-//! handlers keep their message with `AckProgress` heartbeats. On shutdown the loop stops
-//! pulling, lets the handler in flight finish, and returns.
+//! failure is redelivered after a growing delay, at most `max_failures` times per
+//! replica; a message that cannot be decoded, that its handler rejects as permanently
+//! bad, or that keeps failing, is copied to `lading.dlq.<consumer>` with the reason,
+//! counted in `lading_bus_dead_letters_total`, and terminated: nothing is redelivered
+//! forever. A handler that panics is logged with the event it was handling and counts as
+//! a failure; the consumer goes on. Waiting for a turn (`Outcome::RetryAfter`) is not a
+//! failure. Long handlers keep their message with `AckProgress` heartbeats. On shutdown
+//! the loop stops pulling, lets the handler in flight finish, and returns.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, Message};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lading_events::headers::{CE_TYPE, TRACEPARENT};
 use lading_events::{Event, TraceContext, decode, subject};
 use lading_runtime::Shutdown;
@@ -34,6 +40,9 @@ pub struct ConsumerSpec {
     pub max_ack_pending: i64,
     /// How many deliveries one replica handles at once.
     pub concurrency: usize,
+    /// How many transient failures of one message a replica retries before it gives up
+    /// and dead-letters the message.
+    pub max_failures: u32,
 }
 
 impl ConsumerSpec {
@@ -46,6 +55,8 @@ impl ConsumerSpec {
             ack_wait: Duration::from_secs(10),
             max_ack_pending: 1000,
             concurrency: 1,
+            // With the backoff below, about eight minutes of trying.
+            max_failures: 20,
         }
     }
 }
@@ -115,11 +126,15 @@ impl Bus {
                     ack_wait: spec.ack_wait,
                     deliver_policy: DeliverPolicy::All,
                     max_ack_pending: spec.max_ack_pending,
+                    // Redelivery is bounded by counting failures, not deliveries: waiting
+                    // for a turn redelivers too, and must never dead-letter.
+                    max_deliver: -1,
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| BusError::nats("creating a consumer", e))?;
+        let failures = Failures::default();
         let mut reconnect_delay = Duration::from_millis(250);
         loop {
             let messages = consumer
@@ -151,7 +166,7 @@ impl Bus {
                     match next {
                         Ok(message) => {
                             pulled.store(true, std::sync::atomic::Ordering::Relaxed);
-                            self.handle_one(&spec, message, &handler).await;
+                            self.handle_one(&spec, message, &handler, &failures).await;
                         }
                         Err(error) => tracing::warn!(consumer = spec.name, %error, "pull failed; retrying"),
                     }
@@ -167,7 +182,7 @@ impl Bus {
         }
     }
 
-    async fn handle_one<F, Fut>(&self, spec: &ConsumerSpec, message: Message, handler: &F)
+    async fn handle_one<F, Fut>(&self, spec: &ConsumerSpec, message: Message, handler: &F, failures: &Failures)
     where
         F: Fn(Delivery) -> Fut,
         Fut: Future<Output = std::result::Result<Outcome, HandlerError>>,
@@ -196,9 +211,23 @@ impl Bus {
             trace_id = trace.trace_id_hex(),
             seq = stream_sequence,
         );
+        let event_type = event.event_type().ce_type();
+        let event_id = event.identity();
         let delivery = Delivery { event, stream_sequence, delivered, trace };
         let outcome = {
-            let work = handler(delivery).instrument(span.clone());
+            let work = AssertUnwindSafe(handler(delivery).instrument(span.clone())).catch_unwind().map(|result| {
+                result.unwrap_or_else(|panic| {
+                    let what = panic_message(panic.as_ref());
+                    let _entered = span.enter();
+                    tracing::error!(
+                        panic = what,
+                        event.r#type = event_type,
+                        event.id = event_id,
+                        "the handler panicked"
+                    );
+                    Err(HandlerError::Transient(format!("the handler panicked: {what}")))
+                })
+            });
             tokio::pin!(work);
             let mut heartbeat = tokio::time::interval(spec.ack_wait / 3);
             heartbeat.tick().await;
@@ -211,17 +240,40 @@ impl Bus {
                 }
             }
         };
+        self.settle(spec, &message, stream_sequence, outcome, failures).instrument(span).await;
+    }
+
+    /// Acknowledges, naks or dead-letters a handled delivery by its outcome.
+    async fn settle(
+        &self,
+        spec: &ConsumerSpec,
+        message: &Message,
+        stream_sequence: u64,
+        outcome: std::result::Result<Outcome, HandlerError>,
+        failures: &Failures,
+    ) {
         let acked = match outcome {
-            Ok(Outcome::Done) => message.double_ack().await,
+            Ok(Outcome::Done) => {
+                failures.forget(stream_sequence);
+                message.double_ack().await
+            }
             Ok(Outcome::RetryAfter(delay)) => message.ack_with(AckKind::Nak(Some(delay))).await,
             Err(HandlerError::Transient(reason)) => {
-                let delay = transient_backoff(delivered);
-                tracing::warn!(reason, retry_in_ms = delay.as_millis() as u64, "transient failure");
+                let failed = failures.record(stream_sequence);
+                if failed >= spec.max_failures {
+                    failures.forget(stream_sequence);
+                    let reason = format!("gave up after {failed} failed attempts: {reason}");
+                    self.dead_letter(spec, message, stream_sequence, &reason).await;
+                    return;
+                }
+                let delay = transient_backoff(failed as i64);
+                tracing::warn!(reason, failed, retry_in_ms = delay.as_millis() as u64, "transient failure");
                 message.ack_with(AckKind::Nak(Some(delay))).await
             }
             Err(HandlerError::Permanent(reason)) => {
                 tracing::error!(reason, "permanent failure");
-                self.dead_letter(spec, &message, stream_sequence, &reason).await;
+                failures.forget(stream_sequence);
+                self.dead_letter(spec, message, stream_sequence, &reason).await;
                 return;
             }
         };
@@ -234,7 +286,7 @@ impl Bus {
         tracing::error!(consumer = spec.name, seq = stream_sequence, reason, "dead-lettering message");
         lading_runtime::metrics::increment("lading_bus_dead_letters_total", &[("consumer", &spec.name)]);
         let mut headers: HeaderMap = message.headers.clone().unwrap_or_default();
-        headers.insert(DEAD_LETTER_REASON, reason);
+        headers.insert(DEAD_LETTER_REASON, header_safe(reason).as_str());
         headers.insert(DEAD_LETTER_SUBJECT, message.subject.as_str());
         headers.insert("Nats-Msg-Id", format!("dlq:{}:{stream_sequence}", spec.name).as_str());
         let published = self
@@ -259,6 +311,39 @@ impl Bus {
     }
 }
 
+/// Transient failures per message (by stream sequence) seen by this replica.
+#[derive(Default)]
+struct Failures(Mutex<HashMap<u64, u32>>);
+
+impl Failures {
+    /// Counts one more failure; returns how many there were.
+    fn record(&self, seq: u64) -> u32 {
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(seq).or_default();
+        *count += 1;
+        *count
+    }
+
+    fn forget(&self, seq: u64) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&seq);
+    }
+}
+
+/// What a panic said, when it said anything.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// A reason as a header value: one line, at most 1,024 characters.
+fn header_safe(reason: &str) -> String {
+    let line: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    lading_domain::excerpt::shortened(&line, 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +355,21 @@ mod tests {
         assert_eq!(transient_backoff(4), Duration::from_secs(8));
         assert_eq!(transient_backoff(100), Duration::from_secs(30));
         assert_eq!(transient_backoff(0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn failures_are_counted_per_message_until_forgotten() {
+        let failures = Failures::default();
+        assert_eq!(failures.record(7), 1);
+        assert_eq!(failures.record(7), 2);
+        assert_eq!(failures.record(8), 1);
+        failures.forget(7);
+        assert_eq!(failures.record(7), 1);
+    }
+
+    #[test]
+    fn dead_letter_reasons_fit_in_a_header() {
+        assert_eq!(header_safe("line one\nline two"), "line one line two");
+        assert!(header_safe(&"x".repeat(5000)).len() < 1100);
     }
 }

@@ -4,10 +4,22 @@
 //! stops renewing; its lease expires after [`crate::names::LEASE_TTL`] and another
 //! replica takes over. Renewal by revision means a holder that lost its lease finds out
 //! instead of overwriting the new holder's.
+//!
+//! A held lease carries a [`Fence`]: work done under the lease asks it right before each
+//! external effect (a push, a call out) whether the lease is still certainly held. The
+//! holder counts its lease valid until `TTL - margin` after the moment it *sent* its last
+//! successful renewal: the server's expiry comes later than that, so while the fence
+//! says yes no other replica can hold the lease. A renewal refused (someone else holds
+//! it) or impossible until that moment (NATS unreachable) closes the fence for good, and
+//! the holder's work stops at its next effect.
 
-use async_nats::jetstream::kv::{self, CreateErrorKind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::names::LEASES_BUCKET;
+use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
+
+use crate::names::{LEASE_TTL, LEASES_BUCKET};
 use crate::{Bus, BusError, Result};
 
 /// A held lease.
@@ -30,15 +42,28 @@ impl Bus {
     }
 }
 
+/// Why a renewal failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenewError {
+    /// The lease expired and someone else may hold it: it cannot be renewed.
+    #[error("the lease was lost: {0}")]
+    Lost(String),
+    /// NATS did not answer: worth trying again while the lease lasts.
+    #[error("renewing the lease: {0}")]
+    Unreachable(String),
+}
+
 impl Lease {
     /// Extends the lease; fails when it was lost (expired and taken by another holder).
-    pub async fn renew(&mut self) -> Result<()> {
-        self.revision = self
-            .store
-            .update(&self.key, self.holder.clone().into(), self.revision)
-            .await
-            .map_err(|e| BusError::nats("renewing a lease", e))?;
-        Ok(())
+    pub async fn renew(&mut self) -> std::result::Result<(), RenewError> {
+        match self.store.update(&self.key, self.holder.clone().into(), self.revision).await {
+            Ok(revision) => {
+                self.revision = revision;
+                Ok(())
+            }
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Err(RenewError::Lost(e.to_string())),
+            Err(e) => Err(RenewError::Unreachable(e.to_string())),
+        }
     }
 
     /// Gives the lease up so the next holder need not wait for it to expire.
@@ -46,5 +71,153 @@ impl Lease {
         if let Err(error) = self.store.delete_expect_revision(&self.key, Some(self.revision)).await {
             tracing::warn!(key = self.key, %error, "releasing a lease failed; it will expire");
         }
+    }
+
+    /// Keeps the lease renewed in the background until [`HeldLease::release`], with a
+    /// fence that closes when it can no longer be sure to hold it. `taken` is when the
+    /// lease was asked for (its validity counts from then).
+    pub fn hold(self, taken: Instant) -> HeldLease {
+        let fence = Fence::new(taken + LEASE_TTL);
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let renewer = tokio::spawn(renew_until_stopped(self, fence.clone(), stop.clone()));
+        HeldLease { fence, stop, renewer }
+    }
+}
+
+/// How often a held lease is renewed: a third of its TTL.
+pub const RENEWAL_INTERVAL: Duration = Duration::from_secs(LEASE_TTL.as_secs() / 3);
+/// How much of the lease must be left for the fence to let an effect through.
+pub const FENCE_MARGIN: Duration = Duration::from_secs(5);
+
+async fn renew_until_stopped(mut lease: Lease, fence: Fence, stop: Arc<tokio::sync::Notify>) -> Lease {
+    let mut wait = RENEWAL_INTERVAL;
+    loop {
+        tokio::select! {
+            () = stop.notified() => return lease,
+            () = tokio::time::sleep(wait) => {}
+        }
+        let asked = Instant::now();
+        match lease.renew().await {
+            Ok(()) => {
+                fence.extend(asked + LEASE_TTL);
+                wait = RENEWAL_INTERVAL;
+            }
+            Err(RenewError::Lost(reason)) => {
+                tracing::error!(key = lease.key, reason, "the lease was lost; work under it stops");
+                fence.close();
+                stop.notified().await;
+                return lease;
+            }
+            Err(RenewError::Unreachable(reason)) if fence.is_open() => {
+                tracing::warn!(key = lease.key, reason, "renewing the lease failed; retrying");
+                wait = Duration::from_millis(500);
+            }
+            Err(RenewError::Unreachable(reason)) => {
+                tracing::error!(key = lease.key, reason, "the lease could not be renewed in time; work under it stops");
+                fence.close();
+                stop.notified().await;
+                return lease;
+            }
+        }
+    }
+}
+
+/// A lease renewed in the background.
+pub struct HeldLease {
+    fence: Fence,
+    stop: Arc<tokio::sync::Notify>,
+    renewer: tokio::task::JoinHandle<Lease>,
+}
+
+impl HeldLease {
+    /// The fence work under this lease checks before each effect.
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
+    }
+
+    /// Stops renewing and gives the lease up (unless it was lost).
+    pub async fn release(self) {
+        self.stop.notify_one();
+        let open = self.fence.is_open();
+        if let Ok(lease) = self.renewer.await
+            && open
+        {
+            lease.release().await;
+        }
+    }
+}
+
+/// Whether a lease is still certainly held: checked right before each external effect.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    state: Arc<FenceState>,
+}
+
+#[derive(Debug)]
+struct FenceState {
+    valid_until: Mutex<Instant>,
+    closed: AtomicBool,
+}
+
+/// The fence closed: another replica may hold the lease now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this replica lost its turn (the stage's lease {0}); it stops before any further effect")]
+pub struct LostTurn(&'static str);
+
+impl Fence {
+    /// A fence valid until `valid_until` (a lease's expiry as its holder counts it).
+    pub fn new(valid_until: Instant) -> Fence {
+        Fence { state: Arc::new(FenceState { valid_until: Mutex::new(valid_until), closed: AtomicBool::new(false) }) }
+    }
+
+    /// A fence that never closes, for work under no lease (tests, tools).
+    pub fn unbounded() -> Fence {
+        Fence::new(Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600))
+    }
+
+    /// Ok while the lease is held with at least [`FENCE_MARGIN`] left.
+    pub fn check(&self) -> std::result::Result<(), LostTurn> {
+        if self.state.closed.load(Ordering::SeqCst) {
+            return Err(LostTurn("was lost or could not be renewed"));
+        }
+        let valid_until = *self.state.valid_until.lock().unwrap_or_else(|p| p.into_inner());
+        if Instant::now() + FENCE_MARGIN >= valid_until {
+            return Err(LostTurn("was not renewed in time"));
+        }
+        Ok(())
+    }
+
+    /// Whether [`Fence::check`] passes.
+    pub fn is_open(&self) -> bool {
+        self.check().is_ok()
+    }
+
+    fn extend(&self, valid_until: Instant) {
+        let mut current = self.state.valid_until.lock().unwrap_or_else(|p| p.into_inner());
+        *current = (*current).max(valid_until);
+    }
+
+    /// Closes the fence for good.
+    pub fn close(&self) {
+        self.state.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fence_lets_effects_through_only_with_time_left_and_never_after_closing() {
+        // Given a lease valid for 15 s, effects may pass now;
+        let fence = Fence::new(Instant::now() + Duration::from_secs(15));
+        assert!(fence.check().is_ok());
+        // with less than the margin left, they may not;
+        let nearly_expired = Fence::new(Instant::now() + FENCE_MARGIN - Duration::from_millis(1));
+        assert!(nearly_expired.check().is_err());
+        // and once closed, an extension does not reopen it.
+        fence.close();
+        fence.extend(Instant::now() + Duration::from_secs(60));
+        assert!(fence.check().unwrap_err().to_string().contains("lost its turn"));
     }
 }

@@ -10,11 +10,14 @@
 //! - [`consume`]: durable pull consumers: explicit ack, nak with delay, dead letters.
 //! - [`specs`]: the spec bucket: applying manifests and watching them.
 //! - [`local_server`]: a `nats-server` child process (for `lading up` and tests).
-//! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision).
+//! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision), and
+//!   the fence work under a lease checks before each effect.
+//! - [`claims`]: per-promotion claims deciding once between aborted and committed.
 //! - [`start`]: what every service does first: readiness, health, connect, provision.
 //! - [`tracing_context`]: new trace and span IDs for the W3C trace context.
 
 pub mod aliases;
+pub mod claims;
 pub mod consume;
 pub mod lease;
 pub mod local_server;

@@ -11,6 +11,11 @@ pub const ALIASES_BUCKET: &str = "lading-aliases";
 /// Short-lived leases: `<purpose>.<project>.<name>` → holder.
 pub const LEASES_BUCKET: &str = "lading-leases";
 
+/// Per promotion, whether it was aborted or committed: `<project>.<promotion>`.
+pub const CLAIMS_BUCKET: &str = "lading-promotion-claims";
+/// How long a promotion's claim is kept.
+pub const CLAIMS_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// How long JetStream remembers a `Nats-Msg-Id` for deduplication.
 pub const DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
 /// How long a lease lives without renewal.

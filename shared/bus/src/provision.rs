@@ -31,6 +31,7 @@ impl Bus {
             (SPECS_BUCKET, 5, std::time::Duration::ZERO),
             (ALIASES_BUCKET, 1, std::time::Duration::ZERO),
             (LEASES_BUCKET, 1, LEASE_TTL),
+            (CLAIMS_BUCKET, 1, CLAIMS_TTL),
         ] {
             if js.get_key_value(bucket).await.is_ok() {
                 continue;

@@ -18,6 +18,7 @@ use crate::model::ReadModel;
 /// A live read model, and the log position it has applied.
 #[derive(Clone)]
 pub struct Projection {
+    bus: Bus,
     model: Arc<RwLock<ReadModel>>,
     applied: watch::Receiver<u64>,
 }
@@ -71,7 +72,7 @@ impl Projection {
                 applied_tx.send_replace(seq);
             }
         });
-        let projection = Projection { model, applied };
+        let projection = Projection { bus: bus.clone(), model, applied };
         if !projection.wait_for(last_at_start, Duration::from_secs(60)).await {
             return Err(BusError::nats("replaying the log", "did not catch up within 60s"));
         }
@@ -92,6 +93,17 @@ impl Projection {
     pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
         let mut applied = self.applied.clone();
         tokio::time::timeout(timeout, applied.wait_for(|a| *a >= seq)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// The last position stored in the log now (to wait for the model to reach it).
+    pub async fn latest_sequence(&self) -> Result<u64> {
+        let mut stream = self
+            .bus
+            .jetstream()
+            .get_stream(EVENTS_STREAM)
+            .await
+            .map_err(|e| BusError::nats("opening the event stream", e))?;
+        Ok(stream.info().await.map_err(|e| BusError::nats("reading stream info", e))?.state.last_sequence)
     }
 
     /// A receiver that changes whenever an event is applied.

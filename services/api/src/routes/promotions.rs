@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use chrono::Utc;
+use lading_bus::claims::Claim;
 use lading_domain::availability::is_available;
 use lading_domain::names::promotion_name;
 use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionTrigger};
@@ -104,12 +105,24 @@ pub async fn abort(
     if phase.is_terminal() {
         return Err(ApiError::Conflict(format!("promotion {name} already ended ({phase:?})")));
     }
+    // Abort and the promotion's own finish race: the claim decides once which holds.
+    let reason = "aborted by a user".to_owned();
+    let claimed = context
+        .bus
+        .claim_promotion(&project, &name, &Claim::Aborted(reason.clone()))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    if claimed == Claim::Committed {
+        return Err(ApiError::Conflict(format!(
+            "promotion {name} can no longer be aborted: it pushed its changes (or is recording its outcome) and will finish"
+        )));
+    }
     let event = Event::PromotionAborted(PromotionAbortedV1 {
         project: project.clone(),
         stage: stage.clone(),
         promotion: name.clone(),
         freight_id: freight_id.to_string(),
-        reason: "aborted by a user".to_owned(),
+        reason,
         aborted_at_ms: now_ms(),
     });
     let trace = lading_bus::tracing_context::new_root();

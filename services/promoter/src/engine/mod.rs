@@ -35,6 +35,8 @@ pub struct PromotionInput<'a> {
     pub credentials: &'a GitCredentials,
     /// See [`StepContext::mirrors`].
     pub mirrors: Option<&'a Path>,
+    /// Asked before every effect outside the workspace.
+    pub effects: &'a dyn EffectGuard,
 }
 
 /// A finished promotion.
@@ -93,10 +95,60 @@ impl StepOutcome {
     }
 }
 
+/// Why a run stopped before its end without a step failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The promotion was aborted (the reason given).
+    Aborted(String),
+    /// This replica no longer holds the stage's turn: another may be running the
+    /// promotion, so this run must neither change anything nor record anything.
+    LostTurn(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Aborted(reason) => write!(f, "aborted: {reason}"),
+            Stop::LostTurn(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// An effect outside the workspace a step is about to have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Pushing to a Git remote: once it happened, the promotion cannot be aborted.
+    Push,
+    /// Calling out (an HTTP request, an alias change).
+    Call,
+}
+
+/// Asked by steps right before each effect outside the workspace, so that a run that
+/// lost its turn or was aborted changes nothing more.
+pub trait EffectGuard: Sync {
+    /// `Err` (with the reason) refuses the effect; the step fails with it.
+    fn before_effect(&self, effect: Effect) -> Result<(), String>;
+
+    /// Why an effect was refused, once one was: the run then ends with this instead of
+    /// a step failure.
+    fn refused(&self) -> Option<Stop> {
+        None
+    }
+}
+
+/// A guard that allows every effect: runs under no lease (tests, tools).
+pub struct Unguarded;
+
+impl EffectGuard for Unguarded {
+    fn before_effect(&self, _effect: Effect) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Watches a promotion run: may stop it before a step, and hears how each step ended.
 pub trait StepObserver {
-    /// Called before each step; an `Err` with a reason stops the promotion there.
-    fn before_step(&mut self, _index: usize) -> Result<(), String> {
+    /// Called before each step; an `Err` stops the promotion there.
+    fn before_step(&mut self, _index: usize) -> Result<(), Stop> {
         Ok(())
     }
 
@@ -119,8 +171,8 @@ impl StepObserver for Unobserved {}
 pub enum PromotionError {
     #[error(transparent)]
     Step(#[from] StepFailure),
-    #[error("aborted before step {index}: {reason}")]
-    Aborted { index: usize, reason: String },
+    #[error("stopped at step {index}: {stop}")]
+    Stopped { index: usize, stop: Stop },
 }
 
 /// Runs every step without an observer.
@@ -280,10 +332,11 @@ pub fn run_promotion_observed(
         author: input.author,
         credentials: input.credentials,
         mirrors: input.mirrors,
+        effects: input.effects,
     };
     let mut commit = String::new();
     for (index, step) in input.steps.iter().enumerate() {
-        observer.before_step(index).map_err(|reason| PromotionError::Aborted { index, reason })?;
+        observer.before_step(index).map_err(|stop| PromotionError::Stopped { index, stop })?;
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
         let condition = step.condition.as_deref().unwrap_or("success()");
         let task = run.task_view(step);
@@ -309,6 +362,11 @@ pub fn run_promotion_observed(
             }
             Err(error) => Err(error),
         };
+        if result.is_err()
+            && let Some(stop) = input.effects.refused()
+        {
+            return Err(PromotionError::Stopped { index, stop });
+        }
         let (outcome, message) = match &result {
             Ok(_) => (StepOutcome::Succeeded, String::new()),
             Err(message) if step.continue_on_error => (StepOutcome::Errored, message.clone()),

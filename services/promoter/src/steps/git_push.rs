@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{GitCredentials, StepContext, git_error};
+use crate::engine::Effect;
 use crate::engine::workspace::resolve;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -41,7 +42,15 @@ fn is_non_fast_forward(message: &str) -> bool {
         || message.contains("not present locally")
 }
 
-fn push_once(repo: &Repository, branch: &str, target: &str, credentials: &GitCredentials) -> Result<Pushed, String> {
+fn push_once(
+    ctx: &StepContext<'_>,
+    repo: &Repository,
+    branch: &str,
+    target: &str,
+    credentials: &GitCredentials,
+) -> Result<Pushed, String> {
+    // The point of no return: the fence and the abort claim are checked right before.
+    ctx.effects.before_effect(Effect::Push)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let rejection = RefCell::new(None);
     let mut callbacks: RemoteCallbacks<'_> = credentials.callbacks(remote.url().unwrap_or_default());
@@ -121,7 +130,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
     let mut attempt = 1;
     loop {
-        match push_once(&repo, &branch, &target, ctx.credentials)? {
+        match push_once(ctx, &repo, &branch, &target, ctx.credentials)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");

@@ -117,7 +117,8 @@ fn holds(expression: &str, response: &Value, field: &str) -> Result<bool, String
         .ok_or_else(|| format!("config.{field}: {expression:?} must be true or false"))
 }
 
-pub fn run(_ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    ctx.effects.before_effect(crate::engine::Effect::Call)?;
     let response = call(&config)?;
     let status = response["status"].as_u64().unwrap_or_default();
     if let Some(expression) = &config.failure_expression

@@ -45,6 +45,8 @@ pub struct StepContext<'a> {
     /// Where `git-clone` keeps a mirror per repository, fetched before each clone; clones
     /// are then local. `None` clones straight from the remote.
     pub mirrors: Option<&'a Path>,
+    /// Asked right before every effect outside the workspace (push, HTTP call).
+    pub effects: &'a dyn crate::engine::EffectGuard,
 }
 
 /// The trailer naming the promotion in every commit it makes; a retried promotion finds

@@ -1,0 +1,192 @@
+//! Running a promotion's steps on a blocking thread in a fresh workspace, publishing
+//! each step's report as it finishes, and turning the result into the event that records
+//! how the promotion ended.
+
+use lading_bus::lease::Fence;
+use lading_domain::FreightId;
+use lading_events::catalog::{
+    PromotionCreatedV1, PromotionErroredV1, PromotionFailedV1, PromotionStepFinishedV2, PromotionSucceededV1,
+    StepStatusV2,
+};
+use lading_events::{Event, TraceContext, now_ms};
+
+use super::guard::{RunObserver, TurnGuard};
+use crate::Context;
+use crate::engine::{
+    PromotionError, PromotionInput, StepFailure, StepOutcome, StepReport, Stop, run_promotion_observed,
+};
+
+/// How a run ended.
+pub enum Finished {
+    /// The event recording its outcome (succeeded, failed or errored).
+    Outcome(Event),
+    /// It stopped early, recording nothing.
+    Stopped(Stop),
+}
+
+fn step_event(created: &PromotionCreatedV1, report: StepReport) -> Event {
+    let status = match report.outcome {
+        StepOutcome::Succeeded => StepStatusV2::Succeeded,
+        StepOutcome::Failed => StepStatusV2::Failed,
+        StepOutcome::Errored => StepStatusV2::Errored,
+        StepOutcome::Skipped => StepStatusV2::Skipped,
+    };
+    Event::PromotionStepFinishedV2(PromotionStepFinishedV2 {
+        project: created.project.clone(),
+        stage: created.stage.clone(),
+        promotion: created.promotion.clone(),
+        index: report.index as u32,
+        alias: report.alias,
+        uses: report.uses,
+        status,
+        message: report.message,
+        started_at_ms: report.started_at_ms,
+        finished_at_ms: report.finished_at_ms,
+    })
+}
+
+/// Runs the promotion's steps and returns how it ended.
+pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceContext, fence: Fence) -> Finished {
+    let failed = |reason: String| {
+        tracing::warn!(promotion = created.promotion, reason, "promotion failed");
+        Event::PromotionFailed(PromotionFailedV1 {
+            project: created.project.clone(),
+            stage: created.stage.clone(),
+            promotion: created.promotion.clone(),
+            freight_id: created.freight_id.clone(),
+            reason,
+            finished_at_ms: now_ms(),
+        })
+    };
+    let errored = |reason: String| {
+        tracing::warn!(promotion = created.promotion, reason, "promotion could not run");
+        Event::PromotionErrored(PromotionErroredV1 {
+            project: created.project.clone(),
+            stage: created.stage.clone(),
+            promotion: created.promotion.clone(),
+            freight_id: created.freight_id.clone(),
+            reason,
+            errored_at_ms: now_ms(),
+        })
+    };
+    let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
+        return Finished::Outcome(errored(format!("stage {:?} no longer exists", created.stage)));
+    };
+    let steps = match crate::engine::tasks::expand_tasks(stage.steps(), |task| {
+        context.specs.read(|s| s.promotion_task(&created.project, task).cloned())
+    }) {
+        Ok(steps) => steps,
+        Err(reason) => return Finished::Outcome(errored(reason)),
+    };
+    let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
+        return Finished::Outcome(errored(format!("malformed freight ID {:?}", created.freight_id)));
+    };
+    let Some(freight) = context.projection.read(|m| {
+        let project = m.project(&created.project)?;
+        let target = &project.freight.get(&freight_id)?.freight;
+        let current = project.stages.get(&created.stage).map(|s| &s.current);
+        let others =
+            current.into_iter().flatten().filter_map(|(_, (id, _))| project.freight.get(id)).map(|f| &f.freight);
+        Some(lading_domain::freight_collection::collect(target, others))
+    }) else {
+        return Finished::Outcome(errored(format!("freight {freight_id} is unknown")));
+    };
+    let work_dir = context.config.work_dir.clone();
+    let author = context.config.author.clone();
+    let credentials = context.config.git_credentials.clone();
+    // Mirrors are locked within a process: each replica keeps its own.
+    let mirrors = work_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("lading-git-mirrors")
+        .join(&context.config.service.replica);
+    let created_owned = created.clone();
+    tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
+    let started = std::time::Instant::now();
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let guard = TurnGuard::new(fence, context.bus.clone(), tokio::runtime::Handle::current(), created);
+    let projection = context.projection.clone();
+    let failpoint = context.config.failpoint.clone();
+    let trace_copy = *trace;
+    let publisher = {
+        let bus = context.bus.clone();
+        let created = created.clone();
+        let trace = *trace;
+        let shutdown = context.shutdown.clone();
+        tokio::spawn(async move {
+            while let Some(report) = received.recv().await {
+                if let Err(error) = bus.publish_until_stored(&step_event(&created, report), &trace, &shutdown).await {
+                    tracing::warn!(%error, "a step's report was not recorded before shutdown");
+                }
+            }
+        })
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let mut observer = RunObserver {
+            guard: &guard,
+            projection,
+            created: created_owned.clone(),
+            reports,
+            failpoint,
+            trace: trace_copy,
+        };
+        let workspace = match &work_dir {
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::tempdir_in(dir)),
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| {
+            PromotionError::Step(StepFailure {
+                index: 0,
+                uses: String::new(),
+                message: format!("creating the workspace: {e}"),
+            })
+        })?;
+        let input = PromotionInput {
+            project: &created_owned.project,
+            stage: &created_owned.stage,
+            promotion: &created_owned.promotion,
+            freight_id: &freight_id,
+            freight: &freight,
+            vars: stage.vars(),
+            steps: &steps,
+            author: &author,
+            credentials: &credentials,
+            mirrors: Some(&mirrors),
+            effects: &guard,
+        };
+        run_promotion_observed(&input, workspace.path(), &mut observer)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(PromotionError::Step(StepFailure {
+            index: 0,
+            uses: String::new(),
+            message: format!("the promotion task failed: {e}"),
+        }))
+    });
+    // Step reports are published before the outcome.
+    let _ = publisher.await;
+    Finished::Outcome(match result {
+        Ok(outcome) => {
+            tracing::info!(
+                promotion = created.promotion,
+                commit = outcome.commit,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "promotion succeeded"
+            );
+            Event::PromotionSucceeded(PromotionSucceededV1 {
+                project: created.project.clone(),
+                stage: created.stage.clone(),
+                promotion: created.promotion.clone(),
+                freight_id: created.freight_id.clone(),
+                commit: outcome.commit,
+                finished_at_ms: now_ms(),
+            })
+        }
+        Err(PromotionError::Stopped { index, stop }) => {
+            tracing::info!(promotion = created.promotion, index, %stop, "promotion stopped");
+            return Finished::Stopped(stop);
+        }
+        Err(PromotionError::Step(failure)) => failed(failure.to_string()),
+    })
+}

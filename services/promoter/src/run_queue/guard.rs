@@ -1,0 +1,155 @@
+//! What watches a promotion while it runs on a blocking thread: the guard steps ask
+//! before each effect (fence, then the abort claim before the first push), and the
+//! observer that stops it between steps and forwards each step's report.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use lading_bus::Bus;
+use lading_bus::claims::Claim;
+use lading_bus::lease::Fence;
+use lading_domain::FreightId;
+use lading_events::catalog::{FreightAliasChangedV1, PromotionCreatedV1};
+use lading_events::{Event, TraceContext, now_ms};
+use lading_projection::Projection;
+use tokio::runtime::Handle;
+
+use crate::engine::{Effect, EffectGuard, StepObserver, StepReport, Stop};
+
+/// The guard of one run: effects pass only while the turn is held and the promotion
+/// was not aborted.
+pub struct TurnGuard {
+    pub fence: Fence,
+    pub bus: Bus,
+    pub runtime: Handle,
+    pub project: String,
+    pub promotion: String,
+    /// Whether this run claimed its point of no return.
+    committed: AtomicBool,
+    refused: Mutex<Option<Stop>>,
+}
+
+impl TurnGuard {
+    pub fn new(fence: Fence, bus: Bus, runtime: Handle, created: &PromotionCreatedV1) -> Self {
+        Self {
+            fence,
+            bus,
+            runtime,
+            project: created.project.clone(),
+            promotion: created.promotion.clone(),
+            committed: AtomicBool::new(false),
+            refused: Mutex::new(None),
+        }
+    }
+
+    fn refuse(&self, stop: Stop) -> String {
+        let message = stop.to_string();
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(stop);
+        message
+    }
+
+    /// Stops the run when the turn was lost or the promotion aborted (read from the
+    /// claims: a KV read, so between steps only).
+    pub fn still_mine(&self) -> Result<(), Stop> {
+        if let Err(lost) = self.fence.check() {
+            return Err(Stop::LostTurn(lost.to_string()));
+        }
+        if self.committed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let claim = self.runtime.block_on(self.bus.promotion_claim(&self.project, &self.promotion));
+        match claim {
+            Ok(Some(Claim::Aborted(reason))) => Err(Stop::Aborted(reason)),
+            Ok(_) => Ok(()),
+            Err(error) => Err(Stop::LostTurn(format!("cannot read the promotion's claim: {error}"))),
+        }
+    }
+}
+
+impl EffectGuard for TurnGuard {
+    fn before_effect(&self, effect: Effect) -> Result<(), String> {
+        if let Err(lost) = self.fence.check() {
+            return Err(self.refuse(Stop::LostTurn(lost.to_string())));
+        }
+        if effect != Effect::Push || self.committed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let claimed =
+            self.runtime.block_on(self.bus.claim_promotion(&self.project, &self.promotion, &Claim::Committed));
+        match claimed {
+            Ok(Claim::Committed) => {
+                self.committed.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Ok(Claim::Aborted(reason)) => Err(self.refuse(Stop::Aborted(reason))),
+            Err(error) => {
+                Err(self.refuse(Stop::LostTurn(format!("cannot record the promotion's point of no return: {error}"))))
+            }
+        }
+    }
+
+    fn refused(&self) -> Option<Stop> {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Stops a promotion between steps once it was aborted or its turn lost, forwards step
+/// reports to be published, and changes aliases for `set-freight-alias`.
+pub struct RunObserver<'a> {
+    pub guard: &'a TurnGuard,
+    pub projection: Projection,
+    pub created: PromotionCreatedV1,
+    pub reports: tokio::sync::mpsc::UnboundedSender<StepReport>,
+    pub failpoint: Option<String>,
+    pub trace: TraceContext,
+}
+
+impl StepObserver for RunObserver<'_> {
+    fn set_freight_alias(&mut self, freight: &FreightId, alias: &str) -> Result<(), String> {
+        self.guard.before_effect(Effect::Call)?;
+        let project = self.created.project.clone();
+        let previous = self
+            .projection
+            .read(|m| m.project(&project)?.freight.get(freight).map(|f| f.freight.alias.clone()))
+            .ok_or_else(|| format!("freight {freight} is unknown in project {project:?}"))?;
+        if previous == alias {
+            return Ok(());
+        }
+        let (bus, trace, freight) = (self.guard.bus.clone(), self.trace, freight.clone());
+        // Steps run on a blocking thread: wait here for NATS.
+        self.guard.runtime.block_on(async move {
+            match bus.change_alias(&project, &freight, alias, &previous).await.map_err(|e| e.to_string())? {
+                lading_bus::aliases::AliasChange::TakenBy(other) => {
+                    Err(format!("alias {alias:?} belongs to freight {}", other.get(..7).unwrap_or(&other)))
+                }
+                lading_bus::aliases::AliasChange::Claimed => {
+                    let event = Event::FreightAliasChanged(FreightAliasChangedV1 {
+                        project,
+                        freight_id: freight.to_string(),
+                        alias: alias.to_owned(),
+                        previous_alias: previous,
+                        changed_at_ms: now_ms(),
+                    });
+                    bus.publish(&event, &trace).await.map(|_| ()).map_err(|e| e.to_string())
+                }
+            }
+        })
+    }
+
+    fn before_step(&mut self, _index: usize) -> Result<(), Stop> {
+        self.guard.still_mine()
+    }
+
+    fn step_finished(&mut self, report: StepReport) {
+        // A run that lost its turn records nothing more.
+        if self.guard.fence.check().is_err() {
+            return;
+        }
+        let crash = self.failpoint.as_deref() == Some(&format!("after-step:{}", report.uses));
+        let _ = self.reports.send(report);
+        if crash {
+            tracing::error!(failpoint = self.failpoint, "failpoint reached: aborting the process");
+            std::process::abort();
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Runs promotions: per stage one at a time, in creation order.
+//!
+//! Handles `PromotionCreated` on the durable consumer `promoter-run`, shared by every
+//! replica. A promotion runs only when it is the oldest unfinished promotion of its stage
+//! (per the read model) and its replica holds the stage's lease (`promotion.<project>.
+//! <stage>` in the lease bucket); otherwise the message is redelivered shortly.
+//!
+//! Guarantees, and how they hold:
+//! - one promotion per stage at a time, in order: the queue head check decides *which*
+//!   promotion may run, the lease decides *who* runs it; a replica that lost its lease
+//!   (see [`lading_bus::lease::Fence`]) stops before its next effect and records nothing.
+//! - a promotion's effects happen once: `git-commit` and `git-push` recognise the
+//!   promotion's own commit by its trailer, so a run resumed by another replica never
+//!   commits or pushes twice.
+//! - the outcome matches Git: the run claims `committed` before its first push and
+//!   before recording any outcome, an abort claims `aborted` first (see
+//!   [`lading_bus::claims`]); whichever comes first holds.
+//! - an outcome is stored once: `PromotionSucceeded`, `PromotionFailed` and
+//!   `PromotionErrored` are published by the lease holder on the condition that the
+//!   subject did not change since it looked ([`lading_bus::Bus::publish_terminal`]).
+//! - a message that can never be handled (a malformed freight ID, a promotion the read
+//!   model refused) is dead-lettered, not redelivered forever.
+
+mod execute;
+mod guard;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lading_bus::claims::Claim;
+use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
+use lading_domain::FreightId;
+use lading_domain::promotion_queue::Turn;
+use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionStartedV1};
+use lading_events::{Event, EventType, TraceContext, now_ms};
+use lading_runtime::Shutdown;
+
+use crate::engine::Stop;
+use crate::{Context, Error};
+
+pub const CONSUMER: &str = "promoter-run";
+
+/// How soon a promotion waiting for its turn is looked at again.
+const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
+/// How many promotions (of different stages) one replica runs at once.
+const PROMOTIONS_AT_ONCE: usize = 8;
+/// How long to wait for the read model to reach a position in the log.
+const CATCH_UP: Duration = Duration::from_secs(10);
+
+pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
+    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
+    // Promotions of different stages run side by side; the stage lease keeps each stage
+    // to one at a time.
+    spec.concurrency = PROMOTIONS_AT_ONCE;
+    let bus = context.bus.clone();
+    bus.consume(spec, shutdown, |delivery| {
+        let context = context.clone();
+        async move { handle(&context, delivery).await }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Whose turn it is for `created` in its stage's queue, per the read model.
+fn turn_of(context: &Context, created: &PromotionCreatedV1) -> Turn {
+    context.projection.read(|model| {
+        model
+            .project(&created.project)
+            .and_then(|p| p.stages.get(&created.stage))
+            .map_or(Turn::Unknown, |stage| stage.turn_of(&created.promotion))
+    })
+}
+
+fn transient(error: lading_bus::BusError) -> HandlerError {
+    HandlerError::Transient(error.to_string())
+}
+
+async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
+    let Event::PromotionCreated(created) = &delivery.event else {
+        return Ok(Outcome::Done);
+    };
+    if let Err(error) = FreightId::parse(&created.freight_id) {
+        return Err(HandlerError::Permanent(format!(
+            "promotion {} names a malformed freight ID: {error}",
+            lading_domain::excerpt::quoted(&created.promotion)
+        )));
+    }
+    if !context.projection.wait_for(delivery.stream_sequence, CATCH_UP).await {
+        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+    }
+    match turn_of(context, created) {
+        Turn::Finished => return Ok(Outcome::Done),
+        Turn::Waiting => return Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
+        Turn::Unknown => {
+            return Err(HandlerError::Permanent(format!(
+                "promotion {} is not in stage {}'s queue: the read model refused its event",
+                lading_domain::excerpt::quoted(&created.promotion),
+                lading_domain::excerpt::quoted(&created.stage)
+            )));
+        }
+        Turn::Mine => {}
+    }
+    let lease_key = format!("promotion.{}.{}", created.project, created.stage);
+    let holder = format!("{}/{}", context.config.service.replica, created.promotion);
+    let taken = Instant::now();
+    let Some(lease) = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)? else {
+        return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
+    };
+    // Another replica may have finished this promotion just before we took the lease:
+    // catch up with everything stored so far before deciding to run it.
+    let caught_up = match context.projection.latest_sequence().await {
+        Ok(latest) => context.projection.wait_for(latest, CATCH_UP).await,
+        Err(_) => false,
+    };
+    if !caught_up {
+        lease.release().await;
+        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+    }
+    if turn_of(context, created) != Turn::Mine {
+        lease.release().await;
+        return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
+    }
+    let held = lease.hold(taken);
+    let result = run_turn(context, created, &delivery.trace, held.fence()).await;
+    held.release().await;
+    result
+}
+
+/// Runs the promotion while this replica holds the stage's turn, and records how it
+/// ended.
+async fn run_turn(
+    context: &Context,
+    created: &PromotionCreatedV1,
+    trace: &TraceContext,
+    fence: lading_bus::lease::Fence,
+) -> Result<Outcome, HandlerError> {
+    // An abort claimed before the turn came: record it (its author may have died before
+    // publishing it).
+    if let Some(Claim::Aborted(reason)) =
+        context.bus.promotion_claim(&created.project, &created.promotion).await.map_err(transient)?
+    {
+        publish_aborted(context, created, &reason, trace).await?;
+        return Ok(Outcome::Done);
+    }
+    let started = Event::PromotionStarted(PromotionStartedV1 {
+        project: created.project.clone(),
+        stage: created.stage.clone(),
+        promotion: created.promotion.clone(),
+        freight_id: created.freight_id.clone(),
+        started_at_ms: now_ms(),
+    });
+    context.bus.publish_until_stored(&started, trace, &context.shutdown).await.map_err(transient)?;
+    match execute::execute(context, created, trace, fence.clone()).await {
+        execute::Finished::Outcome(event) => {
+            if fence.check().is_err() {
+                return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
+            }
+            // Recording an outcome is past the point of no return too.
+            match context.bus.claim_promotion(&created.project, &created.promotion, &Claim::Committed).await {
+                Ok(Claim::Committed) => {
+                    context.bus.publish_terminal(&event, trace).await.map_err(transient)?;
+                }
+                Ok(Claim::Aborted(reason)) => publish_aborted(context, created, &reason, trace).await?,
+                Err(error) => return Err(transient(error)),
+            }
+            Ok(Outcome::Done)
+        }
+        execute::Finished::Stopped(Stop::Aborted(reason)) => {
+            tracing::info!(promotion = created.promotion, reason, "promotion aborted");
+            publish_aborted(context, created, &reason, trace).await?;
+            Ok(Outcome::Done)
+        }
+        execute::Finished::Stopped(Stop::LostTurn(reason)) => {
+            lading_runtime::metrics::increment("lading_promoter_lost_turns_total", &[]);
+            tracing::warn!(promotion = created.promotion, reason, "lost the stage's turn; leaving the promotion");
+            Ok(Outcome::RetryAfter(WAIT_FOR_TURN))
+        }
+    }
+}
+
+/// Records an abort the claims decided, unless the log already has the promotion's end.
+async fn publish_aborted(
+    context: &Context,
+    created: &PromotionCreatedV1,
+    reason: &str,
+    trace: &TraceContext,
+) -> Result<(), HandlerError> {
+    if turn_of(context, created) == Turn::Finished {
+        return Ok(());
+    }
+    let event = Event::PromotionAborted(PromotionAbortedV1 {
+        project: created.project.clone(),
+        stage: created.stage.clone(),
+        promotion: created.promotion.clone(),
+        freight_id: created.freight_id.clone(),
+        reason: reason.to_owned(),
+        aborted_at_ms: now_ms(),
+    });
+    context.bus.publish(&event, trace).await.map_err(transient)?;
+    Ok(())
+}

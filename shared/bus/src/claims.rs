@@ -1,0 +1,65 @@
+//! Promotion claims: whether a promotion was aborted or passed its point of no return,
+//! decided once. Aborting and finishing race (a user aborts while the last step runs):
+//! whoever creates the promotion's key first wins, in the `lading-promotion-claims`
+//! bucket (create-if-absent), so the outcome always matches what happened in Git.
+//!
+//! The runner claims `committed` right before the first effect that cannot be taken
+//! back (a `git-push`) and before it records any outcome; an abort claims `aborted`
+//! first. A runner that finds `aborted` stops without pushing; an abort that finds
+//! `committed` is refused, and the promotion ends as it ends.
+
+use async_nats::jetstream::kv::CreateErrorKind;
+
+use crate::names::CLAIMS_BUCKET;
+use crate::{Bus, BusError, Result};
+
+const COMMITTED: &str = "committed";
+const ABORTED_PREFIX: &str = "aborted:";
+
+/// What was claimed for a promotion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Aborted, with the reason; it must not change anything outside any more.
+    Aborted(String),
+    /// Past its point of no return: it finishes and records its own outcome.
+    Committed,
+}
+
+fn key(project: &str, promotion: &str) -> String {
+    format!("{project}.{promotion}")
+}
+
+fn parse(value: &[u8]) -> Claim {
+    let text = String::from_utf8_lossy(value);
+    match text.strip_prefix(ABORTED_PREFIX) {
+        Some(reason) => Claim::Aborted(reason.to_owned()),
+        None => Claim::Committed,
+    }
+}
+
+impl Bus {
+    /// The claim on a promotion, if any.
+    pub async fn promotion_claim(&self, project: &str, promotion: &str) -> Result<Option<Claim>> {
+        let store = self.bucket(CLAIMS_BUCKET).await?;
+        let value = store.get(key(project, promotion)).await.map_err(|e| BusError::nats("reading a claim", e))?;
+        Ok(value.map(|v| parse(&v)))
+    }
+
+    /// Claims `claim` for a promotion unless another claim is there; returns the claim
+    /// that holds afterwards (`claim` itself when it won or was already there).
+    pub async fn claim_promotion(&self, project: &str, promotion: &str, claim: &Claim) -> Result<Claim> {
+        let store = self.bucket(CLAIMS_BUCKET).await?;
+        let value = match claim {
+            Claim::Aborted(reason) => format!("{ABORTED_PREFIX}{reason}"),
+            Claim::Committed => COMMITTED.to_owned(),
+        };
+        match store.create(key(project, promotion), value.into()).await {
+            Ok(_) => Ok(claim.clone()),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                let held = self.promotion_claim(project, promotion).await?;
+                held.ok_or_else(|| BusError::nats("claiming a promotion", "the claim vanished"))
+            }
+            Err(e) => Err(BusError::nats("claiming a promotion", e)),
+        }
+    }
+}
