@@ -13,6 +13,9 @@
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
+//! - [`kustomization`]: the files and directories a kustomization loads.
+//! - [`rendered_files`]: safe file names for rendered resources.
+//! - [`host_paths`]: messages that name workspace-relative paths, not the host's.
 
 pub mod alias;
 pub mod availability;
@@ -21,7 +24,10 @@ pub mod duration;
 pub mod freight;
 pub mod freight_functions;
 pub mod freight_id;
+pub mod host_paths;
+pub mod kustomization;
 pub mod names;
+pub mod rendered_files;
 pub mod selection;
 pub mod spec;
 pub mod url_normalize;
