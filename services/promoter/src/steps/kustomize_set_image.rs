@@ -1,22 +1,31 @@
-//! Kustomize steps: `kustomize-set-image` edits `images` in a kustomization (changing
-//! only those lines), `kustomize-build` renders a directory with `kustomize build` or
-//! `kubectl kustomize`.
+//! `kustomize-set-image`: edits `images` in a kustomization, changing only those lines.
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use lading_domain::kustomization::KUSTOMIZATION_FILE_NAMES;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::StepContext;
+use super::parse_errors;
 use super::yaml_edit::{append_to_sequence, set_values};
-use crate::engine::workspace::resolve;
+use crate::engine::workspace::{EntryKind, Field, Workspace, WorkspaceError};
 
-const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
-fn kustomization_file(dir: &Path) -> Option<PathBuf> {
-    KUSTOMIZATION_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file())
+/// The kustomization file in the directory `dir` (as the config names it), if any; one
+/// that leads outside the workspace is refused.
+pub(super) fn kustomization_file(
+    workspace: &Workspace,
+    field: &str,
+    dir: &Path,
+) -> Result<Option<PathBuf>, WorkspaceError> {
+    for name in KUSTOMIZATION_FILE_NAMES {
+        let file = dir.join(name);
+        let label = file.display().to_string();
+        if workspace.kind(Field::new(field, &label), &file)? == Some(EntryKind::File) {
+            return Ok(Some(file));
+        }
+    }
+    Ok(None)
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,10 +52,11 @@ pub struct SetImageConfig {
 
 /// `kustomize-set-image`.
 pub fn set_image(ctx: &StepContext<'_>, config: SetImageConfig) -> Result<Map<String, Value>, String> {
-    let dir = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let file =
-        kustomization_file(&dir).ok_or_else(|| format!("config.path: no kustomization.yaml in {:?}", config.path))?;
-    let mut text = fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let file = kustomization_file(ctx.workspace, "config.path", Path::new(&config.path))?
+        .ok_or_else(|| format!("config.path: no kustomization.yaml in {:?}", config.path))?;
+    let label = file.display().to_string();
+    let at = Field::new("config.path", &label);
+    let mut text = ctx.workspace.read(at, &file)?;
     let mut summary = Vec::new();
     for (i, update) in config.images.iter().enumerate() {
         let field = format!("config.images[{i}]");
@@ -70,8 +80,7 @@ pub fn set_image(ctx: &StepContext<'_>, config: SetImageConfig) -> Result<Map<St
                 }
             },
         };
-        let document: Value =
-            serde_saphyr::from_str(&text).map_err(|e| format!("{} is not valid YAML: {e}", file.display()))?;
+        let document: Value = serde_saphyr::from_str(&text).map_err(|e| parse_errors::yaml(&label, &e))?;
         let index = document
             .get("images")
             .and_then(Value::as_array)
@@ -96,61 +105,8 @@ pub fn set_image(ctx: &StepContext<'_>, config: SetImageConfig) -> Result<Map<St
         };
         summary.push(format!("{}:{value}", update.image));
     }
-    fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))?;
+    ctx.workspace.write(at, &file, text)?;
     let mut outputs = Map::new();
     outputs.insert("commitMessage".into(), json!(format!("Updated images: {}", summary.join(", "))));
     Ok(outputs)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BuildConfig {
-    path: String,
-    out_path: String,
-}
-
-/// Runs `kustomize build` when installed, else `kubectl kustomize`.
-fn render(dir: &Path) -> Result<String, String> {
-    let attempts: [(&str, &[&str]); 2] = [("kustomize", &["build"]), ("kubectl", &["kustomize"])];
-    let mut missing = Vec::new();
-    for (program, args) in attempts {
-        match Command::new(program).args(args).arg(dir).output() {
-            Ok(output) if output.status.success() => return Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
-            Ok(output) => return Err(format!("{program} failed: {}", String::from_utf8_lossy(&output.stderr).trim())),
-            Err(_) => missing.push(program),
-        }
-    }
-    Err(format!("neither kustomize nor kubectl is installed ({})", missing.join(", ")))
-}
-
-fn document_file_name(document: &str, index: usize) -> String {
-    let value: Value = serde_saphyr::from_str(document).unwrap_or(Value::Null);
-    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-    match (text("/kind"), text("/metadata/name")) {
-        (kind, name) if !kind.is_empty() && !name.is_empty() => format!("{kind}-{name}.yaml"),
-        _ => format!("resource-{index}.yaml"),
-    }
-}
-
-/// `kustomize-build`: to one file when `outPath` ends in `.yaml`/`.yml`, otherwise one
-/// file per resource in that directory.
-pub fn build(ctx: &StepContext<'_>, config: BuildConfig) -> Result<Map<String, Value>, String> {
-    let dir = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let out = resolve(ctx.workspace, &config.out_path).map_err(|e| format!("config.outPath: {e}"))?;
-    let rendered = render(&dir)?;
-    if config.out_path.ends_with(".yaml") || config.out_path.ends_with(".yml") {
-        if let Some(parent) = out.parent() {
-            fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        fs::write(&out, rendered).map_err(|e| format!("writing {}: {e}", config.out_path))?;
-    } else {
-        fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-        for (i, document) in rendered.split("\n---\n").enumerate().filter(|(_, d)| !d.trim().is_empty()) {
-            let body = document.trim_start_matches("---\n");
-            let file = out.join(document_file_name(body, i));
-            fs::write(&file, format!("{}\n", body.trim_end()))
-                .map_err(|e| format!("writing {}: {e}", file.display()))?;
-        }
-    }
-    Ok(Map::new())
 }

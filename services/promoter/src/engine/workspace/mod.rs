@@ -155,14 +155,35 @@ impl Workspace {
     /// Writes `contents` to the file at `path`, creating it and its directories.
     pub fn write(&self, at: Field<'_>, path: &Path, contents: impl AsRef<[u8]>) -> Result<(), WorkspaceError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            self.root.create_dir_all(parent).map_err(|e| at.error("creating the directory of", e))?;
+            self.create_dir_all(at, parent)?;
         }
         self.root.write(path, contents).map_err(|e| at.error("writing", e))
     }
 
-    /// Creates the directory `path` and its parents.
+    /// Creates the directory `path` and its parents, one component at a time, each
+    /// resolved beneath the workspace (a symlink on the way is followed, and refused when
+    /// it leads outside).
     pub fn create_dir_all(&self, at: Field<'_>, path: &Path) -> Result<(), WorkspaceError> {
-        self.root.create_dir_all(path).map_err(|e| at.error("creating", e))
+        let mut prefix = PathBuf::new();
+        for component in path.components() {
+            prefix.push(component);
+            match self.root.metadata(&prefix) {
+                Ok(meta) if meta.is_dir() => continue,
+                Ok(_) => {
+                    return Err(WorkspaceError::NotADirectory { field: at.field.to_owned(), path: at.path.to_owned() });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(at.error("creating", e)),
+            }
+            if let Err(e) = self.root.create_dir(&prefix) {
+                // A symlink there (dangling) says where it leads when it is looked up.
+                return Err(match self.root.metadata(&prefix) {
+                    Err(lookup) if is_escape(&lookup) => at.error("creating", lookup),
+                    _ => at.error("creating", e),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Whether the directory `path` holds nothing.
@@ -176,21 +197,24 @@ impl Workspace {
         self.root.canonicalize(path).map_err(|e| at.error("resolving", e))
     }
 
-    /// Whether `path` is the workspace itself.
-    fn is_root(&self, at: Field<'_>, path: &Path) -> Result<bool, WorkspaceError> {
-        match self.root.canonicalize(path) {
-            Ok(canonical) => Ok(canonical == Path::new(".")),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(at.error("resolving", e)),
-        }
-    }
-
     /// Removes the file, symlink or directory tree at `path` (a symlink itself, not what
     /// it points to). `Ok(false)` when nothing was there.
     pub fn remove(&self, at: Field<'_>, path: &Path) -> Result<bool, WorkspaceError> {
-        if self.is_root(at, path)? {
-            return Err(WorkspaceError::WholeWorkspace { field: at.field.to_owned(), path: at.path.to_owned() });
-        }
+        // A path ending in `.` or `..` names a directory by where it leads.
+        let resolved;
+        let path = if path.file_name().is_none() {
+            resolved = match self.root.canonicalize(path) {
+                Ok(resolved) => resolved,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(at.error("deleting", e)),
+            };
+            if resolved == Path::new(".") {
+                return Err(WorkspaceError::WholeWorkspace { field: at.field.to_owned(), path: at.path.to_owned() });
+            }
+            resolved.as_path()
+        } else {
+            path
+        };
         let meta = match self.root.symlink_metadata(path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -215,6 +239,26 @@ impl Workspace {
             removed.map_err(|e| at.error("clearing", e))?;
         }
         Ok(())
+    }
+
+    /// Puts a symlink to `target` at `path`, replacing the file there. The target is
+    /// neither followed nor checked: every later access through the link is confined
+    /// like any other.
+    pub fn replace_with_symlink(&self, at: Field<'_>, path: &Path, target: &Path) -> Result<(), WorkspaceError> {
+        match self.root.symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(WorkspaceError::Io {
+                    field: at.field.to_owned(),
+                    path: at.path.to_owned(),
+                    action: "writing a symlink in",
+                    reason: format!("{} is a directory", path.display()),
+                });
+            }
+            Ok(_) => self.root.remove_file(path).map_err(|e| at.error("writing a symlink in", e))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(at.error("writing a symlink in", e)),
+        }
+        self.root.symlink_contents(target, path).map_err(|e| at.error("writing a symlink in", e))
     }
 
     /// Copies the file or directory tree at `from` to `to`; see [`tree_copy`].
