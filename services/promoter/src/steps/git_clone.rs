@@ -16,7 +16,6 @@ use serde_json::{Map, Value};
 
 use sha1::{Digest, Sha1};
 
-use super::git_working_tree_files::WorkingTreeFiles;
 use super::{GitCredentials, StepContext, git_error};
 use crate::engine::workspace::Field;
 
@@ -94,11 +93,13 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                 .id();
             repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
         }
-        let files = WorkingTreeFiles { workspace: ctx.workspace, at, path: relative };
-        files.write(&repo, |repo| match &sparse {
-            Some(dirs) => sparse_checkout(repo, dirs),
-            None => check_out_head(repo),
-        })?;
+        // One checkout, into the still empty directory: libgit2 writes through a
+        // symlinked directory already in the working tree when a checkout puts files
+        // beneath that path, so files are never checked out over other files.
+        match &sparse {
+            Some(dirs) => sparse_checkout(&repo, dirs)?,
+            None => check_out_head(&repo)?,
+        }
     }
     Ok(Map::new())
 }
@@ -120,8 +121,8 @@ fn sparse_dirs(entries: &[String]) -> Result<Option<Vec<String>>, String> {
     Ok(Some(dirs))
 }
 
-/// A clone writes no files: the chosen branch, commit or tag is written afterwards by
-/// [`WorkingTreeFiles`], into an empty directory.
+/// A clone writes no files: the chosen branch, commit or tag is checked out afterwards,
+/// once, into the empty directory.
 fn no_files() -> CheckoutBuilder<'static> {
     let mut checkout = CheckoutBuilder::new();
     checkout.dry_run();

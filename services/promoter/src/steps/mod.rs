@@ -5,7 +5,6 @@ mod files;
 mod git_clone;
 mod git_commit;
 mod git_push;
-mod git_working_tree_files;
 mod helm;
 mod http;
 mod kustomize_build;

@@ -241,26 +241,6 @@ impl Workspace {
         Ok(())
     }
 
-    /// Puts a symlink to `target` at `path`, replacing the file there. The target is
-    /// neither followed nor checked: every later access through the link is confined
-    /// like any other.
-    pub fn replace_with_symlink(&self, at: Field<'_>, path: &Path, target: &Path) -> Result<(), WorkspaceError> {
-        match self.root.symlink_metadata(path) {
-            Ok(meta) if meta.is_dir() => {
-                return Err(WorkspaceError::Io {
-                    field: at.field.to_owned(),
-                    path: at.path.to_owned(),
-                    action: "writing a symlink in",
-                    reason: format!("{} is a directory", path.display()),
-                });
-            }
-            Ok(_) => self.root.remove_file(path).map_err(|e| at.error("writing a symlink in", e))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(at.error("writing a symlink in", e)),
-        }
-        self.root.symlink_contents(target, path).map_err(|e| at.error("writing a symlink in", e))
-    }
-
     /// Copies the file or directory tree at `from` to `to`; see [`tree_copy`].
     pub fn copy(&self, from: Field<'_>, to: Field<'_>) -> Result<(), WorkspaceError> {
         tree_copy::copy(self, from, to)
