@@ -326,6 +326,7 @@ fn errors_quote_no_file_contents_and_no_host_paths() {
     };
     write("bad.yaml", &format!("a: [unclosed {secret}\n"));
     write("scalar.yaml", &format!("{secret}\n"));
+    write("duplicate.yaml", &format!("a:\n  b: old\n  b: {secret}\n"));
     write("bad.json", &format!("{{\"a\": {secret}}}\n"));
     write("bad.toml", &format!("a = {secret}\n"));
     write("k/kustomization.yaml", &format!("images: [{secret}\n"));
@@ -336,6 +337,7 @@ fn errors_quote_no_file_contents_and_no_host_paths() {
     let failing = [
         update("yaml-update", "bad.yaml"),
         update("yaml-update", "scalar.yaml"),
+        update("yaml-update", "duplicate.yaml"),
         update("json-update", "bad.json"),
         update("toml-update", "bad.toml"),
         step("kustomize-set-image", json!({"path": "k", "images": [{"image": "x", "tag": "1"}]})),
@@ -434,6 +436,52 @@ fn rebasing_onto_a_remote_that_turns_a_symlink_into_a_directory_writes_nothing_o
     let error = run(workspace.path(), &[step("git-push", json!({"path": "./out"}))]);
     assert_eq!(error, "", "the promotion is rebased and pushed");
     assert_eq!(gitops.show("main", "values.yaml"), "tag: v2");
+    canary.assert_untouched();
+}
+
+/// Runs git in `dir` with `input` on stdin; its stdout, trimmed.
+fn git(dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "git {args:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_tree_naming_one_path_as_both_a_symlink_and_a_directory_writes_nothing_outside() {
+    let root = tempfile::tempdir().unwrap();
+    let canary = Canary::new();
+    let gitops = gitops_repo(root.path());
+    // A malformed tree (git fsck would refuse it; a push does not check): `escape` is a
+    // symlink to the canary directory and also a directory holding `credentials`.
+    let work = root.path().join("malformed");
+    std::fs::create_dir_all(work.join("d")).unwrap();
+    std::fs::write(work.join("d/credentials"), "password: overwritten\n").unwrap();
+    git(&work, &["init", "--quiet"], "");
+    git(&work, &["add", "--all"], "");
+    git(&work, &["commit", "--quiet", "-m", "d"], "");
+    let directory = git(&work, &["rev-parse", "HEAD:d"], "");
+    let link = git(&work, &["hash-object", "-w", "--stdin"], &canary.dir().to_string_lossy());
+    let tree = git(&work, &["mktree"], &format!("120000 blob {link}\tescape\n040000 tree {directory}\tescape\n"));
+    let commit = git(&work, &["commit-tree", &tree, "-m", "malformed"], "");
+    git(&work, &["push", "--quiet", &gitops.url(), &format!("{commit}:refs/heads/malformed")], "");
+    let workspace = tempfile::tempdir().unwrap();
+    let checkout =
+        step("git-clone", json!({"repoURL": gitops.url(), "checkout": [{"branch": "malformed", "path": "./out"}]}));
+    let error = run(workspace.path(), &[checkout]);
+    assert_no_host_path(&error, workspace.path(), &canary);
     canary.assert_untouched();
 }
 
