@@ -67,6 +67,40 @@ impl Repo {
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
+    /// Commits on `main` a symlink `link` pointing at `target` (which need not exist);
+    /// returns the commit ID.
+    pub fn commit_symlink(&self, link: &str, target: &Path, message: &str) -> String {
+        let path = self.work.join(link);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).unwrap(),
+            Ok(_) => std::fs::remove_file(&path).unwrap(),
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(target, path).unwrap();
+        git(&self.work, &["add", "--all"]);
+        git(&self.work, &["commit", "--quiet", "-m", message]);
+        git(&self.work, &["push", "--quiet", "origin", "main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
+    /// Removes `path` (a file or a symlink) from the working clone, uncommitted: the next
+    /// commit records its removal.
+    pub fn remove(&self, path: &str) {
+        std::fs::remove_file(self.work.join(path)).unwrap();
+    }
+
+    /// Every object of the bare repository (commits, trees, blobs of every branch), as
+    /// text: what a test searches for things that must not have been pushed.
+    pub fn all_objects(&self) -> String {
+        let output = Command::new("git")
+            .args(["cat-file", "--batch-all-objects", "--batch"])
+            .current_dir(&self.bare)
+            .output()
+            .expect("git runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Writes `file` and commits it on `main` at `date`; returns the commit ID.
     pub fn commit_at(&self, file: &str, content: &str, message: &str, date: &str) -> String {
         let path = self.work.join(file);

@@ -4,6 +4,7 @@
 //! # Layout
 //!
 //! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir.
+//! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
@@ -12,6 +13,7 @@
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
 
+pub mod canary;
 pub mod chart_repo;
 pub mod engine_run;
 pub mod git;

@@ -20,6 +20,11 @@ impl TestNats {
         self.server.as_ref().map(|s| s.url().to_owned()).unwrap_or_default()
     }
 
+    /// The server's log file.
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self.server.as_ref().map(|s| s.log_path().to_path_buf()).unwrap_or_default()
+    }
+
     /// Restarts the server on the same port with the same store.
     pub async fn restart(&mut self) {
         self.server.as_mut().expect("running").restart().await.unwrap_or_else(|e| panic!("{e}"));

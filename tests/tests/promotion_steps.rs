@@ -92,7 +92,10 @@ fn paths_outside_the_workspace_are_refused() {
         json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "create": true, "path": "../escape"}]}),
     )];
     let error = EngineRun::new(&freight).run(workspace.path(), &steps).unwrap_err().to_string();
-    assert!(error.contains("leaves the promotion's workspace"), "{error}");
+    assert!(
+        error.contains("config.checkout[0].path: \"../escape\" leads outside the promotion's workspace"),
+        "{error}"
+    );
 }
 
 #[test]

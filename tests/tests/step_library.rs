@@ -42,7 +42,10 @@ fn file_steps_write_copy_and_delete_inside_the_workspace() {
     assert!(!dir.path().join("src").exists());
     assert_eq!(outcome.outputs["info"], json!({"env": "test", "n": 2}));
     let escape = run(dir.path(), &[step("copy", json!({"inPath": "out", "outPath": "../elsewhere"}))]).unwrap_err();
-    assert!(escape.to_string().contains("leaves the promotion's workspace"), "{escape}");
+    assert!(
+        escape.to_string().contains("config.outPath: \"../elsewhere\" leads outside the promotion's workspace"),
+        "{escape}"
+    );
     let strict = run(dir.path(), &[step("delete", json!({"path": "missing", "strict": true}))]).unwrap_err();
     assert!(strict.to_string().contains("does not exist"), "{strict}");
 }

@@ -17,6 +17,9 @@
 //! - [`promotion_queue`]: promotion phases, whose turn it is, what newer freight supersedes.
 //! - [`soak`]: the longest time freight stayed in a stage.
 //! - [`freight_collection`]: what a promotion's steps see of the stage's other freight.
+//! - [`kustomization`]: the files and directories a kustomization loads.
+//! - [`rendered_files`]: safe file names for rendered resources.
+//! - [`host_paths`]: messages that name workspace-relative paths, not the host's.
 
 pub mod alias;
 pub mod availability;
@@ -27,8 +30,11 @@ pub mod freight;
 pub mod freight_collection;
 pub mod freight_functions;
 pub mod freight_id;
+pub mod host_paths;
+pub mod kustomization;
 pub mod names;
 pub mod promotion_queue;
+pub mod rendered_files;
 pub mod selection;
 pub mod soak;
 pub mod spec;

@@ -323,8 +323,13 @@ pub fn run_promotion_observed(
         })?;
         run.vars.insert(var.name.clone(), value);
     }
+    let workspace = workspace::Workspace::open(workspace).map_err(|e| StepFailure {
+        index: 0,
+        uses: "workspace".to_owned(),
+        message: e.to_string(),
+    })?;
     let step_ctx = StepContext {
-        workspace,
+        workspace: &workspace,
         project: input.project,
         stage: input.stage,
         promotion: input.promotion,

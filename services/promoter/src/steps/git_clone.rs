@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
 use super::{GitCredentials, StepContext, git_error};
-use crate::engine::workspace::resolve;
+use crate::engine::workspace::Field;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -57,39 +57,48 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         if set.iter().filter(|s| **s).count() > 1 {
             return Err(format!("config.checkout[{i}]: set only one of branch, commit or tag"));
         }
-        let dest = resolve(ctx.workspace, &checkout.path).map_err(|e| format!("config.checkout[{i}].path: {e}"))?;
-        if dest.exists() && fs::read_dir(&dest).map_err(|e| e.to_string())?.next().is_some() {
-            return Err(format!("config.checkout[{i}].path: {:?} is not empty", checkout.path));
+        let field = format!("config.checkout[{i}].path");
+        let at = Field::new(&field, &checkout.path);
+        let relative = Path::new(&checkout.path);
+        ctx.workspace.create_dir_all(at, relative)?;
+        if !ctx.workspace.is_empty_dir(at, relative)? {
+            return Err(format!("{field}: {:?} is not empty", checkout.path));
         }
+        // libgit2 takes a host path: the directory just made, symlinks resolved beneath
+        // the workspace.
+        let dest = ctx.workspace.host_path(at, relative)?;
         let sparse = sparse_dirs(&checkout.sparse).map_err(|e| format!("config.checkout[{i}].sparse: {e}"))?;
         let repo = match ctx.mirrors {
-            Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.credentials, sparse.is_some())?,
+            Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.credentials)?,
             None => {
                 let mut fetch = git2::FetchOptions::new();
                 fetch.remote_callbacks(ctx.credentials.callbacks(&config.repo_url));
                 RepoBuilder::new()
                     .fetch_options(fetch)
-                    .with_checkout(initial_checkout(sparse.is_some()))
+                    .with_checkout(no_files())
                     .clone(&config.repo_url, &dest)
                     .map_err(|e| git_error(&format!("cloning {}", redact(&config.repo_url)), e))?
             }
         };
-        let sparse_mode = sparse.is_some();
         if let Some(branch) = &checkout.branch {
-            check_out_branch(&repo, branch, checkout.create, sparse_mode)?;
+            point_head_at_branch(&repo, branch, checkout.create)?;
         } else if let Some(commit) = &checkout.commit {
             let oid = Oid::from_str(commit).map_err(|e| git_error("config.checkout.commit", e))?;
-            detach_at(&repo, oid, sparse_mode)?;
+            repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
         } else if let Some(tag) = &checkout.tag {
             let oid = repo
                 .revparse_single(&format!("refs/tags/{tag}"))
                 .and_then(|o| o.peel_to_commit())
                 .map_err(|e| git_error(&format!("finding tag {tag}"), e))?
                 .id();
-            detach_at(&repo, oid, sparse_mode)?;
+            repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
         }
-        if let Some(dirs) = &sparse {
-            sparse_checkout(&repo, dirs)?;
+        // One checkout, into the still empty directory: libgit2 writes through a
+        // symlinked directory already in the working tree when a checkout puts files
+        // beneath that path, so files are never checked out over other files.
+        match &sparse {
+            Some(dirs) => sparse_checkout(&repo, dirs)?,
+            None => check_out_head(&repo)?,
         }
     }
     Ok(Map::new())
@@ -112,13 +121,11 @@ fn sparse_dirs(entries: &[String]) -> Result<Option<Vec<String>>, String> {
     Ok(Some(dirs))
 }
 
-/// How a clone checks out its first branch: fully, or not at all when the checkout is
-/// sparse (the sparse checkout writes the chosen paths afterwards).
-fn initial_checkout(sparse: bool) -> CheckoutBuilder<'static> {
+/// A clone writes no files: the chosen branch, commit or tag is checked out afterwards,
+/// once, into the empty directory.
+fn no_files() -> CheckoutBuilder<'static> {
     let mut checkout = CheckoutBuilder::new();
-    if sparse {
-        checkout.dry_run();
-    }
+    checkout.dry_run();
     checkout
 }
 
@@ -214,7 +221,6 @@ fn clone_via_mirror(
     url: &str,
     dest: &Path,
     credentials: &GitCredentials,
-    sparse: bool,
 ) -> Result<Repository, String> {
     let digest = Sha1::digest(url.as_bytes());
     let dir = mirrors.join(digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>());
@@ -224,7 +230,7 @@ fn clone_via_mirror(
     // A fetch that began after this promotion asked leaves the mirror fresh enough.
     if fetching.is_some_and(|started| started > asked) {
         drop(fetching);
-        return clone_from_mirror(&state, &dir, url, dest, sparse);
+        return clone_from_mirror(&state, &dir, url, dest);
     }
     *fetching = Some(Instant::now());
     let (mirror, created) = match Repository::open_bare(&dir) {
@@ -256,38 +262,35 @@ fn clone_via_mirror(
         mirror.set_head(&branch).map_err(|e| git_error("setting the mirror's HEAD", e))?;
     }
     drop(fetching);
-    clone_from_mirror(&state, &dir, url, dest, sparse)
+    clone_from_mirror(&state, &dir, url, dest)
 }
 
 /// Clones the mirror in `dir` locally, side by side with other clones.
-fn clone_from_mirror(state: &Mirror, dir: &Path, url: &str, dest: &Path, sparse: bool) -> Result<Repository, String> {
+fn clone_from_mirror(state: &Mirror, dir: &Path, url: &str, dest: &Path) -> Result<Repository, String> {
     let _cloning = state.lock.read().unwrap_or_else(|p| p.into_inner());
     let source = dir.to_str().ok_or("the mirror path is not UTF-8")?;
     let repo = RepoBuilder::new()
         .clone_local(git2::build::CloneLocal::Local)
-        .with_checkout(initial_checkout(sparse))
+        .with_checkout(no_files())
         .clone(source, dest)
         .map_err(|e| git_error(&format!("cloning {} from its mirror", redact(url)), e))?;
     repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
     Ok(repo)
 }
 
-/// Checks HEAD out fully; a sparse checkout writes its paths afterwards instead.
-fn check_out_head(repo: &Repository, sparse: bool) -> Result<(), String> {
-    if sparse {
-        return Ok(());
+/// Writes HEAD's files, when HEAD has a commit (a new orphan branch has none).
+fn check_out_head(repo: &Repository) -> Result<(), String> {
+    match repo.head() {
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => Ok(()),
+        _ => repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e)),
     }
-    repo.checkout_head(Some(CheckoutBuilder::new().force())).map_err(|e| git_error("checking out", e))
 }
 
-fn detach_at(repo: &Repository, oid: Oid, sparse: bool) -> Result<(), String> {
-    repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
-    check_out_head(repo, sparse)
-}
-
-fn check_out_branch(repo: &Repository, branch: &str, create: bool, sparse: bool) -> Result<(), String> {
+/// Points HEAD at `branch` (created as an empty orphan branch when missing and `create`),
+/// writing no files.
+fn point_head_at_branch(repo: &Repository, branch: &str, create: bool) -> Result<(), String> {
     let local_ref = format!("refs/heads/{branch}");
-    // The clone already checked out the remote's default branch.
+    // The clone's HEAD is already the remote's default branch.
     if repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() == Some(local_ref.as_str()) {
         return Ok(());
     }
@@ -296,26 +299,14 @@ fn check_out_branch(repo: &Repository, branch: &str, create: bool, sparse: bool)
             let commit = remote.get().peel_to_commit().map_err(|e| git_error("reading the branch", e))?;
             let mut local = repo.branch(branch, &commit, true).map_err(|e| git_error("creating the branch", e))?;
             local.set_upstream(Some(&format!("origin/{branch}"))).map_err(|e| git_error("tracking the branch", e))?;
-            repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
-            check_out_head(repo, sparse)
+            repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))
         }
         Err(_) if create => {
             // An empty orphan branch: no parent, no files.
             repo.set_head(&local_ref).map_err(|e| git_error("creating the branch", e))?;
             let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
             index.clear().map_err(|e| git_error("clearing the index", e))?;
-            index.write().map_err(|e| git_error("writing the index", e))?;
-            let workdir = repo.workdir().ok_or("the clone has no working tree")?;
-            for entry in fs::read_dir(workdir).map_err(|e| e.to_string())? {
-                let entry = entry.map_err(|e| e.to_string())?;
-                if entry.file_name() == ".git" {
-                    continue;
-                }
-                let path = entry.path();
-                let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
-                removed.map_err(|e| format!("clearing the working tree: {e}"))?;
-            }
-            Ok(())
+            index.write().map_err(|e| git_error("writing the index", e))
         }
         Err(_) => Err(format!("branch {branch:?} does not exist; set create: true to create it")),
     }

@@ -8,7 +8,6 @@ use serde_json::{Map, Value, json};
 
 use super::git_clone::{cone_of, in_cone};
 use super::{PROMOTION_TRAILER, StepContext, git_error};
-use crate::engine::workspace::resolve;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,8 +31,7 @@ pub struct Config {
 const TRAILER_SEARCH_DEPTH: usize = 200;
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let path = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let repo = Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
+    let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
     let trailer = format!("{PROMOTION_TRAILER}: {}", ctx.promotion);
     if let Some(existing) = find_commit_with_trailer(&repo, &trailer)? {
         tracing::info!(commit = existing, "this promotion's commit already exists; not committing again");

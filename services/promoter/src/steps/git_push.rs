@@ -11,7 +11,6 @@ use serde_json::{Map, Value, json};
 
 use super::{GitCredentials, StepContext, git_error};
 use crate::engine::Effect;
-use crate::engine::workspace::resolve;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
@@ -113,8 +112,7 @@ fn rebase_onto_remote(
 }
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let path = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let repo = Repository::open(&path).map_err(|e| git_error("config.path: not a git working tree", e))?;
+    let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
     let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
     if !head.is_branch() {
         return Err("HEAD is detached; check out a branch to push".to_owned());

@@ -2,15 +2,16 @@
 //! changing only those lines. (Refreshing `Chart.lock` needs `helm dependency update`,
 //! which this step does not run.)
 
-use std::fs;
+use std::path::Path;
 
 use lading_domain::url_normalize::normalize_chart;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::StepContext;
+use super::parse_errors;
 use super::yaml_edit::set_values;
-use crate::engine::workspace::resolve;
+use crate::engine::workspace::Field;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,10 +31,11 @@ pub struct Config {
 }
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let dir = resolve(ctx.workspace, &config.path).map_err(|e| format!("config.path: {e}"))?;
-    let file = dir.join("Chart.yaml");
-    let mut text = fs::read_to_string(&file).map_err(|e| format!("config.path: reading Chart.yaml: {e}"))?;
-    let document: Value = serde_saphyr::from_str(&text).map_err(|e| format!("Chart.yaml is not valid YAML: {e}"))?;
+    let file = Path::new(&config.path).join("Chart.yaml");
+    let file_name = file.display().to_string();
+    let at = Field::new("config.path", &file_name);
+    let mut text = ctx.workspace.read(at, &file)?;
+    let document: Value = serde_saphyr::from_str(&text).map_err(|e| parse_errors::yaml(&file_name, &e))?;
     let dependencies = document.get("dependencies").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut updates = Vec::new();
     let mut summary = Vec::new();
@@ -61,7 +63,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         updates.push((format!("dependencies.{index}.version"), json!(version)));
     }
     text = set_values(&text, &updates)?;
-    fs::write(&file, text).map_err(|e| format!("writing Chart.yaml: {e}"))?;
+    ctx.workspace.write(at, &file, text)?;
     let mut outputs = Map::new();
     outputs.insert("commitMessage".into(), json!(format!("Updated chart dependencies: {}", summary.join(", "))));
     Ok(outputs)

@@ -7,18 +7,24 @@ mod git_commit;
 mod git_push;
 mod helm;
 mod http;
-mod kustomize;
+mod kustomize_build;
+mod kustomize_set_image;
+mod parse_errors;
 mod structured_update;
+mod working_tree;
 mod yaml_edit;
 mod yaml_update;
 
 use std::path::Path;
 
 use lading_domain::Freight;
+use lading_domain::host_paths::relativize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use credentials::GitCredentials;
+
+use crate::engine::workspace::Workspace;
 
 /// The name and email promotion commits are made with.
 #[derive(Debug, Clone)]
@@ -35,7 +41,8 @@ impl Default for CommitAuthor {
 
 /// What every step may use.
 pub struct StepContext<'a> {
-    pub workspace: &'a Path,
+    /// The only directory a step reads or writes; see [`Workspace`].
+    pub workspace: &'a Workspace,
     pub project: &'a str,
     pub stage: &'a str,
     pub promotion: &'a str,
@@ -58,8 +65,20 @@ pub(crate) fn parse_config<T: DeserializeOwned>(config: Value) -> Result<T, Stri
     lading_domain::spec::deserialize_at::<T>("config", config).map_err(|e| format!("{}: {}", e.field, e.reason))
 }
 
-/// Runs the step `uses` with `config`, returning its outputs.
+/// Runs the step `uses` with `config`, returning its outputs. Its error names paths
+/// relative to the workspace, never the host's directories (libgit2 and kustomize name
+/// the paths they were given).
 pub fn run_step(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<String, Value>, String> {
+    dispatch(uses, ctx, config).map_err(|error| {
+        let error = ctx.workspace.relativize(&error);
+        match ctx.mirrors {
+            Some(mirrors) => relativize(&error, &mirrors.to_string_lossy(), "the mirrors"),
+            None => error,
+        }
+    })
+}
+
+fn dispatch(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<String, Value>, String> {
     match uses {
         "git-clone" => git_clone::run(ctx, parse_config(config)?),
         "yaml-update" => yaml_update::run(ctx, parse_config(config)?),
@@ -73,8 +92,8 @@ pub fn run_step(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<
         "compose-output" => files::compose_output(config),
         "json-update" => structured_update::json_update(ctx, parse_config(config)?),
         "toml-update" => structured_update::toml_update(ctx, parse_config(config)?),
-        "kustomize-set-image" => kustomize::set_image(ctx, parse_config(config)?),
-        "kustomize-build" => kustomize::build(ctx, parse_config(config)?),
+        "kustomize-set-image" => kustomize_set_image::set_image(ctx, parse_config(config)?),
+        "kustomize-build" => kustomize_build::build(ctx, parse_config(config)?),
         "helm-update-chart" => helm::run(ctx, parse_config(config)?),
         "http" => http::run(ctx, parse_config(config)?),
         other => Err(format!("unknown step {other:?}")),

@@ -2,39 +2,43 @@
 //! the file as it was (JSON through the YAML editor, which JSON is a subset of; TOML
 //! through toml_edit).
 
-use std::fs;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use super::StepContext;
+use super::parse_errors;
 use super::yaml_edit::set_values;
 use super::yaml_update::Config;
-use crate::engine::workspace::resolve;
+use crate::engine::workspace::Field;
 
-fn read(ctx: &StepContext<'_>, path: &str) -> Result<(std::path::PathBuf, String), String> {
-    let file = resolve(ctx.workspace, path).map_err(|e| format!("config.path: {e}"))?;
-    let text = fs::read_to_string(&file).map_err(|e| format!("reading {path}: {e}"))?;
-    Ok((file, text))
+fn read(ctx: &StepContext<'_>, path: &str) -> Result<String, String> {
+    Ok(ctx.workspace.read(Field::new("config.path", path), Path::new(path))?)
+}
+
+fn write(ctx: &StepContext<'_>, path: &str, text: String) -> Result<(), String> {
+    Ok(ctx.workspace.write(Field::new("config.path", path), Path::new(path), text)?)
 }
 
 /// `json-update`.
 pub fn json_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let (file, before) = read(ctx, &config.path)?;
-    serde_json::from_str::<Value>(&before).map_err(|e| format!("{} is not valid JSON: {e}", config.path))?;
+    let before = read(ctx, &config.path)?;
+    serde_json::from_str::<Value>(&before).map_err(|e| parse_errors::json(&config.path, &e))?;
     let updates: Vec<(String, Value)> = config.updates.into_iter().map(|u| (u.key, u.value)).collect();
     // In-place edits keep the layout; if the result is no longer JSON (a key had to be
     // added in YAML style), rewrite the document as pretty JSON instead.
     let after = match set_values(&before, &updates) {
         Ok(text) if serde_json::from_str::<Value>(&text).is_ok() => text,
         _ => {
-            let mut document: Value = serde_json::from_str(&before).map_err(|e| e.to_string())?;
+            let mut document: Value =
+                serde_json::from_str(&before).map_err(|e| parse_errors::json(&config.path, &e))?;
             for (key, value) in &updates {
                 set_path(&mut document, key, value.clone()).map_err(|e| format!("{}: {key}: {e}", config.path))?;
             }
             serde_json::to_string_pretty(&document).map_err(|e| e.to_string())? + "\n"
         }
     };
-    fs::write(&file, after).map_err(|e| format!("writing {}: {e}", config.path))?;
+    write(ctx, &config.path, after)?;
     Ok(Map::new())
 }
 
@@ -99,9 +103,9 @@ fn toml_value(value: &Value) -> Result<toml_edit::Value, String> {
 
 /// `toml-update`.
 pub fn toml_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let (file, before) = read(ctx, &config.path)?;
+    let before = read(ctx, &config.path)?;
     let mut document: toml_edit::DocumentMut =
-        before.parse().map_err(|e| format!("{} is not valid TOML: {e}", config.path))?;
+        before.parse().map_err(|e| parse_errors::toml(&config.path, &before, &e))?;
     for (i, update) in config.updates.iter().enumerate() {
         let parts: Vec<&str> = update.key.split('.').collect();
         if parts.iter().any(|p| p.is_empty()) {
@@ -134,6 +138,6 @@ pub fn toml_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, 
             }
         }
     }
-    fs::write(&file, document.to_string()).map_err(|e| format!("writing {}: {e}", config.path))?;
+    write(ctx, &config.path, document.to_string())?;
     Ok(Map::new())
 }

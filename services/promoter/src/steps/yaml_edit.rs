@@ -108,7 +108,7 @@ fn set_one(source: &str, key: &str, value: &Value) -> Result<String, String> {
     if source.trim().is_empty() {
         return serde_saphyr::to_string(&nested(&parts, value)).map_err(|e| e.to_string());
     }
-    let document = Document::new(source).map_err(|e| format!("not valid YAML: {e}"))?;
+    let document = Document::new(source).map_err(|_| not_yaml(source))?;
     let updated = match document.query_exact(&route(&parts)) {
         Ok(Some(feature)) => {
             let (start, end) = feature.location.byte_span;
@@ -154,8 +154,14 @@ fn set_one(source: &str, key: &str, value: &Value) -> Result<String, String> {
     };
     match read_back(&updated, &parts) {
         Some(v) if same_value(&v, value) => Ok(updated),
-        other => Err(format!("{key}: the edit did not take (read back {other:?}); is the path a mapping?")),
+        // What was read back is the file's content: it is not quoted.
+        _ => Err(format!("{key}: the edit did not take; is the path a mapping?")),
     }
+}
+
+/// Where `source` is not YAML, without quoting it.
+fn not_yaml(source: &str) -> String {
+    format!("not valid YAML{}", super::parse_errors::yaml_location(source))
 }
 
 /// Compares as YAML would: numbers by value.
@@ -177,7 +183,7 @@ pub fn append_to_sequence(source: &str, key: &str, value: &Value) -> Result<Stri
     if source.trim().is_empty() || read_back(source, &parts).is_none() {
         return set_one(source, key, &Value::Array(vec![value.clone()]));
     }
-    let document = Document::new(source).map_err(|e| format!("not valid YAML: {e}"))?;
+    let document = Document::new(source).map_err(|_| not_yaml(source))?;
     patch(&document, &parts, yamlpatch::Op::Append { value: to_yaml_value(value)? })
 }
 
