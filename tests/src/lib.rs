@@ -7,6 +7,7 @@
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
+//! - [`gate`]: an HTTP endpoint that holds a promotion's `http` step until the test lets it go.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -16,6 +17,7 @@
 pub mod canary;
 pub mod chart_repo;
 pub mod engine_run;
+pub mod gate;
 pub mod git;
 pub mod git_http;
 pub mod nats;

@@ -109,6 +109,13 @@ impl Sandbox {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST` JSON to a path of the api: (status, JSON body).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.http.post(format!("{}{path}", self.api_url)).json(body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Applies manifests, asserting success.
     pub async fn apply(&self, yaml: &str) -> Value {
         let (status, body) = self.post("/api/v1/apply", yaml).await;
