@@ -13,15 +13,23 @@
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
+//! - [`limits`]: timeouts and size limits for remote servers, named by their settings.
+//! - [`digest`]: OCI content digests: their format, and whether bytes match them.
+//! - [`paging`]: when to stop following `Link` pages.
+//! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
 
 pub mod alias;
 pub mod availability;
 pub mod credentials;
+pub mod digest;
 pub mod duration;
 pub mod freight;
 pub mod freight_functions;
 pub mod freight_id;
+pub mod limits;
 pub mod names;
+pub mod paging;
+pub mod redact;
 pub mod selection;
 pub mod spec;
 pub mod url_normalize;
