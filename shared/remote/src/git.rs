@@ -53,8 +53,9 @@ pub struct TransferWatch {
 }
 
 impl TransferWatch {
-    /// Starts the operation's clock.
+    /// Starts the operation's clock, with libgit2's socket timeouts set to the budget's.
     pub fn start(action: impl Into<String>, budget: GitBudget) -> Self {
+        apply_socket_timeouts(&budget.timeouts);
         Self {
             action: action.into(),
             budget,
