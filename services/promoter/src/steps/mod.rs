@@ -8,6 +8,7 @@ mod git_push;
 mod helm;
 mod http;
 mod kustomize;
+mod remotes;
 mod structured_update;
 mod yaml_edit;
 mod yaml_update;
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use credentials::GitCredentials;
+pub use remotes::{HttpStepBudget, RemoteBudgets, Remotes};
 
 /// The name and email promotion commits are made with.
 #[derive(Debug, Clone)]
@@ -41,7 +43,8 @@ pub struct StepContext<'a> {
     pub promotion: &'a str,
     pub freight: &'a Freight,
     pub author: &'a CommitAuthor,
-    pub credentials: &'a GitCredentials,
+    /// Git credentials, and the budgets of calls to remote servers.
+    pub remotes: &'a Remotes,
     /// Where `git-clone` keeps a mirror per repository, fetched before each clone; clones
     /// are then local. `None` clones straight from the remote.
     pub mirrors: Option<&'a Path>,
