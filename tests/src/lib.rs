@@ -8,6 +8,7 @@
 //! - [`engine_run`]: promotion steps run through the step engine alone.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
+//! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
@@ -16,6 +17,7 @@ pub mod chart_repo;
 pub mod engine_run;
 pub mod git;
 pub mod git_http;
+pub mod hostile;
 pub mod nats;
 pub mod registry;
 pub mod sandbox;
