@@ -157,6 +157,7 @@ async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight
     let sandbox = Sandbox::start_with_options(options).await;
     let good = Repo::create(sandbox.dir.path(), "good");
     good.commit("v", "1", "one");
+    // `broken` comes first in every round, so its discovery starts first.
     let hung_url = format!("http://{}/app.git", tarpit.addr);
     let warehouse = |name: &str, url: &str| {
         format!(
@@ -167,8 +168,8 @@ async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight
     sandbox
         .apply(&format!(
             "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n{}---\n{}",
-            warehouse("hung", &hung_url),
-            warehouse("good", &good.url())
+            warehouse("broken", &hung_url),
+            warehouse("web", &good.url())
         ))
         .await;
     wait::until("the hung warehouse to reach the tarpit", TIMEOUT, || async {
@@ -177,7 +178,7 @@ async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight
     .await;
     let attack = std::time::Instant::now();
     wait::until("the good warehouse's first freight", TIMEOUT, || async {
-        let found = freight_of(&sandbox, "good").await.len();
+        let found = freight_of(&sandbox, "web").await.len();
         if found == 1 { Ok(()) } else { Err(format!("{found} freight")) }
     })
     .await;
@@ -185,9 +186,9 @@ async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight
     for version in 2..=3 {
         good.commit("v", &version.to_string(), &format!("version {version}"));
         let asked = std::time::Instant::now();
-        sandbox.refresh("demo", "good").await;
+        sandbox.refresh("demo", "web").await;
         wait::until("the good warehouse's next freight", TIMEOUT, || async {
-            let found = freight_of(&sandbox, "good").await.len();
+            let found = freight_of(&sandbox, "web").await.len();
             if found == version { Ok(()) } else { Err(format!("{found} freight")) }
         })
         .await;
@@ -198,7 +199,7 @@ async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight
     let hung = wait::until("the hung warehouse's error", TIMEOUT, || async {
         let (_, list) = sandbox.get("/api/v1/projects/demo/warehouses").await;
         let items = list["items"].as_array().cloned().unwrap_or_default();
-        let hung = items.into_iter().find(|w| w["metadata"]["name"] == "hung").unwrap_or_default();
+        let hung = items.into_iter().find(|w| w["metadata"]["name"] == "broken").unwrap_or_default();
         if hung["status"]["lastDiscoveryError"].is_null() { Err(hung.to_string()) } else { Ok(hung) }
     })
     .await;
