@@ -27,17 +27,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             (Some(server), url)
         }
     };
+    // The budgets of calls to remote servers come from the same variables as in the
+    // services' own processes.
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let mut warehouse_config = lading_warehouse::Config::new(&nats_url, data_dir.join("cache"));
+    warehouse_config.budgets = lading_warehouse::config::Budgets::from_env(&env)?;
+    let mut promoter_config = lading_promoter::Config::new(&nats_url);
+    promoter_config.work_dir = Some(data_dir.join("work"));
+    promoter_config.git_credentials.budgets = lading_promoter::config::budgets_from_env(&env)?;
     let readiness = Readiness::new();
     let shutdown = shutdown::from_future(shutdown::signal());
 
     let api = lading_api::run(lading_api::Config::new(&nats_url, args.api_addr), readiness.clone(), shutdown.clone());
-    let warehouse = lading_warehouse::run(
-        lading_warehouse::Config::new(&nats_url, data_dir.join("cache")),
-        readiness.clone(),
-        shutdown.clone(),
-    );
-    let mut promoter_config = lading_promoter::Config::new(&nats_url);
-    promoter_config.work_dir = Some(data_dir.join("work"));
+    let warehouse = lading_warehouse::run(warehouse_config, readiness.clone(), shutdown.clone());
     let promoter = lading_promoter::run(promoter_config, readiness.clone(), shutdown.clone());
     let verifier = lading_verifier::run(lading_verifier::Config::new(&nats_url), readiness.clone(), shutdown.clone());
 
