@@ -209,3 +209,31 @@ async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight
     );
     eprintln!("hung warehouse: error recorded {:?} after the attack began", attack.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_discovery_past_its_deadline_is_abandoned_with_a_clear_error() {
+    use lading_domain::limits::Limit;
+    use lading_tests::hostile::Tarpit;
+    use lading_tests::sandbox::SandboxOptions;
+    use lading_warehouse::config::{Budgets, DISCOVERY_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV};
+
+    let tarpit = Tarpit::start().await;
+    let mut budgets = Budgets::default();
+    budgets.git.timeouts.idle = Limit::new(Duration::from_secs(4), GIT_IDLE_TIMEOUT_ENV);
+    budgets.discovery_timeout = Limit::new(Duration::from_secs(1), DISCOVERY_TIMEOUT_ENV);
+    let options = SandboxOptions { with_promoter: false, warehouse_budgets: budgets, ..SandboxOptions::default() };
+    let sandbox = Sandbox::start_with_options(options).await;
+    let url = format!("http://{}/app.git", tarpit.addr);
+    sandbox
+        .apply(&format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
+             apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
+             spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{url}'}}\n"
+        ))
+        .await;
+    let status = discovered(&sandbox, "a discovery error", |s| !s["lastDiscoveryError"].is_null()).await;
+    assert_eq!(
+        status["lastDiscoveryError"]["message"],
+        format!("subscriptions[0] (git {url}): discovery not finished within 1s (LADING_DISCOVERY_TIMEOUT)")
+    );
+}
