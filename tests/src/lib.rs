@@ -10,6 +10,7 @@
 //! - [`gate`]: an HTTP endpoint that holds a promotion's `http` step until the test lets it go.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
+//! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
@@ -20,6 +21,7 @@ pub mod engine_run;
 pub mod gate;
 pub mod git;
 pub mod git_http;
+pub mod hostile;
 pub mod nats;
 pub mod registry;
 pub mod sandbox;

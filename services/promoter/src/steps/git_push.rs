@@ -1,7 +1,8 @@
 //! `git-push`: pushes the working tree's branch to `origin` (or to `targetBranch`, or to
 //! a branch named after the promotion with `generateTargetBranch`). When the remote moved
 //! on meanwhile (another stage pushed), the local commits are rebased onto it and the push
-//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`.
+//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`. Pushes
+//! and fetches keep to the Git budget (connect, idle and total timeouts; a size budget).
 
 use std::cell::RefCell;
 
@@ -9,7 +10,7 @@ use git2::{PushOptions, RemoteCallbacks, Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{GitCredentials, StepContext, git_error};
+use super::{Remotes, StepContext, git_error};
 use crate::engine::Effect;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -46,13 +47,15 @@ fn push_once(
     repo: &Repository,
     branch: &str,
     target: &str,
-    credentials: &GitCredentials,
+    remotes: &Remotes,
 ) -> Result<Pushed, String> {
     // The point of no return: the fence and the abort claim are checked right before.
     ctx.effects.before_effect(Effect::Push)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = remotes.watch("pushing to", &url);
     let rejection = RefCell::new(None);
-    let mut callbacks: RemoteCallbacks<'_> = credentials.callbacks(remote.url().unwrap_or_default());
+    let mut callbacks: RemoteCallbacks<'_> = remotes.callbacks(&url, &watch);
     callbacks.push_update_reference(|reference, status| {
         if let Some(message) = status {
             *rejection.borrow_mut() = Some(format!("{reference}: {message}"));
@@ -69,7 +72,7 @@ fn push_once(
         (Ok(()), Some(reason)) if is_non_fast_forward(&reason) => Ok(Pushed::Behind(reason)),
         (Ok(()), Some(reason)) => Err(format!("the remote rejected the push: {reason}")),
         (Err(e), _) if is_non_fast_forward(e.message()) => Ok(Pushed::Behind(e.message().to_owned())),
-        (Err(e), _) => Err(git_error("pushing", e)),
+        (Err(e), _) => Err(watch.explain(&e).to_string()),
     }
 }
 
@@ -89,16 +92,18 @@ fn rebase_onto_remote(
     branch: &str,
     target: &str,
     committer: &Signature<'_>,
-    credentials: &GitCredentials,
+    remotes: &Remotes,
     trailer: &str,
 ) -> Result<Rebased, String> {
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = remotes.watch("fetching", &url);
     let tracking = format!("refs/remotes/origin/{target}");
     let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(credentials.callbacks(remote.url().unwrap_or_default()));
+    fetch.remote_callbacks(remotes.callbacks(&url, &watch));
     remote
         .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| git_error("fetching", e))?;
+        .map_err(|e| watch.explain(&e).to_string())?;
     let upstream = repo.find_reference(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
     let upstream_tip = upstream.peel_to_commit().map_err(|e| git_error("reading the remote branch", e))?;
     if super::git_commit::find_commit_with_trailer_from(repo, upstream_tip.id(), trailer)?.is_some() {
@@ -148,11 +153,11 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let mut attempt = 1;
     loop {
-        match push_once(ctx, &repo, &branch, &target, ctx.credentials)? {
+        match push_once(ctx, &repo, &branch, &target, ctx.remotes)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");
-                match rebase_onto_remote(&repo, &branch, &target, &committer, ctx.credentials, &trailer)? {
+                match rebase_onto_remote(&repo, &branch, &target, &committer, ctx.remotes, &trailer)? {
                     Rebased::OnTop => attempt += 1,
                     Rebased::AlreadyPushed => break,
                 }
