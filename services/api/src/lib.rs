@@ -21,7 +21,7 @@ pub mod routes;
 use std::sync::Arc;
 
 use lading_bus::{Bus, BusError, SpecStore};
-use lading_projection::Projection;
+use lading_projection::{FollowOptions, Projection};
 use lading_runtime::{Readiness, Shutdown};
 use tokio::net::TcpListener;
 
@@ -37,6 +37,10 @@ pub enum Error {
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
+
+/// How many events the api applies between two snapshots of its read model (which
+/// every service starting later reads instead of the whole log).
+pub const SNAPSHOT_EVERY: u64 = 1000;
 
 /// Handles shared by the request handlers.
 pub struct Context {
@@ -77,7 +81,12 @@ pub async fn serve(
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
-    let projection = Projection::follow(&bus, shutdown.clone()).await?;
+    let options = FollowOptions {
+        ready: Some(readiness.register("api/read-model")),
+        snapshot_every: Some(SNAPSHOT_EVERY),
+        ..FollowOptions::default()
+    };
+    let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection, limits: config.limits })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
