@@ -67,7 +67,7 @@ async fn start_up_reads_the_latest_snapshot_and_only_the_tail_of_the_log() {
     // when a projection starts, then it knows the snapshot's freight and the tail's.
     let second = Projection::follow(&bus, Shutdown::new()).await.unwrap();
     assert_eq!(known(&second), 7);
-    assert_eq!(second.read(|m| m.project("demo").unwrap().find_freight("alias-1").is_some()), true);
+    assert!(second.read(|m| m.project("demo").unwrap().find_freight("alias-1").is_some()));
 }
 
 #[tokio::test]
