@@ -10,10 +10,12 @@
 //! - [`error`]: API errors and their HTTP status codes.
 //! - [`body`]: reading request bodies with a limit.
 //! - [`middleware`]: JSON error answers everywhere, panics turned into 500s.
+//! - [`log_check`]: every fact read once; one that does not decode is dead-lettered.
 
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod log_check;
 pub mod middleware;
 pub mod objects;
 pub mod routes;
@@ -87,9 +89,11 @@ pub async fn serve(
         ..FollowOptions::default()
     };
     let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
+    let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
     state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection, limits: config.limits })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
+    let _ = checker.await;
     served.map_err(Error::Serve)
 }
