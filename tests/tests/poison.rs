@@ -161,7 +161,7 @@ async fn a_flood_of_poison_is_dead_lettered_while_the_pipeline_promotes() {
 }
 
 async fn count_subject(bus: &lading_bus::Bus, subject: &str) -> usize {
-    let mut stream = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await.unwrap();
+    let stream = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await.unwrap();
     let info = stream.info_with_subjects(subject).await.unwrap();
     let mut total = 0;
     let mut subjects = info;
