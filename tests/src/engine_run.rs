@@ -47,7 +47,8 @@ impl<'a> EngineRun<'a> {
         observer: &mut dyn StepObserver,
     ) -> Result<PromotionOutcome, PromotionError> {
         let id = freight_id::compute(self.freight).expect("test freight has an ID");
-        let remotes = Remotes { credentials: self.credentials.clone(), budgets: self.budgets };
+        let remotes =
+            Remotes { credentials: self.credentials.clone(), budgets: self.budgets, cancel: Default::default() };
         let input = PromotionInput {
             project: "demo",
             stage: "test",
@@ -57,7 +58,7 @@ impl<'a> EngineRun<'a> {
             vars: self.vars,
             steps,
             author: &CommitAuthor::default(),
-            credentials: &remotes,
+            remotes: &remotes,
             mirrors: self.mirrors,
             effects: &Unguarded,
         };

@@ -89,7 +89,7 @@ impl Sandbox {
                 let mut promoter = lading_promoter::Config::new(&url);
                 promoter.service.replica = format!("p{replica}");
                 promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
-                promoter.git_credentials.budgets = promoter_budgets;
+                promoter.remotes.budgets = promoter_budgets;
                 tasks.push(spawn(
                     format!("promoter {replica}"),
                     lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),

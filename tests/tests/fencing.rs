@@ -11,7 +11,7 @@ use lading_events::Event;
 use lading_events::catalog::{PromotionCreatedV1, PromotionTrigger};
 use lading_tests::gate::Gate;
 use lading_tests::git::Repo;
-use lading_tests::sandbox::Sandbox;
+use lading_tests::sandbox::{Sandbox, SandboxOptions};
 use lading_tests::wait;
 use serde_json::Value;
 
@@ -311,4 +311,28 @@ async fn a_promotion_with_a_malformed_freight_id_is_dead_lettered_and_the_queue_
     .await;
     let reason = dead.headers.get(lading_bus::consume::DEAD_LETTER_REASON).unwrap().as_str().to_owned();
     assert!(reason.contains("malformed freight ID"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_abort_stops_the_step_that_is_running() {
+    // Calls may go quiet for 10 minutes: only cancellation ends the one held below soon.
+    let mut options = SandboxOptions::default();
+    options.promoter_budgets.http.idle = lading_domain::limits::Limit::new(Duration::from_secs(600), "test");
+    let sandbox = Sandbox::start_with_options(options).await;
+    let gate = Gate::start().await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    app.commit("app.txt", "v1", "first");
+    sandbox.apply(&gated_pipeline(&app.url(), &gitops.url(), gate.base(), false, true)).await;
+    // Given a promotion whose http step (10 minutes allowed) waits at a gate that stays shut,
+    gate.wait_for_waiting(1, TIMEOUT).await;
+    let promotion = only_promotion(&sandbox).await;
+    // when it is aborted,
+    let (status, body) = sandbox.post("/api/v1/projects/demo/stages/test/abort", "").await;
+    assert_eq!(status, 200, "{body}");
+    // then the run ends and frees the stage without the call ever being answered.
+    wait_lease_free(&sandbox).await;
+    assert_eq!(gate.waiting(), 1, "the call is still held: the step stopped, not the gate");
+    wait_phase(&sandbox, &promotion, "Aborted").await;
+    assert!(gitops.log("stage/test").is_empty());
 }

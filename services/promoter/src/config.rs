@@ -34,6 +34,11 @@ pub const HTTP_STEP_MAX_RESPONSE_ENV: &str = "LADING_HTTP_STEP_MAX_RESPONSE_BYTE
 /// Crash on purpose (abort the process) right after a step, to test recovery:
 /// `after-step:<uses>`, e.g. `after-step:git-push`.
 pub const FAILPOINT_ENV: &str = "LADING_FAILPOINT";
+/// How many promotions (of different stages) one replica runs at once.
+pub const PROMOTIONS_AT_ONCE_ENV: &str = "LADING_PROMOTIONS_AT_ONCE";
+/// Enough that stages whose promotions wait on slow remotes leave room for the others;
+/// each running promotion takes one thread while its steps run.
+pub const DEFAULT_PROMOTIONS_AT_ONCE: usize = 64;
 
 /// How the promoter runs.
 #[derive(Debug, Clone)]
@@ -44,10 +49,12 @@ pub struct Config {
     pub author: CommitAuthor,
     /// Credentials for the repositories promotions clone and push, and the budgets of
     /// every call a step makes to a remote server.
-    pub git_credentials: Remotes,
+    pub remotes: Remotes,
     /// Abort the process right after the step this names (`after-step:<uses>`); for
     /// crash tests only.
     pub failpoint: Option<String>,
+    /// How many promotions of different stages run at once on this replica.
+    pub promotions_at_once: usize,
 }
 
 impl Config {
@@ -56,8 +63,9 @@ impl Config {
             service: ServiceConfig::new(nats_url),
             work_dir: None,
             author: CommitAuthor::default(),
-            git_credentials: Remotes::default(),
+            remotes: Remotes::default(),
             failpoint: None,
+            promotions_at_once: DEFAULT_PROMOTIONS_AT_ONCE,
         }
     }
 
@@ -68,15 +76,22 @@ impl Config {
             work_dir: env.get(WORK_DIR_ENV).map(PathBuf::from),
             author: CommitAuthor::default(),
             failpoint: env.get(FAILPOINT_ENV).cloned(),
-            git_credentials: Remotes {
+            promotions_at_once: match env.get(PROMOTIONS_AT_ONCE_ENV) {
+                Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    format!("{PROMOTIONS_AT_ONCE_ENV}={n:?}: must be a positive number of promotions")
+                })?,
+                None => DEFAULT_PROMOTIONS_AT_ONCE,
+            },
+            remotes: Remotes {
                 credentials: GitCredentials::default(),
                 budgets: budgets_from_env(env).map_err(|e| e.to_string())?,
+                cancel: Default::default(),
             },
         };
         if let Some(path) = env.get(GIT_CREDENTIALS_FILE_ENV) {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("{GIT_CREDENTIALS_FILE_ENV}={path:?}: {e}"))?;
-            config.git_credentials.credentials =
+            config.remotes.credentials =
                 GitCredentials::parse(&text).map_err(|e| format!("{GIT_CREDENTIALS_FILE_ENV}: {e}"))?;
         }
         if let Some(name) = env.get(GIT_AUTHOR_NAME_ENV) {
@@ -130,7 +145,7 @@ mod tests {
             (HTTP_STEP_MAX_RESPONSE_ENV.to_owned(), "1KiB".to_owned()),
         ]);
         let config = Config::from_env(&env).unwrap();
-        let budgets = config.git_credentials.budgets;
+        let budgets = config.remotes.budgets;
         assert_eq!(budgets.git.timeouts.idle.value, Duration::from_secs(1));
         assert_eq!(budgets.git.timeouts.idle.setting, GIT_IDLE_TIMEOUT_ENV);
         assert_eq!(budgets.http.max_response.value, 1024);

@@ -45,6 +45,23 @@ impl Bus {
         Ok(value.map(|v| parse(&v)))
     }
 
+    /// The claims made on a promotion from now on, as they are made.
+    pub async fn watch_claim(
+        &self,
+        project: &str,
+        promotion: &str,
+    ) -> Result<impl futures::Stream<Item = Claim> + Send + Unpin + use<>> {
+        let store = self.bucket(CLAIMS_BUCKET).await?;
+        let watch = store.watch(key(project, promotion)).await.map_err(|e| BusError::nats("watching a claim", e))?;
+        Ok(futures::StreamExt::filter_map(watch, |entry| {
+            let claim = entry
+                .ok()
+                .filter(|entry| entry.operation == async_nats::jetstream::kv::Operation::Put)
+                .map(|entry| parse(&entry.value));
+            std::future::ready(claim)
+        }))
+    }
+
     /// Claims `claim` for a promotion unless another claim is there; returns the claim
     /// that holds afterwards (`claim` itself when it won or was already there).
     pub async fn claim_promotion(&self, project: &str, promotion: &str, claim: &Claim) -> Result<Claim> {

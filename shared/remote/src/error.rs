@@ -14,6 +14,9 @@ pub enum RemoteError {
     /// The answer was larger than allowed; it was not read whole.
     #[error("{action}: the answer is larger than {limit}")]
     TooLarge { action: String, limit: Limit<u64> },
+    /// The work was cancelled (its promotion was aborted or lost its turn).
+    #[error("{action}: cancelled")]
+    Cancelled { action: String },
     /// The transport failed otherwise (refused connection, TLS, protocol).
     #[error("{action}: {message}")]
     Failed { action: String, message: String },

@@ -50,6 +50,7 @@ pub struct TransferWatch {
     budget: GitBudget,
     deadline: Instant,
     stopped: Arc<Mutex<Option<RemoteError>>>,
+    cancel: Option<crate::Cancellation>,
 }
 
 impl TransferWatch {
@@ -61,15 +62,25 @@ impl TransferWatch {
             budget,
             deadline: Instant::now() + budget.timeouts.total.value,
             stopped: Arc::default(),
+            cancel: None,
         }
+    }
+
+    /// The same watch, also stopping the transfer once `cancel` is set.
+    pub fn cancelled_by(mut self, cancel: &crate::Cancellation) -> Self {
+        self.cancel = Some(cancel.clone());
+        self
     }
 
     pub fn action(&self) -> &str {
         &self.action
     }
 
-    /// Fails once the total deadline has passed.
+    /// Fails once the total deadline has passed or the work was cancelled.
     pub fn check(&self) -> Result<(), RemoteError> {
+        if self.cancel.as_ref().is_some_and(crate::Cancellation::is_cancelled) {
+            return Err(RemoteError::Cancelled { action: self.action.clone() });
+        }
         if Instant::now() < self.deadline {
             return Ok(());
         }

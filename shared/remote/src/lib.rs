@@ -8,10 +8,13 @@
 //! - [`error`]: [`RemoteError`], what went wrong with a remote call.
 //! - [`http`]: `ureq` agents with the three timeouts, and bounded body reads.
 //! - [`git`]: libgit2's socket timeouts, and a watch over a transfer's size and duration.
+//! - [`cancel`]: a flag that stops work in flight (an aborted promotion's transfer).
 
+pub mod cancel;
 pub mod error;
 pub mod git;
 pub mod http;
 
+pub use cancel::Cancellation;
 pub use error::RemoteError;
 pub use git::{GitBudget, TransferWatch};

@@ -33,7 +33,7 @@ pub struct PromotionInput<'a> {
     pub steps: &'a [PromotionStep],
     pub author: &'a CommitAuthor,
     /// Git credentials, and the budgets of calls to remote servers.
-    pub credentials: &'a Remotes,
+    pub remotes: &'a Remotes,
     /// See [`StepContext::mirrors`].
     pub mirrors: Option<&'a Path>,
     /// Asked before every effect outside the workspace.
@@ -264,7 +264,9 @@ impl Run<'_> {
                         return Err(if errors > 1 { format!("{error} (after {errors} attempts)") } else { error });
                     }
                     tracing::warn!(uses = step.uses, attempt = errors, error, "step failed; retrying");
-                    std::thread::sleep(retry_pause(errors));
+                    if !self.input.remotes.cancel.sleep(retry_pause(errors)) {
+                        return Err(error);
+                    }
                 }
             }
         }
@@ -336,7 +338,7 @@ pub fn run_promotion_observed(
         promotion: input.promotion,
         freight: input.freight,
         author: input.author,
-        remotes: input.credentials,
+        remotes: input.remotes,
         mirrors: input.mirrors,
         effects: input.effects,
     };

@@ -10,7 +10,9 @@ use lading_events::catalog::{
 };
 use lading_events::{Event, TraceContext, now_ms};
 
-use super::guard::{RunObserver, TurnGuard};
+use std::sync::Arc;
+
+use super::guard::{self, RunObserver, TurnGuard};
 use crate::Context;
 use crate::engine::{
     PromotionError, PromotionInput, StepFailure, StepOutcome, StepReport, Stop, run_promotion_observed,
@@ -93,7 +95,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &Tr
     };
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
-    let credentials = context.config.git_credentials.clone();
+    let mut remotes = context.config.remotes.clone();
     // Mirrors are locked within a process: each replica keeps its own.
     let mirrors = work_dir
         .clone()
@@ -104,7 +106,12 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &Tr
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
     let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let guard = TurnGuard::new(fence, context.bus.clone(), tokio::runtime::Handle::current(), created);
+    let guard = Arc::new(TurnGuard::new(fence, context.bus.clone(), tokio::runtime::Handle::current(), created));
+    // Work in flight (a transfer, a call, a child process) stops as soon as the
+    // promotion is aborted or the turn lost, not at its own timeouts.
+    remotes.cancel = guard.cancellation();
+    let watcher = tokio::spawn(guard::stop_when_aborted_or_lost(guard.clone()));
+    let run_guard = guard.clone();
     let projection = context.projection.clone();
     let failpoint = context.config.failpoint.clone();
     let trace_copy = *trace;
@@ -122,6 +129,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &Tr
         })
     };
     let result = tokio::task::spawn_blocking(move || {
+        let guard = run_guard;
         let mut observer = RunObserver {
             guard: &guard,
             projection,
@@ -150,9 +158,9 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &Tr
             vars: stage.vars(),
             steps: &steps,
             author: &author,
-            credentials: &credentials,
+            remotes: &remotes,
             mirrors: Some(&mirrors),
-            effects: &guard,
+            effects: &*guard,
         };
         run_promotion_observed(&input, workspace.path(), &mut observer)
     })
@@ -164,6 +172,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &Tr
             message: format!("the promotion task failed: {e}"),
         }))
     });
+    watcher.abort();
     // Step reports are published before the outcome.
     let _ = publisher.await;
     Finished::Outcome(match result {

@@ -4,8 +4,8 @@
 //! forwards each step's report. An abort takes effect at the run's next effect, or when
 //! it records its outcome.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use lading_bus::Bus;
 use lading_bus::claims::Claim;
@@ -14,6 +14,7 @@ use lading_domain::FreightId;
 use lading_events::catalog::{FreightAliasChangedV1, PromotionCreatedV1};
 use lading_events::{Event, TraceContext, now_ms};
 use lading_projection::Projection;
+use lading_remote::Cancellation;
 use tokio::runtime::Handle;
 
 use crate::engine::{Effect, EffectGuard, StepObserver, StepReport, Stop};
@@ -29,6 +30,8 @@ pub struct TurnGuard {
     /// Whether this run claimed its point of no return.
     committed: AtomicBool,
     refused: Mutex<Option<Stop>>,
+    /// Set once the run must stop: work in flight watches it.
+    cancel: Cancellation,
 }
 
 impl TurnGuard {
@@ -41,12 +44,20 @@ impl TurnGuard {
             promotion: created.promotion.clone(),
             committed: AtomicBool::new(false),
             refused: Mutex::new(None),
+            cancel: Cancellation::new(),
         }
     }
 
+    /// The flag work in flight watches.
+    pub fn cancellation(&self) -> Cancellation {
+        self.cancel.clone()
+    }
+
+    /// Stops the run: effects are refused from now on and work in flight is cancelled.
     fn refuse(&self, stop: Stop) -> String {
         let message = stop.to_string();
         self.refused.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(stop);
+        self.cancel.cancel();
         message
     }
 
@@ -80,6 +91,42 @@ impl EffectGuard for TurnGuard {
 
     fn refused(&self) -> Option<Stop> {
         self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Watches the run's abort claim and its fence while it runs, and stops it as soon as it
+/// was aborted (before its point of no return) or its turn was lost.
+pub async fn stop_when_aborted_or_lost(guard: Arc<TurnGuard>) {
+    let mut claims = match guard.bus.watch_claim(&guard.project, &guard.promotion).await {
+        Ok(claims) => Some(claims),
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the promotion's claim; an abort takes effect at its next effect");
+            None
+        }
+    };
+    loop {
+        let next_claim = async {
+            match claims.as_mut() {
+                Some(claims) => futures::StreamExt::next(claims).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            claim = next_claim => match claim {
+                Some(Claim::Aborted(reason)) if !guard.committed.load(Ordering::SeqCst) => {
+                    guard.refuse(Stop::Aborted(reason));
+                    return;
+                }
+                Some(_) => {}
+                None => claims = None,
+            },
+            () = tokio::time::sleep(lading_bus::lease::RENEWAL_INTERVAL / 5) => {
+                if let Err(lost) = guard.fence.check() {
+                    guard.refuse(Stop::LostTurn(lost.to_string()));
+                    return;
+                }
+            }
+        }
     }
 }
 

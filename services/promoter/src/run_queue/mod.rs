@@ -42,8 +42,6 @@ pub const CONSUMER: &str = "promoter-run";
 
 /// How soon a promotion waiting for its turn is looked at again.
 const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
-/// How many promotions (of different stages) one replica runs at once.
-const PROMOTIONS_AT_ONCE: usize = 8;
 /// How long to wait for the read model to reach a position in the log.
 const CATCH_UP: Duration = Duration::from_secs(10);
 
@@ -51,7 +49,7 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
     let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
     // Promotions of different stages run side by side; the stage lease keeps each stage
     // to one at a time.
-    spec.concurrency = PROMOTIONS_AT_ONCE;
+    spec.concurrency = context.config.promotions_at_once;
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();

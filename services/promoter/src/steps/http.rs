@@ -14,6 +14,7 @@
 use lading_domain::duration::parse_go_duration;
 use lading_domain::limits::Limit;
 use lading_domain::redact::redact_url;
+use lading_remote::Cancellation;
 use lading_remote::http::{agent_config, explain, read_body};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -21,21 +22,21 @@ use serde_json::{Map, Value, json};
 use super::{HttpStepBudget, StepContext};
 use crate::engine::expressions::evaluate_with;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NameValue {
     name: String,
     value: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Output {
     name: String,
     from_expression: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     url: String,
@@ -94,14 +95,13 @@ fn call(config: &Config, budget: &HttpStepBudget) -> Result<Value, String> {
     Ok(json!({"status": status, "headers": headers, "body": body}))
 }
 
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a query.
+const QUERY_COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// Percent-encodes a query component.
 fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(text, QUERY_COMPONENT).to_string()
 }
 
 fn holds(expression: &str, response: &Value, field: &str) -> Result<bool, String> {
@@ -110,9 +110,29 @@ fn holds(expression: &str, response: &Value, field: &str) -> Result<bool, String
         .ok_or_else(|| format!("config.{field}: {expression:?} must be true or false"))
 }
 
+/// Makes the call on a thread of its own, so the step stops as soon as the promotion is
+/// aborted (the call itself ends at its own timeouts).
+fn call_cancellable(config: &Config, budget: &HttpStepBudget, cancel: &Cancellation) -> Result<Value, String> {
+    let (done, result) = std::sync::mpsc::channel();
+    let (config, budget) = (config.clone(), *budget);
+    std::thread::spawn(move || {
+        let _ = done.send(call(&config, &budget));
+    });
+    loop {
+        match result.recv_timeout(lading_remote::cancel::POLL) {
+            Ok(answer) => return answer,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => {
+                return Err("the call was cancelled: the promotion was stopped".to_owned());
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Err("the call failed".to_owned()),
+        }
+    }
+}
+
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     ctx.effects.before_effect(crate::engine::Effect::Call)?;
-    let response = call(&config, &ctx.remotes.budgets.http)?;
+    let response = call_cancellable(&config, &ctx.remotes.budgets.http, &ctx.remotes.cancel)?;
     let status = response["status"].as_u64().unwrap_or_default();
     if let Some(expression) = &config.failure_expression
         && holds(expression, &response, "failureExpression")?

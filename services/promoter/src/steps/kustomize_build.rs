@@ -100,7 +100,7 @@ fn check_what_kustomize_loads(workspace: &Workspace, path: &str, dir: PathBuf) -
 /// Runs `kustomize build` when installed, else `kubectl kustomize`, on the directory
 /// `dir` (workspace-relative): root-only loading, in the workspace, with no environment
 /// but `PATH` and a scratch `HOME`.
-fn render(workspace: &Workspace, dir: &Path) -> Result<String, String> {
+fn render(workspace: &Workspace, dir: &Path, cancel: &lading_remote::Cancellation) -> Result<String, String> {
     let home = tempfile::tempdir().map_err(|e| format!("creating a home for kustomize: {e}"))?;
     let attempts: [(&str, &[&str]); 2] = [("kustomize", &["build"]), ("kubectl", &["kustomize"])];
     let mut missing = Vec::new();
@@ -117,7 +117,7 @@ fn render(workspace: &Workspace, dir: &Path) -> Result<String, String> {
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }
-        match command.output() {
+        match super::child_process::output(&mut command, cancel) {
             Ok(output) if output.status.success() => return Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
             Ok(output) => {
                 let message = String::from_utf8_lossy(&output.stderr);
@@ -143,7 +143,7 @@ pub fn build(ctx: &StepContext<'_>, config: BuildConfig) -> Result<Map<String, V
     let at = Field::new("config.path", &config.path);
     let dir = ctx.workspace.canonical(at, Path::new(&config.path))?;
     check_what_kustomize_loads(ctx.workspace, &config.path, dir.clone()).map_err(|e| e.to_string())?;
-    let rendered = render(ctx.workspace, &dir)?;
+    let rendered = render(ctx.workspace, &dir, &ctx.remotes.cancel)?;
     let out = Field::new("config.outPath", &config.out_path);
     let out_path = Path::new(&config.out_path);
     if config.out_path.ends_with(".yaml") || config.out_path.ends_with(".yml") {

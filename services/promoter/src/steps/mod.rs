@@ -1,5 +1,6 @@
 //! Promotion steps, one module per step, with Kargo's names, config fields and outputs.
 
+mod child_process;
 mod credentials;
 mod files;
 mod git_clone;

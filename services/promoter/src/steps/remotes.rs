@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lading_domain::limits::{Limit, Timeouts};
 use lading_domain::redact::redact_url;
-use lading_remote::{GitBudget, TransferWatch};
+use lading_remote::{Cancellation, GitBudget, TransferWatch};
 
 use super::GitCredentials;
 use crate::config::{
@@ -15,11 +15,15 @@ use crate::config::{
     HTTP_IDLE_TIMEOUT_ENV, HTTP_STEP_MAX_RESPONSE_ENV, HTTP_STEP_TIMEOUT_ENV,
 };
 
-/// Credentials and budgets for the remote servers steps call.
+/// Credentials and budgets for the remote servers steps call, and the flag that stops
+/// calls in flight when the promotion is aborted or its turn lost.
 #[derive(Debug, Clone, Default)]
 pub struct Remotes {
     pub credentials: GitCredentials,
     pub budgets: RemoteBudgets,
+    /// Set by the runner; every Git transfer, `http` call and child process of the run
+    /// stops soon after.
+    pub cancel: Cancellation,
 }
 
 /// The budgets of Git transfers and `http` steps.
@@ -75,7 +79,7 @@ impl Default for RemoteBudgets {
 impl Remotes {
     /// A watch over one Git operation, `doing` (e.g. `fetching`) `url`.
     pub fn watch(&self, doing: &str, url: &str) -> TransferWatch {
-        TransferWatch::start(format!("{doing} {}", redact_url(url)), self.budgets.git)
+        TransferWatch::start(format!("{doing} {}", redact_url(url)), self.budgets.git).cancelled_by(&self.cancel)
     }
 
     /// Callbacks for a transfer with `url`: credentials when the server asks, and the

@@ -1,0 +1,57 @@
+//! Programs a step runs (kustomize), waited for in a way that stops them: when the
+//! promotion is aborted or its turn lost, the child is killed at once.
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+
+use lading_remote::Cancellation;
+
+/// Runs `command` to its end like [`Command::output`], killing it when `cancel` is set
+/// (then the error says so).
+pub fn output(command: &mut Command, cancel: &Cancellation) -> std::io::Result<Output> {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    // Both pipes are drained while the child runs, so a chatty child never blocks.
+    let out = std::thread::spawn(move || read_all(stdout.as_mut()));
+    let err = std::thread::spawn(move || read_all(stderr.as_mut()));
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if cancel.is_cancelled() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped: the promotion was stopped"));
+        }
+        std::thread::sleep(lading_remote::cancel::POLL);
+    };
+    Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() })
+}
+
+fn read_all(pipe: Option<&mut impl Read>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(pipe) = pipe {
+        let _ = pipe.read_to_end(&mut bytes);
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_runs_to_its_end_or_is_killed_when_cancelled() {
+        let done = output(Command::new("sh").args(["-c", "echo out; echo err >&2"]), &Cancellation::new()).unwrap();
+        assert!(done.status.success());
+        assert_eq!(String::from_utf8_lossy(&done.stdout), "out\n");
+        assert_eq!(String::from_utf8_lossy(&done.stderr), "err\n");
+        let cancel = Cancellation::new();
+        cancel.cancel();
+        let started = std::time::Instant::now();
+        let stopped = output(Command::new("sleep").arg("600"), &cancel).unwrap_err();
+        assert_eq!(stopped.kind(), std::io::ErrorKind::Interrupted);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
