@@ -11,6 +11,7 @@
 //! - [`credentials`]: credentials matched by repository URL and type.
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
 //! - [`excerpt`]: quoting input in errors without echoing megabytes of it.
+//! - [`expression`]: CEL expressions, checked before they run and bounded while they do.
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
@@ -26,6 +27,7 @@ pub mod availability;
 pub mod credentials;
 pub mod duration;
 pub mod excerpt;
+pub mod expression;
 pub mod freight;
 pub mod freight_collection;
 pub mod freight_functions;
