@@ -91,7 +91,10 @@ pub fn discover_artifacts(
                 let (repo, sync) = git_subscription::sync_mirror(cache_dir, &git.repo_url, asked, callbacks)
                     .map_err(|e| failed("git", &git.repo_url, e))?;
                 lading_runtime::metrics::increment("lading_warehouse_git_syncs_total", &[("result", sync.label())]);
-                found.git.push(git_subscription::discover(&repo, git).map_err(|e| failed("git", &git.repo_url, e))?);
+                let limits = &context.config.expression_limits;
+                found
+                    .git
+                    .push(git_subscription::discover(&repo, git, limits).map_err(|e| failed("git", &git.repo_url, e))?);
             }
             Subscription { image: Some(image), .. } => found.images.push(
                 image_subscription::discover(&context.registries, image, asked)
@@ -166,8 +169,14 @@ async fn discover_inner(
     }
     let mut freight = newest_freight(warehouse, &found).map_err(DiscoveryError::Source)?;
     if let Some(criteria) = &spec.freight_creation_criteria {
-        let holds = freight_functions::evaluate_bool(&criteria.expression, &freight)
-            .map_err(|e| DiscoveryError::Source(format!("freightCreationCriteria: {e}")))?;
+        // Evaluated on a blocking thread: it may run for up to its time budget.
+        let (expression, candidate, limits) =
+            (criteria.expression.clone(), freight.clone(), context.config.expression_limits);
+        let holds =
+            tokio::task::spawn_blocking(move || freight_functions::evaluate_bool(&expression, &candidate, &limits))
+                .await
+                .map_err(|e| DiscoveryError::Source(format!("freightCreationCriteria.expression: {e}")))?
+                .map_err(|e| DiscoveryError::Source(format!("freightCreationCriteria.expression: {e}")))?;
         if !holds {
             tracing::info!(project, warehouse, "freightCreationCriteria do not hold; no freight");
             return Ok(Discovered::NotCreated { reason: "freightCreationCriteria do not hold".to_owned() });

@@ -5,6 +5,7 @@
 //! - [`names`]: validated names of projects, stages, warehouses (Kubernetes DNS labels).
 //! - [`freight`]: the Freight type with Kargo's field names, and its status.
 //! - [`freight_functions`]: `commitFrom`, `imageFrom`, `chartFrom` for CEL expressions.
+//! - [`promotion_functions`]: what a step's expressions may call and see.
 //! - [`freight_id`]: the Freight name, computed exactly as Kargo computes it.
 //! - [`url_normalize`]: Git, image and chart repository URL normalization used by the ID.
 //! - [`alias`]: `<adjective>-<animal>` aliases derived from a freight ID.
@@ -35,6 +36,7 @@ pub mod freight_id;
 pub mod host_paths;
 pub mod kustomization;
 pub mod names;
+pub mod promotion_functions;
 pub mod promotion_queue;
 pub mod rendered_files;
 pub mod selection;

@@ -227,8 +227,7 @@ impl Run<'_> {
         let mut vars = self.vars.clone();
         let task = self.task_view(step);
         for (i, var) in step.vars.iter().enumerate() {
-            let value = evaluate_string(&var.value, &self.scope(&vars, &task))
-                .map_err(|e| format!("vars[{i}] ({}): {e}", var.name))?;
+            let value = evaluate_string(&var.value, &self.scope(&vars, &task), &format!("vars[{i}].value"))?;
             vars.insert(var.name.clone(), value);
         }
         Ok(vars)
@@ -248,8 +247,11 @@ impl Run<'_> {
         let mut errors = 0;
         loop {
             let task = self.task_view(step);
-            let config =
-                evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &self.scope(&vars, &task))?;
+            let config = evaluate_tree(
+                step.config.as_ref().unwrap_or(&Value::Object(Map::new())),
+                &self.scope(&vars, &task),
+                "config",
+            )?;
             let result = match step.uses.as_str() {
                 "set-freight-alias" => set_freight_alias(self.input.freight_id, config, observer),
                 uses => run_step(uses, step_ctx, config),
@@ -318,9 +320,8 @@ pub fn run_promotion_observed(
         failure: None,
     };
     for (i, var) in input.vars.iter().enumerate() {
-        let value = evaluate_string(&var.value, &run.scope(&run.vars, &Value::Null)).map_err(|message| {
-            StepFailure { index: 0, uses: "vars".to_owned(), message: format!("vars[{i}] ({}): {message}", var.name) }
-        })?;
+        let value = evaluate_string(&var.value, &run.scope(&run.vars, &Value::Null), &format!("vars[{i}].value"))
+            .map_err(|message| StepFailure { index: 0, uses: "vars".to_owned(), message })?;
         run.vars.insert(var.name.clone(), value);
     }
     let workspace = workspace::Workspace::open(workspace).map_err(|e| StepFailure {

@@ -23,8 +23,9 @@ pub use stage::{
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{
-    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, FreightCreationCriteria, FreightCreationPolicy,
-    GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec, discovery_limit,
+    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES, FreightCreationCriteria,
+    FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec,
+    discovery_limit,
 };
 
 use crate::names::validate_dns_label;
