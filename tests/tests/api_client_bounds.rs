@@ -1,8 +1,8 @@
 //! Clients that hold the api: hundreds of raw TCP connections sending half a request
 //! (half the headers, or the headers and part of a body, or a body dripped byte by
-//! byte) and stalling, a connection kept alive and left silent, and more connections than
-//! the api takes. Each is closed within its timeout (or refused at once), and a normal
-//! request succeeds meanwhile.
+//! byte) and stalling, a connection kept alive and left silent, a client that stops
+//! reading a large answer, and more connections than the api takes. Each is closed
+//! within its timeout (or refused at once), and a normal request succeeds meanwhile.
 
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ impl Drop for Api {
     }
 }
 
-async fn api(max_connections: usize) -> Api {
+async fn api(max_connections: usize, idle_timeout: Duration) -> Api {
     let nats = TestNats::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -40,7 +40,7 @@ async fn api(max_connections: usize) -> Api {
     config.limits = Limits {
         header_timeout: HEADER_TIMEOUT,
         body_timeout: BODY_TIMEOUT,
-        idle_timeout: Duration::from_secs(5),
+        idle_timeout,
         max_connections,
         ..Limits::default()
     };
@@ -102,7 +102,7 @@ async fn all_closed(streams: Vec<TcpStream>, started: Instant, timeout: Duration
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_sending_half_their_headers_are_closed_within_the_header_timeout() {
-    let api = api(1024).await;
+    let api = api(1024, Duration::from_secs(5)).await;
     // Given 1000 connections that send half their request headers and stall,
     let started = Instant::now();
     let mut slow = Vec::new();
@@ -120,7 +120,7 @@ async fn clients_sending_half_their_headers_are_closed_within_the_header_timeout
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_holding_half_sent_bodies_are_answered_408_within_the_body_timeout() {
-    let api = api(1024).await;
+    let api = api(1024, Duration::from_secs(5)).await;
     // Given 500 connections that send their headers and 100 of 100000 body bytes, and
     // one that drips its body a byte every 100ms (each byte in time, the whole not),
     let started = Instant::now();
@@ -162,7 +162,7 @@ async fn clients_holding_half_sent_bodies_are_answered_408_within_the_body_timeo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_kept_alive_connection_left_silent_is_closed() {
-    let api = api(1024).await;
+    let api = api(1024, Duration::from_secs(5)).await;
     // Given a connection that made one request and keeps quiet,
     let mut stream = send(api.addr, b"GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n").await;
     let mut buffer = [0u8; 1024];
@@ -175,7 +175,7 @@ async fn a_kept_alive_connection_left_silent_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connections_over_the_limit_are_refused_at_once() {
-    let api = api(16).await;
+    let api = api(16, Duration::from_secs(5)).await;
     // Given 16 slow connections holding every slot,
     let started = Instant::now();
     let mut slow = Vec::new();
@@ -197,4 +197,55 @@ async fn connections_over_the_limit_are_refused_at_once() {
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_stops_reading_its_answer_is_cut_off_after_the_idle_timeout() {
+    // Given an api that takes one connection at a time, and stages whose list is 8 MB,
+    let api = api(1, Duration::from_secs(1)).await;
+    let big = "x".repeat(800 * 1024);
+    let mut manifests = "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata:\n  name: demo\n".to_owned();
+    for i in 0..10 {
+        manifests.push_str(&format!(
+            "---\napiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata:\n  name: s{i}\n  namespace: demo\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      vars:\n      - name: big\n        value: {big}\n"
+        ));
+    }
+    wait::until("the stages to be applied", Duration::from_secs(30), || async {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/api/v1/apply", api.addr))
+            .body(manifests.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status() == 200 { Ok(()) } else { Err(response.status().to_string()) }
+    })
+    .await;
+    // when a client with a small receive buffer asks for them and never reads,
+    let stalled = wait::until("the stalled client to connect", Duration::from_secs(10), || async {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        socket.set_recv_buffer_size(4096).map_err(|e| e.to_string())?;
+        let mut stream = socket.connect(api.addr).await.map_err(|e| e.to_string())?;
+        stream
+            .write_all(b"GET /api/v1/projects/demo/stages HTTP/1.1\r\nHost: api\r\n\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.map_err(|e| e.to_string())?;
+        if &head == b"HTTP/1.1 200" { Ok(stream) } else { Err(String::from_utf8_lossy(&head).into_owned()) }
+    })
+    .await;
+    let stalled_at = Instant::now();
+    // then the api gives up on it after the idle timeout, freeing its one slot,
+    wait::until("another request to be served", Duration::from_secs(10), || async {
+        match get(api.addr, "/readyz").await {
+            Ok(200) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let freed = stalled_at.elapsed();
+    assert!(freed >= Duration::from_secs(1) && freed <= Duration::from_secs(1) + SLACK, "freed after {freed:?}");
+    // and the stalled client, reading at last, gets only part of the answer.
+    let (rest, _) = until_closed(stalled, Duration::from_secs(10)).await.unwrap();
+    assert!(rest.len() < 8 * 800 * 1024, "{} bytes arrived", rest.len());
 }
