@@ -145,10 +145,22 @@ fn growing_lists_run_out_of_allocation_budget() {
 
 #[test]
 fn nested_comprehensions_run_out_of_time() {
-    // 27 million iterations, three deep: minutes without a budget.
+    // 27 million iterations, three deep: minutes without a budget; the second does
+    // nothing in its loop but iterate.
     let r = range(300);
     let source = format!("{r}.all(a, {r}.all(b, {r}.all(c, a + b + c >= 0)))");
     assert_stopped("nested comprehensions", &source, |e| matches!(e, ExpressionError::Timeout { .. }));
+    let empty = format!("{r}.all(a, {r}.all(b, {r}.all(c, true)))");
+    assert_stopped("empty nested comprehensions", &empty, |e| matches!(e, ExpressionError::Timeout { .. }));
+}
+
+#[test]
+fn concatenating_an_input_runs_out_of_allocation_budget() {
+    // Forty concatenations of a 1 MiB variable would build 40 MiB strings on the way.
+    let source = format!("size(v{}) > 0", " + v".repeat(40));
+    let v = json!("v".repeat(1 << 20));
+    let error = run_with(&source, &[("v", v)], &ExpressionLimits::default()).unwrap_err();
+    assert!(matches!(error, ExpressionError::Allocation { .. }), "{error}");
 }
 
 #[test]
