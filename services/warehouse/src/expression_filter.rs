@@ -43,7 +43,7 @@ impl ExpressionFilter {
             tagger,
             annotation,
         ];
-        let budget = Budget::start(&self.limits);
+        let budget = Budget::new(&self.limits);
         let kept = on_expression_stack(|| {
             let mut evaluator = Evaluator::new(&budget);
             for (name, value) in EXPRESSION_FILTER_VARIABLES.iter().zip(values) {

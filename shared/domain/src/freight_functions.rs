@@ -81,7 +81,7 @@ pub fn add(context: &mut Context<'_, '_>, freight: &Freight) -> Result<(), Strin
 pub fn evaluate_bool(source: &str, freight: &Freight, limits: &ExpressionLimits) -> Result<bool, QuotedError> {
     let quoted = |error| QuotedError::bare(source, error);
     let program = Program::compile(source).map_err(quoted)?;
-    let budget = Budget::start(limits);
+    let budget = Budget::new(limits);
     crate::expression::on_expression_stack(|| {
         let mut evaluator = Evaluator::new(&budget);
         add(evaluator.context_mut(), freight).map_err(crate::expression::ExpressionError::Internal)?;

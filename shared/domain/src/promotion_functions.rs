@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn every_listed_function_is_there_to_call() {
         // Given the functions added for a step after a step aliased `a` succeeded,
-        let budget = Budget::start(&ExpressionLimits::default());
+        let budget = Budget::new(&ExpressionLimits::default());
         let mut evaluator = Evaluator::new(&budget);
         let statuses = BTreeMap::from([("a".to_owned(), "Succeeded".to_owned())]);
         add(evaluator.context_mut(), &statuses, false).unwrap();

@@ -57,7 +57,7 @@ fn with_scope<R: Send>(
     scope: &Scope<'_>,
     work: impl FnOnce(&Evaluator<'_>) -> Result<R, String> + Send,
 ) -> Result<R, String> {
-    let budget = Budget::start(&limits());
+    let budget = Budget::new(&limits());
     on_expression_stack(|| {
         let mut evaluator = Evaluator::new(&budget);
         let internal = |e: ExpressionError| e.to_string();
@@ -175,7 +175,7 @@ pub fn with_variables<R: Send>(
     variables: &[(&str, &Value)],
     work: impl FnOnce(&BareExpressions<'_, '_>) -> Result<R, String> + Send,
 ) -> Result<R, String> {
-    let budget = Budget::start(&limits());
+    let budget = Budget::new(&limits());
     on_expression_stack(|| {
         let mut evaluator = Evaluator::new(&budget);
         for (name, value) in variables {

@@ -36,13 +36,13 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// A budget whose time starts now.
-    pub fn start(limits: &ExpressionLimits) -> Budget {
-        let now = Instant::now();
+    /// A budget whose time starts with its first evaluation (binding variables is not
+    /// the expression's work).
+    pub fn new(limits: &ExpressionLimits) -> Budget {
         Budget {
             meter: Arc::new(Meter {
                 limits: *limits,
-                deadline: now.checked_add(limits.timeout).unwrap_or(now),
+                deadline: OnceLock::new(),
                 allocated: AtomicU64::new(0),
                 exceeded: OnceLock::new(),
                 patterns: Mutex::new(Vec::new()),
@@ -67,19 +67,28 @@ impl Budget {
 
 pub(super) struct Meter {
     limits: ExpressionLimits,
-    deadline: Instant,
+    /// Set when the first evaluation starts.
+    deadline: OnceLock<Instant>,
     allocated: AtomicU64,
     exceeded: OnceLock<ExpressionError>,
     patterns: Mutex<Vec<(String, Arc<Regex>)>>,
 }
 
 impl Meter {
+    /// Starts the clock, unless an earlier evaluation did.
+    pub(super) fn start_clock(&self) {
+        self.deadline.get_or_init(|| {
+            let now = Instant::now();
+            now.checked_add(self.limits.timeout).unwrap_or(now)
+        });
+    }
+
     /// Fails once the budget ran out, or the deadline passed.
     pub(super) fn check(&self) -> Result<(), ExecutionError> {
         if let Some(exceeded) = self.exceeded.get() {
             return Err(Self::stop(exceeded));
         }
-        if Instant::now() >= self.deadline {
+        if self.deadline.get().is_some_and(|deadline| Instant::now() >= *deadline) {
             return Err(self.trip(ExpressionError::Timeout { limit: self.limits.timeout }));
         }
         Ok(())

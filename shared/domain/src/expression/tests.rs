@@ -10,7 +10,7 @@ use super::*;
 /// Evaluates `source` with `vars` bound, under `limits`.
 fn run_with(source: &str, vars: &[(&str, Value)], limits: &ExpressionLimits) -> Result<Value, ExpressionError> {
     let program = Program::compile(source)?;
-    let budget = Budget::start(limits);
+    let budget = Budget::new(limits);
     let mut evaluator = Evaluator::new(&budget);
     for (name, value) in vars {
         evaluator.bind(name, value)?;
@@ -150,8 +150,34 @@ fn nested_comprehensions_run_out_of_time() {
     let r = range(300);
     let source = format!("{r}.all(a, {r}.all(b, {r}.all(c, a + b + c >= 0)))");
     assert_stopped("nested comprehensions", &source, |e| matches!(e, ExpressionError::Timeout { .. }));
-    let empty = format!("{r}.all(a, {r}.all(b, {r}.all(c, true)))");
+    let empty = format!("{r}.exists_one(a, {r}.exists_one(b, {r}.exists_one(c, false)))");
     assert_stopped("empty nested comprehensions", &empty, |e| matches!(e, ExpressionError::Timeout { .. }));
+}
+
+/// How long evaluating `source` over `v` takes with `timeout`, and what it yields.
+fn timed(source: &str, v: &Value, timeout: Duration) -> (Duration, Result<Value, ExpressionError>) {
+    let program = Program::compile(source).unwrap();
+    let budget = Budget::new(&ExpressionLimits { timeout, ..ExpressionLimits::default() });
+    let mut evaluator = Evaluator::new(&budget);
+    evaluator.bind("v", v).unwrap();
+    let started = Instant::now();
+    let result = evaluator.evaluate(&program);
+    (started.elapsed(), result)
+}
+
+#[test]
+fn a_loop_with_nothing_in_it_stops_at_its_deadline_not_at_its_end() {
+    // Given a long input and loops whose bodies call nothing,
+    let items = Value::Array((0..1_000_000).map(|i| json!(i % 7)).collect());
+    for source in ["v.exists_one(x, false)", "v.filter(x, false) == []"] {
+        // when one runs to its end with time to spare, and again with a tenth of that,
+        let (whole, finished) = timed(source, &items, Duration::from_secs(60));
+        assert!(finished.is_ok(), "{source}: {finished:?}");
+        let (stopped, error) = timed(source, &items, whole / 10);
+        // then the second stops at its deadline, long before the loop's end.
+        assert!(matches!(error, Err(ExpressionError::Timeout { .. })), "{source}: {error:?}");
+        assert!(stopped < whole / 2, "{source}: stopped after {stopped:?} of {whole:?}");
+    }
 }
 
 #[test]
