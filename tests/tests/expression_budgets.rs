@@ -272,3 +272,30 @@ async fn a_promoter_process_records_a_runaway_promotion_as_failed_once_and_keeps
     assert_eq!(bomb_events(&sandbox, "promotion-started").await, 2);
     assert_eq!(bomb_events(&sandbox, "promotion-failed").await, 2);
 }
+
+#[test]
+fn the_expressions_evaluated_together_share_one_budget() {
+    // Each expression makes 10 MiB, under the 16 MiB allocation budget; two together do not.
+    let big = PromotionVariable { name: "big".into(), value: "x".repeat(5 << 20) };
+    let doubled =
+        |name: &str| PromotionVariable { name: name.into(), value: "${{ size(vars.big + vars.big) }}".into() };
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let workspace = tempfile::tempdir().unwrap();
+    // Given one doubling in the template's variables and one in a step's, each runs;
+    let vars = [big.clone(), doubled("a")];
+    let step = PromotionStep { uses: "compose-output".into(), vars: vec![doubled("b")], ..Default::default() };
+    EngineRun { vars: &vars, ..EngineRun::new(&freight) }.run(workspace.path(), &[step]).unwrap();
+    // given two in the template's variables, the second runs out of their shared budget;
+    let vars = [big.clone(), doubled("a"), doubled("b")];
+    let error = EngineRun { vars: &vars, ..EngineRun::new(&freight) }.run(workspace.path(), &[]).unwrap_err();
+    assert!(
+        error.to_string().contains("vars[2].value: ${{ size(vars.big + vars.big) }}: created more than 16MiB"),
+        "{error}"
+    );
+    // and given two in one step's variables, so does that step.
+    let step =
+        PromotionStep { uses: "compose-output".into(), vars: vec![doubled("a"), doubled("b")], ..Default::default() };
+    let vars = [big];
+    let error = EngineRun { vars: &vars, ..EngineRun::new(&freight) }.run(workspace.path(), &[step]).unwrap_err();
+    assert!(error.to_string().contains("step 0 (compose-output): vars[1].value: ${{"), "{error}");
+}

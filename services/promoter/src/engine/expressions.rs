@@ -5,8 +5,9 @@
 //!
 //! A string that is exactly one expression keeps the expression's type (number, bool,
 //! object); expressions inside longer strings are interpolated as text. The expressions
-//! evaluated together share one budget: a step's `if`, each of its variables, its whole
-//! config, the `http` step's expressions over one response. An error names the field,
+//! evaluated together share one [`Budget`] (see [`budget`]): the template's variables, a
+//! step's `if`, its variables, its whole config, the `http` step's expressions over one
+//! response. An error names the field,
 //! the expression and what went wrong: `config.updates[0].value: ${{ … }}: ran out of
 //! its time budget of 100ms (LADING_EXPRESSION_TIMEOUT)`.
 //!
@@ -38,6 +39,11 @@ pub fn limits() -> ExpressionLimits {
     *LIMITS.read().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A budget for expressions evaluated together, within the process's limits.
+pub fn budget() -> Budget {
+    Budget::new(&limits())
+}
+
 /// Everything an expression can see.
 pub struct Scope<'a> {
     pub vars: &'a Map<String, Value>,
@@ -52,14 +58,14 @@ pub struct Scope<'a> {
     pub task: &'a Value,
 }
 
-/// Runs `work` with an evaluator for `scope`, on an expression thread, within one budget.
+/// Runs `work` with an evaluator for `scope`, on an expression thread, within `budget`.
 fn with_scope<R: Send>(
     scope: &Scope<'_>,
+    budget: &Budget,
     work: impl FnOnce(&Evaluator<'_>) -> Result<R, String> + Send,
 ) -> Result<R, String> {
-    let budget = Budget::new(&limits());
     on_expression_stack(|| {
-        let mut evaluator = Evaluator::new(&budget);
+        let mut evaluator = Evaluator::new(budget);
         let internal = |e: ExpressionError| e.to_string();
         evaluator.bind("vars", &Value::Object(scope.vars.clone())).map_err(internal)?;
         evaluator.bind("ctx", scope.ctx).map_err(internal)?;
@@ -129,17 +135,17 @@ fn tree(evaluator: &Evaluator<'_>, value: &Value, field: &str) -> Result<Value, 
 }
 
 /// Evaluates one string template of `field`.
-pub fn evaluate_string(template: &str, scope: &Scope<'_>, field: &str) -> Result<Value, String> {
+pub fn evaluate_string(template: &str, scope: &Scope<'_>, field: &str, budget: &Budget) -> Result<Value, String> {
     if !is_template(template) {
         return Ok(Value::String(template.to_owned()));
     }
-    with_scope(scope, |evaluator| string(evaluator, template, field))
+    with_scope(scope, budget, |evaluator| string(evaluator, template, field))
 }
 
 /// Evaluates a step's `if`: a `${{ … }}` template or a bare expression, which must be a
 /// boolean.
-pub fn evaluate_condition(condition: &str, scope: &Scope<'_>) -> Result<bool, String> {
-    let value = with_scope(scope, |evaluator| {
+pub fn evaluate_condition(condition: &str, scope: &Scope<'_>, budget: &Budget) -> Result<bool, String> {
+    let value = with_scope(scope, budget, |evaluator| {
         if is_template(condition) {
             string(evaluator, condition, "if")
         } else {
@@ -151,9 +157,9 @@ pub fn evaluate_condition(condition: &str, scope: &Scope<'_>) -> Result<bool, St
     value.as_bool().ok_or_else(|| format!("if: {condition:?} must be true or false, got {value}"))
 }
 
-/// Evaluates every string in a configuration tree rooted at `field`, under one budget.
-pub fn evaluate_tree(value: &Value, scope: &Scope<'_>, field: &str) -> Result<Value, String> {
-    with_scope(scope, |evaluator| tree(evaluator, value, field))
+/// Evaluates every string in a configuration tree rooted at `field`.
+pub fn evaluate_tree(value: &Value, scope: &Scope<'_>, field: &str, budget: &Budget) -> Result<Value, String> {
+    with_scope(scope, budget, |evaluator| tree(evaluator, value, field))
 }
 
 /// Bare CEL expressions (each `(field, source)`) evaluated with only `variables` (and
@@ -175,7 +181,7 @@ pub fn with_variables<R: Send>(
     variables: &[(&str, &Value)],
     work: impl FnOnce(&BareExpressions<'_, '_>) -> Result<R, String> + Send,
 ) -> Result<R, String> {
-    let budget = Budget::new(&limits());
+    let budget = budget();
     on_expression_stack(|| {
         let mut evaluator = Evaluator::new(&budget);
         for (name, value) in variables {

@@ -33,7 +33,7 @@ fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
 }
 
 fn eval(template: &str, s: &Scope<'_>) -> Result<Value, String> {
-    evaluate_string(template, s, "config.value")
+    evaluate_string(template, s, "config.value", &budget())
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn errors_name_the_field_and_the_expression() {
         );
         assert!(eval("${{ (( }}", s).unwrap_err().starts_with("config.value: ${{ (( }}: syntax error at column 3"));
         assert!(eval("${{ vars.x", s).unwrap_err().contains("unterminated"));
-        let nested = evaluate_tree(&json!({"a": [{"b": "${{ 1 / 0 }}"}]}), s, "config").unwrap_err();
+        let nested = evaluate_tree(&json!({"a": [{"b": "${{ 1 / 0 }}"}]}), s, "config", &budget()).unwrap_err();
         assert!(nested.starts_with("config.a[0].b: ${{ 1 / 0 }}: failed: "), "{nested}");
     });
 }
@@ -98,12 +98,14 @@ fn semver_functions_follow_kargo() {
 #[test]
 fn conditions_see_how_earlier_steps_went() {
     with_scope(|s| {
-        assert!(evaluate_condition("${{ success() }}", s).unwrap());
-        assert!(!evaluate_condition("failure()", s).unwrap());
-        assert!(evaluate_condition("${{ always() }}", s).unwrap());
-        assert!(evaluate_condition("${{ status('commit') == 'Succeeded' }}", s).unwrap());
-        assert!(evaluate_condition("status('nope') == 'x'", s).unwrap_err().contains("no earlier step"));
-        assert!(evaluate_condition("${{ vars.replicas }}", s).unwrap_err().contains("must be true or false"));
+        assert!(evaluate_condition("${{ success() }}", s, &budget()).unwrap());
+        assert!(!evaluate_condition("failure()", s, &budget()).unwrap());
+        assert!(evaluate_condition("${{ always() }}", s, &budget()).unwrap());
+        assert!(evaluate_condition("${{ status('commit') == 'Succeeded' }}", s, &budget()).unwrap());
+        assert!(evaluate_condition("status('nope') == 'x'", s, &budget()).unwrap_err().contains("no earlier step"));
+        assert!(
+            evaluate_condition("${{ vars.replicas }}", s, &budget()).unwrap_err().contains("must be true or false")
+        );
     });
 }
 
@@ -112,7 +114,7 @@ fn trees_are_evaluated_recursively() {
     with_scope(|s| {
         let config = json!({"checkout": [{"branch": "stage/${{ ctx.stage }}", "create": true}]});
         assert_eq!(
-            evaluate_tree(&config, s, "config").unwrap(),
+            evaluate_tree(&config, s, "config", &budget()).unwrap(),
             json!({"checkout": [{"branch": "stage/test", "create": true}]})
         );
     });
@@ -123,7 +125,7 @@ fn a_condition_that_runs_away_fails_naming_if_and_the_budget() {
     let r = format!("[{}]", (0..300).map(|i| i.to_string()).collect::<Vec<_>>().join(","));
     let bomb = format!("{r}.all(a, {r}.all(b, {r}.all(c, a + b + c >= 0)))");
     with_scope(|s| {
-        let e = evaluate_condition(&format!("${{{{ {bomb} }}}}"), s).unwrap_err();
+        let e = evaluate_condition(&format!("${{{{ {bomb} }}}}"), s, &budget()).unwrap_err();
         assert!(e.starts_with("if: ${{ [0,1,2,"), "{e}");
         assert!(e.ends_with(": ran out of its time budget of 100ms (LADING_EXPRESSION_TIMEOUT)"), "{e}");
     });
@@ -144,7 +146,7 @@ fn many_expressions_in_one_string_cannot_pass_the_output_limit_together() {
         failed: false,
         task: &Value::Null,
     };
-    let e = evaluate_string("${{ vars.big }}${{ vars.big }}", &scope, "config.contents").unwrap_err();
+    let e = evaluate_string("${{ vars.big }}${{ vars.big }}", &scope, "config.contents", &budget()).unwrap_err();
     assert!(e.starts_with("config.contents: \"${{ vars.big }}${{ vars.big }}\": yields more than 1MiB"), "{e}");
 }
 
