@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use lading_domain::credentials::Credentials;
 use lading_domain::spec::{GitSubscription, ImageSubscription};
 use lading_tests::registry::TestRegistry;
+use lading_warehouse::config::Budgets;
 use lading_warehouse::git_subscription::{Sync, discover, sync_mirror};
 use lading_warehouse::image_subscription;
 use lading_warehouse::registry::{DEFAULT_RATE, Registries};
@@ -47,7 +48,7 @@ fn semver_selection(rounds: usize) {
         let mut skopeo = Vec::new();
         let mut requests = 0;
         for _ in 0..rounds {
-            let registries = Registries::new(Credentials::default(), rate);
+            let registries = Registries::new(Credentials::default(), rate, Default::default());
             let start = Instant::now();
             let found = image_subscription::discover(&registries, &sub, Instant::now()).unwrap();
             lading.push(start.elapsed());
@@ -116,7 +117,8 @@ fn round(url: &str, cache: impl Fn(usize) -> std::path::PathBuf) -> (Duration, u
             include_paths: vec![format!("apps/app{i}")],
             ..Default::default()
         };
-        let (repo, sync) = sync_mirror(&cache(i), url, asked, git2::RemoteCallbacks::new).unwrap();
+        let (repo, sync) =
+            sync_mirror(&cache(i), url, asked, git2::RemoteCallbacks::new, &Budgets::default().git).unwrap();
         if sync == Sync::Fetched {
             fetches += 1;
         }

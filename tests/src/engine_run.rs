@@ -8,7 +8,7 @@ use lading_domain::{Freight, freight_id};
 use lading_promoter::engine::{
     PromotionError, PromotionInput, PromotionOutcome, StepObserver, Unguarded, Unobserved, run_promotion_observed,
 };
-use lading_promoter::steps::{CommitAuthor, GitCredentials};
+use lading_promoter::steps::{CommitAuthor, GitCredentials, RemoteBudgets, Remotes};
 
 /// One promotion of `freight`; set the other fields to change the defaults.
 pub struct EngineRun<'a> {
@@ -16,13 +16,22 @@ pub struct EngineRun<'a> {
     pub freight: &'a Freight,
     pub vars: &'a [PromotionVariable],
     pub credentials: GitCredentials,
+    pub budgets: RemoteBudgets,
     pub mirrors: Option<&'a Path>,
 }
 
 impl<'a> EngineRun<'a> {
-    /// Promotion `p` of `freight`, no variables, no credentials, no mirrors.
+    /// Promotion `p` of `freight`, no variables, no credentials, the default budgets, no
+    /// mirrors.
     pub fn new(freight: &'a Freight) -> Self {
-        Self { promotion: "p", freight, vars: &[], credentials: GitCredentials::default(), mirrors: None }
+        Self {
+            promotion: "p",
+            freight,
+            vars: &[],
+            credentials: GitCredentials::default(),
+            budgets: RemoteBudgets::default(),
+            mirrors: None,
+        }
     }
 
     /// Runs `steps` in `workspace`.
@@ -38,6 +47,7 @@ impl<'a> EngineRun<'a> {
         observer: &mut dyn StepObserver,
     ) -> Result<PromotionOutcome, PromotionError> {
         let id = freight_id::compute(self.freight).expect("test freight has an ID");
+        let remotes = Remotes { credentials: self.credentials.clone(), budgets: self.budgets };
         let input = PromotionInput {
             project: "demo",
             stage: "test",
@@ -47,7 +57,7 @@ impl<'a> EngineRun<'a> {
             vars: self.vars,
             steps,
             author: &CommitAuthor::default(),
-            credentials: &self.credentials,
+            credentials: &remotes,
             mirrors: self.mirrors,
             effects: &Unguarded,
         };

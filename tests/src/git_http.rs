@@ -15,6 +15,8 @@ use tokio::io::AsyncWriteExt;
 struct Backend {
     root: PathBuf,
     authorization: String,
+    /// Pushes are accepted and never answered (a remote that hangs mid-promotion).
+    hang_pushes: bool,
 }
 
 fn unauthorized() -> Response {
@@ -28,6 +30,11 @@ async fn serve_cgi(State(backend): State<Backend>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     if parts.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(backend.authorization.as_str()) {
         return unauthorized();
+    }
+    let pushing = parts.uri.path().ends_with("git-receive-pack")
+        || parts.uri.query().is_some_and(|q| q.contains("service=git-receive-pack"));
+    if backend.hang_pushes && pushing {
+        std::future::pending::<()>().await;
     }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let body: Bytes = axum::body::to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
@@ -79,8 +86,17 @@ async fn serve_cgi(State(backend): State<Backend>, request: Request) -> Response
 /// Serves the bare repositories under `root` on a free loopback port, for `user` and
 /// `password` only; returns the base URL (`http://127.0.0.1:<port>`).
 pub async fn serve(root: &Path, user: &str, password: &str) -> String {
+    serve_with(root, user, password, false).await
+}
+
+/// Like [`serve`], but pushes are accepted and never answered.
+pub async fn serve_with_hung_pushes(root: &Path, user: &str, password: &str) -> String {
+    serve_with(root, user, password, true).await
+}
+
+async fn serve_with(root: &Path, user: &str, password: &str, hang_pushes: bool) -> String {
     let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    let backend = Backend { root: root.to_path_buf(), authorization: format!("Basic {token}") };
+    let backend = Backend { root: root.to_path_buf(), authorization: format!("Basic {token}"), hang_pushes };
     let app = axum::Router::new().fallback(serve_cgi).with_state(backend);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -7,8 +7,10 @@
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
+//! - [`gate`]: an HTTP endpoint that holds a promotion's `http` step until the test lets it go.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
+//! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
@@ -16,8 +18,10 @@
 pub mod canary;
 pub mod chart_repo;
 pub mod engine_run;
+pub mod gate;
 pub mod git;
 pub mod git_http;
+pub mod hostile;
 pub mod nats;
 pub mod registry;
 pub mod sandbox;

@@ -11,6 +11,26 @@ use tokio::task::JoinHandle;
 use crate::nats::TestNats;
 use crate::wait;
 
+/// What a sandbox runs, and with which budgets.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    pub replicas: usize,
+    pub with_promoter: bool,
+    pub warehouse_budgets: lading_warehouse::config::Budgets,
+    pub promoter_budgets: lading_promoter::steps::RemoteBudgets,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            with_promoter: true,
+            warehouse_budgets: Default::default(),
+            promoter_budgets: Default::default(),
+        }
+    }
+}
+
 pub struct Sandbox {
     pub nats: TestNats,
     pub api_url: String,
@@ -43,6 +63,12 @@ impl Sandbox {
     }
 
     async fn start_with(replicas: usize, with_promoter: bool) -> Sandbox {
+        Self::start_with_options(SandboxOptions { replicas, with_promoter, ..SandboxOptions::default() }).await
+    }
+
+    /// Starts what `options` say.
+    pub async fn start_with_options(options: SandboxOptions) -> Sandbox {
+        let SandboxOptions { replicas, with_promoter, warehouse_budgets, promoter_budgets } = options;
         // Logs go to the test's output, shown when it fails (`RUST_LOG` filters).
         lading_runtime::telemetry::init(None);
         let nats = TestNats::start().await;
@@ -54,6 +80,7 @@ impl Sandbox {
         for replica in 0..replicas {
             let mut warehouse = lading_warehouse::Config::new(&url, dir.path().join(format!("cache-{replica}")));
             warehouse.service.replica = format!("w{replica}");
+            warehouse.budgets = warehouse_budgets;
             tasks.push(spawn(
                 format!("warehouse {replica}"),
                 lading_warehouse::run(warehouse, readiness.clone(), shutdown.clone()),
@@ -62,6 +89,7 @@ impl Sandbox {
                 let mut promoter = lading_promoter::Config::new(&url);
                 promoter.service.replica = format!("p{replica}");
                 promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
+                promoter.git_credentials.budgets = promoter_budgets;
                 tasks.push(spawn(
                     format!("promoter {replica}"),
                     lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),
@@ -105,6 +133,13 @@ impl Sandbox {
     /// `POST` a body to a path of the api: (status, JSON body).
     pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
         let response = self.http.post(format!("{}{path}", self.api_url)).body(body.to_owned()).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST` JSON to a path of the api: (status, JSON body).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.http.post(format!("{}{path}", self.api_url)).json(body).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }

@@ -14,15 +14,19 @@ use lading_events::catalog::GitDiscoveryResultV1;
 use lading_tests::git::Repo;
 use lading_tests::registry::TestRegistry;
 use lading_warehouse::git_subscription::{Sync, discover, sync_mirror};
-use lading_warehouse::registry::Registries;
+use lading_warehouse::registry::{Registries, RegistryLimits};
 use lading_warehouse::{chart_subscription, image_subscription};
+
+fn git_budget() -> lading_remote::GitBudget {
+    lading_warehouse::config::Budgets::default().git
+}
 
 fn no_credentials() -> git2::RemoteCallbacks<'static> {
     git2::RemoteCallbacks::new()
 }
 
 fn git_discover(cache: &std::path::Path, subscription: &GitSubscription) -> GitDiscoveryResultV1 {
-    let (repo, _) = sync_mirror(cache, &subscription.repo_url, Instant::now(), no_credentials).unwrap();
+    let (repo, _) = sync_mirror(cache, &subscription.repo_url, Instant::now(), no_credentials, &git_budget()).unwrap();
     discover(&repo, subscription, &ExpressionLimits::default()).unwrap()
 }
 
@@ -89,7 +93,7 @@ fn expression_filters_see_the_commit() {
     };
     assert_eq!(subjects(&git_discover(cache.path(), &sub)), ["feature"]);
     let broken = GitSubscription { expression_filter: "subject".into(), ..sub };
-    let (repo, _) = sync_mirror(cache.path(), &app.url(), Instant::now(), no_credentials).unwrap();
+    let (repo, _) = sync_mirror(cache.path(), &app.url(), Instant::now(), no_credentials, &git_budget()).unwrap();
     assert!(discover(&repo, &broken, &ExpressionLimits::default()).unwrap_err().contains("must yield a bool"));
 }
 
@@ -168,15 +172,15 @@ fn an_unchanged_remote_is_not_fetched_and_one_sync_serves_a_round() {
     app.commit("a", "1", "one");
     let cache = tempfile::tempdir().unwrap();
     let url = app.url();
-    let (_, first) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials).unwrap();
+    let (_, first) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials, &git_budget()).unwrap();
     assert_eq!(first, Sync::Fetched);
     let round = Instant::now();
-    let (_, second) = sync_mirror(cache.path(), &url, round, no_credentials).unwrap();
+    let (_, second) = sync_mirror(cache.path(), &url, round, no_credentials, &git_budget()).unwrap();
     assert_eq!(second, Sync::Unchanged, "ls-remote matched the mirror");
-    let (_, third) = sync_mirror(cache.path(), &url, round, no_credentials).unwrap();
+    let (_, third) = sync_mirror(cache.path(), &url, round, no_credentials, &git_budget()).unwrap();
     assert_eq!(third, Sync::Shared, "synced since this round began");
     app.commit("a", "2", "two");
-    let (repo, fourth) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials).unwrap();
+    let (repo, fourth) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials, &git_budget()).unwrap();
     assert_eq!(fourth, Sync::Fetched);
     let found = discover(&repo, &GitSubscription { repo_url: url, ..Default::default() }, &ExpressionLimits::default())
         .unwrap();
@@ -184,7 +188,7 @@ fn an_unchanged_remote_is_not_fetched_and_one_sync_serves_a_round() {
 }
 
 fn registries() -> Registries {
-    Registries::new(Credentials::default(), 1000)
+    Registries::new(Credentials::default(), 1000, RegistryLimits::default())
 }
 
 fn image(registry: &TestRegistry, repo: &str) -> ImageSubscription {
@@ -331,7 +335,7 @@ async fn bearer_tokens_link_pages_and_retry_after_are_handled() {
         gateway.addr.rsplit(':').next().unwrap()
     ))
     .unwrap();
-    let registries = Registries::new(credentials, 1000);
+    let registries = Registries::new(credentials, 1000, RegistryLimits::default());
     let found = tokio::task::spawn_blocking(move || {
         let found = image_subscription::discover(&registries, &sub, Instant::now());
         (found, registries.counts())
@@ -383,7 +387,7 @@ async fn git_over_authenticated_http_uses_configured_credentials() {
         tokio::task::spawn_blocking(move || {
             let cache = tempfile::tempdir().unwrap();
             let callbacks = || lading_warehouse::discover::git_callbacks(&credentials, &url);
-            sync_mirror(cache.path(), &url, Instant::now(), callbacks).and_then(|(repo, _)| {
+            sync_mirror(cache.path(), &url, Instant::now(), callbacks, &git_budget()).and_then(|(repo, _)| {
                 let sub = GitSubscription { repo_url: url.clone(), ..Default::default() };
                 discover(&repo, &sub, &ExpressionLimits::default())
             })

@@ -34,7 +34,7 @@ fn attacks() -> Vec<(&'static str, String, &'static str)> {
         (
             "string doubling",
             format!("size(['x']{}[0]) > 0", ".map(s, s + s + s + s)".repeat(16)),
-            "created more than 16MiB of values, its budget (LADING_EXPRESSION_MAX_ALLOCATED_BYTES)",
+            "created more than 16 MiB of values, its budget (LADING_EXPRESSION_MAX_ALLOCATED_BYTES)",
         ),
         (
             "list growth",
@@ -125,7 +125,8 @@ fn each_attack_fails_a_warehouse_expression_filter_within_the_budget() {
         app.commit("a.txt", &i.to_string(), &format!("change {i}"));
     }
     let cache = tempfile::tempdir().unwrap();
-    let (repo, _) = sync_mirror(cache.path(), &app.url(), Instant::now(), git2::RemoteCallbacks::new).unwrap();
+    let budget = lading_warehouse::config::Budgets::default().git;
+    let (repo, _) = sync_mirror(cache.path(), &app.url(), Instant::now(), git2::RemoteCallbacks::new, &budget).unwrap();
     for (attack, bomb, limit) in attacks() {
         // Given a git subscription filtering with the attack,
         let subscription = GitSubscription {
@@ -233,7 +234,7 @@ async fn a_promoter_process_records_a_runaway_promotion_as_failed_once_and_keeps
     })
     .await;
     assert!(failed.contains("if: ${{ size(['x'].map(s, s + s + s + s)"), "{failed}");
-    assert!(failed.contains("created more than 16MiB of values"), "{failed}");
+    assert!(failed.contains("created more than 16 MiB of values"), "{failed}");
     // the unrelated pipeline keeps promoting,
     sandbox.wait_current_in("demo", &first, "uat", TIMEOUT).await;
     // the filtering warehouse says why it found nothing,
@@ -289,7 +290,7 @@ fn the_expressions_evaluated_together_share_one_budget() {
     let vars = [big.clone(), doubled("a"), doubled("b")];
     let error = EngineRun { vars: &vars, ..EngineRun::new(&freight) }.run(workspace.path(), &[]).unwrap_err();
     assert!(
-        error.to_string().contains("vars[2].value: ${{ size(vars.big + vars.big) }}: created more than 16MiB"),
+        error.to_string().contains("vars[2].value: ${{ size(vars.big + vars.big) }}: created more than 16 MiB"),
         "{error}"
     );
     // and given two in one step's variables, so does that step.

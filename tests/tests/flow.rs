@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lading_tests::git::{LoggedCommit, Repo};
 use lading_tests::sandbox::{Sandbox, quickstart};
+use lading_tests::wait;
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -166,4 +167,54 @@ async fn a_failing_discovery_is_reported_and_the_warehouse_keeps_running() {
         if items.iter().any(|f| f["commits"][0]["id"] == commit.as_str()) { Ok(()) } else { Err(format!("{items:?}")) }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stage_whose_gitops_remote_hangs_fails_its_promotion_while_another_stage_keeps_promoting() {
+    use lading_domain::limits::Limit;
+    use lading_promoter::config::GIT_IDLE_TIMEOUT_ENV;
+    use lading_tests::hostile::Tarpit;
+    use lading_tests::sandbox::SandboxOptions;
+
+    const IDLE: Duration = Duration::from_secs(8);
+    let tarpit = Tarpit::start().await;
+    let mut options = SandboxOptions::default();
+    options.promoter_budgets.git.timeouts.idle = Limit::new(IDLE, GIT_IDLE_TIMEOUT_ENV);
+    let sandbox = Sandbox::start_with_options(options).await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    let first = app.commit("app.txt", "v1", "first feature");
+    // `uat` takes freight straight from the warehouse too, and pushes to the tarpit.
+    let hung_url = format!("http://{}/gitops.git", tarpit.addr);
+    let manifests = quickstart(&app.url(), &gitops.url(), "1h");
+    let (others, uat) = manifests.rsplit_once("\n---\n").unwrap();
+    let uat = uat.replace("      stages:\n      - test", "      direct: true").replace(&gitops.url(), &hung_url);
+    sandbox.apply(&format!("{others}\n---\n{uat}")).await;
+    sandbox.wait_current_in("demo", &first, "test", TIMEOUT).await;
+    wait::until("uat's promotion to reach the tarpit", TIMEOUT, || async {
+        if tarpit.accepted() > 0 { Ok(()) } else { Err("no connection yet".into()) }
+    })
+    .await;
+    let attack = std::time::Instant::now();
+    let mut during = Vec::new();
+    for (i, change) in ["second feature", "third feature"].into_iter().enumerate() {
+        let commit = app.commit("app.txt", &format!("v{}", i + 2), change);
+        let asked = std::time::Instant::now();
+        sandbox.refresh("demo", "app").await;
+        sandbox.wait_current_in("demo", &commit, "test", TIMEOUT).await;
+        during.push(asked.elapsed());
+    }
+    assert!(attack.elapsed() < IDLE, "test promoted while uat's promotion hung: {during:?}");
+    eprintln!("test stage: freight 2 and 3 promoted in {during:?} while uat's promotion hung");
+    let failed = wait::until("uat's promotion to fail", TIMEOUT, || async {
+        let promotions = stage_promotions(&sandbox, "uat").await;
+        promotions.into_iter().find(|p| p["status"]["phase"] == "Failed").ok_or_else(|| "none failed yet".to_owned())
+    })
+    .await;
+    let message = failed["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.ends_with(&format!("(git-clone): fetching {hung_url}: no data for 8s (LADING_GIT_IDLE_TIMEOUT)")),
+        "{failed}"
+    );
+    eprintln!("uat's promotion failed {:?} after the attack began", attack.elapsed());
 }

@@ -135,3 +135,105 @@ async fn a_failed_discovery_is_shown_with_its_reason_and_cleared_by_the_next_suc
     })
     .await;
 }
+
+/// The freight of `warehouse` in the `demo` project.
+async fn freight_of(sandbox: &Sandbox, warehouse: &str) -> Vec<Value> {
+    let all = sandbox.freight("demo").await;
+    all.into_iter().filter(|f| f["origin"]["name"] == warehouse).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight() {
+    use lading_domain::limits::Limit;
+    use lading_tests::hostile::Tarpit;
+    use lading_tests::sandbox::SandboxOptions;
+    use lading_warehouse::config::{Budgets, GIT_IDLE_TIMEOUT_ENV};
+
+    const IDLE: Duration = Duration::from_secs(5);
+    let tarpit = Tarpit::start().await;
+    let mut budgets = Budgets::default();
+    budgets.git.timeouts.idle = Limit::new(IDLE, GIT_IDLE_TIMEOUT_ENV);
+    let options = SandboxOptions { with_promoter: false, warehouse_budgets: budgets, ..SandboxOptions::default() };
+    let sandbox = Sandbox::start_with_options(options).await;
+    let good = Repo::create(sandbox.dir.path(), "good");
+    good.commit("v", "1", "one");
+    // `broken` comes first in every round, so its discovery starts first.
+    let hung_url = format!("http://{}/app.git", tarpit.addr);
+    let warehouse = |name: &str, url: &str| {
+        format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: {name}, namespace: demo}}\n\
+             spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{url}'}}\n"
+        )
+    };
+    sandbox
+        .apply(&format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n{}---\n{}",
+            warehouse("broken", &hung_url),
+            warehouse("web", &good.url())
+        ))
+        .await;
+    wait::until("the hung warehouse to reach the tarpit", TIMEOUT, || async {
+        if tarpit.accepted() > 0 { Ok(()) } else { Err("no connection yet".into()) }
+    })
+    .await;
+    let attack = std::time::Instant::now();
+    wait::until("the good warehouse's first freight", TIMEOUT, || async {
+        let found = freight_of(&sandbox, "web").await.len();
+        if found == 1 { Ok(()) } else { Err(format!("{found} freight")) }
+    })
+    .await;
+    let mut during = Vec::new();
+    for version in 2..=3 {
+        good.commit("v", &version.to_string(), &format!("version {version}"));
+        let asked = std::time::Instant::now();
+        sandbox.refresh("demo", "web").await;
+        wait::until("the good warehouse's next freight", TIMEOUT, || async {
+            let found = freight_of(&sandbox, "web").await.len();
+            if found == version { Ok(()) } else { Err(format!("{found} freight")) }
+        })
+        .await;
+        during.push(asked.elapsed());
+    }
+    assert!(attack.elapsed() < IDLE, "the good warehouse made freight while the hung one waited: {during:?}");
+    eprintln!("good warehouse: freight 2 and 3 discovered in {during:?} while the other hung");
+    let hung = wait::until("the hung warehouse's error", TIMEOUT, || async {
+        let (_, list) = sandbox.get("/api/v1/projects/demo/warehouses").await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let hung = items.into_iter().find(|w| w["metadata"]["name"] == "broken").unwrap_or_default();
+        if hung["status"]["lastDiscoveryError"].is_null() { Err(hung.to_string()) } else { Ok(hung) }
+    })
+    .await;
+    assert_eq!(
+        hung["status"]["lastDiscoveryError"]["message"],
+        format!("subscriptions[0] (git {hung_url}): fetching {hung_url}: no data for 5s (LADING_GIT_IDLE_TIMEOUT)")
+    );
+    eprintln!("hung warehouse: error recorded {:?} after the attack began", attack.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_discovery_past_its_deadline_is_abandoned_with_a_clear_error() {
+    use lading_domain::limits::Limit;
+    use lading_tests::hostile::Tarpit;
+    use lading_tests::sandbox::SandboxOptions;
+    use lading_warehouse::config::{Budgets, DISCOVERY_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV};
+
+    let tarpit = Tarpit::start().await;
+    let mut budgets = Budgets::default();
+    budgets.git.timeouts.idle = Limit::new(Duration::from_secs(4), GIT_IDLE_TIMEOUT_ENV);
+    budgets.discovery_timeout = Limit::new(Duration::from_secs(1), DISCOVERY_TIMEOUT_ENV);
+    let options = SandboxOptions { with_promoter: false, warehouse_budgets: budgets, ..SandboxOptions::default() };
+    let sandbox = Sandbox::start_with_options(options).await;
+    let url = format!("http://{}/app.git", tarpit.addr);
+    sandbox
+        .apply(&format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
+             apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
+             spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{url}'}}\n"
+        ))
+        .await;
+    let status = discovered(&sandbox, "a discovery error", |s| !s["lastDiscoveryError"].is_null()).await;
+    assert_eq!(
+        status["lastDiscoveryError"]["message"],
+        format!("subscriptions[0] (git {url}): discovery not finished within 1s (LADING_DISCOVERY_TIMEOUT)")
+    );
+}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use lading_domain::duration::parse_go_duration;
+use lading_domain::limits::{parse_count, parse_timeout};
 
 pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const LISTEN_ADDR_ENV: &str = "LADING_API_ADDR";
@@ -65,11 +65,12 @@ impl Limits {
     /// The defaults, with what `env` sets instead.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
         let mut limits = Limits::default();
-        if let Some(bytes) = env.get(MAX_BODY_ENV) {
-            limits.max_body_bytes = positive(MAX_BODY_ENV, bytes, "bytes")?;
-        }
-        if let Some(count) = env.get(MAX_CONNECTIONS_ENV) {
-            limits.max_connections = positive(MAX_CONNECTIONS_ENV, count, "connections")?;
+        for (setting, count) in
+            [(MAX_BODY_ENV, &mut limits.max_body_bytes), (MAX_CONNECTIONS_ENV, &mut limits.max_connections)]
+        {
+            if let Some(text) = env.get(setting) {
+                *count = parse_count(setting, text).map_err(|e| e.to_string())?.value;
+            }
         }
         for (setting, timeout) in [
             (HEADER_TIMEOUT_ENV, &mut limits.header_timeout),
@@ -77,21 +78,10 @@ impl Limits {
             (IDLE_TIMEOUT_ENV, &mut limits.idle_timeout),
         ] {
             if let Some(text) = env.get(setting) {
-                *timeout = match parse_go_duration(text) {
-                    Ok(d) if !d.is_zero() => d,
-                    Ok(_) => return Err(format!("{setting}={text:?}: must be longer than zero")),
-                    Err(e) => return Err(format!("{setting}: {e}")),
-                };
+                *timeout = parse_timeout(setting, text).map_err(|e| e.to_string())?.value;
             }
         }
         Ok(limits)
-    }
-}
-
-fn positive(setting: &str, text: &str, unit: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{setting}={text:?}: must be a positive number of {unit}")),
     }
 }
 

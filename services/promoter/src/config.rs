@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lading_domain::expression::ExpressionLimits;
-use lading_domain::expression::limits;
+use lading_domain::expression::{ExpressionLimits, limits};
+use lading_domain::limits::{SettingError, parse_size, parse_timeout};
 use lading_runtime::service::ServiceConfig;
 
-use crate::steps::{CommitAuthor, GitCredentials};
+use crate::steps::{CommitAuthor, GitCredentials, RemoteBudgets, Remotes};
 
 /// Where promotion workspaces are created (the system temp dir when unset).
 pub const WORK_DIR_ENV: &str = "LADING_WORK_DIR";
@@ -15,6 +15,22 @@ pub const GIT_AUTHOR_NAME_ENV: &str = "LADING_GIT_AUTHOR_NAME";
 pub const GIT_AUTHOR_EMAIL_ENV: &str = "LADING_GIT_AUTHOR_EMAIL";
 /// A YAML or JSON list of `{repoURL, repoURLIsRegex, username, password}` for Git.
 pub const GIT_CREDENTIALS_FILE_ENV: &str = "LADING_GIT_CREDENTIALS_FILE";
+/// Git remotes: longest wait for a connection (default 10s).
+pub const GIT_CONNECT_TIMEOUT_ENV: &str = "LADING_GIT_CONNECT_TIMEOUT";
+/// Git remotes: longest wait for the next bytes (default 30s).
+pub const GIT_IDLE_TIMEOUT_ENV: &str = "LADING_GIT_IDLE_TIMEOUT";
+/// Git remotes: longest fetch (of a mirror, or before a rebase) or push (default 10m).
+pub const GIT_TIMEOUT_ENV: &str = "LADING_GIT_TIMEOUT";
+/// Git remotes: most bytes one fetch may receive (default 2GiB).
+pub const GIT_MAX_TRANSFER_ENV: &str = "LADING_GIT_MAX_TRANSFER_BYTES";
+/// `http` steps: longest wait for a connection (default 10s).
+pub const HTTP_CONNECT_TIMEOUT_ENV: &str = "LADING_HTTP_CONNECT_TIMEOUT";
+/// `http` steps: longest wait for the next bytes (default 30s).
+pub const HTTP_IDLE_TIMEOUT_ENV: &str = "LADING_HTTP_IDLE_TIMEOUT";
+/// `http` steps: longest call of a step that sets no `timeout` (default 10s).
+pub const HTTP_STEP_TIMEOUT_ENV: &str = "LADING_HTTP_STEP_TIMEOUT";
+/// `http` steps: largest response body (default 4MiB).
+pub const HTTP_STEP_MAX_RESPONSE_ENV: &str = "LADING_HTTP_STEP_MAX_RESPONSE_BYTES";
 /// Step expressions: the longest an evaluation may run (default 100ms).
 pub const EXPRESSION_TIMEOUT_ENV: &str = limits::TIMEOUT_ENV;
 /// Step expressions: the largest result (default 1MiB).
@@ -32,8 +48,9 @@ pub struct Config {
     pub work_dir: Option<PathBuf>,
     /// Who promotion commits are by, unless a step says otherwise.
     pub author: CommitAuthor,
-    /// Credentials for the repositories promotions clone and push.
-    pub git_credentials: GitCredentials,
+    /// Credentials for the repositories promotions clone and push, and the budgets of
+    /// every call a step makes to a remote server.
+    pub git_credentials: Remotes,
     /// What each evaluation of a step's expressions may spend.
     pub expression_limits: ExpressionLimits,
     /// Abort the process right after the step this names (`after-step:<uses>`); for
@@ -47,7 +64,7 @@ impl Config {
             service: ServiceConfig::new(nats_url),
             work_dir: None,
             author: CommitAuthor::default(),
-            git_credentials: GitCredentials::default(),
+            git_credentials: Remotes::default(),
             expression_limits: ExpressionLimits::default(),
             failpoint: None,
         }
@@ -60,13 +77,16 @@ impl Config {
             work_dir: env.get(WORK_DIR_ENV).map(PathBuf::from),
             author: CommitAuthor::default(),
             failpoint: env.get(FAILPOINT_ENV).cloned(),
-            git_credentials: GitCredentials::default(),
+            git_credentials: Remotes {
+                credentials: GitCredentials::default(),
+                budgets: budgets_from_env(env).map_err(|e| e.to_string())?,
+            },
             expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
         };
         if let Some(path) = env.get(GIT_CREDENTIALS_FILE_ENV) {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("{GIT_CREDENTIALS_FILE_ENV}={path:?}: {e}"))?;
-            config.git_credentials =
+            config.git_credentials.credentials =
                 GitCredentials::parse(&text).map_err(|e| format!("{GIT_CREDENTIALS_FILE_ENV}: {e}"))?;
         }
         if let Some(name) = env.get(GIT_AUTHOR_NAME_ENV) {
@@ -79,11 +99,59 @@ impl Config {
     }
 }
 
+/// The default budgets, with what `env` sets instead.
+pub fn budgets_from_env(env: &HashMap<String, String>) -> Result<RemoteBudgets, SettingError> {
+    let mut budgets = RemoteBudgets::default();
+    let timeouts = [
+        (&mut budgets.git.timeouts.connect, GIT_CONNECT_TIMEOUT_ENV),
+        (&mut budgets.git.timeouts.idle, GIT_IDLE_TIMEOUT_ENV),
+        (&mut budgets.git.timeouts.total, GIT_TIMEOUT_ENV),
+        (&mut budgets.http.connect, HTTP_CONNECT_TIMEOUT_ENV),
+        (&mut budgets.http.idle, HTTP_IDLE_TIMEOUT_ENV),
+        (&mut budgets.http.default_timeout, HTTP_STEP_TIMEOUT_ENV),
+    ];
+    for (limit, setting) in timeouts {
+        if let Some(value) = env.get(setting) {
+            *limit = parse_timeout(setting, value)?;
+        }
+    }
+    for (limit, setting) in [
+        (&mut budgets.git.max_transfer, GIT_MAX_TRANSFER_ENV),
+        (&mut budgets.http.max_response, HTTP_STEP_MAX_RESPONSE_ENV),
+    ] {
+        if let Some(value) = env.get(setting) {
+            *limit = parse_size(setting, value)?;
+        }
+    }
+    Ok(budgets)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn budgets_default_generously_and_each_setting_overrides_its_limit() {
+        assert_eq!(budgets_from_env(&HashMap::new()).unwrap(), RemoteBudgets::default());
+        let env = HashMap::from([
+            (GIT_IDLE_TIMEOUT_ENV.to_owned(), "1s".to_owned()),
+            (HTTP_STEP_MAX_RESPONSE_ENV.to_owned(), "1KiB".to_owned()),
+        ]);
+        let config = Config::from_env(&env).unwrap();
+        let budgets = config.git_credentials.budgets;
+        assert_eq!(budgets.git.timeouts.idle.value, Duration::from_secs(1));
+        assert_eq!(budgets.git.timeouts.idle.setting, GIT_IDLE_TIMEOUT_ENV);
+        assert_eq!(budgets.http.max_response.value, 1024);
+        assert_eq!(budgets.git.timeouts.connect, RemoteBudgets::default().git.timeouts.connect);
+    }
+
+    #[test]
+    fn a_bad_budget_names_its_variable() {
+        let env = HashMap::from([(GIT_TIMEOUT_ENV.to_owned(), "0".to_owned())]);
+        assert!(Config::from_env(&env).unwrap_err().starts_with("LADING_GIT_TIMEOUT=\"0\""));
+    }
 
     #[test]
     fn expression_limits_come_from_their_settings() {

@@ -7,24 +7,53 @@ use std::time::Instant;
 
 use lading_domain::Chart;
 use lading_domain::credentials::CredentialType;
+use lading_domain::limits::Limit;
 use lading_domain::selection::{SemverConstraint, newest_semver};
 use lading_domain::spec::{ChartSubscription, discovery_limit};
 use lading_events::catalog::ChartDiscoveryResultV1;
 use serde::Deserialize;
 
 use crate::registry::{Registries, Repository};
+use lading_domain::redact::redact_url;
 
 const KIND: CredentialType = CredentialType::Helm;
 
-#[derive(Deserialize)]
-struct Index {
+/// The part of a chart repository index discovery reads.
+#[derive(Debug, Deserialize)]
+pub struct Index {
     #[serde(default)]
-    entries: HashMap<String, Vec<IndexEntry>>,
+    pub entries: HashMap<String, Vec<IndexEntry>>,
 }
 
-#[derive(Deserialize)]
-struct IndexEntry {
-    version: String,
+#[derive(Debug, Deserialize)]
+pub struct IndexEntry {
+    pub version: String,
+}
+
+/// Fewest bytes of YAML per node (`- a\n`): the node budget follows the size limit.
+const MIN_BYTES_PER_NODE: u64 = 3;
+
+/// Chart indexes use no anchors or aliases; a few are tolerated, never an alias bomb.
+const MAX_ALIASES: usize = 100;
+
+/// Reads an `index.yaml` within budgets that follow its size limit: as many nodes as
+/// its bytes can hold, one document, and next to no aliases.
+pub fn parse_index(body: &str, limit: Limit<u64>) -> Result<Index, String> {
+    let nodes = usize::try_from(limit.value / MIN_BYTES_PER_NODE).unwrap_or(usize::MAX);
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_reader_input_bytes = None;
+    budget.max_events = nodes.saturating_mul(2);
+    budget.max_nodes = nodes;
+    budget.max_total_scalar_bytes = usize::try_from(limit.value).unwrap_or(usize::MAX);
+    budget.max_documents = 1;
+    budget.max_aliases = MAX_ALIASES;
+    budget.max_anchors = MAX_ALIASES;
+    budget.max_merge_keys = 0;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = MAX_ALIASES * 100;
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(body, options).map_err(|e| e.to_string())
 }
 
 /// Discovers a subscription's chart versions, highest first. Blocking.
@@ -36,13 +65,18 @@ pub fn discover(
     let versions: Vec<String> = match sub.repo_url.strip_prefix("oci://") {
         Some(reference) => {
             let repo = Repository::parse(reference, false)?;
-            registries.tags(&repo, KIND, asked)?.iter().map(|t| t.replace('_', "+")).collect()
+            registries
+                .tags(&repo, KIND, asked)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|t| t.replace('_', "+"))
+                .collect()
         }
         None => {
             let url = format!("{}/index.yaml", sub.repo_url.trim_end_matches('/'));
-            let (body, _) = registries.document(&url, KIND)?;
-            let index: Index =
-                serde_saphyr::from_str(&body).map_err(|e| format!("{url}: not a chart repository index: {e}"))?;
+            let (body, _) = registries.document(&url, KIND).map_err(|e| e.to_string())?;
+            let index = parse_index(&body, registries.max_chart_index())
+                .map_err(|e| format!("{}: not a chart repository index: {e}", redact_url(&url)))?;
             let entries = index
                 .entries
                 .get(&sub.name)
@@ -75,5 +109,41 @@ pub fn freight_chart(result: &ChartDiscoveryResultV1, version: &str) -> Chart {
         name: result.name.clone(),
         version: version.to_owned(),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: Limit<u64> = Limit::new(64 << 20, "LADING_CHART_INDEX_MAX_BYTES");
+
+    fn index_of(versions: usize) -> String {
+        let mut index = String::from("apiVersion: v1\nentries:\n  app:\n");
+        for i in 0..versions {
+            index.push_str(&format!(
+                "  - {{apiVersion: v2, name: app, version: 1.0.{i}, digest: d{i}, urls: [app-1.0.{i}.tgz]}}\n"
+            ));
+        }
+        index
+    }
+
+    #[test]
+    fn given_a_large_index_within_its_size_limit_then_it_is_read_whole() {
+        let index = index_of(60_000);
+        let read = parse_index(&index, LIMIT).unwrap();
+        assert_eq!(read.entries["app"].len(), 60_000);
+    }
+
+    #[test]
+    fn given_an_alias_bomb_then_it_is_refused_by_the_alias_budget() {
+        let mut bomb = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        }
+        bomb.push_str("entries: {app: [{version: 1.0.0}]}\n");
+        let error = parse_index(&bomb, LIMIT).unwrap_err();
+        assert!(error.contains("alias replay limit exceeded"), "{error}");
+        assert!(!error.contains("lol"), "the error quotes no input: {error}");
     }
 }

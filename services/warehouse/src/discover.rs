@@ -15,7 +15,10 @@ use lading_bus::Bus;
 use lading_domain::credentials::{Challenges, CredentialType, Credentials};
 use lading_domain::spec::{FreightCreationPolicy, Subscription, WarehouseSpec};
 use lading_domain::{Freight, FreightOrigin, freight_functions, freight_id};
-use lading_events::catalog::{WarehouseArtifactsDiscoveredV1, WarehouseDiscoveryFailedV1};
+use lading_events::catalog::{
+    ChartDiscoveryResultV1, GitDiscoveryResultV1, ImageDiscoveryResultV1, WarehouseArtifactsDiscoveredV1,
+    WarehouseDiscoveryFailedV1,
+};
 use lading_events::{Event, TraceContext, now_ms};
 
 use crate::{Context, chart_subscription, git_subscription, image_subscription};
@@ -72,42 +75,90 @@ pub async fn discover(
     result
 }
 
-/// Runs each subscription's discovery, in spec order. Blocking.
-pub fn discover_artifacts(
-    context: &Context,
+/// Runs each subscription's discovery, in spec order, each in its source's turn (see
+/// [`crate::source_locks`]) and on a blocking thread, all within the discovery deadline
+/// (`LADING_DISCOVERY_TIMEOUT`). A discovery past its deadline is abandoned: its source
+/// keeps its turn until the blocking call returns, which its own timeouts bound.
+pub async fn discover_artifacts(
+    context: &Arc<Context>,
     spec: &WarehouseSpec,
     asked: Instant,
 ) -> Result<WarehouseArtifactsDiscoveredV1, String> {
+    let budget = context.config.budgets.discovery_timeout;
+    let deadline = tokio::time::Instant::now() + budget.value;
     let mut found = WarehouseArtifactsDiscoveredV1::default();
     for (i, subscription) in spec.subscriptions.iter().enumerate() {
-        let failed = |kind: &str, url: &str, e: String| format!("subscriptions[{i}] ({kind} {url}): {e}");
-        match subscription {
-            Subscription { git: Some(git), .. } => {
-                let cache_dir = &context.config.cache_dir;
-                let lock = git_subscription::mirror_lock(cache_dir, &git.repo_url);
-                let _guard = lock.blocking_lock();
-                let credentials = &context.credentials;
-                let callbacks = || git_callbacks(credentials, &git.repo_url);
-                let (repo, sync) = git_subscription::sync_mirror(cache_dir, &git.repo_url, asked, callbacks)
-                    .map_err(|e| failed("git", &git.repo_url, e))?;
-                lading_runtime::metrics::increment("lading_warehouse_git_syncs_total", &[("result", sync.label())]);
-                let limits = &context.config.expression_limits;
-                found
-                    .git
-                    .push(git_subscription::discover(&repo, git, limits).map_err(|e| failed("git", &git.repo_url, e))?);
-            }
-            Subscription { image: Some(image), .. } => found.images.push(
-                image_subscription::discover(&context.registries, image, asked)
-                    .map_err(|e| failed("image", &image.repo_url, e))?,
-            ),
-            Subscription { chart: Some(chart), .. } => found.charts.push(
-                chart_subscription::discover(&context.registries, chart, asked)
-                    .map_err(|e| failed("chart", &chart.repo_url, e))?,
-            ),
-            _ => {}
+        let Some((kind, url)) = source_of(subscription) else { continue };
+        let failed = |e: String| format!("subscriptions[{i}] ({kind} {url}): {e}");
+        let one = discover_one(context, subscription.clone(), asked);
+        match tokio::time::timeout_at(deadline, one).await {
+            Ok(Ok(artifacts)) => artifacts.add_to(&mut found),
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => return Err(failed(format!("discovery not finished within {budget}"))),
         }
     }
     Ok(found)
+}
+
+/// A subscription's kind and repository URL.
+fn source_of(subscription: &Subscription) -> Option<(&'static str, &str)> {
+    match subscription {
+        Subscription { git: Some(git), .. } => Some(("git", &git.repo_url)),
+        Subscription { image: Some(image), .. } => Some(("image", &image.repo_url)),
+        Subscription { chart: Some(chart), .. } => Some(("chart", &chart.repo_url)),
+        _ => None,
+    }
+}
+
+/// What one subscription offers.
+enum Artifacts {
+    Git(GitDiscoveryResultV1),
+    Images(ImageDiscoveryResultV1),
+    Charts(ChartDiscoveryResultV1),
+}
+
+impl Artifacts {
+    fn add_to(self, found: &mut WarehouseArtifactsDiscoveredV1) {
+        match self {
+            Artifacts::Git(git) => found.git.push(git),
+            Artifacts::Images(images) => found.images.push(images),
+            Artifacts::Charts(charts) => found.charts.push(charts),
+        }
+    }
+}
+
+/// One subscription's discovery, in its source's turn, on a blocking thread.
+async fn discover_one(context: &Arc<Context>, subscription: Subscription, asked: Instant) -> Result<Artifacts, String> {
+    let Some((kind, url)) = source_of(&subscription) else { return Err("names no source".to_owned()) };
+    let turn = context.sources.turn(&format!("{kind} {url}")).await;
+    let context = context.clone();
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        discover_blocking(&context, &subscription, asked)
+    })
+    .await
+    .map_err(|e| format!("discovery task failed: {e}"))?
+}
+
+fn discover_blocking(context: &Context, subscription: &Subscription, asked: Instant) -> Result<Artifacts, String> {
+    match subscription {
+        Subscription { git: Some(git), .. } => {
+            let credentials = &context.credentials;
+            let callbacks = || git_callbacks(credentials, &git.repo_url);
+            let budget = &context.config.budgets.git;
+            let (repo, sync) =
+                git_subscription::sync_mirror(&context.config.cache_dir, &git.repo_url, asked, callbacks, budget)?;
+            lading_runtime::metrics::increment("lading_warehouse_git_syncs_total", &[("result", sync.label())]);
+            git_subscription::discover(&repo, git, &context.config.expression_limits).map(Artifacts::Git)
+        }
+        Subscription { image: Some(image), .. } => {
+            image_subscription::discover(&context.registries, image, asked).map(Artifacts::Images)
+        }
+        Subscription { chart: Some(chart), .. } => {
+            chart_subscription::discover(&context.registries, chart, asked).map(Artifacts::Charts)
+        }
+        _ => Err("names no source".to_owned()),
+    }
 }
 
 /// Callbacks answering a Git server's credential challenge for `url`, once.
@@ -150,12 +201,9 @@ async fn discover_inner(
     trace: &TraceContext,
 ) -> Result<Discovered, DiscoveryError> {
     let mut found = {
-        let _guard = context.lock.lock().await;
-        let (handles, spec) = (context.clone(), spec.clone());
-        tokio::task::spawn_blocking(move || discover_artifacts(&handles, &spec, asked))
-            .await
-            .map_err(|e| DiscoveryError::Source(format!("discovery task failed: {e}")))?
-            .map_err(DiscoveryError::Source)?
+        // Warehouses discover side by side, a bounded number at once.
+        let _permit = context.discoveries.acquire().await.map_err(|e| DiscoveryError::Source(e.to_string()))?;
+        discover_artifacts(context, spec, asked).await.map_err(DiscoveryError::Source)?
     };
     found.project = project.to_owned();
     found.warehouse = warehouse.to_owned();

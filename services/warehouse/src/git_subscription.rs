@@ -4,6 +4,8 @@
 //! Every warehouse watching a repository shares its mirror. A discovery first lists the
 //! remote's refs (`ls-remote`); when they equal the mirror's, nothing is fetched, and a
 //! mirror already brought up to date since the discovery was asked for is used as it is.
+//! A sync keeps to the Git budget: libgit2's connect and idle timeouts, and one total
+//! deadline and size budget over listing refs and fetching.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,9 +15,11 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use git2::{Direction, FetchOptions, Oid, Repository};
 use lading_domain::GitCommit;
+use lading_domain::redact::redact_url;
 use lading_domain::selection::{PathFilter, SemverConstraint, TagFilter, newest_lexical, newest_semver};
 use lading_domain::spec::{CommitSelectionStrategy, GitSubscription, discovery_limit};
 use lading_events::catalog::{DiscoveredCommitV1, GitDiscoveryResultV1};
+use lading_remote::{GitBudget, TransferWatch};
 use sha1::{Digest, Sha1};
 
 use crate::expression_filter::ExpressionFilter;
@@ -67,13 +71,16 @@ impl Sync {
     }
 }
 
-/// Brings the mirror of `url` up to date with the remote's branches and tags. `asked` is
-/// when the discovery was asked for. Blocking; callers serialize syncs of one mirror.
+/// Brings the mirror of `url` up to date with the remote's branches and tags within
+/// `budget` (listing refs and fetching count against one total deadline and one size
+/// budget). `asked` is when the discovery was asked for. Blocking; callers serialize
+/// syncs of one mirror.
 pub fn sync_mirror(
     cache_dir: &Path,
     url: &str,
     asked: Instant,
     callbacks: impl Fn() -> git2::RemoteCallbacks<'static>,
+    budget: &GitBudget,
 ) -> Result<(Repository, Sync), String> {
     let dir = mirror_dir(cache_dir, url);
     let repo = match Repository::open_bare(&dir) {
@@ -87,20 +94,20 @@ pub fn sync_mirror(
         return Ok((repo, Sync::Shared));
     }
     let started = Instant::now();
+    let watch = TransferWatch::start(format!("fetching {}", redact_url(url)), *budget);
+    let failed = |e: git2::Error| watch.explain(&e).to_string();
     let mut remote = repo.remote_anonymous(url).map_err(|e| format!("invalid repository URL: {}", describe(&e)))?;
-    remote
-        .connect_auth(Direction::Fetch, Some(callbacks()), None)
-        .map_err(|e| format!("cannot reach the repository: {}", describe(&e)))?;
+    remote.connect_auth(Direction::Fetch, Some(watch.watching(callbacks())), None).map_err(failed)?;
     let advertised: Vec<(String, Oid)> = remote
         .list()
-        .map_err(|e| format!("listing the repository's refs: {}", describe(&e)))?
+        .map_err(failed)?
         .iter()
         .filter(|head| head.name().starts_with("refs/heads/") || head.name().starts_with("refs/tags/"))
         .filter(|head| !head.name().ends_with("^{}"))
         .map(|head| (head.name().to_owned(), head.oid()))
         .collect();
     let default_branch = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
-    remote.disconnect().map_err(|e| describe(&e))?;
+    remote.disconnect().map_err(failed)?;
     if let Some(branch) = &default_branch
         && repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() != Some(branch.as_str())
     {
@@ -120,13 +127,14 @@ pub fn sync_mirror(
         drop(remote);
         return Ok((repo, Sync::Unchanged));
     }
+    watch.check().map_err(|e| e.to_string())?;
     let mut options = FetchOptions::new();
-    options.remote_callbacks(callbacks());
+    options.remote_callbacks(watch.watching(callbacks()));
     options.prune(git2::FetchPrune::On);
     options.download_tags(git2::AutotagOption::All);
     remote
         .fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut options), None)
-        .map_err(|e| format!("fetching: {}", describe(&e)))?;
+        .map_err(failed)?;
     drop(remote);
     Ok((repo, Sync::Fetched))
 }
@@ -375,11 +383,4 @@ pub fn freight_commit(repo_url: &str, discovered: &DiscoveredCommitV1) -> GitCom
         committer: discovered.committer.clone(),
         subscription_name: String::new(),
     }
-}
-
-/// Serializes syncs of one mirror across the discoveries of a process.
-pub fn mirror_lock(cache_dir: &Path, url: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    locks.entry(mirror_dir(cache_dir, url)).or_default().clone()
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use lading_domain::Image;
 use lading_domain::credentials::CredentialType;
+use lading_domain::digest::Digest;
 use lading_domain::selection::{SemverConstraint, TagFilter, newest_lexical, newest_semver};
 use lading_domain::spec::{ImageSelectionStrategy, ImageSubscription, discovery_limit};
 use lading_events::catalog::{DiscoveredImageV1, ImageDiscoveryResultV1};
@@ -34,7 +35,7 @@ pub fn discover(
     }
     let filter = TagFilter::new(&sub.allow_tags_regexes, &sub.ignore_tags_regexes)
         .map_err(|(_, i, e)| format!("tag regex {i}: {e}"))?;
-    let tags = registries.tags(&repo, KIND, asked)?;
+    let tags = registries.tags(&repo, KIND, asked).map_err(|e| e.to_string())?;
     let allowed = tags.iter().map(String::as_str).filter(|t| filter.allows(t));
     let ordered: Vec<&str> = match sub.image_selection_strategy {
         ImageSelectionStrategy::SemVer => {
@@ -89,11 +90,11 @@ fn resolve(
     need_created: bool,
     asked: Instant,
 ) -> Result<Option<(String, i64)>, String> {
-    let head = registries.head(repo, tag, KIND, asked)?;
+    let head = registries.head(repo, tag, KIND, asked).map_err(|e| e.to_string())?;
     // The image manifest whose config tells the build time (and platform).
     let (digest, image) = if head.is_index() {
-        let Manifest::Index(entries) = registries.manifest(repo, &head.digest, KIND)? else {
-            return Ok(Some((head.digest, 0)));
+        let Manifest::Index(entries) = registries.manifest(repo, &head.digest, KIND).map_err(|e| e.to_string())? else {
+            return Ok(Some((head.digest.to_string(), 0)));
         };
         if platform.is_empty() {
             // The index itself is what is deployed; its first image tells the build time.
@@ -107,6 +108,7 @@ fn resolve(
     } else {
         (head.digest.clone(), Some(head.digest.clone()))
     };
+    let digest = digest.to_string();
     let check_platform = !platform.is_empty() && !head.is_index();
     if !need_created && !check_platform {
         return Ok(Some((digest, 0)));
@@ -122,10 +124,10 @@ fn resolve(
 }
 
 /// An image manifest's build time (0 when unknown) and platform, from its config.
-fn build_time(registries: &Registries, repo: &Repository, digest: &str) -> Result<(i64, String), String> {
-    match registries.manifest(repo, digest, KIND)? {
-        Manifest::Image { config_digest } if !config_digest.is_empty() => {
-            let config = registries.config(repo, &config_digest, KIND)?;
+fn build_time(registries: &Registries, repo: &Repository, digest: &Digest) -> Result<(i64, String), String> {
+    match registries.manifest(repo, digest, KIND).map_err(|e| e.to_string())? {
+        Manifest::Image { config_digest: Some(config_digest) } => {
+            let config = registries.config(repo, &config_digest, KIND).map_err(|e| e.to_string())?;
             Ok((config.created_ms.unwrap_or(0), config.platform))
         }
         _ => Ok((0, String::new())),

@@ -10,8 +10,14 @@
 //! - [`expression_filter`]: a git subscription's `expressionFilter`.
 //! - [`image_subscription`]: image tags and digests by Kargo's strategies.
 //! - [`chart_subscription`]: chart versions from HTTP and OCI repositories.
-//! - [`registry`]: the OCI registry client (auth, paging, rate limit, cache).
+//! - [`registry`]: the OCI registry client (auth, paging, rate limit, budgets, cache).
+//! - [`source_locks`]: one lock per source, so a hung source delays only its readers.
 //! - [`refresh_requested`]: the handler for `WarehouseRefreshRequested` (discover now).
+//!
+//! Warehouses discover side by side, at most `LADING_DISCOVERY_CONCURRENCY` at once per
+//! replica; the discoveries of one source take turns. Every call to a source keeps to
+//! the budgets of [`config::Budgets`], so a hung or hostile source ends in a
+//! `lastDiscoveryError` of its own warehouses while the others go on.
 
 pub mod chart_subscription;
 pub mod config;
@@ -22,13 +28,16 @@ pub mod image_subscription;
 pub mod refresh_requested;
 pub mod registry;
 pub mod schedule;
+pub mod source_locks;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use lading_bus::start::{StartError, start_service};
 use lading_bus::{Bus, BusError, SpecStore};
 use lading_runtime::{Readiness, Shutdown};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use config::Config;
@@ -36,6 +45,7 @@ use lading_domain::credentials::Credentials;
 use lading_events::catalog::WarehouseArtifactsDiscoveredV1;
 use registry::Registries;
 use schedule::Schedule;
+use source_locks::SourceLocks;
 
 /// Errors that stop the warehouse service.
 #[derive(Debug, thiserror::Error)]
@@ -46,15 +56,15 @@ pub enum Error {
     Bus(#[from] BusError),
 }
 
-/// Serializes discoveries within a process.
-pub type DiscoveryLock = tokio::sync::Mutex<()>;
-
 /// Handles shared by the service's tasks.
 pub struct Context {
     pub bus: Bus,
     pub specs: SpecStore,
     pub config: Config,
-    pub lock: DiscoveryLock,
+    /// Turns of the sources: discoveries of one source take turns.
+    pub sources: SourceLocks,
+    /// Permits for discoveries running at once.
+    pub discoveries: Semaphore,
     pub credentials: Credentials,
     pub registries: Registries,
     /// What was last published as discovered, per (project, warehouse), with its time
@@ -64,13 +74,14 @@ pub struct Context {
 
 impl Context {
     pub fn new(bus: Bus, specs: SpecStore, config: Config) -> Self {
-        let registries = Registries::new(config.credentials.clone(), config.registry_rate);
+        let registries = Registries::new(config.credentials.clone(), config.registry_rate, config.budgets.registry);
         Self {
             bus,
             specs,
             credentials: config.credentials.clone(),
+            sources: SourceLocks::default(),
+            discoveries: Semaphore::new(config.budgets.discovery_concurrency.value),
             config,
-            lock: DiscoveryLock::default(),
             registries,
             published: Mutex::default(),
         }
@@ -112,20 +123,37 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
 async fn poll(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
     let mut schedule = Schedule::default();
     let mut changes = context.specs.changes();
+    let mut running = JoinSet::new();
+    let in_flight: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
     loop {
         schedule.reconcile(context.specs.read(|s| s.warehouses()), Instant::now());
         // Warehouses due together share mirror syncs and registry answers.
         let round = std::time::Instant::now();
         for (project, name, spec) in schedule.take_due(Instant::now()) {
-            let trace = lading_bus::tracing_context::new_root();
-            let _ = discover::discover(&context, &project, &name, &spec, round, &trace).await;
+            let key = (project.clone(), name.clone());
+            // A warehouse still discovering from its last turn skips this one.
+            if !in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+                tracing::info!(project, warehouse = name, "still discovering; this turn is skipped");
+                continue;
+            }
+            let (context, in_flight) = (context.clone(), in_flight.clone());
+            running.spawn(async move {
+                let trace = lading_bus::tracing_context::new_root();
+                let _ = discover::discover(&context, &project, &name, &spec, round, &trace).await;
+                in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            });
         }
+        while running.try_join_next().is_some() {}
         let wait = schedule.next_wait(Instant::now());
         tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => {
+                running.abort_all();
+                return Ok(());
+            }
             () = tokio::time::sleep(wait) => {}
             changed = changes.changed() => {
                 if changed.is_err() {
+                    running.abort_all();
                     return Ok(());
                 }
             }

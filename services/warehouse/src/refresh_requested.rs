@@ -1,5 +1,7 @@
 //! `WarehouseRefreshRequested` → discover that warehouse now. Replicas share the durable
-//! consumer `warehouse-refresh`, so one of them handles each request.
+//! consumer `warehouse-refresh`, so one of them handles each request; a replica handles
+//! as many at once as it discovers warehouses at once, so a refresh of a warehouse whose
+//! source hangs does not hold back the refreshes of others.
 
 use std::sync::Arc;
 
@@ -12,7 +14,8 @@ use crate::{Context, Error, discover};
 pub const CONSUMER: &str = "warehouse-refresh";
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let spec = ConsumerSpec::new(CONSUMER, vec![EventType::WarehouseRefreshRequestedV1.filter()]);
+    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::WarehouseRefreshRequestedV1.filter()]);
+    spec.concurrency = context.config.budgets.discovery_concurrency.value;
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();

@@ -22,10 +22,15 @@
 //! - [`kustomization`]: the files and directories a kustomization loads.
 //! - [`rendered_files`]: safe file names for rendered resources.
 //! - [`host_paths`]: messages that name workspace-relative paths, not the host's.
+//! - [`limits`]: timeouts and size limits for remote servers, named by their settings.
+//! - [`digest`]: OCI content digests: their format, and whether bytes match them.
+//! - [`paging`]: when to stop following `Link` pages.
+//! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
 
 pub mod alias;
 pub mod availability;
 pub mod credentials;
+pub mod digest;
 pub mod duration;
 pub mod excerpt;
 pub mod expression;
@@ -35,9 +40,12 @@ pub mod freight_functions;
 pub mod freight_id;
 pub mod host_paths;
 pub mod kustomization;
+pub mod limits;
 pub mod names;
+pub mod paging;
 pub mod promotion_functions;
 pub mod promotion_queue;
+pub mod redact;
 pub mod rendered_files;
 pub mod selection;
 pub mod soak;

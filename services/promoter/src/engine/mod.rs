@@ -19,7 +19,7 @@ use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, FreightId};
 use serde_json::{Map, Value, json};
 
-use crate::steps::{CommitAuthor, GitCredentials, StepContext, run_step};
+use crate::steps::{CommitAuthor, Remotes, StepContext, run_step};
 use expressions::{Scope, budget, evaluate_condition, evaluate_string, evaluate_tree};
 
 /// One promotion to run.
@@ -32,7 +32,8 @@ pub struct PromotionInput<'a> {
     pub vars: &'a [PromotionVariable],
     pub steps: &'a [PromotionStep],
     pub author: &'a CommitAuthor,
-    pub credentials: &'a GitCredentials,
+    /// Git credentials, and the budgets of calls to remote servers.
+    pub credentials: &'a Remotes,
     /// See [`StepContext::mirrors`].
     pub mirrors: Option<&'a Path>,
     /// Asked before every effect outside the workspace.
@@ -341,7 +342,7 @@ pub fn run_promotion_observed(
         promotion: input.promotion,
         freight: input.freight,
         author: input.author,
-        credentials: input.credentials,
+        remotes: input.credentials,
         mirrors: input.mirrors,
         effects: input.effects,
     };

@@ -1,6 +1,8 @@
 //! What watches a promotion while it runs on a blocking thread: the guard steps ask
-//! before each effect (fence, then the abort claim before the first push), and the
-//! observer that stops it between steps and forwards each step's report.
+//! before each effect (the fence; then the abort claim, which the first push turns into
+//! `committed`), and the observer that stops it between steps once its turn is lost and
+//! forwards each step's report. An abort takes effect at the run's next effect, or when
+//! it records its outcome.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,21 +50,9 @@ impl TurnGuard {
         message
     }
 
-    /// Stops the run when the turn was lost or the promotion aborted (read from the
-    /// claims: a KV read, so between steps only).
+    /// Stops the run between steps once the turn was lost.
     pub fn still_mine(&self) -> Result<(), Stop> {
-        if let Err(lost) = self.fence.check() {
-            return Err(Stop::LostTurn(lost.to_string()));
-        }
-        if self.committed.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let claim = self.runtime.block_on(self.bus.promotion_claim(&self.project, &self.promotion));
-        match claim {
-            Ok(Some(Claim::Aborted(reason))) => Err(Stop::Aborted(reason)),
-            Ok(_) => Ok(()),
-            Err(error) => Err(Stop::LostTurn(format!("cannot read the promotion's claim: {error}"))),
-        }
+        self.fence.check().map_err(|lost| Stop::LostTurn(lost.to_string()))
     }
 }
 

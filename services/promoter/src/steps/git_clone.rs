@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 
 use sha1::{Digest, Sha1};
 
-use super::{GitCredentials, StepContext, git_error};
+use lading_domain::redact::redact_url;
+
+use super::{Remotes, StepContext, git_error};
 use crate::engine::workspace::Field;
 
 #[derive(Debug, Deserialize)]
@@ -69,15 +71,16 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         let dest = ctx.workspace.host_path(at, relative)?;
         let sparse = sparse_dirs(&checkout.sparse).map_err(|e| format!("config.checkout[{i}].sparse: {e}"))?;
         let repo = match ctx.mirrors {
-            Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.credentials)?,
+            Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.remotes)?,
             None => {
+                let watch = ctx.remotes.watch("cloning", &config.repo_url);
                 let mut fetch = git2::FetchOptions::new();
-                fetch.remote_callbacks(ctx.credentials.callbacks(&config.repo_url));
+                fetch.remote_callbacks(ctx.remotes.callbacks(&config.repo_url, &watch));
                 RepoBuilder::new()
                     .fetch_options(fetch)
                     .with_checkout(no_files())
                     .clone(&config.repo_url, &dest)
-                    .map_err(|e| git_error(&format!("cloning {}", redact(&config.repo_url)), e))?
+                    .map_err(|e| watch.explain(&e).to_string())?
             }
         };
         if let Some(branch) = &checkout.branch {
@@ -211,17 +214,13 @@ fn mirror_lock(dir: &Path) -> Arc<Mirror> {
 }
 
 /// Brings the mirror of `url` up to date (one incremental fetch of every branch and tag,
-/// alone),
+/// alone, within the Git budget: connect and idle timeouts, one total deadline and size
+/// budget),
 /// then clones it locally (hardlinked objects, side by side with other clones) and points
 /// `origin` back at `url`, so
 /// pushes go to the real remote. A first clone costs what a plain clone does; later
 /// ones only fetch what is new.
-fn clone_via_mirror(
-    mirrors: &Path,
-    url: &str,
-    dest: &Path,
-    credentials: &GitCredentials,
-) -> Result<Repository, String> {
+fn clone_via_mirror(mirrors: &Path, url: &str, dest: &Path, remotes: &Remotes) -> Result<Repository, String> {
     let digest = Sha1::digest(url.as_bytes());
     let dir = mirrors.join(digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>());
     let state = mirror_lock(&dir);
@@ -240,24 +239,24 @@ fn clone_via_mirror(
             (Repository::init_bare(&dir).map_err(|e| git_error("creating a mirror", e))?, true)
         }
     };
-    let context = format!("fetching {}", redact(url));
-    let mut remote = mirror.remote_anonymous(url).map_err(|e| git_error(&context, e))?;
+    let watch = remotes.watch("fetching", url);
+    let failed = |e: git2::Error| watch.explain(&e).to_string();
+    let mut remote = mirror.remote_anonymous(url).map_err(failed)?;
     // A new mirror's HEAD follows the remote's default branch, so clones check it out.
     let mut default_branch = None;
     if created {
-        remote
-            .connect_auth(git2::Direction::Fetch, Some(credentials.callbacks(url)), None)
-            .map_err(|e| git_error(&context, e))?;
+        remote.connect_auth(git2::Direction::Fetch, Some(remotes.callbacks(url, &watch)), None).map_err(failed)?;
         default_branch = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
-        remote.disconnect().map_err(|e| git_error(&context, e))?;
+        remote.disconnect().map_err(failed)?;
+        watch.check().map_err(|e| e.to_string())?;
     }
     let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(credentials.callbacks(url));
+    fetch.remote_callbacks(remotes.callbacks(url, &watch));
     fetch.prune(git2::FetchPrune::On);
     fetch.download_tags(git2::AutotagOption::All);
     remote
         .fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut fetch), None)
-        .map_err(|e| git_error(&context, e))?;
+        .map_err(failed)?;
     if let Some(branch) = default_branch {
         mirror.set_head(&branch).map_err(|e| git_error("setting the mirror's HEAD", e))?;
     }
@@ -273,7 +272,7 @@ fn clone_from_mirror(state: &Mirror, dir: &Path, url: &str, dest: &Path) -> Resu
         .clone_local(git2::build::CloneLocal::Local)
         .with_checkout(no_files())
         .clone(source, dest)
-        .map_err(|e| git_error(&format!("cloning {} from its mirror", redact(url)), e))?;
+        .map_err(|e| git_error(&format!("cloning {} from its mirror", redact_url(url)), e))?;
     repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
     Ok(repo)
 }
@@ -309,31 +308,5 @@ fn point_head_at_branch(repo: &Repository, branch: &str, create: bool) -> Result
             index.write().map_err(|e| git_error("writing the index", e))
         }
         Err(_) => Err(format!("branch {branch:?} does not exist; set create: true to create it")),
-    }
-}
-
-/// Removes user info from a URL so credentials never reach logs or events.
-pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-            match authority.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}/{path}"),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_redacted() {
-        assert_eq!(redact("https://user:token@git.example.com/a.git"), "https://***@git.example.com/a.git");
-        assert_eq!(redact("https://git.example.com/a.git"), "https://git.example.com/a.git");
-        assert_eq!(redact("file:///tmp/x"), "file:///tmp/x");
     }
 }

@@ -95,8 +95,17 @@ pub(super) fn find_commit_with_trailer(repo: &Repository, trailer: &str) -> Resu
         }
         Err(e) => return Err(git_error("reading HEAD", e)),
     };
+    find_commit_with_trailer_from(repo, head, trailer)
+}
+
+/// Looks for a commit carrying `trailer` in the history of `tip`.
+pub(super) fn find_commit_with_trailer_from(
+    repo: &Repository,
+    tip: git2::Oid,
+    trailer: &str,
+) -> Result<Option<String>, String> {
     let mut walk = repo.revwalk().map_err(|e| git_error("walking history", e))?;
-    walk.push(head).map_err(|e| git_error("walking history", e))?;
+    walk.push(tip).map_err(|e| git_error("walking history", e))?;
     for oid in walk.take(TRAILER_SEARCH_DEPTH) {
         let oid = oid.map_err(|e| git_error("walking history", e))?;
         let commit = repo.find_commit(oid).map_err(|e| git_error("reading a commit", e))?;

@@ -1,7 +1,8 @@
 //! `git-push`: pushes the working tree's branch to `origin` (or to `targetBranch`, or to
 //! a branch named after the promotion with `generateTargetBranch`). When the remote moved
 //! on meanwhile (another stage pushed), the local commits are rebased onto it and the push
-//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`.
+//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`. Pushes
+//! and fetches keep to the Git budget (connect, idle and total timeouts; a size budget).
 
 use std::cell::RefCell;
 
@@ -9,7 +10,7 @@ use git2::{PushOptions, RemoteCallbacks, Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{GitCredentials, StepContext, git_error};
+use super::{Remotes, StepContext, git_error};
 use crate::engine::Effect;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -46,13 +47,15 @@ fn push_once(
     repo: &Repository,
     branch: &str,
     target: &str,
-    credentials: &GitCredentials,
+    remotes: &Remotes,
 ) -> Result<Pushed, String> {
     // The point of no return: the fence and the abort claim are checked right before.
     ctx.effects.before_effect(Effect::Push)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = remotes.watch("pushing to", &url);
     let rejection = RefCell::new(None);
-    let mut callbacks: RemoteCallbacks<'_> = credentials.callbacks(remote.url().unwrap_or_default());
+    let mut callbacks: RemoteCallbacks<'_> = remotes.callbacks(&url, &watch);
     callbacks.push_update_reference(|reference, status| {
         if let Some(message) = status {
             *rejection.borrow_mut() = Some(format!("{reference}: {message}"));
@@ -69,26 +72,46 @@ fn push_once(
         (Ok(()), Some(reason)) if is_non_fast_forward(&reason) => Ok(Pushed::Behind(reason)),
         (Ok(()), Some(reason)) => Err(format!("the remote rejected the push: {reason}")),
         (Err(e), _) if is_non_fast_forward(e.message()) => Ok(Pushed::Behind(e.message().to_owned())),
-        (Err(e), _) => Err(git_error("pushing", e)),
+        (Err(e), _) => Err(watch.explain(&e).to_string()),
     }
 }
 
-/// Fetches `target` and replays the local branch's own commits on top of it.
+/// What fetching the remote branch found.
+enum Rebased {
+    /// The local commits were replayed on top of the remote branch: push again.
+    OnTop,
+    /// The remote branch already holds this promotion's commit (another run of the same
+    /// promotion pushed it): the local branch now is the remote's, nothing to push.
+    AlreadyPushed,
+}
+
+/// Fetches `target` and replays the local branch's own commits on top of it, unless the
+/// remote already has this promotion's commit.
 fn rebase_onto_remote(
     repo: &Repository,
     branch: &str,
     target: &str,
     committer: &Signature<'_>,
-    credentials: &GitCredentials,
-) -> Result<(), String> {
+    remotes: &Remotes,
+    trailer: &str,
+) -> Result<Rebased, String> {
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = remotes.watch("fetching", &url);
     let tracking = format!("refs/remotes/origin/{target}");
     let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(credentials.callbacks(remote.url().unwrap_or_default()));
+    fetch.remote_callbacks(remotes.callbacks(&url, &watch));
     remote
         .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| git_error("fetching", e))?;
+        .map_err(|e| watch.explain(&e).to_string())?;
     let upstream = repo.find_reference(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
+    let upstream_tip = upstream.peel_to_commit().map_err(|e| git_error("reading the remote branch", e))?;
+    if super::git_commit::find_commit_with_trailer_from(repo, upstream_tip.id(), trailer)?.is_some() {
+        tracing::info!(target, "the remote already holds this promotion's commit; not pushing again");
+        repo.reset(upstream_tip.as_object(), git2::ResetType::Hard, None)
+            .map_err(|e| git_error("taking the remote branch", e))?;
+        return Ok(Rebased::AlreadyPushed);
+    }
     let upstream =
         repo.reference_to_annotated_commit(&upstream).map_err(|e| git_error("reading the remote branch", e))?;
     let local = repo.find_reference(&format!("refs/heads/{branch}")).map_err(|e| git_error("reading the branch", e))?;
@@ -108,7 +131,8 @@ fn rebase_onto_remote(
             Err(e) => return Err(git_error("rebasing", e)),
         }
     }
-    rebase.finish(Some(committer)).map_err(|e| git_error("rebasing", e))
+    rebase.finish(Some(committer)).map_err(|e| git_error("rebasing", e))?;
+    Ok(Rebased::OnTop)
 }
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
@@ -126,14 +150,17 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     };
     let committer = Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("committer", e))?;
     let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+    let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let mut attempt = 1;
     loop {
-        match push_once(ctx, &repo, &branch, &target, ctx.credentials)? {
+        match push_once(ctx, &repo, &branch, &target, ctx.remotes)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");
-                rebase_onto_remote(&repo, &branch, &target, &committer, ctx.credentials)?;
-                attempt += 1;
+                match rebase_onto_remote(&repo, &branch, &target, &committer, ctx.remotes, &trailer)? {
+                    Rebased::OnTop => attempt += 1,
+                    Rebased::AlreadyPushed => break,
+                }
             }
             Pushed::Behind(reason) => {
                 return Err(format!("the remote rejected the push after {attempt} attempt(s): {reason}"));
@@ -141,7 +168,6 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         }
     }
     // This promotion's commit (rebased or found again on a resume), else the pushed tip.
-    let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let commit = match super::git_commit::find_commit_with_trailer(&repo, &trailer)? {
         Some(own) => own,
         None => {

@@ -5,15 +5,20 @@
 //! it parses, text otherwise). A matching failure expression fails the step; a success
 //! expression that is false fails it too (so `retry` can poll); with neither, any 2xx
 //! status succeeds.
-
-use std::io::Read;
-use std::time::Duration;
+//!
+//! The call keeps to the promoter's HTTP budget: connect and idle timeouts, `timeout`
+//! (or `LADING_HTTP_STEP_TIMEOUT`) for the whole call, and a response size limit past
+//! which the response is refused, not read. Errors show the URL without user info or
+//! query.
 
 use lading_domain::duration::parse_go_duration;
+use lading_domain::limits::Limit;
+use lading_domain::redact::redact_url;
+use lading_remote::http::{agent_config, explain, read_body};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::StepContext;
+use super::{HttpStepBudget, StepContext};
 use crate::engine::expressions::{BareExpressions, with_variables};
 
 #[derive(Debug, Deserialize)]
@@ -54,22 +59,14 @@ pub struct Config {
     outputs: Vec<Output>,
 }
 
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Responses larger than this are cut (the body is for decisions, not downloads).
-const MAX_BODY: u64 = 2 * 1024 * 1024;
-
-fn call(config: &Config) -> Result<Value, String> {
-    let timeout = match &config.timeout {
-        Some(t) => parse_go_duration(t).map_err(|e| format!("config.timeout: {e}"))?,
-        None => DEFAULT_TIMEOUT,
+fn call(config: &Config, budget: &HttpStepBudget) -> Result<Value, String> {
+    let total = match &config.timeout {
+        Some(t) => Limit::new(parse_go_duration(t).map_err(|e| format!("config.timeout: {e}"))?, "config.timeout"),
+        None => budget.default_timeout,
     };
+    let timeouts = budget.timeouts(total);
     let tls = ureq::tls::TlsConfig::builder().disable_verification(config.insecure_skip_tls_verify).build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .tls_config(tls)
-        .build()
-        .into();
+    let agent: ureq::Agent = agent_config(&timeouts).tls_config(tls).build().into();
     let method = config.method.as_deref().unwrap_or("GET").to_uppercase();
     let mut url = config.url.clone();
     if !config.query_params.is_empty() {
@@ -83,20 +80,16 @@ fn call(config: &Config) -> Result<Value, String> {
         request = request.header(&header.name, &header.value);
     }
     let request = request.body(config.body.clone().unwrap_or_default()).map_err(|e| format!("config: {e}"))?;
-    let mut response = agent.run(request).map_err(|e| format!("{method} {url}: {e}"))?;
+    let action = format!("{method} {}", redact_url(&url));
+    let mut response = agent.run(request).map_err(|e| explain(&action, e, &timeouts).to_string())?;
     let status = response.status().as_u16();
     let headers: Map<String, Value> = response
         .headers()
         .iter()
         .map(|(name, value)| (name.as_str().to_lowercase(), json!(value.to_str().unwrap_or_default())))
         .collect();
-    let mut text = String::new();
-    response
-        .body_mut()
-        .as_reader()
-        .take(MAX_BODY)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("reading the response: {e}"))?;
+    let bytes = read_body(&mut response, budget.max_response, &action, &timeouts).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Ok(json!({"status": status, "headers": headers, "body": body}))
 }
@@ -121,7 +114,7 @@ fn holds(expressions: &BareExpressions<'_, '_>, expression: &str, field: &str) -
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     ctx.effects.before_effect(crate::engine::Effect::Call)?;
-    let response = call(&config)?;
+    let response = call(&config, &ctx.remotes.budgets.http)?;
     let status = response["status"].as_u64().unwrap_or_default();
     // The response's expressions share one budget.
     with_variables(&[("response", &response)], |expressions| {

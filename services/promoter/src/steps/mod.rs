@@ -10,6 +10,7 @@ mod http;
 mod kustomize_build;
 mod kustomize_set_image;
 mod parse_errors;
+mod remotes;
 mod structured_update;
 mod working_tree;
 mod yaml_edit;
@@ -23,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use credentials::GitCredentials;
+pub use remotes::{HttpStepBudget, RemoteBudgets, Remotes};
 
 use crate::engine::workspace::Workspace;
 
@@ -48,7 +50,8 @@ pub struct StepContext<'a> {
     pub promotion: &'a str,
     pub freight: &'a Freight,
     pub author: &'a CommitAuthor,
-    pub credentials: &'a GitCredentials,
+    /// Git credentials, and the budgets of calls to remote servers.
+    pub remotes: &'a Remotes,
     /// Where `git-clone` keeps a mirror per repository, fetched before each clone; clones
     /// are then local. `None` clones straight from the remote.
     pub mirrors: Option<&'a Path>,

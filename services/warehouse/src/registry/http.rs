@@ -3,10 +3,6 @@
 
 use std::collections::HashMap;
 
-pub(super) fn strip_query(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
-}
-
 /// The `rel="next"` target of a `Link` header.
 pub(super) fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::limits::{Bytes, MAX_ALLOCATED_ENV, MAX_OUTPUT_ENV, Millis, TIMEOUT_ENV};
+use super::limits::{MAX_ALLOCATED_ENV, MAX_OUTPUT_ENV, TIMEOUT_ENV};
+use crate::limits::{display_duration, display_size};
 
 /// A place in an expression's source, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,11 +62,11 @@ pub enum ExpressionError {
     Unresolvable { reference: String, position: Position, reason: String },
     #[error("{what} at {position} is not supported")]
     Unsupported { what: String, position: Position },
-    #[error("ran out of its time budget of {} ({TIMEOUT_ENV})", Millis(*.limit))]
+    #[error("ran out of its time budget of {} ({TIMEOUT_ENV})", display_duration(*.limit))]
     Timeout { limit: Duration },
-    #[error("created more than {} of values, its budget ({MAX_ALLOCATED_ENV})", Bytes(*.limit))]
+    #[error("created more than {} of values, its budget ({MAX_ALLOCATED_ENV})", display_size(*.limit))]
     Allocation { limit: u64 },
-    #[error("yields more than {}, the most a result may hold ({MAX_OUTPUT_ENV})", Bytes(*.limit))]
+    #[error("yields more than {}, the most a result may hold ({MAX_OUTPUT_ENV})", display_size(*.limit))]
     OutputTooLarge { limit: u64 },
     #[error("failed: {0}")]
     Evaluation(String),
@@ -128,7 +129,7 @@ mod tests {
         let timeout = ExpressionError::Timeout { limit: Duration::from_millis(100) };
         assert_eq!(timeout.to_string(), "ran out of its time budget of 100ms (LADING_EXPRESSION_TIMEOUT)");
         let allocation = ExpressionError::Allocation { limit: 16 << 20 };
-        assert!(allocation.to_string().contains("16MiB of values"), "{allocation}");
+        assert!(allocation.to_string().contains("16 MiB of values"), "{allocation}");
         assert!(allocation.is_budget() && !ExpressionError::Empty.is_budget());
         let quoted = QuotedError::in_template("vars.x +", ExpressionError::Empty);
         assert_eq!(quoted.to_string(), "${{ vars.x + }}: is empty");

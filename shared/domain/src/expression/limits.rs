@@ -3,14 +3,13 @@
 //! all (fixed, checked when it is parsed and when a manifest is applied).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
 
-use crate::duration::parse_go_duration;
+use crate::limits::{SettingError, parse_size, parse_timeout};
 
 /// The longest an evaluation may run (a Go duration, e.g. `100ms`).
 pub const TIMEOUT_ENV: &str = "LADING_EXPRESSION_TIMEOUT";
-/// The largest result of an expression, in bytes (`1048576`, `1MiB`).
+/// The largest result of an expression (`1MiB`).
 pub const MAX_OUTPUT_ENV: &str = "LADING_EXPRESSION_MAX_OUTPUT_BYTES";
 /// The most bytes of values an evaluation may create, in all (`16MiB`).
 pub const MAX_ALLOCATED_ENV: &str = "LADING_EXPRESSION_MAX_ALLOCATED_BYTES";
@@ -52,86 +51,21 @@ impl Default for ExpressionLimits {
     }
 }
 
-/// A setting that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{setting}={}: {reason}", crate::excerpt::quoted(.value))]
-pub struct SettingError {
-    pub setting: &'static str,
-    pub value: String,
-    pub reason: String,
-}
-
 impl ExpressionLimits {
     /// The defaults, with what `env` sets instead.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, SettingError> {
         let mut limits = Self::default();
         if let Some(value) = env.get(TIMEOUT_ENV) {
-            let error = |reason: String| SettingError { setting: TIMEOUT_ENV, value: value.clone(), reason };
-            limits.timeout = parse_go_duration(value).map_err(|e| error(e.to_string()))?;
-            if limits.timeout.is_zero() {
-                return Err(error("must be longer than zero".to_owned()));
-            }
+            limits.timeout = parse_timeout(TIMEOUT_ENV, value)?.value;
         }
         for (setting, limit) in
             [(MAX_OUTPUT_ENV, &mut limits.max_output_bytes), (MAX_ALLOCATED_ENV, &mut limits.max_allocated_bytes)]
         {
             if let Some(value) = env.get(setting) {
-                *limit = parse_size(value).map_err(|reason| SettingError { setting, value: value.clone(), reason })?;
+                *limit = parse_size(setting, value)?.value;
             }
         }
         Ok(limits)
-    }
-}
-
-/// `1048576`, `512KiB`, `1MiB`, `2GiB` (also `KB`, `MB`, `GB` as powers of 1000).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let number: u64 = text[..digits].parse().map_err(|_| "is not a size like 1048576, 512KiB or 1MiB".to_owned())?;
-    let unit: u64 = match text[digits..].trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => return Err(format!("unknown unit {other:?}; use B, KiB, MiB or GiB")),
-    };
-    match number.checked_mul(unit) {
-        Some(0) => Err("must be larger than zero".to_owned()),
-        Some(bytes) => Ok(bytes),
-        None => Err("is too large".to_owned()),
-    }
-}
-
-/// A size as people read it: `1MiB`, `512KiB`, `1000B`.
-pub struct Bytes(pub u64);
-
-impl fmt::Display for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            n if n >= 1 << 30 && n.is_multiple_of(1 << 30) => write!(f, "{}GiB", n >> 30),
-            n if n >= 1 << 20 && n.is_multiple_of(1 << 20) => write!(f, "{}MiB", n >> 20),
-            n if n >= 1 << 10 && n.is_multiple_of(1 << 10) => write!(f, "{}KiB", n >> 10),
-            n => write!(f, "{n}B"),
-        }
-    }
-}
-
-/// A duration as people read it: `100ms`, `2s`, `1.5s`.
-pub struct Millis(pub Duration);
-
-impl fmt::Display for Millis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms < 1000 {
-            write!(f, "{ms}ms")
-        } else if ms.is_multiple_of(1000) {
-            write!(f, "{}s", self.0.as_secs())
-        } else {
-            write!(f, "{}s", self.0.as_secs_f64())
-        }
     }
 }
 
@@ -172,17 +106,5 @@ mod tests {
         assert!(error.to_string().starts_with("LADING_EXPRESSION_MAX_OUTPUT_BYTES=\"lots\": "), "{error}");
         assert!(ExpressionLimits::from_env(&env(&[(TIMEOUT_ENV, "0")])).is_err());
         assert!(ExpressionLimits::from_env(&env(&[(MAX_ALLOCATED_ENV, "0MiB")])).is_err());
-        assert!(parse_size("99999999999GiB").is_err());
-        assert!(parse_size("3 parsecs").unwrap_err().contains("unknown unit"));
-    }
-
-    #[test]
-    fn sizes_and_durations_read_as_people_write_them() {
-        assert_eq!(Bytes(1 << 20).to_string(), "1MiB");
-        assert_eq!(Bytes(16 << 20).to_string(), "16MiB");
-        assert_eq!(Bytes(1500).to_string(), "1500B");
-        assert_eq!(Millis(Duration::from_millis(100)).to_string(), "100ms");
-        assert_eq!(Millis(Duration::from_millis(1500)).to_string(), "1.5s");
-        assert_eq!(Millis(Duration::from_secs(30)).to_string(), "30s");
     }
 }

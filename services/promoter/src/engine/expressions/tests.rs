@@ -147,7 +147,7 @@ fn many_expressions_in_one_string_cannot_pass_the_output_limit_together() {
         task: &Value::Null,
     };
     let e = evaluate_string("${{ vars.big }}${{ vars.big }}", &scope, "config.contents", &budget()).unwrap_err();
-    assert!(e.starts_with("config.contents: \"${{ vars.big }}${{ vars.big }}\": yields more than 1MiB"), "{e}");
+    assert!(e.starts_with("config.contents: \"${{ vars.big }}${{ vars.big }}\": yields more than 1 MiB"), "{e}");
 }
 
 #[test]

@@ -1,0 +1,17 @@
+//! Talking to remote servers within budgets: every call has connect, idle and total
+//! timeouts, and every answer a size limit, and an error that ran into one says which
+//! and names the setting that chose it. Shared by the warehouse (registries, chart
+//! repositories, Git mirrors) and the promoter (Git remotes, the `http` step).
+//!
+//! # Layout
+//!
+//! - [`error`]: [`RemoteError`], what went wrong with a remote call.
+//! - [`http`]: `ureq` agents with the three timeouts, and bounded body reads.
+//! - [`git`]: libgit2's socket timeouts, and a watch over a transfer's size and duration.
+
+pub mod error;
+pub mod git;
+pub mod http;
+
+pub use error::RemoteError;
+pub use git::{GitBudget, TransferWatch};
