@@ -76,3 +76,17 @@ ensure_kustomize() {
 ensure_registry() {
     command -v docker-registry >/dev/null || apt_install docker-registry
 }
+
+# rustfmt and clippy come with rustup's default profile; add them when the toolchain
+# was installed without them.
+ensure_lint_tools() {
+    if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+        if command -v rustup >/dev/null; then
+            say "installing rustfmt and clippy (rustup)"
+            rustup component add rustfmt clippy
+        else
+            say "cargo fmt and cargo clippy are required: install them with rustup"
+            exit 1
+        fi
+    fi
+}

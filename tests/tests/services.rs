@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lading_bus::names::EVENTS_STREAM;
+use lading_bus::names::{DISCOVERY_STREAM, EVENTS_STREAM};
 use lading_events::TraceContext;
 use lading_runtime::{Readiness, Shutdown};
 use lading_tests::git::Repo;
@@ -43,14 +43,17 @@ async fn one_trace_follows_a_freight_from_discovery_to_uat() {
     sandbox.wait_current_in("demo", &commit, "uat", Duration::from_secs(60)).await;
 
     let bus = sandbox.nats.bus("test").await;
-    let mut stream = bus.jetstream().get_stream(EVENTS_STREAM).await.unwrap();
-    let last = stream.info().await.unwrap().state.last_sequence;
     let mut traces = Vec::new();
-    for seq in 1..=last {
-        let message = stream.get_raw_message(seq).await.unwrap();
-        let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default();
-        let trace = TraceContext::parse(&header("traceparent")).expect("every event carries a traceparent");
-        traces.push((header("ce-type"), trace));
+    // Facts, then the latest discoveries (kept in their own stream).
+    for name in [EVENTS_STREAM, DISCOVERY_STREAM] {
+        let mut stream = bus.jetstream().get_stream(name).await.unwrap();
+        let state = stream.info().await.unwrap().state.clone();
+        for seq in state.first_sequence..=state.last_sequence {
+            let message = stream.get_raw_message(seq).await.unwrap();
+            let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default();
+            let trace = TraceContext::parse(&header("traceparent")).expect("every event carries a traceparent");
+            traces.push((header("ce-type"), trace));
+        }
     }
     let types: Vec<&str> = traces.iter().map(|(t, _)| t.as_str()).collect();
     for expected in [

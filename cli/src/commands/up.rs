@@ -3,6 +3,7 @@
 //! read the same environment as their separate binaries; flags win over it.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,6 +57,21 @@ fn service_env(args: &UpArgs, data_dir: &Path, nats_url: &str) -> HashMap<String
     // Health is served by the api itself; the services do not open their own port.
     env.remove(lading_runtime::service::HEALTH_ADDR_ENV);
     env
+}
+
+/// Runs a service as its own task; its error or panic becomes an error naming it.
+async fn supervised<E>(
+    name: &'static str,
+    service: impl Future<Output = Result<(), E>> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    E: Into<anyhow::Error> + Send + 'static,
+{
+    match tokio::spawn(service).await {
+        Ok(result) => result.map_err(Into::into).context(name),
+        Err(error) if error.is_panic() => bail!("{name} panicked: {error}"),
+        Err(error) => bail!("{name} stopped: {error}"),
+    }
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
@@ -113,12 +129,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     tokio::spawn(announce);
 
+    // Each service is its own task: a panic in one is reported as that service's failure
+    // (and stops the others cleanly) instead of unwinding through all of them.
     let services = async {
         tokio::try_join!(
-            async { api.await.context("api") },
-            async { warehouse.await.context("warehouse") },
-            async { promoter.await.context("promoter") },
-            async { verifier.await.context("verifier") },
+            supervised("api", api),
+            supervised("warehouse", warehouse),
+            supervised("promoter", promoter),
+            supervised("verifier", verifier),
         )
     };
     let result = tokio::select! {

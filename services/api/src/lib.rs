@@ -10,11 +10,13 @@
 //! - [`error`]: API errors and their HTTP status codes.
 //! - [`body`]: reading request bodies with a limit.
 //! - [`middleware`]: JSON error answers everywhere, panics turned into 500s.
+//! - [`log_check`]: every fact read once; one that does not decode is dead-lettered.
 //! - [`server`]: the HTTP server and the bounds it puts on every client.
 
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod log_check;
 pub mod middleware;
 pub mod objects;
 pub mod routes;
@@ -23,7 +25,7 @@ pub mod server;
 use std::sync::Arc;
 
 use lading_bus::{Bus, BusError, SpecStore};
-use lading_projection::Projection;
+use lading_projection::{FollowOptions, Projection};
 use lading_runtime::{Readiness, Shutdown};
 use tokio::net::TcpListener;
 
@@ -39,6 +41,10 @@ pub enum Error {
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
+
+/// How many events the api applies between two snapshots of its read model (which
+/// every service starting later reads instead of the whole log).
+pub const SNAPSHOT_EVERY: u64 = 1000;
 
 /// Handles shared by the request handlers.
 pub struct Context {
@@ -80,10 +86,17 @@ pub async fn serve(
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
-    let projection = Projection::follow(&bus, shutdown.clone()).await?;
+    let options = FollowOptions {
+        ready: Some(readiness.register("api/read-model")),
+        snapshot_every: Some(SNAPSHOT_EVERY),
+        ..FollowOptions::default()
+    };
+    let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
+    let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
     state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection, limits: config.limits })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
+    let _ = checker.await;
     served.map_err(Error::Serve)
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use lading_bus::start::{StartError, start_service};
 use lading_bus::{Bus, BusError, SpecStore};
-use lading_projection::Projection;
+use lading_projection::{FollowOptions, Projection};
 use lading_runtime::{Readiness, Shutdown};
 
 pub use config::Config;
@@ -60,7 +60,11 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     };
     let (bus, ready) = start_service("promoter", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
-    let projection = Projection::follow(&bus, shutdown.clone()).await?;
+    let options = FollowOptions {
+        ready: Some(readiness.register(format!("promoter/{}/read-model", config.service.replica))),
+        ..FollowOptions::default()
+    };
+    let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     let context = Arc::new(Context { bus, specs, projection, config, shutdown: shutdown.clone() });
     ready.set(true);
     tracing::info!(replica = context.config.service.replica, "promoter running");

@@ -120,6 +120,18 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     result.map(|_| ())
 }
 
+/// A warehouse whose discovery is running; it leaves the set when dropped.
+struct InFlight {
+    key: (String, String),
+    set: Arc<Mutex<HashSet<(String, String)>>>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+    }
+}
+
 async fn poll(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
     let mut schedule = Schedule::default();
     let mut changes = context.specs.changes();
@@ -138,12 +150,19 @@ async fn poll(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
             }
             let (context, in_flight) = (context.clone(), in_flight.clone());
             running.spawn(async move {
+                // Even a discovery that panics leaves its turn, so the next one runs.
+                let _done = InFlight { key, set: in_flight };
                 let trace = lading_bus::tracing_context::new_root();
                 let _ = discover::discover(&context, &project, &name, &spec, round, &trace).await;
-                in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
             });
         }
-        while running.try_join_next().is_some() {}
+        while let Some(joined) = running.try_join_next() {
+            if let Err(error) = joined
+                && error.is_panic()
+            {
+                tracing::error!(%error, "a discovery panicked; the warehouse discovers again at its next turn");
+            }
+        }
         let wait = schedule.next_wait(Instant::now());
         tokio::select! {
             () = shutdown.cancelled() => {

@@ -32,6 +32,8 @@ use crate::{Bus, BusError, Result};
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
     pub name: String,
+    /// The stream it reads: the facts (`LADING_EVENTS`) unless set otherwise.
+    pub stream: &'static str,
     pub filter_subjects: Vec<String>,
     /// How long a delivery may go without an ack or progress before redelivery.
     pub ack_wait: Duration,
@@ -49,6 +51,7 @@ impl ConsumerSpec {
     pub fn new(name: &str, filter_subjects: Vec<String>) -> Self {
         Self {
             name: name.to_owned(),
+            stream: EVENTS_STREAM,
             filter_subjects,
             // Handlers heartbeat every third of this, so it bounds how long a delivery
             // lost with a crashed replica or a NATS restart waits, not how long work runs.
@@ -113,7 +116,7 @@ impl Bus {
     {
         let stream = self
             .jetstream()
-            .get_stream(EVENTS_STREAM)
+            .get_stream(spec.stream)
             .await
             .map_err(|e| BusError::nats("opening the event stream", e))?;
         let consumer = stream

@@ -1,7 +1,12 @@
 //! Names of the JetStream objects Lading uses.
 
-/// The stream holding every event (`lading.evt.>`).
+/// The stream holding every fact (`lading.evt.>` but discoveries).
 pub const EVENTS_STREAM: &str = "LADING_EVENTS";
+/// The stream holding the latest discovery of each warehouse (artifacts discovered,
+/// discovery failed): one message per subject.
+pub const DISCOVERY_STREAM: &str = "LADING_DISCOVERY";
+/// Snapshots of state rebuilt from the log (JetStream object store).
+pub const SNAPSHOTS_BUCKET: &str = "lading-snapshots";
 /// The stream holding messages no consumer could handle (`lading.dlq.>`).
 pub const DEAD_LETTER_STREAM: &str = "LADING_DEAD_LETTERS";
 /// Latest manifest per object: `<project>.<kind>.<name>`.

@@ -144,6 +144,16 @@ impl ReadModel {
     /// malformed ID) are ignored rather than trusted.
     pub fn apply(&mut self, seq: u64, event: &Event) {
         self.last_seq = self.last_seq.max(seq);
+        self.apply_event(seq, event);
+    }
+
+    /// Applies a discovery (the latest of a warehouse, from the discovery stream, whose
+    /// positions are not the log's).
+    pub fn apply_discovery(&mut self, event: &Event) {
+        self.apply_event(0, event);
+    }
+
+    fn apply_event(&mut self, seq: u64, event: &Event) {
         let project = self.projects.entry(event.project().to_owned()).or_default();
         match event {
             Event::FreightCreated(e) => {

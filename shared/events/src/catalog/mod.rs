@@ -126,6 +126,34 @@ impl EventType {
     pub fn filter(self) -> String {
         subject::filter(self.entity_kind(), self.subject_token())
     }
+
+    /// How long the log keeps events of this type.
+    pub fn kept(self) -> Kept {
+        match self {
+            // What a warehouse found is state, published again on every change (and every
+            // failure): only the latest per warehouse is kept, so it cannot grow the log.
+            EventType::WarehouseArtifactsDiscoveredV1 | EventType::WarehouseDiscoveryFailedV1 => Kept::Latest,
+            _ => Kept::All,
+        }
+    }
+
+    /// The subject filters of every event type kept as `kept`, without repeats.
+    pub fn filters_kept(kept: Kept) -> Vec<String> {
+        let mut filters: Vec<String> =
+            EventType::ALL.into_iter().filter(|t| t.kept() == kept).map(EventType::filter).collect();
+        filters.sort();
+        filters.dedup();
+        filters
+    }
+}
+
+/// How long the log keeps an event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kept {
+    /// Every event, forever: facts (freight, promotions, verifications).
+    All,
+    /// The latest event per subject: state that repeats (discoveries).
+    Latest,
 }
 
 /// An event of any type.
@@ -316,5 +344,27 @@ impl Event {
             Event::PromotionStepFinishedV2(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::WarehouseArtifactsDiscovered(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
         }
+    }
+}
+
+#[cfg(test)]
+mod kept_tests {
+    use super::*;
+
+    #[test]
+    fn discoveries_keep_their_latest_and_facts_are_kept_whole() {
+        let latest = EventType::filters_kept(Kept::Latest);
+        assert_eq!(
+            latest,
+            ["lading.evt.*.warehouse.*.artifacts-discovered", "lading.evt.*.warehouse.*.discovery-failed"]
+        );
+        let all = EventType::filters_kept(Kept::All);
+        assert!(all.contains(&"lading.evt.*.freight.*.created".to_owned()));
+        assert!(all.iter().all(|f| !latest.contains(f)), "no subject in both");
+        assert_eq!(
+            all.iter().filter(|f| f.ends_with("promotion-step-finished")).count(),
+            1,
+            "v1 and v2 share a subject"
+        );
     }
 }
