@@ -122,7 +122,7 @@ fn round(url: &str, cache: impl Fn(usize) -> std::path::PathBuf) -> (Duration, u
         if sync == Sync::Fetched {
             fetches += 1;
         }
-        let found = discover(&repo, &sub).unwrap();
+        let found = discover(&repo, &sub, &lading_domain::expression::ExpressionLimits::default()).unwrap();
         assert_eq!(found.commits.len(), 20);
     }
     (asked.elapsed(), fetches)

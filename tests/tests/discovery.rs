@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use lading_domain::credentials::Credentials;
+use lading_domain::expression::ExpressionLimits;
 use lading_domain::spec::{
     ChartSubscription, CommitSelectionStrategy, GitSubscription, ImageSelectionStrategy, ImageSubscription,
 };
@@ -26,7 +27,7 @@ fn no_credentials() -> git2::RemoteCallbacks<'static> {
 
 fn git_discover(cache: &std::path::Path, subscription: &GitSubscription) -> GitDiscoveryResultV1 {
     let (repo, _) = sync_mirror(cache, &subscription.repo_url, Instant::now(), no_credentials, &git_budget()).unwrap();
-    discover(&repo, subscription).unwrap()
+    discover(&repo, subscription, &ExpressionLimits::default()).unwrap()
 }
 
 fn subjects(result: &GitDiscoveryResultV1) -> Vec<&str> {
@@ -93,7 +94,7 @@ fn expression_filters_see_the_commit() {
     assert_eq!(subjects(&git_discover(cache.path(), &sub)), ["feature"]);
     let broken = GitSubscription { expression_filter: "subject".into(), ..sub };
     let (repo, _) = sync_mirror(cache.path(), &app.url(), Instant::now(), no_credentials, &git_budget()).unwrap();
-    assert!(discover(&repo, &broken).unwrap_err().contains("must yield a bool"));
+    assert!(discover(&repo, &broken, &ExpressionLimits::default()).unwrap_err().contains("must yield a bool"));
 }
 
 /// Tags v1.9.0, v1.10.0 (annotated), 2.0.0-rc.1, v2.0.0, latest, 1.5 — created in that
@@ -181,7 +182,8 @@ fn an_unchanged_remote_is_not_fetched_and_one_sync_serves_a_round() {
     app.commit("a", "2", "two");
     let (repo, fourth) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials, &git_budget()).unwrap();
     assert_eq!(fourth, Sync::Fetched);
-    let found = discover(&repo, &GitSubscription { repo_url: url, ..Default::default() }).unwrap();
+    let found = discover(&repo, &GitSubscription { repo_url: url, ..Default::default() }, &ExpressionLimits::default())
+        .unwrap();
     assert_eq!(subjects(&found)[0], "two");
 }
 
@@ -385,8 +387,10 @@ async fn git_over_authenticated_http_uses_configured_credentials() {
         tokio::task::spawn_blocking(move || {
             let cache = tempfile::tempdir().unwrap();
             let callbacks = || lading_warehouse::discover::git_callbacks(&credentials, &url);
-            sync_mirror(cache.path(), &url, Instant::now(), callbacks, &git_budget())
-                .and_then(|(repo, _)| discover(&repo, &GitSubscription { repo_url: url.clone(), ..Default::default() }))
+            sync_mirror(cache.path(), &url, Instant::now(), callbacks, &git_budget()).and_then(|(repo, _)| {
+                let sub = GitSubscription { repo_url: url.clone(), ..Default::default() };
+                discover(&repo, &sub, &ExpressionLimits::default())
+            })
         })
     };
     let refused = sync(Credentials::default()).await.unwrap().unwrap_err();

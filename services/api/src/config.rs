@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use lading_domain::limits::{parse_count, parse_timeout};
 
 pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const LISTEN_ADDR_ENV: &str = "LADING_API_ADDR";
@@ -14,15 +17,71 @@ pub const MAX_BODY_ENV: &str = "LADING_API_MAX_BODY_BYTES";
 /// 16 MiB: many manifests at once, each at most a NATS message.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// What the api accepts from one client.
-#[derive(Debug, Clone, Copy)]
+/// How long a client has to send a request's headers, counted from when the api is
+/// ready to read them: after accepting the connection, or after answering the previous
+/// request on it (so a kept-alive connection left idle is closed then too).
+pub const HEADER_TIMEOUT_ENV: &str = "LADING_API_HEADER_TIMEOUT";
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client has to send a request's whole body, counted from the request's
+/// start; answered `408` and the connection closed when it does not arrive in time.
+pub const BODY_TIMEOUT_ENV: &str = "LADING_API_BODY_TIMEOUT";
+/// 60s: 16 MiB at 2 Mbit/s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a connection may go with a read or a write waiting and no byte moving
+/// (a client that stops reading its answer, or stops sending); then it is closed.
+pub const IDLE_TIMEOUT_ENV: &str = "LADING_API_IDLE_TIMEOUT";
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many connections the api holds open at once; one more is answered `503` and
+/// closed.
+pub const MAX_CONNECTIONS_ENV: &str = "LADING_API_MAX_CONNECTIONS";
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// What the api accepts from its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: DEFAULT_MAX_BODY_BYTES }
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, with what `env` sets instead.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
+        let mut limits = Limits::default();
+        for (setting, count) in
+            [(MAX_BODY_ENV, &mut limits.max_body_bytes), (MAX_CONNECTIONS_ENV, &mut limits.max_connections)]
+        {
+            if let Some(text) = env.get(setting) {
+                *count = parse_count(setting, text).map_err(|e| e.to_string())?.value;
+            }
+        }
+        for (setting, timeout) in [
+            (HEADER_TIMEOUT_ENV, &mut limits.header_timeout),
+            (BODY_TIMEOUT_ENV, &mut limits.body_timeout),
+            (IDLE_TIMEOUT_ENV, &mut limits.idle_timeout),
+        ] {
+            if let Some(text) = env.get(setting) {
+                *timeout = parse_timeout(setting, text).map_err(|e| e.to_string())?.value;
+            }
+        }
+        Ok(limits)
     }
 }
 
@@ -44,12 +103,50 @@ impl Config {
         let listen_addr = addr.parse().map_err(|e| format!("{LISTEN_ADDR_ENV}={addr:?}: {e}"))?;
         let mut config =
             Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()), listen_addr);
-        if let Some(bytes) = env.get(MAX_BODY_ENV) {
-            config.limits.max_body_bytes = match bytes.parse::<usize>() {
-                Ok(n) if n > 0 => n,
-                _ => return Err(format!("{MAX_BODY_ENV}={bytes:?}: must be a positive number of bytes")),
-            };
-        }
+        config.limits = Limits::from_env(env)?;
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn client_limits_default_generously_and_each_setting_overrides_its_own() {
+        assert_eq!(Limits::from_env(&env(&[])).unwrap(), Limits::default());
+        let limits = Limits::from_env(&env(&[
+            (HEADER_TIMEOUT_ENV, "2s"),
+            (BODY_TIMEOUT_ENV, "1m"),
+            (IDLE_TIMEOUT_ENV, "500ms"),
+            (MAX_CONNECTIONS_ENV, "64"),
+            (MAX_BODY_ENV, "1024"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            limits,
+            Limits {
+                max_body_bytes: 1024,
+                header_timeout: Duration::from_secs(2),
+                body_timeout: Duration::from_secs(60),
+                idle_timeout: Duration::from_millis(500),
+                max_connections: 64,
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_client_limit_is_named() {
+        assert!(
+            Limits::from_env(&env(&[(HEADER_TIMEOUT_ENV, "0s")])).unwrap_err().contains("LADING_API_HEADER_TIMEOUT")
+        );
+        assert!(Limits::from_env(&env(&[(IDLE_TIMEOUT_ENV, "soon")])).unwrap_err().contains("LADING_API_IDLE_TIMEOUT"));
+        assert!(
+            Limits::from_env(&env(&[(MAX_CONNECTIONS_ENV, "0")])).unwrap_err().contains("LADING_API_MAX_CONNECTIONS")
+        );
     }
 }

@@ -11,6 +11,7 @@
 //! - [`body`]: reading request bodies with a limit.
 //! - [`middleware`]: JSON error answers everywhere, panics turned into 500s.
 //! - [`log_check`]: every fact read once; one that does not decode is dead-lettered.
+//! - [`server`]: the HTTP server and the bounds it puts on every client.
 
 pub mod body;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod log_check;
 pub mod middleware;
 pub mod objects;
 pub mod routes;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -76,8 +78,9 @@ pub async fn serve(
     let (state_tx, state_rx) = tokio::sync::watch::channel::<Option<SharedContext>>(None);
     let app = health_and_api.merge(routes::api(state_rx));
     let server_shutdown = shutdown.clone();
+    let limits = config.limits;
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await }).await
+        server::serve(listener, app, limits, async move { server_shutdown.cancelled().await }).await
     });
     tracing::info!(%addr, "api listening");
     let bus = Bus::connect(&config.nats_url, "api").await?;

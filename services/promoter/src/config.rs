@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lading_runtime::service::ServiceConfig;
-
+use lading_domain::expression::{ExpressionLimits, limits};
 use lading_domain::limits::{SettingError, parse_size, parse_timeout};
+use lading_runtime::service::ServiceConfig;
 
 use crate::steps::{CommitAuthor, GitCredentials, RemoteBudgets, Remotes};
 
@@ -31,6 +31,12 @@ pub const HTTP_IDLE_TIMEOUT_ENV: &str = "LADING_HTTP_IDLE_TIMEOUT";
 pub const HTTP_STEP_TIMEOUT_ENV: &str = "LADING_HTTP_STEP_TIMEOUT";
 /// `http` steps: largest response body (default 4MiB).
 pub const HTTP_STEP_MAX_RESPONSE_ENV: &str = "LADING_HTTP_STEP_MAX_RESPONSE_BYTES";
+/// Step expressions: the longest an evaluation may run (default 100ms).
+pub const EXPRESSION_TIMEOUT_ENV: &str = limits::TIMEOUT_ENV;
+/// Step expressions: the largest result (default 1MiB).
+pub const EXPRESSION_MAX_OUTPUT_ENV: &str = limits::MAX_OUTPUT_ENV;
+/// Step expressions: the most bytes of values one evaluation may create (default 16MiB).
+pub const EXPRESSION_MAX_ALLOCATED_ENV: &str = limits::MAX_ALLOCATED_ENV;
 /// Crash on purpose (abort the process) right after a step, to test recovery:
 /// `after-step:<uses>`, e.g. `after-step:git-push`.
 pub const FAILPOINT_ENV: &str = "LADING_FAILPOINT";
@@ -50,6 +56,8 @@ pub struct Config {
     /// Credentials for the repositories promotions clone and push, and the budgets of
     /// every call a step makes to a remote server.
     pub remotes: Remotes,
+    /// What each evaluation of a step's expressions may spend.
+    pub expression_limits: ExpressionLimits,
     /// Abort the process right after the step this names (`after-step:<uses>`); for
     /// crash tests only.
     pub failpoint: Option<String>,
@@ -64,6 +72,7 @@ impl Config {
             work_dir: None,
             author: CommitAuthor::default(),
             remotes: Remotes::default(),
+            expression_limits: ExpressionLimits::default(),
             failpoint: None,
             promotions_at_once: DEFAULT_PROMOTIONS_AT_ONCE,
         }
@@ -87,6 +96,7 @@ impl Config {
                 budgets: budgets_from_env(env).map_err(|e| e.to_string())?,
                 cancel: Default::default(),
             },
+            expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
         };
         if let Some(path) = env.get(GIT_CREDENTIALS_FILE_ENV) {
             let text =
@@ -156,5 +166,14 @@ mod tests {
     fn a_bad_budget_names_its_variable() {
         let env = HashMap::from([(GIT_TIMEOUT_ENV.to_owned(), "0".to_owned())]);
         assert!(Config::from_env(&env).unwrap_err().starts_with("LADING_GIT_TIMEOUT=\"0\""));
+    }
+
+    #[test]
+    fn expression_limits_come_from_their_settings() {
+        let env = HashMap::from([(EXPRESSION_TIMEOUT_ENV.to_owned(), "250ms".to_owned())]);
+        let config = Config::from_env(&env).unwrap();
+        assert_eq!(config.expression_limits.timeout, Duration::from_millis(250));
+        let bad = HashMap::from([(EXPRESSION_MAX_ALLOCATED_ENV.to_owned(), "lots".to_owned())]);
+        assert!(Config::from_env(&bad).unwrap_err().starts_with("LADING_EXPRESSION_MAX_ALLOCATED_BYTES=\"lots\""));
     }
 }

@@ -51,6 +51,7 @@ pub struct Context {
 
 /// Runs the promoter until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+    engine::expressions::set_limits(config.expression_limits);
     let _work_dir_lock = match &config.work_dir {
         Some(dir) => {
             work_dir::claim(dir).map_err(|source| Error::WorkDir { dir: dir.display().to_string(), source })?

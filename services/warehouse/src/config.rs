@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lading_domain::credentials::Credentials;
+use lading_domain::expression::{ExpressionLimits, limits};
 use lading_domain::limits::{Limit, SettingError, Timeouts, parse_count, parse_size, parse_timeout};
 use lading_remote::GitBudget;
 use lading_runtime::service::ServiceConfig;
@@ -20,6 +21,14 @@ pub const CREDENTIALS_FILE_ENV: &str = "LADING_CREDENTIALS_FILE";
 
 /// Requests per second to one registry (default 20).
 pub const REGISTRY_RATE_ENV: &str = "LADING_REGISTRY_RATE_LIMIT";
+
+/// `expressionFilter` and `freightCreationCriteria`: the longest an evaluation may run
+/// (default 100ms).
+pub const EXPRESSION_TIMEOUT_ENV: &str = limits::TIMEOUT_ENV;
+/// The largest result of an expression (default 1MiB).
+pub const EXPRESSION_MAX_OUTPUT_ENV: &str = limits::MAX_OUTPUT_ENV;
+/// The most bytes of values one evaluation may create (default 16MiB).
+pub const EXPRESSION_MAX_ALLOCATED_ENV: &str = limits::MAX_ALLOCATED_ENV;
 
 /// Git remotes: longest wait for a connection (default 10s).
 pub const GIT_CONNECT_TIMEOUT_ENV: &str = "LADING_GIT_CONNECT_TIMEOUT";
@@ -134,6 +143,8 @@ pub struct Config {
     pub cache_dir: PathBuf,
     pub credentials: Credentials,
     pub registry_rate: u32,
+    /// What each evaluation of an `expressionFilter` or `freightCreationCriteria` may spend.
+    pub expression_limits: ExpressionLimits,
     pub budgets: Budgets,
 }
 
@@ -144,6 +155,7 @@ impl Config {
             cache_dir: cache_dir.into(),
             credentials: Credentials::default(),
             registry_rate: DEFAULT_RATE,
+            expression_limits: ExpressionLimits::default(),
             budgets: Budgets::default(),
         }
     }
@@ -171,8 +183,16 @@ impl Config {
             },
             None => DEFAULT_RATE,
         };
+        let expression_limits = ExpressionLimits::from_env(env).map_err(|e| e.to_string())?;
         let budgets = Budgets::from_env(env).map_err(|e| e.to_string())?;
-        Ok(Config { service: ServiceConfig::from_env(env)?, cache_dir, credentials, registry_rate, budgets })
+        Ok(Config {
+            service: ServiceConfig::from_env(env)?,
+            cache_dir,
+            credentials,
+            registry_rate,
+            budgets,
+            expression_limits,
+        })
     }
 }
 
@@ -207,5 +227,13 @@ mod tests {
     fn a_bad_budget_names_its_variable() {
         let error = Config::from_env(&env(&[(GIT_TIMEOUT_ENV, "forever")])).unwrap_err();
         assert!(error.starts_with("LADING_GIT_TIMEOUT=\"forever\": must be a positive duration"), "{error}");
+    }
+
+    #[test]
+    fn expression_limits_come_from_their_settings() {
+        let env = HashMap::from([(EXPRESSION_MAX_OUTPUT_ENV.to_owned(), "64KiB".to_owned())]);
+        assert_eq!(Config::from_env(&env).unwrap().expression_limits.max_output_bytes, 64 * 1024);
+        let bad = HashMap::from([(EXPRESSION_TIMEOUT_ENV.to_owned(), "soon".to_owned())]);
+        assert!(Config::from_env(&bad).unwrap_err().starts_with("LADING_EXPRESSION_TIMEOUT=\"soon\""));
     }
 }

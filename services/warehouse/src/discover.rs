@@ -149,7 +149,7 @@ fn discover_blocking(context: &Context, subscription: &Subscription, asked: Inst
             let (repo, sync) =
                 git_subscription::sync_mirror(&context.config.cache_dir, &git.repo_url, asked, callbacks, budget)?;
             lading_runtime::metrics::increment("lading_warehouse_git_syncs_total", &[("result", sync.label())]);
-            git_subscription::discover(&repo, git).map(Artifacts::Git)
+            git_subscription::discover(&repo, git, &context.config.expression_limits).map(Artifacts::Git)
         }
         Subscription { image: Some(image), .. } => {
             image_subscription::discover(&context.registries, image, asked).map(Artifacts::Images)
@@ -217,8 +217,14 @@ async fn discover_inner(
     }
     let mut freight = newest_freight(warehouse, &found).map_err(DiscoveryError::Source)?;
     if let Some(criteria) = &spec.freight_creation_criteria {
-        let holds = freight_functions::evaluate_bool(&criteria.expression, &freight)
-            .map_err(|e| DiscoveryError::Source(format!("freightCreationCriteria: {e}")))?;
+        // Evaluated on a blocking thread: it may run for up to its time budget.
+        let (expression, candidate, limits) =
+            (criteria.expression.clone(), freight.clone(), context.config.expression_limits);
+        let holds =
+            tokio::task::spawn_blocking(move || freight_functions::evaluate_bool(&expression, &candidate, &limits))
+                .await
+                .map_err(|e| DiscoveryError::Source(format!("freightCreationCriteria.expression: {e}")))?
+                .map_err(|e| DiscoveryError::Source(format!("freightCreationCriteria.expression: {e}")))?;
         if !holds {
             tracing::info!(project, warehouse, "freightCreationCriteria do not hold; no freight");
             return Ok(Discovered::NotCreated { reason: "freightCreationCriteria do not hold".to_owned() });

@@ -23,6 +23,7 @@ use lading_remote::{GitBudget, TransferWatch};
 use sha1::{Digest, Sha1};
 
 use crate::expression_filter::ExpressionFilter;
+use lading_domain::expression::ExpressionLimits;
 
 /// How many commits of a branch are looked at, at most, to find `discoveryLimit` that
 /// pass the filters.
@@ -204,12 +205,12 @@ struct Filters {
 }
 
 impl Filters {
-    fn new(subscription: &GitSubscription) -> Result<Self, String> {
+    fn new(subscription: &GitSubscription, limits: &ExpressionLimits) -> Result<Self, String> {
         let paths = PathFilter::new(&subscription.include_paths, &subscription.exclude_paths)
             .map_err(|(_, i, e)| format!("path filter {i}: {e}"))?;
         let expression = match subscription.expression_filter.trim() {
             "" => None,
-            source => Some(ExpressionFilter::compile(source)?),
+            source => Some(ExpressionFilter::compile(source, limits)?),
         };
         Ok(Self { paths, expression })
     }
@@ -225,9 +226,14 @@ impl Filters {
     }
 }
 
-/// Discovers a subscription's commits, newest first, from an up-to-date mirror.
-pub fn discover(repo: &Repository, subscription: &GitSubscription) -> Result<GitDiscoveryResultV1, String> {
-    let filters = Filters::new(subscription)?;
+/// Discovers a subscription's commits, newest first, from an up-to-date mirror;
+/// `limits` bound each evaluation of its `expressionFilter`.
+pub fn discover(
+    repo: &Repository,
+    subscription: &GitSubscription,
+    limits: &ExpressionLimits,
+) -> Result<GitDiscoveryResultV1, String> {
+    let filters = Filters::new(subscription, limits)?;
     let limit = discovery_limit(subscription.discovery_limit);
     let commits = match subscription.commit_selection_strategy {
         CommitSelectionStrategy::NewestFromBranch => from_branch(repo, subscription, &filters, limit)?,

@@ -10,7 +10,11 @@ use cel::{Context, ExecutionError, Value as CelValue};
 use serde_json::json;
 
 use crate::Freight;
+use crate::expression::{Budget, Evaluator, ExpressionLimits, Program, QuotedError};
 use crate::url_normalize::{normalize_chart, normalize_git, normalize_image_repo};
+
+/// The functions [`add`] adds.
+pub const FUNCTIONS: [&str; 3] = ["commitFrom", "imageFrom", "chartFrom"];
 
 fn same_git_repo(a: &str, b: &str) -> bool {
     match (normalize_git(a), normalize_git(b)) {
@@ -72,16 +76,25 @@ pub fn add(context: &mut Context<'_, '_>, freight: &Freight) -> Result<(), Strin
     Ok(())
 }
 
-/// Evaluates `source` against `freight`; it must yield a bool.
-pub fn evaluate_bool(source: &str, freight: &Freight) -> Result<bool, String> {
-    let program = cel::Program::compile(source).map_err(|e| format!("expression {source:?} does not parse: {e}"))?;
-    let mut context = Context::default();
-    add(&mut context, freight)?;
-    match program.execute(&context) {
-        Ok(CelValue::Bool(b)) => Ok(b),
-        Ok(other) => Err(format!("expression {source:?} must yield a bool, not {other:?}")),
-        Err(e) => Err(format!("expression {source:?} failed: {e}")),
-    }
+/// Evaluates `source` against `freight` within `limits`; it must yield a bool. Blocking
+/// (it runs on an expression thread): call it from a blocking thread.
+pub fn evaluate_bool(source: &str, freight: &Freight, limits: &ExpressionLimits) -> Result<bool, QuotedError> {
+    let quoted = |error| QuotedError::bare(source, error);
+    let program = Program::compile(source).map_err(quoted)?;
+    let budget = Budget::new(limits);
+    crate::expression::on_expression_stack(|| {
+        let mut evaluator = Evaluator::new(&budget);
+        add(evaluator.context_mut(), freight).map_err(crate::expression::ExpressionError::Internal)?;
+        match evaluator.evaluate(&program)? {
+            serde_json::Value::Bool(holds) => Ok(holds),
+            other => Err(crate::expression::ExpressionError::WrongType {
+                expected: "a bool",
+                got: crate::expression::values::type_name(&other).to_owned(),
+            }),
+        }
+    })
+    .and_then(|result| result)
+    .map_err(quoted)
 }
 
 #[cfg(test)]
@@ -94,15 +107,23 @@ mod tests {
             .with_commit("https://github.com/org/app.git", "abc")
             .with_image("ghcr.io/org/app", "1.2.0", "sha256:00")
             .with_chart("oci://ghcr.io/org/charts/app", "", "1.2.0");
+        let limits = ExpressionLimits::default();
+        let holds = |source: &str| evaluate_bool(source, &freight, &limits);
         assert!(
-            evaluate_bool(
-                "imageFrom('ghcr.io/org/app').Tag == chartFrom('oci://ghcr.io/org/charts/app').Version",
-                &freight
-            )
-            .unwrap()
+            holds("imageFrom('ghcr.io/org/app').Tag == chartFrom('oci://ghcr.io/org/charts/app').Version").unwrap()
         );
-        assert!(!evaluate_bool("commitFrom('https://github.com/org/app').ID == 'def'", &freight).unwrap());
-        assert!(evaluate_bool("imageFrom('nginx').Tag == ''", &freight).unwrap_err().contains("no image from nginx"));
-        assert!(evaluate_bool("'x'", &freight).unwrap_err().contains("must yield a bool"));
+        assert!(!holds("commitFrom('https://github.com/org/app').ID == 'def'").unwrap());
+        let missing = holds("imageFrom('nginx').Tag == ''").unwrap_err().to_string();
+        assert!(missing.contains("no image from nginx"), "{missing}");
+        assert_eq!(holds("'x'").unwrap_err().to_string(), "\"'x'\": must yield a bool, not a string");
+    }
+
+    #[test]
+    fn criteria_that_run_away_fail_within_their_budget() {
+        let freight = Freight::from_warehouse("app").with_commit("https://github.com/org/app.git", "abc");
+        let r = format!("[{}]", (0..300).map(|i| i.to_string()).collect::<Vec<_>>().join(","));
+        let source = format!("{r}.all(a, {r}.all(b, {r}.all(c, commitFrom('https://github.com/org/app').ID != '')))");
+        let error = evaluate_bool(&source, &freight, &ExpressionLimits::default()).unwrap_err();
+        assert!(error.to_string().contains("ran out of its time budget of 100ms"), "{error}");
     }
 }

@@ -5,12 +5,14 @@
 //! - [`names`]: validated names of projects, stages, warehouses (Kubernetes DNS labels).
 //! - [`freight`]: the Freight type with Kargo's field names, and its status.
 //! - [`freight_functions`]: `commitFrom`, `imageFrom`, `chartFrom` for CEL expressions.
+//! - [`promotion_functions`]: what a step's expressions may call and see.
 //! - [`freight_id`]: the Freight name, computed exactly as Kargo computes it.
 //! - [`url_normalize`]: Git, image and chart repository URL normalization used by the ID.
 //! - [`alias`]: `<adjective>-<animal>` aliases derived from a freight ID.
 //! - [`credentials`]: credentials matched by repository URL and type.
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
 //! - [`excerpt`]: quoting input in errors without echoing megabytes of it.
+//! - [`expression`]: CEL expressions, checked before they run and bounded while they do.
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
@@ -31,6 +33,7 @@ pub mod credentials;
 pub mod digest;
 pub mod duration;
 pub mod excerpt;
+pub mod expression;
 pub mod freight;
 pub mod freight_collection;
 pub mod freight_functions;
@@ -40,6 +43,7 @@ pub mod kustomization;
 pub mod limits;
 pub mod names;
 pub mod paging;
+pub mod promotion_functions;
 pub mod promotion_queue;
 pub mod redact;
 pub mod rendered_files;

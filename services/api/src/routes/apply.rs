@@ -1,5 +1,6 @@
 //! `POST /api/v1/apply`: a stream of YAML or JSON documents, validated all-or-nothing and
-//! stored in the spec bucket. Nothing is stored unless every document is valid, belongs
+//! stored in the spec bucket. Nothing is stored unless every document is valid (every
+//! expression in it included), belongs
 //! to a project that exists, leaves the project's stages without a cycle, and fits in a
 //! NATS message.
 
@@ -34,7 +35,11 @@ pub async fn apply(AxumState(state): AxumState<State>, body: Body) -> Result<Jso
     if documents.is_empty() {
         return Err(ApiError::BadRequest("no documents to apply".to_owned()));
     }
-    let manifests = parse_manifests(documents).map_err(ApiError::InvalidManifests)?;
+    // Expressions are parsed on threads of their own; the wait stays off the runtime.
+    let manifests = tokio::task::spawn_blocking(move || parse_manifests(documents))
+        .await
+        .map_err(|e| ApiError::Internal(format!("validating the manifests: {e}")))?
+        .map_err(ApiError::InvalidManifests)?;
     let problems = context.specs.read(|specs| {
         let mut problems = missing_projects(&manifests, |p| specs.project_exists(p));
         problems.extend(stage_cycles(&manifests, |project| {

@@ -20,7 +20,7 @@ use lading_domain::{Freight, FreightId};
 use serde_json::{Map, Value, json};
 
 use crate::steps::{CommitAuthor, Remotes, StepContext, run_step};
-use expressions::{Scope, evaluate_condition, evaluate_string, evaluate_tree};
+use expressions::{Scope, budget, evaluate_condition, evaluate_string, evaluate_tree};
 
 /// One promotion to run.
 pub struct PromotionInput<'a> {
@@ -223,13 +223,13 @@ impl Run<'_> {
         json!({"outputs": outputs})
     }
 
-    /// The template's variables overlaid with the step's own.
+    /// The template's variables overlaid with the step's own (evaluated under one budget).
     fn step_vars(&self, step: &PromotionStep) -> Result<Map<String, Value>, String> {
         let mut vars = self.vars.clone();
         let task = self.task_view(step);
+        let budget = budget();
         for (i, var) in step.vars.iter().enumerate() {
-            let value = evaluate_string(&var.value, &self.scope(&vars, &task))
-                .map_err(|e| format!("vars[{i}] ({}): {e}", var.name))?;
+            let value = evaluate_string(&var.value, &self.scope(&vars, &task), &format!("vars[{i}].value"), &budget)?;
             vars.insert(var.name.clone(), value);
         }
         Ok(vars)
@@ -249,8 +249,12 @@ impl Run<'_> {
         let mut errors = 0;
         loop {
             let task = self.task_view(step);
-            let config =
-                evaluate_tree(step.config.as_ref().unwrap_or(&Value::Object(Map::new())), &self.scope(&vars, &task))?;
+            let config = evaluate_tree(
+                step.config.as_ref().unwrap_or(&Value::Object(Map::new())),
+                &self.scope(&vars, &task),
+                "config",
+                &budget(),
+            )?;
             let result = match step.uses.as_str() {
                 "set-freight-alias" => set_freight_alias(self.input.freight_id, config, observer),
                 uses => run_step(uses, step_ctx, config),
@@ -320,10 +324,12 @@ pub fn run_promotion_observed(
         statuses: BTreeMap::new(),
         failure: None,
     };
+    // The template's variables share one budget.
+    let vars_budget = budget();
     for (i, var) in input.vars.iter().enumerate() {
-        let value = evaluate_string(&var.value, &run.scope(&run.vars, &Value::Null)).map_err(|message| {
-            StepFailure { index: 0, uses: "vars".to_owned(), message: format!("vars[{i}] ({}): {message}", var.name) }
-        })?;
+        let value =
+            evaluate_string(&var.value, &run.scope(&run.vars, &Value::Null), &format!("vars[{i}].value"), &vars_budget)
+                .map_err(|message| StepFailure { index: 0, uses: "vars".to_owned(), message })?;
         run.vars.insert(var.name.clone(), value);
     }
     let workspace = workspace::Workspace::open(workspace).map_err(|e| StepFailure {
@@ -348,7 +354,7 @@ pub fn run_promotion_observed(
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
         let condition = step.condition.as_deref().unwrap_or("success()");
         let task = run.task_view(step);
-        let runs = evaluate_condition(condition, &run.scope(&run.vars, &task));
+        let runs = evaluate_condition(condition, &run.scope(&run.vars, &task), &budget());
         let started_at_ms = lading_events::now_ms();
         let result = match runs {
             Ok(false) => {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{HttpStepBudget, StepContext};
-use crate::engine::expressions::evaluate_with;
+use crate::engine::expressions::{BareExpressions, with_variables};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,10 +104,12 @@ fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, QUERY_COMPONENT).to_string()
 }
 
-fn holds(expression: &str, response: &Value, field: &str) -> Result<bool, String> {
-    evaluate_with(expression, &[("response", response)])?
+fn holds(expressions: &BareExpressions<'_, '_>, expression: &str, field: &str) -> Result<bool, String> {
+    let field = format!("config.{field}");
+    expressions
+        .evaluate(&field, expression)?
         .as_bool()
-        .ok_or_else(|| format!("config.{field}: {expression:?} must be true or false"))
+        .ok_or_else(|| format!("{field}: {expression:?} must be true or false"))
 }
 
 /// Makes the call on a thread of its own, so the step stops as soon as the promotion is
@@ -134,23 +136,26 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     ctx.effects.before_effect(crate::engine::Effect::Call)?;
     let response = call_cancellable(&config, &ctx.remotes.budgets.http, &ctx.remotes.cancel)?;
     let status = response["status"].as_u64().unwrap_or_default();
-    if let Some(expression) = &config.failure_expression
-        && holds(expression, &response, "failureExpression")?
-    {
-        return Err(format!("failureExpression {expression:?} matched (status {status})"));
-    }
-    match &config.success_expression {
-        Some(expression) if !holds(expression, &response, "successExpression")? => {
-            return Err(format!("successExpression {expression:?} not met (status {status})"));
+    // The response's expressions share one budget.
+    with_variables(&[("response", &response)], |expressions| {
+        if let Some(expression) = &config.failure_expression
+            && holds(expressions, expression, "failureExpression")?
+        {
+            return Err(format!("failureExpression {expression:?} matched (status {status})"));
         }
-        None if !(200..300).contains(&status) => return Err(format!("status {status}")),
-        _ => {}
-    }
-    let mut outputs = Map::new();
-    for (i, output) in config.outputs.iter().enumerate() {
-        let value = evaluate_with(&output.from_expression, &[("response", &response)])
-            .map_err(|e| format!("config.outputs[{i}].fromExpression: {e}"))?;
-        outputs.insert(output.name.clone(), value);
-    }
-    Ok(outputs)
+        match &config.success_expression {
+            Some(expression) if !holds(expressions, expression, "successExpression")? => {
+                return Err(format!("successExpression {expression:?} not met (status {status})"));
+            }
+            None if !(200..300).contains(&status) => return Err(format!("status {status}")),
+            _ => {}
+        }
+        let mut outputs = Map::new();
+        for (i, output) in config.outputs.iter().enumerate() {
+            let value =
+                expressions.evaluate(&format!("config.outputs[{i}].fromExpression"), &output.from_expression)?;
+            outputs.insert(output.name.clone(), value);
+        }
+        Ok(outputs)
+    })
 }

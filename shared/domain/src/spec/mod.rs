@@ -1,6 +1,8 @@
 //! Manifests users apply: Project, ProjectConfig, Warehouse and Stage, with Kargo's field
-//! names, and the validation that turns a bad document into an error naming its field.
+//! names, and the validation that turns a bad document into an error naming its field
+//! (for an expression, also the place in it).
 
+mod expressions;
 mod project;
 mod promotion_task;
 pub mod references;
@@ -23,8 +25,9 @@ pub use stage::{
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{
-    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, FreightCreationCriteria, FreightCreationPolicy,
-    GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec, discovery_limit,
+    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES, FreightCreationCriteria,
+    FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec,
+    discovery_limit,
 };
 
 use crate::names::validate_dns_label;
@@ -318,13 +321,28 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
     })
 }
 
-/// Validates every document; on any failure returns every error found, so nothing is
-/// stored unless all documents are valid.
+/// Validates one document as [`parse_manifest`] does, and checks every expression in it
+/// (see `expressions`): what `lading apply` accepts.
+pub fn validate_manifest(document: usize, value: Value) -> Result<Manifest, ManifestError> {
+    let manifest = parse_manifest(document, value)?;
+    expressions::check(&manifest.spec).map_err(|e| ManifestError {
+        document,
+        kind: manifest.kind().to_string(),
+        name: crate::excerpt::shortened(manifest.name(), crate::excerpt::EXCERPT_CHARS),
+        field: e.field,
+        reason: e.reason,
+    })?;
+    Ok(manifest)
+}
+
+/// Validates every document, expressions included; on any failure returns every error
+/// found, so nothing is stored unless all documents are valid. Blocking: expressions are
+/// parsed on a thread of their own.
 pub fn parse_manifests(documents: Vec<Value>) -> Result<Vec<Manifest>, Vec<ManifestError>> {
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
     for (i, doc) in documents.into_iter().enumerate() {
-        match parse_manifest(i + 1, doc) {
+        match validate_manifest(i + 1, doc) {
             Ok(m) => manifests.push(m),
             Err(e) => errors.push(e),
         }

@@ -57,6 +57,10 @@ fn is_true(b: &bool) -> bool {
 }
 
 /// A Git subscription.
+/// The variables an `expressionFilter` sees: the candidate commit's (or tag's) metadata.
+pub const EXPRESSION_FILTER_VARIABLES: [&str; 9] =
+    ["id", "subject", "author", "committer", "commitDate", "creatorDate", "tag", "tagger", "annotation"];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitSubscription {
