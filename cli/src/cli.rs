@@ -118,6 +118,10 @@ pub struct UpArgs {
     /// `{repoURL, repoURLIsRegex, username, password}`.
     #[arg(long, env = "LADING_GIT_CREDENTIALS_FILE", value_name = "FILE")]
     pub git_credentials_file: Option<PathBuf>,
+    /// Secrets steps read with `${{ secret('name').key }}`: Kubernetes Secret manifests
+    /// (`metadata.namespace` is the project; none for every project).
+    #[arg(long, env = "LADING_SECRETS_FILE", value_name = "FILE")]
+    pub secrets_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,8 @@ pub struct EngineRun<'a> {
     pub freight: &'a Freight,
     pub vars: &'a [PromotionVariable],
     pub credentials: GitCredentials,
+    /// What `secret(name)` reads (none by default).
+    pub secrets: Option<lading_domain::secrets::SecretAccess>,
     pub budgets: RemoteBudgets,
     pub mirrors: Option<&'a Path>,
 }
@@ -29,6 +31,7 @@ impl<'a> EngineRun<'a> {
             freight,
             vars: &[],
             credentials: GitCredentials::default(),
+            secrets: None,
             budgets: RemoteBudgets::default(),
             mirrors: None,
         }
@@ -61,6 +64,7 @@ impl<'a> EngineRun<'a> {
             remotes: &remotes,
             mirrors: self.mirrors,
             effects: &Unguarded,
+            secrets: self.secrets.as_ref(),
         };
         run_promotion_observed(&input, workspace, observer)
     }

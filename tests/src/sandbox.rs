@@ -18,6 +18,12 @@ pub struct SandboxOptions {
     pub with_promoter: bool,
     pub warehouse_budgets: lading_warehouse::config::Budgets,
     pub promoter_budgets: lading_promoter::steps::RemoteBudgets,
+    /// What the warehouse answers registries' and Git servers' challenges with.
+    pub warehouse_credentials: lading_domain::credentials::Credentials,
+    /// What the promoter answers Git servers' challenges with.
+    pub promoter_credentials: lading_promoter::steps::GitCredentials,
+    /// What steps read with `secret(name)`.
+    pub secrets: lading_domain::secrets::Secrets,
 }
 
 impl Default for SandboxOptions {
@@ -27,6 +33,9 @@ impl Default for SandboxOptions {
             with_promoter: true,
             warehouse_budgets: Default::default(),
             promoter_budgets: Default::default(),
+            warehouse_credentials: Default::default(),
+            promoter_credentials: Default::default(),
+            secrets: Default::default(),
         }
     }
 }
@@ -68,7 +77,16 @@ impl Sandbox {
 
     /// Starts what `options` say.
     pub async fn start_with_options(options: SandboxOptions) -> Sandbox {
-        let SandboxOptions { replicas, with_promoter, warehouse_budgets, promoter_budgets } = options;
+        let SandboxOptions {
+            replicas,
+            with_promoter,
+            warehouse_budgets,
+            promoter_budgets,
+            warehouse_credentials,
+            promoter_credentials,
+            secrets,
+        } = options;
+        let secrets = std::sync::Arc::new(secrets);
         // Logs go to the test's output, shown when it fails (`RUST_LOG` filters).
         lading_runtime::telemetry::init(None);
         let nats = TestNats::start().await;
@@ -81,6 +99,7 @@ impl Sandbox {
             let mut warehouse = lading_warehouse::Config::new(&url, dir.path().join(format!("cache-{replica}")));
             warehouse.service.replica = format!("w{replica}");
             warehouse.budgets = warehouse_budgets;
+            warehouse.credentials = warehouse_credentials.clone();
             tasks.push(spawn(
                 format!("warehouse {replica}"),
                 lading_warehouse::run(warehouse, readiness.clone(), shutdown.clone()),
@@ -90,6 +109,8 @@ impl Sandbox {
                 promoter.service.replica = format!("p{replica}");
                 promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
                 promoter.remotes.budgets = promoter_budgets;
+                promoter.remotes.credentials = promoter_credentials.clone();
+                promoter.secrets = secrets.clone();
                 tasks.push(spawn(
                     format!("promoter {replica}"),
                     lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),

@@ -51,6 +51,9 @@ fn service_env(args: &UpArgs, data_dir: &Path, nats_url: &str) -> HashMap<String
     if let Some(file) = &args.credentials_file {
         env.insert(lading_warehouse::config::CREDENTIALS_FILE_ENV.to_owned(), file.display().to_string());
     }
+    if let Some(file) = &args.secrets_file {
+        env.insert(lading_promoter::config::SECRETS_FILE_ENV.to_owned(), file.display().to_string());
+    }
     if let Some(file) = &args.git_credentials_file {
         env.insert(lading_promoter::config::GIT_CREDENTIALS_FILE_ENV.to_owned(), file.display().to_string());
     }

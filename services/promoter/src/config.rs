@@ -40,6 +40,8 @@ pub const EXPRESSION_MAX_ALLOCATED_ENV: &str = limits::MAX_ALLOCATED_ENV;
 /// Crash on purpose (abort the process) right after a step, to test recovery:
 /// `after-step:<uses>`, e.g. `after-step:git-push`.
 pub const FAILPOINT_ENV: &str = "LADING_FAILPOINT";
+/// Kubernetes Secret manifests steps read with `${{ secret('name').key }}`.
+pub const SECRETS_FILE_ENV: &str = "LADING_SECRETS_FILE";
 /// How many promotions (of different stages) one replica runs at once.
 pub const PROMOTIONS_AT_ONCE_ENV: &str = "LADING_PROMOTIONS_AT_ONCE";
 /// Enough that stages whose promotions wait on slow remotes leave room for the others;
@@ -63,6 +65,8 @@ pub struct Config {
     pub failpoint: Option<String>,
     /// How many promotions of different stages run at once on this replica.
     pub promotions_at_once: usize,
+    /// The secrets steps may read (from `LADING_SECRETS_FILE`).
+    pub secrets: std::sync::Arc<lading_domain::secrets::Secrets>,
 }
 
 impl Config {
@@ -75,6 +79,7 @@ impl Config {
             expression_limits: ExpressionLimits::default(),
             failpoint: None,
             promotions_at_once: DEFAULT_PROMOTIONS_AT_ONCE,
+            secrets: Default::default(),
         }
     }
 
@@ -90,6 +95,16 @@ impl Config {
                     format!("{PROMOTIONS_AT_ONCE_ENV}={n:?}: must be a positive number of promotions")
                 })?,
                 None => DEFAULT_PROMOTIONS_AT_ONCE,
+            },
+            secrets: match env.get(SECRETS_FILE_ENV) {
+                Some(path) => {
+                    let text =
+                        std::fs::read_to_string(path).map_err(|e| format!("{SECRETS_FILE_ENV}={path:?}: {e}"))?;
+                    let secrets = lading_domain::secrets::Secrets::parse(&text)
+                        .map_err(|e| format!("{SECRETS_FILE_ENV}={path:?}: {e}"))?;
+                    std::sync::Arc::new(secrets)
+                }
+                None => Default::default(),
             },
             remotes: Remotes {
                 credentials: GitCredentials::default(),

@@ -25,6 +25,7 @@
 //! - [`limits`]: timeouts and size limits for remote servers, named by their settings.
 //! - [`digest`]: OCI content digests: their format, and whether bytes match them.
 //! - [`paging`]: when to stop following `Link` pages.
+//! - [`secrets`]: secrets steps read with `secret()`, and cutting revealed values out of messages.
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
 
 pub mod alias;
@@ -47,6 +48,7 @@ pub mod promotion_functions;
 pub mod promotion_queue;
 pub mod redact;
 pub mod rendered_files;
+pub mod secrets;
 pub mod selection;
 pub mod soak;
 pub mod spec;

@@ -1,7 +1,7 @@
 //! The functions and variables of a promotion step's expressions, with Kargo's names:
 //! `vars`, `ctx`, `outputs`, `task`; `quote()`, `semverParse()`, `semverDiff()`,
-//! `success()`, `failure()`, `always()`, `status(alias)`, and the freight functions of
-//! [`crate::freight_functions`].
+//! `success()`, `failure()`, `always()`, `status(alias)`, `secret(name)`, and the freight
+//! functions of [`crate::freight_functions`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use crate::expression::evaluator::function;
 use crate::expression::values::to_json;
 
-/// The functions [`add`] adds.
-pub const FUNCTIONS: [&str; 7] = ["quote", "semverParse", "semverDiff", "success", "failure", "always", "status"];
+/// The functions [`add`] and [`add_secret`] add.
+pub const FUNCTIONS: [&str; 8] =
+    ["quote", "semverParse", "semverDiff", "success", "failure", "always", "status", "secret"];
 /// The variables a step's expressions see.
 pub const VARIABLES: [&str; 4] = ["vars", "ctx", "outputs", "task"];
 /// The fields of `ctx`.
@@ -100,6 +101,21 @@ pub fn add(context: &mut Context<'_, '_>, statuses: &BTreeMap<String, String>, f
     Ok(())
 }
 
+/// Adds `secret(name)`: the secret's keys and values (Kargo's function), read through
+/// `access`, which records every value it reveals. Without access (a tool, a test),
+/// every secret is unknown.
+pub fn add_secret(context: &mut Context<'_, '_>, access: Option<crate::secrets::SecretAccess>) -> Result<(), String> {
+    context
+        .add_function("secret", move |name: Arc<String>| -> Result<CelValue, ExecutionError> {
+            let access = access
+                .as_ref()
+                .ok_or_else(|| ExecutionError::function_error("secret", "no secrets are configured here"))?;
+            let data = access.read(&name).map_err(|e| ExecutionError::function_error("secret", e))?;
+            cel::to_value(&data).map_err(|e| ExecutionError::function_error("secret", e))
+        })
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,14 +143,25 @@ mod tests {
         let mut evaluator = Evaluator::new(&budget);
         let statuses = BTreeMap::from([("a".to_owned(), "Succeeded".to_owned())]);
         add(evaluator.context_mut(), &statuses, false).unwrap();
-        // when a program calls each of them, then it passes the name check and holds.
+        let secrets =
+            crate::secrets::Secrets::parse("kind: Secret\nmetadata: {name: s}\nstringData: {k: value}\n").unwrap();
+        let access = crate::secrets::SecretAccess {
+            project: "demo".into(),
+            secrets: Arc::new(secrets),
+            revealed: Default::default(),
+        };
+        add_secret(evaluator.context_mut(), Some(access.clone())).unwrap();
+        // when a program calls each of them, then it passes the name check and holds,
         let program = Program::compile(
             "success() && !failure() && always() && status('a') == 'Succeeded' && quote(3) == '\"3\"' \
-             && semverParse('v1.2.3').Minor == 2 && semverDiff('1.0.0', '2.0.0') == 'Major'",
+             && semverParse('v1.2.3').Minor == 2 && semverDiff('1.0.0', '2.0.0') == 'Major' \
+             && secret('s').k == 'value'",
         )
         .unwrap();
         program.check_names(&FUNCTIONS, &[]).unwrap();
         assert_eq!(evaluator.evaluate(&program).unwrap(), json!(true));
-        assert_eq!(all_functions().len(), 10);
+        assert_eq!(all_functions().len(), 11);
+        // and the secret's value was recorded as revealed.
+        assert_eq!(access.revealed.scrub("the value is here"), "the *** is here");
     }
 }

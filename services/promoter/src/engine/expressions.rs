@@ -56,6 +56,8 @@ pub struct Scope<'a> {
     pub failed: bool,
     /// Inside a task: `{outputs: {...}}` of the task's own steps; null elsewhere.
     pub task: &'a Value,
+    /// The secrets `secret(name)` reads (none outside a promotion).
+    pub secrets: Option<&'a lading_domain::secrets::SecretAccess>,
 }
 
 /// Runs `work` with an evaluator for `scope`, on an expression thread, within `budget`.
@@ -73,6 +75,7 @@ fn with_scope<R: Send>(
         evaluator.bind("task", scope.task).map_err(internal)?;
         promotion_functions::add(evaluator.context_mut(), scope.step_status, scope.failed)?;
         freight_functions::add(evaluator.context_mut(), scope.freight)?;
+        promotion_functions::add_secret(evaluator.context_mut(), scope.secrets.cloned())?;
         work(&evaluator)
     })
     .map_err(|e| e.to_string())?

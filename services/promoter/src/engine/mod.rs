@@ -38,6 +38,8 @@ pub struct PromotionInput<'a> {
     pub mirrors: Option<&'a Path>,
     /// Asked before every effect outside the workspace.
     pub effects: &'a dyn EffectGuard,
+    /// The secrets `secret(name)` reads; what it revealed is cut out of every message.
+    pub secrets: Option<&'a lading_domain::secrets::SecretAccess>,
 }
 
 /// A finished promotion.
@@ -205,7 +207,13 @@ impl Run<'_> {
             step_status: &self.statuses,
             failed: self.failure.is_some(),
             task,
+            secrets: self.input.secrets,
         }
+    }
+
+    /// `text` without any secret value an expression of this promotion revealed.
+    fn scrub(&self, text: &str) -> String {
+        self.input.secrets.map_or_else(|| text.to_owned(), |secrets| secrets.revealed.scrub(text))
     }
 
     /// For a step inside a task (alias `A::a`): `{outputs}` of the task's steps so far.
@@ -267,7 +275,12 @@ impl Run<'_> {
                     if errors >= threshold || timed_out {
                         return Err(if errors > 1 { format!("{error} (after {errors} attempts)") } else { error });
                     }
-                    tracing::warn!(uses = step.uses, attempt = errors, error, "step failed; retrying");
+                    tracing::warn!(
+                        uses = step.uses,
+                        attempt = errors,
+                        error = self.scrub(&error),
+                        "step failed; retrying"
+                    );
                     if !self.input.remotes.cancel.sleep(retry_pause(errors)) {
                         return Err(error);
                     }
@@ -329,7 +342,7 @@ pub fn run_promotion_observed(
     for (i, var) in input.vars.iter().enumerate() {
         let value =
             evaluate_string(&var.value, &run.scope(&run.vars, &Value::Null), &format!("vars[{i}].value"), &vars_budget)
-                .map_err(|message| StepFailure { index: 0, uses: "vars".to_owned(), message })?;
+                .map_err(|message| StepFailure { index: 0, uses: "vars".to_owned(), message: run.scrub(&message) })?;
         run.vars.insert(var.name.clone(), value);
     }
     let workspace = workspace::Workspace::open(workspace).map_err(|e| StepFailure {
@@ -376,6 +389,8 @@ pub fn run_promotion_observed(
             }
             Err(error) => Err(error),
         };
+        // What a step says may quote a secret it was given (a URL, a header): cut it.
+        let result = result.map_err(|message| run.scrub(&message));
         if result.is_err()
             && let Some(stop) = input.effects.refused()
         {

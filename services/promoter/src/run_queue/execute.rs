@@ -96,6 +96,11 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &Tr
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
     let mut remotes = context.config.remotes.clone();
+    let secrets = lading_domain::secrets::SecretAccess {
+        project: created.project.clone(),
+        secrets: context.config.secrets.clone(),
+        revealed: Default::default(),
+    };
     // Mirrors are locked within a process: each replica keeps its own.
     let mirrors = work_dir
         .clone()
@@ -161,6 +166,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &Tr
             remotes: &remotes,
             mirrors: Some(&mirrors),
             effects: &*guard,
+            secrets: Some(&secrets),
         };
         run_promotion_observed(&input, workspace.path(), &mut observer)
     })

@@ -45,7 +45,8 @@ pub struct Config {
     repo_url: String,
     #[serde(default)]
     checkout: Vec<Checkout>,
-    #[serde(default)]
+    /// Kargo's spelling (`insecureSkipTlsVerify` is read too).
+    #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     insecure_skip_tls_verify: bool,
 }
 

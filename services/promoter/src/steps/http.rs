@@ -48,7 +48,8 @@ pub struct Config {
     query_params: Vec<NameValue>,
     #[serde(default)]
     body: Option<String>,
-    #[serde(default)]
+    /// Kargo's spelling (`insecureSkipTlsVerify` is read too).
+    #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     insecure_skip_tls_verify: bool,
     #[serde(default)]
     timeout: Option<String>,

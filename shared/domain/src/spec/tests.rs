@@ -274,3 +274,34 @@ fn a_400_digit_interval_is_an_error_naming_the_field() {
     assert_eq!(error.field, "spec.interval");
     assert!(error.reason.contains("longest duration"), "{}", error.reason);
 }
+
+#[test]
+fn kargos_insecure_skip_tls_verify_applies_to_git_and_image_subscriptions() {
+    // Given Kargo's spelling of the field on both kinds of subscription,
+    let doc = json!({"apiVersion": KARGO_API_VERSION, "kind": "Warehouse", "metadata": {"name": "w", "namespace": "demo"},
+    "spec": {"subscriptions": [
+        {"git": {"repoURL": "https://h/x.git", "insecureSkipTLSVerify": true}},
+        {"image": {"repoURL": "h/app", "insecureSkipTLSVerify": true}},
+    ]}});
+    // when validated, then both are set, and stored under Kargo's name.
+    let manifest = parse_manifest(1, doc).unwrap();
+    let Spec::Warehouse(spec) = &manifest.spec else { panic!("a warehouse") };
+    assert!(spec.subscriptions[0].git.as_ref().unwrap().insecure_skip_tls_verify);
+    assert!(spec.subscriptions[1].image.as_ref().unwrap().insecure_skip_tls_verify);
+    assert!(manifest.to_json().to_string().contains("insecureSkipTLSVerify"));
+}
+
+#[test]
+fn a_password_in_a_repository_url_is_refused_with_where_credentials_go() {
+    let warehouse = |url: &str| {
+        json!({"apiVersion": API_VERSION, "kind": "Warehouse", "metadata": {"name": "w", "namespace": "demo"},
+            "spec": {"subscriptions": [{"git": {"repoURL": url}}]}})
+    };
+    let error = parse_manifest(1, warehouse("https://bot:t0ken-s3cret@git.example.com/app.git")).unwrap_err();
+    assert_eq!(error.field, "spec.subscriptions[0].git.repoURL");
+    assert!(error.reason.contains("LADING_CREDENTIALS_FILE"), "{}", error.reason);
+    assert!(!error.reason.contains("t0ken-s3cret"));
+    // A user name alone (ssh, or a token-less https user) is fine.
+    assert!(parse_manifest(1, warehouse("https://bot@git.example.com/app.git")).is_ok());
+    assert!(parse_manifest(1, warehouse("ssh://git@git.example.com/app.git")).is_ok());
+}

@@ -88,7 +88,8 @@ pub struct GitSubscription {
     pub exclude_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_limit: Option<u32>,
-    #[serde(default)]
+    /// Kargo's spelling; what earlier Lading versions stored is read too.
+    #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     pub insecure_skip_tls_verify: bool,
 }
 
@@ -114,8 +115,9 @@ pub struct ImageSubscription {
     pub platform: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_limit: Option<u32>,
-    /// Speak plain HTTP (or skip certificate checks) to this registry.
-    #[serde(default)]
+    /// Speak plain HTTP (or skip certificate checks) to this registry (Kargo's spelling;
+    /// what earlier Lading versions stored is read too).
+    #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     pub insecure_skip_tls_verify: bool,
 }
 
@@ -262,10 +264,24 @@ fn check_constraint(field: String, constraint: &str) -> Result<(), FieldError> {
     SemverConstraint::parse(constraint).map(|_| ()).map_err(|e| FieldError::new(field, e))
 }
 
+/// A URL carrying a password would show it to everyone who reads the spec, the freight
+/// or the events: credentials belong in the credentials file.
+fn check_no_password(field: &str, url: &str) -> Result<(), FieldError> {
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+    if authority.rsplit_once('@').is_some_and(|(user_info, _)| user_info.contains(':')) {
+        return Err(FieldError::new(
+            format!("{field}.repoURL"),
+            "must not carry a password: put credentials in LADING_CREDENTIALS_FILE (like Kargo's credential Secrets)",
+        ));
+    }
+    Ok(())
+}
+
 fn check_git(field: &str, git: &GitSubscription) -> Result<(), FieldError> {
     if git.repo_url.trim().is_empty() {
         return Err(FieldError::new(format!("{field}.repoURL"), "is required"));
     }
+    check_no_password(field, &git.repo_url)?;
     normalize_git(&git.repo_url).map_err(|e| FieldError::new(format!("{field}.repoURL"), e))?;
     if git.branch.contains(|c: char| c.is_whitespace() || c == '~' || c == '^' || c == ':') {
         return Err(FieldError::new(format!("{field}.branch"), "is not a valid branch name"));
@@ -330,6 +346,7 @@ fn check_chart(field: &str, chart: &ChartSubscription) -> Result<(), FieldError>
     if url.is_empty() {
         return Err(FieldError::new(format!("{field}.repoURL"), "is required"));
     }
+    check_no_password(field, url)?;
     if let Some(rest) = url.strip_prefix("oci://") {
         if rest.is_empty() || !rest.contains('/') {
             return Err(FieldError::new(format!("{field}.repoURL"), "must name the chart: oci://host/path/chart"));

@@ -29,6 +29,7 @@ fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
         step_status: &statuses,
         failed: false,
         task: &task,
+        secrets: None,
     })
 }
 
@@ -145,6 +146,7 @@ fn many_expressions_in_one_string_cannot_pass_the_output_limit_together() {
         step_status: &statuses,
         failed: false,
         task: &Value::Null,
+        secrets: None,
     };
     let e = evaluate_string("${{ vars.big }}${{ vars.big }}", &scope, "config.contents", &budget()).unwrap_err();
     assert!(e.starts_with("config.contents: \"${{ vars.big }}${{ vars.big }}\": yields more than 1 MiB"), "{e}");
