@@ -112,17 +112,35 @@ async fn wait_lease_free(sandbox: &Sandbox) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_replica_that_lost_its_lease_pushes_nothing_and_the_promotion_finishes_once() {
-    let sandbox = Sandbox::start(1).await;
+/// A sandbox running the gated pipeline on one freight, its promotion held at the gate
+/// (before the push, or after it).
+struct Held {
+    sandbox: Sandbox,
+    gate: Gate,
+    gitops: Repo,
+    promotion: String,
+}
+
+async fn held_promotion(options: SandboxOptions, gate_after_push: bool) -> Held {
+    let sandbox = Sandbox::start_with_options(options).await;
     let gate = Gate::start().await;
     let app = Repo::create(sandbox.dir.path(), "app");
     let gitops = Repo::create(sandbox.dir.path(), "gitops");
     app.commit("app.txt", "v1", "first");
-    sandbox.apply(&gated_pipeline(&app.url(), &gitops.url(), gate.base(), false, true)).await;
-    // Given a promotion held just before its push,
+    sandbox.apply(&gated_pipeline(&app.url(), &gitops.url(), gate.base(), gate_after_push, true)).await;
     gate.wait_for_waiting(1, TIMEOUT).await;
     let promotion = only_promotion(&sandbox).await;
+    Held { sandbox, gate, gitops, promotion }
+}
+
+fn replicas(n: usize) -> SandboxOptions {
+    SandboxOptions { replicas: n, ..SandboxOptions::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_that_lost_its_lease_pushes_nothing_and_the_promotion_finishes_once() {
+    // Given a promotion held just before its push,
+    let Held { sandbox, gate, gitops, promotion } = held_promotion(replicas(1), false).await;
     // when another holder takes the stage's lease (as after an outage longer than its TTL),
     let store = leases(&sandbox).await;
     store.delete("promotion.demo.test").await.unwrap();
@@ -151,14 +169,7 @@ async fn a_replica_that_lost_its_lease_pushes_nothing_and_the_promotion_finishes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_abort_during_the_step_before_the_push_leaves_git_untouched() {
-    let sandbox = Sandbox::start(1).await;
-    let gate = Gate::start().await;
-    let app = Repo::create(sandbox.dir.path(), "app");
-    let gitops = Repo::create(sandbox.dir.path(), "gitops");
-    app.commit("app.txt", "v1", "first");
-    sandbox.apply(&gated_pipeline(&app.url(), &gitops.url(), gate.base(), false, true)).await;
-    gate.wait_for_waiting(1, TIMEOUT).await;
-    let promotion = only_promotion(&sandbox).await;
+    let Held { sandbox, gate, gitops, promotion } = held_promotion(replicas(1), false).await;
     // When the user aborts while the step before the push runs,
     let (status, body) = sandbox.post("/api/v1/projects/demo/stages/test/abort", "").await;
     assert_eq!(status, 200, "{body}");
@@ -174,15 +185,8 @@ async fn an_abort_during_the_step_before_the_push_leaves_git_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_abort_after_the_push_is_refused_and_the_promotion_succeeds() {
-    let sandbox = Sandbox::start(1).await;
-    let gate = Gate::start().await;
-    let app = Repo::create(sandbox.dir.path(), "app");
-    let gitops = Repo::create(sandbox.dir.path(), "gitops");
-    app.commit("app.txt", "v1", "first");
-    sandbox.apply(&gated_pipeline(&app.url(), &gitops.url(), gate.base(), true, true)).await;
     // Given a promotion that pushed and is held in its last step,
-    gate.wait_for_waiting(1, TIMEOUT).await;
-    let promotion = only_promotion(&sandbox).await;
+    let Held { sandbox, gate, gitops, promotion } = held_promotion(replicas(1), true).await;
     assert_eq!(gitops.log("stage/test").len(), 1);
     // when the user aborts, the abort is refused with the reason,
     let (status, body) = sandbox.post("/api/v1/projects/demo/stages/test/abort", "").await;
@@ -196,14 +200,7 @@ async fn an_abort_after_the_push_is_refused_and_the_promotion_succeeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_promotion_delivered_twice_never_runs_twice_at_once() {
-    let sandbox = Sandbox::start(2).await;
-    let gate = Gate::start().await;
-    let app = Repo::create(sandbox.dir.path(), "app");
-    let gitops = Repo::create(sandbox.dir.path(), "gitops");
-    app.commit("app.txt", "v1", "first");
-    sandbox.apply(&gated_pipeline(&app.url(), &gitops.url(), gate.base(), false, true)).await;
-    gate.wait_for_waiting(1, TIMEOUT).await;
-    let promotion = only_promotion(&sandbox).await;
+    let Held { sandbox, gate, gitops, promotion } = held_promotion(replicas(2), false).await;
     // Given the running promotion's message delivered again (as after a lost ack), to
     // whichever replica takes it,
     let freight = stage_promotions(&sandbox).await[0]["freight"]["name"].as_str().unwrap().to_owned();
@@ -318,15 +315,8 @@ async fn an_abort_stops_the_step_that_is_running() {
     // Calls may go quiet for 10 minutes: only cancellation ends the one held below soon.
     let mut options = SandboxOptions::default();
     options.promoter_budgets.http.idle = lading_domain::limits::Limit::new(Duration::from_secs(600), "test");
-    let sandbox = Sandbox::start_with_options(options).await;
-    let gate = Gate::start().await;
-    let app = Repo::create(sandbox.dir.path(), "app");
-    let gitops = Repo::create(sandbox.dir.path(), "gitops");
-    app.commit("app.txt", "v1", "first");
-    sandbox.apply(&gated_pipeline(&app.url(), &gitops.url(), gate.base(), false, true)).await;
     // Given a promotion whose http step (10 minutes allowed) waits at a gate that stays shut,
-    gate.wait_for_waiting(1, TIMEOUT).await;
-    let promotion = only_promotion(&sandbox).await;
+    let Held { sandbox, gate, gitops, promotion } = held_promotion(options, false).await;
     // when it is aborted,
     let (status, body) = sandbox.post("/api/v1/projects/demo/stages/test/abort", "").await;
     assert_eq!(status, 200, "{body}");

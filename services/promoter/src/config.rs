@@ -15,14 +15,8 @@ pub const GIT_AUTHOR_NAME_ENV: &str = "LADING_GIT_AUTHOR_NAME";
 pub const GIT_AUTHOR_EMAIL_ENV: &str = "LADING_GIT_AUTHOR_EMAIL";
 /// A YAML or JSON list of `{repoURL, repoURLIsRegex, username, password}` for Git.
 pub const GIT_CREDENTIALS_FILE_ENV: &str = "LADING_GIT_CREDENTIALS_FILE";
-/// Git remotes: longest wait for a connection (default 10s).
-pub const GIT_CONNECT_TIMEOUT_ENV: &str = "LADING_GIT_CONNECT_TIMEOUT";
-/// Git remotes: longest wait for the next bytes (default 30s).
-pub const GIT_IDLE_TIMEOUT_ENV: &str = "LADING_GIT_IDLE_TIMEOUT";
-/// Git remotes: longest fetch (of a mirror, or before a rebase) or push (default 10m).
-pub const GIT_TIMEOUT_ENV: &str = "LADING_GIT_TIMEOUT";
-/// Git remotes: most bytes one fetch may receive (default 2GiB).
-pub const GIT_MAX_TRANSFER_ENV: &str = "LADING_GIT_MAX_TRANSFER_BYTES";
+/// Git remotes' budget (shared with the warehouse; see [`lading_remote::GitBudget`]).
+pub use lading_remote::{GIT_CONNECT_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV, GIT_MAX_TRANSFER_ENV, GIT_TIMEOUT_ENV};
 /// `http` steps: longest wait for a connection (default 10s).
 pub const HTTP_CONNECT_TIMEOUT_ENV: &str = "LADING_HTTP_CONNECT_TIMEOUT";
 /// `http` steps: longest wait for the next bytes (default 30s).
@@ -131,11 +125,8 @@ impl Config {
 
 /// The default budgets, with what `env` sets instead.
 pub fn budgets_from_env(env: &HashMap<String, String>) -> Result<RemoteBudgets, SettingError> {
-    let mut budgets = RemoteBudgets::default();
+    let mut budgets = RemoteBudgets { git: lading_remote::GitBudget::from_env(env)?, ..RemoteBudgets::default() };
     let timeouts = [
-        (&mut budgets.git.timeouts.connect, GIT_CONNECT_TIMEOUT_ENV),
-        (&mut budgets.git.timeouts.idle, GIT_IDLE_TIMEOUT_ENV),
-        (&mut budgets.git.timeouts.total, GIT_TIMEOUT_ENV),
         (&mut budgets.http.connect, HTTP_CONNECT_TIMEOUT_ENV),
         (&mut budgets.http.idle, HTTP_IDLE_TIMEOUT_ENV),
         (&mut budgets.http.default_timeout, HTTP_STEP_TIMEOUT_ENV),
@@ -145,13 +136,8 @@ pub fn budgets_from_env(env: &HashMap<String, String>) -> Result<RemoteBudgets, 
             *limit = parse_timeout(setting, value)?;
         }
     }
-    for (limit, setting) in [
-        (&mut budgets.git.max_transfer, GIT_MAX_TRANSFER_ENV),
-        (&mut budgets.http.max_response, HTTP_STEP_MAX_RESPONSE_ENV),
-    ] {
-        if let Some(value) = env.get(setting) {
-            *limit = parse_size(setting, value)?;
-        }
+    if let Some(value) = env.get(HTTP_STEP_MAX_RESPONSE_ENV) {
+        budgets.http.max_response = parse_size(HTTP_STEP_MAX_RESPONSE_ENV, value)?;
     }
     Ok(budgets)
 }

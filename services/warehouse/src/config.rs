@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lading_domain::credentials::Credentials;
 use lading_domain::expression::{ExpressionLimits, limits};
-use lading_domain::limits::{Limit, SettingError, Timeouts, parse_count, parse_size, parse_timeout};
+use lading_domain::limits::{Limit, SettingError, parse_count, parse_size, parse_timeout};
 use lading_remote::GitBudget;
 use lading_runtime::service::ServiceConfig;
 
@@ -30,14 +30,8 @@ pub const EXPRESSION_MAX_OUTPUT_ENV: &str = limits::MAX_OUTPUT_ENV;
 /// The most bytes of values one evaluation may create (default 16MiB).
 pub const EXPRESSION_MAX_ALLOCATED_ENV: &str = limits::MAX_ALLOCATED_ENV;
 
-/// Git remotes: longest wait for a connection (default 10s).
-pub const GIT_CONNECT_TIMEOUT_ENV: &str = "LADING_GIT_CONNECT_TIMEOUT";
-/// Git remotes: longest wait for the next bytes (default 30s).
-pub const GIT_IDLE_TIMEOUT_ENV: &str = "LADING_GIT_IDLE_TIMEOUT";
-/// Git remotes: longest sync of one mirror, listing refs and fetching (default 10m).
-pub const GIT_TIMEOUT_ENV: &str = "LADING_GIT_TIMEOUT";
-/// Git remotes: most bytes one fetch may receive (default 2GiB).
-pub const GIT_MAX_TRANSFER_ENV: &str = "LADING_GIT_MAX_TRANSFER_BYTES";
+/// Git remotes' budget (shared with the promoter; see [`GitBudget`]).
+pub use lading_remote::{GIT_CONNECT_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV, GIT_MAX_TRANSFER_ENV, GIT_TIMEOUT_ENV};
 
 /// Registries and chart repositories: longest wait for a connection (default 10s).
 pub const HTTP_CONNECT_TIMEOUT_ENV: &str = "LADING_HTTP_CONNECT_TIMEOUT";
@@ -75,19 +69,10 @@ const fn seconds(value: u64, setting: &'static str) -> Limit<Duration> {
     Limit::new(Duration::from_secs(value), setting)
 }
 
-const MIB: u64 = 1 << 20;
-
 impl Default for Budgets {
     fn default() -> Self {
         Self {
-            git: GitBudget {
-                timeouts: Timeouts {
-                    connect: seconds(10, GIT_CONNECT_TIMEOUT_ENV),
-                    idle: seconds(30, GIT_IDLE_TIMEOUT_ENV),
-                    total: seconds(600, GIT_TIMEOUT_ENV),
-                },
-                max_transfer: Limit::new(2048 * MIB, GIT_MAX_TRANSFER_ENV),
-            },
+            git: GitBudget::default(),
             registry: RegistryLimits::default(),
             discovery_timeout: seconds(900, DISCOVERY_TIMEOUT_ENV),
             discovery_concurrency: Limit::new(8, DISCOVERY_CONCURRENCY_ENV),
@@ -98,11 +83,8 @@ impl Default for Budgets {
 impl Budgets {
     /// The defaults, with what `env` sets instead.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, SettingError> {
-        let mut budgets = Budgets::default();
+        let mut budgets = Budgets { git: GitBudget::from_env(env)?, ..Budgets::default() };
         let timeouts = [
-            (&mut budgets.git.timeouts.connect, GIT_CONNECT_TIMEOUT_ENV),
-            (&mut budgets.git.timeouts.idle, GIT_IDLE_TIMEOUT_ENV),
-            (&mut budgets.git.timeouts.total, GIT_TIMEOUT_ENV),
             (&mut budgets.registry.timeouts.connect, HTTP_CONNECT_TIMEOUT_ENV),
             (&mut budgets.registry.timeouts.idle, HTTP_IDLE_TIMEOUT_ENV),
             (&mut budgets.registry.timeouts.total, HTTP_TIMEOUT_ENV),
@@ -114,7 +96,6 @@ impl Budgets {
             }
         }
         let sizes = [
-            (&mut budgets.git.max_transfer, GIT_MAX_TRANSFER_ENV),
             (&mut budgets.registry.max_tag_list, REGISTRY_MAX_TAG_LIST_ENV),
             (&mut budgets.registry.max_manifest, REGISTRY_MAX_MANIFEST_ENV),
             (&mut budgets.registry.max_chart_index, CHART_INDEX_MAX_ENV),
@@ -219,7 +200,7 @@ mod tests {
         .unwrap();
         assert_eq!(set.git.timeouts.idle, Limit::new(Duration::from_secs(2), GIT_IDLE_TIMEOUT_ENV));
         assert_eq!(set.registry.timeouts.total.value, Duration::from_secs(60));
-        assert_eq!(set.registry.max_tag_list.value, MIB);
+        assert_eq!(set.registry.max_tag_list.value, 1 << 20);
         assert_eq!((set.registry.max_tag_pages.value, set.discovery_concurrency.value), (5, 2));
     }
 

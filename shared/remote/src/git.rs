@@ -11,16 +11,60 @@ use std::ffi::c_int;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lading_domain::limits::{Limit, TimeoutKind, Timeouts};
+use lading_domain::limits::{Limit, SettingError, TimeoutKind, Timeouts, parse_size, parse_timeout};
 
 use crate::RemoteError;
 
-/// What one Git operation (a sync, a fetch, a push) may cost.
+/// Git remotes: longest wait for a connection (default 10s).
+pub const GIT_CONNECT_TIMEOUT_ENV: &str = "LADING_GIT_CONNECT_TIMEOUT";
+/// Git remotes: longest wait for the next bytes (default 30s).
+pub const GIT_IDLE_TIMEOUT_ENV: &str = "LADING_GIT_IDLE_TIMEOUT";
+/// Git remotes: longest operation: a mirror's sync, a fetch, a push (default 10m).
+pub const GIT_TIMEOUT_ENV: &str = "LADING_GIT_TIMEOUT";
+/// Git remotes: most bytes one fetch may receive (default 2GiB).
+pub const GIT_MAX_TRANSFER_ENV: &str = "LADING_GIT_MAX_TRANSFER_BYTES";
+
+/// What one Git operation (a sync, a fetch, a push) may cost. The warehouse and the
+/// promoter read it from the same settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GitBudget {
     pub timeouts: Timeouts,
     /// Most bytes received in one operation.
     pub max_transfer: Limit<u64>,
+}
+
+impl Default for GitBudget {
+    fn default() -> Self {
+        let seconds = |value, setting| Limit::new(Duration::from_secs(value), setting);
+        Self {
+            timeouts: Timeouts {
+                connect: seconds(10, GIT_CONNECT_TIMEOUT_ENV),
+                idle: seconds(30, GIT_IDLE_TIMEOUT_ENV),
+                total: seconds(600, GIT_TIMEOUT_ENV),
+            },
+            max_transfer: Limit::new(2 << 30, GIT_MAX_TRANSFER_ENV),
+        }
+    }
+}
+
+impl GitBudget {
+    /// The defaults, with what `env` sets instead.
+    pub fn from_env(env: &std::collections::HashMap<String, String>) -> Result<Self, SettingError> {
+        let mut budget = GitBudget::default();
+        for (limit, setting) in [
+            (&mut budget.timeouts.connect, GIT_CONNECT_TIMEOUT_ENV),
+            (&mut budget.timeouts.idle, GIT_IDLE_TIMEOUT_ENV),
+            (&mut budget.timeouts.total, GIT_TIMEOUT_ENV),
+        ] {
+            if let Some(value) = env.get(setting) {
+                *limit = parse_timeout(setting, value)?;
+            }
+        }
+        if let Some(value) = env.get(GIT_MAX_TRANSFER_ENV) {
+            budget.max_transfer = parse_size(GIT_MAX_TRANSFER_ENV, value)?;
+        }
+        Ok(budget)
+    }
 }
 
 fn millis(duration: Duration) -> c_int {

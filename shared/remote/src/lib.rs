@@ -17,4 +17,5 @@ pub mod http;
 
 pub use cancel::Cancellation;
 pub use error::RemoteError;
+pub use git::{GIT_CONNECT_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV, GIT_MAX_TRANSFER_ENV, GIT_TIMEOUT_ENV};
 pub use git::{GitBudget, TransferWatch};

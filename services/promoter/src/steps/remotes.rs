@@ -11,8 +11,7 @@ use lading_remote::{Cancellation, GitBudget, TransferWatch};
 
 use super::GitCredentials;
 use crate::config::{
-    GIT_CONNECT_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV, GIT_MAX_TRANSFER_ENV, GIT_TIMEOUT_ENV, HTTP_CONNECT_TIMEOUT_ENV,
-    HTTP_IDLE_TIMEOUT_ENV, HTTP_STEP_MAX_RESPONSE_ENV, HTTP_STEP_TIMEOUT_ENV,
+    HTTP_CONNECT_TIMEOUT_ENV, HTTP_IDLE_TIMEOUT_ENV, HTTP_STEP_MAX_RESPONSE_ENV, HTTP_STEP_TIMEOUT_ENV,
 };
 
 /// Credentials and budgets for the remote servers steps call, and the flag that stops
@@ -58,14 +57,7 @@ const fn seconds(value: u64, setting: &'static str) -> Limit<Duration> {
 impl Default for RemoteBudgets {
     fn default() -> Self {
         Self {
-            git: GitBudget {
-                timeouts: Timeouts {
-                    connect: seconds(10, GIT_CONNECT_TIMEOUT_ENV),
-                    idle: seconds(30, GIT_IDLE_TIMEOUT_ENV),
-                    total: seconds(600, GIT_TIMEOUT_ENV),
-                },
-                max_transfer: Limit::new(2 << 30, GIT_MAX_TRANSFER_ENV),
-            },
+            git: GitBudget::default(),
             http: HttpStepBudget {
                 connect: seconds(10, HTTP_CONNECT_TIMEOUT_ENV),
                 idle: seconds(30, HTTP_IDLE_TIMEOUT_ENV),
