@@ -1,10 +1,11 @@
 //! Secrets steps read with `${{ secret('name').key }}` (Kargo's expression function),
 //! instead of values written into Stage specs that anyone who can list stages reads.
 //!
-//! Standalone, they come from the file `LADING_SECRETS_FILE` names: Kubernetes Secret
-//! manifests (`kind: Secret`, `metadata.name`, `metadata.namespace` = the project, or no
-//! namespace for every project; `stringData`, or base64 `data`), so the same documents
-//! serve both shapes of Lading. Values never show in `Debug` output, and every value an
+//! Standalone, they come from the file `LADING_SECRETS_FILE` names, in either of two
+//! shapes: a YAML map of secret name → key → value (for every project), or Kubernetes
+//! Secret manifests (`kind: Secret`, `metadata.name`, `metadata.namespace` = the project,
+//! or no namespace for every project; `stringData`, or base64 `data`), so the same
+//! documents serve both shapes of Lading. Values never show in `Debug` output, and every value an
 //! expression revealed is cut out of what a promotion reports ([`Revealed::scrub`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,6 +75,12 @@ impl Secrets {
             reason: "is not YAML or JSON".to_owned(),
         })?;
         let mut secrets = Secrets::default();
+        if let [Value::Object(map)] = documents.as_slice()
+            && !map.contains_key("kind")
+            && !map.contains_key("apiVersion")
+        {
+            return Self::parse_map(map);
+        }
         for (i, document) in documents.into_iter().enumerate() {
             let error = |field: &str, reason: String| SecretsError { document: i + 1, field: field.to_owned(), reason };
             if document.is_null() {
@@ -104,6 +111,27 @@ impl Secrets {
             if secrets.by_key.insert(key.clone(), data).is_some() {
                 return Err(error("metadata.name", format!("secret {:?} is defined twice", key.1)));
             }
+        }
+        Ok(secrets)
+    }
+
+    /// `name → key → value`, every secret for every project.
+    fn parse_map(map: &serde_json::Map<String, Value>) -> Result<Self, SecretsError> {
+        let mut secrets = Secrets::default();
+        for (name, data) in map {
+            let error = |field: String, reason: &str| SecretsError { document: 1, field, reason: reason.to_owned() };
+            crate::names::validate_dns_label(name).map_err(|e| error(name.clone(), &e.to_string()))?;
+            let Value::Object(data) = data else {
+                return Err(error(name.clone(), "must map keys to values"));
+            };
+            let mut values = SecretData::new();
+            for (key, value) in data {
+                let Value::String(value) = value else {
+                    return Err(error(format!("{name}.{key}"), "must be a string"));
+                };
+                values.insert(key.clone(), value.clone());
+            }
+            secrets.by_key.insert((String::new(), name.clone()), values);
         }
         Ok(secrets)
     }
@@ -193,6 +221,14 @@ mod tests {
         assert_eq!(secrets.get("demo", "api").unwrap()["token"], "token-value");
         let shown = format!("{secrets:?}");
         assert!(!shown.contains("s3cret") && !shown.contains("token-value"), "{shown}");
+    }
+
+    #[test]
+    fn a_plain_map_of_name_key_value_serves_every_project() {
+        let secrets = Secrets::parse("github:\n  token: gh-s3cret\nslack:\n  url: https://hooks/x\n").unwrap();
+        assert_eq!(secrets.get("demo", "github").unwrap()["token"], "gh-s3cret");
+        assert_eq!(secrets.get("other", "slack").unwrap()["url"], "https://hooks/x");
+        assert_eq!(Secrets::parse("github:\n  token: [1]\n").unwrap_err().field, "github.token");
     }
 
     #[test]
