@@ -11,9 +11,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "lading", version, propagate_version = true)]
 pub struct Cli {
-    /// The api server to talk to.
-    #[arg(long, global = true, env = "LADING_SERVER", default_value = "http://127.0.0.1:8080")]
-    pub server: String,
+    /// The api server to talk to (default: the config file's, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "LADING_SERVER")]
+    pub server: Option<String>,
+
+    /// The api token (default: the config file's; `lading login` saves one there).
+    #[arg(long, global = true, env = "LADING_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,

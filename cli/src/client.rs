@@ -6,11 +6,19 @@ use serde_json::Value;
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Client {
-    pub fn new(server: &str) -> Self {
-        Self { base: server.trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+    pub fn new(server: &str, token: Option<String>) -> Self {
+        Self { base: server.trim_end_matches('/').to_owned(), http: reqwest::Client::new(), token }
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -32,7 +40,7 @@ impl Client {
     /// "cannot reach"; a connection the api closed while a large body was still being
     /// sent says so, with the body's size.
     async fn send(&self, request: reqwest::RequestBuilder, body_bytes: usize) -> anyhow::Result<Value> {
-        match request.send().await {
+        match self.authorized(request).send().await {
             Ok(response) => Self::decode(response).await,
             Err(error) if error.is_connect() => Err(error).with_context(|| {
                 format!(

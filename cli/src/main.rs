@@ -5,11 +5,13 @@
 //! - [`cli`]: the command-line grammar (clap), with the help text users read.
 //! - [`commands`]: one module per command.
 //! - [`client`]: the HTTP client for the api.
+//! - [`config`]: the CLI's config file: server, token, default project.
 //! - [`output`]: tables, JSON and YAML.
 
 mod cli;
 mod client;
 mod commands;
+mod config;
 mod output;
 
 use std::process::ExitCode;

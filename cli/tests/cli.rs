@@ -74,8 +74,8 @@ fn lading_up_runs_the_quickstart_example() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let server = format!("http://127.0.0.1:{port}");
-    let up = Up(Command::new(LADING)
-        .args(["up", "--data-dir", root.join("data").to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
+    let up = Up(up_command()
+        .args(["--data-dir", root.join("data").to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -15,9 +15,9 @@ fn free_port() -> u16 {
 }
 
 fn start_up(data: &Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> Up {
-    let mut command = Command::new(LADING);
+    let mut command = up_command();
     command
-        .args(["up", "--data-dir", data.to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
+        .args(["--data-dir", data.to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
         .args(extra)
         .env_remove("LADING_CREDENTIALS_FILE")
         .env_remove("LADING_GIT_CREDENTIALS_FILE")

@@ -40,6 +40,22 @@ impl Default for SandboxOptions {
     }
 }
 
+/// The server admin token every sandbox's api is configured with.
+pub const ADMIN_TOKEN: &str = "lading_sandbox-admin-token-for-tests";
+
+/// An HTTP client that sends `token` with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("a token fits a header");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers).build().expect("an HTTP client")
+}
+
+/// An HTTP client that sends the sandbox's admin token with every request.
+pub fn authorized_client() -> reqwest::Client {
+    client_with_token(ADMIN_TOKEN)
+}
+
 pub struct Sandbox {
     pub nats: TestNats,
     pub api_url: String,
@@ -125,9 +141,10 @@ impl Sandbox {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_url = format!("http://{}", listener.local_addr().unwrap());
-        let api = lading_api::Config::new(&url, listener.local_addr().unwrap());
+        let mut api = lading_api::Config::new(&url, listener.local_addr().unwrap());
+        api.admin_token = Some(lading_api::config::AdminToken(ADMIN_TOKEN.to_owned()));
         tasks.push(spawn("api".into(), lading_api::serve(listener, api, readiness.clone(), shutdown.clone())));
-        let sandbox = Sandbox { nats, api_url, dir, shutdown, tasks, http: reqwest::Client::new() };
+        let sandbox = Sandbox { nats, api_url, dir, shutdown, tasks, http: authorized_client() };
         let http = sandbox.http.clone();
         let readyz = format!("{}/readyz", sandbox.api_url);
         wait::until("every service to be ready", Duration::from_secs(30), || {

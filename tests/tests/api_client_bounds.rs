@@ -37,6 +37,7 @@ async fn api(max_connections: usize, idle_timeout: Duration) -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = lading_api::Config::new(nats.url(), addr);
+    config.admin_token = Some(lading_api::config::AdminToken(lading_tests::sandbox::ADMIN_TOKEN.to_owned()));
     config.limits = Limits {
         header_timeout: HEADER_TIMEOUT,
         body_timeout: BODY_TIMEOUT,
@@ -124,7 +125,11 @@ async fn clients_holding_half_sent_bodies_are_answered_408_within_the_body_timeo
     // Given 500 connections that send their headers and 100 of 100000 body bytes, and
     // one that drips its body a byte every 100ms (each byte in time, the whole not),
     let started = Instant::now();
-    let head = b"POST /api/v1/apply HTTP/1.1\r\nHost: api\r\nContent-Length: 100000\r\n\r\n";
+    let head = format!(
+        "POST /api/v1/apply HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
+        lading_tests::sandbox::ADMIN_TOKEN
+    );
+    let head = head.as_bytes();
     let mut slow = Vec::new();
     for _ in 0..500 {
         let mut request = head.to_vec();
@@ -211,7 +216,7 @@ async fn a_client_that_stops_reading_its_answer_is_cut_off_after_the_idle_timeou
         ));
     }
     wait::until("the stages to be applied", Duration::from_secs(30), || async {
-        let response = reqwest::Client::new()
+        let response = lading_tests::sandbox::authorized_client()
             .post(format!("http://{}/api/v1/apply", api.addr))
             .body(manifests.clone())
             .send()
@@ -226,7 +231,13 @@ async fn a_client_that_stops_reading_its_answer_is_cut_off_after_the_idle_timeou
         socket.set_recv_buffer_size(4096).map_err(|e| e.to_string())?;
         let mut stream = socket.connect(api.addr).await.map_err(|e| e.to_string())?;
         stream
-            .write_all(b"GET /api/v1/projects/demo/stages HTTP/1.1\r\nHost: api\r\n\r\n")
+            .write_all(
+                format!(
+                    "GET /api/v1/projects/demo/stages HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer {}\r\n\r\n",
+                    lading_tests::sandbox::ADMIN_TOKEN
+                )
+                .as_bytes(),
+            )
             .await
             .map_err(|e| e.to_string())?;
         let mut head = [0u8; 12];

@@ -85,8 +85,12 @@ async fn a_very_long_name_is_quoted_as_an_excerpt() {
     let sandbox = Sandbox::start(1).await;
     let name = "n".repeat(100_000);
     let manifest = format!("apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata:\n  name: {name}\n");
-    let response =
-        reqwest::Client::new().post(format!("{}/api/v1/apply", sandbox.api_url)).body(manifest).send().await.unwrap();
+    let response = lading_tests::sandbox::authorized_client()
+        .post(format!("{}/api/v1/apply", sandbox.api_url))
+        .body(manifest)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 422);
     let text = response.text().await.unwrap();
     assert!(text.len() < 2_000, "the error is {} bytes: {:.300}", text.len(), text);
@@ -96,7 +100,7 @@ async fn a_very_long_name_is_quoted_as_an_excerpt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_answer_has_the_json_error_shape() {
     let sandbox = Sandbox::start(1).await;
-    let http = reqwest::Client::new();
+    let http = lading_tests::sandbox::authorized_client();
     let url = |path: &str| format!("{}{path}", sandbox.api_url);
     let cases = [
         ("405 wrong method", http.delete(url("/api/v1/apply")), 405),

@@ -176,7 +176,7 @@ async fn an_abort_during_the_step_before_the_push_leaves_git_untouched() {
     gate.set_open(true);
     // then the promotion ends Aborted and Git never sees its commit.
     let aborted = wait_phase(&sandbox, &promotion, "Aborted").await;
-    assert_eq!(aborted["status"]["message"], "aborted by a user");
+    assert_eq!(aborted["status"]["message"], "aborted by admin");
     wait_lease_free(&sandbox).await;
     assert!(gitops.log("stage/test").is_empty(), "the push was prevented");
     let phase = stage_promotions(&sandbox).await[0]["status"]["phase"].clone();

@@ -22,7 +22,7 @@ async fn promotions(sandbox: &Sandbox, stage: &str) -> Vec<Value> {
 
 async fn promote(sandbox: &Sandbox, stage: &str, freight: &str) -> (u16, Value) {
     let path = format!("/api/v1/projects/demo/stages/{stage}/promotions");
-    let response = reqwest::Client::new()
+    let response = lading_tests::sandbox::authorized_client()
         .post(format!("{}{path}", sandbox.api_url))
         .json(&json!({"freight": freight}))
         .send()
@@ -187,14 +187,14 @@ async fn newer_freight_supersedes_pending_promotions_and_aborts_stop_the_queue_h
     wait_phase(&sandbox, "test", &alias_c, "Pending").await;
 
     // Abort the running head of the queue; then let its clone fail.
-    let abort = reqwest::Client::new()
+    let abort = lading_tests::sandbox::authorized_client()
         .post(format!("{}/api/v1/projects/demo/stages/test/abort", sandbox.api_url))
         .send()
         .await
         .unwrap();
     assert_eq!(abort.status().as_u16(), 200);
     let aborted = wait_phase(&sandbox, "test", &alias_a, "Aborted").await;
-    assert_eq!(aborted["status"]["message"], "aborted by a user");
+    assert_eq!(aborted["status"]["message"], "aborted by admin");
     let _ = hole.stop.send(());
 
     // c runs next; its clone now fails, the failed step says why, and the steps after it

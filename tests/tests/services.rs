@@ -58,7 +58,7 @@ async fn one_trace_follows_a_freight_from_discovery_to_uat() {
     let types: Vec<&str> = traces.iter().map(|(t, _)| t.as_str()).collect();
     for expected in [
         "dev.lading.freight.created.v1",
-        "dev.lading.promotion.created.v1",
+        "dev.lading.promotion.created.v2",
         "dev.lading.promotion.succeeded.v1",
         "dev.lading.freight.verified.v1",
     ] {
@@ -69,7 +69,7 @@ async fn one_trace_follows_a_freight_from_discovery_to_uat() {
     // Each handler works in its own span; what one handler publishes shares it.
     let span_of = |ce_type: &str| traces.iter().find(|(t, _)| t == ce_type).map(|(_, t)| t.span_id).unwrap();
     let discovered = span_of("dev.lading.freight.created.v1");
-    let queued = span_of("dev.lading.promotion.created.v1");
+    let queued = span_of("dev.lading.promotion.created.v2");
     let started = span_of("dev.lading.promotion.started.v1");
     let succeeded = span_of("dev.lading.promotion.succeeded.v1");
     let verified = span_of("dev.lading.freight.verified.v1");

@@ -10,11 +10,17 @@ mod up;
 
 use crate::cli::{Cli, Command, CreateCommand, FreightCommand};
 use crate::client::Client;
+use crate::config::{CliConfig, DEFAULT_SERVER};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::new(&cli.server);
+    if let Command::Up(args) = cli.command {
+        return up::run(args).await;
+    }
+    let config = CliConfig::load()?;
+    let server = cli.server.or(config.server).unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    let client = Client::new(&server, cli.token.or(config.token));
     match cli.command {
-        Command::Up(args) => up::run(args).await,
+        Command::Up(_) => unreachable!("handled above"),
         Command::Apply(args) => apply::run(&client, args).await,
         Command::Get(args) => get::run(&client, args).await,
         Command::Refresh(args) => refresh::run(&client, args).await,

@@ -62,6 +62,25 @@ fn service_env(args: &UpArgs, data_dir: &Path, nats_url: &str) -> HashMap<String
     env
 }
 
+/// Marks a data dir whose admin token was made and shown (its hash is in NATS).
+const ADMIN_TOKEN_ISSUED: &str = "admin-token-issued";
+
+/// Shows the admin token made on a data dir's first start, once, and saves it with the
+/// server in the CLI's config file so `lading` commands on this machine work at once.
+fn announce_admin_token(server: &str, token: &str, issued: &Path) {
+    let mut config = crate::config::CliConfig::load().unwrap_or_default();
+    config.server = Some(server.to_owned());
+    config.token = Some(token.to_owned());
+    let saved = match config.save() {
+        Ok(path) => format!("saved for the CLI in {}", path.display()),
+        Err(error) => format!("not saved for the CLI: {error:#}; use `lading login {server} --token …`"),
+    };
+    if let Err(error) = std::fs::write(issued, "the server admin token was made and shown\n") {
+        tracing::warn!(%error, "cannot mark the admin token as issued");
+    }
+    eprintln!("Lading's server admin token (shown only now; {saved}):\n\n    {token}\n");
+}
+
 /// Runs a service as its own task; its error or panic becomes an error naming it.
 async fn supervised<E>(
     name: &'static str,
@@ -107,7 +126,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             (Some(server), url)
         }
     };
-    let (api_config, warehouse_config, promoter_config, verifier_config) = configs(&nats_url)?;
+    let (mut api_config, warehouse_config, promoter_config, verifier_config) = configs(&nats_url)?;
+    // On the first start of a data dir, a server admin token is made for its owner.
+    let issued = data_dir.join(ADMIN_TOKEN_ISSUED);
+    let first_token = if api_config.admin_token.is_none() && !issued.exists() {
+        let token = lading_bus::tokens::new_token().context("making the admin token")?;
+        api_config.admin_token = Some(lading_api::config::AdminToken(token.clone()));
+        Some(token)
+    } else {
+        None
+    };
     let readiness = Readiness::new();
     let shutdown = shutdown::from_future(shutdown::signal());
 
@@ -126,6 +154,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(Duration::from_millis(50)) => {}
                 }
+            }
+            if let Some(token) = first_token {
+                announce_admin_token(&format!("http://{api_addr}"), &token, &issued);
             }
             eprintln!("Lading is ready: api http://{api_addr}, NATS {nats_url}. Press Ctrl-C to stop.");
         }

@@ -9,10 +9,24 @@ use std::time::{Duration, Instant};
 
 pub const LADING: &str = env!("CARGO_BIN_EXE_lading");
 
+/// The server admin token the tests' `lading up` runs with, and their CLI calls send.
+pub const TOKEN: &str = "lading_cli-tests-admin-token";
+
+/// A config directory no test writes: the CLI reads no user's config.
+pub const NO_CONFIG: &str = "/nonexistent/lading-tests-config";
+
+/// A `lading up` command with the tests' admin token and no user config.
+pub fn up_command() -> Command {
+    let mut command = Command::new(LADING);
+    command.arg("up").env("LADING_ADMIN_TOKEN", TOKEN).env("XDG_CONFIG_HOME", NO_CONFIG).env_remove("LADING_TOKEN");
+    command
+}
+
 pub fn lading(args: &[&str], server: Option<&str>, stdin: Option<&str>) -> Output {
     let mut command = Command::new(LADING);
     command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     command.env_remove("LADING_SERVER").env_remove("LADING_PROJECT");
+    command.env("LADING_TOKEN", TOKEN).env("XDG_CONFIG_HOME", NO_CONFIG);
     if let Some(server) = server {
         command.env("LADING_SERVER", server);
     }

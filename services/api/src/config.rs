@@ -8,6 +8,8 @@ use lading_domain::limits::{parse_count, parse_timeout};
 
 pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const LISTEN_ADDR_ENV: &str = "LADING_API_ADDR";
+/// A token to be the server's admin token (for a deployment, from a Secret).
+pub const ADMIN_TOKEN_ENV: &str = "LADING_ADMIN_TOKEN";
 
 /// The api's default address.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -91,11 +93,23 @@ pub struct Config {
     pub nats_url: String,
     pub listen_addr: SocketAddr,
     pub limits: Limits,
+    /// A token that is the server's admin (stored by its hash only).
+    pub admin_token: Option<AdminToken>,
+}
+
+/// A token given in the configuration; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(pub String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(***)")
+    }
 }
 
 impl Config {
     pub fn new(nats_url: impl Into<String>, listen_addr: SocketAddr) -> Self {
-        Self { nats_url: nats_url.into(), listen_addr, limits: Limits::default() }
+        Self { nats_url: nats_url.into(), listen_addr, limits: Limits::default(), admin_token: None }
     }
 
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
@@ -104,6 +118,12 @@ impl Config {
         let mut config =
             Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()), listen_addr);
         config.limits = Limits::from_env(env)?;
+        if let Some(token) = env.get(ADMIN_TOKEN_ENV).filter(|t| !t.trim().is_empty()) {
+            if token.trim().len() < 16 {
+                return Err(format!("{ADMIN_TOKEN_ENV}: must be at least 16 characters long"));
+            }
+            config.admin_token = Some(AdminToken(token.trim().to_owned()));
+        }
         Ok(config)
     }
 }

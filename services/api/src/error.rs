@@ -16,6 +16,12 @@ pub enum ApiError {
     /// The request, or a document in it, is larger than what can be stored.
     #[error("{message}")]
     TooLarge { message: String, details: Vec<ManifestError> },
+    /// No token, or one Lading does not know.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token does not grant what the request needs.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// The request is well-formed but the state does not allow it.
@@ -33,6 +39,8 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidManifests(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

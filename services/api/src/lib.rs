@@ -8,11 +8,13 @@
 //!   warehouses (and their refresh).
 //! - [`objects`]: read-model records rendered as Kubernetes-style objects.
 //! - [`error`]: API errors and their HTTP status codes.
+//! - [`auth`]: bearer tokens, and what each route needs of them.
 //! - [`body`]: reading request bodies with a limit.
 //! - [`middleware`]: JSON error answers everywhere, panics turned into 500s.
 //! - [`log_check`]: every fact read once; one that does not decode is dead-lettered.
 //! - [`server`]: the HTTP server and the bounds it puts on every client.
 
+pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
@@ -24,6 +26,7 @@ pub mod server;
 
 use std::sync::Arc;
 
+use lading_bus::tokens::TokenStore;
 use lading_bus::{Bus, BusError, SpecStore};
 use lading_projection::{FollowOptions, Projection};
 use lading_runtime::{Readiness, Shutdown};
@@ -40,7 +43,12 @@ pub enum Error {
     Listen { addr: String, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("the server admin token: {0}")]
+    Tokens(lading_bus::tokens::TokenError),
 }
+
+/// The name of the server admin token the configuration gives (`LADING_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN_NAME: &str = "admin";
 
 /// How many events the api applies between two snapshots of its read model (which
 /// every service starting later reads instead of the whole log).
@@ -50,6 +58,7 @@ pub const SNAPSHOT_EVERY: u64 = 1000;
 pub struct Context {
     pub bus: Bus,
     pub specs: SpecStore,
+    pub tokens: TokenStore,
     pub projection: Projection,
     pub limits: config::Limits,
 }
@@ -86,6 +95,10 @@ pub async fn serve(
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
+    let tokens = TokenStore::watch(&bus, shutdown.clone()).await?;
+    if let Some(token) = &config.admin_token {
+        tokens.ensure_server_admin(&bus, ADMIN_TOKEN_NAME, &token.0).await.map_err(Error::Tokens)?;
+    }
     let options = FollowOptions {
         ready: Some(readiness.register("api/read-model")),
         snapshot_every: Some(SNAPSHOT_EVERY),
@@ -93,7 +106,7 @@ pub async fn serve(
     };
     let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
-    state_tx.send_replace(Some(Arc::new(Context { bus, specs, projection, limits: config.limits })));
+    state_tx.send_replace(Some(Arc::new(Context { bus, specs, tokens, projection, limits: config.limits })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);

@@ -72,12 +72,46 @@ fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Val
             .collect();
         status["stepExecutionMetadata"] = json!(steps);
     }
-    json!({
+    let mut summary = json!({
         "name": p.name,
         "freight": {"name": p.freight_id.as_str(), "alias": alias},
         "trigger": format!("{:?}", p.trigger),
         "createdAt": timestamp(p.created_at),
         "status": status,
+    });
+    if !p.created_by.is_empty() {
+        summary["createdBy"] = json!(p.created_by);
+    }
+    if !p.aborted_by.is_empty() {
+        summary["abortedBy"] = json!(p.aborted_by);
+    }
+    summary
+}
+
+/// A promotion as a Kargo-style object: `metadata`, `spec{stage, freight}` and the
+/// status of [`promotion_summary`], with who asked for it.
+pub fn promotion_object(project: &str, stage: &str, model: &ProjectModel, p: &PromotionRecord) -> Value {
+    let summary = promotion_summary(Some(model), p);
+    let mut annotations = serde_json::Map::new();
+    if !p.created_by.is_empty() {
+        annotations.insert("lading.dev/created-by".to_owned(), json!(p.created_by));
+    }
+    if !p.aborted_by.is_empty() {
+        annotations.insert("lading.dev/aborted-by".to_owned(), json!(p.aborted_by));
+    }
+    json!({
+        "apiVersion": API_VERSION,
+        "kind": "Promotion",
+        "metadata": {
+            "name": p.name,
+            "namespace": project,
+            "creationTimestamp": timestamp(p.created_at),
+            "annotations": annotations,
+        },
+        "spec": {"stage": stage, "freight": p.freight_id.as_str()},
+        "freight": summary["freight"],
+        "trigger": summary["trigger"],
+        "status": summary["status"],
     })
 }
 
@@ -165,6 +199,9 @@ pub fn warehouse_object(manifest: &Manifest, project: Option<&ProjectModel>) -> 
         }
         if let Some(found) = &record.discovered {
             status["discoveredArtifacts"] = discovered_artifacts(found);
+        }
+        if let Some(request) = &record.last_handled_refresh {
+            status["lastHandledRefresh"] = json!(request);
         }
     }
     object["status"] = status;

@@ -1,7 +1,7 @@
 //! Queues automatic promotions when freight appears, is verified somewhere, or has
 //! soaked long enough.
 //!
-//! Handles `FreightCreated` and `FreightVerified` on the durable consumer
+//! Handles `FreightCreated`, `FreightVerified` and `FreightApproved` on the durable consumer
 //! `promoter-decide`, one delivery at a time across all replicas (`max_ack_pending = 1`)
 //! and in log order, deciding as of each event's log position: the freight visible is
 //! the freight discovered up to that event, so freight discovered one after another is
@@ -22,7 +22,7 @@ use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_domain::availability::{AutoPromotion, ExistingPromotion, FreightFacts, StageFacts, decide_auto_promotions};
 use lading_domain::promotion_queue::{PendingAuto, superseded};
-use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionTrigger};
+use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionTrigger};
 use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_projection::model::{ProjectModel, PromotionPhase};
 use lading_runtime::Shutdown;
@@ -30,6 +30,8 @@ use lading_runtime::Shutdown;
 use crate::{Context, Error};
 
 pub const CONSUMER: &str = "promoter-decide";
+/// Who the promoter's own decisions (automatic promotions, supersedes) are made by.
+pub const ACTOR: &str = "lading/promoter";
 
 /// How long to wait for the read model to reach a delivered event.
 const CATCH_UP: Duration = Duration::from_secs(10);
@@ -37,8 +39,14 @@ const CATCH_UP: Duration = Duration::from_secs(10);
 const SOAK_CHECK: Duration = Duration::from_secs(5);
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let mut spec =
-        ConsumerSpec::new(CONSUMER, vec![EventType::FreightCreatedV1.filter(), EventType::FreightVerifiedV1.filter()]);
+    let mut spec = ConsumerSpec::new(
+        CONSUMER,
+        vec![
+            EventType::FreightCreatedV1.filter(),
+            EventType::FreightVerifiedV1.filter(),
+            EventType::FreightApprovedV1.filter(),
+        ],
+    );
     // Decisions are made one at a time, in log order, whatever the number of replicas:
     // promotions are then queued in discovery order and a stage never moves back.
     spec.max_ack_pending = 1;
@@ -64,6 +72,7 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     let project = match &delivery.event {
         Event::FreightCreated(e) => e.project.clone(),
         Event::FreightVerified(e) => e.project.clone(),
+        Event::FreightApproved(e) => e.project.clone(),
         _ => return Ok(Outcome::Done),
     };
     if !context.projection.wait_for(delivery.stream_sequence, CATCH_UP).await {
@@ -172,28 +181,30 @@ fn existing_promotions<'a>(project: &'a ProjectModel, stage: &str) -> Vec<Existi
 async fn queue(context: &Context, project: &str, actions: Vec<Action>, trace: &TraceContext) -> Result<(), String> {
     for action in actions {
         let event = match &action {
-            Action::Queue { stage, freight } => Event::PromotionCreated(PromotionCreatedV1 {
+            Action::Queue { stage, freight } => Event::PromotionCreatedV2(PromotionCreatedV2 {
                 project: project.to_owned(),
                 stage: stage.clone(),
                 promotion: promotion_name(stage, freight),
                 freight_id: freight.to_string(),
                 trigger: PromotionTrigger::Auto,
+                actor: ACTOR.to_owned(),
                 created_at_ms: now_ms(),
             }),
             Action::Supersede { stage, promotion, freight, reason } => {
                 // A pending promotion may have started meanwhile and passed its point of
                 // no return: then it is not superseded.
-                let claim = Claim::Aborted(reason.clone());
+                let claim = Claim::Aborted { actor: ACTOR.to_owned(), reason: reason.clone() };
                 match context.bus.claim_promotion(project, promotion, &claim).await.map_err(|e| e.to_string())? {
                     Claim::Committed => continue,
-                    Claim::Aborted(_) => {}
+                    Claim::Aborted { .. } => {}
                 }
-                Event::PromotionAborted(PromotionAbortedV1 {
+                Event::PromotionAbortedV2(PromotionAbortedV2 {
                     project: project.to_owned(),
                     stage: stage.clone(),
                     promotion: promotion.clone(),
                     freight_id: freight.to_string(),
                     reason: reason.clone(),
+                    actor: ACTOR.to_owned(),
                     aborted_at_ms: now_ms(),
                 })
             }

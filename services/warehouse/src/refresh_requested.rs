@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
-use lading_events::{Event, EventType};
+use lading_events::catalog::WarehouseRefreshHandledV1;
+use lading_events::{Event, EventType, now_ms};
 use lading_runtime::Shutdown;
 
 use crate::{Context, Error, discover};
@@ -30,8 +31,10 @@ async fn handle(context: &Arc<Context>, delivery: Delivery) -> Result<Outcome, H
         return Ok(Outcome::Done);
     };
     let Some(spec) = context.specs.read(|s| s.warehouse(&request.project, &request.warehouse).cloned()) else {
-        tracing::warn!(project = request.project, warehouse = request.warehouse, "refresh of an unknown warehouse");
-        return Ok(Outcome::Done);
+        return Err(HandlerError::Permanent(format!(
+            "refresh of warehouse {:?} in project {:?}, which does not exist",
+            request.warehouse, request.project
+        )));
     };
     // A source that cannot be read is recorded as an event and the request is done;
     // an unreachable NATS is retried.
@@ -41,5 +44,14 @@ async fn handle(context: &Arc<Context>, delivery: Delivery) -> Result<Outcome, H
     if let Err(discover::DiscoveryError::Bus(reason)) = discovered {
         return Err(HandlerError::Transient(reason));
     }
+    // The request is handled, whatever the discovery found: `lading refresh --wait`
+    // returns on this (Kargo's `lastHandledRefresh`).
+    let handled = Event::WarehouseRefreshHandled(WarehouseRefreshHandledV1 {
+        project: request.project.clone(),
+        warehouse: request.warehouse.clone(),
+        request_id: request.request_id.clone(),
+        handled_at_ms: now_ms(),
+    });
+    context.bus.publish(&handled, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
     Ok(Outcome::Done)
 }

@@ -77,6 +77,19 @@ impl Bus {
     }
 }
 
+impl Bus {
+    /// Frees `alias` in `project` when `freight` holds it (the freight was deleted).
+    pub async fn release_alias(&self, project: &str, freight: &FreightId, alias: &str) -> Result<()> {
+        let store = self.bucket(ALIASES_BUCKET).await?;
+        let key = format!("{project}.{alias}");
+        let holder = store.get(&key).await.map_err(|e| BusError::nats("reading an alias", e))?;
+        if holder.as_deref() == Some(freight.as_str().as_bytes()) {
+            store.delete(&key).await.map_err(|e| BusError::nats("freeing an alias", e))?;
+        }
+        Ok(())
+    }
+}
+
 /// What announcing freight did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announced {

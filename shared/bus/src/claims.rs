@@ -19,8 +19,8 @@ const ABORTED_PREFIX: &str = "aborted:";
 /// What was claimed for a promotion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// Aborted, with the reason; it must not change anything outside any more.
-    Aborted(String),
+    /// Aborted, by whom and why; it must not change anything outside any more.
+    Aborted { actor: String, reason: String },
     /// Past its point of no return: it finishes and records its own outcome.
     Committed,
 }
@@ -32,7 +32,10 @@ fn key(project: &str, promotion: &str) -> String {
 fn parse(value: &[u8]) -> Claim {
     let text = String::from_utf8_lossy(value);
     match text.strip_prefix(ABORTED_PREFIX) {
-        Some(reason) => Claim::Aborted(reason.to_owned()),
+        Some(rest) => {
+            let (actor, reason) = rest.split_once('\n').unwrap_or(("", rest));
+            Claim::Aborted { actor: actor.to_owned(), reason: reason.to_owned() }
+        }
         None => Claim::Committed,
     }
 }
@@ -67,7 +70,7 @@ impl Bus {
     pub async fn claim_promotion(&self, project: &str, promotion: &str, claim: &Claim) -> Result<Claim> {
         let store = self.bucket(CLAIMS_BUCKET).await?;
         let value = match claim {
-            Claim::Aborted(reason) => format!("{ABORTED_PREFIX}{reason}"),
+            Claim::Aborted { actor, reason } => format!("{ABORTED_PREFIX}{}\n{reason}", actor.replace('\n', " ")),
             Claim::Committed => COMMITTED.to_owned(),
         };
         match store.create(key(project, promotion), value.into()).await {

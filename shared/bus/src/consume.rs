@@ -119,24 +119,28 @@ impl Bus {
             .get_stream(spec.stream)
             .await
             .map_err(|e| BusError::nats("opening the event stream", e))?;
-        let consumer = stream
-            .get_or_create_consumer(
-                &spec.name,
-                pull::Config {
-                    durable_name: Some(spec.name.clone()),
-                    filter_subjects: spec.filter_subjects.clone(),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: spec.ack_wait,
-                    deliver_policy: DeliverPolicy::All,
-                    max_ack_pending: spec.max_ack_pending,
-                    // Redelivery is bounded by counting failures, not deliveries: waiting
-                    // for a turn redelivers too, and must never dead-letter.
-                    max_deliver: -1,
-                    ..Default::default()
-                },
-            )
+        let config = pull::Config {
+            durable_name: Some(spec.name.clone()),
+            filter_subjects: spec.filter_subjects.clone(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: spec.ack_wait,
+            deliver_policy: DeliverPolicy::All,
+            max_ack_pending: spec.max_ack_pending,
+            // Redelivery is bounded by counting failures, not deliveries: waiting for a
+            // turn redelivers too, and must never dead-letter.
+            max_deliver: -1,
+            ..Default::default()
+        };
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+            .get_or_create_consumer(&spec.name, config.clone())
             .await
             .map_err(|e| BusError::nats("creating a consumer", e))?;
+        // A consumer made by an earlier version may take fewer event types (a new one
+        // joined the handler's subjects): it is brought up to date, keeping its position.
+        let info = consumer.info().await.map_err(|e| BusError::nats("reading a consumer", e))?;
+        if info.config.filter_subjects != spec.filter_subjects || info.config.max_ack_pending != spec.max_ack_pending {
+            consumer = stream.update_consumer(config).await.map_err(|e| BusError::nats("updating a consumer", e))?;
+        }
         let failures = Failures::default();
         let mut reconnect_delay = Duration::from_millis(250);
         loop {

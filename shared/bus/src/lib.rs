@@ -8,7 +8,9 @@
 //! - [`publish`]: publishing events with CloudEvents headers and deduplication.
 //! - [`aliases`]: atomic, per-project freight alias claims, and announcing freight once.
 //! - [`consume`]: durable pull consumers: explicit ack, nak with delay, dead letters.
+//! - [`mirror`]: a KV bucket kept in memory by a watch.
 //! - [`specs`]: the spec bucket: applying manifests and watching them.
+//! - [`tokens`]: api tokens, stored by hash, with their roles.
 //! - [`local_server`]: a `nats-server` child process (for `lading up` and tests).
 //! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision), and
 //!   the fence work under a lease checks before each effect.
@@ -21,11 +23,13 @@ pub mod claims;
 pub mod consume;
 pub mod lease;
 pub mod local_server;
+pub mod mirror;
 pub mod names;
 pub mod provision;
 pub mod publish;
 pub mod specs;
 pub mod start;
+pub mod tokens;
 pub mod tracing_context;
 
 use async_nats::jetstream;

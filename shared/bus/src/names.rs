@@ -21,6 +21,9 @@ pub const CLAIMS_BUCKET: &str = "lading-promotion-claims";
 /// How long a promotion's claim is kept.
 pub const CLAIMS_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
+/// Api tokens by the SHA-256 of the token: name, role, scope, who made it.
+pub const TOKENS_BUCKET: &str = "lading-tokens";
+
 /// How long JetStream remembers a `Nats-Msg-Id` for deduplication.
 pub const DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
 /// How long a lease lives without renewal.

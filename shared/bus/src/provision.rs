@@ -17,32 +17,31 @@ impl Bus {
     /// snapshot store exist.
     pub async fn provision(&self) -> Result<()> {
         let js = self.jetstream();
-        let facts = EventType::filters_kept(Kept::All);
-        let mut events = js
-            .get_or_create_stream(stream::Config {
+        // Facts first: an events stream from before the discovery stream gives its
+        // discovery subjects up before the discovery stream claims them.
+        ensure_stream(
+            js,
+            stream::Config {
                 name: EVENTS_STREAM.to_owned(),
-                subjects: facts.clone(),
+                subjects: EventType::filters_kept(Kept::All),
                 duplicate_window: DUPLICATE_WINDOW,
                 storage: stream::StorageType::File,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| BusError::nats("creating the event stream", e))?;
-        let mut config = events.info().await.map_err(|e| BusError::nats("reading the event stream", e))?.config.clone();
-        if config.subjects != facts {
-            config.subjects = facts;
-            js.update_stream(config).await.map_err(|e| BusError::nats("narrowing the event stream to facts", e))?;
-        }
-        js.get_or_create_stream(stream::Config {
-            name: DISCOVERY_STREAM.to_owned(),
-            subjects: EventType::filters_kept(Kept::Latest),
-            max_messages_per_subject: 1,
-            duplicate_window: DUPLICATE_WINDOW,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| BusError::nats("creating the discovery stream", e))?;
+            },
+        )
+        .await?;
+        ensure_stream(
+            js,
+            stream::Config {
+                name: DISCOVERY_STREAM.to_owned(),
+                subjects: EventType::filters_kept(Kept::Latest),
+                max_messages_per_subject: 1,
+                duplicate_window: DUPLICATE_WINDOW,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            },
+        )
+        .await?;
         if js.get_object_store(SNAPSHOTS_BUCKET).await.is_err() {
             let created = js
                 .create_object_store(object_store::Config {
@@ -71,6 +70,7 @@ impl Bus {
             (ALIASES_BUCKET, 1, std::time::Duration::ZERO),
             (LEASES_BUCKET, 1, LEASE_TTL),
             (CLAIMS_BUCKET, 1, CLAIMS_TTL),
+            (TOKENS_BUCKET, 1, std::time::Duration::ZERO),
         ] {
             if js.get_key_value(bucket).await.is_ok() {
                 continue;
@@ -95,4 +95,24 @@ impl Bus {
     pub(crate) async fn bucket(&self, name: &'static str) -> Result<kv::Store> {
         self.jetstream().get_key_value(name).await.map_err(|e| BusError::nats("opening a KV bucket", e))
     }
+}
+
+/// Creates the stream `config` describes, or brings an existing one's subjects in line
+/// with it (new event types add subjects; the discovery stream took some away).
+async fn ensure_stream(js: &async_nats::jetstream::Context, config: stream::Config) -> Result<()> {
+    let name = config.name.clone();
+    let subjects = config.subjects.clone();
+    let mut existing = js
+        .get_or_create_stream(config)
+        .await
+        .map_err(|e| BusError::nats("creating a stream", format!("{name}: {e}")))?;
+    let mut current =
+        existing.info().await.map_err(|e| BusError::nats("reading a stream", format!("{name}: {e}")))?.config.clone();
+    if current.subjects != subjects {
+        current.subjects = subjects;
+        js.update_stream(current)
+            .await
+            .map_err(|e| BusError::nats("updating a stream's subjects", format!("{name}: {e}")))?;
+    }
+    Ok(())
 }

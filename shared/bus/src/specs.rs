@@ -2,17 +2,15 @@
 //! service. Keys are `<project>.<kind>.<name>`; values are the manifest as JSON.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use async_nats::jetstream::kv::Operation;
-use futures::StreamExt;
 use lading_domain::spec::{
     Kind, Manifest, PromotionPolicy, PromotionTaskSpec, Spec, StageSpec, WarehouseSpec, parse_manifest,
 };
 use lading_runtime::Shutdown;
 use tokio::sync::watch;
 
+use crate::mirror::Mirror;
 use crate::names::SPECS_BUCKET;
 use crate::{Bus, BusError, Result};
 
@@ -133,99 +131,42 @@ impl Specs {
     }
 }
 
+impl crate::mirror::Entries for Specs {
+    fn put(&mut self, key: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+        let value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let manifest = parse_manifest(1, value).map_err(|e| e.to_string())?;
+        self.by_key.insert(key.to_owned(), manifest);
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.by_key.remove(key);
+    }
+}
+
 /// A live view of the spec bucket.
 #[derive(Clone)]
-pub struct SpecStore {
-    specs: Arc<RwLock<Specs>>,
-    revision: watch::Receiver<u64>,
-}
+pub struct SpecStore(Mirror<Specs>);
 
 impl SpecStore {
     /// Starts watching; returns once every stored manifest is loaded.
     pub async fn watch(bus: &Bus, shutdown: Shutdown) -> Result<SpecStore> {
-        let store = bus.bucket(SPECS_BUCKET).await?;
-        let stored = store.status().await.map_err(|e| BusError::nats("reading the spec bucket", e))?.values();
-        let mut watch = store.watch_with_history(">").await.map_err(|e| BusError::nats("watching specs", e))?;
-        let specs = Arc::new(RwLock::new(Specs::default()));
-        let (revision_tx, revision) = watch::channel(0u64);
-        let (loaded_tx, mut loaded) = watch::channel(stored == 0);
-        let writer = specs.clone();
-        tokio::spawn(async move {
-            loop {
-                let next = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    next = watch.next() => next,
-                };
-                let entry = match next {
-                    Some(Ok(entry)) => entry,
-                    Some(Err(error)) => {
-                        tracing::warn!(%error, "watching specs: retrying");
-                        continue;
-                    }
-                    None => {
-                        // The watch ends when NATS goes away: watch again (latest values
-                        // and deletion markers are replayed, so nothing is missed).
-                        tracing::warn!("spec watch ended; watching again");
-                        loop {
-                            tokio::select! {
-                                () = shutdown.cancelled() => return,
-                                () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                            }
-                            match store.watch_with_history(">").await {
-                                Ok(new_watch) => {
-                                    watch = new_watch;
-                                    break;
-                                }
-                                Err(error) => tracing::warn!(%error, "cannot watch specs yet"),
-                            }
-                        }
-                        continue;
-                    }
-                };
-                {
-                    let mut specs = writer.write().unwrap_or_else(|p| p.into_inner());
-                    match entry.operation {
-                        Operation::Put => match serde_json::from_slice(&entry.value)
-                            .map_err(|e| e.to_string())
-                            .and_then(|value| parse_manifest(1, value).map_err(|e| e.to_string()))
-                        {
-                            Ok(manifest) => {
-                                specs.by_key.insert(entry.key.clone(), manifest);
-                            }
-                            Err(error) => tracing::warn!(key = entry.key, error, "ignoring an unreadable spec"),
-                        },
-                        Operation::Delete | Operation::Purge => {
-                            specs.by_key.remove(&entry.key);
-                        }
-                    }
-                }
-                revision_tx.send_replace(entry.revision);
-                if entry.seen_current || entry.delta == 0 {
-                    loaded_tx.send_replace(true);
-                }
-            }
-        });
-        let loaded_in_time = tokio::time::timeout(Duration::from_secs(30), loaded.wait_for(|l| *l)).await;
-        if !loaded_in_time.is_ok_and(|r| r.is_ok()) {
-            return Err(BusError::nats("loading specs", "did not load within 30s"));
-        }
-        Ok(SpecStore { specs, revision })
+        Mirror::start(bus, SPECS_BUCKET, shutdown).await.map(SpecStore)
     }
 
     /// Reads the current specs.
     pub fn read<R>(&self, f: impl FnOnce(&Specs) -> R) -> R {
-        f(&self.specs.read().unwrap_or_else(|p| p.into_inner()))
+        self.0.read(f)
     }
 
     /// A receiver that changes whenever a spec changes.
     pub fn changes(&self) -> watch::Receiver<u64> {
-        self.revision.clone()
+        self.0.changes()
     }
 
     /// Waits until the store has seen bucket revision `revision`; false on timeout.
     pub async fn wait_for_revision(&self, revision: u64, timeout: Duration) -> bool {
-        let mut changes = self.revision.clone();
-        tokio::time::timeout(timeout, changes.wait_for(|r| *r >= revision)).await.is_ok_and(|r| r.is_ok())
+        self.0.wait_for_revision(revision, timeout).await
     }
 }
 
@@ -237,6 +178,14 @@ pub enum ApplyError {
     TooLarge { index: usize, bytes: usize, limit: usize },
     #[error(transparent)]
     Bus(#[from] BusError),
+}
+
+impl Bus {
+    /// Deletes a stored manifest (nothing happens when there is none).
+    pub async fn delete_manifest(&self, project: &str, kind: Kind, name: &str) -> Result<()> {
+        let store = self.bucket(SPECS_BUCKET).await?;
+        store.delete(spec_key(project, kind, name)).await.map_err(|e| BusError::nats("deleting a spec", e))
+    }
 }
 
 impl Bus {

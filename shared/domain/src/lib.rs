@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`suggest`]: the closest known name to a mistyped one.
+//! - [`access`]: roles, permissions and tokens: who may do what.
 //! - [`names`]: validated names of projects, stages, warehouses (Kubernetes DNS labels).
 //! - [`freight`]: the Freight type with Kargo's field names, and its status.
 //! - [`freight_functions`]: `commitFrom`, `imageFrom`, `chartFrom` for CEL expressions.
@@ -28,6 +30,7 @@
 //! - [`secrets`]: secrets steps read with `secret()`, and cutting revealed values out of messages.
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
 
+pub mod access;
 pub mod alias;
 pub mod availability;
 pub mod credentials;
@@ -52,6 +55,7 @@ pub mod secrets;
 pub mod selection;
 pub mod soak;
 pub mod spec;
+pub mod suggest;
 pub mod url_normalize;
 
 pub use freight::{Chart, Freight, FreightOrigin, FreightStatus, GitCommit, Image};

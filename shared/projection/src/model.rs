@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use lading_domain::freight::{CurrentStage, VerifiedStage};
+use lading_domain::freight::{ApprovedStage, CurrentStage, VerifiedStage};
 use lading_domain::promotion_queue::{Queued, Turn, head_of_queue, turn_of};
 use lading_domain::soak::longest_soak_after_leaving;
 use lading_domain::{Freight, FreightId, FreightOrigin};
@@ -43,6 +43,13 @@ pub struct PromotionRecord {
     pub message: String,
     /// Steps that finished, by index (a resumed promotion replaces earlier entries).
     pub steps: Vec<StepRecord>,
+    /// Who asked for it (a token's name; `lading/promoter` for automatic promotions;
+    /// empty for promotions recorded before actors were).
+    #[serde(default)]
+    pub created_by: String,
+    /// Who aborted it, when someone did.
+    #[serde(default)]
+    pub aborted_by: String,
 }
 
 /// A stage's promotions, in creation order.
@@ -103,6 +110,9 @@ pub struct WarehouseRecord {
     pub last_discovery_error: Option<(String, DateTime<Utc>)>,
     /// What the last successful discovery found.
     pub discovered: Option<WarehouseArtifactsDiscoveredV1>,
+    /// The last refresh request the warehouse finished (Kargo's `lastHandledRefresh`).
+    #[serde(default)]
+    pub last_handled_refresh: Option<String>,
 }
 
 /// One project's read model.
@@ -154,8 +164,13 @@ impl ReadModel {
     }
 
     fn apply_event(&mut self, seq: u64, event: &Event) {
+        // Earlier versions of an event apply as the current one does.
+        let upgraded = upgrade::to_current(event);
+        let event = upgraded.as_ref().unwrap_or(event);
         let project = self.projects.entry(event.project().to_owned()).or_default();
         match event {
+            // Upgraded above.
+            Event::PromotionCreated(_) | Event::PromotionAborted(_) | Event::FreightAliasChanged(_) => {}
             Event::FreightCreated(e) => {
                 let Ok(id) = FreightId::parse(&e.freight_id) else {
                     return;
@@ -168,7 +183,7 @@ impl ReadModel {
                 });
                 project.warehouses.entry(e.origin_name.clone()).or_default().last_freight = Some(id);
             }
-            Event::PromotionCreated(e) => {
+            Event::PromotionCreatedV2(e) => {
                 let Ok(id) = FreightId::parse(&e.freight_id) else {
                     return;
                 };
@@ -186,6 +201,8 @@ impl ReadModel {
                         commit: String::new(),
                         message: String::new(),
                         steps: Vec::new(),
+                        created_by: e.actor.clone(),
+                        aborted_by: String::new(),
                     });
                 }
             }
@@ -291,14 +308,14 @@ impl ReadModel {
                     record.message = e.reason.clone();
                 }
             }
-            Event::FreightAliasChanged(e) => {
+            Event::FreightAliasChangedV2(e) => {
                 if let Ok(id) = FreightId::parse(&e.freight_id)
                     && let Some(f) = project.freight.get_mut(&id)
                 {
                     f.freight.alias = e.alias.clone();
                 }
             }
-            Event::PromotionAborted(e) => {
+            Event::PromotionAbortedV2(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();
                 if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
                     && !record.phase.is_terminal()
@@ -306,7 +323,25 @@ impl ReadModel {
                     record.phase = PromotionPhase::Aborted;
                     record.finished_at = Some(time_from_ms(e.aborted_at_ms));
                     record.message = e.reason.clone();
+                    record.aborted_by = e.actor.clone();
                 }
+            }
+            Event::FreightApproved(e) => {
+                if let Ok(id) = FreightId::parse(&e.freight_id)
+                    && let Some(f) = project.freight.get_mut(&id)
+                {
+                    let approved_at = time_from_ms(e.approved_at_ms);
+                    f.freight.status.approved_for.entry(e.stage.clone()).or_insert(ApprovedStage { approved_at });
+                }
+            }
+            Event::FreightDeleted(e) => {
+                if let Ok(id) = FreightId::parse(&e.freight_id) {
+                    project.freight.remove(&id);
+                }
+            }
+            Event::WarehouseRefreshHandled(e) => {
+                project.warehouses.entry(e.warehouse.clone()).or_default().last_handled_refresh =
+                    Some(e.request_id.clone());
             }
             Event::WarehouseDiscoveryFailed(e) => {
                 project.warehouses.entry(e.warehouse.clone()).or_default().last_discovery_error =
@@ -315,6 +350,8 @@ impl ReadModel {
         }
     }
 }
+
+pub mod upgrade;
 
 #[cfg(test)]
 mod tests;

@@ -9,17 +9,26 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State as AxumState;
+use axum::extract::{Extension, State as AxumState};
 use lading_bus::specs::ApplyError;
+use lading_domain::access::{Permission, Target};
 use lading_domain::spec::references::{describe_cycle, find_cycle, upstream_stages};
 use lading_domain::spec::{Kind, Manifest, ManifestError, Spec, parse_manifests};
 use serde_json::{Value, json};
 
 use super::{State, context};
+use crate::auth::Caller;
 use crate::body::read_limited;
 use crate::error::ApiError;
 
-pub async fn apply(AxumState(state): AxumState<State>, body: Body) -> Result<Json<Value>, ApiError> {
+/// The annotation naming who last applied an object.
+pub const APPLIED_BY: &str = "lading.dev/last-applied-by";
+
+pub async fn apply(
+    AxumState(state): AxumState<State>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
     let body = read_limited(body, context.limits.max_body_bytes).await?;
     let body = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest(format!("the body is not UTF-8: {e}")))?;
@@ -36,10 +45,23 @@ pub async fn apply(AxumState(state): AxumState<State>, body: Body) -> Result<Jso
         return Err(ApiError::BadRequest("no documents to apply".to_owned()));
     }
     // Expressions are parsed on threads of their own; the wait stays off the runtime.
-    let manifests = tokio::task::spawn_blocking(move || parse_manifests(documents))
+    let mut manifests = tokio::task::spawn_blocking(move || parse_manifests(documents))
         .await
         .map_err(|e| ApiError::Internal(format!("validating the manifests: {e}")))?
         .map_err(ApiError::InvalidManifests)?;
+    // Each document needs its project's admin; a new project or a cluster-scoped object
+    // needs the server's.
+    for manifest in &mut manifests {
+        let target = match manifest.kind() {
+            Kind::Project if context.specs.read(|s| s.project_exists(manifest.name())) => {
+                Target::Project(manifest.name())
+            }
+            Kind::Project | Kind::ClusterPromotionTask => Target::Server,
+            _ => Target::Project(manifest.project()),
+        };
+        caller.require(Permission::Administer, target)?;
+        manifest.metadata.annotations.insert(APPLIED_BY.to_owned(), caller.name.clone());
+    }
     let problems = context.specs.read(|specs| {
         let mut problems = missing_projects(&manifests, |p| specs.project_exists(p));
         problems.extend(stage_cycles(&manifests, |project| {

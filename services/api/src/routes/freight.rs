@@ -9,13 +9,13 @@ use lading_events::catalog::WarehouseArtifactsDiscoveredV1;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{State, context, require_project};
+use super::{State, context, lookup};
 use crate::error::ApiError;
 use crate::objects::{freight_object, list as list_of};
 
 pub async fn list(AxumState(state): AxumState<State>, Path(project): Path<String>) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
-    require_project(&context, &project)?;
+    lookup::project(&context, &project)?;
     let items = context.projection.read(|model| {
         let mut records: Vec<_> = model.project(&project).map(|p| p.freight.values().collect()).unwrap_or_default();
         records.sort_by_key(|r| std::cmp::Reverse(r.discovered_seq));
@@ -162,7 +162,7 @@ pub async fn create(
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let context = context(&state)?;
-    require_project(&context, &project)?;
+    lookup::project(&context, &project)?;
     let request: CreateFreight =
         serde_json::from_str(&body).map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
     if context.specs.read(|s| s.warehouse(&project, &request.warehouse).is_none()) {

@@ -2,18 +2,19 @@
 //! and `POST …/stages/{stage}/abort` (stop the stage's current or named promotion).
 
 use axum::Json;
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Extension, Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use chrono::Utc;
 use lading_bus::claims::Claim;
 use lading_domain::availability::is_available;
 use lading_domain::names::promotion_name;
-use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionTrigger};
+use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionTrigger};
 use lading_events::{Event, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{State, context, require_project};
+use super::{State, context, lookup};
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize)]
@@ -26,13 +27,13 @@ pub struct PromoteRequest {
 pub async fn create(
     AxumState(state): AxumState<State>,
     Path((project, stage)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
     Json(request): Json<PromoteRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let context = context(&state)?;
-    require_project(&context, &project)?;
-    let Some(spec) = context.specs.read(|s| s.stage(&project, &stage).cloned()) else {
-        return Err(ApiError::NotFound(format!("stage {stage:?} not found in project {project:?}")));
-    };
+    lookup::project(&context, &project)?;
+    let spec = lookup::stage(&context, &project, &stage)?;
+    lookup::freight(&context, &project, &request.freight)?;
     let (freight_id, origin, available) = context
         .projection
         .read(|model| {
@@ -58,16 +59,18 @@ pub async fn create(
         Some(true) => {}
     }
     let name = promotion_name(&stage, &freight_id, &ulid::Ulid::new().to_string());
-    let event = Event::PromotionCreated(PromotionCreatedV1 {
+    let event = Event::PromotionCreatedV2(PromotionCreatedV2 {
         project: project.clone(),
         stage: stage.clone(),
         promotion: name.clone(),
         freight_id: freight_id.to_string(),
         trigger: PromotionTrigger::Manual,
+        actor: caller.name.clone(),
         created_at_ms: now_ms(),
     });
     let trace = lading_bus::tracing_context::new_root();
-    context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let published = context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    lookup::applied(&context, published).await;
     tracing::info!(project, stage, promotion = name, freight = %freight_id, "manual promotion queued");
     Ok((StatusCode::CREATED, Json(json!({"name": name, "freight": freight_id.as_str()}))))
 }
@@ -83,10 +86,12 @@ pub struct AbortRequest {
 pub async fn abort(
     AxumState(state): AxumState<State>,
     Path((project, stage)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
     body: Option<Json<AbortRequest>>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
-    require_project(&context, &project)?;
+    lookup::project(&context, &project)?;
+    lookup::stage(&context, &project, &stage)?;
     let named = body.and_then(|Json(b)| b.promotion);
     let target = context.projection.read(|model| {
         let record = model.project(&project)?.stages.get(&stage)?;
@@ -106,27 +111,61 @@ pub async fn abort(
         return Err(ApiError::Conflict(format!("promotion {name} already ended ({phase:?})")));
     }
     // Abort and the promotion's own finish race: the claim decides once which holds.
-    let reason = "aborted by a user".to_owned();
-    let claimed = context
-        .bus
-        .claim_promotion(&project, &name, &Claim::Aborted(reason.clone()))
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let reason = format!("aborted by {}", caller.name);
+    let claim = Claim::Aborted { actor: caller.name.clone(), reason: reason.clone() };
+    let claimed =
+        context.bus.claim_promotion(&project, &name, &claim).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
     if claimed == Claim::Committed {
         return Err(ApiError::Conflict(format!(
             "promotion {name} can no longer be aborted: it pushed its changes (or is recording its outcome) and will finish"
         )));
     }
-    let event = Event::PromotionAborted(PromotionAbortedV1 {
+    let event = Event::PromotionAbortedV2(PromotionAbortedV2 {
         project: project.clone(),
         stage: stage.clone(),
         promotion: name.clone(),
         freight_id: freight_id.to_string(),
         reason,
+        actor: caller.name.clone(),
         aborted_at_ms: now_ms(),
     });
     let trace = lading_bus::tracing_context::new_root();
-    context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let published = context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    lookup::applied(&context, published).await;
     tracing::info!(project, stage, promotion = name, "promotion aborted");
     Ok(Json(json!({"name": name})))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this stage's promotions.
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+/// `GET /api/v1/projects/{project}/promotions[?stage=S]`: Kargo-style Promotion objects,
+/// oldest first per stage.
+pub async fn list(
+    AxumState(state): AxumState<State>,
+    Path(project): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let context = context(&state)?;
+    lookup::project(&context, &project)?;
+    if let Some(stage) = &query.stage {
+        lookup::stage(&context, &project, stage)?;
+    }
+    let items = context.projection.read(|model| {
+        let Some(project_model) = model.project(&project) else { return Vec::new() };
+        project_model
+            .stages
+            .iter()
+            .filter(|(stage, _)| query.stage.as_ref().is_none_or(|s| s == *stage))
+            .flat_map(|(stage, record)| {
+                record.promotions.iter().map(|p| crate::objects::promotion_object(&project, stage, project_model, p))
+            })
+            .collect::<Vec<_>>()
+    });
+    Ok(Json(crate::objects::list(items)))
 }

@@ -6,13 +6,13 @@ use lading_domain::spec::references::unresolved_references;
 use lading_domain::spec::{Kind, Spec};
 use serde_json::Value;
 
-use super::{State, context, require_project};
+use super::{State, context, lookup};
 use crate::error::ApiError;
 use crate::objects::{list as list_of, stage_object};
 
 pub async fn list(AxumState(state): AxumState<State>, Path(project): Path<String>) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
-    require_project(&context, &project)?;
+    lookup::project(&context, &project)?;
     let stages: Vec<_> = context.specs.read(|s| {
         s.in_project(&project, Kind::Stage)
             .map(|m| {

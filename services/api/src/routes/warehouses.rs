@@ -9,13 +9,13 @@ use lading_events::catalog::WarehouseRefreshRequestedV1;
 use lading_events::{Event, now_ms};
 use serde_json::{Value, json};
 
-use super::{State, context, require_project};
+use super::{State, context, lookup};
 use crate::error::ApiError;
 use crate::objects::{list as list_of, warehouse_object};
 
 pub async fn list(AxumState(state): AxumState<State>, Path(project): Path<String>) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
-    require_project(&context, &project)?;
+    lookup::project(&context, &project)?;
     let manifests: Vec<_> = context.specs.read(|s| s.in_project(&project, Kind::Warehouse).cloned().collect());
     let items = context.projection.read(|model| {
         let project_model = model.project(&project);
@@ -29,7 +29,7 @@ pub async fn refresh(
     Path((project, warehouse)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let context = context(&state)?;
-    require_project(&context, &project)?;
+    lookup::project(&context, &project)?;
     if context.specs.read(|s| s.warehouse(&project, &warehouse).is_none()) {
         return Err(ApiError::NotFound(format!("warehouse {warehouse:?} not found in project {project:?}")));
     }

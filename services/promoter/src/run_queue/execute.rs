@@ -5,7 +5,7 @@
 use lading_bus::lease::Fence;
 use lading_domain::FreightId;
 use lading_events::catalog::{
-    PromotionCreatedV1, PromotionErroredV1, PromotionFailedV1, PromotionStepFinishedV2, PromotionSucceededV1,
+    PromotionCreatedV2, PromotionErroredV1, PromotionFailedV1, PromotionStepFinishedV2, PromotionSucceededV1,
     StepStatusV2,
 };
 use lading_events::{Event, TraceContext, now_ms};
@@ -26,7 +26,7 @@ pub enum Finished {
     Stopped(Stop),
 }
 
-fn step_event(created: &PromotionCreatedV1, report: StepReport) -> Event {
+fn step_event(created: &PromotionCreatedV2, report: StepReport) -> Event {
     let status = match report.outcome {
         StepOutcome::Succeeded => StepStatusV2::Succeeded,
         StepOutcome::Failed => StepStatusV2::Failed,
@@ -48,7 +48,7 @@ fn step_event(created: &PromotionCreatedV1, report: StepReport) -> Event {
 }
 
 /// Runs the promotion's steps and returns how it ended.
-pub async fn execute(context: &Context, created: &PromotionCreatedV1, trace: &TraceContext, fence: Fence) -> Finished {
+pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &TraceContext, fence: Fence) -> Finished {
     let failed = |reason: String| {
         tracing::warn!(promotion = created.promotion, reason, "promotion failed");
         Event::PromotionFailed(PromotionFailedV1 {

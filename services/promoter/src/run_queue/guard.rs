@@ -11,7 +11,7 @@ use lading_bus::Bus;
 use lading_bus::claims::Claim;
 use lading_bus::lease::Fence;
 use lading_domain::FreightId;
-use lading_events::catalog::{FreightAliasChangedV1, PromotionCreatedV1};
+use lading_events::catalog::{FreightAliasChangedV2, PromotionCreatedV2};
 use lading_events::{Event, TraceContext, now_ms};
 use lading_projection::Projection;
 use lading_remote::Cancellation;
@@ -35,7 +35,7 @@ pub struct TurnGuard {
 }
 
 impl TurnGuard {
-    pub fn new(fence: Fence, bus: Bus, runtime: Handle, created: &PromotionCreatedV1) -> Self {
+    pub fn new(fence: Fence, bus: Bus, runtime: Handle, created: &PromotionCreatedV2) -> Self {
         Self {
             fence,
             bus,
@@ -82,7 +82,7 @@ impl EffectGuard for TurnGuard {
                 self.committed.store(true, Ordering::SeqCst);
                 Ok(())
             }
-            Ok(Claim::Aborted(reason)) => Err(self.refuse(Stop::Aborted(reason))),
+            Ok(Claim::Aborted { reason, .. }) => Err(self.refuse(Stop::Aborted(reason))),
             Err(error) => {
                 Err(self.refuse(Stop::LostTurn(format!("cannot record the promotion's point of no return: {error}"))))
             }
@@ -113,7 +113,7 @@ pub async fn stop_when_aborted_or_lost(guard: Arc<TurnGuard>) {
         };
         tokio::select! {
             claim = next_claim => match claim {
-                Some(Claim::Aborted(reason)) if !guard.committed.load(Ordering::SeqCst) => {
+                Some(Claim::Aborted { reason, .. }) if !guard.committed.load(Ordering::SeqCst) => {
                     guard.refuse(Stop::Aborted(reason));
                     return;
                 }
@@ -135,7 +135,7 @@ pub async fn stop_when_aborted_or_lost(guard: Arc<TurnGuard>) {
 pub struct RunObserver<'a> {
     pub guard: &'a TurnGuard,
     pub projection: Projection,
-    pub created: PromotionCreatedV1,
+    pub created: PromotionCreatedV2,
     pub reports: tokio::sync::mpsc::UnboundedSender<StepReport>,
     pub failpoint: Option<String>,
     pub trace: TraceContext,
@@ -153,6 +153,7 @@ impl StepObserver for RunObserver<'_> {
             return Ok(());
         }
         let (bus, trace, freight) = (self.guard.bus.clone(), self.trace, freight.clone());
+        let actor = format!("promotion/{}", self.created.promotion);
         // Steps run on a blocking thread: wait here for NATS.
         self.guard.runtime.block_on(async move {
             match bus.change_alias(&project, &freight, alias, &previous).await.map_err(|e| e.to_string())? {
@@ -160,11 +161,12 @@ impl StepObserver for RunObserver<'_> {
                     Err(format!("alias {alias:?} belongs to freight {}", other.get(..7).unwrap_or(&other)))
                 }
                 lading_bus::aliases::AliasChange::Claimed => {
-                    let event = Event::FreightAliasChanged(FreightAliasChangedV1 {
+                    let event = Event::FreightAliasChangedV2(FreightAliasChangedV2 {
                         project,
                         freight_id: freight.to_string(),
                         alias: alias.to_owned(),
                         previous_alias: previous,
+                        actor,
                         changed_at_ms: now_ms(),
                     });
                     bus.publish(&event, &trace).await.map(|_| ()).map_err(|e| e.to_string())

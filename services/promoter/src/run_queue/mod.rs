@@ -31,7 +31,7 @@ use lading_bus::claims::Claim;
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_domain::promotion_queue::Turn;
-use lading_events::catalog::{PromotionAbortedV1, PromotionCreatedV1, PromotionStartedV1};
+use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionStartedV1};
 use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_runtime::Shutdown;
 
@@ -46,7 +46,7 @@ const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
 const CATCH_UP: Duration = Duration::from_secs(10);
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV1.filter()]);
+    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV2.filter()]);
     // Promotions of different stages run side by side; the stage lease keeps each stage
     // to one at a time.
     spec.concurrency = context.config.promotions_at_once;
@@ -60,7 +60,7 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
 }
 
 /// Whose turn it is for `created` in its stage's queue, per the read model.
-fn turn_of(context: &Context, created: &PromotionCreatedV1) -> Turn {
+fn turn_of(context: &Context, created: &PromotionCreatedV2) -> Turn {
     context.projection.read(|model| {
         model
             .project(&created.project)
@@ -74,9 +74,15 @@ fn transient(error: lading_bus::BusError) -> HandlerError {
 }
 
 async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
-    let Event::PromotionCreated(created) = &delivery.event else {
-        return Ok(Outcome::Done);
+    let created = match &delivery.event {
+        Event::PromotionCreatedV2(created) => created.clone(),
+        earlier @ Event::PromotionCreated(_) => match lading_projection::model::upgrade::to_current(earlier) {
+            Some(Event::PromotionCreatedV2(created)) => created,
+            _ => return Ok(Outcome::Done),
+        },
+        _ => return Ok(Outcome::Done),
     };
+    let created = &created;
     if let Err(error) = FreightId::parse(&created.freight_id) {
         return Err(HandlerError::Permanent(format!(
             "promotion {} names a malformed freight ID: {error}",
@@ -128,16 +134,16 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
 /// ended.
 async fn run_turn(
     context: &Context,
-    created: &PromotionCreatedV1,
+    created: &PromotionCreatedV2,
     trace: &TraceContext,
     fence: lading_bus::lease::Fence,
 ) -> Result<Outcome, HandlerError> {
     // An abort claimed before the turn came: record it (its author may have died before
     // publishing it).
-    if let Some(Claim::Aborted(reason)) =
+    if let Some(Claim::Aborted { actor, reason }) =
         context.bus.promotion_claim(&created.project, &created.promotion).await.map_err(transient)?
     {
-        publish_aborted(context, created, &reason, trace).await?;
+        publish_aborted(context, created, &actor, &reason, trace).await?;
         return Ok(Outcome::Done);
     }
     let started = Event::PromotionStarted(PromotionStartedV1 {
@@ -158,14 +164,20 @@ async fn run_turn(
                 Ok(Claim::Committed) => {
                     context.bus.publish_terminal(&event, trace).await.map_err(transient)?;
                 }
-                Ok(Claim::Aborted(reason)) => publish_aborted(context, created, &reason, trace).await?,
+                Ok(Claim::Aborted { actor, reason }) => {
+                    publish_aborted(context, created, &actor, &reason, trace).await?
+                }
                 Err(error) => return Err(transient(error)),
             }
             Ok(Outcome::Done)
         }
         execute::Finished::Stopped(Stop::Aborted(reason)) => {
             tracing::info!(promotion = created.promotion, reason, "promotion aborted");
-            publish_aborted(context, created, &reason, trace).await?;
+            let actor = match context.bus.promotion_claim(&created.project, &created.promotion).await {
+                Ok(Some(Claim::Aborted { actor, .. })) => actor,
+                _ => String::new(),
+            };
+            publish_aborted(context, created, &actor, &reason, trace).await?;
             Ok(Outcome::Done)
         }
         execute::Finished::Stopped(Stop::LostTurn(reason)) => {
@@ -179,19 +191,21 @@ async fn run_turn(
 /// Records an abort the claims decided, unless the log already has the promotion's end.
 async fn publish_aborted(
     context: &Context,
-    created: &PromotionCreatedV1,
+    created: &PromotionCreatedV2,
+    actor: &str,
     reason: &str,
     trace: &TraceContext,
 ) -> Result<(), HandlerError> {
     if turn_of(context, created) == Turn::Finished {
         return Ok(());
     }
-    let event = Event::PromotionAborted(PromotionAbortedV1 {
+    let event = Event::PromotionAbortedV2(PromotionAbortedV2 {
         project: created.project.clone(),
         stage: created.stage.clone(),
         promotion: created.promotion.clone(),
         freight_id: created.freight_id.clone(),
         reason: reason.to_owned(),
+        actor: actor.to_owned(),
         aborted_at_ms: now_ms(),
     });
     context.bus.publish(&event, trace).await.map_err(transient)?;

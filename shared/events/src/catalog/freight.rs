@@ -164,6 +164,41 @@ pub struct FreightAliasChangedV1 {
     pub changed_at_ms: i64,
 }
 
+/// `dev.lading.freight.alias-changed.v2`: a freight got a new alias, and who gave it
+/// (a person by their token's name, or `promotion/<name>` for the `set-freight-alias`
+/// step). Replaces v1 (which named no actor); readers take both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreightAliasChangedV2 {
+    pub project: String,
+    pub freight_id: String,
+    pub alias: String,
+    pub previous_alias: String,
+    pub actor: String,
+    pub changed_at_ms: i64,
+}
+
+/// `dev.lading.freight.approved.v1`: a person approved freight for a stage; it is
+/// available to the stage whatever its upstream stages say. Approving creates no
+/// promotion. Its identity names project, freight and stage: approving twice is stored
+/// once (and the first approval's time holds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreightApprovedV1 {
+    pub project: String,
+    pub freight_id: String,
+    pub stage: String,
+    pub actor: String,
+    pub approved_at_ms: i64,
+}
+
+/// `dev.lading.freight.deleted.v1`: a person deleted freight no stage held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreightDeletedV1 {
+    pub project: String,
+    pub freight_id: String,
+    pub actor: String,
+    pub deleted_at_ms: i64,
+}
+
 /// `dev.lading.freight.verified.v1`: freight passed verification in a stage after the
 /// named promotion, making it available to downstream stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

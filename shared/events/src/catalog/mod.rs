@@ -40,10 +40,16 @@ pub enum EventType {
     PromotionErroredV1,
     PromotionStepFinishedV2,
     WarehouseArtifactsDiscoveredV1,
+    FreightApprovedV1,
+    FreightDeletedV1,
+    FreightAliasChangedV2,
+    PromotionCreatedV2,
+    PromotionAbortedV2,
+    WarehouseRefreshHandledV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 20] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -58,6 +64,12 @@ impl EventType {
         EventType::PromotionErroredV1,
         EventType::PromotionStepFinishedV2,
         EventType::WarehouseArtifactsDiscoveredV1,
+        EventType::FreightApprovedV1,
+        EventType::FreightDeletedV1,
+        EventType::FreightAliasChangedV2,
+        EventType::PromotionCreatedV2,
+        EventType::PromotionAbortedV2,
+        EventType::WarehouseRefreshHandledV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -77,6 +89,12 @@ impl EventType {
             EventType::PromotionErroredV1 => "dev.lading.promotion.errored.v1",
             EventType::PromotionStepFinishedV2 => "dev.lading.promotion.step-finished.v2",
             EventType::WarehouseArtifactsDiscoveredV1 => "dev.lading.warehouse.artifacts-discovered.v1",
+            EventType::FreightApprovedV1 => "dev.lading.freight.approved.v1",
+            EventType::FreightDeletedV1 => "dev.lading.freight.deleted.v1",
+            EventType::FreightAliasChangedV2 => "dev.lading.freight.alias-changed.v2",
+            EventType::PromotionCreatedV2 => "dev.lading.promotion.created.v2",
+            EventType::PromotionAbortedV2 => "dev.lading.promotion.aborted.v2",
+            EventType::WarehouseRefreshHandledV1 => "dev.lading.warehouse.refresh-handled.v1",
         }
     }
 
@@ -87,7 +105,12 @@ impl EventType {
     /// The entity kind token in the subject.
     pub fn entity_kind(self) -> &'static str {
         match self {
-            EventType::FreightCreatedV1 | EventType::FreightVerifiedV1 | EventType::FreightAliasChangedV1 => "freight",
+            EventType::FreightCreatedV1
+            | EventType::FreightVerifiedV1
+            | EventType::FreightAliasChangedV1
+            | EventType::FreightApprovedV1
+            | EventType::FreightDeletedV1
+            | EventType::FreightAliasChangedV2 => "freight",
             EventType::PromotionCreatedV1
             | EventType::PromotionSucceededV1
             | EventType::PromotionFailedV1
@@ -95,10 +118,13 @@ impl EventType {
             | EventType::PromotionStepFinishedV1
             | EventType::PromotionAbortedV1
             | EventType::PromotionErroredV1
-            | EventType::PromotionStepFinishedV2 => "stage",
+            | EventType::PromotionStepFinishedV2
+            | EventType::PromotionCreatedV2
+            | EventType::PromotionAbortedV2 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
-            | EventType::WarehouseArtifactsDiscoveredV1 => "warehouse",
+            | EventType::WarehouseArtifactsDiscoveredV1
+            | EventType::WarehouseRefreshHandledV1 => "warehouse",
         }
     }
 
@@ -119,6 +145,12 @@ impl EventType {
             EventType::PromotionErroredV1 => "promotion-errored",
             EventType::PromotionStepFinishedV2 => "promotion-step-finished",
             EventType::WarehouseArtifactsDiscoveredV1 => "artifacts-discovered",
+            EventType::FreightApprovedV1 => "approved",
+            EventType::FreightDeletedV1 => "deleted",
+            EventType::FreightAliasChangedV2 => "alias-changed",
+            EventType::PromotionCreatedV2 => "promotion-created",
+            EventType::PromotionAbortedV2 => "promotion-aborted",
+            EventType::WarehouseRefreshHandledV1 => "refresh-handled",
         }
     }
 
@@ -132,7 +164,9 @@ impl EventType {
         match self {
             // What a warehouse found is state, published again on every change (and every
             // failure): only the latest per warehouse is kept, so it cannot grow the log.
-            EventType::WarehouseArtifactsDiscoveredV1 | EventType::WarehouseDiscoveryFailedV1 => Kept::Latest,
+            EventType::WarehouseArtifactsDiscoveredV1
+            | EventType::WarehouseDiscoveryFailedV1
+            | EventType::WarehouseRefreshHandledV1 => Kept::Latest,
             _ => Kept::All,
         }
     }
@@ -173,6 +207,12 @@ pub enum Event {
     PromotionErrored(PromotionErroredV1),
     PromotionStepFinishedV2(PromotionStepFinishedV2),
     WarehouseArtifactsDiscovered(WarehouseArtifactsDiscoveredV1),
+    FreightApproved(FreightApprovedV1),
+    FreightDeleted(FreightDeletedV1),
+    FreightAliasChangedV2(FreightAliasChangedV2),
+    PromotionCreatedV2(PromotionCreatedV2),
+    PromotionAbortedV2(PromotionAbortedV2),
+    WarehouseRefreshHandled(WarehouseRefreshHandledV1),
 }
 
 impl Event {
@@ -192,6 +232,12 @@ impl Event {
             Event::PromotionErrored(_) => EventType::PromotionErroredV1,
             Event::PromotionStepFinishedV2(_) => EventType::PromotionStepFinishedV2,
             Event::WarehouseArtifactsDiscovered(_) => EventType::WarehouseArtifactsDiscoveredV1,
+            Event::FreightApproved(_) => EventType::FreightApprovedV1,
+            Event::FreightDeleted(_) => EventType::FreightDeletedV1,
+            Event::FreightAliasChangedV2(_) => EventType::FreightAliasChangedV2,
+            Event::PromotionCreatedV2(_) => EventType::PromotionCreatedV2,
+            Event::PromotionAbortedV2(_) => EventType::PromotionAbortedV2,
+            Event::WarehouseRefreshHandled(_) => EventType::WarehouseRefreshHandledV1,
         }
     }
 
@@ -211,6 +257,12 @@ impl Event {
             Event::PromotionErrored(e) => &e.project,
             Event::PromotionStepFinishedV2(e) => &e.project,
             Event::WarehouseArtifactsDiscovered(e) => &e.project,
+            Event::FreightApproved(e) => &e.project,
+            Event::FreightDeleted(e) => &e.project,
+            Event::FreightAliasChangedV2(e) => &e.project,
+            Event::PromotionCreatedV2(e) => &e.project,
+            Event::PromotionAbortedV2(e) => &e.project,
+            Event::WarehouseRefreshHandled(e) => &e.project,
         }
     }
 
@@ -231,6 +283,12 @@ impl Event {
             Event::PromotionErrored(e) => &e.stage,
             Event::PromotionStepFinishedV2(e) => &e.stage,
             Event::WarehouseArtifactsDiscovered(e) => &e.warehouse,
+            Event::FreightApproved(e) => &e.freight_id,
+            Event::FreightDeleted(e) => &e.freight_id,
+            Event::FreightAliasChangedV2(e) => &e.freight_id,
+            Event::PromotionCreatedV2(e) => &e.stage,
+            Event::PromotionAbortedV2(e) => &e.stage,
+            Event::WarehouseRefreshHandled(e) => &e.warehouse,
         }
     }
 
@@ -251,6 +309,12 @@ impl Event {
             Event::PromotionErrored(e) => e.errored_at_ms,
             Event::PromotionStepFinishedV2(e) => e.finished_at_ms,
             Event::WarehouseArtifactsDiscovered(e) => e.discovered_at_ms,
+            Event::FreightApproved(e) => e.approved_at_ms,
+            Event::FreightDeleted(e) => e.deleted_at_ms,
+            Event::FreightAliasChangedV2(e) => e.changed_at_ms,
+            Event::PromotionCreatedV2(e) => e.created_at_ms,
+            Event::PromotionAbortedV2(e) => e.aborted_at_ms,
+            Event::WarehouseRefreshHandled(e) => e.handled_at_ms,
         }
     }
 
@@ -307,6 +371,19 @@ impl Event {
             Event::WarehouseArtifactsDiscovered(e) => {
                 format!("warehouse-discovered:{}:{}:{}", e.project, e.warehouse, e.discovered_at_ms)
             }
+            Event::FreightApproved(e) => format!("freight-approved:{}:{}:{}", e.project, e.freight_id, e.stage),
+            Event::FreightDeleted(e) => format!("freight-deleted:{}:{}", e.project, e.freight_id),
+            Event::FreightAliasChangedV2(e) => {
+                format!("freight-alias:{}:{}:{}:{}", e.project, e.freight_id, e.alias, e.changed_at_ms)
+            }
+            Event::PromotionCreatedV2(e) => match e.trigger {
+                PromotionTrigger::Auto => format!("promotion-auto:{}:{}:{}", e.project, e.stage, e.freight_id),
+                PromotionTrigger::Manual => format!("promotion-created:{}:{}", e.project, e.promotion),
+            },
+            Event::PromotionAbortedV2(e) => format!("promotion-finished:{}:{}", e.project, e.promotion),
+            Event::WarehouseRefreshHandled(e) => {
+                format!("warehouse-refresh-handled:{}:{}:{}", e.project, e.warehouse, e.request_id)
+            }
         }
     }
 
@@ -343,6 +420,12 @@ impl Event {
             Event::PromotionErrored(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::PromotionStepFinishedV2(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::WarehouseArtifactsDiscovered(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
+            Event::FreightApproved(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::FreightDeleted(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::FreightAliasChangedV2(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::PromotionCreatedV2(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::PromotionAbortedV2(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::WarehouseRefreshHandled(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
         }
     }
 }
@@ -356,7 +439,11 @@ mod kept_tests {
         let latest = EventType::filters_kept(Kept::Latest);
         assert_eq!(
             latest,
-            ["lading.evt.*.warehouse.*.artifacts-discovered", "lading.evt.*.warehouse.*.discovery-failed"]
+            [
+                "lading.evt.*.warehouse.*.artifacts-discovered",
+                "lading.evt.*.warehouse.*.discovery-failed",
+                "lading.evt.*.warehouse.*.refresh-handled"
+            ]
         );
         let all = EventType::filters_kept(Kept::All);
         assert!(all.contains(&"lading.evt.*.freight.*.created".to_owned()));

@@ -21,6 +21,19 @@ pub struct PromotionCreatedV1 {
     pub created_at_ms: i64,
 }
 
+/// `dev.lading.promotion.created.v2`: v1 and who asked for the promotion (a person by
+/// their token's name; `lading/promoter` for automatic ones). Same identity as v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionCreatedV2 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub trigger: PromotionTrigger,
+    pub actor: String,
+    pub created_at_ms: i64,
+}
+
 /// `dev.lading.promotion.succeeded.v1`: every step of a promotion finished. `commit` is
 /// the last commit the promotion pushed, empty when it pushed none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +140,19 @@ pub struct PromotionAbortedV1 {
     pub promotion: String,
     pub freight_id: String,
     pub reason: String,
+    pub aborted_at_ms: i64,
+}
+
+/// `dev.lading.promotion.aborted.v2`: v1 and who aborted it (a person by their token's
+/// name; `lading/promoter` when newer freight superseded it). Same identity as v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionAbortedV2 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    pub reason: String,
+    pub actor: String,
     pub aborted_at_ms: i64,
 }
 

@@ -11,6 +11,17 @@ pub struct WarehouseRefreshRequestedV1 {
     pub requested_at_ms: i64,
 }
 
+/// `dev.lading.warehouse.refresh-handled.v1`: a warehouse finished the discovery a
+/// refresh request asked for (Kargo's `status.lastHandledRefresh`); only the latest per
+/// warehouse is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseRefreshHandledV1 {
+    pub project: String,
+    pub warehouse: String,
+    pub request_id: String,
+    pub handled_at_ms: i64,
+}
+
 /// `dev.lading.warehouse.discovery-failed.v1`: a discovery attempt failed; `reason` is
 /// safe to show (it never contains credentials).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

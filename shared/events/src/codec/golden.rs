@@ -168,6 +168,51 @@ pub(crate) fn samples() -> Vec<Event> {
                 versions: vec!["1.2.0".into(), "1.1.0".into()],
             }],
         }),
+        Event::FreightApproved(FreightApprovedV1 {
+            project: "demo".into(),
+            freight_id: FREIGHT.into(),
+            stage: "prod".into(),
+            actor: "ann".into(),
+            approved_at_ms: T,
+        }),
+        Event::FreightDeleted(FreightDeletedV1 {
+            project: "demo".into(),
+            freight_id: FREIGHT.into(),
+            actor: "ann".into(),
+            deleted_at_ms: T,
+        }),
+        Event::FreightAliasChangedV2(FreightAliasChangedV2 {
+            project: "demo".into(),
+            freight_id: FREIGHT.into(),
+            alias: "frozen-tauntaun".into(),
+            previous_alias: "brave-otter".into(),
+            actor: "ann".into(),
+            changed_at_ms: T,
+        }),
+        Event::PromotionCreatedV2(PromotionCreatedV2 {
+            project: "demo".into(),
+            stage: "uat".into(),
+            promotion: "uat.01jg00000000000000000000.1edc32a".into(),
+            freight_id: FREIGHT.into(),
+            trigger: PromotionTrigger::Manual,
+            actor: "ann".into(),
+            created_at_ms: T,
+        }),
+        Event::PromotionAbortedV2(PromotionAbortedV2 {
+            project: "demo".into(),
+            stage: "uat".into(),
+            promotion: "uat.01jg00000000000000000000.1edc32a".into(),
+            freight_id: FREIGHT.into(),
+            reason: "aborted by ann".into(),
+            actor: "ann".into(),
+            aborted_at_ms: T,
+        }),
+        Event::WarehouseRefreshHandled(WarehouseRefreshHandledV1 {
+            project: "demo".into(),
+            warehouse: "app".into(),
+            request_id: "01jg00000000000000000000".into(),
+            handled_at_ms: T,
+        }),
     ]
 }
 
@@ -175,7 +220,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 14] = [
+const GOLDEN: [(&str, &str); 20] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
@@ -232,7 +277,39 @@ const GOLDEN: [(&str, &str); 14] = [
         "dev.lading.warehouse.artifacts-discovered.v1",
         "0464656d6f0361707080a0d5edee66011b68747470733a2f2f6578616d706c652e636f6d2f6170702e676974012831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e0676312e322e300b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e80a0d5edee66010d676863722e696f2f782f6170700b6c696e75782f616d6436340105312e322e30097368613235363a303080a0d5edee66011a68747470733a2f2f6368617274732e6578616d706c652e636f6d03617070025e310205312e322e3005312e312e30",
     ),
+    (
+        "dev.lading.freight.approved.v1",
+        "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390470726f6403616e6e80a0d5edee66",
+    ),
+    (
+        "dev.lading.freight.deleted.v1",
+        "0464656d6f283165646333326138353566346163656561643433626633373734623766646438386262343861373903616e6e80a0d5edee66",
+    ),
+    (
+        "dev.lading.freight.alias-changed.v2",
+        "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390f66726f7a656e2d7461756e7461756e0b62726176652d6f7474657203616e6e80a0d5edee66",
+    ),
+    (
+        "dev.lading.promotion.created.v2",
+        "0464656d6f03756174247561742e30316a6730303030303030303030303030303030303030302e3165646333326128316564633332613835356634616365656164343362663337373462376664643838626234386137390103616e6e80a0d5edee66",
+    ),
+    (
+        "dev.lading.promotion.aborted.v2",
+        "0464656d6f03756174247561742e30316a6730303030303030303030303030303030303030302e3165646333326128316564633332613835356634616365656164343362663337373462376664643838626234386137390e61626f7274656420627920616e6e03616e6e80a0d5edee66",
+    ),
+    (
+        "dev.lading.warehouse.refresh-handled.v1",
+        "0464656d6f036170701830316a67303030303030303030303030303030303030303080a0d5edee66",
+    ),
 ];
+
+#[test]
+#[ignore = "prints the encodings of the samples, for adding a new type's golden bytes"]
+fn print_encodings() {
+    for event in samples() {
+        println!("(\"{}\", \"{}\"),", event.event_type().ce_type(), hex(&encode(&event)));
+    }
+}
 
 #[test]
 fn v1_payloads_keep_their_bytes() {

@@ -30,6 +30,12 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::PromotionErrored(e) => postcard::to_stdvec(e),
         Event::PromotionStepFinishedV2(e) => postcard::to_stdvec(e),
         Event::WarehouseArtifactsDiscovered(e) => postcard::to_stdvec(e),
+        Event::FreightApproved(e) => postcard::to_stdvec(e),
+        Event::FreightDeleted(e) => postcard::to_stdvec(e),
+        Event::FreightAliasChangedV2(e) => postcard::to_stdvec(e),
+        Event::PromotionCreatedV2(e) => postcard::to_stdvec(e),
+        Event::PromotionAbortedV2(e) => postcard::to_stdvec(e),
+        Event::WarehouseRefreshHandled(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -62,6 +68,14 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         }
         EventType::WarehouseArtifactsDiscoveredV1 => {
             Event::WarehouseArtifactsDiscovered(postcard::from_bytes(payload).map_err(err)?)
+        }
+        EventType::FreightApprovedV1 => Event::FreightApproved(postcard::from_bytes(payload).map_err(err)?),
+        EventType::FreightDeletedV1 => Event::FreightDeleted(postcard::from_bytes(payload).map_err(err)?),
+        EventType::FreightAliasChangedV2 => Event::FreightAliasChangedV2(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionCreatedV2 => Event::PromotionCreatedV2(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionAbortedV2 => Event::PromotionAbortedV2(postcard::from_bytes(payload).map_err(err)?),
+        EventType::WarehouseRefreshHandledV1 => {
+            Event::WarehouseRefreshHandled(postcard::from_bytes(payload).map_err(err)?)
         }
     })
 }

@@ -1,0 +1,96 @@
+//! Every api request carries a bearer token; a route allows it when the token's role
+//! grants what the route needs (see [`lading_domain::access`]). A missing or unknown
+//! token is answered `401`, a token without the permission `403` naming what it holds and
+//! what the route needs. Health, readiness and metrics need no token.
+
+use axum::extract::{RawPathParams, Request, State as AxumState};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use lading_domain::access::{Grant, Permission, Target, refusal};
+
+use crate::error::ApiError;
+use crate::routes::{State, context};
+
+/// Who made a request: their token's name and what it grants.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub grant: Grant,
+}
+
+impl Caller {
+    /// Ok when the caller may do `permission` on `target`; a 403 naming what is missing
+    /// otherwise.
+    pub fn require(&self, permission: Permission, target: Target<'_>) -> Result<(), ApiError> {
+        if self.grant.allows(permission, target) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(refusal(&self.name, &self.grant, permission, target)))
+        }
+    }
+
+    /// Whether the caller may read `project`.
+    pub fn can_read(&self, project: &str) -> bool {
+        self.grant.allows(Permission::Read, Target::Project(project))
+    }
+}
+
+/// What a route needs before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Any valid token; the handler checks the rest (it depends on the request's body).
+    Token,
+    /// This permission in the project the path names (`{project}`).
+    InProject(Permission),
+    /// This permission on the server.
+    OnServer(Permission),
+}
+
+/// Finds the caller from the `Authorization: Bearer` header.
+pub async fn authenticate(
+    AxumState(state): AxumState<State>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let context = context(&state)?;
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "a token is required: send `Authorization: Bearer <token>` (lading login SERVER --token TOKEN)".into(),
+            )
+        })?;
+    let record = context
+        .tokens
+        .read(|tokens| tokens.find(token).cloned())
+        .ok_or_else(|| ApiError::Unauthorized("the token is not valid (unknown, or deleted)".into()))?;
+    request.extensions_mut().insert(Caller { name: record.name, grant: record.grant });
+    Ok(next.run(request).await)
+}
+
+/// Checks what a route needs of the caller `authenticate` found.
+pub async fn authorize(need: Need, params: RawPathParams, request: Request, next: Next) -> Result<Response, ApiError> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::Unauthorized("a token is required".into()))?;
+    match need {
+        Need::Token => {}
+        Need::OnServer(permission) => caller.require(permission, Target::Server)?,
+        Need::InProject(permission) => {
+            let project = params
+                .iter()
+                .find(|(name, _)| *name == "project")
+                .map(|(_, value)| value.to_owned())
+                .ok_or_else(|| ApiError::Internal("the route names no project".into()))?;
+            caller.require(permission, Target::Project(&project))?;
+        }
+    }
+    Ok(next.run(request).await)
+}

@@ -1,0 +1,137 @@
+//! Projects and the specs in them: `GET /api/v1/projects` (those the caller may read),
+//! `GET …/projectconfig`, and deleting a project, a stage or a warehouse.
+
+use axum::Json;
+use axum::extract::{Extension, Path, State as AxumState};
+use lading_domain::spec::{Kind, Manifest, Spec};
+use serde_json::{Value, json};
+
+use super::{State, context, lookup};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::objects::list as list_of;
+
+/// `GET /api/v1/projects`.
+pub async fn list(
+    AxumState(state): AxumState<State>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let context = context(&state)?;
+    let items: Vec<Value> = context.specs.read(|s| {
+        s.all()
+            .filter(|m| m.kind() == Kind::Project && caller.can_read(m.name()))
+            .map(|m| {
+                let stages = s.in_project(m.name(), Kind::Stage).count();
+                let warehouses = s.in_project(m.name(), Kind::Warehouse).count();
+                let mut object = m.to_json();
+                object["status"] = json!({"stages": stages, "warehouses": warehouses});
+                object
+            })
+            .collect()
+    });
+    Ok(Json(list_of(items)))
+}
+
+/// `GET …/projectconfig`: the project's ProjectConfig (or, without one, its policies as
+/// the Project states them).
+pub async fn project_config(
+    AxumState(state): AxumState<State>,
+    Path(project): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let context = context(&state)?;
+    lookup::project(&context, &project)?;
+    let config = context.specs.read(|s| s.get(&project, Kind::ProjectConfig, &project).map(Manifest::to_json));
+    let object = config.unwrap_or_else(|| {
+        let policies = context.specs.read(|s| s.promotion_policies(&project));
+        json!({"apiVersion": lading_domain::spec::API_VERSION, "kind": "ProjectConfig",
+            "metadata": {"name": project, "namespace": project}, "spec": {"promotionPolicies": policies}})
+    });
+    Ok(Json(object))
+}
+
+async fn delete_specs(context: &crate::SharedContext, keys: Vec<(String, Kind, String)>) -> Result<(), ApiError> {
+    for (project, kind, name) in keys {
+        context.bus.delete_manifest(&project, kind, &name).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn deleted(kind: Kind, name: &str, by: &Caller) -> Json<Value> {
+    tracing::info!(kind = kind.as_str(), name, by = by.name, "deleted");
+    Json(json!({"deleted": {"kind": kind.as_str(), "name": name}}))
+}
+
+/// `DELETE /api/v1/projects/{project}`: the project and every spec in it.
+pub async fn delete_project(
+    AxumState(state): AxumState<State>,
+    Path(project): Path<String>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let context = context(&state)?;
+    lookup::project(&context, &project)?;
+    let mut keys: Vec<(String, Kind, String)> = context.specs.read(|s| {
+        s.all()
+            .filter(|m| m.project() == project && m.kind() != Kind::Project)
+            .map(|m| (project.clone(), m.kind(), m.name().to_owned()))
+            .collect()
+    });
+    keys.push((project.clone(), Kind::Project, project.clone()));
+    delete_specs(&context, keys).await?;
+    Ok(deleted(Kind::Project, &project, &caller))
+}
+
+/// `DELETE …/stages/{stage}`: refused while another stage takes freight from it.
+pub async fn delete_stage(
+    AxumState(state): AxumState<State>,
+    Path((project, stage)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let context = context(&state)?;
+    lookup::project(&context, &project)?;
+    lookup::stage(&context, &project, &stage)?;
+    let downstream: Vec<String> = context.specs.read(|s| {
+        s.stages(&project)
+            .into_iter()
+            .filter(|(_, _, spec)| spec.requested_freight.iter().any(|r| r.sources.stages.contains(&stage)))
+            .map(|(name, _, _)| name)
+            .collect()
+    });
+    if !downstream.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "stage {stage:?} is upstream of {}; change or delete those first",
+            downstream.join(", ")
+        )));
+    }
+    delete_specs(&context, vec![(project.clone(), Kind::Stage, stage.clone())]).await?;
+    Ok(deleted(Kind::Stage, &stage, &caller))
+}
+
+/// `DELETE …/warehouses/{warehouse}`: refused while a stage requests its freight.
+pub async fn delete_warehouse(
+    AxumState(state): AxumState<State>,
+    Path((project, warehouse)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let context = context(&state)?;
+    lookup::project(&context, &project)?;
+    if context.specs.read(|s| s.warehouse(&project, &warehouse).is_none()) {
+        return Err(ApiError::NotFound(format!("warehouse {warehouse:?} not found in project {project:?}")));
+    }
+    let users: Vec<String> = context.specs.read(|s| {
+        s.in_project(&project, Kind::Stage)
+            .filter(|m| match &m.spec {
+                Spec::Stage(spec) => spec.requested_freight.iter().any(|r| r.origin.name == warehouse),
+                _ => false,
+            })
+            .map(|m| m.name().to_owned())
+            .collect()
+    });
+    if !users.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "warehouse {warehouse:?} supplies stage(s) {}; change or delete those first",
+            users.join(", ")
+        )));
+    }
+    delete_specs(&context, vec![(project.clone(), Kind::Warehouse, warehouse.clone())]).await?;
+    Ok(deleted(Kind::Warehouse, &warehouse, &caller))
+}
