@@ -12,6 +12,7 @@
 //! - [`body`]: reading request bodies with a limit.
 //! - [`middleware`]: JSON error answers everywhere, panics turned into 500s.
 //! - [`log_check`]: every fact read once; one that does not decode is dead-lettered.
+//! - [`republish`]: every fact again, in log order, as a public JSON CloudEvent.
 //! - [`server`]: the HTTP server and the bounds it puts on every client.
 
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod log_check;
 pub mod middleware;
 pub mod objects;
+pub mod republish;
 pub mod routes;
 pub mod server;
 
@@ -61,6 +63,11 @@ pub struct Context {
     pub tokens: TokenStore,
     pub projection: Projection,
     pub limits: config::Limits,
+    pub events: config::Events,
+    /// One permit per open Server-Sent Events stream.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
+    /// Ends long-lived answers (event streams) when the api stops.
+    pub shutdown: Shutdown,
 }
 
 pub type SharedContext = Arc<Context>;
@@ -94,6 +101,7 @@ pub async fn serve(
     tracing::info!(%addr, "api listening");
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
+    bus.provision_public(config.events.max_age).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let tokens = TokenStore::watch(&bus, shutdown.clone()).await?;
     if let Some(token) = &config.admin_token {
@@ -106,10 +114,21 @@ pub async fn serve(
     };
     let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
-    state_tx.send_replace(Some(Arc::new(Context { bus, specs, tokens, projection, limits: config.limits })));
+    let republisher = tokio::spawn(republish::run(bus.clone(), shutdown.clone()));
+    state_tx.send_replace(Some(Arc::new(Context {
+        bus,
+        specs,
+        tokens,
+        projection,
+        limits: config.limits,
+        events: config.events,
+        event_streams: Arc::new(tokio::sync::Semaphore::new(config.events.max_streams)),
+        shutdown: shutdown.clone(),
+    })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
     let _ = checker.await;
+    let _ = republisher.await;
     served.map_err(Error::Serve)
 }
