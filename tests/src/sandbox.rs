@@ -118,9 +118,12 @@ impl Sandbox {
         let shutdown = Shutdown::new();
         let readiness = Readiness::new();
         let mut tasks = Vec::new();
-        let url = nats.url();
+        // Each service connects as its own NATS user, with only its permissions.
+        let url = |user| nats.url_for(user);
+        use lading_bus::nats_users::NatsUser;
         for replica in 0..replicas {
-            let mut warehouse = lading_warehouse::Config::new(&url, dir.path().join(format!("cache-{replica}")));
+            let mut warehouse =
+                lading_warehouse::Config::new(url(NatsUser::Warehouse), dir.path().join(format!("cache-{replica}")));
             warehouse.service.replica = format!("w{replica}");
             warehouse.budgets = warehouse_budgets;
             warehouse.credentials = warehouse_credentials.clone();
@@ -129,7 +132,7 @@ impl Sandbox {
                 lading_warehouse::run(warehouse, readiness.clone(), shutdown.clone()),
             ));
             if with_promoter {
-                let mut promoter = lading_promoter::Config::new(&url);
+                let mut promoter = lading_promoter::Config::new(url(NatsUser::Promoter));
                 promoter.service.replica = format!("p{replica}");
                 promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
                 promoter.remotes.budgets = promoter_budgets;
@@ -140,7 +143,7 @@ impl Sandbox {
                     lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),
                 ));
             }
-            let mut verifier = lading_verifier::Config::new(&url);
+            let mut verifier = lading_verifier::Config::new(url(NatsUser::Verifier));
             verifier.replica = format!("v{replica}");
             tasks.push(spawn(
                 format!("verifier {replica}"),
@@ -149,7 +152,7 @@ impl Sandbox {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_url = format!("http://{}", listener.local_addr().unwrap());
-        let mut api = lading_api::Config::new(&url, listener.local_addr().unwrap());
+        let mut api = lading_api::Config::new(url(NatsUser::Api), listener.local_addr().unwrap());
         api.admin_token = Some(lading_api::config::AdminToken(ADMIN_TOKEN.to_owned()));
         api.limits = api_limits;
         api.events = api_events;

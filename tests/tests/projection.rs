@@ -170,7 +170,7 @@ async fn only_the_latest_discovery_of_a_warehouse_is_kept_and_facts_stay_whole()
 #[tokio::test]
 async fn an_events_stream_from_before_the_discovery_stream_is_narrowed_to_facts() {
     let nats = TestNats::start().await;
-    let client = async_nats::connect(nats.url()).await.unwrap();
+    let client = nats.client().await;
     let js = async_nats::jetstream::new(client);
     // Given an events stream holding every event subject, as earlier versions made it,
     js.create_stream(async_nats::jetstream::stream::Config {

@@ -29,7 +29,7 @@ async fn promoted(sandbox: &Sandbox) -> String {
 
 /// Every message of `stream`, in order: (stream sequence, headers, payload).
 async fn read_stream(sandbox: &Sandbox, stream: &str) -> Vec<(u64, async_nats::HeaderMap, Vec<u8>)> {
-    let client = async_nats::connect(sandbox.nats.url()).await.unwrap();
+    let client = sandbox.nats.client().await;
     let js = async_nats::jetstream::new(client);
     let mut stream = js.get_stream(stream).await.unwrap();
     let last = stream.info().await.unwrap().state.last_sequence;
@@ -114,7 +114,7 @@ async fn every_fact_is_public_as_a_json_cloudevent_in_log_order() {
     assert_eq!(succeeded["data"]["stage"], "test");
     assert_eq!(succeeded["data"]["freightId"], freight);
     // The stream keeps events for a week by default.
-    let client = async_nats::connect(sandbox.nats.url()).await.unwrap();
+    let client = sandbox.nats.client().await;
     let mut stream = async_nats::jetstream::new(client).get_stream(PUBLIC_STREAM).await.unwrap();
     assert_eq!(stream.info().await.unwrap().config.max_age, Duration::from_secs(7 * 24 * 3600));
 }
@@ -122,14 +122,15 @@ async fn every_fact_is_public_as_a_json_cloudevent_in_log_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_python_client_reads_a_promotion_from_the_public_stream() {
     let sandbox = Sandbox::start(1).await;
-    // Given a subscriber written in Python with nats-py, started before anything happens,
+    // Given a subscriber written in Python with nats-py, connected as the `subscriber`
+    // NATS user and started before anything happens,
     let python = std::env::var("LADING_TEST_PYTHON")
         .unwrap_or_else(|_| format!("{}/../.tools/venv/bin/python", env!("CARGO_MANIFEST_DIR")));
     let script = sandbox.dir.path().join("subscriber.py");
     std::fs::write(&script, PYTHON_SUBSCRIBER).unwrap();
     let mut subscriber = tokio::process::Command::new(&python)
         .arg(&script)
-        .env("NATS_URL", sandbox.nats.url())
+        .env("NATS_URL", sandbox.nats.url_for(lading_bus::nats_users::NatsUser::Subscriber))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -392,7 +393,7 @@ async fn publish_facts(bus: &lading_bus::Bus, from: usize, count: usize) {
 
 /// The request ids of the public stream, in order.
 async fn public_request_ids(nats: &lading_tests::nats::TestNats, expected: usize) -> Vec<String> {
-    let client = async_nats::connect(nats.url()).await.unwrap();
+    let client = nats.client().await;
     let js = async_nats::jetstream::new(client);
     wait::until("the public stream to hold every fact", TIMEOUT, || {
         let js = js.clone();
@@ -443,7 +444,7 @@ async fn republishing_resumes_where_it_stopped_and_never_repeats_a_fact() {
     }
     // When a replica stopped before saving its cursor (and duplicates are no longer
     // recognised by id), the next resumes after the last public event all the same.
-    let client = async_nats::connect(nats.url()).await.unwrap();
+    let client = nats.client().await;
     let js = async_nats::jetstream::new(client);
     let mut config = js.get_stream(PUBLIC_STREAM).await.unwrap().info().await.unwrap().config.clone();
     config.duplicate_window = Duration::from_millis(100);
@@ -473,4 +474,77 @@ async fn republishing_resumes_where_it_stopped_and_never_repeats_a_fact() {
     assert_eq!(public_request_ids(&nats, 1).await, ["r0201"]);
     third.cancel();
     running.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_subscriber_user_reads_the_public_stream_and_cannot_touch_the_log() {
+    let sandbox = Sandbox::start(1).await;
+    promoted(&sandbox).await;
+    caught_up(&sandbox).await;
+    // Given a client connected as `subscriber`, collecting what the server refuses it,
+    let url = sandbox.nats.url_for(lading_bus::nats_users::NatsUser::Subscriber);
+    let (bare, credentials) = lading_bus::nats_users::split_credentials(&url);
+    let (user, password) = credentials.unwrap();
+    let (refused_tx, mut refused) = tokio::sync::mpsc::unbounded_channel();
+    let client = async_nats::ConnectOptions::with_user_and_password(user, password)
+        .event_callback(move |event| {
+            let refused_tx = refused_tx.clone();
+            async move {
+                let _ = refused_tx.send(event.to_string());
+            }
+        })
+        .connect(bare)
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let mut refusal = async |what: &str| {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let event = tokio::time::timeout_at(deadline.into(), refused.recv()).await.unwrap().unwrap();
+            if event.contains("Permissions Violation") && event.contains(what) {
+                return event;
+            }
+        }
+    };
+    // it reads the public stream with a consumer of its own,
+    let consumer = js
+        .get_stream(PUBLIC_STREAM)
+        .await
+        .unwrap()
+        .create_consumer(pull::OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
+        .await
+        .unwrap();
+    let first = consumer.messages().await.unwrap().next().await.unwrap().unwrap();
+    let event: Value = serde_json::from_slice(&first.payload).unwrap();
+    assert_eq!(event["specversion"], "1.0");
+    // but cannot read the log, neither through JetStream
+    // (a refused request gets no answer: the client gives up after its timeout),
+    let mut impatient = async_nats::jetstream::new(client.clone());
+    impatient.set_timeout(Duration::from_secs(2));
+    assert!(impatient.get_stream(EVENTS_STREAM).await.is_err(), "the log's stream is not the subscriber's to see");
+    refusal("$JS.API.STREAM.INFO.LADING_EVENTS").await;
+    // nor by listening on its subjects,
+    let _listening = client.subscribe("lading.evt.>").await.unwrap();
+    refusal("Subscription to \"lading.evt.>\"").await;
+    // and cannot publish a fact, nor a public event.
+    let forged = lading_events::Event::WarehouseRefreshRequested(lading_events::catalog::WarehouseRefreshRequestedV1 {
+        project: "demo".into(),
+        warehouse: "app".into(),
+        request_id: "forged".into(),
+        requested_at_ms: lading_events::now_ms(),
+    });
+    let headers = lading_events::EventHeaders::for_event(&forged, "/forger", &lading_bus::tracing_context::new_root());
+    let mut map = async_nats::HeaderMap::new();
+    for (name, value) in headers.pairs() {
+        map.insert(name, value);
+    }
+    client.publish_with_headers(forged.subject(), map, lading_events::encode(&forged).into()).await.unwrap();
+    refusal("Publish to \"lading.evt.demo.warehouse.app.refresh-requested\"").await;
+    client.publish("lading.pub.demo.freight.x.created", "{}".into()).await.unwrap();
+    refusal("Publish to \"lading.pub.demo.freight.x.created\"").await;
+    client.flush().await.unwrap();
+    let log = read_stream(&sandbox, EVENTS_STREAM).await;
+    let forged_stored =
+        log.iter().any(|(_, headers, _)| headers.get("ce-source").is_some_and(|s| s.as_str() == "/forger"));
+    assert!(!forged_stored, "the forged fact is not on the log");
 }

@@ -13,6 +13,8 @@
 //! - [`specs`]: the spec bucket: applying manifests and watching them.
 //! - [`tokens`]: api tokens, stored by hash, with their roles.
 //! - [`local_server`]: a `nats-server` child process (for `lading up` and tests).
+//! - [`nats_users`]: the NATS users, what each may publish and subscribe to, and their
+//!   passwords.
 //! - [`lease`]: per-key leases (create-if-absent with a TTL, renewed by revision), and
 //!   the fence work under a lease checks before each effect.
 //! - [`claims`]: per-promotion claims deciding once between aborted and committed.
@@ -26,6 +28,7 @@ pub mod lease;
 pub mod local_server;
 pub mod mirror;
 pub mod names;
+pub mod nats_users;
 pub mod provision;
 pub mod public;
 pub mod publish;
@@ -68,15 +71,23 @@ pub struct Bus {
 
 impl Bus {
     /// Connects to `url` as `service` (e.g. `warehouse`), retrying the initial connection
-    /// until `connect_timeout` passes.
+    /// until `connect_timeout` passes. A user and password in `url`
+    /// (`nats://user:password@host:port`) are sent as the connection's credentials.
     pub async fn connect(url: &str, service: &str) -> Result<Bus> {
-        let client = async_nats::ConnectOptions::new()
+        let (url, credentials) = nats_users::split_credentials(url);
+        let mut options = async_nats::ConnectOptions::new();
+        if let Some((user, password)) = credentials {
+            options = options.user_and_password(user, password);
+        }
+        let client = options
             .name(format!("lading-{service}"))
+            // Replies and deliveries arrive where only this service may listen.
+            .custom_inbox_prefix(nats_users::inbox_prefix(service))
             .retry_on_initial_connect()
             .connection_timeout(std::time::Duration::from_secs(5))
-            .connect(url)
+            .connect(url.as_str())
             .await
-            .map_err(|source| BusError::Connect { url: url.to_owned(), source })?;
+            .map_err(|source| BusError::Connect { url: url.clone(), source })?;
         Ok(Self::from_client(client, service))
     }
 

@@ -6,6 +6,10 @@
 //! of memory): it is started with `PR_SET_PDEATHSIG`. A server left running on the same
 //! store by an earlier parent (its pid file says which) is stopped before a new one
 //! starts, so two servers never share a store.
+//!
+//! Started with users ([`LocalNatsServer::start_with_users`]), the server requires a
+//! user and password from every client and gives each the permissions of
+//! [`crate::nats_users`]; its configuration file is written next to the store.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -39,6 +43,7 @@ pub struct LocalNatsServer {
     binary: PathBuf,
     port: u16,
     store_dir: PathBuf,
+    config: Option<PathBuf>,
 }
 
 /// Finds `nats-server` on PATH.
@@ -62,8 +67,33 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl LocalNatsServer {
-    /// Starts a server storing JetStream data under `store_dir`.
+    /// Starts a server storing JetStream data under `store_dir`, open to any client.
     pub async fn start(store_dir: &Path) -> Result<Self, LocalServerError> {
+        Self::start_configured(store_dir, None).await
+    }
+
+    /// Starts a server storing JetStream data under `store_dir` that admits only Lading's
+    /// users, with these passwords. [`LocalNatsServer::url`] has no user in it; give each
+    /// client its own with [`crate::nats_users::NatsPasswords::url_for`].
+    pub async fn start_with_users(
+        store_dir: &Path,
+        passwords: &crate::nats_users::NatsPasswords,
+    ) -> Result<Self, LocalServerError> {
+        use crate::nats_users::{Password, server_authorization};
+        std::fs::create_dir_all(store_dir)?;
+        let config = store_dir.join("nats.conf");
+        let text = server_authorization(|user| Password::Literal(passwords.get(user)));
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut file =
+                std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&config)?;
+            file.write_all(text.as_bytes())?;
+        }
+        Self::start_configured(store_dir, Some(config)).await
+    }
+
+    async fn start_configured(store_dir: &Path, config: Option<PathBuf>) -> Result<Self, LocalServerError> {
         let binary = find_binary().ok_or(LocalServerError::NotFound)?;
         let version = Command::new(&binary).arg("--version").output().await?;
         let version_text =
@@ -81,7 +111,7 @@ impl LocalNatsServer {
         // A port picked free can be taken before the server binds it: try a few.
         for _ in 0..5 {
             let port = free_port()?;
-            match spawn_on(&binary, port, store_dir, &log_path).await {
+            match spawn_on(&binary, port, store_dir, config.as_deref(), &log_path).await {
                 Ok(child) => {
                     return Ok(LocalNatsServer {
                         child,
@@ -90,6 +120,7 @@ impl LocalNatsServer {
                         binary,
                         port,
                         store_dir: store_dir.to_path_buf(),
+                        config,
                     });
                 }
                 Err(error) => last_error = error,
@@ -103,7 +134,7 @@ impl LocalNatsServer {
     pub async fn restart(&mut self) -> Result<(), LocalServerError> {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
-        self.child = spawn_on(&self.binary, self.port, &self.store_dir, &self.log_path)
+        self.child = spawn_on(&self.binary, self.port, &self.store_dir, self.config.as_deref(), &self.log_path)
             .await
             .map_err(LocalServerError::DidNotStart)?;
         Ok(())
@@ -163,7 +194,13 @@ async fn take_over_store(store_dir: &Path) -> Result<(), LocalServerError> {
 
 /// Starts `nats-server` on `port` and waits until it accepts connections. The child gets
 /// SIGKILL when this process dies, however it dies.
-async fn spawn_on(binary: &Path, port: u16, store_dir: &Path, log_path: &Path) -> Result<Child, String> {
+async fn spawn_on(
+    binary: &Path,
+    port: u16,
+    store_dir: &Path,
+    config: Option<&Path>,
+    log_path: &Path,
+) -> Result<Child, String> {
     let io = |e: std::io::Error| e.to_string();
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).map_err(io)?;
     let parent = std::process::id() as libc::pid_t;
@@ -172,11 +209,11 @@ async fn spawn_on(binary: &Path, port: u16, store_dir: &Path, log_path: &Path) -
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(store_dir)
         .arg("-P")
-        .arg(pid_file(store_dir))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(io)?)
-        .stderr(log)
-        .kill_on_drop(true);
+        .arg(pid_file(store_dir));
+    if let Some(config) = config {
+        command.arg("-c").arg(config);
+    }
+    command.stdin(Stdio::null()).stdout(log.try_clone().map_err(io)?).stderr(log).kill_on_drop(true);
     // SAFETY: between fork and exec only async-signal-safe calls are made (prctl,
     // getppid); nothing is allocated.
     unsafe {
