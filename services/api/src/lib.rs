@@ -5,7 +5,8 @@
 //!
 //! - [`config`]: configuration and its environment variables.
 //! - [`routes`]: one module per resource: manifests (`apply`), freight, stages,
-//!   warehouses (and their refresh).
+//!   warehouses (and their refresh), and the webhook receivers (`/webhooks/…`).
+//! - [`secrets`]: where webhook receivers' secrets come from.
 //! - [`objects`]: read-model records rendered as Kubernetes-style objects.
 //! - [`error`]: API errors and their HTTP status codes.
 //! - [`auth`]: bearer tokens, and what each route needs of them.
@@ -22,6 +23,7 @@ pub mod log_check;
 pub mod middleware;
 pub mod objects;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 
 use std::sync::Arc;
@@ -61,6 +63,11 @@ pub struct Context {
     pub tokens: TokenStore,
     pub projection: Projection,
     pub limits: config::Limits,
+    /// What webhook receivers authenticate with.
+    pub secrets: Arc<dyn secrets::SecretSource>,
+    /// The api's URL as seen from outside (no trailing `/`).
+    pub external_url: String,
+    pub expression_limits: lading_domain::expression::ExpressionLimits,
 }
 
 pub type SharedContext = Arc<Context>;
@@ -106,7 +113,17 @@ pub async fn serve(
     };
     let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
-    state_tx.send_replace(Some(Arc::new(Context { bus, specs, tokens, projection, limits: config.limits })));
+    let external_url = config.external_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    state_tx.send_replace(Some(Arc::new(Context {
+        bus,
+        specs,
+        tokens,
+        projection,
+        limits: config.limits,
+        secrets: config.secrets.clone(),
+        external_url,
+        expression_limits: config.expression_limits,
+    })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
