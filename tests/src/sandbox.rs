@@ -22,7 +22,7 @@ pub struct SandboxOptions {
     pub warehouse_credentials: lading_domain::credentials::Credentials,
     /// What the promoter answers Git servers' challenges with.
     pub promoter_credentials: lading_promoter::steps::GitCredentials,
-    /// What steps read with `secret(name)`.
+    /// What steps read with `secret(name)`, and webhook receivers authenticate with.
     pub secrets: lading_domain::secrets::Secrets,
 }
 
@@ -143,6 +143,7 @@ impl Sandbox {
         let api_url = format!("http://{}", listener.local_addr().unwrap());
         let mut api = lading_api::Config::new(&url, listener.local_addr().unwrap());
         api.admin_token = Some(lading_api::config::AdminToken(ADMIN_TOKEN.to_owned()));
+        api.secrets = secrets.clone();
         tasks.push(spawn("api".into(), lading_api::serve(listener, api, readiness.clone(), shutdown.clone())));
         let sandbox = Sandbox { nats, api_url, dir, shutdown, tasks, http: authorized_client() };
         let http = sandbox.http.clone();
