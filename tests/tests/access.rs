@@ -120,7 +120,9 @@ async fn every_route_refuses_a_token_without_the_permission_it_needs() {
             .replace("{name}", "nobody")
             .replace("{provider}", "github")
             .replace("{hash}", &"0".repeat(64));
-        let url = format!("{}{path}", sandbox.api_url);
+        // A route without `{project}` in its path names it in the query.
+        let query = if rule.path.contains("{project}") { "" } else { "?project=demo" };
+        let url = format!("{}{path}{query}", sandbox.api_url);
         let what = format!("{} {}", rule.method, rule.path);
         if rule.need == Need::ProviderSignature {
             // A token neither opens nor closes a webhook receiver: its provider's

@@ -43,7 +43,8 @@ impl Caller {
 pub enum Need {
     /// Any valid token; the handler checks the rest (it depends on the request's body).
     Token,
-    /// This permission in the project the path names (`{project}`).
+    /// This permission in the project the path names (`{project}`), or else the query
+    /// (`?project=`).
     InProject(Permission),
     /// This permission on the server.
     OnServer(Permission),
@@ -88,13 +89,25 @@ pub async fn authorize(need: Need, params: RawPathParams, request: Request, next
         Need::Token | Need::ProviderSignature => {}
         Need::OnServer(permission) => caller.require(permission, Target::Server)?,
         Need::InProject(permission) => {
-            let project = params
-                .iter()
-                .find(|(name, _)| *name == "project")
-                .map(|(_, value)| value.to_owned())
-                .ok_or_else(|| ApiError::Internal("the route names no project".into()))?;
+            let project = match params.iter().find(|(name, _)| *name == "project") {
+                Some((_, value)) => value.to_owned(),
+                None => query_project(&request)?,
+            };
             caller.require(permission, Target::Project(&project))?;
         }
     }
     Ok(next.run(request).await)
+}
+
+/// The project a route without `{project}` in its path names in its query.
+fn query_project(request: &Request) -> Result<String, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct ProjectQuery {
+        project: Option<String>,
+    }
+    let query = axum::extract::Query::<ProjectQuery>::try_from_uri(request.uri())
+        .map_err(|e| ApiError::BadRequest(format!("the query: {e}")))?;
+    query.0.project.filter(|p| !p.is_empty()).ok_or_else(|| {
+        ApiError::BadRequest("the query parameter \"project\" is required (e.g. ?project=demo)".to_owned())
+    })
 }

@@ -51,6 +51,52 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_CONNECTIONS_ENV: &str = "LADING_API_MAX_CONNECTIONS";
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
+/// How long the public stream keeps events (a duration like `168h`).
+pub const PUBLIC_EVENTS_MAX_AGE_ENV: &str = "LADING_PUBLIC_EVENTS_MAX_AGE";
+/// How often an idle Server-Sent Events stream gets a heartbeat comment; under the idle
+/// timeouts of the api and of the proxies in front of it.
+pub const EVENTS_HEARTBEAT_ENV: &str = "LADING_API_EVENTS_HEARTBEAT";
+pub const DEFAULT_EVENTS_HEARTBEAT: Duration = Duration::from_secs(15);
+/// How many Server-Sent Events streams the api serves at once; one more is answered `503`.
+pub const MAX_EVENT_STREAMS_ENV: &str = "LADING_API_MAX_EVENT_STREAMS";
+pub const DEFAULT_MAX_EVENT_STREAMS: usize = 256;
+
+/// The public events: how long they are kept and how they are streamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Events {
+    pub max_age: Duration,
+    pub heartbeat: Duration,
+    pub max_streams: usize,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            max_age: lading_bus::public::DEFAULT_MAX_AGE,
+            heartbeat: DEFAULT_EVENTS_HEARTBEAT,
+            max_streams: DEFAULT_MAX_EVENT_STREAMS,
+        }
+    }
+}
+
+impl Events {
+    /// The defaults, with what `env` sets instead.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
+        let mut events = Events::default();
+        for (setting, duration) in
+            [(PUBLIC_EVENTS_MAX_AGE_ENV, &mut events.max_age), (EVENTS_HEARTBEAT_ENV, &mut events.heartbeat)]
+        {
+            if let Some(text) = env.get(setting) {
+                *duration = parse_timeout(setting, text).map_err(|e| e.to_string())?.value;
+            }
+        }
+        if let Some(text) = env.get(MAX_EVENT_STREAMS_ENV) {
+            events.max_streams = parse_count(MAX_EVENT_STREAMS_ENV, text).map_err(|e| e.to_string())?.value;
+        }
+        Ok(events)
+    }
+}
+
 /// What the api accepts from its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -103,6 +149,7 @@ pub struct Config {
     pub nats_url: String,
     pub listen_addr: SocketAddr,
     pub limits: Limits,
+    pub events: Events,
     /// A token that is the server's admin (stored by its hash only).
     pub admin_token: Option<AdminToken>,
     /// The api's URL as seen from outside; `None`: `http://` and the bound address.
@@ -129,6 +176,7 @@ impl Config {
             nats_url: nats_url.into(),
             listen_addr,
             limits: Limits::default(),
+            events: Events::default(),
             admin_token: None,
             external_url: None,
             secrets: secrets::none(),
@@ -142,6 +190,7 @@ impl Config {
         let mut config =
             Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()), listen_addr);
         config.limits = Limits::from_env(env)?;
+        config.events = Events::from_env(env)?;
         if let Some(token) = env.get(ADMIN_TOKEN_ENV).filter(|t| !t.trim().is_empty()) {
             if token.trim().len() < 16 {
                 return Err(format!("{ADMIN_TOKEN_ENV}: must be at least 16 characters long"));
@@ -220,6 +269,23 @@ mod tests {
     fn a_secrets_file_that_cannot_be_read_stops_the_api_naming_it() {
         let error = Config::from_env(&env(&[(SECRETS_FILE_ENV, "/nonexistent/secrets.yaml")])).unwrap_err();
         assert!(error.starts_with("LADING_SECRETS_FILE=\"/nonexistent/secrets.yaml\""), "{error}");
+    }
+
+    #[test]
+    fn public_events_default_to_a_week_and_each_setting_overrides_its_own() {
+        assert_eq!(Events::from_env(&env(&[])).unwrap().max_age, Duration::from_secs(7 * 24 * 3600));
+        let events = Events::from_env(&env(&[
+            (PUBLIC_EVENTS_MAX_AGE_ENV, "720h"),
+            (EVENTS_HEARTBEAT_ENV, "5s"),
+            (MAX_EVENT_STREAMS_ENV, "8"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            events,
+            Events { max_age: Duration::from_secs(720 * 3600), heartbeat: Duration::from_secs(5), max_streams: 8 }
+        );
+        let error = Events::from_env(&env(&[(PUBLIC_EVENTS_MAX_AGE_ENV, "7d")])).unwrap_err();
+        assert!(error.contains("LADING_PUBLIC_EVENTS_MAX_AGE"), "{error}");
     }
 
     #[test]

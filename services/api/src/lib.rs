@@ -5,7 +5,8 @@
 //!
 //! - [`config`]: configuration and its environment variables.
 //! - [`routes`]: one module per resource: manifests (`apply`), freight, stages,
-//!   warehouses (and their refresh), and the webhook receivers (`/webhooks/…`).
+//!   warehouses (and their refresh), the public event stream (`events`), and the webhook
+//!   receivers (`/webhooks/…`).
 //! - [`secrets`]: where webhook receivers' secrets come from.
 //! - [`objects`]: read-model records rendered as Kubernetes-style objects.
 //! - [`error`]: API errors and their HTTP status codes.
@@ -13,6 +14,7 @@
 //! - [`body`]: reading request bodies with a limit.
 //! - [`middleware`]: JSON error answers everywhere, panics turned into 500s.
 //! - [`log_check`]: every fact read once; one that does not decode is dead-lettered.
+//! - [`republish`]: every fact again, in log order, as a public JSON CloudEvent.
 //! - [`server`]: the HTTP server and the bounds it puts on every client.
 
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod error;
 pub mod log_check;
 pub mod middleware;
 pub mod objects;
+pub mod republish;
 pub mod routes;
 pub mod secrets;
 pub mod server;
@@ -68,6 +71,11 @@ pub struct Context {
     /// The api's URL as seen from outside (no trailing `/`).
     pub external_url: String,
     pub expression_limits: lading_domain::expression::ExpressionLimits,
+    pub events: config::Events,
+    /// One permit per open Server-Sent Events stream.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
+    /// Ends long-lived answers (event streams) when the api stops.
+    pub shutdown: Shutdown,
 }
 
 pub type SharedContext = Arc<Context>;
@@ -101,6 +109,7 @@ pub async fn serve(
     tracing::info!(%addr, "api listening");
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
+    bus.provision_public(config.events.max_age).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let tokens = TokenStore::watch(&bus, shutdown.clone()).await?;
     if let Some(token) = &config.admin_token {
@@ -113,6 +122,7 @@ pub async fn serve(
     };
     let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
+    let republisher = tokio::spawn(republish::run(bus.clone(), shutdown.clone()));
     let external_url = config.external_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     state_tx.send_replace(Some(Arc::new(Context {
         bus,
@@ -123,10 +133,14 @@ pub async fn serve(
         secrets: config.secrets.clone(),
         external_url,
         expression_limits: config.expression_limits,
+        events: config.events,
+        event_streams: Arc::new(tokio::sync::Semaphore::new(config.events.max_streams)),
+        shutdown: shutdown.clone(),
     })));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
     let _ = checker.await;
+    let _ = republisher.await;
     served.map_err(Error::Serve)
 }

@@ -6,6 +6,7 @@
 //! - [`names`]: stream, bucket and consumer names.
 //! - [`provision`]: idempotent creation of the stream, the dead-letter stream and buckets.
 //! - [`publish`]: publishing events with CloudEvents headers and deduplication.
+//! - [`public`]: the public stream of JSON CloudEvents, for tools that are not Lading.
 //! - [`aliases`]: atomic, per-project freight alias claims, and announcing freight once.
 //! - [`consume`]: durable pull consumers: explicit ack, nak with delay, dead letters.
 //! - [`mirror`]: a KV bucket kept in memory by a watch.
@@ -26,6 +27,7 @@ pub mod local_server;
 pub mod mirror;
 pub mod names;
 pub mod provision;
+pub mod public;
 pub mod publish;
 pub mod specs;
 pub mod start;

@@ -5,6 +5,8 @@ pub const EVENTS_STREAM: &str = "LADING_EVENTS";
 /// The stream holding the latest discovery of each warehouse (artifacts discovered,
 /// discovery failed): one message per subject.
 pub const DISCOVERY_STREAM: &str = "LADING_DISCOVERY";
+/// The stream of public CloudEvents in JSON (`lading.pub.>`), kept for a limited age.
+pub const PUBLIC_STREAM: &str = "LADING_PUBLIC";
 /// Snapshots of state rebuilt from the log (JetStream object store).
 pub const SNAPSHOTS_BUCKET: &str = "lading-snapshots";
 /// The stream holding messages no consumer could handle (`lading.dlq.>`).
@@ -20,6 +22,10 @@ pub const LEASES_BUCKET: &str = "lading-leases";
 pub const CLAIMS_BUCKET: &str = "lading-promotion-claims";
 /// How long a promotion's claim is kept.
 pub const CLAIMS_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// Where a reader that must survive restarts got to in a stream: `public` (the log
+/// sequence of the last fact republished on the public stream).
+pub const CURSORS_BUCKET: &str = "lading-cursors";
 
 /// Api tokens by the SHA-256 of the token: name, role, scope, who made it.
 pub const TOKENS_BUCKET: &str = "lading-tokens";

@@ -71,6 +71,7 @@ impl Bus {
             (LEASES_BUCKET, 1, LEASE_TTL),
             (CLAIMS_BUCKET, 1, CLAIMS_TTL),
             (TOKENS_BUCKET, 1, std::time::Duration::ZERO),
+            (CURSORS_BUCKET, 1, std::time::Duration::ZERO),
         ] {
             if js.get_key_value(bucket).await.is_ok() {
                 continue;

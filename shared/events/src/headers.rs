@@ -18,6 +18,11 @@ pub const NATS_MSG_ID: &str = "Nats-Msg-Id";
 /// The media type of postcard payloads.
 pub const POSTCARD_CONTENT_TYPE: &str = "application/x-postcard";
 
+/// The CloudEvents `time` of `event`: RFC 3339 in UTC, to the millisecond.
+pub fn ce_time(event: &Event) -> String {
+    crate::time_from_ms(event.time_ms()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The headers of one event message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventHeaders {
@@ -32,7 +37,7 @@ pub struct EventHeaders {
 impl EventHeaders {
     /// Headers for `event` published by `source` (e.g. `/lading/warehouse`) in `trace`.
     pub fn for_event(event: &Event, source: &str, trace: &TraceContext) -> Self {
-        let time = crate::time_from_ms(event.time_ms()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let time = ce_time(event);
         Self {
             id: event.identity(),
             source: source.to_owned(),

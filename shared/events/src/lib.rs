@@ -5,17 +5,21 @@
 //!
 //! - [`catalog`]: every event type with its frozen v1 payload and its guarantees.
 //! - [`codec`]: postcard encoding keyed by the CloudEvents type.
+//! - [`cloudevent`]: the public face of each event: a structured-mode CloudEvent in JSON,
+//!   with a JSON Schema per type (published in `docs/events/`).
 //! - [`headers`]: CloudEvents binary-mode headers carried on every message.
 //! - [`subject`]: subject names as functions; tokens carry project, kind, name and type.
 //! - [`trace`]: W3C trace context (`traceparent`), so one trace follows a freight.
 
 pub mod catalog;
+pub mod cloudevent;
 pub mod codec;
 pub mod headers;
 pub mod subject;
 pub mod trace;
 
 pub use catalog::{Event, EventType};
+pub use cloudevent::CloudEvent;
 pub use codec::{DecodeError, decode, encode};
 pub use headers::EventHeaders;
 pub use trace::TraceContext;

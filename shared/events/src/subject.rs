@@ -1,10 +1,24 @@
-//! NATS subjects. Events live under `lading.evt.<project>.<kind>.<name>.<type>`; messages
-//! no consumer could decode go to `lading.dlq.<consumer>`.
+//! NATS subjects. Events live under `lading.evt.<project>.<kind>.<name>.<type>`; their
+//! public CloudEvents under `lading.pub.<project>.<kind>.<name>.<type>`; messages no
+//! consumer could decode go to `lading.dlq.<consumer>`.
 
 /// Every event subject.
 pub const EVENTS_ALL: &str = "lading.evt.>";
 /// Every dead-letter subject.
 pub const DEAD_LETTERS_ALL: &str = "lading.dlq.>";
+
+/// Every public CloudEvent subject.
+pub const PUBLIC_ALL: &str = "lading.pub.>";
+
+/// The public subject of one event.
+pub fn public(project: &str, kind: &str, name: &str, event_type: &str) -> String {
+    format!("lading.pub.{project}.{kind}.{name}.{event_type}")
+}
+
+/// Every public event of one project.
+pub fn public_project(project: &str) -> String {
+    format!("lading.pub.{project}.>")
+}
 
 /// The subject of one event.
 pub fn event(project: &str, kind: &str, name: &str, event_type: &str) -> String {

@@ -4,6 +4,7 @@
 //! provider's signature authenticates them); every other route does.
 
 mod apply;
+mod events;
 mod freight;
 mod freight_actions;
 pub(crate) mod lookup;
@@ -63,6 +64,8 @@ fn table() -> Vec<(Rule, MethodRouter<State>)> {
         // Apply checks each document's project (and the server for new projects).
         (rule(Method::POST, "/api/v1/apply", Token), post(apply::apply)),
         (rule(Method::GET, "/api/v1/projects", Token), get(projects::list)),
+        // The project is in the query: `?project=`.
+        (rule(Method::GET, "/api/v1/events", InProject(Read)), get(events::stream)),
         (rule(Method::DELETE, "/api/v1/projects/{project}", OnServer(Administer)), delete(projects::delete_project)),
         (rule(Method::GET, "/api/v1/projects/{project}/projectconfig", InProject(Read)), get(projects::project_config)),
         (rule(Method::GET, "/api/v1/projects/{project}/freight", InProject(Read)), get(freight::list)),

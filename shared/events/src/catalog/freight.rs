@@ -1,10 +1,12 @@
 //! Freight payloads: created (with its commits, images and charts), verified, re-aliased.
 
 use lading_domain::{Chart, Freight, FreightId, FreightOrigin, GitCommit, Image};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A Git commit inside a `FreightCreated` payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct CommitV1 {
     pub repo_url: String,
     pub id: String,
@@ -17,7 +19,8 @@ pub struct CommitV1 {
 }
 
 /// An image inside a `FreightCreated` payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageV1 {
     pub repo_url: String,
     pub tag: String,
@@ -26,7 +29,8 @@ pub struct ImageV1 {
 }
 
 /// A chart inside a `FreightCreated` payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct ChartV1 {
     pub repo_url: String,
     pub name: String,
@@ -36,7 +40,8 @@ pub struct ChartV1 {
 
 /// `dev.lading.freight.created.v1`: a warehouse produced a new freight. Emitted once per
 /// freight ID and project, ever.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FreightCreatedV1 {
     pub project: String,
     pub freight_id: String,
@@ -155,7 +160,8 @@ impl FreightCreatedV1 {
 /// `dev.lading.freight.alias-changed.v1`: a freight got a new alias (the
 /// `set-freight-alias` step). The new alias was claimed in the project first, so it is
 /// unique there; the previous one is free again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FreightAliasChangedV1 {
     pub project: String,
     pub freight_id: String,
@@ -167,7 +173,8 @@ pub struct FreightAliasChangedV1 {
 /// `dev.lading.freight.alias-changed.v2`: a freight got a new alias, and who gave it
 /// (a person by their token's name, or `promotion/<name>` for the `set-freight-alias`
 /// step). Replaces v1 (which named no actor); readers take both.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FreightAliasChangedV2 {
     pub project: String,
     pub freight_id: String,
@@ -181,7 +188,8 @@ pub struct FreightAliasChangedV2 {
 /// available to the stage whatever its upstream stages say. Approving creates no
 /// promotion. Its identity names project, freight and stage: approving twice is stored
 /// once (and the first approval's time holds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FreightApprovedV1 {
     pub project: String,
     pub freight_id: String,
@@ -191,7 +199,8 @@ pub struct FreightApprovedV1 {
 }
 
 /// `dev.lading.freight.deleted.v1`: a person deleted freight no stage held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FreightDeletedV1 {
     pub project: String,
     pub freight_id: String,
@@ -201,7 +210,8 @@ pub struct FreightDeletedV1 {
 
 /// `dev.lading.freight.verified.v1`: freight passed verification in a stage after the
 /// named promotion, making it available to downstream stages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FreightVerifiedV1 {
     pub project: String,
     pub stage: String,

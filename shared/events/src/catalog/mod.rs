@@ -324,6 +324,12 @@ impl Event {
         subject::event(self.project(), t.entity_kind(), self.entity_name(), t.subject_token())
     }
 
+    /// The subject its public CloudEvent is published under.
+    pub fn public_subject(&self) -> String {
+        let t = self.event_type();
+        subject::public(self.project(), t.entity_kind(), self.entity_name(), t.subject_token())
+    }
+
     /// The event's identity: its `ce-id` and its `Nats-Msg-Id`. Two publishes of the same
     /// fact share it, so the log stores the fact once.
     pub fn identity(&self) -> String {

@@ -1,9 +1,10 @@
 //! Promotion payloads: created, started, each step, and how it ended.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How a promotion came to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum PromotionTrigger {
     Auto,
     Manual,
@@ -11,7 +12,8 @@ pub enum PromotionTrigger {
 
 /// `dev.lading.promotion.created.v1`: a promotion was queued for a stage. An automatic
 /// promotion is queued at most once per stage and freight.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionCreatedV1 {
     pub project: String,
     pub stage: String,
@@ -23,7 +25,8 @@ pub struct PromotionCreatedV1 {
 
 /// `dev.lading.promotion.created.v2`: v1 and who asked for the promotion (a person by
 /// their token's name; `lading/promoter` for automatic ones). Same identity as v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionCreatedV2 {
     pub project: String,
     pub stage: String,
@@ -36,7 +39,8 @@ pub struct PromotionCreatedV2 {
 
 /// `dev.lading.promotion.succeeded.v1`: every step of a promotion finished. `commit` is
 /// the last commit the promotion pushed, empty when it pushed none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionSucceededV1 {
     pub project: String,
     pub stage: String,
@@ -48,7 +52,8 @@ pub struct PromotionSucceededV1 {
 
 /// `dev.lading.promotion.failed.v1`: a promotion stopped at a step; `reason` says why.
 /// A promotion ends with exactly one of succeeded or failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionFailedV1 {
     pub project: String,
     pub stage: String,
@@ -60,7 +65,8 @@ pub struct PromotionFailedV1 {
 
 /// `dev.lading.promotion.started.v1`: a replica took the stage's turn and began running
 /// the promotion's steps (phase Running). A resumed promotion may start more than once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionStartedV1 {
     pub project: String,
     pub stage: String,
@@ -70,7 +76,7 @@ pub struct PromotionStartedV1 {
 }
 
 /// How one step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum StepStatus {
     Succeeded,
     Failed,
@@ -78,7 +84,8 @@ pub enum StepStatus {
 
 /// `dev.lading.promotion.step-finished.v1`: one step of a promotion ended; `alias` is
 /// its `as` (or `step-<index>`), `message` says why a step failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionStepFinishedV1 {
     pub project: String,
     pub stage: String,
@@ -93,7 +100,7 @@ pub struct PromotionStepFinishedV1 {
 }
 
 /// How one step ended, in v2 step events: Kargo's step statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum StepStatusV2 {
     Succeeded,
     /// Failed; the promotion fails.
@@ -116,7 +123,8 @@ impl From<StepStatus> for StepStatusV2 {
 /// `dev.lading.promotion.step-finished.v2`: one step of a promotion ended, including
 /// steps that were skipped or failed under `continueOnError` (v1 could say neither).
 /// `message` says why a step failed, errored or was skipped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionStepFinishedV2 {
     pub project: String,
     pub stage: String,
@@ -133,7 +141,8 @@ pub struct PromotionStepFinishedV2 {
 /// `dev.lading.promotion.aborted.v1`: a promotion was stopped before it finished, by a
 /// person or because newer freight superseded it; `reason` says which. It shares its
 /// identity with succeeded and failed: a promotion ends once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionAbortedV1 {
     pub project: String,
     pub stage: String,
@@ -145,7 +154,8 @@ pub struct PromotionAbortedV1 {
 
 /// `dev.lading.promotion.aborted.v2`: v1 and who aborted it (a person by their token's
 /// name; `lading/promoter` when newer freight superseded it). Same identity as v1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionAbortedV2 {
     pub project: String,
     pub stage: String,
@@ -159,7 +169,8 @@ pub struct PromotionAbortedV2 {
 /// `dev.lading.promotion.errored.v1`: a promotion could not run at all (its stage or
 /// freight is gone, a task is missing, no workspace); shares its identity with succeeded,
 /// failed and aborted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PromotionErroredV1 {
     pub project: String,
     pub stage: String,

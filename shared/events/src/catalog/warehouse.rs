@@ -1,9 +1,11 @@
 //! Warehouse payloads: refresh requests, discovered artifacts, failed discoveries.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// `dev.lading.warehouse.refresh-requested.v1`: someone asked a warehouse to discover now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct WarehouseRefreshRequestedV1 {
     pub project: String,
     pub warehouse: String,
@@ -14,7 +16,8 @@ pub struct WarehouseRefreshRequestedV1 {
 /// `dev.lading.warehouse.refresh-handled.v1`: a warehouse finished the discovery a
 /// refresh request asked for (Kargo's `status.lastHandledRefresh`); only the latest per
 /// warehouse is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct WarehouseRefreshHandledV1 {
     pub project: String,
     pub warehouse: String,
@@ -24,7 +27,8 @@ pub struct WarehouseRefreshHandledV1 {
 
 /// `dev.lading.warehouse.discovery-failed.v1`: a discovery attempt failed; `reason` is
 /// safe to show (it never contains credentials).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct WarehouseDiscoveryFailedV1 {
     pub project: String,
     pub warehouse: String,
@@ -33,7 +37,8 @@ pub struct WarehouseDiscoveryFailedV1 {
 }
 
 /// A commit a git subscription discovered (Kargo's `DiscoveredCommit`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct DiscoveredCommitV1 {
     pub id: String,
     pub branch: String,
@@ -45,7 +50,8 @@ pub struct DiscoveredCommitV1 {
 }
 
 /// What one git subscription discovered, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct GitDiscoveryResultV1 {
     pub repo_url: String,
     pub commits: Vec<DiscoveredCommitV1>,
@@ -53,7 +59,8 @@ pub struct GitDiscoveryResultV1 {
 
 /// An image an image subscription discovered (Kargo's `DiscoveredImageReference`);
 /// `created_at_ms` is 0 when the image's creation time was not read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct DiscoveredImageV1 {
     pub tag: String,
     pub digest: String,
@@ -61,7 +68,8 @@ pub struct DiscoveredImageV1 {
 }
 
 /// What one image subscription discovered, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageDiscoveryResultV1 {
     pub repo_url: String,
     pub platform: String,
@@ -69,7 +77,8 @@ pub struct ImageDiscoveryResultV1 {
 }
 
 /// What one chart subscription discovered: versions, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct ChartDiscoveryResultV1 {
     pub repo_url: String,
     pub name: String,
@@ -81,7 +90,8 @@ pub struct ChartDiscoveryResultV1 {
 /// found, newest first per subscription, in the order of its spec. Published when it
 /// differs from the previous discovery; becomes the Warehouse's
 /// `status.discoveredArtifacts` and the choices for manually assembled freight.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct WarehouseArtifactsDiscoveredV1 {
     pub project: String,
     pub warehouse: String,

@@ -81,4 +81,4 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
 }
 
 #[cfg(test)]
-mod golden;
+pub(crate) mod golden;
