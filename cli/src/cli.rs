@@ -122,8 +122,9 @@ pub struct UpArgs {
     /// `{repoURL, repoURLIsRegex, username, password}`.
     #[arg(long, env = "LADING_GIT_CREDENTIALS_FILE", value_name = "FILE")]
     pub git_credentials_file: Option<PathBuf>,
-    /// Secrets steps read with `${{ secret('name').key }}`: Kubernetes Secret manifests
-    /// (`metadata.namespace` is the project; none for every project).
+    /// Secrets steps read with `${{ secret('name').key }}` and webhook receivers
+    /// authenticate with: Kubernetes Secret manifests (`metadata.namespace` is the
+    /// project; none for every project), or a map of secret name → key → value.
     #[arg(long, env = "LADING_SECRETS_FILE", value_name = "FILE")]
     pub secrets_file: Option<PathBuf>,
 }

@@ -179,3 +179,54 @@ fn the_cli_shows_the_servers_answer_to_a_request_too_large() {
     assert!(message.contains("413"), "{message}");
     assert!(!message.contains("cannot reach"), "{message}");
 }
+
+/// `curl` with `args`: its output as JSON.
+fn curl(args: &[&str]) -> serde_json::Value {
+    let output = Command::new("curl").arg("-sS").args(args).output().expect("curl runs");
+    assert!(output.status.success(), "curl {args:?}: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("curl {args:?}: {e}: {}", stdout(&output)))
+}
+
+#[test]
+fn lading_up_serves_webhook_receivers_with_its_secrets_file_under_its_external_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = lading_tests::git::Repo::create(dir.path(), "app");
+    app.commit("app.txt", "v1", "first");
+    // Given a secrets file passed by flag and an external URL from the environment,
+    let secrets = dir.path().join("secrets.yaml");
+    std::fs::write(&secrets, "hook:\n  secret: generic-s3cret-for-lading-up\n").unwrap();
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let _up = start_up(
+        &dir.path().join("data"),
+        port,
+        &["--secrets-file", secrets.to_str().unwrap()],
+        &[("LADING_API_EXTERNAL_URL", "https://lading.example.com/")],
+    );
+    wait_ready(&server);
+    let manifests = format!(
+        "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\napiVersion: lading.dev/v1alpha1\nkind: ProjectConfig\nmetadata: {{name: demo, namespace: demo}}\nspec:\n  webhookReceivers:\n  - name: hook\n    generic:\n      secretRef: {{name: hook}}\n      actions:\n      - action: Refresh\n        targetSelectionCriteria:\n        - kind: Warehouse\n          name: \"${{{{ request.body.warehouse }}}}\"\n---\napiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\nspec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: \"{}\"}}\n",
+        app.url()
+    );
+    let applied = lading(&["apply", "-f", "-"], Some(&server), Some(&manifests));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    // when the receiver's URL is read from the ProjectConfig's status,
+    let authorization = format!("Authorization: Bearer {TOKEN}");
+    let config = curl(&["-H", &authorization, &format!("{server}/api/v1/projects/demo/projectconfig")]);
+    let receiver = &config["status"]["webhookReceivers"][0];
+    let path = receiver["path"].as_str().unwrap_or_else(|| panic!("{config}"));
+    // then it is under the external URL, and a POST to its path refreshes the warehouse.
+    assert_eq!(receiver["url"], format!("https://lading.example.com{path}"));
+    assert!(path.starts_with("/webhooks/generic/"), "{path}");
+    let answer = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"warehouse": "app"}"#,
+        &format!("{server}{path}"),
+    ]);
+    assert_eq!(answer["refreshed"], 1, "{answer}");
+    assert_eq!(answer["warehouses"], serde_json::json!(["app"]), "{answer}");
+}

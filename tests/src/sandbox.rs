@@ -22,7 +22,7 @@ pub struct SandboxOptions {
     pub warehouse_credentials: lading_domain::credentials::Credentials,
     /// What the promoter answers Git servers' challenges with.
     pub promoter_credentials: lading_promoter::steps::GitCredentials,
-    /// What steps read with `secret(name)`.
+    /// What steps read with `secret(name)`, and webhook receivers authenticate with.
     pub secrets: lading_domain::secrets::Secrets,
     /// What the api accepts from its clients.
     pub api_limits: lading_api::config::Limits,
@@ -154,6 +154,7 @@ impl Sandbox {
         let api_url = format!("http://{}", listener.local_addr().unwrap());
         let mut api = lading_api::Config::new(url(NatsUser::Api), listener.local_addr().unwrap());
         api.admin_token = Some(lading_api::config::AdminToken(ADMIN_TOKEN.to_owned()));
+        api.secrets = secrets.clone();
         api.limits = api_limits;
         api.events = api_events;
         tasks.push(spawn("api".into(), lading_api::serve(listener, api, readiness.clone(), shutdown.clone())));

@@ -52,7 +52,8 @@ fn service_env(args: &UpArgs, data_dir: &Path, nats_url: &str) -> HashMap<String
         env.insert(lading_warehouse::config::CREDENTIALS_FILE_ENV.to_owned(), file.display().to_string());
     }
     if let Some(file) = &args.secrets_file {
-        env.insert(lading_promoter::config::SECRETS_FILE_ENV.to_owned(), file.display().to_string());
+        // Promotion steps (`secret()`) and webhook receivers read this one variable.
+        env.insert(lading_api::config::SECRETS_FILE_ENV.to_owned(), file.display().to_string());
     }
     if let Some(file) = &args.git_credentials_file {
         env.insert(lading_promoter::config::GIT_CREDENTIALS_FILE_ENV.to_owned(), file.display().to_string());

@@ -1,7 +1,9 @@
 //! Every api request carries a bearer token; a route allows it when the token's role
 //! grants what the route needs (see [`lading_domain::access`]). A missing or unknown
 //! token is answered `401`, a token without the permission `403` naming what it holds and
-//! what the route needs. Health, readiness and metrics need no token.
+//! what the route needs. Health, readiness and metrics need no token; webhook receivers
+//! take none either: the provider's signature (or the receiver's secret path) is their
+//! authentication.
 
 use axum::extract::{RawPathParams, Request, State as AxumState};
 use axum::http::header;
@@ -46,6 +48,8 @@ pub enum Need {
     InProject(Permission),
     /// This permission on the server.
     OnServer(Permission),
+    /// No token: the request is authenticated as its provider signs it (a webhook).
+    ProviderSignature,
 }
 
 /// Finds the caller from the `Authorization: Bearer` header.
@@ -82,7 +86,7 @@ pub async fn authorize(need: Need, params: RawPathParams, request: Request, next
         .cloned()
         .ok_or_else(|| ApiError::Unauthorized("a token is required".into()))?;
     match need {
-        Need::Token => {}
+        Need::Token | Need::ProviderSignature => {}
         Need::OnServer(permission) => caller.require(permission, Target::Server)?,
         Need::InProject(permission) => {
             let project = match params.iter().find(|(name, _)| *name == "project") {

@@ -2,14 +2,24 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use lading_domain::expression::ExpressionLimits;
 use lading_domain::limits::{parse_count, parse_timeout};
+
+use crate::secrets::{self, SecretSource};
 
 pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const LISTEN_ADDR_ENV: &str = "LADING_API_ADDR";
 /// A token to be the server's admin token (for a deployment, from a Secret).
 pub const ADMIN_TOKEN_ENV: &str = "LADING_ADMIN_TOKEN";
+
+/// The URL people and providers reach the api at (behind a proxy or load balancer):
+/// the base of the webhook receivers' URLs. Default: `http://` and the listen address.
+pub const EXTERNAL_URL_ENV: &str = "LADING_API_EXTERNAL_URL";
+/// Secrets webhook receivers authenticate with (the promoter's `secret()` file).
+pub const SECRETS_FILE_ENV: &str = "LADING_SECRETS_FILE";
 
 /// The api's default address.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -142,6 +152,12 @@ pub struct Config {
     pub events: Events,
     /// A token that is the server's admin (stored by its hash only).
     pub admin_token: Option<AdminToken>,
+    /// The api's URL as seen from outside; `None`: `http://` and the bound address.
+    pub external_url: Option<String>,
+    /// What webhook receivers authenticate with.
+    pub secrets: Arc<dyn SecretSource>,
+    /// Budgets of the generic webhook receivers' expressions.
+    pub expression_limits: ExpressionLimits,
 }
 
 /// A token given in the configuration; `Debug` never shows it.
@@ -162,6 +178,9 @@ impl Config {
             limits: Limits::default(),
             events: Events::default(),
             admin_token: None,
+            external_url: None,
+            secrets: secrets::none(),
+            expression_limits: ExpressionLimits::default(),
         }
     }
 
@@ -178,7 +197,29 @@ impl Config {
             }
             config.admin_token = Some(AdminToken(token.trim().to_owned()));
         }
+        if let Some(url) = env.get(EXTERNAL_URL_ENV).filter(|u| !u.trim().is_empty()) {
+            config.external_url = Some(external_url(url)?);
+        }
+        if let Some(path) = env.get(SECRETS_FILE_ENV) {
+            config.secrets = secrets::from_file(path).map_err(|e| format!("{SECRETS_FILE_ENV}={e}"))?;
+        }
+        config.expression_limits = ExpressionLimits::from_env(env).map_err(|e| e.to_string())?;
         Ok(config)
+    }
+}
+
+/// `url` when it is an absolute `http(s)://` URL without query or fragment, without its
+/// trailing `/`.
+fn external_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' ']) => {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!(
+            "{EXTERNAL_URL_ENV}={url:?}: must be an http:// or https:// URL without query or fragment, e.g. https://lading.example.com"
+        )),
     }
 }
 
@@ -211,6 +252,23 @@ mod tests {
                 max_connections: 64,
             }
         );
+    }
+
+    #[test]
+    fn the_external_url_is_an_http_url_without_its_trailing_slash() {
+        let config = Config::from_env(&env(&[(EXTERNAL_URL_ENV, "https://lading.example.com/base/")])).unwrap();
+        assert_eq!(config.external_url.as_deref(), Some("https://lading.example.com/base"));
+        assert!(Config::from_env(&env(&[])).unwrap().external_url.is_none());
+        for bad in ["lading.example.com", "ftp://x", "https://", "https://x/?a=b"] {
+            let error = Config::from_env(&env(&[(EXTERNAL_URL_ENV, bad)])).unwrap_err();
+            assert!(error.contains(EXTERNAL_URL_ENV), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_secrets_file_that_cannot_be_read_stops_the_api_naming_it() {
+        let error = Config::from_env(&env(&[(SECRETS_FILE_ENV, "/nonexistent/secrets.yaml")])).unwrap_err();
+        assert!(error.starts_with("LADING_SECRETS_FILE=\"/nonexistent/secrets.yaml\""), "{error}");
     }
 
     #[test]

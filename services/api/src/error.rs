@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The request is well-formed but the state does not allow it.
     #[error("{0}")]
     Conflict(String),
+    /// The request was understood but cannot be acted on as it is.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("not ready: {0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -43,6 +46,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -5,7 +5,9 @@
 //!
 //! - [`config`]: configuration and its environment variables.
 //! - [`routes`]: one module per resource: manifests (`apply`), freight, stages,
-//!   warehouses (and their refresh).
+//!   warehouses (and their refresh), the public event stream (`events`), and the webhook
+//!   receivers (`/webhooks/…`).
+//! - [`secrets`]: where webhook receivers' secrets come from.
 //! - [`objects`]: read-model records rendered as Kubernetes-style objects.
 //! - [`error`]: API errors and their HTTP status codes.
 //! - [`auth`]: bearer tokens, and what each route needs of them.
@@ -24,6 +26,7 @@ pub mod middleware;
 pub mod objects;
 pub mod republish;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 
 use std::sync::Arc;
@@ -63,6 +66,11 @@ pub struct Context {
     pub tokens: TokenStore,
     pub projection: Projection,
     pub limits: config::Limits,
+    /// What webhook receivers authenticate with.
+    pub secrets: Arc<dyn secrets::SecretSource>,
+    /// The api's URL as seen from outside (no trailing `/`).
+    pub external_url: String,
+    pub expression_limits: lading_domain::expression::ExpressionLimits,
     pub events: config::Events,
     /// One permit per open Server-Sent Events stream.
     pub event_streams: Arc<tokio::sync::Semaphore>,
@@ -115,12 +123,16 @@ pub async fn serve(
     let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
     let republisher = tokio::spawn(republish::run(bus.clone(), shutdown.clone()));
+    let external_url = config.external_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     state_tx.send_replace(Some(Arc::new(Context {
         bus,
         specs,
         tokens,
         projection,
         limits: config.limits,
+        secrets: config.secrets.clone(),
+        external_url,
+        expression_limits: config.expression_limits,
         events: config.events,
         event_streams: Arc::new(tokio::sync::Semaphore::new(config.events.max_streams)),
         shutdown: shutdown.clone(),

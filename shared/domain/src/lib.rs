@@ -29,6 +29,8 @@
 //! - [`paging`]: when to stop following `Link` pages.
 //! - [`secrets`]: secrets steps read with `secret()`, and cutting revealed values out of messages.
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
+//! - [`webhook`]: webhook receivers: their paths, each provider's signature and payload,
+//!   and which warehouses a push refreshes.
 
 pub mod access;
 pub mod alias;
@@ -57,6 +59,7 @@ pub mod soak;
 pub mod spec;
 pub mod suggest;
 pub mod url_normalize;
+pub mod webhook;
 
 pub use freight::{Chart, Freight, FreightOrigin, FreightStatus, GitCommit, Image};
 pub use freight_id::FreightId;

@@ -1,6 +1,7 @@
-//! HTTP routes under `/api/v1`, plus health. One module per resource. Every route is a
-//! row of [`table`], with what it needs of the caller's token: a route cannot exist
-//! without a rule.
+//! HTTP routes under `/api/v1`, the webhook receivers under `/webhooks`, plus health.
+//! One module per resource. Every route is a row of [`table`], with what it needs of the
+//! caller: a route cannot exist without a rule. Webhook receivers take no token (their
+//! provider's signature authenticates them); every other route does.
 
 mod apply;
 mod events;
@@ -12,6 +13,7 @@ mod promotions;
 mod stages;
 mod tokens;
 mod warehouses;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -53,7 +55,7 @@ const fn rule(method: Method, path: &'static str, need: Need) -> Rule {
 
 /// Every route of the api with its rule.
 fn table() -> Vec<(Rule, MethodRouter<State>)> {
-    use Need::{InProject, OnServer, Token};
+    use Need::{InProject, OnServer, ProviderSignature, Token};
     vec![
         (rule(Method::GET, "/api/v1/whoami", Token), get(tokens::whoami)),
         (rule(Method::GET, "/api/v1/tokens", Token), get(tokens::list)),
@@ -104,6 +106,7 @@ fn table() -> Vec<(Rule, MethodRouter<State>)> {
             rule(Method::POST, "/api/v1/projects/{project}/warehouses/{warehouse}/refresh", InProject(Promote)),
             post(warehouses::refresh),
         ),
+        (rule(Method::POST, "/webhooks/{provider}/{hash}", ProviderSignature), post(webhooks::receive_webhook)),
     ]
 }
 
@@ -114,8 +117,13 @@ pub fn rules() -> Vec<Rule> {
 
 pub fn api(state: State) -> Router {
     let mut by_path: BTreeMap<&'static str, MethodRouter<State>> = BTreeMap::new();
+    let mut signed = Router::new();
     for (rule, handler) in table() {
         let need = rule.need;
+        if need == Need::ProviderSignature {
+            signed = signed.route(rule.path, handler);
+            continue;
+        }
         let guarded = handler.route_layer(axum::middleware::from_fn(
             move |params: RawPathParams, request: Request, next: Next| authorize(need, params, request, next),
         ));
@@ -134,6 +142,8 @@ pub fn api(state: State) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .fallback(crate::middleware::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        // Webhook receivers read their body themselves, with their own limit.
+        .merge(signed)
         .with_state(state);
     routes
         .layer(axum::middleware::map_response(crate::middleware::json_error_bodies))

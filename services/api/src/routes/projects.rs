@@ -1,9 +1,12 @@
 //! Projects and the specs in them: `GET /api/v1/projects` (those the caller may read),
-//! `GET …/projectconfig`, and deleting a project, a stage or a warehouse.
+//! `GET …/projectconfig` (with its webhook receivers' paths and URLs), and deleting a
+//! project, a stage or a warehouse.
 
 use axum::Json;
 use axum::extract::{Extension, Path, State as AxumState};
-use lading_domain::spec::{Kind, Manifest, Spec};
+use lading_domain::spec::{Kind, Spec};
+use lading_domain::webhook::ReceiverProblem;
+use lading_domain::webhook::path::{details, listening};
 use serde_json::{Value, json};
 
 use super::{State, context, lookup};
@@ -33,18 +36,41 @@ pub async fn list(
 }
 
 /// `GET …/projectconfig`: the project's ProjectConfig (or, without one, its policies as
-/// the Project states them).
+/// the Project states them), with `status.webhookReceivers` (where each receiver whose
+/// secret exists listens) and a `Ready` condition that is false, naming each, while a
+/// receiver's secret is missing.
 pub async fn project_config(
     AxumState(state): AxumState<State>,
     Path(project): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
     lookup::project(&context, &project)?;
-    let config = context.specs.read(|s| s.get(&project, Kind::ProjectConfig, &project).map(Manifest::to_json));
-    let object = config.unwrap_or_else(|| {
-        let policies = context.specs.read(|s| s.promotion_policies(&project));
-        json!({"apiVersion": lading_domain::spec::API_VERSION, "kind": "ProjectConfig",
-            "metadata": {"name": project, "namespace": project}, "spec": {"promotionPolicies": policies}})
+    let config = context.specs.read(|s| s.get(&project, Kind::ProjectConfig, &project).cloned());
+    let mut object = match &config {
+        Some(manifest) => manifest.to_json(),
+        None => {
+            let policies = context.specs.read(|s| s.promotion_policies(&project));
+            json!({"apiVersion": lading_domain::spec::API_VERSION, "kind": "ProjectConfig",
+                "metadata": {"name": project, "namespace": project}, "spec": {"promotionPolicies": policies}})
+        }
+    };
+    let receivers = match config.map(|m| m.spec) {
+        Some(Spec::ProjectConfig(spec)) => spec.webhook_receivers,
+        _ => Vec::new(),
+    };
+    let secrets = super::webhooks::project_secrets(&context, &project, &receivers);
+    let (listening, problems) = listening(&project, &receivers, |name| secrets.get(name));
+    let ready = match problems.first() {
+        None => json!({"type": "Ready", "status": "True", "reason": "SecretsResolved",
+            "message": "every webhook receiver's secret exists"}),
+        Some(first) => {
+            let messages: Vec<String> = problems.iter().map(ReceiverProblem::message).collect();
+            json!({"type": "Ready", "status": "False", "reason": first.reason(), "message": messages.join("; ")})
+        }
+    };
+    object["status"] = json!({
+        "conditions": [ready],
+        "webhookReceivers": details(&listening, &context.external_url),
     });
     Ok(Json(object))
 }

@@ -5,11 +5,13 @@ use axum::Json;
 use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use lading_domain::spec::Kind;
+use lading_events::TraceContext;
 use lading_events::catalog::WarehouseRefreshRequestedV1;
 use lading_events::{Event, now_ms};
 use serde_json::{Value, json};
 
 use super::{State, context, lookup};
+use crate::SharedContext;
 use crate::error::ApiError;
 use crate::objects::{list as list_of, warehouse_object};
 
@@ -33,15 +35,26 @@ pub async fn refresh(
     if context.specs.read(|s| s.warehouse(&project, &warehouse).is_none()) {
         return Err(ApiError::NotFound(format!("warehouse {warehouse:?} not found in project {project:?}")));
     }
+    let trace = lading_bus::tracing_context::new_root();
+    let request_id = publish_refresh(&context, &project, &warehouse, &trace).await?;
+    tracing::info!(project, warehouse, trace_id = trace.trace_id_hex(), "refresh requested");
+    Ok((StatusCode::ACCEPTED, Json(json!({"requestId": request_id, "traceparent": trace.to_traceparent()}))))
+}
+
+/// Asks the warehouse to discover now (`WarehouseRefreshRequested`); its request ID.
+pub(crate) async fn publish_refresh(
+    context: &SharedContext,
+    project: &str,
+    warehouse: &str,
+    trace: &TraceContext,
+) -> Result<String, ApiError> {
     let request_id = ulid::Ulid::new().to_string().to_lowercase();
     let event = Event::WarehouseRefreshRequested(WarehouseRefreshRequestedV1 {
-        project: project.clone(),
-        warehouse: warehouse.clone(),
+        project: project.to_owned(),
+        warehouse: warehouse.to_owned(),
         request_id: request_id.clone(),
         requested_at_ms: now_ms(),
     });
-    let trace = lading_bus::tracing_context::new_root();
-    context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    tracing::info!(project, warehouse, trace_id = trace.trace_id_hex(), "refresh requested");
-    Ok((StatusCode::ACCEPTED, Json(json!({"requestId": request_id, "traceparent": trace.to_traceparent()}))))
+    context.bus.publish(&event, trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(request_id)
 }

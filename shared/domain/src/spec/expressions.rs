@@ -71,9 +71,60 @@ pub(super) fn check(spec: &Spec) -> Result<(), FieldError> {
             }
             Ok(())
         }
-        Spec::Project(_) | Spec::ProjectConfig(_) => Ok(()),
+        Spec::ProjectConfig(config) => check_generic_receivers(&config.webhook_receivers),
+        Spec::Project(_) => Ok(()),
     })
     .map_err(|e| FieldError::new("(expressions)", e))?
+}
+
+/// A generic webhook receiver's `whenExpression` (bare, or one template) and every
+/// string its actions may template: parameters, target names, label and index values.
+fn check_generic_receivers(receivers: &[super::WebhookReceiverConfig]) -> Result<(), FieldError> {
+    use crate::webhook::generic::{FUNCTIONS, VARIABLES};
+    let template = |field: &str, text: &str| -> Result<(), FieldError> {
+        if !is_template(text) {
+            return Ok(());
+        }
+        let sources = template::expressions(text)
+            .map_err(|e| FieldError::new(field, format!("{}: {e}", crate::excerpt::quoted(text))))?;
+        for source in sources {
+            Program::compile(source)
+                .and_then(|program| program.check_names(&FUNCTIONS, &VARIABLES))
+                .map_err(|e| FieldError::new(field, QuotedError::in_template(source, e)))?;
+        }
+        Ok(())
+    };
+    for (i, receiver) in receivers.iter().enumerate() {
+        let Some(generic) = &receiver.generic else { continue };
+        for (j, action) in generic.actions.iter().enumerate() {
+            let field = format!("spec.webhookReceivers[{i}].generic.actions[{j}]");
+            let when = action.when_expression.trim();
+            if is_template(when) {
+                template(&format!("{field}.whenExpression"), when)?;
+            } else if !when.is_empty() {
+                check_bare(&format!("{field}.whenExpression"), when, &FUNCTIONS, &VARIABLES)?;
+            }
+            for (name, value) in &action.parameters {
+                template(&format!("{field}.parameters.{name}"), value)?;
+            }
+            for (k, target) in action.target_selection_criteria.iter().enumerate() {
+                let field = format!("{field}.targetSelectionCriteria[{k}]");
+                template(&format!("{field}.name"), &target.name)?;
+                for (key, value) in &target.label_selector.match_labels {
+                    template(&format!("{field}.labelSelector.matchLabels.{key}"), value)?;
+                }
+                for (m, requirement) in target.label_selector.match_expressions.iter().enumerate() {
+                    for (n, value) in requirement.values.iter().enumerate() {
+                        template(&format!("{field}.labelSelector.matchExpressions[{m}].values[{n}]"), value)?;
+                    }
+                }
+                for (m, index) in target.index_selector.match_indices.iter().enumerate() {
+                    template(&format!("{field}.indexSelector.matchIndices[{m}].value"), &index.value)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where `task` may be named.

@@ -9,6 +9,7 @@ pub mod references;
 mod stage;
 mod stage_selector;
 mod warehouse;
+pub mod webhook_receiver;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +29,9 @@ pub use warehouse::{
     ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES, FreightCreationCriteria,
     FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec,
     discovery_limit,
+};
+pub use webhook_receiver::{
+    GenericAction, GenericReceiver, ReceiverKind, TargetSelectionCriteria, WebhookReceiverConfig,
 };
 
 use crate::names::validate_dns_label;

@@ -1,4 +1,5 @@
-//! Project and ProjectConfig specs: promotion policies decide which stages auto-promote.
+//! Project and ProjectConfig specs: promotion policies decide which stages auto-promote;
+//! webhook receivers let registries and Git hosts ask for discovery.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::stage_selector::StageSelector;
+use super::webhook_receiver::{self, WebhookReceiverConfig};
 use super::{FieldError, deserialize_at};
 
 /// One entry of `promotionPolicies`.
@@ -38,6 +40,8 @@ impl PromotionPolicy {
 pub struct ProjectConfigSpec {
     #[serde(default)]
     pub promotion_policies: Vec<PromotionPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_receivers: Vec<WebhookReceiverConfig>,
 }
 
 /// A Project's spec. Kargo once carried promotion policies here; they are still read.
@@ -71,5 +75,6 @@ pub(super) fn parse_project(value: Value) -> Result<ProjectSpec, FieldError> {
 pub(super) fn parse_project_config(value: Value) -> Result<ProjectConfigSpec, FieldError> {
     let spec: ProjectConfigSpec = deserialize_at("spec", value)?;
     validate_policies(&spec.promotion_policies, "spec")?;
+    webhook_receiver::validate(&spec.webhook_receivers, "spec")?;
     Ok(spec)
 }

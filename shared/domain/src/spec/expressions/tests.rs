@@ -223,3 +223,26 @@ fn a_1000_level_expression_is_refused_without_overflowing_the_callers_stack() {
         .unwrap();
     assert!(error.reason.contains("levels deep"), "{error}");
 }
+
+fn generic_receiver(action: &str) -> String {
+    format!(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: ProjectConfig\nmetadata:\n  name: demo\n  namespace: demo\nspec:\n  webhookReceivers:\n  - name: hook\n    generic:\n      secretRef: {{name: hook}}\n      actions:\n      - action: Refresh\n{action}"
+    )
+}
+
+#[test]
+fn generic_receiver_expressions_see_the_request_and_are_checked_at_apply() {
+    // Given Kargo's forms: a bare whenExpression, templates in names and index values,
+    let good = "        whenExpression: \"request.header('X-Event-Type') == 'push' && params.env == 'prod'\"\n        parameters: {env: \"${{ request.params('env') }}\"}\n        targetSelectionCriteria:\n        - kind: Warehouse\n          name: \"${{ request.body.repository.name }}\"\n        - kind: Warehouse\n          indexSelector:\n            matchIndices:\n            - {key: subscribedURLs, operator: Equals, value: \"${{ normalizeGit(request.body.repository.url) }}\"}\n";
+    // then they are accepted;
+    validate(&generic_receiver(good)).unwrap();
+    // a step's variables and functions are not there, and errors name the field.
+    let ctx = "        whenExpression: \"ctx.stage == 'x'\"\n        targetSelectionCriteria: [{kind: Warehouse, name: app}]\n";
+    let error = validate(&generic_receiver(ctx)).unwrap_err();
+    assert_eq!(error.field, "spec.webhookReceivers[0].generic.actions[0].whenExpression");
+    assert!(error.reason.contains("unknown variable ctx"), "{}", error.reason);
+    let secret = "        targetSelectionCriteria: [{kind: Warehouse, name: \"${{ secret('x').y }}\"}]\n";
+    let error = validate(&generic_receiver(secret)).unwrap_err();
+    assert_eq!(error.field, "spec.webhookReceivers[0].generic.actions[0].targetSelectionCriteria[0].name");
+    assert!(error.reason.contains("unknown function secret"), "{}", error.reason);
+}
