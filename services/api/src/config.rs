@@ -2,14 +2,23 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use lading_domain::limits::{parse_count, parse_timeout};
+
+pub use crate::server::tls::TlsIdentity;
 
 pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const LISTEN_ADDR_ENV: &str = "LADING_API_ADDR";
 /// A token to be the server's admin token (for a deployment, from a Secret).
 pub const ADMIN_TOKEN_ENV: &str = "LADING_ADMIN_TOKEN";
+
+/// A PEM certificate chain (the api's certificate first): with the key, the api serves
+/// HTTPS instead of HTTP.
+pub const TLS_CERT_FILE_ENV: &str = "LADING_API_TLS_CERT_FILE";
+/// The PEM private key of that certificate.
+pub const TLS_KEY_FILE_ENV: &str = "LADING_API_TLS_KEY_FILE";
 
 /// The api's default address.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -95,6 +104,8 @@ pub struct Config {
     pub limits: Limits,
     /// A token that is the server's admin (stored by its hash only).
     pub admin_token: Option<AdminToken>,
+    /// The certificate and key to serve HTTPS with; plain HTTP without.
+    pub tls: Option<TlsIdentity>,
 }
 
 /// A token given in the configuration; `Debug` never shows it.
@@ -109,7 +120,7 @@ impl std::fmt::Debug for AdminToken {
 
 impl Config {
     pub fn new(nats_url: impl Into<String>, listen_addr: SocketAddr) -> Self {
-        Self { nats_url: nats_url.into(), listen_addr, limits: Limits::default(), admin_token: None }
+        Self { nats_url: nats_url.into(), listen_addr, limits: Limits::default(), admin_token: None, tls: None }
     }
 
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
@@ -124,6 +135,13 @@ impl Config {
             }
             config.admin_token = Some(AdminToken(token.trim().to_owned()));
         }
+        let file = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).map(PathBuf::from);
+        config.tls = match (file(TLS_CERT_FILE_ENV), file(TLS_KEY_FILE_ENV)) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsIdentity::load(&cert, &key).map_err(|e| e.to_string())?),
+            (Some(_), None) => return Err(format!("{TLS_CERT_FILE_ENV} is set: set {TLS_KEY_FILE_ENV} too")),
+            (None, Some(_)) => return Err(format!("{TLS_KEY_FILE_ENV} is set: set {TLS_CERT_FILE_ENV} too")),
+        };
         Ok(config)
     }
 }
@@ -157,6 +175,15 @@ mod tests {
                 max_connections: 64,
             }
         );
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let only_cert = Config::from_env(&env(&[(TLS_CERT_FILE_ENV, "/tls.crt")])).unwrap_err();
+        assert_eq!(only_cert, "LADING_API_TLS_CERT_FILE is set: set LADING_API_TLS_KEY_FILE too");
+        let only_key = Config::from_env(&env(&[(TLS_KEY_FILE_ENV, "/tls.key")])).unwrap_err();
+        assert_eq!(only_key, "LADING_API_TLS_KEY_FILE is set: set LADING_API_TLS_CERT_FILE too");
+        assert!(Config::from_env(&env(&[])).unwrap().tls.is_none());
     }
 
     #[test]

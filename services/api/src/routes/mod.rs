@@ -10,6 +10,7 @@ mod projects;
 mod promotions;
 mod stages;
 mod tokens;
+mod version;
 mod warehouses;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,7 @@ const fn rule(method: Method, path: &'static str, need: Need) -> Rule {
 fn table() -> Vec<(Rule, MethodRouter<State>)> {
     use Need::{InProject, OnServer, Token};
     vec![
+        (rule(Method::GET, "/api/v1/version", Token), get(version::version)),
         (rule(Method::GET, "/api/v1/whoami", Token), get(tokens::whoami)),
         (rule(Method::GET, "/api/v1/tokens", Token), get(tokens::list)),
         (rule(Method::POST, "/api/v1/tokens", Token), post(tokens::create)),
