@@ -1,150 +1,157 @@
-//! `lading get freight|stages|warehouses -p PROJECT [-o table|json|yaml]`.
+//! `lading get KIND [NAME]`: freight, stages, warehouses, promotions, projects or a
+//! project's config, in any of kubectl's output formats.
+//!
+//! - [`columns`]: what each kind's table shows.
 
-use serde_json::Value;
+mod columns;
 
-use crate::cli::{GetArgs, OutputFormat, Resource};
-use crate::client::Client;
-use crate::output::{age, table, text, yaml};
+use anyhow::bail;
+use clap::ValueEnum;
+use lading_domain::suggest::did_you_mean;
+use serde_json::{Value, json};
 
-pub async fn run(client: &Client, args: GetArgs) -> anyhow::Result<()> {
-    let segment = match args.resource {
-        Resource::Freight => "freight",
-        Resource::Stages => "stages",
-        Resource::Warehouses => "warehouses",
-    };
-    let list = client.get(&format!("/api/v1/projects/{}/{segment}", args.project)).await?;
-    match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
-        OutputFormat::Yaml => print!("{}", yaml(&list)?),
-        OutputFormat::Table => {
-            let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
-            if items.is_empty() {
-                eprintln!("No {segment} found in project {}.", args.project);
-                return Ok(());
-            }
-            println!("{}", render_table(args.resource, &items, chrono::Utc::now()));
+use super::{Context, segment};
+use crate::cli::OutputArgs;
+use crate::output::{self, OutputFormat, Resource};
+
+/// List or show freight, stages, warehouses, promotions, projects or a project config.
+///
+/// With NAME, shows that one object (freight by name or alias). Tables show the usual
+/// columns; -o wide adds more; -o json and -o yaml print the api's objects (a
+/// kubectl-style List, or the one object); -o name prints KIND/NAME; -o jsonpath=…
+/// takes kubectl's templates. Needs the viewer role.
+///
+///   lading get freight -p demo
+///   lading get freight brave-otter -o yaml
+///   lading get freight --warehouse app -o wide
+///   lading get stages -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.status.currentFreight[0].alias}{"\n"}{end}'
+///   lading get promotions --stage prod --no-headers
+///   lading get projects -o name
+///   lading get projectconfig -o yaml
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct GetArgs {
+    /// What to show.
+    pub kind: Kind,
+    /// One object by name (freight: by name or alias).
+    pub name: Option<String>,
+    /// Freight: only what this warehouse produced.
+    #[arg(long)]
+    pub warehouse: Option<String>,
+    /// Promotions: only this stage's.
+    #[arg(long)]
+    pub stage: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    Freight,
+    #[value(alias = "stage")]
+    Stages,
+    #[value(alias = "warehouse")]
+    Warehouses,
+    #[value(alias = "promotion")]
+    Promotions,
+    #[value(alias = "project")]
+    Projects,
+    #[value(alias = "projectconfigs")]
+    Projectconfig,
+}
+
+impl Kind {
+    fn resource(self) -> &'static Resource {
+        match self {
+            Kind::Freight => &columns::FREIGHT,
+            Kind::Stages => &columns::STAGES,
+            Kind::Warehouses => &columns::WAREHOUSES,
+            Kind::Promotions => &columns::PROMOTIONS,
+            Kind::Projects => &columns::PROJECTS,
+            Kind::Projectconfig => &columns::PROJECT_CONFIG,
         }
     }
+}
+
+pub async fn run(context: &Context, args: GetArgs) -> anyhow::Result<()> {
+    if args.warehouse.is_some() && args.kind != Kind::Freight {
+        bail!("--warehouse filters freight only");
+    }
+    if args.stage.is_some() && args.kind != Kind::Promotions {
+        bail!("--stage filters promotions only");
+    }
+    let answer = fetch(context, &args).await?;
+    let resource = args.kind.resource();
+    let format = &args.output.output;
+    if matches!(format, OutputFormat::Table | OutputFormat::Wide) && output::items(&answer).is_empty() {
+        let place = match args.kind {
+            Kind::Projects => String::new(),
+            _ => format!(" in project {}", context.project()?),
+        };
+        eprintln!("No {} found{place}.", resource.plural);
+        return Ok(());
+    }
+    print!("{}", output::render(format, resource, &answer, args.output.no_headers, chrono::Utc::now())?);
     Ok(())
 }
 
-fn render_table(resource: Resource, items: &[Value], now: chrono::DateTime<chrono::Utc>) -> String {
-    match resource {
-        Resource::Freight => {
-            let rows: Vec<Vec<String>> = items
-                .iter()
-                .map(|f| {
-                    vec![
-                        text(f, "/metadata/name").to_owned(),
-                        text(f, "/alias").to_owned(),
-                        age(f.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now),
-                    ]
-                })
-                .collect();
-            table(&["NAME", "ALIAS", "AGE"], &rows)
+/// The api's answer: a List, or the one object NAME names.
+async fn fetch(context: &Context, args: &GetArgs) -> anyhow::Result<Value> {
+    let client = &context.client;
+    let answer = match args.kind {
+        Kind::Projects => {
+            let list = client.get("/api/v1/projects").await?;
+            return one_of(list, args.name.as_deref(), "project", "");
         }
-        Resource::Stages => {
-            let rows: Vec<Vec<String>> = items
-                .iter()
-                .map(|s| {
-                    vec![
-                        text(s, "/metadata/name").to_owned(),
-                        s.pointer("/status/currentFreight")
-                            .and_then(Value::as_array)
-                            .map(|current| current.iter().map(|f| text(f, "/alias")).collect::<Vec<_>>().join(","))
-                            .unwrap_or_default(),
-                        ready(s, "status").to_owned(),
-                        text(s, "/status/lastPromotion/name").to_owned(),
-                        text(s, "/status/lastPromotion/status/phase").to_owned(),
-                        if ready(s, "status") == "False" { ready(s, "message").to_owned() } else { String::new() },
-                    ]
-                })
-                .collect();
-            table(&["NAME", "CURRENT FREIGHT", "READY", "LAST PROMOTION", "PHASE", "MESSAGE"], &rows)
+        Kind::Projectconfig => {
+            let project = context.project()?;
+            if let Some(name) = args.name.as_deref().filter(|n| *n != project) {
+                bail!("a project config is named after its project: `lading get projectconfig -p {name}`");
+            }
+            return Ok(client.get(&format!("{}/projectconfig", context.project_path()?)).await?);
         }
-        Resource::Warehouses => {
-            let rows: Vec<Vec<String>> = items
-                .iter()
-                .map(|w| {
-                    vec![
-                        text(w, "/metadata/name").to_owned(),
-                        newest_discovered(w),
-                        text(w, "/status/lastFreightID").to_owned(),
-                        text(w, "/status/lastDiscoveryError/message").to_owned(),
-                    ]
-                })
-                .collect();
-            table(&["NAME", "NEWEST DISCOVERED", "LAST FREIGHT", "LAST ERROR"], &rows)
+        Kind::Freight => match &args.name {
+            Some(name) => {
+                return Ok(client.get(&format!("{}/freight/{}", context.project_path()?, segment(name))).await?);
+            }
+            None => {
+                let mut list = client.get(&format!("{}/freight", context.project_path()?)).await?;
+                if let Some(warehouse) = &args.warehouse {
+                    retain(&mut list, |f| f["origin"]["name"] == warehouse.as_str());
+                }
+                list
+            }
+        },
+        Kind::Stages => client.get(&format!("{}/stages", context.project_path()?)).await?,
+        Kind::Warehouses => client.get(&format!("{}/warehouses", context.project_path()?)).await?,
+        Kind::Promotions => {
+            let query = args.stage.as_deref().map(|s| format!("?stage={}", segment(s))).unwrap_or_default();
+            client.get(&format!("{}/promotions{query}", context.project_path()?)).await?
         }
-    }
+    };
+    let place = format!(" in project {:?}", context.project()?);
+    one_of(answer, args.name.as_deref(), args.kind.resource().kind, &place)
 }
 
-/// A field of a stage's `Ready` condition.
-fn ready<'a>(stage: &'a Value, field: &str) -> &'a str {
-    stage
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c[field].as_str())
-        .unwrap_or_default()
+/// The list, or its item named `name` (an error naming it, and a close name, when there
+/// is none).
+fn one_of(list: Value, name: Option<&str>, kind: &str, place: &str) -> anyhow::Result<Value> {
+    let Some(name) = name else { return Ok(list) };
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    if let Some(found) = items.iter().find(|item| output::object_name(item) == name) {
+        return Ok(found.clone());
+    }
+    let hint = did_you_mean(name, items.iter().map(output::object_name));
+    bail!("{kind} {name:?} not found{place}{hint}")
 }
 
-/// The newest discovered revision of each subscription: `tag` or a short commit ID,
-/// image tags, chart versions, joined by commas.
-fn newest_discovered(warehouse: &Value) -> String {
-    let found = &warehouse["status"]["discoveredArtifacts"];
-    let list = |key: &str| found[key].as_array().cloned().unwrap_or_default();
-    let mut newest = Vec::new();
-    for git in list("git") {
-        let first = &git["commits"][0];
-        match first["tag"].as_str() {
-            Some(tag) => newest.push(tag.to_owned()),
-            None => newest.push(first["id"].as_str().unwrap_or("-").chars().take(7).collect()),
-        }
+fn retain(list: &mut Value, keep: impl Fn(&Value) -> bool) {
+    if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
+        items.retain(keep);
+    } else {
+        *list = json!({"apiVersion": "v1", "kind": "List", "items": []});
     }
-    for image in list("images") {
-        newest.push(image["references"][0]["tag"].as_str().unwrap_or("-").to_owned());
-    }
-    for chart in list("charts") {
-        newest.push(chart["versions"][0].as_str().unwrap_or("-").to_owned());
-    }
-    newest.join(",")
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn warehouses_show_the_newest_discovery_of_each_subscription() {
-        let warehouse = json!({"status": {"discoveredArtifacts": {
-            "git": [{"commits": [{"id": "1234567890abcdef", "branch": "main"}]}, {"commits": [{"id": "ff", "tag": "v1.2.0"}]}],
-            "images": [{"references": [{"tag": "1.2.0", "digest": "sha256:00"}]}],
-            "charts": [{"versions": ["0.9.0", "0.8.0"]}],
-        }}});
-        assert_eq!(newest_discovered(&warehouse), "1234567,v1.2.0,1.2.0,0.9.0");
-        assert_eq!(newest_discovered(&json!({"status": {}})), "");
-    }
-
-    #[test]
-    fn stages_that_are_not_ready_say_why() {
-        let now = chrono::Utc::now();
-        let items = [
-            json!({"metadata": {"name": "late"}, "status": {"conditions": [{"type": "Ready", "status": "False",
-            "reason": "MissingPromotionTask", "message": "spec.promotionTemplate.spec.steps[0].task: PromotionTask \"t\" does not exist"}]}}),
-        ];
-        let table = render_table(Resource::Stages, &items, now);
-        assert!(table.contains("False"), "{table}");
-        assert!(table.contains("PromotionTask \"t\" does not exist"), "{table}");
-    }
-
-    #[test]
-    fn freight_table_has_name_alias_age() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:00Z").unwrap().with_timezone(&chrono::Utc);
-        let items =
-            [json!({"metadata": {"name": "abc", "creationTimestamp": "2026-01-01T00:00:00Z"}, "alias": "brave-otter"})];
-        assert_eq!(render_table(Resource::Freight, &items, now), "NAME   ALIAS         AGE\nabc    brave-otter   60s");
-    }
-}
+mod tests;
