@@ -132,8 +132,13 @@ fn a_fresh_lading_up_from_admin_token_to_a_hotfix_in_prod() {
     let saved = std::fs::read_to_string(up.home.join("lading/config.yaml")).unwrap();
     assert!(saved.contains(&up.admin_token) && saved.contains(&up.server), "{saved}");
 
-    // `lading login` with it works too, from another config home; the token is never shown.
+    // `lading login` checks a token before saving it: a wrong one is refused, nothing saved.
     let home = dir.path().join("home");
+    let wrong = refused(&lading_as(&["login", &up.server, "--token", "lading_not-a-token"], &home, &[], None));
+    assert!(wrong.contains("the token is not valid") && wrong.contains("401"), "{wrong}");
+    assert!(!home.join("lading/config.yaml").exists(), "nothing saved");
+    // `lading login` with the admin token works, from another config home; the token is
+    // never shown.
     let login = ok(&lading_as(&["login", &up.server, "--token", &up.admin_token], &home, &[], None));
     assert!(login.contains(&format!("Logged in to {} as admin (admin of the server)", up.server)), "{login}");
     let view = ok(&lading_as(&["config", "view"], &home, &[], None));
@@ -215,13 +220,30 @@ fn a_fresh_lading_up_from_admin_token_to_a_hotfix_in_prod() {
     assert_eq!(in_uat, newer["metadata"]["name"].as_str().unwrap());
     let _ = first;
 
+    // Freight by warehouse, the project's config, and deletes refused while in use.
+    let from_app = ok(&me(&["get", "freight", "--warehouse", "app", "-o", "name"]));
+    assert_eq!(from_app.lines().count(), 2, "{from_app}");
+    let none = lading_as(&["get", "freight", "--warehouse", "web"], &home, &[], None);
+    assert!(ok(&none).is_empty() && stderr(&none).contains("No freight found in project demo."));
+    assert_eq!(
+        ok(&me(&["get", "projectconfig", "-o", "jsonpath={.kind} {.spec.promotionPolicies[*].stageSelector.name}"])),
+        "ProjectConfig test prod"
+    );
+    assert!(refused(&me(&["delete", "stage", "test"])).contains("stage \"test\" is upstream of uat"));
+    assert!(refused(&me(&["delete", "warehouse", "app"])).contains("supplies stage(s)"));
+    let not_yours = refused(&as_promoter(&["delete", "project", "demo"]));
+    assert!(not_yours.contains("needs the admin role of the server (403 Forbidden)"), "{not_yours}");
+
     // A deleted token is refused; the message says how to log in.
     ok(&me(&["token", "delete", "watcher"]));
     let gone = refused(&as_viewer(&["get", "freight"]));
     assert!(gone.contains("401") && gone.contains(&format!("lading login {} --token TOKEN", up.server)), "{gone}");
+    // The admin deletes the project, and everything in it.
+    assert_eq!(ok(&me(&["delete", "project", "demo"])), "project/demo deleted\n");
+    assert_eq!(ok(&me(&["get", "projects", "-o", "name"])), "");
     // Logged out, the CLI has no token and says the same.
     ok(&me(&["logout"]));
-    assert!(refused(&me(&["get", "freight"])).contains("lading login"));
+    assert!(refused(&me(&["get", "projects"])).contains("lading login"));
 }
 
 #[test]
@@ -231,6 +253,18 @@ fn an_unreachable_server_is_named_with_where_it_came_from_and_how_to_change_it()
         refused(&lading_as(&["get", "projects"], home.path(), &[("LADING_SERVER", "http://127.0.0.1:9")], None));
     assert!(error.contains("cannot reach the Lading api at http://127.0.0.1:9 (from LADING_SERVER)"), "{error}");
     assert!(error.contains("--server URL") && error.contains("lading login URL --token TOKEN"), "{error}");
+}
+
+#[test]
+fn a_token_for_no_project_must_be_asked_for_as_server_wide() {
+    let home = tempfile::tempdir().unwrap();
+    let env = [("LADING_SERVER", "http://127.0.0.1:9")];
+    let error = refused(&lading_as(&["token", "create", "ci", "--role", "viewer"], home.path(), &env, None));
+    assert!(error.contains("-p PROJECT") && error.contains("--server-wide"), "{error}");
+    // With --server-wide the request is made (and here, finds no server).
+    let asked =
+        refused(&lading_as(&["token", "create", "ci", "--role", "viewer", "--server-wide"], home.path(), &env, None));
+    assert!(asked.contains("cannot reach"), "{asked}");
 }
 
 #[test]

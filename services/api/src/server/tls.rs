@@ -98,6 +98,35 @@ mod tests {
         assert!(no_key.starts_with("LADING_API_TLS_KEY_FILE="), "{no_key}");
     }
 
+    /// Serves an empty app over TLS with a short header timeout and a long idle one.
+    async fn serving(dir: &Path) -> std::net::SocketAddr {
+        let (cert, key) = pair(dir);
+        let identity = TlsIdentity::load(&cert, &key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = crate::config::Limits {
+            header_timeout: std::time::Duration::from_millis(300),
+            idle_timeout: std::time::Duration::from_secs(600),
+            ..crate::config::Limits::default()
+        };
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(super::super::serve(listener, app, limits, Some(identity), std::future::pending()));
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_starts_the_handshake_is_cut_off_at_the_header_timeout() {
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let addr = serving(dir.path()).await;
+        // Given a client that connects and says nothing,
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // then the api closes the connection after the header timeout, not the idle one.
+        let mut buffer = [0u8; 16];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(30), silent.read(&mut buffer)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the connection stayed open: {read:?}");
+    }
+
     #[test]
     fn a_key_of_another_certificate_is_refused() {
         let dir = tempfile::tempdir().unwrap();
