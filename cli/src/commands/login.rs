@@ -33,22 +33,19 @@ pub async fn login(args: LoginArgs, global: &Global) -> anyhow::Result<()> {
         bail!("pass the token: `lading login {} --token TOKEN` (or set LADING_TOKEN)", args.server);
     };
     let mut config = CliConfig::load()?;
-    let mut candidate = config.clone();
-    candidate.server = Some(args.server.trim_end_matches('/').to_owned());
-    candidate.token = Some(token.trim().to_owned());
-    candidate.insecure_skip_tls_verify |= global.insecure_skip_tls_verify;
+    config.server = Some(args.server.trim_end_matches('/').to_owned());
+    config.token = Some(token.trim().to_owned());
+    config.insecure_skip_tls_verify |= global.insecure_skip_tls_verify;
     if let Some(ca) = &global.certificate_authority {
         let absolute = std::path::absolute(ca).with_context(|| format!("resolving {}", ca.display()))?;
-        candidate.certificate_authority = Some(absolute);
+        config.certificate_authority = Some(absolute);
     }
-    // Check with exactly what will be saved: the config's settings, no other flags.
-    let check = Global { project: global.project.clone(), ..Global::default() };
-    let client = super::client(&check, &candidate)?;
+    // Checked with exactly what will be saved (no other flag), before it is saved.
+    let client = super::client(&Global::default(), &config)?;
     let me = client.get("/api/v1/whoami").await?;
-    if candidate.project.is_none() {
-        candidate.project = me["project"].as_str().map(str::to_owned);
+    if config.project.is_none() {
+        config.project = me["project"].as_str().map(str::to_owned);
     }
-    config = candidate;
     let path = config.save()?;
     println!("Logged in to {} as {} ({}).", client.server(), text(&me, "/name"), text(&me, "/grant"));
     if let Some(project) = &config.project {
