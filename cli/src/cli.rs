@@ -1,226 +1,124 @@
-//! The command-line grammar.
+//! The command-line grammar: the flags every command takes and the list of commands.
+//! Each command's own arguments live with it in [`crate::commands`].
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{
+    apply, approve, completion, config, create, delete, freight_id, get, login, promote, refresh, token, up, update,
+    version,
+};
+use crate::output::{FORMATS, OutputFormat};
 
 /// Lading moves new versions of your artifacts through your environments by editing
 /// GitOps repositories: warehouses discover freight, stages promote it, verification
 /// makes it available downstream.
 #[derive(Debug, Parser)]
 #[command(name = "lading", version, propagate_version = true)]
+#[command(after_help = "Start with `lading up` (prints an admin token and logs this CLI in), then \
+`lading apply -f lading.yaml` and `lading get stages`. `lading <command> --help` explains each command.")]
 pub struct Cli {
-    /// The api server to talk to (default: the config file's, else http://127.0.0.1:8080).
-    #[arg(long, global = true, env = "LADING_SERVER")]
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes; each wins over the config file (`lading config view`).
+#[derive(Debug, Args, Default)]
+pub struct Global {
+    /// The api server (default: the config file's, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "LADING_SERVER", value_name = "URL")]
     pub server: Option<String>,
 
     /// The api token (default: the config file's; `lading login` saves one there).
     #[arg(long, global = true, env = "LADING_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    #[command(subcommand)]
-    pub command: Command,
+    /// The project (default: the config file's; `lading config set-project`).
+    #[arg(short, long, global = true, env = "LADING_PROJECT")]
+    pub project: Option<String>,
+
+    /// Accept any certificate from an HTTPS server (its traffic is still encrypted, but
+    /// to whoever answers).
+    #[arg(long, global = true)]
+    pub insecure_skip_tls_verify: bool,
+
+    /// A PEM file of CAs to trust for an HTTPS server, besides the system's.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub certificate_authority: Option<PathBuf>,
+
+    /// Where --server came from (flag, environment): filled in after parsing.
+    #[arg(skip)]
+    pub server_from_environment: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run all of Lading in this process: api, warehouse, promoter and verifier.
-    ///
-    /// Without --nats-url, starts `nats-server` (≥ 2.10, from PATH) as a child process
-    /// that keeps its data under --data-dir and dies with this process. One `lading up`
-    /// at a time uses a data dir. Ready when `GET /readyz` answers 200. Stop with Ctrl-C.
-    ///
-    /// Reads the same environment as the separate service binaries (for example
-    /// LADING_CREDENTIALS_FILE, LADING_GIT_CREDENTIALS_FILE, LADING_REGISTRY_RATE_LIMIT,
-    /// LADING_GIT_AUTHOR_NAME); the flags below win over it.
-    Up(UpArgs),
-    /// Apply manifests (Project, ProjectConfig, Warehouse, Stage) from a file.
-    ///
-    /// Multi-document YAML or JSON; `kargo.akuity.io/v1alpha1` manifests are accepted.
-    /// All documents are validated first: if any is invalid, nothing is applied and each
-    /// error names the document, the field and the reason.
-    Apply(ApplyArgs),
-    /// List freight, stages or warehouses of a project.
-    Get(GetArgs),
-    /// Ask a warehouse to discover new artifacts now instead of at its next interval.
-    Refresh(RefreshArgs),
-    /// Promote freight into a stage by hand, or abort a stage's promotion.
-    ///
-    /// The freight (name or alias) must be available to the stage: straight from its
-    /// warehouse, verified upstream, or approved. Promoting other freight than the one
-    /// auto-promotion would pick holds auto-promotion of that stage until its candidate
-    /// is promoted again. Promotions of a stage run one at a time, in order.
-    ///
-    ///   lading promote --freight brave-otter --stage uat -p demo --wait
-    ///   lading promote --abort --stage uat -p demo
-    Promote(PromoteArgs),
-    /// Work with freight offline.
-    Freight(FreightArgs),
-    /// Create resources by hand.
-    Create(CreateArgs),
+    Up(up::UpArgs),
+    Login(login::LoginArgs),
+    Logout(login::LogoutArgs),
+    Config(config::ConfigArgs),
+    Apply(apply::ApplyArgs),
+    Get(get::GetArgs),
+    Approve(approve::ApproveArgs),
+    Promote(promote::PromoteArgs),
+    Update(update::UpdateArgs),
+    Delete(delete::DeleteArgs),
+    Refresh(refresh::RefreshArgs),
+    Create(create::CreateArgs),
+    Token(token::TokenArgs),
+    Freight(freight_id::FreightArgs),
+    Version(version::VersionArgs),
+    Completion(completion::CompletionArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct CreateArgs {
-    #[command(subcommand)]
-    pub command: CreateCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CreateCommand {
-    /// Assemble freight from what a warehouse discovered: one pick per subscription.
-    ///
-    /// Each pick must be among the warehouse's discovered artifacts (see
-    /// `lading get warehouses -o yaml`, status.discoveredArtifacts). Prefix a pick with
-    /// `REPO_URL=` when the warehouse has more than one subscription of that kind.
-    /// Works whatever the warehouse's freightCreationPolicy; with `Manual`, it is the
-    /// only way freight is made.
-    ///
-    ///   lading create freight -p demo --warehouse app --commit v1.4.0 --image 1.4.0
-    ///   lading create freight -p demo --warehouse app \
-    ///       --image ghcr.io/org/api=1.4.0 --image ghcr.io/org/web=2.1.0 --chart 0.9.0
-    #[command(verbatim_doc_comment)]
-    Freight(CreateFreightArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct CreateFreightArgs {
-    /// The warehouse whose discoveries the freight is made of.
-    #[arg(long)]
-    pub warehouse: String,
-    /// A commit: `[REPO_URL=]ID`, where ID is a commit ID (7+ characters) or a tag.
-    #[arg(long = "commit", value_name = "[REPO_URL=]ID")]
-    pub commits: Vec<String>,
-    /// An image: `[REPO_URL=]TAG`.
-    #[arg(long = "image", value_name = "[REPO_URL=]TAG")]
-    pub images: Vec<String>,
-    /// A chart: `[REPO_URL=]VERSION`.
-    #[arg(long = "chart", value_name = "[REPO_URL=]VERSION")]
-    pub charts: Vec<String>,
-    /// The project.
-    #[arg(short, long, env = "LADING_PROJECT")]
-    pub project: String,
-}
-
-#[derive(Debug, Args)]
-pub struct UpArgs {
-    /// Where Lading keeps its data (NATS storage, Git mirrors, promotion workspaces).
-    #[arg(long, env = "LADING_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Address the api listens on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub api_addr: SocketAddr,
-    /// Use this NATS server (JetStream enabled, ≥ 2.10) instead of starting one.
-    #[arg(long, env = "LADING_NATS_URL")]
-    pub nats_url: Option<String>,
-    /// Credentials for warehouses: a YAML list like Kargo's credential Secrets
-    /// (`type: git|image|helm`, `repoURL`, `username`, `password`).
-    #[arg(long, env = "LADING_CREDENTIALS_FILE", value_name = "FILE")]
-    pub credentials_file: Option<PathBuf>,
-    /// Credentials for the Git repositories promotions clone and push: a YAML list of
-    /// `{repoURL, repoURLIsRegex, username, password}`.
-    #[arg(long, env = "LADING_GIT_CREDENTIALS_FILE", value_name = "FILE")]
-    pub git_credentials_file: Option<PathBuf>,
-    /// Secrets steps read with `${{ secret('name').key }}` and webhook receivers
-    /// authenticate with: Kubernetes Secret manifests (`metadata.namespace` is the
-    /// project; none for every project), or a map of secret name → key → value.
-    #[arg(long, env = "LADING_SECRETS_FILE", value_name = "FILE")]
-    pub secrets_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ApplyArgs {
-    /// File to apply; `-` reads standard input.
-    #[arg(short = 'f', long = "filename")]
-    pub file: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Resource {
-    Freight,
-    #[value(alias = "stage")]
-    Stages,
-    #[value(alias = "warehouse")]
-    Warehouses,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, Default)]
-pub enum OutputFormat {
-    #[default]
-    Table,
-    Json,
-    Yaml,
-}
-
-#[derive(Debug, Args)]
-pub struct GetArgs {
-    /// What to list.
-    pub resource: Resource,
-    /// The project.
-    #[arg(short, long, env = "LADING_PROJECT")]
-    pub project: String,
-    /// Output format: a table, or a kubectl-style List as JSON or YAML.
-    #[arg(short, long, value_enum, default_value_t)]
+/// `-o` and `--no-headers`, as `get` and other listings take them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format: table, wide (more columns), json, yaml, name (KIND/NAME),
+    /// jsonpath=TEMPLATE or jsonpath-as-json=TEMPLATE (kubectl's templates, e.g.
+    /// '{.items[*].metadata.name}' or '{range .items[*]}{.metadata.name}{"\n"}{end}').
+    #[arg(short, long, default_value = "table", value_parser = parse_output, value_name = "FORMAT")]
     pub output: OutputFormat,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Refreshable {
-    Warehouse,
-}
-
-#[derive(Debug, Args)]
-pub struct RefreshArgs {
-    /// What to refresh.
-    pub kind: Refreshable,
-    /// Its name.
-    pub name: String,
-    /// The project.
-    #[arg(short, long, env = "LADING_PROJECT")]
-    pub project: String,
-}
-
-#[derive(Debug, Args)]
-pub struct PromoteArgs {
-    /// The freight to promote: its name (ID) or alias.
-    #[arg(long, required_unless_present = "abort", conflicts_with = "abort")]
-    pub freight: Option<String>,
-    /// The stage.
+    /// Tables without their header line.
     #[arg(long)]
-    pub stage: String,
-    /// The project.
-    #[arg(short, long, env = "LADING_PROJECT")]
-    pub project: String,
-    /// Wait until the promotion ends, showing its steps; fails unless it succeeds.
-    #[arg(long, conflicts_with = "abort")]
-    pub wait: bool,
-    /// How long --wait waits (e.g. 30s, 10m).
-    #[arg(long, default_value = "10m", requires = "wait")]
-    pub timeout: String,
-    /// Abort the stage's current promotion (or --promotion NAME) instead.
-    #[arg(long)]
-    pub abort: bool,
-    /// With --abort: the promotion to abort.
-    #[arg(long, requires = "abort")]
-    pub promotion: Option<String>,
+    pub no_headers: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct FreightArgs {
-    #[command(subcommand)]
-    pub command: FreightCommand,
+fn parse_output(text: &str) -> Result<OutputFormat, String> {
+    text.parse().map_err(|e: String| if e.contains(FORMATS) { e } else { format!("{e}; formats: {FORMATS}") })
 }
 
-#[derive(Debug, Subcommand)]
-pub enum FreightCommand {
-    /// Print the ID (name) of a freight, computed as Kargo computes it.
-    ///
-    /// Reads a Freight (YAML or JSON, Kargo's fields: origin, commits, images, charts);
-    /// the same artifacts always get the same ID.
-    Id {
-        /// File to read; `-` or none reads standard input.
-        #[arg(short = 'f', long = "filename")]
-        file: Option<PathBuf>,
-    },
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_command() {
+        let before = Cli::try_parse_from(["lading", "-p", "demo", "get", "freight"]).unwrap();
+        let after = Cli::try_parse_from(["lading", "get", "freight", "-p", "demo"]).unwrap();
+        assert_eq!(before.global.project.as_deref(), Some("demo"));
+        assert_eq!(after.global.project.as_deref(), Some("demo"));
+    }
+
+    #[test]
+    fn an_unknown_output_format_lists_the_known_ones() {
+        let error = Cli::try_parse_from(["lading", "get", "freight", "-o", "xml"]).unwrap_err().to_string();
+        assert!(error.contains("unknown output format \"xml\"") && error.contains("jsonpath=TEMPLATE"), "{error}");
+        let error = Cli::try_parse_from(["lading", "get", "freight", "-o", "jsonpath"]).unwrap_err().to_string();
+        assert!(error.contains("jsonpath needs a template"), "{error}");
+        let error =
+            Cli::try_parse_from(["lading", "get", "freight", "-o", "jsonpath={.items"]).unwrap_err().to_string();
+        assert!(error.contains("unclosed action"), "{error}");
+    }
 }

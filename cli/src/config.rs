@@ -1,7 +1,8 @@
 //! The CLI's own settings, kept in `$XDG_CONFIG_HOME/lading/config.yaml` (by default
-//! `~/.config/lading/config.yaml`, readable by its owner only): the server, the token
-//! and a default project, so `--server`, `--token` and `-p` are optional. Flags and
-//! environment variables win over it.
+//! `~/.config/lading/config.yaml`, readable by its owner only): the server, the token,
+//! a default project and how to trust the server's certificate, so `--server`,
+//! `--token` and `-p` are optional. Flags and environment variables win over it. The
+//! token is never shown: `Debug` and [`CliConfig::masked`] print `***` instead.
 
 use std::path::PathBuf;
 
@@ -23,7 +24,13 @@ pub struct CliConfig {
     pub project: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure_skip_tls_verify: bool,
+    /// A PEM bundle of CAs trusted besides the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_authority: Option<PathBuf>,
 }
+
+/// What stands for a token wherever the config is shown.
+pub const MASK: &str = "***";
 
 impl std::fmt::Debug for CliConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,6 +38,8 @@ impl std::fmt::Debug for CliConfig {
             .field("server", &self.server)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("project", &self.project)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field("certificate_authority", &self.certificate_authority)
             .finish()
     }
 }
@@ -46,6 +55,11 @@ pub fn path() -> PathBuf {
 }
 
 impl CliConfig {
+    /// The config as it may be shown: the token replaced by [`MASK`].
+    pub fn masked(&self) -> CliConfig {
+        CliConfig { token: self.token.as_ref().map(|_| MASK.to_owned()), ..self.clone() }
+    }
+
     /// Reads the config file; an absent file is an empty config.
     pub fn load() -> anyhow::Result<CliConfig> {
         let path = path();
@@ -71,5 +85,41 @@ impl CliConfig {
         let mut file = options.open(&path).with_context(|| format!("writing {}", path.display()))?;
         std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> CliConfig {
+        CliConfig {
+            server: Some("https://lading.example.com".into()),
+            token: Some("lading_s3cret-token-value".into()),
+            project: Some("demo".into()),
+            insecure_skip_tls_verify: false,
+            certificate_authority: None,
+        }
+    }
+
+    #[test]
+    fn the_token_never_shows() {
+        let masked = serde_saphyr::to_string(&config().masked()).unwrap();
+        assert!(!masked.contains("s3cret") && masked.contains("token: \"***\""), "{masked}");
+        assert!(masked.contains("server: https://lading.example.com"), "{masked}");
+        let debug = format!("{:?}", config());
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert_eq!(config().masked().masked(), config().masked());
+        assert_eq!(CliConfig::default().masked().token, None);
+    }
+
+    #[test]
+    fn the_file_keeps_every_setting() {
+        let mut original = config();
+        original.insecure_skip_tls_verify = true;
+        original.certificate_authority = Some("/etc/lading/ca.pem".into());
+        let text = serde_saphyr::to_string(&original).unwrap();
+        let read: CliConfig = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(read, original);
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command-line grammar (clap), with the help text users read.
-//! - [`commands`]: one module per command.
-//! - [`client`]: the HTTP client for the api.
-//! - [`config`]: the CLI's config file: server, token, default project.
-//! - [`output`]: tables, JSON and YAML.
+//! - [`cli`]: the flags every command takes, and the list of commands.
+//! - [`commands`]: one module per command, with its arguments and help.
+//! - [`client`]: the HTTP(S) client for the api and its errors.
+//! - [`config`]: the CLI's config file: server, token, default project, TLS.
+//! - [`output`]: tables, JSON, YAML, names and JSONPath templates.
 
 mod cli;
 mod client;
@@ -16,11 +16,17 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let mut cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    cli.global.server_from_environment = matches.value_source("server") == Some(ValueSource::EnvVariable);
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

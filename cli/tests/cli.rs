@@ -43,8 +43,28 @@ fn freight_id_names_the_bad_field() {
 fn help_teaches_the_commands() {
     let output = lading(&["--help"], None, None);
     let help = stdout(&output);
-    for command in ["up", "apply", "get", "refresh", "freight"] {
-        assert!(help.contains(command), "{help}");
+    for command in [
+        "up",
+        "login",
+        "logout",
+        "config",
+        "apply",
+        "get",
+        "approve",
+        "promote",
+        "update",
+        "delete",
+        "refresh",
+        "create",
+        "token",
+        "freight",
+        "version",
+        "completion",
+    ] {
+        assert!(help.contains(&format!("\n  {command} ")), "{command}: {help}");
+        // Each command's long help teaches it with examples.
+        let own = stdout(&lading(&[command, "--help"], None, None));
+        assert!(own.contains("lading ") && own.contains("Usage: lading"), "{command}: {own}");
     }
     assert!(stdout(&lading(&["up", "--help"], None, None)).contains("nats-server"));
 }

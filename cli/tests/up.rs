@@ -10,10 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn start_up(data: &Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> Up {
     let mut command = up_command();
     command

@@ -1,9 +1,54 @@
-//! `lading create freight -p PROJECT --warehouse W [--commit …] [--image …] [--chart …]`.
+//! `lading create freight --warehouse W [--commit …] [--image …] [--chart …] [-p P]`.
 
 use serde_json::{Value, json};
 
-use crate::cli::CreateFreightArgs;
-use crate::client::Client;
+use super::Context;
+
+/// Create resources by hand.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(subcommand)]
+    pub command: CreateCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CreateCommand {
+    /// Assemble freight from what a warehouse discovered: one pick per subscription.
+    ///
+    /// Each pick must be among the warehouse's discovered artifacts (see
+    /// `lading get warehouses -o yaml`, status.discoveredArtifacts). Prefix a pick with
+    /// `REPO_URL=` when the warehouse has more than one subscription of that kind.
+    /// Works whatever the warehouse's freightCreationPolicy; with `Manual`, it is the
+    /// only way freight is made. Needs the promoter role.
+    ///
+    ///   lading create freight -p demo --warehouse app --commit v1.4.0 --image 1.4.0
+    ///   lading create freight -p demo --warehouse app \
+    ///       --image ghcr.io/org/api=1.4.0 --image ghcr.io/org/web=2.1.0 --chart 0.9.0
+    #[command(verbatim_doc_comment)]
+    Freight(CreateFreightArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateFreightArgs {
+    /// The warehouse whose discoveries the freight is made of.
+    #[arg(long)]
+    pub warehouse: String,
+    /// A commit: `[REPO_URL=]ID`, where ID is a commit ID (7+ characters) or a tag.
+    #[arg(long = "commit", value_name = "[REPO_URL=]ID")]
+    pub commits: Vec<String>,
+    /// An image: `[REPO_URL=]TAG`.
+    #[arg(long = "image", value_name = "[REPO_URL=]TAG")]
+    pub images: Vec<String>,
+    /// A chart: `[REPO_URL=]VERSION`.
+    #[arg(long = "chart", value_name = "[REPO_URL=]VERSION")]
+    pub charts: Vec<String>,
+}
+
+pub async fn run(context: &Context, args: CreateArgs) -> anyhow::Result<()> {
+    match args.command {
+        CreateCommand::Freight(args) => freight(context, args).await,
+    }
+}
 
 /// Splits `[REPO_URL=]VALUE` at its last `=`.
 fn pick(text: &str, field: &str) -> Value {
@@ -23,9 +68,9 @@ pub fn body(args: &CreateFreightArgs) -> Value {
     })
 }
 
-pub async fn freight(client: &Client, args: CreateFreightArgs) -> anyhow::Result<()> {
-    let path = format!("/api/v1/projects/{}/freight", args.project);
-    let reply = client.post_json(&path, &body(&args)).await?;
+async fn freight(context: &Context, args: CreateFreightArgs) -> anyhow::Result<()> {
+    let path = format!("{}/freight", context.project_path()?);
+    let reply = context.client.post_json(&path, &body(&args)).await?;
     let name = reply["name"].as_str().unwrap_or_default();
     let alias = reply["alias"].as_str().unwrap_or_default();
     if reply["created"].as_bool().unwrap_or(false) {
@@ -47,7 +92,6 @@ mod tests {
             commits: vec!["v1.0.0".into()],
             images: vec!["127.0.0.1:5000/app=1.2.0".into()],
             charts: vec!["https://charts.example.com=0.9.0".into()],
-            project: "demo".into(),
         };
         assert_eq!(
             body(&args),

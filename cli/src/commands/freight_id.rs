@@ -1,12 +1,36 @@
 //! `lading freight id [-f FILE]`: a freight's ID, offline.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use lading_domain::{Freight, freight_id};
 use serde_json::Value;
 
 use super::read_input;
+
+/// Work with freight offline.
+#[derive(Debug, clap::Args)]
+pub struct FreightArgs {
+    #[command(subcommand)]
+    pub command: FreightCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FreightCommand {
+    /// Print the ID (name) of a freight, computed as Kargo computes it.
+    ///
+    /// Reads a Freight (YAML or JSON, Kargo's fields: origin, commits, images, charts);
+    /// the same artifacts always get the same ID.
+    ///
+    ///   lading freight id -f freight.yaml
+    ///   lading get freight brave-otter -o yaml | lading freight id
+    #[command(verbatim_doc_comment)]
+    Id {
+        /// File to read; `-` or none reads standard input.
+        #[arg(short = 'f', long = "filename")]
+        file: Option<PathBuf>,
+    },
+}
 
 /// Computes the ID of the freight described by `text` (YAML or JSON).
 pub fn compute(text: &str) -> anyhow::Result<String> {
@@ -26,7 +50,12 @@ pub fn compute(text: &str) -> anyhow::Result<String> {
     Ok(freight_id::compute(&freight)?.to_string())
 }
 
-pub fn run(file: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(args: FreightArgs) -> anyhow::Result<()> {
+    let FreightCommand::Id { file } = args.command;
+    print_id(file.as_deref())
+}
+
+fn print_id(file: Option<&Path>) -> anyhow::Result<()> {
     println!("{}", compute(&read_input(file)?)?);
     Ok(())
 }

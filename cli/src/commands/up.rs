@@ -12,7 +12,55 @@ use lading_bus::local_server::LocalNatsServer;
 use lading_runtime::service::{NATS_URL_ENV, REPLICA_ENV};
 use lading_runtime::{Readiness, shutdown};
 
-use crate::cli::UpArgs;
+/// Run all of Lading in this process: api, warehouse, promoter and verifier.
+///
+/// Without --nats-url, starts `nats-server` (≥ 2.10, from PATH) as a child process that
+/// keeps its data under --data-dir and dies with this process. One `lading up` at a time
+/// uses a data dir. Ready when `GET /readyz` answers 200. Stop with Ctrl-C.
+///
+/// On a data dir's first start (unless LADING_ADMIN_TOKEN gives one) it makes a server
+/// admin token, prints it once and saves it with the server in the CLI's config file, so
+/// `lading` commands on this machine work at once.
+///
+/// Reads the same environment as the separate service binaries (for example
+/// LADING_CREDENTIALS_FILE, LADING_GIT_CREDENTIALS_FILE, LADING_REGISTRY_RATE_LIMIT,
+/// LADING_GIT_AUTHOR_NAME, LADING_API_TLS_CERT_FILE); the flags below win over it.
+///
+///   lading up
+///   lading up --data-dir /var/lib/lading --api-addr 0.0.0.0:8443 \
+///       --tls-cert-file tls.crt --tls-key-file tls.key
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct UpArgs {
+    /// Where Lading keeps its data (NATS storage, Git mirrors, promotion workspaces).
+    #[arg(long, env = "LADING_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address the api listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub api_addr: std::net::SocketAddr,
+    /// Use this NATS server (JetStream enabled, ≥ 2.10) instead of starting one.
+    #[arg(long, env = "LADING_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Credentials for warehouses: a YAML list like Kargo's credential Secrets
+    /// (`type: git|image|helm`, `repoURL`, `username`, `password`).
+    #[arg(long, env = "LADING_CREDENTIALS_FILE", value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Credentials for the Git repositories promotions clone and push: a YAML list of
+    /// `{repoURL, repoURLIsRegex, username, password}`.
+    #[arg(long, env = "LADING_GIT_CREDENTIALS_FILE", value_name = "FILE")]
+    pub git_credentials_file: Option<PathBuf>,
+    /// Secrets steps read with `${{ secret('name').key }}` and webhook receivers
+    /// authenticate with: Kubernetes Secret manifests (`metadata.namespace` is the
+    /// project; none for every project), or a map of secret name → key → value.
+    #[arg(long, env = "LADING_SECRETS_FILE", value_name = "FILE")]
+    pub secrets_file: Option<PathBuf>,
+    /// Serve the api over HTTPS with this PEM certificate chain (with --tls-key-file).
+    #[arg(long, env = "LADING_API_TLS_CERT_FILE", value_name = "FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of --tls-cert-file.
+    #[arg(long, env = "LADING_API_TLS_KEY_FILE", value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+}
 
 fn default_data_dir() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".lading")
@@ -57,6 +105,10 @@ fn service_env(args: &UpArgs, data_dir: &Path, nats_url: &str) -> HashMap<String
     }
     if let Some(file) = &args.git_credentials_file {
         env.insert(lading_promoter::config::GIT_CREDENTIALS_FILE_ENV.to_owned(), file.display().to_string());
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) {
+        env.insert(lading_api::config::TLS_CERT_FILE_ENV.to_owned(), cert.display().to_string());
+        env.insert(lading_api::config::TLS_KEY_FILE_ENV.to_owned(), key.display().to_string());
     }
     // Health is served by the api itself; the services do not open their own port.
     env.remove(lading_runtime::service::HEALTH_ADDR_ENV);
@@ -137,6 +189,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let scheme = if api_config.tls.is_some() { "https" } else { "http" };
     let readiness = Readiness::new();
     let shutdown = shutdown::from_future(shutdown::signal());
 
@@ -157,9 +210,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 }
             }
             if let Some(token) = first_token {
-                announce_admin_token(&format!("http://{api_addr}"), &token, &issued);
+                announce_admin_token(&format!("{scheme}://{api_addr}"), &token, &issued);
             }
-            eprintln!("Lading is ready: api http://{api_addr}, NATS {nats_url}. Press Ctrl-C to stop.");
+            eprintln!("Lading is ready: api {scheme}://{api_addr}, NATS {nats_url}. Press Ctrl-C to stop.");
         }
     };
     tokio::spawn(announce);

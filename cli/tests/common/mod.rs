@@ -81,3 +81,37 @@ pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Runs `lading` as a person does: with the config file under `config_home`, no token,
+/// server or project from the tests' environment, and `env` on top.
+pub fn lading_as(args: &[&str], config_home: &Path, env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(LADING);
+    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.env_remove("LADING_SERVER").env_remove("LADING_PROJECT").env_remove("LADING_TOKEN");
+    command.env("XDG_CONFIG_HOME", config_home);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("lading runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+/// Asserts a command succeeded, showing its stderr when not; its stdout.
+pub fn ok(output: &Output) -> String {
+    assert!(output.status.success(), "failed: {}{}", stderr(output), stdout(output));
+    stdout(output)
+}
+
+/// Asserts a command failed; its stderr.
+pub fn refused(output: &Output) -> String {
+    assert!(!output.status.success(), "succeeded: {}", stdout(output));
+    stderr(output)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

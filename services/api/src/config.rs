@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use lading_domain::expression::ExpressionLimits;
 use lading_domain::limits::{parse_count, parse_timeout};
 
 use crate::secrets::{self, SecretSource};
+pub use crate::server::tls::TlsIdentity;
 
 pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const LISTEN_ADDR_ENV: &str = "LADING_API_ADDR";
@@ -20,6 +22,11 @@ pub const ADMIN_TOKEN_ENV: &str = "LADING_ADMIN_TOKEN";
 pub const EXTERNAL_URL_ENV: &str = "LADING_API_EXTERNAL_URL";
 /// Secrets webhook receivers authenticate with (the promoter's `secret()` file).
 pub const SECRETS_FILE_ENV: &str = "LADING_SECRETS_FILE";
+/// A PEM certificate chain (the api's certificate first): with the key, the api serves
+/// HTTPS instead of HTTP.
+pub const TLS_CERT_FILE_ENV: &str = "LADING_API_TLS_CERT_FILE";
+/// The PEM private key of that certificate.
+pub const TLS_KEY_FILE_ENV: &str = "LADING_API_TLS_KEY_FILE";
 
 /// The api's default address.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -158,6 +165,8 @@ pub struct Config {
     pub secrets: Arc<dyn SecretSource>,
     /// Budgets of the generic webhook receivers' expressions.
     pub expression_limits: ExpressionLimits,
+    /// The certificate and key to serve HTTPS with; plain HTTP without.
+    pub tls: Option<TlsIdentity>,
 }
 
 /// A token given in the configuration; `Debug` never shows it.
@@ -181,6 +190,7 @@ impl Config {
             external_url: None,
             secrets: secrets::none(),
             expression_limits: ExpressionLimits::default(),
+            tls: None,
         }
     }
 
@@ -204,6 +214,13 @@ impl Config {
             config.secrets = secrets::from_file(path).map_err(|e| format!("{SECRETS_FILE_ENV}={e}"))?;
         }
         config.expression_limits = ExpressionLimits::from_env(env).map_err(|e| e.to_string())?;
+        let file = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).map(PathBuf::from);
+        config.tls = match (file(TLS_CERT_FILE_ENV), file(TLS_KEY_FILE_ENV)) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsIdentity::load(&cert, &key).map_err(|e| e.to_string())?),
+            (Some(_), None) => return Err(format!("{TLS_CERT_FILE_ENV} is set: set {TLS_KEY_FILE_ENV} too")),
+            (None, Some(_)) => return Err(format!("{TLS_KEY_FILE_ENV} is set: set {TLS_CERT_FILE_ENV} too")),
+        };
         Ok(config)
     }
 }
@@ -286,6 +303,15 @@ mod tests {
         );
         let error = Events::from_env(&env(&[(PUBLIC_EVENTS_MAX_AGE_ENV, "7d")])).unwrap_err();
         assert!(error.contains("LADING_PUBLIC_EVENTS_MAX_AGE"), "{error}");
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let only_cert = Config::from_env(&env(&[(TLS_CERT_FILE_ENV, "/tls.crt")])).unwrap_err();
+        assert_eq!(only_cert, "LADING_API_TLS_CERT_FILE is set: set LADING_API_TLS_KEY_FILE too");
+        let only_key = Config::from_env(&env(&[(TLS_KEY_FILE_ENV, "/tls.key")])).unwrap_err();
+        assert_eq!(only_key, "LADING_API_TLS_KEY_FILE is set: set LADING_API_TLS_CERT_FILE too");
+        assert!(Config::from_env(&env(&[])).unwrap().tls.is_none());
     }
 
     #[test]

@@ -103,10 +103,12 @@ pub async fn serve(
     let app = health_and_api.merge(routes::api(state_rx));
     let server_shutdown = shutdown.clone();
     let limits = config.limits;
+    let tls = config.tls.clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let server = tokio::spawn(async move {
-        server::serve(listener, app, limits, async move { server_shutdown.cancelled().await }).await
+        server::serve(listener, app, limits, tls, async move { server_shutdown.cancelled().await }).await
     });
-    tracing::info!(%addr, "api listening");
+    tracing::info!(%addr, scheme, "api listening");
     let bus = Bus::connect(&config.nats_url, "api").await?;
     bus.provision().await?;
     bus.provision_public(config.events.max_age).await?;

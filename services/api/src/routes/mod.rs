@@ -12,6 +12,7 @@ mod projects;
 mod promotions;
 mod stages;
 mod tokens;
+mod version;
 mod warehouses;
 pub mod webhooks;
 
@@ -57,6 +58,7 @@ const fn rule(method: Method, path: &'static str, need: Need) -> Rule {
 fn table() -> Vec<(Rule, MethodRouter<State>)> {
     use Need::{InProject, OnServer, ProviderSignature, Token};
     vec![
+        (rule(Method::GET, "/api/v1/version", Token), get(version::version)),
         (rule(Method::GET, "/api/v1/whoami", Token), get(tokens::whoami)),
         (rule(Method::GET, "/api/v1/tokens", Token), get(tokens::list)),
         (rule(Method::POST, "/api/v1/tokens", Token), post(tokens::create)),

@@ -11,11 +11,16 @@
 //!   been waiting for `idle_timeout` with no byte moving (a client that stops reading its
 //!   answer).
 //!
-//! HTTP/1.1 only: the CLI, browsers and tools speak it over plain HTTP, and it keeps the
-//! bounds above complete.
+//! - **HTTPS**: given a certificate and key ([`tls`]), every connection's handshake must
+//!   complete within `header_timeout` of its accept; the bounds above then hold inside
+//!   the encrypted stream (idleness is measured on the socket beneath it).
+//!
+//! HTTP/1.1 only: the CLI, browsers and tools speak it, and it keeps the bounds above
+//! complete.
 
 mod body_deadline;
 mod idle;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,22 +29,25 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::config::{Limits, MAX_CONNECTIONS_ENV};
+use tls::TlsIdentity;
 
 /// How long connections in flight may finish once the api stops.
 const DRAIN: Duration = Duration::from_secs(10);
 /// How long to wait after a failed accept (e.g. out of file descriptors) before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Serves `app` on `listener` within `limits` until `shutdown`, then lets the
-/// connections in flight finish (for at most [`DRAIN`]).
+/// Serves `app` on `listener` within `limits` (over TLS when given an identity) until
+/// `shutdown`, then lets the connections in flight finish (for at most [`DRAIN`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsIdentity>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let app = app.layer(axum::middleware::from_fn_with_state(limits.body_timeout, body_deadline::enforce));
@@ -61,7 +69,7 @@ pub async fn serve(
         };
         match slots.clone().try_acquire_owned() {
             Ok(slot) => {
-                tokio::spawn(connection(stream, app.clone(), limits, slot, closing_rx.clone()));
+                tokio::spawn(accepted(stream, tls.clone(), app.clone(), limits, slot, closing_rx.clone()));
             }
             Err(_) => {
                 lading_runtime::metrics::increment("lading_api_refused_connections_total", &[]);
@@ -93,16 +101,39 @@ fn refusal(limit: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves one connection, holding its slot until it closes.
-async fn connection(
+/// Serves one accepted connection, after its TLS handshake when the api has a
+/// certificate; holds its slot until it closes.
+async fn accepted(
     stream: TcpStream,
+    tls: Option<TlsIdentity>,
+    app: Router,
+    limits: Limits,
+    slot: OwnedSemaphorePermit,
+    closing: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let stream = idle::IdleTimeout::new(stream, limits.idle_timeout);
+    let Some(tls) = tls else {
+        return connection(stream, app, limits, slot, closing).await;
+    };
+    match tokio::time::timeout(limits.header_timeout, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => connection(stream, app, limits, slot, closing).await,
+        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+        Err(_) => tracing::debug!(timeout = ?limits.header_timeout, "TLS handshake timed out"),
+    }
+}
+
+/// Serves HTTP/1.1 on one connection, holding its slot until it closes.
+async fn connection<S>(
+    stream: S,
     app: Router,
     limits: Limits,
     _slot: OwnedSemaphorePermit,
     mut closing: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(idle::IdleTimeout::new(stream, limits.idle_timeout));
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(stream);
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
     let connection = builder.serve_connection(io, TowerToHyperService::new(app));

@@ -1,21 +1,29 @@
-//! Output: aligned tables, or the api's objects as JSON or YAML.
+//! Aligned tables, and the cells kubectl users know: ages.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// Prints rows under headers, columns padded to their widest cell.
+/// Rows under headers (none when `headers` is empty), columns padded to their widest
+/// cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    let columns = rows.iter().map(Vec::len).chain([headers.len()]).max().unwrap_or(0);
+    let mut widths = vec![0; columns];
+    for (i, header) in headers.iter().enumerate() {
+        widths[i] = header.chars().count();
+    }
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.len());
+            widths[i] = widths[i].max(cell.chars().count());
         }
     }
     let line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         padded.join("   ").trim_end().to_owned()
     };
-    let mut out = vec![line(headers.to_vec())];
+    let mut out = Vec::new();
+    if !headers.is_empty() {
+        out.push(line(headers.to_vec()));
+    }
     out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
     out.join("\n")
 }
@@ -34,12 +42,9 @@ pub fn age(since: Option<&str>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// The string at a JSON pointer, or nothing.
 pub fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
-}
-
-pub fn yaml(value: &Value) -> anyhow::Result<String> {
-    Ok(serde_saphyr::to_string(value)?)
 }
 
 #[cfg(test)]
@@ -50,6 +55,8 @@ mod tests {
     fn tables_align_columns() {
         let out = table(&["NAME", "ALIAS"], &[vec!["abc".into(), "brave-otter".into()], vec!["x".into(), "y".into()]]);
         assert_eq!(out, "NAME   ALIAS\nabc    brave-otter\nx      y");
+        let headless = table(&[], &[vec!["abc".into(), "brave-otter".into()], vec!["x".into(), "y".into()]]);
+        assert_eq!(headless, "abc   brave-otter\nx     y");
     }
 
     #[test]
