@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    apply, approve, completion, config, create, delete, freight_id, get, login, promote, refresh, token, up, update,
-    version,
+    apply, approve, completion, config, create, delete, events, freight_id, get, login, promote, refresh, token, up,
+    update, version,
 };
 use crate::output::{FORMATS, OutputFormat};
 
@@ -70,6 +70,7 @@ pub enum Command {
     Refresh(refresh::RefreshArgs),
     Create(create::CreateArgs),
     Token(token::TokenArgs),
+    Events(events::EventsArgs),
     Freight(freight_id::FreightArgs),
     Version(version::VersionArgs),
     Completion(completion::CompletionArgs),

@@ -226,3 +226,139 @@ fn lading_up_serves_webhook_receivers_with_its_secrets_file_under_its_external_u
     assert_eq!(answer["refreshed"], 1, "{answer}");
     assert_eq!(answer["warehouses"], serde_json::json!(["app"]), "{answer}");
 }
+
+/// Checks NATS as a client outside Lading sees it: a connection without a user is
+/// refused; `subscriber` reads the public stream but may not create a consumer on the log.
+const NATS_PROBE: &str = r#"
+import asyncio, json, sys
+import nats
+from nats.js.api import DeliverPolicy
+
+async def main(url, password):
+    try:
+        await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+        print("anonymous: admitted")
+    except Exception as error:
+        print(f"anonymous: refused ({type(error).__name__})")
+    host = url.split("://", 1)[1]
+    nc = await nats.connect(f"nats://subscriber:{password}@{host}")
+    js = nc.jetstream()
+    info = await js.stream_info("LADING_PUBLIC")
+    print(f"public: {info.config.name}")
+    try:
+        await js.stream_info("LADING_EVENTS")
+        print("log: readable")
+    except Exception as error:
+        print(f"log: refused ({type(error).__name__})")
+    await nc.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"#;
+
+#[test]
+fn lading_up_runs_nats_with_users_and_keeps_their_passwords_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let _up = start_up(&data, port, &[], &[]);
+    wait_ready(&server);
+    // The passwords are made once, readable by their owner only.
+    let users = data.join("nats/users.json");
+    assert_eq!(std::fs::metadata(&users).unwrap().permissions().mode() & 0o777, 0o600);
+    let passwords: serde_json::Value = serde_json::from_slice(&std::fs::read(&users).unwrap()).unwrap();
+    let subscriber = passwords["subscriber"].as_str().unwrap();
+    // NATS listens where the nats-server's command line says.
+    let pid: i32 = std::fs::read_to_string(data.join("nats/nats-server.pid")).unwrap().trim().parse().unwrap();
+    let cmdline = String::from_utf8(std::fs::read(format!("/proc/{pid}/cmdline")).unwrap()).unwrap();
+    let args: Vec<&str> = cmdline.split('\0').collect();
+    let nats_port = args[args.iter().position(|a| *a == "-p").unwrap() + 1];
+    let python = std::env::var("LADING_TEST_PYTHON")
+        .unwrap_or_else(|_| format!("{}/../.tools/venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    let probe = dir.path().join("probe.py");
+    std::fs::write(&probe, NATS_PROBE).unwrap();
+    let out = Command::new(&python)
+        .arg(&probe)
+        .args([&format!("nats://127.0.0.1:{nats_port}"), subscriber])
+        .output()
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let printed = stdout(&out);
+    assert!(out.status.success(), "{printed}{}", stderr(&out));
+    assert!(printed.contains("anonymous: refused"), "{printed}");
+    assert!(printed.contains("public: LADING_PUBLIC"), "{printed}");
+    assert!(printed.contains("log: refused"), "{printed}");
+}
+
+#[test]
+fn lading_events_follows_a_project_and_resumes_after_a_given_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repos");
+    std::fs::create_dir_all(&root).unwrap();
+    let app = lading_tests::git::Repo::create(&root, "app");
+    let gitops = lading_tests::git::Repo::create(&root, "gitops");
+    app.commit("app.txt", "v1", "first");
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let _up = start_up(&dir.path().join("data"), port, &[], &[]);
+    wait_ready(&server);
+    // Given a follower started before anything happens in the project,
+    let applied = lading(
+        &["apply", "-f", "-"],
+        Some(&server),
+        Some("apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {name: demo}\n"),
+    );
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let follow = |extra: &[&str]| {
+        let mut command = Command::new(LADING);
+        command
+            .args(["events", "-p", "demo"])
+            .args(extra)
+            .env("LADING_TOKEN", TOKEN)
+            .env("XDG_CONFIG_HOME", NO_CONFIG)
+            .env("LADING_SERVER", &server)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        Up(command.spawn().unwrap())
+    };
+    let mut live = follow(&["--type", "freight.created,promotion.succeeded"]);
+    // when the quickstart pipeline runs,
+    let manifests = include_str!("../../examples/quickstart/lading.yaml")
+        .replace("__APP_REPO__", &app.url())
+        .replace("__GITOPS_REPO__", &gitops.url());
+    let applied = lading(&["apply", "-f", "-"], Some(&server), Some(&manifests));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    // then the follower prints the freight's creation and its promotion, a line each.
+    let lines = read_lines(&mut live, 2);
+    assert!(lines[0].contains("freight.created.v1") && lines[0].contains("projects/demo/freight/"), "{lines:?}");
+    assert!(lines[1].contains("promotion.succeeded.v1") && lines[1].contains("projects/demo/promotions/"), "{lines:?}");
+    // And a follower given the first one's sequence starts right after it, as JSON.
+    let first: u64 = lines[0].split_whitespace().next().unwrap().parse().unwrap();
+    let mut resumed = follow(&["--since", &first.to_string(), "-o", "json", "--type", "promotion.succeeded"]);
+    let event: serde_json::Value = serde_json::from_str(&read_lines(&mut resumed, 1)[0]).unwrap();
+    assert_eq!(event["type"], "dev.lading.promotion.succeeded.v1");
+    // A type that does not exist is refused with the nearest one.
+    let out = lading(&["events", "-p", "demo", "--type", "promotion.suceeded"], Some(&server), None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("did you mean \"promotion.succeeded\""), "{}", stderr(&out));
+}
+
+/// The first `count` lines a running command prints, within a minute.
+fn read_lines(running: &mut Up, count: usize) -> Vec<String> {
+    use std::io::BufRead as _;
+    let stdout = running.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (0..count)
+        .map(|i| {
+            rx.recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("line {} of {count} did not come", i + 1))
+        })
+        .collect()
+}

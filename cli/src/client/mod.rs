@@ -150,6 +150,32 @@ impl Client {
         self.send(Method::PATCH, path, Some(("application/json", Bytes::from(body.to_string())))).await
     }
 
+    /// Opens a long-lived `GET` (a Server-Sent Events stream), with `last_event_id` as its
+    /// `Last-Event-ID`; an error answer is returned as the api's error.
+    pub async fn open_stream(
+        &self,
+        path: &str,
+        last_event_id: Option<u64>,
+    ) -> Result<hyper::body::Incoming, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let failed = |reason: String| ClientError::Failed { url: self.base.clone(), reason };
+        let mut request = Request::builder().method(Method::GET).uri(&url).header(header::ACCEPT, "text/event-stream");
+        if let Some(token) = &self.token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let request = request.body(Full::new(Bytes::new())).map_err(|e| failed(e.to_string()))?;
+        let response = self.http.request(request).await.map_err(|error| self.classify(&error, 0))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.into_body());
+        }
+        let body = response.into_body().collect().await.map_err(|e| failed(format!("reading the answer: {e}")))?;
+        Err(decode(status, &body.to_bytes(), &self.base).err().unwrap_or_else(|| failed(status.to_string())))
+    }
+
     /// Sends a request and decodes the answer. Only a failure to connect is reported as
     /// "cannot reach"; a connection the api closed while a large body was still being
     /// sent says so, with the body's size.

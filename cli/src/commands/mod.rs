@@ -7,6 +7,7 @@ pub mod completion;
 pub mod config;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod freight_id;
 pub mod get;
 pub mod login;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Refresh(args) => refresh::run(&context, args).await,
                 Command::Create(args) => create::run(&context, args).await,
                 Command::Token(args) => token::run(&context, args).await,
+                Command::Events(args) => events::run(&context, args).await,
                 Command::Up(_)
                 | Command::Freight(_)
                 | Command::Completion(_)

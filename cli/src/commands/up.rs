@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use lading_bus::local_server::LocalNatsServer;
+use lading_bus::nats_users::{NatsPasswords, NatsUser};
 use lading_runtime::service::{NATS_URL_ENV, REPLICA_ENV};
 use lading_runtime::{Readiness, shutdown};
 
@@ -115,6 +116,9 @@ fn service_env(args: &UpArgs, data_dir: &Path, nats_url: &str) -> HashMap<String
     env
 }
 
+/// The file in the NATS store holding the NATS users' passwords (owner-readable only).
+pub const NATS_USERS_FILE: &str = "users.json";
+
 /// Marks a data dir whose admin token was made and shown (its hash is in NATS).
 const ADMIN_TOKEN_ISSUED: &str = "admin-token-issued";
 
@@ -170,16 +174,29 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         Ok((api, warehouse, promoter, verifier))
     };
     configs(args.nats_url.as_deref().unwrap_or("nats://127.0.0.1:4222"))?;
-    let (nats, nats_url) = match &args.nats_url {
-        Some(url) => (None, url.clone()),
+    let (nats, nats_url, passwords) = match &args.nats_url {
+        Some(url) => (None, url.clone(), None),
         None => {
-            let server = LocalNatsServer::start(&data_dir.join("nats")).await?;
+            // The local server admits only Lading's users, each with its permissions;
+            // their passwords are made on the first start and kept in the data dir.
+            let store = data_dir.join("nats");
+            std::fs::create_dir_all(&store).with_context(|| format!("creating {}", store.display()))?;
+            let passwords_file = store.join(NATS_USERS_FILE);
+            let passwords = NatsPasswords::load_or_create(&passwords_file)?;
+            let server = LocalNatsServer::start_with_users(&store, &passwords).await?;
             let url = server.url().to_owned();
             tracing::info!(url, log = %server.log_path().display(), "started nats-server");
-            (Some(server), url)
+            (Some(server), url, Some((passwords, passwords_file)))
         }
     };
-    let (mut api_config, warehouse_config, promoter_config, verifier_config) = configs(&nats_url)?;
+    let (mut api_config, mut warehouse_config, mut promoter_config, mut verifier_config) = configs(&nats_url)?;
+    if let Some((passwords, _)) = &passwords {
+        api_config.nats_url = passwords.url_for(&nats_url, NatsUser::Api);
+        warehouse_config.service.nats_url = passwords.url_for(&nats_url, NatsUser::Warehouse);
+        promoter_config.service.nats_url = passwords.url_for(&nats_url, NatsUser::Promoter);
+        verifier_config.nats_url = passwords.url_for(&nats_url, NatsUser::Verifier);
+    }
+    let nats_users = passwords.map(|(_, file)| format!(" (users and passwords in {})", file.display()));
     // On the first start of a data dir, a server admin token is made for its owner.
     let issued = data_dir.join(ADMIN_TOKEN_ISSUED);
     let first_token = if api_config.admin_token.is_none() && !issued.exists() {
@@ -212,7 +229,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             if let Some(token) = first_token {
                 announce_admin_token(&format!("{scheme}://{api_addr}"), &token, &issued);
             }
-            eprintln!("Lading is ready: api {scheme}://{api_addr}, NATS {nats_url}. Press Ctrl-C to stop.");
+            let users = nats_users.unwrap_or_default();
+            eprintln!("Lading is ready: api {scheme}://{api_addr}, NATS {nats_url}{users}. Press Ctrl-C to stop.");
         }
     };
     tokio::spawn(announce);
