@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir.
+//! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir, with
+//!   Lading's NATS users.
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
@@ -11,6 +12,8 @@
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
+//! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
+//!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
@@ -23,6 +26,7 @@ pub mod git;
 pub mod git_http;
 pub mod hostile;
 pub mod nats;
+pub mod python;
 pub mod registry;
 pub mod sandbox;
 pub mod wait;

@@ -124,73 +124,18 @@ async fn a_python_client_reads_a_promotion_from_the_public_stream() {
     let sandbox = Sandbox::start(1).await;
     // Given a subscriber written in Python with nats-py, connected as the `subscriber`
     // NATS user and started before anything happens,
-    let python = std::env::var("LADING_TEST_PYTHON")
-        .unwrap_or_else(|_| format!("{}/../.tools/venv/bin/python", env!("CARGO_MANIFEST_DIR")));
-    let script = sandbox.dir.path().join("subscriber.py");
-    std::fs::write(&script, PYTHON_SUBSCRIBER).unwrap();
-    let mut subscriber = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("NATS_URL", sandbox.nats.url_for(lading_bus::nats_users::NatsUser::Subscriber))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python}: {e} (scripts/test installs nats-py into .tools/venv)"));
+    let url = sandbox.nats.url_for(lading_bus::nats_users::NatsUser::Subscriber);
+    let mut subscriber = lading_tests::python::Subscriber::start(sandbox.dir.path(), &url, "demo");
     // when a freight is discovered and promoted,
     let commit = promoted(&sandbox).await;
     // then it prints the freight-created and promotion-succeeded CloudEvents.
-    let output = tokio::time::timeout(TIMEOUT, async {
-        let stdout = subscriber.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut seen = Vec::new();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
-            let done = event["type"] == "dev.lading.promotion.succeeded.v1";
-            seen.push(event);
-            if done {
-                break;
-            }
-        }
-        seen
-    })
-    .await;
-    let seen = match output {
-        Ok(seen) => seen,
-        Err(_) => {
-            subscriber.start_kill().unwrap();
-            let out = subscriber.wait_with_output().await.unwrap();
-            panic!("the Python subscriber printed no promotion: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    };
+    let seen = subscriber.until(TIMEOUT, |e| e["type"] == "dev.lading.promotion.succeeded.v1").await;
     let created = seen.iter().find(|e| e["type"] == "dev.lading.freight.created.v1").expect("freight created");
     assert_eq!(created["data"]["commits"][0]["id"], commit.as_str());
     let succeeded = seen.last().unwrap();
     assert_eq!(succeeded["data"]["freightId"], created["data"]["freightId"]);
     assert_eq!(succeeded["subject"].as_str().unwrap().split('/').nth(1), Some("demo"));
 }
-
-/// Prints each public CloudEvent of project `demo` as one JSON line.
-const PYTHON_SUBSCRIBER: &str = r#"
-import asyncio, json, os, sys
-import nats
-from nats.js.api import DeliverPolicy
-
-async def main():
-    nc = await nats.connect(os.environ["NATS_URL"])
-    js = nc.jetstream()
-    while True:
-        try:
-            sub = await js.subscribe("lading.pub.demo.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-            break
-        except Exception as error:  # the stream appears once the api has started
-            print(f"waiting for the stream: {error}", file=sys.stderr)
-            await asyncio.sleep(0.2)
-    async for msg in sub.messages:
-        event = json.loads(msg.data)
-        print(json.dumps(event), flush=True)
-
-asyncio.run(main())
-"#;
 
 /// `curl -N` on the event stream: the (id, event) pairs it printed, once it printed
 /// `count` or `deadline` passed; curl is stopped then.

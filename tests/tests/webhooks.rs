@@ -491,6 +491,10 @@ async fn a_github_push_brings_the_new_commit_to_test_with_no_polling() {
         config["status"]["webhookReceivers"][0]["url"].as_str().unwrap().to_owned()
     };
 
+    // A tool outside Lading follows the project's public events from Python.
+    let subscriber_url = sandbox.nats.url_for(lading_bus::nats_users::NatsUser::Subscriber);
+    let mut subscriber = lading_tests::python::Subscriber::start(sandbox.dir.path(), &subscriber_url, "demo");
+
     // A new commit; the warehouse polls only hourly, so only the webhook can bring it.
     let second = app.commit("app.txt", "v2", "second");
     let body = github_push(&app.url(), "refs/heads/main", "app.txt");
@@ -513,4 +517,22 @@ async fn a_github_push_brings_the_new_commit_to_test_with_no_polling() {
     let latency = started.elapsed();
     println!("webhook → freight current in test: {latency:?}");
     assert_eq!(refreshes_in_log(&sandbox).await, [("app".to_owned(), 1)].into());
+    // The Python subscriber printed the new freight's creation and its promotion to test.
+    let created = subscriber
+        .until(TIMEOUT, |e| {
+            e["type"] == "dev.lading.freight.created.v1" && e["data"]["commits"][0]["id"] == second.as_str()
+        })
+        .await
+        .pop()
+        .unwrap();
+    let freight = created["data"]["freightId"].as_str().unwrap().to_owned();
+    let succeeded = subscriber
+        .until(TIMEOUT, |e| {
+            e["type"] == "dev.lading.promotion.succeeded.v1" && e["data"]["freightId"] == freight.as_str()
+        })
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(succeeded["data"]["stage"], "test");
+    println!("the Python subscriber printed:\n{created}\n{succeeded}");
 }
