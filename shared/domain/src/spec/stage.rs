@@ -11,7 +11,7 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 28] = [
+pub const SUPPORTED_STEPS: [&str; 29] = [
     "git-clone",
     "git-clear",
     "git-commit",
@@ -40,6 +40,7 @@ pub const SUPPORTED_STEPS: [&str; 28] = [
     "tar",
     "untar",
     "http-download",
+    "helm-template",
 ];
 
 /// The origin a stage requests freight from.

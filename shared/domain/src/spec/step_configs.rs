@@ -113,6 +113,28 @@ const HTTP_DOWNLOAD: &[FieldShape] = &[
     opt("checksum", Shape::Str),
 ];
 
+const SET_VALUE: Shape =
+    Shape::Object(&[req("key", Shape::Str), opt("value", Shape::Any), opt("literal", Shape::Bool)]);
+
+const HELM_TEMPLATE: &[FieldShape] = &[
+    req("path", Shape::Str),
+    req("outPath", Shape::Str),
+    opt("outLayout", Shape::OneOf(&["helm", "flat"])),
+    // Kargo's schema requires it; its own first example leaves it out (`release-name`).
+    opt("releaseName", Shape::Str),
+    opt("useReleaseName", Shape::Bool),
+    opt("namespace", Shape::Str),
+    opt("valuesFiles", Shape::List(&Shape::Str)),
+    opt("ignoreMissingValueFiles", Shape::Bool),
+    opt("buildDependencies", Shape::Bool),
+    opt("includeCRDs", Shape::Bool),
+    opt("disableHooks", Shape::Bool),
+    opt("skipTests", Shape::Bool),
+    opt("kubeVersion", Shape::Str),
+    opt("apiVersions", Shape::List(&Shape::Str)),
+    opt("setValues", Shape::List(&SET_VALUE)),
+];
+
 /// The config schema of step `uses`, when it has one here.
 pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
     Some(match uses {
@@ -125,6 +147,7 @@ pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
         "tar" => TAR,
         "untar" => UNTAR,
         "http-download" => HTTP_DOWNLOAD,
+        "helm-template" => HELM_TEMPLATE,
         _ => return None,
     })
 }
