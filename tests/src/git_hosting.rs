@@ -117,7 +117,7 @@ async fn repository(
         return refused;
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    let head = bare.find_reference("HEAD").ok().and_then(|r| r.symbolic_target().map(str::to_owned));
+    let head = bare.find_reference("HEAD").ok().and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
     let default = head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")).unwrap_or("main").to_owned();
     Json(json!({"name": repo, "full_name": format!("{owner}/{repo}"), "default_branch": default})).into_response()
 }

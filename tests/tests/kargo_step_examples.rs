@@ -97,14 +97,14 @@ fn parse_steps_read_keys_through_outputs_and_refuse_bad_files_by_name() {
     let workspace = tempfile::tempdir().unwrap();
     std::fs::write(workspace.path().join("v.yaml"), "my-key: 3\nlist: [1, 2]\n").unwrap();
     std::fs::write(workspace.path().join("bad.json"), "{\"token\": s3cret}").unwrap();
-    let freight = Freight::from_warehouse("app");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let outcome = run_with(
         EngineRun::new(&freight),
         workspace.path(),
-        "steps:\n- uses: yaml-parse\n  as: v\n  config:\n    path: v.yaml\n    outputs:\n    - name: dashed\n      fromExpression: outputs['my-key'] + 1\n    - name: count\n      fromExpression: size(list)\n",
+        "steps:\n- uses: yaml-parse\n  as: v\n  config:\n    path: v.yaml\n    outputs:\n    - name: dashed\n      fromExpression: string(outputs['my-key'])\n    - name: count\n      fromExpression: size(list)\n",
     )
     .unwrap();
-    assert_eq!(outcome.outputs["v"], json!({"dashed": 4, "count": 2}));
+    assert_eq!(outcome.outputs["v"], json!({"dashed": "3", "count": 2}));
     let bad = run_with(
         EngineRun::new(&freight),
         workspace.path(),
@@ -190,7 +190,7 @@ fn source_code(workspace: &Path) {
 
 #[test]
 fn tar_and_untar_examples_round_trip_strip_and_ignore() {
-    let freight = Freight::from_warehouse("app");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let workspace = tempfile::tempdir().unwrap();
     source_code(workspace.path());
     // tar: basic (gzip), uncompressed, with ignore patterns.
@@ -293,7 +293,7 @@ fn hostile_tar(name: &str, kind: u8, link: &str, content: &[u8]) -> Vec<u8> {
 
 #[test]
 fn untar_refuses_entries_that_would_leave_the_workspace() {
-    let freight = Freight::from_warehouse("app");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let mut canary = lading_tests::canary::Canary::new();
     let outside = canary.plant("target.txt", "untouched\n");
     for (name, kind, link, what) in [
@@ -320,7 +320,7 @@ fn untar_refuses_entries_that_would_leave_the_workspace() {
 
 #[test]
 fn tar_refuses_a_symlink_leading_outside_and_untar_keeps_to_its_budget() {
-    let freight = Freight::from_warehouse("app");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let mut canary = lading_tests::canary::Canary::new();
     let secret = canary.plant("secret.txt", "do not pack\n");
     let workspace = tempfile::tempdir().unwrap();
@@ -335,24 +335,45 @@ fn tar_refuses_a_symlink_leading_outside_and_untar_keeps_to_its_budget() {
     .to_string();
     assert!(error.contains("holds the symlink \"leak\", which leads outside"), "{error}");
     canary.assert_untouched();
-    // A gzip bomb: 600 MiB of zeros in one entry, more than the 512 MiB budget.
+    // A gzip bomb: 2 MiB of zeros in one entry, more than a budget of 1 MiB.
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let mut header = tar::Header::new_gnu();
-    let size: u64 = 600 << 20;
+    let size: u64 = 2 << 20;
     header.set_size(size);
     header.set_mode(0o644);
     header.set_cksum();
     builder.append_data(&mut header, "zeros", std::io::Read::take(std::io::repeat(0), size)).unwrap();
     let bomb = builder.into_inner().unwrap().finish().unwrap();
     std::fs::write(workspace.path().join("bomb.tar.gz"), bomb).unwrap();
+    let mut budgets = lading_promoter::steps::RemoteBudgets::default();
+    budgets.unpack.max_bytes = 1 << 20;
     let error = run_with(
-        EngineRun::new(&freight),
+        EngineRun { budgets, ..EngineRun::new(&freight) },
         workspace.path(),
         "steps:\n- uses: untar\n  config:\n    inPath: bomb.tar.gz\n    outPath: x\n",
     )
     .unwrap_err()
     .to_string();
-    assert!(error.contains("unpacks to more than 536870912 bytes"), "{error}");
+    assert!(error.contains("unpacks to more than 1048576 bytes"), "{error}");
+    // and a tar of more entries than its budget.
+    let mut builder = tar::Builder::new(Vec::new());
+    for i in 0..20 {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, format!("f{i}"), std::io::empty()).unwrap();
+    }
+    std::fs::write(workspace.path().join("many.tar"), builder.into_inner().unwrap()).unwrap();
+    budgets.unpack.max_entries = 10;
+    let error = run_with(
+        EngineRun { budgets, ..EngineRun::new(&freight) },
+        workspace.path(),
+        "steps:\n- uses: untar\n  config:\n    inPath: many.tar\n    outPath: many\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("holds more than 10 entries"), "{error}");
 }
 
 #[test]
@@ -403,8 +424,6 @@ mod downloads {
 
     use axum::extract::{Path as UrlPath, Query, State};
     use axum::http::HeaderMap;
-
-    use super::*;
 
     type Seen = Arc<Mutex<Vec<String>>>;
 
@@ -485,7 +504,7 @@ async fn http_download_examples_download_with_headers_query_and_overwrite_rules(
 async fn http_download_keeps_to_its_size_limit_and_checksum_and_leaves_nothing_behind() {
     let (base, _) = downloads::server().await;
     tokio::task::spawn_blocking(move || {
-        let freight = Freight::from_warehouse("app");
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
         let mut budgets = lading_promoter::steps::RemoteBudgets::default();
         budgets.http.max_download = lading_domain::limits::Limit::new(1 << 20, "LADING_HTTP_DOWNLOAD_MAX_BYTES");
@@ -569,22 +588,22 @@ fn helm_template_examples_render_to_a_file_and_to_a_directory_with_helms_library
 
 #[test]
 fn helm_template_sets_values_and_refuses_a_chart_with_a_symlink_leading_outside() {
-    let freight = Freight::from_warehouse("app");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let mut canary = lading_tests::canary::Canary::new();
     let secret = canary.plant("values.yaml", "stolen: true\n");
     let workspace = tempfile::tempdir().unwrap();
     let chart = workspace.path().join("chart");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n").unwrap();
-    std::fs::write(chart.join("templates/cm.yaml"), "kind: ConfigMap\ndata:\n  tag: {{ .Values.image.tag | quote }}\n  n: {{ .Values.n }}\n").unwrap();
+    std::fs::write(chart.join("templates/cm.yaml"), "kind: ConfigMap\ndata:\n  tag: {{ .Values.image.tag | quote }}\n  count: {{ .Values.count }}\n").unwrap();
     run_with(
         EngineRun::new(&freight),
         workspace.path(),
-        "steps:\n- uses: helm-template\n  config:\n    path: chart\n    outPath: out.yaml\n    setValues:\n    - key: image.tag\n      value: \"1.2.3\"\n      literal: true\n    - key: n\n      value: \"5\"\n",
+        "steps:\n- uses: helm-template\n  config:\n    path: chart\n    outPath: out.yaml\n    setValues:\n    - key: image.tag\n      value: \"1.2.3\"\n      literal: true\n    - key: count\n      value: \"5\"\n",
     )
     .unwrap();
     let rendered = std::fs::read_to_string(workspace.path().join("out.yaml")).unwrap();
-    assert!(rendered.contains("tag: \"1.2.3\"\n  n: 5"), "{rendered}");
+    assert!(rendered.contains("tag: \"1.2.3\"\n  count: 5"), "{rendered}");
     std::os::unix::fs::symlink(&secret, chart.join("values.yaml")).unwrap();
     let error = run_with(
         EngineRun::new(&freight),

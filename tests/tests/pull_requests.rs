@@ -72,7 +72,7 @@ async fn run(hosting: &GitHosting, url: &str, template: String) -> Result<Promot
     let (credentials, providers) = (credentials(url), providers(hosting));
     tokio::task::spawn_blocking(move || {
         let (vars, steps) = apply(&template);
-        let freight = Freight::from_warehouse("app");
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
         EngineRun { vars: &vars, credentials, git_providers: providers, budgets: budgets(), ..EngineRun::new(&freight) }
             .run(workspace.path(), &steps)
@@ -264,7 +264,7 @@ async fn pull_request_steps_refuse_bad_tokens_unknown_hosts_and_bad_config() {
     let providers = providers(&hosting);
     let error = tokio::task::spawn_blocking(move || {
         let (vars, steps) = apply(&template);
-        let freight = Freight::from_warehouse("app");
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
         EngineRun { vars: &vars, credentials: wrong, git_providers: providers, ..EngineRun::new(&freight) }
             .run(workspace.path(), &steps)
@@ -279,7 +279,7 @@ async fn pull_request_steps_refuse_bad_tokens_unknown_hosts_and_bad_config() {
     let template = format!("steps:\n- uses: git-wait-for-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n");
     let error = tokio::task::spawn_blocking(move || {
         let (vars, steps) = apply(&template);
-        let freight = Freight::from_warehouse("app");
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
         EngineRun { vars: &vars, ..EngineRun::new(&freight) }.run(workspace.path(), &steps)
     })
@@ -298,7 +298,7 @@ async fn a_wait_for_a_pull_request_that_never_merges_ends_at_its_budget() {
     let (credentials, providers) = (credentials(&url), providers(&hosting));
     let error = tokio::task::spawn_blocking(move || {
         let (vars, steps) = apply(&template);
-        let freight = Freight::from_warehouse("app");
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
         let budgets = RemoteBudgets {
             pull_request_wait: lading_domain::limits::Limit::new(Duration::from_millis(300), "LADING_PULL_REQUEST_WAIT"),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::StepContext;
 use crate::engine::workspace::Field;
-use crate::engine::workspace::archive::{UnpackBudget, ignore_patterns};
+use crate::engine::workspace::archive::ignore_patterns;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -49,6 +49,6 @@ pub fn untar(ctx: &StepContext<'_>, config: UntarConfig) -> Result<Map<String, V
     let ignore = ignore_patterns("config.ignore", config.ignore.as_deref())?;
     let from = Field::new("config.inPath", &config.in_path);
     let to = Field::new("config.outPath", &config.out_path);
-    ctx.workspace.untar(from, to, strip, &ignore, UnpackBudget::default())?;
+    ctx.workspace.untar(from, to, strip, &ignore, ctx.remotes.budgets.unpack)?;
     Ok(Map::new())
 }

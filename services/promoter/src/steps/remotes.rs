@@ -56,6 +56,8 @@ pub struct RemoteBudgets {
     /// How often those steps poll when their config sets no `pollInterval` (`None`:
     /// Kargo's defaults, 30s for `git-wait-for-pr` and 10s for `git-merge-pr`).
     pub pull_request_poll: Option<Duration>,
+    /// What unpacking one archive (`untar`) may write.
+    pub unpack: crate::engine::workspace::archive::UnpackBudget,
 }
 
 /// What an `http` step's call may cost.
@@ -95,6 +97,7 @@ impl Default for RemoteBudgets {
             },
             pull_request_wait: seconds(3600, PULL_REQUEST_WAIT_ENV),
             pull_request_poll: None,
+            unpack: Default::default(),
         }
     }
 }

@@ -16,7 +16,7 @@ use super::tree_copy::{Entry, walk};
 use super::{EntryKind, Field, Workspace, WorkspaceError};
 
 /// What unpacking one archive may cost.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnpackBudget {
     pub max_bytes: u64,
     pub max_entries: u64,
