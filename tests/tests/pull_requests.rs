@@ -112,7 +112,7 @@ async fn git_open_pr_common_usage_opens_a_pull_request_from_the_pushed_branch() 
     assert_eq!((pulls[0].head.as_str(), pulls[0].base.as_str()), ("lading/promotion/p", "stage/test"));
     assert_eq!(outcome.outputs["open-pr"]["pr"]["id"], json!(1));
     assert_eq!(outcome.outputs["open-pr"]["pr"]["url"], json!(format!("{}/example/repo/pull/1", hosting.base_url)));
-    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:1.0\n", "nothing merged yet");
+    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:1.0", "nothing merged yet");
     // Opened again (a promotion resumed after a restart): the open pull request is taken.
     let again = format!(
         "steps:\n- uses: git-open-pr\n  as: open-pr\n  config:\n    repoURL: {url}\n    sourceBranch: lading/promotion/p\n    targetBranch: stage/test\n"
@@ -157,7 +157,7 @@ async fn git_open_pr_custom_title_and_labels_then_waits_for_the_merge() {
     assert_eq!(outcome.outputs["wait-for-pr"]["pr"]["merged"], json!(true));
     assert_eq!(outcome.commit, merged, "the promotion's commit is the merge commit");
     assert_eq!(repo.log("stage/test")[0].id, merged);
-    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:2.0\n");
+    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:2.0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +248,7 @@ async fn git_merge_pr_examples_merge_wait_for_mergeable_and_squash() {
     let outcome = run(&hosting, &url, squash).await.unwrap();
     let head = &repo.log("stage/test")[0];
     assert_eq!((outcome.commit.as_str(), repo.parent_count(&head.id)), (head.id.as_str(), 1));
-    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:2.0\n");
+    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:2.0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,7 +425,7 @@ async fn a_prod_stage_promotes_through_a_pull_request_the_test_merges() {
     })
     .await;
     assert_eq!(hosting.pulls().len(), 1, "{running}");
-    assert_eq!(gitops.show("stage/prod", "app.yaml"), "image: nginx:1.0\n", "nothing lands before the merge");
+    assert_eq!(gitops.show("stage/prod", "app.yaml"), "image: nginx:1.0", "nothing lands before the merge");
     // and once the test merges it through the API, the promotion succeeds with the merge
     // commit as its commit.
     let merged = hosting.merge_through_api("example", "repo", 1).await;
