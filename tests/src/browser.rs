@@ -136,6 +136,18 @@ impl Browser {
         .await;
     }
 
+    /// Moves the mouse onto `element` (what a user does to read its tooltip).
+    pub async fn hover(&self, element: &Element) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+        let moved = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client.perform_actions(moved).await.expect("hover");
+    }
+
     /// How many elements `css` selects now.
     pub async fn count(&self, css: &str) -> usize {
         self.client.find_all(Locator::Css(css)).await.map(|all| all.len()).unwrap_or(0)

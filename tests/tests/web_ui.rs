@@ -59,13 +59,7 @@ async fn the_pipeline_shows_aliases_updates_live_and_promotes_and_approves_by_cl
     // The graph: test holds the freight, shown by alias with its name on hover; uat none.
     browser.wait_until("test to hold the first freight", &holds("test", first_alias)).await;
     let tag = browser.wait_for(".card[data-stage=\"test\"] .freight").await;
-    browser
-        .client
-        .actions(fantoccini::actions::MouseActions::new("mouse".into()).then(
-            fantoccini::actions::PointerAction::MoveToElement { element: tag.clone(), duration: None, x: 0.0, y: 0.0 },
-        ))
-        .await
-        .expect("hover the alias");
+    browser.hover(&tag).await;
     assert_eq!(tag.attr("title").await.unwrap().as_deref(), Some(first_name), "the full name on hover");
     assert_eq!(tag.text().await.unwrap(), first_alias);
     assert!(browser.count(".card[data-stage=\"uat\"]").await == 1, "uat is in the graph");

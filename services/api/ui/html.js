@@ -25,7 +25,7 @@ export function freightTag(name, alias, extra = '') {
 /** A badge for a phase (Succeeded, Failed, Running, …). */
 export function phaseBadge(phase, label = '') {
   if (!phase) return '';
-  return `<span class="badge phase-${esc(phase.toLowerCase())}" title="${esc(label)}${label ? ': ' : ''}${esc(phase)}">${esc(label ? `${label} ${phase}` : phase)}</span>`;
+  return `<span class="badge phase-${esc(phase.toLowerCase())}" title="${esc(label)}${label ? ': ' : ''}${esc(phase)}">${esc(phase)}</span>`;
 }
 
 /** A project-relative route. */

@@ -4,7 +4,7 @@
 import { ago, esc, freightTag } from './html.js';
 
 function stageChips(kind, stages) {
-  return stages.map((s) => `<span class="chip ${kind}" title="${kind} ${esc(s)}">${esc(s)}</span>`).join('');
+  return stages.map((s) => `<span class="chip ${kind}" title="${kind} ${esc(s)}">${kind} ${esc(s)}</span>`).join('');
 }
 
 function artifacts(f) {
@@ -32,7 +32,7 @@ export function render(data, warehouse, canPromote) {
            <button type="button" data-action="alias" data-freight="${esc(name)}">Alias…</button>`
         : '';
       return `<tr data-freight-row="${esc(name)}">
-        <td>${freightTag(name, f.alias)} <button type="button" class="copy" data-copy="${esc(name)}" title="copy ${esc(name)}">⧉</button></td>
+        <td>${freightTag(name, f.alias)} <button type="button" class="copy" data-copy="${esc(name)}" title="copy ${esc(name)}">copy</button></td>
         <td>${esc(f.origin?.name)}</td>
         <td title="${esc(f.metadata.creationTimestamp)}">${esc(ago(f.metadata.creationTimestamp))}</td>
         <td class="arts">${artifacts(f)}</td>
