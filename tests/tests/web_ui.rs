@@ -90,10 +90,10 @@ async fn the_pipeline_shows_aliases_updates_live_and_promotes_and_approves_by_cl
     browser
         .wait_until(
             "the second freight in the timeline",
-            &format!("return !!document.querySelector('tr[data-freight-row=\"{second_name}\"]')"),
+            &format!("return !!document.querySelector('[data-freight-row=\"{second_name}\"]')"),
         )
         .await;
-    let newest = browser.eval("return document.querySelector('#freight-rows tr').dataset.freightRow").await;
+    let newest = browser.eval("return document.querySelector('#freight-rows .row').dataset.freightRow").await;
     assert_eq!(newest, json!(second_name), "newest first");
     browser.eval("location.hash = '#/p/demo'; return true").await;
     browser.wait_until("test to hold the second freight", &holds("test", &second_alias)).await;
@@ -122,7 +122,7 @@ async fn the_pipeline_shows_aliases_updates_live_and_promotes_and_approves_by_cl
 
     // Approve by clicking: the first freight, for uat, from the timeline.
     browser.eval("location.hash = '#/p/demo/freight'; return true").await;
-    browser.click(&format!("tr[data-freight-row=\"{first_name}\"] button[data-action=\"approve\"]")).await;
+    browser.click(&format!("[data-freight-row=\"{first_name}\"] button[data-action=\"approve\"]")).await;
     browser.click("#dialog input[value=\"uat\"]").await;
     browser.click("#confirm").await;
     wait::until("the first freight approved for uat", TIMEOUT, || async {
@@ -133,7 +133,7 @@ async fn the_pipeline_shows_aliases_updates_live_and_promotes_and_approves_by_cl
     browser
         .wait_until(
             "the approval in the timeline",
-            &format!("return !!document.querySelector('tr[data-freight-row=\"{first_name}\"] .chip.approved')"),
+            &format!("return !!document.querySelector('[data-freight-row=\"{first_name}\"] .chip.approved')"),
         )
         .await;
     browser.screenshot("timeline").await;
@@ -180,7 +180,7 @@ async fn a_viewer_sees_no_buttons_and_a_bad_token_is_refused_at_login() {
     browser.wait_for(".card[data-warehouse=\"app\"] .freight").await;
     assert_eq!(browser.count("button[data-action]").await, 0, "no action buttons on the pipeline for a viewer");
     browser.eval("location.hash = '#/p/demo/freight'; return true").await;
-    browser.wait_for("#freight-rows tr").await;
+    browser.wait_for("#freight-rows .row").await;
     assert_eq!(browser.count("button[data-action]").await, 0, "no action buttons on the timeline for a viewer");
     browser.screenshot("viewer-timeline").await;
 

@@ -193,7 +193,11 @@ async function show() {
       await showProjects();
       return;
     }
-    if (loading) state.data = await loading;
+    if (loading) {
+      state.data = await loading;
+      const view = r.view === 'pipeline' ? 'pipeline' : r.view === 'freight' ? 'timeline' : r.view;
+      mark(view, 'data');
+    }
     draw();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

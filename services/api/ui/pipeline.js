@@ -66,15 +66,20 @@ function warehouseCard(project, warehouse, node, freightByName, canPromote) {
   </div>`;
 }
 
-/** The freight lane: every freight, newest first, with the stages it is in. */
+/** How many freight the lane shows; the timeline has them all. */
+const LANE = 100;
+
+/** The freight lane: the newest freight, with the stages each is in. */
 function lane(project, freight) {
+  const more = freight.length > LANE ? `<li class="more"><a href="${route(project, 'freight')}">${freight.length - LANE} more…</a></li>` : '';
   const chips = freight
+    .slice(0, LANE)
     .map((f) => {
       const inStages = Object.keys(f.status?.currentlyIn ?? {});
       return `<li>${freightTag(f.metadata.name, f.alias)}<small>${esc(inStages.join(', '))}</small></li>`;
     })
     .join('');
-  return `<section class="lane" aria-label="freight"><h3><a href="${route(project, 'freight')}">Freight</a> <span class="muted">${freight.length}</span></h3><ol>${chips}</ol></section>`;
+  return `<section class="lane" aria-label="freight"><h3><a href="${route(project, 'freight')}">Freight</a> <span class="muted">${freight.length}</span></h3><ol>${chips}${more}</ol></section>`;
 }
 
 /** The page's HTML for `data` ({stages, warehouses, freight}). */

@@ -31,17 +31,17 @@ export function render(data, warehouse, canPromote) {
            <button type="button" data-action="approve" data-freight="${esc(name)}">Approve…</button>
            <button type="button" data-action="alias" data-freight="${esc(name)}">Alias…</button>`
         : '';
-      return `<tr data-freight-row="${esc(name)}">
-        <td>${freightTag(name, f.alias)} <button type="button" class="copy" data-copy="${esc(name)}" title="copy ${esc(name)}">copy</button></td>
-        <td>${esc(f.origin?.name)}</td>
-        <td title="${esc(f.metadata.creationTimestamp)}">${esc(ago(f.metadata.creationTimestamp))}</td>
-        <td class="arts">${artifacts(f)}</td>
-        <td>${stageChips('in', Object.keys(s.currentlyIn ?? {}))}${stageChips('verified', Object.keys(s.verifiedIn ?? {}))}${stageChips('approved', Object.keys(s.approvedFor ?? {}))}</td>
-        <td class="buttons">${buttons}</td></tr>`;
+      return `<div class="row" data-freight-row="${esc(name)}">
+        <div>${freightTag(name, f.alias)} <button type="button" class="copy" data-copy="${esc(name)}" title="copy ${esc(name)}">copy</button></div>
+        <div>${esc(f.origin?.name)}</div>
+        <div title="${esc(f.metadata.creationTimestamp)}">${esc(ago(f.metadata.creationTimestamp))}</div>
+        <div class="arts">${artifacts(f)}</div>
+        <div>${stageChips('in', Object.keys(s.currentlyIn ?? {}))}${stageChips('verified', Object.keys(s.verifiedIn ?? {}))}${stageChips('approved', Object.keys(s.approvedFor ?? {}))}</div>
+        <div class="buttons">${buttons}</div></div>`;
     })
     .join('');
   return `<section class="timeline">
     <label>Warehouse <select id="warehouse-filter">${options}</select></label> <span class="muted">${shown.length} freight</span>
-    <table><thead><tr><th>Freight</th><th>Warehouse</th><th>Created</th><th>Artifacts</th><th>Stages (in · verified · approved)</th><th></th></tr></thead>
-    <tbody id="freight-rows">${rows}</tbody></table></section>`;
+    <div class="rows"><div class="row head"><div>Freight</div><div>Warehouse</div><div>Created</div><div>Artifacts</div><div>Stages</div><div></div></div>
+    <div id="freight-rows">${rows}</div></div></section>`;
 }
