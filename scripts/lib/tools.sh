@@ -118,3 +118,10 @@ ensure_lint_tools() {
         fi
     fi
 }
+
+# The web UI's browser tests drive Debian's Chromium headless through chromedriver.
+ensure_chromium() {
+    if ! command -v chromedriver >/dev/null || ! { command -v chromium >/dev/null || [ -n "${LADING_CHROMIUM:-}" ]; }; then
+        apt_install chromium chromium-driver
+    fi
+}

@@ -5,6 +5,7 @@
 //!
 //! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir, with
 //!   Lading's NATS users.
+//! - [`browser`]: a headless Chromium per test, driven over WebDriver.
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
@@ -22,6 +23,7 @@
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
 
+pub mod browser;
 pub mod canary;
 pub mod chart_repo;
 pub mod engine_run;

@@ -16,6 +16,7 @@
 //! - [`log_check`]: every fact read once; one that does not decode is dead-lettered.
 //! - [`republish`]: every fact again, in log order, as a public JSON CloudEvent.
 //! - [`server`]: the HTTP server and the bounds it puts on every client.
+//! - [`ui`]: the web UI's page and modules, embedded, at `/` and `/ui/…`.
 
 pub mod auth;
 pub mod body;
@@ -28,6 +29,7 @@ pub mod republish;
 pub mod routes;
 pub mod secrets;
 pub mod server;
+pub mod ui;
 
 use std::sync::Arc;
 

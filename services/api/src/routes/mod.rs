@@ -146,6 +146,8 @@ pub fn api(state: State) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
         // Webhook receivers read their body themselves, with their own limit.
         .merge(signed)
+        // The web UI's files hold no data: the page asks the API with the user's token.
+        .merge(crate::ui::routes())
         .with_state(state);
     routes
         .layer(axum::middleware::map_response(crate::middleware::json_error_bodies))
