@@ -167,10 +167,16 @@ async fn create_pull(
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: head or base does not exist");
     };
     if head_tip == base_tip {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Validation Failed: No commits between {base} and {head}"));
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Validation Failed: No commits between {base} and {head}"),
+        );
     }
     let mut hosted = hosting.state.lock().unwrap();
-    if hosted.pulls.iter().any(|pr| pr.open && pr.owner == owner && pr.repo == repo && pr.head == head && pr.base == base)
+    if hosted
+        .pulls
+        .iter()
+        .any(|pr| pr.open && pr.owner == owner && pr.repo == repo && pr.head == head && pr.base == base)
     {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: A pull request already exists");
     }
@@ -263,7 +269,10 @@ fn merge_in_repository(bare: &git2::Repository, pr: &PullRequest, method: &str) 
     let signature = git2::Signature::now("GitHub", "noreply@github.com").map_err(|e| e.to_string())?;
     let (message, parents) = match method {
         "squash" => (format!("{} (#{})", pr.title, pr.number), vec![&base]),
-        _ => (format!("Merge pull request #{} from {}/{}\n\n{}", pr.number, pr.owner, pr.head, pr.title), vec![&base, &head]),
+        _ => (
+            format!("Merge pull request #{} from {}/{}\n\n{}", pr.number, pr.owner, pr.head, pr.title),
+            vec![&base, &head],
+        ),
     };
     let merged = bare.commit(None, &signature, &signature, &message, &tree, &parents).map_err(|e| e.to_string())?;
     bare.reference_matching(&format!("refs/heads/{}", pr.base), merged, true, base_tip, "merge pull request")
@@ -314,8 +323,12 @@ impl GitHosting {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(Hosted::default()));
-        let hosting =
-            Hosting { root: root.to_path_buf(), base_url: base_url.clone(), token: token.to_owned(), state: state.clone() };
+        let hosting = Hosting {
+            root: root.to_path_buf(),
+            base_url: base_url.clone(),
+            token: token.to_owned(),
+            state: state.clone(),
+        };
         let api = axum::Router::new()
             .route("/api/v3/repos/{owner}/{repo}", get(repository))
             .route("/api/v3/repos/{owner}/{repo}/pulls", get(list_pulls).post(create_pull))
