@@ -405,7 +405,7 @@ fn git_tag_examples_tag_push_and_move_tags() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&remote_tag.stdout).trim(), committed, "the pushed tag names the new commit");
     // An existing tag elsewhere is refused without force, and moved with it.
-    let retag = format!("- uses: git-tag\n  config:\n    path: ./out\n    tag: dev-team-a\n");
+    let retag = "- uses: git-tag\n  config:\n    path: ./out\n    tag: dev-team-a\n";
     let workspace = tempfile::tempdir().unwrap();
     let first = format!(
         "{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n- uses: git-commit\n  config:\n    path: ./out\n    message: next\n{retag}"
