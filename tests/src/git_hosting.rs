@@ -72,14 +72,11 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 impl Hosting {
-    fn authorized(&self, headers: &HeaderMap, call: String) -> Result<(), Response> {
+    /// Records the call; whether it carries the token.
+    fn authorized(&self, headers: &HeaderMap, call: String) -> bool {
         self.state.lock().unwrap().calls.push(call);
         let expected = format!("Bearer {}", self.token);
-        if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str()) {
-            Ok(())
-        } else {
-            Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"))
-        }
+        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
     }
 
     fn bare(&self, owner: &str, repo: &str) -> Option<git2::Repository> {
@@ -113,8 +110,8 @@ async fn repository(
     UrlPath((owner, repo)): UrlPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}")) {
-        return refused;
+    if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}")) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let head = bare.find_reference("HEAD").ok().and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
@@ -128,8 +125,8 @@ async fn list_pulls(
     Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls")) {
-        return refused;
+    if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls")) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let state = query.get("state").map(String::as_str).unwrap_or("open");
     let head = query.get("head").map(|h| h.split_once(':').map_or(h.as_str(), |(_, b)| b).to_owned());
@@ -156,8 +153,8 @@ async fn create_pull(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(refused) = hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/pulls")) {
-        return refused;
+    if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/pulls")) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let (Some(head), Some(base)) = (body["head"].as_str(), body["base"].as_str()) else {
@@ -167,10 +164,16 @@ async fn create_pull(
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: head or base does not exist");
     };
     if head_tip == base_tip {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Validation Failed: No commits between {base} and {head}"));
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Validation Failed: No commits between {base} and {head}"),
+        );
     }
     let mut hosted = hosting.state.lock().unwrap();
-    if hosted.pulls.iter().any(|pr| pr.open && pr.owner == owner && pr.repo == repo && pr.head == head && pr.base == base)
+    if hosted
+        .pulls
+        .iter()
+        .any(|pr| pr.open && pr.owner == owner && pr.repo == repo && pr.head == head && pr.base == base)
     {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: A pull request already exists");
     }
@@ -202,8 +205,8 @@ async fn get_pull(
     UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls/{number}")) {
-        return refused;
+    if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls/{number}")) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let mut hosted = hosting.state.lock().unwrap();
     match find(&mut hosted, &owner, &repo, number) {
@@ -218,8 +221,8 @@ async fn update_pull(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(refused) = hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/pulls/{number}")) {
-        return refused;
+    if !hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/pulls/{number}")) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let mut hosted = hosting.state.lock().unwrap();
     let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -235,8 +238,8 @@ async fn add_labels(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(refused) = hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/issues/{number}/labels")) {
-        return refused;
+    if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/issues/{number}/labels")) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let mut hosted = hosting.state.lock().unwrap();
     let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -263,7 +266,10 @@ fn merge_in_repository(bare: &git2::Repository, pr: &PullRequest, method: &str) 
     let signature = git2::Signature::now("GitHub", "noreply@github.com").map_err(|e| e.to_string())?;
     let (message, parents) = match method {
         "squash" => (format!("{} (#{})", pr.title, pr.number), vec![&base]),
-        _ => (format!("Merge pull request #{} from {}/{}\n\n{}", pr.number, pr.owner, pr.head, pr.title), vec![&base, &head]),
+        _ => (
+            format!("Merge pull request #{} from {}/{}\n\n{}", pr.number, pr.owner, pr.head, pr.title),
+            vec![&base, &head],
+        ),
     };
     let merged = bare.commit(None, &signature, &signature, &message, &tree, &parents).map_err(|e| e.to_string())?;
     bare.reference_matching(&format!("refs/heads/{}", pr.base), merged, true, base_tip, "merge pull request")
@@ -277,8 +283,8 @@ async fn merge_pull(
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Err(refused) = hosting.authorized(&headers, format!("PUT /repos/{owner}/{repo}/pulls/{number}/merge")) {
-        return refused;
+    if !hosting.authorized(&headers, format!("PUT /repos/{owner}/{repo}/pulls/{number}/merge")) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     let method = body.as_ref().and_then(|b| b["merge_method"].as_str()).unwrap_or("merge").to_owned();
     if !matches!(method.as_str(), "merge" | "squash") {
@@ -314,8 +320,12 @@ impl GitHosting {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(Hosted::default()));
-        let hosting =
-            Hosting { root: root.to_path_buf(), base_url: base_url.clone(), token: token.to_owned(), state: state.clone() };
+        let hosting = Hosting {
+            root: root.to_path_buf(),
+            base_url: base_url.clone(),
+            token: token.to_owned(),
+            state: state.clone(),
+        };
         let api = axum::Router::new()
             .route("/api/v3/repos/{owner}/{repo}", get(repository))
             .route("/api/v3/repos/{owner}/{repo}/pulls", get(list_pulls).post(create_pull))

@@ -38,11 +38,7 @@ fn refused(template: &str) -> String {
     validate_manifest(1, value).expect_err("the manifest is refused").to_string()
 }
 
-fn run_with(
-    run: EngineRun<'_>,
-    workspace: &Path,
-    template: &str,
-) -> Result<PromotionOutcome, PromotionError> {
+fn run_with(run: EngineRun<'_>, workspace: &Path, template: &str) -> Result<PromotionOutcome, PromotionError> {
     let (vars, steps) = apply(template);
     EngineRun { vars: &vars, ..run }.run(workspace, &steps)
 }
@@ -128,7 +124,8 @@ fn parse_steps_read_keys_through_outputs_and_refuse_bad_files_by_name() {
 fn a_parse_step_missing_its_outputs_is_refused_at_apply() {
     let error = refused("steps:\n- uses: yaml-parse\n  config:\n    path: values.yaml\n");
     assert!(error.contains("spec.promotionTemplate.spec.steps[0].config.outputs: is required"), "{error}");
-    let error = refused("steps:\n- uses: untar\n  config:\n    inPath: a.tgz\n    outPath: x\n    stripComponents: -1\n");
+    let error =
+        refused("steps:\n- uses: untar\n  config:\n    inPath: a.tgz\n    outPath: x\n    stripComponents: -1\n");
     assert!(error.contains("steps[0].config.stripComponents: must be at least 0, got -1"), "{error}");
     let error = refused("steps:\n- uses: tar\n  config:\n    inPath: a\n    outPath: b\n    gzip: yes please\n");
     assert!(error.contains("steps[0].config.gzip: must be a boolean, got a string"), "{error}");
@@ -408,13 +405,17 @@ fn git_tag_examples_tag_push_and_move_tags() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&remote_tag.stdout).trim(), committed, "the pushed tag names the new commit");
     // An existing tag elsewhere is refused without force, and moved with it.
-    let retag = format!("- uses: git-tag\n  config:\n    path: ./out\n    tag: dev-team-a\n");
+    let retag = "- uses: git-tag\n  config:\n    path: ./out\n    tag: dev-team-a\n";
     let workspace = tempfile::tempdir().unwrap();
-    let first = format!("{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n- uses: git-commit\n  config:\n    path: ./out\n    message: next\n{retag}");
+    let first = format!(
+        "{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n- uses: git-commit\n  config:\n    path: ./out\n    message: next\n{retag}"
+    );
     let error = run_with(EngineRun::new(&freight), workspace.path(), &first).unwrap_err().to_string();
     assert!(error.contains("config.tag: \"dev-team-a\" already exists on another commit"), "{error}");
     let workspace = tempfile::tempdir().unwrap();
-    let forced = format!("{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n- uses: git-commit\n  as: c\n  config:\n    path: ./out\n    message: next\n- uses: git-tag\n  as: moved\n  config:\n    path: ./out\n    tag: dev-team-a\n    force: true\n");
+    let forced = format!(
+        "{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n- uses: git-commit\n  as: c\n  config:\n    path: ./out\n    message: next\n- uses: git-tag\n  as: moved\n  config:\n    path: ./out\n    tag: dev-team-a\n    force: true\n"
+    );
     let outcome = run_with(EngineRun::new(&freight), workspace.path(), &forced).unwrap();
     assert_eq!(outcome.outputs["moved"]["commit"], outcome.outputs["c"]["commit"]);
 }
@@ -546,7 +547,10 @@ fn chart_repo(root: &Path) -> (Repo, Freight) {
                 "charts/my-chart/templates/deployment.yaml",
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n      containers:\n      - image: {{ .Values.image }}\n",
             ),
-            ("charts/my-chart/templates/service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n"),
+            (
+                "charts/my-chart/templates/service.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n",
+            ),
             ("charts/my-chart/templates/NOTES.txt", "Installed {{ .Release.Name }}\n"),
         ],
     )
@@ -575,14 +579,11 @@ fn helm_template_examples_render_to_a_file_and_to_a_directory_with_helms_library
         clone_prologue(&repo)
     );
     run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap();
-    assert_eq!(tree(&workspace.path().join("out")).into_iter().filter(|p| !p.starts_with(".git")).collect::<Vec<_>>(), [
-        "my-chart/",
-        "my-chart/templates/",
-        "my-chart/templates/deployment.yaml",
-        "my-chart/templates/service.yaml"
-    ]);
-    let deployment =
-        std::fs::read_to_string(workspace.path().join("out/my-chart/templates/deployment.yaml")).unwrap();
+    assert_eq!(
+        tree(&workspace.path().join("out")).into_iter().filter(|p| !p.starts_with(".git")).collect::<Vec<_>>(),
+        ["my-chart/", "my-chart/templates/", "my-chart/templates/deployment.yaml", "my-chart/templates/service.yaml"]
+    );
+    let deployment = std::fs::read_to_string(workspace.path().join("out/my-chart/templates/deployment.yaml")).unwrap();
     assert!(deployment.contains("name: my-chart\nspec:\n  replicas: 3\n"), "{deployment}");
 }
 
@@ -595,7 +596,11 @@ fn helm_template_sets_values_and_refuses_a_chart_with_a_symlink_leading_outside(
     let chart = workspace.path().join("chart");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n").unwrap();
-    std::fs::write(chart.join("templates/cm.yaml"), "kind: ConfigMap\ndata:\n  tag: {{ .Values.image.tag | quote }}\n  count: {{ .Values.count }}\n").unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "kind: ConfigMap\ndata:\n  tag: {{ .Values.image.tag | quote }}\n  count: {{ .Values.count }}\n",
+    )
+    .unwrap();
     run_with(
         EngineRun::new(&freight),
         workspace.path(),

@@ -227,7 +227,8 @@ async fn git_merge_pr_examples_merge_wait_for_mergeable_and_squash() {
     let error = run(&hosting, &url, basic).await.unwrap_err().to_string();
     assert!(error.contains("pull request #1 cannot be merged: GitHub says it is not mergeable"), "{error}");
     // With wait: merged once checks pass.
-    let waiting = format!("steps:\n- uses: git-merge-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n    wait: true\n");
+    let waiting =
+        format!("steps:\n- uses: git-merge-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n    wait: true\n");
     let promotion = run(&hosting, &url, waiting);
     let checks_pass = async {
         wait::until("the merge step to ask twice", TIMEOUT, || async {
@@ -243,8 +244,9 @@ async fn git_merge_pr_examples_merge_wait_for_mergeable_and_squash() {
     // Specifying a merge method: squash makes one commit with one parent.
     let (_dir, hosting, repo, url) = hosted().await;
     run(&hosting, &url, prepared(&url, &OPEN_COMMON.replace("__URL__", &url))).await.unwrap();
-    let squash =
-        format!("steps:\n- uses: git-merge-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n    mergeMethod: squash\n");
+    let squash = format!(
+        "steps:\n- uses: git-merge-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n    mergeMethod: squash\n"
+    );
     let outcome = run(&hosting, &url, squash).await.unwrap();
     let head = &repo.log("stage/test")[0];
     assert_eq!((outcome.commit.as_str(), repo.parent_count(&head.id)), (head.id.as_str(), 1));
@@ -301,7 +303,10 @@ async fn a_wait_for_a_pull_request_that_never_merges_ends_at_its_budget() {
         let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
         let budgets = RemoteBudgets {
-            pull_request_wait: lading_domain::limits::Limit::new(Duration::from_millis(300), "LADING_PULL_REQUEST_WAIT"),
+            pull_request_wait: lading_domain::limits::Limit::new(
+                Duration::from_millis(300),
+                "LADING_PULL_REQUEST_WAIT",
+            ),
             ..budgets()
         };
         EngineRun { vars: &vars, credentials, git_providers: providers, budgets, ..EngineRun::new(&freight) }
@@ -417,10 +422,14 @@ async fn a_prod_stage_promotes_through_a_pull_request_the_test_merges() {
     // then prod's promotion opens a pull request and shows Running with its link,
     let running = wait::until("prod's promotion to wait on its pull request", TIMEOUT, || async {
         let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
-        let prod = stages["items"].as_array().and_then(|items| items.iter().find(|s| s["metadata"]["name"] == "prod").cloned());
+        let prod = stages["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|s| s["metadata"]["name"] == "prod").cloned());
         let last = prod.map(|s| s["status"]["lastPromotion"].clone()).unwrap_or_default();
         let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
-        let linked = steps.iter().any(|s| s["alias"] == "open-pr" && s["message"].as_str().is_some_and(|m| m.contains("/pull/1")));
+        let linked = steps
+            .iter()
+            .any(|s| s["alias"] == "open-pr" && s["message"].as_str().is_some_and(|m| m.contains("/pull/1")));
         if last["status"]["phase"] == "Running" && linked { Ok(last) } else { Err(last.to_string()) }
     })
     .await;
@@ -431,7 +440,9 @@ async fn a_prod_stage_promotes_through_a_pull_request_the_test_merges() {
     let merged = hosting.merge_through_api("example", "repo", 1).await;
     let last = wait::until("prod's promotion to succeed", TIMEOUT, || async {
         let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
-        let prod = stages["items"].as_array().and_then(|items| items.iter().find(|s| s["metadata"]["name"] == "prod").cloned());
+        let prod = stages["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|s| s["metadata"]["name"] == "prod").cloned());
         let last = prod.map(|s| s["status"]["lastPromotion"].clone()).unwrap_or_default();
         if last["status"]["phase"] == "Succeeded" { Ok(last) } else { Err(last.to_string()) }
     })

@@ -40,10 +40,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let object = head.as_object();
     match &config.message {
         Some(message) => {
-            let signature = git2::Signature::now(&ctx.author.name, &ctx.author.email)
-                .map_err(|e| git_error("the tagger", e))?;
-            repo.tag(&config.tag, object, &signature, message, config.force)
-                .map_err(|e| git_error("tagging", e))?;
+            let signature =
+                git2::Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("the tagger", e))?;
+            repo.tag(&config.tag, object, &signature, message, config.force).map_err(|e| git_error("tagging", e))?;
         }
         None => {
             repo.tag_lightweight(&config.tag, object, config.force).map_err(|e| git_error("tagging", e))?;

@@ -243,10 +243,8 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let out = Path::new(&config.out_path);
     let out_at = Field::new("config.outPath", &config.out_path);
     if config.out_path.ends_with(".yaml") || config.out_path.ends_with(".yml") {
-        let text: String = documents
-            .iter()
-            .map(|(name, text)| format!("---\n# Source: {name}\n{}\n", text.trim_end()))
-            .collect();
+        let text: String =
+            documents.iter().map(|(name, text)| format!("---\n# Source: {name}\n{}\n", text.trim_end())).collect();
         ctx.workspace.write(out_at, out, text)?;
     } else {
         for (name, text) in &documents {

@@ -89,9 +89,28 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !matches!(
             name,
-            "true" | "false" | "null" | "in" | "outputs" | "as" | "break" | "const" | "continue" | "else" | "for"
-                | "function" | "if" | "import" | "let" | "loop" | "package" | "namespace" | "return" | "var"
-                | "void" | "while"
+            "true"
+                | "false"
+                | "null"
+                | "in"
+                | "outputs"
+                | "as"
+                | "break"
+                | "const"
+                | "continue"
+                | "else"
+                | "for"
+                | "function"
+                | "if"
+                | "import"
+                | "let"
+                | "loop"
+                | "package"
+                | "namespace"
+                | "return"
+                | "var"
+                | "void"
+                | "while"
         )
 }
 
@@ -169,7 +188,8 @@ pub fn yaml_merge(ctx: &StepContext<'_>, config: YamlMergeConfig) -> Result<Map<
         }
         used.push(file.as_str());
     }
-    let text = if merged.is_null() { String::new() } else { serde_saphyr::to_string(&merged).map_err(|e| e.to_string())? };
+    let text =
+        if merged.is_null() { String::new() } else { serde_saphyr::to_string(&merged).map_err(|e| e.to_string())? };
     ctx.workspace.write(Field::new("config.outFile", &config.out_file), Path::new(&config.out_file), text)?;
     let mut outputs = Map::new();
     outputs.insert(
@@ -194,7 +214,8 @@ mod tests {
 
     #[test]
     fn given_toml_when_parsed_then_tables_become_mappings() {
-        let value = parse(Format::Toml, "c.toml", "[image]\ntag = \"v1.2.3\"\n[rbac]\ninstallClusterRoles = true\n").unwrap();
+        let value =
+            parse(Format::Toml, "c.toml", "[image]\ntag = \"v1.2.3\"\n[rbac]\ninstallClusterRoles = true\n").unwrap();
         assert_eq!(value, json!({"image": {"tag": "v1.2.3"}, "rbac": {"installClusterRoles": true}}));
     }
 }

@@ -33,8 +33,7 @@ pub struct Remotes {
 pub fn parse_git_providers(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut providers = std::collections::BTreeMap::new();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (host, provider) =
-            pair.split_once('=').ok_or_else(|| format!("{pair:?} must be host=provider"))?;
+        let (host, provider) = pair.split_once('=').ok_or_else(|| format!("{pair:?} must be host=provider"))?;
         if !lading_domain::spec::step_configs::GIT_PROVIDERS.contains(&provider.trim()) {
             return Err(format!(
                 "{pair:?}: provider must be one of {}",

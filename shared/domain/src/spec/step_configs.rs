@@ -251,15 +251,22 @@ mod tests {
             error("git-merge-pr", json!({"repoURL": "r", "prNumber": "42"})),
             "config.prNumber: must be an integer, got a string"
         );
-        assert_eq!(error("git-merge-pr", json!({"repoURL": "r", "prNumber": 0})), "config.prNumber: must be at least 1, got 0");
+        assert_eq!(
+            error("git-merge-pr", json!({"repoURL": "r", "prNumber": 0})),
+            "config.prNumber: must be at least 1, got 0"
+        );
         assert_eq!(error("git-wait-for-pr", json!({"repoURL": "r"})), "config.prNumber: is required");
-        assert!(error("tar", json!({"inPath": "a", "outPath": "b", "zip": true})).starts_with("config.zip: unknown field"));
+        assert!(
+            error("tar", json!({"inPath": "a", "outPath": "b", "zip": true})).starts_with("config.zip: unknown field")
+        );
         assert_eq!(
             error("json-parse", json!({"path": "a", "outputs": [{"name": "x"}]})),
             "config.outputs[0].fromExpression: is required"
         );
-        assert!(error("git-open-pr", json!({"repoURL": "r", "sourceBranch": "b", "provider": "svn"}))
-            .starts_with("config.provider: \"svn\" is not one of"));
+        assert!(
+            error("git-open-pr", json!({"repoURL": "r", "sourceBranch": "b", "provider": "svn"}))
+                .starts_with("config.provider: \"svn\" is not one of")
+        );
         assert_eq!(
             error("http-download", json!({"url": "u", "outPath": "o", "headers": [{"name": 1, "value": "v"}]})),
             "config.headers[0].name: must be a string, got a number"

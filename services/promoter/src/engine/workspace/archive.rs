@@ -42,7 +42,12 @@ fn ignored(patterns: &Gitignore, path: &Path, is_dir: bool) -> bool {
 }
 
 fn invalid(at: Field<'_>, reason: impl std::fmt::Display) -> WorkspaceError {
-    WorkspaceError::Io { field: at.field.to_owned(), path: at.path.to_owned(), action: "archiving", reason: reason.to_string() }
+    WorkspaceError::Io {
+        field: at.field.to_owned(),
+        path: at.path.to_owned(),
+        action: "archiving",
+        reason: reason.to_string(),
+    }
 }
 
 impl Workspace {
@@ -106,7 +111,9 @@ impl Workspace {
                     } else {
                         0o644
                     });
-                    builder.append_data(&mut header, &name, file.take(meta.len())).map_err(|e| to.error("writing", e))?;
+                    builder
+                        .append_data(&mut header, &name, file.take(meta.len()))
+                        .map_err(|e| to.error("writing", e))?;
                 }
                 Entry::Symlink { target, .. } => {
                     header.set_entry_type(tar::EntryType::Symlink);

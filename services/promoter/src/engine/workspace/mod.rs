@@ -160,7 +160,12 @@ impl Workspace {
 
     /// Opens the file at `path` to write, creating its directories; with `overwrite`
     /// false an existing file is refused.
-    pub fn create_file(&self, at: Field<'_>, path: &Path, overwrite: bool) -> Result<cap_std::fs::File, WorkspaceError> {
+    pub fn create_file(
+        &self,
+        at: Field<'_>,
+        path: &Path,
+        overwrite: bool,
+    ) -> Result<cap_std::fs::File, WorkspaceError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             self.create_dir_all(at, parent)?;
         }

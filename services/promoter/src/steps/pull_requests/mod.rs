@@ -190,14 +190,19 @@ impl Target {
     /// The target branch when none is given: the repository's default branch.
     fn default_branch(&self) -> Result<String, String> {
         let body = match self.provider {
-            Provider::GitHub => self.api.expect("GET", &format!("/repos/{}/{}", self.repo.owner, self.repo.name), None)?,
+            Provider::GitHub => {
+                self.api.expect("GET", &format!("/repos/{}/{}", self.repo.owner, self.repo.name), None)?
+            }
             Provider::GitLab => {
                 let id = format!("{}/{}", self.repo.owner, self.repo.name);
                 let id = percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC);
                 self.api.expect("GET", &format!("/projects/{id}"), None)?
             }
         };
-        body["default_branch"].as_str().map(str::to_owned).ok_or_else(|| "the repository names no default branch".into())
+        body["default_branch"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "the repository names no default branch".into())
     }
 }
 
@@ -381,12 +386,20 @@ mod tests {
     #[test]
     fn given_repository_urls_when_parsed_then_host_owner_and_name_are_found() {
         let repo = parse_repo_url("https://github.com/example/repo.git").unwrap();
-        assert_eq!((repo.scheme.as_str(), repo.host.as_str(), repo.owner.as_str(), repo.name.as_str()),
-            ("https", "github.com", "example", "repo"));
+        assert_eq!(
+            (repo.scheme.as_str(), repo.host.as_str(), repo.owner.as_str(), repo.name.as_str()),
+            ("https", "github.com", "example", "repo")
+        );
         let repo = parse_repo_url("http://user:pw@127.0.0.1:8080/group/sub/app").unwrap();
-        assert_eq!((repo.scheme.as_str(), repo.host.as_str(), repo.owner.as_str()), ("http", "127.0.0.1:8080", "group/sub"));
+        assert_eq!(
+            (repo.scheme.as_str(), repo.host.as_str(), repo.owner.as_str()),
+            ("http", "127.0.0.1:8080", "group/sub")
+        );
         let repo = parse_repo_url("git@gitlab.example.com:team/app.git").unwrap();
-        assert_eq!((repo.host.as_str(), repo.owner.as_str(), repo.name.as_str()), ("gitlab.example.com", "team", "app"));
+        assert_eq!(
+            (repo.host.as_str(), repo.owner.as_str(), repo.name.as_str()),
+            ("gitlab.example.com", "team", "app")
+        );
         assert!(parse_repo_url("not a url").is_err());
         assert!(parse_repo_url("https://github.com/just-one").is_err());
     }
