@@ -69,6 +69,17 @@ ensure_python_nats() {
     export LADING_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
 }
 
+# helm-template renders charts with Helm's Go library as the PyPI package helm-python-sdk
+# ships it (libhelm_c.so, Helm v4), through `python3` on PATH: the venv's comes first.
+ensure_helm_python() {
+    ensure_venv
+    if ! "$TOOLS_DIR/venv/bin/python" -c 'import helm_python' 2>/dev/null; then
+        say "installing helm-python-sdk (pip) into $TOOLS_DIR/venv"
+        "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check 'helm-python-sdk==0.2.2'
+    fi
+    export PATH="$TOOLS_DIR/venv/bin:$PATH"
+}
+
 ensure_nats_server() {
     local found
     found=$(command -v nats-server || true)

@@ -20,6 +20,8 @@ pub struct EngineRun<'a> {
     pub secrets: Option<lading_domain::secrets::SecretAccess>,
     pub budgets: RemoteBudgets,
     pub mirrors: Option<&'a Path>,
+    /// `LADING_GIT_PROVIDERS`: host to Git hosting provider.
+    pub git_providers: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> EngineRun<'a> {
@@ -34,6 +36,7 @@ impl<'a> EngineRun<'a> {
             secrets: None,
             budgets: RemoteBudgets::default(),
             mirrors: None,
+            git_providers: Default::default(),
         }
     }
 
@@ -50,8 +53,12 @@ impl<'a> EngineRun<'a> {
         observer: &mut dyn StepObserver,
     ) -> Result<PromotionOutcome, PromotionError> {
         let id = freight_id::compute(self.freight).expect("test freight has an ID");
-        let remotes =
-            Remotes { credentials: self.credentials.clone(), budgets: self.budgets, cancel: Default::default() };
+        let remotes = Remotes {
+            credentials: self.credentials.clone(),
+            budgets: self.budgets,
+            cancel: Default::default(),
+            git_providers: self.git_providers.clone(),
+        };
         let input = PromotionInput {
             project: "demo",
             stage: "test",

@@ -148,6 +148,11 @@ impl Repo {
     }
 
     /// A file's content at the tip of `branch`.
+    /// How many parents `commit` has (2 for a merge commit).
+    pub fn parent_count(&self, commit: &str) -> usize {
+        git(&self.bare, &["rev-list", "--parents", "-n", "1", commit]).split_whitespace().count() - 1
+    }
+
     pub fn show(&self, branch: &str, file: &str) -> String {
         git(&self.bare, &["show", &format!("{branch}:{file}")])
     }

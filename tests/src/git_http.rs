@@ -94,10 +94,20 @@ pub async fn serve_with_hung_pushes(root: &Path, user: &str, password: &str) -> 
     serve_with(root, user, password, true).await
 }
 
-async fn serve_with(root: &Path, user: &str, password: &str, hang_pushes: bool) -> String {
+/// The smart HTTP service over the bare repositories under `root`, for `user` and
+/// `password` only, as a router to serve or to nest.
+pub fn router(root: &Path, user: &str, password: &str) -> axum::Router {
+    router_with(root, user, password, false)
+}
+
+fn router_with(root: &Path, user: &str, password: &str, hang_pushes: bool) -> axum::Router {
     let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let backend = Backend { root: root.to_path_buf(), authorization: format!("Basic {token}"), hang_pushes };
-    let app = axum::Router::new().fallback(serve_cgi).with_state(backend);
+    axum::Router::new().fallback(serve_cgi).with_state(backend)
+}
+
+async fn serve_with(root: &Path, user: &str, password: &str, hang_pushes: bool) -> String {
+    let app = router_with(root, user, password, hang_pushes);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -12,7 +12,11 @@
 //! - [`gate`]: an HTTP endpoint that holds a promotion's `http` step until the test lets it go.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
+//! - [`git_hosting`]: a stand-in for a Git hosting service: smart HTTP plus the part of
+//!   GitHub's REST API the pull-request steps use.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
+//! - [`nats_cluster`]: a cluster of `nats-server`s on loopback (R3 streams), whose
+//!   servers can be killed and started again.
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -25,9 +29,11 @@ pub mod chart_repo;
 pub mod engine_run;
 pub mod gate;
 pub mod git;
+pub mod git_hosting;
 pub mod git_http;
 pub mod hostile;
 pub mod nats;
+pub mod nats_cluster;
 pub mod python;
 pub mod registry;
 pub mod sandbox;

@@ -22,6 +22,8 @@ pub struct SandboxOptions {
     pub warehouse_credentials: lading_domain::credentials::Credentials,
     /// What the promoter answers Git servers' challenges with.
     pub promoter_credentials: lading_promoter::steps::GitCredentials,
+    /// The promoter's `LADING_GIT_PROVIDERS`.
+    pub promoter_git_providers: std::collections::BTreeMap<String, String>,
     /// What steps read with `secret(name)`, and webhook receivers authenticate with.
     pub secrets: lading_domain::secrets::Secrets,
     /// What the api accepts from its clients.
@@ -39,6 +41,7 @@ impl Default for SandboxOptions {
             promoter_budgets: Default::default(),
             warehouse_credentials: Default::default(),
             promoter_credentials: Default::default(),
+            promoter_git_providers: Default::default(),
             secrets: Default::default(),
             api_limits: Default::default(),
             api_events: Default::default(),
@@ -106,6 +109,7 @@ impl Sandbox {
             promoter_budgets,
             warehouse_credentials,
             promoter_credentials,
+            promoter_git_providers,
             secrets,
             api_limits,
             api_events,
@@ -137,6 +141,7 @@ impl Sandbox {
                 promoter.work_dir = Some(dir.path().join(format!("work-{replica}")));
                 promoter.remotes.budgets = promoter_budgets;
                 promoter.remotes.credentials = promoter_credentials.clone();
+                promoter.remotes.git_providers = promoter_git_providers.clone();
                 promoter.secrets = secrets.clone();
                 tasks.push(spawn(
                     format!("promoter {replica}"),

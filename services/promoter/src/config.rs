@@ -25,6 +25,16 @@ pub const HTTP_IDLE_TIMEOUT_ENV: &str = "LADING_HTTP_IDLE_TIMEOUT";
 pub const HTTP_STEP_TIMEOUT_ENV: &str = "LADING_HTTP_STEP_TIMEOUT";
 /// `http` steps: largest response body (default 4MiB).
 pub const HTTP_STEP_MAX_RESPONSE_ENV: &str = "LADING_HTTP_STEP_MAX_RESPONSE_BYTES";
+/// `http-download`: largest file downloaded (default 256MiB).
+pub const HTTP_DOWNLOAD_MAX_ENV: &str = "LADING_HTTP_DOWNLOAD_MAX_BYTES";
+/// `git-wait-for-pr` and `git-merge-pr` with `wait`: longest wait (default 1h).
+pub const PULL_REQUEST_WAIT_ENV: &str = "LADING_PULL_REQUEST_WAIT";
+/// `git-wait-for-pr` and `git-merge-pr`: how often to poll when a step sets no
+/// `pollInterval` (default 30s and 10s, as in Kargo).
+pub const PULL_REQUEST_POLL_ENV: &str = "LADING_PULL_REQUEST_POLL_INTERVAL";
+/// Git hosting servers by host, for pull requests on hosts whose provider is not told by
+/// their name: `git.example.com=gitlab,127.0.0.1:3000=gitea`.
+pub const GIT_PROVIDERS_ENV: &str = "LADING_GIT_PROVIDERS";
 /// Step expressions: the longest an evaluation may run (default 100ms).
 pub const EXPRESSION_TIMEOUT_ENV: &str = limits::TIMEOUT_ENV;
 /// Step expressions: the largest result (default 1MiB).
@@ -104,6 +114,11 @@ impl Config {
                 credentials: GitCredentials::default(),
                 budgets: budgets_from_env(env).map_err(|e| e.to_string())?,
                 cancel: Default::default(),
+                git_providers: match env.get(GIT_PROVIDERS_ENV) {
+                    Some(text) => crate::steps::parse_git_providers(text)
+                        .map_err(|e| format!("{GIT_PROVIDERS_ENV}={text:?}: {e}"))?,
+                    None => Default::default(),
+                },
             },
             expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
         };
@@ -138,6 +153,15 @@ pub fn budgets_from_env(env: &HashMap<String, String>) -> Result<RemoteBudgets, 
     }
     if let Some(value) = env.get(HTTP_STEP_MAX_RESPONSE_ENV) {
         budgets.http.max_response = parse_size(HTTP_STEP_MAX_RESPONSE_ENV, value)?;
+    }
+    if let Some(value) = env.get(HTTP_DOWNLOAD_MAX_ENV) {
+        budgets.http.max_download = parse_size(HTTP_DOWNLOAD_MAX_ENV, value)?;
+    }
+    if let Some(value) = env.get(PULL_REQUEST_POLL_ENV) {
+        budgets.pull_request_poll = Some(parse_timeout(PULL_REQUEST_POLL_ENV, value)?.value);
+    }
+    if let Some(value) = env.get(PULL_REQUEST_WAIT_ENV) {
+        budgets.pull_request_wait = parse_timeout(PULL_REQUEST_WAIT_ENV, value)?;
     }
     Ok(budgets)
 }

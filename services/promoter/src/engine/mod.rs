@@ -68,7 +68,8 @@ pub struct StepReport {
     pub alias: String,
     pub uses: String,
     pub outcome: StepOutcome,
-    /// Why it failed, errored or was skipped; empty when it succeeded.
+    /// Why it failed, errored or was skipped; when it succeeded, the pull request it
+    /// opened or watched (`pull request <url>`), else empty.
     pub message: String,
     pub started_at_ms: i64,
     pub finished_at_ms: i64,
@@ -397,7 +398,12 @@ pub fn run_promotion_observed(
             return Err(PromotionError::Stopped { index, stop });
         }
         let (outcome, message) = match &result {
-            Ok(_) => (StepOutcome::Succeeded, String::new()),
+            // A step that opened or watched a pull request says which, so a promotion
+            // waiting on it shows the link.
+            Ok(outputs) => match outputs.get("pr").and_then(|pr| pr.get("url")).and_then(Value::as_str) {
+                Some(url) => (StepOutcome::Succeeded, format!("pull request {url}")),
+                None => (StepOutcome::Succeeded, String::new()),
+            },
             Err(message) if step.continue_on_error => (StepOutcome::Errored, message.clone()),
             Err(message) => (StepOutcome::Failed, message.clone()),
         };

@@ -25,6 +25,9 @@ pub struct Config {
     generate_target_branch: bool,
     #[serde(default)]
     max_attempts: Option<u32>,
+    /// Push this tag instead of a branch.
+    #[serde(default)]
+    tag: Option<String>,
 }
 
 /// What became of one push.
@@ -135,8 +138,50 @@ fn rebase_onto_remote(
     Ok(Rebased::OnTop)
 }
 
+/// Pushes the tag `tag` (a tag is never rebased: a remote tag elsewhere refuses it).
+fn push_tag(ctx: &StepContext<'_>, repo: &Repository, tag: &str) -> Result<Map<String, Value>, String> {
+    let reference = format!("refs/tags/{tag}");
+    let commit = repo
+        .revparse_single(&reference)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| git_error(&format!("config.tag: {tag:?}"), e))?
+        .id()
+        .to_string();
+    ctx.effects.before_effect(Effect::Push)?;
+    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = ctx.remotes.watch("pushing to", &url);
+    let rejection = RefCell::new(None);
+    let mut callbacks: RemoteCallbacks<'_> = ctx.remotes.callbacks(&url, &watch);
+    callbacks.push_update_reference(|reference, status| {
+        if let Some(message) = status {
+            *rejection.borrow_mut() = Some(format!("{reference}: {message}"));
+        }
+        Ok(())
+    });
+    let mut options = PushOptions::new();
+    options.remote_callbacks(callbacks);
+    let pushed = remote.push(&[format!("{reference}:{reference}")], Some(&mut options));
+    drop(options);
+    match (pushed, rejection.into_inner()) {
+        (Ok(()), None) => {}
+        (Ok(()), Some(reason)) => return Err(format!("the remote rejected the tag: {reason}")),
+        (Err(e), _) => return Err(watch.explain(&e).to_string()),
+    }
+    let mut out = Map::new();
+    out.insert("tag".to_owned(), json!(tag));
+    out.insert("commit".to_owned(), json!(commit));
+    Ok(out)
+}
+
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
+    if let Some(tag) = config.tag.as_deref().filter(|t| !t.is_empty()) {
+        if config.target_branch.is_some() || config.generate_target_branch {
+            return Err("config.tag: push either a tag or a branch (targetBranch, generateTargetBranch)".to_owned());
+        }
+        return push_tag(ctx, &repo, tag);
+    }
     let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
     if !head.is_branch() {
         return Err("HEAD is detached; check out a branch to push".to_owned());

@@ -1,16 +1,22 @@
 //! Promotion steps, one module per step, with Kargo's names, config fields and outputs.
 
+mod archives;
 mod child_process;
 mod credentials;
 mod files;
 mod git_clone;
 mod git_commit;
 mod git_push;
+mod git_tag;
 mod helm;
+mod helm_template;
 mod http;
+mod http_download;
 mod kustomize_build;
 mod kustomize_set_image;
+mod parse;
 mod parse_errors;
+pub mod pull_requests;
 mod remotes;
 mod structured_update;
 mod working_tree;
@@ -25,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use credentials::GitCredentials;
-pub use remotes::{HttpStepBudget, RemoteBudgets, Remotes};
+pub use remotes::{HttpStepBudget, RemoteBudgets, Remotes, parse_git_providers};
 
 use crate::engine::workspace::Workspace;
 
@@ -99,7 +105,19 @@ fn dispatch(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<Stri
         "kustomize-set-image" => kustomize_set_image::set_image(ctx, parse_config(config)?),
         "kustomize-build" => kustomize_build::build(ctx, parse_config(config)?),
         "helm-update-chart" => helm::run(ctx, parse_config(config)?),
+        "helm-template" => helm_template::run(ctx, parse_config(config)?),
         "http" => http::run(ctx, parse_config(config)?),
+        "http-download" => http_download::run(ctx, parse_config(config)?),
+        "git-tag" => git_tag::run(ctx, parse_config(config)?),
+        "git-open-pr" => pull_requests::open_pr(ctx, parse_config(config)?),
+        "git-wait-for-pr" => pull_requests::wait_for_pr(ctx, parse_config(config)?),
+        "git-merge-pr" => pull_requests::merge_pr(ctx, parse_config(config)?),
+        "json-parse" => parse::parse_file(ctx, parse::Format::Json, parse_config(config)?),
+        "yaml-parse" => parse::parse_file(ctx, parse::Format::Yaml, parse_config(config)?),
+        "toml-parse" => parse::parse_file(ctx, parse::Format::Toml, parse_config(config)?),
+        "yaml-merge" => parse::yaml_merge(ctx, parse_config(config)?),
+        "tar" => archives::tar(ctx, parse_config(config)?),
+        "untar" => archives::untar(ctx, parse_config(config)?),
         other => Err(format!("unknown step {other:?}")),
     }
 }

@@ -11,7 +11,8 @@ use lading_remote::{Cancellation, GitBudget, TransferWatch};
 
 use super::GitCredentials;
 use crate::config::{
-    HTTP_CONNECT_TIMEOUT_ENV, HTTP_IDLE_TIMEOUT_ENV, HTTP_STEP_MAX_RESPONSE_ENV, HTTP_STEP_TIMEOUT_ENV,
+    HTTP_CONNECT_TIMEOUT_ENV, HTTP_DOWNLOAD_MAX_ENV, HTTP_IDLE_TIMEOUT_ENV, HTTP_STEP_MAX_RESPONSE_ENV,
+    HTTP_STEP_TIMEOUT_ENV, PULL_REQUEST_WAIT_ENV,
 };
 
 /// Credentials and budgets for the remote servers steps call, and the flag that stops
@@ -23,6 +24,26 @@ pub struct Remotes {
     /// Set by the runner; every Git transfer, `http` call and child process of the run
     /// stops soon after.
     pub cancel: Cancellation,
+    /// Git hosting providers by `host[:port]` (`LADING_GIT_PROVIDERS`), for the
+    /// pull-request steps on hosts whose name does not tell.
+    pub git_providers: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads `host[:port]=provider` pairs separated by commas.
+pub fn parse_git_providers(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut providers = std::collections::BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (host, provider) =
+            pair.split_once('=').ok_or_else(|| format!("{pair:?} must be host=provider"))?;
+        if !lading_domain::spec::step_configs::GIT_PROVIDERS.contains(&provider.trim()) {
+            return Err(format!(
+                "{pair:?}: provider must be one of {}",
+                lading_domain::spec::step_configs::GIT_PROVIDERS.join(", ")
+            ));
+        }
+        providers.insert(host.trim().to_lowercase(), provider.trim().to_owned());
+    }
+    Ok(providers)
 }
 
 /// The budgets of Git transfers and `http` steps.
@@ -30,6 +51,13 @@ pub struct Remotes {
 pub struct RemoteBudgets {
     pub git: GitBudget,
     pub http: HttpStepBudget,
+    /// Longest a `git-wait-for-pr` or waiting `git-merge-pr` step waits.
+    pub pull_request_wait: Limit<Duration>,
+    /// How often those steps poll when their config sets no `pollInterval` (`None`:
+    /// Kargo's defaults, 30s for `git-wait-for-pr` and 10s for `git-merge-pr`).
+    pub pull_request_poll: Option<Duration>,
+    /// What unpacking one archive (`untar`) may write.
+    pub unpack: crate::engine::workspace::archive::UnpackBudget,
 }
 
 /// What an `http` step's call may cost.
@@ -41,6 +69,8 @@ pub struct HttpStepBudget {
     pub default_timeout: Limit<Duration>,
     /// Largest response body.
     pub max_response: Limit<u64>,
+    /// Largest file `http-download` writes.
+    pub max_download: Limit<u64>,
 }
 
 impl HttpStepBudget {
@@ -63,7 +93,11 @@ impl Default for RemoteBudgets {
                 idle: seconds(30, HTTP_IDLE_TIMEOUT_ENV),
                 default_timeout: seconds(10, HTTP_STEP_TIMEOUT_ENV),
                 max_response: Limit::new(4 << 20, HTTP_STEP_MAX_RESPONSE_ENV),
+                max_download: Limit::new(256 << 20, HTTP_DOWNLOAD_MAX_ENV),
             },
+            pull_request_wait: seconds(3600, PULL_REQUEST_WAIT_ENV),
+            pull_request_poll: None,
+            unpack: Default::default(),
         }
     }
 }

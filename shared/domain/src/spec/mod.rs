@@ -8,6 +8,7 @@ mod promotion_task;
 pub mod references;
 mod stage;
 mod stage_selector;
+pub mod step_configs;
 mod warehouse;
 pub mod webhook_receiver;
 

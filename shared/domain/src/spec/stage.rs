@@ -11,7 +11,7 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 17] = [
+pub const SUPPORTED_STEPS: [&str; 29] = [
     "git-clone",
     "git-clear",
     "git-commit",
@@ -29,6 +29,18 @@ pub const SUPPORTED_STEPS: [&str; 17] = [
     "fail",
     "http",
     "set-freight-alias",
+    "git-tag",
+    "git-open-pr",
+    "git-wait-for-pr",
+    "git-merge-pr",
+    "json-parse",
+    "yaml-parse",
+    "toml-parse",
+    "yaml-merge",
+    "tar",
+    "untar",
+    "http-download",
+    "helm-template",
 ];
 
 /// The origin a stage requests freight from.
@@ -286,6 +298,7 @@ pub(super) fn validate_steps(steps: &[PromotionStep], prefix: &str, allow_tasks:
         {
             return Err(FieldError::new(format!("{field}.config"), "must be a mapping"));
         }
+        super::step_configs::validate_config(&step.uses, step.config.as_ref(), &format!("{field}.config"))?;
     }
     Ok(())
 }

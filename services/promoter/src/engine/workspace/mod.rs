@@ -26,6 +26,7 @@
 //! config wrote them, relative to the workspace; [`Workspace::relativize`] rewrites host
 //! paths that other programs put in their messages.
 
+pub mod archive;
 mod tree_copy;
 
 use std::io;
@@ -54,6 +55,8 @@ pub enum WorkspaceError {
     CopyIntoItself { field: String, path: String, source_field: String, source_path: String },
     #[error("{field}: {action} {path:?}: {reason}")]
     Io { field: String, path: String, action: &'static str, reason: String },
+    #[error("{field}: {path:?} is larger than {limit} bytes")]
+    TooLarge { field: String, path: String, limit: u64 },
     #[error("the promotion's workspace cannot be opened: {0}")]
     Open(String),
 }
@@ -140,6 +143,51 @@ impl Workspace {
     /// The text of the file at `path`.
     pub fn read(&self, at: Field<'_>, path: &Path) -> Result<String, WorkspaceError> {
         self.root.read_to_string(path).map_err(|e| at.error("reading", e))
+    }
+
+    /// The bytes of the file at `path`, refused when it holds more than `limit` bytes
+    /// (read no further than that).
+    pub fn read_bounded(&self, at: Field<'_>, path: &Path, limit: u64) -> Result<Vec<u8>, WorkspaceError> {
+        use std::io::Read as _;
+        let file = self.root.open(path).map_err(|e| at.error("reading", e))?;
+        let mut bytes = Vec::new();
+        file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| at.error("reading", e))?;
+        if bytes.len() as u64 > limit {
+            return Err(WorkspaceError::TooLarge { field: at.field.to_owned(), path: at.path.to_owned(), limit });
+        }
+        Ok(bytes)
+    }
+
+    /// Opens the file at `path` to write, creating its directories; with `overwrite`
+    /// false an existing file is refused.
+    pub fn create_file(&self, at: Field<'_>, path: &Path, overwrite: bool) -> Result<cap_std::fs::File, WorkspaceError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.create_dir_all(at, parent)?;
+        }
+        let mut options = cap_std::fs::OpenOptions::new();
+        options.write(true);
+        if overwrite {
+            options.create(true).truncate(true);
+        } else {
+            options.create_new(true);
+        }
+        self.root.open_with(path, &options).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                WorkspaceError::Io {
+                    field: at.field.to_owned(),
+                    path: at.path.to_owned(),
+                    action: "writing",
+                    reason: "it exists already (set allowOverwrite to replace it)".to_owned(),
+                }
+            } else {
+                at.error("writing", e)
+            }
+        })
+    }
+
+    /// Renames the file `from` to `to` (replacing a file there).
+    pub fn rename(&self, at: Field<'_>, from: &Path, to: &Path) -> Result<(), WorkspaceError> {
+        self.root.rename(from, &self.root, to).map_err(|e| at.error("renaming", e))
     }
 
     /// The text of the file at `path`, or `None` when there is none (a dangling symlink
@@ -239,6 +287,12 @@ impl Workspace {
             removed.map_err(|e| at.error("clearing", e))?;
         }
         Ok(())
+    }
+
+    /// Checks the directory tree at `path` (workspace-relative, resolved) as `copy` does
+    /// its source: a symlink leading outside, or a device, FIFO or socket, refuses it.
+    pub fn check_tree(&self, at: Field<'_>, path: &Path) -> Result<(), WorkspaceError> {
+        tree_copy::walk(self, at, path).map(|_| ())
     }
 
     /// Copies the file or directory tree at `from` to `to`; see [`tree_copy`].

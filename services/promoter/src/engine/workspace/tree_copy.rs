@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{EntryKind, Field, Workspace, WorkspaceError};
 
 /// One entry of the source tree, as found by the walk.
-enum Entry {
+pub(super) enum Entry {
     Directory(PathBuf),
     File(PathBuf),
     Symlink { path: PathBuf, target: PathBuf },
@@ -48,7 +48,7 @@ pub(super) fn copy(workspace: &Workspace, from: Field<'_>, to: Field<'_>) -> Res
 
 /// Every entry under the directory `root` (workspace-relative, resolved), parents before
 /// children, checked: a symlink that leads outside from where it is refuses the copy.
-fn walk(workspace: &Workspace, from: Field<'_>, root: &Path) -> Result<Vec<Entry>, WorkspaceError> {
+pub(super) fn walk(workspace: &Workspace, from: Field<'_>, root: &Path) -> Result<Vec<Entry>, WorkspaceError> {
     let mut entries = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {

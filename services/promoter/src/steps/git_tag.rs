@@ -1,0 +1,59 @@
+//! `git-tag`: tags the working tree's `HEAD`, annotated with `message` (lightweight
+//! without one); an existing tag is refused unless `force`, and a tag this promotion
+//! already made on the same commit (a retry) is taken as done. Output: `commit`.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{StepContext, git_error};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    path: String,
+    tag: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
+    if !git2::Reference::is_valid_name(&format!("refs/tags/{}", config.tag)) {
+        return Err(format!("config.tag: {:?} is not a valid tag name", config.tag));
+    }
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| git_error("reading HEAD", e))?;
+    let existing = repo.revparse_single(&format!("refs/tags/{}", config.tag)).ok();
+    if let Some(existing) = existing {
+        let tagged = existing.peel_to_commit().map_err(|e| git_error("reading the tag", e))?;
+        if tagged.id() == head.id() {
+            return Ok(outputs(&head.id().to_string()));
+        }
+        if !config.force {
+            return Err(format!(
+                "config.tag: {:?} already exists on another commit (set force to move it)",
+                config.tag
+            ));
+        }
+    }
+    let object = head.as_object();
+    match &config.message {
+        Some(message) => {
+            let signature = git2::Signature::now(&ctx.author.name, &ctx.author.email)
+                .map_err(|e| git_error("the tagger", e))?;
+            repo.tag(&config.tag, object, &signature, message, config.force)
+                .map_err(|e| git_error("tagging", e))?;
+        }
+        None => {
+            repo.tag_lightweight(&config.tag, object, config.force).map_err(|e| git_error("tagging", e))?;
+        }
+    }
+    Ok(outputs(&head.id().to_string()))
+}
+
+fn outputs(commit: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("commit".to_owned(), json!(commit));
+    out
+}

@@ -1,0 +1,402 @@
+//! The pull-request steps: `git-open-pr`, `git-wait-for-pr` and `git-merge-pr`, through
+//! the Git hosting provider's REST API with the repository's Git credentials (the
+//! password is the API token).
+//!
+//! The provider is `config.provider`, else told by the host (`github.com`, a host
+//! naming `gitlab`), else looked up in `LADING_GIT_PROVIDERS` (`host[:port]=provider`).
+//! GitHub's API is `https://api.github.com` for github.com and `<scheme>://<host>/api/v3`
+//! elsewhere (GitHub Enterprise Server); GitLab's is `<scheme>://<host>/api/v4`.
+//!
+//! `git-open-pr` first looks for an open pull request from the same source branch to the
+//! same target and takes it: a promotion run again after a restart does not open a
+//! second one. `git-wait-for-pr` polls every `pollInterval` (at least 1s; default 30s,
+//! or `LADING_PULL_REQUEST_POLL_INTERVAL`)
+//! until the pull request is merged (output `commit`, the merge commit) or closed (the
+//! step fails), for at most `LADING_PULL_REQUEST_WAIT`; it stops at once when the
+//! promotion is aborted. `git-merge-pr` merges, and with `wait` polls the same way while
+//! the provider says the pull request cannot be merged yet.
+
+mod api;
+mod github;
+mod gitlab;
+
+use std::time::{Duration, Instant};
+
+use lading_domain::duration::parse_go_duration;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::StepContext;
+use crate::engine::Effect;
+use api::Api;
+
+/// The providers the steps speak to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    GitHub,
+    GitLab,
+}
+
+/// `owner/name` of a repository on its host (GitLab's groups are part of `owner`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoPath {
+    pub scheme: String,
+    /// `host[:port]`.
+    pub host: String,
+    pub owner: String,
+    pub name: String,
+}
+
+/// A pull (or merge) request as the provider reports it.
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    pub number: u64,
+    pub url: String,
+    pub open: bool,
+    pub merged: bool,
+    pub merge_commit: Option<String>,
+    /// `None` while the provider is still working it out.
+    pub mergeable: Option<bool>,
+}
+
+pub struct NewPullRequest {
+    pub source: String,
+    pub target: String,
+    pub title: String,
+    pub description: String,
+    pub labels: Vec<String>,
+}
+
+pub enum MergeAttempt {
+    /// Merged, with the merge commit.
+    Merged(String),
+    /// Not mergeable yet (checks pending, conflicts, …), with the provider's reason.
+    NotReady(String),
+}
+
+/// Splits `https://host/owner/name.git` (or `git@host:owner/name.git`).
+pub fn parse_repo_url(url: &str) -> Result<RepoPath, String> {
+    let bad = || format!("config.repoURL: {:?} is not a repository URL", lading_domain::redact::redact_url(url));
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_lowercase(), rest.to_owned()),
+        None => match url.split_once(':') {
+            Some((host, path)) if !host.contains('/') => ("ssh".to_owned(), format!("{host}/{path}")),
+            _ => return Err(bad()),
+        },
+    };
+    let (authority, path) = rest.split_once('/').ok_or_else(bad)?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_lowercase();
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let (owner, name) = path.rsplit_once('/').ok_or_else(bad)?;
+    if host.is_empty() || owner.is_empty() || name.is_empty() {
+        return Err(bad());
+    }
+    let scheme = if scheme == "http" { scheme } else { "https".to_owned() };
+    let host = if url.contains("://") { host } else { host.split(':').next().unwrap_or_default().to_owned() };
+    Ok(RepoPath { scheme, host, owner: owner.to_owned(), name: name.to_owned() })
+}
+
+fn provider_named(name: &str) -> Result<Provider, String> {
+    match name {
+        "github" => Ok(Provider::GitHub),
+        "gitlab" => Ok(Provider::GitLab),
+        "gitea" | "bitbucket" | "azure" => {
+            Err(format!("config.provider: {name:?} is not supported by this version of Lading (github, gitlab are)"))
+        }
+        other => Err(format!("config.provider: unknown provider {other:?}")),
+    }
+}
+
+/// The provider of `repo`: as configured, else by host name, else from `LADING_GIT_PROVIDERS`.
+fn provider_of(ctx: &StepContext<'_>, configured: Option<&str>, repo: &RepoPath) -> Result<Provider, String> {
+    if let Some(name) = configured {
+        return provider_named(name);
+    }
+    let bare_host = repo.host.split(':').next().unwrap_or_default();
+    if bare_host == "github.com" {
+        return Ok(Provider::GitHub);
+    }
+    if let Some(name) = ctx.remotes.git_providers.get(&repo.host).or_else(|| ctx.remotes.git_providers.get(bare_host)) {
+        return provider_named(name);
+    }
+    if bare_host == "gitlab.com" || bare_host.split('.').any(|label| label == "gitlab") {
+        return Ok(Provider::GitLab);
+    }
+    Err(format!(
+        "config.provider: cannot tell the Git hosting provider of {}; set provider, or list the host in {}",
+        repo.host,
+        crate::config::GIT_PROVIDERS_ENV
+    ))
+}
+
+/// Where the steps reach one repository's provider.
+struct Target {
+    provider: Provider,
+    repo: RepoPath,
+    api: Api,
+}
+
+impl Target {
+    fn new(ctx: &StepContext<'_>, repo_url: &str, provider: Option<&str>, insecure: bool) -> Result<Self, String> {
+        let repo = parse_repo_url(repo_url)?;
+        let provider = provider_of(ctx, provider, &repo)?;
+        let token = ctx.remotes.credentials.for_url(repo_url).map(|c| c.password.clone());
+        let (base, auth) = match provider {
+            Provider::GitHub => {
+                let base = if repo.host == "github.com" {
+                    "https://api.github.com".to_owned()
+                } else {
+                    format!("{}://{}/api/v3", repo.scheme, repo.host)
+                };
+                (base, token.map(|t| ("authorization", format!("Bearer {t}"))))
+            }
+            Provider::GitLab => {
+                (format!("{}://{}/api/v4", repo.scheme, repo.host), token.map(|t| ("private-token", t)))
+            }
+        };
+        let api = Api::new(base, auth, insecure, ctx.remotes.budgets.http);
+        Ok(Self { provider, repo, api })
+    }
+
+    fn find_open(&self, source: &str, target: &str) -> Result<Option<PullRequest>, String> {
+        match self.provider {
+            Provider::GitHub => github::find_open(&self.api, &self.repo, source, target),
+            Provider::GitLab => gitlab::find_open(&self.api, &self.repo, source, target),
+        }
+    }
+
+    fn open(&self, new: &NewPullRequest) -> Result<PullRequest, String> {
+        match self.provider {
+            Provider::GitHub => github::open(&self.api, &self.repo, new),
+            Provider::GitLab => gitlab::open(&self.api, &self.repo, new),
+        }
+    }
+
+    fn get(&self, number: u64) -> Result<PullRequest, String> {
+        match self.provider {
+            Provider::GitHub => github::get(&self.api, &self.repo, number),
+            Provider::GitLab => gitlab::get(&self.api, &self.repo, number),
+        }
+    }
+
+    fn merge(&self, number: u64, method: Option<&str>) -> Result<MergeAttempt, String> {
+        match self.provider {
+            Provider::GitHub => github::merge(&self.api, &self.repo, number, method),
+            Provider::GitLab => gitlab::merge(&self.api, &self.repo, number, method),
+        }
+    }
+
+    /// The target branch when none is given: the repository's default branch.
+    fn default_branch(&self) -> Result<String, String> {
+        let body = match self.provider {
+            Provider::GitHub => self.api.expect("GET", &format!("/repos/{}/{}", self.repo.owner, self.repo.name), None)?,
+            Provider::GitLab => {
+                let id = format!("{}/{}", self.repo.owner, self.repo.name);
+                let id = percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC);
+                self.api.expect("GET", &format!("/projects/{id}"), None)?
+            }
+        };
+        body["default_branch"].as_str().map(str::to_owned).ok_or_else(|| "the repository names no default branch".into())
+    }
+}
+
+fn pr_output(pr: &PullRequest) -> Value {
+    json!({"id": pr.number, "url": pr.url, "open": pr.open, "merged": pr.merged})
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenConfig {
+    #[serde(rename = "repoURL")]
+    repo_url: String,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    insecure_skip_tls_verify: bool,
+    source_branch: String,
+    #[serde(default)]
+    target_branch: Option<String>,
+    /// Kargo's, deprecated and a no-op there too.
+    #[serde(default)]
+    #[allow(dead_code)]
+    create_target_branch: bool,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+}
+
+/// `git-open-pr`: outputs `pr.id`, `pr.url`.
+pub fn open_pr(ctx: &StepContext<'_>, config: OpenConfig) -> Result<Map<String, Value>, String> {
+    if config.source_branch.is_empty() {
+        return Err("config.sourceBranch: is required".to_owned());
+    }
+    let target = Target::new(ctx, &config.repo_url, config.provider.as_deref(), config.insecure_skip_tls_verify)?;
+    let target_branch = match config.target_branch.filter(|b| !b.is_empty()) {
+        Some(branch) => branch,
+        None => target.default_branch()?,
+    };
+    let pr = match target.find_open(&config.source_branch, &target_branch)? {
+        Some(existing) => {
+            tracing::info!(pr = existing.number, "a pull request for these branches is open already; taking it");
+            existing
+        }
+        None => {
+            ctx.effects.before_effect(Effect::Call)?;
+            target.open(&NewPullRequest {
+                source: config.source_branch.clone(),
+                target: target_branch.clone(),
+                title: config.title.unwrap_or_else(|| format!("Promote to {} ({})", ctx.stage, ctx.promotion)),
+                description: config.description.unwrap_or_default(),
+                labels: config.labels,
+            })?
+        }
+    };
+    let mut outputs = Map::new();
+    outputs.insert("pr".to_owned(), json!({"id": pr.number, "url": pr.url}));
+    Ok(outputs)
+}
+
+/// `pollInterval` as given (at least 1s), or the promoter's setting, or `default`.
+fn poll_interval(ctx: &StepContext<'_>, text: Option<&str>, default: Duration) -> Result<Duration, String> {
+    match text {
+        None => Ok(ctx.remotes.budgets.pull_request_poll.unwrap_or(default)),
+        Some(text) => {
+            Ok(parse_go_duration(text).map_err(|e| format!("config.pollInterval: {e}"))?.max(Duration::from_secs(1)))
+        }
+    }
+}
+
+/// Polls `check` every `interval` until it gives an answer, within the promoter's wait
+/// budget; stops when the promotion is cancelled.
+fn poll<T>(
+    ctx: &StepContext<'_>,
+    interval: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<Option<T>, String>,
+) -> Result<T, String> {
+    let limit = ctx.remotes.budgets.pull_request_wait;
+    let started = Instant::now();
+    loop {
+        if let Some(answer) = check()? {
+            return Ok(answer);
+        }
+        if started.elapsed() + interval > limit.value {
+            return Err(format!("{what}: still waiting after {:?} ({})", limit.value, limit.setting));
+        }
+        if !ctx.remotes.cancel.sleep(interval) {
+            return Err(format!("{what}: the wait was cancelled: the promotion was stopped"));
+        }
+    }
+}
+
+fn pr_number(value: &Value) -> Result<u64, String> {
+    match value {
+        Value::Number(n) => n.as_u64().filter(|n| *n > 0),
+        Value::String(s) => s.trim().parse::<u64>().ok().filter(|n| *n > 0),
+        _ => None,
+    }
+    .ok_or_else(|| format!("config.prNumber: must be a positive integer, got {value}"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitConfig {
+    #[serde(rename = "repoURL")]
+    repo_url: String,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    insecure_skip_tls_verify: bool,
+    pr_number: Value,
+    #[serde(default)]
+    poll_interval: Option<String>,
+}
+
+/// `git-wait-for-pr`: outputs `commit` and `pr.{id,url,open,merged}`.
+pub fn wait_for_pr(ctx: &StepContext<'_>, config: WaitConfig) -> Result<Map<String, Value>, String> {
+    let number = pr_number(&config.pr_number)?;
+    let interval = poll_interval(ctx, config.poll_interval.as_deref(), Duration::from_secs(30))?;
+    let target = Target::new(ctx, &config.repo_url, config.provider.as_deref(), config.insecure_skip_tls_verify)?;
+    let pr = poll(ctx, interval, &format!("pull request #{number}"), || {
+        ctx.effects.before_effect(Effect::Call)?;
+        let pr = target.get(number)?;
+        Ok((!pr.open).then_some(pr))
+    })?;
+    if !pr.merged {
+        return Err(format!("pull request #{number} ({}) was closed without being merged", pr.url));
+    }
+    let mut outputs = Map::new();
+    outputs.insert("commit".to_owned(), json!(pr.merge_commit.clone().unwrap_or_default()));
+    outputs.insert("pr".to_owned(), pr_output(&pr));
+    Ok(outputs)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MergeConfig {
+    #[serde(rename = "repoURL")]
+    repo_url: String,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    insecure_skip_tls_verify: bool,
+    pr_number: Value,
+    #[serde(default)]
+    merge_method: Option<String>,
+    #[serde(default)]
+    wait: bool,
+    #[serde(default)]
+    poll_interval: Option<String>,
+}
+
+/// `git-merge-pr`: output `commit`, the merge commit.
+pub fn merge_pr(ctx: &StepContext<'_>, config: MergeConfig) -> Result<Map<String, Value>, String> {
+    let number = pr_number(&config.pr_number)?;
+    let interval = poll_interval(ctx, config.poll_interval.as_deref(), Duration::from_secs(10))?;
+    let target = Target::new(ctx, &config.repo_url, config.provider.as_deref(), config.insecure_skip_tls_verify)?;
+    let commit = poll(ctx, interval, &format!("merging pull request #{number}"), || {
+        ctx.effects.before_effect(Effect::Call)?;
+        match target.merge(number, config.merge_method.as_deref())? {
+            MergeAttempt::Merged(commit) => Ok(Some(commit)),
+            MergeAttempt::NotReady(reason) if config.wait => {
+                tracing::info!(pr = number, reason, "not mergeable yet; waiting");
+                Ok(None)
+            }
+            MergeAttempt::NotReady(reason) => Err(format!("pull request #{number} cannot be merged: {reason}")),
+        }
+    })?;
+    let mut outputs = Map::new();
+    outputs.insert("commit".to_owned(), json!(commit));
+    Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_repository_urls_when_parsed_then_host_owner_and_name_are_found() {
+        let repo = parse_repo_url("https://github.com/example/repo.git").unwrap();
+        assert_eq!((repo.scheme.as_str(), repo.host.as_str(), repo.owner.as_str(), repo.name.as_str()),
+            ("https", "github.com", "example", "repo"));
+        let repo = parse_repo_url("http://user:pw@127.0.0.1:8080/group/sub/app").unwrap();
+        assert_eq!((repo.scheme.as_str(), repo.host.as_str(), repo.owner.as_str()), ("http", "127.0.0.1:8080", "group/sub"));
+        let repo = parse_repo_url("git@gitlab.example.com:team/app.git").unwrap();
+        assert_eq!((repo.host.as_str(), repo.owner.as_str(), repo.name.as_str()), ("gitlab.example.com", "team", "app"));
+        assert!(parse_repo_url("not a url").is_err());
+        assert!(parse_repo_url("https://github.com/just-one").is_err());
+    }
+
+    #[test]
+    fn given_pr_numbers_when_read_then_only_positive_integers_pass() {
+        assert_eq!(pr_number(&json!(42)).unwrap(), 42);
+        assert_eq!(pr_number(&json!("7")).unwrap(), 7);
+        assert!(pr_number(&json!(0)).is_err());
+        assert!(pr_number(&json!(-1)).is_err());
+        assert!(pr_number(&json!("x")).is_err());
+    }
+}

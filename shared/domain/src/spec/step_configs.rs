@@ -1,0 +1,273 @@
+//! The config schema of promotion steps, checked when a manifest is applied: an unknown
+//! field, a missing required one, a wrong type or a value outside its list is refused,
+//! named with its path (`spec.promotionTemplate.spec.steps[2].config.prNumber`).
+//!
+//! Any string holding `${{` may stand where another type is expected: its expression
+//! is evaluated when the step runs, and the step checks the result then. Steps without
+//! a schema here are checked when they run.
+
+use serde_json::Value;
+
+use super::FieldError;
+
+/// The type a config value must have.
+#[derive(Debug)]
+pub enum Shape {
+    Str,
+    Bool,
+    /// An integer of at least this value.
+    Int(i64),
+    /// One of these strings.
+    OneOf(&'static [&'static str]),
+    /// Anything (checked by the step).
+    Any,
+    List(&'static Shape),
+    Object(&'static [FieldShape]),
+}
+
+/// One field of an object.
+#[derive(Debug)]
+pub struct FieldShape {
+    pub name: &'static str,
+    pub shape: Shape,
+    pub required: bool,
+}
+
+const fn req(name: &'static str, shape: Shape) -> FieldShape {
+    FieldShape { name, shape, required: true }
+}
+
+const fn opt(name: &'static str, shape: Shape) -> FieldShape {
+    FieldShape { name, shape, required: false }
+}
+
+/// The Git hosting providers the pull-request steps speak to.
+pub const GIT_PROVIDERS: &[&str] = &["azure", "bitbucket", "gitea", "github", "gitlab"];
+
+const NAME_VALUE: Shape = Shape::Object(&[req("name", Shape::Str), req("value", Shape::Str)]);
+const PARSE_OUTPUT: Shape = Shape::Object(&[req("name", Shape::Str), req("fromExpression", Shape::Str)]);
+
+const PARSE: &[FieldShape] = &[req("path", Shape::Str), req("outputs", Shape::List(&PARSE_OUTPUT))];
+
+const GIT_OPEN_PR: &[FieldShape] = &[
+    req("repoURL", Shape::Str),
+    opt("provider", Shape::OneOf(GIT_PROVIDERS)),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+    req("sourceBranch", Shape::Str),
+    // Kargo's schema requires it; its own examples leave it out (the default branch).
+    opt("targetBranch", Shape::Str),
+    opt("createTargetBranch", Shape::Bool),
+    opt("title", Shape::Str),
+    opt("description", Shape::Str),
+    opt("labels", Shape::List(&Shape::Str)),
+];
+
+const GIT_WAIT_FOR_PR: &[FieldShape] = &[
+    req("repoURL", Shape::Str),
+    opt("provider", Shape::OneOf(GIT_PROVIDERS)),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+    req("prNumber", Shape::Int(1)),
+    opt("pollInterval", Shape::Str),
+];
+
+const GIT_MERGE_PR: &[FieldShape] = &[
+    req("repoURL", Shape::Str),
+    opt("provider", Shape::OneOf(GIT_PROVIDERS)),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+    req("prNumber", Shape::Int(1)),
+    opt("mergeMethod", Shape::Str),
+    opt("wait", Shape::Bool),
+    opt("pollInterval", Shape::Str),
+];
+
+const GIT_TAG: &[FieldShape] = &[
+    req("path", Shape::Str),
+    req("tag", Shape::Str),
+    // Kargo's schema requires it; its own examples leave it out (a lightweight tag).
+    opt("message", Shape::Str),
+    opt("force", Shape::Bool),
+];
+
+const YAML_MERGE: &[FieldShape] =
+    &[req("inFiles", Shape::List(&Shape::Str)), req("outFile", Shape::Str), opt("ignoreMissingFiles", Shape::Bool)];
+
+const TAR: &[FieldShape] =
+    &[req("inPath", Shape::Str), req("outPath", Shape::Str), opt("ignore", Shape::Str), opt("gzip", Shape::Bool)];
+
+const UNTAR: &[FieldShape] = &[
+    req("inPath", Shape::Str),
+    req("outPath", Shape::Str),
+    opt("stripComponents", Shape::Int(0)),
+    opt("ignore", Shape::Str),
+];
+
+const HTTP_DOWNLOAD: &[FieldShape] = &[
+    req("url", Shape::Str),
+    req("outPath", Shape::Str),
+    opt("allowOverwrite", Shape::Bool),
+    opt("headers", Shape::List(&NAME_VALUE)),
+    opt("queryParams", Shape::List(&NAME_VALUE)),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+    opt("timeout", Shape::Str),
+    // Lading's: `sha256:<hex>` the downloaded file must match.
+    opt("checksum", Shape::Str),
+];
+
+const SET_VALUE: Shape =
+    Shape::Object(&[req("key", Shape::Str), opt("value", Shape::Any), opt("literal", Shape::Bool)]);
+
+const HELM_TEMPLATE: &[FieldShape] = &[
+    req("path", Shape::Str),
+    req("outPath", Shape::Str),
+    opt("outLayout", Shape::OneOf(&["helm", "flat"])),
+    // Kargo's schema requires it; its own first example leaves it out (`release-name`).
+    opt("releaseName", Shape::Str),
+    opt("useReleaseName", Shape::Bool),
+    opt("namespace", Shape::Str),
+    opt("valuesFiles", Shape::List(&Shape::Str)),
+    opt("ignoreMissingValueFiles", Shape::Bool),
+    opt("buildDependencies", Shape::Bool),
+    opt("includeCRDs", Shape::Bool),
+    opt("disableHooks", Shape::Bool),
+    opt("skipTests", Shape::Bool),
+    opt("kubeVersion", Shape::Str),
+    opt("apiVersions", Shape::List(&Shape::Str)),
+    opt("setValues", Shape::List(&SET_VALUE)),
+];
+
+/// The config schema of step `uses`, when it has one here.
+pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
+    Some(match uses {
+        "git-open-pr" => GIT_OPEN_PR,
+        "git-wait-for-pr" => GIT_WAIT_FOR_PR,
+        "git-merge-pr" => GIT_MERGE_PR,
+        "git-tag" => GIT_TAG,
+        "json-parse" | "yaml-parse" | "toml-parse" => PARSE,
+        "yaml-merge" => YAML_MERGE,
+        "tar" => TAR,
+        "untar" => UNTAR,
+        "http-download" => HTTP_DOWNLOAD,
+        "helm-template" => HELM_TEMPLATE,
+        _ => return None,
+    })
+}
+
+fn is_expression(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| s.contains("${{"))
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn check(shape: &Shape, value: &Value, field: &str) -> Result<(), FieldError> {
+    if is_expression(value) {
+        return Ok(());
+    }
+    let wrong = |expected: &str| FieldError::new(field, format!("must be {expected}, got {}", type_name(value)));
+    match shape {
+        Shape::Any => Ok(()),
+        Shape::Str if value.is_string() => Ok(()),
+        Shape::Str => Err(wrong("a string")),
+        Shape::Bool if value.is_boolean() => Ok(()),
+        Shape::Bool => Err(wrong("a boolean")),
+        Shape::Int(min) => match value.as_i64() {
+            Some(n) if n >= *min => Ok(()),
+            Some(n) => Err(FieldError::new(field, format!("must be at least {min}, got {n}"))),
+            None => Err(wrong("an integer")),
+        },
+        Shape::OneOf(allowed) => match value.as_str() {
+            Some(s) if allowed.contains(&s) => Ok(()),
+            Some(s) => Err(FieldError::new(field, format!("{s:?} is not one of {}", allowed.join(", ")))),
+            None => Err(wrong("a string")),
+        },
+        Shape::List(item) => {
+            let items = value.as_array().ok_or_else(|| wrong("a list"))?;
+            items.iter().enumerate().try_for_each(|(i, v)| check(item, v, &format!("{field}[{i}]")))
+        }
+        Shape::Object(fields) => {
+            let map = value.as_object().ok_or_else(|| wrong("a mapping"))?;
+            for key in map.keys() {
+                if !fields.iter().any(|f| f.name == key) {
+                    let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
+                    return Err(FieldError::new(
+                        format!("{field}.{key}"),
+                        format!("unknown field; known: {}", known.join(", ")),
+                    ));
+                }
+            }
+            for f in fields.iter() {
+                match map.get(f.name) {
+                    Some(v) => check(&f.shape, v, &format!("{field}.{}", f.name))?,
+                    None if f.required => return Err(FieldError::new(format!("{field}.{}", f.name), "is required")),
+                    None => {}
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Checks the config of step `uses` against its schema; `field` is the config's path.
+pub fn validate_config(uses: &str, config: Option<&Value>, field: &str) -> Result<(), FieldError> {
+    let Some(fields) = schema(uses) else { return Ok(()) };
+    let empty = Value::Object(serde_json::Map::new());
+    check(&Shape::Object(fields), config.unwrap_or(&empty), field)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn error(uses: &str, config: Value) -> String {
+        let error = validate_config(uses, Some(&config), "config").unwrap_err();
+        format!("{}: {}", error.field, error.reason)
+    }
+
+    #[test]
+    fn given_kargo_examples_when_checked_then_they_pass() {
+        let open = json!({"repoURL": "https://github.com/example/repo.git",
+            "sourceBranch": "${{ outputs.push.branch }}", "targetBranch": "stage/${{ ctx.stage }}",
+            "title": "Deploy", "labels": ["infra", "needs-review"]});
+        validate_config("git-open-pr", Some(&open), "config").unwrap();
+        let wait = json!({"repoURL": "r", "prNumber": "${{ outputs['open-pr'].pr.id }}"});
+        validate_config("git-wait-for-pr", Some(&wait), "config").unwrap();
+        let merge = json!({"repoURL": "r", "prNumber": 42, "wait": true, "mergeMethod": "squash"});
+        validate_config("git-merge-pr", Some(&merge), "config").unwrap();
+    }
+
+    #[test]
+    fn given_bad_fields_when_checked_then_the_error_names_the_path() {
+        assert_eq!(
+            error("git-merge-pr", json!({"repoURL": "r", "prNumber": "42"})),
+            "config.prNumber: must be an integer, got a string"
+        );
+        assert_eq!(error("git-merge-pr", json!({"repoURL": "r", "prNumber": 0})), "config.prNumber: must be at least 1, got 0");
+        assert_eq!(error("git-wait-for-pr", json!({"repoURL": "r"})), "config.prNumber: is required");
+        assert!(error("tar", json!({"inPath": "a", "outPath": "b", "zip": true})).starts_with("config.zip: unknown field"));
+        assert_eq!(
+            error("json-parse", json!({"path": "a", "outputs": [{"name": "x"}]})),
+            "config.outputs[0].fromExpression: is required"
+        );
+        assert!(error("git-open-pr", json!({"repoURL": "r", "sourceBranch": "b", "provider": "svn"}))
+            .starts_with("config.provider: \"svn\" is not one of"));
+        assert_eq!(
+            error("http-download", json!({"url": "u", "outPath": "o", "headers": [{"name": 1, "value": "v"}]})),
+            "config.headers[0].name: must be a string, got a number"
+        );
+    }
+
+    #[test]
+    fn given_a_step_without_schema_when_checked_then_anything_passes() {
+        validate_config("git-clone", Some(&json!({"whatever": 1})), "config").unwrap();
+    }
+}

@@ -1,0 +1,379 @@
+//! A stand-in for a Git hosting service, since none can be installed here: the bare
+//! repositories under a directory over authenticated smart HTTP (real `git http-backend`),
+//! plus the part of GitHub's REST API (as GitHub Enterprise serves it, under `/api/v3`)
+//! that the pull-request steps use, answering as GitHub documents:
+//!
+//! - `GET /repos/{owner}/{repo}`: `default_branch`.
+//! - `GET /repos/{owner}/{repo}/pulls?state=&head=owner:branch&base=`: a list.
+//! - `POST /repos/{owner}/{repo}/pulls` `{title, head, base, body}`: 201 with the pull
+//!   request; 422 when a branch does not exist or an open one exists already.
+//! - `GET /repos/{owner}/{repo}/pulls/{number}`: `number`, `html_url`, `state`, `merged`,
+//!   `merge_commit_sha`, `mergeable`.
+//! - `PUT /repos/{owner}/{repo}/pulls/{number}/merge` `{merge_method}`: merges for real in
+//!   the bare repository (a merge commit, or one squashed commit), 200 `{sha, merged}`;
+//!   405 when not mergeable (conflict, or marked so by the test), 404 when closed.
+//! - `POST /repos/{owner}/{repo}/issues/{number}/labels` `{labels}`.
+//! - `PATCH /repos/{owner}/{repo}/pulls/{number}` `{state: closed}`.
+//!
+//! Every API call needs `Authorization: Bearer <token>`; 401 otherwise.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+
+/// One pull request the stand-in holds.
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    pub number: u64,
+    pub owner: String,
+    pub repo: String,
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    pub open: bool,
+    pub merged: bool,
+    pub merge_commit: Option<String>,
+    /// `false` makes merges answer 405 (checks pending).
+    pub mergeable: bool,
+}
+
+#[derive(Default)]
+struct Hosted {
+    pulls: Vec<PullRequest>,
+    calls: Vec<String>,
+}
+
+#[derive(Clone)]
+struct Hosting {
+    root: PathBuf,
+    base_url: String,
+    token: String,
+    state: Arc<Mutex<Hosted>>,
+}
+
+/// The running stand-in.
+pub struct GitHosting {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    pub token: String,
+    state: Arc<Mutex<Hosted>>,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"message": message}))).into_response()
+}
+
+impl Hosting {
+    fn authorized(&self, headers: &HeaderMap, call: String) -> Result<(), Response> {
+        self.state.lock().unwrap().calls.push(call);
+        let expected = format!("Bearer {}", self.token);
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str()) {
+            Ok(())
+        } else {
+            Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"))
+        }
+    }
+
+    fn bare(&self, owner: &str, repo: &str) -> Option<git2::Repository> {
+        let repo = repo.strip_suffix(".git").unwrap_or(repo);
+        git2::Repository::open_bare(self.root.join(owner).join(format!("{repo}.git"))).ok()
+    }
+
+    fn json_of(&self, pr: &PullRequest) -> Value {
+        json!({
+            "number": pr.number,
+            "html_url": format!("{}/{}/{}/pull/{}", self.base_url, pr.owner, pr.repo, pr.number),
+            "state": if pr.open { "open" } else { "closed" },
+            "merged": pr.merged,
+            "merge_commit_sha": pr.merge_commit,
+            "mergeable": pr.open.then_some(pr.mergeable),
+            "title": pr.title,
+            "body": pr.body,
+            "head": {"ref": pr.head},
+            "base": {"ref": pr.base},
+            "labels": pr.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn branch_tip(repo: &git2::Repository, branch: &str) -> Option<git2::Oid> {
+    repo.find_reference(&format!("refs/heads/{branch}")).ok().and_then(|r| r.target())
+}
+
+async fn repository(
+    State(hosting): State<Hosting>,
+    UrlPath((owner, repo)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}")) {
+        return refused;
+    }
+    let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
+    let head = bare.find_reference("HEAD").ok().and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
+    let default = head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")).unwrap_or("main").to_owned();
+    Json(json!({"name": repo, "full_name": format!("{owner}/{repo}"), "default_branch": default})).into_response()
+}
+
+async fn list_pulls(
+    State(hosting): State<Hosting>,
+    UrlPath((owner, repo)): UrlPath<(String, String)>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls")) {
+        return refused;
+    }
+    let state = query.get("state").map(String::as_str).unwrap_or("open");
+    let head = query.get("head").map(|h| h.split_once(':').map_or(h.as_str(), |(_, b)| b).to_owned());
+    let hosted = hosting.state.lock().unwrap();
+    let list: Vec<Value> = hosted
+        .pulls
+        .iter()
+        .filter(|pr| pr.owner == owner && pr.repo == repo)
+        .filter(|pr| match state {
+            "open" => pr.open,
+            "closed" => !pr.open,
+            _ => true,
+        })
+        .filter(|pr| head.as_ref().is_none_or(|h| &pr.head == h))
+        .filter(|pr| query.get("base").is_none_or(|b| &pr.base == b))
+        .map(|pr| hosting.json_of(pr))
+        .collect();
+    Json(Value::Array(list)).into_response()
+}
+
+async fn create_pull(
+    State(hosting): State<Hosting>,
+    UrlPath((owner, repo)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(refused) = hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/pulls")) {
+        return refused;
+    }
+    let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
+    let (Some(head), Some(base)) = (body["head"].as_str(), body["base"].as_str()) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: head and base are required");
+    };
+    let (Some(head_tip), Some(base_tip)) = (branch_tip(&bare, head), branch_tip(&bare, base)) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: head or base does not exist");
+    };
+    if head_tip == base_tip {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Validation Failed: No commits between {base} and {head}"));
+    }
+    let mut hosted = hosting.state.lock().unwrap();
+    if hosted.pulls.iter().any(|pr| pr.open && pr.owner == owner && pr.repo == repo && pr.head == head && pr.base == base)
+    {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: A pull request already exists");
+    }
+    let pr = PullRequest {
+        number: hosted.pulls.len() as u64 + 1,
+        owner,
+        repo,
+        head: head.to_owned(),
+        base: base.to_owned(),
+        title: body["title"].as_str().unwrap_or_default().to_owned(),
+        body: body["body"].as_str().unwrap_or_default().to_owned(),
+        labels: Vec::new(),
+        open: true,
+        merged: false,
+        merge_commit: None,
+        mergeable: true,
+    };
+    let answer = hosting.json_of(&pr);
+    hosted.pulls.push(pr);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+fn find(hosted: &mut Hosted, owner: &str, repo: &str, number: u64) -> Option<usize> {
+    hosted.pulls.iter().position(|pr| pr.owner == owner && pr.repo == repo && pr.number == number)
+}
+
+async fn get_pull(
+    State(hosting): State<Hosting>,
+    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls/{number}")) {
+        return refused;
+    }
+    let mut hosted = hosting.state.lock().unwrap();
+    match find(&mut hosted, &owner, &repo, number) {
+        Some(i) => Json(hosting.json_of(&hosted.pulls[i])).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn update_pull(
+    State(hosting): State<Hosting>,
+    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(refused) = hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/pulls/{number}")) {
+        return refused;
+    }
+    let mut hosted = hosting.state.lock().unwrap();
+    let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
+    if body["state"].as_str() == Some("closed") && !hosted.pulls[i].merged {
+        hosted.pulls[i].open = false;
+    }
+    Json(hosting.json_of(&hosted.pulls[i])).into_response()
+}
+
+async fn add_labels(
+    State(hosting): State<Hosting>,
+    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(refused) = hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/issues/{number}/labels")) {
+        return refused;
+    }
+    let mut hosted = hosting.state.lock().unwrap();
+    let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
+    for label in body["labels"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if !hosted.pulls[i].labels.iter().any(|l| l == label) {
+            hosted.pulls[i].labels.push(label.to_owned());
+        }
+    }
+    let labels: Vec<Value> = hosted.pulls[i].labels.iter().map(|l| json!({"name": l})).collect();
+    Json(Value::Array(labels)).into_response()
+}
+
+/// Merges `head` into `base` in the bare repository; the new commit of `base`.
+fn merge_in_repository(bare: &git2::Repository, pr: &PullRequest, method: &str) -> Result<git2::Oid, String> {
+    let base_tip = branch_tip(bare, &pr.base).ok_or("base branch is gone")?;
+    let head_tip = branch_tip(bare, &pr.head).ok_or("head branch is gone")?;
+    let base = bare.find_commit(base_tip).map_err(|e| e.to_string())?;
+    let head = bare.find_commit(head_tip).map_err(|e| e.to_string())?;
+    let mut index = bare.merge_commits(&base, &head, None).map_err(|e| e.to_string())?;
+    if index.has_conflicts() {
+        return Err("Merge conflict".to_owned());
+    }
+    let tree = bare.find_tree(index.write_tree_to(bare).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let signature = git2::Signature::now("GitHub", "noreply@github.com").map_err(|e| e.to_string())?;
+    let (message, parents) = match method {
+        "squash" => (format!("{} (#{})", pr.title, pr.number), vec![&base]),
+        _ => (format!("Merge pull request #{} from {}/{}\n\n{}", pr.number, pr.owner, pr.head, pr.title), vec![&base, &head]),
+    };
+    let merged = bare.commit(None, &signature, &signature, &message, &tree, &parents).map_err(|e| e.to_string())?;
+    bare.reference_matching(&format!("refs/heads/{}", pr.base), merged, true, base_tip, "merge pull request")
+        .map_err(|e| e.to_string())?;
+    Ok(merged)
+}
+
+async fn merge_pull(
+    State(hosting): State<Hosting>,
+    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    if let Err(refused) = hosting.authorized(&headers, format!("PUT /repos/{owner}/{repo}/pulls/{number}/merge")) {
+        return refused;
+    }
+    let method = body.as_ref().and_then(|b| b["merge_method"].as_str()).unwrap_or("merge").to_owned();
+    if !matches!(method.as_str(), "merge" | "squash") {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("merge_method {method} is not allowed here"));
+    }
+    let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
+    let mut hosted = hosting.state.lock().unwrap();
+    let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
+    let pr = hosted.pulls[i].clone();
+    if !pr.open {
+        return error(StatusCode::NOT_FOUND, "Pull Request is not open");
+    }
+    if !pr.mergeable {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "Pull Request is not mergeable");
+    }
+    match merge_in_repository(&bare, &pr, &method) {
+        Ok(commit) => {
+            let pr = &mut hosted.pulls[i];
+            pr.open = false;
+            pr.merged = true;
+            pr.merge_commit = Some(commit.to_string());
+            Json(json!({"sha": commit.to_string(), "merged": true, "message": "Pull Request successfully merged"}))
+                .into_response()
+        }
+        Err(reason) => error(StatusCode::METHOD_NOT_ALLOWED, &reason),
+    }
+}
+
+impl GitHosting {
+    /// Serves the bare repositories under `root` (`<owner>/<name>.git`) for Git with
+    /// `user`/`token` (Basic), and the API for `token` (Bearer).
+    pub async fn start(root: &Path, user: &str, token: &str) -> GitHosting {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(Hosted::default()));
+        let hosting =
+            Hosting { root: root.to_path_buf(), base_url: base_url.clone(), token: token.to_owned(), state: state.clone() };
+        let api = axum::Router::new()
+            .route("/api/v3/repos/{owner}/{repo}", get(repository))
+            .route("/api/v3/repos/{owner}/{repo}/pulls", get(list_pulls).post(create_pull))
+            .route("/api/v3/repos/{owner}/{repo}/pulls/{number}", get(get_pull).patch(update_pull))
+            .route("/api/v3/repos/{owner}/{repo}/pulls/{number}/merge", put(merge_pull))
+            .route("/api/v3/repos/{owner}/{repo}/issues/{number}/labels", post(add_labels))
+            .with_state(hosting);
+        let app = api.merge(crate::git_http::router(root, user, token));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        GitHosting { base_url, token: token.to_owned(), state }
+    }
+
+    /// `host:port`, as `LADING_GIT_PROVIDERS` names it.
+    pub fn host(&self) -> String {
+        self.base_url.trim_start_matches("http://").to_owned()
+    }
+
+    /// The clone URL of `owner/name`.
+    pub fn repo_url(&self, owner: &str, name: &str) -> String {
+        format!("{}/{owner}/{name}.git", self.base_url)
+    }
+
+    /// The pull requests, in the order they were opened.
+    pub fn pulls(&self) -> Vec<PullRequest> {
+        self.state.lock().unwrap().pulls.clone()
+    }
+
+    /// The API calls made so far (`METHOD path`).
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// Marks pull request `number` mergeable or not (checks pending).
+    pub fn set_mergeable(&self, number: u64, mergeable: bool) {
+        let mut hosted = self.state.lock().unwrap();
+        if let Some(pr) = hosted.pulls.iter_mut().find(|pr| pr.number == number) {
+            pr.mergeable = mergeable;
+        }
+    }
+
+    /// A client calling the API as a person with the token would.
+    pub fn client(&self) -> reqwest::Client {
+        crate::sandbox::client_with_token(&self.token)
+    }
+
+    /// Merges pull request `number` of `owner/name` through the API; the merge commit.
+    pub async fn merge_through_api(&self, owner: &str, name: &str, number: u64) -> String {
+        let url = format!("{}/api/v3/repos/{owner}/{name}/pulls/{number}/merge", self.base_url);
+        let answer = self.client().put(url).json(&json!({"merge_method": "merge"})).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "merging #{number}");
+        let body: Value = answer.json().await.unwrap();
+        body["sha"].as_str().unwrap().to_owned()
+    }
+
+    /// Closes pull request `number` of `owner/name` unmerged, through the API.
+    pub async fn close_through_api(&self, owner: &str, name: &str, number: u64) {
+        let url = format!("{}/api/v3/repos/{owner}/{name}/pulls/{number}", self.base_url);
+        let answer = self.client().patch(url).json(&json!({"state": "closed"})).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "closing #{number}");
+    }
+}
