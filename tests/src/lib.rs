@@ -12,6 +12,7 @@
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
+//! - [`prometheus`]: a `prometheus` per test scraping an exporter whose gauge the test sets.
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -26,6 +27,7 @@ pub mod git;
 pub mod git_http;
 pub mod hostile;
 pub mod nats;
+pub mod prometheus;
 pub mod python;
 pub mod registry;
 pub mod sandbox;

@@ -99,9 +99,9 @@ pub struct WebMetric {
 pub struct PrometheusMetric {
     pub address: String,
     pub query: String,
-    /// Query timeout (Go duration; Argo's field).
+    /// Query timeout: seconds (Argo's field), or a Go duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    pub timeout: Option<IntOrString>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -321,9 +321,15 @@ fn validate(spec: &AnalysisTemplateSpec) -> Result<(), FieldError> {
             if prometheus.query.trim().is_empty() {
                 return Err(FieldError::new(format!("{field}.provider.prometheus.query"), "is required"));
             }
-            if let Some(timeout) = &prometheus.timeout {
-                parse_go_duration(timeout)
-                    .map_err(|e| FieldError::new(format!("{field}.provider.prometheus.timeout"), e))?;
+            match &prometheus.timeout {
+                Some(IntOrString::Int(seconds)) if *seconds <= 0 => {
+                    return Err(FieldError::new(format!("{field}.provider.prometheus.timeout"), "must be positive"));
+                }
+                Some(IntOrString::String(text)) if !text.contains("{{") && text.parse::<i64>().is_err() => {
+                    parse_go_duration(text)
+                        .map_err(|e| FieldError::new(format!("{field}.provider.prometheus.timeout"), e))?;
+                }
+                _ => {}
             }
         } else if let Some(job) = &provider.job {
             let Some(first) = job.spec.template.spec.containers.first() else {

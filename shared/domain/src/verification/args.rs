@@ -95,3 +95,65 @@ mod tests {
         assert!(error.contains("\"threshold\"") && error.contains("\"t\""), "{error}");
     }
 }
+
+/// Renders the `${{ }}` of each value in order, seeing `ctx.project`, `ctx.stage` and
+/// the values rendered before it as `vars` (the stage's template variables come first,
+/// then its verification arguments). Blocking: expressions run on their own thread.
+pub fn render_values(
+    values: &[(String, String)],
+    project: &str,
+    stage: &str,
+    limits: &crate::expression::ExpressionLimits,
+) -> Result<Vec<(String, String)>, String> {
+    use crate::expression::template::{Part, split};
+    use crate::expression::{Budget, Evaluator, Program};
+    let mut vars = serde_json::Map::new();
+    let mut rendered = Vec::with_capacity(values.len());
+    for (name, text) in values {
+        let parts = split(text).map_err(|e| format!("{name}: {}: {e}", crate::excerpt::quoted(text)))?;
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Expression(source) => {
+                    let budget = Budget::new(limits);
+                    let context = serde_json::json!({"project": project, "stage": stage});
+                    let vars_value = serde_json::Value::Object(vars.clone());
+                    let value = crate::expression::on_expression_stack(|| {
+                        let program = Program::compile(source)?;
+                        let mut evaluator = Evaluator::new(&budget);
+                        evaluator.bind("ctx", &context)?;
+                        evaluator.bind("vars", &vars_value)?;
+                        evaluator.evaluate(&program)
+                    })
+                    .and_then(|r| r)
+                    .map_err(|e| format!("{name}: {}", crate::expression::QuotedError::in_template(source, e)))?;
+                    match value {
+                        serde_json::Value::String(s) => out.push_str(&s),
+                        other => out.push_str(&other.to_string()),
+                    }
+                }
+            }
+        }
+        vars.insert(name.clone(), serde_json::Value::String(out.clone()));
+        rendered.push((name.clone(), out));
+    }
+    Ok(rendered)
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn arguments_see_the_stage_its_project_and_earlier_values() {
+        let values = vec![
+            ("service".to_owned(), "app-${{ ctx.project }}".to_owned()),
+            ("job".to_owned(), "${{ vars.service }}/${{ ctx.stage }}".to_owned()),
+        ];
+        let rendered = render_values(&values, "demo", "test", &Default::default()).unwrap();
+        assert_eq!(rendered[1], ("job".to_owned(), "app-demo/test".to_owned()));
+        let bad = vec![("x".to_owned(), "${{ nope.y }}".to_owned())];
+        assert!(render_values(&bad, "demo", "test", &Default::default()).unwrap_err().starts_with("x: "));
+    }
+}
