@@ -63,7 +63,8 @@ pub async fn run(context: &Context, args: VerifyArgs) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let list = context.client.get(&stages).await?;
-        let stage = list["items"].as_array().and_then(|items| items.iter().find(|s| s["metadata"]["name"] == args.name));
+        let stage =
+            list["items"].as_array().and_then(|items| items.iter().find(|s| s["metadata"]["name"] == args.name));
         let Some(stage) = stage else { bail!("stage {:?} was deleted while verifying", args.name) };
         if let Some(verification) = verification(stage, &request) {
             let phase = text(verification, "/phase");

@@ -75,7 +75,11 @@ pub async fn read(bus: &Bus, started: &VerificationStartedV1, from: u64) -> Resu
 
 /// Who asked to abort a verification started at position `from`, if the stage's last
 /// request is such an abort.
-pub async fn abort_requested(bus: &Bus, started: &VerificationStartedV1, from: u64) -> Result<Option<String>, BusError> {
+pub async fn abort_requested(
+    bus: &Bus,
+    started: &VerificationStartedV1,
+    from: u64,
+) -> Result<Option<String>, BusError> {
     let stream = bus
         .jetstream()
         .get_stream(lading_bus::names::EVENTS_STREAM)
@@ -84,7 +88,9 @@ pub async fn abort_requested(bus: &Bus, started: &VerificationStartedV1, from: u
     let subject = stage_subject(started, EventType::VerificationRequestedV1);
     let message = match stream.get_last_raw_message_by_subject(&subject).await {
         Ok(message) => message,
-        Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => return Ok(None),
+        Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {
+            return Ok(None);
+        }
         Err(e) => return Err(BusError::nats("reading the last verification request", e)),
     };
     if message.sequence <= from {

@@ -29,7 +29,9 @@ pub fn template_names(stage: &StageSpec) -> Vec<String> {
         .verification
         .iter()
         .flat_map(|v| v.analysis_templates.iter())
-        .map(|t| format!("{}/{}", if t.is_cluster_scoped() { "ClusterAnalysisTemplate" } else { "AnalysisTemplate" }, t.name))
+        .map(|t| {
+            format!("{}/{}", if t.is_cluster_scoped() { "ClusterAnalysisTemplate" } else { "AnalysisTemplate" }, t.name)
+        })
         .collect()
 }
 

@@ -49,7 +49,12 @@ pub async fn handle(bus: &Bus, specs: &SpecStore, delivery: Delivery) -> Result<
         None => verify(succeeded, now_ms()),
     };
     bus.publish(&event, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
-    tracing::info!(stage = succeeded.stage, freight = succeeded.freight_id, event = event.event_type().ce_type(), "promotion verified or verification started");
+    tracing::info!(
+        stage = succeeded.stage,
+        freight = succeeded.freight_id,
+        event = event.event_type().ce_type(),
+        "promotion verified or verification started"
+    );
     Ok(Outcome::Done)
 }
 

@@ -106,9 +106,11 @@ impl Runner {
                 .metrics
                 .iter()
                 .enumerate()
-                .filter_map(|(i, m)| match verification::next_measurement(&m.plan, &tallies[i], started.started_at_ms) {
-                    Next::MeasureAt(at) => Some((i, at)),
-                    Next::Done => None,
+                .filter_map(|(i, m)| {
+                    match verification::next_measurement(&m.plan, &tallies[i], started.started_at_ms) {
+                        Next::MeasureAt(at) => Some((i, at)),
+                        Next::Done => None,
+                    }
                 })
                 .min_by_key(|(_, at)| *at);
             let Some((index, at)) = due else {
@@ -126,9 +128,13 @@ impl Runner {
                 Waited::ShuttingDown => return Ok(Outcome::RetryAfter(Duration::ZERO)),
             }
             let metric = &plan.metrics[index];
-            let taken = tallies[index].successful + tallies[index].failed + tallies[index].inconclusive + tallies[index].error;
+            let taken =
+                tallies[index].successful + tallies[index].failed + tallies[index].inconclusive + tallies[index].error;
             let measured = self.measure(started, metric, &plan.args, taken as u32).await;
-            self.bus.publish(&Event::VerificationMeasured(measured.clone()), &delivery.trace).await.map_err(transient)?;
+            self.bus
+                .publish(&Event::VerificationMeasured(measured.clone()), &delivery.trace)
+                .await
+                .map_err(transient)?;
             tracing::info!(
                 stage = started.stage,
                 verification = started.verification_id,
@@ -137,7 +143,12 @@ impl Runner {
                 value = measured.value,
                 "measured"
             );
-            tallies[index].record(domain_phase(measured.phase), &measured.value, &measured.message, measured.finished_at_ms);
+            tallies[index].record(
+                domain_phase(measured.phase),
+                &measured.value,
+                &measured.message,
+                measured.finished_at_ms,
+            );
         }
     }
 
@@ -151,7 +162,11 @@ impl Runner {
         let started_at_ms = now_ms();
         let outcome = tokio::time::timeout(MEASUREMENT_LIMIT, providers::measure(&metric.metric, args)).await;
         let (phase, value, message) = match outcome {
-            Err(_) => (Phase::Error, String::new(), format!("the measurement took longer than {}s", MEASUREMENT_LIMIT.as_secs())),
+            Err(_) => (
+                Phase::Error,
+                String::new(),
+                format!("the measurement took longer than {}s", MEASUREMENT_LIMIT.as_secs()),
+            ),
             Ok(Err(error)) => (Phase::Error, String::new(), error),
             Ok(Ok(Measured::Decided { succeeded, output })) => {
                 (if succeeded { Phase::Successful } else { Phase::Failed }, String::new(), output)

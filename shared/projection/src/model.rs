@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use lading_domain::freight::{ApprovedStage, CurrentStage, VerifiedStage};
 use lading_domain::promotion_queue::{Queued, Turn, head_of_queue, turn_of};
 use lading_domain::soak::longest_soak_after_leaving;
-use lading_domain::{Freight, FreightId, FreightOrigin};
 use lading_domain::verification::Phase;
+use lading_domain::{Freight, FreightId, FreightOrigin};
 use lading_events::catalog::{
     Event, PromotionTrigger, StepStatusV2, VerificationPhaseV1, WarehouseArtifactsDiscoveredV1,
 };

@@ -39,7 +39,9 @@ pub async fn verify(
         })
     });
     if !verifies {
-        return Err(ApiError::Conflict(format!("stage {stage:?} has no verification (spec.verification.analysisTemplates)")));
+        return Err(ApiError::Conflict(format!(
+            "stage {stage:?} has no verification (spec.verification.analysisTemplates)"
+        )));
     }
     // The current freight: the one the stage's latest successful promotion brought.
     let current = context.projection.read(|model| {

@@ -36,7 +36,9 @@ pub async fn run(job: &JobMetric, args: &BTreeMap<String, String>) -> Result<Mea
         .map_err(|e| format!("cannot run {program:?}: {e}"))?;
     let output = match tokio::time::timeout(deadline, child.wait_with_output()).await {
         Ok(output) => output.map_err(|e| format!("running {program:?}: {e}"))?,
-        Err(_) => return Err(format!("{program:?} ran longer than its deadline of {}s and was stopped", deadline.as_secs())),
+        Err(_) => {
+            return Err(format!("{program:?} ran longer than its deadline of {}s and was stopped", deadline.as_secs()));
+        }
     };
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));

@@ -45,7 +45,8 @@ pub async fn query(metric: &PrometheusMetric, args: &BTreeMap<String, String>) -
         for (key, value) in &headers {
             request = request.header(key, value);
         }
-        let mut response = request.call().map_err(|e| lading_remote::http::explain(&action, e, &timeouts).to_string())?;
+        let mut response =
+            request.call().map_err(|e| lading_remote::http::explain(&action, e, &timeouts).to_string())?;
         let status = response.status().as_u16();
         let limit = Limit::new(super::MAX_RESPONSE_BYTES, "the largest Prometheus answer");
         let bytes =
@@ -80,7 +81,9 @@ pub fn parse_answer(body: &Value) -> Result<MeasuredValue, String> {
             samples.iter().map(|s| number(&s["value"][1])).collect::<Result<Vec<_>, _>>().map(MeasuredValue::Vector)
         }
         Some("scalar") => number(&data["result"][1]).map(MeasuredValue::Number),
-        Some(other) => Err(format!("result type {other:?} is not supported; write an instant query giving a vector or a scalar")),
+        Some(other) => {
+            Err(format!("result type {other:?} is not supported; write an instant query giving a vector or a scalar"))
+        }
         None => Err("the answer has no resultType".to_owned()),
     }
 }

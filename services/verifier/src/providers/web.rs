@@ -40,7 +40,8 @@ pub async fn call(metric: &WebMetric, args: &BTreeMap<String, String>) -> Result
             request = request.header(key, value);
         }
         let request = request.body(body).map_err(|e| format!("{action}: {e}"))?;
-        let mut response = agent.run(request).map_err(|e| lading_remote::http::explain(&action, e, &timeouts).to_string())?;
+        let mut response =
+            agent.run(request).map_err(|e| lading_remote::http::explain(&action, e, &timeouts).to_string())?;
         let status = response.status().as_u16();
         let limit = Limit::new(super::MAX_RESPONSE_BYTES, "the largest web answer");
         let bytes =

@@ -434,7 +434,9 @@ impl Event {
             }
             Event::VerificationRequested(e) => format!("verification-requested:{}:{}", e.project, e.request_id),
             Event::VerificationStarted(e) => format!("verification-started:{}:{}", e.project, e.verification_id),
-            Event::VerificationMeasured(e) => format!("verification-measured:{}:{}:{}:{}", e.project, e.verification_id, e.metric, e.index),
+            Event::VerificationMeasured(e) => {
+                format!("verification-measured:{}:{}:{}:{}", e.project, e.verification_id, e.metric, e.index)
+            }
             Event::VerificationFinished(e) => format!("verification-finished:{}:{}", e.project, e.verification_id),
         }
     }
