@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
     apply, approve, completion, config, create, delete, events, freight_id, get, login, promote, refresh, token, up,
-    update, version,
+    update, verify, version,
 };
 use crate::output::{FORMATS, OutputFormat};
 
@@ -68,6 +68,7 @@ pub enum Command {
     Update(update::UpdateArgs),
     Delete(delete::DeleteArgs),
     Refresh(refresh::RefreshArgs),
+    Verify(verify::VerifyArgs),
     Create(create::CreateArgs),
     Token(token::TokenArgs),
     Events(events::EventsArgs),

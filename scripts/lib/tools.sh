@@ -105,6 +105,12 @@ ensure_registry() {
     command -v docker-registry >/dev/null || apt_install docker-registry
 }
 
+# The verification tests query a real Prometheus (Debian's package; the tests start
+# their own on a free loopback port, never the packaged service).
+ensure_prometheus() {
+    command -v prometheus >/dev/null || apt_install prometheus
+}
+
 # rustfmt and clippy come with rustup's default profile; add them when the toolchain
 # was installed without them.
 ensure_lint_tools() {

@@ -17,6 +17,7 @@
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`nats_cluster`]: a cluster of `nats-server`s on loopback (R3 streams), whose
 //!   servers can be killed and started again.
+//! - [`prometheus`]: a `prometheus` per test scraping an exporter whose gauge the test sets.
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -34,6 +35,7 @@ pub mod git_http;
 pub mod hostile;
 pub mod nats;
 pub mod nats_cluster;
+pub mod prometheus;
 pub mod python;
 pub mod registry;
 pub mod sandbox;

@@ -16,6 +16,7 @@ pub mod refresh;
 pub mod token;
 pub mod up;
 pub mod update;
+pub mod verify;
 pub mod version;
 
 use anyhow::Context as _;
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Create(args) => create::run(&context, args).await,
                 Command::Token(args) => token::run(&context, args).await,
                 Command::Events(args) => events::run(&context, args).await,
+                Command::Verify(args) => verify::run(&context, args).await,
                 Command::Up(_)
                 | Command::Freight(_)
                 | Command::Completion(_)

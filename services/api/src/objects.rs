@@ -162,12 +162,24 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
                     .and_then(|m| m.freight.get(&p.freight_id))
                     .map(|f| f.freight.alias.clone())
                     .unwrap_or_default();
-                json!({
+                let mut entry = json!({
                     "name": p.freight_id.as_str(),
                     "alias": alias,
                     "promotion": p.name,
                     "promotedAt": p.finished_at.map(timestamp),
-                })
+                });
+                let verifications: Vec<Value> = stage
+                    .verifications
+                    .iter()
+                    .rev()
+                    .filter(|v| v.promotion == p.name)
+                    .take(VERIFICATION_HISTORY_LIMIT)
+                    .map(verification_entry)
+                    .collect();
+                if !verifications.is_empty() {
+                    entry["verificationHistory"] = json!(verifications);
+                }
+                entry
             })
             .collect();
         if !history.is_empty() {
@@ -182,8 +194,84 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
         status["promotions"] =
             json!(stage.promotions.iter().map(|p| promotion_summary(project, p)).collect::<Vec<_>>());
     }
+    if manifest_verifies(manifest) {
+        let condition = verified_condition(stage);
+        if let Some(conditions) = status["conditions"].as_array_mut() {
+            conditions.push(condition);
+        }
+    }
     object["status"] = status;
     object
+}
+
+/// How many verifications each freight history entry shows (Kargo's limit).
+const VERIFICATION_HISTORY_LIMIT: usize = 10;
+
+fn manifest_verifies(manifest: &Manifest) -> bool {
+    match &manifest.spec {
+        lading_domain::spec::Spec::Stage(spec) => {
+            spec.verification.as_ref().is_some_and(|v| !v.analysis_templates.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// One `verificationHistory` entry: Kargo's fields, and each metric's measurements.
+fn verification_entry(v: &lading_projection::model::VerificationRecord) -> Value {
+    let mut metrics: Vec<Value> = Vec::new();
+    let mut names: Vec<&str> = v.measurements.iter().map(|m| m.metric.as_str()).collect();
+    names.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            continue;
+        }
+        let measurements: Vec<Value> = v
+            .measurements
+            .iter()
+            .filter(|m| m.metric == name)
+            .map(|m| {
+                json!({"phase": m.phase.as_str(), "value": m.value, "message": m.message,
+                    "startedAt": timestamp(m.started_at), "finishedAt": timestamp(m.finished_at)})
+            })
+            .collect();
+        metrics.push(json!({"name": name, "measurements": measurements}));
+    }
+    json!({
+        "id": v.id,
+        "actor": v.actor,
+        "analysisTemplates": v.templates,
+        "startTime": timestamp(v.started_at),
+        "finishTime": v.finished_at.map(timestamp),
+        "phase": v.phase.as_str(),
+        "message": v.message,
+        "metrics": metrics,
+    })
+}
+
+/// The `Verified` condition: how the verification of the stage's current freight went.
+fn verified_condition(stage: Option<&lading_projection::model::StageRecord>) -> Value {
+    use lading_domain::verification::Phase;
+    let current = stage.and_then(|s| s.current.values().max_by_key(|(_, since)| *since).map(|(id, _)| (s, id)));
+    let Some((stage, freight)) = current else {
+        return json!({"type": "Verified", "status": "Unknown", "reason": "NoFreight", "message": "the stage holds no freight"});
+    };
+    match stage.last_verification_of(freight) {
+        None => json!({"type": "Verified", "status": "Unknown", "reason": "Pending",
+            "message": "the current freight's verification has not started"}),
+        Some(v) => {
+            let (status, reason) = match v.phase {
+                Phase::Successful => ("True", "Verified"),
+                Phase::Pending | Phase::Running => ("Unknown", "Verifying"),
+                Phase::Failed => ("False", "VerificationFailed"),
+                Phase::Error => ("False", "VerificationError"),
+                Phase::Inconclusive => ("False", "VerificationInconclusive"),
+                Phase::Aborted => ("False", "VerificationAborted"),
+            };
+            json!({"type": "Verified", "status": status, "reason": reason, "message": v.message,
+                "phase": v.phase.as_str(), "freight": freight.as_str()})
+        }
+    }
 }
 
 pub fn warehouse_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Value {

@@ -1,19 +1,33 @@
-//! The verifier: after a promotion succeeds, marks its freight verified in the stage,
-//! which makes it available to downstream stages.
+//! The verifier: after a promotion succeeds, verifies its freight in the stage with the
+//! stage's analysis templates (Argo Rollouts' `AnalysisTemplate`s, as Kargo uses them)
+//! and marks it verified when they succeed, which makes it available downstream. A stage
+//! without verification verifies at once.
 //!
 //! # Layout
 //!
 //! - configuration is the common [`lading_runtime::service::ServiceConfig`].
-//! - [`promotion_succeeded`]: the handler for `PromotionSucceeded`.
+//! - [`promotion_succeeded`]: `PromotionSucceeded` → `VerificationStarted` or `FreightVerified`.
+//! - [`verification_requested`]: `lading verify stage` → `VerificationStarted`.
+//! - [`verification_started`]: runs a verification: measurements, then its verdict.
+//! - [`plan`]: a verification's templates, arguments and metrics, from the specs.
+//! - [`history`]: what the log holds of a verification, to continue it.
+//! - [`providers`]: `prometheus`, `web` and `job` measurements.
 //!
-//! Stages have no verification checks yet, so verification succeeds as soon as the
-//! promotion did.
+//! Two durable consumers: `verifier` decides quickly what a promotion or a request
+//! starts; `verifier-runs` runs verifications, many at once per replica, each in the
+//! delivery of its `VerificationStarted`.
 
+pub mod history;
+pub mod plan;
 pub mod promotion_succeeded;
+pub mod providers;
+pub mod verification_requested;
+pub mod verification_started;
 
+use lading_bus::specs::SpecStore;
 use lading_bus::start::{StartError, start_service};
 use lading_bus::{BusError, ConsumerSpec};
-use lading_events::EventType;
+use lading_events::{Event, EventType};
 use lading_runtime::{Readiness, Shutdown};
 
 /// The verifier needs only the configuration every service has.
@@ -29,19 +43,44 @@ pub enum Error {
 }
 
 pub const CONSUMER: &str = "verifier";
+/// The consumer that runs verifications.
+pub const RUNS_CONSUMER: &str = "verifier-runs";
+/// How many verifications one replica runs at once.
+pub const CONCURRENT_RUNS: usize = 64;
 
 /// Runs the verifier until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let (bus, ready) = start_service("verifier", &config, &readiness, &shutdown).await?;
+    let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     ready.set(true);
     tracing::info!(replica = config.replica, "verifier running");
-    let spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionSucceededV1.filter()]);
-    let result = bus
-        .consume(spec, shutdown, |delivery| {
-            let bus = bus.clone();
-            async move { promotion_succeeded::handle(&bus, delivery).await }
-        })
-        .await;
+    let decide = ConsumerSpec::new(
+        CONSUMER,
+        vec![EventType::PromotionSucceededV1.filter(), EventType::VerificationRequestedV1.filter()],
+    );
+    let mut runs = ConsumerSpec::new(RUNS_CONSUMER, vec![EventType::VerificationStartedV1.filter()]);
+    runs.concurrency = CONCURRENT_RUNS;
+    let runner = verification_started::Runner {
+        bus: bus.clone(),
+        specs: specs.clone(),
+        shutdown: shutdown.clone(),
+        limits: Default::default(),
+    };
+    let deciding = bus.consume(decide, shutdown.clone(), |delivery| {
+        let (bus, specs) = (bus.clone(), specs.clone());
+        async move {
+            match delivery.event {
+                Event::VerificationRequested(_) => verification_requested::handle(&bus, &specs, delivery).await,
+                _ => promotion_succeeded::handle(&bus, &specs, delivery).await,
+            }
+        }
+    });
+    let running = bus.consume(runs, shutdown.clone(), |delivery| {
+        let runner = runner.clone();
+        async move { runner.handle(delivery).await }
+    });
+    let (decided, ran) = tokio::join!(deciding, running);
     ready.set(false);
-    Ok(result?)
+    decided?;
+    Ok(ran?)
 }

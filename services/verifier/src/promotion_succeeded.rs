@@ -1,11 +1,18 @@
-//! `PromotionSucceeded` → `FreightVerified` for the promotion's stage and freight.
+//! `PromotionSucceeded` → `VerificationStarted` when the stage verifies with analysis
+//! templates, else `FreightVerified` at once (a stage without verification).
 
+use lading_bus::specs::SpecStore;
 use lading_bus::{Bus, Delivery, HandlerError, Outcome};
-use lading_events::catalog::FreightVerifiedV1;
+use lading_events::catalog::{FreightVerifiedV1, PromotionSucceededV1, VerificationStartedV1};
 use lading_events::{Event, now_ms};
 
-/// The verification verdict for a succeeded promotion (no checks configured: verified).
-pub fn verify(succeeded: &lading_events::catalog::PromotionSucceededV1, now_ms: i64) -> Event {
+use crate::plan;
+
+/// Who starts the verification that follows a promotion.
+pub const ACTOR: &str = "lading/verifier";
+
+/// The verdict for a succeeded promotion into a stage without analyses: verified.
+pub fn verify(succeeded: &PromotionSucceededV1, now_ms: i64) -> Event {
     Event::FreightVerified(FreightVerifiedV1 {
         project: succeeded.project.clone(),
         stage: succeeded.stage.clone(),
@@ -15,35 +22,71 @@ pub fn verify(succeeded: &lading_events::catalog::PromotionSucceededV1, now_ms: 
     })
 }
 
-pub async fn handle(bus: &Bus, delivery: Delivery) -> Result<Outcome, HandlerError> {
+/// The verification that follows a promotion into a stage with analyses: named after
+/// the promotion, so it starts once.
+pub fn start(succeeded: &PromotionSucceededV1, templates: Vec<String>, now_ms: i64) -> Event {
+    Event::VerificationStarted(VerificationStartedV1 {
+        project: succeeded.project.clone(),
+        stage: succeeded.stage.clone(),
+        freight_id: succeeded.freight_id.clone(),
+        promotion: succeeded.promotion.clone(),
+        verification_id: succeeded.promotion.clone(),
+        actor: ACTOR.to_owned(),
+        templates,
+        started_at_ms: now_ms,
+    })
+}
+
+pub async fn handle(bus: &Bus, specs: &SpecStore, delivery: Delivery) -> Result<Outcome, HandlerError> {
     let Event::PromotionSucceeded(succeeded) = &delivery.event else {
         return Ok(Outcome::Done);
     };
-    let verified = verify(succeeded, now_ms());
-    bus.publish(&verified, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
-    tracing::info!(stage = succeeded.stage, freight = succeeded.freight_id, "freight verified");
+    let templates = specs.read(|s| {
+        s.stage(&succeeded.project, &succeeded.stage).filter(|spec| plan::has_analyses(spec)).map(plan::template_names)
+    });
+    let event = match templates {
+        Some(templates) => start(succeeded, templates, now_ms()),
+        None => verify(succeeded, now_ms()),
+    };
+    bus.publish(&event, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+    tracing::info!(
+        stage = succeeded.stage,
+        freight = succeeded.freight_id,
+        event = event.event_type().ce_type(),
+        "promotion verified or verification started"
+    );
     Ok(Outcome::Done)
 }
 
 #[cfg(test)]
 mod tests {
-    use lading_events::catalog::PromotionSucceededV1;
-
     use super::*;
 
-    #[test]
-    fn a_succeeded_promotion_verifies_its_freight_in_its_stage() {
-        let succeeded = PromotionSucceededV1 {
+    fn succeeded() -> PromotionSucceededV1 {
+        PromotionSucceededV1 {
             project: "p".into(),
             stage: "test".into(),
             promotion: "test.x.aaaaaaa".into(),
             freight_id: "a".repeat(40),
             commit: "c".into(),
             finished_at_ms: 1,
-        };
-        let Event::FreightVerified(v) = verify(&succeeded, 5) else { panic!("not a FreightVerified") };
+        }
+    }
+
+    #[test]
+    fn a_succeeded_promotion_verifies_its_freight_in_its_stage() {
+        let Event::FreightVerified(v) = verify(&succeeded(), 5) else { panic!("not a FreightVerified") };
         assert_eq!((v.stage.as_str(), v.freight_id.as_str(), v.verified_at_ms), ("test", "a".repeat(40).as_str(), 5));
         // The identity names stage, freight and promotion: one verification per promotion.
-        assert_eq!(verify(&succeeded, 6).identity(), verify(&succeeded, 5).identity());
+        assert_eq!(verify(&succeeded(), 6).identity(), verify(&succeeded(), 5).identity());
+    }
+
+    #[test]
+    fn the_verification_after_a_promotion_is_named_after_it_and_starts_once() {
+        let Event::VerificationStarted(s) = start(&succeeded(), vec!["AnalysisTemplate/t".into()], 5) else {
+            panic!("not a VerificationStarted")
+        };
+        assert_eq!(s.verification_id, "test.x.aaaaaaa");
+        assert_eq!(start(&succeeded(), vec![], 6).identity(), start(&succeeded(), vec![], 5).identity());
     }
 }

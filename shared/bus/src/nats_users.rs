@@ -84,7 +84,12 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         | EventType::PromotionSucceededV1
         | EventType::PromotionFailedV1
         | EventType::PromotionErroredV1 => &[Promoter],
-        EventType::FreightVerifiedV1 => &[Verifier],
+        EventType::FreightVerifiedV1
+        | EventType::VerificationStartedV1
+        | EventType::VerificationMeasuredV1
+        | EventType::VerificationFinishedV1 => &[Verifier],
+        // `lading verify stage` asks through the api.
+        EventType::VerificationRequestedV1 => &[Api],
         EventType::PromotionCreatedV1
         | EventType::PromotionAbortedV1
         | EventType::FreightAliasChangedV1

@@ -108,6 +108,23 @@ impl Specs {
         }
     }
 
+    /// The analysis template a stage's verification refers to.
+    pub fn analysis_template(
+        &self,
+        project: &str,
+        template: &lading_domain::spec::AnalysisTemplateReference,
+    ) -> Option<&lading_domain::spec::AnalysisTemplateSpec> {
+        let found = if template.is_cluster_scoped() {
+            self.get("", Kind::ClusterAnalysisTemplate, &template.name)
+        } else {
+            self.get(project, Kind::AnalysisTemplate, &template.name)
+        };
+        match &found?.spec {
+            Spec::AnalysisTemplate(t) | Spec::ClusterAnalysisTemplate(t) => Some(t),
+            _ => None,
+        }
+    }
+
     /// Whether the object a stage of `project` refers to exists.
     pub fn reference_exists(&self, project: &str, reference: &lading_domain::spec::references::Reference) -> bool {
         use lading_domain::spec::references::Reference;
@@ -116,6 +133,8 @@ impl Specs {
             Reference::Stage(name) => self.get(project, Kind::Stage, name).is_some(),
             Reference::PromotionTask(name) => self.get(project, Kind::PromotionTask, name).is_some(),
             Reference::ClusterPromotionTask(name) => self.get("", Kind::ClusterPromotionTask, name).is_some(),
+            Reference::AnalysisTemplate(name) => self.get(project, Kind::AnalysisTemplate, name).is_some(),
+            Reference::ClusterAnalysisTemplate(name) => self.get("", Kind::ClusterAnalysisTemplate, name).is_some(),
         }
     }
 

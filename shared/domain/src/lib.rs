@@ -29,6 +29,7 @@
 //! - [`paging`]: when to stop following `Link` pages.
 //! - [`secrets`]: secrets steps read with `secret()`, and cutting revealed values out of messages.
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
+//! - [`verification`]: stage verification: conditions, measurements, and how they add up.
 //! - [`webhook`]: webhook receivers: their paths, each provider's signature and payload,
 //!   and which warehouses a push refreshes.
 
@@ -59,6 +60,7 @@ pub mod soak;
 pub mod spec;
 pub mod suggest;
 pub mod url_normalize;
+pub mod verification;
 pub mod webhook;
 
 pub use freight::{Chart, Freight, FreightOrigin, FreightStatus, GitCommit, Image};

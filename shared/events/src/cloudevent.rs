@@ -127,7 +127,11 @@ macro_rules! each_payload {
             (FreightAliasChangedV2, FreightAliasChangedV2),
             (PromotionCreatedV2, PromotionCreatedV2),
             (PromotionAbortedV2, PromotionAbortedV2),
-            (WarehouseRefreshHandled, WarehouseRefreshHandledV1)
+            (WarehouseRefreshHandled, WarehouseRefreshHandledV1),
+            (VerificationRequested, VerificationRequestedV1),
+            (VerificationStarted, VerificationStartedV1),
+            (VerificationMeasured, VerificationMeasuredV1),
+            (VerificationFinished, VerificationFinishedV1)
         }
     };
 }

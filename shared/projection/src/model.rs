@@ -8,8 +8,11 @@ use chrono::{DateTime, Utc};
 use lading_domain::freight::{ApprovedStage, CurrentStage, VerifiedStage};
 use lading_domain::promotion_queue::{Queued, Turn, head_of_queue, turn_of};
 use lading_domain::soak::longest_soak_after_leaving;
+use lading_domain::verification::Phase;
 use lading_domain::{Freight, FreightId, FreightOrigin};
-use lading_events::catalog::{Event, PromotionTrigger, StepStatusV2, WarehouseArtifactsDiscoveredV1};
+use lading_events::catalog::{
+    Event, PromotionTrigger, StepStatusV2, VerificationPhaseV1, WarehouseArtifactsDiscoveredV1,
+};
 use lading_events::time_from_ms;
 use serde::{Deserialize, Serialize};
 
@@ -52,10 +55,41 @@ pub struct PromotionRecord {
     pub aborted_by: String,
 }
 
+/// One measurement of a verification's metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasurementRecord {
+    pub metric: String,
+    pub index: u32,
+    pub phase: Phase,
+    pub value: String,
+    pub message: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// One verification of freight in a stage (Kargo's `verificationHistory` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationRecord {
+    pub id: String,
+    pub freight_id: FreightId,
+    pub promotion: String,
+    pub actor: String,
+    pub templates: Vec<String>,
+    pub phase: Phase,
+    pub message: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// In the order they were taken (a re-measured index replaces the earlier record).
+    pub measurements: Vec<MeasurementRecord>,
+}
+
 /// A stage's promotions, in creation order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageRecord {
     pub promotions: Vec<PromotionRecord>,
+    /// Verifications, oldest first.
+    #[serde(default)]
+    pub verifications: Vec<VerificationRecord>,
     /// Per freight origin (`Warehouse/<name>`), the freight of the latest successful
     /// promotion and since when: a stage holds one freight from each origin it requests.
     pub current: BTreeMap<String, (FreightId, DateTime<Utc>)>,
@@ -89,6 +123,30 @@ impl StageRecord {
 
     pub fn last_promotion(&self) -> Option<&PromotionRecord> {
         self.promotions.last()
+    }
+
+    /// The latest verification of `freight` in this stage.
+    pub fn last_verification_of(&self, freight: &FreightId) -> Option<&VerificationRecord> {
+        self.verifications.iter().rev().find(|v| &v.freight_id == freight)
+    }
+
+    fn verification_mut(&mut self, id: &str) -> Option<&mut VerificationRecord> {
+        self.verifications.iter_mut().rev().find(|v| v.id == id)
+    }
+}
+
+/// How many verifications a stage keeps in its read model.
+pub const VERIFICATIONS_KEPT: usize = 50;
+
+fn phase_of(phase: VerificationPhaseV1) -> Phase {
+    match phase {
+        VerificationPhaseV1::Pending => Phase::Pending,
+        VerificationPhaseV1::Running => Phase::Running,
+        VerificationPhaseV1::Successful => Phase::Successful,
+        VerificationPhaseV1::Failed => Phase::Failed,
+        VerificationPhaseV1::Error => Phase::Error,
+        VerificationPhaseV1::Inconclusive => Phase::Inconclusive,
+        VerificationPhaseV1::Aborted => Phase::Aborted,
     }
 }
 
@@ -342,6 +400,54 @@ impl ReadModel {
             Event::WarehouseRefreshHandled(e) => {
                 project.warehouses.entry(e.warehouse.clone()).or_default().last_handled_refresh =
                     Some(e.request_id.clone());
+            }
+            Event::VerificationRequested(_) => {}
+            Event::VerificationStarted(e) => {
+                let Ok(id) = FreightId::parse(&e.freight_id) else {
+                    return;
+                };
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if stage.verification_mut(&e.verification_id).is_none() {
+                    stage.verifications.push(VerificationRecord {
+                        id: e.verification_id.clone(),
+                        freight_id: id,
+                        promotion: e.promotion.clone(),
+                        actor: e.actor.clone(),
+                        templates: e.templates.clone(),
+                        phase: Phase::Running,
+                        message: String::new(),
+                        started_at: time_from_ms(e.started_at_ms),
+                        finished_at: None,
+                        measurements: Vec::new(),
+                    });
+                    let excess = stage.verifications.len().saturating_sub(VERIFICATIONS_KEPT);
+                    stage.verifications.drain(..excess);
+                }
+            }
+            Event::VerificationMeasured(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.verification_mut(&e.verification_id) {
+                    record.measurements.retain(|m| !(m.metric == e.metric && m.index == e.index));
+                    record.measurements.push(MeasurementRecord {
+                        metric: e.metric.clone(),
+                        index: e.index,
+                        phase: phase_of(e.phase),
+                        value: e.value.clone(),
+                        message: e.message.clone(),
+                        started_at: time_from_ms(e.started_at_ms),
+                        finished_at: time_from_ms(e.finished_at_ms),
+                    });
+                }
+            }
+            Event::VerificationFinished(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.verification_mut(&e.verification_id)
+                    && !record.phase.is_completed()
+                {
+                    record.phase = phase_of(e.phase);
+                    record.message = e.message.clone();
+                    record.finished_at = Some(time_from_ms(e.finished_at_ms));
+                }
             }
             Event::WarehouseDiscoveryFailed(e) => {
                 project.warehouses.entry(e.warehouse.clone()).or_default().last_discovery_error =

@@ -32,6 +32,7 @@ pub const STAGES: Resource = Resource {
         Column::new("READY", |s, _| ready(s, "status").to_owned()),
         Column::new("LAST PROMOTION", |s, _| text(s, "/status/lastPromotion/name").to_owned()),
         Column::new("PHASE", |s, _| text(s, "/status/lastPromotion/status/phase").to_owned()),
+        Column::new("VERIFICATION", |s, _| text(s, "/status/freightHistory/0/verificationHistory/0/phase").to_owned()),
         Column::new("MESSAGE", |s, _| {
             if ready(s, "status") == "False" { ready(s, "message").to_owned() } else { String::new() }
         }),

@@ -56,7 +56,8 @@ pub async fn apply(
             Kind::Project if context.specs.read(|s| s.project_exists(manifest.name())) => {
                 Target::Project(manifest.name())
             }
-            Kind::Project | Kind::ClusterPromotionTask => Target::Server,
+            Kind::Project => Target::Server,
+            kind if kind.is_cluster_scoped() => Target::Server,
             _ => Target::Project(manifest.project()),
         };
         caller.require(Permission::Administer, target)?;

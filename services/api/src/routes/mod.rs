@@ -12,6 +12,7 @@ mod projects;
 mod promotions;
 mod stages;
 mod tokens;
+mod verification;
 mod version;
 mod warehouses;
 pub mod webhooks;
@@ -97,6 +98,10 @@ fn table() -> Vec<(Rule, MethodRouter<State>)> {
         (
             rule(Method::POST, "/api/v1/projects/{project}/stages/{stage}/abort", InProject(Promote)),
             post(promotions::abort),
+        ),
+        (
+            rule(Method::POST, "/api/v1/projects/{project}/stages/{stage}/verify", InProject(Promote)),
+            post(verification::verify),
         ),
         (rule(Method::GET, "/api/v1/projects/{project}/promotions", InProject(Read)), get(promotions::list)),
         (rule(Method::GET, "/api/v1/projects/{project}/warehouses", InProject(Read)), get(warehouses::list)),

@@ -40,7 +40,33 @@ pub(super) fn check(spec: &Spec) -> Result<(), FieldError> {
                 outputs: Some(aliases(&steps[..i])),
                 no_output: "no earlier step has it as its `as`",
                 task: Task::Outside,
-            })
+            })?;
+            // Verification arguments see the project, the stage and the template's vars.
+            let scope = Scope {
+                vars: Some(template_vars.clone()),
+                outputs: Some(Vec::new()),
+                no_output: "verification arguments are evaluated after the promotion, without its outputs",
+                task: Task::Outside,
+            };
+            for (i, arg) in stage.verification.iter().flat_map(|v| v.args.iter()).enumerate() {
+                check_template(&format!("spec.verification.args[{i}].value"), &arg.value, &scope)?;
+            }
+            Ok(())
+        }
+        Spec::AnalysisTemplate(template) | Spec::ClusterAnalysisTemplate(template) => {
+            for (i, metric) in template.metrics.iter().enumerate() {
+                for (name, source) in
+                    [("successCondition", &metric.success_condition), ("failureCondition", &metric.failure_condition)]
+                {
+                    if source.trim().is_empty() {
+                        continue;
+                    }
+                    crate::verification::conditions::check(source.trim()).map_err(|e| {
+                        FieldError::new(format!("spec.metrics[{i}].{name}"), format!("metric {:?}: {e}", metric.name))
+                    })?;
+                }
+            }
+            Ok(())
         }
         Spec::PromotionTask(task) | Spec::ClusterPromotionTask(task) => {
             let unknown = Scope { vars: None, outputs: None, no_output: "", task: Task::Unknown };

@@ -2,6 +2,7 @@
 //! names, and the validation that turns a bad document into an error naming its field
 //! (for an expression, also the place in it).
 
+pub mod analysis_template;
 mod expressions;
 mod project;
 mod promotion_task;
@@ -18,12 +19,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+pub use analysis_template::{AnalysisTemplateSpec, IntOrString, Metric, MetricProvider};
 pub use project::{ProjectConfigSpec, ProjectSpec, PromotionPolicy};
 pub use promotion_task::{PromotionTaskSpec, TaskVariable};
 pub use stage::{
-    AutoPromotionOptions, AvailabilityStrategy, FreightOriginRef, FreightSources, PromotionStep, PromotionTemplate,
-    PromotionTemplateSpec, PromotionVariable, RequestedFreight, SUPPORTED_STEPS, SelectionPolicy, StageSpec, StepRetry,
-    TaskRef,
+    AnalysisRunArgument, AnalysisRunMetadata, AnalysisTemplateReference, AutoPromotionOptions, AvailabilityStrategy,
+    FreightOriginRef, FreightSources, PromotionStep, PromotionTemplate, PromotionTemplateSpec, PromotionVariable,
+    RequestedFreight, SUPPORTED_STEPS, SelectionPolicy, StageSpec, StepRetry, TaskRef, Verification,
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{
@@ -41,6 +43,8 @@ use crate::names::validate_dns_label;
 pub const API_VERSION: &str = "lading.dev/v1alpha1";
 /// Kargo's apiVersion, accepted as an alias so Kargo manifests apply unchanged.
 pub const KARGO_API_VERSION: &str = "kargo.akuity.io/v1alpha1";
+/// Argo Rollouts' apiVersion, accepted for analysis templates.
+pub const ARGO_API_VERSION: &str = "argoproj.io/v1alpha1";
 
 /// The kinds of manifest Lading stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,17 +55,26 @@ pub enum Kind {
     Stage,
     PromotionTask,
     ClusterPromotionTask,
+    AnalysisTemplate,
+    ClusterAnalysisTemplate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Project,
         Kind::ProjectConfig,
         Kind::Warehouse,
         Kind::Stage,
         Kind::PromotionTask,
         Kind::ClusterPromotionTask,
+        Kind::AnalysisTemplate,
+        Kind::ClusterAnalysisTemplate,
     ];
+
+    /// Whether objects of this kind belong to no project.
+    pub fn is_cluster_scoped(self) -> bool {
+        matches!(self, Kind::ClusterPromotionTask | Kind::ClusterAnalysisTemplate)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +84,8 @@ impl Kind {
             Kind::Stage => "Stage",
             Kind::PromotionTask => "PromotionTask",
             Kind::ClusterPromotionTask => "ClusterPromotionTask",
+            Kind::AnalysisTemplate => "AnalysisTemplate",
+            Kind::ClusterAnalysisTemplate => "ClusterAnalysisTemplate",
         }
     }
 
@@ -83,6 +98,8 @@ impl Kind {
             Kind::Stage => "stage",
             Kind::PromotionTask => "promotiontask",
             Kind::ClusterPromotionTask => "clusterpromotiontask",
+            Kind::AnalysisTemplate => "analysistemplate",
+            Kind::ClusterAnalysisTemplate => "clusteranalysistemplate",
         }
     }
 
@@ -124,6 +141,8 @@ pub enum Spec {
     Stage(StageSpec),
     PromotionTask(PromotionTaskSpec),
     ClusterPromotionTask(PromotionTaskSpec),
+    AnalysisTemplate(AnalysisTemplateSpec),
+    ClusterAnalysisTemplate(AnalysisTemplateSpec),
 }
 
 /// A validated manifest.
@@ -142,6 +161,8 @@ impl Manifest {
             Spec::Stage(_) => Kind::Stage,
             Spec::PromotionTask(_) => Kind::PromotionTask,
             Spec::ClusterPromotionTask(_) => Kind::ClusterPromotionTask,
+            Spec::AnalysisTemplate(_) => Kind::AnalysisTemplate,
+            Spec::ClusterAnalysisTemplate(_) => Kind::ClusterAnalysisTemplate,
         }
     }
 
@@ -154,7 +175,7 @@ impl Manifest {
     pub fn project(&self) -> &str {
         match self.spec {
             Spec::Project(_) => &self.metadata.name,
-            Spec::ClusterPromotionTask(_) => "",
+            Spec::ClusterPromotionTask(_) | Spec::ClusterAnalysisTemplate(_) => "",
             _ => &self.metadata.namespace,
         }
     }
@@ -167,6 +188,7 @@ impl Manifest {
             Spec::Warehouse(s) => serde_json::to_value(s),
             Spec::Stage(s) => serde_json::to_value(s),
             Spec::PromotionTask(s) | Spec::ClusterPromotionTask(s) => serde_json::to_value(s),
+            Spec::AnalysisTemplate(s) | Spec::ClusterAnalysisTemplate(s) => serde_json::to_value(s),
         }
         .unwrap_or(Value::Null);
         serde_json::json!({
@@ -263,10 +285,17 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
         if envelope.api_version.is_empty() {
             return Err(FieldError::new("apiVersion", "is required"));
         }
-        if envelope.api_version != API_VERSION && envelope.api_version != KARGO_API_VERSION {
+        let analysis = matches!(envelope.kind.as_str(), "AnalysisTemplate" | "ClusterAnalysisTemplate");
+        let argo = analysis && envelope.api_version == ARGO_API_VERSION;
+        if envelope.api_version != API_VERSION && envelope.api_version != KARGO_API_VERSION && !argo {
+            let also = if analysis {
+                format!("{KARGO_API_VERSION} or {ARGO_API_VERSION}")
+            } else {
+                KARGO_API_VERSION.to_owned()
+            };
             return Err(FieldError::new(
                 "apiVersion",
-                format!("must be {API_VERSION} (or {KARGO_API_VERSION}), got {:?}", envelope.api_version),
+                format!("must be {API_VERSION} (or {also}), got {:?}", envelope.api_version),
             ));
         }
         if envelope.kind.is_empty() {
@@ -276,7 +305,7 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
             FieldError::new(
                 "kind",
                 format!(
-                    "must be one of Project, ProjectConfig, Warehouse, Stage, PromotionTask, ClusterPromotionTask, got {:?}",
+                    "must be one of Project, ProjectConfig, Warehouse, Stage, PromotionTask, ClusterPromotionTask, AnalysisTemplate, ClusterAnalysisTemplate, got {:?}",
                     envelope.kind
                 ),
             )
@@ -288,9 +317,9 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
             return Err(FieldError::new("metadata.name", "is required"));
         }
         validate_dns_label(&metadata.name).map_err(|e| FieldError::new("metadata.name", e))?;
-        if kind == Kind::ClusterPromotionTask {
+        if kind.is_cluster_scoped() {
             if !metadata.namespace.is_empty() {
-                return Err(FieldError::new("metadata.namespace", "a ClusterPromotionTask belongs to no project"));
+                return Err(FieldError::new("metadata.namespace", format!("a {kind} belongs to no project")));
             }
         } else if kind != Kind::Project {
             if metadata.namespace.is_empty() {
@@ -314,6 +343,8 @@ pub fn parse_manifest(document: usize, value: Value) -> Result<Manifest, Manifes
             Kind::Stage => Spec::Stage(stage::parse(&metadata.name, spec_value)?),
             Kind::PromotionTask => Spec::PromotionTask(promotion_task::parse(spec_value)?),
             Kind::ClusterPromotionTask => Spec::ClusterPromotionTask(promotion_task::parse(spec_value)?),
+            Kind::AnalysisTemplate => Spec::AnalysisTemplate(analysis_template::parse(spec_value)?),
+            Kind::ClusterAnalysisTemplate => Spec::ClusterAnalysisTemplate(analysis_template::parse(spec_value)?),
         };
         Ok(Manifest { metadata, spec })
     })();
@@ -357,3 +388,6 @@ pub fn parse_manifests(documents: Vec<Value>) -> Result<Vec<Manifest>, Vec<Manif
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod analysis_template_tests;

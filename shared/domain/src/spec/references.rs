@@ -78,6 +78,8 @@ pub enum Reference {
     Stage(String),
     PromotionTask(String),
     ClusterPromotionTask(String),
+    AnalysisTemplate(String),
+    ClusterAnalysisTemplate(String),
 }
 
 /// A reference that does not resolve, with the field that holds it.
@@ -95,6 +97,8 @@ impl UnresolvedReference {
             Reference::Stage(_) => "MissingUpstreamStage",
             Reference::PromotionTask(_) => "MissingPromotionTask",
             Reference::ClusterPromotionTask(_) => "MissingClusterPromotionTask",
+            Reference::AnalysisTemplate(_) => "MissingAnalysisTemplate",
+            Reference::ClusterAnalysisTemplate(_) => "MissingClusterAnalysisTemplate",
         }
     }
 
@@ -105,6 +109,8 @@ impl UnresolvedReference {
             Reference::Stage(name) => format!("upstream stage {name:?}"),
             Reference::PromotionTask(name) => format!("PromotionTask {name:?}"),
             Reference::ClusterPromotionTask(name) => format!("ClusterPromotionTask {name:?}"),
+            Reference::AnalysisTemplate(name) => format!("AnalysisTemplate {name:?}"),
+            Reference::ClusterAnalysisTemplate(name) => format!("ClusterAnalysisTemplate {name:?}"),
         };
         format!("{}: {what} does not exist", self.field)
     }
@@ -133,6 +139,15 @@ pub fn unresolved_references(spec: &StageSpec, exists: impl Fn(&Reference) -> bo
             };
             check(format!("spec.promotionTemplate.spec.steps[{i}].task"), reference);
         }
+    }
+    let templates = spec.verification.iter().flat_map(|v| v.analysis_templates.iter());
+    for (i, template) in templates.enumerate() {
+        let reference = if template.is_cluster_scoped() {
+            Reference::ClusterAnalysisTemplate(template.name.clone())
+        } else {
+            Reference::AnalysisTemplate(template.name.clone())
+        };
+        check(format!("spec.verification.analysisTemplates[{i}]"), reference);
     }
     missing
 }
@@ -198,6 +213,7 @@ mod tests {
                     }],
                 },
             }),
+            verification: None,
         };
         // when only the warehouse exists,
         let missing = unresolved_references(&spec, |r| matches!(r, Reference::Warehouse(_)));

@@ -205,6 +205,53 @@ pub struct PromotionTemplate {
     pub spec: PromotionTemplateSpec,
 }
 
+/// A reference to an analysis template: `kind` is `AnalysisTemplate` (the default, in
+/// the stage's project) or `ClusterAnalysisTemplate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisTemplateReference {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl AnalysisTemplateReference {
+    pub fn is_cluster_scoped(&self) -> bool {
+        self.kind.as_deref() == Some("ClusterAnalysisTemplate")
+    }
+}
+
+/// Labels and annotations for the analysis runs of a stage (kept on each verification).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRunMetadata {
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// An argument a stage gives its analysis templates; its value may hold `${{ }}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRunArgument {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// `spec.verification`: the analyses run after each promotion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Verification {
+    #[serde(default)]
+    pub analysis_templates: Vec<AnalysisTemplateReference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_run_metadata: Option<AnalysisRunMetadata>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<AnalysisRunArgument>,
+}
+
 /// A Stage's spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -213,6 +260,8 @@ pub struct StageSpec {
     pub requested_freight: Vec<RequestedFreight>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_template: Option<PromotionTemplate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 impl StageSpec {
@@ -350,6 +399,23 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
     for (i, var) in spec.vars().iter().enumerate() {
         if var.name.is_empty() {
             return Err(FieldError::new(format!("spec.promotionTemplate.spec.vars[{i}].name"), "is required"));
+        }
+    }
+    if let Some(verification) = &spec.verification {
+        for (i, template) in verification.analysis_templates.iter().enumerate() {
+            let field = format!("spec.verification.analysisTemplates[{i}]");
+            validate_dns_label(&template.name).map_err(|e| FieldError::new(format!("{field}.name"), e))?;
+            if !matches!(template.kind.as_deref(), None | Some("AnalysisTemplate") | Some("ClusterAnalysisTemplate")) {
+                return Err(FieldError::new(
+                    format!("{field}.kind"),
+                    "must be AnalysisTemplate or ClusterAnalysisTemplate",
+                ));
+            }
+        }
+        for (i, arg) in verification.args.iter().enumerate() {
+            if arg.name.is_empty() {
+                return Err(FieldError::new(format!("spec.verification.args[{i}].name"), "is required"));
+            }
         }
     }
     Ok(spec)

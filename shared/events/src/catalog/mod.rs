@@ -15,10 +15,12 @@
 
 mod freight;
 mod promotion;
+mod verification;
 mod warehouse;
 
 pub use freight::*;
 pub use promotion::*;
+pub use verification::*;
 pub use warehouse::*;
 
 use crate::subject;
@@ -46,10 +48,14 @@ pub enum EventType {
     PromotionCreatedV2,
     PromotionAbortedV2,
     WarehouseRefreshHandledV1,
+    VerificationRequestedV1,
+    VerificationStartedV1,
+    VerificationMeasuredV1,
+    VerificationFinishedV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 20] = [
+    pub const ALL: [EventType; 24] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -70,6 +76,10 @@ impl EventType {
         EventType::PromotionCreatedV2,
         EventType::PromotionAbortedV2,
         EventType::WarehouseRefreshHandledV1,
+        EventType::VerificationRequestedV1,
+        EventType::VerificationStartedV1,
+        EventType::VerificationMeasuredV1,
+        EventType::VerificationFinishedV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -95,6 +105,10 @@ impl EventType {
             EventType::PromotionCreatedV2 => "dev.lading.promotion.created.v2",
             EventType::PromotionAbortedV2 => "dev.lading.promotion.aborted.v2",
             EventType::WarehouseRefreshHandledV1 => "dev.lading.warehouse.refresh-handled.v1",
+            EventType::VerificationRequestedV1 => "dev.lading.verification.requested.v1",
+            EventType::VerificationStartedV1 => "dev.lading.verification.started.v1",
+            EventType::VerificationMeasuredV1 => "dev.lading.verification.measured.v1",
+            EventType::VerificationFinishedV1 => "dev.lading.verification.finished.v1",
         }
     }
 
@@ -120,7 +134,11 @@ impl EventType {
             | EventType::PromotionErroredV1
             | EventType::PromotionStepFinishedV2
             | EventType::PromotionCreatedV2
-            | EventType::PromotionAbortedV2 => "stage",
+            | EventType::PromotionAbortedV2
+            | EventType::VerificationRequestedV1
+            | EventType::VerificationStartedV1
+            | EventType::VerificationMeasuredV1
+            | EventType::VerificationFinishedV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -151,6 +169,10 @@ impl EventType {
             EventType::PromotionCreatedV2 => "promotion-created",
             EventType::PromotionAbortedV2 => "promotion-aborted",
             EventType::WarehouseRefreshHandledV1 => "refresh-handled",
+            EventType::VerificationRequestedV1 => "verification-requested",
+            EventType::VerificationStartedV1 => "verification-started",
+            EventType::VerificationMeasuredV1 => "verification-measured",
+            EventType::VerificationFinishedV1 => "verification-finished",
         }
     }
 
@@ -213,6 +235,10 @@ pub enum Event {
     PromotionCreatedV2(PromotionCreatedV2),
     PromotionAbortedV2(PromotionAbortedV2),
     WarehouseRefreshHandled(WarehouseRefreshHandledV1),
+    VerificationRequested(VerificationRequestedV1),
+    VerificationStarted(VerificationStartedV1),
+    VerificationMeasured(VerificationMeasuredV1),
+    VerificationFinished(VerificationFinishedV1),
 }
 
 impl Event {
@@ -238,6 +264,10 @@ impl Event {
             Event::PromotionCreatedV2(_) => EventType::PromotionCreatedV2,
             Event::PromotionAbortedV2(_) => EventType::PromotionAbortedV2,
             Event::WarehouseRefreshHandled(_) => EventType::WarehouseRefreshHandledV1,
+            Event::VerificationRequested(_) => EventType::VerificationRequestedV1,
+            Event::VerificationStarted(_) => EventType::VerificationStartedV1,
+            Event::VerificationMeasured(_) => EventType::VerificationMeasuredV1,
+            Event::VerificationFinished(_) => EventType::VerificationFinishedV1,
         }
     }
 
@@ -263,6 +293,10 @@ impl Event {
             Event::PromotionCreatedV2(e) => &e.project,
             Event::PromotionAbortedV2(e) => &e.project,
             Event::WarehouseRefreshHandled(e) => &e.project,
+            Event::VerificationRequested(e) => &e.project,
+            Event::VerificationStarted(e) => &e.project,
+            Event::VerificationMeasured(e) => &e.project,
+            Event::VerificationFinished(e) => &e.project,
         }
     }
 
@@ -289,6 +323,10 @@ impl Event {
             Event::PromotionCreatedV2(e) => &e.stage,
             Event::PromotionAbortedV2(e) => &e.stage,
             Event::WarehouseRefreshHandled(e) => &e.warehouse,
+            Event::VerificationRequested(e) => &e.stage,
+            Event::VerificationStarted(e) => &e.stage,
+            Event::VerificationMeasured(e) => &e.stage,
+            Event::VerificationFinished(e) => &e.stage,
         }
     }
 
@@ -315,6 +353,10 @@ impl Event {
             Event::PromotionCreatedV2(e) => e.created_at_ms,
             Event::PromotionAbortedV2(e) => e.aborted_at_ms,
             Event::WarehouseRefreshHandled(e) => e.handled_at_ms,
+            Event::VerificationRequested(e) => e.requested_at_ms,
+            Event::VerificationStarted(e) => e.started_at_ms,
+            Event::VerificationMeasured(e) => e.finished_at_ms,
+            Event::VerificationFinished(e) => e.finished_at_ms,
         }
     }
 
@@ -390,6 +432,12 @@ impl Event {
             Event::WarehouseRefreshHandled(e) => {
                 format!("warehouse-refresh-handled:{}:{}:{}", e.project, e.warehouse, e.request_id)
             }
+            Event::VerificationRequested(e) => format!("verification-requested:{}:{}", e.project, e.request_id),
+            Event::VerificationStarted(e) => format!("verification-started:{}:{}", e.project, e.verification_id),
+            Event::VerificationMeasured(e) => {
+                format!("verification-measured:{}:{}:{}:{}", e.project, e.verification_id, e.metric, e.index)
+            }
+            Event::VerificationFinished(e) => format!("verification-finished:{}:{}", e.project, e.verification_id),
         }
     }
 
@@ -432,6 +480,10 @@ impl Event {
             Event::PromotionCreatedV2(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::PromotionAbortedV2(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::WarehouseRefreshHandled(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
+            Event::VerificationRequested(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::VerificationStarted(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::VerificationMeasured(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::VerificationFinished(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

@@ -213,6 +213,48 @@ pub(crate) fn samples() -> Vec<Event> {
             request_id: "01jg00000000000000000000".into(),
             handled_at_ms: T,
         }),
+        Event::VerificationRequested(VerificationRequestedV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            freight_id: FREIGHT.into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            request_id: "01jg00000000000000000000".into(),
+            abort: false,
+            actor: "ann".into(),
+            requested_at_ms: T,
+        }),
+        Event::VerificationStarted(VerificationStartedV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            freight_id: FREIGHT.into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            verification_id: "test.01jg00000000000000000000.1edc32a".into(),
+            actor: "lading/verifier".into(),
+            templates: vec!["AnalysisTemplate/success-rate".into()],
+            started_at_ms: T,
+        }),
+        Event::VerificationMeasured(VerificationMeasuredV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            verification_id: "test.01jg00000000000000000000.1edc32a".into(),
+            metric: "success-rate".into(),
+            index: 0,
+            phase: VerificationPhaseV1::Failed,
+            value: "[0.5]".into(),
+            message: "value [0.5] did not meet successCondition \"result[0] >= 0.95\"".into(),
+            started_at_ms: T,
+            finished_at_ms: T + 10,
+        }),
+        Event::VerificationFinished(VerificationFinishedV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            freight_id: FREIGHT.into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            verification_id: "test.01jg00000000000000000000.1edc32a".into(),
+            phase: VerificationPhaseV1::Failed,
+            message: "metric \"success-rate\" assessed Failed due to failed (1) > failureLimit (0)".into(),
+            finished_at_ms: T,
+        }),
     ]
 }
 
@@ -220,7 +262,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 20] = [
+const GOLDEN: [(&str, &str); 24] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
@@ -300,6 +342,22 @@ const GOLDEN: [(&str, &str); 20] = [
     (
         "dev.lading.warehouse.refresh-handled.v1",
         "0464656d6f036170701830316a67303030303030303030303030303030303030303080a0d5edee66",
+    ),
+    (
+        "dev.lading.verification.requested.v1",
+        "0464656d6f0474657374283165646333326138353566346163656561643433626633373734623766646438386262343861373925746573742e30316a6730303030303030303030303030303030303030302e316564633332611830316a6730303030303030303030303030303030303030300003616e6e80a0d5edee66",
+    ),
+    (
+        "dev.lading.verification.started.v1",
+        "0464656d6f0474657374283165646333326138353566346163656561643433626633373734623766646438386262343861373925746573742e30316a6730303030303030303030303030303030303030302e3165646333326125746573742e30316a6730303030303030303030303030303030303030302e316564633332610f6c6164696e672f7665726966696572011d416e616c7973697354656d706c6174652f737563636573732d7261746580a0d5edee66",
+    ),
+    (
+        "dev.lading.verification.measured.v1",
+        "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e316564633332610c737563636573732d726174650003055b302e355d3d76616c7565205b302e355d20646964206e6f74206d6565742073756363657373436f6e646974696f6e2022726573756c745b305d203e3d20302e39352280a0d5edee6694a0d5edee66",
+    ),
+    (
+        "dev.lading.verification.finished.v1",
+        "0464656d6f0474657374283165646333326138353566346163656561643433626633373734623766646438386262343861373925746573742e30316a6730303030303030303030303030303030303030302e3165646333326125746573742e30316a6730303030303030303030303030303030303030302e31656463333261034a6d65747269632022737563636573732d7261746522206173736573736564204661696c65642064756520746f206661696c656420283129203e206661696c7572654c696d69742028302980a0d5edee66",
     ),
 ];
 

@@ -36,6 +36,10 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::PromotionCreatedV2(e) => postcard::to_stdvec(e),
         Event::PromotionAbortedV2(e) => postcard::to_stdvec(e),
         Event::WarehouseRefreshHandled(e) => postcard::to_stdvec(e),
+        Event::VerificationRequested(e) => postcard::to_stdvec(e),
+        Event::VerificationStarted(e) => postcard::to_stdvec(e),
+        Event::VerificationMeasured(e) => postcard::to_stdvec(e),
+        Event::VerificationFinished(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -77,6 +81,10 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::WarehouseRefreshHandledV1 => {
             Event::WarehouseRefreshHandled(postcard::from_bytes(payload).map_err(err)?)
         }
+        EventType::VerificationRequestedV1 => Event::VerificationRequested(postcard::from_bytes(payload).map_err(err)?),
+        EventType::VerificationStartedV1 => Event::VerificationStarted(postcard::from_bytes(payload).map_err(err)?),
+        EventType::VerificationMeasuredV1 => Event::VerificationMeasured(postcard::from_bytes(payload).map_err(err)?),
+        EventType::VerificationFinishedV1 => Event::VerificationFinished(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 

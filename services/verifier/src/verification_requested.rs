@@ -1,0 +1,43 @@
+//! `VerificationRequested` (not an abort) → a new `VerificationStarted` for the stage's
+//! current freight, named after the request. Aborts are noticed by the running
+//! verification itself.
+
+use lading_bus::specs::SpecStore;
+use lading_bus::{Bus, Delivery, HandlerError, Outcome};
+use lading_events::catalog::{FreightVerifiedV1, VerificationStartedV1};
+use lading_events::{Event, now_ms};
+
+use crate::plan;
+
+pub async fn handle(bus: &Bus, specs: &SpecStore, delivery: Delivery) -> Result<Outcome, HandlerError> {
+    let Event::VerificationRequested(request) = &delivery.event else {
+        return Ok(Outcome::Done);
+    };
+    if request.abort {
+        return Ok(Outcome::Done);
+    }
+    let templates = specs.read(|s| {
+        s.stage(&request.project, &request.stage).filter(|spec| plan::has_analyses(spec)).map(plan::template_names)
+    });
+    let event = match templates {
+        Some(templates) => Event::VerificationStarted(VerificationStartedV1 {
+            project: request.project.clone(),
+            stage: request.stage.clone(),
+            freight_id: request.freight_id.clone(),
+            promotion: request.promotion.clone(),
+            verification_id: request.request_id.clone(),
+            actor: request.actor.clone(),
+            templates,
+            started_at_ms: now_ms(),
+        }),
+        None => Event::FreightVerified(FreightVerifiedV1 {
+            project: request.project.clone(),
+            stage: request.stage.clone(),
+            freight_id: request.freight_id.clone(),
+            promotion: request.promotion.clone(),
+            verified_at_ms: now_ms(),
+        }),
+    };
+    bus.publish(&event, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+    Ok(Outcome::Done)
+}

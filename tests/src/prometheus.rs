@@ -1,0 +1,121 @@
+//! A real Prometheus (Debian's `prometheus`) owned by one test, on a free loopback port
+//! with its own config and storage, scraping an exporter whose one gauge the test sets.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::wait;
+
+/// An HTTP endpoint serving `/metrics` with one gauge whose value the test controls.
+pub struct Exporter {
+    value: Arc<AtomicU64>,
+    pub addr: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Exporter {
+    /// Serves `<name> <value>` on a free loopback port.
+    pub async fn start(name: &'static str, value: f64) -> Exporter {
+        let shared = Arc::new(AtomicU64::new(value.to_bits()));
+        let served = shared.clone();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let value = f64::from_bits(served.load(Ordering::SeqCst));
+                async move { format!("# TYPE {name} gauge\n{name} {value}\n") }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Exporter { value: shared, addr, task }
+    }
+
+    pub fn set(&self, value: f64) {
+        self.value.store(value.to_bits(), Ordering::SeqCst);
+    }
+}
+
+pub struct TestPrometheus {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestPrometheus {
+    /// Starts `prometheus` scraping `target` (`host:port`) as job `job` every 250 ms;
+    /// returns once it answers queries. Panics with how to install it when it is missing.
+    pub async fn start(job: &str, target: &str) -> TestPrometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = format!(
+            "global:\n  scrape_interval: 250ms\n  scrape_timeout: 200ms\nscrape_configs:\n- job_name: {job}\n  static_configs:\n  - targets: ['{target}']\n"
+        );
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("prometheus: {e} (install it: apt-get install prometheus)"));
+        let prometheus = TestPrometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let ready = format!("{}/-/ready", prometheus.url);
+        wait::until("prometheus to be ready", Duration::from_secs(30), || {
+            let ready = ready.clone();
+            async move {
+                let status = reqwest::get(&ready).await.map_err(|e| e.to_string())?.status();
+                if status.is_success() { Ok(()) } else { Err(status.to_string()) }
+            }
+        })
+        .await;
+        prometheus
+    }
+
+    /// Waits until `query`'s first sample is `value` (a scrape after the test set it).
+    pub async fn wait_for_value(&self, query: &str, value: f64) {
+        let encoded: String = query
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let url = format!("{}/api/v1/query?query={encoded}", self.url);
+        wait::until(&format!("{query} to be {value} in prometheus"), Duration::from_secs(30), || {
+            let url = url.clone();
+            async move {
+                let client = reqwest::Client::new();
+                let body: serde_json::Value = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let sample = body["data"]["result"][0]["value"][1].as_str().unwrap_or_default().to_owned();
+                if sample.parse::<f64>().ok() == Some(value) { Ok(()) } else { Err(body.to_string()) }
+            }
+        })
+        .await;
+    }
+}
