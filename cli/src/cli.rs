@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    apply, approve, completion, config, create, delete, events, freight_id, get, login, promote, refresh, token, up,
+    apply, approve, completion, config, create, crds, delete, events, freight_id, get, login, promote, refresh, token, up,
     update, version,
 };
 use crate::output::{FORMATS, OutputFormat};
@@ -74,6 +74,7 @@ pub enum Command {
     Freight(freight_id::FreightArgs),
     Version(version::VersionArgs),
     Completion(completion::CompletionArgs),
+    Crds(crds::CrdsArgs),
 }
 
 /// `-o` and `--no-headers`, as `get` and other listings take them.

@@ -107,3 +107,6 @@ ensure_lint_tools() {
         fi
     fi
 }
+
+# The Kubernetes tests run a real kube-apiserver and etcd: ensure_kube_apiserver.
+source "$LADING_ROOT/scripts/lib/kube.sh"

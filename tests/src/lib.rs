@@ -12,6 +12,7 @@
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
+//! - [`kube`]: a real etcd and kube-apiserver per test, a kubeconfig, and `kubectl`.
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -25,6 +26,7 @@ pub mod gate;
 pub mod git;
 pub mod git_http;
 pub mod hostile;
+pub mod kube;
 pub mod nats;
 pub mod python;
 pub mod registry;
