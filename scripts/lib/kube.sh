@@ -91,7 +91,7 @@ kube_build_apiserver() {
             ld+=" -X $p/$v.gitTreeState=clean"
         done
         kube_log "building kube-apiserver (about 3 minutes, once)"
-        nice -n 10 "$KUBE_GO" build -tags providerless -o "$KUBE_CACHE/bin/kube-apiserver.tmp" -ldflags "$ld" \
+        "$KUBE_GO" build -tags providerless -o "$KUBE_CACHE/bin/kube-apiserver.tmp" -ldflags "$ld" \
             ./cmd/kube-apiserver
         mv "$KUBE_CACHE/bin/kube-apiserver.tmp" "$KUBE_CACHE/bin/kube-apiserver"
     )
