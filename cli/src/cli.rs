@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    apply, approve, completion, config, create, crds, delete, events, freight_id, get, login, promote, refresh, token, up,
-    update, version,
+    apply, approve, completion, config, crds, create, delete, events, freight_id, get, login, promote, refresh, token,
+    up, update, version,
 };
 use crate::output::{FORMATS, OutputFormat};
 

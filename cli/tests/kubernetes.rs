@@ -19,7 +19,8 @@ async fn cluster_with_lading() -> (TestKube, Sandbox) {
     let kube = TestKube::start().await;
     kube.install_crds().await;
     let settings = kube.lading_settings().await;
-    let sandbox = Sandbox::start_with_options(SandboxOptions { kube: Some(settings), ..SandboxOptions::default() }).await;
+    let sandbox =
+        Sandbox::start_with_options(SandboxOptions { kube: Some(settings), ..SandboxOptions::default() }).await;
     (kube, sandbox)
 }
 
@@ -109,7 +110,8 @@ async fn kubectl_applies_the_pipeline_shows_freight_and_stages_and_edits_aliases
         async move {
             let printed = kube.kubectl_ok(&["get", "stages", "-n", "demo"]).await;
             let rows = table(&printed);
-            let shows = |stage: &str| rows.iter().any(|r| r.len() >= 3 && r[0] == stage && r[1] == alias && r[2] == "True");
+            let shows =
+                |stage: &str| rows.iter().any(|r| r.len() >= 3 && r[0] == stage && r[1] == alias && r[2] == "True");
             if shows("test") && shows("uat") { Ok(printed) } else { Err(printed) }
         }
     })
@@ -176,7 +178,8 @@ async fn an_invalid_stage_is_not_ready_naming_the_field_and_the_previous_spec_ke
     .await;
 
     // An origin kind Lading does not know.
-    let patch = r#"{"spec":{"requestedFreight":[{"origin":{"kind":"Bucket","name":"app"},"sources":{"direct":true}}]}}"#;
+    let patch =
+        r#"{"spec":{"requestedFreight":[{"origin":{"kind":"Bucket","name":"app"},"sources":{"direct":true}}]}}"#;
     kube.kubectl_ok(&["patch", "stage", "test", "-n", "demo", "--type", "merge", "-p", patch]).await;
     let condition = wait::until("stage test to be Ready=False", TIMEOUT, || async {
         let stage = get_json(&kube, &["stage", "test", "-n", "demo"]).await;

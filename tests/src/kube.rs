@@ -70,8 +70,11 @@ fn write_pki(dir: &Path) {
     let sa = rcgen::KeyPair::generate().expect("a service-account key");
     std::fs::write(dir.join("sa.key"), sa.serialize_pem()).unwrap();
     std::fs::write(dir.join("sa.pub"), sa.public_key_pem()).unwrap();
-    std::fs::write(dir.join("tokens.csv"), format!("{ADMIN_TOKEN},lading-test-admin,lading-test-admin,system:masters\n"))
-        .unwrap();
+    std::fs::write(
+        dir.join("tokens.csv"),
+        format!("{ADMIN_TOKEN},lading-test-admin,lading-test-admin,system:masters\n"),
+    )
+    .unwrap();
 }
 
 impl TestKube {

@@ -151,7 +151,9 @@ pub async fn serve(
         kube_mode: kube_client.is_some(),
     });
     let kube_mode = match (kube_client, &config.kube) {
-        (Some(client), Some(settings)) => Some(tokio::spawn(kubernetes::run(context.clone(), client, settings.clone()))),
+        (Some(client), Some(settings)) => {
+            Some(tokio::spawn(kubernetes::run(context.clone(), client, settings.clone())))
+        }
         _ => None,
     };
     state_tx.send_replace(Some(context));

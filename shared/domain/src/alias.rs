@@ -161,7 +161,10 @@ mod tests {
 
     #[test]
     fn given_only_the_field_cleared_then_the_label_keeps_the_alias() {
-        assert_eq!(alias_from_object("brave-otter", ("brave-otter", "brave-otter"), ("", "brave-otter")), ObjectAlias::Keep);
+        assert_eq!(
+            alias_from_object("brave-otter", ("brave-otter", "brave-otter"), ("", "brave-otter")),
+            ObjectAlias::Keep
+        );
     }
 
     #[test]

@@ -71,9 +71,10 @@ async fn observed(shared: &Shared, previous: &mut HashMap<ObjectKey, (String, St
     let key = key_of(object);
     let project = key.namespace.clone();
     let known = shared.context.projection.read(|model| {
-        model.project(&project).and_then(|p| p.freight.values().find(|r| r.id.as_str() == key.name)).map(|r| {
-            (r.id.clone(), r.freight.alias.clone())
-        })
+        model
+            .project(&project)
+            .and_then(|p| p.freight.values().find(|r| r.id.as_str() == key.name))
+            .map(|r| (r.id.clone(), r.freight.alias.clone()))
     });
     let current = alias_parts(object);
     let Some((id, known)) = known else {
@@ -89,7 +90,8 @@ async fn observed(shared: &Shared, previous: &mut HashMap<ObjectKey, (String, St
         ObjectAlias::Keep => remember(shared, &key, object),
         ObjectAlias::Cleared => {
             remember(shared, &key, object);
-            let message = format!("a freight always has an alias; {known:?} stays (set the field or the label to change it)");
+            let message =
+                format!("a freight always has an alias; {known:?} stays (set the field or the label to change it)");
             record_event(shared, &key, uid.as_deref(), "AliasRequired", &message).await;
         }
         ObjectAlias::Change(alias) => {

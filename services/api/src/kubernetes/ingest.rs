@@ -63,7 +63,9 @@ pub fn document(resource: &Resource, object: &DynamicObject) -> Value {
         .annotations
         .iter()
         .flatten()
-        .filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration" && k.as_str() != REFRESH_ANNOTATION)
+        .filter(|(k, _)| {
+            k.as_str() != "kubectl.kubernetes.io/last-applied-configuration" && k.as_str() != REFRESH_ANNOTATION
+        })
         .collect();
     if !annotations.is_empty() {
         metadata["annotations"] = json!(annotations);
@@ -249,7 +251,10 @@ async fn ensure_namespace(shared: &Shared, project: &str) {
 /// Asks the warehouse to discover once per value of the refresh annotation.
 async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
     let handled = shared.context.projection.read(|model| {
-        model.project(&key.namespace).and_then(|p| p.warehouses.get(&key.name)).and_then(|w| w.last_handled_refresh.clone())
+        model
+            .project(&key.namespace)
+            .and_then(|p| p.warehouses.get(&key.name))
+            .and_then(|w| w.last_handled_refresh.clone())
     });
     if handled.as_deref() == Some(token) {
         return;

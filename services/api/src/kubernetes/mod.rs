@@ -186,7 +186,8 @@ pub async fn record_event(shared: &Shared, key: &ObjectKey, uid: Option<&str>, r
             return;
         }
     };
-    let api: kube::Api<k8s_openapi::api::core::v1::Event> = kube::Api::namespaced(shared.client.clone(), &key.namespace);
+    let api: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(shared.client.clone(), &key.namespace);
     if let Err(e) = api.create(&kube::api::PostParams::default(), &event).await {
         tracing::warn!(error = %e, reason, "cannot record a Kubernetes event");
     }

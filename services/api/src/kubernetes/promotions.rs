@@ -92,8 +92,15 @@ async fn observed(shared: &Shared, object: &DynamicObject) {
         Requested::Refused("spec.freight: is required (a freight name or alias)".to_owned())
     } else {
         let ulid = ulid_of(object);
-        match crate::routes::promotions::request_promotion(&shared.context, &key.namespace, &stage, &freight, ACTOR, &ulid)
-            .await
+        match crate::routes::promotions::request_promotion(
+            &shared.context,
+            &key.namespace,
+            &stage,
+            &freight,
+            ACTOR,
+            &ulid,
+        )
+        .await
         {
             Ok((name, _)) => Requested::Queued { stage, name },
             Err(e) => Requested::Refused(e.to_string()),

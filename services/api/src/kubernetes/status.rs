@@ -214,7 +214,11 @@ fn api_for(shared: &Shared, key: &ObjectKey) -> Api<DynamicObject> {
 }
 
 /// Writes what differs; the digests written, by key.
-async fn write(shared: &Shared, pace: &tokio::sync::Mutex<tokio::time::Interval>, desired: Desired) -> (ObjectKey, Result<Seen, String>) {
+async fn write(
+    shared: &Shared,
+    pace: &tokio::sync::Mutex<tokio::time::Interval>,
+    desired: Desired,
+) -> (ObjectKey, Result<Seen, String>) {
     let api = api_for(shared, &desired.key);
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let seen = shared.cluster.lock().unwrap().get(&desired.key).copied().unwrap_or_default();
@@ -277,7 +281,8 @@ pub async fn run(shared: Arc<Shared>) {
                 .filter(|d| !busy.contains(&d.key))
                 .filter(|d| {
                     let seen = cluster.get(&d.key).copied().unwrap_or_default();
-                    d.main.as_ref().is_some_and(|m| seen.main != Some(digest(m))) || seen.status != Some(digest(&d.status))
+                    d.main.as_ref().is_some_and(|m| seen.main != Some(digest(m)))
+                        || seen.status != Some(digest(&d.status))
                 })
                 .collect()
         };
@@ -299,7 +304,13 @@ pub async fn run(shared: Arc<Shared>) {
                 }
                 Err(error) => {
                     retry = true;
-                    tracing::warn!(kind = key.kind, namespace = key.namespace, name = key.name, error, "writing to the cluster");
+                    tracing::warn!(
+                        kind = key.kind,
+                        namespace = key.namespace,
+                        name = key.name,
+                        error,
+                        "writing to the cluster"
+                    );
                 }
             }
         }
@@ -370,6 +381,8 @@ mod tests {
         assert_eq!(conditions.len(), 1, "{status}");
         assert_eq!(conditions[0]["status"], "False");
         assert_eq!(conditions[0]["reason"], "InvalidSpec");
-        assert!(conditions[0]["message"].as_str().unwrap().starts_with("spec.requestedFreight[0].origin.kind: must be"));
+        assert!(
+            conditions[0]["message"].as_str().unwrap().starts_with("spec.requestedFreight[0].origin.kind: must be")
+        );
     }
 }

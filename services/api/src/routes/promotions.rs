@@ -32,7 +32,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let context = context(&state)?;
     let ulid = ulid::Ulid::new().to_string();
-    let (name, freight_id) = request_promotion(&context, &project, &stage, &request.freight, &caller.name, &ulid).await?;
+    let (name, freight_id) =
+        request_promotion(&context, &project, &stage, &request.freight, &caller.name, &ulid).await?;
     Ok((StatusCode::CREATED, Json(json!({"name": name, "freight": freight_id.as_str()}))))
 }
 
