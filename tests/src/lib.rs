@@ -13,6 +13,8 @@
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`kube`]: a real etcd and kube-apiserver per test, a kubeconfig, and `kubectl`.
+//! - [`nats_cluster`]: a cluster of `nats-server`s on loopback (R3 streams), whose
+//!   servers can be killed and started again.
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -28,6 +30,7 @@ pub mod git_http;
 pub mod hostile;
 pub mod kube;
 pub mod nats;
+pub mod nats_cluster;
 pub mod python;
 pub mod registry;
 pub mod sandbox;
