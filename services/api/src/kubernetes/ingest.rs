@@ -277,3 +277,36 @@ async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
         shared.refreshes.lock().unwrap().remove(key);
     }
 }
+
+/// Refused objects are validated again whenever the stored specs change: one refused
+/// because its project was not stored yet (objects of one `kubectl apply` arrive in any
+/// order) is stored once the project is.
+pub async fn revalidate(shared: Arc<Shared>) {
+    let mut specs = shared.context.specs.changes();
+    loop {
+        tokio::select! {
+            changed = specs.changed() => if changed.is_err() { return },
+            _ = shared.context.shutdown.cancelled() => return,
+        }
+        let refused: Vec<(ObjectKey, Value)> = shared
+            .ingested
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, i)| i.rejection.is_some())
+            .filter_map(|(k, i)| Some((k.clone(), i.document.clone()?)))
+            .collect();
+        for (key, document) in refused {
+            let Ok(rejection) = validate_and_store(&shared, document.clone()).await else { continue };
+            if rejection.is_none() && key.kind == "Project" {
+                ensure_namespace(&shared, &key.name).await;
+            }
+            let mut ingested = shared.ingested.lock().unwrap();
+            if let Some(entry) = ingested.get_mut(&key).filter(|e| e.document.as_ref() == Some(&document)) {
+                entry.rejection = rejection;
+            }
+            drop(ingested);
+            shared.wake.notify_one();
+        }
+    }
+}

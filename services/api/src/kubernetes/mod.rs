@@ -153,6 +153,7 @@ pub async fn run(context: SharedContext, client: kube::Client, settings: Setting
     for resource in ingest::KINDS {
         tasks.push(tokio::spawn(ingest::run(shared.clone(), resource)));
     }
+    tasks.push(tokio::spawn(ingest::revalidate(shared.clone())));
     tasks.push(tokio::spawn(freight::run(shared.clone())));
     tasks.push(tokio::spawn(promotions::run(shared.clone())));
     tasks.push(tokio::spawn(status::run(shared.clone())));
