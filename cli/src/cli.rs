@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    apply, approve, completion, config, create, delete, events, freight_id, get, login, promote, refresh, token, up,
-    update, verify, version,
+    apply, approve, completion, config, crds, create, delete, events, freight_id, get, login, promote, refresh, token,
+    up, update, verify, version,
 };
 use crate::output::{FORMATS, OutputFormat};
 
@@ -75,6 +75,7 @@ pub enum Command {
     Freight(freight_id::FreightArgs),
     Version(version::VersionArgs),
     Completion(completion::CompletionArgs),
+    Crds(crds::CrdsArgs),
 }
 
 /// `-o` and `--no-headers`, as `get` and other listings take them.

@@ -21,6 +21,8 @@ use clap::{CommandFactory, FromArgMatches};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One TLS provider for every client (kube's included): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let matches = cli::Cli::command().get_matches();
     let mut cli = match cli::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

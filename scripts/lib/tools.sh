@@ -131,3 +131,5 @@ ensure_chromium() {
         apt_install chromium chromium-driver
     fi
 }
+# The Kubernetes tests run a real kube-apiserver and etcd: ensure_kube_apiserver.
+source "$LADING_ROOT/scripts/lib/kube.sh"

@@ -30,6 +30,8 @@ pub struct SandboxOptions {
     pub api_limits: lading_api::config::Limits,
     /// How the api keeps and streams public events.
     pub api_events: lading_api::config::Events,
+    /// Kubernetes mode of the api (specs from the cluster, status into it).
+    pub kube: Option<lading_api::kubernetes::Settings>,
 }
 
 impl Default for SandboxOptions {
@@ -45,6 +47,7 @@ impl Default for SandboxOptions {
             secrets: Default::default(),
             api_limits: Default::default(),
             api_events: Default::default(),
+            kube: None,
         }
     }
 }
@@ -113,6 +116,7 @@ impl Sandbox {
             secrets,
             api_limits,
             api_events,
+            kube,
         } = options;
         let secrets = std::sync::Arc::new(secrets);
         // Logs go to the test's output, shown when it fails (`RUST_LOG` filters).
@@ -162,6 +166,7 @@ impl Sandbox {
         api.secrets = secrets.clone();
         api.limits = api_limits;
         api.events = api_events;
+        api.kube = kube;
         tasks.push(spawn("api".into(), lading_api::serve(listener, api, readiness.clone(), shutdown.clone())));
         let sandbox = Sandbox { nats, api_url, dir, shutdown, tasks, http: authorized_client() };
         let http = sandbox.http.clone();

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod approve;
 pub mod completion;
 pub mod config;
+pub mod crds;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => up::run(args).await,
         Command::Freight(args) => freight_id::run(args),
         Command::Completion(args) => completion::run(args),
+        Command::Crds(args) => crds::run(args),
         Command::Config(args) => config::run(args),
         Command::Login(args) => login::login(args, &global).await,
         Command::Logout(args) => login::logout(args),
@@ -52,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Up(_)
                 | Command::Freight(_)
                 | Command::Completion(_)
+                | Command::Crds(_)
                 | Command::Config(_)
                 | Command::Login(_)
                 | Command::Logout(_)

@@ -28,6 +28,12 @@ pub const TLS_CERT_FILE_ENV: &str = "LADING_API_TLS_CERT_FILE";
 /// The PEM private key of that certificate.
 pub const TLS_KEY_FILE_ENV: &str = "LADING_API_TLS_KEY_FILE";
 
+/// Kubernetes mode (`true`/`false`): specs from the cluster's Lading objects, status
+/// projected into them. Default: on inside a pod (`KUBERNETES_SERVICE_HOST` set).
+pub const KUBE_ENV: &str = "LADING_KUBE";
+/// The most requests per second Kubernetes mode sends the apiserver.
+pub const KUBE_QPS_ENV: &str = "LADING_KUBE_QPS";
+
 /// The api's default address.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
 
@@ -169,6 +175,8 @@ pub struct Config {
     pub expression_limits: ExpressionLimits,
     /// The certificate and key to serve HTTPS with; plain HTTP without.
     pub tls: Option<TlsIdentity>,
+    /// Kubernetes mode, when on.
+    pub kube: Option<crate::kubernetes::Settings>,
 }
 
 /// A token given in the configuration; `Debug` never shows it.
@@ -194,6 +202,7 @@ impl Config {
             secrets: secrets::none(),
             expression_limits: ExpressionLimits::default(),
             tls: None,
+            kube: None,
         }
     }
 
@@ -225,8 +234,27 @@ impl Config {
             (Some(_), None) => return Err(format!("{TLS_CERT_FILE_ENV} is set: set {TLS_KEY_FILE_ENV} too")),
             (None, Some(_)) => return Err(format!("{TLS_KEY_FILE_ENV} is set: set {TLS_CERT_FILE_ENV} too")),
         };
+        config.kube = kube_settings(env)?;
         Ok(config)
     }
+}
+
+fn kube_settings(env: &HashMap<String, String>) -> Result<Option<crate::kubernetes::Settings>, String> {
+    let on = match env.get(KUBE_ENV).map(|v| v.trim()) {
+        Some("true" | "1") => true,
+        Some("false" | "0") => false,
+        Some(other) => return Err(format!("{KUBE_ENV}={other:?}: must be true or false")),
+        None => env.get("KUBERNETES_SERVICE_HOST").is_some_and(|h| !h.is_empty()),
+    };
+    if !on {
+        return Ok(None);
+    }
+    let mut settings = crate::kubernetes::Settings::default();
+    if let Some(text) = env.get(KUBE_QPS_ENV) {
+        let qps = parse_count(KUBE_QPS_ENV, text).map_err(|e| e.to_string())?.value;
+        settings.qps = u32::try_from(qps).map_err(|_| format!("{KUBE_QPS_ENV}={text:?}: too large"))?;
+    }
+    Ok(Some(settings))
 }
 
 /// `url` when it is an absolute `http(s)://` URL without query or fragment, without its

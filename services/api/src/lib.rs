@@ -17,11 +17,13 @@
 //! - [`republish`]: every fact again, in log order, as a public JSON CloudEvent.
 //! - [`server`]: the HTTP server and the bounds it puts on every client.
 //! - [`ui`]: the web UI's page and modules, embedded, at `/` and `/ui/…`.
+//! - [`kubernetes`]: Kubernetes mode: CRDs, specs from the cluster, status from the log.
 
 pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod kubernetes;
 pub mod log_check;
 pub mod middleware;
 pub mod objects;
@@ -52,6 +54,8 @@ pub enum Error {
     Serve(std::io::Error),
     #[error("the server admin token: {0}")]
     Tokens(lading_bus::tokens::TokenError),
+    #[error("Kubernetes mode: {0}")]
+    Kube(#[from] kubernetes::KubeError),
 }
 
 /// The name of the server admin token the configuration gives (`LADING_ADMIN_TOKEN`).
@@ -78,6 +82,8 @@ pub struct Context {
     pub event_streams: Arc<tokio::sync::Semaphore>,
     /// Ends long-lived answers (event streams) when the api stops.
     pub shutdown: Shutdown,
+    /// Specs come from Kubernetes objects (and `lading apply` is refused).
+    pub kube_mode: bool,
 }
 
 pub type SharedContext = Arc<Context>;
@@ -128,7 +134,11 @@ pub async fn serve(
     let checker = tokio::spawn(log_check::run(bus.clone(), shutdown.clone()));
     let republisher = tokio::spawn(republish::run(bus.clone(), shutdown.clone()));
     let external_url = config.external_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    state_tx.send_replace(Some(Arc::new(Context {
+    let kube_client = match &config.kube {
+        Some(settings) => Some(kubernetes::client(settings).await?),
+        None => None,
+    };
+    let context = Arc::new(Context {
         bus,
         specs,
         tokens,
@@ -140,11 +150,22 @@ pub async fn serve(
         events: config.events,
         event_streams: Arc::new(tokio::sync::Semaphore::new(config.events.max_streams)),
         shutdown: shutdown.clone(),
-    })));
+        kube_mode: kube_client.is_some(),
+    });
+    let kube_mode = match (kube_client, &config.kube) {
+        (Some(client), Some(settings)) => {
+            Some(tokio::spawn(kubernetes::run(context.clone(), client, settings.clone())))
+        }
+        _ => None,
+    };
+    state_tx.send_replace(Some(context));
     ready.set(true);
     let served = server.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
     ready.set(false);
     let _ = checker.await;
     let _ = republisher.await;
+    if let Some(kube_mode) = kube_mode {
+        let _ = kube_mode.await;
+    }
     served.map_err(Error::Serve)
 }

@@ -57,6 +57,40 @@ pub fn looks_like_alias(text: &str) -> bool {
     }
 }
 
+/// A Freight object's alias as its `alias` field and [`ALIAS_LABEL`] label say it,
+/// read from one observed state of the object and the one before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectAlias {
+    /// The object says what is known (or nothing new): keep the alias.
+    Keep,
+    /// The object asks for this alias.
+    Change(String),
+    /// Field and label are both empty.
+    Cleared,
+}
+
+/// The alias a Freight object asks for, by Kargo's rule: when the field has a value the
+/// label takes it; when the field is empty the alias is the label's value; both empty
+/// clear it. Kubernetes has no order between two edits of one object, so the edit that
+/// happened wins: a field that changed to a value beats the label, a label that changed
+/// while the field stayed put beats the (stale) field. `previous` and `current` are
+/// `(field, label)`; `known` is the alias on the log.
+pub fn alias_from_object(known: &str, previous: (&str, &str), current: (&str, &str)) -> ObjectAlias {
+    let (field, label) = current;
+    let wanted = if !field.is_empty() && field != previous.0 {
+        field
+    } else if !label.is_empty() && label != previous.1 {
+        label
+    } else if !field.is_empty() {
+        field
+    } else if !label.is_empty() {
+        label
+    } else {
+        return ObjectAlias::Cleared;
+    };
+    if wanted == known { ObjectAlias::Keep } else { ObjectAlias::Change(wanted.to_owned()) }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -104,5 +138,43 @@ mod tests {
         assert!(looks_like_alias("brave-otter"));
         assert!(!looks_like_alias("brave"));
         assert!(!looks_like_alias("1edc32a855f4aceead43bf3774b7fdd88bb48a79"));
+    }
+
+    #[test]
+    fn given_a_freight_object_when_the_field_is_patched_then_the_field_is_the_alias() {
+        let known = "brave-otter";
+        let asked = alias_from_object(known, (known, known), ("frozen-tauntaun", known));
+        assert_eq!(asked, ObjectAlias::Change("frozen-tauntaun".to_owned()));
+    }
+
+    #[test]
+    fn given_the_field_cleared_when_the_label_is_overwritten_then_the_label_is_the_alias() {
+        let known = "brave-otter";
+        // Both edits seen at once, or the label edit after the field was set back.
+        for previous in [(known, known), ("", known)] {
+            let asked = alias_from_object(known, previous, ("", "frozen-tauntaun"));
+            assert_eq!(asked, ObjectAlias::Change("frozen-tauntaun".to_owned()), "{previous:?}");
+        }
+        let after_restore = alias_from_object(known, (known, known), (known, "frozen-tauntaun"));
+        assert_eq!(after_restore, ObjectAlias::Change("frozen-tauntaun".to_owned()));
+    }
+
+    #[test]
+    fn given_only_the_field_cleared_then_the_label_keeps_the_alias() {
+        assert_eq!(
+            alias_from_object("brave-otter", ("brave-otter", "brave-otter"), ("", "brave-otter")),
+            ObjectAlias::Keep
+        );
+    }
+
+    #[test]
+    fn given_both_cleared_then_the_alias_is_cleared() {
+        assert_eq!(alias_from_object("brave-otter", ("brave-otter", "brave-otter"), ("", "")), ObjectAlias::Cleared);
+    }
+
+    #[test]
+    fn given_field_and_label_disagree_without_an_edit_then_the_field_wins() {
+        let asked = alias_from_object("brave-otter", ("calm-koala", "brave-otter"), ("calm-koala", "brave-otter"));
+        assert_eq!(asked, ObjectAlias::Change("calm-koala".to_owned()));
     }
 }

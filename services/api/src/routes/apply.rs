@@ -30,6 +30,11 @@ pub async fn apply(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
+    if context.kube_mode {
+        return Err(ApiError::Conflict(
+            "specs come from the Kubernetes cluster (Kubernetes mode): apply them with `kubectl apply -f`".to_owned(),
+        ));
+    }
     let body = read_limited(body, context.limits.max_body_bytes).await?;
     let body = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest(format!("the body is not UTF-8: {e}")))?;
     let documents: Vec<Value> = serde_saphyr::from_multiple(body).map_err(|e| {
@@ -102,7 +107,7 @@ pub async fn apply(
 }
 
 /// Objects must belong to a project that exists or is applied in the same request.
-fn missing_projects(manifests: &[Manifest], exists: impl Fn(&str) -> bool) -> Vec<ManifestError> {
+pub(crate) fn missing_projects(manifests: &[Manifest], exists: impl Fn(&str) -> bool) -> Vec<ManifestError> {
     let mut missing = Vec::new();
     for (i, manifest) in manifests.iter().enumerate() {
         let project = manifest.project();
@@ -125,7 +130,7 @@ fn missing_projects(manifests: &[Manifest], exists: impl Fn(&str) -> bool) -> Ve
 
 /// A cycle among a project's stages once the applied ones replace the stored ones,
 /// reported on the first applied stage in it.
-fn stage_cycles(
+pub(crate) fn stage_cycles(
     manifests: &[Manifest],
     stored: impl Fn(&str) -> BTreeMap<String, BTreeSet<String>>,
 ) -> Vec<ManifestError> {

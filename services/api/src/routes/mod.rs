@@ -3,13 +3,13 @@
 //! caller: a route cannot exist without a rule. Webhook receivers take no token (their
 //! provider's signature authenticates them); every other route does.
 
-mod apply;
+pub(crate) mod apply;
 mod events;
 mod freight;
 mod freight_actions;
 pub(crate) mod lookup;
 mod projects;
-mod promotions;
+pub(crate) mod promotions;
 mod stages;
 mod tokens;
 mod verification;

@@ -31,19 +31,36 @@ pub async fn create(
     Json(request): Json<PromoteRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let context = context(&state)?;
-    lookup::project(&context, &project)?;
-    let spec = lookup::stage(&context, &project, &stage)?;
-    lookup::freight(&context, &project, &request.freight)?;
+    let ulid = ulid::Ulid::new().to_string();
+    let (name, freight_id) =
+        request_promotion(&context, &project, &stage, &request.freight, &caller.name, &ulid).await?;
+    Ok((StatusCode::CREATED, Json(json!({"name": name, "freight": freight_id.as_str()}))))
+}
+
+/// Requests a promotion of `freight` (ID or alias) into `stage`, named with `ulid`
+/// (the same ULID names the same promotion: a repeated request is stored once).
+/// Refused when the stage does not request the freight's origin or it is not available.
+pub(crate) async fn request_promotion(
+    context: &crate::SharedContext,
+    project: &str,
+    stage: &str,
+    freight: &str,
+    actor: &str,
+    ulid: &str,
+) -> Result<(String, lading_domain::FreightId), ApiError> {
+    lookup::project(context, project)?;
+    let spec = lookup::stage(context, project, stage)?;
+    lookup::freight(context, project, freight)?;
     let (freight_id, origin, available) = context
         .projection
         .read(|model| {
-            let record = model.project(&project)?.find_freight(&request.freight)?;
+            let record = model.project(project)?.find_freight(freight)?;
             let origin = &record.freight.origin;
             let available =
-                spec.request_for(origin).map(|r| is_available(&stage, r, &record.freight.status, Utc::now()));
+                spec.request_for(origin).map(|r| is_available(stage, r, &record.freight.status, Utc::now()));
             Some((record.id.clone(), format!("{}/{}", origin.kind, origin.name), available))
         })
-        .ok_or_else(|| ApiError::NotFound(format!("freight {:?} not found in project {project:?}", request.freight)))?;
+        .ok_or_else(|| ApiError::NotFound(format!("freight {freight:?} not found in project {project:?}")))?;
     match available {
         None => {
             return Err(ApiError::Conflict(format!("stage {stage:?} does not request freight from {origin}")));
@@ -58,21 +75,21 @@ pub async fn create(
         }
         Some(true) => {}
     }
-    let name = promotion_name(&stage, &freight_id, &ulid::Ulid::new().to_string());
+    let name = promotion_name(stage, &freight_id, ulid);
     let event = Event::PromotionCreatedV2(PromotionCreatedV2 {
-        project: project.clone(),
-        stage: stage.clone(),
+        project: project.to_owned(),
+        stage: stage.to_owned(),
         promotion: name.clone(),
         freight_id: freight_id.to_string(),
         trigger: PromotionTrigger::Manual,
-        actor: caller.name.clone(),
+        actor: actor.to_owned(),
         created_at_ms: now_ms(),
     });
     let trace = lading_bus::tracing_context::new_root();
     let published = context.bus.publish(&event, &trace).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    lookup::applied(&context, published).await;
+    lookup::applied(context, published).await;
     tracing::info!(project, stage, promotion = name, freight = %freight_id, "manual promotion queued");
-    Ok((StatusCode::CREATED, Json(json!({"name": name, "freight": freight_id.as_str()}))))
+    Ok((name, freight_id))
 }
 
 #[derive(Debug, Deserialize, Default)]

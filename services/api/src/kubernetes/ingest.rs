@@ -1,0 +1,312 @@
+//! Spec objects from the cluster into the spec store, validated as `lading apply`
+//! validates them. An invalid object is not stored (the previous valid spec keeps
+//! running); its `Ready` condition names the field and the reason.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::watcher;
+use lading_domain::spec::{API_VERSION, Kind, parse_manifests};
+use serde_json::{Value, json};
+
+use super::crds::{self, Resource, Scope};
+use super::{FIELD_MANAGER, Ingested, ObjectKey, PROJECT_LABEL, Seen, Shared, digest, pause};
+use crate::routes::apply::{APPLIED_BY, missing_projects, stage_cycles};
+
+/// The annotation that asks a Warehouse to discover now; its value comes back as
+/// `status.lastHandledRefresh` once handled (Kargo's `kargo.akuity.io/refresh`).
+pub const REFRESH_ANNOTATION: &str = "lading.dev/refresh";
+
+/// The kinds whose specs come from the cluster.
+pub const KINDS: [Resource; 6] = [
+    crds::PROJECT,
+    crds::PROJECT_CONFIG,
+    crds::WAREHOUSE,
+    crds::STAGE,
+    crds::PROMOTION_TASK,
+    crds::CLUSTER_PROMOTION_TASK,
+];
+
+fn kind_of(resource: &Resource) -> Kind {
+    match resource.kind {
+        "Project" => Kind::Project,
+        "ProjectConfig" => Kind::ProjectConfig,
+        "Warehouse" => Kind::Warehouse,
+        "Stage" => Kind::Stage,
+        "PromotionTask" => Kind::PromotionTask,
+        _ => Kind::ClusterPromotionTask,
+    }
+}
+
+pub fn key_of(resource: &Resource, object: &DynamicObject) -> ObjectKey {
+    ObjectKey {
+        kind: resource.kind,
+        namespace: object.metadata.namespace.clone().unwrap_or_default(),
+        name: object.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// The manifest document `lading apply` would be given for `object`.
+pub fn document(resource: &Resource, object: &DynamicObject) -> Value {
+    let mut metadata = json!({"name": object.metadata.name.clone().unwrap_or_default()});
+    if let Some(namespace) = &object.metadata.namespace {
+        metadata["namespace"] = json!(namespace);
+    }
+    if let Some(labels) = &object.metadata.labels {
+        metadata["labels"] = json!(labels);
+    }
+    let annotations: std::collections::BTreeMap<&String, &String> = object
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| {
+            k.as_str() != "kubectl.kubernetes.io/last-applied-configuration" && k.as_str() != REFRESH_ANNOTATION
+        })
+        .collect();
+    if !annotations.is_empty() {
+        metadata["annotations"] = json!(annotations);
+    }
+    let mut document = json!({"apiVersion": API_VERSION, "kind": resource.kind, "metadata": metadata});
+    if let Some(spec) = object.data.get("spec") {
+        document["spec"] = spec.clone();
+    }
+    document
+}
+
+/// Watches one kind until shutdown, restarting the watch with a backoff on errors.
+pub async fn run(shared: Arc<Shared>, resource: Resource) {
+    let api: Api<DynamicObject> = Api::all_with(shared.client.clone(), &resource.api_resource());
+    let mut stream = watcher(api, watcher::Config::default()).boxed();
+    let mut listed: HashSet<ObjectKey> = HashSet::new();
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = shared.context.shutdown.cancelled() => return,
+        };
+        match event {
+            None => return,
+            Some(Ok(watcher::Event::Init)) => listed.clear(),
+            Some(Ok(watcher::Event::InitApply(object))) => {
+                listed.insert(key_of(&resource, &object));
+                apply(&shared, &resource, &object).await;
+            }
+            Some(Ok(watcher::Event::InitDone)) => forget_unlisted(&shared, &resource, &listed).await,
+            Some(Ok(watcher::Event::Apply(object))) => apply(&shared, &resource, &object).await,
+            Some(Ok(watcher::Event::Delete(object))) => delete(&shared, &resource, &object).await,
+            Some(Err(error)) => {
+                tracing::warn!(kind = resource.kind, %error, "watching the cluster");
+                if !pause(&shared, Duration::from_secs(1)).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// After a (re)list: specs of this kind that the cluster no longer has are removed.
+async fn forget_unlisted(shared: &Shared, resource: &Resource, listed: &HashSet<ObjectKey>) {
+    let kind = kind_of(resource);
+    let stored: Vec<(String, String)> = shared.context.specs.read(|specs| {
+        specs.all().filter(|m| m.kind() == kind).map(|m| (m.project().to_owned(), m.name().to_owned())).collect()
+    });
+    for (project, name) in stored {
+        let namespace = if resource.scope == Scope::Cluster { String::new() } else { project.clone() };
+        let key = ObjectKey { kind: resource.kind, namespace, name: name.clone() };
+        if !listed.contains(&key) {
+            remove(shared, kind, &key, &project).await;
+        }
+    }
+}
+
+async fn delete(shared: &Shared, resource: &Resource, object: &DynamicObject) {
+    let key = key_of(resource, object);
+    let project = if resource.scope == Scope::Cluster && resource.kind == "Project" {
+        key.name.clone()
+    } else {
+        key.namespace.clone()
+    };
+    remove(shared, kind_of(resource), &key, &project).await;
+}
+
+async fn remove(shared: &Shared, kind: Kind, key: &ObjectKey, project: &str) {
+    let project = if kind == Kind::ClusterPromotionTask { "" } else { project };
+    if let Err(error) = shared.context.bus.delete_manifest(project, kind, &key.name).await {
+        tracing::warn!(%error, kind = key.kind, name = key.name, "removing a deleted object's spec");
+        return;
+    }
+    shared.ingested.lock().unwrap().remove(key);
+    shared.cluster.lock().unwrap().remove(key);
+    tracing::info!(kind = key.kind, namespace = key.namespace, name = key.name, "spec removed: its object was deleted");
+    shared.wake.notify_one();
+}
+
+async fn apply(shared: &Shared, resource: &Resource, object: &DynamicObject) {
+    let key = key_of(resource, object);
+    let status = object.data.get("status").cloned().map(|s| digest(&s));
+    shared.cluster.lock().unwrap().insert(key.clone(), Seen { main: None, status });
+    if resource.kind == "Warehouse" {
+        let token = object.metadata.annotations.as_ref().and_then(|a| a.get(REFRESH_ANNOTATION));
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            refresh(shared, &key, token).await;
+        }
+    }
+    let document = document(resource, object);
+    let generation = object.metadata.generation.unwrap_or_default();
+    {
+        let ingested = shared.ingested.lock().unwrap();
+        if ingested.get(&key).and_then(|i| i.document.as_ref()) == Some(&document) {
+            return; // only its status changed
+        }
+    }
+    let rejection = validate_and_store(shared, document.clone()).await;
+    match &rejection {
+        Err(transient) => {
+            // Not validated nor stored: the next event (or relist) tries again.
+            tracing::warn!(error = transient, kind = key.kind, name = key.name, "storing a spec from the cluster");
+            return;
+        }
+        Ok(Some((field, reason))) => {
+            tracing::info!(kind = key.kind, namespace = key.namespace, name = key.name, field, reason, "spec refused");
+        }
+        Ok(None) => {
+            if resource.kind == "Project" {
+                ensure_namespace(shared, &key.name).await;
+            }
+        }
+    }
+    shared
+        .ingested
+        .lock()
+        .unwrap()
+        .insert(key, Ingested { document: Some(document), generation, rejection: rejection.unwrap_or_default() });
+    shared.wake.notify_one();
+}
+
+/// `Ok(None)`: stored; `Ok(Some((field, reason)))`: refused; `Err`: could not store now.
+async fn validate_and_store(shared: &Shared, document: Value) -> Result<Option<(String, String)>, String> {
+    let parsed = tokio::task::spawn_blocking(move || parse_manifests(vec![document]))
+        .await
+        .map_err(|e| format!("validating: {e}"))?;
+    let mut manifests = match parsed {
+        Ok(manifests) => manifests,
+        Err(errors) => return Ok(Some(first_problem(&errors))),
+    };
+    let context = &shared.context;
+    let problems = context.specs.read(|specs| {
+        let mut problems = missing_projects(&manifests, |p| specs.project_exists(p));
+        problems.extend(stage_cycles(&manifests, |project| {
+            specs
+                .stages(project)
+                .into_iter()
+                .map(|(name, _, spec)| (name, lading_domain::spec::references::upstream_stages(&spec)))
+                .collect()
+        }));
+        problems
+    });
+    if !problems.is_empty() {
+        return Ok(Some(first_problem(&problems)));
+    }
+    for manifest in &mut manifests {
+        manifest.metadata.annotations.insert(APPLIED_BY.to_owned(), super::ACTOR.to_owned());
+    }
+    match context.bus.apply_manifests(&manifests).await {
+        Ok((_, revision)) => {
+            context.specs.wait_for_revision(revision, Duration::from_secs(5)).await;
+            Ok(None)
+        }
+        Err(lading_bus::specs::ApplyError::TooLarge { bytes, limit, .. }) => Ok(Some((
+            "(object)".to_owned(),
+            format!("is {bytes} bytes stored; the limit is {limit} bytes (the NATS server's max_payload)"),
+        ))),
+        Err(lading_bus::specs::ApplyError::Bus(e)) => Err(e.to_string()),
+    }
+}
+
+fn first_problem(errors: &[lading_domain::spec::ManifestError]) -> (String, String) {
+    let first = &errors[0];
+    let mut reason = first.reason.clone();
+    for other in &errors[1..] {
+        reason.push_str(&format!("; {}: {}", other.field, other.reason));
+    }
+    (first.field.clone(), reason)
+}
+
+/// A project's namespace: made when missing, labelled as Lading's.
+async fn ensure_namespace(shared: &Shared, project: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(shared.client.clone());
+    let body = json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": project, "labels": {PROJECT_LABEL: "true"}},
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    if let Err(error) = api.patch(project, &params, &Patch::Apply(&body)).await {
+        tracing::warn!(%error, project, "making the project's namespace");
+    }
+}
+
+/// Asks the warehouse to discover once per value of the refresh annotation.
+async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
+    let handled = shared.context.projection.read(|model| {
+        model
+            .project(&key.namespace)
+            .and_then(|p| p.warehouses.get(&key.name))
+            .and_then(|w| w.last_handled_refresh.clone())
+    });
+    if handled.as_deref() == Some(token) {
+        return;
+    }
+    {
+        let mut requested = shared.refreshes.lock().unwrap();
+        if requested.get(key).map(String::as_str) == Some(token) {
+            return;
+        }
+        requested.insert(key.clone(), token.to_owned());
+    }
+    let event = lading_events::Event::WarehouseRefreshRequested(lading_events::catalog::WarehouseRefreshRequestedV1 {
+        project: key.namespace.clone(),
+        warehouse: key.name.clone(),
+        request_id: token.to_owned(),
+        requested_at_ms: lading_events::now_ms(),
+    });
+    if let Err(error) = shared.context.bus.publish(&event, &lading_bus::tracing_context::new_root()).await {
+        tracing::warn!(%error, warehouse = key.name, "requesting a refresh");
+        shared.refreshes.lock().unwrap().remove(key);
+    }
+}
+
+/// Refused objects are validated again whenever the stored specs change: one refused
+/// because its project was not stored yet (objects of one `kubectl apply` arrive in any
+/// order) is stored once the project is.
+pub async fn revalidate(shared: Arc<Shared>) {
+    let mut specs = shared.context.specs.changes();
+    loop {
+        tokio::select! {
+            changed = specs.changed() => if changed.is_err() { return },
+            _ = shared.context.shutdown.cancelled() => return,
+        }
+        let refused: Vec<(ObjectKey, Value)> = shared
+            .ingested
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, i)| i.rejection.is_some())
+            .filter_map(|(k, i)| Some((k.clone(), i.document.clone()?)))
+            .collect();
+        for (key, document) in refused {
+            let Ok(rejection) = validate_and_store(&shared, document.clone()).await else { continue };
+            if rejection.is_none() && key.kind == "Project" {
+                ensure_namespace(&shared, &key.name).await;
+            }
+            let mut ingested = shared.ingested.lock().unwrap();
+            if let Some(entry) = ingested.get_mut(&key).filter(|e| e.document.as_ref() == Some(&document)) {
+                entry.rejection = rejection;
+            }
+            drop(ingested);
+            shared.wake.notify_one();
+        }
+    }
+}

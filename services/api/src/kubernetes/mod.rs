@@ -1,0 +1,203 @@
+//! Kubernetes mode: the cluster is where specs come from and where the log's facts show.
+//!
+//! - [`crds`]: the CustomResourceDefinitions (`lading crds`, `k8s/crds/`).
+//! - [`ingest`]: watches the spec kinds and feeds them, validated as `lading apply`
+//!   validates, into the spec store; an invalid object keeps the previous valid spec
+//!   and says why on its `Ready` condition.
+//! - [`status`]: projects the read model into the cluster by server-side apply (field
+//!   manager `lading`): Freight objects, and the status of every spec object.
+//! - [`promotions`]: a Promotion object made with `kubectl` requests that promotion; its
+//!   status follows it.
+//! - [`freight`]: watches Freight objects, turning an edit of the alias field or label
+//!   into an alias change on the log.
+//!
+//! What Lading last saw of each object in the cluster is kept (as a digest), so only
+//! objects whose desired state differs are written, many log events for one object
+//! become one write, and a restarted api writes only what changed while it was away.
+
+pub mod crds;
+pub mod freight;
+pub mod ingest;
+pub mod promotions;
+pub mod status;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::SharedContext;
+
+/// The field manager of every write Lading makes.
+pub const FIELD_MANAGER: &str = "lading";
+/// The label a project's namespace carries.
+pub const PROJECT_LABEL: &str = "lading.dev/project";
+/// Who is named as the actor of events that come from the cluster.
+pub const ACTOR: &str = "kubernetes";
+
+/// How the api talks to Kubernetes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The client configuration; `None`: inferred (in-cluster, or `KUBECONFIG`).
+    pub config: Option<kube::Config>,
+    /// The most requests per second Lading sends the apiserver.
+    pub qps: u32,
+    /// How many requests are in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { config: None, qps: DEFAULT_QPS, concurrency: 8 }
+    }
+}
+
+pub const DEFAULT_QPS: u32 = 200;
+
+/// Why Kubernetes mode cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("no Kubernetes configuration (in-cluster or KUBECONFIG): {0}")]
+    Config(String),
+    #[error("cannot make a Kubernetes client: {0}")]
+    Client(String),
+}
+
+/// An object in the cluster: kind, namespace ("" when cluster-scoped), name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// A spec object as last ingested.
+#[derive(Debug, Clone, Default)]
+pub struct Ingested {
+    /// The document last validated (to skip status-only updates).
+    pub document: Option<Value>,
+    /// `metadata.generation` of that document.
+    pub generation: i64,
+    /// Why it was refused: (field, reason); `None` when it is the running spec.
+    pub rejection: Option<(String, String)>,
+}
+
+/// What the cluster holds of an object, as digests of the parts Lading writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub main: Option<u64>,
+    pub status: Option<u64>,
+}
+
+/// State the watchers and the writer share.
+pub struct Shared {
+    pub context: SharedContext,
+    pub client: kube::Client,
+    pub settings: Settings,
+    pub ingested: Mutex<BTreeMap<ObjectKey, Ingested>>,
+    pub cluster: Mutex<HashMap<ObjectKey, Seen>>,
+    /// Freight whose alias edit is being handled: the writer leaves them alone meanwhile.
+    pub alias_pending: Mutex<HashSet<ObjectKey>>,
+    /// What each Promotion object requested.
+    pub promotions: Mutex<BTreeMap<ObjectKey, promotions::Requested>>,
+    /// The refresh annotation's value last acted on, by Warehouse.
+    pub refreshes: Mutex<HashMap<ObjectKey, String>>,
+    pub wake: tokio::sync::Notify,
+}
+
+/// A stable digest of a JSON value (maps are ordered).
+pub fn digest(value: &Value) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// `value` without `null`s (the apiserver drops them, so they would never compare equal).
+pub fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// Makes a client from `settings` (installing the ring TLS provider if none is).
+pub async fn client(settings: &Settings) -> Result<kube::Client, KubeError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = match &settings.config {
+        Some(config) => config.clone(),
+        None => kube::Config::infer().await.map_err(|e| KubeError::Config(e.to_string()))?,
+    };
+    kube::Client::try_from(config).map_err(|e| KubeError::Client(e.to_string()))
+}
+
+/// Runs Kubernetes mode until the api's shutdown.
+pub async fn run(context: SharedContext, client: kube::Client, settings: Settings) {
+    let shutdown = context.shutdown.clone();
+    let shared = Arc::new(Shared {
+        context,
+        client,
+        settings,
+        ingested: Mutex::new(BTreeMap::new()),
+        cluster: Mutex::new(HashMap::new()),
+        alias_pending: Mutex::new(HashSet::new()),
+        refreshes: Mutex::new(HashMap::new()),
+        promotions: Mutex::new(BTreeMap::new()),
+        wake: tokio::sync::Notify::new(),
+    });
+    let mut tasks = Vec::new();
+    for resource in ingest::KINDS {
+        tasks.push(tokio::spawn(ingest::run(shared.clone(), resource)));
+    }
+    tasks.push(tokio::spawn(ingest::revalidate(shared.clone())));
+    tasks.push(tokio::spawn(freight::run(shared.clone())));
+    tasks.push(tokio::spawn(promotions::run(shared.clone())));
+    tasks.push(tokio::spawn(status::run(shared.clone())));
+    shutdown.cancelled().await;
+    for task in tasks {
+        task.abort();
+    }
+}
+
+/// A Kubernetes Event about an object (shown by `kubectl describe`).
+pub async fn record_event(shared: &Shared, key: &ObjectKey, uid: Option<&str>, reason: &str, message: &str) {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let event = json!({
+        "metadata": {"generateName": format!("{}.", key.name), "namespace": key.namespace},
+        "involvedObject": {
+            "apiVersion": format!("{}/{}", crds::GROUP, crds::VERSION),
+            "kind": key.kind, "name": key.name, "namespace": key.namespace, "uid": uid,
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "source": {"component": FIELD_MANAGER},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    });
+    let event: k8s_openapi::api::core::v1::Event = match serde_json::from_value(without_nulls(event)) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build a Kubernetes event");
+            return;
+        }
+    };
+    let api: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(shared.client.clone(), &key.namespace);
+    if let Err(e) = api.create(&kube::api::PostParams::default(), &event).await {
+        tracing::warn!(error = %e, reason, "cannot record a Kubernetes event");
+    }
+}
+
+/// Waits `delay` or until shutdown; false on shutdown.
+pub async fn pause(shared: &Shared, delay: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => true,
+        _ = shared.context.shutdown.cancelled() => false,
+    }
+}

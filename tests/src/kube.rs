@@ -1,0 +1,227 @@
+//! A real etcd and kube-apiserver owned by one test: free loopback ports, a temp dir
+//! with their data, certificates and a kubeconfig, and `kubectl` pointed at it.
+//!
+//! The binaries come from `scripts/lib/kube.sh` (`ensure_kube_apiserver`, which
+//! `scripts/test` runs): `LADING_KUBE_APISERVER` and `LADING_ETCD` name them, else the
+//! cache it builds into is looked in.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::wait;
+
+/// The bearer token of the cluster admin (`system:masters`) every test cluster knows.
+const ADMIN_TOKEN: &str = "lading-test-cluster-admin-token";
+
+pub struct TestKube {
+    etcd: Child,
+    apiserver: Child,
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port()
+}
+
+fn binary(env: &str, cached: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("LADING_KUBE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+        base.join("lading/kapi")
+    });
+    let path = cache.join(cached);
+    assert!(
+        path.exists(),
+        "{} is missing: run `source scripts/lib/tools.sh && ensure_kube_apiserver` (scripts/test does) or set {env}",
+        path.display()
+    );
+    path
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// Certificates: a CA, the apiserver's serving certificate for 127.0.0.1, and the
+/// service-account signing key.
+fn write_pki(dir: &Path) {
+    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "lading-test-cluster-ca");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("the CA certificate");
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().expect("a serving key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("serving params")
+        .signed_by(&key, &issuer)
+        .expect("the serving certificate");
+    std::fs::write(dir.join("apiserver.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("apiserver.key"), key.serialize_pem()).unwrap();
+    let sa = rcgen::KeyPair::generate().expect("a service-account key");
+    std::fs::write(dir.join("sa.key"), sa.serialize_pem()).unwrap();
+    std::fs::write(dir.join("sa.pub"), sa.public_key_pem()).unwrap();
+    std::fs::write(
+        dir.join("tokens.csv"),
+        format!("{ADMIN_TOKEN},lading-test-admin,lading-test-admin,system:masters\n"),
+    )
+    .unwrap();
+}
+
+impl TestKube {
+    /// Starts etcd and the apiserver and waits until the apiserver is ready.
+    pub async fn start() -> TestKube {
+        let apiserver_bin = binary("LADING_KUBE_APISERVER", "bin/kube-apiserver");
+        let etcd_bin = binary("LADING_ETCD", "etcd/usr/bin/etcd");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        write_pki(d);
+        let (etcd_port, peer_port, api_port) = (free_port(), free_port(), free_port());
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        let etcd = Command::new(etcd_bin)
+            .args(["--name", "lading-test", "--log-level", "warn", "--logger", "zap"])
+            .arg("--data-dir")
+            .arg(d.join("etcd-data"))
+            .args(["--listen-client-urls", &etcd_url, "--advertise-client-urls", &etcd_url])
+            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .arg(format!("--initial-cluster=lading-test={peer_url}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("etcd.log")).unwrap())
+            .spawn()
+            .expect("etcd starts");
+        let file = |name: &str| d.join(name).display().to_string();
+        let apiserver = Command::new(apiserver_bin)
+            .arg(format!("--etcd-servers={etcd_url}"))
+            .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--insecure-port=0"])
+            .arg(format!("--secure-port={api_port}"))
+            .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
+            .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
+            .arg(format!("--cert-dir={}", file("certs")))
+            .arg(format!("--token-auth-file={}", file("tokens.csv")))
+            .args(["--authorization-mode=RBAC", "--service-cluster-ip-range=10.0.0.0/24"])
+            .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
+            .arg(format!("--service-account-key-file={}", file("sa.pub")))
+            .arg(format!("--service-account-signing-key-file={}", file("sa.key")))
+            .args(["--disable-admission-plugins=ServiceAccount", "--endpoint-reconciler-type=none"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("apiserver.log")).unwrap())
+            .spawn()
+            .expect("kube-apiserver starts");
+        let url = format!("https://127.0.0.1:{api_port}");
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{url}\", certificate-authority: \"{}\"}}\n\
+             users:\n- name: admin\n  user: {{token: \"{ADMIN_TOKEN}\"}}\ncontexts:\n- name: test\n  context: {{cluster: test, user: admin, namespace: default}}\n\
+             current-context: test\n",
+            file("ca.crt")
+        );
+        std::fs::write(d.join("kubeconfig"), kubeconfig).unwrap();
+        let kube = TestKube { etcd, apiserver, dir, url };
+        let log = kube.dir.path().join("apiserver.log");
+        wait::until("kube-apiserver to be ready", Duration::from_secs(120), || {
+            let kube = &kube;
+            let log = log.clone();
+            async move {
+                let (ok, out, err) = kube.kubectl(&["get", "namespace", "default", "-o", "name"]).await;
+                if ok { Ok(()) } else { Err(format!("{out}{err}\napiserver log:\n{}", tail(&log))) }
+            }
+        })
+        .await;
+        kube
+    }
+
+    /// Installs Lading's CRDs (`lading crds`) and waits until the apiserver serves them.
+    pub async fn install_crds(&self) {
+        let crds = lading_api::kubernetes::crds::crds_yaml();
+        let (ok, out, err) = self.kubectl_with_input(&["apply", "-f", "-"], Some(&crds)).await;
+        assert!(ok, "the CRDs apply: {out}{err}");
+        for resource in lading_api::kubernetes::crds::ALL {
+            let crd = format!("crd/{}.lading.dev", resource.plural);
+            self.kubectl_ok(&["wait", "--for", "condition=established", "--timeout=60s", &crd]).await;
+        }
+    }
+
+    /// Api settings for Kubernetes mode on this cluster.
+    pub async fn lading_settings(&self) -> lading_api::kubernetes::Settings {
+        lading_api::kubernetes::Settings { config: Some(self.config().await), ..Default::default() }
+    }
+
+    /// The kubeconfig file (admin user, CA, server URL).
+    pub fn kubeconfig_path(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// A kube client configuration for the admin.
+    pub async fn config(&self) -> kube::Config {
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig_path()).expect("the kubeconfig reads");
+        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("a kube config")
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        kube::Client::try_from(self.config().await).expect("a kube client")
+    }
+
+    /// Runs `kubectl ARGS` against this cluster: (success, stdout, stderr).
+    pub async fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
+        self.kubectl_with_input(args, None).await
+    }
+
+    /// Runs `kubectl ARGS` with `input` on its standard input.
+    pub async fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> (bool, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new("kubectl")
+            .env("KUBECONFIG", self.kubeconfig_path())
+            .args(args)
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl runs (scripts/test installs it)");
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin.write_all(input.as_bytes()).await.expect("kubectl reads its input");
+        }
+        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("kubectl answers within a minute")
+            .expect("kubectl finishes");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Runs `kubectl ARGS`, panicking with its output when it fails; its stdout.
+    pub async fn kubectl_ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.kubectl(args).await;
+        assert!(ok, "kubectl {} failed:\n{out}{err}", args.join(" "));
+        out
+    }
+
+    /// The last lines of the apiserver's log.
+    pub fn apiserver_log(&self) -> String {
+        tail(&self.dir.path().join("apiserver.log"))
+    }
+}
+
+impl Drop for TestKube {
+    fn drop(&mut self) {
+        for child in [&mut self.apiserver, &mut self.etcd] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
