@@ -67,6 +67,7 @@ pub struct Bus {
     client: async_nats::Client,
     jetstream: jetstream::Context,
     source: String,
+    replicas: usize,
 }
 
 impl Bus {
@@ -93,7 +94,19 @@ impl Bus {
 
     pub fn from_client(client: async_nats::Client, service: &str) -> Bus {
         let jetstream = jetstream::new(client.clone());
-        Bus { client, jetstream, source: format!("/lading/{service}") }
+        Bus { client, jetstream, source: format!("/lading/{service}"), replicas: 1 }
+    }
+
+    /// The streams and buckets this bus creates keep `replicas` copies (a clustered
+    /// JetStream: 3; at most 5). Existing ones keep theirs.
+    pub fn with_replicas(mut self, replicas: usize) -> Bus {
+        self.replicas = replicas.clamp(1, 5);
+        self
+    }
+
+    /// How many copies the streams and buckets this bus creates keep.
+    pub fn replicas(&self) -> usize {
+        self.replicas
     }
 
     pub fn client(&self) -> &async_nats::Client {

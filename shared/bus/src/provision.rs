@@ -26,6 +26,7 @@ impl Bus {
                 subjects: EventType::filters_kept(Kept::All),
                 duplicate_window: DUPLICATE_WINDOW,
                 storage: stream::StorageType::File,
+                num_replicas: self.replicas(),
                 ..Default::default()
             },
         )
@@ -38,6 +39,7 @@ impl Bus {
                 max_messages_per_subject: 1,
                 duplicate_window: DUPLICATE_WINDOW,
                 storage: stream::StorageType::File,
+                num_replicas: self.replicas(),
                 ..Default::default()
             },
         )
@@ -47,6 +49,7 @@ impl Bus {
                 .create_object_store(object_store::Config {
                     bucket: SNAPSHOTS_BUCKET.to_owned(),
                     storage: stream::StorageType::File,
+                    num_replicas: self.replicas(),
                     ..Default::default()
                 })
                 .await;
@@ -61,6 +64,7 @@ impl Bus {
             subjects: vec![lading_events::subject::DEAD_LETTERS_ALL.to_owned()],
             duplicate_window: DUPLICATE_WINDOW,
             storage: stream::StorageType::File,
+            num_replicas: self.replicas(),
             ..Default::default()
         })
         .await
@@ -82,6 +86,7 @@ impl Bus {
                     history,
                     max_age,
                     storage: stream::StorageType::File,
+                    num_replicas: self.replicas(),
                     ..Default::default()
                 })
                 .await;

@@ -37,6 +37,7 @@ impl Bus {
             max_age,
             duplicate_window: DUPLICATE_WINDOW.min(max_age),
             storage: stream::StorageType::File,
+            num_replicas: self.replicas(),
             ..Default::default()
         };
         let mut existing =

@@ -14,6 +14,8 @@ pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const HEALTH_ADDR_ENV: &str = "LADING_HEALTH_ADDR";
 /// This replica's name, for leases and logs (random when unset).
 pub const REPLICA_ENV: &str = "LADING_REPLICA";
+/// Copies of each stream and bucket Lading creates (1 to 5; 3 on a 3-node NATS cluster).
+pub const NATS_REPLICAS_ENV: &str = "LADING_NATS_REPLICAS";
 
 /// The NATS URL used when none is configured.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -24,11 +26,14 @@ pub struct ServiceConfig {
     pub nats_url: String,
     pub health_addr: Option<SocketAddr>,
     pub replica: String,
+    pub nats_replicas: usize,
 }
 
 impl ServiceConfig {
     pub fn new(nats_url: impl Into<String>) -> Self {
-        Self { nats_url: nats_url.into(), health_addr: None, replica: ulid::Ulid::new().to_string().to_lowercase() }
+        Self { nats_url: nats_url.into(), health_addr: None, replica: ulid::Ulid::new().to_string().to_lowercase(),
+            nats_replicas: 1,
+        }
     }
 
     /// Reads the common variables from `env`.
@@ -40,7 +45,19 @@ impl ServiceConfig {
         if let Some(replica) = env.get(REPLICA_ENV) {
             config.replica = replica.clone();
         }
+        config.nats_replicas = nats_replicas(env)?;
         Ok(config)
+    }
+}
+
+/// [`NATS_REPLICAS_ENV`], checked: 1 when unset.
+pub fn nats_replicas(env: &HashMap<String, String>) -> Result<usize, String> {
+    match env.get(NATS_REPLICAS_ENV) {
+        None => Ok(1),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n @ 1..=5) => Ok(n),
+            _ => Err(format!("{NATS_REPLICAS_ENV}={text:?}: must be a number from 1 to 5")),
+        },
     }
 }
 
@@ -55,7 +72,7 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
-    telemetry::init(std::env::var(telemetry::LOG_FORMAT_ENV).ok().as_deref());
+    let mut telemetry = telemetry::init_service(name, std::env::var(telemetry::LOG_FORMAT_ENV).ok().as_deref());
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match from_env(&env) {
         Ok(config) => config,
@@ -70,6 +87,8 @@ where
         result = run(config, Readiness::new(), shutdown) => result,
         () = deadline => return ExitCode::FAILURE,
     };
+    // The spans still buffered go out before the process ends.
+    tokio::task::block_in_place(|| telemetry.shutdown());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -95,6 +114,17 @@ mod tests {
         assert_eq!(config.health_addr, Some("0.0.0.0:8081".parse().unwrap()));
         assert_eq!(config.replica, "r1");
         assert_eq!(ServiceConfig::from_env(&HashMap::new()).unwrap().nats_url, DEFAULT_NATS_URL);
+    }
+
+    #[test]
+    fn nats_replicas_are_one_to_five() {
+        let env = |value: &str| HashMap::from([(NATS_REPLICAS_ENV.to_owned(), value.to_owned())]);
+        assert_eq!(ServiceConfig::from_env(&HashMap::new()).unwrap().nats_replicas, 1);
+        assert_eq!(ServiceConfig::from_env(&env("3")).unwrap().nats_replicas, 3);
+        for bad in ["0", "6", "three"] {
+            let error = ServiceConfig::from_env(&env(bad)).unwrap_err();
+            assert!(error.starts_with("LADING_NATS_REPLICAS=") && error.contains("1 to 5"), "{error}");
+        }
     }
 
     #[test]
