@@ -12,6 +12,7 @@
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
+//! - [`otlp`]: an OTLP/HTTP trace receiver in Python (a stand-in for a collector).
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -26,6 +27,7 @@ pub mod git;
 pub mod git_http;
 pub mod hostile;
 pub mod nats;
+pub mod otlp;
 pub mod python;
 pub mod registry;
 pub mod sandbox;
