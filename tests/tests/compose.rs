@@ -156,7 +156,10 @@ fn compose_up_promotes_the_example_through_two_stages_and_survives_a_killed_prom
             "image {image} is missing: build the images with scripts/docker-images (scripts/test does)"
         );
     }
-    assert!(root().join("target/docker-bin/lading").is_file(), "target/docker-bin/lading is missing: run scripts/docker-images");
+    assert!(
+        root().join("target/docker-bin/lading").is_file(),
+        "target/docker-bin/lading is missing: run scripts/docker-images"
+    );
 
     let stack = Stack {
         compose,
@@ -172,7 +175,11 @@ fn compose_up_promotes_the_example_through_two_stages_and_survives_a_killed_prom
     let containers = until("every container healthy", READY_TIMEOUT, || {
         let containers = stack.containers(None);
         let states: Vec<String> = containers.iter().map(|c| health(c)).collect();
-        if containers.len() == 7 && states.iter().all(|s| s == "healthy") { Ok(containers) } else { Err(format!("{states:?}")) }
+        if containers.len() == 7 && states.iter().all(|s| s == "healthy") {
+            Ok(containers)
+        } else {
+            Err(format!("{states:?}"))
+        }
     });
     let ready = started.elapsed();
     eprintln!("compose stack: `up -d` to every container healthy in {:.1}s", ready.as_secs_f64());
@@ -218,7 +225,8 @@ fn compose_up_promotes_the_example_through_two_stages_and_survives_a_killed_prom
             "{stage}: one commit per promotion; commits {commits:?}"
         );
         assert_eq!(commits, [format!("promote {app_head} to {stage}").as_str()], "{stage}");
-        let values = stdout_of(Command::new("git").arg("-C").arg(&gitops).args(["show", &format!("{branch}:values.yaml")]));
+        let values =
+            stdout_of(Command::new("git").arg("-C").arg(&gitops).args(["show", &format!("{branch}:values.yaml")]));
         assert!(values.contains(&app_head), "{stage} values.yaml: {values}");
     }
 }

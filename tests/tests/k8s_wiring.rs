@@ -172,7 +172,10 @@ fn check(expected: &Expected) {
         assert!(conf.contains(&format!("nats://nats-{n}.{}:6222", str_of(&headless["metadata"]["name"]))));
     }
     let nats_service = find(&objects, "Service", "nats").expect("a nats Service");
-    assert!(selects(&nats["spec"]["selector"], &nats_service["spec"]["selector"]) || nats_service["spec"]["selector"] == nats["spec"]["selector"]["matchLabels"]);
+    assert!(
+        selects(&nats["spec"]["selector"], &nats_service["spec"]["selector"])
+            || nats_service["spec"]["selector"] == nats["spec"]["selector"]["matchLabels"]
+    );
     let client_port = nats_service["spec"]["ports"].as_array().unwrap().iter().find(|p| p["name"] == "client").unwrap();
     assert_eq!(container_port(nats_container, &client_port["targetPort"]), Some(4222));
 
@@ -181,7 +184,8 @@ fn check(expected: &Expected) {
     let mut used_accounts = BTreeSet::from([str_of(&nats_pod["spec"]["serviceAccountName"])]);
 
     for (user, name) in SERVICES {
-        let deployment = find(&objects, "Deployment", name).unwrap_or_else(|| panic!("{overlay}: no Deployment {name}"));
+        let deployment =
+            find(&objects, "Deployment", name).unwrap_or_else(|| panic!("{overlay}: no Deployment {name}"));
         let wanted = expected.replicas.iter().find(|(n, _)| *n == name).unwrap().1;
         assert_eq!(deployment["spec"]["replicas"], wanted, "{overlay}: {name} replicas");
         let pod = &deployment["spec"]["template"];
@@ -201,8 +205,7 @@ fn check(expected: &Expected) {
         assert_eq!(port.parse::<u64>().unwrap(), client_port["port"].as_u64().unwrap(), "{overlay}: {name}");
 
         // Probes on the port the process serves health on.
-        let health_addr =
-            if user == NatsUser::Api { &env["LADING_API_ADDR"] } else { &env["LADING_HEALTH_ADDR"] };
+        let health_addr = if user == NatsUser::Api { &env["LADING_API_ADDR"] } else { &env["LADING_HEALTH_ADDR"] };
         let served: u64 = health_addr.rsplit_once(':').unwrap().1.parse().unwrap();
         for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
             let get = &container[probe]["httpGet"];
@@ -214,7 +217,10 @@ fn check(expected: &Expected) {
 
         // A disruption budget, and a Service whose port reaches the container.
         let pdbs = of_kind(&objects, "PodDisruptionBudget");
-        assert!(pdbs.iter().any(|p| selects(&p["spec"]["selector"], &pod["metadata"]["labels"])), "{overlay}: {name} PDB");
+        assert!(
+            pdbs.iter().any(|p| selects(&p["spec"]["selector"], &pod["metadata"]["labels"])),
+            "{overlay}: {name} PDB"
+        );
         let service = find(&objects, "Service", name).unwrap_or_else(|| panic!("{overlay}: no Service {name}"));
         for port in service["spec"]["ports"].as_array().unwrap() {
             assert!(container_port(container, &port["targetPort"]).is_some(), "{overlay}: Service {name} {port}");
@@ -244,7 +250,9 @@ fn check(expected: &Expected) {
             for path in rule["http"]["paths"].as_array().unwrap() {
                 let backend = &path["backend"]["service"];
                 let service = find(&objects, "Service", str_of(&backend["name"])).expect("the Ingress's Service");
-                assert!(service["spec"]["ports"].as_array().unwrap().iter().any(|p| p["name"] == backend["port"]["name"]));
+                assert!(
+                    service["spec"]["ports"].as_array().unwrap().iter().any(|p| p["name"] == backend["port"]["name"])
+                );
             }
         }
     }

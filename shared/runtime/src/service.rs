@@ -31,7 +31,10 @@ pub struct ServiceConfig {
 
 impl ServiceConfig {
     pub fn new(nats_url: impl Into<String>) -> Self {
-        Self { nats_url: nats_url.into(), health_addr: None, replica: ulid::Ulid::new().to_string().to_lowercase(),
+        Self {
+            nats_url: nats_url.into(),
+            health_addr: None,
+            replica: ulid::Ulid::new().to_string().to_lowercase(),
             nats_replicas: 1,
         }
     }
