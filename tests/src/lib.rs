@@ -12,6 +12,8 @@
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
+//! - [`nats_cluster`]: a cluster of `nats-server`s on loopback (R3 streams), whose
+//!   servers can be killed and started again.
 //! - [`otlp`]: an OTLP/HTTP trace receiver in Python (a stand-in for a collector).
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
@@ -27,6 +29,7 @@ pub mod git;
 pub mod git_http;
 pub mod hostile;
 pub mod nats;
+pub mod nats_cluster;
 pub mod otlp;
 pub mod python;
 pub mod registry;

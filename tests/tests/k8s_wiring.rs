@@ -204,6 +204,16 @@ fn check(expected: &Expected) {
         assert_eq!(service, "nats", "{overlay}: {name} connects to {host}");
         assert_eq!(port.parse::<u64>().unwrap(), client_port["port"].as_u64().unwrap(), "{overlay}: {name}");
 
+        // No more copies of a stream than NATS has servers.
+        if let Some(replicas) = env.get("LADING_STREAM_REPLICAS") {
+            let replicas: u64 = replicas.parse().unwrap();
+            assert!(
+                replicas <= expected.nats_replicas,
+                "{overlay}: {name} wants R{replicas} of {} servers",
+                expected.nats_replicas
+            );
+        }
+
         // Probes on the port the process serves health on.
         let health_addr = if user == NatsUser::Api { &env["LADING_API_ADDR"] } else { &env["LADING_HEALTH_ADDR"] };
         let served: u64 = health_addr.rsplit_once(':').unwrap().1.parse().unwrap();

@@ -154,8 +154,8 @@ impl Limits {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nats_url: String,
-    /// Copies of each stream and bucket the api creates (`LADING_NATS_REPLICAS`).
-    pub nats_replicas: usize,
+    /// Replicas of each stream and bucket; `None` follows the NATS cluster's size.
+    pub stream_replicas: Option<usize>,
     pub listen_addr: SocketAddr,
     pub limits: Limits,
     pub events: Events,
@@ -185,7 +185,7 @@ impl Config {
     pub fn new(nats_url: impl Into<String>, listen_addr: SocketAddr) -> Self {
         Self {
             nats_url: nats_url.into(),
-            nats_replicas: 1,
+            stream_replicas: None,
             listen_addr,
             limits: Limits::default(),
             events: Events::default(),
@@ -202,7 +202,7 @@ impl Config {
         let listen_addr = addr.parse().map_err(|e| format!("{LISTEN_ADDR_ENV}={addr:?}: {e}"))?;
         let mut config =
             Config::new(env.get(NATS_URL_ENV).cloned().unwrap_or_else(|| "nats://127.0.0.1:4222".into()), listen_addr);
-        config.nats_replicas = lading_runtime::service::nats_replicas(env)?;
+        config.stream_replicas = lading_runtime::service::stream_replicas_from_env(env)?;
         config.limits = Limits::from_env(env)?;
         config.events = Events::from_env(env)?;
         if let Some(token) = env.get(ADMIN_TOKEN_ENV).filter(|t| !t.trim().is_empty()) {

@@ -109,7 +109,7 @@ pub async fn serve(
         server::serve(listener, app, limits, tls, async move { server_shutdown.cancelled().await }).await
     });
     tracing::info!(%addr, scheme, "api listening");
-    let bus = Bus::connect(&config.nats_url, "api").await?.with_replicas(config.nats_replicas);
+    let bus = Bus::connect(&config.nats_url, "api").await?.with_stream_replicas(config.stream_replicas);
     bus.provision().await?;
     bus.provision_public(config.events.max_age).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;

@@ -67,15 +67,22 @@ pub struct Bus {
     client: async_nats::Client,
     jetstream: jetstream::Context,
     source: String,
-    replicas: usize,
+    /// Replicas of each stream and bucket this connection provisions; `None` follows
+    /// the cluster's size.
+    stream_replicas: Option<usize>,
 }
 
 impl Bus {
     /// Connects to `url` as `service` (e.g. `warehouse`), retrying the initial connection
     /// until `connect_timeout` passes. A user and password in `url`
     /// (`nats://user:password@host:port`) are sent as the connection's credentials.
+    /// Several servers of a cluster are given comma-separated
+    /// (`nats://user:password@a:4222,nats://b:4222`): the connection starts with any of
+    /// them that answers and moves to another when its server goes away; the first user
+    /// and password given is used for all.
     pub async fn connect(url: &str, service: &str) -> Result<Bus> {
-        let (url, credentials) = nats_users::split_credentials(url);
+        let (urls, credentials) = nats_users::split_server_list(url);
+        let url = urls.join(",");
         let mut options = async_nats::ConnectOptions::new();
         if let Some((user, password)) = credentials {
             options = options.user_and_password(user, password);
@@ -86,7 +93,7 @@ impl Bus {
             .custom_inbox_prefix(nats_users::inbox_prefix(service))
             .retry_on_initial_connect()
             .connection_timeout(std::time::Duration::from_secs(5))
-            .connect(url.as_str())
+            .connect(urls)
             .await
             .map_err(|source| BusError::Connect { url: url.clone(), source })?;
         Ok(Self::from_client(client, service))
@@ -94,19 +101,14 @@ impl Bus {
 
     pub fn from_client(client: async_nats::Client, service: &str) -> Bus {
         let jetstream = jetstream::new(client.clone());
-        Bus { client, jetstream, source: format!("/lading/{service}"), replicas: 1 }
+        Bus { client, jetstream, source: format!("/lading/{service}"), stream_replicas: None }
     }
 
-    /// The streams and buckets this bus creates keep `replicas` copies (a clustered
-    /// JetStream: 3; at most 5). Existing ones keep theirs.
-    pub fn with_replicas(mut self, replicas: usize) -> Bus {
-        self.replicas = replicas.clamp(1, 5);
+    /// Provisions streams and buckets with `replicas` copies (`None`: as many as the
+    /// cluster has servers, at most three).
+    pub fn with_stream_replicas(mut self, replicas: Option<usize>) -> Bus {
+        self.stream_replicas = replicas;
         self
-    }
-
-    /// How many copies the streams and buckets this bus creates keep.
-    pub fn replicas(&self) -> usize {
-        self.replicas
     }
 
     pub fn client(&self) -> &async_nats::Client {

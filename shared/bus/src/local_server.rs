@@ -79,10 +79,20 @@ impl LocalNatsServer {
         store_dir: &Path,
         passwords: &crate::nats_users::NatsPasswords,
     ) -> Result<Self, LocalServerError> {
+        Self::start_with_users_and(store_dir, passwords, "").await
+    }
+
+    /// Like [`LocalNatsServer::start_with_users`], with more configuration after the
+    /// users (a `server_name` and a `cluster` block, say).
+    pub async fn start_with_users_and(
+        store_dir: &Path,
+        passwords: &crate::nats_users::NatsPasswords,
+        more_configuration: &str,
+    ) -> Result<Self, LocalServerError> {
         use crate::nats_users::{Password, server_authorization};
         std::fs::create_dir_all(store_dir)?;
         let config = store_dir.join("nats.conf");
-        let text = server_authorization(|user| Password::Literal(passwords.get(user)));
+        let text = server_authorization(|user| Password::Literal(passwords.get(user))) + "\n" + more_configuration;
         {
             use std::io::Write as _;
             use std::os::unix::fs::OpenOptionsExt as _;
@@ -134,6 +144,21 @@ impl LocalNatsServer {
     pub async fn restart(&mut self) -> Result<(), LocalServerError> {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+        self.child = spawn_on(&self.binary, self.port, &self.store_dir, self.config.as_deref(), &self.log_path)
+            .await
+            .map_err(LocalServerError::DidNotStart)?;
+        Ok(())
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit; [`LocalNatsServer::resume`]
+    /// starts it again on the same port with the same store.
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
+    /// Starts a killed server again on the same port with the same store.
+    pub async fn resume(&mut self) -> Result<(), LocalServerError> {
         self.child = spawn_on(&self.binary, self.port, &self.store_dir, self.config.as_deref(), &self.log_path)
             .await
             .map_err(LocalServerError::DidNotStart)?;

@@ -275,6 +275,23 @@ pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
     (format!("{scheme}://{host}"), Some((decode(user), decode(password))))
 }
 
+/// Splits a comma-separated list of NATS URLs into the URLs without credentials and
+/// the first user and password any of them carries.
+pub fn split_server_list(urls: &str) -> (Vec<String>, Option<(String, String)>) {
+    let mut credentials = None;
+    let urls = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            let (url, given) = split_credentials(url);
+            credentials = credentials.take().or(given);
+            url
+        })
+        .collect();
+    (urls, credentials)
+}
+
 /// `url` with any password in it replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
@@ -299,6 +316,14 @@ pub const DEPLOYMENT_USERS_HEADER: &str = "# Lading's NATS users and their permi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_list_is_split_and_its_first_credentials_kept() {
+        let (urls, credentials) = split_server_list("nats://api:s%40cret@a:4222, nats://b:4222,nats://other:x@c:4222");
+        assert_eq!(urls, ["nats://a:4222", "nats://b:4222", "nats://c:4222"]);
+        assert_eq!(credentials, Some(("api".to_owned(), "s@cret".to_owned())));
+        assert_eq!(split_server_list("nats://a:4222"), (vec!["nats://a:4222".to_owned()], None));
+    }
 
     #[test]
     fn passwords_go_into_urls_and_never_into_messages() {

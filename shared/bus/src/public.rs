@@ -31,13 +31,14 @@ impl Bus {
     /// stream's age limit is brought in line.
     pub async fn provision_public(&self, max_age: Duration) -> Result<()> {
         let js = self.jetstream();
+        let replicas = self.replicas().await;
         let config = stream::Config {
             name: PUBLIC_STREAM.to_owned(),
             subjects: vec![subject::PUBLIC_ALL.to_owned()],
             max_age,
             duplicate_window: DUPLICATE_WINDOW.min(max_age),
             storage: stream::StorageType::File,
-            num_replicas: self.replicas(),
+            num_replicas: replicas.count,
             ..Default::default()
         };
         let mut existing =
@@ -49,7 +50,7 @@ impl Bus {
             current.duplicate_window = DUPLICATE_WINDOW.min(max_age);
             js.update_stream(current).await.map_err(|e| BusError::nats("updating the public stream", e))?;
         }
-        Ok(())
+        crate::provision::ensure_replicas(js, PUBLIC_STREAM, replicas).await
     }
 
     /// Publishes `event`'s CloudEvent (the fact at `log_sequence`, published internally

@@ -28,7 +28,7 @@ pub async fn start_service(
     if let Some(addr) = config.health_addr {
         lading_runtime::health::serve(addr, readiness.clone(), shutdown.clone()).await.map_err(StartError::Health)?;
     }
-    let bus = Bus::connect(&config.nats_url, service).await?.with_replicas(config.nats_replicas);
+    let bus = Bus::connect(&config.nats_url, service).await?.with_stream_replicas(config.stream_replicas);
     bus.provision().await?;
     Ok((bus, ready))
 }

@@ -14,8 +14,12 @@ pub const NATS_URL_ENV: &str = "LADING_NATS_URL";
 pub const HEALTH_ADDR_ENV: &str = "LADING_HEALTH_ADDR";
 /// This replica's name, for leases and logs (random when unset).
 pub const REPLICA_ENV: &str = "LADING_REPLICA";
-/// Copies of each stream and bucket Lading creates (1 to 5; 3 on a 3-node NATS cluster).
-pub const NATS_REPLICAS_ENV: &str = "LADING_NATS_REPLICAS";
+
+/// How many servers keep a copy of each stream and bucket (1 to 5; derived from the
+/// NATS cluster's size when unset).
+pub const STREAM_REPLICAS_ENV: &str = "LADING_STREAM_REPLICAS";
+/// The most replicas JetStream allows for a stream.
+pub const MAX_STREAM_REPLICAS: usize = 5;
 
 /// The NATS URL used when none is configured.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -26,7 +30,8 @@ pub struct ServiceConfig {
     pub nats_url: String,
     pub health_addr: Option<SocketAddr>,
     pub replica: String,
-    pub nats_replicas: usize,
+    /// Replicas of each stream and bucket; `None` follows the cluster's size.
+    pub stream_replicas: Option<usize>,
 }
 
 impl ServiceConfig {
@@ -35,7 +40,7 @@ impl ServiceConfig {
             nats_url: nats_url.into(),
             health_addr: None,
             replica: ulid::Ulid::new().to_string().to_lowercase(),
-            nats_replicas: 1,
+            stream_replicas: None,
         }
     }
 
@@ -48,19 +53,21 @@ impl ServiceConfig {
         if let Some(replica) = env.get(REPLICA_ENV) {
             config.replica = replica.clone();
         }
-        config.nats_replicas = nats_replicas(env)?;
+        config.stream_replicas = stream_replicas_from_env(env)?;
         Ok(config)
     }
 }
 
-/// [`NATS_REPLICAS_ENV`], checked: 1 when unset.
-pub fn nats_replicas(env: &HashMap<String, String>) -> Result<usize, String> {
-    match env.get(NATS_REPLICAS_ENV) {
-        None => Ok(1),
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(n @ 1..=5) => Ok(n),
-            _ => Err(format!("{NATS_REPLICAS_ENV}={text:?}: must be a number from 1 to 5")),
-        },
+/// Reads [`STREAM_REPLICAS_ENV`]: a number from 1 to [`MAX_STREAM_REPLICAS`], or unset.
+pub fn stream_replicas_from_env(env: &HashMap<String, String>) -> Result<Option<usize>, String> {
+    let Some(value) = env.get(STREAM_REPLICAS_ENV).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_STREAM_REPLICAS).contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "{STREAM_REPLICAS_ENV}={value:?}: expected a number of replicas from 1 to {MAX_STREAM_REPLICAS}"
+        )),
     }
 }
 
@@ -116,17 +123,23 @@ mod tests {
         assert_eq!(config.nats_url, "nats://n:4222");
         assert_eq!(config.health_addr, Some("0.0.0.0:8081".parse().unwrap()));
         assert_eq!(config.replica, "r1");
+        assert_eq!(config.stream_replicas, None);
         assert_eq!(ServiceConfig::from_env(&HashMap::new()).unwrap().nats_url, DEFAULT_NATS_URL);
     }
 
     #[test]
-    fn nats_replicas_are_one_to_five() {
-        let env = |value: &str| HashMap::from([(NATS_REPLICAS_ENV.to_owned(), value.to_owned())]);
-        assert_eq!(ServiceConfig::from_env(&HashMap::new()).unwrap().nats_replicas, 1);
-        assert_eq!(ServiceConfig::from_env(&env("3")).unwrap().nats_replicas, 3);
-        for bad in ["0", "6", "three"] {
-            let error = ServiceConfig::from_env(&env(bad)).unwrap_err();
-            assert!(error.starts_with("LADING_NATS_REPLICAS=") && error.contains("1 to 5"), "{error}");
+    fn stream_replicas_are_a_number_from_one_to_five() {
+        let with = |value: &str| {
+            ServiceConfig::from_env(&HashMap::from([(STREAM_REPLICAS_ENV.to_owned(), value.to_owned())]))
+                .map(|c| c.stream_replicas)
+        };
+        assert_eq!(with("3"), Ok(Some(3)));
+        assert_eq!(with(" 1 "), Ok(Some(1)));
+        assert_eq!(with(""), Ok(None));
+        for bad in ["0", "6", "three", "-1"] {
+            let error = with(bad).unwrap_err();
+            assert!(error.starts_with("LADING_STREAM_REPLICAS="), "{error}");
+            assert!(error.contains("from 1 to 5"), "{error}");
         }
     }
 
