@@ -11,10 +11,12 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 
 const RECEIVER: &str = r#"
-import json, sys
+import json, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest, ExportTraceServiceResponse)
+
+printing = threading.Lock()
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
@@ -24,11 +26,12 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
+        lines = []
         for resource_spans in request.resource_spans:
             attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    print(json.dumps({
+                    lines.append(json.dumps({
                         "service": attributes.get("service.name", ""),
                         "resource": attributes,
                         "name": span.name,
@@ -36,7 +39,12 @@ class Handler(BaseHTTPRequestHandler):
                         "span_id": span.span_id.hex(),
                         "parent_span_id": span.parent_span_id.hex(),
                         "attributes": {a.key: a.value.string_value for a in span.attributes},
-                    }), flush=True)
+                    }))
+        # Requests are served side by side: one request's lines are written at once.
+        with printing:
+            for line in lines:
+                sys.stdout.write(line + "\n")
+            sys.stdout.flush()
         reply = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
