@@ -80,6 +80,22 @@ ensure_helm_python() {
     export PATH="$TOOLS_DIR/venv/bin:$PATH"
 }
 
+# The telemetry test's OTLP receiver decodes spans with the official protobuf classes.
+ensure_python_otlp() {
+    ensure_venv
+    if ! "$TOOLS_DIR/venv/bin/python" -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2' 2>/dev/null; then
+        say "installing opentelemetry-proto (pip) into $TOOLS_DIR/venv"
+        "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check opentelemetry-proto
+    fi
+    export LADING_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
+}
+
+# Docker tests run where an engine answers: the images are built (and the engine seeded
+# with their base images when it cannot pull) by scripts/docker-images.
+docker_available() {
+    command -v docker >/dev/null && docker info >/dev/null 2>&1
+}
+
 ensure_nats_server() {
     local found
     found=$(command -v nats-server || true)

@@ -19,6 +19,7 @@
 //! - [`nats_cluster`]: a cluster of `nats-server`s on loopback (R3 streams), whose
 //!   servers can be killed and started again.
 //! - [`prometheus`]: a `prometheus` per test scraping an exporter whose gauge the test sets.
+//! - [`otlp`]: an OTLP/HTTP trace receiver in Python (a stand-in for a collector).
 //! - [`python`]: a subscriber to the public events in Python (`nats-py`), sharing no
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
@@ -38,6 +39,7 @@ pub mod kube;
 pub mod nats;
 pub mod nats_cluster;
 pub mod prometheus;
+pub mod otlp;
 pub mod python;
 pub mod registry;
 pub mod sandbox;

@@ -154,7 +154,10 @@ where
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    lading_runtime::telemetry::init(std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV).ok().as_deref());
+    let _telemetry = lading_runtime::telemetry::init_service(
+        "lading",
+        std::env::var(lading_runtime::telemetry::LOG_FORMAT_ENV).ok().as_deref(),
+    );
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let _lock = lock_data_dir(&data_dir)?;

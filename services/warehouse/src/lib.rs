@@ -39,6 +39,7 @@ use lading_runtime::{Readiness, Shutdown};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 pub use config::Config;
 use lading_domain::credentials::Credentials;
@@ -152,8 +153,11 @@ async fn poll(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
             running.spawn(async move {
                 // Even a discovery that panics leaves its turn, so the next one runs.
                 let _done = InFlight { key, set: in_flight };
-                let trace = lading_bus::tracing_context::new_root();
-                let _ = discover::discover(&context, &project, &name, &spec, round, &trace).await;
+                // A discovery starts a trace; the freight it makes carries it onwards.
+                let span = tracing::info_span!("discover", otel.name = "warehouse discover", project = %project, warehouse = %name);
+                let trace =
+                    lading_bus::tracing_context::of_span(&span).unwrap_or_else(lading_bus::tracing_context::new_root);
+                let _ = discover::discover(&context, &project, &name, &spec, round, &trace).instrument(span).await;
             });
         }
         while let Some(joined) = running.try_join_next() {

@@ -20,10 +20,11 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, Message};
 use futures::{FutureExt, StreamExt};
-use lading_events::headers::{CE_TYPE, TRACEPARENT};
+use lading_events::headers::CE_TYPE;
 use lading_events::{Event, TraceContext, decode, subject};
 use lading_runtime::Shutdown;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::names::EVENTS_STREAM;
 use crate::{Bus, BusError, Result};
@@ -207,17 +208,27 @@ impl Bus {
                 return;
             }
         };
-        let parent = headers.get(TRACEPARENT).and_then(|v| TraceContext::parse(v.as_str()));
-        let trace = crate::tracing_context::child_of(parent.as_ref());
+        // The span of this handling continues the trace of the message (read by the W3C
+        // propagator); what the handler publishes names it as the parent.
+        let parent_context = crate::tracing_context::extract(&headers);
+        let parent = crate::tracing_context::of_context(&parent_context);
         let span = tracing::info_span!(
             "handle",
+            otel.name = %format!("{} {}", self.source().trim_start_matches("/lading/"), event.event_type().ce_type()),
+            otel.kind = "consumer",
             consumer = spec.name,
             event.r#type = event.event_type().ce_type(),
             event.id = event.identity(),
             project = event.project(),
-            trace_id = trace.trace_id_hex(),
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
             seq = stream_sequence,
         );
+        let _ = span.set_parent(parent_context);
+        let trace =
+            crate::tracing_context::of_span(&span).unwrap_or_else(|| crate::tracing_context::child_of(parent.as_ref()));
+        span.record("trace_id", trace.trace_id_hex());
+        span.record("span_id", format!("{:016x}", trace.span_id));
         let event_type = event.event_type().ce_type();
         let event_id = event.identity();
         let delivery = Delivery { event, stream_sequence, delivered, trace };

@@ -309,6 +309,15 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The deployments' copies of [`server_authorization`] with passwords from the
+/// environment (kept equal to it by a test).
+pub const DEPLOYMENT_USERS_FILES: [&str; 2] = ["deploy/nats/users.conf", "k8s/base/nats/users.conf"];
+
+/// The first lines of each of [`DEPLOYMENT_USERS_FILES`].
+pub const DEPLOYMENT_USERS_HEADER: &str = "# Lading's NATS users and their permissions, rendered from shared/bus/src/nats_users.rs\n\
+# (rewrite with `LADING_BLESS=1 cargo test -p lading-bus deployment_users`). Each password\n\
+# is read from the environment variable named beside it when nats-server starts.\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +398,26 @@ mod tests {
     fn services_listen_only_on_their_own_inbox() {
         for user in [NatsUser::Api, NatsUser::Warehouse, NatsUser::Promoter, NatsUser::Verifier] {
             assert_eq!(permissions(user).subscribe, [format!("_INBOX_lading_{}.>", user.name())]);
+        }
+    }
+
+    /// The users file that docker-compose.yml and k8s/ give `nats-server`: the block
+    /// rendered here, so a deployment grants each service exactly these permissions.
+    #[test]
+    fn the_deployment_users_files_are_the_rendered_block() {
+        let rendered = format!("{DEPLOYMENT_USERS_HEADER}{}", server_authorization(|_| Password::FromEnv));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for file in DEPLOYMENT_USERS_FILES {
+            let path = root.join(file);
+            if std::env::var_os("LADING_BLESS").is_some() {
+                std::fs::write(&path, &rendered).unwrap();
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                text == rendered,
+                "{file} differs from the users of nats_users.rs: rewrite it with \
+                 `LADING_BLESS=1 cargo test -p lading-bus deployment_users`"
+            );
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
-use lading_events::headers::CE_ID;
+use lading_events::headers::{CE_ID, TRACEPARENT};
 use lading_events::{Event, EventHeaders, TraceContext, encode};
 use lading_runtime::Shutdown;
 
@@ -36,11 +36,15 @@ enum Sent {
     WrongLastSequence,
 }
 
-fn header_map(headers: &EventHeaders) -> HeaderMap {
+/// The message's headers; its trace context is written by OpenTelemetry's W3C propagator.
+fn header_map(headers: &EventHeaders, trace: &TraceContext) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in headers.pairs() {
-        map.insert(name, value);
+        if name != TRACEPARENT {
+            map.insert(name, value);
+        }
     }
+    crate::tracing_context::inject(trace, &mut map);
     map
 }
 
@@ -138,7 +142,7 @@ impl Bus {
         expected_subject_seq: Option<u64>,
     ) -> Result<Sent> {
         let headers = EventHeaders::for_event(event, self.source(), trace);
-        let mut map = header_map(&headers);
+        let mut map = header_map(&headers, trace);
         if let Some(seq) = expected_subject_seq {
             map.insert("Nats-Expected-Last-Subject-Sequence", seq.to_string().as_str());
         }

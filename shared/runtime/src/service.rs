@@ -82,7 +82,7 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
-    telemetry::init(std::env::var(telemetry::LOG_FORMAT_ENV).ok().as_deref());
+    let mut telemetry = telemetry::init_service(name, std::env::var(telemetry::LOG_FORMAT_ENV).ok().as_deref());
     let env: HashMap<String, String> = std::env::vars().collect();
     let config = match from_env(&env) {
         Ok(config) => config,
@@ -97,6 +97,8 @@ where
         result = run(config, Readiness::new(), shutdown) => result,
         () = deadline => return ExitCode::FAILURE,
     };
+    // The spans still buffered go out before the process ends.
+    tokio::task::block_in_place(|| telemetry.shutdown());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
