@@ -149,3 +149,16 @@ ensure_chromium() {
 }
 # The Kubernetes tests run a real kube-apiserver and etcd: ensure_kube_apiserver.
 source "$LADING_ROOT/scripts/lib/kube.sh"
+
+# cargo-fuzz (crates.io) into .tools/cargo, built with the machine's toolchain. Fuzzing
+# needs nightly-only rustc flags; scripts/fuzz runs it on stable with RUSTC_BOOTSTRAP=1.
+# Returns non-zero (after saying why) when it cannot be built, so callers can skip.
+ensure_cargo_fuzz() {
+    export PATH="$TOOLS_DIR/cargo/bin:$PATH"
+    cargo fuzz --version >/dev/null 2>&1 && return 0
+    say "installing cargo-fuzz (cargo install --locked) into $TOOLS_DIR/cargo"
+    cargo install --quiet --locked --root "$TOOLS_DIR/cargo" cargo-fuzz || {
+        say "cargo-fuzz could not be built"
+        return 1
+    }
+}

@@ -32,6 +32,8 @@ use serde_json::{Map, Value};
 
 pub use credentials::GitCredentials;
 pub use remotes::{HttpStepBudget, RemoteBudgets, Remotes, parse_git_providers};
+pub use structured_update::{edit_json, edit_toml};
+pub use yaml_edit::{append_to_sequence, set_values};
 
 use crate::engine::workspace::Workspace;
 

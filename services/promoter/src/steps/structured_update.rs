@@ -23,23 +23,28 @@ fn write(ctx: &StepContext<'_>, path: &str, text: String) -> Result<(), String> 
 /// `json-update`.
 pub fn json_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let before = read(ctx, &config.path)?;
-    serde_json::from_str::<Value>(&before).map_err(|e| parse_errors::json(&config.path, &e))?;
     let updates: Vec<(String, Value)> = config.updates.into_iter().map(|u| (u.key, u.value)).collect();
+    let after = edit_json(&config.path, &before, &updates)?;
+    write(ctx, &config.path, after)?;
+    Ok(Map::new())
+}
+
+/// Sets each `(key, value)` of `updates` in the JSON text `before` (of the file `path`,
+/// named in errors), keeping its layout where the edits allow.
+pub fn edit_json(path: &str, before: &str, updates: &[(String, Value)]) -> Result<String, String> {
+    serde_json::from_str::<Value>(before).map_err(|e| parse_errors::json(path, &e))?;
     // In-place edits keep the layout; if the result is no longer JSON (a key had to be
     // added in YAML style), rewrite the document as pretty JSON instead.
-    let after = match set_values(&before, &updates) {
+    Ok(match set_values(before, updates) {
         Ok(text) if serde_json::from_str::<Value>(&text).is_ok() => text,
         _ => {
-            let mut document: Value =
-                serde_json::from_str(&before).map_err(|e| parse_errors::json(&config.path, &e))?;
-            for (key, value) in &updates {
-                set_path(&mut document, key, value.clone()).map_err(|e| format!("{}: {key}: {e}", config.path))?;
+            let mut document: Value = serde_json::from_str(before).map_err(|e| parse_errors::json(path, &e))?;
+            for (key, value) in updates {
+                set_path(&mut document, key, value.clone()).map_err(|e| format!("{path}: {key}: {e}"))?;
             }
             serde_json::to_string_pretty(&document).map_err(|e| e.to_string())? + "\n"
         }
-    };
-    write(ctx, &config.path, after)?;
-    Ok(Map::new())
+    })
 }
 
 /// Sets `value` at a dotted `key` in a JSON tree, creating objects on the way.
@@ -104,17 +109,25 @@ fn toml_value(value: &Value) -> Result<toml_edit::Value, String> {
 /// `toml-update`.
 pub fn toml_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let before = read(ctx, &config.path)?;
-    let mut document: toml_edit::DocumentMut =
-        before.parse().map_err(|e| parse_errors::toml(&config.path, &before, &e))?;
-    for (i, update) in config.updates.iter().enumerate() {
-        let parts: Vec<&str> = update.key.split('.').collect();
+    let updates: Vec<(String, Value)> = config.updates.into_iter().map(|u| (u.key, u.value)).collect();
+    let after = edit_toml(&config.path, &before, &updates)?;
+    write(ctx, &config.path, after)?;
+    Ok(Map::new())
+}
+
+/// Sets each `(key, value)` of `updates` in the TOML text `before` (of the file `path`,
+/// named in errors), keeping comments and spacing.
+pub fn edit_toml(path: &str, before: &str, updates: &[(String, Value)]) -> Result<String, String> {
+    let mut document: toml_edit::DocumentMut = before.parse().map_err(|e| parse_errors::toml(path, before, &e))?;
+    for (i, (key, value)) in updates.iter().enumerate() {
+        let parts: Vec<&str> = key.split('.').collect();
         if parts.iter().any(|p| p.is_empty()) {
-            return Err(format!("config.updates[{i}].key: {:?} is not a dotted key path", update.key));
+            return Err(format!("config.updates[{i}].key: {key:?} is not a dotted key path"));
         }
         let mut item = document.as_item_mut();
         for part in &parts[..parts.len() - 1] {
             let table = item.as_table_like_mut().ok_or_else(|| {
-                format!("config.updates[{i}].key: {:?} crosses a value that is not a table", update.key)
+                format!("config.updates[{i}].key: {key:?} crosses a value that is not a table")
             })?;
             if table.get(part).is_none() {
                 table.insert(part, toml_edit::table());
@@ -123,9 +136,9 @@ pub fn toml_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, 
         }
         let table = item
             .as_table_like_mut()
-            .ok_or_else(|| format!("config.updates[{i}].key: {:?} crosses a value that is not a table", update.key))?;
+            .ok_or_else(|| format!("config.updates[{i}].key: {key:?} crosses a value that is not a table"))?;
         let last = parts[parts.len() - 1];
-        let new = toml_value(&update.value).map_err(|e| format!("config.updates[{i}].value: {e}"))?;
+        let new = toml_value(value).map_err(|e| format!("config.updates[{i}].value: {e}"))?;
         match table.get_mut(last).and_then(|existing| existing.as_value_mut()) {
             // Keep the comments and spacing around the old value.
             Some(existing) => {
@@ -138,6 +151,5 @@ pub fn toml_update(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, 
             }
         }
     }
-    write(ctx, &config.path, document.to_string())?;
-    Ok(Map::new())
+    Ok(document.to_string())
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 /// The `rel="next"` target of a `Link` header.
-pub(super) fn next_link(link: &str) -> Option<String> {
+pub fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         params
@@ -15,7 +15,7 @@ pub(super) fn next_link(link: &str) -> Option<String> {
 }
 
 /// `realm="…",service="…",scope="…"`.
-pub(super) fn parse_challenge(params: &str) -> HashMap<String, String> {
+pub fn parse_challenge(params: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let mut rest = params.trim();
     while let Some((key, after)) = rest.split_once('=') {

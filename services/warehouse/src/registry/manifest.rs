@@ -40,7 +40,7 @@ fn platform_of(value: &Value, arch_key: &str) -> String {
 }
 
 /// Reads the manifest `what` (for errors) from its bytes.
-pub(super) fn parse_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
+pub fn parse_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| RegistryError::Unreadable { what: what.to_owned(), reason: format!("not a manifest: {e}") })?;
     let digest = |text: &str, field: String| {
@@ -64,7 +64,7 @@ pub(super) fn parse_manifest(what: &str, bytes: &[u8]) -> Result<Manifest> {
 }
 
 /// Reads an image config from its bytes; an unreadable one tells nothing.
-pub(super) fn parse_config(bytes: &[u8]) -> ImageConfig {
+pub fn parse_config(bytes: &[u8]) -> ImageConfig {
     let value: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     let created_ms = value["created"]
         .as_str()

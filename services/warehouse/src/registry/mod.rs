@@ -38,8 +38,8 @@ mod transport;
 
 pub use error::RegistryError;
 use error::Result;
-use http::next_link;
-pub use manifest::{ImageConfig, Manifest, PlatformManifest};
+pub use http::{next_link, parse_challenge};
+pub use manifest::{ImageConfig, Manifest, PlatformManifest, parse_config, parse_manifest};
 pub use repository::Repository;
 use transport::{Auth, Host};
 
