@@ -157,7 +157,9 @@ impl TestPrometheus {
 
 /// `text` percent-encoded for a query string.
 fn encode(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 async fn get_json(url: &str) -> Result<serde_json::Value, String> {

@@ -240,11 +240,7 @@ async fn json_logs_carry_the_trace_and_span_of_the_handled_event() {
         if let Some(span) = receiver.spans.iter().find(|s| s.span_id == span_id) {
             break span.clone();
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no span {span_id} among {} received",
-            receiver.spans.len()
-        );
+        assert!(tokio::time::Instant::now() < deadline, "no span {span_id} among {} received", receiver.spans.len());
     };
     assert_eq!(span.trace_id, trace_id, "{span:?}");
     assert_eq!(span.service, "lading-promoter", "{span:?}");

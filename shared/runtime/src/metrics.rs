@@ -1,8 +1,9 @@
 //! Process-wide metrics (the `prometheus-client` crate), served as OpenMetrics text on
 //! `/metrics`. Names follow `lading_<service>_<thing>_<unit>`; counters end in `_total`.
 //!
-//! Every metric is registered when the registry is first used, so `/metrics` lists every
-//! family (with no samples until something is recorded). Services record at their edges
+//! Every metric is registered when the registry is first used; a family with labels
+//! shows on `/metrics` once it has a sample ([`FAMILIES`] lists them all). Services
+//! record at their edges
 //! through the functions below: the bus's consume loop, the end of a promotion run, the
 //! end of a discovery, the end of a verification.
 
@@ -17,6 +18,24 @@ use prometheus_client::registry::Registry;
 
 /// The media type `/metrics` answers with.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Every family `/metrics` can show, with its type.
+pub const FAMILIES: &[(&str, &str)] = &[
+    ("lading_promoter_promotions", "counter"),
+    ("lading_promoter_promotion_duration_seconds", "histogram"),
+    ("lading_promoter_step_duration_seconds", "histogram"),
+    ("lading_promoter_queue_depth", "gauge"),
+    ("lading_promoter_lost_turns", "counter"),
+    ("lading_warehouse_discovery_duration_seconds", "histogram"),
+    ("lading_warehouse_freight_created", "counter"),
+    ("lading_warehouse_git_syncs", "counter"),
+    ("lading_verifier_verification_duration_seconds", "histogram"),
+    ("lading_bus_event_lag_seconds", "histogram"),
+    ("lading_bus_consumer_pending", "gauge"),
+    ("lading_bus_dead_letters", "counter"),
+    ("lading_bus_leases_lost", "counter"),
+    ("lading_api_refused_connections", "counter"),
+];
 
 type Labels<const N: usize> = [(&'static str, String); N];
 type HistogramFamily<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
@@ -213,7 +232,10 @@ pub fn event_lag(consumer: &str, event_type: &str, lag: std::time::Duration) {
 
 /// `consumer` has `pending` messages not yet delivered.
 pub fn consumer_pending(consumer: &str, pending: u64) {
-    metrics().consumer_pending.get_or_create(&[("consumer", consumer.to_owned())]).set(i64::try_from(pending).unwrap_or(i64::MAX));
+    metrics()
+        .consumer_pending
+        .get_or_create(&[("consumer", consumer.to_owned())])
+        .set(i64::try_from(pending).unwrap_or(i64::MAX));
 }
 
 /// `consumer` dead-lettered a message.
@@ -240,7 +262,8 @@ pub fn render() -> String {
 }
 
 /// The value of one sample of the rendered metrics, e.g. `lading_bus_dead_letters_total`
-/// with `[("consumer", "x")]` (labels in registration order); `None` when absent.
+/// with `[("consumer", "x")]` (labels in the order they are rendered: a histogram's `le`
+/// first); `None` when absent.
 pub fn sample(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let rendered = render();
     let wanted = if labels.is_empty() {
@@ -281,7 +304,7 @@ mod tests {
         assert!(text.contains("# TYPE lading_promoter_promotion_duration_seconds histogram\n"), "{text}");
         // 0.3 s falls in the 0.4 s bucket and every one above, not in 0.2 s.
         let bucket = |le: &str| {
-            sample("lading_promoter_promotion_duration_seconds_bucket", &[("phase", "Succeeded"), ("le", le)])
+            sample("lading_promoter_promotion_duration_seconds_bucket", &[("le", le), ("phase", "Succeeded")])
         };
         assert_eq!(bucket("0.2"), Some(0.0), "{text}");
         assert_eq!(bucket("0.4"), Some(1.0), "{text}");
@@ -290,19 +313,30 @@ mod tests {
     }
 
     #[test]
-    fn every_family_is_listed_before_anything_is_recorded() {
+    fn every_family_is_listed_once_recorded() {
+        let took = Duration::from_millis(5);
+        promotion_finished("Failed", took);
+        step_finished("git-clone", "Succeeded", took);
+        queue_depth("p", "s", 3);
+        lost_turn();
+        discovery_finished("created", took);
+        freight_created("p", "w");
+        git_synced("fetched");
+        verification_finished("Successful", took);
+        event_lag("c", "t", took);
+        consumer_pending("c", 7);
+        dead_letter("c");
+        lease_lost();
+        refused_connection();
         let text = render();
-        for family in [
-            "lading_promoter_promotions",
-            "lading_promoter_step_duration_seconds",
-            "lading_promoter_queue_depth",
-            "lading_warehouse_discovery_duration_seconds",
-            "lading_warehouse_freight_created",
-            "lading_verifier_verification_duration_seconds",
-            "lading_bus_event_lag_seconds",
-            "lading_bus_consumer_pending",
-        ] {
-            assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing from {text}");
-        }
+        let typed: Vec<(&str, &str)> =
+            text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|t| t.split_once(' ')).collect();
+        let mut expected = FAMILIES.to_vec();
+        expected.sort();
+        let mut typed = typed;
+        typed.sort();
+        assert_eq!(typed, expected, "{text}");
+        assert_eq!(sample("lading_promoter_queue_depth", &[("project", "p"), ("stage", "s")]), Some(3.0));
+        assert_eq!(sample("lading_bus_consumer_pending", &[("consumer", "c")]), Some(7.0));
     }
 }

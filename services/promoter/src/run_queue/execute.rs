@@ -119,7 +119,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
-    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel::<StepReport>();
     let guard = Arc::new(TurnGuard::new(fence, context.bus.clone(), tokio::runtime::Handle::current(), created));
     // Work in flight (a transfer, a call, a child process) stops as soon as the
     // promotion is aborted or the turn lost, not at its own timeouts.
