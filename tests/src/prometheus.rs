@@ -1,5 +1,6 @@
 //! A real Prometheus (Debian's `prometheus`) owned by one test, on a free loopback port
-//! with its own config and storage, scraping an exporter whose one gauge the test sets.
+//! with its own config and storage, scraping an exporter whose one gauge the test sets,
+//! or a running Lading's `/metrics`; and PromQL queries over its HTTP API.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -93,13 +94,47 @@ impl TestPrometheus {
         prometheus
     }
 
+    /// The instant vector `promql` evaluates to now: each series' labels and value.
+    pub async fn query(&self, promql: &str) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, f64)>, String> {
+        let url = format!("{}/api/v1/query?query={}", self.url, encode(promql));
+        let body = get_json(&url).await?;
+        if body["status"] != "success" {
+            return Err(format!("{promql}: {body}"));
+        }
+        let series = body["data"]["result"].as_array().ok_or_else(|| format!("{promql}: {body}"))?;
+        series
+            .iter()
+            .map(|s| {
+                let labels = s["metric"].as_object().cloned().unwrap_or_default();
+                let value = s["value"][1].as_str().and_then(|v| v.parse::<f64>().ok());
+                value.map(|v| (labels, v)).ok_or_else(|| format!("{promql}: a sample without a value: {s}"))
+            })
+            .collect()
+    }
+
+    /// Waits until `promql` has exactly one series and `accept` takes its value; returns
+    /// the value.
+    pub async fn wait_for_one(&self, promql: &str, accept: impl Fn(f64) -> bool) -> f64 {
+        wait::until(&format!("{promql} in prometheus"), Duration::from_secs(30), || async {
+            match self.query(promql).await?.as_slice() {
+                [(_, value)] if accept(*value) => Ok(*value),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+    }
+
+    /// The type Prometheus recorded for `metric` from its scrapes (`counter`,
+    /// `histogram`, ...).
+    pub async fn metric_type(&self, metric: &str) -> Result<String, String> {
+        let url = format!("{}/api/v1/metadata?metric={}", self.url, encode(metric));
+        let body = get_json(&url).await?;
+        body["data"][metric][0]["type"].as_str().map(str::to_owned).ok_or_else(|| format!("{metric}: {body}"))
+    }
+
     /// Waits until `query`'s first sample is `value` (a scrape after the test set it).
     pub async fn wait_for_value(&self, query: &str, value: f64) {
-        let encoded: String = query
-            .bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect();
-        let url = format!("{}/api/v1/query?query={encoded}", self.url);
+        let url = format!("{}/api/v1/query?query={}", self.url, encode(query));
         wait::until(&format!("{query} to be {value} in prometheus"), Duration::from_secs(30), || {
             let url = url.clone();
             async move {
@@ -118,4 +153,16 @@ impl TestPrometheus {
         })
         .await;
     }
+}
+
+/// `text` percent-encoded for a query string.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn get_json(url: &str) -> Result<serde_json::Value, String> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    client.get(url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())
 }

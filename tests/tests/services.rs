@@ -27,7 +27,12 @@ async fn a_standalone_service_serves_health_readiness_and_metrics() {
     })
     .await;
     assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(http.get(format!("{base}/metrics")).send().await.unwrap().status(), 200);
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let content_type = metrics.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text; version=1.0.0"), "{content_type}");
+    let text = metrics.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "an OpenMetrics exposition ends with # EOF: {text}");
     shutdown.cancel();
     let stopped = tokio::time::timeout(Duration::from_secs(10), service).await;
     assert!(stopped.is_ok_and(|r| r.is_ok_and(|r| r.is_ok())), "the verifier stops cleanly on shutdown");

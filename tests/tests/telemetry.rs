@@ -2,7 +2,8 @@
 //! process with `OTEL_EXPORTER_OTLP_ENDPOINT` pointing at an OTLP/HTTP receiver in
 //! Python (a stand-in for a collector, sharing no code with Lading). One freight's
 //! discovery, promotions and verifications arrive as one trace, with spans from all four
-//! services, every span's parent among them.
+//! services, every span's parent among them. With `LADING_LOG_FORMAT=json`, a log line
+//! written while an event is handled names the trace and span the receiver got.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -162,4 +163,96 @@ async fn one_trace_follows_a_freight_through_every_service() {
     assert_eq!(chain.first().map(String::as_str), Some("lading-warehouse"), "{chain:?}");
     assert!(chain.iter().any(|s| s == "lading-verifier"), "the verifier is on the way to uat: {chain:?}");
     assert_eq!(trace[0].resource["deployment.environment"], "test", "OTEL_RESOURCE_ATTRIBUTES is read");
+}
+
+/// The first JSON log line of `path` whose message is `message`, once written.
+async fn log_line(path: &std::path::Path, message: &str) -> Value {
+    wait::until(&format!("a JSON log line {message:?}"), TIMEOUT, || async {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["fields"]["message"] == message)
+            .ok_or_else(|| format!("{} lines, none {message:?}", text.lines().count()))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_the_trace_and_span_of_the_handled_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut receiver = Receiver::start(dir.path()).await;
+    let nats = TestNats::start().await;
+    let app = Repo::create(dir.path(), "app");
+    app.commit("version.txt", "1", "first version");
+    let gitops = Repo::create(dir.path(), "gitops");
+    let api_port = free_port();
+    let endpoint = receiver.endpoint.clone();
+    let api = start("api", NatsUser::Api, &nats, &endpoint, dir.path(), api_port);
+    let warehouse = start("warehouse", NatsUser::Warehouse, &nats, &endpoint, dir.path(), api_port);
+    // The promoter writes JSON lines to a file the test reads.
+    let log_path = dir.path().join("promoter.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let promoter = Command::new(env!("CARGO_BIN_EXE_service-process"))
+        .arg("promoter")
+        .env("LADING_NATS_URL", nats.url_for(NatsUser::Promoter))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("LADING_WORK_DIR", dir.path().join("promoter-work"))
+        .env("LADING_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("LADING_HEALTH_ADDR")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting the promoter");
+    let _services = [api, warehouse, promoter];
+
+    let http = client_with_token(ADMIN_TOKEN);
+    let url = format!("http://127.0.0.1:{api_port}");
+    wait::until("the api ready", TIMEOUT, || async {
+        match http.get(format!("{url}/readyz")).send().await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(response.status().to_string()),
+            Err(error) => Err(error.to_string()),
+        }
+    })
+    .await;
+    let applied = http
+        .post(format!("{url}/api/v1/apply"))
+        .body(quickstart(&app.url(), &gitops.url(), "1h"))
+        .send()
+        .await
+        .unwrap();
+    assert!(applied.status().is_success(), "apply: {}", applied.text().await.unwrap_or_default());
+
+    // Written while the promoter handled a PromotionCreated: the line names the span.
+    let line = log_line(&log_path, "promotion running").await;
+    assert_eq!(line["level"], "INFO", "{line}");
+    let trace_id = line["span"]["trace_id"].as_str().unwrap_or_else(|| panic!("no trace_id: {line}")).to_owned();
+    let span_id = line["span"]["span_id"].as_str().unwrap_or_else(|| panic!("no span_id: {line}")).to_owned();
+    assert_eq!(trace_id.len(), 32, "{line}");
+    assert_eq!(span_id.len(), 16, "{line}");
+    // The same IDs as the span the promoter exported for that handling.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let span = loop {
+        receiver.read(Duration::from_millis(200)).await;
+        if let Some(span) = receiver.spans.iter().find(|s| s.span_id == span_id) {
+            break span.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no span {span_id} among {} received", receiver.spans.len());
+    };
+    assert_eq!(span.trace_id, trace_id, "{span:?}");
+    assert_eq!(span.service, "lading-promoter", "{span:?}");
+    assert!(span.name.contains("promotion.created"), "{span:?}");
+    // And the trace began at the warehouse's discovery.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let root = loop {
+        if let Some(root) = receiver.spans.iter().find(|s| s.trace_id == trace_id && s.parent_span_id.is_empty()) {
+            break root.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "trace {trace_id} has no root among the spans received");
+        receiver.read(Duration::from_millis(200)).await;
+    };
+    assert_eq!(root.name, "warehouse discover", "{root:?}");
 }

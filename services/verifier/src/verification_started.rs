@@ -252,7 +252,11 @@ impl Runner {
             message: verdict.message.clone(),
             finished_at_ms,
         };
-        self.bus.publish(&Event::VerificationFinished(finished), trace).await.map_err(transient)?;
+        let published = self.bus.publish(&Event::VerificationFinished(finished), trace).await.map_err(transient)?;
+        if let lading_bus::Published::Stored(_) = published {
+            let took = finished_at_ms.saturating_sub(started.started_at_ms).max(0) as u64;
+            lading_runtime::metrics::verification_finished(verdict.phase.as_str(), Duration::from_millis(took));
+        }
         tracing::info!(
             stage = started.stage,
             freight = started.freight_id,

@@ -58,7 +58,19 @@ pub async fn discover(
     asked: Instant,
     trace: &TraceContext,
 ) -> Result<Discovered, DiscoveryError> {
+    let began = Instant::now();
     let result = discover_inner(context, project, warehouse, spec, asked, trace).await;
+    let outcome = match &result {
+        Ok(Discovered::Created { .. }) => {
+            lading_runtime::metrics::freight_created(project, warehouse);
+            "created"
+        }
+        Ok(Discovered::Unchanged { .. }) => "unchanged",
+        Ok(Discovered::NotCreated { .. }) => "not_created",
+        Err(DiscoveryError::Source(_)) => "failed",
+        Err(DiscoveryError::Bus(_)) => "bus_unavailable",
+    };
+    lading_runtime::metrics::discovery_finished(outcome, began.elapsed());
     if let Err(DiscoveryError::Source(reason)) = &result {
         tracing::warn!(project, warehouse, reason, "discovery failed");
         context.forget_published(project, warehouse);
@@ -148,7 +160,7 @@ fn discover_blocking(context: &Context, subscription: &Subscription, asked: Inst
             let budget = &context.config.budgets.git;
             let (repo, sync) =
                 git_subscription::sync_mirror(&context.config.cache_dir, &git.repo_url, asked, callbacks, budget)?;
-            lading_runtime::metrics::increment("lading_warehouse_git_syncs_total", &[("result", sync.label())]);
+            lading_runtime::metrics::git_synced(sync.label());
             git_subscription::discover(&repo, git, &context.config.expression_limits).map(Artifacts::Git)
         }
         Subscription { image: Some(image), .. } => {

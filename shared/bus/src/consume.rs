@@ -20,7 +20,7 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, Message};
 use futures::{FutureExt, StreamExt};
-use lading_events::headers::CE_TYPE;
+use lading_events::headers::{CE_TIME, CE_TYPE};
 use lading_events::{Event, TraceContext, decode, subject};
 use lading_runtime::Shutdown;
 use tracing::Instrument;
@@ -196,7 +196,10 @@ impl Bus {
         Fut: Future<Output = std::result::Result<Outcome, HandlerError>>,
     {
         let (stream_sequence, delivered) = match message.info() {
-            Ok(info) => (info.stream_sequence, info.delivered),
+            Ok(info) => {
+                lading_runtime::metrics::consumer_pending(&spec.name, info.pending);
+                (info.stream_sequence, info.delivered)
+            }
             Err(_) => (0, 1),
         };
         let headers = message.headers.clone().unwrap_or_default();
@@ -208,6 +211,12 @@ impl Bus {
                 return;
             }
         };
+        // Lag is publish to first handling: a redelivery's wait is the handler's choice.
+        if delivered == 1
+            && let Some(lag) = headers.get(CE_TIME).and_then(|time| lag_since(time.as_str()))
+        {
+            lading_runtime::metrics::event_lag(&spec.name, event.event_type().ce_type(), lag);
+        }
         // The span of this handling continues the trace of the message (read by the W3C
         // propagator); what the handler publishes names it as the parent.
         let parent_context = crate::tracing_context::extract(&headers);
@@ -302,7 +311,7 @@ impl Bus {
 
     async fn dead_letter(&self, spec: &ConsumerSpec, message: &Message, stream_sequence: u64, reason: &str) {
         tracing::error!(consumer = spec.name, seq = stream_sequence, reason, "dead-lettering message");
-        lading_runtime::metrics::increment("lading_bus_dead_letters_total", &[("consumer", &spec.name)]);
+        lading_runtime::metrics::dead_letter(&spec.name);
         let mut headers: HeaderMap = message.headers.clone().unwrap_or_default();
         headers.insert(DEAD_LETTER_REASON, header_safe(reason).as_str());
         headers.insert(DEAD_LETTER_SUBJECT, message.subject.as_str());
@@ -327,6 +336,13 @@ impl Bus {
             tracing::warn!(%error, "terminating a dead-lettered message failed");
         }
     }
+}
+
+/// How long ago `time` (RFC 3339, an event's `ce-time`) was; zero when it is in the
+/// future (clocks differ), `None` when it is not a time.
+fn lag_since(time: &str) -> Option<Duration> {
+    let then = chrono::DateTime::parse_from_rfc3339(time).ok()?;
+    Some((chrono::Utc::now() - then.with_timezone(&chrono::Utc)).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// Transient failures per message (by stream sequence) seen by this replica.
@@ -365,6 +381,16 @@ fn header_safe(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lag_is_measured_from_the_event_time() {
+        let then = (chrono::Utc::now() - chrono::Duration::seconds(5)).to_rfc3339();
+        let lag = lag_since(&then).unwrap();
+        assert!(lag >= Duration::from_secs(5) && lag < Duration::from_secs(60), "{lag:?}");
+        let future = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339();
+        assert_eq!(lag_since(&future), Some(Duration::ZERO));
+        assert_eq!(lag_since("yesterday"), None);
+    }
 
     #[test]
     fn transient_backoff_grows_and_caps() {

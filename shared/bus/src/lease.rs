@@ -104,7 +104,7 @@ async fn renew_until_stopped(mut lease: Lease, fence: Fence, stop: Arc<tokio::sy
             }
             Err(RenewError::Lost(reason)) => {
                 tracing::error!(key = lease.key, reason, "the lease was lost; work under it stops");
-                lading_runtime::metrics::increment("lading_bus_leases_lost_total", &[]);
+                lading_runtime::metrics::lease_lost();
                 fence.close();
                 stop.notified().await;
                 return lease;
@@ -115,7 +115,7 @@ async fn renew_until_stopped(mut lease: Lease, fence: Fence, stop: Arc<tokio::sy
             }
             Err(RenewError::Unreachable(reason)) => {
                 tracing::error!(key = lease.key, reason, "the lease could not be renewed in time; work under it stops");
-                lading_runtime::metrics::increment("lading_bus_leases_lost_total", &[]);
+                lading_runtime::metrics::lease_lost();
                 fence.close();
                 stop.notified().await;
                 return lease;

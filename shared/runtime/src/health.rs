@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::routing::get;
 
 use crate::{Readiness, Shutdown, metrics};
@@ -21,8 +21,8 @@ async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, String) {
     }
 }
 
-async fn metrics_text() -> String {
-    metrics::render()
+async fn metrics_text() -> ([(header::HeaderName, &'static str); 1], String) {
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], metrics::render())
 }
 
 /// The health and metrics routes, to merge into a service's router.

@@ -5,7 +5,8 @@
 //! - [`telemetry`]: structured logging (`RUST_LOG`, `LADING_LOG_FORMAT=json`).
 //! - [`shutdown`]: SIGTERM / Ctrl-C as a cancellation token services take as a parameter.
 //! - [`readiness`]: named readiness flags, all of which must be up for `/readyz`.
-//! - [`metrics`]: counters in Prometheus text format.
+//! - [`metrics`]: the process's counters, gauges and histograms (`prometheus-client`),
+//!   and the functions services record them with.
 //! - [`service`]: the configuration every service shares, and its `main`.
 //! - [`health`]: the `/healthz`, `/readyz` and `/metrics` routes, and a server for them.
 

@@ -72,7 +72,7 @@ pub async fn serve(
                 tokio::spawn(accepted(stream, tls.clone(), app.clone(), limits, slot, closing_rx.clone()));
             }
             Err(_) => {
-                lading_runtime::metrics::increment("lading_api_refused_connections_total", &[]);
+                lading_runtime::metrics::refused_connection();
                 // Best effort, without waiting: the socket's buffer takes a short answer.
                 let _ = stream.try_write(&refusal);
             }

@@ -26,6 +26,15 @@ pub enum Finished {
     Stopped(Stop),
 }
 
+fn outcome_label(outcome: StepOutcome) -> &'static str {
+    match outcome {
+        StepOutcome::Succeeded => "Succeeded",
+        StepOutcome::Failed => "Failed",
+        StepOutcome::Errored => "Errored",
+        StepOutcome::Skipped => "Skipped",
+    }
+}
+
 fn step_event(created: &PromotionCreatedV2, report: StepReport) -> Event {
     let status = match report.outcome {
         StepOutcome::Succeeded => StepStatusV2::Succeeded,
@@ -110,7 +119,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
-    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel::<StepReport>();
     let guard = Arc::new(TurnGuard::new(fence, context.bus.clone(), tokio::runtime::Handle::current(), created));
     // Work in flight (a transfer, a call, a child process) stops as soon as the
     // promotion is aborted or the turn lost, not at its own timeouts.
@@ -127,6 +136,12 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
         let shutdown = context.shutdown.clone();
         tokio::spawn(async move {
             while let Some(report) = received.recv().await {
+                let took = report.finished_at_ms.saturating_sub(report.started_at_ms).max(0) as u64;
+                lading_runtime::metrics::step_finished(
+                    &report.uses,
+                    outcome_label(report.outcome),
+                    std::time::Duration::from_millis(took),
+                );
                 if let Err(error) = bus.publish_until_stored(&step_event(&created, report), &trace, &shutdown).await {
                     tracing::warn!(%error, "a step's report was not recorded before shutdown");
                 }

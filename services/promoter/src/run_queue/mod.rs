@@ -92,6 +92,7 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     if !context.projection.wait_for(delivery.stream_sequence, CATCH_UP).await {
         return Err(HandlerError::Transient("read model is behind the log".to_owned()));
     }
+    record_queue_depth(context, created, None);
     match turn_of(context, created) {
         Turn::Finished => return Ok(Outcome::Done),
         Turn::Waiting => return Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
@@ -127,7 +128,33 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     let held = lease.hold(taken);
     let result = run_turn(context, created, &delivery.trace, held.fence()).await;
     held.release().await;
+    if matches!(result, Ok(Outcome::Done)) {
+        record_queue_depth(context, created, Some(&created.promotion));
+    }
     result
+}
+
+/// Sets the stage's queue depth gauge from the read model, not counting `finished`
+/// (a promotion whose outcome was just recorded, which the read model may not hold yet).
+fn record_queue_depth(context: &Context, created: &PromotionCreatedV2, finished: Option<&str>) {
+    let depth = context.projection.read(|model| {
+        model.project(&created.project).and_then(|p| p.stages.get(&created.stage)).map(|stage| {
+            stage.promotions.iter().filter(|p| !p.phase.is_terminal() && Some(p.name.as_str()) != finished).count()
+        })
+    });
+    if let Some(depth) = depth {
+        lading_runtime::metrics::queue_depth(&created.project, &created.stage, depth);
+    }
+}
+
+/// The phase an outcome event records.
+fn phase_of(event: &Event) -> &'static str {
+    match event {
+        Event::PromotionSucceeded(_) => "Succeeded",
+        Event::PromotionFailed(_) => "Failed",
+        Event::PromotionErrored(_) => "Errored",
+        _ => "Aborted",
+    }
 }
 
 /// Runs the promotion while this replica holds the stage's turn, and records how it
@@ -143,9 +170,10 @@ async fn run_turn(
     if let Some(Claim::Aborted { actor, reason }) =
         context.bus.promotion_claim(&created.project, &created.promotion).await.map_err(transient)?
     {
-        publish_aborted(context, created, &actor, &reason, trace).await?;
+        publish_aborted(context, created, &actor, &reason, trace, Duration::ZERO).await?;
         return Ok(Outcome::Done);
     }
+    let running = Instant::now();
     let started = Event::PromotionStarted(PromotionStartedV1 {
         project: created.project.clone(),
         stage: created.stage.clone(),
@@ -162,10 +190,13 @@ async fn run_turn(
             // Recording an outcome is past the point of no return too.
             match context.bus.claim_promotion(&created.project, &created.promotion, &Claim::Committed).await {
                 Ok(Claim::Committed) => {
-                    context.bus.publish_terminal(&event, trace).await.map_err(transient)?;
+                    let published = context.bus.publish_terminal(&event, trace).await.map_err(transient)?;
+                    if matches!(published, lading_bus::Published::Stored(_)) {
+                        lading_runtime::metrics::promotion_finished(phase_of(&event), running.elapsed());
+                    }
                 }
                 Ok(Claim::Aborted { actor, reason }) => {
-                    publish_aborted(context, created, &actor, &reason, trace).await?
+                    publish_aborted(context, created, &actor, &reason, trace, running.elapsed()).await?
                 }
                 Err(error) => return Err(transient(error)),
             }
@@ -177,24 +208,26 @@ async fn run_turn(
                 Ok(Some(Claim::Aborted { actor, .. })) => actor,
                 _ => String::new(),
             };
-            publish_aborted(context, created, &actor, &reason, trace).await?;
+            publish_aborted(context, created, &actor, &reason, trace, running.elapsed()).await?;
             Ok(Outcome::Done)
         }
         execute::Finished::Stopped(Stop::LostTurn(reason)) => {
-            lading_runtime::metrics::increment("lading_promoter_lost_turns_total", &[]);
+            lading_runtime::metrics::lost_turn();
             tracing::warn!(promotion = created.promotion, reason, "lost the stage's turn; leaving the promotion");
             Ok(Outcome::RetryAfter(WAIT_FOR_TURN))
         }
     }
 }
 
-/// Records an abort the claims decided, unless the log already has the promotion's end.
+/// Records an abort the claims decided (after the promotion ran for `ran`), unless the
+/// log already has the promotion's end.
 async fn publish_aborted(
     context: &Context,
     created: &PromotionCreatedV2,
     actor: &str,
     reason: &str,
     trace: &TraceContext,
+    ran: Duration,
 ) -> Result<(), HandlerError> {
     if turn_of(context, created) == Turn::Finished {
         return Ok(());
@@ -208,6 +241,8 @@ async fn publish_aborted(
         actor: actor.to_owned(),
         aborted_at_ms: now_ms(),
     });
-    context.bus.publish(&event, trace).await.map_err(transient)?;
+    if let lading_bus::Published::Stored(_) = context.bus.publish(&event, trace).await.map_err(transient)? {
+        lading_runtime::metrics::promotion_finished("Aborted", ran);
+    }
     Ok(())
 }
