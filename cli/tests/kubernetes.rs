@@ -81,8 +81,7 @@ async fn kubectl_applies_the_pipeline_shows_freight_and_stages_and_edits_aliases
     let gitops = Repo::create(sandbox.dir.path(), "gitops");
     app.commit("app.txt", "v1", "first feature");
     let pipeline = quickstart(&app.url(), &gitops.url(), "1h");
-    let (ok, out, err) = kube.kubectl_with_input(&["apply", "-f", "-"], Some(&pipeline)).await;
-    assert!(ok, "kubectl apply: {out}{err}");
+    apply_until_ok(&kube, &pipeline).await;
 
     // The Project made its namespace; the warehouse made freight, shown by kubectl.
     let id = wait::until("a Freight object in demo", TIMEOUT, || async {
@@ -170,8 +169,7 @@ async fn kubectl_applies_the_pipeline_shows_freight_and_stages_and_edits_aliases
 async fn an_invalid_stage_is_not_ready_naming_the_field_and_the_previous_spec_keeps_running() {
     let (kube, sandbox) = cluster_with_lading().await;
     let pipeline = quickstart("file:///nonexistent/app.git", "file:///nonexistent/gitops.git", "1h");
-    let (ok, out, err) = kube.kubectl_with_input(&["apply", "-f", "-"], Some(&pipeline)).await;
-    assert!(ok, "kubectl apply: {out}{err}");
+    apply_until_ok(&kube, &pipeline).await;
     wait::until("stage test in the spec store", TIMEOUT, || async {
         stage_in_api(&sandbox, "test").await.map(|_| ()).ok_or_else(|| "not yet".to_owned())
     })
@@ -214,6 +212,98 @@ async fn an_invalid_stage_is_not_ready_naming_the_field_and_the_previous_spec_ke
         }
     })
     .await;
+}
+
+/// The conditions of `kind` on an object, as the cluster holds them.
+fn conditions_of(object: &Value, kind: &str) -> Vec<Value> {
+    object["status"]["conditions"].as_array().into_iter().flatten().filter(|c| c["type"] == kind).cloned().collect()
+}
+
+/// `kubectl apply` of `manifests`, again until it succeeds, as Argo CD retries: objects in
+/// a project's namespace are refused until the Project (applied with them) has made it.
+async fn apply_until_ok(kube: &TestKube, manifests: &str) {
+    wait::until("kubectl apply to succeed", TIMEOUT, || async {
+        let (ok, out, err) = kube.kubectl_with_input(&["apply", "-f", "-"], Some(manifests)).await;
+        if ok { Ok(()) } else { Err(format!("{out}{err}")) }
+    })
+    .await;
+}
+
+/// Applies Project `demo` and waits for the namespace it makes (objects in it can only be
+/// created then).
+async fn apply_project(kube: &TestKube) {
+    let project = "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata:\n  name: demo\n";
+    let (ok, out, err) = kube.kubectl_with_input(&["apply", "-f", "-"], Some(project)).await;
+    assert!(ok, "kubectl apply: {out}{err}");
+    wait::until("namespace demo", TIMEOUT, || async {
+        let (ok, out, err) = kube.kubectl(&["get", "namespace", "demo"]).await;
+        if ok { Ok(()) } else { Err(format!("{out}{err}")) }
+    })
+    .await;
+}
+
+/// A job metric that runs `sh -c script` (the verifier runs a job's command as a local
+/// process outside a cluster).
+fn job_template(kind: &str, name: &str, namespace: Option<&str>, script: &str) -> String {
+    let namespace = namespace.map(|n| format!("  namespace: {n}\n")).unwrap_or_default();
+    format!(
+        "apiVersion: lading.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n{namespace}spec:\n  metrics:\n  \
+         - name: {name}\n    provider:\n      job:\n        spec:\n          template:\n            spec:\n              \
+         containers:\n              - name: check\n                image: busybox\n                command: [sh, -c, {script:?}]\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_verifying_with_analysis_templates_applied_by_kubectl_verifies() {
+    let (kube, sandbox) = cluster_with_lading().await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    app.commit("app.txt", "v1", "first feature");
+
+    // The templates first (a namespaced one needs the project's namespace), each Ready once
+    // ingested into the spec store.
+    apply_project(&kube).await;
+    let cluster_template = job_template("ClusterAnalysisTemplate", "smoke", None, "echo smoke passed");
+    let template = job_template("AnalysisTemplate", "health", Some("demo"), "echo healthy");
+    let (ok, out, err) =
+        kube.kubectl_with_input(&["apply", "-f", "-"], Some(&format!("{cluster_template}---\n{template}"))).await;
+    assert!(ok, "kubectl apply: {out}{err}");
+    for args in [["clusteranalysistemplate", "smoke", "", ""], ["analysistemplate", "health", "-n", "demo"]] {
+        let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+        wait::until(&format!("{} {} to be Ready", args[0], args[1]), TIMEOUT, || async {
+            let object = get_json(&kube, &args).await;
+            let ready = conditions_of(&object, "Ready");
+            if ready.len() == 1 && ready[0]["status"] == "True" { Ok(()) } else { Err(format!("{}", object["status"])) }
+        })
+        .await;
+    }
+
+    // `test` verifies with both; `uat` takes freight only once `test` verified it.
+    let pipeline = quickstart(&app.url(), &gitops.url(), "1h").replacen(
+        "  promotionTemplate:\n",
+        "  verification:\n    analysisTemplates:\n    - name: health\n    - name: smoke\n      kind: ClusterAnalysisTemplate\n  promotionTemplate:\n",
+        1,
+    );
+    apply_until_ok(&kube, &pipeline).await;
+    let stage = wait::until("test verified and the freight in uat", TIMEOUT, || async {
+        let test = get_json(&kube, &["stage", "test", "-n", "demo"]).await;
+        let uat = get_json(&kube, &["stage", "uat", "-n", "demo"]).await;
+        let verified = conditions_of(&test, "Verified");
+        let in_uat = uat["status"]["freightSummary"].as_str().is_some_and(|s| !s.is_empty());
+        if verified.iter().any(|c| c["status"] == "True") && in_uat {
+            Ok(test)
+        } else {
+            Err(format!("test: {}; uat: {}", test["status"], uat["status"]))
+        }
+    })
+    .await;
+    let verification = &stage["status"]["freightHistory"][0]["verificationHistory"][0];
+    assert_eq!(verification["phase"], "Successful", "{verification}");
+    let metrics: Vec<&str> =
+        verification["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(metrics, ["health", "smoke"], "{verification}");
+    let messages = verification["metrics"].to_string();
+    assert!(messages.contains("healthy") && messages.contains("smoke passed"), "{messages}");
 }
 
 /// How long a fact on the log takes to show in `kubectl get`, with 1,000 freight in the

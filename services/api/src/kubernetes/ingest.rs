@@ -21,24 +21,25 @@ use crate::routes::apply::{APPLIED_BY, missing_projects, stage_cycles};
 pub const REFRESH_ANNOTATION: &str = "lading.dev/refresh";
 
 /// The kinds whose specs come from the cluster.
-pub const KINDS: [Resource; 6] = [
+pub const KINDS: [Resource; 8] = [
     crds::PROJECT,
     crds::PROJECT_CONFIG,
     crds::WAREHOUSE,
     crds::STAGE,
     crds::PROMOTION_TASK,
     crds::CLUSTER_PROMOTION_TASK,
+    crds::ANALYSIS_TEMPLATE,
+    crds::CLUSTER_ANALYSIS_TEMPLATE,
 ];
 
+/// The spec kind of a resource kind's name; `None` for kinds Lading makes (Freight,
+/// Promotion).
+pub fn spec_kind(kind: &str) -> Option<Kind> {
+    Kind::ALL.into_iter().find(|k| k.as_str() == kind)
+}
+
 fn kind_of(resource: &Resource) -> Kind {
-    match resource.kind {
-        "Project" => Kind::Project,
-        "ProjectConfig" => Kind::ProjectConfig,
-        "Warehouse" => Kind::Warehouse,
-        "Stage" => Kind::Stage,
-        "PromotionTask" => Kind::PromotionTask,
-        _ => Kind::ClusterPromotionTask,
-    }
+    spec_kind(resource.kind).unwrap_or(Kind::Project)
 }
 
 pub fn key_of(resource: &Resource, object: &DynamicObject) -> ObjectKey {
@@ -133,7 +134,7 @@ async fn delete(shared: &Shared, resource: &Resource, object: &DynamicObject) {
 }
 
 async fn remove(shared: &Shared, kind: Kind, key: &ObjectKey, project: &str) {
-    let project = if kind == Kind::ClusterPromotionTask { "" } else { project };
+    let project = if kind.is_cluster_scoped() { "" } else { project };
     if let Err(error) = shared.context.bus.delete_manifest(project, kind, &key.name).await {
         tracing::warn!(%error, kind = key.kind, name = key.name, "removing a deleted object's spec");
         return;
