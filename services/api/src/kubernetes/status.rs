@@ -145,6 +145,13 @@ pub fn desired(shared: &Shared) -> Vec<Desired> {
                         );
                         status
                     }
+                    (Kind::ProjectConfig, Some(manifest)) => {
+                        let receivers = match &manifest.spec {
+                            Spec::ProjectConfig(spec) => spec.webhook_receivers.as_slice(),
+                            _ => &[],
+                        };
+                        crate::routes::projects::project_config_status(&shared.context, project, receivers)
+                    }
                     (_, Some(_)) => json!({"conditions": [
                         {"type": "Ready", "status": "True", "reason": "Valid", "message": "the spec is valid and running"}
                     ]}),
@@ -253,6 +260,7 @@ pub async fn run(shared: Arc<Shared>) {
             _ = projection.changed() => {}
             _ = specs.changed() => {}
             _ = shared.wake.notified() => {}
+            _ = shared.secrets_changed.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)), if retry => {}
             _ = shared.context.shutdown.cancelled() => return,
         }

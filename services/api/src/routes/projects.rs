@@ -58,8 +58,19 @@ pub async fn project_config(
         Some(Spec::ProjectConfig(spec)) => spec.webhook_receivers,
         _ => Vec::new(),
     };
-    let secrets = super::webhooks::project_secrets(&context, &project, &receivers);
-    let (listening, problems) = listening(&project, &receivers, |name| secrets.get(name));
+    object["status"] = project_config_status(&context, &project, &receivers);
+    Ok(Json(object))
+}
+
+/// A ProjectConfig's status: where each receiver whose secret exists listens, and a
+/// `Ready` condition that is false, naming each, while a receiver's secret is missing.
+pub(crate) fn project_config_status(
+    context: &crate::SharedContext,
+    project: &str,
+    receivers: &[lading_domain::spec::WebhookReceiverConfig],
+) -> Value {
+    let secrets = super::webhooks::project_secrets(context, project, receivers);
+    let (listening, problems) = listening(project, receivers, |name| secrets.get(name));
     let ready = match problems.first() {
         None => json!({"type": "Ready", "status": "True", "reason": "SecretsResolved",
             "message": "every webhook receiver's secret exists"}),
@@ -68,11 +79,10 @@ pub async fn project_config(
             json!({"type": "Ready", "status": "False", "reason": first.reason(), "message": messages.join("; ")})
         }
     };
-    object["status"] = json!({
+    json!({
         "conditions": [ready],
         "webhookReceivers": details(&listening, &context.external_url),
-    });
-    Ok(Json(object))
+    })
 }
 
 async fn delete_specs(context: &crate::SharedContext, keys: Vec<(String, Kind, String)>) -> Result<(), ApiError> {
