@@ -78,7 +78,7 @@ impl Runner {
             return self.finish(started, verdict, &delivery.trace).await;
         }
         let specs = self.specs.clone();
-        let limits = self.limits.clone();
+        let limits = self.limits;
         let (project, stage) = (started.project.clone(), started.stage.clone());
         let planned = tokio::task::spawn_blocking(move || {
             specs.read(|s| match s.stage(&project, &stage) {
@@ -172,7 +172,7 @@ impl Runner {
                 (if succeeded { Phase::Successful } else { Phase::Failed }, String::new(), output)
             }
             Ok(Ok(Measured::Value(value))) => {
-                let (success, failure, limits) = (metric.success.clone(), metric.failure.clone(), self.limits.clone());
+                let (success, failure, limits) = (metric.success.clone(), metric.failure.clone(), self.limits);
                 let shown = value.display();
                 let judged = tokio::task::spawn_blocking(move || {
                     verification::judge(&value, success.as_deref(), failure.as_deref(), &limits)
