@@ -147,6 +147,27 @@ async fn kubectl_applies_the_pipeline_shows_freight_and_stages_and_edits_aliases
     })
     .await;
 
+    // The second freight given the first's alias: refused, set back, and an Event says
+    // which freight has it.
+    let list = get_json(&kube, &["freight", "-n", "demo"]).await;
+    let other = list["items"].as_array().unwrap().iter().find(|f| f["metadata"]["name"] != id.as_str()).unwrap();
+    let (other_id, other_alias) = (other["metadata"]["name"].as_str().unwrap(), other["alias"].as_str().unwrap());
+    kube.kubectl_ok(&[
+        "patch",
+        "freight",
+        other_id,
+        "-n",
+        "demo",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"alias":"mellow-yak"}"#,
+    ])
+    .await;
+    wait_alias_agrees(&kube, &sandbox, other_id, other_alias).await;
+    let events = kube.kubectl_ok(&["get", "events", "-n", "demo", "--field-selector", "reason=AliasConflict"]).await;
+    assert!(events.contains("mellow-yak") && events.contains(&id[..7]), "{events}");
+
     // A Promotion made with kubectl promotes (the first freight back into test), and
     // `kubectl get promotions` shows its stage, freight and phase.
     let promotion = format!(
