@@ -546,6 +546,83 @@ async fn two_apis_in_kubernetes_mode_act_on_an_edit_once_and_one_takes_over_from
     second.task.await.unwrap();
 }
 
+/// `lading approve` of freight `id` for `uat`, with `token`.
+fn lading_approve(sandbox: &Sandbox, token: &str, id: &str) -> std::process::Output {
+    std::process::Command::new(common::LADING)
+        .args(["approve", "--freight", id, "--stage", "uat", "--project", "demo"])
+        .env("LADING_SERVER", &sandbox.api_url)
+        .env("LADING_TOKEN", token)
+        .env("XDG_CONFIG_HOME", common::NO_CONFIG)
+        .env_remove("LADING_PROJECT")
+        .output()
+        .expect("lading runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubernetes_user_approves_only_when_rbac_lets_them_promote_the_stage() {
+    use lading_tests::kube::{ALICE, BOB};
+    let (kube, sandbox) = cluster_with_lading().await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    app.commit("app.txt", "v1", "first feature");
+    apply_until_ok(&kube, &quickstart(&app.url(), &gitops.url(), "1h")).await;
+    let id = wait::until("a Freight object in demo", TIMEOUT, || async {
+        let list = get_json(&kube, &["freight", "-n", "demo"]).await;
+        match list["items"].as_array().and_then(|items| items.first()) {
+            Some(item) => Ok(item["metadata"]["name"].as_str().unwrap().to_owned()),
+            None => Err(format!("{list}")),
+        }
+    })
+    .await;
+
+    // Bob may not promote uat: refused, naming the verb Kubernetes RBAC would need.
+    let refused = lading_approve(&sandbox, BOB.1, &id);
+    assert!(!refused.status.success());
+    let said = common::stderr(&refused);
+    assert!(said.contains("\"bob\"") && said.contains("\"promote\"") && said.contains("lading-promoter"), "{said}");
+
+    // Alice, given the ClusterRole lading-promoter in the project's namespace, approves.
+    kube.kubectl_ok(&[
+        "create",
+        "rolebinding",
+        "alice-promotes",
+        "-n",
+        "demo",
+        "--clusterrole",
+        "lading-promoter",
+        "--user",
+        ALICE.0,
+    ])
+    .await;
+    wait::until("alice to be allowed to promote", TIMEOUT, || async {
+        let (_, out, err) =
+            kube.kubectl(&["auth", "can-i", "promote", "stages.lading.dev/uat", "-n", "demo", "--as", ALICE.0]).await;
+        if out.trim() == "yes" { Ok(()) } else { Err(format!("{out}{err}")) }
+    })
+    .await;
+    let approved = lading_approve(&sandbox, ALICE.1, &id);
+    assert!(approved.status.success(), "{}", common::stderr(&approved));
+    wait::until("the Freight object to show the approval", TIMEOUT, || async {
+        let object = get_json(&kube, &["freight", &id, "-n", "demo"]).await;
+        if object["status"]["approvedFor"]["uat"].is_object() { Ok(()) } else { Err(format!("{}", object["status"])) }
+    })
+    .await;
+
+    // A Kubernetes identity has no Lading role: the rest goes through kubectl.
+    let output = std::process::Command::new(common::LADING)
+        .args(["get", "freight", "--project", "demo"])
+        .env("LADING_SERVER", &sandbox.api_url)
+        .env("LADING_TOKEN", ALICE.1)
+        .env("XDG_CONFIG_HOME", common::NO_CONFIG)
+        .env_remove("LADING_PROJECT")
+        .output()
+        .expect("lading runs");
+    assert!(!output.status.success() && common::stderr(&output).contains("Kubernetes identity"), "{output:?}");
+    // A token neither Lading nor the cluster knows is refused.
+    let unknown = lading_approve(&sandbox, "not-a-token-anyone-knows", &id);
+    assert!(common::stderr(&unknown).contains("not valid"), "{}", common::stderr(&unknown));
+}
+
 /// How long a fact on the log takes to show in `kubectl get`, with 1,000 freight in the
 /// project: `FreightCreated` events published on the log, timed until a watch on the
 /// cluster sees each Freight object (what `kubectl get freight` then prints).

@@ -19,6 +19,9 @@ const ADMIN_TOKEN: &str = "lading-test-cluster-admin-token";
 const API_TOKEN: &str = "lading-test-api-service-account-token";
 /// The api's identity: the ServiceAccount `k8s/base` binds the ClusterRole `lading-api` to.
 pub const API_USER: &str = "system:serviceaccount:lading:lading-api";
+/// Two people the cluster knows, with no rights until a test binds them: (user, token).
+pub const ALICE: (&str, &str) = ("alice", "lading-test-alice-token-5d1e");
+pub const BOB: (&str, &str) = ("bob", "lading-test-bob-token-7a2c");
 
 pub struct TestKube {
     etcd: Child,
@@ -80,7 +83,9 @@ fn write_pki(dir: &Path) {
         dir.join("tokens.csv"),
         format!(
             "{ADMIN_TOKEN},lading-test-admin,lading-test-admin,system:masters\n\
-             {API_TOKEN},{API_USER},lading-api,system:serviceaccounts\n"
+             {API_TOKEN},{API_USER},lading-api,system:serviceaccounts\n\
+             {},{},alice,people\n{},{},bob,people\n",
+            ALICE.1, ALICE.0, BOB.1, BOB.0
         ),
     )
     .unwrap();
@@ -171,23 +176,18 @@ impl TestKube {
         lading_api::kubernetes::Settings { config: Some(config), ..Default::default() }
     }
 
-    /// Applies the ClusterRole `lading-api` and its binding from `k8s/base/rbac.yaml`, and
-    /// waits until the apiserver authorizes by them.
+    /// Applies the ClusterRoles of `k8s/base/rbac.yaml` (lading-viewer, -promoter, -admin,
+    /// -api) and the api's binding, and waits until the apiserver authorizes by them.
     pub async fn grant_api_role(&self) {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../k8s/base/rbac.yaml");
         let text = std::fs::read_to_string(path).expect("k8s/base/rbac.yaml reads");
         let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
-        let items: Vec<serde_json::Value> = documents
-            .into_iter()
-            .filter(|d| {
-                (d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding")
-                    && d["metadata"]["name"] == "lading-api"
-            })
-            .collect();
-        assert_eq!(items.len(), 2, "k8s/base/rbac.yaml has the ClusterRole lading-api and its binding");
+        let items: Vec<serde_json::Value> =
+            documents.into_iter().filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding").collect();
+        assert_eq!(items.len(), 5, "k8s/base/rbac.yaml has four ClusterRoles and the api's binding");
         let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
         let (ok, out, err) = self.kubectl_with_input(&["apply", "-f", "-"], Some(&list)).await;
-        assert!(ok, "the api's role applies: {out}{err}");
+        assert!(ok, "the roles apply: {out}{err}");
         wait::until("the api's role to be in force", Duration::from_secs(30), || async {
             let (_, out, err) = self.kubectl(&["auth", "can-i", "watch", "stages.lading.dev", "--as", API_USER]).await;
             if out.trim() == "yes" { Ok(()) } else { Err(format!("{out}{err}")) }

@@ -84,6 +84,8 @@ pub struct Context {
     pub shutdown: Shutdown,
     /// Specs come from Kubernetes objects (and `lading apply` is refused).
     pub kube_mode: bool,
+    /// The cluster's client in Kubernetes mode (identities and approvals are checked there).
+    pub kube_client: Option<kube::Client>,
 }
 
 pub type SharedContext = Arc<Context>;
@@ -157,6 +159,7 @@ pub async fn serve(
         event_streams: Arc::new(tokio::sync::Semaphore::new(config.events.max_streams)),
         shutdown: shutdown.clone(),
         kube_mode: kube_client.is_some(),
+        kube_client: kube_client.clone(),
     });
     let kube_mode = match (kube_client, &config.kube, cluster_secrets) {
         (Some(client), Some(settings), Some(cluster_secrets)) => {

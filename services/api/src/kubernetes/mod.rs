@@ -10,6 +10,8 @@
 //!   status follows it.
 //! - [`freight`]: watches Freight objects, turning an edit of the alias field or label
 //!   into an alias change on the log.
+//! - [`access`]: Kubernetes identities (TokenReview) and their approvals
+//!   (SubjectAccessReview for `promote` on the stage).
 //! - [`secrets`]: webhook receivers' secrets, from the Secrets of each project's
 //!   namespace.
 //!
@@ -20,6 +22,7 @@
 //! objects whose desired state differs are written, many log events for one object
 //! become one write, and a restarted api writes only what changed while it was away.
 
+pub mod access;
 pub mod crds;
 pub mod freight;
 pub mod ingest;
@@ -160,6 +163,9 @@ pub fn permissions() -> Vec<Permission> {
     for verb in ["get", "list", "watch"] {
         wanted.push(("", "secrets".to_owned(), verb));
     }
+    // Kubernetes identities, and whether one may approve (access.rs).
+    wanted.push(("authentication.k8s.io", "tokenreviews".to_owned(), "create"));
+    wanted.push(("authorization.k8s.io", "subjectaccessreviews".to_owned(), "create"));
     wanted
 }
 
