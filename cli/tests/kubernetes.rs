@@ -220,10 +220,6 @@ async fn an_invalid_stage_is_not_ready_naming_the_field_and_the_previous_spec_ke
     let stage = stage_in_api(&sandbox, "test").await.expect("stage test still runs");
     assert_eq!(stage["spec"]["requestedFreight"][0]["origin"]["kind"], "Warehouse", "{stage}");
 
-    // `lading apply` is refused: one spec source at a time.
-    let (status, body) = sandbox.post("/api/v1/apply", &pipeline).await;
-    assert_eq!(status, 409, "{body}");
-
     // Deleting an object removes its spec.
     kube.kubectl_ok(&["delete", "stage", "uat", "-n", "demo"]).await;
     wait::until("stage uat to be gone", TIMEOUT, || async {
@@ -621,6 +617,57 @@ async fn a_kubernetes_user_approves_only_when_rbac_lets_them_promote_the_stage()
     // A token neither Lading nor the cluster knows is refused.
     let unknown = lading_approve(&sandbox, "not-a-token-anyone-knows", &id);
     assert!(common::stderr(&unknown).contains("not valid"), "{}", common::stderr(&unknown));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lading_apply_in_kubernetes_mode_writes_the_custom_resources() {
+    let (kube, sandbox) = cluster_with_lading().await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    app.commit("app.txt", "v1", "first feature");
+
+    // The whole pipeline in one request: the Project and its namespace first, then the
+    // rest, each in the spec store when the answer comes.
+    let (status, answer) = sandbox.post("/api/v1/apply", &quickstart(&app.url(), &gitops.url(), "1h")).await;
+    assert_eq!(status, 200, "{answer}");
+    let actions: Vec<&str> =
+        answer["results"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["applied"; 5], "{answer}");
+    let stage = get_json(&kube, &["stage", "uat", "-n", "demo", "--show-managed-fields"]).await;
+    let managers: Vec<&str> = stage["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["operation"] == "Apply" && f["fieldsV1"]["f:spec"].is_object())
+        .map(|f| f["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(managers, ["lading-apply"], "the spec's manager: {stage}");
+    assert_eq!(stage["spec"]["requestedFreight"][0]["sources"]["stages"][0], "test", "{stage}");
+    wait::until("freight from the applied warehouse", TIMEOUT, || async {
+        let list = get_json(&kube, &["freight", "-n", "demo"]).await;
+        if list["items"].as_array().is_some_and(|i| !i.is_empty()) { Ok(()) } else { Err(format!("{list}")) }
+    })
+    .await;
+
+    // An invalid manifest is refused as standalone, naming the field, and nothing is
+    // written.
+    let bad = "apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {name: bad, namespace: demo}\nspec:\n  \
+               requestedFreight:\n  - origin: {kind: Bucket, name: app}\n    sources: {direct: true}\n";
+    let (status, answer) = sandbox.post("/api/v1/apply", bad).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.to_string().contains("spec.requestedFreight[0].origin.kind"), "{answer}");
+    let (found, _, _) = kube.kubectl(&["get", "stage", "bad", "-n", "demo"]).await;
+    assert!(!found, "an invalid stage was written to the cluster");
+
+    // Deleting goes through kubectl: the api refuses, and the stage stays.
+    let response = reqwest::Client::new()
+        .delete(format!("{}/api/v1/projects/demo/stages/uat", sandbox.api_url))
+        .bearer_auth(lading_tests::sandbox::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    assert!(stage_in_api(&sandbox, "uat").await.is_some());
 }
 
 /// How long a fact on the log takes to show in `kubectl get`, with 1,000 freight in the

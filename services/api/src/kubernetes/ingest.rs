@@ -238,15 +238,20 @@ fn first_problem(errors: &[lading_domain::spec::ManifestError]) -> (String, Stri
 
 /// A project's namespace: made when missing, labelled as Lading's.
 async fn ensure_namespace(shared: &Shared, project: &str) {
-    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(shared.client.clone());
+    if let Err(error) = make_namespace(&shared.client, project).await {
+        tracing::warn!(%error, project, "making the project's namespace");
+    }
+}
+
+/// Makes (or labels) the namespace of `project` by server-side apply.
+pub async fn make_namespace(client: &kube::Client, project: &str) -> Result<(), kube::Error> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let body = json!({
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": project, "labels": {PROJECT_LABEL: "true"}},
     });
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    if let Err(error) = api.patch(project, &params, &Patch::Apply(&body)).await {
-        tracing::warn!(%error, project, "making the project's namespace");
-    }
+    api.patch(project, &params, &Patch::Apply(&body)).await.map(|_| ())
 }
 
 /// Asks the warehouse to discover once per value of the refresh annotation.

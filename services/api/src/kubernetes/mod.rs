@@ -10,6 +10,7 @@
 //!   status follows it.
 //! - [`freight`]: watches Freight objects, turning an edit of the alias field or label
 //!   into an alias change on the log.
+//! - [`apply`]: `lading apply` writes the custom resources.
 //! - [`access`]: Kubernetes identities (TokenReview) and their approvals
 //!   (SubjectAccessReview for `promote` on the stage).
 //! - [`secrets`]: webhook receivers' secrets, from the Secrets of each project's
@@ -23,6 +24,7 @@
 //! become one write, and a restarted api writes only what changed while it was away.
 
 pub mod access;
+pub mod apply;
 pub mod crds;
 pub mod freight;
 pub mod ingest;
@@ -151,9 +153,12 @@ pub fn permissions() -> Vec<Permission> {
         }
         wanted.push((crds::GROUP, format!("{}/status", resource.plural), "patch"));
     }
-    // Freight objects made and kept by server-side apply.
-    wanted.push((crds::GROUP, crds::FREIGHT.plural.to_owned(), "create"));
-    wanted.push((crds::GROUP, crds::FREIGHT.plural.to_owned(), "patch"));
+    // Freight objects made and kept by server-side apply; spec objects written by
+    // `lading apply` (apply.rs).
+    for resource in ingest::KINDS.iter().chain([&crds::FREIGHT]) {
+        wanted.push((crds::GROUP, resource.plural.to_owned(), "create"));
+        wanted.push((crds::GROUP, resource.plural.to_owned(), "patch"));
+    }
     // A project's namespace, by server-side apply.
     for verb in ["get", "create", "patch"] {
         wanted.push(("", "namespaces".to_owned(), verb));

@@ -85,6 +85,18 @@ pub(crate) fn project_config_status(
     })
 }
 
+/// In Kubernetes mode specs are deleted by deleting their objects (or they would come
+/// back from the cluster).
+fn refuse_in_kubernetes_mode(context: &crate::SharedContext) -> Result<(), ApiError> {
+    if context.kube_client.is_some() {
+        return Err(ApiError::Conflict(
+            "specs come from the Kubernetes cluster (Kubernetes mode): delete the object with `kubectl delete`"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 async fn delete_specs(context: &crate::SharedContext, keys: Vec<(String, Kind, String)>) -> Result<(), ApiError> {
     for (project, kind, name) in keys {
         context.bus.delete_manifest(&project, kind, &name).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
@@ -104,6 +116,7 @@ pub async fn delete_project(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
+    refuse_in_kubernetes_mode(&context)?;
     lookup::project(&context, &project)?;
     let mut keys: Vec<(String, Kind, String)> = context.specs.read(|s| {
         s.all()
@@ -123,6 +136,7 @@ pub async fn delete_stage(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
+    refuse_in_kubernetes_mode(&context)?;
     lookup::project(&context, &project)?;
     lookup::stage(&context, &project, &stage)?;
     let downstream: Vec<String> = context.specs.read(|s| {
@@ -149,6 +163,7 @@ pub async fn delete_warehouse(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
+    refuse_in_kubernetes_mode(&context)?;
     lookup::project(&context, &project)?;
     if context.specs.read(|s| s.warehouse(&project, &warehouse).is_none()) {
         return Err(ApiError::NotFound(format!("warehouse {warehouse:?} not found in project {project:?}")));
