@@ -25,6 +25,8 @@
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`wait`]: polling with a deadline instead of sleeping.
+//! - [`web_answer`]: an HTTP endpoint a `web` verification metric calls, answering what
+//!   the test set, counting calls, holding them on request.
 
 pub mod browser;
 pub mod canary;
@@ -44,3 +46,4 @@ pub mod python;
 pub mod registry;
 pub mod sandbox;
 pub mod wait;
+pub mod web_answer;
