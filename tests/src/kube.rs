@@ -1,5 +1,7 @@
 //! A real etcd and kube-apiserver owned by one test: free loopback ports, a temp dir
-//! with their data, certificates and a kubeconfig, and `kubectl` pointed at it.
+//! with their data, certificates and a kubeconfig, and `kubectl` pointed at it (as the
+//! cluster admin). Lading's api talks to it as its own ServiceAccount, with only the
+//! ClusterRole `lading-api` of `k8s/base/rbac.yaml`.
 //!
 //! The binaries come from `scripts/lib/kube.sh` (`ensure_kube_apiserver`, which
 //! `scripts/test` runs): `LADING_KUBE_APISERVER` and `LADING_ETCD` name them, else the
@@ -13,6 +15,13 @@ use crate::wait;
 
 /// The bearer token of the cluster admin (`system:masters`) every test cluster knows.
 const ADMIN_TOKEN: &str = "lading-test-cluster-admin-token";
+/// The bearer token of the api's identity.
+const API_TOKEN: &str = "lading-test-api-service-account-token";
+/// The api's identity: the ServiceAccount `k8s/base` binds the ClusterRole `lading-api` to.
+pub const API_USER: &str = "system:serviceaccount:lading:lading-api";
+/// Two people the cluster knows, with no rights until a test binds them: (user, token).
+pub const ALICE: (&str, &str) = ("alice", "lading-test-alice-token-5d1e");
+pub const BOB: (&str, &str) = ("bob", "lading-test-bob-token-7a2c");
 
 pub struct TestKube {
     etcd: Child,
@@ -72,7 +81,12 @@ fn write_pki(dir: &Path) {
     std::fs::write(dir.join("sa.pub"), sa.public_key_pem()).unwrap();
     std::fs::write(
         dir.join("tokens.csv"),
-        format!("{ADMIN_TOKEN},lading-test-admin,lading-test-admin,system:masters\n"),
+        format!(
+            "{ADMIN_TOKEN},lading-test-admin,lading-test-admin,system:masters\n\
+             {API_TOKEN},{API_USER},lading-api,system:serviceaccounts\n\
+             {},{},alice,people\n{},{},bob,people\n",
+            ALICE.1, ALICE.0, BOB.1, BOB.0
+        ),
     )
     .unwrap();
 }
@@ -120,7 +134,9 @@ impl TestKube {
         let url = format!("https://127.0.0.1:{api_port}");
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{url}\", certificate-authority: \"{}\"}}\n\
-             users:\n- name: admin\n  user: {{token: \"{ADMIN_TOKEN}\"}}\ncontexts:\n- name: test\n  context: {{cluster: test, user: admin, namespace: default}}\n\
+             users:\n- name: admin\n  user: {{token: \"{ADMIN_TOKEN}\"}}\n- name: api\n  user: {{token: \"{API_TOKEN}\"}}\n\
+             contexts:\n- name: test\n  context: {{cluster: test, user: admin, namespace: default}}\n\
+             - name: api\n  context: {{cluster: test, user: api, namespace: default}}\n\
              current-context: test\n",
             file("ca.crt")
         );
@@ -150,9 +166,33 @@ impl TestKube {
         }
     }
 
-    /// Api settings for Kubernetes mode on this cluster.
+    /// Api settings for Kubernetes mode on this cluster, as the api's ServiceAccount with
+    /// the ClusterRole `lading-api` of `k8s/base/rbac.yaml` (granted here) and nothing else.
     pub async fn lading_settings(&self) -> lading_api::kubernetes::Settings {
-        lading_api::kubernetes::Settings { config: Some(self.config().await), ..Default::default() }
+        self.grant_api_role().await;
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig_path()).expect("the kubeconfig reads");
+        let options = kube::config::KubeConfigOptions { context: Some("api".to_owned()), ..Default::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("a kube config");
+        lading_api::kubernetes::Settings { config: Some(config), ..Default::default() }
+    }
+
+    /// Applies the ClusterRoles of `k8s/base/rbac.yaml` (lading-viewer, -promoter, -admin,
+    /// -api) and the api's binding, and waits until the apiserver authorizes by them.
+    pub async fn grant_api_role(&self) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../k8s/base/rbac.yaml");
+        let text = std::fs::read_to_string(path).expect("k8s/base/rbac.yaml reads");
+        let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
+        let items: Vec<serde_json::Value> =
+            documents.into_iter().filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding").collect();
+        assert_eq!(items.len(), 5, "k8s/base/rbac.yaml has four ClusterRoles and the api's binding");
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+        let (ok, out, err) = self.kubectl_with_input(&["apply", "-f", "-"], Some(&list)).await;
+        assert!(ok, "the roles apply: {out}{err}");
+        wait::until("the api's role to be in force", Duration::from_secs(30), || async {
+            let (_, out, err) = self.kubectl(&["auth", "can-i", "watch", "stages.lading.dev", "--as", API_USER]).await;
+            if out.trim() == "yes" { Ok(()) } else { Err(format!("{out}{err}")) }
+        })
+        .await;
     }
 
     /// The kubeconfig file (admin user, CA, server URL).

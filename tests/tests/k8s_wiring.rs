@@ -1,7 +1,8 @@
 //! The Kubernetes manifests (`k8s/`): every overlay renders with `kubectl kustomize` (or
 //! `kustomize build`), and in the rendered output every service is wired to what it
 //! needs: its NATS user and password, the NATS Service, its probes on the port it
-//! serves, its ServiceAccount, a disruption budget, and the replicas the overlay says.
+//! serves, its ServiceAccount, a disruption budget, and the replicas the overlay says;
+//! the CRDs come with the api, whose ClusterRole grants what its Kubernetes mode does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -132,10 +133,13 @@ fn check(expected: &Expected) {
     let overlay = expected.overlay;
     let namespace = "lading";
     for object in &objects {
-        if object["kind"] != "Namespace" && !object["kind"].as_str().unwrap().starts_with("Cluster") {
+        let cluster_scoped = ["Namespace", "CustomResourceDefinition"].contains(&str_of(&object["kind"]));
+        if !cluster_scoped && !object["kind"].as_str().unwrap().starts_with("Cluster") {
             assert_eq!(object["metadata"]["namespace"], namespace, "{overlay}: {}", object["metadata"]["name"]);
         }
     }
+
+    check_kubernetes_mode(&objects, overlay);
 
     // NATS: a StatefulSet with as many routes as replicas, every user's password from the
     // Secret, the users file equal to nats_users.rs, a client Service on 4222.
@@ -266,6 +270,53 @@ fn check(expected: &Expected) {
             }
         }
     }
+}
+
+/// Whether `rules` let `verb` be done on `resource` of `group`.
+fn grants(rules: &Value, group: &str, resource: &str, verb: &str) -> bool {
+    let has = |list: &Value, item: &str| list.as_array().into_iter().flatten().any(|v| v == item || v == "*");
+    rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|rule| has(&rule["apiGroups"], group) && has(&rule["resources"], resource) && has(&rule["verbs"], verb))
+}
+
+/// The api runs in Kubernetes mode: the CRDs are installed with it, and its ClusterRole
+/// grants everything that mode asks of the apiserver and nothing it does not.
+fn check_kubernetes_mode(objects: &[Value], overlay: &str) {
+    for resource in lading_api::kubernetes::crds::ALL {
+        let name = format!("{}.{}", resource.plural, lading_api::kubernetes::crds::GROUP);
+        assert!(find(objects, "CustomResourceDefinition", &name).is_some(), "{overlay}: no CRD {name}");
+    }
+    let deployment = find(objects, "Deployment", "lading-api").unwrap();
+    let env = environment(objects, &deployment["spec"]["template"]["spec"]["containers"][0]);
+    assert_eq!(env.get("LADING_KUBE").map(String::as_str), Some("true"), "{overlay}: the api's Kubernetes mode");
+    let roles: Vec<&Value> =
+        of_kind(objects, "ClusterRole").into_iter().filter(|r| r["metadata"]["name"] == "lading-api").collect();
+    assert_eq!(roles.len(), 1, "{overlay}: one ClusterRole lading-api");
+    let rules = &roles[0]["rules"];
+    let wanted = lading_api::kubernetes::permissions();
+    for (group, resource, verb) in &wanted {
+        assert!(grants(rules, group, resource, verb), "{overlay}: lading-api may not {verb} {resource} ({group:?})");
+    }
+    // Nothing beyond: every verb the role lists on a resource is one the api uses.
+    for rule in rules.as_array().unwrap() {
+        for group in rule["apiGroups"].as_array().unwrap() {
+            for resource in rule["resources"].as_array().unwrap() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    let used = wanted.iter().any(|(g, r, v)| g == group && r == resource && v == verb);
+                    assert!(
+                        used,
+                        "{overlay}: lading-api grants {verb} on {resource} ({group}), which the api never does"
+                    );
+                }
+            }
+        }
+    }
+    let binding = find(objects, "ClusterRoleBinding", "lading-api").unwrap();
+    assert_eq!(binding["roleRef"]["name"], "lading-api");
+    assert_eq!(binding["subjects"][0]["name"], str_of(&deployment["spec"]["template"]["spec"]["serviceAccountName"]));
 }
 
 #[test]

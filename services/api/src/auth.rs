@@ -3,13 +3,15 @@
 //! token is answered `401`, a token without the permission `403` naming what it holds and
 //! what the route needs. Health, readiness and metrics need no token; webhook receivers
 //! take none either: the provider's signature (or the receiver's secret path) is their
-//! authentication.
+//! authentication. In Kubernetes mode a token Lading does not know may be a Kubernetes
+//! one (a TokenReview says whose): such a caller has no Lading role, and may only approve
+//! freight, when a SubjectAccessReview says Kubernetes RBAC lets them `promote` the stage.
 
 use axum::extract::{RawPathParams, Request, State as AxumState};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
-use lading_domain::access::{Grant, Permission, Target, refusal};
+use lading_domain::access::{Grant, Permission, Role, Scope, Target, refusal};
 
 use crate::error::ApiError;
 use crate::routes::{State, context};
@@ -19,7 +21,13 @@ use crate::routes::{State, context};
 pub struct Caller {
     pub name: String,
     pub grant: Grant,
+    /// A Kubernetes identity (Kubernetes mode): `grant` then allows nothing, and
+    /// Kubernetes RBAC decides what it may do.
+    pub kubernetes: Option<crate::kubernetes::access::KubeUser>,
 }
+
+/// The routes a Kubernetes identity may call (the handler asks Kubernetes RBAC).
+const KUBERNETES_ROUTES: [&str; 1] = ["/approve"];
 
 impl Caller {
     /// Ok when the caller may do `permission` on `target`; a 403 naming what is missing
@@ -70,11 +78,28 @@ pub async fn authenticate(
                 "a token is required: send `Authorization: Bearer <token>` (lading login SERVER --token TOKEN)".into(),
             )
         })?;
-    let record = context
-        .tokens
-        .read(|tokens| tokens.find(token).cloned())
-        .ok_or_else(|| ApiError::Unauthorized("the token is not valid (unknown, or deleted)".into()))?;
-    request.extensions_mut().insert(Caller { name: record.name, grant: record.grant });
+    let record = context.tokens.read(|tokens| tokens.find(token).cloned());
+    let caller = match (record, &context.kube_client) {
+        (Some(record), _) => Caller { name: record.name, grant: record.grant, kubernetes: None },
+        (None, Some(client)) => {
+            let user = crate::kubernetes::access::review_token(client, token)
+                .await
+                .map_err(ApiError::Unavailable)?
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "the token is not valid (neither a Lading token nor one the Kubernetes apiserver knows)".into(),
+                    )
+                })?;
+            Caller {
+                name: format!("kubernetes:{}", user.username),
+                // A scope no project has: no Lading permission at all.
+                grant: Grant { role: Role::Viewer, scope: Scope::Project(String::new()) },
+                kubernetes: Some(user),
+            }
+        }
+        (None, None) => return Err(ApiError::Unauthorized("the token is not valid (unknown, or deleted)".into())),
+    };
+    request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
 
@@ -85,6 +110,17 @@ pub async fn authorize(need: Need, params: RawPathParams, request: Request, next
         .get::<Caller>()
         .cloned()
         .ok_or_else(|| ApiError::Unauthorized("a token is required".into()))?;
+    if let Some(user) = &caller.kubernetes {
+        let path = request.uri().path();
+        if need == Need::InProject(Permission::Promote) && KUBERNETES_ROUTES.iter().any(|r| path.ends_with(r)) {
+            return Ok(next.run(request).await);
+        }
+        return Err(ApiError::Forbidden(format!(
+            "{:?} is a Kubernetes identity: in Kubernetes mode it may approve freight (if Kubernetes RBAC lets it \
+             promote the stage); read and change Lading's resources with kubectl",
+            user.username
+        )));
+    }
     match need {
         Need::Token | Need::ProviderSignature => {}
         Need::OnServer(permission) => caller.require(permission, Target::Server)?,

@@ -84,6 +84,8 @@ pub struct Context {
     pub shutdown: Shutdown,
     /// Specs come from Kubernetes objects (and `lading apply` is refused).
     pub kube_mode: bool,
+    /// The cluster's client in Kubernetes mode (identities and approvals are checked there).
+    pub kube_client: Option<kube::Client>,
 }
 
 pub type SharedContext = Arc<Context>;
@@ -138,23 +140,30 @@ pub async fn serve(
         Some(settings) => Some(kubernetes::client(settings).await?),
         None => None,
     };
+    // In Kubernetes mode webhook receivers' secrets are the project namespaces' Secrets.
+    let cluster_secrets = kube_client.as_ref().map(|_| Arc::new(kubernetes::secrets::ClusterSecrets::default()));
+    let secrets: Arc<dyn secrets::SecretSource> = match &cluster_secrets {
+        Some(cluster) => cluster.clone(),
+        None => config.secrets.clone(),
+    };
     let context = Arc::new(Context {
         bus,
         specs,
         tokens,
         projection,
         limits: config.limits,
-        secrets: config.secrets.clone(),
+        secrets,
         external_url,
         expression_limits: config.expression_limits,
         events: config.events,
         event_streams: Arc::new(tokio::sync::Semaphore::new(config.events.max_streams)),
         shutdown: shutdown.clone(),
         kube_mode: kube_client.is_some(),
+        kube_client: kube_client.clone(),
     });
-    let kube_mode = match (kube_client, &config.kube) {
-        (Some(client), Some(settings)) => {
-            Some(tokio::spawn(kubernetes::run(context.clone(), client, settings.clone())))
+    let kube_mode = match (kube_client, &config.kube, cluster_secrets) {
+        (Some(client), Some(settings), Some(cluster_secrets)) => {
+            Some(tokio::spawn(kubernetes::run(context.clone(), client, settings.clone(), cluster_secrets)))
         }
         _ => None,
     };

@@ -194,14 +194,28 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
         status["promotions"] =
             json!(stage.promotions.iter().map(|p| promotion_summary(project, p)).collect::<Vec<_>>());
     }
-    if manifest_verifies(manifest) {
-        let condition = verified_condition(stage);
-        if let Some(conditions) = status["conditions"].as_array_mut() {
-            conditions.push(condition);
+    if let Some(conditions) = status["conditions"].as_array_mut() {
+        conditions.push(verified_condition(stage, project, manifest_verifies(manifest), manifest.name()));
+        if let Some(promoting) = stage.and_then(promoting_condition) {
+            conditions.push(promoting);
         }
     }
     object["status"] = status;
     object
+}
+
+/// Kargo's `Promoting` condition, present while a promotion of the stage is queued or
+/// running (the head of its queue).
+fn promoting_condition(stage: &lading_projection::model::StageRecord) -> Option<Value> {
+    use lading_projection::model::PromotionPhase;
+    let head = stage.head_of_queue()?;
+    let (reason, doing) = match head.phase {
+        PromotionPhase::Running => ("ActivePromotion", "is running"),
+        _ => ("PromotionQueued", "is next to run"),
+    };
+    Some(json!({"type": "Promoting", "status": "True", "reason": reason,
+        "message": format!("promotion {} of freight {} {doing}", head.name, head.freight_id.as_str()),
+        "promotion": head.name}))
 }
 
 /// How many verifications each freight history entry shows (Kargo's limit).
@@ -249,16 +263,35 @@ fn verification_entry(v: &lading_projection::model::VerificationRecord) -> Value
     })
 }
 
-/// The `Verified` condition: how the verification of the stage's current freight went.
-fn verified_condition(stage: Option<&lading_projection::model::StageRecord>) -> Value {
+/// The `Verified` condition: whether the stage's current (newest) freight is verified in
+/// it. A stage with verification says how its last verification of that freight went; one
+/// without verifies freight as soon as it is promoted there.
+fn verified_condition(
+    stage: Option<&lading_projection::model::StageRecord>,
+    project: Option<&ProjectModel>,
+    verifies: bool,
+    name: &str,
+) -> Value {
     use lading_domain::verification::Phase;
     let current = stage.and_then(|s| s.current.values().max_by_key(|(_, since)| *since).map(|(id, _)| (s, id)));
     let Some((stage, freight)) = current else {
         return json!({"type": "Verified", "status": "Unknown", "reason": "NoFreight", "message": "the stage holds no freight"});
     };
+    if !verifies {
+        let verified = project
+            .and_then(|p| p.freight.get(freight))
+            .is_some_and(|f| f.freight.status.verified_in.contains_key(name));
+        return if verified {
+            json!({"type": "Verified", "status": "True", "reason": "Verified",
+                "message": "no verification is configured: the freight is verified once promoted", "freight": freight.as_str()})
+        } else {
+            json!({"type": "Verified", "status": "Unknown", "reason": "Pending",
+                "message": "the current freight is not verified yet", "freight": freight.as_str()})
+        };
+    }
     match stage.last_verification_of(freight) {
         None => json!({"type": "Verified", "status": "Unknown", "reason": "Pending",
-            "message": "the current freight's verification has not started"}),
+            "message": "the current freight's verification has not started", "freight": freight.as_str()}),
         Some(v) => {
             let (status, reason) = match v.phase {
                 Phase::Successful => ("True", "Verified"),
@@ -277,7 +310,7 @@ fn verified_condition(stage: Option<&lading_projection::model::StageRecord>) -> 
 pub fn warehouse_object(manifest: &Manifest, project: Option<&ProjectModel>) -> Value {
     let mut object = manifest.to_json();
     let record = project.and_then(|p| p.warehouses.get(manifest.name()));
-    let mut status = json!({});
+    let mut status = json!({"conditions": [freight_created_condition(project, record)]});
     if let Some(record) = record {
         if let Some(id) = &record.last_freight {
             status["lastFreightID"] = json!(id.as_str());
@@ -294,6 +327,21 @@ pub fn warehouse_object(manifest: &Manifest, project: Option<&ProjectModel>) -> 
     }
     object["status"] = status;
     object
+}
+
+/// The `FreightCreated` condition: the warehouse's newest freight, and when it was made.
+fn freight_created_condition(
+    project: Option<&ProjectModel>,
+    record: Option<&lading_projection::model::WarehouseRecord>,
+) -> Value {
+    let last = record.and_then(|r| r.last_freight.as_ref());
+    match last.and_then(|id| project?.freight.get(id)) {
+        Some(freight) => json!({"type": "FreightCreated", "status": "True", "reason": "NewFreight",
+            "message": format!("freight {} ({}) was created", freight.id.as_str(), freight.freight.alias),
+            "lastTransitionTime": timestamp(freight.created_at)}),
+        None => json!({"type": "FreightCreated", "status": "False", "reason": "NoFreight",
+            "message": "no freight has been created from this warehouse yet"}),
+    }
 }
 
 fn time_ms(ms: i64) -> String {

@@ -1,8 +1,8 @@
 //! Where the api reads the secrets webhook receivers authenticate with. [`SecretSource`]
 //! is the one question asked (a project's secret, by name, as it is now); standalone
 //! Lading answers it from the file `LADING_SECRETS_FILE` names, read at start (the same
-//! file and shapes as the promoter's `secret()`). Another store, such as a cluster's
-//! Secrets, serves receivers by implementing the trait.
+//! file and shapes as the promoter's `secret()`); in Kubernetes mode
+//! [`crate::kubernetes::secrets`] answers it from the Secrets of the project's namespace.
 
 use std::sync::Arc;
 

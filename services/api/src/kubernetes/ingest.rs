@@ -21,24 +21,25 @@ use crate::routes::apply::{APPLIED_BY, missing_projects, stage_cycles};
 pub const REFRESH_ANNOTATION: &str = "lading.dev/refresh";
 
 /// The kinds whose specs come from the cluster.
-pub const KINDS: [Resource; 6] = [
+pub const KINDS: [Resource; 8] = [
     crds::PROJECT,
     crds::PROJECT_CONFIG,
     crds::WAREHOUSE,
     crds::STAGE,
     crds::PROMOTION_TASK,
     crds::CLUSTER_PROMOTION_TASK,
+    crds::ANALYSIS_TEMPLATE,
+    crds::CLUSTER_ANALYSIS_TEMPLATE,
 ];
 
+/// The spec kind of a resource kind's name; `None` for kinds Lading makes (Freight,
+/// Promotion).
+pub fn spec_kind(kind: &str) -> Option<Kind> {
+    Kind::ALL.into_iter().find(|k| k.as_str() == kind)
+}
+
 fn kind_of(resource: &Resource) -> Kind {
-    match resource.kind {
-        "Project" => Kind::Project,
-        "ProjectConfig" => Kind::ProjectConfig,
-        "Warehouse" => Kind::Warehouse,
-        "Stage" => Kind::Stage,
-        "PromotionTask" => Kind::PromotionTask,
-        _ => Kind::ClusterPromotionTask,
-    }
+    spec_kind(resource.kind).unwrap_or(Kind::Project)
 }
 
 pub fn key_of(resource: &Resource, object: &DynamicObject) -> ObjectKey {
@@ -133,7 +134,7 @@ async fn delete(shared: &Shared, resource: &Resource, object: &DynamicObject) {
 }
 
 async fn remove(shared: &Shared, kind: Kind, key: &ObjectKey, project: &str) {
-    let project = if kind == Kind::ClusterPromotionTask { "" } else { project };
+    let project = if kind.is_cluster_scoped() { "" } else { project };
     if let Err(error) = shared.context.bus.delete_manifest(project, kind, &key.name).await {
         tracing::warn!(%error, kind = key.kind, name = key.name, "removing a deleted object's spec");
         return;
@@ -237,15 +238,20 @@ fn first_problem(errors: &[lading_domain::spec::ManifestError]) -> (String, Stri
 
 /// A project's namespace: made when missing, labelled as Lading's.
 async fn ensure_namespace(shared: &Shared, project: &str) {
-    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(shared.client.clone());
+    if let Err(error) = make_namespace(&shared.client, project).await {
+        tracing::warn!(%error, project, "making the project's namespace");
+    }
+}
+
+/// Makes (or labels) the namespace of `project` by server-side apply.
+pub async fn make_namespace(client: &kube::Client, project: &str) -> Result<(), kube::Error> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let body = json!({
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": project, "labels": {PROJECT_LABEL: "true"}},
     });
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    if let Err(error) = api.patch(project, &params, &Patch::Apply(&body)).await {
-        tracing::warn!(%error, project, "making the project's namespace");
-    }
+    api.patch(project, &params, &Patch::Apply(&body)).await.map(|_| ())
 }
 
 /// Asks the warehouse to discover once per value of the refresh annotation.

@@ -10,15 +10,26 @@
 //!   status follows it.
 //! - [`freight`]: watches Freight objects, turning an edit of the alias field or label
 //!   into an alias change on the log.
+//! - [`apply`]: `lading apply` writes the custom resources.
+//! - [`access`]: Kubernetes identities (TokenReview) and their approvals
+//!   (SubjectAccessReview for `promote` on the stage).
+//! - [`secrets`]: webhook receivers' secrets, from the Secrets of each project's
+//!   namespace.
+//!
+//! One api replica at a time ingests and writes (under the lease [`LEASE_KEY`]); every
+//! replica follows the Secrets.
 //!
 //! What Lading last saw of each object in the cluster is kept (as a digest), so only
 //! objects whose desired state differs are written, many log events for one object
 //! become one write, and a restarted api writes only what changed while it was away.
 
+pub mod access;
+pub mod apply;
 pub mod crds;
 pub mod freight;
 pub mod ingest;
 pub mod promotions;
+pub mod secrets;
 pub mod status;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -105,6 +116,8 @@ pub struct Shared {
     /// The refresh annotation's value last acted on, by Warehouse.
     pub refreshes: Mutex<HashMap<ObjectKey, String>>,
     pub wake: tokio::sync::Notify,
+    /// Told when a project's Secret changes (receivers' paths depend on them).
+    pub secrets_changed: Arc<tokio::sync::Notify>,
 }
 
 /// A stable digest of a JSON value (maps are ordered).
@@ -125,6 +138,42 @@ pub fn without_nulls(value: Value) -> Value {
     }
 }
 
+/// One thing Kubernetes mode asks of the apiserver: API group, resource, verb.
+pub type Permission = (&'static str, String, &'static str);
+
+/// Everything Kubernetes mode asks of the apiserver. `k8s/base`'s ClusterRole
+/// `lading-api` grants exactly these (a test checks), and the tests against a real
+/// apiserver run the api with that role.
+pub fn permissions() -> Vec<Permission> {
+    let mut wanted = Vec::new();
+    // Watched (ingest, freight, promotions), and their status written (status).
+    for resource in ingest::KINDS.iter().chain([&crds::FREIGHT, &crds::PROMOTION]) {
+        for verb in ["get", "list", "watch"] {
+            wanted.push((crds::GROUP, resource.plural.to_owned(), verb));
+        }
+        wanted.push((crds::GROUP, format!("{}/status", resource.plural), "patch"));
+    }
+    // Freight objects made and kept by server-side apply; spec objects written by
+    // `lading apply` (apply.rs).
+    for resource in ingest::KINDS.iter().chain([&crds::FREIGHT]) {
+        wanted.push((crds::GROUP, resource.plural.to_owned(), "create"));
+        wanted.push((crds::GROUP, resource.plural.to_owned(), "patch"));
+    }
+    // A project's namespace, by server-side apply.
+    for verb in ["get", "create", "patch"] {
+        wanted.push(("", "namespaces".to_owned(), verb));
+    }
+    wanted.push(("", "events".to_owned(), "create"));
+    // Webhook receivers' secrets, watched in each project's namespace.
+    for verb in ["get", "list", "watch"] {
+        wanted.push(("", "secrets".to_owned(), verb));
+    }
+    // Kubernetes identities, and whether one may approve (access.rs).
+    wanted.push(("authentication.k8s.io", "tokenreviews".to_owned(), "create"));
+    wanted.push(("authorization.k8s.io", "subjectaccessreviews".to_owned(), "create"));
+    wanted
+}
+
 /// Makes a client from `settings` (installing the ring TLS provider if none is).
 pub async fn client(settings: &Settings) -> Result<kube::Client, KubeError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -135,19 +184,75 @@ pub async fn client(settings: &Settings) -> Result<kube::Client, KubeError> {
     kube::Client::try_from(config).map_err(|e| KubeError::Client(e.to_string()))
 }
 
-/// Runs Kubernetes mode until the api's shutdown.
-pub async fn run(context: SharedContext, client: kube::Client, settings: Settings) {
+/// The lease the one api replica running Kubernetes mode's watchers and writers holds.
+pub const LEASE_KEY: &str = "api.kubernetes";
+/// How long a replica without the lease waits before asking again.
+const RETRY_LEASE: Duration = Duration::from_secs(1);
+
+/// Runs Kubernetes mode until the api's shutdown. Every replica follows the project
+/// namespaces' Secrets (for its webhook receivers); one replica at a time, holding
+/// [`LEASE_KEY`], ingests specs and writes to the cluster, so two replicas never both
+/// act on one edit. A replica that stops is replaced within the lease's TTL (15 s).
+pub async fn run(
+    context: SharedContext,
+    client: kube::Client,
+    settings: Settings,
+    cluster_secrets: Arc<secrets::ClusterSecrets>,
+) {
     let shutdown = context.shutdown.clone();
+    let following = tokio::spawn(secrets::run(context.clone(), client.clone(), cluster_secrets.clone()));
+    let holder = format!("api-{}", ulid::Ulid::new().to_string().to_lowercase());
+    while !shutdown.is_cancelled() {
+        let asked = std::time::Instant::now();
+        match context.bus.try_lease(LEASE_KEY, &holder).await {
+            Ok(Some(lease)) => {
+                let held = lease.hold(asked);
+                let fence = held.fence();
+                tracing::info!(holder, "this replica runs Kubernetes mode");
+                let tasks = start(&context, &client, &settings, &cluster_secrets);
+                while fence.is_open() {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+                for task in tasks {
+                    task.abort();
+                }
+                held.release().await;
+                if !shutdown.is_cancelled() {
+                    tracing::warn!(holder, "the Kubernetes-mode lease was lost; another replica takes over");
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot ask for the Kubernetes-mode lease yet"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(RETRY_LEASE) => {}
+        }
+    }
+    following.abort();
+}
+
+/// Starts the watchers and the writer, with state of their own.
+fn start(
+    context: &SharedContext,
+    client: &kube::Client,
+    settings: &Settings,
+    cluster_secrets: &secrets::ClusterSecrets,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let shared = Arc::new(Shared {
-        context,
-        client,
-        settings,
+        context: context.clone(),
+        client: client.clone(),
+        settings: settings.clone(),
         ingested: Mutex::new(BTreeMap::new()),
         cluster: Mutex::new(HashMap::new()),
         alias_pending: Mutex::new(HashSet::new()),
         refreshes: Mutex::new(HashMap::new()),
         promotions: Mutex::new(BTreeMap::new()),
         wake: tokio::sync::Notify::new(),
+        secrets_changed: cluster_secrets.changed.clone(),
     });
     let mut tasks = Vec::new();
     for resource in ingest::KINDS {
@@ -157,10 +262,7 @@ pub async fn run(context: SharedContext, client: kube::Client, settings: Setting
     tasks.push(tokio::spawn(freight::run(shared.clone())));
     tasks.push(tokio::spawn(promotions::run(shared.clone())));
     tasks.push(tokio::spawn(status::run(shared.clone())));
-    shutdown.cancelled().await;
-    for task in tasks {
-        task.abort();
-    }
+    tasks
 }
 
 /// A Kubernetes Event about an object (shown by `kubectl describe`).

@@ -126,15 +126,8 @@ pub fn desired(shared: &Shared) -> Vec<Desired> {
             }
             for (key, ingested) in &ingested {
                 let project = if key.kind == "Project" { key.name.as_str() } else { key.namespace.as_str() };
-                let kind = match key.kind {
-                    "Project" => Kind::Project,
-                    "ProjectConfig" => Kind::ProjectConfig,
-                    "Warehouse" => Kind::Warehouse,
-                    "Stage" => Kind::Stage,
-                    "PromotionTask" => Kind::PromotionTask,
-                    _ => Kind::ClusterPromotionTask,
-                };
-                let manifest = specs.get(if kind == Kind::ClusterPromotionTask { "" } else { project }, kind, &key.name);
+                let Some(kind) = super::ingest::spec_kind(key.kind) else { continue };
+                let manifest = specs.get(if kind.is_cluster_scoped() { "" } else { project }, kind, &key.name);
                 let project_model = model.project(project);
                 let mut status = match (kind, manifest) {
                     (Kind::Stage, Some(manifest)) => {
@@ -142,9 +135,7 @@ pub fn desired(shared: &Shared) -> Vec<Desired> {
                             Spec::Stage(spec) => unresolved_references(spec, |r| specs.reference_exists(project, r)),
                             _ => Vec::new(),
                         };
-                        let mut status = stage_object(manifest, project_model, &unresolved)["status"].take();
-                        stage_summary(&mut status, project_model, &key.name);
-                        status
+                        stage_status(manifest, project_model, &unresolved)
                     }
                     (Kind::Warehouse, Some(manifest)) => {
                         let mut status = warehouse_object(manifest, project_model)["status"].take();
@@ -153,6 +144,13 @@ pub fn desired(shared: &Shared) -> Vec<Desired> {
                             json!({"type": "Ready", "status": "True", "reason": "Valid", "message": "the spec is valid and running"}),
                         );
                         status
+                    }
+                    (Kind::ProjectConfig, Some(manifest)) => {
+                        let receivers = match &manifest.spec {
+                            Spec::ProjectConfig(spec) => spec.webhook_receivers.as_slice(),
+                            _ => &[],
+                        };
+                        crate::routes::projects::project_config_status(&shared.context, project, receivers)
                     }
                     (_, Some(_)) => json!({"conditions": [
                         {"type": "Ready", "status": "True", "reason": "Valid", "message": "the spec is valid and running"}
@@ -170,33 +168,25 @@ pub fn desired(shared: &Shared) -> Vec<Desired> {
     out
 }
 
-/// Kargo's `freightSummary` (the current freight's aliases) and the `Verified` condition.
-fn stage_summary(status: &mut Value, project: Option<&lading_projection::model::ProjectModel>, stage: &str) {
-    let current: Vec<(String, String)> = status["currentFreight"]
+/// A Stage object's status: what the api serves for it, with the `Current Freight` column.
+pub fn stage_status(
+    manifest: &lading_domain::spec::Manifest,
+    project: Option<&lading_projection::model::ProjectModel>,
+    unresolved: &[lading_domain::spec::references::UnresolvedReference],
+) -> Value {
+    let mut status = stage_object(manifest, project, unresolved)["status"].take();
+    freight_summary(&mut status);
+    status
+}
+
+/// Kargo's `freightSummary`: the current freight's aliases (the `Current Freight` column).
+fn freight_summary(status: &mut Value) {
+    let aliases: Vec<&str> = status["currentFreight"]
         .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|f| (f["name"].as_str().unwrap_or("").to_owned(), f["alias"].as_str().unwrap_or("").to_owned()))
-                .collect()
-        })
+        .map(|items| items.iter().map(|f| f["alias"].as_str().unwrap_or("")).collect())
         .unwrap_or_default();
-    if current.is_empty() {
-        return;
-    }
-    status["freightSummary"] = json!(current.iter().map(|(_, alias)| alias.as_str()).collect::<Vec<_>>().join(","));
-    let verified = current.iter().all(|(id, _)| {
-        project
-            .and_then(|p| p.freight.values().find(|r| r.id.as_str() == id))
-            .is_some_and(|r| r.freight.status.verified_in.contains_key(stage))
-    });
-    let condition = if verified {
-        json!({"type": "Verified", "status": "True", "reason": "Verified", "message": "the current freight is verified in this stage"})
-    } else {
-        json!({"type": "Verified", "status": "False", "reason": "NotVerified", "message": "the current freight is not verified yet"})
-    };
-    if let Some(conditions) = status["conditions"].as_array_mut() {
-        conditions.push(condition);
+    if !aliases.is_empty() {
+        status["freightSummary"] = json!(aliases.join(","));
     }
 }
 
@@ -270,6 +260,7 @@ pub async fn run(shared: Arc<Shared>) {
             _ = projection.changed() => {}
             _ = specs.changed() => {}
             _ = shared.wake.notified() => {}
+            _ = shared.secrets_changed.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)), if retry => {}
             _ = shared.context.shutdown.cancelled() => return,
         }
@@ -321,6 +312,7 @@ pub async fn run(shared: Arc<Shared>) {
 mod tests {
     use lading_domain::Freight;
     use lading_domain::freight_id::FreightId;
+    use lading_projection::model::ProjectModel;
 
     use super::*;
 
@@ -384,5 +376,160 @@ mod tests {
         assert!(
             conditions[0]["message"].as_str().unwrap().starts_with("spec.requestedFreight[0].origin.kind: must be")
         );
+    }
+
+    fn stage(verifies: bool) -> lading_domain::spec::Manifest {
+        let mut spec = json!({
+            "requestedFreight": [{"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"direct": true}}],
+            "promotionTemplate": {"spec": {"steps": [{"uses": "fail"}]}},
+        });
+        if verifies {
+            spec["verification"] = json!({"analysisTemplates": [{"name": "health"}]});
+        }
+        let document = json!({"apiVersion": API_VERSION, "kind": "Stage",
+            "metadata": {"name": "test", "namespace": "demo"}, "spec": spec});
+        lading_domain::spec::parse_manifests(vec![document]).unwrap().remove(0)
+    }
+
+    /// A project whose stage `test` holds the freight of [`record`], promoted by `promotion`.
+    fn holding(verified: bool, promotion: lading_projection::model::PromotionPhase) -> ProjectModel {
+        let mut record = record();
+        if verified {
+            record.freight.status.verified_in.insert(
+                "test".to_owned(),
+                lading_domain::freight::VerifiedStage { verified_at: chrono::Utc::now(), longest_soak: None },
+            );
+        }
+        let mut model = ProjectModel::default();
+        let mut stage = lading_projection::model::StageRecord::default();
+        stage.current.insert("Warehouse/app".to_owned(), (record.id.clone(), chrono::Utc::now()));
+        stage.promotions.push(lading_projection::model::PromotionRecord {
+            name: "test.01.abc".to_owned(),
+            freight_id: record.id.clone(),
+            created_seq: 1,
+            created_at: chrono::Utc::now(),
+            trigger: lading_events::catalog::PromotionTrigger::Auto,
+            phase: promotion,
+            started_at: None,
+            finished_at: None,
+            commit: String::new(),
+            message: String::new(),
+            steps: Vec::new(),
+            created_by: String::new(),
+            aborted_by: String::new(),
+        });
+        model.stages.insert("test".to_owned(), stage);
+        model.freight.insert(record.id.clone(), record);
+        model
+    }
+
+    fn verification(phase: lading_domain::verification::Phase) -> lading_projection::model::VerificationRecord {
+        lading_projection::model::VerificationRecord {
+            id: "test.01.abc".to_owned(),
+            freight_id: record().id,
+            promotion: "test.01.abc".to_owned(),
+            actor: "lading/promoter".to_owned(),
+            templates: vec!["health".to_owned()],
+            phase,
+            message: "measured".to_owned(),
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            measurements: Vec::new(),
+        }
+    }
+
+    fn conditions(status: &Value, kind: &str) -> Vec<Value> {
+        status["conditions"].as_array().unwrap().iter().filter(|c| c["type"] == kind).cloned().collect()
+    }
+
+    #[test]
+    fn a_verifying_stage_has_one_verified_condition_from_its_last_verification() {
+        use lading_domain::verification::Phase;
+        use lading_projection::model::PromotionPhase;
+        for (phase, condition, reason) in [
+            (Phase::Running, "Unknown", "Verifying"),
+            (Phase::Successful, "True", "Verified"),
+            (Phase::Failed, "False", "VerificationFailed"),
+        ] {
+            let expected = (Some(condition), Some(reason));
+            // A freight verified in the stage before (an earlier run) does not hide the last one.
+            let mut model = holding(true, PromotionPhase::Succeeded);
+            model.stages.get_mut("test").unwrap().verifications.push(verification(phase));
+            let status = stage_status(&stage(true), Some(&model), &[]);
+            let verified = conditions(&status, "Verified");
+            assert_eq!(verified.len(), 1, "{status}");
+            assert_eq!((verified[0]["status"].as_str(), verified[0]["reason"].as_str()), expected, "{status}");
+            assert_eq!(status["freightSummary"], "brave-otter", "{status}");
+        }
+        let model = holding(true, PromotionPhase::Succeeded);
+        let status = stage_status(&stage(true), Some(&model), &[]);
+        let verified = conditions(&status, "Verified");
+        assert_eq!((verified.len(), verified[0]["reason"].as_str()), (1, Some("Pending")), "{status}");
+    }
+
+    #[test]
+    fn a_stage_without_verification_is_verified_once_its_freight_is() {
+        use lading_projection::model::PromotionPhase;
+        let cases = [
+            (Some(holding(true, PromotionPhase::Succeeded)), "True", "Verified"),
+            (Some(holding(false, PromotionPhase::Succeeded)), "Unknown", "Pending"),
+            (Some(ProjectModel::default()), "Unknown", "NoFreight"),
+            (None, "Unknown", "NoFreight"),
+        ];
+        for (model, status, reason) in cases {
+            let shown = stage_status(&stage(false), model.as_ref(), &[]);
+            let verified = conditions(&shown, "Verified");
+            assert_eq!(verified.len(), 1, "{shown}");
+            assert_eq!(
+                (verified[0]["status"].as_str(), verified[0]["reason"].as_str()),
+                (Some(status), Some(reason)),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stage_is_promoting_while_a_promotion_is_queued_or_running() {
+        use lading_projection::model::PromotionPhase;
+        for (phase, reason) in [
+            (PromotionPhase::Running, Some("ActivePromotion")),
+            (PromotionPhase::Pending, Some("PromotionQueued")),
+            (PromotionPhase::Succeeded, None),
+            (PromotionPhase::Failed, None),
+        ] {
+            let status = stage_status(&stage(false), Some(&holding(false, phase)), &[]);
+            let promoting = conditions(&status, "Promoting");
+            match reason {
+                Some(reason) => {
+                    assert_eq!(promoting.len(), 1, "{status}");
+                    assert_eq!(
+                        (promoting[0]["status"].as_str(), promoting[0]["reason"].as_str()),
+                        (Some("True"), Some(reason))
+                    );
+                    assert!(promoting[0]["message"].as_str().unwrap().contains("test.01.abc"), "{status}");
+                }
+                None => assert!(promoting.is_empty(), "{phase:?}: {status}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_warehouse_shows_freight_created_with_its_newest_freight() {
+        let document = json!({"apiVersion": API_VERSION, "kind": "Warehouse", "metadata": {"name": "app", "namespace": "demo"},
+            "spec": {"subscriptions": [{"git": {"repoURL": "https://example.com/app.git"}}]}});
+        let manifest = lading_domain::spec::parse_manifests(vec![document]).unwrap().remove(0);
+        let status = warehouse_object(&manifest, None)["status"].take();
+        let created = conditions(&status, "FreightCreated");
+        assert_eq!((created.len(), created[0]["status"].as_str()), (1, Some("False")), "{status}");
+        let mut model = holding(false, lading_projection::model::PromotionPhase::Succeeded);
+        model.warehouses.insert(
+            "app".to_owned(),
+            lading_projection::model::WarehouseRecord { last_freight: Some(record().id), ..Default::default() },
+        );
+        let status = warehouse_object(&manifest, Some(&model))["status"].take();
+        let created = conditions(&status, "FreightCreated");
+        assert_eq!(created.len(), 1, "{status}");
+        assert_eq!((created[0]["status"].as_str(), created[0]["reason"].as_str()), (Some("True"), Some("NewFreight")));
+        assert!(created[0]["message"].as_str().unwrap().contains("brave-otter"), "{status}");
     }
 }

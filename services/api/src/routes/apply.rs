@@ -30,11 +30,6 @@ pub async fn apply(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
-    if context.kube_mode {
-        return Err(ApiError::Conflict(
-            "specs come from the Kubernetes cluster (Kubernetes mode): apply them with `kubectl apply -f`".to_owned(),
-        ));
-    }
     let body = read_limited(body, context.limits.max_body_bytes).await?;
     let body = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest(format!("the body is not UTF-8: {e}")))?;
     let documents: Vec<Value> = serde_saphyr::from_multiple(body).map_err(|e| {
@@ -77,6 +72,13 @@ pub async fn apply(
     });
     if !problems.is_empty() {
         return Err(ApiError::InvalidManifests(problems));
+    }
+    // Kubernetes mode: the cluster is the one spec source; the manifests are written there.
+    if let Some(client) = &context.kube_client {
+        let results = crate::kubernetes::apply::write(&context, client, &manifests)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("writing to the Kubernetes cluster: {e}")))?;
+        return Ok(Json(json!({"results": results})));
     }
     let (actions, revision) = context.bus.apply_manifests(&manifests).await.map_err(|e| match e {
         ApplyError::TooLarge { index, bytes, limit } => {

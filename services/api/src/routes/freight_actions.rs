@@ -45,6 +45,11 @@ pub async fn approve(
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
     lookup::project(&context, &project)?;
+    if let (Some(user), Some(client)) = (&caller.kubernetes, &context.kube_client) {
+        crate::kubernetes::access::may_promote(client, user, &project, &query.stage)
+            .await
+            .map_err(ApiError::Forbidden)?;
+    }
     let stage = lookup::stage(&context, &project, &query.stage)?;
     let record = lookup::freight(&context, &project, &freight)?;
     let origin = &record.freight.origin;

@@ -8,7 +8,7 @@ mod events;
 mod freight;
 mod freight_actions;
 pub(crate) mod lookup;
-mod projects;
+pub(crate) mod projects;
 pub(crate) mod promotions;
 mod stages;
 mod tokens;

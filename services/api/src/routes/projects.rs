@@ -58,8 +58,19 @@ pub async fn project_config(
         Some(Spec::ProjectConfig(spec)) => spec.webhook_receivers,
         _ => Vec::new(),
     };
-    let secrets = super::webhooks::project_secrets(&context, &project, &receivers);
-    let (listening, problems) = listening(&project, &receivers, |name| secrets.get(name));
+    object["status"] = project_config_status(&context, &project, &receivers);
+    Ok(Json(object))
+}
+
+/// A ProjectConfig's status: where each receiver whose secret exists listens, and a
+/// `Ready` condition that is false, naming each, while a receiver's secret is missing.
+pub(crate) fn project_config_status(
+    context: &crate::SharedContext,
+    project: &str,
+    receivers: &[lading_domain::spec::WebhookReceiverConfig],
+) -> Value {
+    let secrets = super::webhooks::project_secrets(context, project, receivers);
+    let (listening, problems) = listening(project, receivers, |name| secrets.get(name));
     let ready = match problems.first() {
         None => json!({"type": "Ready", "status": "True", "reason": "SecretsResolved",
             "message": "every webhook receiver's secret exists"}),
@@ -68,11 +79,22 @@ pub async fn project_config(
             json!({"type": "Ready", "status": "False", "reason": first.reason(), "message": messages.join("; ")})
         }
     };
-    object["status"] = json!({
+    json!({
         "conditions": [ready],
         "webhookReceivers": details(&listening, &context.external_url),
-    });
-    Ok(Json(object))
+    })
+}
+
+/// In Kubernetes mode specs are deleted by deleting their objects (or they would come
+/// back from the cluster).
+fn refuse_in_kubernetes_mode(context: &crate::SharedContext) -> Result<(), ApiError> {
+    if context.kube_client.is_some() {
+        return Err(ApiError::Conflict(
+            "specs come from the Kubernetes cluster (Kubernetes mode): delete the object with `kubectl delete`"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 async fn delete_specs(context: &crate::SharedContext, keys: Vec<(String, Kind, String)>) -> Result<(), ApiError> {
@@ -94,6 +116,7 @@ pub async fn delete_project(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
+    refuse_in_kubernetes_mode(&context)?;
     lookup::project(&context, &project)?;
     let mut keys: Vec<(String, Kind, String)> = context.specs.read(|s| {
         s.all()
@@ -113,6 +136,7 @@ pub async fn delete_stage(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
+    refuse_in_kubernetes_mode(&context)?;
     lookup::project(&context, &project)?;
     lookup::stage(&context, &project, &stage)?;
     let downstream: Vec<String> = context.specs.read(|s| {
@@ -139,6 +163,7 @@ pub async fn delete_warehouse(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
     let context = context(&state)?;
+    refuse_in_kubernetes_mode(&context)?;
     lookup::project(&context, &project)?;
     if context.specs.read(|s| s.warehouse(&project, &warehouse).is_none()) {
         return Err(ApiError::NotFound(format!("warehouse {warehouse:?} not found in project {project:?}")));
