@@ -2,7 +2,10 @@
 //! puts a probe on every operation that can create a value or repeat work, and each probe
 //! asks the [`Budget`] before the program goes on.
 //!
-//! - **Time**: every probe compares the clock with the deadline.
+//! - **Time**: every probe compares the CPU time the evaluations spent with the limit.
+//!   CPU time, not the wall clock: a busy machine that leaves the evaluating thread
+//!   waiting for a core does not fail an expression, and a runaway one is stopped as
+//!   soon as it has used its share of a core.
 //! - **Allocation**: a probe charges the bytes of every value an operation created (a
 //!   result the operation owns) or is about to copy (an element of a list or map
 //!   literal, an item a comprehension collects); the total may not pass the limit.
@@ -14,9 +17,10 @@
 //! Between two probes a program does one operation on values the budget already
 //! bounds: a comparison, a concatenation, a lookup, a regular expression match.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::Duration;
 
 use cel::common::types::{CelBool, CelString};
 use cel::common::value::CowVal;
@@ -26,6 +30,44 @@ use regex::Regex;
 use super::error::ExpressionError;
 use super::limits::{ExpressionLimits, MAX_REGEX_BYTES, MAX_SOURCE_BYTES};
 use super::values::footprint;
+
+thread_local! {
+    /// The thread's CPU time when the evaluation running on it started.
+    static EVALUATION_STARTED: Cell<Option<Duration>> = const { Cell::new(None) };
+}
+
+/// The CPU time the calling thread has used.
+#[cfg(unix)]
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid timespec to write to; the clock id is a constant.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Without a per-thread CPU clock, the wall clock since the process first asked.
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Duration {
+    static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+    ORIGIN.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// An evaluation's running clock: when dropped, its CPU time is added to the budget.
+pub(super) struct Clock {
+    meter: Option<Arc<Meter>>,
+}
+
+impl Drop for Clock {
+    fn drop(&mut self) {
+        let Some(meter) = self.meter.take() else { return };
+        if let Some(started) = EVALUATION_STARTED.take() {
+            let spent = thread_cpu_time().saturating_sub(started);
+            meter.spent_nanos.fetch_add(u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+    }
+}
 
 /// How many compiled patterns an evaluation keeps for `matches`.
 const CACHED_PATTERNS: usize = 8;
@@ -42,7 +84,7 @@ impl Budget {
         Budget {
             meter: Arc::new(Meter {
                 limits: *limits,
-                deadline: OnceLock::new(),
+                spent_nanos: AtomicU64::new(0),
                 allocated: AtomicU64::new(0),
                 exceeded: OnceLock::new(),
                 patterns: Mutex::new(Vec::new()),
@@ -67,28 +109,37 @@ impl Budget {
 
 pub(super) struct Meter {
     limits: ExpressionLimits,
-    /// Set when the first evaluation starts.
-    deadline: OnceLock<Instant>,
+    /// CPU time the finished evaluations spent.
+    spent_nanos: AtomicU64,
     allocated: AtomicU64,
     exceeded: OnceLock<ExpressionError>,
     patterns: Mutex<Vec<(String, Arc<Regex>)>>,
 }
 
 impl Meter {
-    /// Starts the clock, unless an earlier evaluation did.
-    pub(super) fn start_clock(&self) {
-        self.deadline.get_or_init(|| {
-            let now = Instant::now();
-            now.checked_add(self.limits.timeout).unwrap_or(now)
-        });
+    /// Starts counting this thread's CPU time against the budget until the returned
+    /// clock is dropped (an evaluation nested in another counts as part of it).
+    pub(super) fn start_clock(self: &Arc<Self>) -> Clock {
+        let outermost = EVALUATION_STARTED.get().is_none();
+        if outermost {
+            EVALUATION_STARTED.set(Some(thread_cpu_time()));
+        }
+        Clock { meter: outermost.then(|| self.clone()) }
     }
 
-    /// Fails once the budget ran out, or the deadline passed.
+    /// CPU time spent so far, including the running evaluation's.
+    fn spent(&self) -> Duration {
+        let running =
+            EVALUATION_STARTED.get().map_or(Duration::ZERO, |started| thread_cpu_time().saturating_sub(started));
+        Duration::from_nanos(self.spent_nanos.load(Ordering::Relaxed)) + running
+    }
+
+    /// Fails once the budget ran out, or the evaluations used their time.
     pub(super) fn check(&self) -> Result<(), ExecutionError> {
         if let Some(exceeded) = self.exceeded.get() {
             return Err(Self::stop(exceeded));
         }
-        if self.deadline.get().is_some_and(|deadline| Instant::now() >= *deadline) {
+        if self.spent() >= self.limits.timeout {
             return Err(self.trip(ExpressionError::Timeout { limit: self.limits.timeout }));
         }
         Ok(())

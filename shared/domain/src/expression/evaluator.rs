@@ -63,7 +63,7 @@ impl<'b> Evaluator<'b> {
         if let Some(exceeded) = self.budget.exceeded() {
             return Err(exceeded);
         }
-        self.budget.meter.start_clock();
+        let _clock = self.budget.meter.start_clock();
         let limit = self.budget.limits().max_output_bytes;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let value = cel::Value::resolve_val(&program.expr, &self.context)

@@ -231,3 +231,18 @@ fn patterns_for_matches_are_bounded() {
     let error = run_with("'a'.matches(p)", &[("p", long)], &ExpressionLimits::default()).unwrap_err();
     assert!(error.to_string().contains("a pattern may have at most 8192"), "{error}");
 }
+
+#[test]
+fn time_the_thread_spends_not_computing_is_not_spent() {
+    // Given a budget of 50 ms shared by two evaluations,
+    let budget = Budget::new(&ExpressionLimits { timeout: Duration::from_millis(50), ..ExpressionLimits::default() });
+    let evaluator = Evaluator::new(&budget);
+    let program = Program::compile("1 + 1 == 2").unwrap();
+    assert_eq!(evaluator.evaluate(&program).unwrap(), json!(true));
+    // when the caller is idle for longer than the budget between them (as a thread
+    // waiting for a core on a busy machine would be),
+    std::thread::sleep(Duration::from_millis(120));
+    // then the second evaluation still has its time: only computing spends it.
+    assert_eq!(evaluator.evaluate(&program).unwrap(), json!(true));
+    assert!(budget.exceeded().is_none());
+}
