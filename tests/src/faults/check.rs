@@ -1,0 +1,323 @@
+//! The invariants, checked at the end against what is stored, not against the api's
+//! view: the event log read whole from NATS, the GitOps repository's branches, the
+//! consumers' pending counts and the dead letters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use futures::StreamExt as _;
+use lading_bus::names::{DEAD_LETTER_STREAM, EVENTS_STREAM};
+use lading_events::Event;
+use lading_events::headers::CE_TYPE;
+
+use super::drive::{AbortOutcome, Driven, STAGES};
+use crate::git::Repo;
+
+/// How a promotion ended, as the log says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Succeeded { commit: String },
+    Failed(String),
+    Errored(String),
+    Aborted { actor: String },
+}
+
+/// One promotion as the log tells it.
+#[derive(Debug, Clone, Default)]
+pub struct PromotionFacts {
+    pub stage: String,
+    pub freight: String,
+    pub created_seq: u64,
+    pub endings: Vec<Ending>,
+}
+
+/// What the log holds, by promotion and by (freight, stage) verified.
+#[derive(Debug, Default)]
+pub struct LogFacts {
+    pub promotions: BTreeMap<String, PromotionFacts>,
+    pub verified: BTreeMap<(String, String), usize>,
+    pub events: u64,
+}
+
+impl LogFacts {
+    fn apply(&mut self, seq: u64, event: Event) {
+        self.events += 1;
+        let mut end = |promotion: &str, ending: Ending| {
+            self.promotions.entry(promotion.to_owned()).or_default().endings.push(ending);
+        };
+        match event {
+            Event::PromotionCreatedV2(e) => {
+                let facts = self.promotions.entry(e.promotion).or_default();
+                facts.stage = e.stage;
+                facts.freight = e.freight_id;
+                facts.created_seq = seq;
+            }
+            Event::PromotionCreated(e) => {
+                let facts = self.promotions.entry(e.promotion).or_default();
+                facts.stage = e.stage;
+                facts.freight = e.freight_id;
+                facts.created_seq = seq;
+            }
+            Event::PromotionSucceeded(e) => end(&e.promotion, Ending::Succeeded { commit: e.commit }),
+            Event::PromotionFailed(e) => end(&e.promotion, Ending::Failed(e.reason)),
+            Event::PromotionErrored(e) => end(&e.promotion, Ending::Errored(e.reason)),
+            Event::PromotionAborted(e) => end(&e.promotion, Ending::Aborted { actor: String::new() }),
+            Event::PromotionAbortedV2(e) => end(&e.promotion, Ending::Aborted { actor: e.actor }),
+            Event::FreightVerified(e) => *self.verified.entry((e.freight_id, e.stage)).or_default() += 1,
+            _ => {}
+        }
+    }
+
+    /// The Succeeded promotion of `freight` into `stage`, if any.
+    fn succeeded(&self, freight: &str, stage: &str) -> Vec<(&String, &PromotionFacts)> {
+        self.promotions
+            .iter()
+            .filter(|(_, p)| p.freight == freight && p.stage == stage)
+            .filter(|(_, p)| p.endings.iter().any(|e| matches!(e, Ending::Succeeded { .. })))
+            .collect()
+    }
+}
+
+/// Reads the whole event stream as `admin`.
+pub async fn read_log(client: &async_nats::Client) -> LogFacts {
+    let js = async_nats::jetstream::new(client.clone());
+    let stream = js.get_stream(EVENTS_STREAM).await.expect("the events stream");
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
+        .await
+        .expect("an ordered consumer");
+    let mut facts = LogFacts::default();
+    let last = stream.get_info().await.expect("stream info").state.last_sequence;
+    if last == 0 {
+        return facts;
+    }
+    let mut messages = consumer.messages().await.expect("messages");
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(30), messages.next()).await.ok().flatten() {
+        let message = message.expect("a message");
+        let seq = message.info().expect("its info").stream_sequence;
+        let ce_type = message.headers.as_ref().and_then(|h| h.get(CE_TYPE)).map(|v| v.as_str().to_owned());
+        if let Ok(event) = lading_events::codec::decode(ce_type.as_deref(), &message.payload) {
+            facts.apply(seq, event);
+        }
+        if seq >= last {
+            break;
+        }
+    }
+    facts
+}
+
+/// The commits of a stage branch, oldest first: (commit, the promotion its trailer names).
+pub fn branch_commits(gitops: &Repo, stage: &str) -> Vec<(String, Option<String>)> {
+    let mut log = gitops.log(&format!("stage/{stage}"));
+    log.reverse();
+    log.into_iter()
+        .map(|c| {
+            let promotion = c
+                .message
+                .lines()
+                .find_map(|line| line.strip_prefix("Lading-Promotion: "))
+                .map(|name| name.trim().to_owned());
+            (c.id, promotion)
+        })
+        .collect()
+}
+
+/// The figures and the violations found.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    pub violations: Vec<String>,
+    pub promotions_succeeded: usize,
+    pub promotions_aborted: usize,
+    pub freight_stages_expected: usize,
+    pub freight_stages_reached: usize,
+    /// Expected (freight, stage) pairs not reached, and commits or outcomes missing.
+    pub lost: usize,
+    /// Facts or effects stored twice: endings, commits.
+    pub duplicated: usize,
+    pub dead_letters: u64,
+    pub events: u64,
+}
+
+/// Checks every invariant; `branches` gives each stage's commits oldest first.
+pub fn check(driven: &[Driven], log: &LogFacts, branches: &BTreeMap<&str, Vec<(String, Option<String>)>>) -> Verdict {
+    let mut verdict = Verdict { events: log.events, ..Verdict::default() };
+    let violate = |verdict: &mut Verdict, text: String| verdict.violations.push(text);
+
+    // Each promotion ends exactly once.
+    for (name, p) in &log.promotions {
+        match p.endings.len() {
+            0 => violate(&mut verdict, format!("promotion {name} ({} of {}) never ended", p.stage, p.freight)),
+            1 => {}
+            n => {
+                verdict.duplicated += n - 1;
+                violate(&mut verdict, format!("promotion {name} ended {n} times: {:?}", p.endings));
+            }
+        }
+        match p.endings.first() {
+            Some(Ending::Succeeded { .. }) => verdict.promotions_succeeded += 1,
+            Some(Ending::Aborted { .. }) => verdict.promotions_aborted += 1,
+            Some(other) => violate(&mut verdict, format!("promotion {name} into {} ended {other:?}", p.stage)),
+            None => {}
+        }
+    }
+
+    // Every freight reached what it should, and nothing more; aborts held as answered.
+    for freight in driven {
+        for (position, stage) in STAGES.iter().enumerate() {
+            let succeeded = log.succeeded(&freight.freight, stage);
+            let verified = log.verified.get(&(freight.freight.clone(), stage.to_string())).copied().unwrap_or(0);
+            if position < freight.expected_stages.len() {
+                verdict.freight_stages_expected += 1;
+                if !succeeded.is_empty() && verified >= 1 {
+                    verdict.freight_stages_reached += 1;
+                } else {
+                    verdict.lost += 1;
+                    violate(
+                        &mut verdict,
+                        format!(
+                            "freight #{} ({}) should be in {stage}: {} succeeded promotions, verified {verified} times",
+                            freight.index,
+                            freight.freight,
+                            succeeded.len()
+                        ),
+                    );
+                }
+                if succeeded.len() > 1 || verified > 1 {
+                    verdict.duplicated += succeeded.len().saturating_sub(1) + verified.saturating_sub(1);
+                    violate(
+                        &mut verdict,
+                        format!(
+                            "freight #{} into {stage}: {} succeeded promotions, verified {verified} times",
+                            freight.index,
+                            succeeded.len()
+                        ),
+                    );
+                }
+            } else if !succeeded.is_empty() {
+                violate(
+                    &mut verdict,
+                    format!(
+                        "freight #{} ({}) reached {stage} after its abort was accepted",
+                        freight.index, freight.freight
+                    ),
+                );
+            }
+        }
+        if let Some((stage, promotion, outcome)) = &freight.abort {
+            let ending = log.promotions.get(promotion).and_then(|p| p.endings.first());
+            let held = match outcome {
+                AbortOutcome::Aborted => matches!(ending, Some(Ending::Aborted { .. })),
+                AbortOutcome::Refused(_) => matches!(ending, Some(Ending::Succeeded { .. })),
+            };
+            if !held {
+                violate(
+                    &mut verdict,
+                    format!("abort of {promotion} into {stage} answered {outcome:?}, ended {ending:?}"),
+                );
+            }
+        }
+    }
+
+    // Git and the log agree: one commit per succeeded promotion, on its stage's branch,
+    // in the order the promotions were queued; no commit for anything else.
+    for stage in STAGES {
+        let commits = branches.get(stage).cloned().unwrap_or_default();
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (commit, promotion) in &commits {
+            let Some(promotion) = promotion else {
+                violate(&mut verdict, format!("{stage}: commit {commit} names no promotion"));
+                continue;
+            };
+            *seen.entry(promotion.as_str()).or_default() += 1;
+            match log.promotions.get(promotion).and_then(|p| p.endings.first()) {
+                Some(Ending::Succeeded { commit: recorded }) if recorded == commit => {}
+                other => violate(
+                    &mut verdict,
+                    format!("{stage}: commit {commit} of {promotion}, which the log ends as {other:?}"),
+                ),
+            }
+        }
+        for (promotion, count) in &seen {
+            if *count > 1 {
+                verdict.duplicated += count - 1;
+                violate(&mut verdict, format!("{stage}: {count} commits for {promotion}"));
+            }
+        }
+        let mut succeeded: Vec<(&String, &PromotionFacts)> = log
+            .promotions
+            .iter()
+            .filter(|(_, p)| p.stage == stage && matches!(p.endings.first(), Some(Ending::Succeeded { .. })))
+            .collect();
+        succeeded.sort_by_key(|(_, p)| p.created_seq);
+        let on_branch: BTreeSet<&str> = seen.keys().copied().collect();
+        for (name, _) in &succeeded {
+            if !on_branch.contains(name.as_str()) {
+                verdict.lost += 1;
+                violate(&mut verdict, format!("{stage}: succeeded promotion {name} has no commit in Git"));
+            }
+        }
+        let queued_order: Vec<&str> = succeeded.iter().map(|(name, _)| name.as_str()).collect();
+        let mut branch_order: Vec<&str> = Vec::new();
+        for (_, promotion) in &commits {
+            if let Some(promotion) = promotion.as_deref()
+                && !branch_order.contains(&promotion)
+            {
+                branch_order.push(promotion);
+            }
+        }
+        if branch_order != queued_order {
+            violate(
+                &mut verdict,
+                format!("{stage}: commits in order {branch_order:?}, promotions queued {queued_order:?}"),
+            );
+        }
+    }
+    verdict
+}
+
+/// Waits until no durable consumer of the event stream has a message pending or
+/// unacknowledged; the names and counts of those that still do after `timeout`.
+pub async fn stuck_consumers(client: &async_nats::Client, timeout: Duration) -> Vec<String> {
+    let js = async_nats::jetstream::new(client.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut stuck = Vec::new();
+        let mut stream = js.get_stream(EVENTS_STREAM).await.expect("the events stream");
+        let mut consumers = stream.consumers();
+        while let Some(info) = consumers.next().await {
+            let Ok(info) = info else { continue };
+            if info.config.durable_name.is_none() {
+                continue;
+            }
+            if info.num_pending > 0 || info.num_ack_pending > 0 {
+                stuck.push(format!(
+                    "{}: {} pending, {} unacknowledged, {} redelivered",
+                    info.name, info.num_pending, info.num_ack_pending, info.num_redelivered
+                ));
+            }
+        }
+        let _ = &mut stream;
+        if stuck.is_empty() || tokio::time::Instant::now() > deadline {
+            return stuck;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The dead letters: how many, and the first reasons.
+pub async fn dead_letters(client: &async_nats::Client) -> (u64, Vec<String>) {
+    let js = async_nats::jetstream::new(client.clone());
+    let Ok(mut stream) = js.get_stream(DEAD_LETTER_STREAM).await else { return (0, Vec::new()) };
+    let count = stream.info().await.map(|i| i.state.messages).unwrap_or(0);
+    let mut reasons = Vec::new();
+    let first = stream.info().await.map(|i| i.state.first_sequence).unwrap_or(0);
+    for seq in first..first + count.min(5) {
+        if let Ok(message) = stream.get_raw_message(seq).await {
+            let reason =
+                message.headers.get("Lading-Dead-Letter-Reason").map(|v| v.as_str().to_owned()).unwrap_or_default();
+            reasons.push(format!("{}: {reason}", message.subject));
+        }
+    }
+    (count, reasons)
+}
