@@ -321,3 +321,114 @@ pub async fn dead_letters(client: &async_nats::Client) -> (u64, Vec<String>) {
     }
     (count, reasons)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two freight through every stage, each promotion succeeded with one commit.
+    fn clean() -> (Vec<Driven>, LogFacts, BTreeMap<&'static str, Vec<(String, Option<String>)>>) {
+        let mut log = LogFacts::default();
+        let mut branches: BTreeMap<&str, Vec<(String, Option<String>)>> = BTreeMap::new();
+        let mut driven = Vec::new();
+        let mut seq = 0;
+        for index in 1..=2 {
+            let freight = format!("freight-{index}");
+            for stage in STAGES {
+                seq += 1;
+                let name = format!("{stage}.{index}");
+                let commit = format!("commit-{stage}-{index}");
+                log.promotions.insert(
+                    name.clone(),
+                    PromotionFacts {
+                        stage: stage.to_owned(),
+                        freight: freight.clone(),
+                        created_seq: seq,
+                        endings: vec![Ending::Succeeded { commit: commit.clone() }],
+                    },
+                );
+                log.verified.insert((freight.clone(), stage.to_owned()), 1);
+                branches.entry(stage).or_default().push((commit, Some(name)));
+            }
+            driven.push(Driven {
+                index,
+                commit: format!("app-{index}"),
+                freight,
+                expected_stages: STAGES.to_vec(),
+                abort: None,
+                took: Duration::ZERO,
+            });
+        }
+        (driven, log, branches)
+    }
+
+    #[test]
+    fn a_clean_run_holds_every_invariant() {
+        let (driven, log, branches) = clean();
+        let verdict = check(&driven, &log, &branches);
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+        assert_eq!((verdict.freight_stages_reached, verdict.freight_stages_expected), (6, 6));
+        assert_eq!((verdict.lost, verdict.duplicated, verdict.promotions_succeeded), (0, 0, 6));
+    }
+
+    #[test]
+    fn a_second_commit_for_one_promotion_is_a_duplicate() {
+        let (driven, log, mut branches) = clean();
+        let again = branches["uat"][0].clone();
+        branches.get_mut("uat").unwrap().push(("another".to_owned(), again.1));
+        let verdict = check(&driven, &log, &branches);
+        assert_eq!(verdict.duplicated, 1, "{:?}", verdict.violations);
+        assert!(verdict.violations.iter().any(|v| v.contains("2 commits for uat.1")), "{:?}", verdict.violations);
+    }
+
+    #[test]
+    fn commits_out_of_promotion_order_are_a_violation() {
+        let (driven, log, mut branches) = clean();
+        branches.get_mut("prod").unwrap().reverse();
+        let verdict = check(&driven, &log, &branches);
+        assert!(verdict.violations.iter().any(|v| v.starts_with("prod: commits in order")), "{:?}", verdict.violations);
+    }
+
+    #[test]
+    fn a_succeeded_promotion_without_its_commit_is_lost() {
+        let (driven, log, mut branches) = clean();
+        branches.get_mut("test").unwrap().pop();
+        let verdict = check(&driven, &log, &branches);
+        assert_eq!(verdict.lost, 1, "{:?}", verdict.violations);
+        assert!(
+            verdict.violations.iter().any(|v| v.contains("test.2 has no commit in Git")),
+            "{:?}",
+            verdict.violations
+        );
+    }
+
+    #[test]
+    fn a_commit_of_an_aborted_promotion_and_a_second_ending_are_violations() {
+        let (mut driven, mut log, branches) = clean();
+        // The abort of freight 2 into prod was accepted, yet its commit is in Git.
+        log.promotions.get_mut("prod.2").unwrap().endings = vec![Ending::Aborted { actor: "admin".to_owned() }];
+        driven[1].expected_stages.truncate(2);
+        driven[1].abort = Some(("prod", "prod.2".to_owned(), AbortOutcome::Aborted));
+        // And freight 1's test promotion ended twice.
+        log.promotions.get_mut("test.1").unwrap().endings.push(Ending::Failed("late".to_owned()));
+        let verdict = check(&driven, &log, &branches);
+        let violations = verdict.violations.join("\n");
+        assert!(
+            violations.contains("prod: commit commit-prod-2 of prod.2, which the log ends as Some(Aborted"),
+            "{violations}"
+        );
+        assert!(violations.contains("promotion test.1 ended 2 times"), "{violations}");
+        assert_eq!(verdict.duplicated, 1, "{violations}");
+    }
+
+    #[test]
+    fn a_freight_that_missed_a_stage_is_lost() {
+        let (driven, mut log, mut branches) = clean();
+        log.promotions.remove("uat.2");
+        log.verified.remove(&("freight-2".to_owned(), "uat".to_owned()));
+        branches.get_mut("uat").unwrap().pop();
+        let verdict = check(&driven, &log, &branches);
+        assert_eq!(verdict.lost, 1, "{:?}", verdict.violations);
+        assert!(verdict.violations.iter().any(|v| v.contains("freight #2 (freight-2) should be in uat")));
+    }
+}

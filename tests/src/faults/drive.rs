@@ -132,6 +132,9 @@ pub async fn drive_one(api: &ApiClient, app: &Repo, index: usize, aborts: &mut S
             .await;
         let outcome = match status {
             200 => AbortOutcome::Aborted,
+            // An abort sent again after an answer lost on the way (an api replica killed)
+            // finds the promotion ended by the first one.
+            409 if body.to_string().contains("already ended (Aborted)") => AbortOutcome::Aborted,
             409 => AbortOutcome::Refused(body.to_string()),
             other => return Err(stuck(format!("aborting {promotion}: {other} {body}"))),
         };

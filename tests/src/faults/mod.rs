@@ -63,6 +63,9 @@ pub struct FaultCounts {
     pub nats_restarts: usize,
     pub git_stalls: usize,
     pub git_stalled_for: Duration,
+    /// Promoters frozen past a lease's life, and how many of them held a stage's lease.
+    pub promoters_frozen: usize,
+    pub frozen_holding_a_lease: usize,
     /// Replicas that exited without being killed (a crash).
     pub crashed: Vec<String>,
 }
@@ -117,6 +120,11 @@ impl fmt::Display for Report {
         writeln!(f, "  replicas killed (SIGKILL) {} {:?}", c.replicas_killed, c.kills_by_service)?;
         writeln!(f, "  NATS servers restarted   {}", c.nats_restarts)?;
         writeln!(f, "  Git remote stalls        {} ({:.1?} in all)", c.git_stalls, c.git_stalled_for)?;
+        writeln!(
+            f,
+            "  promoters frozen         {} ({} holding a stage's lease)",
+            c.promoters_frozen, c.frozen_holding_a_lease
+        )?;
         writeln!(f, "  aborts asked / accepted  {aborts} / {aborted}")?;
         writeln!(f, "  freight completed        {completed} of {}", o.freight)?;
         writeln!(
@@ -150,6 +158,7 @@ async fn inflict(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> (Targets, FaultCounts) {
     let mut counts = FaultCounts::default();
+    let client = targets.cluster.client().await;
     // A NATS server restarted has time to catch up before the next one goes down.
     let mut nats_quiet_until = tokio::time::Instant::now();
     loop {
@@ -187,6 +196,16 @@ async fn inflict(
                 counts.nats_restarts += 1;
                 nats_quiet_until = tokio::time::Instant::now() + Duration::from_secs(10);
             }
+            Fault::FreezePromoter { frozen } => {
+                let (replica, held) = promoter_to_freeze(&targets, &client).await;
+                let replica = &targets.replicas[replica];
+                tracing::info!(replica = replica.name, ?frozen, held = ?held, "fault: SIGSTOP");
+                replica.freeze();
+                tokio::time::sleep(frozen).await;
+                replica.thaw();
+                counts.promoters_frozen += 1;
+                counts.frozen_holding_a_lease += usize::from(held.is_some());
+            }
             Fault::PauseGit { stall } => {
                 tracing::info!(?stall, "fault: Git remote stalls");
                 targets.git_proxy.pause();
@@ -205,6 +224,42 @@ async fn inflict(
         }
     }
     (targets, counts)
+}
+
+/// The promoter to freeze: the holder of a stage's lease, waiting up to 3 s for a
+/// promotion to take one, else any promoter. Its index, and the lease it held.
+async fn promoter_to_freeze(targets: &Targets, client: &async_nats::Client) -> (usize, Option<String>) {
+    let promoters: Vec<usize> =
+        targets.replicas.iter().enumerate().filter(|(_, r)| r.service == "promoter").map(|(i, _)| i).collect();
+    let js = async_nats::jetstream::new(client.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        if let Some(found) = lease_holder(&js, targets, &promoters).await {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (promoters[fastrand::usize(0..promoters.len())], None)
+}
+
+/// A promoter that holds a stage's lease now (the lease's value is `<replica>/<promotion>`).
+async fn lease_holder(
+    js: &async_nats::jetstream::Context,
+    targets: &Targets,
+    promoters: &[usize],
+) -> Option<(usize, Option<String>)> {
+    use futures::StreamExt as _;
+    let store = js.get_key_value(lading_bus::names::LEASES_BUCKET).await.ok()?;
+    let mut keys = store.keys().await.ok()?;
+    while let Some(Ok(key)) = keys.next().await {
+        let Ok(Some(value)) = store.get(&key).await else { continue };
+        let value = String::from_utf8_lossy(&value).into_owned();
+        let replica = value.split('/').next().unwrap_or_default();
+        if let Some(index) = promoters.iter().copied().find(|i| targets.replicas[*i].name == replica) {
+            return Some((index, Some(format!("{key} ({value})"))));
+        }
+    }
+    None
 }
 
 /// Runs the suite: deploys, drives `options.freight` freight under faults, checks.

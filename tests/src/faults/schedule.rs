@@ -13,11 +13,15 @@ pub enum Fault {
     RestartNats { server: usize, down: Duration },
     /// Stall the Git remote for `stall`.
     PauseGit { stall: Duration },
+    /// Freeze a promoter (SIGSTOP) for `frozen`, longer than a lease lasts, then let it
+    /// go on (SIGCONT): the one holding a stage's lease when there is one, as a process
+    /// paused mid-promotion while another replica takes its turn.
+    FreezePromoter { frozen: Duration },
 }
 
 /// Draws faults from a seed, in rounds: each round restarts a NATS server once, stalls
-/// the Git remote once and kills four replicas, in an order the seed shuffles, so even a
-/// short run meets every kind of fault.
+/// the Git remote once, freezes a promoter once and kills four replicas, in an order the
+/// seed shuffles, so even a short run meets every kind of fault.
 pub struct Schedule {
     rng: fastrand::Rng,
     /// Replica indexes by service, to weigh services rather than replicas.
@@ -31,6 +35,7 @@ enum Kind {
     Kill,
     Nats,
     Git,
+    Freeze,
 }
 
 fn between(rng: &mut fastrand::Rng, low_ms: u64, high_ms: u64) -> Duration {
@@ -57,7 +62,7 @@ impl Schedule {
     /// The next fault. Promoters are killed most often (they hold leases and push).
     pub fn next_fault(&mut self) -> Fault {
         if self.round.is_empty() {
-            self.round = vec![Kind::Nats, Kind::Git, Kind::Kill, Kind::Kill, Kind::Kill, Kind::Kill];
+            self.round = vec![Kind::Nats, Kind::Git, Kind::Freeze, Kind::Kill, Kind::Kill, Kind::Kill, Kind::Kill];
             self.rng.shuffle(&mut self.round);
         }
         match self.round.pop().expect("a round is never empty") {
@@ -66,6 +71,8 @@ impl Schedule {
                 down: between(&mut self.rng, 500, 3_000),
             },
             Kind::Git => Fault::PauseGit { stall: between(&mut self.rng, 1_000, 6_000) },
+            // Past the lease's 15 s, so another replica takes the stage meanwhile.
+            Kind::Freeze => Fault::FreezePromoter { frozen: between(&mut self.rng, 16_000, 19_000) },
             Kind::Nats | Kind::Kill => self.kill(),
         }
     }
@@ -114,15 +121,16 @@ mod tests {
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         let faults = draw(7);
-        // Every round of six holds one NATS restart and one Git stall.
-        for round in faults.chunks(6).filter(|r| r.len() == 6) {
+        // Every round of seven holds one NATS restart, one Git stall and one freeze.
+        for round in faults.chunks(7).filter(|r| r.len() == 7) {
             assert_eq!(round.iter().filter(|f| matches!(f, Fault::RestartNats { .. })).count(), 1, "{round:?}");
             assert_eq!(round.iter().filter(|f| matches!(f, Fault::PauseGit { .. })).count(), 1, "{round:?}");
+            assert_eq!(round.iter().filter(|f| matches!(f, Fault::FreezePromoter { .. })).count(), 1, "{round:?}");
         }
         assert!(faults.iter().all(|f| match f {
             Fault::KillReplica { replica, .. } => *replica < services.len(),
             Fault::RestartNats { server, .. } => *server < 3,
-            Fault::PauseGit { .. } => true,
+            Fault::PauseGit { .. } | Fault::FreezePromoter { .. } => true,
         }));
     }
 }
