@@ -139,8 +139,11 @@ pub struct Verdict {
     pub events: u64,
 }
 
+/// Each stage's commits, oldest first: (commit, the promotion its trailer names).
+pub type Branches<'a> = BTreeMap<&'a str, Vec<(String, Option<String>)>>;
+
 /// Checks every invariant; `branches` gives each stage's commits oldest first.
-pub fn check(driven: &[Driven], log: &LogFacts, branches: &BTreeMap<&str, Vec<(String, Option<String>)>>) -> Verdict {
+pub fn check(driven: &[Driven], log: &LogFacts, branches: &Branches<'_>) -> Verdict {
     let mut verdict = Verdict { events: log.events, ..Verdict::default() };
     let violate = |verdict: &mut Verdict, text: String| verdict.violations.push(text);
 
@@ -327,9 +330,9 @@ mod tests {
     use super::*;
 
     /// Two freight through every stage, each promotion succeeded with one commit.
-    fn clean() -> (Vec<Driven>, LogFacts, BTreeMap<&'static str, Vec<(String, Option<String>)>>) {
+    fn clean() -> (Vec<Driven>, LogFacts, Branches<'static>) {
         let mut log = LogFacts::default();
-        let mut branches: BTreeMap<&str, Vec<(String, Option<String>)>> = BTreeMap::new();
+        let mut branches = Branches::new();
         let mut driven = Vec::new();
         let mut seq = 0;
         for index in 1..=2 {

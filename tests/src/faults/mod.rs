@@ -294,7 +294,7 @@ pub async fn run(options: FaultOptions) -> Report {
     let client = targets.cluster.client().await;
     let stuck_consumers = check::stuck_consumers(&client, Duration::from_secs(90)).await;
     let log = check::read_log(&client).await;
-    let branches: BTreeMap<&str, Vec<(String, Option<String>)>> =
+    let branches: check::Branches<'_> =
         STAGES.iter().map(|stage| (*stage, check::branch_commits(&gitops, stage))).collect();
     let mut verdict = check::check(&driven, &log, &branches);
     let (dead_letters, dead_letter_reasons) = check::dead_letters(&client).await;
