@@ -1,7 +1,8 @@
 //! The fault-injection suite, quick seed: 10 freight through test → uat → prod on a
 //! three-node NATS cluster, two replicas of each service as processes, while a seeded
-//! schedule kills replicas with SIGKILL, restarts NATS servers, stalls the Git remote
-//! and aborts promotions. Every freight reaches what it should, each succeeded
+//! schedule kills replicas with SIGKILL, freezes the promoter holding a stage's lease
+//! past the lease's life, restarts NATS servers, stalls the Git remote and aborts
+//! promotions. Every freight reaches what it should, each succeeded
 //! promotion has exactly one commit on its branch and in queue order, no aborted one
 //! has any, and nothing is left pending or dead-lettered.
 //!
@@ -20,5 +21,7 @@ async fn freight_reaches_every_stage_once_in_order_under_kills_nats_restarts_git
     let violations = report.violations();
     assert!(violations.is_empty(), "{report}");
     assert_eq!(report.driven.len(), report.options.freight, "{report}");
-    assert!(report.faults.replicas_killed > 0, "the schedule killed replicas: {report}");
+    let faults = &report.faults;
+    assert!(faults.replicas_killed > 0 && faults.nats_restarts > 0, "every kind of fault happened: {report}");
+    assert!(faults.git_stalls > 0 && faults.promoters_frozen > 0, "every kind of fault happened: {report}");
 }

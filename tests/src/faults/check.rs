@@ -260,19 +260,30 @@ pub fn check(driven: &[Driven], log: &LogFacts, branches: &Branches<'_>) -> Verd
                 violate(&mut verdict, format!("{stage}: succeeded promotion {name} has no commit in Git"));
             }
         }
+        // Order among the succeeded promotions' commits (any other commit is named above).
         let queued_order: Vec<&str> = succeeded.iter().map(|(name, _)| name.as_str()).collect();
         let mut branch_order: Vec<&str> = Vec::new();
         for (_, promotion) in &commits {
             if let Some(promotion) = promotion.as_deref()
+                && queued_order.contains(&promotion)
                 && !branch_order.contains(&promotion)
             {
                 branch_order.push(promotion);
             }
         }
-        if branch_order != queued_order {
+        let queued_on_branch: Vec<&str> = queued_order.iter().copied().filter(|p| branch_order.contains(p)).collect();
+        if let Some(at) = branch_order.iter().zip(&queued_on_branch).position(|(a, b)| a != b) {
+            let window = |order: &[&str]| order[at.saturating_sub(1)..(at + 2).min(order.len())].join(", ");
             violate(
                 &mut verdict,
-                format!("{stage}: commits in order {branch_order:?}, promotions queued {queued_order:?}"),
+                format!(
+                    "{stage}: commit #{} is of {}, the promotion queued then is {} (branch: … {} …; queued: … {} …)",
+                    at + 1,
+                    branch_order[at],
+                    queued_on_branch[at],
+                    window(&branch_order),
+                    window(&queued_on_branch)
+                ),
             );
         }
     }
@@ -389,7 +400,11 @@ mod tests {
         let (driven, log, mut branches) = clean();
         branches.get_mut("prod").unwrap().reverse();
         let verdict = check(&driven, &log, &branches);
-        assert!(verdict.violations.iter().any(|v| v.starts_with("prod: commits in order")), "{:?}", verdict.violations);
+        let violations = verdict.violations.join("\n");
+        assert!(
+            violations.contains("prod: commit #1 is of prod.2, the promotion queued then is prod.1"),
+            "{violations}"
+        );
     }
 
     #[test]

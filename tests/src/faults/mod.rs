@@ -162,10 +162,15 @@ async fn inflict(
     // A NATS server restarted has time to catch up before the next one goes down.
     let mut nats_quiet_until = tokio::time::Instant::now();
     loop {
+        // Even a short run goes through the first round: every kind of fault once.
         let pause = schedule.pause_before_next();
-        tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => break,
-            () = tokio::time::sleep(pause) => {}
+        if schedule.first_round_drawn() {
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        } else {
+            tokio::time::sleep(pause).await;
         }
         for replica in &mut targets.replicas {
             if let Some(status) = replica.exited() {
@@ -185,10 +190,7 @@ async fn inflict(
             }
             Fault::RestartNats { server, down } => {
                 // One server down at a time, with time to catch up in between.
-                tokio::select! {
-                    _ = stop.wait_for(|stop| *stop) => break,
-                    () = tokio::time::sleep_until(nats_quiet_until) => {}
-                }
+                tokio::time::sleep_until(nats_quiet_until).await;
                 tracing::info!(server, ?down, "fault: NATS server killed");
                 targets.cluster.kill(server).await;
                 tokio::time::sleep(down).await;
