@@ -341,3 +341,44 @@ async fn a_panicking_handler_does_not_stop_the_consumer() {
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_started_while_jetstream_has_no_quorum_starts_once_it_is_back() {
+    let mut cluster = lading_tests::nats_cluster::TestNatsCluster::start(3).await;
+    let bus = cluster.bus("test").await;
+    bus.publish(&refresh("waiting"), &lading_bus::tracing_context::new_root()).await.unwrap();
+    // Given a cluster that lost two of its three servers (no JetStream leader),
+    cluster.kill(1).await;
+    cluster.kill(2).await;
+    // when a consumer starts,
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counted = handled.clone();
+    let (shutdown, consumer) = consume_refreshes(&bus, "late", 3, move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok(Outcome::Done) }
+    });
+    // then it does not give up: it tries again,
+    let retries = || lading_runtime::metrics::value("lading_bus_consumer_start_retries_total", &[("consumer", "late")]);
+    let failed_at_once = wait::until("the consumer to fail to start, or to try again", Duration::from_secs(60), || {
+        let finished = consumer.is_finished();
+        async move {
+            match (finished, retries()) {
+                (true, _) => Ok(true),
+                (false, 0) => Err("neither yet".to_owned()),
+                (false, _) => Ok(false),
+            }
+        }
+    })
+    .await;
+    assert!(!failed_at_once, "the consumer gave up while NATS had no quorum: {:?}", consumer.await);
+    // and once the servers are back, it handles what was waiting.
+    cluster.resume(1).await;
+    cluster.resume(2).await;
+    wait::until("the waiting message to be handled", Duration::from_secs(60), || {
+        let n = handled.load(Ordering::SeqCst);
+        async move { if n == 1 { Ok(()) } else { Err(format!("{n} handled")) } }
+    })
+    .await;
+    shutdown.cancel();
+    consumer.await.unwrap().unwrap();
+}
