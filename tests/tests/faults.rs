@@ -1,4 +1,4 @@
-//! The fault-injection suite, quick seed: 10 freight through test → uat → prod on a
+//! The fault-injection suite, quick seed: 8 freight through test → uat → prod on a
 //! three-node NATS cluster, two replicas of each service as processes, while a seeded
 //! schedule kills replicas with SIGKILL, freezes the promoter holding a stage's lease
 //! past the lease's life, restarts NATS servers, stalls the Git remote and aborts
@@ -15,7 +15,7 @@ use lading_tests::faults::{self, FaultOptions};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn freight_reaches_every_stage_once_in_order_under_kills_nats_restarts_git_stalls_and_aborts() {
     lading_runtime::telemetry::init(None);
-    let options = FaultOptions::from_env(env!("CARGO_BIN_EXE_service-process"), 10, 2);
+    let options = FaultOptions::from_env(env!("CARGO_BIN_EXE_service-process"), 8, 2);
     let report = faults::run(options).await;
     println!("{report}");
     let violations = report.violations();
