@@ -382,3 +382,40 @@ async fn a_consumer_started_while_jetstream_has_no_quorum_starts_once_it_is_back
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn an_outcome_retried_after_the_deduplication_window_is_stored_once() {
+    use lading_events::catalog::PromotionSucceededV1;
+    let nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let trace = lading_bus::tracing_context::new_root();
+    // Given an event stream that forgets message IDs after 200 ms (two minutes in use),
+    let mut stream = bus.jetstream().get_stream(EVENTS_STREAM).await.unwrap();
+    let mut config = stream.info().await.unwrap().config.clone();
+    config.duplicate_window = Duration::from_millis(200);
+    bus.jetstream().update_stream(config).await.unwrap();
+    let outcome = Event::PromotionSucceeded(PromotionSucceededV1 {
+        project: "demo".into(),
+        stage: "test".into(),
+        promotion: "test.01.aaaaaaa".into(),
+        freight_id: "f".repeat(40),
+        commit: "c".repeat(40),
+        finished_at_ms: 1,
+    });
+    assert!(matches!(bus.publish_terminal(&outcome, &trace).await.unwrap(), Published::Stored(_)));
+    // when the window has passed (the same refresh request is stored again),
+    assert!(matches!(bus.publish(&refresh("probe"), &trace).await.unwrap(), Published::Stored(_)));
+    wait::until("the deduplication window to pass", Duration::from_secs(10), || async {
+        match bus.publish(&refresh("probe"), &trace).await.unwrap() {
+            Published::Stored(_) => Ok(()),
+            Published::Duplicate => Err("still within the window".to_owned()),
+        }
+    })
+    .await;
+    // then the outcome published again is still a duplicate, stored once.
+    assert_eq!(bus.publish_terminal(&outcome, &trace).await.unwrap(), Published::Duplicate);
+    let on_subject = stream.info().await.unwrap().state.messages - 2;
+    assert_eq!(on_subject, 1, "the outcome is stored once");
+    // A plain publish would have stored it again: the guard is the subject's last message.
+    assert!(matches!(bus.publish(&outcome, &trace).await.unwrap(), Published::Stored(_)));
+}
