@@ -28,6 +28,8 @@
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
 //! - [`stall_proxy`]: a TCP proxy that stalls on demand (a Git remote that hangs).
 //! - [`wait`]: polling with a deadline instead of sleeping.
+//! - [`web_answer`]: an HTTP endpoint a `web` verification metric calls, answering what
+//!   the test set, counting calls, holding them on request.
 
 pub mod browser;
 pub mod canary;
@@ -49,3 +51,4 @@ pub mod registry;
 pub mod sandbox;
 pub mod stall_proxy;
 pub mod wait;
+pub mod web_answer;

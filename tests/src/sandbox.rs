@@ -16,6 +16,8 @@ use crate::wait;
 pub struct SandboxOptions {
     pub replicas: usize,
     pub with_promoter: bool,
+    /// Whether the sandbox runs verifiers (a test may run its own, as processes).
+    pub with_verifier: bool,
     pub warehouse_budgets: lading_warehouse::config::Budgets,
     pub promoter_budgets: lading_promoter::steps::RemoteBudgets,
     /// What the warehouse answers registries' and Git servers' challenges with.
@@ -39,6 +41,7 @@ impl Default for SandboxOptions {
         Self {
             replicas: 1,
             with_promoter: true,
+            with_verifier: true,
             warehouse_budgets: Default::default(),
             promoter_budgets: Default::default(),
             warehouse_credentials: Default::default(),
@@ -108,6 +111,7 @@ impl Sandbox {
         let SandboxOptions {
             replicas,
             with_promoter,
+            with_verifier,
             warehouse_budgets,
             promoter_budgets,
             warehouse_credentials,
@@ -152,12 +156,14 @@ impl Sandbox {
                     lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),
                 ));
             }
-            let mut verifier = lading_verifier::Config::new(url(NatsUser::Verifier));
-            verifier.replica = format!("v{replica}");
-            tasks.push(spawn(
-                format!("verifier {replica}"),
-                lading_verifier::run(verifier, readiness.clone(), shutdown.clone()),
-            ));
+            if with_verifier {
+                let mut verifier = lading_verifier::Config::new(url(NatsUser::Verifier));
+                verifier.replica = format!("v{replica}");
+                tasks.push(spawn(
+                    format!("verifier {replica}"),
+                    lading_verifier::run(verifier, readiness.clone(), shutdown.clone()),
+                ));
+            }
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_url = format!("http://{}", listener.local_addr().unwrap());

@@ -2,7 +2,8 @@
 //! credentials, an `http` step carrying a token header and a secret in its URL, and a
 //! failing step whose error names that URL; every secret is a distinctive random
 //! string, and none of them appears in any stored event, any log line, any status or
-//! any api answer.
+//! any api answer. Neither do the api's bearer tokens: the admin's, used for every
+//! request, and a person's, used to refresh a warehouse.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -11,13 +12,15 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use futures::StreamExt;
-use lading_bus::names::{DEAD_LETTER_STREAM, DISCOVERY_STREAM, EVENTS_STREAM, SPECS_BUCKET};
+use lading_bus::names::{
+    DEAD_LETTER_STREAM, DISCOVERY_STREAM, EVENTS_STREAM, PUBLIC_STREAM, SPECS_BUCKET, TOKENS_BUCKET,
+};
 use lading_domain::credentials::Credentials;
 use lading_domain::secrets::Secrets;
 use lading_promoter::steps::GitCredentials;
 use lading_tests::git::Repo;
 use lading_tests::registry::{RegistryGateway, TestRegistry};
-use lading_tests::sandbox::{Sandbox, SandboxOptions};
+use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, SandboxOptions, authorized_client, client_with_token};
 use lading_tests::wait;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -132,7 +135,7 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
     let registry_password = distinctive("regpass");
     let api_token = distinctive("apitoken");
     let hook_path = distinctive("hookpath");
-    let secrets = [&git_password, &registry_password, &api_token, &hook_path];
+    let mut secrets = vec![git_password.clone(), registry_password.clone(), api_token.clone(), hook_path.clone()];
 
     // Given a Git server and a registry that want credentials,
     let dir = tempfile::tempdir().unwrap();
@@ -177,6 +180,19 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
     let image = format!("{}/team/app", gateway.addr);
     sandbox.apply(&pipeline(&format!("{git}/app.git"), &format!("{git}/gitops.git"), &image, &hook_url, &closed)).await;
     sandbox.wait_current_in("demo", &commit, "test", TIMEOUT).await;
+    // and a person's token refreshes the warehouse (its name is recorded, never the token),
+    let (status, made) = sandbox
+        .post_json("/api/v1/tokens", &serde_json::json!({"name": "release-bot", "role": "promoter", "project": "demo"}))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let person_token = made["token"].as_str().unwrap().to_owned();
+    let refreshed = client_with_token(&person_token)
+        .post(format!("{}/api/v1/projects/demo/warehouses/app/refresh", sandbox.api_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(refreshed.status().is_success(), "{}", refreshed.status());
+    secrets.extend([person_token, ADMIN_TOKEN.to_owned()]);
     let uat_failed = wait::until("uat's promotion to fail", TIMEOUT, || async {
         let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
         let uat = stages["items"].as_array().unwrap().iter().find(|s| s["metadata"]["name"] == "uat").cloned();
@@ -192,17 +208,34 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
 
     // then no secret appears anywhere a person or a tool can read.
     let mut places: Vec<(String, Vec<u8>)> = Vec::new();
-    for path in ["freight", "stages", "warehouses"] {
-        let (_, body) = sandbox.get(&format!("/api/v1/projects/demo/{path}")).await;
+    for path in [
+        "/projects",
+        "/projects/demo/freight",
+        "/projects/demo/stages",
+        "/projects/demo/warehouses",
+        "/projects/demo/promotions",
+        "/tokens",
+    ] {
+        let (_, body) = sandbox.get(&format!("/api/v1{path}")).await;
         places.push((format!("GET {path}"), body.to_string().into_bytes()));
     }
+    // Every stream: the log, discovery, public and dead letters, and every KV bucket
+    // (specs, tokens, aliases, leases, claims, cursors, snapshots) and object store.
     let bus = sandbox.nats.bus("scanner").await;
-    for name in [EVENTS_STREAM, DISCOVERY_STREAM, DEAD_LETTER_STREAM] {
+    let names: Vec<String> = bus.jetstream().stream_names().filter_map(|n| async { n.ok() }).collect().await;
+    for required in [EVENTS_STREAM, DISCOVERY_STREAM, PUBLIC_STREAM, DEAD_LETTER_STREAM] {
+        assert!(names.iter().any(|n| n == required), "{required} is not among {names:?}");
+    }
+    for bucket in [SPECS_BUCKET, TOKENS_BUCKET] {
+        assert!(names.iter().any(|n| *n == format!("KV_{bucket}")), "{bucket} is not among {names:?}");
+    }
+    for name in &names {
         let mut stream = bus.jetstream().get_stream(name).await.unwrap();
         let state = stream.info().await.unwrap().state.clone();
         for seq in state.first_sequence..=state.last_sequence {
             let Ok(message) = stream.get_raw_message(seq).await else { continue };
-            let mut bytes = message.payload.to_vec();
+            let mut bytes = message.subject.as_bytes().to_vec();
+            bytes.extend_from_slice(&message.payload);
             for (header, values) in message.headers.iter() {
                 bytes.extend_from_slice(header.as_ref());
                 for value in values {
@@ -212,17 +245,28 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
             places.push((format!("{name} #{seq} ({})", message.subject), bytes));
         }
     }
-    let specs = bus.jetstream().get_key_value(SPECS_BUCKET).await.unwrap();
-    let mut keys = specs.keys().await.unwrap();
-    while let Some(Ok(key)) = keys.next().await {
-        let value = specs.get(&key).await.unwrap().unwrap_or_default();
-        places.push((format!("spec {key}"), value.to_vec()));
-    }
+    // and the live event feed the UI and `lading events` read.
+    let feed = authorized_client()
+        .get(format!("{}/api/v1/events?project=demo&since=0", sandbox.api_url))
+        .send()
+        .await
+        .unwrap();
+    let mut feed = feed;
+    let mut read = Vec::new();
+    // The feed stays open: what it sent within a second is what was kept.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(Some(chunk)) = feed.chunk().await {
+            read.extend_from_slice(&chunk);
+        }
+    })
+    .await;
+    assert!(!read.is_empty(), "the event feed answered nothing");
+    places.push(("GET /api/v1/events".to_owned(), read));
     places.push(("logs".to_owned(), logs.0.lock().unwrap().clone()));
     assert!(places.len() > 20, "the scan looked at {} places", places.len());
     for (place, bytes) in &places {
         let text = String::from_utf8_lossy(bytes);
-        for secret in secrets {
+        for secret in &secrets {
             assert!(!text.contains(secret.as_str()), "{place} shows a secret: {}", excerpt_around(&text, secret));
         }
     }

@@ -1,10 +1,25 @@
 //! Stage verification end to end: a `test` → `uat` pipeline where `uat` takes freight
 //! verified in `test`, and `test` verifies with a Kargo/Argo `AnalysisTemplate` that
 //! queries a real Prometheus scraping a gauge the test sets.
+//!
+//! - [`when_to_verify`]: no verification while a promotion runs; a verdict for freight a
+//!   later promotion replaced is `Aborted`.
+//! - [`takeover`]: a verifier process killed between measurements is replaced without a
+//!   reset; two replicas give one verdict.
+//! - [`providers`]: the `web` provider against an answer the test flips, and the `job`
+//!   provider as a local process.
+
+#[path = "verification/providers.rs"]
+mod providers;
+#[path = "verification/takeover.rs"]
+mod takeover;
+#[path = "verification/when_to_verify.rs"]
+mod when_to_verify;
 
 use std::time::Duration;
 
 use lading_events::Event;
+use lading_events::catalog::VerificationMeasuredV1;
 use lading_tests::git::Repo;
 use lading_tests::prometheus::{Exporter, TestPrometheus};
 use lading_tests::sandbox::{Sandbox, quickstart};
@@ -47,6 +62,53 @@ fn manifests(app: &str, gitops: &str, prometheus: &str) -> String {
     );
     format!("{stages}\n{}", analysis_template(prometheus))
 }
+
+/// The quickstart with `test` verifying by `templates` (YAML naming them under
+/// `analysisTemplates`), and, with `gate`, an `http` step calling the gate before
+/// test's push (to hold a promotion running).
+fn pipeline(app: &str, gitops: &str, templates: &str, gate: Option<&str>) -> String {
+    let mut stages = quickstart(app, gitops, "1h").replacen(
+        "  promotionTemplate:\n",
+        &format!("  verification:\n    analysisTemplates:\n{templates}  promotionTemplate:\n"),
+        1,
+    );
+    if let Some(gate) = gate {
+        stages = stages.replacen(
+            "      - uses: git-push\n",
+            &format!(
+                "      - uses: http\n        config:\n          url: {gate}/${{{{ ctx.targetFreight.name }}}}\n          timeout: 10m\n      - uses: git-push\n"
+            ),
+            1,
+        );
+    }
+    stages
+}
+
+/// An Argo `AnalysisTemplate` named `health` whose one metric calls `url` and succeeds
+/// when the answer's `status` is `ok`; `schedule` adds fields such as `count: 3`.
+fn web_template(url: &str, schedule: &str) -> String {
+    format!(
+        r#"---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: health
+  namespace: demo
+spec:
+  metrics:
+  - name: health
+{schedule}    successCondition: result == "ok"
+    provider:
+      web:
+        url: {url}/health
+        timeoutSeconds: 60
+        jsonPath: "{{$.status}}"
+"#
+    )
+}
+
+const HEALTH: &str = "    - name: health\n";
+const OK: &str = r#"{"status": "ok"}"#;
 
 async fn stage(sandbox: &Sandbox, name: &str) -> Value {
     let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
@@ -169,6 +231,18 @@ async fn freight_moves_on_only_when_prometheus_says_it_is_healthy_and_verify_sta
     assert_eq!(retried["phase"], "Successful", "{retried}");
     assert_eq!(retried["id"], body["requestId"], "the newest entry is the re-run");
     assert!(!matches!(retried["actor"].as_str(), None | Some("") | Some("lading/verifier")), "a person: {retried}");
+}
+
+/// The measurements in the log, in order.
+async fn measurements(sandbox: &Sandbox) -> Vec<VerificationMeasuredV1> {
+    events(sandbox)
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::VerificationMeasured(m) => Some(m),
+            _ => None,
+        })
+        .collect()
 }
 
 fn freight_name(freight: &[Value], commit: &str) -> Value {

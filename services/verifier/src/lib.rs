@@ -11,6 +11,8 @@
 //! - [`verification_started`]: runs a verification: measurements, then its verdict.
 //! - [`plan`]: a verification's templates, arguments and metrics, from the specs.
 //! - [`history`]: what the log holds of a verification, to continue it.
+//! - [`stage_now`]: what the read model says of a stage (its freight, a running
+//!   promotion), for [`lading_domain::verification::when_to_verify`].
 //! - [`providers`]: `prometheus`, `web` and `job` measurements.
 //!
 //! Two durable consumers: `verifier` decides quickly what a promotion or a request
@@ -21,6 +23,7 @@ pub mod history;
 pub mod plan;
 pub mod promotion_succeeded;
 pub mod providers;
+pub mod stage_now;
 pub mod verification_requested;
 pub mod verification_started;
 
@@ -28,6 +31,7 @@ use lading_bus::specs::SpecStore;
 use lading_bus::start::{StartError, start_service};
 use lading_bus::{BusError, ConsumerSpec};
 use lading_events::{Event, EventType};
+use lading_projection::{FollowOptions, Projection};
 use lading_runtime::{Readiness, Shutdown};
 
 /// The verifier needs only the configuration every service has.
@@ -52,6 +56,11 @@ pub const CONCURRENT_RUNS: usize = 64;
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     let (bus, ready) = start_service("verifier", &config, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
+    let options = FollowOptions {
+        ready: Some(readiness.register(format!("verifier/{}/read-model", config.replica))),
+        ..FollowOptions::default()
+    };
+    let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     ready.set(true);
     tracing::info!(replica = config.replica, "verifier running");
     let decide = ConsumerSpec::new(
@@ -63,15 +72,18 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     let runner = verification_started::Runner {
         bus: bus.clone(),
         specs: specs.clone(),
+        projection: projection.clone(),
         shutdown: shutdown.clone(),
         limits: Default::default(),
     };
     let deciding = bus.consume(decide, shutdown.clone(), |delivery| {
-        let (bus, specs) = (bus.clone(), specs.clone());
+        let (bus, specs, projection) = (bus.clone(), specs.clone(), projection.clone());
         async move {
             match delivery.event {
-                Event::VerificationRequested(_) => verification_requested::handle(&bus, &specs, delivery).await,
-                _ => promotion_succeeded::handle(&bus, &specs, delivery).await,
+                Event::VerificationRequested(_) => {
+                    verification_requested::handle(&bus, &specs, &projection, delivery).await
+                }
+                _ => promotion_succeeded::handle(&bus, &specs, &projection, delivery).await,
             }
         }
     });

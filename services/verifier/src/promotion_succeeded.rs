@@ -1,15 +1,24 @@
 //! `PromotionSucceeded` → `VerificationStarted` when the stage verifies with analysis
-//! templates, else `FreightVerified` at once (a stage without verification).
+//! templates, else `FreightVerified` at once (a stage without verification). A
+//! verification starts only while the stage holds the freight and no promotion of it
+//! runs ([`when_to_verify::start`]): otherwise it waits for that promotion to end, or
+//! never starts when a later promotion replaced the freight.
+
+use std::time::Duration;
 
 use lading_bus::specs::SpecStore;
 use lading_bus::{Bus, Delivery, HandlerError, Outcome};
+use lading_domain::verification::when_to_verify::{self, Start};
 use lading_events::catalog::{FreightVerifiedV1, PromotionSucceededV1, VerificationStartedV1};
 use lading_events::{Event, now_ms};
+use lading_projection::Projection;
 
-use crate::plan;
+use crate::{plan, stage_now};
 
 /// Who starts the verification that follows a promotion.
 pub const ACTOR: &str = "lading/verifier";
+/// How often a verification waiting for a running promotion asks again.
+pub const PROMOTION_POLL: Duration = Duration::from_secs(1);
 
 /// The verdict for a succeeded promotion into a stage without analyses: verified.
 pub fn verify(succeeded: &PromotionSucceededV1, now_ms: i64) -> Event {
@@ -37,7 +46,12 @@ pub fn start(succeeded: &PromotionSucceededV1, templates: Vec<String>, now_ms: i
     })
 }
 
-pub async fn handle(bus: &Bus, specs: &SpecStore, delivery: Delivery) -> Result<Outcome, HandlerError> {
+pub async fn handle(
+    bus: &Bus,
+    specs: &SpecStore,
+    projection: &Projection,
+    delivery: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Event::PromotionSucceeded(succeeded) = &delivery.event else {
         return Ok(Outcome::Done);
     };
@@ -45,7 +59,21 @@ pub async fn handle(bus: &Bus, specs: &SpecStore, delivery: Delivery) -> Result<
         s.stage(&succeeded.project, &succeeded.stage).filter(|spec| plan::has_analyses(spec)).map(plan::template_names)
     });
     let event = match templates {
-        Some(templates) => start(succeeded, templates, now_ms()),
+        Some(templates) => {
+            let stage =
+                stage_now::at(projection, &succeeded.project, &succeeded.stage, delivery.stream_sequence).await?;
+            match when_to_verify::start(&stage, &succeeded.freight_id) {
+                Start::Now => start(succeeded, templates, now_ms()),
+                Start::AfterPromotion(running) => {
+                    tracing::debug!(stage = succeeded.stage, running, "verification waits for the running promotion");
+                    return Ok(Outcome::RetryAfter(PROMOTION_POLL));
+                }
+                Start::Never(reason) => {
+                    tracing::info!(stage = succeeded.stage, freight = succeeded.freight_id, reason, "not verifying");
+                    return Ok(Outcome::Done);
+                }
+            }
+        }
         None => verify(succeeded, now_ms()),
     };
     bus.publish(&event, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;

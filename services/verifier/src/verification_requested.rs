@@ -1,15 +1,23 @@
 //! `VerificationRequested` (not an abort) → a new `VerificationStarted` for the stage's
-//! current freight, named after the request. Aborts are noticed by the running
-//! verification itself.
+//! current freight, named after the request, once no promotion of the stage runs
+//! ([`when_to_verify::start`]). Aborts are noticed by the running verification itself.
 
 use lading_bus::specs::SpecStore;
 use lading_bus::{Bus, Delivery, HandlerError, Outcome};
+use lading_domain::verification::when_to_verify::{self, Start};
 use lading_events::catalog::{FreightVerifiedV1, VerificationStartedV1};
 use lading_events::{Event, now_ms};
+use lading_projection::Projection;
 
-use crate::plan;
+use crate::promotion_succeeded::PROMOTION_POLL;
+use crate::{plan, stage_now};
 
-pub async fn handle(bus: &Bus, specs: &SpecStore, delivery: Delivery) -> Result<Outcome, HandlerError> {
+pub async fn handle(
+    bus: &Bus,
+    specs: &SpecStore,
+    projection: &Projection,
+    delivery: Delivery,
+) -> Result<Outcome, HandlerError> {
     let Event::VerificationRequested(request) = &delivery.event else {
         return Ok(Outcome::Done);
     };
@@ -19,6 +27,17 @@ pub async fn handle(bus: &Bus, specs: &SpecStore, delivery: Delivery) -> Result<
     let templates = specs.read(|s| {
         s.stage(&request.project, &request.stage).filter(|spec| plan::has_analyses(spec)).map(plan::template_names)
     });
+    if templates.is_some() {
+        let stage = stage_now::at(projection, &request.project, &request.stage, delivery.stream_sequence).await?;
+        match when_to_verify::start(&stage, &request.freight_id) {
+            Start::Now => {}
+            Start::AfterPromotion(_) => return Ok(Outcome::RetryAfter(PROMOTION_POLL)),
+            Start::Never(reason) => {
+                tracing::info!(stage = request.stage, request = request.request_id, reason, "not verifying");
+                return Ok(Outcome::Done);
+            }
+        }
+    }
     let event = match templates {
         Some(templates) => Event::VerificationStarted(VerificationStartedV1 {
             project: request.project.clone(),

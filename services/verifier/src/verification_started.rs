@@ -7,6 +7,10 @@
 //! continues, so limits and counts are never reset. Each wait is bounded: a measurement
 //! by its provider's timeout and [`MEASUREMENT_LIMIT`], the pause before the next one by
 //! the metric's interval; an abort is noticed within [`ABORT_POLL`].
+//!
+//! A verification whose freight a later promotion replaced stops (noticed within
+//! [`ABORT_POLL`], and checked against the whole log before the verdict): its verdict is
+//! `Aborted` and it marks nothing verified ([`when_to_verify::verdict`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,16 +18,18 @@ use std::time::Duration;
 use lading_bus::specs::SpecStore;
 use lading_bus::{Bus, Delivery, HandlerError, Outcome};
 use lading_domain::expression::ExpressionLimits;
-use lading_domain::verification::{self, MetricTally, Next, Phase, RunVerdict};
+use lading_domain::verification::{self, MetricTally, Next, Phase, RunVerdict, when_to_verify};
 use lading_events::catalog::{
     FreightVerifiedV1, VerificationFinishedV1, VerificationMeasuredV1, VerificationPhaseV1, VerificationStartedV1,
 };
 use lading_events::{Event, TraceContext, now_ms};
+use lading_projection::Projection;
 use lading_runtime::Shutdown;
 
 use crate::history::{self, History};
 use crate::plan::{self, PlannedMetric};
 use crate::providers::{self, Measured};
+use crate::stage_now;
 
 /// The longest one measurement may take, whatever its provider's own timeout.
 pub const MEASUREMENT_LIMIT: Duration = Duration::from_secs(600);
@@ -35,6 +41,7 @@ pub const ABORT_POLL: Duration = Duration::from_secs(1);
 pub struct Runner {
     pub bus: Bus,
     pub specs: SpecStore,
+    pub projection: Projection,
     pub shutdown: Shutdown,
     pub limits: ExpressionLimits,
 }
@@ -77,8 +84,11 @@ impl Runner {
             let verdict = RunVerdict { phase: Phase::Aborted, message: format!("aborted by {actor}") };
             return self.finish(started, verdict, &delivery.trace).await;
         }
+        // From here on the read model holds at least the promotion this verification
+        // follows, so a freight it does not hold was replaced, not yet unseen.
+        stage_now::at(&self.projection, &started.project, &started.stage, from).await?;
         let specs = self.specs.clone();
-        let limits = self.limits.clone();
+        let limits = self.limits;
         let (project, stage) = (started.project.clone(), started.stage.clone());
         let planned = tokio::task::spawn_blocking(move || {
             specs.read(|s| match s.stage(&project, &stage) {
@@ -122,6 +132,10 @@ impl Runner {
                 Waited::Due => {}
                 Waited::Aborted(actor) => {
                     let verdict = RunVerdict { phase: Phase::Aborted, message: format!("aborted by {actor}") };
+                    return self.finish(started, verdict, &delivery.trace).await;
+                }
+                Waited::Replaced(reason) => {
+                    let verdict = RunVerdict { phase: Phase::Aborted, message: reason };
                     return self.finish(started, verdict, &delivery.trace).await;
                 }
                 // Another replica continues from the recorded measurements.
@@ -172,7 +186,7 @@ impl Runner {
                 (if succeeded { Phase::Successful } else { Phase::Failed }, String::new(), output)
             }
             Ok(Ok(Measured::Value(value))) => {
-                let (success, failure, limits) = (metric.success.clone(), metric.failure.clone(), self.limits.clone());
+                let (success, failure, limits) = (metric.success.clone(), metric.failure.clone(), self.limits);
                 let shown = value.display();
                 let judged = tokio::task::spawn_blocking(move || {
                     verification::judge(&value, success.as_deref(), failure.as_deref(), &limits)
@@ -203,6 +217,10 @@ impl Runner {
             if let Some(actor) = history::abort_requested(&self.bus, started, from).await.map_err(transient)? {
                 return Ok(Waited::Aborted(actor));
             }
+            let stage = stage_now::read(&self.projection, &started.project, &started.stage);
+            if let Some(reason) = when_to_verify::stale(&stage, &started.freight_id) {
+                return Ok(Waited::Replaced(reason));
+            }
             let left = at_ms - now_ms();
             if left <= 0 {
                 return Ok(Waited::Due);
@@ -221,6 +239,8 @@ impl Runner {
         verdict: RunVerdict,
         trace: &TraceContext,
     ) -> Result<Outcome, HandlerError> {
+        let stage = stage_now::latest(&self.projection, &started.project, &started.stage).await?;
+        let verdict = when_to_verify::verdict(&stage, &started.freight_id, verdict);
         let finished_at_ms = now_ms();
         let finished = VerificationFinishedV1 {
             project: started.project.clone(),
@@ -268,6 +288,8 @@ impl Runner {
 enum Waited {
     Due,
     Aborted(String),
+    /// A later promotion replaced the freight (the reason says so).
+    Replaced(String),
     ShuttingDown,
 }
 

@@ -369,7 +369,15 @@ mod tests {
         assert!(!warehouse.contains(&PUBLIC_ALL.to_owned()));
         let verifier = permissions(NatsUser::Verifier).publish;
         let events: Vec<&String> = verifier.iter().filter(|s| s.starts_with("lading.evt.")).collect();
-        assert_eq!(events, ["lading.evt.*.freight.*.verified"]);
+        assert_eq!(
+            events,
+            [
+                "lading.evt.*.freight.*.verified",
+                "lading.evt.*.stage.*.verification-finished",
+                "lading.evt.*.stage.*.verification-measured",
+                "lading.evt.*.stage.*.verification-started",
+            ]
+        );
         assert!(permissions(NatsUser::Api).publish.contains(&PUBLIC_ALL.to_owned()));
     }
 

@@ -37,10 +37,10 @@ impl Telemetry {
 
     /// Sends the spans still buffered and stops exporting.
     pub fn shutdown(&mut self) {
-        if let Some(provider) = self.provider.take() {
-            if let Err(error) = provider.shutdown() {
-                eprintln!("exporting the last traces failed: {error}");
-            }
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("exporting the last traces failed: {error}");
         }
     }
 }

@@ -151,9 +151,9 @@ fn stages_show_current_freight_readiness_and_the_last_promotion() {
     assert_eq!(
         render("table", &stages, false, Kind::Stages),
         "\
-NAME   CURRENT FREIGHT   READY   LAST PROMOTION       PHASE       MESSAGE
+NAME   CURRENT FREIGHT   READY   LAST PROMOTION       PHASE       VERIFICATION   MESSAGE
 test   frozen-tauntaun   True    test.01abc.6508e3b   Succeeded
-late                     False                                    PromotionTask \"t\" does not exist
+late                     False                                                   PromotionTask \"t\" does not exist
 "
     );
     let wide = render("wide", &stages, false, Kind::Stages);

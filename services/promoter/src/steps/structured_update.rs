@@ -126,9 +126,9 @@ pub fn edit_toml(path: &str, before: &str, updates: &[(String, Value)]) -> Resul
         }
         let mut item = document.as_item_mut();
         for part in &parts[..parts.len() - 1] {
-            let table = item.as_table_like_mut().ok_or_else(|| {
-                format!("config.updates[{i}].key: {key:?} crosses a value that is not a table")
-            })?;
+            let table = item
+                .as_table_like_mut()
+                .ok_or_else(|| format!("config.updates[{i}].key: {key:?} crosses a value that is not a table"))?;
             if table.get(part).is_none() {
                 table.insert(part, toml_edit::table());
             }

@@ -11,12 +11,15 @@
 //! - [`assessment`]: a metric's phase from its measurements and limits; a verification's
 //!   phase from its metrics; when the next measurement is due; the message.
 //! - [`args`]: template arguments, the stage's values for them, `{{args.x}}` substitution.
+//! - [`when_to_verify`]: whether a verification may start (the stage's current freight,
+//!   no promotion running) and whether its verdict still counts.
 
 pub mod args;
 pub mod assessment;
 pub mod conditions;
 pub mod measurement;
 pub mod phase;
+pub mod when_to_verify;
 
 pub use assessment::{MetricPlan, MetricTally, Next, RunVerdict, assess_metric, assess_run, next_measurement};
 pub use measurement::{MeasuredValue, Verdict, judge};

@@ -171,3 +171,76 @@ fn a_stage_holds_one_freight_per_origin() {
     assert!(p.freight[&id(C)].freight.status.currently_in.contains_key("test"), "config freight stays");
     assert!(!p.freight[&id(A)].freight.status.currently_in.contains_key("test"), "app freight was replaced");
 }
+
+fn verification_started(id: &str, freight: &str) -> Event {
+    Event::VerificationStarted(VerificationStartedV1 {
+        project: "p".into(),
+        stage: "test".into(),
+        freight_id: freight.into(),
+        promotion: "test.1".into(),
+        verification_id: id.into(),
+        actor: "lading/verifier".into(),
+        templates: vec!["AnalysisTemplate/health".into()],
+        started_at_ms: 10,
+    })
+}
+
+fn measured(id: &str, index: u32, phase: VerificationPhaseV1, value: &str) -> Event {
+    Event::VerificationMeasured(VerificationMeasuredV1 {
+        project: "p".into(),
+        stage: "test".into(),
+        verification_id: id.into(),
+        metric: "health".into(),
+        index,
+        phase,
+        value: value.into(),
+        message: format!("value {value}"),
+        started_at_ms: 11,
+        finished_at_ms: 12,
+    })
+}
+
+fn verification_finished(id: &str, phase: VerificationPhaseV1, message: &str) -> Event {
+    Event::VerificationFinished(VerificationFinishedV1 {
+        project: "p".into(),
+        stage: "test".into(),
+        freight_id: A.into(),
+        promotion: "test.1".into(),
+        verification_id: id.into(),
+        phase,
+        message: message.into(),
+        finished_at_ms: 20,
+    })
+}
+
+#[test]
+fn a_verification_keeps_each_measurement_once_and_its_first_verdict() {
+    use VerificationPhaseV1::{Aborted, Failed, Successful};
+    let model = replay(&[
+        created(A, "a-a"),
+        verification_started("v1", A),
+        measured("v1", 0, Successful, "ok"),
+        // A replica that took over measured index 0 again: the later record replaces it.
+        measured("v1", 0, Successful, "still ok"),
+        measured("v1", 1, Failed, "down"),
+        verification_finished("v1", Aborted, "aborted by alice"),
+        // A second verdict for the same verification changes nothing.
+        verification_finished("v1", Successful, "every metric assessed Successful (health)"),
+    ]);
+    let stage = &model.project("p").unwrap().stages["test"];
+    let record = stage.last_verification_of(&id(A)).unwrap();
+    assert_eq!((record.phase, record.message.as_str()), (Phase::Aborted, "aborted by alice"));
+    let taken: Vec<(u32, &str)> = record.measurements.iter().map(|m| (m.index, m.value.as_str())).collect();
+    assert_eq!(taken, [(0, "still ok"), (1, "down")]);
+}
+
+#[test]
+fn a_stage_keeps_its_latest_verifications_and_a_rerun_is_the_newest() {
+    let mut events = vec![created(A, "a-a")];
+    events.extend((0..VERIFICATIONS_KEPT + 2).map(|i| verification_started(&format!("v{i}"), A)));
+    let model = replay(&events);
+    let stage = &model.project("p").unwrap().stages["test"];
+    assert_eq!(stage.verifications.len(), VERIFICATIONS_KEPT);
+    assert_eq!(stage.verifications[0].id, "v2", "the oldest two were dropped");
+    assert_eq!(stage.last_verification_of(&id(A)).unwrap().id, format!("v{}", VERIFICATIONS_KEPT + 1));
+}

@@ -1,0 +1,128 @@
+//! When a verification may start, and whether its verdict still counts (Kargo's rules):
+//! only the stage's current freight is verified, never while a promotion of the stage
+//! runs, and a verification whose freight a later promotion replaced ends `Aborted`, so
+//! it cannot mark freight verified in a stage that no longer holds it.
+
+use super::{Phase, RunVerdict};
+
+/// What the log says of a stage at the moment of deciding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageNow {
+    pub stage: String,
+    /// The freight the stage holds: one per origin it requests.
+    pub current: Vec<String>,
+    /// The promotion of the stage that is running, if one is.
+    pub running_promotion: Option<String>,
+}
+
+impl StageNow {
+    fn holds(&self, freight: &str) -> bool {
+        self.current.iter().any(|f| f == freight)
+    }
+}
+
+/// Whether a verification of a freight may start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    Now,
+    /// The named promotion of the stage runs: decide again once it has ended.
+    AfterPromotion(String),
+    /// The freight is no longer in the stage (the reason says so): nothing to verify.
+    Never(String),
+}
+
+fn no_longer_current(stage: &StageNow, freight: &str) -> String {
+    let short = freight.get(..7).unwrap_or(freight);
+    format!("freight {short} is no longer current in stage {:?}: a later promotion replaced it", stage.stage)
+}
+
+/// Whether verifying `freight` in `stage` may start now.
+pub fn start(stage: &StageNow, freight: &str) -> Start {
+    if !stage.holds(freight) {
+        return Start::Never(no_longer_current(stage, freight));
+    }
+    match &stage.running_promotion {
+        Some(promotion) => Start::AfterPromotion(promotion.clone()),
+        None => Start::Now,
+    }
+}
+
+/// Why a running verification of `freight` must stop now, if it must: the freight left
+/// the stage.
+pub fn stale(stage: &StageNow, freight: &str) -> Option<String> {
+    (!stage.holds(freight)).then(|| no_longer_current(stage, freight))
+}
+
+/// The verdict to publish for a verification of `freight` that reached `verdict`: the
+/// same while the stage holds the freight, `Aborted` once it does not.
+pub fn verdict(stage: &StageNow, freight: &str, verdict: RunVerdict) -> RunVerdict {
+    match stale(stage, freight) {
+        Some(reason) if verdict.phase != Phase::Aborted => RunVerdict { phase: Phase::Aborted, message: reason },
+        _ => verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str = "1111111111111111111111111111111111111111";
+    const NEW: &str = "2222222222222222222222222222222222222222";
+
+    fn holding(freight: &[&str], running: Option<&str>) -> StageNow {
+        StageNow {
+            stage: "test".into(),
+            current: freight.iter().map(|f| f.to_string()).collect(),
+            running_promotion: running.map(str::to_owned),
+        }
+    }
+
+    fn successful() -> RunVerdict {
+        RunVerdict { phase: Phase::Successful, message: "metric \"ok\" assessed Successful".into() }
+    }
+
+    #[test]
+    fn given_the_current_freight_and_no_promotion_running_when_asked_then_it_starts_now() {
+        assert_eq!(start(&holding(&[OLD], None), OLD), Start::Now);
+        // A stage holding freight from two origins verifies either.
+        assert_eq!(start(&holding(&[NEW, OLD], None), OLD), Start::Now);
+    }
+
+    #[test]
+    fn given_a_running_promotion_when_asked_then_it_waits_for_it() {
+        assert_eq!(start(&holding(&[OLD], Some("test.next")), OLD), Start::AfterPromotion("test.next".into()));
+    }
+
+    #[test]
+    fn given_freight_a_later_promotion_replaced_when_asked_then_it_never_starts() {
+        let Start::Never(reason) = start(&holding(&[NEW], None), OLD) else { panic!("it starts") };
+        assert!(reason.contains("1111111") && reason.contains("\"test\""), "{reason}");
+        // Even while yet another promotion runs.
+        assert!(matches!(start(&holding(&[NEW], Some("test.third")), OLD), Start::Never(_)));
+        // A stage that holds nothing yet has nothing to verify.
+        assert!(matches!(start(&holding(&[], None), OLD), Start::Never(_)));
+    }
+
+    #[test]
+    fn given_a_successful_verdict_when_the_freight_was_replaced_then_it_is_aborted() {
+        let ended = verdict(&holding(&[NEW], None), OLD, successful());
+        assert_eq!(ended.phase, Phase::Aborted);
+        assert!(ended.message.contains("no longer current"), "{}", ended.message);
+        assert_eq!(stale(&holding(&[NEW], None), OLD), Some(ended.message));
+    }
+
+    #[test]
+    fn given_a_verdict_when_the_freight_is_still_current_then_it_stands() {
+        // A promotion running (not yet succeeded) does not replace the freight.
+        assert_eq!(verdict(&holding(&[OLD], Some("test.next")), OLD, successful()), successful());
+        let failed = RunVerdict { phase: Phase::Failed, message: "metric \"ok\" assessed Failed".into() };
+        assert_eq!(verdict(&holding(&[OLD], None), OLD, failed.clone()), failed);
+        assert_eq!(stale(&holding(&[OLD], None), OLD), None);
+    }
+
+    #[test]
+    fn given_an_abort_by_a_person_when_the_freight_was_replaced_then_the_abort_keeps_its_message() {
+        let aborted = RunVerdict { phase: Phase::Aborted, message: "aborted by alice".into() };
+        assert_eq!(verdict(&holding(&[NEW], None), OLD, aborted.clone()), aborted);
+    }
+}
