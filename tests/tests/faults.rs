@@ -24,4 +24,5 @@ async fn freight_reaches_every_stage_once_in_order_under_kills_nats_restarts_git
     let faults = &report.faults;
     assert!(faults.replicas_killed > 0 && faults.nats_restarts > 0, "every kind of fault happened: {report}");
     assert!(faults.git_stalls > 0 && faults.promoters_frozen > 0, "every kind of fault happened: {report}");
+    assert!(report.driven.iter().any(|d| d.abort.is_some()), "an abort was asked: {report}");
 }

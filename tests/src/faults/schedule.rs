@@ -115,9 +115,9 @@ impl Schedule {
     /// Whether to abort freight's promotion, into which stage of `stages`, and after
     /// how long a wait once the promotion is seen (none half the time, so aborts land
     /// while it is pending, running, or just finishing). About one freight in four is
-    /// aborted somewhere.
-    pub fn abort_for_freight(&mut self, stages: &[&'static str]) -> Option<(&'static str, Duration)> {
-        if self.rng.u32(0..4) != 0 {
+    /// aborted somewhere; always when `surely` (so even a short run aborts).
+    pub fn abort_for_freight(&mut self, stages: &[&'static str], surely: bool) -> Option<(&'static str, Duration)> {
+        if self.rng.u32(0..4) != 0 && !surely {
             return None;
         }
         let stage = stages[self.rng.usize(0..stages.len())];
