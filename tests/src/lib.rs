@@ -9,6 +9,8 @@
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
+//! - [`faults`]: the fault-injection suite: a cluster, replicas as processes, a seeded
+//!   schedule of kills, NATS restarts, Git stalls and aborts, and the invariants.
 //! - [`gate`]: an HTTP endpoint that holds a promotion's `http` step until the test lets it go.
 //! - [`git`]: bare repositories on disk, written to with the `git` CLI.
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
@@ -24,6 +26,7 @@
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
+//! - [`stall_proxy`]: a TCP proxy that stalls on demand (a Git remote that hangs).
 //! - [`wait`]: polling with a deadline instead of sleeping.
 //! - [`web_answer`]: an HTTP endpoint a `web` verification metric calls, answering what
 //!   the test set, counting calls, holding them on request.
@@ -32,6 +35,7 @@ pub mod browser;
 pub mod canary;
 pub mod chart_repo;
 pub mod engine_run;
+pub mod faults;
 pub mod gate;
 pub mod git;
 pub mod git_hosting;
@@ -45,5 +49,6 @@ pub mod prometheus;
 pub mod python;
 pub mod registry;
 pub mod sandbox;
+pub mod stall_proxy;
 pub mod wait;
 pub mod web_answer;

@@ -341,3 +341,81 @@ async fn a_panicking_handler_does_not_stop_the_consumer() {
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_started_while_jetstream_has_no_quorum_starts_once_it_is_back() {
+    let mut cluster = lading_tests::nats_cluster::TestNatsCluster::start(3).await;
+    let bus = cluster.bus("test").await;
+    bus.publish(&refresh("waiting"), &lading_bus::tracing_context::new_root()).await.unwrap();
+    // Given a cluster that lost two of its three servers (no JetStream leader),
+    cluster.kill(1).await;
+    cluster.kill(2).await;
+    // when a consumer starts,
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counted = handled.clone();
+    let (shutdown, consumer) = consume_refreshes(&bus, "late", 3, move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok(Outcome::Done) }
+    });
+    // then it does not give up: it tries again,
+    let retries = || lading_runtime::metrics::value("lading_bus_consumer_start_retries_total", &[("consumer", "late")]);
+    let failed_at_once = wait::until("the consumer to fail to start, or to try again", Duration::from_secs(60), || {
+        let finished = consumer.is_finished();
+        async move {
+            match (finished, retries()) {
+                (true, _) => Ok(true),
+                (false, 0) => Err("neither yet".to_owned()),
+                (false, _) => Ok(false),
+            }
+        }
+    })
+    .await;
+    assert!(!failed_at_once, "the consumer gave up while NATS had no quorum: {:?}", consumer.await);
+    // and once the servers are back, it handles what was waiting.
+    cluster.resume(1).await;
+    cluster.resume(2).await;
+    wait::until("the waiting message to be handled", Duration::from_secs(60), || {
+        let n = handled.load(Ordering::SeqCst);
+        async move { if n == 1 { Ok(()) } else { Err(format!("{n} handled")) } }
+    })
+    .await;
+    shutdown.cancel();
+    consumer.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_outcome_retried_after_the_deduplication_window_is_stored_once() {
+    use lading_events::catalog::PromotionSucceededV1;
+    let nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let trace = lading_bus::tracing_context::new_root();
+    // Given an event stream that forgets message IDs after 200 ms (two minutes in use),
+    let mut stream = bus.jetstream().get_stream(EVENTS_STREAM).await.unwrap();
+    let mut config = stream.info().await.unwrap().config.clone();
+    config.duplicate_window = Duration::from_millis(200);
+    bus.jetstream().update_stream(config).await.unwrap();
+    let outcome = Event::PromotionSucceeded(PromotionSucceededV1 {
+        project: "demo".into(),
+        stage: "test".into(),
+        promotion: "test.01.aaaaaaa".into(),
+        freight_id: "f".repeat(40),
+        commit: "c".repeat(40),
+        finished_at_ms: 1,
+    });
+    assert!(matches!(bus.publish_terminal(&outcome, &trace).await.unwrap(), Published::Stored(_)));
+    // when the window has passed (the same refresh request is stored again),
+    assert!(matches!(bus.publish(&refresh("probe"), &trace).await.unwrap(), Published::Stored(_)));
+    wait::until("the deduplication window to pass", Duration::from_secs(10), || async {
+        match bus.publish(&refresh("probe"), &trace).await.unwrap() {
+            Published::Stored(_) => Ok(()),
+            Published::Duplicate => Err("still within the window".to_owned()),
+        }
+    })
+    .await;
+    // then the outcome published again is still a duplicate, stored once.
+    assert_eq!(bus.publish_terminal(&outcome, &trace).await.unwrap(), Published::Duplicate);
+    let on_subject = stream.info().await.unwrap().state.messages - 2;
+    assert_eq!(on_subject, 1, "the outcome is stored once");
+    // A plain publish would have stored it again: the guard is the subject's last message.
+    assert!(matches!(bus.publish(&outcome, &trace).await.unwrap(), Published::Stored(_)));
+}

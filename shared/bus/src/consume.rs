@@ -109,39 +109,33 @@ pub const DEAD_LETTER_REASON: &str = "Lading-Dead-Letter-Reason";
 pub const DEAD_LETTER_SUBJECT: &str = "Lading-Original-Subject";
 
 impl Bus {
-    /// Runs `handler` for every message `spec` selects until `shutdown`.
+    /// Runs `handler` for every message `spec` selects until `shutdown`. A consumer that
+    /// cannot be opened (NATS restarting, no JetStream leader) is tried again until it can.
     pub async fn consume<F, Fut>(&self, spec: ConsumerSpec, shutdown: Shutdown, handler: F) -> Result<()>
     where
         F: Fn(Delivery) -> Fut,
         Fut: Future<Output = std::result::Result<Outcome, HandlerError>>,
     {
-        let stream = self
-            .jetstream()
-            .get_stream(spec.stream)
-            .await
-            .map_err(|e| BusError::nats("opening the event stream", e))?;
-        let config = pull::Config {
-            durable_name: Some(spec.name.clone()),
-            filter_subjects: spec.filter_subjects.clone(),
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: spec.ack_wait,
-            deliver_policy: DeliverPolicy::All,
-            max_ack_pending: spec.max_ack_pending,
-            // Redelivery is bounded by counting failures, not deliveries: waiting for a
-            // turn redelivers too, and must never dead-letter.
-            max_deliver: -1,
-            ..Default::default()
+        // NATS restarting or without a JetStream leader fails these for a while: the
+        // consumer waits for it like it waits to pull, until shutdown.
+        let mut pause = Duration::from_millis(250);
+        let consumer = loop {
+            match self.open_consumer(&spec).await {
+                Ok(consumer) => break consumer,
+                Err(error) => {
+                    lading_runtime::metrics::increment(
+                        "lading_bus_consumer_start_retries_total",
+                        &[("consumer", &spec.name)],
+                    );
+                    tracing::warn!(consumer = spec.name, %error, ?pause, "cannot open the consumer; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
         };
-        let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
-            .get_or_create_consumer(&spec.name, config.clone())
-            .await
-            .map_err(|e| BusError::nats("creating a consumer", e))?;
-        // A consumer made by an earlier version may take fewer event types (a new one
-        // joined the handler's subjects): it is brought up to date, keeping its position.
-        let info = consumer.info().await.map_err(|e| BusError::nats("reading a consumer", e))?;
-        if info.config.filter_subjects != spec.filter_subjects || info.config.max_ack_pending != spec.max_ack_pending {
-            consumer = stream.update_consumer(config).await.map_err(|e| BusError::nats("updating a consumer", e))?;
-        }
         let failures = Failures::default();
         let mut reconnect_delay = Duration::from_millis(250);
         loop {
@@ -188,6 +182,38 @@ impl Bus {
             }
             tracing::warn!(consumer = spec.name, "message stream ended; pulling again");
         }
+    }
+
+    /// Creates the durable consumer `spec` names, or brings an existing one up to date.
+    async fn open_consumer(&self, spec: &ConsumerSpec) -> Result<async_nats::jetstream::consumer::PullConsumer> {
+        let stream = self
+            .jetstream()
+            .get_stream(spec.stream)
+            .await
+            .map_err(|e| BusError::nats("opening the event stream", e))?;
+        let config = pull::Config {
+            durable_name: Some(spec.name.clone()),
+            filter_subjects: spec.filter_subjects.clone(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: spec.ack_wait,
+            deliver_policy: DeliverPolicy::All,
+            max_ack_pending: spec.max_ack_pending,
+            // Redelivery is bounded by counting failures, not deliveries: waiting for a
+            // turn redelivers too, and must never dead-letter.
+            max_deliver: -1,
+            ..Default::default()
+        };
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+            .get_or_create_consumer(&spec.name, config.clone())
+            .await
+            .map_err(|e| BusError::nats("creating a consumer", e))?;
+        // A consumer made by an earlier version may take fewer event types (a new one
+        // joined the handler's subjects): it is brought up to date, keeping its position.
+        let info = consumer.info().await.map_err(|e| BusError::nats("reading a consumer", e))?;
+        if info.config.filter_subjects != spec.filter_subjects || info.config.max_ack_pending != spec.max_ack_pending {
+            return stream.update_consumer(config).await.map_err(|e| BusError::nats("updating a consumer", e));
+        }
+        Ok(consumer)
     }
 
     async fn handle_one<F, Fut>(&self, spec: &ConsumerSpec, message: Message, handler: &F, failures: &Failures)

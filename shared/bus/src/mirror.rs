@@ -34,9 +34,14 @@ impl<C> Clone for Mirror<C> {
 impl<C: Entries> Mirror<C> {
     /// Starts mirroring `bucket`; returns once every stored value is loaded.
     pub async fn start(bus: &Bus, bucket: &'static str, shutdown: Shutdown) -> Result<Mirror<C>> {
-        let store = bus.bucket(bucket).await?;
-        let stored = store.status().await.map_err(|e| BusError::nats("reading a bucket", e))?.values();
-        let mut watch = store.watch_with_history(">").await.map_err(|e| BusError::nats("watching a bucket", e))?;
+        // A NATS server restarting or a leader election can make these fail for a moment.
+        let (store, stored, mut watch) = crate::provision::retry_at_start("opening a bucket's watch", || async {
+            let store = bus.bucket(bucket).await?;
+            let stored = store.status().await.map_err(|e| BusError::nats("reading a bucket", e))?.values();
+            let watch = store.watch_with_history(">").await.map_err(|e| BusError::nats("watching a bucket", e))?;
+            Ok((store, stored, watch))
+        })
+        .await?;
         let values = Arc::new(RwLock::new(C::default()));
         let (revision_tx, revision) = watch::channel(0u64);
         let (loaded_tx, mut loaded) = watch::channel(stored == 0);

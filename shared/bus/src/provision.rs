@@ -21,8 +21,14 @@ use crate::{Bus, BusError, Result};
 
 impl Bus {
     /// Ensures the event, discovery and dead-letter streams, the KV buckets and the
-    /// snapshot store exist.
+    /// snapshot store exist. On a cluster a stream another replica is creating at the
+    /// same moment can be missing for a moment, and requests time out while a leader is
+    /// elected: failures are retried with backoff for up to a minute.
     pub async fn provision(&self) -> Result<()> {
+        retry_at_start("provisioning streams and buckets", || self.provision_once()).await
+    }
+
+    async fn provision_once(&self) -> Result<()> {
         let js = self.jetstream();
         let replicas = self.replicas().await;
         // Facts first: an events stream from before the discovery stream gives its
@@ -132,6 +138,33 @@ impl Bus {
 
     pub(crate) async fn bucket(&self, name: &'static str) -> Result<kv::Store> {
         self.jetstream().get_key_value(name).await.map_err(|e| BusError::nats("opening a KV bucket", e))
+    }
+}
+
+/// How long what a service does at start on NATS is retried before it gives up.
+const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `attempt` until it succeeds, with backoff from 100 ms to 5 s, for up to
+/// [`START_PATIENCE`]; then returns its last error. For what a service does once at
+/// start (provisioning, opening watches), which a NATS server restarting or a leader
+/// election makes fail for a moment.
+pub(crate) async fn retry_at_start<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + START_PATIENCE;
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) if tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(%error, ?pause, "{what} failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(error) => return Err(error),
+        }
     }
 }
 

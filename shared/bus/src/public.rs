@@ -30,6 +30,10 @@ impl Bus {
     /// Ensures the public stream exists and keeps events for `max_age`; an existing
     /// stream's age limit is brought in line.
     pub async fn provision_public(&self, max_age: Duration) -> Result<()> {
+        crate::provision::retry_at_start("provisioning the public stream", || self.provision_public_once(max_age)).await
+    }
+
+    async fn provision_public_once(&self, max_age: Duration) -> Result<()> {
         let js = self.jetstream();
         let replicas = self.replicas().await;
         let config = stream::Config {
