@@ -237,7 +237,7 @@ async fn a_git_fetch_past_its_size_budget_or_deadline_is_stopped() {
         idle: seconds(30, GIT_IDLE_TIMEOUT_ENV),
         total: seconds(120, GIT_TIMEOUT_ENV),
     };
-    let small = GitBudget { max_transfer: Limit::new(256 << 10, GIT_MAX_TRANSFER_ENV), timeouts: generous.clone() };
+    let small = GitBudget { max_transfer: Limit::new(256 << 10, GIT_MAX_TRANSFER_ENV), timeouts: generous };
     assert_eq!(
         sync(small).await.unwrap().unwrap_err(),
         format!("fetching {url}: the answer is larger than 256 KiB (LADING_GIT_MAX_TRANSFER_BYTES)")
