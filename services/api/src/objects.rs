@@ -72,6 +72,9 @@ fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Val
             .collect();
         status["stepExecutionMetadata"] = json!(steps);
     }
+    if !p.pushes.is_empty() {
+        status["pushes"] = json!(p.pushes.iter().map(push_entry).collect::<Vec<_>>());
+    }
     let mut summary = json!({
         "name": p.name,
         "freight": {"name": p.freight_id.as_str(), "alias": alias},
@@ -86,6 +89,23 @@ fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Val
         summary["abortedBy"] = json!(p.aborted_by);
     }
     summary
+}
+
+/// What one `git-push` step pushed: the remote, branch and commit, the commit's web page
+/// when the remote is an https Git host, and the files it changed.
+fn push_entry(p: &lading_events::catalog::PromotionPushedV1) -> Value {
+    let mut entry = json!({
+        "repoURL": p.repo_url,
+        "branch": p.branch,
+        "commit": p.commit,
+        "changedFiles": p.changed_files,
+        "changes": p.changes.iter().map(|c| json!({"path": c.path, "added": c.added, "removed": c.removed})).collect::<Vec<_>>(),
+        "pushedAt": time_ms(p.pushed_at_ms),
+    });
+    if let Some(page) = lading_domain::commit_url::commit_url(&p.repo_url, &p.commit) {
+        entry["commitURL"] = json!(page);
+    }
+    entry
 }
 
 /// A promotion as a Kargo-style object: `metadata`, `spec{stage, freight}` and the

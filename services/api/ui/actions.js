@@ -1,5 +1,5 @@
-// What people do, each behind a confirmation: promote, approve, abort, edit an alias,
-// assemble freight. Every action calls the same API the CLI does, with the user's token;
+// What people do, each behind a confirmation: promote, approve, abort, re-verify (or
+// stop a verification), edit an alias, assemble freight. Every action calls the same API the CLI does, with the user's token;
 // the api decides (and its refusal is shown as it words it).
 
 import { api, p } from './api.js';
@@ -144,6 +144,21 @@ export async function abort(project, stageName, promotion) {
   if (!confirmed) return null;
   return run(`promotion ${promotion} aborted`, () =>
     api(p(project, 'stages', stageName, 'abort'), { method: 'POST', body: { promotion } }),
+  );
+}
+
+/** Verifies the freight `stage` holds again, or with `stop` aborts the running verification. */
+export async function verify(project, stage, stop = false) {
+  const name = stage.metadata.name;
+  const held = (stage.status?.currentFreight ?? [])
+    .map((c) => `<b title="${esc(c.name)}">${esc(c.alias || c.name)}</b>`)
+    .join(', ');
+  const confirmed = stop
+    ? await ask(`Stop verifying in ${name}`, `<p>Abort the running verification of ${held} in <b>${esc(name)}</b>?</p>`, 'Stop')
+    : await ask(`Re-verify in ${name}`, `<p>Verify ${held} in <b>${esc(name)}</b> again?</p>`, 'Verify');
+  if (!confirmed) return null;
+  return run(stop ? `verification in ${name} stopped` : `verification of ${name} requested`, () =>
+    api(p(project, 'stages', name, 'verify'), { method: 'POST', body: stop ? { abort: true } : {} }),
   );
 }
 

@@ -265,6 +265,10 @@ document.addEventListener('click', async (event) => {
     case 'abort':
       done = await actions.abort(project, d.stage, d.promotion);
       break;
+    case 'verify':
+    case 'stop-verification':
+      done = await actions.verify(project, find('stage', d.stage), d.action === 'stop-verification');
+      break;
     case 'refresh':
       done = await actions.refresh(project, d.warehouse);
       break;

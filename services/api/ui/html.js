@@ -22,10 +22,12 @@ export function freightTag(name, alias, extra = '') {
   return `<span class="freight ${extra}" title="${esc(name)}" data-copy="${esc(name)}" data-freight="${esc(name)}">${esc(alias || name.slice(0, 7))}</span>`;
 }
 
-/** A badge for a phase (Succeeded, Failed, Running, …). */
-export function phaseBadge(phase, label = '') {
+/** A badge for a phase (Succeeded, Failed, Running, …); `label` and `detail` on hover. */
+export function phaseBadge(phase, label = '', detail = '') {
   if (!phase) return '';
-  return `<span class="badge phase-${esc(phase.toLowerCase())}" title="${esc(label)}${label ? ': ' : ''}${esc(phase)}">${esc(phase)}</span>`;
+  const title = `${label}${label ? ': ' : ''}${phase}${detail ? ` — ${detail}` : ''}`;
+  const kind = label ? ` data-kind="${esc(label)}"` : '';
+  return `<span class="badge phase-${esc(phase.toLowerCase())}"${kind} title="${esc(title)}">${esc(phase)}</span>`;
 }
 
 /** A project-relative route. */

@@ -1,6 +1,6 @@
 // The pipeline page: a freight lane (newest first) above the graph of warehouses and
 // stages, each stage card with its current freight by alias, the last promotion's
-// phase, the verification phase, its health and an auto-promotion badge.
+// phase, the phase of its latest verification, its health and an auto-promotion badge.
 
 import { CARD, edgePath, layout } from './graph.js';
 import { ago, esc, freightTag, phaseBadge, route } from './html.js';
@@ -19,12 +19,50 @@ export function health(stage) {
   return ['healthy', 'references resolve; last promotion succeeded'];
 }
 
-/** The verification phase of the freight a stage holds. */
-function verification(stage, freightByName) {
+/** Whether the stage verifies its freight (its `spec.verification` names templates). */
+export function verifies(stage) {
+  return (stage.spec?.verification?.analysisTemplates ?? []).length > 0;
+}
+
+/**
+ * The stage's latest verification of the freight it holds: the newest
+ * `verificationHistory` entry of the newest `freightHistory` entry for that freight.
+ */
+export function latestVerification(stage) {
+  const current = new Set((stage.status?.currentFreight ?? []).map((c) => c.name));
+  const entry = (stage.status?.freightHistory ?? []).find((h) => current.has(h.name));
+  return entry?.verificationHistory?.[0] ?? null;
+}
+
+/**
+ * The verification phase of the freight a stage holds: the latest verification's phase
+ * (Running, Successful, Failed, Error, Aborted, Inconclusive; Pending before it starts),
+ * or for a stage without verification, whether the freight counts as verified there.
+ */
+export function verificationPhase(stage, freightByName) {
   const current = stage.status?.currentFreight ?? [];
   if (!current.length) return '';
+  if (verifies(stage)) return latestVerification(stage)?.phase ?? 'Pending';
   const verified = current.every((c) => freightByName.get(c.name)?.status?.verifiedIn?.[stage.metadata.name]);
   return verified ? 'Verified' : 'Pending';
+}
+
+/** Re-verify (or, while a verification runs, stop it) for a stage that verifies. */
+export function verifyButton(stage) {
+  if (!verifies(stage) || !stage.status?.currentFreight?.length) return '';
+  const name = esc(stage.metadata.name);
+  const latest = latestVerification(stage);
+  if (latest && RUNNING.has(latest.phase)) {
+    return `<button type="button" data-action="stop-verification" data-stage="${name}">Stop verifying</button>`;
+  }
+  return `<button type="button" data-action="verify" data-stage="${name}">Re-verify</button>`;
+}
+
+/** The verification badge of a stage (its message on hover). */
+export function verificationBadge(stage, freightByName) {
+  const phase = verificationPhase(stage, freightByName);
+  const message = verifies(stage) ? latestVerification(stage)?.message : '';
+  return phaseBadge(phase, 'verification', message);
 }
 
 function stageCard(project, stage, node, freightByName, canPromote) {
@@ -43,11 +81,13 @@ function stageCard(project, stage, node, freightByName, canPromote) {
     if (running && RUNNING.has(running.status?.phase)) {
       buttons += ` <button type="button" data-action="abort" data-stage="${esc(name)}" data-promotion="${esc(running.name)}">Abort</button>`;
     }
+    const verify = verifyButton(stage);
+    if (verify) buttons += ` ${verify}`;
   }
   return `<div class="card stage health-${state}" style="left:${node.x}px;top:${node.y}px" data-stage="${esc(name)}">
     <div class="title"><span class="dot" title="${esc(state)}: ${esc(why)}"></span><a href="${route(project, 'stage', name)}">${esc(name)}</a> ${auto}</div>
     <div class="current">${freight}</div>
-    <div class="badges">${last ? phaseBadge(last.status?.phase, 'promotion') : ''} ${phaseBadge(verification(stage, freightByName), 'verification')}
+    <div class="badges">${last ? phaseBadge(last.status?.phase, 'promotion') : ''} ${verificationBadge(stage, freightByName)}
       ${last ? `<span class="muted" title="${esc(last.createdAt)}">${esc(ago(last.status?.finishedAt ?? last.createdAt))}</span>` : ''}</div>
     <div class="buttons">${buttons}</div>
   </div>`;

@@ -29,6 +29,7 @@
 //! - [`paging`]: when to stop following `Link` pages.
 //! - [`secrets`]: secrets steps read with `secret()`, and cutting revealed values out of messages.
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
+//! - [`commit_url`]: the web page of a commit on a Git host, from the repository URL.
 //! - [`verification`]: stage verification: conditions, measurements, and how they add up.
 //! - [`webhook`]: webhook receivers: their paths, each provider's signature and payload,
 //!   and which warehouses a push refreshes.
@@ -36,6 +37,7 @@
 pub mod access;
 pub mod alias;
 pub mod availability;
+pub mod commit_url;
 pub mod credentials;
 pub mod digest;
 pub mod duration;

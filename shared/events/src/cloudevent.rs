@@ -131,7 +131,8 @@ macro_rules! each_payload {
             (VerificationRequested, VerificationRequestedV1),
             (VerificationStarted, VerificationStartedV1),
             (VerificationMeasured, VerificationMeasuredV1),
-            (VerificationFinished, VerificationFinishedV1)
+            (VerificationFinished, VerificationFinishedV1),
+            (PromotionPushed, PromotionPushedV1)
         }
     };
 }

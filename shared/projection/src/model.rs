@@ -11,7 +11,7 @@ use lading_domain::soak::longest_soak_after_leaving;
 use lading_domain::verification::Phase;
 use lading_domain::{Freight, FreightId, FreightOrigin};
 use lading_events::catalog::{
-    Event, PromotionTrigger, StepStatusV2, VerificationPhaseV1, WarehouseArtifactsDiscoveredV1,
+    Event, PromotionPushedV1, PromotionTrigger, StepStatusV2, VerificationPhaseV1, WarehouseArtifactsDiscoveredV1,
 };
 use lading_events::time_from_ms;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ pub struct PromotionRecord {
     /// Who aborted it, when someone did.
     #[serde(default)]
     pub aborted_by: String,
+    /// What its `git-push` steps pushed, in step order.
+    #[serde(default)]
+    pub pushes: Vec<PromotionPushedV1>,
 }
 
 /// One measurement of a verification's metric.
@@ -261,6 +264,7 @@ impl ReadModel {
                         steps: Vec::new(),
                         created_by: e.actor.clone(),
                         aborted_by: String::new(),
+                        pushes: Vec::new(),
                     });
                 }
             }
@@ -350,6 +354,15 @@ impl ReadModel {
                     finished_at: time_from_ms(e.finished_at_ms),
                 };
                 project.stages.entry(e.stage.clone()).or_default().record_step(&e.promotion, step);
+            }
+            Event::PromotionPushed(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion) {
+                    // A resumed promotion may push from the same step again: keep the latest.
+                    record.pushes.retain(|p| p.index != e.index);
+                    record.pushes.push(e.clone());
+                    record.pushes.sort_by_key(|p| p.index);
+                }
             }
             Event::WarehouseArtifactsDiscovered(e) => {
                 let warehouse = project.warehouses.entry(e.warehouse.clone()).or_default();

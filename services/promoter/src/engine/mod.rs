@@ -73,6 +73,53 @@ pub struct StepReport {
     pub message: String,
     pub started_at_ms: i64,
     pub finished_at_ms: i64,
+    /// What a succeeded `git-push` step pushed (from its outputs).
+    pub pushed: Option<Pushed>,
+}
+
+/// What a `git-push` step pushed: the remote (without user info), the branch, the commit
+/// and the files it changed against its first parent (at most 50; `changed_files` counts all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub repo_url: String,
+    pub branch: String,
+    pub commit: String,
+    pub changed_files: u32,
+    pub changes: Vec<lading_events::catalog::FileChangeV1>,
+}
+
+impl Pushed {
+    /// Reads a `git-push` step's outputs (`repoURL`, `branch`, `commit`, `changedFiles`,
+    /// `changes`); `None` for a tag push or another step.
+    fn from_outputs(uses: &str, outputs: &Map<String, Value>) -> Option<Pushed> {
+        if uses != "git-push" {
+            return None;
+        }
+        let text = |key: &str| outputs.get(key).and_then(Value::as_str).map(str::to_owned);
+        let count = |v: Option<&Value>| v.and_then(Value::as_u64).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let changes = outputs
+            .get("changes")
+            .and_then(Value::as_array)
+            .map(|all| {
+                all.iter()
+                    .filter_map(|c| {
+                        Some(lading_events::catalog::FileChangeV1 {
+                            path: c.get("path")?.as_str()?.to_owned(),
+                            added: count(c.get("added")),
+                            removed: count(c.get("removed")),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Pushed {
+            repo_url: text("repoURL")?,
+            branch: text("branch")?,
+            commit: text("commit")?,
+            changed_files: count(outputs.get("changedFiles")),
+            changes,
+        })
+    }
 }
 
 /// How a step ended (Kargo's step statuses).
@@ -381,6 +428,7 @@ pub fn run_promotion_observed(
                     message: format!("skipped: `if: {condition}` was false"),
                     started_at_ms,
                     finished_at_ms: started_at_ms,
+                    pushed: None,
                 });
                 continue;
             }
@@ -415,6 +463,7 @@ pub fn run_promotion_observed(
             message,
             started_at_ms,
             finished_at_ms: lading_events::now_ms(),
+            pushed: result.as_ref().ok().and_then(|outputs| Pushed::from_outputs(&step.uses, outputs)),
         });
         run.statuses.insert(alias.clone(), outcome.as_str().to_owned());
         match result {

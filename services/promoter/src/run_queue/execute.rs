@@ -1,12 +1,12 @@
 //! Running a promotion's steps on a blocking thread in a fresh workspace, publishing
-//! each step's report as it finishes, and turning the result into the event that records
+//! each step's report (and what a `git-push` step pushed) as it finishes, and turning the result into the event that records
 //! how the promotion ended.
 
 use lading_bus::lease::Fence;
 use lading_domain::FreightId;
 use lading_events::catalog::{
-    PromotionCreatedV2, PromotionErroredV1, PromotionFailedV1, PromotionStepFinishedV2, PromotionSucceededV1,
-    StepStatusV2,
+    PromotionCreatedV2, PromotionErroredV1, PromotionFailedV1, PromotionPushedV1, PromotionStepFinishedV2,
+    PromotionSucceededV1, StepStatusV2,
 };
 use lading_events::{Event, TraceContext, now_ms};
 
@@ -54,6 +54,23 @@ fn step_event(created: &PromotionCreatedV2, report: StepReport) -> Event {
         started_at_ms: report.started_at_ms,
         finished_at_ms: report.finished_at_ms,
     })
+}
+
+/// What a `git-push` step reported it pushed, as its event.
+fn pushed_event(created: &PromotionCreatedV2, report: &StepReport) -> Option<Event> {
+    let pushed = report.pushed.as_ref()?;
+    Some(Event::PromotionPushed(PromotionPushedV1 {
+        project: created.project.clone(),
+        stage: created.stage.clone(),
+        promotion: created.promotion.clone(),
+        index: report.index as u32,
+        repo_url: pushed.repo_url.clone(),
+        branch: pushed.branch.clone(),
+        commit: pushed.commit.clone(),
+        changed_files: pushed.changed_files,
+        changes: pushed.changes.clone(),
+        pushed_at_ms: report.finished_at_ms,
+    }))
 }
 
 /// Runs the promotion's steps and returns how it ended.
@@ -142,8 +159,11 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
                     outcome_label(report.outcome),
                     std::time::Duration::from_millis(took),
                 );
-                if let Err(error) = bus.publish_until_stored(&step_event(&created, report), &trace, &shutdown).await {
-                    tracing::warn!(%error, "a step's report was not recorded before shutdown");
+                let pushed = pushed_event(&created, &report);
+                for event in std::iter::once(step_event(&created, report)).chain(pushed) {
+                    if let Err(error) = bus.publish_until_stored(&event, &trace, &shutdown).await {
+                        tracing::warn!(%error, "a step's report was not recorded before shutdown");
+                    }
                 }
             }
         })

@@ -1,8 +1,11 @@
 //! `git-push`: pushes the working tree's branch to `origin` (or to `targetBranch`, or to
 //! a branch named after the promotion with `generateTargetBranch`). When the remote moved
 //! on meanwhile (another stage pushed), the local commits are rebased onto it and the push
-//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`. Pushes
-//! and fetches keep to the Git budget (connect, idle and total timeouts; a size budget).
+//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`,
+//! `repoURL` (origin without user info), `commitURL` (its page, for an https Git host),
+//! `changedFiles` and `changes` (the files the commit changed against its first parent,
+//! at most 50, with lines added and removed). Pushes and fetches keep to the Git budget
+//! (connect, idle and total timeouts; a size budget).
 
 use std::cell::RefCell;
 
@@ -14,6 +17,8 @@ use super::{Remotes, StepContext, git_error};
 use crate::engine::Effect;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// How many changed files the `changes` output lists.
+const CHANGES_LISTED: usize = 50;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -221,6 +226,50 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     };
     let mut out = Map::new();
     out.insert("branch".to_owned(), json!(target));
+    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(lading_domain::redact::redact_url));
+    if let Some(url) = origin {
+        if let Some(page) = lading_domain::commit_url::commit_url(&url, &commit) {
+            out.insert("commitURL".to_owned(), json!(page));
+        }
+        out.insert("repoURL".to_owned(), json!(url));
+    }
+    // What the commit changed is for people to read: a diff that cannot be made is left out.
+    match changes(&repo, &commit) {
+        Ok((count, listed)) => {
+            out.insert("changedFiles".to_owned(), json!(count));
+            out.insert("changes".to_owned(), Value::Array(listed));
+        }
+        Err(e) => tracing::warn!(commit, error = %e, "the pushed commit's changes could not be listed"),
+    }
     out.insert("commit".to_owned(), json!(commit));
     Ok(out)
+}
+
+/// How many files `commit` changed against its first parent (against nothing for a root
+/// commit), and the first [`CHANGES_LISTED`] with the lines each added and removed. Reads
+/// objects only, never the work tree.
+fn changes(repo: &Repository, commit: &str) -> Result<(usize, Vec<Value>), git2::Error> {
+    let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
+    let tree = commit.tree()?;
+    let parent = match commit.parent(0) {
+        Ok(parent) => Some(parent.tree()?),
+        Err(_) => None,
+    };
+    let diff = repo.diff_tree_to_tree(parent.as_ref(), Some(&tree), None)?;
+    let count = diff.deltas().len();
+    let mut listed = Vec::new();
+    for index in 0..count.min(CHANGES_LISTED) {
+        let Some(delta) = diff.get_delta(index) else { continue };
+        let path = delta.new_file().path().or_else(|| delta.old_file().path());
+        let path = path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let (added, removed) = match git2::Patch::from_diff(&diff, index)? {
+            Some(patch) => {
+                let (_, added, removed) = patch.line_stats()?;
+                (added, removed)
+            }
+            None => (0, 0),
+        };
+        listed.push(json!({"path": path, "added": added, "removed": removed}));
+    }
+    Ok((count, listed))
 }

@@ -52,10 +52,11 @@ pub enum EventType {
     VerificationStartedV1,
     VerificationMeasuredV1,
     VerificationFinishedV1,
+    PromotionPushedV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 24] = [
+    pub const ALL: [EventType; 25] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -80,6 +81,7 @@ impl EventType {
         EventType::VerificationStartedV1,
         EventType::VerificationMeasuredV1,
         EventType::VerificationFinishedV1,
+        EventType::PromotionPushedV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -109,6 +111,7 @@ impl EventType {
             EventType::VerificationStartedV1 => "dev.lading.verification.started.v1",
             EventType::VerificationMeasuredV1 => "dev.lading.verification.measured.v1",
             EventType::VerificationFinishedV1 => "dev.lading.verification.finished.v1",
+            EventType::PromotionPushedV1 => "dev.lading.promotion.pushed.v1",
         }
     }
 
@@ -138,7 +141,8 @@ impl EventType {
             | EventType::VerificationRequestedV1
             | EventType::VerificationStartedV1
             | EventType::VerificationMeasuredV1
-            | EventType::VerificationFinishedV1 => "stage",
+            | EventType::VerificationFinishedV1
+            | EventType::PromotionPushedV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -173,6 +177,7 @@ impl EventType {
             EventType::VerificationStartedV1 => "verification-started",
             EventType::VerificationMeasuredV1 => "verification-measured",
             EventType::VerificationFinishedV1 => "verification-finished",
+            EventType::PromotionPushedV1 => "promotion-pushed",
         }
     }
 
@@ -239,6 +244,7 @@ pub enum Event {
     VerificationStarted(VerificationStartedV1),
     VerificationMeasured(VerificationMeasuredV1),
     VerificationFinished(VerificationFinishedV1),
+    PromotionPushed(PromotionPushedV1),
 }
 
 impl Event {
@@ -268,6 +274,7 @@ impl Event {
             Event::VerificationStarted(_) => EventType::VerificationStartedV1,
             Event::VerificationMeasured(_) => EventType::VerificationMeasuredV1,
             Event::VerificationFinished(_) => EventType::VerificationFinishedV1,
+            Event::PromotionPushed(_) => EventType::PromotionPushedV1,
         }
     }
 
@@ -297,6 +304,7 @@ impl Event {
             Event::VerificationStarted(e) => &e.project,
             Event::VerificationMeasured(e) => &e.project,
             Event::VerificationFinished(e) => &e.project,
+            Event::PromotionPushed(e) => &e.project,
         }
     }
 
@@ -327,6 +335,7 @@ impl Event {
             Event::VerificationStarted(e) => &e.stage,
             Event::VerificationMeasured(e) => &e.stage,
             Event::VerificationFinished(e) => &e.stage,
+            Event::PromotionPushed(e) => &e.stage,
         }
     }
 
@@ -357,6 +366,7 @@ impl Event {
             Event::VerificationStarted(e) => e.started_at_ms,
             Event::VerificationMeasured(e) => e.finished_at_ms,
             Event::VerificationFinished(e) => e.finished_at_ms,
+            Event::PromotionPushed(e) => e.pushed_at_ms,
         }
     }
 
@@ -438,6 +448,9 @@ impl Event {
                 format!("verification-measured:{}:{}:{}:{}", e.project, e.verification_id, e.metric, e.index)
             }
             Event::VerificationFinished(e) => format!("verification-finished:{}:{}", e.project, e.verification_id),
+            Event::PromotionPushed(e) => {
+                format!("promotion-pushed:{}:{}:{}:{}", e.project, e.promotion, e.index, e.commit)
+            }
         }
     }
 
@@ -484,6 +497,7 @@ impl Event {
             Event::VerificationStarted(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::VerificationMeasured(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::VerificationFinished(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::PromotionPushed(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
         }
     }
 }

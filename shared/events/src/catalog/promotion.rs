@@ -1,4 +1,4 @@
-//! Promotion payloads: created, started, each step, and how it ended.
+//! Promotion payloads: created, started, each step, what it pushed, and how it ended.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,34 @@ pub struct PromotionSucceededV1 {
     pub freight_id: String,
     pub commit: String,
     pub finished_at_ms: i64,
+}
+
+/// One file a pushed commit changed, with the lines it added and removed (0 and 0 for a
+/// binary file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileChangeV1 {
+    pub path: String,
+    pub added: u32,
+    pub removed: u32,
+}
+
+/// `dev.lading.promotion.pushed.v1`: a promotion's `git-push` step pushed `commit` to
+/// `branch` of `repoUrl` (without user info). `changes` lists the files the commit changed
+/// against its first parent, at most 50; `changedFiles` counts them all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionPushedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub index: u32,
+    pub repo_url: String,
+    pub branch: String,
+    pub commit: String,
+    pub changed_files: u32,
+    pub changes: Vec<FileChangeV1>,
+    pub pushed_at_ms: i64,
 }
 
 /// `dev.lading.promotion.failed.v1`: a promotion stopped at a step; `reason` says why.

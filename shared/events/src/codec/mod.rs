@@ -40,6 +40,7 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::VerificationStarted(e) => postcard::to_stdvec(e),
         Event::VerificationMeasured(e) => postcard::to_stdvec(e),
         Event::VerificationFinished(e) => postcard::to_stdvec(e),
+        Event::PromotionPushed(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -85,6 +86,7 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::VerificationStartedV1 => Event::VerificationStarted(postcard::from_bytes(payload).map_err(err)?),
         EventType::VerificationMeasuredV1 => Event::VerificationMeasured(postcard::from_bytes(payload).map_err(err)?),
         EventType::VerificationFinishedV1 => Event::VerificationFinished(postcard::from_bytes(payload).map_err(err)?),
+        EventType::PromotionPushedV1 => Event::PromotionPushed(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 
