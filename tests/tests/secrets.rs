@@ -11,13 +11,13 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use futures::StreamExt;
-use lading_bus::names::{DEAD_LETTER_STREAM, DISCOVERY_STREAM, EVENTS_STREAM, SPECS_BUCKET};
+use lading_bus::names::{DEAD_LETTER_STREAM, DISCOVERY_STREAM, EVENTS_STREAM, PUBLIC_STREAM, SPECS_BUCKET};
 use lading_domain::credentials::Credentials;
 use lading_domain::secrets::Secrets;
 use lading_promoter::steps::GitCredentials;
 use lading_tests::git::Repo;
 use lading_tests::registry::{RegistryGateway, TestRegistry};
-use lading_tests::sandbox::{Sandbox, SandboxOptions};
+use lading_tests::sandbox::{Sandbox, SandboxOptions, authorized_client};
 use lading_tests::wait;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -192,14 +192,34 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
 
     // then no secret appears anywhere a person or a tool can read.
     let mut places: Vec<(String, Vec<u8>)> = Vec::new();
-    for path in ["freight", "stages", "warehouses"] {
-        let (_, body) = sandbox.get(&format!("/api/v1/projects/demo/{path}")).await;
+    let mut paths = vec!["/api/v1/projects".to_owned()];
+    for path in ["freight", "stages", "warehouses", "promotions", "projectconfig"] {
+        paths.push(format!("/api/v1/projects/demo/{path}"));
+    }
+    for stage in ["test", "uat"] {
+        paths.push(format!("/api/v1/projects/demo/stages/{stage}"));
+        paths.push(format!("/api/v1/projects/demo/stages/{stage}/promotions"));
+    }
+    paths.push("/api/v1/projects/demo/warehouses/app".to_owned());
+    for path in paths {
+        let (_, body) = sandbox.get(&path).await;
         places.push((format!("GET {path}"), body.to_string().into_bytes()));
     }
+    // Every stream on the server: the events, discovery, public and dead-letter streams, and
+    // every KV bucket (a bucket is the stream KV_<name>), each message with its headers.
     let bus = sandbox.nats.bus("scanner").await;
-    for name in [EVENTS_STREAM, DISCOVERY_STREAM, DEAD_LETTER_STREAM] {
+    let names: Vec<String> = bus.jetstream().stream_names().filter_map(|n| async move { n.ok() }).collect().await;
+    let specs_stream = format!("KV_{SPECS_BUCKET}");
+    for wanted in [EVENTS_STREAM, DISCOVERY_STREAM, PUBLIC_STREAM, DEAD_LETTER_STREAM, specs_stream.as_str()] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} is not among the streams {names:?}");
+    }
+    let mut public_events = 0;
+    for name in &names {
         let mut stream = bus.jetstream().get_stream(name).await.unwrap();
         let state = stream.info().await.unwrap().state.clone();
+        if name == PUBLIC_STREAM {
+            public_events = state.messages;
+        }
         for seq in state.first_sequence..=state.last_sequence {
             let Ok(message) = stream.get_raw_message(seq).await else { continue };
             let mut bytes = message.payload.to_vec();
@@ -212,12 +232,26 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
             places.push((format!("{name} #{seq} ({})", message.subject), bytes));
         }
     }
-    let specs = bus.jetstream().get_key_value(SPECS_BUCKET).await.unwrap();
-    let mut keys = specs.keys().await.unwrap();
-    while let Some(Ok(key)) = keys.next().await {
-        let value = specs.get(&key).await.unwrap().unwrap_or_default();
-        places.push((format!("spec {key}"), value.to_vec()));
+    // What a follower of the project's events reads over SSE, from the first event on
+    // (read until every public event arrived, or for at most 10 s).
+    assert!(public_events > 0, "the pipeline published no public events");
+    let mut response = authorized_client()
+        .get(format!("{}/api/v1/events?project=demo&since=0", sandbox.api_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut sse = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let count = |sse: &[u8]| String::from_utf8_lossy(sse).lines().filter(|l| l.starts_with("data:")).count() as u64;
+    while count(&sse) < public_events {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => sse.extend_from_slice(&chunk),
+            _ => break,
+        }
     }
+    assert!(count(&sse) > 0, "SSE gave no event: {}", String::from_utf8_lossy(&sse));
+    places.push((format!("SSE /api/v1/events ({} events)", count(&sse)), sse));
     places.push(("logs".to_owned(), logs.0.lock().unwrap().clone()));
     assert!(places.len() > 20, "the scan looked at {} places", places.len());
     for (place, bytes) in &places {
