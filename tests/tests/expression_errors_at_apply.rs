@@ -104,6 +104,44 @@ fn cases() -> Vec<Case> {
             field: "spec.steps[0].config.message",
             reason: "${{ task.outputs['wait-for-pr'].commit }}: task.outputs.wait-for-pr at column 1 cannot exist",
         },
+        Case {
+            name: "a template variable naming a later one",
+            document: stage("      - uses: fail\n").replace(
+                "      - name: app\n        value: https://example.com/app.git\n",
+                "      - name: app\n        value: ${{ vars.branch }}\n      - name: branch\n        value: main\n",
+            ),
+            kind: "Stage",
+            field: "spec.promotionTemplate.spec.vars[0].value",
+            reason: "${{ vars.branch }}: vars.branch at column 1 cannot exist",
+        },
+        Case {
+            name: "an unterminated template",
+            document: stage("      - uses: git-commit\n        config:\n          message: \"promote ${{ ctx.stage\"\n"),
+            kind: "Stage",
+            field: "spec.promotionTemplate.spec.steps[0].config.message",
+            reason: "\"promote ${{ ctx.stage\": unterminated ${{",
+        },
+        Case {
+            name: "an expression nested past the limit",
+            document: stage(&format!("      - uses: fail\n        if: \"{}1 == 71\"\n", "1 + ".repeat(70))),
+            kind: "Stage",
+            field: "spec.promotionTemplate.spec.steps[0].if",
+            reason: "nests 65 levels deep at column 33; an expression may nest at most 64",
+        },
+        Case {
+            name: "a webhook receiver's whenExpression calling what receivers lack",
+            document: "---\napiVersion: kargo.akuity.io/v1alpha1\nkind: ProjectConfig\nmetadata:\n  name: demo\n  namespace: demo\nspec:\n  webhookReceivers:\n  - name: ci\n    generic:\n      secretRef: {name: ci}\n      actions:\n      - action: Refresh\n        whenExpression: \"commitFrom('x').ID == ''\"\n        targetSelectionCriteria:\n        - {kind: Warehouse, name: app}\n".to_owned(),
+            kind: "ProjectConfig",
+            field: "spec.webhookReceivers[0].generic.actions[0].whenExpression",
+            reason: "\"commitFrom('x').ID == ''\": unknown function commitFrom at column 1",
+        },
+        Case {
+            name: "a webhook receiver's target name that does not parse",
+            document: "---\napiVersion: kargo.akuity.io/v1alpha1\nkind: ProjectConfig\nmetadata:\n  name: demo\n  namespace: demo\nspec:\n  webhookReceivers:\n  - name: ci\n    generic:\n      secretRef: {name: ci}\n      actions:\n      - action: Refresh\n        targetSelectionCriteria:\n        - {kind: Warehouse, name: \"${{ request.body.repository. }}\"}\n".to_owned(),
+            kind: "ProjectConfig",
+            field: "spec.webhookReceivers[0].generic.actions[0].targetSelectionCriteria[0].name",
+            reason: "${{ request.body.repository. }}: syntax error at column",
+        },
     ]
 }
 
@@ -114,14 +152,15 @@ async fn every_bad_expression_is_answered_422_with_its_field_and_nothing_is_stor
     for case in cases() {
         // Given a Project and a document with a bad expression, when they are applied,
         let (status, body) = sandbox.post("/api/v1/apply", &format!("{PROJECT}{}", case.document)).await;
-        // then the answer is 422 naming the second document, its field and the place,
+        // then the answer is 422 naming the second document, its field and the place (the
+        // reason may open with an excerpt of a long expression),
         let detail = body["details"].as_array().and_then(|d| d.first()).cloned().unwrap_or(Value::Null);
         let reason = detail["reason"].as_str().unwrap_or_default();
         if status != 422
             || detail["document"] != 2
             || detail["kind"] != case.kind
             || detail["field"] != case.field
-            || !reason.starts_with(case.reason)
+            || !reason.contains(case.reason)
         {
             wrong.push(format!(
                 "{}: {status} {detail}\n  want: {} {}: {}",

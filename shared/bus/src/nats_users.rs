@@ -298,18 +298,6 @@ pub fn split_server_list(urls: &str) -> (Vec<String>, Option<(String, String)>) 
     (urls, credentials)
 }
 
-/// `url` with any password in it replaced by `***`, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
-    }
-}
-
 /// The deployments' copies of [`server_authorization`] with passwords from the
 /// environment (kept equal to it by a test).
 pub const DEPLOYMENT_USERS_FILES: [&str; 2] = ["deploy/nats/users.conf", "k8s/base/nats/users.conf"];
@@ -337,13 +325,14 @@ mod tests {
         let url = passwords.url_for("nats://127.0.0.1:4222", NatsUser::Api);
         assert_eq!(url, format!("nats://api:{}@127.0.0.1:4222", passwords.get(NatsUser::Api)));
         assert_eq!(passwords.url_for("nats://old:pw@h:1", NatsUser::Admin).split('@').nth(1), Some("h:1"));
-        assert_eq!(redact_url(&url), "nats://api:***@127.0.0.1:4222");
+        // Messages name a server through the one redaction every service uses.
+        assert_eq!(lading_domain::redact::redact_url(&url), "nats://***@127.0.0.1:4222");
         let (bare, credentials) = split_credentials(&url);
         assert_eq!(bare, "nats://127.0.0.1:4222");
         assert_eq!(credentials, Some(("api".to_owned(), passwords.get(NatsUser::Api).to_owned())));
         assert_eq!(split_credentials("nats://a%40b:p%3Aw@h:1").1, Some(("a@b".into(), "p:w".into())));
         assert_eq!(split_credentials("nats://h:1"), ("nats://h:1".to_owned(), None));
-        assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(lading_domain::redact::redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
         assert!(!format!("{passwords:?}").contains(passwords.get(NatsUser::Api)));
         assert_ne!(passwords.get(NatsUser::Api), passwords.get(NatsUser::Subscriber));
     }
