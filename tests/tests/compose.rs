@@ -1,6 +1,7 @@
 //! The Compose stack (docker-compose.yml) on the real Docker engine, as the README runs
 //! it: `up -d`, the example applied with the `lading` CLI from the host, freight promoted
-//! through `test` and `uat`, and a promoter container killed on the way.
+//! through `test` and `uat`, and the promoter container running `test`'s promotion killed
+//! mid-way (while the Git server is paused), which loses nothing.
 //!
 //! Skipped, saying why, where no Docker engine answers. Where one does, the images must
 //! have been built by `scripts/docker-images` (`scripts/test` runs it).
@@ -182,23 +183,75 @@ fn compose_up_promotes_the_example_through_two_stages_and_survives_a_killed_prom
         }
     });
     let ready = started.elapsed();
-    eprintln!("compose stack: `up -d` to every container healthy in {:.1}s", ready.as_secs_f64());
+    let image_size =
+        stdout_of(Command::new("docker").args(["image", "inspect", "lading:latest", "--format", "{{.Size}}"]));
+    eprintln!(
+        "compose stack: `up -d` to every container healthy in {:.1}s; lading:latest is {} bytes",
+        ready.as_secs_f64(),
+        image_size.trim()
+    );
     assert_eq!(containers.len(), 7);
     let promoters = stack.containers(Some("promoter"));
     assert_eq!(promoters.len(), 2, "two promoter replicas: {promoters:?}");
+    let git = stack.containers(Some("git"));
+    assert_eq!(git.len(), 1, "one Git server: {git:?}");
 
-    // The README's example, applied from the host.
-    let example = root().join("examples/compose/lading.yaml");
-    let applied = stack.lading(&["apply", "-f", example.to_str().unwrap()]);
+    // The README's example, applied from the host, with `test`'s auto-promotion off: the
+    // test starts that promotion itself, once the Git server cannot answer it.
+    let example = std::fs::read_to_string(root().join("examples/compose/lading.yaml")).unwrap();
+    let auto_test = "      name: test\n    autoPromotionEnabled: true\n";
+    assert!(example.contains(auto_test), "the example auto-promotes into test: {example}");
+    let manual_test = example.replace(auto_test, "      name: test\n    autoPromotionEnabled: false\n");
+    let applied_file = stack.home.path().join("lading.yaml");
+    std::fs::write(&applied_file, manual_test).unwrap();
+    let applied = stack.lading(&["apply", "-f", applied_file.to_str().unwrap()]);
     assert!(applied.status.success(), "lading apply: {}", String::from_utf8_lossy(&applied.stderr));
 
-    // A promoter is killed once the first promotion exists: the rest of the pipeline
-    // (that promotion, if it was the killed one's, and uat's) is the other replica's.
-    until("a promotion to test", PIPELINE_TIMEOUT, || {
-        let stages = stack.stages()?;
-        if promotions(&stages, "test").is_empty() { Err(format!("{stages:?}")) } else { Ok(()) }
+    let freight = until("the warehouse's freight", PIPELINE_TIMEOUT, || {
+        let output = stack.lading(&["get", "freight", "-p", "demo", "-o", "json"]);
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        let list: Value = serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+        list["items"][0]["metadata"]["name"].as_str().map(str::to_owned).ok_or_else(|| list.to_string())
     });
-    stdout_of(Command::new("docker").args(["kill", &promoters[0]]));
+
+    // A paused Git server still completes TCP handshakes in the kernel but never answers,
+    // so the promotion hangs in its `git-clone` while Running (within the promoter's Git
+    // idle timeout, 30 s), on whichever replica holds the stage's lease.
+    stdout_of(Command::new("docker").args(["pause", &git[0]]));
+    let promoted = stack.lading(&["promote", "-p", "demo", "--freight", &freight, "--stage", "test"]);
+    let promoted_out = String::from_utf8_lossy(&promoted.stdout).into_owned();
+    assert!(promoted.status.success(), "lading promote: {promoted_out}{}", String::from_utf8_lossy(&promoted.stderr));
+    let promotion = promoted_out
+        .trim()
+        .strip_prefix("promotion/")
+        .and_then(|rest| rest.strip_suffix(" created"))
+        .unwrap_or_else(|| panic!("lading promote printed {promoted_out:?}"))
+        .to_owned();
+    let running = until("a promoter replica running the promotion", Duration::from_secs(20), || {
+        let running: Vec<&String> = promoters
+            .iter()
+            .filter(|c| {
+                let logs = run(Command::new("docker").args(["logs", c.as_str()]));
+                let text = String::from_utf8_lossy(&logs.stdout).into_owned() + &String::from_utf8_lossy(&logs.stderr);
+                text.lines().any(|l| l.contains("promotion running") && l.contains(&promotion))
+            })
+            .collect();
+        match running.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(format!("replicas running {promotion}: {running:?}")),
+        }
+    });
+    // Mid-way: Running, and it cannot finish while Git is paused.
+    until("the promotion Running", Duration::from_secs(20), || {
+        let stages = stack.stages()?;
+        let phases: Vec<&Value> = promotions(&stages, "test").iter().map(|p| &p["status"]["phase"]).collect();
+        if phases == [&Value::from("Running")] { Ok(()) } else { Err(format!("{phases:?}")) }
+    });
+    stdout_of(Command::new("docker").args(["kill", &running]));
+    stdout_of(Command::new("docker").args(["unpause", &git[0]]));
+    eprintln!("killed promoter {running} while it ran {promotion}");
 
     let stages = until("freight promoted through test and uat", PIPELINE_TIMEOUT, || {
         let stages = stack.stages()?;
