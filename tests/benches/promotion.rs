@@ -209,7 +209,7 @@ fn per_step(times: &StepTimes) -> String {
     breakdown.join(", ")
 }
 
-fn one_promotion(root: &Path, rounds: usize) {
+fn one_promotion(root: &Path, rounds: usize, summary: &mut Vec<String>) {
     let built = Instant::now();
     let lading_remote = big_repository(root);
     let cli_remote = root.join("big-cli.git");
@@ -229,27 +229,36 @@ fn one_promotion(root: &Path, rounds: usize) {
         cli.push(git_cli_promotion(&cli_remote, &clone, round, &promotion));
         assert_same_result(&lading_remote, &cli_remote, round, &promotion);
     }
-    println!(
-        "one promotion (clone, yaml-update, commit, push): same tree, message, author and trailer on both remotes in all {rounds} rounds"
+    figure(
+        summary,
+        format!(
+            "one promotion (clone, yaml-update, commit, push): same tree, message, author and trailer on both remotes in all {rounds} rounds"
+        ),
     );
     let ratio = |l: Duration, c: Duration| l.as_secs_f64() / c.as_secs_f64();
-    println!(
-        "  cold (round 1):             lading {:>8.1} ms   git CLI {:>8.1} ms   ratio {:.2}x",
-        ms(lading[0]),
-        ms(cli[0]),
-        ratio(lading[0], cli[0])
+    figure(
+        summary,
+        format!(
+            "  cold (round 1):             lading {:>8.1} ms   git CLI {:>8.1} ms   ratio {:.2}x",
+            ms(lading[0]),
+            ms(cli[0]),
+            ratio(lading[0], cli[0])
+        ),
     );
-    println!("    lading per step: {}", per_step(&cold_steps));
+    figure(summary, format!("    lading per step: {}", per_step(&cold_steps)));
     if rounds > 1 {
         let (l, c) = (median(lading[1..].to_vec()), median(cli[1..].to_vec()));
         let r = ratio(l, c);
-        println!(
-            "  warm (median of rounds 2-{rounds}): lading {:>8.1} ms   git CLI {:>8.1} ms   ratio {r:.2}x   goal <= {RATIO_GOAL:.2}x: {}",
-            ms(l),
-            ms(c),
-            verdict(r <= RATIO_GOAL)
+        figure(
+            summary,
+            format!(
+                "  warm (median of rounds 2-{rounds}): lading {:>8.1} ms   git CLI {:>8.1} ms   ratio {r:.2}x   goal <= {RATIO_GOAL:.2}x: {}",
+                ms(l),
+                ms(c),
+                verdict(r <= RATIO_GOAL)
+            ),
         );
-        println!("    lading per step (median): {}", per_step(&warm_steps));
+        figure(summary, format!("    lading per step (median): {}", per_step(&warm_steps)));
     }
 }
 
@@ -281,10 +290,21 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// 200 stages auto-promoting one freight: the time from the freight's `freight-created`
-/// event to the last stage's `promotion-succeeded`, both read on the bus, and the time
-/// from `apply` to `freight-created` (discovery, not promotion).
-async fn many_stages(replicas: usize, stages: usize) -> (Duration, Duration, usize) {
+/// What one 200-stage run measured.
+struct ManyStages {
+    /// From the freight's `freight-created` to the last promotion's end, both on the bus.
+    elapsed: Duration,
+    /// From `apply` to `freight-created` (discovery, not promotion).
+    discovery: Duration,
+    succeeded: usize,
+    /// Stage and reason of each failed promotion.
+    failed: Vec<(String, String)>,
+    /// Stages whose last promotion the api shows as succeeded with the freight.
+    shown: usize,
+}
+
+/// 200 stages auto-promoting one freight, until every promotion has ended.
+async fn many_stages(replicas: usize, stages: usize) -> ManyStages {
     let sandbox = Sandbox::start(replicas).await;
     let app = Repo::create(sandbox.dir.path(), "app");
     let gitops = Repo::create(sandbox.dir.path(), "gitops");
@@ -299,12 +319,13 @@ async fn many_stages(replicas: usize, stages: usize) -> (Duration, Duration, usi
     let applied_at = now_ms();
     sandbox.apply(&stages_manifest(&app.url(), &gitops.url(), stages)).await;
     let mut created: Option<(String, i64)> = None;
-    let mut succeeded: BTreeMap<String, i64> = BTreeMap::new();
+    // Stage → (finished at, failure reason if it failed); a redelivered event counts once.
+    let mut ended: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-    while succeeded.len() < stages {
+    while ended.len() < stages {
         let message = tokio::time::timeout_at(deadline, events.next())
             .await
-            .unwrap_or_else(|_| panic!("only {} of {stages} stages promoted within 600s", succeeded.len()))
+            .unwrap_or_else(|_| panic!("only {} of {stages} promotions ended within 600s", ended.len()))
             .expect("the subscriptions stay open");
         let ce_type = message.headers.as_ref().and_then(|h| h.get(lading_events::headers::CE_TYPE)).map(|v| v.as_str());
         match lading_events::codec::decode(ce_type, &message.payload).expect("an event") {
@@ -316,18 +337,23 @@ async fn many_stages(replicas: usize, stages: usize) -> (Duration, Duration, usi
                 created = Some((e.freight_id, e.created_at_ms));
             }
             Event::PromotionSucceeded(e) => {
-                succeeded.insert(e.stage, e.finished_at_ms);
+                ended.insert(e.stage, (e.finished_at_ms, None));
             }
-            Event::PromotionFailed(e) => panic!("stage {} failed its promotion: {}", e.stage, e.reason),
+            Event::PromotionFailed(e) => {
+                ended.insert(e.stage, (e.finished_at_ms, Some(e.reason)));
+            }
             _ => {}
         }
     }
     let (freight, created_at) = created.expect("freight-created precedes its promotions");
-    // The read model follows the bus; give it a bounded moment to show every stage.
+    let succeeded = ended.values().filter(|(_, failure)| failure.is_none()).count();
+    let failed: Vec<(String, String)> =
+        ended.iter().filter_map(|(stage, (_, failure))| failure.clone().map(|f| (stage.clone(), f))).collect();
+    // The read model follows the bus; give it a bounded moment to show every success.
     let shown_by = Instant::now() + Duration::from_secs(60);
-    let done = loop {
+    let shown = loop {
         let (_, list) = sandbox.get("/api/v1/projects/bench/stages").await;
-        let done = list["items"]
+        let shown = list["items"]
             .as_array()
             .map(|items| {
                 items
@@ -339,30 +365,56 @@ async fn many_stages(replicas: usize, stages: usize) -> (Duration, Duration, usi
                     .count()
             })
             .unwrap_or(0);
-        if done == stages || Instant::now() > shown_by {
-            break done;
+        if shown == succeeded || Instant::now() > shown_by {
+            break shown;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let last = succeeded.values().copied().max().unwrap_or(created_at);
+    let last = ended.values().map(|(at, _)| *at).max().unwrap_or(created_at);
     let ms = |d: i64| Duration::from_millis(u64::try_from(d).unwrap_or(0));
-    (ms(last - created_at), ms(created_at - applied_at), done)
+    ManyStages { elapsed: ms(last - created_at), discovery: ms(created_at - applied_at), succeeded, failed, shown }
+}
+
+/// Prints a figure now and keeps it for the summary at the end (services log in between).
+fn figure(summary: &mut Vec<String>, line: String) {
+    println!("{line}");
+    summary.push(line);
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let rounds = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(6).max(2);
     let root = tempfile::tempdir().unwrap();
-    one_promotion(root.path(), rounds);
+    let mut summary = Vec::new();
+    one_promotion(root.path(), rounds, &mut summary);
+    let mut failures = Vec::new();
     for replicas in [1, 2] {
-        let (elapsed, discovery, done) = many_stages(replicas, STAGES).await;
-        let rate = STAGES as f64 / elapsed.as_secs_f64();
-        println!(
-            "{STAGES} stages promoting one freight, {replicas} promoter replica(s): {STAGES} promotions in {:.2}s from freight-created to the last promotion-succeeded = {rate:.1} promotions/s   goal >= {THROUGHPUT_GOAL:.0}/s: {}   (apply -> freight-created {:.2}s; {done} stages show it succeeded)",
-            elapsed.as_secs_f64(),
-            verdict(rate >= THROUGHPUT_GOAL),
-            discovery.as_secs_f64(),
+        let run = many_stages(replicas, STAGES).await;
+        let rate = run.succeeded as f64 / run.elapsed.as_secs_f64();
+        figure(
+            &mut summary,
+            format!(
+                "{STAGES} stages promoting one freight, {replicas} promoter replica(s): {} succeeded, {} failed, in {:.2}s from freight-created to the last promotion's end = {rate:.1} promotions/s   goal >= {THROUGHPUT_GOAL:.0}/s: {}   (apply -> freight-created {:.2}s)",
+                run.succeeded,
+                run.failed.len(),
+                run.elapsed.as_secs_f64(),
+                verdict(rate >= THROUGHPUT_GOAL && run.failed.is_empty()),
+                run.discovery.as_secs_f64(),
+            ),
         );
-        assert_eq!(done, STAGES, "every stage's last promotion succeeded with the freight");
+        if let Some((stage, reason)) = run.failed.first() {
+            figure(&mut summary, format!("  first failure: stage {stage}: {reason}"));
+        }
+        assert_eq!(run.shown, run.succeeded, "the api shows every succeeded promotion");
+        failures.extend(run.failed);
     }
+    println!("\nsummary ({}):", lading_tests::machine::conditions());
+    for line in &summary {
+        println!("{line}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} promotions failed; the figures above count only those that succeeded",
+        failures.len()
+    );
 }

@@ -61,7 +61,10 @@ fn report(label: &str, mut samples: Vec<Duration>) -> Duration {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let iterations = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
-    println!("refresh -> freight current in uat (discovery, 2 promotions with git push, verification)");
+    println!(
+        "refresh -> freight current in uat (discovery, 2 promotions with git push, verification); {}",
+        lading_tests::machine::conditions()
+    );
     let p50 = report("1 replica per service ", measure(1, iterations).await);
     println!(
         "  p50 with 1 replica per service: {:.1}ms   goal <= {}ms: {}",
