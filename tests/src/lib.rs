@@ -18,6 +18,7 @@
 //!   GitHub's REST API the pull-request steps use.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`kube`]: a real etcd and kube-apiserver per test, a kubeconfig, and `kubectl`.
+//! - [`machine`]: the conditions a benchmark ran under (cores, load, build profile).
 //! - [`nats_cluster`]: a cluster of `nats-server`s on loopback (R3 streams), whose
 //!   servers can be killed and started again.
 //! - [`prometheus`]: a `prometheus` per test scraping an exporter whose gauge the test sets.
@@ -42,6 +43,7 @@ pub mod git_hosting;
 pub mod git_http;
 pub mod hostile;
 pub mod kube;
+pub mod machine;
 pub mod nats;
 pub mod nats_cluster;
 pub mod otlp;
