@@ -123,10 +123,7 @@ impl Bus {
             match self.open_consumer(&spec).await {
                 Ok(consumer) => break consumer,
                 Err(error) => {
-                    lading_runtime::metrics::increment(
-                        "lading_bus_consumer_start_retries_total",
-                        &[("consumer", &spec.name)],
-                    );
+                    lading_runtime::metrics::consumer_start_retry(&spec.name);
                     tracing::warn!(consumer = spec.name, %error, ?pause, "cannot open the consumer; retrying");
                     tokio::select! {
                         () = shutdown.cancelled() => return Ok(()),

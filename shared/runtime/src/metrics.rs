@@ -33,6 +33,7 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("lading_bus_event_lag_seconds", "histogram"),
     ("lading_bus_consumer_pending", "gauge"),
     ("lading_bus_dead_letters", "counter"),
+    ("lading_bus_consumer_start_retries", "counter"),
     ("lading_bus_leases_lost", "counter"),
     ("lading_api_refused_connections", "counter"),
 ];
@@ -69,6 +70,7 @@ struct Metrics {
     event_lag: HistogramFamily<2>,
     consumer_pending: Family<Labels<1>, Gauge>,
     dead_letters: Family<Labels<1>, Counter>,
+    consumer_start_retries: Family<Labels<1>, Counter>,
     leases_lost: Counter,
     refused_connections: Counter,
 }
@@ -140,6 +142,12 @@ impl Metrics {
         );
         let dead_letters = Family::default();
         registry.register("lading_bus_dead_letters", "Messages dead-lettered, by consumer", dead_letters.clone());
+        let consumer_start_retries = Family::default();
+        registry.register(
+            "lading_bus_consumer_start_retries",
+            "Attempts to open a durable consumer that failed and were retried, by consumer",
+            consumer_start_retries.clone(),
+        );
         let leases_lost = Counter::default();
         registry.register("lading_bus_leases_lost", "Leases this process found taken over", leases_lost.clone());
         let refused_connections = Counter::default();
@@ -162,6 +170,7 @@ impl Metrics {
             event_lag,
             consumer_pending,
             dead_letters,
+            consumer_start_retries,
             leases_lost,
             refused_connections,
         }
@@ -241,6 +250,11 @@ pub fn consumer_pending(consumer: &str, pending: u64) {
 /// `consumer` dead-lettered a message.
 pub fn dead_letter(consumer: &str) {
     metrics().dead_letters.get_or_create(&[("consumer", consumer.to_owned())]).inc();
+}
+
+/// Opening `consumer` failed and is retried.
+pub fn consumer_start_retry(consumer: &str) {
+    metrics().consumer_start_retries.get_or_create(&[("consumer", consumer.to_owned())]).inc();
 }
 
 /// This process found one of its leases taken over.

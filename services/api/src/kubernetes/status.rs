@@ -417,6 +417,7 @@ mod tests {
             steps: Vec::new(),
             created_by: String::new(),
             aborted_by: String::new(),
+            pushes: Vec::new(),
         });
         model.stages.insert("test".to_owned(), stage);
         model.freight.insert(record.id.clone(), record);
