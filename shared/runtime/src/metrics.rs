@@ -340,6 +340,7 @@ mod tests {
         event_lag("c", "t", took);
         consumer_pending("c", 7);
         dead_letter("c");
+        consumer_start_retry("c");
         lease_lost();
         refused_connection();
         let text = render();
