@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::StepContext;
+use super::parse::merge;
 use super::parse_errors;
 use crate::engine::workspace::{EntryKind, Field};
 
@@ -84,23 +85,6 @@ pub struct Config {
     api_versions: Vec<String>,
     #[serde(default)]
     set_values: Vec<SetValue>,
-}
-
-/// Merges `overlay` into `base` as Helm coalesces values files.
-fn merge(base: &mut Value, overlay: Value) {
-    match (base, overlay) {
-        (Value::Object(base), Value::Object(overlay)) => {
-            for (key, value) in overlay {
-                match base.get_mut(&key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, overlay) => *base = overlay,
-    }
 }
 
 /// `--set key=value`: dotted keys; a value read as YAML (number, bool) unless `literal`.

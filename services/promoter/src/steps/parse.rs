@@ -148,8 +148,9 @@ pub struct YamlMergeConfig {
     ignore_missing_files: bool,
 }
 
-/// Merges `overlay` into `base`: mappings key by key, anything else replaced.
-fn merge(base: &mut Value, overlay: Value) {
+/// Merges `overlay` into `base`: mappings key by key, anything else replaced (as Helm
+/// coalesces values files).
+pub(super) fn merge(base: &mut Value, overlay: Value) {
     match (base, overlay) {
         (Value::Object(base), Value::Object(overlay)) => {
             for (key, value) in overlay {
