@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use lading_tests::git::Repo;
 use lading_tests::kube::TestKube;
-use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, SandboxOptions, quickstart};
+use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, SandboxOptions, quickstart, with_verification};
 use lading_tests::wait;
 use serde_json::Value;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use lading_events::Event;
 use lading_tests::git::Repo;
 use lading_tests::prometheus::{Exporter, TestPrometheus};
-use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, quickstart};
+use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, quickstart, with_verification};
 use lading_tests::wait;
 use serde_json::Value;
 
@@ -19,11 +19,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `test` verifies with a metric measured now and then again in an hour.
 fn manifests(app: &str, gitops: &str, prometheus: &str) -> String {
-    let stages = quickstart(app, gitops, "1h").replacen(
-        "  promotionTemplate:\n",
-        "  verification:\n    analysisTemplates:\n    - name: success-rate\n  promotionTemplate:\n",
-        1,
-    );
+    let stages =
+        with_verification(&quickstart(app, gitops, "1h"), "    analysisTemplates:\n    - name: success-rate\n");
     format!(
         r#"{stages}
 ---

@@ -271,3 +271,10 @@ pub fn quickstart(app_repo: &str, gitops_repo: &str, interval: &str) -> String {
         .replace("__GITOPS_REPO__", gitops_repo)
         .replace("interval: 1m", &format!("interval: {interval}"))
 }
+
+/// `manifests` with `verification` (the lines under `spec.verification:`, indented four
+/// spaces) given to the first stage that has a `promotionTemplate`.
+pub fn with_verification(manifests: &str, verification: &str) -> String {
+    assert!(manifests.contains("  promotionTemplate:\n"), "no stage with a promotionTemplate");
+    manifests.replacen("  promotionTemplate:\n", &format!("  verification:\n{verification}  promotionTemplate:\n"), 1)
+}

@@ -9,18 +9,14 @@ use std::time::Duration;
 
 use lading_tests::git::Repo;
 use lading_tests::prometheus::TestPrometheus;
-use lading_tests::sandbox::{Sandbox, quickstart};
+use lading_tests::sandbox::{Sandbox, quickstart, with_verification};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The quickstart where `test` verifies with an analysis template asking `prometheus`
 /// whether Lading counted a succeeded promotion.
 fn manifests(app: &str, gitops: &str, prometheus: &str) -> String {
-    let stages = quickstart(app, gitops, "1h").replacen(
-        "  promotionTemplate:\n",
-        "  verification:\n    analysisTemplates:\n    - name: promoted\n  promotionTemplate:\n",
-        1,
-    );
+    let stages = with_verification(&quickstart(app, gitops, "1h"), "    analysisTemplates:\n    - name: promoted\n");
     format!(
         r#"{stages}
 ---

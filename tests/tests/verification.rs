@@ -22,7 +22,7 @@ use lading_events::Event;
 use lading_events::catalog::VerificationMeasuredV1;
 use lading_tests::git::Repo;
 use lading_tests::prometheus::{Exporter, TestPrometheus};
-use lading_tests::sandbox::{Sandbox, quickstart};
+use lading_tests::sandbox::{Sandbox, quickstart, with_verification};
 use lading_tests::wait;
 use serde_json::Value;
 
@@ -55,10 +55,9 @@ spec:
 /// The quickstart with `test` verifying by the template (its `job` argument rendered
 /// from an expression).
 fn manifests(app: &str, gitops: &str, prometheus: &str) -> String {
-    let stages = quickstart(app, gitops, "1h").replacen(
-        "  promotionTemplate:\n",
-        "  verification:\n    analysisTemplates:\n    - name: success-rate\n    args:\n    - name: job\n      value: ${{ 'a' + 'pp' }}\n  promotionTemplate:\n",
-        1,
+    let stages = with_verification(
+        &quickstart(app, gitops, "1h"),
+        "    analysisTemplates:\n    - name: success-rate\n    args:\n    - name: job\n      value: ${{ 'a' + 'pp' }}\n",
     );
     format!("{stages}\n{}", analysis_template(prometheus))
 }
@@ -67,11 +66,7 @@ fn manifests(app: &str, gitops: &str, prometheus: &str) -> String {
 /// `analysisTemplates`), and, with `gate`, an `http` step calling the gate before
 /// test's push (to hold a promotion running).
 fn pipeline(app: &str, gitops: &str, templates: &str, gate: Option<&str>) -> String {
-    let mut stages = quickstart(app, gitops, "1h").replacen(
-        "  promotionTemplate:\n",
-        &format!("  verification:\n    analysisTemplates:\n{templates}  promotionTemplate:\n"),
-        1,
-    );
+    let mut stages = with_verification(&quickstart(app, gitops, "1h"), &format!("    analysisTemplates:\n{templates}"));
     if let Some(gate) = gate {
         stages = stages.replacen(
             "      - uses: git-push\n",

@@ -17,7 +17,7 @@ use lading_events::{Event, now_ms};
 use lading_tests::browser::Browser;
 use lading_tests::gate::Gate;
 use lading_tests::git::Repo;
-use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, SandboxOptions, quickstart};
+use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, SandboxOptions, quickstart, with_verification};
 use lading_tests::wait;
 use serde_json::{Value, json};
 
@@ -299,11 +299,7 @@ async fn a_viewer_sees_no_buttons_and_a_bad_token_is_refused_at_login() {
 /// The quickstart (`uat` by hand) with `test` verifying by a `job` template whose local
 /// process succeeds once `flag` exists.
 fn verifying_manifests(app: &Repo, gitops: &Repo, flag: &Path) -> String {
-    let stages = manifests(app, gitops).replacen(
-        "  promotionTemplate:\n",
-        "  verification:\n    analysisTemplates:\n    - name: flag\n  promotionTemplate:\n",
-        1,
-    );
+    let stages = with_verification(&manifests(app, gitops), "    analysisTemplates:\n    - name: flag\n");
     assert!(stages.contains("- name: flag"), "test verifies");
     format!(
         "{stages}\n---\napiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: flag\n  namespace: demo\n\

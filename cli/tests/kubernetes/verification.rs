@@ -39,10 +39,9 @@ async fn a_stage_verifying_with_analysis_templates_applied_by_kubectl_verifies()
     }
 
     // `test` verifies with both; `uat` takes freight only once `test` verified it.
-    let pipeline = quickstart(&app.url(), &gitops.url(), "1h").replacen(
-        "  promotionTemplate:\n",
-        "  verification:\n    analysisTemplates:\n    - name: health\n    - name: smoke\n      kind: ClusterAnalysisTemplate\n  promotionTemplate:\n",
-        1,
+    let pipeline = with_verification(
+        &quickstart(&app.url(), &gitops.url(), "1h"),
+        "    analysisTemplates:\n    - name: health\n    - name: smoke\n      kind: ClusterAnalysisTemplate\n",
     );
     apply_until_ok(&kube, &pipeline).await;
     let stage = wait::until("test verified and the freight in uat", TIMEOUT, || async {
