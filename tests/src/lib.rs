@@ -27,6 +27,7 @@
 //!   code with Lading.
 //! - [`registry`]: a `docker-registry` per test, and a pusher of images and indexes.
 //! - [`sandbox`]: N replicas of every service plus the api, and an HTTP client for it.
+//! - [`signing`]: webhook signatures as the providers compute them.
 //! - [`stall_proxy`]: a TCP proxy that stalls on demand (a Git remote that hangs).
 //! - [`wait`]: polling with a deadline instead of sleeping.
 //! - [`web_answer`]: an HTTP endpoint a `web` verification metric calls, answering what
@@ -51,6 +52,7 @@ pub mod prometheus;
 pub mod python;
 pub mod registry;
 pub mod sandbox;
+pub mod signing;
 pub mod stall_proxy;
 pub mod wait;
 pub mod web_answer;

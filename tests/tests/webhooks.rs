@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hmac::{Hmac, Mac};
 use lading_bus::names::EVENTS_STREAM;
 use lading_domain::secrets::Secrets;
 use lading_tests::git::Repo;
 use lading_tests::sandbox::{Sandbox, SandboxOptions};
+use lading_tests::signing::{hex, hub_signature};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -31,17 +31,6 @@ fn secrets() -> Secrets {
 
 async fn sandbox() -> Sandbox {
     Sandbox::start_with_options(SandboxOptions { secrets: secrets(), ..SandboxOptions::default() }).await
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `sha256=` and the HMAC-SHA256 of `body` keyed with `secret`, as GitHub signs.
-fn hub_signature(secret: &str, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex(&mac.finalize().into_bytes()))
 }
 
 /// The receivers of project `demo`: one per provider under test, one whose secret does

@@ -1,15 +1,8 @@
 //! Webhook receivers whose secrets are Kubernetes Secrets made and changed with `kubectl`.
 
-use super::*;
+use lading_tests::signing::hub_signature;
 
-/// `sha256=` and the HMAC-SHA256 of `body` keyed with `secret`, as GitHub signs.
-fn hub_signature(secret: &str, body: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let digest: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={digest}")
-}
+use super::*;
 
 /// A GitHub push of `reference` to the repository cloned from `clone_url` (the fields
 /// receivers read, in GitHub's shape).
