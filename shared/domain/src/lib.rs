@@ -11,6 +11,8 @@
 //! - [`freight_id`]: the Freight name, computed exactly as Kargo computes it.
 //! - [`url_normalize`]: Git, image and chart repository URL normalization used by the ID.
 //! - [`alias`]: `<adjective>-<animal>` aliases derived from a freight ID.
+//! - [`argocd`]: Argo CD Applications: who may update one, the sync a promotion starts,
+//!   whether it finished, and the health a stage takes from them.
 //! - [`credentials`]: credentials matched by repository URL and type.
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
 //! - [`excerpt`]: quoting input in errors without echoing megabytes of it.
@@ -36,6 +38,7 @@
 
 pub mod access;
 pub mod alias;
+pub mod argocd;
 pub mod availability;
 pub mod commit_url;
 pub mod credentials;
