@@ -35,6 +35,15 @@ pub const PULL_REQUEST_POLL_ENV: &str = "LADING_PULL_REQUEST_POLL_INTERVAL";
 /// Git hosting servers by host, for pull requests on hosts whose provider is not told by
 /// their name: `git.example.com=gitlab,127.0.0.1:3000=gitea`.
 pub const GIT_PROVIDERS_ENV: &str = "LADING_GIT_PROVIDERS";
+/// `argocd-update` / `argocd-wait`: the kubeconfig of the cluster Argo CD runs in (unset:
+/// in-cluster, else `KUBECONFIG`, else `~/.kube/config`).
+pub const ARGOCD_KUBECONFIG_ENV: &str = "LADING_ARGOCD_KUBECONFIG";
+/// `argocd-update` / `argocd-wait`: the namespace of Applications a step names without
+/// one (default `argocd`).
+pub const ARGOCD_NAMESPACE_ENV: &str = "LADING_ARGOCD_NAMESPACE";
+/// `argocd-update` / `argocd-wait`: how often a waiting step reads the Applications
+/// again (default 1s).
+pub const ARGOCD_POLL_INTERVAL_ENV: &str = "LADING_ARGOCD_POLL_INTERVAL";
 /// Step expressions: the longest an evaluation may run (default 100ms).
 pub const EXPRESSION_TIMEOUT_ENV: &str = limits::TIMEOUT_ENV;
 /// Step expressions: the largest result (default 1MiB).
@@ -119,6 +128,7 @@ impl Config {
                         .map_err(|e| format!("{GIT_PROVIDERS_ENV}={text:?}: {e}"))?,
                     None => Default::default(),
                 },
+                argocd: argocd_from_env(env)?,
             },
             expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
         };
@@ -136,6 +146,23 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// Where the Argo CD steps find Argo CD, from `env`.
+fn argocd_from_env(env: &HashMap<String, String>) -> Result<crate::steps::argocd::ArgoCdAccess, String> {
+    let mut access = crate::steps::argocd::ArgoCdAccess {
+        kubeconfig: env.get(ARGOCD_KUBECONFIG_ENV).filter(|p| !p.is_empty()).map(PathBuf::from),
+        ..Default::default()
+    };
+    if let Some(namespace) = env.get(ARGOCD_NAMESPACE_ENV) {
+        lading_domain::names::validate_dns_label(namespace)
+            .map_err(|e| format!("{ARGOCD_NAMESPACE_ENV}={namespace:?}: {e}"))?;
+        access.namespace = namespace.clone();
+    }
+    if let Some(value) = env.get(ARGOCD_POLL_INTERVAL_ENV) {
+        access.poll = parse_timeout(ARGOCD_POLL_INTERVAL_ENV, value).map_err(|e| e.to_string())?.value;
+    }
+    Ok(access)
 }
 
 /// The default budgets, with what `env` sets instead.

@@ -302,6 +302,7 @@ impl Run<'_> {
         let threshold = step.retry.as_ref().and_then(|r| r.error_threshold).unwrap_or(1).max(1);
         let timeout = step.retry.as_ref().and_then(|r| r.timeout.as_deref()).and_then(|t| parse_go_duration(t).ok());
         let started = Instant::now();
+        let step_ctx = &StepContext { timeout, ..*step_ctx };
         let mut errors = 0;
         loop {
             let task = self.task_view(step);
@@ -408,6 +409,7 @@ pub fn run_promotion_observed(
         remotes: input.remotes,
         mirrors: input.mirrors,
         effects: input.effects,
+        timeout: None,
     };
     let mut commit = String::new();
     for (index, step) in input.steps.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Promotion steps, one module per step, with Kargo's names, config fields and outputs.
 
 mod archives;
+pub mod argocd;
 mod child_process;
 mod credentials;
 mod files;
@@ -66,6 +67,8 @@ pub struct StepContext<'a> {
     pub mirrors: Option<&'a Path>,
     /// Asked right before every effect outside the workspace (push, HTTP call).
     pub effects: &'a dyn crate::engine::EffectGuard,
+    /// The step's `retry.timeout`: how long a step that waits may wait (`None`: its default).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// The trailer naming the promotion in every commit it makes; a retried promotion finds
@@ -120,6 +123,8 @@ fn dispatch(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<Stri
         "yaml-merge" => parse::yaml_merge(ctx, parse_config(config)?),
         "tar" => archives::tar(ctx, parse_config(config)?),
         "untar" => archives::untar(ctx, parse_config(config)?),
+        "argocd-update" => argocd::update(ctx, parse_config(config)?),
+        "argocd-wait" => argocd::wait(ctx, parse_config(config)?),
         other => Err(format!("unknown step {other:?}")),
     }
 }

@@ -27,6 +27,8 @@ pub struct Remotes {
     /// Git hosting providers by `host[:port]` (`LADING_GIT_PROVIDERS`), for the
     /// pull-request steps on hosts whose name does not tell.
     pub git_providers: std::collections::BTreeMap<String, String>,
+    /// Where `argocd-update` and `argocd-wait` find Argo CD.
+    pub argocd: super::argocd::ArgoCdAccess,
 }
 
 /// Reads `host[:port]=provider` pairs separated by commas.

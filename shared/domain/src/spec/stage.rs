@@ -11,7 +11,7 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 29] = [
+pub const SUPPORTED_STEPS: [&str; 31] = [
     "git-clone",
     "git-clear",
     "git-commit",
@@ -41,6 +41,8 @@ pub const SUPPORTED_STEPS: [&str; 29] = [
     "untar",
     "http-download",
     "helm-template",
+    "argocd-update",
+    "argocd-wait",
 ];
 
 /// The origin a stage requests freight from.
