@@ -22,6 +22,8 @@ pub struct EngineRun<'a> {
     pub mirrors: Option<&'a Path>,
     /// `LADING_GIT_PROVIDERS`: host to Git hosting provider.
     pub git_providers: std::collections::BTreeMap<String, String>,
+    /// Where the Argo CD steps find Argo CD.
+    pub argocd: lading_promoter::steps::argocd::ArgoCdAccess,
 }
 
 impl<'a> EngineRun<'a> {
@@ -37,6 +39,7 @@ impl<'a> EngineRun<'a> {
             budgets: RemoteBudgets::default(),
             mirrors: None,
             git_providers: Default::default(),
+            argocd: Default::default(),
         }
     }
 
@@ -58,6 +61,7 @@ impl<'a> EngineRun<'a> {
             budgets: self.budgets,
             cancel: Default::default(),
             git_providers: self.git_providers.clone(),
+            argocd: self.argocd.clone(),
         };
         let input = PromotionInput {
             project: "demo",

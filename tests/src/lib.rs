@@ -5,6 +5,8 @@
 //!
 //! - [`nats`]: a `nats-server` per test, on a free loopback port, in a temp dir, with
 //!   Lading's NATS users.
+//! - [`argocd`]: Argo CD's Application CRD, Applications, and a stand-in for its
+//!   controller answering sync operations.
 //! - [`browser`]: a headless Chromium per test, driven over WebDriver.
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
@@ -33,6 +35,7 @@
 //! - [`web_answer`]: an HTTP endpoint a `web` verification metric calls, answering what
 //!   the test set, counting calls, holding them on request.
 
+pub mod argocd;
 pub mod browser;
 pub mod canary;
 pub mod chart_repo;

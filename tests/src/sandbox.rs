@@ -26,6 +26,8 @@ pub struct SandboxOptions {
     pub promoter_credentials: lading_promoter::steps::GitCredentials,
     /// The promoter's `LADING_GIT_PROVIDERS`.
     pub promoter_git_providers: std::collections::BTreeMap<String, String>,
+    /// Where the promoter's Argo CD steps find Argo CD.
+    pub promoter_argocd: lading_promoter::steps::argocd::ArgoCdAccess,
     /// What steps read with `secret(name)`, and webhook receivers authenticate with.
     pub secrets: lading_domain::secrets::Secrets,
     /// What the api accepts from its clients.
@@ -47,6 +49,7 @@ impl Default for SandboxOptions {
             warehouse_credentials: Default::default(),
             promoter_credentials: Default::default(),
             promoter_git_providers: Default::default(),
+            promoter_argocd: Default::default(),
             secrets: Default::default(),
             api_limits: Default::default(),
             api_events: Default::default(),
@@ -117,6 +120,7 @@ impl Sandbox {
             warehouse_credentials,
             promoter_credentials,
             promoter_git_providers,
+            promoter_argocd,
             secrets,
             api_limits,
             api_events,
@@ -150,6 +154,7 @@ impl Sandbox {
                 promoter.remotes.budgets = promoter_budgets;
                 promoter.remotes.credentials = promoter_credentials.clone();
                 promoter.remotes.git_providers = promoter_git_providers.clone();
+                promoter.remotes.argocd = promoter_argocd.clone();
                 promoter.secrets = secrets.clone();
                 tasks.push(spawn(
                     format!("promoter {replica}"),

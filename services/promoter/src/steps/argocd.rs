@@ -65,9 +65,8 @@ async fn client(access: &ArgoCdAccess) -> Result<kube::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match &access.kubeconfig {
         Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| {
-                format!("{}={}: {e}", crate::config::ARGOCD_KUBECONFIG_ENV, path.display())
-            })?;
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("{}={}: {e}", crate::config::ARGOCD_KUBECONFIG_ENV, path.display()))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
                 .await
                 .map_err(|e| format!("{}={}: {e}", crate::config::ARGOCD_KUBECONFIG_ENV, path.display()))?
@@ -224,15 +223,21 @@ async fn run_wait(ctx: &StepContext<'_>, config: &WaitConfig) -> Result<Map<Stri
             return Err(format!("{field}.name: is required"));
         }
         let namespace = wanted.namespace.clone().filter(|n| !n.is_empty()).unwrap_or(access.namespace.clone());
-        let target =
-            Target { api: applications(&client, &namespace), name: wanted.name.clone(), namespace, field: field.clone() };
+        let target = Target {
+            api: applications(&client, &namespace),
+            name: wanted.name.clone(),
+            namespace,
+            field: field.clone(),
+        };
         loop {
             let app = target.read().await?;
             if wait_ready(&app, &wanted.wait_for).map_err(|e| format!("{field}: {e}"))? {
                 break;
             }
-            let waiting =
-                format!("{field}: waiting for Argo CD Application {:?} in namespace {:?}", target.name, target.namespace);
+            let waiting = format!(
+                "{field}: waiting for Argo CD Application {:?} in namespace {:?}",
+                target.name, target.namespace
+            );
             pause(ctx, access, deadline, &waiting).await?;
         }
         refs.push((target.namespace.clone(), target.name.clone()));
