@@ -136,3 +136,173 @@ async fn argocd_update_refuses_unauthorized_apps_fails_with_a_failed_sync_and_st
     assert!(error.contains("still not done after 2s (the step's retry.timeout)"), "{error}");
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(10), "took {took:?}");
 }
+
+/// Kargo's quickstart pipeline (docs/20-quickstart: Project, Warehouse, PromotionTask
+/// `demo-promo-process`, Stage `test`) as published, but for its URLs: the image comes
+/// from the loopback registry, the GitOps repository is a bare repository on disk (so
+/// the quickstart's Git credentials Secret is left out).
+fn kargo_quickstart(gitops: &str, image: &str) -> String {
+    r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: kargo-demo
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata:
+  name: kargo-demo
+  namespace: kargo-demo
+spec:
+  subscriptions:
+  - image:
+      repoURL: IMAGE_REPO
+      constraint: ^1.29.0
+      discoveryLimit: 5
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: PromotionTask
+metadata:
+  name: demo-promo-process
+  namespace: kargo-demo
+spec:
+  vars:
+  - name: gitopsRepo
+    value: GITOPS_REPO
+  - name: imageRepo
+    value: IMAGE_REPO
+  steps:
+  - uses: git-clone
+    config:
+      repoURL: ${{ vars.gitopsRepo }}
+      checkout:
+      - branch: main
+        path: ./src
+      - branch: stage/${{ ctx.stage }}
+        create: true
+        path: ./out
+  - uses: git-clear
+    config:
+      path: ./out
+  - uses: kustomize-set-image
+    as: update
+    config:
+      path: ./src/base
+      images:
+      - image: ${{ vars.imageRepo }}
+        tag: ${{ imageFrom(vars.imageRepo).Tag }}
+  - uses: kustomize-build
+    config:
+      path: ./src/stages/${{ ctx.stage }}
+      outPath: ./out
+  - uses: git-commit
+    as: commit
+    config:
+      path: ./out
+      message: ${{ task.outputs.update.commitMessage }}
+  - uses: git-push
+    config:
+      path: ./out
+  - uses: argocd-update
+    config:
+      apps:
+      - name: kargo-demo-${{ ctx.stage }}
+        sources:
+        - repoURL: ${{ vars.gitopsRepo }}
+          desiredRevision: ${{ task.outputs.commit.commit }}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: test
+  namespace: kargo-demo
+spec:
+  requestedFreight:
+  - origin:
+      kind: Warehouse
+      name: kargo-demo
+    sources:
+      direct: true
+  promotionTemplate:
+    spec:
+      steps:
+      - task:
+          name: demo-promo-process
+        as: promo-process
+"#
+    .replace("GITOPS_REPO", gitops)
+    .replace("IMAGE_REPO", image)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kargo_quickstart_promotes_through_argocd_update() {
+    use lading_tests::git::Repo;
+    use lading_tests::registry::TestRegistry;
+    use lading_tests::sandbox::{Sandbox, SandboxOptions};
+
+    let kube = TestKube::start().await;
+    argocd::install(&kube).await;
+    let client = kube.client().await;
+    let access = ArgoCdAccess {
+        kubeconfig: Some(kube.kubeconfig_path()),
+        poll: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let sandbox =
+        Sandbox::start_with_options(SandboxOptions { promoter_argocd: access, ..SandboxOptions::default() }).await;
+    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
+    registry.push("nginx/nginx", "1.29.1", "linux/amd64", "2026-01-01T00:00:00Z");
+    let image = format!("{}/nginx/nginx", registry.addr);
+    let gitops = Arc::new(Repo::create(sandbox.dir.path(), "gitops"));
+    gitops.commit(
+        "base/deploy.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kargo-demo\nspec:\n  template:\n    spec:\n      containers:\n      - name: nginx\n        image: {image}:placeholder\n"
+        ),
+        "base",
+    );
+    gitops.commit("base/kustomization.yaml", "resources:\n- deploy.yaml\n", "base kustomization");
+    gitops.commit("stages/test/kustomization.yaml", "resources:\n- ../../base\n", "test stage");
+    // Argo CD resolves the Application's target revision (the stage branch) to its head.
+    let bare = gitops.clone();
+    let argo = FakeArgoCd::start(
+        client.clone(),
+        Arc::new(|_: &str| SyncOutcome::Succeed),
+        Arc::new(move |branch: &str| bare.log(branch).first().map(|c| c.id.clone()).unwrap_or_default()),
+    );
+    argocd::create_application(
+        &client,
+        "kargo-demo-test",
+        json!({"kargo.akuity.io/authorized-stage": "kargo-demo:test"}),
+        &gitops.url(),
+        "stage/test",
+    )
+    .await;
+
+    sandbox.apply(&kargo_quickstart(&gitops.url(), &image)).await;
+    let freight = lading_tests::wait::until("freight", TIMEOUT, || async {
+        sandbox.freight("kargo-demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
+    })
+    .await;
+    let name = freight["metadata"]["name"].as_str().unwrap().to_owned();
+    let (status, body) =
+        sandbox.post_json("/api/v1/projects/kargo-demo/stages/test/promotions", &json!({"freight": name})).await;
+    assert!(status < 300, "{status} {body}");
+    let stage = lading_tests::wait::until("the promotion to end", TIMEOUT, || async {
+        let (_, stages) = sandbox.get("/api/v1/projects/kargo-demo/stages").await;
+        let test = stages["items"][0].clone();
+        match test["status"]["lastPromotion"]["status"]["phase"].as_str() {
+            Some("Succeeded" | "Failed" | "Errored") => Ok(test),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let last = &stage["status"]["lastPromotion"]["status"];
+    assert_eq!(last["phase"], "Succeeded", "{last}");
+    let pushed = gitops.log("stage/test")[0].id.clone();
+    let rendered = gitops.show("stage/test", "deployment-kargo-demo.yaml");
+    assert!(rendered.contains(&format!("{image}:1.29.1")), "{rendered}");
+    let app = argocd::read(&client, "kargo-demo-test").await;
+    assert_eq!(app["status"]["operationState"]["syncResult"]["revision"], pushed.as_str());
+    assert_eq!(app["status"]["operationState"]["operation"]["info"][1]["name"], "kargo.akuity.io/promotion");
+    drop(argo);
+}
