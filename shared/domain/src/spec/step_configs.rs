@@ -113,6 +113,35 @@ const HTTP_DOWNLOAD: &[FieldShape] = &[
     opt("checksum", Shape::Str),
 ];
 
+const ARGOCD_HELM_IMAGE: Shape = Shape::Object(&[req("key", Shape::Str), req("value", Shape::Str)]);
+const ARGOCD_KUSTOMIZE_IMAGE: Shape = Shape::Object(&[
+    req("repoURL", Shape::Str),
+    opt("tag", Shape::Str),
+    opt("digest", Shape::Str),
+    opt("newName", Shape::Str),
+]);
+const ARGOCD_SOURCE: Shape = Shape::Object(&[
+    req("repoURL", Shape::Str),
+    opt("chart", Shape::Str),
+    opt("desiredRevision", Shape::Str),
+    opt("updateTargetRevision", Shape::Bool),
+    opt("helm", Shape::Object(&[req("images", Shape::List(&ARGOCD_HELM_IMAGE))])),
+    opt("kustomize", Shape::Object(&[req("images", Shape::List(&ARGOCD_KUSTOMIZE_IMAGE))])),
+]);
+const ARGOCD_APP_UPDATE: Shape = Shape::Object(&[
+    req("name", Shape::Str),
+    opt("namespace", Shape::Str),
+    opt("sources", Shape::List(&ARGOCD_SOURCE)),
+]);
+const ARGOCD_UPDATE: &[FieldShape] = &[req("apps", Shape::List(&ARGOCD_APP_UPDATE))];
+const ARGOCD_WAIT_FOR: Shape = Shape::OneOf(&["health", "sync", "operation", "suspended", "degraded"]);
+const ARGOCD_APP_WAIT: Shape = Shape::Object(&[
+    req("name", Shape::Str),
+    opt("namespace", Shape::Str),
+    opt("waitFor", Shape::List(&ARGOCD_WAIT_FOR)),
+]);
+const ARGOCD_WAIT: &[FieldShape] = &[req("apps", Shape::List(&ARGOCD_APP_WAIT))];
+
 const SET_VALUE: Shape =
     Shape::Object(&[req("key", Shape::Str), opt("value", Shape::Any), opt("literal", Shape::Bool)]);
 
@@ -148,6 +177,8 @@ pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
         "untar" => UNTAR,
         "http-download" => HTTP_DOWNLOAD,
         "helm-template" => HELM_TEMPLATE,
+        "argocd-update" => ARGOCD_UPDATE,
+        "argocd-wait" => ARGOCD_WAIT,
         _ => return None,
     })
 }
@@ -270,6 +301,26 @@ mod tests {
         assert_eq!(
             error("http-download", json!({"url": "u", "outPath": "o", "headers": [{"name": 1, "value": "v"}]})),
             "config.headers[0].name: must be a string, got a number"
+        );
+    }
+
+    #[test]
+    fn given_argo_cd_steps_when_checked_then_kargo_fields_pass_and_others_are_named() {
+        let update = json!({"apps": [{"name": "kargo-demo-${{ ctx.stage }}", "sources": [{
+            "repoURL": "${{ vars.gitopsRepo }}", "desiredRevision": "${{ task.outputs.commit.commit }}",
+            "kustomize": {"images": [{"repoURL": "nginx", "tag": "1.29"}]}}]}]});
+        validate_config("argocd-update", Some(&update), "config").unwrap();
+        assert_eq!(
+            error("argocd-update", json!({"apps": [{"namespace": "argocd"}]})),
+            "config.apps[0].name: is required"
+        );
+        assert!(
+            error("argocd-update", json!({"apps": [{"name": "a", "sources": [{"repoURL": "r", "revision": "x"}]}]}))
+                .starts_with("config.apps[0].sources[0].revision: unknown field")
+        );
+        assert!(
+            error("argocd-wait", json!({"apps": [{"name": "a", "waitFor": ["ready"]}]}))
+                .starts_with("config.apps[0].waitFor[0]: \"ready\" is not one of")
         );
     }
 
