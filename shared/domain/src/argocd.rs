@@ -297,7 +297,8 @@ pub enum SyncProgress {
     Busy(String),
     /// This promotion's sync is under way.
     Running,
-    /// This promotion's sync finished at the desired revisions.
+    /// This promotion's sync finished at the desired revisions (one that finished at
+    /// other revisions is started again, as Kargo does).
     Succeeded,
     /// This promotion's sync failed, with Argo CD's message.
     Failed(String),
@@ -354,10 +355,8 @@ pub fn sync_progress(app: &Value, promotion: &str, desired: &[String]) -> SyncPr
         .enumerate()
         .any(|(i, want)| !want.is_empty() && observed.get(i).copied().unwrap_or_default() != want.as_str());
     if mismatch {
-        return SyncProgress::Failed(format!(
-            "{} synced revisions {observed:?}, not the desired {desired:?}",
-            app_ref(app)
-        ));
+        // As Kargo: the source moved on (or Argo CD had not seen the push): sync again.
+        return SyncProgress::Start;
     }
     SyncProgress::Succeeded
 }
