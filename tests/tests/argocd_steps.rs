@@ -24,7 +24,7 @@ fn update(app: &str) -> PromotionStep {
     step(json!({"uses": "argocd-update", "config": {"apps": [{"name": app, "sources": [{
         "repoURL": REPO, "desiredRevision": "abc123", "updateTargetRevision": true,
         "kustomize": {"images": [{"repoURL": "nginx", "tag": "1.29.1"}]},
-    }]}]}}))
+    }]}]}, "retry": {"timeout": "30s"}}))
 }
 
 /// Runs `steps` as promotion `p1` of stage `demo:test` on a blocking thread.
