@@ -39,10 +39,13 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     }
     let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
     // In a sparse checkout, paths outside the cone are absent on purpose: not deletions.
+    // In a lazy working tree, files that never appeared are unchanged: not deletions.
     let cone = cone_of(&repo);
+    let workdir = repo.workdir().map(std::path::Path::to_path_buf).unwrap_or_default();
     let mut outside_cone = |path: &std::path::Path, _: &[u8]| -> i32 {
         match (&cone, path.to_str()) {
             (Some(dirs), Some(path)) if !in_cone(dirs, path) => 1,
+            (None, Some(path)) if ctx.workspace.never_written(&workdir, path) => 1,
             _ => 0,
         }
     };
