@@ -294,8 +294,9 @@ fn check_out_lazily(ctx: &StepContext<'_>, at: Field<'_>, relative: &Path, repo:
         return check_out_head(&repo);
     };
     index.write().map_err(|e| git_error("writing the index", e))?;
+    let tree_id = tree.id();
     drop((index, tree));
-    Ok(ctx.workspace.add_lazy_tree(at, relative, repo, files)?)
+    Ok(ctx.workspace.add_lazy_tree(at, relative, repo, tree_id, files)?)
 }
 
 /// Writes HEAD's files, when HEAD has a commit (a new orphan branch has none).

@@ -15,6 +15,9 @@
 //! - the commit is the one a full checkout makes: paths that never appeared are, by
 //!   construction, unchanged from HEAD, and everything else goes through libgit2's own
 //!   staging.
+//! - the state outlives the [`Workspace`] value: it is kept in `.git/lading-lazy` of each
+//!   lazy working tree when the value is dropped, and read back when the same directory is
+//!   opened again (an engine run resumed in the same workspace).
 //! - only plain trees go lazy: a tree holding symlinks, executables, submodules or
 //!   `.gitattributes` (filters, line endings), or a repository configured to convert line
 //!   endings, is checked out in full as before.
@@ -43,6 +46,8 @@ struct LazyTree {
     /// The working tree on the host (canonical), to recognise it from libgit2's side.
     host_dir: PathBuf,
     repo: Repository,
+    /// HEAD's tree when the working tree was cloned.
+    tree: Oid,
     /// HEAD's files when the tree was cloned: path → blob.
     files: BTreeMap<String, Oid>,
     /// Files written (or refused to be written because a step got there first).
@@ -81,6 +86,9 @@ impl std::fmt::Debug for LazyTrees {
     }
 }
 
+/// Where a lazy working tree keeps its state between openings of the workspace.
+const STATE_FILE: &str = ".git/lading-lazy";
+
 /// Whether the index of `repo` (HEAD's tree, just read) may be checked out lazily, and its
 /// files if so.
 pub fn plain_files(repo: &Repository, index: &git2::Index) -> Option<BTreeMap<String, Oid>> {
@@ -102,7 +110,84 @@ pub fn plain_files(repo: &Repository, index: &git2::Index) -> Option<BTreeMap<St
     Some(files)
 }
 
+/// HEAD's files of the tree `tree` in `repo`, when they are all plain.
+fn files_of(repo: &Repository, tree: Oid) -> Option<BTreeMap<String, Oid>> {
+    let mut index = git2::Index::new().ok()?;
+    index.read_tree(&repo.find_tree(tree).ok()?).ok()?;
+    plain_files(repo, &index)
+}
+
 impl Workspace {
+    /// Keeps the state of every lazy working tree in its `.git`, for a later opening.
+    pub(super) fn save_lazy_trees(&self) {
+        let trees = self.lazy.0.lock().unwrap_or_else(|p| p.into_inner());
+        for tree in trees.iter() {
+            let mut state = format!("tree {}\n", tree.tree);
+            for dir in &tree.done_dirs {
+                state.push_str(&format!("dir {dir}\n"));
+            }
+            for file in &tree.done {
+                state.push_str(&format!("file {file}\n"));
+            }
+            if let Err(error) = self.root.write(tree.dir.join(STATE_FILE), state) {
+                tracing::warn!(%error, "the state of a lazy working tree could not be kept");
+            }
+        }
+    }
+
+    /// Reads back the lazy working trees an earlier opening of this workspace kept.
+    pub(super) fn load_lazy_trees(&self) {
+        let mut pending = vec![PathBuf::new()];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = self.root.read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                if !is_dir {
+                    continue;
+                }
+                if name == ".git" {
+                    self.load_lazy_tree(&dir);
+                } else {
+                    pending.push(dir.join(name));
+                }
+            }
+        }
+    }
+
+    fn load_lazy_tree(&self, dir: &Path) {
+        let Ok(state) = self.root.read_to_string(dir.join(STATE_FILE)) else { return };
+        let host_dir = self.host_root.join(dir);
+        let Ok(repo) = Repository::open(&host_dir) else { return };
+        if !self.contains_host_path(repo.path()) || !self.contains_host_path(repo.commondir()) {
+            return;
+        }
+        let mut lines = state.lines();
+        let Some(tree) = lines.next().and_then(|l| l.strip_prefix("tree ")).and_then(|t| Oid::from_str(t).ok()) else {
+            return;
+        };
+        let Some(files) = files_of(&repo, tree) else { return };
+        let mut loaded = LazyTree {
+            dir: dir.to_path_buf(),
+            host_dir,
+            repo,
+            tree,
+            files,
+            done: HashSet::new(),
+            done_dirs: Vec::new(),
+        };
+        for line in lines {
+            if let Some(path) = line.strip_prefix("dir ") {
+                loaded.done_dirs.push(path.to_owned());
+            } else if let Some(path) = line.strip_prefix("file ") {
+                loaded.done.insert(path.to_owned());
+            }
+        }
+        self.lazy.0.lock().unwrap_or_else(|p| p.into_inner()).push(loaded);
+    }
+
     /// Records the working tree at `dir` (workspace-relative) of `repo` as lazy: its index
     /// holds `files`, none of which is written yet.
     pub fn add_lazy_tree(
@@ -110,6 +195,7 @@ impl Workspace {
         at: Field<'_>,
         dir: &Path,
         repo: Repository,
+        tree: Oid,
         files: BTreeMap<String, Oid>,
     ) -> Result<(), WorkspaceError> {
         let dir = self.canonical(at, dir)?;
@@ -118,6 +204,7 @@ impl Workspace {
             dir,
             host_dir,
             repo,
+            tree,
             files,
             done: HashSet::new(),
             done_dirs: Vec::new(),
@@ -194,7 +281,7 @@ impl Workspace {
                 Component::Normal(part) => {
                     plain.push(part);
                     match self.root.symlink_metadata(&plain) {
-                        Ok(meta) if meta.is_symlink() => return None,
+                        Ok(meta) if meta.file_type().is_symlink() => return None,
                         Ok(_) => {}
                         // Beyond what exists, nothing on disk can redirect it.
                         Err(_) => {

@@ -132,7 +132,9 @@ impl Workspace {
     pub fn open(path: &Path) -> Result<Self, WorkspaceError> {
         let root = Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| WorkspaceError::Open(e.to_string()))?;
         let host_root = std::fs::canonicalize(path).map_err(|e| WorkspaceError::Open(e.to_string()))?;
-        Ok(Self { root, host_root, given_root: path.to_path_buf(), lazy: Default::default() })
+        let workspace = Self { root, host_root, given_root: path.to_path_buf(), lazy: Default::default() };
+        workspace.load_lazy_trees();
+        Ok(workspace)
     }
 
     /// What `path` names, following symlinks; `None` when nothing is there.
@@ -388,6 +390,12 @@ impl Workspace {
 
     fn dir(&self) -> &Dir {
         &self.root
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        self.save_lazy_trees();
     }
 }
 
