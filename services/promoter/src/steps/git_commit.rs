@@ -49,10 +49,18 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             _ => 0,
         }
     };
-    index
-        .add_all(["*"], IndexAddOption::DEFAULT, Some(&mut outside_cone))
-        .map_err(|e| git_error("staging changes", e))?;
-    index.update_all(["*"], Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
+    // A lazy working tree names the few paths that may have changed; no path, no change.
+    let paths = match &cone {
+        Some(_) => None,
+        None => ctx.workspace.touched_paths(&workdir),
+    }
+    .unwrap_or_else(|| vec!["*".to_owned()]);
+    if !paths.is_empty() {
+        index
+            .add_all(&paths, IndexAddOption::DEFAULT, Some(&mut outside_cone))
+            .map_err(|e| git_error("staging changes", e))?;
+        index.update_all(&paths, Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
+    }
     index.write().map_err(|e| git_error("writing the index", e))?;
     let tree_id = index.write_tree().map_err(|e| git_error("writing the tree", e))?;
     let parent = match repo.head() {

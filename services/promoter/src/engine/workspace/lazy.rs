@@ -224,6 +224,36 @@ impl Workspace {
         })
     }
 
+    /// The paths a commit of the lazy working tree at `workdir` (a host path) must look
+    /// at: every file it holds now and every file that appeared (and may have gone since);
+    /// `None` when it is not lazy (or written in full), or when a name would read as a
+    /// pattern: then every path is looked at.
+    pub fn touched_paths(&self, workdir: &Path) -> Option<Vec<String>> {
+        let trees = self.lazy.0.lock().unwrap_or_else(|p| p.into_inner());
+        let tree = trees.iter().find(|tree| same_dir(&tree.host_dir, workdir) && !tree.complete())?;
+        let mut paths: Vec<String> = tree.done.iter().chain(&tree.done_dirs).cloned().collect();
+        let mut pending = vec![PathBuf::new()];
+        while let Some(dir) = pending.pop() {
+            let listed = self.root.read_dir(tree.dir.join(&dir)).ok()?;
+            for entry in listed {
+                let entry = entry.ok()?;
+                let path = dir.join(entry.file_name());
+                if path == Path::new(".git") {
+                    continue;
+                }
+                if entry.file_type().ok()?.is_dir() {
+                    pending.push(path);
+                } else {
+                    paths.push(path.to_str()?.to_owned());
+                }
+            }
+        }
+        if paths.iter().any(|p| p.contains(['*', '?', '[', '\\'])) {
+            return None;
+        }
+        Some(paths)
+    }
+
     /// Writes every lazy working tree in full (for programs given host paths, and for
     /// Git operations that check files out themselves).
     pub fn materialize_all(&self) -> Result<(), WorkspaceError> {
