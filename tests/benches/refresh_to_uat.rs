@@ -1,7 +1,9 @@
 //! Time from `lading refresh warehouse` (the refresh request) to the new freight being
 //! current in `uat`, through discovery, two promotions with real Git pushes and one
 //! verification, over real NATS. Prints min / p50 / p90 / max for one and two replicas,
-//! and p50 with one replica per service against the goal of 30 ms.
+//! and p50 with one replica per service against the goal of 30 ms, then where the time of
+//! the last refresh went: every event the log stored for it, in order, with the moment it
+//! was stored (ms after the refresh request) and the gap since the one before.
 //!
 //! `cargo bench -p lading-tests --bench refresh_to_uat [-- ITERATIONS]`
 
@@ -21,7 +23,34 @@ async fn current_in_uat(sandbox: &Sandbox, commit: &str) -> bool {
         .any(|f| f["commits"][0]["id"] == commit && f["status"]["currentlyIn"].get("uat").is_some())
 }
 
+fn wall_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Every event stored in the log at or after `since_ms` (wall clock): when, its subject.
+async fn timeline(sandbox: &Sandbox, since_ms: f64) -> Vec<(f64, String)> {
+    let js = async_nats::jetstream::new(sandbox.nats.client().await);
+    let mut stream = js.get_stream(lading_bus::names::EVENTS_STREAM).await.expect("the events stream");
+    let last = stream.info().await.expect("stream info").state.last_sequence;
+    let mut events = Vec::new();
+    for sequence in (1..=last).rev() {
+        let Ok(message) = stream.get_raw_message(sequence).await else { continue };
+        let at = message.time.unix_timestamp_nanos() as f64 / 1e6;
+        if at < since_ms {
+            break;
+        }
+        events.push((at - since_ms, message.subject.to_string()));
+    }
+    events.reverse();
+    events
+}
+
 async fn measure(replicas: usize, iterations: usize) -> Vec<Duration> {
+    measure_with_timeline(replicas, iterations).await.0
+}
+
+/// The samples, and the timeline of the last refresh.
+async fn measure_with_timeline(replicas: usize, iterations: usize) -> (Vec<Duration>, Vec<(f64, String)>) {
     let sandbox = Sandbox::start(replicas).await;
     let app = Repo::create(sandbox.dir.path(), "app");
     let gitops = Repo::create(sandbox.dir.path(), "gitops");
@@ -29,8 +58,10 @@ async fn measure(replicas: usize, iterations: usize) -> Vec<Duration> {
     sandbox.apply(&quickstart(&app.url(), &gitops.url(), "1h")).await;
     sandbox.wait_current_in("demo", &first, "uat", Duration::from_secs(60)).await;
     let mut samples = Vec::with_capacity(iterations);
+    let mut refreshed_at = 0.0;
     for i in 1..=iterations {
         let commit = app.commit("app.txt", &i.to_string(), &format!("change {i}"));
+        refreshed_at = wall_ms();
         let started = Instant::now();
         sandbox.refresh("demo", "app").await;
         while !current_in_uat(&sandbox, &commit).await {
@@ -39,7 +70,8 @@ async fn measure(replicas: usize, iterations: usize) -> Vec<Duration> {
         }
         samples.push(started.elapsed());
     }
-    samples
+    let events = timeline(&sandbox, refreshed_at).await;
+    (samples, events)
 }
 
 /// Prints the figures; returns p50 and p90.
@@ -65,7 +97,8 @@ async fn main() {
         "refresh -> freight current in uat (discovery, 2 promotions with git push, verification); {}",
         lading_tests::machine::conditions()
     );
-    let (p50, p90) = report("1 replica per service ", measure(1, iterations).await);
+    let (samples, events) = measure_with_timeline(1, iterations).await;
+    let (p50, p90) = report("1 replica per service ", samples);
     println!(
         "  1 replica per service: p50 {:.1}ms (p90 {:.1}ms)   goal p50 <= {}ms: {}",
         p50.as_secs_f64() * 1000.0,
@@ -73,5 +106,11 @@ async fn main() {
         P50_GOAL.as_millis(),
         if p50 <= P50_GOAL { "met" } else { "NOT met" }
     );
+    println!("  where the last refresh's time went (ms after the request the log stored each event; gap):");
+    let mut before = 0.0;
+    for (at, subject) in &events {
+        println!("    {at:>8.1} ms  (+{:>6.1})  {subject}", at - before);
+        before = *at;
+    }
     report("2 replicas per service", measure(2, iterations).await);
 }

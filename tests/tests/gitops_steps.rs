@@ -279,7 +279,11 @@ fn clones_through_a_mirror_see_what_the_remote_has_now() {
             Some(tag) => json!([{"tag": tag, "path": "./out"}]),
             None => json!([{"path": "./out"}]),
         };
-        let steps = [step("git-clone", json!({"repoURL": gitops.url(), "checkout": checkout}))];
+        // A lazy working tree writes its files when a step reads them: this one reads them all.
+        let steps = [
+            step("git-clone", json!({"repoURL": gitops.url(), "checkout": checkout})),
+            step("tar", json!({"inPath": "./out", "outPath": "./out.tar"})),
+        ];
         EngineRun { mirrors: Some(&mirrors), ..EngineRun::new(&freight) }.run(workspace.path(), &steps).unwrap();
         let mut files: Vec<String> = std::fs::read_dir(workspace.path().join("out"))
             .unwrap()

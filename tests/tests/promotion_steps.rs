@@ -183,3 +183,108 @@ fn sparse_entries_must_be_directories_inside_the_repository() {
         "step 0 (git-clone): config.checkout[0].sparse: \"../etc\" is not a directory inside the repository"
     );
 }
+
+/// The head of `branch` in the bare repository at `bare`: tree, author, message.
+fn head_of(bare: &std::path::Path, branch: &str) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(bare)
+        .args(["log", "-1", "--format=%T%x00%an <%ae>%x00%B", branch])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git log in {}", bare.display());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs `script` with `sh` in `dir`, failing the test when it fails.
+fn sh(dir: &std::path::Path, script: &str) {
+    let status = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).status().unwrap();
+    assert!(status.success(), "{script}");
+}
+
+#[test]
+fn a_lazy_working_tree_writes_only_what_steps_open_and_commits_what_a_full_checkout_commits() {
+    for mirrored in [false, true] {
+        let root = tempfile::tempdir().unwrap();
+        let gitops = Repo::create(root.path(), "gitops");
+        gitops.commit("env/a/values.yaml", "image:\n  tag: v0\n", "a");
+        gitops.commit("env/a/more/deep.yaml", "deep: true\n", "deep");
+        gitops.commit("env/b/old.yaml", "old: true\n", "old");
+        gitops.commit("env/b/keep.yaml", "keep: true\n", "keep");
+        gitops.commit("env/d/untouched.yaml", "untouched: true\n", "untouched");
+        gitops.commit("README.md", "readme\n", "readme");
+        let lading_remote = root.path().join("gitops.git");
+        let cli_remote = root.path().join("cli.git");
+        sh(root.path(), &format!("cp -a '{}' '{}'", lading_remote.display(), cli_remote.display()));
+        // Lading: an edit, a new file, a deletion and a directory copy, in a lazy tree.
+        let workspace = tempfile::tempdir().unwrap();
+        let mirrors = tempfile::tempdir().unwrap();
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let steps = [
+            step(
+                "git-clone",
+                None,
+                json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]}),
+            ),
+            step(
+                "yaml-update",
+                None,
+                json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": "v1"}]}),
+            ),
+            step("file-write", None, json!({"path": "./out/new/extra.yaml", "contents": "extra: 1\n"})),
+            step("delete", None, json!({"path": "./out/env/b/old.yaml"})),
+            step("copy", None, json!({"inPath": "./out/env/a", "outPath": "./out/env/c"})),
+            step("git-commit", None, json!({"path": "./out", "message": "promote"})),
+            step("git-push", None, json!({"path": "./out"})),
+        ];
+        let run = EngineRun {
+            promotion: "test.01.lazy",
+            mirrors: mirrored.then(|| mirrors.path()),
+            ..EngineRun::new(&freight)
+        };
+        run.run(workspace.path(), &steps).unwrap();
+        let out = workspace.path().join("out");
+        assert!(out.join("env/a/more/deep.yaml").exists(), "a copied directory is written in full");
+        assert!(!out.join("env/d/untouched.yaml").exists(), "a file no step opened is never written");
+        assert!(!out.join("env/b/keep.yaml").exists(), "nor is its neighbour of a deleted file");
+        // The git CLI, the same work in a full checkout of its own copy.
+        sh(
+            root.path(),
+            &format!(
+                "set -e; git clone -q --branch main '{remote}' cli-work; cd cli-work; \
+                 sed -i 's/v0/v1/' env/a/values.yaml; mkdir new; printf 'extra: 1\\n' > new/extra.yaml; \
+                 git rm -q env/b/old.yaml; cp -r env/a env/c; git add -A; \
+                 git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
+                   -m 'Lading-Promotion: test.01.lazy'; git push -q origin main",
+                remote = cli_remote.display()
+            ),
+        );
+        assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "mirrored: {mirrored}");
+        assert_eq!(gitops.show("main", "env/d/untouched.yaml"), "untouched: true", "not deleted by the commit");
+    }
+}
+
+#[test]
+fn a_step_that_reads_a_whole_lazy_tree_sees_all_of_it() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("env/a/values.yaml", "a: 1\n", "a");
+    gitops.commit("env/b/values.yaml", "b: 1\n", "b");
+    gitops.commit("README.md", "readme\n", "readme");
+    let workspace = tempfile::tempdir().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let steps = [
+        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]})),
+        step("copy", None, json!({"inPath": "./out", "outPath": "./whole"})),
+        step("tar", None, json!({"inPath": "./out/env", "outPath": "./env.tar"})),
+        step("untar", None, json!({"inPath": "./env.tar", "outPath": "./unpacked"})),
+    ];
+    EngineRun::new(&freight).run(workspace.path(), &steps).unwrap();
+    let whole = workspace.path().join("whole");
+    for (file, content) in [("env/a/values.yaml", "a: 1\n"), ("env/b/values.yaml", "b: 1\n"), ("README.md", "readme\n")]
+    {
+        assert_eq!(std::fs::read_to_string(whole.join(file)).unwrap(), content, "{file}");
+    }
+    let unpacked = workspace.path().join("unpacked");
+    assert_eq!(std::fs::read_to_string(unpacked.join("b/values.yaml")).unwrap(), "b: 1\n");
+}

@@ -19,7 +19,7 @@ use sha1::{Digest, Sha1};
 use lading_domain::redact::redact_url;
 
 use super::{Remotes, StepContext, git_error};
-use crate::engine::workspace::Field;
+use crate::engine::workspace::{Field, plain_files};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -69,7 +69,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         }
         // libgit2 takes a host path: the directory just made, symlinks resolved beneath
         // the workspace.
-        let dest = ctx.workspace.host_path(at, relative)?;
+        let dest = ctx.workspace.host_path_as_is(at, relative)?;
         let sparse = sparse_dirs(&checkout.sparse).map_err(|e| format!("config.checkout[{i}].sparse: {e}"))?;
         let repo = match ctx.mirrors {
             Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.remotes)?,
@@ -102,7 +102,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         // beneath that path, so files are never checked out over other files.
         match &sparse {
             Some(dirs) => sparse_checkout(&repo, dirs)?,
-            None => check_out_head(&repo)?,
+            None => check_out_lazily(ctx, at, relative, repo)?,
         }
     }
     Ok(Map::new())
@@ -276,6 +276,27 @@ fn clone_from_mirror(state: &Mirror, dir: &Path, url: &str, dest: &Path) -> Resu
         .map_err(|e| git_error(&format!("cloning {} from its mirror", redact_url(url)), e))?;
     repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
     Ok(repo)
+}
+
+/// Writes HEAD's index and, for a plain tree, no files: they appear when a step opens
+/// them (see [`crate::engine::workspace`]'s lazy working trees). Other trees are checked
+/// out in full.
+fn check_out_lazily(ctx: &StepContext<'_>, at: Field<'_>, relative: &Path, repo: Repository) -> Result<(), String> {
+    let tree = match repo.head() {
+        Ok(head) => head.peel_to_tree().map_err(|e| git_error("reading HEAD", e))?,
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => return Ok(()),
+        Err(e) => return Err(git_error("reading HEAD", e)),
+    };
+    let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+    index.read_tree(&tree).map_err(|e| git_error("reading HEAD into the index", e))?;
+    let Some(files) = plain_files(&repo, &index) else {
+        drop(index);
+        return check_out_head(&repo);
+    };
+    index.write().map_err(|e| git_error("writing the index", e))?;
+    let tree_id = tree.id();
+    drop((index, tree));
+    Ok(ctx.workspace.add_lazy_tree(at, relative, repo, tree_id, files)?)
 }
 
 /// Writes HEAD's files, when HEAD has a commit (a new orphan branch has none).

@@ -39,17 +39,28 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     }
     let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
     // In a sparse checkout, paths outside the cone are absent on purpose: not deletions.
+    // In a lazy working tree, files that never appeared are unchanged: not deletions.
     let cone = cone_of(&repo);
+    let workdir = repo.workdir().map(std::path::Path::to_path_buf).unwrap_or_default();
     let mut outside_cone = |path: &std::path::Path, _: &[u8]| -> i32 {
         match (&cone, path.to_str()) {
             (Some(dirs), Some(path)) if !in_cone(dirs, path) => 1,
+            (None, Some(path)) if ctx.workspace.never_written(&workdir, path) => 1,
             _ => 0,
         }
     };
-    index
-        .add_all(["*"], IndexAddOption::DEFAULT, Some(&mut outside_cone))
-        .map_err(|e| git_error("staging changes", e))?;
-    index.update_all(["*"], Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
+    // A lazy working tree names the few paths that may have changed; no path, no change.
+    let paths = match &cone {
+        Some(_) => None,
+        None => ctx.workspace.touched_paths(&workdir),
+    }
+    .unwrap_or_else(|| vec!["*".to_owned()]);
+    if !paths.is_empty() {
+        index
+            .add_all(&paths, IndexAddOption::DEFAULT, Some(&mut outside_cone))
+            .map_err(|e| git_error("staging changes", e))?;
+        index.update_all(&paths, Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
+    }
     index.write().map_err(|e| git_error("writing the index", e))?;
     let tree_id = index.write_tree().map_err(|e| git_error("writing the tree", e))?;
     let parent = match repo.head() {

@@ -143,6 +143,8 @@ pub fn build(ctx: &StepContext<'_>, config: BuildConfig) -> Result<Map<String, V
     let at = Field::new("config.path", &config.path);
     let dir = ctx.workspace.canonical(at, Path::new(&config.path))?;
     check_what_kustomize_loads(ctx.workspace, &config.path, dir.clone()).map_err(|e| e.to_string())?;
+    // kustomize reads host paths, wherever its kustomizations lead.
+    ctx.workspace.materialize_all()?;
     let rendered = render(ctx.workspace, &dir, &ctx.remotes.cancel)?;
     let out = Field::new("config.outPath", &config.out_path);
     let out_path = Path::new(&config.out_path);

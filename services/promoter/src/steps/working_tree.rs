@@ -13,7 +13,7 @@ use crate::engine::workspace::Field;
 
 /// Opens the working tree at `path` (the step's `field`).
 pub(super) fn open(ctx: &StepContext<'_>, field: &str, path: &str) -> Result<Repository, String> {
-    let host = ctx.workspace.host_path(Field::new(field, path), Path::new(path))?;
+    let host = ctx.workspace.host_path_as_is(Field::new(field, path), Path::new(path))?;
     let repo =
         Repository::open(&host).map_err(|e| git_error(&format!("{field}: {path:?} is not a git working tree"), e))?;
     let workspace = ctx.workspace;

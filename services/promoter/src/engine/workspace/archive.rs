@@ -54,6 +54,8 @@ impl Workspace {
     /// Packs the file or directory `from` into a tar file at `to` (gzipped with `gzip`),
     /// leaving out what `ignore` matches.
     pub fn tar(&self, from: Field<'_>, to: Field<'_>, gzip: bool, ignore: &Gitignore) -> Result<(), WorkspaceError> {
+        self.prepare(Path::new(from.path), super::Scope::Tree)?;
+        self.prepare(Path::new(to.path), super::Scope::Entry)?;
         let source = self.canonical(from, Path::new(from.path))?;
         let base: PathBuf = source.file_name().map(PathBuf::from).unwrap_or_default();
         let entries = match self.kind(from, &source)? {
@@ -139,6 +141,8 @@ impl Workspace {
         ignore: &Gitignore,
         budget: UnpackBudget,
     ) -> Result<(), WorkspaceError> {
+        self.prepare(Path::new(from.path), super::Scope::Entry)?;
+        self.prepare(Path::new(to.path), super::Scope::Tree)?;
         let mut file = self.dir().open(Path::new(from.path)).map_err(|e| from.error("reading", e))?;
         let mut magic = [0u8; 2];
         let gzipped = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];

@@ -27,7 +27,11 @@
 //! paths that other programs put in their messages.
 
 pub mod archive;
+mod lazy;
 mod tree_copy;
+
+use lazy::Scope;
+pub use lazy::plain_files;
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -119,6 +123,8 @@ pub struct Workspace {
     host_root: PathBuf,
     /// The directory as the promoter named it (may differ from `host_root` by symlinks).
     given_root: PathBuf,
+    /// Git working trees whose files appear when first opened; see [`lazy`].
+    lazy: lazy::LazyTrees,
 }
 
 impl Workspace {
@@ -126,11 +132,14 @@ impl Workspace {
     pub fn open(path: &Path) -> Result<Self, WorkspaceError> {
         let root = Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| WorkspaceError::Open(e.to_string()))?;
         let host_root = std::fs::canonicalize(path).map_err(|e| WorkspaceError::Open(e.to_string()))?;
-        Ok(Self { root, host_root, given_root: path.to_path_buf() })
+        let workspace = Self { root, host_root, given_root: path.to_path_buf(), lazy: Default::default() };
+        workspace.load_lazy_trees();
+        Ok(workspace)
     }
 
     /// What `path` names, following symlinks; `None` when nothing is there.
     pub fn kind(&self, at: Field<'_>, path: &Path) -> Result<Option<EntryKind>, WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         match self.root.metadata(path) {
             Ok(meta) if meta.is_dir() => Ok(Some(EntryKind::Directory)),
             Ok(meta) if meta.is_file() => Ok(Some(EntryKind::File)),
@@ -142,12 +151,14 @@ impl Workspace {
 
     /// The text of the file at `path`.
     pub fn read(&self, at: Field<'_>, path: &Path) -> Result<String, WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         self.root.read_to_string(path).map_err(|e| at.error("reading", e))
     }
 
     /// The bytes of the file at `path`, refused when it holds more than `limit` bytes
     /// (read no further than that).
     pub fn read_bounded(&self, at: Field<'_>, path: &Path, limit: u64) -> Result<Vec<u8>, WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         use std::io::Read as _;
         let file = self.root.open(path).map_err(|e| at.error("reading", e))?;
         let mut bytes = Vec::new();
@@ -166,6 +177,7 @@ impl Workspace {
         path: &Path,
         overwrite: bool,
     ) -> Result<cap_std::fs::File, WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             self.create_dir_all(at, parent)?;
         }
@@ -192,12 +204,15 @@ impl Workspace {
 
     /// Renames the file `from` to `to` (replacing a file there).
     pub fn rename(&self, at: Field<'_>, from: &Path, to: &Path) -> Result<(), WorkspaceError> {
+        self.prepare(from, Scope::Tree)?;
+        self.prepare(to, Scope::Tree)?;
         self.root.rename(from, &self.root, to).map_err(|e| at.error("renaming", e))
     }
 
     /// The text of the file at `path`, or `None` when there is none (a dangling symlink
     /// inside the workspace counts as none; one that leads outside is refused).
     pub fn read_if_exists(&self, at: Field<'_>, path: &Path) -> Result<Option<String>, WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         match self.root.read_to_string(path) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -207,6 +222,7 @@ impl Workspace {
 
     /// Writes `contents` to the file at `path`, creating it and its directories.
     pub fn write(&self, at: Field<'_>, path: &Path, contents: impl AsRef<[u8]>) -> Result<(), WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             self.create_dir_all(at, parent)?;
         }
@@ -217,6 +233,7 @@ impl Workspace {
     /// resolved beneath the workspace (a symlink on the way is followed, and refused when
     /// it leads outside).
     pub fn create_dir_all(&self, at: Field<'_>, path: &Path) -> Result<(), WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         let mut prefix = PathBuf::new();
         for component in path.components() {
             prefix.push(component);
@@ -241,18 +258,21 @@ impl Workspace {
 
     /// Whether the directory `path` holds nothing.
     pub fn is_empty_dir(&self, at: Field<'_>, path: &Path) -> Result<bool, WorkspaceError> {
+        self.prepare(path, Scope::Tree)?;
         let mut entries = self.root.read_dir(path).map_err(|e| at.error("listing", e))?;
         Ok(entries.next().is_none())
     }
 
     /// `path` relative to the workspace with every symlink resolved; it must exist.
     pub fn canonical(&self, at: Field<'_>, path: &Path) -> Result<PathBuf, WorkspaceError> {
+        self.prepare(path, Scope::Entry)?;
         self.root.canonicalize(path).map_err(|e| at.error("resolving", e))
     }
 
     /// Removes the file, symlink or directory tree at `path` (a symlink itself, not what
     /// it points to). `Ok(false)` when nothing was there.
     pub fn remove(&self, at: Field<'_>, path: &Path) -> Result<bool, WorkspaceError> {
+        self.prepare(path, Scope::Tree)?;
         // A path ending in `.` or `..` names a directory by where it leads.
         let resolved;
         let path = if path.file_name().is_none() {
@@ -280,6 +300,7 @@ impl Workspace {
 
     /// Removes everything in the directory `path` but the entries named in `keep`.
     pub fn clear_dir(&self, at: Field<'_>, path: &Path, keep: &[&str]) -> Result<(), WorkspaceError> {
+        self.prepare(path, Scope::Tree)?;
         let dir = self.root.open_dir(path).map_err(|e| at.error("opening", e))?;
         for entry in dir.entries().map_err(|e| at.error("listing", e))? {
             let entry = entry.map_err(|e| at.error("listing", e))?;
@@ -297,17 +318,28 @@ impl Workspace {
     /// Checks the directory tree at `path` (workspace-relative, resolved) as `copy` does
     /// its source: a symlink leading outside, or a device, FIFO or socket, refuses it.
     pub fn check_tree(&self, at: Field<'_>, path: &Path) -> Result<(), WorkspaceError> {
+        self.prepare(path, Scope::Tree)?;
         tree_copy::walk(self, at, path).map(|_| ())
     }
 
     /// Copies the file or directory tree at `from` to `to`; see [`tree_copy`].
     pub fn copy(&self, from: Field<'_>, to: Field<'_>) -> Result<(), WorkspaceError> {
+        self.prepare(Path::new(from.path), Scope::Tree)?;
+        self.prepare(Path::new(to.path), Scope::Tree)?;
         tree_copy::copy(self, from, to)
     }
 
     /// The host path of `path`, which must exist, with every symlink resolved beneath the
     /// workspace: what a program that takes paths (libgit2, kustomize) is given.
     pub fn host_path(&self, at: Field<'_>, path: &Path) -> Result<PathBuf, WorkspaceError> {
+        self.materialize_all()?;
+        self.host_path_as_is(at, path)
+    }
+
+    /// [`Workspace::host_path`] without writing lazy working trees first: for libgit2
+    /// opening a repository whose steps know which files they touch (`git-commit`,
+    /// `git-push`, `git-clone`).
+    pub fn host_path_as_is(&self, at: Field<'_>, path: &Path) -> Result<PathBuf, WorkspaceError> {
         let canonical = self.canonical(at, path)?;
         Ok(if canonical == Path::new(".") { self.host_root.clone() } else { self.host_root.join(canonical) })
     }
@@ -338,6 +370,9 @@ impl Workspace {
     /// the part of it that exists resolves beneath the workspace, and the part that does
     /// not exist yet only descends.
     pub fn link_leads_inside(&self, dir: &Path, target: &Path) -> bool {
+        if self.materialize_all().is_err() {
+            return false;
+        }
         if target.has_root() {
             return false;
         }
@@ -355,6 +390,12 @@ impl Workspace {
 
     fn dir(&self) -> &Dir {
         &self.root
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        self.save_lazy_trees();
     }
 }
 
