@@ -41,7 +41,7 @@ spec:
           repoURL: "{gitops}"
           checkout: [{{branch: stage/{name}, create: true, path: ./out}}]
       - uses: file-write
-        config: {{path: ./out/freight, contents: "${{{{ ctx.targetFreight.name }}}}"}}
+        config: {{path: ./out/freight, contents: "${{{{ ctx.targetFreight.name }}}}", overwrite: true}}
       - uses: git-commit
         config: {{path: ./out, message: "{name}"}}
       - uses: git-push

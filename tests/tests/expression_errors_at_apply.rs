@@ -41,7 +41,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "an unknown function",
-            document: stage("      - uses: git-commit\n        config:\n          message: promote ${{ upper(ctx.stage) }}\n"),
+            document: stage("      - uses: git-commit\n        config:\n          path: ./out\n          message: promote ${{ upper(ctx.stage) }}\n"),
             kind: "Stage",
             field: "spec.promotionTemplate.spec.steps[0].config.message",
             reason: "${{ upper(ctx.stage) }}: unknown function upper at column 1",
@@ -116,7 +116,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "an unterminated template",
-            document: stage("      - uses: git-commit\n        config:\n          message: \"promote ${{ ctx.stage\"\n"),
+            document: stage("      - uses: git-commit\n        config:\n          path: ./out\n          message: \"promote ${{ ctx.stage\"\n"),
             kind: "Stage",
             field: "spec.promotionTemplate.spec.steps[0].config.message",
             reason: "\"promote ${{ ctx.stage\": unterminated ${{",

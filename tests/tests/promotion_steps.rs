@@ -136,7 +136,7 @@ fn sparse_promotion(gitops: &Repo, mirrors: Option<&std::path::Path>) -> (bool, 
             None,
             json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "sparse": ["apps/test/"], "path": "out"}]}),
         ),
-        step("file-write", None, json!({"path": "out/apps/test/tag", "contents": "abc123\n"})),
+        step("file-write", None, json!({"path": "out/apps/test/tag", "contents": "abc123\n", "overwrite": true})),
         step("git-commit", None, json!({"path": "out", "message": "promote"})),
         step("git-push", None, json!({"path": "out"})),
     ];

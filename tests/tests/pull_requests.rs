@@ -59,7 +59,7 @@ fn apply(template: &str) -> (Vec<PromotionVariable>, Vec<PromotionStep>) {
 /// etc..."), then the example's own steps.
 fn prepared(url: &str, example: &str) -> String {
     format!(
-        "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: stage/test\n      path: ./out\n- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"image: nginx:2.0\\n\"\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote nginx 2.0\n{example}"
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: stage/test\n      path: ./out\n- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"image: nginx:2.0\\n\"\n    overwrite: true\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote nginx 2.0\n{example}"
     )
 }
 

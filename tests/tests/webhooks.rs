@@ -458,7 +458,7 @@ spec:
           repoURL: "{gitops}"
           checkout: [{{branch: stage/test, create: true, path: ./out}}]
       - uses: file-write
-        config: {{path: ./out/freight, contents: "${{{{ ctx.targetFreight.name }}}}"}}
+        config: {{path: ./out/freight, contents: "${{{{ ctx.targetFreight.name }}}}", overwrite: true}}
       - uses: git-commit
         config: {{path: ./out, message: "test"}}
       - uses: git-push

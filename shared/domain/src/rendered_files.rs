@@ -1,5 +1,5 @@
 //! Names of the files `kustomize-build` writes into a directory, one per rendered
-//! resource: `<kind>-<name>.yaml`, built only from characters that are safe in one file
+//! resource (`<kind>-<name>.yaml` and Kargo's two output formats), built only from characters that are safe in one file
 //! name, so a resource can never name a path (no `/`, no `..`, nothing absolute).
 
 /// The longest part (kind or name) kept in a file name; the whole name stays far below
@@ -37,9 +37,75 @@ pub fn resource_file_name(kind: &str, name: &str, index: usize) -> String {
     }
 }
 
+/// What a rendered resource is named by: its `apiVersion`, `kind`, `metadata.namespace`
+/// and `metadata.name` (empty when absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceId {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Kargo's `outputFormat: kargo` (its default): `[<namespace>-]<kind>-<name>.yaml`, or
+/// `resource-<index>.yaml` when the kind or the name has nothing usable.
+pub fn kargo_file_name(resource: &ResourceId, index: usize) -> String {
+    let namespace = file_name_part(&resource.namespace);
+    match resource_file_name(&resource.kind, &resource.name, index) {
+        plain if namespace.is_empty() || plain.starts_with("resource-") => plain,
+        plain => format!("{namespace}-{plain}"),
+    }
+}
+
+/// Kargo's `outputFormat: kustomize`, kustomize's own naming:
+/// `[<namespace>_]<group>_<version>_<kind>_<name>.yaml` (no group for the core API), the
+/// namespace only when the resources span more than one; `resource-<index>.yaml` when
+/// the kind or the name has nothing usable.
+pub fn kustomize_file_name(resource: &ResourceId, several_namespaces: bool, index: usize) -> String {
+    let (kind, name) = (file_name_part(&resource.kind), file_name_part(&resource.name));
+    if kind.is_empty() || name.is_empty() {
+        return format!("resource-{index}.yaml");
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if several_namespaces {
+        parts.push(file_name_part(&resource.namespace));
+    }
+    parts.extend(resource.api_version.split('/').map(file_name_part));
+    parts.push(kind);
+    parts.push(name);
+    parts.retain(|p| !p.is_empty());
+    format!("{}.yaml", parts.join("_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id(api_version: &str, kind: &str, namespace: &str, name: &str) -> ResourceId {
+        ResourceId {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn given_kargo_format_when_named_then_the_namespace_leads() {
+        assert_eq!(kargo_file_name(&id("apps/v1", "Deployment", "prod", "web"), 0), "prod-deployment-web.yaml");
+        assert_eq!(kargo_file_name(&id("v1", "Namespace", "", "prod"), 1), "namespace-prod.yaml");
+        assert_eq!(kargo_file_name(&id("v1", "", "prod", "x"), 2), "resource-2.yaml");
+    }
+
+    #[test]
+    fn given_kustomize_format_when_named_then_group_version_kind_name() {
+        let deployment = id("apps/v1", "Deployment", "prod", "web");
+        assert_eq!(kustomize_file_name(&deployment, false, 0), "apps_v1_deployment_web.yaml");
+        assert_eq!(kustomize_file_name(&deployment, true, 0), "prod_apps_v1_deployment_web.yaml");
+        assert_eq!(kustomize_file_name(&id("v1", "ConfigMap", "", "c"), true, 1), "v1_configmap_c.yaml");
+        let climbing = kustomize_file_name(&id("../x/v1", "Kind", "", "../../n"), false, 3);
+        assert!(is_one_plain_file_name(&climbing), "{climbing}");
+    }
 
     fn is_one_plain_file_name(name: &str) -> bool {
         !name.is_empty()

@@ -23,7 +23,7 @@ fn git_tag_examples_tag_push_and_move_tags() {
     // Tagging after a commit, then pushing the tag.
     let workspace = tempfile::tempdir().unwrap();
     let template = format!(
-        "{clone}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 2\\n\"\n- uses: git-commit\n  as: commit\n  config:\n    path: ./out\n    message: \"Committing changes for release v1.0.0\"\n- uses: git-tag\n  config:\n    path: ./out\n    tag: v1.0.0\n- uses: git-push\n  config:\n    path: ./out\n    tag: v1.0.0\n"
+        "{clone}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 2\\n\"\n    overwrite: true\n- uses: git-commit\n  as: commit\n  config:\n    path: ./out\n    message: \"Committing changes for release v1.0.0\"\n- uses: git-tag\n  config:\n    path: ./out\n    tag: v1.0.0\n- uses: git-push\n  config:\n    path: ./out\n    tag: v1.0.0\n"
     );
     let outcome = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap();
     let committed = outcome.commit.clone();
@@ -37,13 +37,13 @@ fn git_tag_examples_tag_push_and_move_tags() {
     let retag = "- uses: git-tag\n  config:\n    path: ./out\n    tag: dev-team-a\n";
     let workspace = tempfile::tempdir().unwrap();
     let first = format!(
-        "{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n- uses: git-commit\n  config:\n    path: ./out\n    message: next\n{retag}"
+        "{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n    overwrite: true\n- uses: git-commit\n  config:\n    path: ./out\n    message: next\n{retag}"
     );
     let error = run_with(EngineRun::new(&freight), workspace.path(), &first).unwrap_err().to_string();
     assert!(error.contains("config.tag: \"dev-team-a\" already exists on another commit"), "{error}");
     let workspace = tempfile::tempdir().unwrap();
     let forced = format!(
-        "{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n- uses: git-commit\n  as: c\n  config:\n    path: ./out\n    message: next\n- uses: git-tag\n  as: moved\n  config:\n    path: ./out\n    tag: dev-team-a\n    force: true\n"
+        "{clone}{retag}- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"v: 3\\n\"\n    overwrite: true\n- uses: git-commit\n  as: c\n  config:\n    path: ./out\n    message: next\n- uses: git-tag\n  as: moved\n  config:\n    path: ./out\n    tag: dev-team-a\n    force: true\n"
     );
     let outcome = run_with(EngineRun::new(&freight), workspace.path(), &forced).unwrap();
     assert_eq!(outcome.outputs["moved"]["commit"], outcome.outputs["c"]["commit"]);

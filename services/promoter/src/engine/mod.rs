@@ -339,7 +339,8 @@ impl Run<'_> {
     }
 }
 
-/// `set-freight-alias`: `newAlias` for `freightID` (default: the freight being promoted).
+/// `set-freight-alias`: Kargo's `alias` for the freight `name` (Lading's own spelling,
+/// `newAlias` for `freightID`, is read too; the freight defaults to the one promoted).
 fn set_freight_alias(
     target: &FreightId,
     config: Value,
@@ -348,19 +349,35 @@ fn set_freight_alias(
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     struct Config {
+        #[serde(default)]
+        name: Option<String>,
         #[serde(default, rename = "freightID")]
         freight_id: Option<String>,
-        new_alias: String,
+        #[serde(default)]
+        alias: Option<String>,
+        #[serde(default)]
+        new_alias: Option<String>,
     }
     let config: Config = crate::steps::parse_config(config)?;
-    let freight = match &config.freight_id {
-        Some(id) => FreightId::parse(id).map_err(|e| format!("config.freightID: {e}"))?,
+    let (id_field, id) = match (config.name, config.freight_id) {
+        (Some(_), Some(_)) => return Err("config.name: set name or freightID, not both".to_owned()),
+        (Some(name), None) => ("config.name", Some(name)),
+        (None, id) => ("config.freightID", id),
+    };
+    let (alias_field, alias) = match (config.alias, config.new_alias) {
+        (Some(_), Some(_)) => return Err("config.alias: set alias or newAlias, not both".to_owned()),
+        (Some(alias), None) => ("config.alias", alias),
+        (None, Some(alias)) => ("config.newAlias", alias),
+        (None, None) => return Err("config.alias: is required".to_owned()),
+    };
+    let freight = match &id {
+        Some(id) => FreightId::parse(id).map_err(|e| format!("{id_field}: {e}"))?,
         None => target.clone(),
     };
-    lading_domain::names::validate_dns_label(&config.new_alias).map_err(|e| format!("config.newAlias: {e}"))?;
-    observer.set_freight_alias(&freight, &config.new_alias)?;
+    lading_domain::names::validate_dns_label(&alias).map_err(|e| format!("{alias_field}: {e}"))?;
+    observer.set_freight_alias(&freight, &alias)?;
     let mut outputs = Map::new();
-    outputs.insert("alias".to_owned(), json!(config.new_alias));
+    outputs.insert("alias".to_owned(), json!(alias));
     Ok(outputs)
 }
 

@@ -189,13 +189,14 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
                 message: format!("creating the workspace: {e}"),
             })
         })?;
+        let stage_vars = stage.vars();
         let input = PromotionInput {
             project: &created_owned.project,
             stage: &created_owned.stage,
             promotion: &created_owned.promotion,
             freight_id: &freight_id,
             freight: &freight,
-            vars: stage.vars(),
+            vars: &stage_vars,
             steps: &steps,
             author: &author,
             remotes: &remotes,

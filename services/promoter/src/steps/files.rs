@@ -26,20 +26,63 @@ pub fn copy(ctx: &StepContext<'_>, config: CopyConfig) -> Result<Map<String, Val
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteConfig {
-    path: String,
-    /// Fail when the path does not exist.
+    #[serde(default)]
+    path: Option<String>,
+    /// More paths (Kargo's), deleted after `path`.
+    #[serde(default)]
+    paths: Vec<String>,
+    /// The paths are doublestar globs, matched against every path of the workspace.
+    #[serde(default)]
+    paths_are_globs: bool,
+    /// Fail when a path does not exist (a glob: when it matches nothing).
     #[serde(default)]
     strict: bool,
 }
 
-/// `delete`: a file, a symlink (not what it points to) or a directory tree.
+/// `delete`: files, symlinks (not what they point to) or directory trees, named by
+/// `path` and `paths`, or matched by them as globs (`pathsAreGlobs`), as in Kargo.
 pub fn delete(ctx: &StepContext<'_>, config: DeleteConfig) -> Result<Map<String, Value>, String> {
-    let at = Field::new("config.path", &config.path);
-    let removed = ctx.workspace.remove(at, Path::new(&config.path))?;
-    if !removed && config.strict {
-        return Err(format!("config.path: {:?} does not exist", config.path));
+    let mut named: Vec<(String, &str)> = Vec::new();
+    if let Some(path) = &config.path {
+        named.push(("config.path".to_owned(), path));
+    }
+    named.extend(config.paths.iter().enumerate().map(|(i, p)| (format!("config.paths[{i}]"), p.as_str())));
+    if named.is_empty() {
+        return Err("config.path: is required (or config.paths)".to_owned());
+    }
+    if !config.paths_are_globs {
+        for (field, path) in &named {
+            let removed = ctx.workspace.remove(Field::new(field, path), Path::new(path))?;
+            if !removed && config.strict {
+                return Err(format!("{field}: {path:?} does not exist"));
+            }
+        }
+        return Ok(Map::new());
+    }
+    let mut matchers = Vec::new();
+    for (field, pattern) in &named {
+        let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("{field}: {pattern:?} is not a valid glob: {}", e.kind()))?;
+        matchers.push((field, *pattern, glob.compile_matcher()));
+    }
+    let all = ctx.workspace.all_paths(Field::new(&named[0].0, named[0].1))?;
+    let mut doomed = Vec::new();
+    for (field, pattern, matcher) in &matchers {
+        let matches: Vec<&std::path::PathBuf> = all.iter().filter(|p| matcher.is_match(p)).collect();
+        if matches.is_empty() && config.strict {
+            return Err(format!("{field}: no path matches {pattern:?}"));
+        }
+        doomed.extend(matches.into_iter().map(|p| (field.as_str(), *pattern, p)));
+    }
+    // Parents come first: a path inside a tree already removed is gone with it.
+    doomed.sort_by(|a, b| a.2.cmp(b.2));
+    doomed.dedup_by(|a, b| a.2 == b.2);
+    for (field, pattern, path) in doomed {
+        ctx.workspace.remove(Field::new(field, pattern), path)?;
     }
     Ok(Map::new())
 }
@@ -49,11 +92,18 @@ pub fn delete(ctx: &StepContext<'_>, config: DeleteConfig) -> Result<Map<String,
 pub struct FileWriteConfig {
     path: String,
     contents: String,
+    /// Replace a file that exists already (Kargo's; without it such a file is refused).
+    #[serde(default)]
+    overwrite: bool,
 }
 
-/// `file-write`: writes `contents` to `path`, creating directories on the way.
+/// `file-write`: writes `contents` to `path`, creating directories on the way; a file
+/// already there is replaced only with `overwrite`.
 pub fn file_write(ctx: &StepContext<'_>, config: FileWriteConfig) -> Result<Map<String, Value>, String> {
     let at = Field::new("config.path", &config.path);
+    if !config.overwrite && ctx.workspace.kind(at, Path::new(&config.path))?.is_some() {
+        return Err(format!("config.path: {:?} exists already; set overwrite to true to replace it", config.path));
+    }
     ctx.workspace.write(at, Path::new(&config.path), config.contents)?;
     Ok(Map::new())
 }

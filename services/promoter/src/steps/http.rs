@@ -1,8 +1,10 @@
 //! `http`: calls an HTTP endpoint and decides success from the response.
 //!
-//! `successExpression`, `failureExpression` and `outputs[].fromExpression` are CEL over
-//! `response.status`, `response.headers` (lowercase names) and `response.body` (JSON when
-//! it parses, text otherwise). A matching failure expression fails the step; a success
+//! `successExpression`, `failureExpression`, `errorExpression` and
+//! `outputs[].fromExpression` are CEL over `response.status`, `response.headers`
+//! (lowercase names) and `response.body`: read as its `Content-Type` (or
+//! `responseContentType`) says, JSON, YAML or text; for any other type JSON when it
+//! parses, text otherwise. `errorExpression` gives the message of a matched failure. A matching failure expression fails the step; a success
 //! expression that is false fails it too (so `retry` can poll); with neither, any 2xx
 //! status succeeds.
 //!
@@ -59,6 +61,53 @@ pub struct Config {
     failure_expression: Option<String>,
     #[serde(default)]
     outputs: Vec<Output>,
+    /// How to read the body (Kargo's): `application/json`, `application/yaml` or
+    /// `text/plain`, in place of the response's own `Content-Type`.
+    #[serde(default)]
+    response_content_type: Option<String>,
+    /// A message drawn from the response for the error when `failureExpression` matches.
+    #[serde(default)]
+    error_expression: Option<String>,
+}
+
+/// How a response body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    Yaml,
+    Text,
+    /// JSON when it parses, text otherwise (an unknown or missing media type).
+    JsonOrText,
+}
+
+/// The format for a media type (parameters such as `charset` ignored).
+fn body_format(media_type: &str) -> BodyFormat {
+    let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => BodyFormat::Json,
+        "application/yaml" | "text/yaml" | "application/x-yaml" => BodyFormat::Yaml,
+        "text/plain" => BodyFormat::Text,
+        _ => BodyFormat::JsonOrText,
+    }
+}
+
+/// The body as the expressions see it. A body declared JSON or YAML (by the response,
+/// or by `responseContentType`) that does not parse is an error naming where the
+/// declaration came from.
+fn read_body_as(text: String, format: BodyFormat, declared_by: &str) -> Result<Value, String> {
+    if text.is_empty() {
+        return Ok(Value::String(text));
+    }
+    match format {
+        BodyFormat::Json => {
+            serde_json::from_str(&text).map_err(|e| format!("{declared_by}: the response body is not JSON: {e}"))
+        }
+        BodyFormat::Yaml => {
+            serde_saphyr::from_str(&text).map_err(|e| format!("{declared_by}: the response body is not YAML: {e}"))
+        }
+        BodyFormat::Text => Ok(Value::String(text)),
+        BodyFormat::JsonOrText => Ok(serde_json::from_str(&text).unwrap_or(Value::String(text))),
+    }
 }
 
 fn call(config: &Config, budget: &HttpStepBudget) -> Result<Value, String> {
@@ -92,7 +141,18 @@ fn call(config: &Config, budget: &HttpStepBudget) -> Result<Value, String> {
         .collect();
     let bytes = read_body(&mut response, budget.max_response, &action, &timeouts).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let (format, declared_by) = match &config.response_content_type {
+        Some(declared) => (body_format(declared), "config.responseContentType"),
+        None => {
+            (body_format(headers.get("content-type").and_then(Value::as_str).unwrap_or_default()), "its Content-Type")
+        }
+    };
+    let body = match read_body_as(text, format, declared_by) {
+        Ok(body) => body,
+        // A server that mislabels its body is read as text, as an unknown type is.
+        Err(_) if config.response_content_type.is_none() => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) => return Err(format!("{action}: {e}")),
+    };
     Ok(json!({"status": status, "headers": headers, "body": body}))
 }
 
@@ -142,7 +202,17 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         if let Some(expression) = &config.failure_expression
             && holds(expressions, expression, "failureExpression")?
         {
-            return Err(format!("failureExpression {expression:?} matched (status {status})"));
+            // As in Kargo, an error expression that cannot be evaluated adds nothing.
+            let message = config
+                .error_expression
+                .as_deref()
+                .and_then(|e| expressions.evaluate("config.errorExpression", e).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .filter(|m| !m.is_empty());
+            return Err(match message {
+                Some(message) => format!("failureExpression {expression:?} matched (status {status}): {message}"),
+                None => format!("failureExpression {expression:?} matched (status {status})"),
+            });
         }
         match &config.success_expression {
             Some(expression) if !holds(expressions, expression, "successExpression")? => {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use lading_domain::kustomization::{ReferenceKind, references};
-use lading_domain::rendered_files::resource_file_name;
+use lading_domain::rendered_files::{ResourceId, kargo_file_name, kustomize_file_name};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -31,6 +31,11 @@ const MAX_KUSTOMIZATIONS: usize = 500;
 pub struct BuildConfig {
     path: String,
     out_path: String,
+    /// How the files of a directory `outPath` are named (Kargo's): `kargo` (the
+    /// default), `[<namespace>-]<kind>-<name>.yaml`; `kustomize`,
+    /// `[<namespace>_]<group>_<version>_<kind>_<name>.yaml`.
+    #[serde(default)]
+    output_format: Option<String>,
 }
 
 /// Why a kustomization is not rendered. Each names the step's `config.path`, the
@@ -131,14 +136,19 @@ fn render(workspace: &Workspace, dir: &Path, cancel: &lading_remote::Cancellatio
     Err(format!("neither kustomize nor kubectl is installed ({})", missing.join(", ")))
 }
 
-fn document_file_name(document: &str, index: usize) -> String {
+fn resource_id(document: &str) -> ResourceId {
     let value: Value = serde_saphyr::from_str(document).unwrap_or(Value::Null);
     let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
-    resource_file_name(&text("/kind"), &text("/metadata/name"), index)
+    ResourceId {
+        api_version: text("/apiVersion"),
+        kind: text("/kind"),
+        namespace: text("/metadata/namespace"),
+        name: text("/metadata/name"),
+    }
 }
 
 /// `kustomize-build`: to one file when `outPath` ends in `.yaml`/`.yml`, otherwise one
-/// file per resource in that directory.
+/// file per resource in that directory, named as `outputFormat` says.
 pub fn build(ctx: &StepContext<'_>, config: BuildConfig) -> Result<Map<String, Value>, String> {
     let at = Field::new("config.path", &config.path);
     let dir = ctx.workspace.canonical(at, Path::new(&config.path))?;
@@ -151,11 +161,29 @@ pub fn build(ctx: &StepContext<'_>, config: BuildConfig) -> Result<Map<String, V
     if config.out_path.ends_with(".yaml") || config.out_path.ends_with(".yml") {
         ctx.workspace.write(out, out_path, rendered)?;
     } else {
+        let kustomize_format = match config.output_format.as_deref() {
+            None | Some("kargo") => false,
+            Some("kustomize") => true,
+            Some(other) => return Err(format!("config.outputFormat: {other:?} is not one of kargo, kustomize")),
+        };
         ctx.workspace.create_dir_all(out, out_path)?;
-        for (i, document) in rendered.split("\n---\n").enumerate().filter(|(_, d)| !d.trim().is_empty()) {
-            let body = document.trim_start_matches("---\n");
-            let file = out_path.join(document_file_name(body, i));
-            ctx.workspace.write(out, &file, format!("{}\n", body.trim_end()))?;
+        let documents: Vec<(usize, &str, ResourceId)> = rendered
+            .split("\n---\n")
+            .enumerate()
+            .filter(|(_, d)| !d.trim().is_empty())
+            .map(|(i, d)| {
+                let body = d.trim_start_matches("---\n");
+                (i, body, resource_id(body))
+            })
+            .collect();
+        let namespaces: HashSet<&str> = documents.iter().map(|(_, _, id)| id.namespace.as_str()).collect();
+        for (i, body, id) in &documents {
+            let name = if kustomize_format {
+                kustomize_file_name(id, namespaces.len() > 1, *i)
+            } else {
+                kargo_file_name(id, *i)
+            };
+            ctx.workspace.write(out, &out_path.join(name), format!("{}\n", body.trim_end()))?;
         }
     }
     Ok(Map::new())

@@ -25,7 +25,7 @@ fn from(stages: &[&str]) -> FreightSources {
 }
 
 fn stage_spec(requests: Vec<RequestedFreight>) -> StageSpec {
-    StageSpec { requested_freight: requests, promotion_template: None, verification: None }
+    StageSpec { requested_freight: requests, ..StageSpec::default() }
 }
 
 fn auto(selector: &str) -> Vec<PromotionPolicy> {

@@ -25,15 +25,16 @@ const HTTP_VARIABLES: [&str; 1] = ["response"];
 pub(super) fn check(spec: &Spec) -> Result<(), FieldError> {
     on_expression_stack(|| match spec {
         Spec::Stage(stage) => {
-            let template_vars: Vec<&str> = stage.vars().iter().map(|v| v.name.as_str()).collect();
-            for (i, var) in stage.vars().iter().enumerate() {
+            let stage_vars = stage.vars();
+            let template_vars: Vec<&str> = stage_vars.iter().map(|v| v.name.as_str()).collect();
+            for (i, var) in stage_vars.iter().enumerate() {
                 let scope = Scope {
                     vars: Some(template_vars[..i].to_vec()),
                     outputs: Some(Vec::new()),
                     no_output: "template variables are evaluated before any step runs",
                     task: Task::Outside,
                 };
-                check_template(&format!("spec.promotionTemplate.spec.vars[{i}].value"), &var.value, &scope)?;
+                check_template(&format!("{}.value", stage.var_field(i)), &var.value, &scope)?;
             }
             check_steps(stage.steps(), "spec.promotionTemplate.spec.steps", |steps, i, step_vars| Scope {
                 vars: Some(template_vars.iter().copied().chain(step_vars.iter().copied()).collect()),

@@ -200,6 +200,7 @@ mod tests {
     fn unknown_warehouses_stages_and_tasks_are_named_with_their_fields() {
         // Given a stage that takes from warehouse "app" and stage "test", and runs task "t",
         let spec = StageSpec {
+            vars: vec![],
             requested_freight: vec![RequestedFreight {
                 origin: FreightOriginRef { kind: "Warehouse".into(), name: "app".into() },
                 sources: FreightSources { stages: vec!["test".into()], ..Default::default() },

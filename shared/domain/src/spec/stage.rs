@@ -258,6 +258,11 @@ pub struct Verification {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StageSpec {
+    /// Variables for every step of the stage's promotions and for its verification's
+    /// arguments (Kargo's `spec.vars`); the promotion template's come after them, so they
+    /// may use and override these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<PromotionVariable>,
     #[serde(default)]
     pub requested_freight: Vec<RequestedFreight>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,8 +286,19 @@ impl StageSpec {
         self.promotion_template.as_ref().map_or(&[], |t| t.spec.steps.as_slice())
     }
 
-    pub fn vars(&self) -> &[PromotionVariable] {
-        self.promotion_template.as_ref().map_or(&[], |t| t.spec.vars.as_slice())
+    /// Every variable the steps see, in the order they are evaluated: the stage's
+    /// `spec.vars`, then the promotion template's (a later one of the same name wins).
+    pub fn vars(&self) -> Vec<PromotionVariable> {
+        let template = self.promotion_template.as_ref().map_or(&[][..], |t| t.spec.vars.as_slice());
+        self.vars.iter().chain(template).cloned().collect()
+    }
+
+    /// The field of the `index`th of [`StageSpec::vars`].
+    pub fn var_field(&self, index: usize) -> String {
+        match index.checked_sub(self.vars.len()) {
+            None => format!("spec.vars[{index}]"),
+            Some(i) => format!("spec.promotionTemplate.spec.vars[{i}]"),
+        }
     }
 }
 
@@ -400,7 +416,7 @@ pub(super) fn parse(stage_name: &str, value: Value) -> Result<StageSpec, FieldEr
     validate_steps(spec.steps(), "spec.promotionTemplate.spec.steps", true)?;
     for (i, var) in spec.vars().iter().enumerate() {
         if var.name.is_empty() {
-            return Err(FieldError::new(format!("spec.promotionTemplate.spec.vars[{i}].name"), "is required"));
+            return Err(FieldError::new(format!("{}.name", spec.var_field(i)), "is required"));
         }
     }
     if let Some(verification) = &spec.verification {

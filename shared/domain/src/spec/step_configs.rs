@@ -3,8 +3,8 @@
 //! named with its path (`spec.promotionTemplate.spec.steps[2].config.prNumber`).
 //!
 //! Any string holding `${{` may stand where another type is expected: its expression
-//! is evaluated when the step runs, and the step checks the result then. Steps without
-//! a schema here are checked when they run.
+//! is evaluated when the step runs, and the step checks the result then. Every step
+//! Lading runs has a schema here but `compose-output`, whose config is any mapping.
 
 use serde_json::Value;
 
@@ -164,6 +164,104 @@ const HELM_TEMPLATE: &[FieldShape] = &[
     opt("setValues", Shape::List(&SET_VALUE)),
 ];
 
+const CHECKOUT: Shape = Shape::Object(&[
+    opt("branch", Shape::Str),
+    opt("commit", Shape::Str),
+    opt("tag", Shape::Str),
+    opt("create", Shape::Bool),
+    opt("sparse", Shape::List(&Shape::Str)),
+    req("path", Shape::Str),
+]);
+
+const GIT_CLONE: &[FieldShape] = &[
+    req("repoURL", Shape::Str),
+    opt("checkout", Shape::List(&CHECKOUT)),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+    opt("insecureSkipTlsVerify", Shape::Bool),
+];
+
+const GIT_COMMIT: &[FieldShape] = &[
+    req("path", Shape::Str),
+    req("message", Shape::Str),
+    opt("author", Shape::Object(&[opt("name", Shape::Str), opt("email", Shape::Str)])),
+];
+
+const GIT_PUSH: &[FieldShape] = &[
+    req("path", Shape::Str),
+    opt("targetBranch", Shape::Str),
+    opt("generateTargetBranch", Shape::Bool),
+    opt("maxAttempts", Shape::Int(1)),
+    opt("tag", Shape::Str),
+];
+
+const PATH_ONLY: &[FieldShape] = &[req("path", Shape::Str)];
+
+const COPY: &[FieldShape] = &[req("inPath", Shape::Str), req("outPath", Shape::Str)];
+
+const DELETE: &[FieldShape] = &[
+    opt("path", Shape::Str),
+    opt("paths", Shape::List(&Shape::Str)),
+    opt("pathsAreGlobs", Shape::Bool),
+    opt("strict", Shape::Bool),
+];
+
+const FILE_WRITE: &[FieldShape] =
+    &[req("path", Shape::Str), req("contents", Shape::Str), opt("overwrite", Shape::Bool)];
+
+const FAIL: &[FieldShape] = &[opt("message", Shape::Str)];
+
+const UPDATE: Shape = Shape::Object(&[req("key", Shape::Str), req("value", Shape::Any)]);
+
+/// `yaml-update`, `json-update`, `toml-update`.
+const STRUCTURED_UPDATE: &[FieldShape] = &[req("path", Shape::Str), req("updates", Shape::List(&UPDATE))];
+
+const IMAGE_UPDATE: Shape = Shape::Object(&[
+    req("image", Shape::Str),
+    opt("tag", Shape::Str),
+    opt("digest", Shape::Str),
+    opt("useDigest", Shape::Bool),
+    opt("newName", Shape::Str),
+]);
+
+const KUSTOMIZE_SET_IMAGE: &[FieldShape] = &[req("path", Shape::Str), req("images", Shape::List(&IMAGE_UPDATE))];
+
+const KUSTOMIZE_BUILD: &[FieldShape] =
+    &[req("path", Shape::Str), req("outPath", Shape::Str), opt("outputFormat", Shape::OneOf(&["kargo", "kustomize"]))];
+
+const CHART_UPDATE: Shape =
+    Shape::Object(&[req("repository", Shape::Str), req("name", Shape::Str), opt("version", Shape::Str)]);
+
+const HELM_UPDATE_CHART: &[FieldShape] = &[req("path", Shape::Str), req("charts", Shape::List(&CHART_UPDATE))];
+
+const HTTP: &[FieldShape] = &[
+    req("url", Shape::Str),
+    opt("method", Shape::Str),
+    opt("headers", Shape::List(&NAME_VALUE)),
+    opt("queryParams", Shape::List(&NAME_VALUE)),
+    opt("body", Shape::Str),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+    opt("insecureSkipTlsVerify", Shape::Bool),
+    opt("timeout", Shape::Str),
+    opt("successExpression", Shape::Str),
+    opt("failureExpression", Shape::Str),
+    opt("errorExpression", Shape::Str),
+    opt("responseContentType", Shape::OneOf(&["application/json", "application/yaml", "text/plain"])),
+    opt("outputs", Shape::List(&PARSE_OUTPUT)),
+];
+
+/// Kargo's `{name, alias}`, and Lading's `{freightID, newAlias}` (one of each pair).
+const SET_FREIGHT_ALIAS: &[FieldShape] =
+    &[opt("name", Shape::Str), opt("freightID", Shape::Str), opt("alias", Shape::Str), opt("newAlias", Shape::Str)];
+
+/// Fields of which a step's config needs exactly one (a `oneOf` of Kargo's schemas).
+fn one_of_required(uses: &str) -> &'static [&'static [&'static str]] {
+    match uses {
+        "delete" => &[&["path", "paths"]],
+        "set-freight-alias" => &[&["alias", "newAlias"], &["name", "freightID"]],
+        _ => &[],
+    }
+}
+
 /// The config schema of step `uses`, when it has one here.
 pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
     Some(match uses {
@@ -179,6 +277,21 @@ pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
         "helm-template" => HELM_TEMPLATE,
         "argocd-update" => ARGOCD_UPDATE,
         "argocd-wait" => ARGOCD_WAIT,
+        "git-clone" => GIT_CLONE,
+        "git-commit" => GIT_COMMIT,
+        "git-push" => GIT_PUSH,
+        "git-clear" => PATH_ONLY,
+        "copy" => COPY,
+        "delete" => DELETE,
+        "file-write" => FILE_WRITE,
+        "fail" => FAIL,
+        "yaml-update" | "json-update" | "toml-update" => STRUCTURED_UPDATE,
+        "kustomize-set-image" => KUSTOMIZE_SET_IMAGE,
+        "kustomize-build" => KUSTOMIZE_BUILD,
+        "helm-update-chart" => HELM_UPDATE_CHART,
+        "http" => HTTP,
+        "set-freight-alias" => SET_FREIGHT_ALIAS,
+        // `compose-output` takes any mapping: its fields are its outputs.
         _ => return None,
     })
 }
@@ -250,7 +363,31 @@ fn check(shape: &Shape, value: &Value, field: &str) -> Result<(), FieldError> {
 pub fn validate_config(uses: &str, config: Option<&Value>, field: &str) -> Result<(), FieldError> {
     let Some(fields) = schema(uses) else { return Ok(()) };
     let empty = Value::Object(serde_json::Map::new());
-    check(&Shape::Object(fields), config.unwrap_or(&empty), field)
+    let config = config.unwrap_or(&empty);
+    check(&Shape::Object(fields), config, field)?;
+    if is_expression(config) {
+        return Ok(());
+    }
+    for names in one_of_required(uses) {
+        let set: Vec<&str> = names.iter().copied().filter(|n| config.get(n).is_some()).collect();
+        let required = uses != "set-freight-alias" || names[0] == "alias";
+        match set.len() {
+            0 if required => {
+                return Err(FieldError::new(
+                    format!("{field}.{}", names[0]),
+                    format!("is required (or {})", names[1..].join(", ")),
+                ));
+            }
+            0 | 1 => {}
+            _ => {
+                return Err(FieldError::new(
+                    format!("{field}.{}", set[1]),
+                    format!("set either {} or {}, not both", set[0], set[1]),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -324,8 +461,88 @@ mod tests {
         );
     }
 
+    fn given_compose_output_when_checked_then_any_mapping_passes() {
+        validate_config("compose-output", Some(&json!({"whatever": 1})), "config").unwrap();
+    }
+
     #[test]
-    fn given_a_step_without_schema_when_checked_then_anything_passes() {
-        validate_config("git-clone", Some(&json!({"whatever": 1})), "config").unwrap();
+    fn given_every_older_step_when_its_config_is_bad_then_the_path_is_named() {
+        // Given a bad config of each step that was checked only when it ran,
+        // when checked at apply, then the error names the field and the reason.
+        let cases = [
+            ("git-clone", json!({"repoURL": "r", "blobby": true}), "config.blobby: unknown field"),
+            (
+                "git-clone",
+                json!({"repoURL": "r", "checkout": [{"branch": "main"}]}),
+                "config.checkout[0].path: is required",
+            ),
+            ("git-commit", json!({"path": "out"}), "config.message: is required"),
+            ("git-push", json!({"path": "out", "maxAttempts": "3"}), "config.maxAttempts: must be an integer"),
+            ("git-clear", json!({}), "config.path: is required"),
+            ("copy", json!({"inPath": "a", "outPath": 1}), "config.outPath: must be a string"),
+            ("delete", json!({"strict": true}), "config.path: is required (or paths)"),
+            ("delete", json!({"paths": "a"}), "config.paths: must be a list"),
+            (
+                "file-write",
+                json!({"path": "a", "contents": "x", "overwrite": "yes"}),
+                "config.overwrite: must be a boolean",
+            ),
+            ("fail", json!({"reason": "x"}), "config.reason: unknown field"),
+            ("yaml-update", json!({"path": "a", "updates": [{"key": "k"}]}), "config.updates[0].value: is required"),
+            ("json-update", json!({"path": "a", "updates": {}}), "config.updates: must be a list"),
+            ("toml-update", json!({"updates": []}), "config.path: is required"),
+            (
+                "kustomize-set-image",
+                json!({"path": "a", "images": [{"tag": "v1"}]}),
+                "config.images[0].image: is required",
+            ),
+            (
+                "kustomize-build",
+                json!({"path": "a", "outPath": "b", "outputFormat": "helm"}),
+                "config.outputFormat: \"helm\" is not one of",
+            ),
+            (
+                "helm-update-chart",
+                json!({"path": "a", "charts": [{"name": "c"}]}),
+                "config.charts[0].repository: is required",
+            ),
+            (
+                "http",
+                json!({"url": "u", "responseContentType": "text/html"}),
+                "config.responseContentType: \"text/html\" is not one of",
+            ),
+            ("http", json!({"url": "u", "errorExpression": 1}), "config.errorExpression: must be a string"),
+            ("set-freight-alias", json!({"name": "f"}), "config.alias: is required (or newAlias)"),
+            (
+                "set-freight-alias",
+                json!({"alias": "a", "newAlias": "b"}),
+                "config.newAlias: set either alias or newAlias",
+            ),
+        ];
+        for (uses, config, wanted) in cases {
+            let got = error(uses, config);
+            assert!(got.starts_with(wanted), "{uses}: {got:?} does not start with {wanted:?}");
+        }
+    }
+
+    #[test]
+    fn given_kargo_fields_of_older_steps_when_checked_then_they_pass() {
+        let ok = [
+            ("delete", json!({"paths": ["a/*.yaml", "b/**"], "pathsAreGlobs": true, "strict": true})),
+            ("file-write", json!({"path": "a", "contents": "x", "overwrite": true})),
+            ("kustomize-build", json!({"path": "a", "outPath": "b", "outputFormat": "kustomize"})),
+            (
+                "http",
+                json!({"url": "u", "responseContentType": "application/yaml", "errorExpression": "response.body.msg"}),
+            ),
+            ("git-push", json!({"path": "out", "tag": "v1.0.0"})),
+            ("set-freight-alias", json!({"name": "${{ ctx.targetFreight.name }}", "alias": "prod-ready"})),
+            ("yaml-update", json!({"path": "a", "updates": [{"key": "k", "value": 3}]})),
+            ("git-clone", json!({"repoURL": "${{ vars.repo }}", "checkout": "${{ vars.checkouts }}"})),
+        ];
+        for (uses, config) in ok {
+            validate_config(uses, Some(&config), "config")
+                .unwrap_or_else(|e| panic!("{uses}: {}: {}", e.field, e.reason));
+        }
     }
 }

@@ -58,6 +58,7 @@ spec:
         as: commit
         config:
           path: ./out
+          message: promote
 "#;
 
 fn error_of(text: &str) -> ManifestError {
@@ -218,7 +219,7 @@ fn promotion_policy_selectors_are_checked() {
 #[test]
 fn promotion_tasks_validate_like_stage_steps() {
     let ok = parse_manifests(yaml(
-        "apiVersion: kargo.akuity.io/v1alpha1\nkind: PromotionTask\nmetadata: {name: promote, namespace: p}\nspec:\n  vars:\n  - name: repo\n  steps:\n  - uses: git-clone\n    as: clone\n---\napiVersion: lading.dev/v1alpha1\nkind: ClusterPromotionTask\nmetadata: {name: shared}\nspec:\n  steps:\n  - uses: fail\n",
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: PromotionTask\nmetadata: {name: promote, namespace: p}\nspec:\n  vars:\n  - name: repo\n  steps:\n  - uses: git-clone\n    as: clone\n    config: {repoURL: \"${{ vars.repo }}\"}\n---\napiVersion: lading.dev/v1alpha1\nkind: ClusterPromotionTask\nmetadata: {name: shared}\nspec:\n  steps:\n  - uses: fail\n",
     ))
     .unwrap();
     assert_eq!(ok[0].kind(), Kind::PromotionTask);

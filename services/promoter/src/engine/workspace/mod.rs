@@ -256,6 +256,26 @@ impl Workspace {
         Ok(())
     }
 
+    /// Every entry of the workspace, as workspace-relative paths, parents before their
+    /// children; symlinks are listed, never followed.
+    pub fn all_paths(&self, at: Field<'_>) -> Result<Vec<PathBuf>, WorkspaceError> {
+        let mut paths = Vec::new();
+        let mut pending = vec![PathBuf::new()];
+        while let Some(dir) = pending.pop() {
+            let listing = if dir.as_os_str().is_empty() { self.root.entries() } else { self.root.read_dir(&dir) };
+            for item in listing.map_err(|e| at.error("listing", e))? {
+                let item = item.map_err(|e| at.error("listing", e))?;
+                let path = dir.join(item.file_name());
+                if item.file_type().map_err(|e| at.error("listing", e))?.is_dir() {
+                    pending.push(path.clone());
+                }
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        Ok(paths)
+    }
+
     /// Whether the directory `path` holds nothing.
     pub fn is_empty_dir(&self, at: Field<'_>, path: &Path) -> Result<bool, WorkspaceError> {
         self.prepare(path, Scope::Tree)?;

@@ -34,7 +34,7 @@ fn validate(yaml: &str) -> Result<(), ManifestError> {
 
 #[test]
 fn kargo_expressions_that_can_run_are_accepted() {
-    let steps = "      - uses: git-clone\n        as: clone\n        config:\n          repoURL: ${{ vars.app }}\n          checkout:\n          - branch: stage/${{ ctx.stage }}\n      - uses: yaml-update\n        as: open-pr\n        vars:\n        - name: tag\n          value: ${{ commitFrom(vars.app).ID }}\n        - name: quoted\n          value: ${{ quote(vars.tag) }}\n        if: ${{ status('clone') == 'Succeeded' && success() }}\n        config:\n          path: ./out/values.yaml\n          updates:\n          - key: image.tag\n            value: ${{ vars.tag }}-${{ outputs['clone'].commit }}\n      - uses: http\n        if: always()\n        config:\n          url: https://example.com/${{ ctx.targetFreight.name }}\n          successExpression: response.status == 200 && [1, 2].exists(x, x == 2)\n          outputs:\n          - name: pr\n            fromExpression: response.body.number\n      - uses: fail\n        config:\n          message: ${{ outputs['open-pr'].number + semverDiff('1.0.0', '2.0.0') }}\n";
+    let steps = "      - uses: git-clone\n        as: clone\n        config:\n          repoURL: ${{ vars.app }}\n          checkout:\n          - branch: stage/${{ ctx.stage }}\n            path: ./out\n      - uses: yaml-update\n        as: open-pr\n        vars:\n        - name: tag\n          value: ${{ commitFrom(vars.app).ID }}\n        - name: quoted\n          value: ${{ quote(vars.tag) }}\n        if: ${{ status('clone') == 'Succeeded' && success() }}\n        config:\n          path: ./out/values.yaml\n          updates:\n          - key: image.tag\n            value: ${{ vars.tag }}-${{ outputs['clone'].commit }}\n      - uses: http\n        if: always()\n        config:\n          url: https://example.com/${{ ctx.targetFreight.name }}\n          successExpression: response.status == 200 && [1, 2].exists(x, x == 2)\n          outputs:\n          - name: pr\n            fromExpression: response.body.number\n      - uses: fail\n        config:\n          message: ${{ outputs['open-pr'].number + semverDiff('1.0.0', '2.0.0') }}\n";
     validate(&stage(VARS, steps)).unwrap();
     let in_task = "  - uses: git-clone\n    as: open-pr\n    config:\n      repoURL: ${{ vars.repoURL }}-${{ vars.fromTheStage }}-${{ outputs.stageStep.x }}\n  - uses: fail\n    config:\n      message: ${{ task.outputs['open-pr'].prNumber }}\n";
     validate(&task(in_task)).unwrap();
@@ -91,7 +91,10 @@ fn cases() -> Vec<Case> {
             name: "the output of a step that comes later",
             yaml: stage(
                 VARS,
-                &format!("{}      - uses: git-push\n        as: push\n", step("${{ outputs.push.commit }}")),
+                &format!(
+                    "{}      - uses: git-push\n        as: push\n        config:\n          path: ./out\n",
+                    step("${{ outputs.push.commit }}")
+                ),
             ),
             field: out,
             reason: "${{ outputs.push.commit }}: outputs.push at column 1 cannot exist: no earlier step has it as its `as`",
@@ -142,7 +145,7 @@ fn cases() -> Vec<Case> {
             name: "a template variable naming a step output",
             yaml: stage(
                 "      - name: sha\n        value: ${{ outputs.clone.commit }}\n",
-                "      - uses: git-clone\n        as: clone\n",
+                "      - uses: git-clone\n        as: clone\n        config:\n          repoURL: https://example.com/r.git\n",
             ),
             field: "spec.promotionTemplate.spec.vars[0].value",
             reason: "${{ outputs.clone.commit }}: outputs.clone at column 1 cannot exist: template variables are evaluated before any step runs",
@@ -160,7 +163,7 @@ fn cases() -> Vec<Case> {
             name: "an http output naming a variable it does not have",
             yaml: stage(
                 VARS,
-                "      - uses: http\n        config:\n          url: https://example.com\n          outputs:\n          - name: n\n            fromExpression: vars.app\n",
+                "      - uses: http\n        config:\n          url: https://example.com\n          outputs:\n          - name: number\n            fromExpression: vars.app\n",
             ),
             field: "spec.promotionTemplate.spec.steps[0].config.outputs[0].fromExpression",
             reason: "\"vars.app\": unknown variable vars at column 1; known here: response",
@@ -245,4 +248,45 @@ fn generic_receiver_expressions_see_the_request_and_are_checked_at_apply() {
     let error = validate(&generic_receiver(secret)).unwrap_err();
     assert_eq!(error.field, "spec.webhookReceivers[0].generic.actions[0].targetSelectionCriteria[0].name");
     assert!(error.reason.contains("unknown function secret"), "{}", error.reason);
+}
+
+/// A stage with `spec.vars`, template `vars` and one `fail` step whose message is `message`.
+fn stage_with_spec_vars(spec_vars: &str, template_vars: &str, message: &str) -> String {
+    format!(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata:\n  name: test\n  namespace: demo\nspec:\n  vars:\n{spec_vars}  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      vars:\n{template_vars}      steps:\n      - uses: fail\n        config:\n          message: {message:?}\n  verification:\n    args:\n    - name: where\n      value: ${{{{ vars.env }}}}\n"
+    )
+}
+
+#[test]
+fn stage_vars_are_seen_by_the_template_vars_the_steps_and_the_verification_args() {
+    // Given a stage whose spec.vars define env and base, and whose template vars use them,
+    let spec_vars = "  - name: env\n    value: prod\n  - name: base\n    value: https://example.com/${{ vars.env }}\n";
+    let template_vars = "      - name: url\n        value: ${{ vars.base }}/app\n";
+    // when a step uses both kinds, then the stage applies;
+    validate(&stage_with_spec_vars(spec_vars, template_vars, "${{ vars.url }} in ${{ vars.env }}")).unwrap();
+    // when a stage var uses one defined after it, then the error names spec.vars[0].
+    let backwards = "  - name: env\n    value: ${{ vars.base }}\n  - name: base\n    value: b\n";
+    let error = validate(&stage_with_spec_vars(backwards, template_vars, "x")).unwrap_err().to_string();
+    assert!(error.contains("spec.vars[0].value"), "{error}");
+    // when a step names a variable nobody defines, then it is refused.
+    let error = validate(&stage_with_spec_vars(spec_vars, template_vars, "${{ vars.nope }}")).unwrap_err().to_string();
+    assert!(error.contains("promotionTemplate.spec.steps[0].config.message"), "{error}");
+}
+
+#[test]
+fn stage_vars_come_before_the_template_vars_which_override_them() {
+    let yaml = stage_with_spec_vars(
+        "  - name: env\n    value: prod\n  - name: who\n    value: stage\n",
+        "      - name: who\n        value: template\n",
+        "x",
+    );
+    let value: Value = serde_saphyr::from_str(&yaml).unwrap();
+    let manifest = validate_manifest(1, value).unwrap();
+    let crate::spec::Spec::Stage(spec) = manifest.spec else { panic!("a stage") };
+    let names: Vec<(&str, &str)> = spec.vars.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
+    assert_eq!(names, [("env", "prod"), ("who", "stage")]);
+    let all: Vec<(String, String)> = spec.vars().into_iter().map(|v| (v.name, v.value)).collect();
+    assert_eq!(all.last().unwrap(), &("who".to_owned(), "template".to_owned()), "the template's come last and win");
+    assert_eq!(spec.var_field(1), "spec.vars[1]");
+    assert_eq!(spec.var_field(2), "spec.promotionTemplate.spec.vars[0]");
 }
