@@ -45,6 +45,16 @@ impl TestNats {
         self.server.as_mut().expect("running").restart().await.unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// Kills the server (SIGKILL); [`TestNats::resume`] starts it again.
+    pub async fn kill(&mut self) {
+        self.server.as_mut().expect("running").kill().await;
+    }
+
+    /// Starts a killed server again on the same port with the same store.
+    pub async fn resume(&mut self) {
+        self.server.as_mut().expect("killed").resume().await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// A plain NATS client connected as `admin`.
     pub async fn client(&self) -> async_nats::Client {
         let (url, credentials) = lading_bus::nats_users::split_credentials(&self.url());

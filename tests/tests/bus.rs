@@ -419,3 +419,35 @@ async fn an_outcome_retried_after_the_deduplication_window_is_stored_once() {
     // A plain publish would have stored it again: the guard is the subject's last message.
     assert!(matches!(bus.publish(&outcome, &trace).await.unwrap(), Published::Stored(_)));
 }
+
+/// Longer than publishes were once retried before a decided fact was dropped (~15 s).
+const LONG_OUTAGE: Duration = Duration::from_secs(17);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decided_fact_survives_a_nats_outage_longer_than_the_old_give_up_and_is_stored_once() {
+    let mut nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let trace = lading_bus::tracing_context::new_root();
+    let shutdown = Shutdown::new();
+    nats.kill().await;
+    // The service decided while NATS is away.
+    let publishing = {
+        let (bus, shutdown) = (bus.clone(), shutdown.clone());
+        tokio::spawn(async move { bus.publish_until_stored(&refresh("decided"), &trace, &shutdown).await })
+    };
+    // The outage is the fault injected, so its length is real time.
+    tokio::time::sleep(LONG_OUTAGE).await;
+    assert!(!publishing.is_finished(), "the publish gave up during the outage: {:?}", publishing.await);
+    nats.resume().await;
+    let published = tokio::time::timeout(Duration::from_secs(30), publishing)
+        .await
+        .expect("stored soon after NATS came back")
+        .unwrap()
+        .expect("stored, not given up");
+    // An attempt the client held during the outage may have been stored first; the
+    // retry is then recognised as a duplicate.
+    assert!(matches!(published, Published::Stored(_) | Published::Duplicate), "{published:?}");
+    // Once: the stream holds the fact a single time.
+    let stored = stream_messages(&nats, EVENTS_STREAM).await;
+    assert_eq!(stored, 1, "the fact is stored exactly once");
+}

@@ -2,8 +2,9 @@
 //! with a local `nats-server` child unless `--nats-url` names a server. The services
 //! read the same environment as their separate binaries; flags win over it.
 
+mod supervise;
+
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -138,21 +139,6 @@ fn announce_admin_token(server: &str, token: &str, issued: &Path) {
     eprintln!("Lading's server admin token (shown only now; {saved}):\n\n    {token}\n");
 }
 
-/// Runs a service as its own task; its error or panic becomes an error naming it.
-async fn supervised<E>(
-    name: &'static str,
-    service: impl Future<Output = Result<(), E>> + Send + 'static,
-) -> anyhow::Result<()>
-where
-    E: Into<anyhow::Error> + Send + 'static,
-{
-    match tokio::spawn(service).await {
-        Ok(result) => result.map_err(Into::into).context(name),
-        Err(error) if error.is_panic() => bail!("{name} panicked: {error}"),
-        Err(error) => bail!("{name} stopped: {error}"),
-    }
-}
-
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry = lading_runtime::telemetry::init_service(
         "lading",
@@ -213,11 +199,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let readiness = Readiness::new();
     let shutdown = shutdown::from_future(shutdown::signal());
 
-    let api = lading_api::run(api_config, readiness.clone(), shutdown.clone());
-    let warehouse = lading_warehouse::run(warehouse_config, readiness.clone(), shutdown.clone());
-    let promoter = lading_promoter::run(promoter_config, readiness.clone(), shutdown.clone());
-    let verifier = lading_verifier::run(verifier_config, readiness.clone(), shutdown.clone());
-
     let announce = {
         let readiness = readiness.clone();
         let shutdown = shutdown.clone();
@@ -238,26 +219,32 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     tokio::spawn(announce);
 
-    // Each service is its own task: a panic in one is reported as that service's failure
-    // (and stops the others cleanly) instead of unwinding through all of them.
+    // Each service is its own task, started again when it fails or panics; the others go
+    // on meanwhile. Only shutdown stops them.
+    let (r, s) = (readiness, shutdown.clone());
     let services = async {
-        tokio::try_join!(
-            supervised("api", api),
-            supervised("warehouse", warehouse),
-            supervised("promoter", promoter),
-            supervised("verifier", verifier),
-        )
+        tokio::join!(
+            supervise::supervise("api", s.clone(), || lading_api::run(api_config.clone(), r.clone(), s.clone())),
+            supervise::supervise("warehouse", s.clone(), || {
+                lading_warehouse::run(warehouse_config.clone(), r.clone(), s.clone())
+            }),
+            supervise::supervise("promoter", s.clone(), || {
+                lading_promoter::run(promoter_config.clone(), r.clone(), s.clone())
+            }),
+            supervise::supervise("verifier", s.clone(), || {
+                lading_verifier::run(verifier_config.clone(), r.clone(), s.clone())
+            }),
+        );
     };
     let result = tokio::select! {
-        result = services => result,
+        () = services => Ok(()),
         () = shutdown::drain_deadline(shutdown.clone(), shutdown::DRAIN_DEADLINE) => {
             Err(anyhow::anyhow!("services did not stop within {:?}", shutdown::DRAIN_DEADLINE))
         }
     };
-    // If one service failed, stop the others before exiting.
     shutdown.cancel();
     if let Some(server) = nats {
         server.stop().await;
     }
-    result.map(|_| ())
+    result
 }

@@ -6,8 +6,12 @@
 //! bad, or that keeps failing, is copied to `lading.dlq.<consumer>` with the reason,
 //! counted in `lading_bus_dead_letters_total`, and terminated: nothing is redelivered
 //! forever. A handler that panics is logged with the event it was handling and counts as
-//! a failure; the consumer goes on. Waiting for a turn (`Outcome::RetryAfter`) is not a
-//! failure. Long handlers keep their message with `AckProgress` heartbeats. On shutdown
+//! a failure; the consumer goes on. A handling that never settles because its process
+//! died (killed, aborted, out of memory) leaves a marker in `lading-handlings`, written
+//! before the handler runs and removed when the delivery settles; a delivery that finds
+//! `max_unfinished` such markers is dead-lettered instead of handled, so a message that
+//! kills its handler is not redelivered to one new process after another. Waiting for a
+//! turn (`Outcome::RetryAfter`) settles, and is never a failure. Long handlers keep their message with `AckProgress` heartbeats. On shutdown
 //! the loop stops pulling, lets the handler in flight finish, and returns.
 
 use std::collections::HashMap;
@@ -26,7 +30,7 @@ use lading_runtime::Shutdown;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::names::EVENTS_STREAM;
+use crate::names::{EVENTS_STREAM, HANDLINGS_BUCKET};
 use crate::{Bus, BusError, Result};
 
 /// A durable consumer: its name (shared by replicas) and the subjects it takes.
@@ -46,6 +50,9 @@ pub struct ConsumerSpec {
     /// How many transient failures of one message a replica retries before it gives up
     /// and dead-letters the message.
     pub max_failures: u32,
+    /// How many handlings of one message may end without settling (the process died
+    /// while handling it), across processes, before its next delivery is dead-lettered.
+    pub max_unfinished: u32,
 }
 
 impl ConsumerSpec {
@@ -61,6 +68,7 @@ impl ConsumerSpec {
             concurrency: 1,
             // With the backoff below, about eight minutes of trying.
             max_failures: 20,
+            max_unfinished: 3,
         }
     }
 }
@@ -119,9 +127,13 @@ impl Bus {
         // NATS restarting or without a JetStream leader fails these for a while: the
         // consumer waits for it like it waits to pull, until shutdown.
         let mut pause = Duration::from_millis(250);
-        let consumer = loop {
-            match self.open_consumer(&spec).await {
-                Ok(consumer) => break consumer,
+        let (consumer, handlings) = loop {
+            let opened = match self.open_consumer(&spec).await {
+                Ok(consumer) => self.bucket(HANDLINGS_BUCKET).await.map(|handlings| (consumer, handlings)),
+                Err(error) => Err(error),
+            };
+            match opened {
+                Ok(opened) => break opened,
                 Err(error) => {
                     lading_runtime::metrics::consumer_start_retry(&spec.name);
                     tracing::warn!(consumer = spec.name, %error, ?pause, "cannot open the consumer; retrying");
@@ -134,6 +146,7 @@ impl Bus {
             }
         };
         let failures = Failures::default();
+        let handlings = Handlings { store: handlings, consumer: spec.name.clone() };
         let mut reconnect_delay = Duration::from_millis(250);
         loop {
             let messages = consumer
@@ -165,7 +178,7 @@ impl Bus {
                     match next {
                         Ok(message) => {
                             pulled.store(true, std::sync::atomic::Ordering::Relaxed);
-                            self.handle_one(&spec, message, &handler, &failures).await;
+                            self.handle_one(&spec, message, &handler, &failures, &handlings).await;
                         }
                         Err(error) => tracing::warn!(consumer = spec.name, %error, "pull failed; retrying"),
                     }
@@ -213,8 +226,14 @@ impl Bus {
         Ok(consumer)
     }
 
-    async fn handle_one<F, Fut>(&self, spec: &ConsumerSpec, message: Message, handler: &F, failures: &Failures)
-    where
+    async fn handle_one<F, Fut>(
+        &self,
+        spec: &ConsumerSpec,
+        message: Message,
+        handler: &F,
+        failures: &Failures,
+        handlings: &Handlings,
+    ) where
         F: Fn(Delivery) -> Fut,
         Fut: Future<Output = std::result::Result<Outcome, HandlerError>>,
     {
@@ -234,6 +253,24 @@ impl Bus {
                 return;
             }
         };
+        // A handling that begins is marked first: if this process dies before the
+        // delivery settles, the next one knows.
+        match handlings.begin(stream_sequence).await {
+            Ok(unfinished) if unfinished >= spec.max_unfinished => {
+                let reason = format!(
+                    "{unfinished} handlings never finished (the process handling it stopped: killed, aborted or out of memory)"
+                );
+                self.dead_letter(spec, &message, stream_sequence, &reason).await;
+                handlings.end(stream_sequence).await;
+                return;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(consumer = spec.name, seq = stream_sequence, %error, "cannot mark the handling; retrying");
+                let _ = message.ack_with(AckKind::Nak(Some(transient_backoff(delivered)))).await;
+                return;
+            }
+        }
         // Lag is publish to first handling: a redelivery's wait is the handler's choice.
         if delivered == 1
             && let Some(lag) = headers.get(CE_TIME).and_then(|time| lag_since(time.as_str()))
@@ -290,6 +327,9 @@ impl Bus {
                 }
             }
         };
+        // Settled either way from here: a crash between the two redelivers a handling that
+        // did finish, which handlers tolerate; the other order would count it as unfinished.
+        handlings.end(stream_sequence).await;
         self.settle(spec, &message, stream_sequence, outcome, failures).instrument(span).await;
     }
 
@@ -368,6 +408,44 @@ fn lag_since(time: &str) -> Option<Duration> {
     Some((chrono::Utc::now() - then.with_timezone(&chrono::Utc)).to_std().unwrap_or(Duration::ZERO))
 }
 
+/// Handlings that began and did not settle, per message of one consumer, kept in NATS
+/// so they outlive the process.
+struct Handlings {
+    store: async_nats::jetstream::kv::Store,
+    consumer: String,
+}
+
+impl Handlings {
+    fn key(&self, seq: u64) -> String {
+        format!("{}.{seq}", self.consumer)
+    }
+
+    /// Marks one more handling of `seq` as begun; returns how many earlier ones never
+    /// settled.
+    async fn begin(&self, seq: u64) -> Result<u32> {
+        let key = self.key(seq);
+        let earlier = self.store.get(&key).await.map_err(|e| BusError::nats("reading a handling marker", e))?;
+        let unfinished = earlier.as_deref().map_or(0, unfinished_count);
+        self.store
+            .put(&key, (unfinished + 1).to_string().into())
+            .await
+            .map_err(|e| BusError::nats("writing a handling marker", e))?;
+        Ok(unfinished)
+    }
+
+    /// Removes `seq`'s marker: its handling settled.
+    async fn end(&self, seq: u64) {
+        if let Err(error) = self.store.purge(self.key(seq)).await {
+            tracing::warn!(consumer = self.consumer, seq, %error, "cannot clear a handling marker");
+        }
+    }
+}
+
+/// The count a handling marker holds (a marker that is not a number counts as one).
+fn unfinished_count(marker: &[u8]) -> u32 {
+    std::str::from_utf8(marker).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(1)
+}
+
 /// Transient failures per message (by stream sequence) seen by this replica.
 #[derive(Default)]
 struct Failures(Mutex<HashMap<u64, u32>>);
@@ -432,6 +510,12 @@ mod tests {
         assert_eq!(failures.record(8), 1);
         failures.forget(7);
         assert_eq!(failures.record(7), 1);
+    }
+
+    #[test]
+    fn a_handling_marker_counts_unfinished_handlings() {
+        assert_eq!(unfinished_count(b"2"), 2);
+        assert_eq!(unfinished_count(b"garbage"), 1);
     }
 
     #[test]

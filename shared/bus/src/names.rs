@@ -27,6 +27,13 @@ pub const CLAIMS_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 
 /// sequence of the last fact republished on the public stream).
 pub const CURSORS_BUCKET: &str = "lading-cursors";
 
+/// Handlings of a message that began and have not settled, per consumer and log
+/// position: `<consumer>.<stream sequence>` → how many. A process that dies while
+/// handling leaves its marker behind, so the count survives restarts.
+pub const HANDLINGS_BUCKET: &str = "lading-handlings";
+/// How long an unsettled handling's marker is kept.
+pub const HANDLINGS_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// Api tokens by the SHA-256 of the token: name, role, scope, who made it.
 pub const TOKENS_BUCKET: &str = "lading-tokens";
 

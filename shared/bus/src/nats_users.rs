@@ -101,10 +101,18 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
 /// The KV buckets (and object stores) a service writes.
 fn writes(user: NatsUser) -> &'static [&'static str] {
     match user {
-        NatsUser::Api => &[SPECS_BUCKET, TOKENS_BUCKET, ALIASES_BUCKET, CLAIMS_BUCKET, LEASES_BUCKET, CURSORS_BUCKET],
-        NatsUser::Warehouse => &[ALIASES_BUCKET],
-        NatsUser::Promoter => &[ALIASES_BUCKET, CLAIMS_BUCKET, LEASES_BUCKET],
-        NatsUser::Verifier => &[LEASES_BUCKET],
+        NatsUser::Api => &[
+            SPECS_BUCKET,
+            TOKENS_BUCKET,
+            ALIASES_BUCKET,
+            CLAIMS_BUCKET,
+            LEASES_BUCKET,
+            CURSORS_BUCKET,
+            HANDLINGS_BUCKET,
+        ],
+        NatsUser::Warehouse => &[ALIASES_BUCKET, HANDLINGS_BUCKET],
+        NatsUser::Promoter => &[ALIASES_BUCKET, CLAIMS_BUCKET, LEASES_BUCKET, HANDLINGS_BUCKET],
+        NatsUser::Verifier => &[LEASES_BUCKET, HANDLINGS_BUCKET],
         NatsUser::Subscriber | NatsUser::Admin => &[],
     }
 }

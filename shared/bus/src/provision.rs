@@ -96,6 +96,7 @@ impl Bus {
             (CLAIMS_BUCKET, 1, CLAIMS_TTL),
             (TOKENS_BUCKET, 1, std::time::Duration::ZERO),
             (CURSORS_BUCKET, 1, std::time::Duration::ZERO),
+            (HANDLINGS_BUCKET, 1, HANDLINGS_TTL),
         ] {
             if js.get_key_value(bucket).await.is_err() {
                 let created = js
