@@ -163,7 +163,8 @@ impl Sandbox {
             }
             if with_verifier {
                 let mut verifier = lading_verifier::Config::new(url(NatsUser::Verifier));
-                verifier.replica = format!("v{replica}");
+                verifier.service.replica = format!("v{replica}");
+                verifier.secrets = secrets.clone();
                 tasks.push(spawn(
                     format!("verifier {replica}"),
                     lading_verifier::run(verifier, readiness.clone(), shutdown.clone()),

@@ -175,6 +175,7 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
         ..SandboxOptions::default()
     };
     let sandbox = Sandbox::start_with_options(options).await;
+    let mut places: Vec<(String, Vec<u8>)> = Vec::new();
 
     // when the pipeline runs: test succeeds (and calls the hook), uat fails naming its URL,
     let image = format!("{}/team/app", gateway.addr);
@@ -193,6 +194,34 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
         .unwrap();
     assert!(refreshed.status().is_success(), "{}", refreshed.status());
     secrets.extend([person_token, ADMIN_TOKEN.to_owned()]);
+    // A token written as a repoURL's user name (no password part), in a Warehouse and
+    // in a step, is refused at apply without the answer repeating it.
+    let bare_token = distinctive("ghp");
+    let leaky_host = git.trim_start_matches("http://");
+    for (kind, manifest) in [
+        (
+            "Warehouse",
+            format!(
+                "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: leaky, namespace: demo}}\n\
+                 spec:\n  subscriptions:\n  - git: {{repoURL: \"http://{bare_token}@{leaky_host}/app.git\", branch: main}}\n"
+            ),
+        ),
+        (
+            "Stage",
+            format!(
+                "apiVersion: lading.dev/v1alpha1\nkind: Stage\nmetadata: {{name: leaky, namespace: demo}}\n\
+                 spec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n\
+                 \x20 promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config:\n\
+                 \x20         repoURL: \"https://{bare_token}@{leaky_host}/gitops.git\"\n"
+            ),
+        ),
+    ] {
+        let (status, answer) = sandbox.post("/api/v1/apply", &manifest).await;
+        assert_eq!(status, 422, "{kind}: {answer}");
+        assert!(answer.to_string().contains("repoURL"), "{kind}: {answer}");
+        places.push((format!("POST /api/v1/apply ({kind} with a bare token)"), answer.to_string().into_bytes()));
+    }
+    secrets.push(bare_token);
     let uat_failed = wait::until("uat's promotion to fail", TIMEOUT, || async {
         let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
         let uat = stages["items"].as_array().unwrap().iter().find(|s| s["metadata"]["name"] == "uat").cloned();
@@ -207,7 +236,6 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
     assert!(message.contains(&closed) && message.contains("/hooks/***"), "{message}");
 
     // then no secret appears anywhere a person or a tool can read.
-    let mut places: Vec<(String, Vec<u8>)> = Vec::new();
     for path in [
         "/projects",
         "/projects/demo/freight",

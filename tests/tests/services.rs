@@ -16,7 +16,7 @@ async fn a_standalone_service_serves_health_readiness_and_metrics() {
     let nats = TestNats::start().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut config = lading_verifier::Config::new(nats.url());
-    config.health_addr = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    config.service.health_addr = Some(format!("127.0.0.1:{port}").parse().unwrap());
     let shutdown = Shutdown::new();
     let service = tokio::spawn(lading_verifier::run(config, Readiness::new(), shutdown.clone()));
     let http = reqwest::Client::new();

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //!
-//! - configuration is the common [`lading_runtime::service::ServiceConfig`].
+//! - [`config`]: the common [`lading_runtime::service::ServiceConfig`], and the secrets
+//!   analysis providers read (`LADING_SECRETS_FILE`).
 //! - [`promotion_succeeded`]: `PromotionSucceeded` → `VerificationStarted` or `FreightVerified`.
 //! - [`verification_requested`]: `lading verify stage` → `VerificationStarted`.
 //! - [`verification_started`]: runs a verification: measurements, then its verdict.
@@ -19,6 +20,7 @@
 //! starts; `verifier-runs` runs verifications, many at once per replica, each in the
 //! delivery of its `VerificationStarted`.
 
+pub mod config;
 pub mod history;
 pub mod plan;
 pub mod promotion_succeeded;
@@ -34,8 +36,7 @@ use lading_events::{Event, EventType};
 use lading_projection::{FollowOptions, Projection};
 use lading_runtime::{Readiness, Shutdown};
 
-/// The verifier needs only the configuration every service has.
-pub use lading_runtime::service::ServiceConfig as Config;
+pub use config::Config;
 
 /// Errors that stop the verifier.
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +55,15 @@ pub const CONCURRENT_RUNS: usize = 64;
 
 /// Runs the verifier until `shutdown`.
 pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
-    let (bus, ready) = start_service("verifier", &config, &readiness, &shutdown).await?;
+    let (bus, ready) = start_service("verifier", &config.service, &readiness, &shutdown).await?;
     let specs = SpecStore::watch(&bus, shutdown.clone()).await?;
     let options = FollowOptions {
-        ready: Some(readiness.register(format!("verifier/{}/read-model", config.replica))),
+        ready: Some(readiness.register(format!("verifier/{}/read-model", config.service.replica))),
         ..FollowOptions::default()
     };
     let projection = Projection::follow_with(&bus, shutdown.clone(), options).await?;
     ready.set(true);
-    tracing::info!(replica = config.replica, "verifier running");
+    tracing::info!(replica = config.service.replica, "verifier running");
     let decide = ConsumerSpec::new(
         CONSUMER,
         vec![EventType::PromotionSucceededV1.filter(), EventType::VerificationRequestedV1.filter()],
@@ -75,6 +76,7 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
         projection: projection.clone(),
         shutdown: shutdown.clone(),
         limits: Default::default(),
+        secrets: config.secrets.clone(),
     };
     let deciding = bus.consume(decide, shutdown.clone(), |delivery| {
         let (bus, specs, projection) = (bus.clone(), specs.clone(), projection.clone());

@@ -44,6 +44,8 @@ pub struct Runner {
     pub projection: Projection,
     pub shutdown: Shutdown,
     pub limits: ExpressionLimits,
+    /// What providers read with `${{ secret('name').key }}`.
+    pub secrets: Arc<lading_domain::secrets::Secrets>,
 }
 
 fn transient(e: impl std::fmt::Display) -> HandlerError {
@@ -174,7 +176,13 @@ impl Runner {
         index: u32,
     ) -> VerificationMeasuredV1 {
         let started_at_ms = now_ms();
-        let outcome = tokio::time::timeout(MEASUREMENT_LIMIT, providers::measure(&metric.metric, args)).await;
+        let access = lading_domain::secrets::SecretAccess {
+            project: started.project.clone(),
+            secrets: self.secrets.clone(),
+            revealed: Default::default(),
+        };
+        let secrets = providers::Secrets { access: &access, limits: &self.limits };
+        let outcome = tokio::time::timeout(MEASUREMENT_LIMIT, providers::measure(&metric.metric, args, secrets)).await;
         let (phase, value, message) = match outcome {
             Err(_) => (
                 Phase::Error,
@@ -198,6 +206,8 @@ impl Runner {
                 }
             }
         };
+        // A secret a provider read is never recorded, whatever echoed it.
+        let (value, message) = (access.revealed.scrub(&value), access.revealed.scrub(&message));
         VerificationMeasuredV1 {
             project: started.project.clone(),
             stage: started.stage.clone(),

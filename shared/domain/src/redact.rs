@@ -28,6 +28,13 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_token_as_user_info_is_removed_like_a_password() {
+        assert_eq!(redact_url("https://ghp_t0ken@github.com/org/app.git"), "https://***@github.com/org/app.git");
+        assert_eq!(redact_url("oci://ghp_t0ken@ghcr.io/org/chart"), "oci://***@ghcr.io/org/chart");
+        assert_eq!(redact_url("https://ghp_t0ken@h"), "https://***@h");
+    }
+
+    #[test]
     fn plain_urls_and_paths_are_unchanged() {
         assert_eq!(redact_url("https://git.example.com/a.git"), "https://git.example.com/a.git");
         assert_eq!(redact_url("file:///tmp/x"), "file:///tmp/x");

@@ -204,6 +204,67 @@ impl Revealed {
     }
 }
 
+/// Functions a secret reference may call besides CEL's own.
+const REFERENCE_FUNCTIONS: &[&str] = &["secret"];
+
+/// Checks the `${{ … }}` references in `text`, a field that reads secrets at run time
+/// (an analysis provider's address, URL, header or body): each must parse and call no
+/// function but `secret` (and CEL's) and read no variable. Text without `${{` passes.
+pub fn check_references(text: &str) -> Result<(), String> {
+    use crate::expression::template::{expressions, is_template};
+    use crate::expression::{Program, QuotedError};
+    if !is_template(text) {
+        return Ok(());
+    }
+    let sources = expressions(text).map_err(|e| QuotedError::bare(text, e).to_string())?;
+    for source in sources {
+        Program::compile(source)
+            .and_then(|program| program.check_names(REFERENCE_FUNCTIONS, &[]))
+            .map_err(|e| QuotedError::in_template(source, e).to_string())?;
+    }
+    Ok(())
+}
+
+/// `text` with each `${{ … }}` replaced by its value, read with `secret()` from
+/// `access` (which records what it revealed, for [`Revealed::scrub`]). Text without
+/// `${{` is returned as it is.
+pub fn resolve_references(
+    text: &str,
+    access: &SecretAccess,
+    limits: &crate::expression::ExpressionLimits,
+) -> Result<String, String> {
+    use crate::expression::template::{Part, is_template, split};
+    use crate::expression::{Budget, Evaluator, Program, QuotedError, on_expression_stack};
+    if !is_template(text) {
+        return Ok(text.to_owned());
+    }
+    let parts = split(text).map_err(|e| QuotedError::bare(text, e).to_string())?;
+    let budget = Budget::new(limits);
+    on_expression_stack(|| {
+        let mut evaluator = Evaluator::new(&budget);
+        crate::promotion_functions::add_secret(evaluator.context_mut(), Some(access.clone()))?;
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Expression(source) => {
+                    let value = Program::compile(source)
+                        .and_then(|program| program.check_names(REFERENCE_FUNCTIONS, &[]).map(|()| program))
+                        .and_then(|program| evaluator.evaluate(&program))
+                        .map_err(|e| QuotedError::in_template(source, e).to_string())?;
+                    match value {
+                        Value::String(s) => out.push_str(&s),
+                        Value::Null => {}
+                        other => out.push_str(&other.to_string()),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    })
+    .map_err(|e| e.to_string())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +282,33 @@ mod tests {
         assert_eq!(secrets.get("demo", "api").unwrap()["token"], "token-value");
         let shown = format!("{secrets:?}");
         assert!(!shown.contains("s3cret") && !shown.contains("token-value"), "{shown}");
+    }
+
+    #[test]
+    fn given_references_when_resolved_then_values_come_from_the_project_secret_and_are_scrubbed() {
+        let access = SecretAccess {
+            project: "demo".to_owned(),
+            secrets: Arc::new(Secrets::parse(FILE).unwrap()),
+            revealed: Revealed::default(),
+        };
+        let limits = crate::expression::ExpressionLimits::default();
+        let resolved = resolve_references("Bearer ${{ secret('api').token }}", &access, &limits).unwrap();
+        assert_eq!(resolved, "Bearer token-value");
+        assert_eq!(resolve_references("no reference", &access, &limits).unwrap(), "no reference");
+        assert_eq!(access.revealed.scrub("sent Bearer token-value"), "sent Bearer ***");
+        let missing = resolve_references("${{ secret('nope').token }}", &access, &limits).unwrap_err();
+        assert!(missing.contains("nope"), "{missing}");
+        // Only secret() may be called: no variable, no other function.
+        assert!(resolve_references("${{ vars.x }}", &access, &limits).is_err());
+    }
+
+    #[test]
+    fn given_references_when_checked_then_only_secret_calls_pass() {
+        check_references("https://h/${{ secret('hook').path }}?t=${{ secret('api')['token'] }}").unwrap();
+        check_references("{{args.address}}").unwrap();
+        assert!(check_references("${{ ctx.stage }}").unwrap_err().contains("ctx"));
+        assert!(check_references("${{ commitFrom('x').ID }}").unwrap_err().contains("commitFrom"));
+        assert!(check_references("${{ secret('a'").is_err());
     }
 
     #[test]

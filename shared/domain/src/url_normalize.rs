@@ -142,6 +142,7 @@ mod tests {
             "https://github.com/example/app"
         );
         assert_eq!(normalize_git("http://h/x.git/").unwrap(), "http://h/x");
+        assert_eq!(normalize_git("https://ghp_t0ken@h/x.git").unwrap(), "https://h/x");
         // only one of each suffix goes
         assert_eq!(normalize_git("https://h/x.git.git").unwrap(), "https://h/x.git");
         assert_eq!(normalize_git("https://h/x//").unwrap(), "https://h/x/");

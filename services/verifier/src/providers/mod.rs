@@ -4,6 +4,10 @@
 //! - [`prometheus`]: one instant query; vectors become lists of numbers, as in Argo.
 //! - [`web`]: one HTTP request; its JSON answer, or the part `jsonPath` picks.
 //! - [`job`]: outside Kubernetes, the first container's command as a local process.
+//!
+//! The `prometheus` and `web` providers' address, URL, headers and body may read secrets
+//! with `${{ secret('name').key }}` ([`Secrets`]), resolved here for each measurement,
+//! before `{{args.…}}` is substituted.
 
 pub mod job;
 pub mod prometheus;
@@ -11,8 +15,24 @@ pub mod web;
 
 use std::collections::BTreeMap;
 
+use lading_domain::expression::ExpressionLimits;
+use lading_domain::secrets::{SecretAccess, resolve_references};
 use lading_domain::spec::Metric;
 use lading_domain::verification::MeasuredValue;
+
+/// The secrets one verification's providers read, and what each evaluation may spend.
+#[derive(Debug, Clone, Copy)]
+pub struct Secrets<'a> {
+    pub access: &'a SecretAccess,
+    pub limits: &'a ExpressionLimits,
+}
+
+impl Secrets<'_> {
+    /// `text` (the provider's `field`) with its `${{ secret(…) }}` references resolved.
+    pub fn resolve(&self, field: &str, text: &str) -> Result<String, String> {
+        resolve_references(text, self.access, self.limits).map_err(|e| format!("{field}: {e}"))
+    }
+}
 
 /// What a provider found.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,13 +45,17 @@ pub enum Measured {
 
 /// Takes one measurement of `metric` with the run's arguments; `Err` is a measurement
 /// error (counted against `consecutiveErrorLimit`).
-pub async fn measure(metric: &Metric, args: &BTreeMap<String, String>) -> Result<Measured, String> {
+pub async fn measure(
+    metric: &Metric,
+    args: &BTreeMap<String, String>,
+    secrets: Secrets<'_>,
+) -> Result<Measured, String> {
     let provider = &metric.provider;
     if let Some(prometheus) = &provider.prometheus {
-        return prometheus::query(prometheus, args).await.map(Measured::Value);
+        return prometheus::query(prometheus, args, secrets).await.map(Measured::Value);
     }
     if let Some(web) = &provider.web {
-        return web::call(web, args).await.map(Measured::Value);
+        return web::call(web, args, secrets).await.map(Measured::Value);
     }
     if let Some(job) = &provider.job {
         return job::run(job, args).await;

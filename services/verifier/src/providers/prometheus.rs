@@ -1,6 +1,7 @@
 //! The `prometheus` provider: `GET <address>/api/v1/query?query=…` (an instant query),
 //! within `timeout` (default 30 s). A vector is a list of its samples' values, a scalar
-//! a number, as Argo gives them to conditions.
+//! a number, as Argo gives them to conditions. The address and header values may read
+//! secrets (`${{ secret('name').key }}`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,11 +31,19 @@ fn timeout(metric: &PrometheusMetric, args: &BTreeMap<String, String>) -> Result
     }
 }
 
-pub async fn query(metric: &PrometheusMetric, args: &BTreeMap<String, String>) -> Result<MeasuredValue, String> {
-    let address = substitute(&metric.address, args);
+pub async fn query(
+    metric: &PrometheusMetric,
+    args: &BTreeMap<String, String>,
+    secrets: super::Secrets<'_>,
+) -> Result<MeasuredValue, String> {
+    let address = substitute(&secrets.resolve("address", &metric.address)?, args);
     let query = substitute(&metric.query, args);
-    let headers: Vec<(String, String)> =
-        metric.headers.iter().map(|h| (h.key.clone(), substitute(&h.value, args))).collect();
+    let headers = metric
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Ok((h.key.clone(), substitute(&secrets.resolve(&format!("headers[{i}]"), &h.value)?, args))))
+        .collect::<Result<Vec<(String, String)>, String>>()?;
     let total = timeout(metric, args)?;
     let insecure = metric.insecure;
     super::blocking(move || {

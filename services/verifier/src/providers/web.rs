@@ -1,7 +1,8 @@
 //! The `web` provider: one HTTP request within `timeoutSeconds` (default 10 s); an
 //! answer other than 2xx is an error. The JSON answer is the result, or the part
 //! `jsonPath` (`{$.data.ok}`, Kubernetes-style) picks; an answer that is not JSON is
-//! the result as text.
+//! the result as text. The URL, header values and body may read secrets
+//! (`${{ secret('name').key }}`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,11 +15,19 @@ use serde_json::Value;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn call(metric: &WebMetric, args: &BTreeMap<String, String>) -> Result<MeasuredValue, String> {
-    let url = substitute(&metric.url, args);
+pub async fn call(
+    metric: &WebMetric,
+    args: &BTreeMap<String, String>,
+    secrets: super::Secrets<'_>,
+) -> Result<MeasuredValue, String> {
+    let url = substitute(&secrets.resolve("url", &metric.url)?, args);
     let method = metric.method.as_deref().unwrap_or("GET").to_uppercase();
-    let mut headers: Vec<(String, String)> =
-        metric.headers.iter().map(|h| (h.key.clone(), substitute(&h.value, args))).collect();
+    let mut headers = metric
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Ok((h.key.clone(), substitute(&secrets.resolve(&format!("headers[{i}]"), &h.value)?, args))))
+        .collect::<Result<Vec<(String, String)>, String>>()?;
     let body = match (&metric.json_body, &metric.body) {
         (Some(json), _) => {
             if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
@@ -26,7 +35,7 @@ pub async fn call(metric: &WebMetric, args: &BTreeMap<String, String>) -> Result
             }
             substitute_json(json, args).to_string()
         }
-        (None, Some(text)) => substitute(text, args),
+        (None, Some(text)) => substitute(&secrets.resolve("body", text)?, args),
         (None, None) => String::new(),
     };
     let total = Duration::from_secs(metric.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT.as_secs()).max(1));

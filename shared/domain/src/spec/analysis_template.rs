@@ -354,6 +354,32 @@ fn validate(spec: &AnalysisTemplateSpec) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// The provider fields that may read secrets at run time with `${{ secret('name').key }}`
+/// (address, URL, headers, body): each reference must parse and call only `secret`.
+/// Run on the expression stack, with the manifest's other expressions.
+pub(super) fn check_secret_references(field: &str, provider: &MetricProvider) -> Result<(), FieldError> {
+    let mut fields: Vec<(String, &str)> = Vec::new();
+    if let Some(web) = &provider.web {
+        fields.push((format!("{field}.provider.web.url"), web.url.as_str()));
+        for (i, header) in web.headers.iter().enumerate() {
+            fields.push((format!("{field}.provider.web.headers[{i}].value"), header.value.as_str()));
+        }
+        if let Some(body) = &web.body {
+            fields.push((format!("{field}.provider.web.body"), body.as_str()));
+        }
+    }
+    if let Some(prometheus) = &provider.prometheus {
+        fields.push((format!("{field}.provider.prometheus.address"), prometheus.address.as_str()));
+        for (i, header) in prometheus.headers.iter().enumerate() {
+            fields.push((format!("{field}.provider.prometheus.headers[{i}].value"), header.value.as_str()));
+        }
+    }
+    for (name, text) in fields {
+        crate::secrets::check_references(text).map_err(|e| FieldError::new(name, e))?;
+    }
+    Ok(())
+}
+
 impl Metric {
     /// The provider's name.
     pub fn provider_name(&self) -> &'static str {

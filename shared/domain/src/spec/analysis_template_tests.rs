@@ -96,3 +96,18 @@ fn a_kargo_stage_with_verification_applies_and_its_arguments_are_checked() {
     let e = error_of(&stage("    analysisTemplates:\n    - {name: t, kind: Rollout}\n"));
     assert_eq!(e.field, "spec.verification.analysisTemplates[0].kind");
 }
+
+#[test]
+fn given_secret_references_in_a_provider_when_applied_then_only_secret_calls_pass_and_errors_name_the_field() {
+    let with_secrets = "{name: ping, provider: {web: {url: 'https://x/${{ secret(\"hook\").path }}', headers: [{key: Authorization, value: 'Bearer ${{ secret(\"api\").token }}'}]}}}";
+    parse_manifests(yaml(&template(with_secrets))).unwrap();
+    let prometheus = "{name: rate, provider: {prometheus: {address: '${{ secret(\"prom\").address }}', query: up, headers: [{key: Authorization, value: 'Bearer ${{ secret(\"prom\").token }}'}]}}}";
+    parse_manifests(yaml(&template(prometheus))).unwrap();
+
+    let e = error_of(&template(
+        "{name: ping, provider: {web: {url: 'http://x', headers: [{key: A, value: '${{ ctx.stage }}'}]}}}",
+    ));
+    assert_eq!(e.field, "spec.metrics[0].provider.web.headers[0].value");
+    let e = error_of(&template("{name: rate, provider: {prometheus: {address: '${{ secret(\"p\"', query: up}}}"));
+    assert_eq!(e.field, "spec.metrics[0].provider.prometheus.address");
+}

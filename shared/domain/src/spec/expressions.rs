@@ -1,6 +1,7 @@
 //! Every expression of a manifest, parsed and checked when the manifest is applied: `${{ }}`
 //! in step configs and variables, step `if`, the `http` step's expressions, a git
-//! subscription's `expressionFilter` and a warehouse's `freightCreationCriteria`.
+//! subscription's `expressionFilter`, a warehouse's `freightCreationCriteria`, and the
+//! `secret()` references of analysis providers.
 //!
 //! Besides syntax and the shape limits of [`crate::expression::limits`], a program may
 //! call only functions that exist where it runs, and name only variables that can exist
@@ -66,6 +67,7 @@ pub(super) fn check(spec: &Spec) -> Result<(), FieldError> {
                         FieldError::new(format!("spec.metrics[{i}].{name}"), format!("metric {:?}: {e}", metric.name))
                     })?;
                 }
+                super::analysis_template::check_secret_references(&format!("spec.metrics[{i}]"), &metric.provider)?;
             }
             Ok(())
         }

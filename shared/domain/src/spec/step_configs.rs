@@ -360,7 +360,15 @@ fn check(shape: &Shape, value: &Value, field: &str) -> Result<(), FieldError> {
 }
 
 /// Checks the config of step `uses` against its schema; `field` is the config's path.
+/// Whatever the step, a literal `repoURL` must not carry credentials (a Stage's spec is
+/// shown to everyone who may read it): they come from the credentials file, or from
+/// `${{ secret(…) }}` at run time.
 pub fn validate_config(uses: &str, config: Option<&Value>, field: &str) -> Result<(), FieldError> {
+    if let Some(url) = config.and_then(|c| c.get("repoURL")).filter(|url| !is_expression(url))
+        && let Some(url) = url.as_str()
+    {
+        super::warehouse::check_no_credentials(field, url)?;
+    }
     let Some(fields) = schema(uses) else { return Ok(()) };
     let empty = Value::Object(serde_json::Map::new());
     let config = config.unwrap_or(&empty);
@@ -399,6 +407,19 @@ mod tests {
     fn error(uses: &str, config: Value) -> String {
         let error = validate_config(uses, Some(&config), "config").unwrap_err();
         format!("{}: {}", error.field, error.reason)
+    }
+
+    #[test]
+    fn given_a_token_in_a_step_repo_url_when_checked_then_it_is_refused_without_showing_it() {
+        for uses in ["git-clone", "git-open-pr", "some-unknown-step"] {
+            let config = json!({"repoURL": "https://ghp_t0ken-s3cret@github.com/org/app.git", "sourceBranch": "b"});
+            let error = validate_config(uses, Some(&config), "config").unwrap_err();
+            assert_eq!(error.field, "config.repoURL", "{uses}");
+            assert!(!error.reason.contains("t0ken-s3cret"), "{}", error.reason);
+        }
+        let from_a_secret = json!({"repoURL": "https://${{ secret('git').token }}@github.com/org/app.git"});
+        validate_config("git-clone", Some(&from_a_secret), "config").unwrap();
+        validate_config("git-clone", Some(&json!({"repoURL": "ssh://git@github.com/org/app.git"})), "config").unwrap();
     }
 
     #[test]

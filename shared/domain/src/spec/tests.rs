@@ -302,7 +302,20 @@ fn a_password_in_a_repository_url_is_refused_with_where_credentials_go() {
     assert_eq!(error.field, "spec.subscriptions[0].git.repoURL");
     assert!(error.reason.contains("LADING_CREDENTIALS_FILE"), "{}", error.reason);
     assert!(!error.reason.contains("t0ken-s3cret"));
-    // A user name alone (ssh, or a token-less https user) is fine.
-    assert!(parse_manifest(1, warehouse("https://bot@git.example.com/app.git")).is_ok());
+    // A bare token as the user name is refused the same way, in any scheme that sends it
+    // over HTTP, and for charts too; an ssh account name is fine.
+    for url in [
+        "https://ghp_t0ken-s3cret@git.example.com/app.git",
+        "HTTP://ghp_t0ken-s3cret@127.0.0.1:8080/app.git",
+        "https://ghp_t0ken-s3cret@git.example.com",
+    ] {
+        let error = parse_manifest(1, warehouse(url)).unwrap_err();
+        assert_eq!(error.field, "spec.subscriptions[0].git.repoURL", "{url}");
+        assert!(!error.reason.contains("t0ken-s3cret"), "{}", error.reason);
+    }
+    let chart = json!({"apiVersion": API_VERSION, "kind": "Warehouse", "metadata": {"name": "w", "namespace": "demo"},
+        "spec": {"subscriptions": [{"chart": {"repoURL": "oci://ghp_t0ken-s3cret@ghcr.io/org/app"}}]}});
+    assert_eq!(parse_manifest(1, chart).unwrap_err().field, "spec.subscriptions[0].chart.repoURL");
     assert!(parse_manifest(1, warehouse("ssh://git@git.example.com/app.git")).is_ok());
+    assert!(parse_manifest(1, warehouse("git@git.example.com:org/app.git")).is_ok());
 }

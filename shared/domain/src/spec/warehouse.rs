@@ -264,14 +264,19 @@ fn check_constraint(field: String, constraint: &str) -> Result<(), FieldError> {
     SemverConstraint::parse(constraint).map(|_| ()).map_err(|e| FieldError::new(field, e))
 }
 
-/// A URL carrying a password would show it to everyone who reads the spec, the freight
-/// or the events: credentials belong in the credentials file.
-fn check_no_password(field: &str, url: &str) -> Result<(), FieldError> {
-    let authority = url.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
-    if authority.rsplit_once('@').is_some_and(|(user_info, _)| user_info.contains(':')) {
+/// A URL carrying a password, or a token written as its user name
+/// (`https://ghp_…@host/repo.git`), would show it to everyone who reads the spec, the
+/// freight or the events: credentials belong in the credentials file. Only `ssh://`
+/// URLs keep a user name (`ssh://git@host/…`), which names an account, not a secret.
+pub(crate) fn check_no_credentials(field: &str, url: &str) -> Result<(), FieldError> {
+    let (scheme, rest) = url.split_once("://").unwrap_or_default();
+    let authority = rest.split('/').next().unwrap_or_default();
+    let Some((user_info, _)) = authority.rsplit_once('@') else { return Ok(()) };
+    if user_info.contains(':') || !scheme.eq_ignore_ascii_case("ssh") {
         return Err(FieldError::new(
             format!("{field}.repoURL"),
-            "must not carry a password: put credentials in LADING_CREDENTIALS_FILE (like Kargo's credential Secrets)",
+            "must not carry credentials (a password, or a token as the user name): put them in \
+             LADING_CREDENTIALS_FILE (like Kargo's credential Secrets)",
         ));
     }
     Ok(())
@@ -281,7 +286,7 @@ fn check_git(field: &str, git: &GitSubscription) -> Result<(), FieldError> {
     if git.repo_url.trim().is_empty() {
         return Err(FieldError::new(format!("{field}.repoURL"), "is required"));
     }
-    check_no_password(field, &git.repo_url)?;
+    check_no_credentials(field, &git.repo_url)?;
     normalize_git(&git.repo_url).map_err(|e| FieldError::new(format!("{field}.repoURL"), e))?;
     if git.branch.contains(|c: char| c.is_whitespace() || c == '~' || c == '^' || c == ':') {
         return Err(FieldError::new(format!("{field}.branch"), "is not a valid branch name"));
@@ -346,7 +351,7 @@ fn check_chart(field: &str, chart: &ChartSubscription) -> Result<(), FieldError>
     if url.is_empty() {
         return Err(FieldError::new(format!("{field}.repoURL"), "is required"));
     }
-    check_no_password(field, url)?;
+    check_no_credentials(field, url)?;
     if let Some(rest) = url.strip_prefix("oci://") {
         if rest.is_empty() || !rest.contains('/') {
             return Err(FieldError::new(format!("{field}.repoURL"), "must name the chart: oci://host/path/chart"));
