@@ -34,7 +34,11 @@ fn parse_yaml(text: &str) -> Option<Value> {
 pub fn yaml_update(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (updates, document) = updates_and_document(text);
-    if let Ok(after) = set_values(document, &updates) {
+    // With no update the file is returned as it was: it leaves YAML only if it was YAML.
+    let was_yaml = parse_yaml(document).is_some();
+    if let Ok(after) = set_values(document, &updates)
+        && (was_yaml || !updates.is_empty())
+    {
         let edited = parse_yaml(&after).unwrap_or_else(|| panic!("an edit leaves YAML:\n{after}"));
         // Anchors, aliases and merge keys share nodes between keys; duplicate keys read
         // as one. Elsewhere, a key no update names keeps its value.

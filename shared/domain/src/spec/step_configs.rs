@@ -482,6 +482,7 @@ mod tests {
         );
     }
 
+    #[test]
     fn given_compose_output_when_checked_then_any_mapping_passes() {
         validate_config("compose-output", Some(&json!({"whatever": 1})), "config").unwrap();
     }
