@@ -183,7 +183,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         api_config.nats_url = passwords.url_for(&nats_url, NatsUser::Api);
         warehouse_config.service.nats_url = passwords.url_for(&nats_url, NatsUser::Warehouse);
         promoter_config.service.nats_url = passwords.url_for(&nats_url, NatsUser::Promoter);
-        verifier_config.nats_url = passwords.url_for(&nats_url, NatsUser::Verifier);
+        verifier_config.service.nats_url = passwords.url_for(&nats_url, NatsUser::Verifier);
     }
     let nats_users = passwords.map(|(_, file)| format!(" (users and passwords in {})", file.display()));
     // On the first start of a data dir, a server admin token is made for its owner.
