@@ -28,6 +28,8 @@ pub struct SandboxOptions {
     pub promoter_git_providers: std::collections::BTreeMap<String, String>,
     /// Where the promoter's Argo CD steps find Argo CD.
     pub promoter_argocd: lading_promoter::steps::argocd::ArgoCdAccess,
+    /// How often the promoter assesses stage health again (`LADING_HEALTH_INTERVAL`).
+    pub promoter_health_interval: std::time::Duration,
     /// What steps read with `secret(name)`, and webhook receivers authenticate with.
     pub secrets: lading_domain::secrets::Secrets,
     /// What the api accepts from its clients.
@@ -50,6 +52,7 @@ impl Default for SandboxOptions {
             promoter_credentials: Default::default(),
             promoter_git_providers: Default::default(),
             promoter_argocd: Default::default(),
+            promoter_health_interval: std::time::Duration::from_millis(250),
             secrets: Default::default(),
             api_limits: Default::default(),
             api_events: Default::default(),
@@ -121,6 +124,7 @@ impl Sandbox {
             promoter_credentials,
             promoter_git_providers,
             promoter_argocd,
+            promoter_health_interval,
             secrets,
             api_limits,
             api_events,
@@ -155,6 +159,7 @@ impl Sandbox {
                 promoter.remotes.credentials = promoter_credentials.clone();
                 promoter.remotes.git_providers = promoter_git_providers.clone();
                 promoter.remotes.argocd = promoter_argocd.clone();
+                promoter.health_interval = promoter_health_interval;
                 promoter.secrets = secrets.clone();
                 tasks.push(spawn(
                     format!("promoter {replica}"),

@@ -1,5 +1,8 @@
 //! `argocd-update` and `argocd-wait` against a real kube-apiserver with Argo CD's
-//! Application CRD; the test plays Argo CD's application controller.
+//! Application CRD; the test plays Argo CD's application controller. Kargo's quickstart
+//! runs through `argocd-update`, and the stage takes its health from the Application:
+//! `Progressing` after the sync, `Healthy` once Argo CD says so (only then does its
+//! verification start), `Degraded` when the Application degrades later.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -233,11 +236,74 @@ spec:
     .replace("IMAGE_REPO", image)
 }
 
+/// Kargo's quickstart with verification added to Stage `test`: a `web` metric calling
+/// `url` that succeeds when it answers `{"status": "ok"}`.
+fn with_web_verification(manifests: &str, url: &str) -> String {
+    let stages = manifests.replacen(
+        "  promotionTemplate:\n",
+        "  verification:\n    analysisTemplates:\n    - name: app-up\n  promotionTemplate:\n",
+        1,
+    );
+    format!(
+        r#"{stages}---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: app-up
+  namespace: kargo-demo
+spec:
+  metrics:
+  - name: app-up
+    successCondition: result == "ok"
+    provider:
+      web:
+        url: {url}/up
+        jsonPath: "{{$.status}}"
+"#
+    )
+}
+
+/// Deliveries so far of the verifier's deciding consumer (redeliveries counted): each
+/// one is the verifier deciding again whether the verification may start.
+async fn verifier_deliveries(sandbox: &lading_tests::sandbox::Sandbox) -> Result<u64, String> {
+    let bus = sandbox.nats.bus("test").await;
+    let stream = bus.jetstream().get_stream(lading_bus::names::EVENTS_STREAM).await.map_err(|e| e.to_string())?;
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(lading_verifier::CONSUMER).await.map_err(|e| e.to_string())?;
+    Ok(consumer.info().await.map_err(|e| e.to_string())?.delivered.consumer_sequence)
+}
+
+/// The stage's health changes the log holds, as `(change, status)`.
+async fn health_changes(sandbox: &lading_tests::sandbox::Sandbox) -> Vec<(u32, String)> {
+    let bus = sandbox.nats.bus("test").await;
+    let mut stream = bus.jetstream().get_stream(lading_bus::names::EVENTS_STREAM).await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut changes = Vec::new();
+    for seq in 1..=last {
+        let Ok(message) = stream.get_raw_message(seq).await else { continue };
+        let ce_type = message.headers.get(lading_events::headers::CE_TYPE).map(|v| v.as_str().to_owned());
+        if let Ok(lading_events::Event::StageHealthChanged(e)) =
+            lading_events::decode(ce_type.as_deref(), &message.payload)
+        {
+            changes.push((e.change, format!("{:?}", e.status)));
+        }
+    }
+    changes
+}
+
+fn condition<'a>(stage: &'a Value, kind: &str) -> &'a Value {
+    stage["status"]["conditions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["type"] == kind))
+        .unwrap_or(&Value::Null)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kargo_quickstart_promotes_through_argocd_update() {
+async fn kargo_quickstart_promotes_through_argocd_update_and_the_stage_takes_the_application_health() {
     use lading_tests::git::Repo;
     use lading_tests::registry::TestRegistry;
     use lading_tests::sandbox::{Sandbox, SandboxOptions};
+    use lading_tests::web_answer::WebAnswer;
 
     let kube = TestKube::start().await;
     argocd::install(&kube).await;
@@ -247,8 +313,13 @@ async fn kargo_quickstart_promotes_through_argocd_update() {
         poll: Duration::from_millis(50),
         ..Default::default()
     };
-    let sandbox =
-        Sandbox::start_with_options(SandboxOptions { promoter_argocd: access, ..SandboxOptions::default() }).await;
+    let sandbox = Sandbox::start_with_options(SandboxOptions {
+        promoter_argocd: access,
+        promoter_health_interval: Duration::from_millis(200),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let web = WebAnswer::start(r#"{"status": "ok"}"#).await;
     let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
     registry.push("nginx/nginx", "1.29.1", "linux/amd64", "2026-01-01T00:00:00Z");
     let image = format!("{}/nginx/nginx", registry.addr);
@@ -278,7 +349,7 @@ async fn kargo_quickstart_promotes_through_argocd_update() {
     )
     .await;
 
-    sandbox.apply(&kargo_quickstart(&gitops.url(), &image)).await;
+    sandbox.apply(&with_web_verification(&kargo_quickstart(&gitops.url(), &image), web.url())).await;
     let freight = lading_tests::wait::until("freight", TIMEOUT, || async {
         sandbox.freight("kargo-demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
     })
@@ -287,9 +358,12 @@ async fn kargo_quickstart_promotes_through_argocd_update() {
     let (status, body) =
         sandbox.post_json("/api/v1/projects/kargo-demo/stages/test/promotions", &json!({"freight": name})).await;
     assert!(status < 300, "{status} {body}");
-    let stage = lading_tests::wait::until("the promotion to end", TIMEOUT, || async {
+    let get_stage = || async {
         let (_, stages) = sandbox.get("/api/v1/projects/kargo-demo/stages").await;
-        let test = stages["items"][0].clone();
+        stages["items"][0].clone()
+    };
+    let stage = lading_tests::wait::until("the promotion to end", TIMEOUT, || async {
+        let test = get_stage().await;
         match test["status"]["lastPromotion"]["status"]["phase"].as_str() {
             Some("Succeeded" | "Failed" | "Errored") => Ok(test),
             other => Err(format!("{other:?}")),
@@ -304,5 +378,79 @@ async fn kargo_quickstart_promotes_through_argocd_update() {
     let app = argocd::read(&client, "kargo-demo-test").await;
     assert_eq!(app["status"]["operationState"]["syncResult"]["revision"], pushed.as_str());
     assert_eq!(app["status"]["operationState"]["operation"]["info"][1]["name"], "kargo.akuity.io/promotion");
+
+    // Synced at the pushed commit, Argo CD still says Progressing: so does the stage,
+    // from the moment the promotion is seen to succeed.
+    let health = &stage["status"]["health"];
+    assert_eq!(health["status"], "Progressing", "{health}");
+    assert!(
+        health["issues"][0].as_str().unwrap().contains("\"kargo-demo-test\" in namespace \"argocd\" is progressing")
+    );
+    assert_eq!(health["config"][0]["uses"], "argocd-update");
+    assert_eq!(health["config"][0]["config"]["apps"][0]["desiredRevisions"], json!([pushed]));
+    assert_eq!(health["output"][0]["applicationStatuses"][0]["sync"]["revision"], pushed.as_str());
+    let healthy = condition(&stage, "Healthy");
+    assert_eq!((healthy["status"].as_str(), healthy["reason"].as_str()), (Some("Unknown"), Some("Progressing")));
+
+    // While Progressing, the verifier decides again and again not to verify.
+    let deliveries = lading_tests::wait::until("the verifier to decide twice more", TIMEOUT, || async {
+        let test = get_stage().await;
+        let verifications = &test["status"]["freightHistory"][0]["verificationHistory"];
+        if verifications.is_array() {
+            return Ok(verifications.clone());
+        }
+        match verifier_deliveries(&sandbox).await? {
+            n if n >= 3 => Ok(Value::Null),
+            n => Err(format!("{n} deliveries")),
+        }
+    })
+    .await;
+    assert_eq!(deliveries, Value::Null, "a verification started while the stage was Progressing");
+    assert_eq!(web.calls(), 0, "the verification's metric was measured while the stage was Progressing");
+    assert_eq!(get_stage().await["status"]["health"]["status"], "Progressing");
+
+    // Argo CD says Healthy: the stage is Healthy, and its verification starts and passes.
+    argo.mark_healthy("kargo-demo-test").await;
+    let stage = lading_tests::wait::until("the stage to be Healthy", TIMEOUT, || async {
+        let test = get_stage().await;
+        match test["status"]["health"]["status"].as_str() {
+            Some("Healthy") => Ok(test),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(stage["status"]["health"].get("issues").is_none(), "{}", stage["status"]["health"]);
+    let healthy = condition(&stage, "Healthy");
+    assert_eq!((healthy["status"].as_str(), healthy["reason"].as_str()), (Some("True"), Some("Healthy")));
+    let verification = lading_tests::wait::until("the verification to pass", TIMEOUT, || async {
+        let test = get_stage().await;
+        match test["status"]["freightHistory"][0]["verificationHistory"][0]["phase"].as_str() {
+            Some("Successful") => Ok(test),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(condition(&verification, "Verified")["status"], "True");
+    assert!(web.calls() >= 1);
+
+    // Later the Application degrades: so does the stage.
+    argo.set_health("kargo-demo-test", "Degraded").await;
+    let stage = lading_tests::wait::until("the stage to be Degraded", TIMEOUT, || async {
+        let test = get_stage().await;
+        match test["status"]["health"]["status"].as_str() {
+            Some("Degraded") => Ok(test),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let issues = &stage["status"]["health"]["issues"];
+    assert!(issues[0].as_str().unwrap().contains("has health state \"Degraded\""), "{issues}");
+    let healthy = condition(&stage, "Healthy");
+    assert_eq!((healthy["status"].as_str(), healthy["reason"].as_str()), (Some("False"), Some("Degraded")));
+    // Only changes were published, though health was assessed every 200ms.
+    assert_eq!(
+        health_changes(&sandbox).await,
+        [(0, "Progressing".to_owned()), (1, "Healthy".to_owned()), (2, "Degraded".to_owned())]
+    );
     drop(argo);
 }

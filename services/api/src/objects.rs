@@ -214,14 +214,45 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
         status["promotions"] =
             json!(stage.promotions.iter().map(|p| promotion_summary(project, p)).collect::<Vec<_>>());
     }
+    let health = stage.and_then(health_status);
+    if let Some((health, _)) = &health {
+        status["health"] = health.clone();
+    }
     if let Some(conditions) = status["conditions"].as_array_mut() {
         conditions.push(verified_condition(stage, project, manifest_verifies(manifest), manifest.name()));
         if let Some(promoting) = stage.and_then(promoting_condition) {
             conditions.push(promoting);
         }
+        if let Some((_, healthy)) = health {
+            conditions.push(healthy);
+        }
     }
     object["status"] = status;
     object
+}
+
+/// Kargo's `status.health` (`{status, issues, config, output}`) and `Healthy` condition,
+/// for a stage whose last successful promotion left health checks (it updated Argo CD
+/// Applications); a stage without health has neither.
+fn health_status(stage: &lading_projection::model::StageRecord) -> Option<(Value, Value)> {
+    use lading_domain::stage_health::healthy_condition;
+    let record = stage.current_health()?;
+    let mut health = json!({
+        "status": record.health.status.as_str(),
+        "config": record.checks,
+        "output": record.health.output,
+        "checkedAt": timestamp(record.checked_at),
+    });
+    if !record.health.issues.is_empty() {
+        health["issues"] = json!(record.health.issues);
+    }
+    let condition = healthy_condition(Some(&record.health), record.checks.len());
+    let mut healthy = json!({"type": "Healthy", "status": condition.status, "reason": condition.reason,
+        "promotion": record.promotion, "lastTransitionTime": timestamp(record.checked_at)});
+    if !condition.message.is_empty() {
+        healthy["message"] = json!(condition.message);
+    }
+    Some((health, healthy))
 }
 
 /// Kargo's `Promoting` condition, present while a promotion of the stage is queued or

@@ -44,6 +44,11 @@ pub const ARGOCD_NAMESPACE_ENV: &str = "LADING_ARGOCD_NAMESPACE";
 /// `argocd-update` / `argocd-wait`: how often a waiting step reads the Applications
 /// again (default 1s).
 pub const ARGOCD_POLL_INTERVAL_ENV: &str = "LADING_ARGOCD_POLL_INTERVAL";
+/// How often the health of stages whose last promotion updated Argo CD Applications is
+/// assessed again (default 10s).
+pub const HEALTH_INTERVAL_ENV: &str = "LADING_HEALTH_INTERVAL";
+/// See [`HEALTH_INTERVAL_ENV`].
+pub const DEFAULT_HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 /// Step expressions: the longest an evaluation may run (default 100ms).
 pub const EXPRESSION_TIMEOUT_ENV: &str = limits::TIMEOUT_ENV;
 /// Step expressions: the largest result (default 1MiB).
@@ -80,6 +85,8 @@ pub struct Config {
     pub promotions_at_once: usize,
     /// The secrets steps may read (from `LADING_SECRETS_FILE`).
     pub secrets: std::sync::Arc<lading_domain::secrets::Secrets>,
+    /// How often stage health is assessed again (see [`crate::health`]).
+    pub health_interval: std::time::Duration,
 }
 
 impl Config {
@@ -93,6 +100,7 @@ impl Config {
             failpoint: None,
             promotions_at_once: DEFAULT_PROMOTIONS_AT_ONCE,
             secrets: Default::default(),
+            health_interval: DEFAULT_HEALTH_INTERVAL,
         }
     }
 
@@ -131,6 +139,10 @@ impl Config {
                 argocd: argocd_from_env(env)?,
             },
             expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
+            health_interval: match env.get(HEALTH_INTERVAL_ENV) {
+                Some(value) => parse_timeout(HEALTH_INTERVAL_ENV, value).map_err(|e| e.to_string())?.value,
+                None => DEFAULT_HEALTH_INTERVAL,
+            },
         };
         if let Some(path) = env.get(GIT_CREDENTIALS_FILE_ENV) {
             let text =

@@ -9,12 +9,15 @@
 //! - [`run_queue`]: on `PromotionCreated`, runs the stage's oldest pending promotion
 //!   under a per-stage lease and records how it ended.
 //! - [`engine`]: the step runner, expressions and the workspace.
+//! - [`health`]: the health of stages whose last promotion updated Argo CD
+//!   Applications, published when it changes.
 //! - [`steps`]: one module per promotion step.
 //! - [`work_dir`]: the work directory, and the workspaces a killed promoter left.
 
 pub mod config;
 pub mod decide;
 pub mod engine;
+pub mod health;
 pub mod run_queue;
 pub mod steps;
 pub mod work_dir;
@@ -70,7 +73,8 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     tracing::info!(replica = context.config.service.replica, "promoter running");
     let decider = decide::run(context.clone(), shutdown.clone());
     let runner = run_queue::run(context.clone(), shutdown.clone());
-    let result = tokio::try_join!(decider, runner);
+    let health = health::run(context.clone(), shutdown.clone());
+    let result = tokio::try_join!(decider, runner, health);
     ready.set(false);
     result.map(|_| ())
 }

@@ -1,8 +1,11 @@
 //! `PromotionSucceeded` → `VerificationStarted` when the stage verifies with analysis
 //! templates, else `FreightVerified` at once (a stage without verification). A
-//! verification starts only while the stage holds the freight and no promotion of it
-//! runs ([`when_to_verify::start`]): otherwise it waits for that promotion to end, or
-//! never starts when a later promotion replaced the freight.
+//! verification starts only while the stage holds the freight, no promotion of it runs
+//! and, when the promotion left health checks (it updated Argo CD Applications), the
+//! stage is `Healthy` ([`when_to_verify::start`]): otherwise it waits for that promotion
+//! to end or for the stage to become healthy, or never starts when a later promotion
+//! replaced the freight. A stage without verification but with health, as in Kargo, has
+//! its freight verified once it is healthy.
 
 use std::time::Duration;
 
@@ -19,6 +22,8 @@ use crate::{plan, stage_now};
 pub const ACTOR: &str = "lading/verifier";
 /// How often a verification waiting for a running promotion asks again.
 pub const PROMOTION_POLL: Duration = Duration::from_secs(1);
+/// How often a verification waiting for the stage to become healthy asks again.
+pub const HEALTH_POLL: Duration = Duration::from_secs(1);
 
 /// The verdict for a succeeded promotion into a stage without analyses: verified.
 pub fn verify(succeeded: &PromotionSucceededV1, now_ms: i64) -> Event {
@@ -68,13 +73,29 @@ pub async fn handle(
                     tracing::debug!(stage = succeeded.stage, running, "verification waits for the running promotion");
                     return Ok(Outcome::RetryAfter(PROMOTION_POLL));
                 }
+                Start::WhenHealthy(reason) => {
+                    tracing::debug!(stage = succeeded.stage, reason, "verification waits for the stage to be healthy");
+                    return Ok(Outcome::RetryAfter(HEALTH_POLL));
+                }
                 Start::Never(reason) => {
                     tracing::info!(stage = succeeded.stage, freight = succeeded.freight_id, reason, "not verifying");
                     return Ok(Outcome::Done);
                 }
             }
         }
-        None => verify(succeeded, now_ms()),
+        None => {
+            let stage =
+                stage_now::at(projection, &succeeded.project, &succeeded.stage, delivery.stream_sequence).await?;
+            // Health is the stage's after its latest promotion: it decides only for the
+            // freight that promotion brought.
+            if let Some(reason) = when_to_verify::not_healthy(&stage)
+                && stage.current.contains(&succeeded.freight_id)
+            {
+                tracing::debug!(stage = succeeded.stage, reason, "verification waits for the stage to be healthy");
+                return Ok(Outcome::RetryAfter(HEALTH_POLL));
+            }
+            verify(succeeded, now_ms())
+        }
     };
     bus.publish(&event, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
     tracing::info!(

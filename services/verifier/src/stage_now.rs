@@ -1,5 +1,5 @@
 //! What the read model says of a stage when a verification starts or ends: the freight
-//! it holds and the promotion that runs in it, once the model has applied the log up to
+//! it holds, the promotion that runs in it and its health, once the model has applied the log up to
 //! the event being handled (or, for a verdict, up to the log's end).
 
 use std::time::Duration;
@@ -41,6 +41,7 @@ pub fn read(projection: &Projection, project: &str, stage: &str) -> StageNow {
             running_promotion: record
                 .and_then(|r| r.promotions.iter().find(|p| p.phase == PromotionPhase::Running))
                 .map(|p| p.name.clone()),
+            health: record.and_then(|r| r.current_health()).map(|h| Some(h.health.status)),
         }
     })
 }

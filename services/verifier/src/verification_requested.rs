@@ -1,6 +1,6 @@
 //! `VerificationRequested` (not an abort) → a new `VerificationStarted` for the stage's
-//! current freight, named after the request, once no promotion of the stage runs
-//! ([`when_to_verify::start`]). Aborts are noticed by the running verification itself.
+//! current freight, named after the request, once no promotion of the stage runs and a
+//! stage with health is `Healthy` ([`when_to_verify::start`]). Aborts are noticed by the running verification itself.
 
 use lading_bus::specs::SpecStore;
 use lading_bus::{Bus, Delivery, HandlerError, Outcome};
@@ -9,7 +9,7 @@ use lading_events::catalog::{FreightVerifiedV1, VerificationStartedV1};
 use lading_events::{Event, now_ms};
 use lading_projection::Projection;
 
-use crate::promotion_succeeded::PROMOTION_POLL;
+use crate::promotion_succeeded::{HEALTH_POLL, PROMOTION_POLL};
 use crate::{plan, stage_now};
 
 pub async fn handle(
@@ -32,6 +32,7 @@ pub async fn handle(
         match when_to_verify::start(&stage, &request.freight_id) {
             Start::Now => {}
             Start::AfterPromotion(_) => return Ok(Outcome::RetryAfter(PROMOTION_POLL)),
+            Start::WhenHealthy(_) => return Ok(Outcome::RetryAfter(HEALTH_POLL)),
             Start::Never(reason) => {
                 tracing::info!(stage = request.stage, request = request.request_id, reason, "not verifying");
                 return Ok(Outcome::Done);

@@ -381,52 +381,153 @@ impl Health {
     }
 }
 
-/// Conditions of an Application that make it unhealthy (Kargo's list).
+/// Conditions of an Application that `argocd-wait` treats as errors it cannot wait out.
 const ERROR_CONDITIONS: [&str; 4] = ["ComparisonError", "InvalidSpecError", "SyncError", "UnknownError"];
 
-/// The health one Application gives a stage that wants it at `desired` revisions, and
-/// why when not healthy (Kargo's mapping of Argo CD's health and sync status).
-pub fn app_health(app: &Value, desired: &[String]) -> (Health, Option<String>) {
-    let who = app_ref(app);
-    let errors: Vec<String> = app
-        .pointer("/status/conditions")
+/// Conditions of an Application that make the stage unhealthy (Kargo's health checker:
+/// they may make Argo CD's own health status unreliable).
+const HEALTH_ERROR_CONDITIONS: [&str; 2] = ["ComparisonError", "InvalidSpecError"];
+
+fn conditions_of<'a>(app: &'a Value, types: &'a [&str]) -> impl Iterator<Item = &'a Value> + 'a {
+    app.pointer("/status/conditions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|c| ERROR_CONDITIONS.contains(&text(c, "/type")))
+        .filter(move |c| types.contains(&text(c, "/type")))
+}
+
+/// Whether Argo CD assessed the Application's health after its last operation finished:
+/// `status.reconciledAt` at or after `status.operationState.finishedAt` (Argo CD reassesses
+/// health in a separate loop, so health read just after a sync may predate it).
+fn reconciled_after_operation(app: &Value) -> bool {
+    let finished = text(app, "/status/operationState/finishedAt");
+    if finished.is_empty() {
+        return true;
+    }
+    let reconciled = text(app, "/status/reconciledAt");
+    match (chrono::DateTime::parse_from_rfc3339(reconciled), chrono::DateTime::parse_from_rfc3339(finished)) {
+        (Ok(reconciled), Ok(finished)) => reconciled >= finished,
+        _ => false,
+    }
+}
+
+/// The revisions Argo CD reports the Application's sources synced to.
+fn observed_revisions(app: &Value) -> Vec<&str> {
+    match app.pointer("/status/sync/revisions").and_then(Value::as_array) {
+        Some(revisions) if !revisions.is_empty() => revisions.iter().map(|r| r.as_str().unwrap_or_default()).collect(),
+        _ => vec![text(app, "/status/sync/revision")],
+    }
+}
+
+/// The health a stage takes from its sync of `app` toward `desired` (one revision per
+/// source, empty where any will do), Kargo's order: a sync under way is `Unknown`, a
+/// source at another revision `Degraded`.
+fn health_from_sync(app: &Value, desired: &[String]) -> Option<(Health, Vec<String>)> {
+    let who = app_ref(app);
+    if desired.iter().all(String::is_empty) {
+        // Nothing to compare with: the sync does not count against the stage.
+        return None;
+    }
+    let syncing = app.get("operation").is_some_and(|o| o.get("sync").is_some_and(|s| !s.is_null()));
+    if syncing || text(app, "/status/operationState/finishedAt").is_empty() {
+        return Some((Health::Unknown, vec![format!("{who} is being synced")]));
+    }
+    let sources = sources(app);
+    if sources.len() != desired.len() {
+        return Some((
+            Health::Unknown,
+            vec![format!("{who} has {} sources but {} desired revisions", sources.len(), desired.len())],
+        ));
+    }
+    let observed = observed_revisions(app);
+    if observed.len() != desired.len() {
+        return Some((
+            Health::Unknown,
+            vec![format!("{who} has {} observed revisions but {} desired revisions", observed.len(), desired.len())],
+        ));
+    }
+    let behind: Vec<String> = desired
+        .iter()
+        .zip(&observed)
+        .enumerate()
+        .filter(|(_, (want, seen))| !want.is_empty() && *seen != want)
+        .map(|(i, (want, _))| {
+            format!(
+                "source {i} with repoURL {} is not synced to the desired revision {want:?}",
+                text(&sources[i], "/repoURL")
+            )
+        })
+        .collect();
+    (!behind.is_empty()).then(|| {
+        (
+            Health::Degraded,
+            vec![format!("not all sources of {who} are synced to the desired revisions: {}", behind.join("; "))],
+        )
+    })
+}
+
+/// The health one Application gives a stage that wants it at `desired` revisions, and
+/// the issues when it is not healthy: Kargo's health checker, in its order. Health Argo CD
+/// has not reassessed since the last sync is not trusted (`Unknown`); an error condition
+/// makes it `Degraded`; then the sync (see [`health_from_sync`]); then Argo CD's health
+/// (`Progressing` and `Suspended` are `Progressing`, `Healthy` is `Healthy`, anything else
+/// `Degraded`).
+pub fn app_health(app: &Value, desired: &[String]) -> (Health, Vec<String>) {
+    let who = app_ref(app);
+    if !reconciled_after_operation(app) {
+        return (
+            Health::Unknown,
+            vec![format!(
+                "{who} was not reconciled after its most recent operation completed; its health status is not trusted"
+            )],
+        );
+    }
+    let errors: Vec<String> = conditions_of(app, &HEALTH_ERROR_CONDITIONS)
         .map(|c| format!("{who} has {:?} condition: {}", text(c, "/type"), text(c, "/message")))
         .collect();
     if !errors.is_empty() {
-        return (Health::Degraded, Some(errors.join("; ")));
+        return (Health::Degraded, errors);
     }
-    if desired.iter().any(|r| !r.is_empty()) {
-        let syncing = app.get("operation").is_some_and(|o| o.get("sync").is_some_and(|s| !s.is_null()));
-        let finished =
-            app.pointer("/status/operationState/finishedAt").and_then(Value::as_str).is_some_and(|t| !t.is_empty());
-        if syncing || !finished {
-            return (Health::Unknown, Some(format!("{who} is being synced")));
-        }
-        let observed: Vec<&str> = match app.pointer("/status/sync/revisions").and_then(Value::as_array) {
-            Some(revisions) if !revisions.is_empty() => {
-                revisions.iter().map(|r| r.as_str().unwrap_or_default()).collect()
-            }
-            _ => vec![text(app, "/status/sync/revision")],
-        };
-        for (i, want) in desired.iter().enumerate() {
-            if !want.is_empty() && observed.get(i).copied().unwrap_or_default() != want.as_str() {
-                return (
-                    Health::Degraded,
-                    Some(format!("source {i} of {who} is not synced to the desired revision {want:?}")),
-                );
-            }
-        }
+    if let Some(from_sync) = health_from_sync(app, desired) {
+        return from_sync;
     }
     match text(app, "/status/health/status") {
-        "Healthy" => (Health::Healthy, None),
-        "Progressing" | "" => (Health::Progressing, Some(format!("{who} is progressing"))),
-        "Suspended" => (Health::Progressing, Some(format!("{who} is suspended"))),
-        other => (Health::Degraded, Some(format!("{who} has health state {other:?}"))),
+        "Healthy" => (Health::Healthy, Vec::new()),
+        "Progressing" | "" => (Health::Progressing, vec![format!("{who} is progressing")]),
+        "Suspended" => (Health::Progressing, vec![format!("{who} is suspended")]),
+        other => (Health::Degraded, vec![format!("{who} has health state {other:?}")]),
     }
+}
+
+/// What a stage's health shows of one Application (Kargo's `applicationStatuses` entry):
+/// Argo CD's health and sync status and its conditions, without the times Argo CD
+/// rewrites on every refresh, so the entry changes only when the Application does.
+pub fn app_status_output(namespace: &str, name: &str, app: Option<&Value>) -> Value {
+    let status = app.and_then(|a| a.get("status"));
+    let field = |key: &str, default: Value| status.and_then(|s| s.get(key)).cloned().unwrap_or(default);
+    let conditions: Vec<Value> = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let mut c = c.clone();
+            if let Some(c) = c.as_object_mut() {
+                c.remove("lastTransitionTime");
+            }
+            c
+        })
+        .collect();
+    let mut entry = json!({
+        "namespace": namespace,
+        "name": name,
+        "health": field("health", json!({"status": "Unknown"})),
+        "sync": field("sync", json!({"status": "Unknown"})),
+    });
+    if !conditions.is_empty() {
+        entry["conditions"] = Value::Array(conditions);
+    }
+    entry
 }
 
 /// A stage's health from its Applications': the worst of them; `Healthy` with none.
@@ -444,9 +545,11 @@ pub fn wait_ready(app: &Value, wait_for: &[String]) -> Result<bool, String> {
             return Err(format!("waitFor[{i}]: {what:?} is not one of health, sync, operation, suspended, degraded"));
         }
     }
-    let (health, why) = app_health(app, &[]);
-    if health == Health::Degraded && why.as_deref().is_some_and(|w| w.contains("condition")) {
-        return Err(why.unwrap_or_default());
+    let errors: Vec<String> = conditions_of(app, &ERROR_CONDITIONS)
+        .map(|c| format!("{} has {:?} condition: {}", app_ref(app), text(c, "/type"), text(c, "/message")))
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
     }
     let wants = |w: &str| wait_for.iter().any(|x| x == w);
     if wants("operation") {

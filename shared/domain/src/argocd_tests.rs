@@ -103,6 +103,7 @@ fn given_operation_states_when_progress_is_read_then_start_run_succeed_or_fail()
 fn given_argo_health_and_sync_when_mapped_then_kargo_states_result() {
     let mut healthy = ours("Succeeded", "abc");
     healthy["status"]["operationState"]["finishedAt"] = json!("2026-01-01T00:00:00Z");
+    healthy["status"]["reconciledAt"] = json!("2026-01-01T00:00:00Z");
     healthy["status"]["sync"] = json!({"status": "Synced", "revision": "abc"});
     healthy["status"]["health"] = json!({"status": "Healthy"});
     let desired = vec!["abc".to_owned()];

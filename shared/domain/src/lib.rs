@@ -22,6 +22,8 @@
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
 //! - [`promotion_queue`]: promotion phases, whose turn it is, what newer freight supersedes.
 //! - [`soak`]: the longest time freight stayed in a stage.
+//! - [`stage_health`]: a stage's health from the Applications its last promotion
+//!   updated, its `Healthy` condition, and when it changed.
 //! - [`freight_collection`]: what a promotion's steps see of the stage's other freight.
 //! - [`kustomization`]: the files and directories a kustomization loads.
 //! - [`rendered_files`]: safe file names for rendered resources.
@@ -63,6 +65,7 @@ pub mod secrets;
 pub mod selection;
 pub mod soak;
 pub mod spec;
+pub mod stage_health;
 pub mod suggest;
 pub mod url_normalize;
 pub mod verification;

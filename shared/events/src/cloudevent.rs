@@ -132,7 +132,8 @@ macro_rules! each_payload {
             (VerificationStarted, VerificationStartedV1),
             (VerificationMeasured, VerificationMeasuredV1),
             (VerificationFinished, VerificationFinishedV1),
-            (PromotionPushed, PromotionPushedV1)
+            (PromotionPushed, PromotionPushedV1),
+            (StageHealthChanged, StageHealthChangedV1)
         }
     };
 }

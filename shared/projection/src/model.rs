@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 use lading_domain::freight::{ApprovedStage, CurrentStage, VerifiedStage};
 use lading_domain::promotion_queue::{Queued, Turn, head_of_queue, turn_of};
 use lading_domain::soak::longest_soak_after_leaving;
+use lading_domain::stage_health::{Health, HealthCheck, StageHealth};
 use lading_domain::verification::Phase;
 use lading_domain::{Freight, FreightId, FreightOrigin};
 use lading_events::catalog::{
-    Event, PromotionPushedV1, PromotionTrigger, StepStatusV2, VerificationPhaseV1, WarehouseArtifactsDiscoveredV1,
+    Event, HealthStatusV1, PromotionPushedV1, PromotionTrigger, StageHealthChangedV1, StepStatusV2,
+    VerificationPhaseV1, WarehouseArtifactsDiscoveredV1,
 };
 use lading_events::time_from_ms;
 use serde::{Deserialize, Serialize};
@@ -86,6 +88,19 @@ pub struct VerificationRecord {
     pub measurements: Vec<MeasurementRecord>,
 }
 
+/// A stage's latest health after one of its promotions (Kargo's `status.health`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthRecord {
+    /// The promotion whose health checks found it.
+    pub promotion: String,
+    /// The health checks that promotion left.
+    pub checks: Vec<HealthCheck>,
+    pub health: StageHealth,
+    /// How many changes were recorded after the promotion, this one included.
+    pub changes: u32,
+    pub checked_at: DateTime<Utc>,
+}
+
 /// A stage's promotions, in creation order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageRecord {
@@ -96,9 +111,50 @@ pub struct StageRecord {
     /// Per freight origin (`Warehouse/<name>`), the freight of the latest successful
     /// promotion and since when: a stage holds one freight from each origin it requests.
     pub current: BTreeMap<String, (FreightId, DateTime<Utc>)>,
+    /// The latest health found after a promotion that left health checks; kept only
+    /// while no later promotion succeeded.
+    #[serde(default)]
+    pub health: Option<HealthRecord>,
 }
 
 impl StageRecord {
+    /// The stage's health since its last successful promotion: `None` when that
+    /// promotion left no health check (see [`lading_domain::stage_health`]).
+    pub fn current_health(&self) -> Option<&HealthRecord> {
+        let health = self.health.as_ref()?;
+        let last = self.promotions.iter().rev().find(|p| p.phase == PromotionPhase::Succeeded)?;
+        (last.name == health.promotion).then_some(health)
+    }
+
+    /// Records a health change after `promotion`, unless a later promotion succeeded or
+    /// that one ended without succeeding.
+    fn record_health(&mut self, e: &StageHealthChangedV1) {
+        let Some(record) = self.promotion(&e.promotion) else { return };
+        if matches!(record.phase, PromotionPhase::Failed | PromotionPhase::Errored | PromotionPhase::Aborted) {
+            return;
+        }
+        let created = record.created_seq;
+        if self.promotions.iter().any(|p| p.phase == PromotionPhase::Succeeded && p.created_seq > created) {
+            return;
+        }
+        let (Ok(checks), Ok(output)) =
+            (serde_json::from_str::<Vec<HealthCheck>>(&e.config), serde_json::from_str::<serde_json::Value>(&e.output))
+        else {
+            return;
+        };
+        let changes = match &self.health {
+            Some(h) if h.promotion == e.promotion => h.changes + 1,
+            _ => 1,
+        };
+        self.health = Some(HealthRecord {
+            promotion: e.promotion.clone(),
+            checks,
+            health: StageHealth { status: health_of(e.status), issues: e.issues.clone(), output },
+            changes,
+            checked_at: time_from_ms(e.checked_at_ms),
+        });
+    }
+
     /// The oldest promotion not yet finished: the one allowed to run.
     pub fn head_of_queue(&self) -> Option<&PromotionRecord> {
         head_of_queue(&self.promotions, |p| Queued { name: &p.name, phase: p.phase })
@@ -150,6 +206,15 @@ fn phase_of(phase: VerificationPhaseV1) -> Phase {
         VerificationPhaseV1::Error => Phase::Error,
         VerificationPhaseV1::Inconclusive => Phase::Inconclusive,
         VerificationPhaseV1::Aborted => Phase::Aborted,
+    }
+}
+
+fn health_of(status: HealthStatusV1) -> Health {
+    match status {
+        HealthStatusV1::Healthy => Health::Healthy,
+        HealthStatusV1::Progressing => Health::Progressing,
+        HealthStatusV1::Unknown => Health::Unknown,
+        HealthStatusV1::Degraded => Health::Degraded,
     }
 }
 
@@ -281,6 +346,10 @@ impl ReadModel {
                 record.finished_at = Some(since);
                 record.commit = e.commit.clone();
                 let new_current = record.freight_id.clone();
+                // Health found after an earlier promotion no longer says anything.
+                if stage.health.as_ref().is_some_and(|h| h.promotion != e.promotion) {
+                    stage.health = None;
+                }
                 let Some(origin) = project.freight.get(&new_current).map(|f| origin_key(&f.freight.origin)) else {
                     return;
                 };
@@ -461,6 +530,9 @@ impl ReadModel {
                     record.message = e.message.clone();
                     record.finished_at = Some(time_from_ms(e.finished_at_ms));
                 }
+            }
+            Event::StageHealthChanged(e) => {
+                project.stages.entry(e.stage.clone()).or_default().record_health(e);
             }
             Event::WarehouseDiscoveryFailed(e) => {
                 project.warehouses.entry(e.warehouse.clone()).or_default().last_discovery_error =

@@ -29,6 +29,7 @@ pub const STAGES: Resource = Resource {
         Column::new("CURRENT FREIGHT", |s, _| {
             list(&s["status"]["currentFreight"]).iter().map(|f| text(f, "/alias")).collect::<Vec<_>>().join(",")
         }),
+        Column::new("HEALTH", |s, _| text(s, "/status/health/status").to_owned()),
         Column::new("READY", |s, _| ready(s, "status").to_owned()),
         Column::new("LAST PROMOTION", |s, _| text(s, "/status/lastPromotion/name").to_owned()),
         Column::new("PHASE", |s, _| text(s, "/status/lastPromotion/status/phase").to_owned()),

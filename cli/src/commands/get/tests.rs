@@ -143,17 +143,18 @@ fn stages_show_current_freight_readiness_and_the_last_promotion() {
         {"metadata": {"name": "test"}, "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"direct": true}}]},
          "status": {"conditions": [{"type": "Ready", "status": "True", "message": "fine"}],
                     "currentFreight": [{"name": "6508e3b", "alias": "frozen-tauntaun"}],
-                    "lastPromotion": {"name": "test.01abc.6508e3b", "status": {"phase": "Succeeded"}}}},
+                    "lastPromotion": {"name": "test.01abc.6508e3b", "status": {"phase": "Succeeded"}},
+                    "health": {"status": "Healthy"}}},
         {"metadata": {"name": "late"}, "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"stages": ["test", "uat"]}}]},
          "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "MissingPromotionTask",
-                    "message": "PromotionTask \"t\" does not exist"}]}},
+                    "message": "PromotionTask \"t\" does not exist"}], "health": {"status": "Degraded"}}},
     ]});
     assert_eq!(
         render("table", &stages, false, Kind::Stages),
         "\
-NAME   CURRENT FREIGHT   READY   LAST PROMOTION       PHASE       VERIFICATION   MESSAGE
-test   frozen-tauntaun   True    test.01abc.6508e3b   Succeeded
-late                     False                                                   PromotionTask \"t\" does not exist
+NAME   CURRENT FREIGHT   HEALTH     READY   LAST PROMOTION       PHASE       VERIFICATION   MESSAGE
+test   frozen-tauntaun   Healthy    True    test.01abc.6508e3b   Succeeded
+late                     Degraded   False                                                   PromotionTask \"t\" does not exist
 "
     );
     let wide = render("wide", &stages, false, Kind::Stages);

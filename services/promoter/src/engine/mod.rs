@@ -49,6 +49,8 @@ pub struct PromotionOutcome {
     pub commit: String,
     /// Outputs of steps that have an `as` alias.
     pub outputs: Map<String, Value>,
+    /// The health checks its steps left (one per `argocd-update`), in step order.
+    pub health_checks: Vec<lading_domain::stage_health::HealthCheck>,
 }
 
 /// Why a promotion failed: which step, and what it said.
@@ -429,6 +431,7 @@ pub fn run_promotion_observed(
         timeout: None,
     };
     let mut commit = String::new();
+    let mut health_checks = Vec::new();
     for (index, step) in input.steps.iter().enumerate() {
         observer.before_step(index).map_err(|stop| PromotionError::Stopped { index, stop })?;
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
@@ -492,6 +495,7 @@ pub fn run_promotion_observed(
                 if let Some(Value::String(c)) = step_outputs.get("commit") {
                     commit = c.clone();
                 }
+                health_checks.extend(lading_domain::stage_health::check_left_by(&step.uses, &step_outputs));
                 if step.alias.is_some() {
                     run.outputs.insert(alias, Value::Object(step_outputs));
                 }
@@ -506,6 +510,6 @@ pub fn run_promotion_observed(
     }
     match run.failure {
         Some(failure) => Err(PromotionError::Step(failure)),
-        None => Ok(PromotionOutcome { commit, outputs: run.outputs }),
+        None => Ok(PromotionOutcome { commit, outputs: run.outputs, health_checks }),
     }
 }

@@ -20,8 +20,10 @@ use crate::engine::{
 
 /// How a run ended.
 pub enum Finished {
-    /// The event recording its outcome (succeeded, failed or errored).
-    Outcome(Event),
+    /// The event recording its outcome (succeeded, failed or errored), and for a
+    /// promotion that left health checks, the stage's first health after it (published
+    /// just before the outcome).
+    Outcome(Event, Option<Box<Event>>),
     /// It stopped early, recording nothing.
     Stopped(Stop),
 }
@@ -98,16 +100,16 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
         })
     };
     let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
-        return Finished::Outcome(errored(format!("stage {:?} no longer exists", created.stage)));
+        return Finished::Outcome(errored(format!("stage {:?} no longer exists", created.stage)), None);
     };
     let steps = match crate::engine::tasks::expand_tasks(stage.steps(), |task| {
         context.specs.read(|s| s.promotion_task(&created.project, task).cloned())
     }) {
         Ok(steps) => steps,
-        Err(reason) => return Finished::Outcome(errored(reason)),
+        Err(reason) => return Finished::Outcome(errored(reason), None),
     };
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
-        return Finished::Outcome(errored(format!("malformed freight ID {:?}", created.freight_id)));
+        return Finished::Outcome(errored(format!("malformed freight ID {:?}", created.freight_id)), None);
     };
     let Some(freight) = context.projection.read(|m| {
         let project = m.project(&created.project)?;
@@ -117,7 +119,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
             current.into_iter().flatten().filter_map(|(_, (id, _))| project.freight.get(id)).map(|f| &f.freight);
         Some(lading_domain::freight_collection::collect(target, others))
     }) else {
-        return Finished::Outcome(errored(format!("freight {freight_id} is unknown")));
+        return Finished::Outcome(errored(format!("freight {freight_id} is unknown")), None);
     };
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
@@ -217,7 +219,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
     watcher.abort();
     // Step reports are published before the outcome.
     let _ = publisher.await;
-    Finished::Outcome(match result {
+    match result {
         Ok(outcome) => {
             tracing::info!(
                 promotion = created.promotion,
@@ -225,19 +227,28 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "promotion succeeded"
             );
-            Event::PromotionSucceeded(PromotionSucceededV1 {
+            let health = crate::health::first(
+                &context.config.remotes.argocd,
+                &created.project,
+                &created.stage,
+                &created.promotion,
+                &outcome.health_checks,
+            )
+            .await;
+            let succeeded = Event::PromotionSucceeded(PromotionSucceededV1 {
                 project: created.project.clone(),
                 stage: created.stage.clone(),
                 promotion: created.promotion.clone(),
                 freight_id: created.freight_id.clone(),
                 commit: outcome.commit,
                 finished_at_ms: now_ms(),
-            })
+            });
+            Finished::Outcome(succeeded, health.map(Box::new))
         }
         Err(PromotionError::Stopped { index, stop }) => {
             tracing::info!(promotion = created.promotion, index, %stop, "promotion stopped");
-            return Finished::Stopped(stop);
+            Finished::Stopped(stop)
         }
-        Err(PromotionError::Step(failure)) => failed(failure.to_string()),
-    })
+        Err(PromotionError::Step(failure)) => Finished::Outcome(failed(failure.to_string()), None),
+    }
 }

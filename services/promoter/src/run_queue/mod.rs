@@ -183,13 +183,18 @@ async fn run_turn(
     });
     context.bus.publish_until_stored(&started, trace, &context.shutdown).await.map_err(transient)?;
     match execute::execute(context, created, trace, fence.clone()).await {
-        execute::Finished::Outcome(event) => {
+        execute::Finished::Outcome(event, health) => {
             if fence.check().is_err() {
                 return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
             }
             // Recording an outcome is past the point of no return too.
             match context.bus.claim_promotion(&created.project, &created.promotion, &Claim::Committed).await {
                 Ok(Claim::Committed) => {
+                    // The stage's health goes first: whoever acts on the promotion's end
+                    // finds it in the log.
+                    if let Some(health) = &health {
+                        context.bus.publish_until_stored(health, trace, &context.shutdown).await.map_err(transient)?;
+                    }
                     let published = context.bus.publish_terminal(&event, trace).await.map_err(transient)?;
                     if matches!(published, lading_bus::Published::Stored(_)) {
                         lading_runtime::metrics::promotion_finished(phase_of(&event), running.elapsed());

@@ -61,7 +61,7 @@ fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Result<T, Str
     }
 }
 
-async fn client(access: &ArgoCdAccess) -> Result<kube::Client, String> {
+pub(crate) async fn client(access: &ArgoCdAccess) -> Result<kube::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match &access.kubeconfig {
         Some(path) => {
@@ -81,7 +81,7 @@ async fn client(access: &ArgoCdAccess) -> Result<kube::Client, String> {
     kube::Client::try_from(config).map_err(|e| format!("the Kubernetes client: {e}"))
 }
 
-fn applications(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
+pub(crate) fn applications(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application");
     Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk_with_plural(&gvk, "applications"))
 }

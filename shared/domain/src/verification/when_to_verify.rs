@@ -1,9 +1,12 @@
 //! When a verification may start, and whether its verdict still counts (Kargo's rules):
 //! only the stage's current freight is verified, never while a promotion of the stage
-//! runs, and a verification whose freight a later promotion replaced ends `Aborted`, so
-//! it cannot mark freight verified in a stage that no longer holds it.
+//! runs, only once a stage that has health (its last promotion updated Argo CD
+//! Applications) is `Healthy`, and a verification whose freight a later promotion
+//! replaced ends `Aborted`, so it cannot mark freight verified in a stage that no longer
+//! holds it.
 
 use super::{Phase, RunVerdict};
+use crate::stage_health::Health;
 
 /// What the log says of a stage at the moment of deciding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -13,6 +16,10 @@ pub struct StageNow {
     pub current: Vec<String>,
     /// The promotion of the stage that is running, if one is.
     pub running_promotion: Option<String>,
+    /// The stage's health since its last promotion: `None` when that promotion left no
+    /// health check (it updated no Argo CD Application), `Some(None)` when it did and no
+    /// health was assessed yet.
+    pub health: Option<Option<Health>>,
 }
 
 impl StageNow {
@@ -27,6 +34,8 @@ pub enum Start {
     Now,
     /// The named promotion of the stage runs: decide again once it has ended.
     AfterPromotion(String),
+    /// The stage is not healthy yet (the reason says how it is): decide again later.
+    WhenHealthy(String),
     /// The freight is no longer in the stage (the reason says so): nothing to verify.
     Never(String),
 }
@@ -41,9 +50,27 @@ pub fn start(stage: &StageNow, freight: &str) -> Start {
     if !stage.holds(freight) {
         return Start::Never(no_longer_current(stage, freight));
     }
-    match &stage.running_promotion {
-        Some(promotion) => Start::AfterPromotion(promotion.clone()),
+    if let Some(promotion) = &stage.running_promotion {
+        return Start::AfterPromotion(promotion.clone());
+    }
+    match not_healthy(stage) {
+        Some(reason) => Start::WhenHealthy(reason),
         None => Start::Now,
+    }
+}
+
+/// Why the stage is not healthy enough to verify its freight, if it is not (Kargo:
+/// freight is verified, with or without analyses, only in a `Healthy` stage). A stage
+/// without health verifies as ever.
+pub fn not_healthy(stage: &StageNow) -> Option<String> {
+    match stage.health? {
+        Some(Health::Healthy) => None,
+        Some(health) => {
+            Some(format!("stage {:?} is {}: verification starts once it is Healthy", stage.stage, health.as_str()))
+        }
+        None => {
+            Some(format!("stage {:?} waits for its health check: verification starts once it is Healthy", stage.stage))
+        }
     }
 }
 
@@ -74,7 +101,13 @@ mod tests {
             stage: "test".into(),
             current: freight.iter().map(|f| f.to_string()).collect(),
             running_promotion: running.map(str::to_owned),
+            health: None,
         }
+    }
+
+    fn with_health(mut stage: StageNow, health: Option<Health>) -> StageNow {
+        stage.health = Some(health);
+        stage
     }
 
     fn successful() -> RunVerdict {
@@ -86,6 +119,35 @@ mod tests {
         assert_eq!(start(&holding(&[OLD], None), OLD), Start::Now);
         // A stage holding freight from two origins verifies either.
         assert_eq!(start(&holding(&[NEW, OLD], None), OLD), Start::Now);
+    }
+
+    #[test]
+    fn given_a_stage_with_health_when_not_healthy_then_verification_waits_and_starts_once_healthy() {
+        for health in [None, Some(Health::Progressing), Some(Health::Unknown), Some(Health::Degraded)] {
+            let stage = with_health(holding(&[OLD], None), health);
+            let Start::WhenHealthy(reason) = start(&stage, OLD) else { panic!("{health:?} starts") };
+            assert!(reason.contains("\"test\"") && reason.contains("once it is Healthy"), "{reason}");
+            assert_eq!(not_healthy(&stage), Some(reason));
+        }
+        let healthy = with_health(holding(&[OLD], None), Some(Health::Healthy));
+        assert_eq!(start(&healthy, OLD), Start::Now);
+        assert_eq!(not_healthy(&healthy), None);
+        let progressing = with_health(holding(&[OLD], None), Some(Health::Progressing));
+        assert!(not_healthy(&progressing).unwrap().contains("is Progressing"));
+    }
+
+    #[test]
+    fn given_a_stage_without_health_when_asked_then_it_verifies_as_ever() {
+        assert_eq!(not_healthy(&holding(&[OLD], None)), None);
+        assert_eq!(start(&holding(&[OLD], None), OLD), Start::Now);
+    }
+
+    #[test]
+    fn given_a_replaced_freight_or_a_running_promotion_when_unhealthy_then_those_decide_first() {
+        let replaced = with_health(holding(&[NEW], None), Some(Health::Degraded));
+        assert!(matches!(start(&replaced, OLD), Start::Never(_)));
+        let running = with_health(holding(&[OLD], Some("test.next")), Some(Health::Degraded));
+        assert_eq!(start(&running, OLD), Start::AfterPromotion("test.next".into()));
     }
 
     #[test]

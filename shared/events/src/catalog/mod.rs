@@ -10,16 +10,19 @@
 //! Assumptions consumers may make: events of one stage (promotion events) are stored in
 //! the order they happened; a freight's `FreightCreated` precedes every event about it.
 //!
-//! Payloads live by entity in `freight`, `promotion` and `warehouse`; this module
+//! Payloads live by entity in `freight`, `promotion`, `stage`, `verification` and
+//! `warehouse`; this module
 //! ties them to their types, subjects and identities.
 
 mod freight;
 mod promotion;
+mod stage;
 mod verification;
 mod warehouse;
 
 pub use freight::*;
 pub use promotion::*;
+pub use stage::*;
 pub use verification::*;
 pub use warehouse::*;
 
@@ -53,10 +56,11 @@ pub enum EventType {
     VerificationMeasuredV1,
     VerificationFinishedV1,
     PromotionPushedV1,
+    StageHealthChangedV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 25] = [
+    pub const ALL: [EventType; 26] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -82,6 +86,7 @@ impl EventType {
         EventType::VerificationMeasuredV1,
         EventType::VerificationFinishedV1,
         EventType::PromotionPushedV1,
+        EventType::StageHealthChangedV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -112,6 +117,7 @@ impl EventType {
             EventType::VerificationMeasuredV1 => "dev.lading.verification.measured.v1",
             EventType::VerificationFinishedV1 => "dev.lading.verification.finished.v1",
             EventType::PromotionPushedV1 => "dev.lading.promotion.pushed.v1",
+            EventType::StageHealthChangedV1 => "dev.lading.stage.health-changed.v1",
         }
     }
 
@@ -142,7 +148,8 @@ impl EventType {
             | EventType::VerificationStartedV1
             | EventType::VerificationMeasuredV1
             | EventType::VerificationFinishedV1
-            | EventType::PromotionPushedV1 => "stage",
+            | EventType::PromotionPushedV1
+            | EventType::StageHealthChangedV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -178,6 +185,7 @@ impl EventType {
             EventType::VerificationMeasuredV1 => "verification-measured",
             EventType::VerificationFinishedV1 => "verification-finished",
             EventType::PromotionPushedV1 => "promotion-pushed",
+            EventType::StageHealthChangedV1 => "health-changed",
         }
     }
 
@@ -245,6 +253,7 @@ pub enum Event {
     VerificationMeasured(VerificationMeasuredV1),
     VerificationFinished(VerificationFinishedV1),
     PromotionPushed(PromotionPushedV1),
+    StageHealthChanged(StageHealthChangedV1),
 }
 
 impl Event {
@@ -275,6 +284,7 @@ impl Event {
             Event::VerificationMeasured(_) => EventType::VerificationMeasuredV1,
             Event::VerificationFinished(_) => EventType::VerificationFinishedV1,
             Event::PromotionPushed(_) => EventType::PromotionPushedV1,
+            Event::StageHealthChanged(_) => EventType::StageHealthChangedV1,
         }
     }
 
@@ -305,6 +315,7 @@ impl Event {
             Event::VerificationMeasured(e) => &e.project,
             Event::VerificationFinished(e) => &e.project,
             Event::PromotionPushed(e) => &e.project,
+            Event::StageHealthChanged(e) => &e.project,
         }
     }
 
@@ -336,6 +347,7 @@ impl Event {
             Event::VerificationMeasured(e) => &e.stage,
             Event::VerificationFinished(e) => &e.stage,
             Event::PromotionPushed(e) => &e.stage,
+            Event::StageHealthChanged(e) => &e.stage,
         }
     }
 
@@ -367,6 +379,7 @@ impl Event {
             Event::VerificationMeasured(e) => e.finished_at_ms,
             Event::VerificationFinished(e) => e.finished_at_ms,
             Event::PromotionPushed(e) => e.pushed_at_ms,
+            Event::StageHealthChanged(e) => e.checked_at_ms,
         }
     }
 
@@ -451,6 +464,9 @@ impl Event {
             Event::PromotionPushed(e) => {
                 format!("promotion-pushed:{}:{}:{}:{}", e.project, e.promotion, e.index, e.commit)
             }
+            Event::StageHealthChanged(e) => {
+                format!("stage-health:{}:{}:{}:{}", e.project, e.stage, e.promotion, e.change)
+            }
         }
     }
 
@@ -498,6 +514,7 @@ impl Event {
             Event::VerificationMeasured(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::VerificationFinished(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::PromotionPushed(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::StageHealthChanged(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

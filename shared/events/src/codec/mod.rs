@@ -41,6 +41,7 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::VerificationMeasured(e) => postcard::to_stdvec(e),
         Event::VerificationFinished(e) => postcard::to_stdvec(e),
         Event::PromotionPushed(e) => postcard::to_stdvec(e),
+        Event::StageHealthChanged(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -87,6 +88,7 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::VerificationMeasuredV1 => Event::VerificationMeasured(postcard::from_bytes(payload).map_err(err)?),
         EventType::VerificationFinishedV1 => Event::VerificationFinished(postcard::from_bytes(payload).map_err(err)?),
         EventType::PromotionPushedV1 => Event::PromotionPushed(postcard::from_bytes(payload).map_err(err)?),
+        EventType::StageHealthChangedV1 => Event::StageHealthChanged(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 

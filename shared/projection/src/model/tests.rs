@@ -244,3 +244,60 @@ fn a_stage_keeps_its_latest_verifications_and_a_rerun_is_the_newest() {
     assert_eq!(stage.verifications[0].id, "v2", "the oldest two were dropped");
     assert_eq!(stage.last_verification_of(&id(A)).unwrap().id, format!("v{}", VERIFICATIONS_KEPT + 1));
 }
+
+fn health(promotion: &str, change: u32, status: HealthStatusV1) -> Event {
+    Event::StageHealthChanged(StageHealthChangedV1 {
+        project: "p".into(),
+        stage: "test".into(),
+        promotion: promotion.into(),
+        change,
+        status,
+        issues: if status == HealthStatusV1::Healthy { vec![] } else { vec!["app is progressing".into()] },
+        config: r#"[{"uses":"argocd-update","config":{"apps":[{"name":"app","namespace":"argocd"}]}}]"#.into(),
+        output: r#"[{"applicationStatuses":[]}]"#.into(),
+        checked_at_ms: 4,
+    })
+}
+
+#[test]
+fn given_health_published_before_a_promotion_succeeds_when_replayed_then_the_stage_has_it_and_follows_changes() {
+    let model = replay(&[
+        created(A, "a-a"),
+        queued("test", "p1", A),
+        health("p1", 0, HealthStatusV1::Progressing),
+        succeeded("test", "p1", A),
+        health("p1", 1, HealthStatusV1::Healthy),
+    ]);
+    let stage = &model.project("p").unwrap().stages["test"];
+    let record = stage.current_health().expect("the stage has health");
+    assert_eq!(record.health.status, lading_domain::stage_health::Health::Healthy);
+    assert_eq!(record.changes, 2);
+    assert_eq!(record.checks[0].uses, "argocd-update");
+    assert!(record.health.issues.is_empty());
+}
+
+#[test]
+fn given_a_later_promotion_without_health_checks_when_it_succeeds_then_the_stage_has_no_health() {
+    let model = replay(&[
+        created(A, "a-a"),
+        created(B, "b-b"),
+        queued("test", "p1", A),
+        health("p1", 0, HealthStatusV1::Degraded),
+        succeeded("test", "p1", A),
+        queued("test", "p2", B),
+        succeeded("test", "p2", B),
+        // A late change about the replaced promotion changes nothing.
+        health("p1", 1, HealthStatusV1::Healthy),
+    ]);
+    let stage = &model.project("p").unwrap().stages["test"];
+    assert!(stage.health.is_none());
+    assert!(stage.current_health().is_none());
+}
+
+#[test]
+fn given_health_of_a_promotion_not_yet_succeeded_when_read_then_it_is_not_the_stage_health_yet() {
+    let model = replay(&[created(A, "a-a"), queued("test", "p1", A), health("p1", 0, HealthStatusV1::Healthy)]);
+    let stage = &model.project("p").unwrap().stages["test"];
+    assert!(stage.health.is_some(), "kept for when it succeeds");
+    assert!(stage.current_health().is_none());
+}

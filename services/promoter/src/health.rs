@@ -1,0 +1,175 @@
+//! Stage health: the promoter, which ran the `argocd-update` steps and can reach Argo
+//! CD, keeps observing the Applications a stage's last promotion updated and publishes
+//! `StageHealthChanged` when the stage's health changes (the rules are
+//! [`lading_domain::stage_health`]).
+//!
+//! - [`first`]: the health right after a promotion that left health checks; published
+//!   just before its `PromotionSucceeded`, so the verifier, deciding on that event, finds
+//!   it in the read model.
+//! - [`run`]: every `LADING_HEALTH_INTERVAL`, each stage whose last successful promotion
+//!   left health checks and that runs no promotion is assessed again; a change is
+//!   published. Every replica watches every stage: a change's identity names the
+//!   promotion and the number of changes before it, so replicas that see the same change
+//!   store it once, and one that saw a different one publishes again on its next round.
+
+use std::time::Duration;
+
+use lading_domain::stage_health::{self, AppRead, Health, HealthCheck, StageHealth};
+use lading_events::catalog::{HealthStatusV1, StageHealthChangedV1};
+use lading_events::{Event, now_ms};
+use lading_projection::model::PromotionPhase;
+use lading_runtime::Shutdown;
+
+use crate::steps::argocd::{ArgoCdAccess, applications, client};
+
+/// How long a health round waits for the read model to reach the end of the log.
+const CATCH_UP: Duration = Duration::from_secs(10);
+
+/// Reads every Application `checks` name, then assesses the stage's health.
+pub async fn assess(access: &ArgoCdAccess, checks: &[HealthCheck]) -> StageHealth {
+    let client = client(access).await;
+    let mut reads = Vec::new();
+    for check in checks {
+        let mut check_reads = Vec::new();
+        for app in stage_health::apps_of(check).unwrap_or_default() {
+            let namespace = if app.namespace.is_empty() { access.namespace.clone() } else { app.namespace.clone() };
+            let read = match &client {
+                Err(e) => AppRead::Failed(e.clone()),
+                Ok(client) => match applications(client, &namespace).get_opt(&app.name).await {
+                    Ok(Some(found)) => match serde_json::to_value(found) {
+                        Ok(value) => AppRead::Found(value),
+                        Err(e) => AppRead::Failed(e.to_string()),
+                    },
+                    Ok(None) => AppRead::NotFound,
+                    Err(e) => AppRead::Failed(e.to_string()),
+                },
+            };
+            check_reads.push(read);
+        }
+        reads.push(check_reads);
+    }
+    stage_health::assess(checks, &reads)
+}
+
+fn wire_status(health: Health) -> HealthStatusV1 {
+    match health {
+        Health::Healthy => HealthStatusV1::Healthy,
+        Health::Progressing => HealthStatusV1::Progressing,
+        Health::Unknown => HealthStatusV1::Unknown,
+        Health::Degraded => HealthStatusV1::Degraded,
+    }
+}
+
+/// The event recording `health` as the `change`-th change after `promotion`.
+pub fn changed_event(
+    project: &str,
+    stage: &str,
+    promotion: &str,
+    change: u32,
+    checks: &[HealthCheck],
+    health: &StageHealth,
+) -> Event {
+    Event::StageHealthChanged(StageHealthChangedV1 {
+        project: project.to_owned(),
+        stage: stage.to_owned(),
+        promotion: promotion.to_owned(),
+        change,
+        status: wire_status(health.status),
+        issues: health.issues.clone(),
+        config: serde_json::to_string(checks).unwrap_or_else(|_| "[]".to_owned()),
+        output: health.output.to_string(),
+        checked_at_ms: now_ms(),
+    })
+}
+
+/// The first health of a stage after `promotion`, when its steps left health checks.
+pub async fn first(
+    access: &ArgoCdAccess,
+    project: &str,
+    stage: &str,
+    promotion: &str,
+    checks: &[HealthCheck],
+) -> Option<Event> {
+    if checks.is_empty() {
+        return None;
+    }
+    let health = assess(access, checks).await;
+    tracing::info!(stage, promotion, health = health.status.as_str(), "stage health after the promotion");
+    Some(changed_event(project, stage, promotion, 0, checks, &health))
+}
+
+/// A stage to assess: its last promotion's checks and the health last recorded.
+struct Watched {
+    project: String,
+    stage: String,
+    promotion: String,
+    checks: Vec<HealthCheck>,
+    recorded: StageHealth,
+    changes: u32,
+}
+
+fn watched(context: &crate::Context) -> Vec<Watched> {
+    context.projection.read(|model| {
+        let mut out = Vec::new();
+        for (project, p) in &model.projects {
+            for (stage, record) in &p.stages {
+                let Some(health) = record.current_health() else { continue };
+                if record.promotions.iter().any(|p| p.phase == PromotionPhase::Running) {
+                    continue;
+                }
+                out.push(Watched {
+                    project: project.clone(),
+                    stage: stage.clone(),
+                    promotion: health.promotion.clone(),
+                    checks: health.checks.clone(),
+                    recorded: health.health.clone(),
+                    changes: health.changes,
+                });
+            }
+        }
+        out
+    })
+}
+
+/// Assesses every watched stage every `interval` until `shutdown`.
+pub async fn run(context: std::sync::Arc<crate::Context>, shutdown: Shutdown) -> Result<(), crate::Error> {
+    let interval = context.config.health_interval;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = round(&context).await {
+            tracing::warn!(%error, "stage health round failed; trying again next round");
+        }
+    }
+}
+
+async fn round(context: &crate::Context) -> Result<(), String> {
+    if watched(context).is_empty() {
+        return Ok(());
+    }
+    // Decide from the whole log, so a change counted elsewhere is counted here.
+    let end = context.projection.latest_sequence().await.map_err(|e| e.to_string())?;
+    if !context.projection.wait_for(end, CATCH_UP).await {
+        return Err(format!("the read model did not reach log position {end}"));
+    }
+    for stage in watched(context) {
+        let health = assess(&context.config.remotes.argocd, &stage.checks).await;
+        if !stage_health::changed(Some(&stage.recorded), &health) {
+            continue;
+        }
+        let event =
+            changed_event(&stage.project, &stage.stage, &stage.promotion, stage.changes, &stage.checks, &health);
+        let trace = lading_bus::tracing_context::new_root();
+        context.bus.publish(&event, &trace).await.map_err(|e| e.to_string())?;
+        tracing::info!(
+            project = stage.project,
+            stage = stage.stage,
+            from = stage.recorded.status.as_str(),
+            to = health.status.as_str(),
+            "stage health changed"
+        );
+    }
+    Ok(())
+}

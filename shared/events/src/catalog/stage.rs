@@ -1,0 +1,39 @@
+//! Stage payloads: a stage's health changed.
+//!
+//! Guarantees: a stage's health is published only when it changes, the first time by
+//! the promoter just before the `PromotionSucceeded` of the promotion that left the
+//! health checks (so a consumer of that promotion's end finds the stage's health in the
+//! log before it), then whenever the promoter sees the Applications' health change. Its
+//! identity names the promotion and the number of changes before it, so replicas that
+//! see the same change store it once.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A stage's health (Kargo's states; Kargo's `Unhealthy` is `Degraded`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum HealthStatusV1 {
+    Healthy,
+    Progressing,
+    Unknown,
+    Degraded,
+}
+
+/// `dev.lading.stage.health-changed.v1`: the health of a stage after `promotion`, as its
+/// health checks found it (Kargo's `status.health`). `issues` says why it is not
+/// healthy; `config` is the JSON list of health checks the promotion left
+/// (`[{uses, config}]`); `output` the JSON list of what each found. `change` counts the
+/// earlier changes after the same promotion (0 for the first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageHealthChangedV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub change: u32,
+    pub status: HealthStatusV1,
+    pub issues: Vec<String>,
+    pub config: String,
+    pub output: String,
+    pub checked_at_ms: i64,
+}
