@@ -149,6 +149,7 @@ fn printer_columns(resource: &Resource) -> Vec<Value> {
         ],
         "Stage" => vec![
             json!({"name": "Current Freight", "type": "string", "jsonPath": ".status.freightSummary"}),
+            json!({"name": "Health", "type": "string", "jsonPath": ".status.health.status"}),
             condition_column("Ready", "Ready"),
             condition_column("Verified", "Verified"),
             age_column(),
