@@ -83,6 +83,8 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         | EventType::PromotionStepFinishedV2
         | EventType::PromotionSucceededV1
         | EventType::PromotionPushedV1
+        | EventType::FreightMetadataSetV1
+        | EventType::StageMetadataSetV1
         | EventType::PromotionFailedV1
         | EventType::PromotionErroredV1 => &[Promoter],
         EventType::FreightVerifiedV1

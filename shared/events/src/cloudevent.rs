@@ -132,7 +132,9 @@ macro_rules! each_payload {
             (VerificationStarted, VerificationStartedV1),
             (VerificationMeasured, VerificationMeasuredV1),
             (VerificationFinished, VerificationFinishedV1),
-            (PromotionPushed, PromotionPushedV1)
+            (PromotionPushed, PromotionPushedV1),
+            (FreightMetadataSet, FreightMetadataSetV1),
+            (StageMetadataSet, StageMetadataSetV1)
         }
     };
 }

@@ -53,10 +53,12 @@ pub enum EventType {
     VerificationMeasuredV1,
     VerificationFinishedV1,
     PromotionPushedV1,
+    FreightMetadataSetV1,
+    StageMetadataSetV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 25] = [
+    pub const ALL: [EventType; 27] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -82,6 +84,8 @@ impl EventType {
         EventType::VerificationMeasuredV1,
         EventType::VerificationFinishedV1,
         EventType::PromotionPushedV1,
+        EventType::FreightMetadataSetV1,
+        EventType::StageMetadataSetV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -112,6 +116,8 @@ impl EventType {
             EventType::VerificationMeasuredV1 => "dev.lading.verification.measured.v1",
             EventType::VerificationFinishedV1 => "dev.lading.verification.finished.v1",
             EventType::PromotionPushedV1 => "dev.lading.promotion.pushed.v1",
+            EventType::FreightMetadataSetV1 => "dev.lading.freight.metadata-set.v1",
+            EventType::StageMetadataSetV1 => "dev.lading.stage.metadata-set.v1",
         }
     }
 
@@ -127,7 +133,8 @@ impl EventType {
             | EventType::FreightAliasChangedV1
             | EventType::FreightApprovedV1
             | EventType::FreightDeletedV1
-            | EventType::FreightAliasChangedV2 => "freight",
+            | EventType::FreightAliasChangedV2
+            | EventType::FreightMetadataSetV1 => "freight",
             EventType::PromotionCreatedV1
             | EventType::PromotionSucceededV1
             | EventType::PromotionFailedV1
@@ -142,7 +149,8 @@ impl EventType {
             | EventType::VerificationStartedV1
             | EventType::VerificationMeasuredV1
             | EventType::VerificationFinishedV1
-            | EventType::PromotionPushedV1 => "stage",
+            | EventType::PromotionPushedV1
+            | EventType::StageMetadataSetV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -178,6 +186,7 @@ impl EventType {
             EventType::VerificationMeasuredV1 => "verification-measured",
             EventType::VerificationFinishedV1 => "verification-finished",
             EventType::PromotionPushedV1 => "promotion-pushed",
+            EventType::FreightMetadataSetV1 | EventType::StageMetadataSetV1 => "metadata-set",
         }
     }
 
@@ -245,6 +254,8 @@ pub enum Event {
     VerificationMeasured(VerificationMeasuredV1),
     VerificationFinished(VerificationFinishedV1),
     PromotionPushed(PromotionPushedV1),
+    FreightMetadataSet(FreightMetadataSetV1),
+    StageMetadataSet(StageMetadataSetV1),
 }
 
 impl Event {
@@ -275,6 +286,8 @@ impl Event {
             Event::VerificationMeasured(_) => EventType::VerificationMeasuredV1,
             Event::VerificationFinished(_) => EventType::VerificationFinishedV1,
             Event::PromotionPushed(_) => EventType::PromotionPushedV1,
+            Event::FreightMetadataSet(_) => EventType::FreightMetadataSetV1,
+            Event::StageMetadataSet(_) => EventType::StageMetadataSetV1,
         }
     }
 
@@ -305,6 +318,8 @@ impl Event {
             Event::VerificationMeasured(e) => &e.project,
             Event::VerificationFinished(e) => &e.project,
             Event::PromotionPushed(e) => &e.project,
+            Event::FreightMetadataSet(e) => &e.project,
+            Event::StageMetadataSet(e) => &e.project,
         }
     }
 
@@ -336,6 +351,8 @@ impl Event {
             Event::VerificationMeasured(e) => &e.stage,
             Event::VerificationFinished(e) => &e.stage,
             Event::PromotionPushed(e) => &e.stage,
+            Event::FreightMetadataSet(e) => &e.freight_id,
+            Event::StageMetadataSet(e) => &e.stage,
         }
     }
 
@@ -367,6 +384,8 @@ impl Event {
             Event::VerificationMeasured(e) => e.finished_at_ms,
             Event::VerificationFinished(e) => e.finished_at_ms,
             Event::PromotionPushed(e) => e.pushed_at_ms,
+            Event::FreightMetadataSet(e) => e.set_at_ms,
+            Event::StageMetadataSet(e) => e.set_at_ms,
         }
     }
 
@@ -451,6 +470,12 @@ impl Event {
             Event::PromotionPushed(e) => {
                 format!("promotion-pushed:{}:{}:{}:{}", e.project, e.promotion, e.index, e.commit)
             }
+            Event::FreightMetadataSet(e) => {
+                format!("freight-metadata:{}:{}:{}:{}", e.project, e.freight_id, e.actor, e.set_at_ms)
+            }
+            Event::StageMetadataSet(e) => {
+                format!("stage-metadata:{}:{}:{}:{}", e.project, e.stage, e.actor, e.set_at_ms)
+            }
         }
     }
 
@@ -498,6 +523,8 @@ impl Event {
             Event::VerificationMeasured(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::VerificationFinished(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::PromotionPushed(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::FreightMetadataSet(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::StageMetadataSet(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

@@ -267,6 +267,20 @@ pub(crate) fn samples() -> Vec<Event> {
             changes: vec![FileChangeV1 { path: "values.yaml".into(), added: 1, removed: 1 }],
             pushed_at_ms: T,
         }),
+        Event::FreightMetadataSet(FreightMetadataSetV1 {
+            project: "demo".into(),
+            freight_id: FREIGHT.into(),
+            values: r#"{"baz":true}"#.into(),
+            actor: "promotion/test.01jg00000000000000000000.1edc32a".into(),
+            set_at_ms: T,
+        }),
+        Event::StageMetadataSet(StageMetadataSetV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            values: r#"{"bar":42}"#.into(),
+            actor: "promotion/test.01jg00000000000000000000.1edc32a".into(),
+            set_at_ms: T,
+        }),
     ]
 }
 
@@ -274,7 +288,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 25] = [
+const GOLDEN: [(&str, &str); 27] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
@@ -374,6 +388,14 @@ const GOLDEN: [(&str, &str); 25] = [
     (
         "dev.lading.promotion.pushed.v1",
         "0464656d6f047465737425746573742e30316a6730303030303030303030303030303030303030302e31656463333261041e68747470733a2f2f6578616d706c652e636f6d2f6769746f70732e6769740a73746167652f74657374076162636465663001010b76616c7565732e79616d6c010180a0d5edee66",
+    ),
+    (
+        "dev.lading.freight.metadata-set.v1",
+        "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390c7b2262617a223a747275657d2f70726f6d6f74696f6e2f746573742e30316a6730303030303030303030303030303030303030302e3165646333326180a0d5edee66",
+    ),
+    (
+        "dev.lading.stage.metadata-set.v1",
+        "0464656d6f04746573740a7b22626172223a34327d2f70726f6d6f74696f6e2f746573742e30316a6730303030303030303030303030303030303030302e3165646333326180a0d5edee66",
     ),
 ];
 
