@@ -5,6 +5,8 @@
 
 #[path = "kargo_step_examples/archives.rs"]
 mod archives;
+#[path = "kargo_step_examples/git_clone.rs"]
+mod git_clone;
 #[path = "kargo_step_examples/git_tag.rs"]
 mod git_tag;
 #[path = "kargo_step_examples/helm_template.rs"]

@@ -173,6 +173,7 @@ const CHECKOUT: Shape = Shape::Object(&[
     opt("create", Shape::Bool),
     opt("sparse", Shape::List(&Shape::Str)),
     req("path", Shape::Str),
+    opt("as", Shape::Str),
 ]);
 
 const GIT_CLONE: &[FieldShape] = &[
@@ -180,6 +181,7 @@ const GIT_CLONE: &[FieldShape] = &[
     opt("checkout", Shape::List(&CHECKOUT)),
     opt("insecureSkipTLSVerify", Shape::Bool),
     opt("insecureSkipTlsVerify", Shape::Bool),
+    opt("recurseSubmodules", Shape::Bool),
 ];
 
 const GIT_COMMIT: &[FieldShape] = &[
