@@ -119,6 +119,14 @@ pub struct ImageSubscription {
     /// what earlier Lading versions stored is read too).
     #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     pub insecure_skip_tls_verify: bool,
+    /// Kargo's `cacheByTag`: what a tag pointed at, once read, is taken as what it points
+    /// at for good (no `HEAD` per discovery). Faster; stale if tags are overwritten.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cache_by_tag: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Default for GitSubscription {
@@ -152,6 +160,7 @@ impl Default for ImageSubscription {
             platform: String::new(),
             discovery_limit: None,
             insecure_skip_tls_verify: false,
+            cache_by_tag: false,
         }
     }
 }
