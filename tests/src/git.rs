@@ -67,6 +67,15 @@ impl Repo {
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
+    /// Adds the repository at `url` as a submodule at `path` and commits it on `main`;
+    /// returns the commit ID.
+    pub fn add_submodule(&self, url: &str, path: &str) -> String {
+        git(&self.work, &["-c", "protocol.file.allow=always", "submodule", "add", "--quiet", url, path]);
+        git(&self.work, &["commit", "--quiet", "-m", &format!("add submodule {path}")]);
+        git(&self.work, &["push", "--quiet", "origin", "main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
     /// Commits on `main` a symlink `link` pointing at `target` (which need not exist);
     /// returns the commit ID.
     pub fn commit_symlink(&self, link: &str, target: &Path, message: &str) -> String {

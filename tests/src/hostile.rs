@@ -99,7 +99,7 @@ impl HostileRegistry {
             backend: format!("http://{}", backend.addr),
             attack,
             requests: requests.clone(),
-            client: reqwest::Client::new(),
+            client: crate::http_client::client(),
         };
         let app = axum::Router::new().fallback(answer).with_state(front);
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -18,6 +18,7 @@
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`git_hosting`]: a stand-in for a Git hosting service: smart HTTP plus the part of
 //!   GitHub's REST API the pull-request steps use.
+//! - [`http_client`]: reqwest clients built after the process's TLS provider is installed.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`kube`]: a real etcd and kube-apiserver per test, a kubeconfig, and `kubectl`.
 //! - [`machine`]: the conditions a benchmark ran under (cores, load, build profile).
@@ -46,6 +47,7 @@ pub mod git;
 pub mod git_hosting;
 pub mod git_http;
 pub mod hostile;
+pub mod http_client;
 pub mod kube;
 pub mod machine;
 pub mod nats;

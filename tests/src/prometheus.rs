@@ -86,7 +86,7 @@ impl TestPrometheus {
         wait::until("prometheus to be ready", Duration::from_secs(30), || {
             let ready = ready.clone();
             async move {
-                let status = reqwest::get(&ready).await.map_err(|e| e.to_string())?.status();
+                let status = crate::http_client::get(&ready).await.map_err(|e| e.to_string())?.status();
                 if status.is_success() { Ok(()) } else { Err(status.to_string()) }
             }
         })
@@ -138,7 +138,7 @@ impl TestPrometheus {
         wait::until(&format!("{query} to be {value} in prometheus"), Duration::from_secs(30), || {
             let url = url.clone();
             async move {
-                let client = reqwest::Client::new();
+                let client = crate::http_client::client();
                 let body: serde_json::Value = client
                     .get(&url)
                     .send()
@@ -163,6 +163,6 @@ fn encode(text: &str) -> String {
 }
 
 async fn get_json(url: &str) -> Result<serde_json::Value, String> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    let client = crate::http_client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
     client.get(url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())
 }

@@ -195,7 +195,7 @@ impl RegistryGateway {
             this: format!("http://{addr}"),
             basic: format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))),
             stats: stats.clone(),
-            client: reqwest::Client::new(),
+            client: crate::http_client::client(),
         };
         let app = axum::Router::new().fallback(gateway).with_state(state);
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -69,7 +69,7 @@ pub fn client_with_token(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("a token fits a header");
     headers.insert(reqwest::header::AUTHORIZATION, value);
-    reqwest::Client::builder().default_headers(headers).build().expect("an HTTP client")
+    crate::http_client::builder().default_headers(headers).build().expect("an HTTP client")
 }
 
 /// An HTTP client that sends the sandbox's admin token with every request.

@@ -107,7 +107,7 @@ async fn every_route_refuses_a_token_without_the_permission_it_needs() {
             client_with_token(&token(&sandbox, name, grant.role.as_str(), project).await),
         ));
     }
-    let anonymous = reqwest::Client::new();
+    let anonymous = lading_tests::http_client::client();
     let rules = lading_api::routes::rules();
     assert!(rules.len() >= 20, "{} routes", rules.len());
     for rule in rules {

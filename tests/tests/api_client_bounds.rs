@@ -61,8 +61,11 @@ async fn api(max_connections: usize, idle_timeout: Duration) -> Api {
 
 /// `GET path` on a fresh connection: its status.
 async fn get(addr: std::net::SocketAddr, path: &str) -> Result<u16, String> {
-    let response =
-        reqwest::Client::new().get(format!("http://{addr}{path}")).send().await.map_err(|e| e.to_string())?;
+    let response = lading_tests::http_client::client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(response.status().as_u16())
 }
 

@@ -273,6 +273,25 @@ fn the_digest_strategy_follows_a_mutable_tag() {
 }
 
 #[test]
+fn cache_by_tag_keeps_what_a_tag_pointed_at_and_asks_only_for_the_tag_list() {
+    // Kargo's cacheByTag: faster, and stale by design when a tag is overwritten.
+    let registry = TestRegistry::start();
+    let first = registry.push("app", "1.0.0", "linux/amd64", "2026-01-01T00:00:00Z");
+    let registries = registries();
+    let cached = ImageSubscription { cache_by_tag: true, ..image(&registry, "app") };
+    let found = image_subscription::discover(&registries, &cached, Instant::now()).unwrap();
+    assert_eq!(found.references[0].digest, first);
+    let after_first = registries.counts().requests;
+    let second = registry.push("app", "1.0.0", "linux/amd64", "2026-01-02T00:00:00Z");
+    let found = image_subscription::discover(&registries, &cached, Instant::now()).unwrap();
+    assert_eq!(found.references[0].digest, first, "the tag's digest is not asked again");
+    assert_eq!(registries.counts().requests, after_first + 1, "only the tag list");
+    // Without it, a new round asks what the tag points at now.
+    let found = image_subscription::discover(&registries, &image(&registry, "app"), Instant::now()).unwrap();
+    assert_eq!(found.references[0].digest, second);
+}
+
+#[test]
 fn answers_fetched_since_a_round_began_are_reused() {
     let registry = TestRegistry::start();
     for tag in ["1.0.0", "1.1.0"] {

@@ -1,16 +1,22 @@
-//! The examples of Kargo's reference pages for the parse, merge, archive, tag and
-//! download steps, as Kargo prints them but for URLs: each is applied inside a Kargo
+//! The examples of Kargo's reference pages for the parse, merge, archive, tag,
+//! download, OCI and metadata steps, as Kargo prints them but for URLs: each is applied inside a Kargo
 //! Stage manifest (its step configs checked against their schemas then), and run against
-//! real files, repositories and an HTTP server.
+//! real files, repositories, an HTTP server and an OCI registry.
 
 #[path = "kargo_step_examples/archives.rs"]
 mod archives;
+#[path = "kargo_step_examples/git_clone.rs"]
+mod git_clone;
 #[path = "kargo_step_examples/git_tag.rs"]
 mod git_tag;
 #[path = "kargo_step_examples/helm_template.rs"]
 mod helm_template;
 #[path = "kargo_step_examples/http_download.rs"]
 mod http_download;
+#[path = "kargo_step_examples/oci.rs"]
+mod oci;
+#[path = "kargo_step_examples/set_metadata.rs"]
+mod set_metadata;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -19,7 +19,7 @@ async fn a_standalone_service_serves_health_readiness_and_metrics() {
     config.service.health_addr = Some(format!("127.0.0.1:{port}").parse().unwrap());
     let shutdown = Shutdown::new();
     let service = tokio::spawn(lading_verifier::run(config, Readiness::new(), shutdown.clone()));
-    let http = reqwest::Client::new();
+    let http = lading_tests::http_client::client();
     let base = format!("http://127.0.0.1:{port}");
     wait::until("the verifier to be ready", Duration::from_secs(10), || async {
         let response = http.get(format!("{base}/readyz")).send().await.map_err(|e| e.to_string())?;

@@ -100,7 +100,8 @@ async fn receiver_paths(sandbox: &Sandbox) -> BTreeMap<String, String> {
 
 /// `POST`s `body` with `headers` to `path`, with no token: (status, JSON answer).
 async fn deliver(sandbox: &Sandbox, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(format!("{}{path}", sandbox.api_url)).body(body.to_owned());
+    let mut request =
+        lading_tests::http_client::client().post(format!("{}{path}", sandbox.api_url)).body(body.to_owned());
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -489,7 +490,7 @@ async fn a_github_push_brings_the_new_commit_to_test_with_no_polling() {
     let body = github_push(&app.url(), "refs/heads/main", "app.txt");
     let signature = hub_signature(GITHUB_SECRET, &body);
     let started = Instant::now();
-    let response = reqwest::Client::new()
+    let response = lading_tests::http_client::client()
         .post(&url)
         .header("X-GitHub-Event", "push")
         .header("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")

@@ -113,7 +113,7 @@ async fn lading_apply_in_kubernetes_mode_writes_the_custom_resources() {
     assert!(!found, "an invalid stage was written to the cluster");
 
     // Deleting goes through kubectl: the api refuses, and the stage stays.
-    let response = reqwest::Client::new()
+    let response = lading_tests::http_client::client()
         .delete(format!("{}/api/v1/projects/demo/stages/uat", sandbox.api_url))
         .bearer_auth(lading_tests::sandbox::ADMIN_TOKEN)
         .send()

@@ -20,7 +20,8 @@ async fn start_kube_api(sandbox: &Sandbox, kube: &TestKube) -> KubeApi {
         let _ = lading_api::serve(listener, config, lading_runtime::Readiness::new(), stop).await;
     });
     wait::until("the Kubernetes-mode api to be ready", TIMEOUT, || async move {
-        let response = reqwest::get(format!("http://{addr}/readyz")).await.map_err(|e| e.to_string())?;
+        let response =
+            lading_tests::http_client::get(format!("http://{addr}/readyz")).await.map_err(|e| e.to_string())?;
         if response.status().is_success() { Ok(()) } else { Err(response.status().to_string()) }
     })
     .await;

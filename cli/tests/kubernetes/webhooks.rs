@@ -21,7 +21,7 @@ fn github_push(clone_url: &str, reference: &str) -> String {
 
 /// `POST`s a GitHub `push` with `signature` to `path`, with no token: (status, answer).
 async fn deliver_push(sandbox: &Sandbox, path: &str, signature: &str, body: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = lading_tests::http_client::client()
         .post(format!("{}{path}", sandbox.api_url))
         .header("X-GitHub-Event", "push")
         .header("X-Hub-Signature-256", signature)

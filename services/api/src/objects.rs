@@ -34,6 +34,10 @@ pub fn freight_object(project: &str, record: &FreightRecord) -> Value {
     if let (Value::Object(target), Ok(Value::Object(fields))) = (&mut object, serde_json::to_value(freight)) {
         target.extend(fields);
     }
+    // What `set-metadata` steps set (Kargo's `status.metadata`).
+    if !record.metadata.is_empty() && object["status"].is_object() {
+        object["status"]["metadata"] = json!(record.metadata);
+    }
     object
 }
 
@@ -213,6 +217,10 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
         }
         status["promotions"] =
             json!(stage.promotions.iter().map(|p| promotion_summary(project, p)).collect::<Vec<_>>());
+        // What `set-metadata` steps set (Kargo's `status.metadata`).
+        if !stage.metadata.is_empty() {
+            status["metadata"] = json!(stage.metadata);
+        }
     }
     let health = stage.and_then(health_status);
     if let Some((health, _)) = &health {

@@ -27,6 +27,13 @@ pub const HTTP_STEP_TIMEOUT_ENV: &str = "LADING_HTTP_STEP_TIMEOUT";
 pub const HTTP_STEP_MAX_RESPONSE_ENV: &str = "LADING_HTTP_STEP_MAX_RESPONSE_BYTES";
 /// `http-download`: largest file downloaded (default 256MiB).
 pub const HTTP_DOWNLOAD_MAX_ENV: &str = "LADING_HTTP_DOWNLOAD_MAX_BYTES";
+/// Largest layer `oci-download` writes.
+pub const OCI_DOWNLOAD_MAX_ENV: &str = "LADING_OCI_DOWNLOAD_MAX_BYTES";
+/// Largest artifact (sum of its blobs) `oci-push` copies between repositories.
+pub const OCI_PUSH_MAX_ENV: &str = "LADING_OCI_PUSH_MAX_BYTES";
+/// The warehouse's credentials file: its `image` and `helm` entries are the registry
+/// credentials of `oci-download` and `oci-push`.
+pub const REGISTRY_CREDENTIALS_FILE_ENV: &str = "LADING_CREDENTIALS_FILE";
 /// `git-wait-for-pr` and `git-merge-pr` with `wait`: longest wait (default 1h).
 pub const PULL_REQUEST_WAIT_ENV: &str = "LADING_PULL_REQUEST_WAIT";
 /// `git-wait-for-pr` and `git-merge-pr`: how often to poll when a step sets no
@@ -150,6 +157,13 @@ impl Config {
             config.remotes.credentials =
                 GitCredentials::parse(&text).map_err(|e| format!("{GIT_CREDENTIALS_FILE_ENV}: {e}"))?;
         }
+        if let Some(path) = env.get(REGISTRY_CREDENTIALS_FILE_ENV) {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{REGISTRY_CREDENTIALS_FILE_ENV}={path:?}: {e}"))?;
+            let registries = lading_domain::credentials::Credentials::parse(&text)
+                .map_err(|e| format!("{REGISTRY_CREDENTIALS_FILE_ENV}: {e}"))?;
+            config.remotes.credentials.add_registries(registries);
+        }
         if let Some(name) = env.get(GIT_AUTHOR_NAME_ENV) {
             config.author.name = name.clone();
         }
@@ -195,6 +209,12 @@ pub fn budgets_from_env(env: &HashMap<String, String>) -> Result<RemoteBudgets, 
     }
     if let Some(value) = env.get(HTTP_DOWNLOAD_MAX_ENV) {
         budgets.http.max_download = parse_size(HTTP_DOWNLOAD_MAX_ENV, value)?;
+    }
+    if let Some(value) = env.get(OCI_DOWNLOAD_MAX_ENV) {
+        budgets.oci.max_download = parse_size(OCI_DOWNLOAD_MAX_ENV, value)?;
+    }
+    if let Some(value) = env.get(OCI_PUSH_MAX_ENV) {
+        budgets.oci.max_push = parse_size(OCI_PUSH_MAX_ENV, value)?;
     }
     if let Some(value) = env.get(PULL_REQUEST_POLL_ENV) {
         budgets.pull_request_poll = Some(parse_timeout(PULL_REQUEST_POLL_ENV, value)?.value);

@@ -101,7 +101,10 @@ pub async fn discover_artifacts(
     let mut found = WarehouseArtifactsDiscoveredV1::default();
     for (i, subscription) in spec.subscriptions.iter().enumerate() {
         let Some((kind, url)) = source_of(subscription) else { continue };
-        let failed = |e: String| format!("subscriptions[{i}] ({kind} {url}): {e}");
+        let failed = |e: String| match subscription.name.as_str() {
+            "" => format!("subscriptions[{i}] ({kind} {url}): {e}"),
+            name => format!("subscriptions[{i}] ({name}: {kind} {url}): {e}"),
+        };
         let one = discover_one(context, subscription.clone(), asked);
         match tokio::time::timeout_at(deadline, one).await {
             Ok(Ok(artifacts)) => artifacts.add_to(&mut found),

@@ -24,7 +24,7 @@ pub fn discover(
     let repo = Repository::parse(&sub.repo_url, sub.insecure_skip_tls_verify)?;
     let limit = discovery_limit(sub.discovery_limit);
     let need_created = sub.image_selection_strategy == ImageSelectionStrategy::NewestBuild;
-    let resolve = |tag: &str| resolve(registries, &repo, tag, &sub.platform, need_created, asked);
+    let resolve = |tag: &str| resolve(registries, &repo, tag, &sub.platform, need_created, (asked, sub.cache_by_tag));
     let mut references = Vec::new();
     if sub.image_selection_strategy == ImageSelectionStrategy::Digest {
         let tag = sub.constraint.as_str();
@@ -88,9 +88,9 @@ fn resolve(
     tag: &str,
     platform: &str,
     need_created: bool,
-    asked: Instant,
+    (asked, by_tag): (Instant, bool),
 ) -> Result<Option<(String, i64)>, String> {
-    let head = registries.head(repo, tag, KIND, asked).map_err(|e| e.to_string())?;
+    let head = registries.head(repo, tag, KIND, asked, by_tag).map_err(|e| e.to_string())?;
     // The image manifest whose config tells the build time (and platform).
     let (digest, image) = if head.is_index() {
         let Manifest::Index(entries) = registries.manifest(repo, &head.digest, KIND).map_err(|e| e.to_string())? else {

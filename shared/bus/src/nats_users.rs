@@ -84,6 +84,8 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         | EventType::PromotionSucceededV1
         | EventType::PromotionPushedV1
         | EventType::StageHealthChangedV1
+        | EventType::FreightMetadataSetV1
+        | EventType::StageMetadataSetV1
         | EventType::PromotionFailedV1
         | EventType::PromotionErroredV1 => &[Promoter],
         EventType::FreightVerifiedV1

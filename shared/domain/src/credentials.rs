@@ -55,6 +55,16 @@ impl Credentials {
         Ok(Self(entries))
     }
 
+    /// Adds `others` after the entries held (the earlier entry wins a match).
+    pub fn extend(&mut self, others: Credentials) {
+        self.0.extend(others.0);
+    }
+
+    /// Only the entries of `kinds`.
+    pub fn of_kinds(self, kinds: &[CredentialType]) -> Credentials {
+        Credentials(self.0.into_iter().filter(|c| kinds.contains(&c.kind)).collect())
+    }
+
     /// The credential of `kind` for `url`: the first entry whose prefix (or regex) matches.
     pub fn for_url(&self, kind: CredentialType, url: &str) -> Option<&Credential> {
         self.0.iter().filter(|c| c.kind == kind).find(|c| {

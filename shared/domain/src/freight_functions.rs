@@ -1,6 +1,6 @@
 //! Kargo's freight functions for CEL expressions: `commitFrom(repoURL)`,
 //! `imageFrom(repoURL)` and `chartFrom(repoURL[, name])`, returning objects with Kargo's
-//! Go-style fields (`.ID`, `.Tag`, `.Digest`, `.Version`, …). Used by promotion steps
+//! Go-style fields (`.ID`, `.Tag`, `.Digest`, `.Version`, …) and their lowercase names. Used by promotion steps
 //! and by a warehouse's `freightCreationCriteria`.
 
 use std::sync::Arc;
@@ -38,6 +38,8 @@ pub fn add(context: &mut Context<'_, '_>, freight: &Freight) -> Result<(), Strin
             cel::to_value(json!({
                 "RepoURL": commit.repo_url, "ID": commit.id, "Branch": commit.branch, "Tag": commit.tag,
                 "Message": commit.message, "Author": commit.author, "Committer": commit.committer,
+                "repoURL": commit.repo_url, "id": commit.id, "branch": commit.branch, "tag": commit.tag,
+                "message": commit.message, "author": commit.author, "committer": commit.committer,
             }))
             .map_err(|e| ExecutionError::function_error("commitFrom", e))
         })
@@ -48,8 +50,10 @@ pub fn add(context: &mut Context<'_, '_>, freight: &Freight) -> Result<(), Strin
             let image = images.iter().find(|i| same_image_repo(&i.repo_url, &url)).ok_or_else(|| {
                 ExecutionError::function_error("imageFrom", format!("no image from {url} in the freight"))
             })?;
-            cel::to_value(json!({"RepoURL": image.repo_url, "Tag": image.tag, "Digest": image.digest}))
-                .map_err(|e| ExecutionError::function_error("imageFrom", e))
+            // Kargo's Go-style fields, and the lowercase names its newer examples use.
+            cel::to_value(json!({"RepoURL": image.repo_url, "Tag": image.tag, "Digest": image.digest,
+                "repoURL": image.repo_url, "tag": image.tag, "digest": image.digest}))
+            .map_err(|e| ExecutionError::function_error("imageFrom", e))
         })
         .map_err(|e| e.to_string())?;
     let charts = Arc::new(freight.charts.clone());
@@ -69,8 +73,9 @@ pub fn add(context: &mut Context<'_, '_>, freight: &Freight) -> Result<(), Strin
                 .ok_or_else(|| {
                     ExecutionError::function_error("chartFrom", format!("no chart from {url} in the freight"))
                 })?;
-            cel::to_value(json!({"RepoURL": chart.repo_url, "Name": chart.name, "Version": chart.version}))
-                .map_err(|e| ExecutionError::function_error("chartFrom", e))
+            cel::to_value(json!({"RepoURL": chart.repo_url, "Name": chart.name, "Version": chart.version,
+                "repoURL": chart.repo_url, "name": chart.name, "version": chart.version}))
+            .map_err(|e| ExecutionError::function_error("chartFrom", e))
         })
         .map_err(|e| e.to_string())?;
     Ok(())

@@ -29,6 +29,7 @@
 //! - [`rendered_files`]: safe file names for rendered resources.
 //! - [`host_paths`]: messages that name workspace-relative paths, not the host's.
 //! - [`limits`]: timeouts and size limits for remote servers, named by their settings.
+//! - [`metadata`]: freight and stage metadata set by the `set-metadata` step.
 //! - [`digest`]: OCI content digests: their format, and whether bytes match them.
 //! - [`paging`]: when to stop following `Link` pages.
 //! - [`secrets`]: secrets steps read with `secret()`, and cutting revealed values out of messages.
@@ -55,6 +56,7 @@ pub mod freight_id;
 pub mod host_paths;
 pub mod kustomization;
 pub mod limits;
+pub mod metadata;
 pub mod names;
 pub mod paging;
 pub mod promotion_functions;

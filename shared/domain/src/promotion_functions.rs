@@ -24,7 +24,12 @@ pub const CONTEXT_FIELDS: [&str; 4] = ["project", "stage", "promotion", "targetF
 
 /// Every function a step's expressions may call besides CEL's.
 pub fn all_functions() -> Vec<&'static str> {
-    FUNCTIONS.iter().chain(crate::freight_functions::FUNCTIONS.iter()).copied().collect()
+    FUNCTIONS
+        .iter()
+        .chain(crate::freight_functions::FUNCTIONS.iter())
+        .chain(crate::metadata::FUNCTIONS.iter())
+        .copied()
+        .collect()
 }
 
 /// Parses `1.2.3` or `v1.2.3`.
@@ -160,7 +165,7 @@ mod tests {
         .unwrap();
         program.check_names(&FUNCTIONS, &[]).unwrap();
         assert_eq!(evaluator.evaluate(&program).unwrap(), json!(true));
-        assert_eq!(all_functions().len(), 11);
+        assert_eq!(all_functions().len(), 13);
         // and the secret's value was recorded as revealed.
         assert_eq!(access.revealed.scrub("the value is here"), "the *** is here");
     }

@@ -133,7 +133,9 @@ macro_rules! each_payload {
             (VerificationMeasured, VerificationMeasuredV1),
             (VerificationFinished, VerificationFinishedV1),
             (PromotionPushed, PromotionPushedV1),
-            (StageHealthChanged, StageHealthChangedV1)
+            (StageHealthChanged, StageHealthChangedV1),
+            (FreightMetadataSet, FreightMetadataSetV1),
+            (StageMetadataSet, StageMetadataSetV1)
         }
     };
 }

@@ -115,6 +115,9 @@ pub struct StageRecord {
     /// while no later promotion succeeded.
     #[serde(default)]
     pub health: Option<HealthRecord>,
+    /// What `set-metadata` steps set on the stage (Kargo's `status.metadata`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
 impl StageRecord {
@@ -226,6 +229,9 @@ pub struct FreightRecord {
     /// Log position of its `FreightCreated` event: discovery order.
     pub discovered_seq: u64,
     pub created_at: DateTime<Utc>,
+    /// What `set-metadata` steps set on the freight (Kargo's `status.metadata`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
 /// What is known of a warehouse from the log.
@@ -306,6 +312,7 @@ impl ReadModel {
                     freight: e.freight(),
                     discovered_seq: seq,
                     created_at: time_from_ms(e.created_at_ms),
+                    metadata: BTreeMap::new(),
                 });
                 project.warehouses.entry(e.origin_name.clone()).or_default().last_freight = Some(id);
             }
@@ -447,6 +454,17 @@ impl ReadModel {
                     record.finished_at = Some(time_from_ms(e.errored_at_ms));
                     record.message = e.reason.clone();
                 }
+            }
+            Event::FreightMetadataSet(e) => {
+                if let Ok(id) = FreightId::parse(&e.freight_id)
+                    && let Some(f) = project.freight.get_mut(&id)
+                {
+                    lading_domain::metadata::merge(&mut f.metadata, &e.values);
+                }
+            }
+            Event::StageMetadataSet(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                lading_domain::metadata::merge(&mut stage.metadata, &e.values);
             }
             Event::FreightAliasChangedV2(e) => {
                 if let Ok(id) = FreightId::parse(&e.freight_id)

@@ -237,7 +237,7 @@ impl Deployment {
     /// Waits until every replica answers `/readyz` with success; a replica that exits
     /// meanwhile fails the start with the end of its log.
     pub async fn wait_ready(&mut self, timeout: Duration) {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        let http = crate::http_client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         let deadline = tokio::time::Instant::now() + timeout;
         for replica in &mut self.targets.replicas {
             loop {
@@ -274,7 +274,7 @@ impl ApiClient {
         let mut headers = reqwest::header::HeaderMap::new();
         let token = reqwest::header::HeaderValue::from_str(&format!("Bearer {ADMIN_TOKEN}")).unwrap();
         headers.insert(reqwest::header::AUTHORIZATION, token);
-        let http = reqwest::Client::builder()
+        let http = crate::http_client::builder()
             .default_headers(headers)
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(2))

@@ -71,7 +71,14 @@ pub fn freight_main_seen(object: &DynamicObject) -> Value {
 }
 
 pub fn freight_status(record: &FreightRecord) -> Value {
-    without_nulls(serde_json::to_value(&record.freight.status).unwrap_or_default())
+    let mut status = without_nulls(serde_json::to_value(&record.freight.status).unwrap_or_default());
+    // What `set-metadata` steps set (Kargo's `status.metadata`), values as they were set.
+    if !record.metadata.is_empty()
+        && let Value::Object(status) = &mut status
+    {
+        status.insert("metadata".to_owned(), json!(record.metadata));
+    }
+    status
 }
 
 fn ready_condition(ingested: Option<&Ingested>) -> Option<Value> {
@@ -324,6 +331,7 @@ mod tests {
             freight,
             discovered_seq: 1,
             created_at: chrono::Utc::now(),
+            metadata: Default::default(),
         }
     }
 

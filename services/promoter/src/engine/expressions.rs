@@ -1,6 +1,6 @@
 //! `${{ … }}` expressions in step configuration, evaluated with Kargo's names (`vars`,
-//! `ctx`, `outputs`, `task`, and the functions of [`lading_domain::promotion_functions`]
-//! and [`lading_domain::freight_functions`]), each within a budget (see
+//! `ctx`, `outputs`, `task`, and the functions of [`lading_domain::promotion_functions`],
+//! [`lading_domain::freight_functions`] and [`lading_domain::metadata`]), each within a budget (see
 //! [`lading_domain::expression`]).
 //!
 //! A string that is exactly one expression keeps the expression's type (number, bool,
@@ -58,6 +58,8 @@ pub struct Scope<'a> {
     pub task: &'a Value,
     /// The secrets `secret(name)` reads (none outside a promotion).
     pub secrets: Option<&'a lading_domain::secrets::SecretAccess>,
+    /// What `freightMetadata()` and `stageMetadata()` read.
+    pub metadata: &'a lading_domain::metadata::ProjectMetadata,
 }
 
 /// Runs `work` with an evaluator for `scope`, on an expression thread, within `budget`.
@@ -75,6 +77,7 @@ fn with_scope<R: Send>(
         evaluator.bind("task", scope.task).map_err(internal)?;
         promotion_functions::add(evaluator.context_mut(), scope.step_status, scope.failed)?;
         freight_functions::add(evaluator.context_mut(), scope.freight)?;
+        lading_domain::metadata::add(evaluator.context_mut(), scope.metadata)?;
         promotion_functions::add_secret(evaluator.context_mut(), scope.secrets.cloned())?;
         work(&evaluator)
     })

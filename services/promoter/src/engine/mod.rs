@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use lading_domain::duration::parse_go_duration;
+use lading_domain::metadata::{MetadataKind, ProjectMetadata};
 use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, FreightId};
 use serde_json::{Map, Value, json};
@@ -212,6 +213,20 @@ pub trait StepObserver {
     fn set_freight_alias(&mut self, _freight: &FreightId, _alias: &str) -> Result<(), String> {
         Err("set-freight-alias needs the promoter service".to_owned())
     }
+
+    /// The metadata of the project's freight and stages when the promotion starts
+    /// (`freightMetadata()`, `stageMetadata()`); the run adds what its own
+    /// `set-metadata` steps set.
+    fn project_metadata(&self) -> ProjectMetadata {
+        ProjectMetadata::default()
+    }
+
+    /// Sets keys of a freight's (by ID or alias) or a stage's metadata (the `set-metadata`
+    /// step; `values` is a JSON object) and returns the name it is kept under (a freight's
+    /// ID); only the promoter service can, so the default refuses.
+    fn set_metadata(&mut self, _kind: MetadataKind, _name: &str, _values: &str) -> Result<String, String> {
+        Err("set-metadata needs the promoter service".to_owned())
+    }
 }
 
 /// An observer that watches nothing.
@@ -245,6 +260,8 @@ struct Run<'a> {
     outputs: Map<String, Value>,
     statuses: BTreeMap<String, String>,
     failure: Option<StepFailure>,
+    /// The project's metadata, with what this run's `set-metadata` steps set.
+    metadata: ProjectMetadata,
 }
 
 impl Run<'_> {
@@ -258,6 +275,7 @@ impl Run<'_> {
             failed: self.failure.is_some(),
             task,
             secrets: self.input.secrets,
+            metadata: &self.metadata,
         }
     }
 
@@ -295,7 +313,7 @@ impl Run<'_> {
 
     /// Runs one step with its retries; returns its outputs or its last error.
     fn attempt(
-        &self,
+        &mut self,
         step: &PromotionStep,
         step_ctx: &StepContext<'_>,
         observer: &mut dyn StepObserver,
@@ -316,6 +334,7 @@ impl Run<'_> {
             )?;
             let result = match step.uses.as_str() {
                 "set-freight-alias" => set_freight_alias(self.input.freight_id, config, observer),
+                "set-metadata" => set_metadata(config, observer, &mut self.metadata),
                 uses => run_step(uses, step_ctx, config),
             };
             match result {
@@ -383,6 +402,46 @@ fn set_freight_alias(
     Ok(outputs)
 }
 
+/// `set-metadata`: Kargo's `updates[]{kind, name, values}`, each setting keys of a
+/// freight's (by ID, or by alias) or a stage's metadata. Every update is checked before the first
+/// is made.
+fn set_metadata(
+    config: Value,
+    observer: &mut dyn StepObserver,
+    metadata: &mut ProjectMetadata,
+) -> Result<Map<String, Value>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Update {
+        kind: String,
+        name: String,
+        values: Map<String, Value>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Config {
+        updates: Vec<Update>,
+    }
+    let config: Config = crate::steps::parse_config(config)?;
+    if config.updates.is_empty() {
+        return Err("config.updates: must hold at least one update".to_owned());
+    }
+    let mut checked = Vec::with_capacity(config.updates.len());
+    for (i, update) in config.updates.into_iter().enumerate() {
+        let kind = MetadataKind::parse(&update.kind).map_err(|e| format!("config.updates[{i}].kind: {e}"))?;
+        // A freight by its ID or its alias (both DNS labels), a stage by its name.
+        lading_domain::names::validate_dns_label(&update.name).map_err(|e| format!("config.updates[{i}].name: {e}"))?;
+        let values = lading_domain::metadata::encode_values(&update.values)
+            .map_err(|e| format!("config.updates[{i}].values: {e}"))?;
+        checked.push((kind, update.name, values));
+    }
+    for (i, (kind, name, values)) in checked.into_iter().enumerate() {
+        let name = observer.set_metadata(kind, &name, &values).map_err(|e| format!("config.updates[{i}]: {e}"))?;
+        lading_domain::metadata::merge(metadata.of_mut(kind, &name), &values);
+    }
+    Ok(Map::new())
+}
+
 /// Runs every step; stops at the first failure or when `observer` says so.
 pub fn run_promotion_observed(
     input: &PromotionInput<'_>,
@@ -404,6 +463,7 @@ pub fn run_promotion_observed(
         outputs: Map::new(),
         statuses: BTreeMap::new(),
         failure: None,
+        metadata: observer.project_metadata(),
     };
     // The template's variables share one budget.
     let vars_budget = budget();

@@ -146,6 +146,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
     let watcher = tokio::spawn(guard::stop_when_aborted_or_lost(guard.clone()));
     let run_guard = guard.clone();
     let projection = context.projection.clone();
+    let specs = context.specs.clone();
     let failpoint = context.config.failpoint.clone();
     let trace_copy = *trace;
     let publisher = {
@@ -175,6 +176,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
         let mut observer = RunObserver {
             guard: &guard,
             projection,
+            specs,
             created: created_owned.clone(),
             reports,
             failpoint,

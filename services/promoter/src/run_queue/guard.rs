@@ -11,7 +11,8 @@ use lading_bus::Bus;
 use lading_bus::claims::Claim;
 use lading_bus::lease::Fence;
 use lading_domain::FreightId;
-use lading_events::catalog::{FreightAliasChangedV2, PromotionCreatedV2};
+use lading_domain::metadata::{MetadataKind, ProjectMetadata};
+use lading_events::catalog::{FreightAliasChangedV2, FreightMetadataSetV1, PromotionCreatedV2, StageMetadataSetV1};
 use lading_events::{Event, TraceContext, now_ms};
 use lading_projection::Projection;
 use lading_remote::Cancellation;
@@ -131,10 +132,13 @@ pub async fn stop_when_aborted_or_lost(guard: Arc<TurnGuard>) {
 }
 
 /// Stops a promotion between steps once it was aborted or its turn lost, forwards step
-/// reports to be published, and changes aliases for `set-freight-alias`.
+/// reports to be published, changes aliases for `set-freight-alias` and metadata for
+/// `set-metadata`.
 pub struct RunObserver<'a> {
     pub guard: &'a TurnGuard,
     pub projection: Projection,
+    /// The specs, to know the project's stages.
+    pub specs: lading_bus::SpecStore,
     pub created: PromotionCreatedV2,
     pub reports: tokio::sync::mpsc::UnboundedSender<StepReport>,
     pub failpoint: Option<String>,
@@ -173,6 +177,67 @@ impl StepObserver for RunObserver<'_> {
                 }
             }
         })
+    }
+
+    fn project_metadata(&self) -> ProjectMetadata {
+        let project = &self.created.project;
+        self.projection
+            .read(|m| {
+                let model = m.project(project)?;
+                Some(ProjectMetadata {
+                    freight: model
+                        .freight
+                        .iter()
+                        .filter(|(_, f)| !f.metadata.is_empty())
+                        .map(|(id, f)| (id.to_string(), f.metadata.clone()))
+                        .collect(),
+                    stages: model
+                        .stages
+                        .iter()
+                        .filter(|(_, s)| !s.metadata.is_empty())
+                        .map(|(name, s)| (name.clone(), s.metadata.clone()))
+                        .collect(),
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    fn set_metadata(&mut self, kind: MetadataKind, name: &str, values: &str) -> Result<String, String> {
+        let project = self.created.project.clone();
+        let known = match kind {
+            MetadataKind::Freight => {
+                self.projection.read(|m| m.project(&project)?.find_freight(name).map(|f| f.id.to_string()))
+            }
+            MetadataKind::Stage => self.specs.read(|s| s.stage(&project, name).is_some()).then(|| name.to_owned()),
+        };
+        let Some(name) = known else {
+            let kind = match kind {
+                MetadataKind::Freight => "freight",
+                MetadataKind::Stage => "stage",
+            };
+            return Err(format!("{kind} {name:?} is unknown in project {project:?}"));
+        };
+        self.guard.before_effect(Effect::Call)?;
+        let actor = format!("promotion/{}", self.created.promotion);
+        let (values, set_at_ms) = (values.to_owned(), now_ms());
+        let event = match kind {
+            MetadataKind::Freight => Event::FreightMetadataSet(FreightMetadataSetV1 {
+                project,
+                freight_id: name.clone(),
+                values,
+                actor,
+                set_at_ms,
+            }),
+            MetadataKind::Stage => {
+                Event::StageMetadataSet(StageMetadataSetV1 { project, stage: name.clone(), values, actor, set_at_ms })
+            }
+        };
+        let (bus, trace) = (self.guard.bus.clone(), self.trace);
+        // Steps run on a blocking thread: wait here for NATS.
+        self.guard
+            .runtime
+            .block_on(async move { bus.publish(&event, &trace).await.map(|_| ()).map_err(|e| e.to_string()) })?;
+        Ok(name)
     }
 
     fn before_step(&mut self, _index: usize) -> Result<(), Stop> {

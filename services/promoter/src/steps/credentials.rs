@@ -1,5 +1,6 @@
-//! Git credentials for promotion steps (see `lading_domain::credentials`). They are
-//! handed to libgit2 when a server asks, never written into URLs, logs or events.
+//! Credentials for promotion steps (see `lading_domain::credentials`): Git ones, handed
+//! to libgit2 when a server asks, and registry ones (`image`, `helm`) for the OCI steps,
+//! sent only in `Authorization` headers; never written into URLs, logs or events.
 
 use lading_domain::credentials::{Challenges, Credential, CredentialType, Credentials};
 
@@ -11,6 +12,17 @@ impl GitCredentials {
     /// Reads a YAML or JSON list of credentials (see [`Credentials`]).
     pub fn parse(text: &str) -> Result<Self, String> {
         Credentials::parse(text).map(Self)
+    }
+
+    /// Adds the `image` and `helm` entries of `registries` (the warehouse's file).
+    pub fn add_registries(&mut self, registries: Credentials) {
+        self.0.extend(registries.of_kinds(&[CredentialType::Image, CredentialType::Helm]));
+    }
+
+    /// The registry credential of `kind` (`image` or `helm`) for `reference`
+    /// (`registry/repository[:tag]`, without `oci://`).
+    pub fn registry(&self, kind: CredentialType, reference: &str) -> Option<&Credential> {
+        self.0.for_url(kind, reference).or_else(|| self.0.for_url(kind, &format!("oci://{reference}")))
     }
 
     /// The Git credential for `url`.

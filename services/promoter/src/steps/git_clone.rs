@@ -1,7 +1,11 @@
 //! `git-clone`: clones a repository into the workspace, one working tree per `checkout`
 //! entry (a branch, optionally created as an empty orphan branch, a tag or a commit),
 //! optionally sparse: only the listed directories and the files at the root are written
-//! (git's cone mode), and `git-commit` stages nothing outside them.
+//! (git's cone mode), and `git-commit` stages nothing outside them. With
+//! `recurseSubmodules`, each working tree's submodules are cloned and checked out at the
+//! commits it records, recursively (`git submodule update --init --recursive`), with the
+//! credentials of `repoURL`, as Kargo does. Outputs `commits`: each checkout's HEAD
+//! commit, by its `as` or its `path`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -36,6 +40,9 @@ pub struct Checkout {
     #[serde(default)]
     sparse: Vec<String>,
     path: String,
+    /// Its key in the `commits` output (default: `path`).
+    #[serde(default, rename = "as")]
+    alias: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,13 +55,19 @@ pub struct Config {
     /// Kargo's spelling (`insecureSkipTlsVerify` is read too).
     #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     insecure_skip_tls_verify: bool,
+    #[serde(default)]
+    recurse_submodules: bool,
 }
+
+/// How deep submodules of submodules are followed.
+const MAX_SUBMODULE_DEPTH: usize = 8;
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let _ = config.insecure_skip_tls_verify;
     if config.checkout.is_empty() {
         return Err("config.checkout: list at least one checkout".to_owned());
     }
+    let mut commits = Map::new();
     for (i, checkout) in config.checkout.iter().enumerate() {
         let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some()];
         if set.iter().filter(|s| **s).count() > 1 {
@@ -104,8 +117,49 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             Some(dirs) => sparse_checkout(&repo, dirs)?,
             None => check_out_lazily(ctx, at, relative, repo)?,
         }
+        // A tree holding submodules is never lazy (see `plain_files`): it is written in
+        // full above, and its submodules go beside its files.
+        let repo = Repository::open(&dest).map_err(|e| git_error("opening the clone", e))?;
+        if config.recurse_submodules {
+            update_submodules(&repo, &config.repo_url, ctx.remotes, sparse.as_deref(), 0)
+                .map_err(|e| format!("config.checkout[{i}]: {e}"))?;
+        }
+        let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).map(|c| c.id().to_string());
+        let key = checkout.alias.clone().unwrap_or_else(|| checkout.path.clone());
+        commits.insert(key, Value::String(head.unwrap_or_default()));
     }
-    Ok(Map::new())
+    let mut outputs = Map::new();
+    outputs.insert("commits".to_owned(), Value::Object(commits));
+    Ok(outputs)
+}
+
+/// `git submodule update --init --recursive` in `repo` (only submodules inside the
+/// cone of a sparse checkout), answering challenges with the credential of `repo_url`.
+fn update_submodules(
+    repo: &Repository,
+    repo_url: &str,
+    remotes: &Remotes,
+    cone: Option<&[String]>,
+    depth: usize,
+) -> Result<(), String> {
+    if depth >= MAX_SUBMODULE_DEPTH {
+        return Err(format!("submodules nest deeper than {MAX_SUBMODULE_DEPTH} levels"));
+    }
+    for mut submodule in repo.submodules().map_err(|e| git_error("listing submodules", e))? {
+        let path = submodule.path().to_string_lossy().into_owned();
+        if cone.is_some_and(|dirs| !in_cone(dirs, &path)) {
+            continue;
+        }
+        let watch = remotes.watch(&format!("fetching submodule {path} of"), repo_url);
+        let mut fetch = git2::FetchOptions::new();
+        fetch.remote_callbacks(remotes.callbacks(repo_url, &watch));
+        let mut options = git2::SubmoduleUpdateOptions::new();
+        options.fetch(fetch);
+        submodule.update(true, Some(&mut options)).map_err(|e| format!("submodule {path}: {}", watch.explain(&e)))?;
+        let nested = submodule.open().map_err(|e| git_error(&format!("opening submodule {path}"), e))?;
+        update_submodules(&nested, repo_url, remotes, None, depth + 1)?;
+    }
+    Ok(())
 }
 
 /// Checks `sparse` entries: relative directories inside the repository. `None` when the

@@ -15,6 +15,7 @@ mod http;
 mod http_download;
 mod kustomize_build;
 mod kustomize_set_image;
+pub mod oci;
 mod parse;
 mod parse_errors;
 pub mod pull_requests;
@@ -125,6 +126,8 @@ fn dispatch(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<Stri
         "untar" => archives::untar(ctx, parse_config(config)?),
         "argocd-update" => argocd::update(ctx, parse_config(config)?),
         "argocd-wait" => argocd::wait(ctx, parse_config(config)?),
+        "oci-download" => oci::download::run(ctx, parse_config(config)?),
+        "oci-push" => oci::push::run(ctx, parse_config(config)?),
         other => Err(format!("unknown step {other:?}")),
     }
 }

@@ -59,6 +59,8 @@ pub struct RemoteBudgets {
     pub pull_request_poll: Option<Duration>,
     /// What unpacking one archive (`untar`) may write.
     pub unpack: crate::engine::workspace::archive::UnpackBudget,
+    /// What `oci-download` and `oci-push` may move.
+    pub oci: super::oci::OciBudget,
 }
 
 /// What an `http` step's call may cost.
@@ -99,6 +101,7 @@ impl Default for RemoteBudgets {
             pull_request_wait: seconds(3600, PULL_REQUEST_WAIT_ENV),
             pull_request_poll: None,
             unpack: Default::default(),
+            oci: Default::default(),
         }
     }
 }

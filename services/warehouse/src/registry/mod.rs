@@ -257,11 +257,18 @@ impl Registries {
     }
 
     /// What `tag` points at now (a `HEAD`, which pull limits do not count). Reused when
-    /// fetched since `asked`.
-    pub fn head(&self, repo: &Repository, tag: &str, kind: CredentialType, asked: Instant) -> Result<TagHead> {
+    /// fetched since `asked`, or whenever fetched with `by_tag` (Kargo's `cacheByTag`).
+    pub fn head(
+        &self,
+        repo: &Repository,
+        tag: &str,
+        kind: CredentialType,
+        asked: Instant,
+        by_tag: bool,
+    ) -> Result<TagHead> {
         let key = (repo.clone(), tag.to_owned());
         if let Some(cached) = self.cache().heads.get(&key)
-            && cached.at >= asked
+            && (by_tag || cached.at >= asked)
         {
             return Ok(cached.value.clone());
         }

@@ -11,7 +11,7 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 31] = [
+pub const SUPPORTED_STEPS: [&str; 34] = [
     "git-clone",
     "git-clear",
     "git-commit",
@@ -43,6 +43,9 @@ pub const SUPPORTED_STEPS: [&str; 31] = [
     "helm-template",
     "argocd-update",
     "argocd-wait",
+    "set-metadata",
+    "oci-download",
+    "oci-push",
 ];
 
 /// The origin a stage requests freight from.

@@ -21,6 +21,8 @@ pub enum Shape {
     OneOf(&'static [&'static str]),
     /// Anything (checked by the step).
     Any,
+    /// A mapping with any keys.
+    Mapping,
     List(&'static Shape),
     Object(&'static [FieldShape]),
 }
@@ -171,6 +173,7 @@ const CHECKOUT: Shape = Shape::Object(&[
     opt("create", Shape::Bool),
     opt("sparse", Shape::List(&Shape::Str)),
     req("path", Shape::Str),
+    opt("as", Shape::Str),
 ]);
 
 const GIT_CLONE: &[FieldShape] = &[
@@ -178,6 +181,7 @@ const GIT_CLONE: &[FieldShape] = &[
     opt("checkout", Shape::List(&CHECKOUT)),
     opt("insecureSkipTLSVerify", Shape::Bool),
     opt("insecureSkipTlsVerify", Shape::Bool),
+    opt("recurseSubmodules", Shape::Bool),
 ];
 
 const GIT_COMMIT: &[FieldShape] = &[
@@ -253,6 +257,29 @@ const HTTP: &[FieldShape] = &[
 const SET_FREIGHT_ALIAS: &[FieldShape] =
     &[opt("name", Shape::Str), opt("freightID", Shape::Str), opt("alias", Shape::Str), opt("newAlias", Shape::Str)];
 
+const METADATA_UPDATE: Shape = Shape::Object(&[
+    req("kind", Shape::OneOf(&["Freight", "Stage"])),
+    req("name", Shape::Str),
+    req("values", Shape::Mapping),
+]);
+
+const OCI_DOWNLOAD: &[FieldShape] = &[
+    req("imageRef", Shape::Str),
+    req("outPath", Shape::Str),
+    opt("allowOverwrite", Shape::Bool),
+    opt("mediaType", Shape::Str),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+];
+
+const OCI_PUSH: &[FieldShape] = &[
+    req("srcRef", Shape::Str),
+    req("destRef", Shape::Str),
+    opt("annotations", Shape::Mapping),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+];
+
+const SET_METADATA: &[FieldShape] = &[req("updates", Shape::List(&METADATA_UPDATE))];
+
 /// Fields of which a step's config needs exactly one (a `oneOf` of Kargo's schemas).
 fn one_of_required(uses: &str) -> &'static [&'static [&'static str]] {
     match uses {
@@ -291,6 +318,9 @@ pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
         "helm-update-chart" => HELM_UPDATE_CHART,
         "http" => HTTP,
         "set-freight-alias" => SET_FREIGHT_ALIAS,
+        "set-metadata" => SET_METADATA,
+        "oci-download" => OCI_DOWNLOAD,
+        "oci-push" => OCI_PUSH,
         // `compose-output` takes any mapping: its fields are its outputs.
         _ => return None,
     })
@@ -318,6 +348,8 @@ fn check(shape: &Shape, value: &Value, field: &str) -> Result<(), FieldError> {
     let wrong = |expected: &str| FieldError::new(field, format!("must be {expected}, got {}", type_name(value)));
     match shape {
         Shape::Any => Ok(()),
+        Shape::Mapping if value.is_object() => Ok(()),
+        Shape::Mapping => Err(wrong("a mapping")),
         Shape::Str if value.is_string() => Ok(()),
         Shape::Str => Err(wrong("a string")),
         Shape::Bool if value.is_boolean() => Ok(()),
@@ -536,6 +568,21 @@ mod tests {
             ("http", json!({"url": "u", "errorExpression": 1}), "config.errorExpression: must be a string"),
             ("set-freight-alias", json!({"name": "f"}), "config.alias: is required (or newAlias)"),
             (
+                "set-metadata",
+                json!({"updates": [{"kind": "Warehouse", "name": "w", "values": {"a": 1}}]}),
+                "config.updates[0].kind: \"Warehouse\" is not one of Freight, Stage",
+            ),
+            (
+                "set-metadata",
+                json!({"updates": [{"kind": "Stage", "name": "s", "values": [1]}]}),
+                "config.updates[0].values: must be a mapping, got a list",
+            ),
+            (
+                "set-metadata",
+                json!({"updates": [{"kind": "Stage", "values": {}}]}),
+                "config.updates[0].name: is required",
+            ),
+            (
                 "set-freight-alias",
                 json!({"alias": "a", "newAlias": "b"}),
                 "config.newAlias: set either alias or newAlias",
@@ -559,6 +606,13 @@ mod tests {
             ),
             ("git-push", json!({"path": "out", "tag": "v1.0.0"})),
             ("set-freight-alias", json!({"name": "${{ ctx.targetFreight.name }}", "alias": "prod-ready"})),
+            (
+                "set-metadata",
+                json!({"updates": [
+                    {"kind": "Stage", "name": "production", "values": {"foo": "hello", "bar": 42}},
+                    {"kind": "Freight", "name": "${{ ctx.targetFreight.name }}", "values": {"qux": ["a", "b"]}},
+                ]}),
+            ),
             ("yaml-update", json!({"path": "a", "updates": [{"key": "k", "value": 3}]})),
             ("git-clone", json!({"repoURL": "${{ vars.repo }}", "checkout": "${{ vars.checkouts }}"})),
         ];

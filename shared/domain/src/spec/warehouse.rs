@@ -119,6 +119,14 @@ pub struct ImageSubscription {
     /// what earlier Lading versions stored is read too).
     #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     pub insecure_skip_tls_verify: bool,
+    /// Kargo's `cacheByTag`: what a tag pointed at, once read, is taken as what it points
+    /// at for good (no `HEAD` per discovery). Faster; stale if tags are overwritten.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cache_by_tag: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Default for GitSubscription {
@@ -152,6 +160,7 @@ impl Default for ImageSubscription {
             platform: String::new(),
             discovery_limit: None,
             insecure_skip_tls_verify: false,
+            cache_by_tag: false,
         }
     }
 }
@@ -171,10 +180,14 @@ pub struct ChartSubscription {
     pub discovery_limit: Option<u32>,
 }
 
-/// One subscription; exactly one of its fields is set.
+/// One subscription; exactly one of `git`, `image` and `chart` is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
+    /// Kargo's optional name, unique among the warehouse's subscriptions; discovery
+    /// errors name the subscription by it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitSubscription>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -390,6 +403,15 @@ pub(super) fn parse(value: Value) -> Result<WarehouseSpec, FieldError> {
         if let Some(chart) = &sub.chart {
             check_chart(&format!("{field}.chart"), chart)?;
         }
+        if !sub.name.is_empty() {
+            crate::names::validate_dns_label(&sub.name).map_err(|e| FieldError::new(format!("{field}.name"), e))?;
+            if let Some(first) = spec.subscriptions[..i].iter().position(|other| other.name == sub.name) {
+                return Err(FieldError::new(
+                    format!("{field}.name"),
+                    format!("{:?} names subscriptions[{first}] already; names are unique in a warehouse", sub.name),
+                ));
+            }
+        }
     }
     if let Some(interval) = &spec.interval {
         let parsed = parse_go_duration(interval).map_err(|e| FieldError::new("spec.interval", e))?;
@@ -414,6 +436,26 @@ mod tests {
     fn error(spec: Value) -> String {
         let e = parse(spec).unwrap_err();
         format!("{}: {}", e.field, e.reason)
+    }
+
+    #[test]
+    fn given_subscription_names_when_parsed_then_they_are_unique_labels() {
+        // Given Kargo's optional names, when two share one or one is no label, then refused.
+        let named = |a: &str, b: &str| {
+            json!({"subscriptions": [
+                {"name": a, "image": {"repoURL": "ghcr.io/org/app"}},
+                {"name": b, "git": {"repoURL": "https://h/r.git"}},
+            ]})
+        };
+        let spec = parse(named("app-image", "config")).unwrap();
+        assert_eq!(spec.subscriptions[0].name, "app-image");
+        assert_eq!(
+            error(named("app", "app")),
+            "spec.subscriptions[1].name: \"app\" names subscriptions[0] already; names are unique in a warehouse"
+        );
+        assert!(error(named("app", "Not A Label")).starts_with("spec.subscriptions[1].name:"));
+        parse(json!({"subscriptions": [{"image": {"repoURL": "ghcr.io/org/app"}}, {"git": {"repoURL": "https://h/r.git"}}]}))
+            .unwrap();
     }
 
     #[test]

@@ -238,3 +238,19 @@ mod tests {
         assert_eq!(event.freight(), freight);
     }
 }
+
+/// `dev.lading.freight.metadata-set.v1`: keys of a freight's metadata were set (the
+/// `set-metadata` step, Kargo's `status.metadata`). `values` is a JSON object; each key
+/// replaces the value it had, other keys stay. Expressions read the result with
+/// `freightMetadata(name)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightMetadataSetV1 {
+    pub project: String,
+    pub freight_id: String,
+    /// A JSON object: the keys set and their values.
+    pub values: String,
+    /// `promotion/<name>` for the `set-metadata` step.
+    pub actor: String,
+    pub set_at_ms: i64,
+}

@@ -57,10 +57,12 @@ pub enum EventType {
     VerificationFinishedV1,
     PromotionPushedV1,
     StageHealthChangedV1,
+    FreightMetadataSetV1,
+    StageMetadataSetV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 28] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -87,6 +89,8 @@ impl EventType {
         EventType::VerificationFinishedV1,
         EventType::PromotionPushedV1,
         EventType::StageHealthChangedV1,
+        EventType::FreightMetadataSetV1,
+        EventType::StageMetadataSetV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -118,6 +122,8 @@ impl EventType {
             EventType::VerificationFinishedV1 => "dev.lading.verification.finished.v1",
             EventType::PromotionPushedV1 => "dev.lading.promotion.pushed.v1",
             EventType::StageHealthChangedV1 => "dev.lading.stage.health-changed.v1",
+            EventType::FreightMetadataSetV1 => "dev.lading.freight.metadata-set.v1",
+            EventType::StageMetadataSetV1 => "dev.lading.stage.metadata-set.v1",
         }
     }
 
@@ -133,7 +139,8 @@ impl EventType {
             | EventType::FreightAliasChangedV1
             | EventType::FreightApprovedV1
             | EventType::FreightDeletedV1
-            | EventType::FreightAliasChangedV2 => "freight",
+            | EventType::FreightAliasChangedV2
+            | EventType::FreightMetadataSetV1 => "freight",
             EventType::PromotionCreatedV1
             | EventType::PromotionSucceededV1
             | EventType::PromotionFailedV1
@@ -149,7 +156,8 @@ impl EventType {
             | EventType::VerificationMeasuredV1
             | EventType::VerificationFinishedV1
             | EventType::PromotionPushedV1
-            | EventType::StageHealthChangedV1 => "stage",
+            | EventType::StageHealthChangedV1
+            | EventType::StageMetadataSetV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -186,6 +194,7 @@ impl EventType {
             EventType::VerificationFinishedV1 => "verification-finished",
             EventType::PromotionPushedV1 => "promotion-pushed",
             EventType::StageHealthChangedV1 => "health-changed",
+            EventType::FreightMetadataSetV1 | EventType::StageMetadataSetV1 => "metadata-set",
         }
     }
 
@@ -254,6 +263,8 @@ pub enum Event {
     VerificationFinished(VerificationFinishedV1),
     PromotionPushed(PromotionPushedV1),
     StageHealthChanged(StageHealthChangedV1),
+    FreightMetadataSet(FreightMetadataSetV1),
+    StageMetadataSet(StageMetadataSetV1),
 }
 
 impl Event {
@@ -285,6 +296,8 @@ impl Event {
             Event::VerificationFinished(_) => EventType::VerificationFinishedV1,
             Event::PromotionPushed(_) => EventType::PromotionPushedV1,
             Event::StageHealthChanged(_) => EventType::StageHealthChangedV1,
+            Event::FreightMetadataSet(_) => EventType::FreightMetadataSetV1,
+            Event::StageMetadataSet(_) => EventType::StageMetadataSetV1,
         }
     }
 
@@ -316,6 +329,8 @@ impl Event {
             Event::VerificationFinished(e) => &e.project,
             Event::PromotionPushed(e) => &e.project,
             Event::StageHealthChanged(e) => &e.project,
+            Event::FreightMetadataSet(e) => &e.project,
+            Event::StageMetadataSet(e) => &e.project,
         }
     }
 
@@ -348,6 +363,8 @@ impl Event {
             Event::VerificationFinished(e) => &e.stage,
             Event::PromotionPushed(e) => &e.stage,
             Event::StageHealthChanged(e) => &e.stage,
+            Event::FreightMetadataSet(e) => &e.freight_id,
+            Event::StageMetadataSet(e) => &e.stage,
         }
     }
 
@@ -380,6 +397,8 @@ impl Event {
             Event::VerificationFinished(e) => e.finished_at_ms,
             Event::PromotionPushed(e) => e.pushed_at_ms,
             Event::StageHealthChanged(e) => e.checked_at_ms,
+            Event::FreightMetadataSet(e) => e.set_at_ms,
+            Event::StageMetadataSet(e) => e.set_at_ms,
         }
     }
 
@@ -467,6 +486,12 @@ impl Event {
             Event::StageHealthChanged(e) => {
                 format!("stage-health:{}:{}:{}:{}", e.project, e.stage, e.promotion, e.change)
             }
+            Event::FreightMetadataSet(e) => {
+                format!("freight-metadata:{}:{}:{}:{}", e.project, e.freight_id, e.actor, e.set_at_ms)
+            }
+            Event::StageMetadataSet(e) => {
+                format!("stage-metadata:{}:{}:{}:{}", e.project, e.stage, e.actor, e.set_at_ms)
+            }
         }
     }
 
@@ -515,6 +540,8 @@ impl Event {
             Event::VerificationFinished(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::PromotionPushed(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::StageHealthChanged(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::FreightMetadataSet(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
+            Event::StageMetadataSet(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

@@ -207,3 +207,19 @@ pub struct PromotionErroredV1 {
     pub reason: String,
     pub errored_at_ms: i64,
 }
+
+/// `dev.lading.stage.metadata-set.v1`: keys of a stage's metadata were set (the
+/// `set-metadata` step, Kargo's `status.metadata`). `values` is a JSON object; each key
+/// replaces the value it had, other keys stay. Expressions read the result with
+/// `stageMetadata(name)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageMetadataSetV1 {
+    pub project: String,
+    pub stage: String,
+    /// A JSON object: the keys set and their values.
+    pub values: String,
+    /// `promotion/<name>` for the `set-metadata` step.
+    pub actor: String,
+    pub set_at_ms: i64,
+}

@@ -42,6 +42,8 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::VerificationFinished(e) => postcard::to_stdvec(e),
         Event::PromotionPushed(e) => postcard::to_stdvec(e),
         Event::StageHealthChanged(e) => postcard::to_stdvec(e),
+        Event::FreightMetadataSet(e) => postcard::to_stdvec(e),
+        Event::StageMetadataSet(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -89,6 +91,8 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::VerificationFinishedV1 => Event::VerificationFinished(postcard::from_bytes(payload).map_err(err)?),
         EventType::PromotionPushedV1 => Event::PromotionPushed(postcard::from_bytes(payload).map_err(err)?),
         EventType::StageHealthChangedV1 => Event::StageHealthChanged(postcard::from_bytes(payload).map_err(err)?),
+        EventType::FreightMetadataSetV1 => Event::FreightMetadataSet(postcard::from_bytes(payload).map_err(err)?),
+        EventType::StageMetadataSetV1 => Event::StageMetadataSet(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 

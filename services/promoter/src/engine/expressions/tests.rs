@@ -30,6 +30,7 @@ fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
         failed: false,
         task: &task,
         secrets: None,
+        metadata: &Default::default(),
     })
 }
 
@@ -147,6 +148,7 @@ fn many_expressions_in_one_string_cannot_pass_the_output_limit_together() {
         failed: false,
         task: &Value::Null,
         secrets: None,
+        metadata: &Default::default(),
     };
     let e = evaluate_string("${{ vars.big }}${{ vars.big }}", &scope, "config.contents", &budget()).unwrap_err();
     assert!(e.starts_with("config.contents: \"${{ vars.big }}${{ vars.big }}\": yields more than 1 MiB"), "{e}");
