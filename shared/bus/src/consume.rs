@@ -11,7 +11,9 @@
 //! before the handler runs and removed when the delivery settles; a delivery that finds
 //! `max_unfinished` such markers is dead-lettered instead of handled, so a message that
 //! kills its handler is not redelivered to one new process after another. Waiting for a
-//! turn (`Outcome::RetryAfter`) settles, and is never a failure. Long handlers keep their message with `AckProgress` heartbeats. On shutdown
+//! turn (`Outcome::RetryAfter`) settles, and is never a failure. Long handlers keep
+//! their message with `AckProgress` heartbeats. A consumer deleted from outside ends the
+//! loop with an error (its service is started again and creates it anew). On shutdown
 //! the loop stops pulling, lets the handler in flight finish, and returns.
 
 use std::collections::HashMap;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::{AckKind, Message};
 use futures::{FutureExt, StreamExt};
 use lading_events::headers::{CE_TIME, CE_TYPE};
@@ -159,6 +162,7 @@ impl Bus {
             let messages = match messages {
                 Ok(messages) => messages,
                 Err(error) => {
+                    self.fail_if_deleted(&spec, &consumer, reconnect_delay).await?;
                     // NATS is unreachable or restarting: try again until it is back.
                     tracing::warn!(consumer = spec.name, %error, "cannot pull; retrying");
                     tokio::select! {
@@ -190,8 +194,34 @@ impl Bus {
             if pulled.load(std::sync::atomic::Ordering::Relaxed) {
                 reconnect_delay = Duration::from_millis(250);
             }
+            self.fail_if_deleted(&spec, &consumer, reconnect_delay).await?;
             tracing::warn!(consumer = spec.name, "message stream ended; pulling again");
         }
+    }
+
+    /// Fails when the durable consumer no longer exists (deleted from outside): pulling
+    /// from it would go on failing quietly, so the service stops and is started again,
+    /// which creates the consumer anew. NATS is asked twice, `pause` apart, so a server
+    /// that is still starting is not mistaken for a deletion.
+    async fn fail_if_deleted(
+        &self,
+        spec: &ConsumerSpec,
+        consumer: &async_nats::jetstream::consumer::PullConsumer,
+        pause: Duration,
+    ) -> Result<()> {
+        let not_found =
+            || async { matches!(consumer.get_info().await, Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound) };
+        if not_found().await {
+            tokio::time::sleep(pause).await;
+            if not_found().await {
+                tracing::error!(consumer = spec.name, "the durable consumer was deleted");
+                return Err(BusError::nats(
+                    "pulling messages",
+                    format!("the durable consumer {} was deleted", spec.name),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Creates the durable consumer `spec` names, or brings an existing one up to date.
