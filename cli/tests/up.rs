@@ -362,3 +362,64 @@ fn read_lines(running: &mut Up, count: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// The newest freight's commit and whether it is in `stage`.
+fn newest_freight_in(server: &str, commit: &str, stage: &str) -> Option<()> {
+    let out = lading(&["get", "freight", "-p", "demo", "-o", "json"], Some(server), None);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let found = list["items"]
+        .as_array()?
+        .iter()
+        .any(|freight| freight["commits"][0]["id"] == commit && freight["status"]["currentlyIn"].get(stage).is_some());
+    found.then_some(())
+}
+
+#[test]
+fn a_service_that_fails_inside_lading_up_is_started_again_and_the_pipeline_goes_on() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let nats = runtime.block_on(lading_tests::nats::TestNats::start());
+    let dir = tempfile::tempdir().unwrap();
+    let app = lading_tests::git::Repo::create(dir.path(), "app");
+    let gitops = lading_tests::git::Repo::create(dir.path(), "gitops");
+    let first = app.commit("app.txt", "v1", "first");
+    // Given lading up promoting to uat, its log kept,
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let log_path = dir.path().join("up.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let _up = Up(up_command()
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
+        .args(["--nats-url", &nats.url()])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap());
+    wait_ready(&server);
+    let manifests = include_str!("../../examples/quickstart/lading.yaml")
+        .replace("__APP_REPO__", &app.url())
+        .replace("__GITOPS_REPO__", &gitops.url());
+    let applied = lading(&["apply", "-f", "-"], Some(&server), Some(&manifests));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    poll("the first freight to reach uat", Duration::from_secs(60), || newest_freight_in(&server, &first, "uat"));
+
+    // when the promoter's durable consumer is deleted from outside (an operator's
+    // mistake, a restored NATS), so that its loop fails,
+    runtime.block_on(async {
+        let bus = nats.bus("test").await;
+        let stream = bus.jetstream().get_stream(lading_bus::names::EVENTS_STREAM).await.unwrap();
+        stream.delete_consumer("promoter-run").await.unwrap();
+    });
+    // then lading up logs the failure and starts the promoter again,
+    poll("lading up to restart the promoter", Duration::from_secs(30), || {
+        let log = std::fs::read_to_string(&log_path).ok()?;
+        log.lines().any(|l| l.contains("service failed; restarting") && l.contains("promoter")).then_some(())
+    });
+    // and the pipeline goes on: a new commit still reaches uat.
+    let second = app.commit("app.txt", "v2", "second");
+    let refreshed = lading(&["refresh", "warehouse", "app", "-p", "demo"], Some(&server), None);
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+    poll("the second freight to reach uat", Duration::from_secs(60), || newest_freight_in(&server, &second, "uat"));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let restarts = log.lines().filter(|l| l.contains("service failed; restarting")).count();
+    assert_eq!(restarts, 1, "only the promoter failed, once:\n{log}");
+}

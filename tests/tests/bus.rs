@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use lading_bus::consume::{DEAD_LETTER_REASON, DEAD_LETTER_SUBJECT};
 use lading_bus::names::{ALIASES_BUCKET, DEAD_LETTER_STREAM, EVENTS_STREAM};
-use lading_bus::{ConsumerSpec, HandlerError, Outcome, Published};
+use lading_bus::publish::PUBLISH_ATTEMPTS;
+use lading_bus::{ConsumerSpec, HandlerError, Outcome, PublishTiming, Published};
 use lading_domain::FreightId;
 use lading_events::catalog::{FreightCreatedV1, WarehouseRefreshRequestedV1};
 use lading_events::{Event, EventType, TraceContext};
@@ -420,24 +421,43 @@ async fn an_outcome_retried_after_the_deduplication_window_is_stored_once() {
     assert!(matches!(bus.publish(&outcome, &trace).await.unwrap(), Published::Stored(_)));
 }
 
-/// Longer than publishes were once retried before a decided fact was dropped (~15 s).
-const LONG_OUTAGE: Duration = Duration::from_secs(17);
+/// Publish attempts that got no acknowledgement, in this test's process.
+fn publish_failures() -> u64 {
+    lading_runtime::metrics::value("lading_bus_publish_failures_total", &[])
+}
+
+/// Attempts fail after 100 ms instead of 5 s, and pauses are a tenth of their length:
+/// an outage looks the same to the bus, in less time.
+fn quick_timing() -> PublishTiming {
+    PublishTiming { ack_timeout: Duration::from_millis(100), first_pause: Duration::from_millis(10) }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_decided_fact_survives_a_nats_outage_longer_than_the_old_give_up_and_is_stored_once() {
+async fn a_decided_fact_survives_a_nats_outage_longer_than_a_bounded_publish_and_is_stored_once() {
     let mut nats = TestNats::start().await;
-    let bus = nats.bus("test").await;
+    let bus = nats.bus("test").await.with_publish_timing(quick_timing());
     let trace = lading_bus::tracing_context::new_root();
     let shutdown = Shutdown::new();
     nats.kill().await;
-    // The service decided while NATS is away.
+    // Given a fact a service decided while NATS is away,
     let publishing = {
         let (bus, shutdown) = (bus.clone(), shutdown.clone());
         tokio::spawn(async move { bus.publish_until_stored(&refresh("decided"), &trace, &shutdown).await })
     };
-    // The outage is the fault injected, so its length is real time.
-    tokio::time::sleep(LONG_OUTAGE).await;
+    // when the outage lasts longer than a plain publish tries (it gives up after
+    // PUBLISH_ATTEMPTS failed attempts, each waiting for its acknowledgement as in
+    // production), then the publish is still trying,
+    let beyond_a_give_up = u64::from(PUBLISH_ATTEMPTS);
+    wait::until("the publish to fail more often than a bounded publish would", Duration::from_secs(30), || {
+        let (finished, failures) = (publishing.is_finished(), publish_failures());
+        async move {
+            assert!(!finished, "the publish gave up during the outage after {failures} failed attempts");
+            if failures > beyond_a_give_up { Ok(()) } else { Err(format!("{failures} failed attempts")) }
+        }
+    })
+    .await;
     assert!(!publishing.is_finished(), "the publish gave up during the outage: {:?}", publishing.await);
+    // and once NATS is back it is stored,
     nats.resume().await;
     let published = tokio::time::timeout(Duration::from_secs(30), publishing)
         .await
@@ -447,7 +467,39 @@ async fn a_decided_fact_survives_a_nats_outage_longer_than_the_old_give_up_and_i
     // An attempt the client held during the outage may have been stored first; the
     // retry is then recognised as a duplicate.
     assert!(matches!(published, Published::Stored(_) | Published::Duplicate), "{published:?}");
-    // Once: the stream holds the fact a single time.
+    // once: the stream holds the fact a single time.
     let stored = stream_messages(&nats, EVENTS_STREAM).await;
     assert_eq!(stored, 1, "the fact is stored exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_a_publish_waiting_through_a_nats_outage_at_once() {
+    let mut nats = TestNats::start().await;
+    // Attempts wait 1 s for their acknowledgement: one plain publish through an outage
+    // goes on for about 20 s.
+    let timing = PublishTiming { ack_timeout: Duration::from_secs(1), ..PublishTiming::default() };
+    let bus = nats.bus("test").await.with_publish_timing(timing);
+    let trace = lading_bus::tracing_context::new_root();
+    let shutdown = Shutdown::new();
+    nats.kill().await;
+    // Given a decided fact being published through an outage, its first attempt failed,
+    let publishing = {
+        let (bus, shutdown) = (bus.clone(), shutdown.clone());
+        tokio::spawn(async move { bus.publish_until_stored(&refresh("decided"), &trace, &shutdown).await })
+    };
+    wait::until("an attempt to fail", Duration::from_secs(30), || async {
+        if publish_failures() > 0 { Ok(()) } else { Err("no attempt failed yet".to_owned()) }
+    })
+    .await;
+    // when the service shuts down,
+    shutdown.cancel();
+    // then the publish ends within a second, with an error (the fact is decided again by
+    // whoever handles the event next).
+    wait::until("the publish to end after shutdown", Duration::from_secs(1), || {
+        let finished = publishing.is_finished();
+        async move { if finished { Ok(()) } else { Err("still publishing".to_owned()) } }
+    })
+    .await;
+    let ended = publishing.await.unwrap();
+    assert!(ended.is_err(), "{ended:?}");
 }

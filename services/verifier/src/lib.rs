@@ -93,8 +93,9 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
         let runner = runner.clone();
         async move { runner.handle(delivery).await }
     });
-    let (decided, ran) = tokio::join!(deciding, running);
+    // A consumer that fails (deleted from outside) stops the verifier, to be started again.
+    let result = tokio::try_join!(deciding, running);
     ready.set(false);
-    decided?;
-    Ok(ran?)
+    result?;
+    Ok(())
 }

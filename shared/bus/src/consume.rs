@@ -7,11 +7,16 @@
 //! counted in `lading_bus_dead_letters_total`, and terminated: nothing is redelivered
 //! forever. A handler that panics is logged with the event it was handling and counts as
 //! a failure; the consumer goes on. A handling that never settles because its process
-//! died (killed, aborted, out of memory) leaves a marker in `lading-handlings`, written
-//! before the handler runs and removed when the delivery settles; a delivery that finds
-//! `max_unfinished` such markers is dead-lettered instead of handled, so a message that
-//! kills its handler is not redelivered to one new process after another. Waiting for a
-//! turn (`Outcome::RetryAfter`) settles, and is never a failure. Long handlers keep their message with `AckProgress` heartbeats. On shutdown
+//! died (killed, aborted, out of memory) is counted in `lading-handlings`: a redelivery
+//! marks its handling before the handler runs and clears it when the delivery settles,
+//! and a first delivery (which has no earlier handling to count) writes only when it
+//! leaves the message for redelivery, so the common path costs nothing. A delivery that
+//! finds `max_unfinished` handlings that never settled is dead-lettered instead of
+//! handled, so a message that kills its handler is not redelivered to one new process
+//! after another. Waiting for a
+//! turn (`Outcome::RetryAfter`) settles, and is never a failure. Long handlers keep
+//! their message with `AckProgress` heartbeats. A consumer deleted from outside ends the
+//! loop with an error (its service is started again and creates it anew). On shutdown
 //! the loop stops pulling, lets the handler in flight finish, and returns.
 
 use std::collections::HashMap;
@@ -22,6 +27,7 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::{AckKind, Message};
 use futures::{FutureExt, StreamExt};
 use lading_events::headers::{CE_TIME, CE_TYPE};
@@ -52,6 +58,7 @@ pub struct ConsumerSpec {
     pub max_failures: u32,
     /// How many handlings of one message may end without settling (the process died
     /// while handling it), across processes, before its next delivery is dead-lettered.
+    /// 0 keeps no count: for a handler that cannot take its process down.
     pub max_unfinished: u32,
 }
 
@@ -159,6 +166,7 @@ impl Bus {
             let messages = match messages {
                 Ok(messages) => messages,
                 Err(error) => {
+                    self.fail_if_deleted(&spec, &consumer, reconnect_delay).await?;
                     // NATS is unreachable or restarting: try again until it is back.
                     tracing::warn!(consumer = spec.name, %error, "cannot pull; retrying");
                     tokio::select! {
@@ -190,8 +198,34 @@ impl Bus {
             if pulled.load(std::sync::atomic::Ordering::Relaxed) {
                 reconnect_delay = Duration::from_millis(250);
             }
+            self.fail_if_deleted(&spec, &consumer, reconnect_delay).await?;
             tracing::warn!(consumer = spec.name, "message stream ended; pulling again");
         }
+    }
+
+    /// Fails when the durable consumer no longer exists (deleted from outside): pulling
+    /// from it would go on failing quietly, so the service stops and is started again,
+    /// which creates the consumer anew. NATS is asked twice, `pause` apart, so a server
+    /// that is still starting is not mistaken for a deletion.
+    async fn fail_if_deleted(
+        &self,
+        spec: &ConsumerSpec,
+        consumer: &async_nats::jetstream::consumer::PullConsumer,
+        pause: Duration,
+    ) -> Result<()> {
+        let not_found =
+            || async { matches!(consumer.get_info().await, Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound) };
+        if not_found().await {
+            tokio::time::sleep(pause).await;
+            if not_found().await {
+                tracing::error!(consumer = spec.name, "the durable consumer was deleted");
+                return Err(BusError::nats(
+                    "pulling messages",
+                    format!("the durable consumer {} was deleted", spec.name),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Creates the durable consumer `spec` names, or brings an existing one up to date.
@@ -255,13 +289,13 @@ impl Bus {
         };
         // A handling that begins is marked first: if this process dies before the
         // delivery settles, the next one knows.
-        match handlings.begin(stream_sequence).await {
-            Ok(unfinished) if unfinished >= spec.max_unfinished => {
+        match handlings.begin(spec, stream_sequence, delivered).await {
+            Ok(unfinished) if spec.max_unfinished > 0 && unfinished >= spec.max_unfinished => {
                 let reason = format!(
                     "{unfinished} handlings never finished (the process handling it stopped: killed, aborted or out of memory)"
                 );
                 self.dead_letter(spec, &message, stream_sequence, &reason).await;
-                handlings.end(stream_sequence).await;
+                handlings.end(spec, stream_sequence, delivered, false).await;
                 return;
             }
             Ok(_) => {}
@@ -329,7 +363,8 @@ impl Bus {
         };
         // Settled either way from here: a crash between the two redelivers a handling that
         // did finish, which handlers tolerate; the other order would count it as unfinished.
-        handlings.end(stream_sequence).await;
+        let again = matches!(outcome, Ok(Outcome::RetryAfter(_)) | Err(HandlerError::Transient(_)));
+        handlings.end(spec, stream_sequence, delivered, again).await;
         self.settle(spec, &message, stream_sequence, outcome, failures).instrument(span).await;
     }
 
@@ -420,12 +455,18 @@ impl Handlings {
         format!("{}.{seq}", self.consumer)
     }
 
-    /// Marks one more handling of `seq` as begun; returns how many earlier ones never
-    /// settled.
-    async fn begin(&self, seq: u64) -> Result<u32> {
+    /// Marks one more handling of `seq` (its `delivered`-th delivery) as begun; returns
+    /// how many earlier ones never settled. A first delivery has no earlier handling and
+    /// writes nothing: a later delivery that finds no marker knows the first never
+    /// settled, since a first handling that settled and left the message for
+    /// redelivery wrote a settled marker ("0").
+    async fn begin(&self, spec: &ConsumerSpec, seq: u64, delivered: i64) -> Result<u32> {
+        if spec.max_unfinished == 0 || delivered <= 1 {
+            return Ok(0);
+        }
         let key = self.key(seq);
         let earlier = self.store.get(&key).await.map_err(|e| BusError::nats("reading a handling marker", e))?;
-        let unfinished = earlier.as_deref().map_or(0, unfinished_count);
+        let unfinished = earlier.as_deref().map_or(1, unfinished_count);
         self.store
             .put(&key, (unfinished + 1).to_string().into())
             .await
@@ -433,10 +474,21 @@ impl Handlings {
         Ok(unfinished)
     }
 
-    /// Removes `seq`'s marker: its handling settled.
-    async fn end(&self, seq: u64) {
-        if let Err(error) = self.store.purge(self.key(seq)).await {
-            tracing::warn!(consumer = self.consumer, seq, %error, "cannot clear a handling marker");
+    /// Records that the handling of `seq` settled: "0" when the message comes `again`
+    /// (redelivered after a nak), else the marker goes (a first delivery left none).
+    async fn end(&self, spec: &ConsumerSpec, seq: u64, delivered: i64, again: bool) {
+        if spec.max_unfinished == 0 {
+            return;
+        }
+        let cleared = if again {
+            self.store.put(self.key(seq), "0".into()).await.map(|_| ()).map_err(|e| e.to_string())
+        } else if delivered > 1 {
+            self.store.purge(self.key(seq)).await.map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
+        if let Err(error) = cleared {
+            tracing::warn!(consumer = self.consumer, seq, %error, "cannot settle a handling marker");
         }
     }
 }

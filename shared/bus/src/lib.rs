@@ -40,7 +40,7 @@ pub mod tracing_context;
 use async_nats::jetstream;
 
 pub use consume::{ConsumerSpec, Delivery, HandlerError, Outcome};
-pub use publish::Published;
+pub use publish::{PublishTiming, Published};
 pub use specs::SpecStore;
 
 /// Errors talking to NATS.
@@ -70,6 +70,7 @@ pub struct Bus {
     /// Replicas of each stream and bucket this connection provisions; `None` follows
     /// the cluster's size.
     stream_replicas: Option<usize>,
+    publish_timing: PublishTiming,
 }
 
 impl Bus {
@@ -101,7 +102,26 @@ impl Bus {
 
     pub fn from_client(client: async_nats::Client, service: &str) -> Bus {
         let jetstream = jetstream::new(client.clone());
-        Bus { client, jetstream, source: format!("/lading/{service}"), stream_replicas: None }
+        Bus {
+            client,
+            jetstream,
+            source: format!("/lading/{service}"),
+            stream_replicas: None,
+            publish_timing: PublishTiming::default(),
+        }
+    }
+
+    /// Publishes with `timing`: how long an attempt waits for its acknowledgement (also
+    /// the bound of this connection's JetStream requests) and how retries are paced.
+    pub fn with_publish_timing(mut self, timing: PublishTiming) -> Bus {
+        self.jetstream.set_timeout(timing.ack_timeout);
+        self.publish_timing = timing;
+        self
+    }
+
+    /// How this connection's publishes wait and retry.
+    pub fn publish_timing(&self) -> PublishTiming {
+        self.publish_timing
     }
 
     /// Provisions streams and buckets with `replicas` copies (`None`: as many as the

@@ -48,10 +48,39 @@ fn header_map(headers: &EventHeaders, trace: &TraceContext) -> HeaderMap {
     map
 }
 
-/// How many times a publish is tried before its error is returned (about 15 s in all).
-const PUBLISH_ATTEMPTS: u32 = 10;
-/// The longest pause between attempts of a publish that must not be dropped.
-const PERSISTENT_RETRY_CAP: Duration = Duration::from_secs(5);
+/// How many times [`Bus::publish`] tries before it returns its error.
+pub const PUBLISH_ATTEMPTS: u32 = 10;
+
+/// How a publish waits for the stream and paces its retries. The defaults are what
+/// services run with: an attempt waits 5 s for its acknowledgement, the pause after a
+/// failed attempt starts at 100 ms and doubles up to 2 s (so a [`Bus::publish`] gives up
+/// after about a minute of NATS being away), and a publish that must not be dropped
+/// pauses from 500 ms up to 5 s between rounds. Tests compress these times to fail fast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishTiming {
+    /// How long one attempt waits for the stream's acknowledgement.
+    pub ack_timeout: Duration,
+    /// The pause after the first failed attempt; every other pause is a multiple of it.
+    pub first_pause: Duration,
+}
+
+impl Default for PublishTiming {
+    fn default() -> Self {
+        PublishTiming { ack_timeout: Duration::from_secs(5), first_pause: Duration::from_millis(100) }
+    }
+}
+
+impl PublishTiming {
+    /// The longest pause between attempts of one publish.
+    fn longest_pause(&self) -> Duration {
+        self.first_pause * 20
+    }
+
+    /// The first and longest pause between rounds of a publish that must not be dropped.
+    fn persistent_pauses(&self) -> (Duration, Duration) {
+        (self.first_pause * 5, self.first_pause * 50)
+    }
+}
 
 impl Bus {
     /// Publishes `event` in `trace`, waiting for the stream's acknowledgement.
@@ -94,25 +123,31 @@ impl Bus {
     }
 
     /// Publishes `event`, retrying until it is stored or `shutdown` fires: for facts a
-    /// service decided and must not drop (its identity makes retries harmless).
+    /// service decided and must not drop (its identity makes retries harmless). A
+    /// shutdown ends it at once, even while an attempt waits for NATS: the fact is then
+    /// decided again by whoever handles the event next.
     pub async fn publish_until_stored(
         &self,
         event: &Event,
         trace: &TraceContext,
         shutdown: &Shutdown,
     ) -> Result<Published> {
-        let mut pause = Duration::from_millis(500);
+        let stopped = || BusError::nats("publishing a decided fact", "the service is shutting down");
+        let (mut pause, longest) = self.publish_timing().persistent_pauses();
         loop {
-            match self.publish(event, trace).await {
+            let attempt = tokio::select! {
+                () = shutdown.cancelled() => return Err(stopped()),
+                attempt = self.publish(event, trace) => attempt,
+            };
+            match attempt {
                 Ok(published) => return Ok(published),
-                Err(error) if shutdown.is_cancelled() => return Err(error),
                 Err(error) => {
                     tracing::warn!(event.id = event.identity(), %error, "publish failed; trying again until it is stored");
                     tokio::select! {
-                        () = shutdown.cancelled() => return Err(error),
+                        () = shutdown.cancelled() => return Err(stopped()),
                         () = tokio::time::sleep(pause) => {}
                     }
-                    pause = (pause * 2).min(PERSISTENT_RETRY_CAP);
+                    pause = (pause * 2).min(longest);
                 }
             }
         }
@@ -149,7 +184,8 @@ impl Bus {
         let payload: bytes::Bytes = encode(event).into();
         // The message ID makes a publish idempotent, so one that failed while NATS was
         // unreachable (a restart, a leader change) is simply sent again.
-        let mut delay = Duration::from_millis(100);
+        let timing = self.publish_timing();
+        let mut delay = timing.first_pause;
         let mut attempt = 1;
         loop {
             let sent = self.jetstream().publish_with_headers(event.subject(), map.clone(), payload.clone()).await;
@@ -165,12 +201,16 @@ impl Bus {
                 }
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => return Ok(Sent::WrongLastSequence),
                 Err(e) if attempt < PUBLISH_ATTEMPTS => {
+                    lading_runtime::metrics::publish_failed();
                     tracing::warn!(event.id = headers.id, attempt, error = %e, "publish failed; retrying");
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
+                    delay = (delay * 2).min(timing.longest_pause());
                     attempt += 1;
                 }
-                Err(e) => return Err(BusError::nats("publishing an event", e)),
+                Err(e) => {
+                    lading_runtime::metrics::publish_failed();
+                    return Err(BusError::nats("publishing an event", e));
+                }
             }
         }
     }

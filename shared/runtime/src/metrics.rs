@@ -35,6 +35,7 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("lading_bus_dead_letters", "counter"),
     ("lading_bus_consumer_start_retries", "counter"),
     ("lading_bus_leases_lost", "counter"),
+    ("lading_bus_publish_failures", "counter"),
     ("lading_api_refused_connections", "counter"),
 ];
 
@@ -72,6 +73,7 @@ struct Metrics {
     dead_letters: Family<Labels<1>, Counter>,
     consumer_start_retries: Family<Labels<1>, Counter>,
     leases_lost: Counter,
+    publish_failures: Counter,
     refused_connections: Counter,
 }
 
@@ -150,6 +152,12 @@ impl Metrics {
         );
         let leases_lost = Counter::default();
         registry.register("lading_bus_leases_lost", "Leases this process found taken over", leases_lost.clone());
+        let publish_failures = Counter::default();
+        registry.register(
+            "lading_bus_publish_failures",
+            "Attempts to publish an event that got no acknowledgement from the stream",
+            publish_failures.clone(),
+        );
         let refused_connections = Counter::default();
         registry.register(
             "lading_api_refused_connections",
@@ -172,6 +180,7 @@ impl Metrics {
             dead_letters,
             consumer_start_retries,
             leases_lost,
+            publish_failures,
             refused_connections,
         }
     }
@@ -262,6 +271,12 @@ pub fn lease_lost() {
     metrics().leases_lost.inc();
 }
 
+/// An attempt to publish an event got no acknowledgement (NATS unreachable, no
+/// stream leader).
+pub fn publish_failed() {
+    metrics().publish_failures.inc();
+}
+
 /// The api refused a connection.
 pub fn refused_connection() {
     metrics().refused_connections.inc();
@@ -342,6 +357,7 @@ mod tests {
         dead_letter("c");
         consumer_start_retry("c");
         lease_lost();
+        publish_failed();
         refused_connection();
         let text = render();
         let typed: Vec<(&str, &str)> =

@@ -257,3 +257,43 @@ impl StepObserver for RunObserver<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lading_events::catalog::PromotionTrigger;
+
+    use super::*;
+
+    /// A guard over a run whose turn was already lost. Its bus reaches no server: a run
+    /// that lost its turn must be refused before it asks NATS anything.
+    async fn guard_after_a_lost_turn() -> TurnGuard {
+        let fence = Fence::unbounded();
+        fence.close();
+        let bus = Bus::connect("nats://127.0.0.1:1", "test").await.expect("connecting lazily");
+        let created = PromotionCreatedV2 {
+            project: "demo".into(),
+            stage: "test".into(),
+            promotion: "test.01.aaaaaaa".into(),
+            freight_id: "f".repeat(40),
+            trigger: PromotionTrigger::Auto,
+            actor: "test".into(),
+            created_at_ms: 1,
+        };
+        TurnGuard::new(fence, bus, Handle::current(), &created)
+    }
+
+    #[tokio::test]
+    async fn a_run_that_lost_its_turn_is_refused_right_before_a_push_or_a_call_and_stops() {
+        for effect in [Effect::Call, Effect::Push] {
+            // Given a run whose stage lease was lost (its fence closed), which nothing
+            // else has stopped yet,
+            let guard = guard_after_a_lost_turn().await;
+            // when a step asks before its effect,
+            let refused = guard.before_effect(effect);
+            // then the effect is refused, and the run stops with its turn lost.
+            assert!(refused.unwrap_err().contains("lost its turn"), "{effect:?}");
+            assert!(matches!(guard.refused(), Some(Stop::LostTurn(_))), "{effect:?}");
+            assert!(guard.cancellation().is_cancelled(), "{effect:?}");
+        }
+    }
+}
