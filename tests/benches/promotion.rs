@@ -126,6 +126,8 @@ fn lading_promotion(remote: &Path, mirrors: &Path, round: usize, times: &mut Ste
     let run = EngineRun { promotion: &promotion, mirrors: Some(mirrors), ..EngineRun::new(&freight) };
     let started = Instant::now();
     run.run_observed(workspace.path(), &steps, times).unwrap();
+    // As the promoter does after each promotion: the working tree goes back to its pool.
+    lading_promoter::steps::keep_working_trees(workspace.path(), mirrors);
     (started.elapsed(), promotion)
 }
 

@@ -288,3 +288,113 @@ fn a_step_that_reads_a_whole_lazy_tree_sees_all_of_it() {
     let unpacked = workspace.path().join("unpacked");
     assert_eq!(std::fs::read_to_string(unpacked.join("b/values.yaml")).unwrap(), "b: 1\n");
 }
+
+#[test]
+fn a_kept_working_tree_moves_to_the_new_head_and_commits_what_a_fresh_clone_commits() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("env/a/values.yaml", "image:\n  tag: v0\n", "a");
+    gitops.commit("env/b/values.yaml", "image:\n  tag: v0\n", "b");
+    gitops.commit("env/b/other.yaml", "other: true\n", "other");
+    gitops.commit("README.md", "readme\n", "readme");
+    let lading_remote = root.path().join("gitops.git");
+    let cli_remote = root.path().join("cli.git");
+    sh(root.path(), &format!("cp -a '{}' '{}'", lading_remote.display(), cli_remote.display()));
+    let mirrors = tempfile::tempdir().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let clone =
+        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]}));
+    let commit_and_push = [
+        step("git-commit", None, json!({"path": "./out", "message": "promote"})),
+        step("git-push", None, json!({"path": "./out"})),
+    ];
+    let pool = || -> usize {
+        std::fs::read_dir(mirrors.path().join("trees"))
+            .map(|dirs| dirs.flatten().map(|d| std::fs::read_dir(d.path()).unwrap().count()).sum())
+            .unwrap_or(0)
+    };
+    // Round 1 in a fresh clone: an edit, and a copy that writes env/b to disk.
+    let first = tempfile::tempdir().unwrap();
+    let mut steps = vec![
+        clone.clone(),
+        step(
+            "yaml-update",
+            None,
+            json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": "v1"}]}),
+        ),
+        step("copy", None, json!({"inPath": "./out/env/b", "outPath": "./out/env/b2"})),
+    ];
+    steps.extend(commit_and_push.clone());
+    let run = |promotion: &str, workspace: &std::path::Path, steps: &[PromotionStep]| {
+        EngineRun { promotion, mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
+            .run(workspace, steps)
+            .unwrap();
+        lading_promoter::steps::keep_working_trees(workspace, mirrors.path());
+    };
+    run("test.01.kept", first.path(), &steps);
+    assert!(!first.path().join("out").exists(), "the working tree went back to the pool");
+    assert_eq!(pool(), 1);
+    sh(
+        root.path(),
+        &format!(
+            "set -e; git clone -q --branch main '{remote}' cli-1; cd cli-1; sed -i 's/v0/v1/' env/a/values.yaml; \
+             cp -r env/b env/b2; git add -A; \
+             git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
+               -m 'Lading-Promotion: test.01.kept'; git push -q origin main",
+            remote = cli_remote.display()
+        ),
+    );
+    assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "round 1");
+    // Someone else changes a file the kept tree holds, deletes another it holds and
+    // changes one it never wrote, on both remotes alike.
+    for (i, remote) in [&lading_remote, &cli_remote].into_iter().enumerate() {
+        sh(
+            root.path(),
+            &format!(
+                "set -e; git clone -q --branch main '{remote}' other-{i}; cd other-{i}; \
+                 printf 'image:\\n  tag: upstream\\nextra: 1\\n' > env/b/values.yaml; git rm -q env/b2/other.yaml; \
+                 printf 'readme 2\\n' > README.md; git add -A; \
+                 git -c user.name=Dev -c user.email=dev@example.com commit -q -m upstream; git push -q origin main",
+                remote = remote.display()
+            ),
+        );
+    }
+    // Round 2 takes the kept tree and moves it to the new head.
+    let second = tempfile::tempdir().unwrap();
+    let mut steps = vec![
+        clone,
+        step(
+            "yaml-update",
+            None,
+            json!({"path": "./out/env/b/values.yaml", "updates": [{"key": "image.tag", "value": "v2"}]}),
+        ),
+    ];
+    steps.extend(commit_and_push);
+    EngineRun { promotion: "test.02.kept", mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
+        .run(second.path(), &steps)
+        .unwrap();
+    let out = second.path().join("out");
+    assert_eq!(pool(), 0, "the kept tree was taken");
+    assert_eq!(std::fs::read_to_string(out.join("env/b/other.yaml")).unwrap(), "other: true\n", "kept on disk");
+    assert!(!out.join("env/b2/other.yaml").exists(), "a file deleted upstream is gone from disk");
+    assert!(!out.join("README.md").exists(), "a file never written stays lazy");
+    sh(
+        root.path(),
+        &format!(
+            "set -e; git clone -q --branch main '{remote}' cli-2; cd cli-2; sed -i 's/tag: upstream/tag: v2/' env/b/values.yaml; \
+             git add -A; git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
+               -m 'Lading-Promotion: test.02.kept'; git push -q origin main",
+            remote = cli_remote.display()
+        ),
+    );
+    assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "round 2, from the kept tree");
+    assert_eq!(gitops.show("main", "README.md"), "readme 2", "a file never written keeps upstream's content");
+    // A resumed round 2 (the same promotion again) finds its commit and makes no other.
+    lading_promoter::steps::keep_working_trees(second.path(), mirrors.path());
+    let resumed = tempfile::tempdir().unwrap();
+    let again = EngineRun { promotion: "test.02.kept", mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
+        .run(resumed.path(), &steps)
+        .unwrap();
+    assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "nothing new pushed");
+    assert_eq!(again.commit, gitops.log("main")[0].id, "the promotion's commit, found by its trailer");
+}

@@ -208,7 +208,10 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
             effects: &*guard,
             secrets: Some(&secrets),
         };
-        run_promotion_observed(&input, workspace.path(), &mut observer)
+        let result = run_promotion_observed(&input, workspace.path(), &mut observer);
+        // The next promotion of the same branches starts from these working trees.
+        crate::steps::keep_working_trees(workspace.path(), &mirrors);
+        result
     })
     .await
     .unwrap_or_else(|e| {

@@ -22,6 +22,7 @@ use sha1::{Digest, Sha1};
 
 use lading_domain::redact::redact_url;
 
+use super::kept_trees::{self, Key, Taken};
 use super::{Remotes, StepContext, git_error};
 use crate::engine::workspace::{Field, plain_files};
 
@@ -84,6 +85,29 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         // the workspace.
         let dest = ctx.workspace.host_path_as_is(at, relative)?;
         let sparse = sparse_dirs(&checkout.sparse).map_err(|e| format!("config.checkout[{i}].sparse: {e}"))?;
+        // A branch checked out through the mirrors is kept after the promotion, and the
+        // next checkout of it moves that tree rather than cloning again.
+        let kept = match (ctx.mirrors, &checkout.branch, &sparse) {
+            (Some(mirrors), Some(branch), None) => {
+                Some((mirrors, Key { project: ctx.project, url: &config.repo_url, branch }))
+            }
+            _ => None,
+        };
+        if let Some((mirrors, key)) = &kept {
+            if let Some(taken) = kept_trees::take(mirrors, key, &dest) {
+                check_out_kept(ctx, at, relative, &dest, taken, key, checkout.create)?;
+                continue;
+            }
+            // A branch to create that the remote lacks needs nothing from it.
+            if checkout.create && !remote_has_branch(&config.repo_url, key.branch, ctx.remotes)? {
+                let repo = Repository::init(&dest).map_err(|e| git_error("creating the working tree", e))?;
+                repo.remote("origin", &config.repo_url).map_err(|e| git_error("pointing origin at the remote", e))?;
+                repo.set_head(&format!("refs/heads/{}", key.branch))
+                    .map_err(|e| git_error("creating the branch", e))?;
+                key.mark(&repo)?;
+                continue;
+            }
+        }
         let repo = match ctx.mirrors {
             Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.remotes)?,
             None => {
@@ -113,6 +137,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         // One checkout, into the still empty directory: libgit2 writes through a
         // symlinked directory already in the working tree when a checkout puts files
         // beneath that path, so files are never checked out over other files.
+        if let Some((_, key)) = &kept {
+            key.mark(&repo)?;
+        }
         match &sparse {
             Some(dirs) => sparse_checkout(&repo, dirs)?,
             None => check_out_lazily(ctx, at, relative, repo)?,
@@ -350,7 +377,7 @@ fn check_out_lazily(ctx: &StepContext<'_>, at: Field<'_>, relative: &Path, repo:
     index.write().map_err(|e| git_error("writing the index", e))?;
     let tree_id = tree.id();
     drop((index, tree));
-    Ok(ctx.workspace.add_lazy_tree(at, relative, repo, tree_id, files)?)
+    Ok(ctx.workspace.add_lazy_tree(at, relative, repo, tree_id, files, Vec::new())?)
 }
 
 /// Writes HEAD's files, when HEAD has a commit (a new orphan branch has none).
@@ -384,5 +411,84 @@ fn point_head_at_branch(repo: &Repository, branch: &str, create: bool) -> Result
             index.write().map_err(|e| git_error("writing the index", e))
         }
         Err(_) => Err(format!("branch {branch:?} does not exist; set create: true to create it")),
+    }
+}
+
+/// Whether the remote at `url` has the branch `branch` (one look at its references).
+fn remote_has_branch(url: &str, branch: &str, remotes: &Remotes) -> Result<bool, String> {
+    let watch = remotes.watch("listing", url);
+    let failed = |e: git2::Error| watch.explain(&e).to_string();
+    let mut remote = git2::Remote::create_detached(url).map_err(failed)?;
+    remote.connect_auth(git2::Direction::Fetch, Some(remotes.callbacks(url, &watch)), None).map_err(failed)?;
+    let wanted = format!("refs/heads/{branch}");
+    let found = remote.list().map_err(failed)?.iter().any(|head| head.name() == wanted);
+    remote.disconnect().map_err(failed)?;
+    watch.check().map_err(|e| e.to_string())?;
+    Ok(found)
+}
+
+/// Moves a kept tree, now at `dest`, to the remote's head of `key.branch` (an unborn
+/// branch when the remote lacks it and `create`): HEAD, branch and index, and of its
+/// files on disk only those that differ. Plain trees stay lazy; others are written in full.
+fn check_out_kept(
+    ctx: &StepContext<'_>,
+    at: Field<'_>,
+    relative: &Path,
+    dest: &Path,
+    taken: Taken,
+    key: &Key<'_>,
+    create: bool,
+) -> Result<(), String> {
+    let branch = key.branch;
+    let head = kept_trees::fetch_branch(&taken.repo, key.url, branch, ctx.remotes)?;
+    if head.is_none() && !create {
+        return Err(format!("branch {branch:?} does not exist; set create: true to create it"));
+    }
+    let repo = &taken.repo;
+    let local_ref = format!("refs/heads/{branch}");
+    let target = match head {
+        Some(commit) => {
+            let tree = repo.find_commit(commit).map_err(|e| git_error("reading the branch", e))?.tree_id();
+            repo.reference(&local_ref, commit, true, "lading: moved to the remote's head")
+                .map_err(|e| git_error("creating the branch", e))?;
+            repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
+            repo.find_branch(branch, BranchType::Local)
+                .and_then(|mut b| b.set_upstream(Some(&format!("origin/{branch}"))))
+                .map_err(|e| git_error("tracking the branch", e))?;
+            Some(tree)
+        }
+        None => {
+            repo.set_head(&local_ref).map_err(|e| git_error("creating the branch", e))?;
+            if let Ok(mut old) = repo.find_reference(&local_ref) {
+                old.delete().map_err(|e| git_error("creating the branch", e))?;
+            }
+            None
+        }
+    };
+    let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+    let files = match target {
+        Some(tree) => {
+            let tree = repo.find_tree(tree).map_err(|e| git_error("reading HEAD", e))?;
+            index.read_tree(&tree).map_err(|e| git_error("reading HEAD into the index", e))?;
+            plain_files(repo, &index)
+        }
+        None => {
+            index.clear().map_err(|e| git_error("clearing the index", e))?;
+            Some(Default::default())
+        }
+    };
+    let Some(files) = files else {
+        drop(index);
+        let tree = repo.head().and_then(|h| h.peel_to_tree()).map_err(|e| git_error("reading HEAD", e))?;
+        let mut checkout = CheckoutBuilder::new();
+        checkout.force().remove_untracked(true);
+        return repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(|e| git_error("checking out", e));
+    };
+    let written = kept_trees::move_to(&taken, dest, target)?;
+    index.write().map_err(|e| git_error("writing the index", e))?;
+    drop(index);
+    match target {
+        Some(tree) => Ok(ctx.workspace.add_lazy_tree(at, relative, taken.repo, tree, files, written)?),
+        None => Ok(()),
     }
 }

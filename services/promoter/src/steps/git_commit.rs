@@ -2,6 +2,8 @@
 //! promotion. When the branch already holds this promotion's commit (a retry after a
 //! crash), that commit is returned and nothing new is made. Output: `commit`.
 
+use std::path::Path;
+
 use git2::{ErrorCode, IndexAddOption, Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -49,17 +51,17 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             _ => 0,
         }
     };
-    // A lazy working tree names the few paths that may have changed; no path, no change.
-    let paths = match &cone {
-        Some(_) => None,
-        None => ctx.workspace.touched_paths(&workdir),
-    }
-    .unwrap_or_else(|| vec!["*".to_owned()]);
-    if !paths.is_empty() {
-        index
-            .add_all(&paths, IndexAddOption::DEFAULT, Some(&mut outside_cone))
-            .map_err(|e| git_error("staging changes", e))?;
-        index.update_all(&paths, Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
+    // A lazy working tree names the few paths that may have changed: only those are
+    // staged, against the index; every other path is HEAD's.
+    match cone.is_none().then(|| ctx.workspace.touched_paths(&workdir)).flatten() {
+        Some(paths) => stage_paths(&repo, &mut index, &workdir, &paths)?,
+        None => {
+            let all = ["*"];
+            index
+                .add_all(all, IndexAddOption::DEFAULT, Some(&mut outside_cone))
+                .map_err(|e| git_error("staging changes", e))?;
+            index.update_all(all, Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
+        }
     }
     index.write().map_err(|e| git_error("writing the index", e))?;
     let tree_id = index.write_tree().map_err(|e| git_error("writing the tree", e))?;
@@ -89,6 +91,47 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         .commit(Some("HEAD"), &signature, &signature, &message, &tree, &parents)
         .map_err(|e| git_error("committing", e))?;
     Ok(outputs(&oid.to_string()))
+}
+
+/// Stages what is at each of `paths` (files and directories, relative to `workdir`) as
+/// `git add --all` would: a file or symlink there is added (an untracked one unless
+/// ignored), a path gone is removed with everything the index holds beneath it.
+fn stage_paths(repo: &Repository, index: &mut git2::Index, workdir: &Path, paths: &[String]) -> Result<(), String> {
+    let staging = |e| git_error("staging changes", e);
+    for path in paths {
+        let relative = Path::new(path);
+        match std::fs::symlink_metadata(workdir.join(relative)) {
+            Ok(meta) if meta.is_dir() => {
+                // Files beneath it that are on disk are listed on their own; those the
+                // index holds that are gone are removed, and a file it replaced.
+                if index.get_path(relative, 0).is_some() {
+                    index.remove_path(relative).map_err(staging)?;
+                }
+                let prefix = format!("{path}/");
+                let gone: Vec<String> = index
+                    .iter()
+                    .filter_map(|entry| String::from_utf8(entry.path).ok())
+                    .filter(|p| p.starts_with(&prefix) && std::fs::symlink_metadata(workdir.join(p)).is_err())
+                    .collect();
+                for gone in gone {
+                    index.remove_path(Path::new(&gone)).map_err(staging)?;
+                }
+            }
+            Ok(_) => {
+                let tracked = index.get_path(relative, 0).is_some();
+                if tracked || !repo.is_path_ignored(relative).map_err(staging)? {
+                    index.add_path(relative).map_err(staging)?;
+                }
+            }
+            Err(_) => {
+                if index.get_path(relative, 0).is_some() {
+                    index.remove_path(relative).map_err(staging)?;
+                }
+                index.remove_dir(relative, 0).map_err(staging)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn outputs(commit: &str) -> Map<String, Value> {

@@ -13,6 +13,7 @@ mod helm;
 mod helm_template;
 mod http;
 mod http_download;
+mod kept_trees;
 mod kustomize_build;
 mod kustomize_set_image;
 pub mod oci;
@@ -33,6 +34,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use credentials::GitCredentials;
+pub use kept_trees::keep_working_trees;
 pub use remotes::{HttpStepBudget, RemoteBudgets, Remotes, parse_git_providers};
 pub use structured_update::{edit_json, edit_toml};
 pub use yaml_edit::{append_to_sequence, set_values};

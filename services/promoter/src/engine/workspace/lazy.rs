@@ -189,7 +189,7 @@ impl Workspace {
     }
 
     /// Records the working tree at `dir` (workspace-relative) of `repo` as lazy: its index
-    /// holds `files`, none of which is written yet.
+    /// holds `files`, of which only `written` are on disk (equal to their blobs).
     pub fn add_lazy_tree(
         &self,
         at: Field<'_>,
@@ -197,6 +197,7 @@ impl Workspace {
         repo: Repository,
         tree: Oid,
         files: BTreeMap<String, Oid>,
+        written: impl IntoIterator<Item = String>,
     ) -> Result<(), WorkspaceError> {
         let dir = self.canonical(at, dir)?;
         let host_dir = self.host_root.join(&dir);
@@ -206,7 +207,7 @@ impl Workspace {
             repo,
             tree,
             files,
-            done: HashSet::new(),
+            done: written.into_iter().collect(),
             done_dirs: Vec::new(),
         });
         Ok(())
