@@ -213,7 +213,7 @@ async fn a_stage_whose_gitops_remote_hangs_fails_its_promotion_while_another_sta
     .await;
     let message = failed["status"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.ends_with(&format!("(git-clone): fetching {hung_url}: no data for 8s (LADING_GIT_IDLE_TIMEOUT)")),
+        message.ends_with(&format!("(git-clone): listing {hung_url}: no data for 8s (LADING_GIT_IDLE_TIMEOUT)")),
         "{failed}"
     );
     eprintln!("uat's promotion failed {:?} after the attack began", attack.elapsed());
