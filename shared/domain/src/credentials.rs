@@ -55,6 +55,16 @@ impl Credentials {
         Ok(Self(entries))
     }
 
+    /// Entries already checked (a regex that does not compile never matches).
+    pub fn from_entries(entries: Vec<Credential>) -> Self {
+        Self(entries)
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The credential of `kind` for `url`: the first entry whose prefix (or regex) matches.
     pub fn for_url(&self, kind: CredentialType, url: &str) -> Option<&Credential> {
         self.0.iter().filter(|c| c.kind == kind).find(|c| {
