@@ -90,6 +90,17 @@ ensure_python_otlp() {
     export LADING_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
 }
 
+# The secret scan's Prometheus asks for a password (basic_auth_users in its
+# --web.config.file), which it keeps as a bcrypt hash; the test hashes it with bcrypt.
+ensure_python_bcrypt() {
+    ensure_venv
+    if ! "$TOOLS_DIR/venv/bin/python" -c 'import bcrypt' 2>/dev/null; then
+        say "installing bcrypt (pip) into $TOOLS_DIR/venv"
+        "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check bcrypt
+    fi
+    export LADING_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
+}
+
 # Docker tests run where an engine answers: the images are built (and the engine seeded
 # with their base images when it cannot pull) by scripts/docker-images.
 docker_available() {

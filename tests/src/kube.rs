@@ -19,6 +19,12 @@ const ADMIN_TOKEN: &str = "lading-test-cluster-admin-token";
 const API_TOKEN: &str = "lading-test-api-service-account-token";
 /// The api's identity: the ServiceAccount `k8s/base` binds the ClusterRole `lading-api` to.
 pub const API_USER: &str = "system:serviceaccount:lading:lading-api";
+/// The promoter's and the verifier's identities (ServiceAccounts `k8s/base` binds the
+/// ClusterRole `lading-secret-reader` to): (context in the kubeconfig, user, token).
+pub const PROMOTER: (&str, &str, &str) =
+    ("promoter", "system:serviceaccount:lading:lading-promoter", "lading-test-promoter-token-41c9");
+pub const VERIFIER: (&str, &str, &str) =
+    ("verifier", "system:serviceaccount:lading:lading-verifier", "lading-test-verifier-token-83be");
 /// Two people the cluster knows, with no rights until a test binds them: (user, token).
 pub const ALICE: (&str, &str) = ("alice", "lading-test-alice-token-5d1e");
 pub const BOB: (&str, &str) = ("bob", "lading-test-bob-token-7a2c");
@@ -84,8 +90,9 @@ fn write_pki(dir: &Path) {
         format!(
             "{ADMIN_TOKEN},lading-test-admin,lading-test-admin,system:masters\n\
              {API_TOKEN},{API_USER},lading-api,system:serviceaccounts\n\
-             {},{},alice,people\n{},{},bob,people\n",
-            ALICE.1, ALICE.0, BOB.1, BOB.0
+             {},{},alice,people\n{},{},bob,people\n\
+             {},{},lading-promoter,system:serviceaccounts\n{},{},lading-verifier,system:serviceaccounts\n",
+            ALICE.1, ALICE.0, BOB.1, BOB.0, PROMOTER.2, PROMOTER.1, VERIFIER.2, VERIFIER.1
         ),
     )
     .unwrap();
@@ -135,10 +142,15 @@ impl TestKube {
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"{url}\", certificate-authority: \"{}\"}}\n\
              users:\n- name: admin\n  user: {{token: \"{ADMIN_TOKEN}\"}}\n- name: api\n  user: {{token: \"{API_TOKEN}\"}}\n\
+             - name: promoter\n  user: {{token: \"{}\"}}\n- name: verifier\n  user: {{token: \"{}\"}}\n\
              contexts:\n- name: test\n  context: {{cluster: test, user: admin, namespace: default}}\n\
              - name: api\n  context: {{cluster: test, user: api, namespace: default}}\n\
+             - name: promoter\n  context: {{cluster: test, user: promoter, namespace: default}}\n\
+             - name: verifier\n  context: {{cluster: test, user: verifier, namespace: default}}\n\
              current-context: test\n",
-            file("ca.crt")
+            file("ca.crt"),
+            PROMOTER.2,
+            VERIFIER.2,
         );
         std::fs::write(d.join("kubeconfig"), kubeconfig).unwrap();
         let kube = TestKube { etcd, apiserver, dir, url };
@@ -184,7 +196,7 @@ impl TestKube {
         let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
         let items: Vec<serde_json::Value> =
             documents.into_iter().filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding").collect();
-        assert_eq!(items.len(), 5, "k8s/base/rbac.yaml has four ClusterRoles and the api's binding");
+        assert_eq!(items.len(), 7, "k8s/base/rbac.yaml has five ClusterRoles and two bindings");
         let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
         let (ok, out, err) = self.kubectl_with_input(&["apply", "-f", "-"], Some(&list)).await;
         assert!(ok, "the roles apply: {out}{err}");
@@ -193,6 +205,15 @@ impl TestKube {
             if out.trim() == "yes" { Ok(()) } else { Err(format!("{out}{err}")) }
         })
         .await;
+    }
+
+    /// A kube client configuration for the kubeconfig's `context` (`api`, `promoter`,
+    /// `verifier`: a service's identity, with only the rights `k8s/base/rbac.yaml` gives
+    /// it once [`TestKube::grant_api_role`] applied them).
+    pub async fn config_as(&self, context: &str) -> kube::Config {
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig_path()).expect("the kubeconfig reads");
+        let options = kube::config::KubeConfigOptions { context: Some(context.to_owned()), ..Default::default() };
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("a kube config")
     }
 
     /// The kubeconfig file (admin user, CA, server URL).

@@ -66,31 +66,75 @@ impl TestPrometheus {
     /// Starts `prometheus` scraping `target` (`host:port`) as job `job` every 250 ms;
     /// returns once it answers queries. Panics with how to install it when it is missing.
     pub async fn start(job: &str, target: &str) -> TestPrometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = format!(
             "global:\n  scrape_interval: 250ms\n  scrape_timeout: 200ms\nscrape_configs:\n- job_name: {job}\n  static_configs:\n  - targets: ['{target}']\n"
         );
+        Self::start_with(&config, None).await
+    }
+
+    /// Starts `prometheus` scraping nothing, answering only requests with Basic auth as
+    /// `user` and `password` (its `--web.config.file` keeps a bcrypt hash of the password,
+    /// made with Python's `bcrypt`, which `scripts/test` installs into `.tools/venv`).
+    pub async fn start_with_password(user: &str, password: &str) -> TestPrometheus {
+        let python = crate::python::interpreter();
+        let hashed = Command::new(&python)
+            .args(["-c", "import bcrypt, sys; print(bcrypt.hashpw(sys.stdin.readline().strip().encode(), bcrypt.gensalt(4)).decode())"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap_or_else(|e| panic!("{python}: {e} (scripts/test installs bcrypt into .tools/venv)"));
+        assert!(hashed.status.success(), "{python} hashes with bcrypt (scripts/test installs it)");
+        let hash = String::from_utf8(hashed.stdout).unwrap().trim().to_owned();
+        let web = format!("basic_auth_users:\n  {user}: '{hash}'\n");
+        Self::start_with("global:\n  scrape_interval: 1s\n", Some((&web, user, password))).await
+    }
+
+    async fn start_with(config: &str, auth: Option<(&str, &str, &str)>) -> TestPrometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
-        let child = Command::new("prometheus")
+        let mut command = Command::new("prometheus");
+        command
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        if let Some((web, _, _)) = auth {
+            let web_path = dir.path().join("web.yml");
+            std::fs::write(&web_path, web).unwrap();
+            command.arg(format!("--web.config.file={}", web_path.display()));
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("prometheus: {e} (install it: apt-get install prometheus)"));
         let prometheus = TestPrometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
         let ready = format!("{}/-/ready", prometheus.url);
+        let credentials = auth.map(|(_, user, password)| (user.to_owned(), password.to_owned()));
         wait::until("prometheus to be ready", Duration::from_secs(30), || {
             let ready = ready.clone();
+            let credentials = credentials.clone();
             async move {
-                let status = crate::http_client::get(&ready).await.map_err(|e| e.to_string())?.status();
+                let mut request = crate::http_client::client().get(&ready);
+                if let Some((user, password)) = credentials {
+                    request = request.basic_auth(user, Some(password));
+                }
+                let status = request.send().await.map_err(|e| e.to_string())?.status();
                 if status.is_success() { Ok(()) } else { Err(status.to_string()) }
             }
         })
         .await;
+        if auth.is_some() {
+            let refused = crate::http_client::get(&ready).await.expect("prometheus answers").status();
+            assert_eq!(refused.as_u16(), 401, "prometheus asks for the password");
+        }
         prometheus
     }
 

@@ -38,6 +38,9 @@ pub struct SandboxOptions {
     pub api_events: lading_api::config::Events,
     /// Kubernetes mode of the api (specs from the cluster, status into it).
     pub kube: Option<lading_api::kubernetes::Settings>,
+    /// Where the promoter's and verifier's `secret()` read instead of `secrets` (the
+    /// project namespaces' Secrets, in Kubernetes mode).
+    pub service_secrets: Option<lading_secret_source::SecretSource>,
 }
 
 impl Default for SandboxOptions {
@@ -57,6 +60,7 @@ impl Default for SandboxOptions {
             api_limits: Default::default(),
             api_events: Default::default(),
             kube: None,
+            service_secrets: None,
         }
     }
 }
@@ -129,8 +133,10 @@ impl Sandbox {
             api_limits,
             api_events,
             kube,
+            service_secrets,
         } = options;
         let secrets = std::sync::Arc::new(secrets);
+        let service_secrets = service_secrets.unwrap_or_else(|| secrets.clone().into());
         // Logs go to the test's output, shown when it fails (`RUST_LOG` filters).
         lading_runtime::telemetry::init(None);
         let nats = TestNats::start().await;
@@ -160,7 +166,7 @@ impl Sandbox {
                 promoter.remotes.git_providers = promoter_git_providers.clone();
                 promoter.remotes.argocd = promoter_argocd.clone();
                 promoter.health_interval = promoter_health_interval;
-                promoter.secrets = secrets.clone();
+                promoter.secrets = service_secrets.clone();
                 tasks.push(spawn(
                     format!("promoter {replica}"),
                     lading_promoter::run(promoter, readiness.clone(), shutdown.clone()),
@@ -169,7 +175,7 @@ impl Sandbox {
             if with_verifier {
                 let mut verifier = lading_verifier::Config::new(url(NatsUser::Verifier));
                 verifier.service.replica = format!("v{replica}");
-                verifier.secrets = secrets.clone();
+                verifier.secrets = service_secrets.clone();
                 tasks.push(spawn(
                     format!("verifier {replica}"),
                     lading_verifier::run(verifier, readiness.clone(), shutdown.clone()),

@@ -317,6 +317,41 @@ fn check_kubernetes_mode(objects: &[Value], overlay: &str) {
     let binding = find(objects, "ClusterRoleBinding", "lading-api").unwrap();
     assert_eq!(binding["roleRef"]["name"], "lading-api");
     assert_eq!(binding["subjects"][0]["name"], str_of(&deployment["spec"]["template"]["spec"]["serviceAccountName"]));
+    check_secret_reader(objects, overlay);
+}
+
+/// The promoter and the verifier read secrets from project namespaces in Kubernetes
+/// mode: their pods mount a token, and their ClusterRole grants listing Secrets, which
+/// the code does (`lading_secret_source::PERMISSIONS`), and nothing else.
+fn check_secret_reader(objects: &[Value], overlay: &str) {
+    let role = find(objects, "ClusterRole", "lading-secret-reader").expect("a ClusterRole lading-secret-reader");
+    let rules = &role["rules"];
+    for (group, resource, verb) in lading_secret_source::PERMISSIONS {
+        assert!(grants(rules, group, resource, verb), "{overlay}: lading-secret-reader may not {verb} {resource}");
+    }
+    for rule in rules.as_array().unwrap() {
+        for (group, resource, verb) in rule["apiGroups"].as_array().unwrap().iter().flat_map(|g| {
+            rule["resources"].as_array().unwrap().iter().flat_map(move |r| {
+                rule["verbs"].as_array().unwrap().iter().map(move |v| (str_of(g), str_of(r), str_of(v)))
+            })
+        }) {
+            assert!(
+                lading_secret_source::PERMISSIONS.contains(&(group, resource, verb)),
+                "{overlay}: lading-secret-reader grants {verb} on {resource} ({group}), which is never done"
+            );
+        }
+    }
+    let binding = find(objects, "ClusterRoleBinding", "lading-secret-reader").unwrap();
+    assert_eq!(binding["roleRef"]["name"], "lading-secret-reader");
+    let bound: BTreeSet<&str> = binding["subjects"].as_array().unwrap().iter().map(|s| str_of(&s["name"])).collect();
+    for name in ["lading-promoter", "lading-verifier"] {
+        let deployment = find(objects, "Deployment", name).unwrap();
+        let pod = &deployment["spec"]["template"]["spec"];
+        assert!(bound.contains(str_of(&pod["serviceAccountName"])), "{overlay}: {name} may not read Secrets");
+        assert_eq!(pod["automountServiceAccountToken"], true, "{overlay}: {name} mounts no token");
+        let env = environment(objects, &pod["containers"][0]);
+        assert_eq!(env.get("LADING_KUBE").map(String::as_str), Some("true"), "{overlay}: {name}'s Kubernetes mode");
+    }
 }
 
 #[test]

@@ -1,16 +1,19 @@
 //! Secrets never show: a whole pipeline runs with a Git server and a registry behind
-//! credentials, an `http` step carrying a token header and a secret in its URL, and a
-//! failing step whose error names that URL; every secret is a distinctive random
-//! string, and none of them appears in any stored event, any log line, any status or
-//! any api answer. Neither do the api's bearer tokens: the admin's, used for every
-//! request, and a person's, used to refresh a warehouse.
+//! credentials, an `http` step carrying a token header and a secret in its URL, a
+//! failing step whose error names that URL, and a verification querying a Prometheus
+//! that wants a password; every secret is a distinctive random string, and none of them
+//! appears in any stored event, any line a service writes to its standard output or
+//! error, any status or any api answer. Neither do the api's bearer tokens: the
+//! admin's, used for every request, and a person's, used to refresh a warehouse.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use base64::Engine as _;
 use futures::StreamExt;
 use lading_bus::names::{
     DEAD_LETTER_STREAM, DISCOVERY_STREAM, EVENTS_STREAM, PUBLIC_STREAM, SPECS_BUCKET, TOKENS_BUCKET,
@@ -19,24 +22,50 @@ use lading_domain::credentials::Credentials;
 use lading_domain::secrets::Secrets;
 use lading_promoter::steps::GitCredentials;
 use lading_tests::git::Repo;
+use lading_tests::prometheus::TestPrometheus;
 use lading_tests::registry::{RegistryGateway, TestRegistry};
 use lading_tests::sandbox::{ADMIN_TOKEN, Sandbox, SandboxOptions, authorized_client, client_with_token};
 use lading_tests::wait;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Every log line of this test process.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
+/// This process's standard output and error (file descriptors 1 and 2), sent to a file
+/// from [`Output::capture`] to [`Output::release`]: every service runs in this process
+/// (nextest gives each test its own), so this is every line any of them writes, by its
+/// logger or otherwise, and what the child processes it starts write.
+struct Output {
+    file: std::fs::File,
+    saved: [libc::c_int; 2],
+}
 
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
+impl Output {
+    fn capture(path: &std::path::Path) -> Output {
+        let file = std::fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(path).unwrap();
+        let _ = (std::io::stdout().flush(), std::io::stderr().flush());
+        // SAFETY: duplicating and replacing this process's own descriptors 1 and 2.
+        let saved = unsafe {
+            let saved = [libc::dup(1), libc::dup(2)];
+            assert!(saved.iter().all(|fd| *fd >= 0), "stdout and stderr can be saved");
+            assert!(libc::dup2(file.as_raw_fd(), 1) >= 0 && libc::dup2(file.as_raw_fd(), 2) >= 0);
+            saved
+        };
+        Output { file, saved }
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    /// Puts stdout and stderr back; everything written meanwhile.
+    fn release(mut self) -> Vec<u8> {
+        let _ = (std::io::stdout().flush(), std::io::stderr().flush());
+        // SAFETY: restoring the descriptors saved in `capture`.
+        unsafe {
+            libc::dup2(self.saved[0], 1);
+            libc::dup2(self.saved[1], 2);
+            libc::close(self.saved[0]);
+            libc::close(self.saved[1]);
+        }
+        let mut written = Vec::new();
+        std::io::Seek::rewind(&mut self.file).unwrap();
+        self.file.read_to_end(&mut written).unwrap();
+        written
     }
 }
 
@@ -53,7 +82,7 @@ fn distinctive(what: &str) -> String {
     format!("{what}-{}", ulid::Ulid::new().to_string().to_lowercase())
 }
 
-fn pipeline(app: &str, gitops: &str, image: &str, hook: &str, closed: &str) -> String {
+fn pipeline(app: &str, gitops: &str, image: &str, hook: &str, closed: &str, prometheus: &str) -> String {
     format!(
         r#"apiVersion: lading.dev/v1alpha1
 kind: Project
@@ -103,6 +132,24 @@ spec:
           headers:
           - name: Authorization
             value: "Bearer ${{{{ secret('api').token }}}}"
+  verification:
+    analysisTemplates:
+    - name: up
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: up, namespace: demo}}
+spec:
+  metrics:
+  - name: up
+    successCondition: result[0] == 1
+    provider:
+      prometheus:
+        address: "{prometheus}"
+        query: vector(1)
+        headers:
+        - key: Authorization
+          value: "Basic ${{{{ secret('prometheus').basic }}}}"
 ---
 apiVersion: lading.dev/v1alpha1
 kind: Stage
@@ -123,11 +170,12 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_secret_appears_in_events_logs_status_or_api_answers() {
-    let logs = Logs::default();
-    let writer = logs.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let output = Output::capture(&dir.path().join("output.log"));
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_writer(std::io::stdout)
         .try_init()
         .expect("this test's process logs through it");
 
@@ -135,10 +183,18 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
     let registry_password = distinctive("regpass");
     let api_token = distinctive("apitoken");
     let hook_path = distinctive("hookpath");
-    let mut secrets = vec![git_password.clone(), registry_password.clone(), api_token.clone(), hook_path.clone()];
+    let prometheus_password = distinctive("prompass");
+    let prometheus_basic = base64::engine::general_purpose::STANDARD.encode(format!("lading:{prometheus_password}"));
+    let mut secrets = vec![
+        git_password.clone(),
+        registry_password.clone(),
+        api_token.clone(),
+        hook_path.clone(),
+        prometheus_password.clone(),
+        prometheus_basic.clone(),
+    ];
 
-    // Given a Git server and a registry that want credentials,
-    let dir = tempfile::tempdir().unwrap();
+    // Given a Git server, a registry and a Prometheus that want credentials,
     let repos = dir.path().join("repos");
     std::fs::create_dir_all(&repos).unwrap();
     let app = Repo::create(&repos, "app");
@@ -155,6 +211,7 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
     let app_router = axum::Router::new().route("/hooks/{*rest}", axum::routing::post(hook)).with_state(calls.clone());
     tokio::spawn(async move { axum::serve(listener, app_router).await });
     let closed = format!("http://{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    let prometheus = TestPrometheus::start_with_password("lading", &prometheus_password).await;
 
     let options = SandboxOptions {
         warehouse_credentials: Credentials::parse(&format!(
@@ -169,7 +226,8 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
         .unwrap(),
         secrets: Secrets::parse(&format!(
             "kind: Secret\nmetadata: {{name: api, namespace: demo}}\nstringData: {{token: {api_token}}}\n---\n\
-             kind: Secret\nmetadata: {{name: hook}}\nstringData: {{path: {hook_path}}}\n"
+             kind: Secret\nmetadata: {{name: hook}}\nstringData: {{path: {hook_path}}}\n---\n\
+             kind: Secret\nmetadata: {{name: prometheus, namespace: demo}}\nstringData: {{basic: {prometheus_basic}}}\n"
         ))
         .unwrap(),
         ..SandboxOptions::default()
@@ -177,9 +235,11 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
     let sandbox = Sandbox::start_with_options(options).await;
     let mut places: Vec<(String, Vec<u8>)> = Vec::new();
 
-    // when the pipeline runs: test succeeds (and calls the hook), uat fails naming its URL,
+    // when the pipeline runs: test succeeds (and calls the hook), its verification asks
+    // Prometheus, and uat, which takes freight verified in test, fails naming its URL,
     let image = format!("{}/team/app", gateway.addr);
-    sandbox.apply(&pipeline(&format!("{git}/app.git"), &format!("{git}/gitops.git"), &image, &hook_url, &closed)).await;
+    let (app_url, gitops_url) = (format!("{git}/app.git"), format!("{git}/gitops.git"));
+    sandbox.apply(&pipeline(&app_url, &gitops_url, &image, &hook_url, &closed, &prometheus.url)).await;
     sandbox.wait_current_in("demo", &commit, "test", TIMEOUT).await;
     // and a person's token refreshes the warehouse (its name is recorded, never the token),
     let (status, made) = sandbox
@@ -290,7 +350,19 @@ async fn no_secret_appears_in_events_logs_status_or_api_answers() {
     .await;
     assert!(!read.is_empty(), "the event feed answered nothing");
     places.push(("GET /api/v1/events".to_owned(), read));
-    places.push(("logs".to_owned(), logs.0.lock().unwrap().clone()));
+    // The verification succeeded (uat ran), with Prometheus's password: its measurement
+    // was a value, not an error.
+    let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
+    let test = stages["items"].as_array().unwrap().iter().find(|s| s["metadata"]["name"] == "test").unwrap().clone();
+    let verification = &test["status"]["freightHistory"][0]["verificationHistory"][0];
+    assert_eq!(verification["phase"], "Successful", "{verification}");
+    let written = output.release();
+    assert!(
+        String::from_utf8_lossy(&written).contains("promotion succeeded"),
+        "the services' log lines were captured ({} bytes)",
+        written.len()
+    );
+    places.push(("every service's stdout and stderr".to_owned(), written));
     assert!(places.len() > 20, "the scan looked at {} places", places.len());
     for (place, bytes) in &places {
         let text = String::from_utf8_lossy(bytes);

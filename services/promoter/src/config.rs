@@ -65,8 +65,10 @@ pub const EXPRESSION_MAX_ALLOCATED_ENV: &str = limits::MAX_ALLOCATED_ENV;
 /// Crash on purpose (abort the process) right after a step, to test recovery:
 /// `after-step:<uses>`, e.g. `after-step:git-push`.
 pub const FAILPOINT_ENV: &str = "LADING_FAILPOINT";
-/// Kubernetes Secret manifests steps read with `${{ secret('name').key }}`.
-pub const SECRETS_FILE_ENV: &str = "LADING_SECRETS_FILE";
+/// Kubernetes mode: secrets and Git credentials from the project namespaces' Secrets.
+pub use lading_secret_source::KUBE_ENV;
+/// Kubernetes Secret manifests steps read with `${{ secret('name').key }}` (standalone).
+pub use lading_secret_source::SECRETS_FILE_ENV;
 /// How many promotions (of different stages) one replica runs at once.
 pub const PROMOTIONS_AT_ONCE_ENV: &str = "LADING_PROMOTIONS_AT_ONCE";
 /// Enough that stages whose promotions wait on slow remotes leave room for the others;
@@ -90,8 +92,9 @@ pub struct Config {
     pub failpoint: Option<String>,
     /// How many promotions of different stages run at once on this replica.
     pub promotions_at_once: usize,
-    /// The secrets steps may read (from `LADING_SECRETS_FILE`).
-    pub secrets: std::sync::Arc<lading_domain::secrets::Secrets>,
+    /// Where steps' `secret()` reads (`LADING_SECRETS_FILE`, or in Kubernetes mode the
+    /// project's namespace, which then holds the Git credentials too).
+    pub secrets: lading_secret_source::SecretSource,
     /// How often stage health is assessed again (see [`crate::health`]).
     pub health_interval: std::time::Duration,
 }
@@ -124,16 +127,7 @@ impl Config {
                 })?,
                 None => DEFAULT_PROMOTIONS_AT_ONCE,
             },
-            secrets: match env.get(SECRETS_FILE_ENV) {
-                Some(path) => {
-                    let text =
-                        std::fs::read_to_string(path).map_err(|e| format!("{SECRETS_FILE_ENV}={path:?}: {e}"))?;
-                    let secrets = lading_domain::secrets::Secrets::parse(&text)
-                        .map_err(|e| format!("{SECRETS_FILE_ENV}={path:?}: {e}"))?;
-                    std::sync::Arc::new(secrets)
-                }
-                None => Default::default(),
-            },
+            secrets: lading_secret_source::from_env(env)?,
             remotes: Remotes {
                 credentials: GitCredentials::default(),
                 budgets: budgets_from_env(env).map_err(|e| e.to_string())?,

@@ -2,37 +2,32 @@
 //! providers read with `${{ secret('name').key }}`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use lading_domain::secrets::Secrets;
 use lading_runtime::service::ServiceConfig;
 
+/// Kubernetes mode: providers read the project namespaces' Secrets.
+pub use lading_secret_source::KUBE_ENV;
 /// Kubernetes Secret manifests (or a map of name → key → value) analysis providers read
-/// with `${{ secret('name').key }}`: the same file the promoter's steps read.
-pub const SECRETS_FILE_ENV: &str = "LADING_SECRETS_FILE";
+/// with `${{ secret('name').key }}`: the same file the promoter's steps read (standalone).
+pub use lading_secret_source::SECRETS_FILE_ENV;
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub service: ServiceConfig,
-    /// The secrets analysis providers may read (from `LADING_SECRETS_FILE`).
-    pub secrets: Arc<Secrets>,
+    /// Where analysis providers' `secret()` reads (`LADING_SECRETS_FILE`, or in
+    /// Kubernetes mode the project's namespace).
+    pub secrets: lading_secret_source::SecretSource,
 }
 
 impl Config {
     pub fn new(nats_url: impl Into<String>) -> Self {
-        Self { service: ServiceConfig::new(nats_url), secrets: Arc::default() }
+        Self { service: ServiceConfig::new(nats_url), secrets: Default::default() }
     }
 
     /// Reads the common variables and `LADING_SECRETS_FILE` from `env`.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
         let service = ServiceConfig::from_env(env)?;
-        let secrets = match env.get(SECRETS_FILE_ENV) {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("{SECRETS_FILE_ENV}={path:?}: {e}"))?;
-                Arc::new(Secrets::parse(&text).map_err(|e| format!("{SECRETS_FILE_ENV}={path:?}: {e}"))?)
-            }
-            None => Arc::default(),
-        };
+        let secrets = lading_secret_source::from_env(env)?;
         Ok(Self { service, secrets })
     }
 }

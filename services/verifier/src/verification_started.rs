@@ -44,8 +44,8 @@ pub struct Runner {
     pub projection: Projection,
     pub shutdown: Shutdown,
     pub limits: ExpressionLimits,
-    /// What providers read with `${{ secret('name').key }}`.
-    pub secrets: Arc<lading_domain::secrets::Secrets>,
+    /// Where providers' `${{ secret('name').key }}` reads.
+    pub secrets: lading_secret_source::SecretSource,
 }
 
 fn transient(e: impl std::fmt::Display) -> HandlerError {
@@ -176,13 +176,18 @@ impl Runner {
         index: u32,
     ) -> VerificationMeasuredV1 {
         let started_at_ms = now_ms();
-        let access = lading_domain::secrets::SecretAccess {
-            project: started.project.clone(),
-            secrets: self.secrets.clone(),
-            revealed: Default::default(),
-        };
-        let secrets = providers::Secrets { access: &access, limits: &self.limits };
-        let outcome = tokio::time::timeout(MEASUREMENT_LIMIT, providers::measure(&metric.metric, args, secrets)).await;
+        let revealed = lading_domain::secrets::Revealed::default();
+        let outcome = tokio::time::timeout(MEASUREMENT_LIMIT, async {
+            let found = self.secrets.project(&started.project).await.map_err(|e| e.to_string())?;
+            let access = lading_domain::secrets::SecretAccess {
+                project: started.project.clone(),
+                secrets: found.secrets,
+                revealed: revealed.clone(),
+            };
+            let secrets = providers::Secrets { access: &access, limits: &self.limits };
+            providers::measure(&metric.metric, args, secrets).await
+        })
+        .await;
         let (phase, value, message) = match outcome {
             Err(_) => (
                 Phase::Error,
@@ -207,7 +212,7 @@ impl Runner {
             }
         };
         // A secret a provider read is never recorded, whatever echoed it.
-        let (value, message) = (access.revealed.scrub(&value), access.revealed.scrub(&message));
+        let (value, message) = (revealed.scrub(&value), revealed.scrub(&message));
         VerificationMeasuredV1 {
             project: started.project.clone(),
             stage: started.stage.clone(),

@@ -65,6 +65,16 @@ impl Credentials {
         Credentials(self.0.into_iter().filter(|c| kinds.contains(&c.kind)).collect())
     }
 
+    /// Entries already checked (a regex that does not compile never matches).
+    pub fn from_entries(entries: Vec<Credential>) -> Self {
+        Self(entries)
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The credential of `kind` for `url`: the first entry whose prefix (or regex) matches.
     pub fn for_url(&self, kind: CredentialType, url: &str) -> Option<&Credential> {
         self.0.iter().filter(|c| c.kind == kind).find(|c| {

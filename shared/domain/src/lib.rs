@@ -43,6 +43,7 @@ pub mod access;
 pub mod alias;
 pub mod argocd;
 pub mod availability;
+pub mod cluster_secrets;
 pub mod commit_url;
 pub mod credentials;
 pub mod digest;

@@ -136,6 +136,11 @@ impl Secrets {
         Ok(secrets)
     }
 
+    /// Adds (or replaces) the secret `name` of `project` (`""`: every project).
+    pub fn insert(&mut self, project: &str, name: &str, data: SecretData) {
+        self.by_key.insert((project.to_owned(), name.to_owned()), data);
+    }
+
     /// The secret `name` of `project`: the project's own, else one for every project.
     pub fn get(&self, project: &str, name: &str) -> Option<&SecretData> {
         self.by_key

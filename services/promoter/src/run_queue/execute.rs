@@ -124,9 +124,17 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
     let mut remotes = context.config.remotes.clone();
+    // In Kubernetes mode the project's namespace holds its secrets and Git credentials.
+    let project_secrets = match context.config.secrets.project(&created.project).await {
+        Ok(found) => found,
+        Err(error) => return Finished::Outcome(errored(error.to_string()), None),
+    };
+    if let Some(credentials) = project_secrets.credentials {
+        remotes.credentials = crate::steps::GitCredentials::from((*credentials).clone());
+    }
     let secrets = lading_domain::secrets::SecretAccess {
         project: created.project.clone(),
-        secrets: context.config.secrets.clone(),
+        secrets: project_secrets.secrets,
         revealed: Default::default(),
     };
     // Mirrors are locked within a process: each replica keeps its own.

@@ -8,6 +8,12 @@ use lading_domain::credentials::{Challenges, Credential, CredentialType, Credent
 #[derive(Debug, Clone, Default)]
 pub struct GitCredentials(Credentials);
 
+impl From<Credentials> for GitCredentials {
+    fn from(credentials: Credentials) -> Self {
+        Self(credentials)
+    }
+}
+
 impl GitCredentials {
     /// Reads a YAML or JSON list of credentials (see [`Credentials`]).
     pub fn parse(text: &str) -> Result<Self, String> {
