@@ -151,5 +151,12 @@ pub fn edit_toml(path: &str, before: &str, updates: &[(String, Value)]) -> Resul
             }
         }
     }
-    Ok(document.to_string())
+    let after = document.to_string();
+    // A value or key nested deeper than TOML readers go (toml_edit stops at a recursion
+    // limit) would write a file that nothing can read back, this step included.
+    if let Err(e) = after.parse::<toml_edit::DocumentMut>() {
+        let reason = e.message().trim().to_owned();
+        return Err(format!("config.updates: the edited {path} would not read back as TOML ({reason})"));
+    }
+    Ok(after)
 }
