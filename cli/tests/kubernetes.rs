@@ -131,7 +131,8 @@ async fn kubectl_applies_the_pipeline_shows_freight_and_stages_and_edits_aliases
         }
     })
     .await;
-    assert_eq!(table(&stages)[0], ["NAME", "CURRENT", "FREIGHT", "READY", "VERIFIED", "AGE"], "{stages}");
+    // HEALTH stays empty for a stage whose promotions update no Argo CD Application.
+    assert_eq!(table(&stages)[0], ["NAME", "CURRENT", "FREIGHT", "HEALTH", "READY", "VERIFIED", "AGE"], "{stages}");
 
     // The field cleared and the label overwritten: the label's value is the alias.
     kube.kubectl_ok(&["patch", "freight", &id, "-n", "demo", "--type", "merge", "-p", r#"{"alias":null}"#]).await;

@@ -88,6 +88,9 @@ pub fn init_service(service: &str, format: Option<&str>) -> Telemetry {
 }
 
 fn tracer_provider(service: &str) -> Result<SdkTracerProvider, String> {
+    // The exporter's HTTP client takes the process's TLS provider (the workspace's one
+    // provider is ring); it must be installed before the client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .build()
