@@ -10,6 +10,7 @@ pub mod references;
 mod stage;
 mod stage_selector;
 pub mod step_configs;
+mod step_schemas;
 mod warehouse;
 pub mod webhook_receiver;
 
@@ -391,3 +392,5 @@ mod tests;
 
 #[cfg(test)]
 mod analysis_template_tests;
+#[cfg(test)]
+mod step_configs_tests;
