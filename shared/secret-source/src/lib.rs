@@ -160,8 +160,8 @@ impl Cluster {
     }
 }
 
-/// A Secret's name, label and data (`data` decoded; a value that is not UTF-8 is left out).
-fn labelled(secret: &Secret) -> LabelledSecret {
+/// A Secret's keys and values (`data`, decoded; a value that is not UTF-8 is left out).
+pub fn secret_data(secret: &Secret) -> SecretData {
     let mut data = SecretData::new();
     for (key, value) in secret.data.iter().flatten() {
         if let Ok(text) = String::from_utf8(value.0.clone()) {
@@ -171,10 +171,15 @@ fn labelled(secret: &Secret) -> LabelledSecret {
     for (key, value) in secret.string_data.iter().flatten() {
         data.insert(key.clone(), value.clone());
     }
+    data
+}
+
+/// A Secret's name, label and data.
+fn labelled(secret: &Secret) -> LabelledSecret {
     LabelledSecret {
         name: secret.metadata.name.clone().unwrap_or_default(),
         cred_type: secret.metadata.labels.as_ref().and_then(|l| l.get(CRED_TYPE_LABEL)).cloned(),
-        data,
+        data: secret_data(secret),
     }
 }
 

@@ -45,22 +45,8 @@ impl SecretSource for ClusterSecrets {
     fn secret(&self, project: &str, name: &str) -> Option<SecretData> {
         let store = self.namespaces.lock().unwrap().get(project)?.store.clone();
         let secret = store.get(&ObjectRef::new(name).within(project))?;
-        Some(data_of(&secret))
+        Some(lading_secret_source::secret_data(&secret))
     }
-}
-
-/// A Secret's keys and values (`data`, decoded; a value that is not UTF-8 is left out).
-pub fn data_of(secret: &Secret) -> SecretData {
-    let mut data = SecretData::new();
-    for (key, value) in secret.data.iter().flatten() {
-        if let Ok(text) = String::from_utf8(value.0.clone()) {
-            data.insert(key.clone(), text);
-        }
-    }
-    for (key, value) in secret.string_data.iter().flatten() {
-        data.insert(key.clone(), value.clone());
-    }
-    data
 }
 
 impl ClusterSecrets {
