@@ -425,7 +425,7 @@ impl GitHosting {
     pub fn refs_under(&self, owner: &str, name: &str, prefix: &str) -> Vec<String> {
         let bare = git2::Repository::open_bare(self.root.join(owner).join(format!("{name}.git"))).unwrap();
         let names = bare.references().unwrap().filter_map(Result::ok);
-        names.filter_map(|r| r.name().map(str::to_owned)).filter(|n| n.starts_with(prefix)).collect()
+        names.filter_map(|r| r.name().ok().map(str::to_owned)).filter(|n| n.starts_with(prefix)).collect()
     }
 
     /// The tree of `branch`'s tip in `owner/name`, and the tree that tip's tree becomes

@@ -469,8 +469,14 @@ mod gitlab {
             let (vars, steps) = apply(&template);
             let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
             let workspace = tempfile::tempdir().unwrap();
-            EngineRun { vars: &vars, credentials, git_providers: providers, budgets: budgets(), ..EngineRun::new(&freight) }
-                .run(workspace.path(), &steps)
+            EngineRun {
+                vars: &vars,
+                credentials,
+                git_providers: providers,
+                budgets: budgets(),
+                ..EngineRun::new(&freight)
+            }
+            .run(workspace.path(), &steps)
         })
         .await
         .unwrap()
@@ -501,13 +507,21 @@ mod gitlab {
         assert_eq!((mr.head.as_str(), mr.base.as_str()), ("lading/promotion/p", "stage/test"));
         assert_eq!(mr.title, "Deploy to test");
         assert_eq!(mr.labels, ["infra", "needs-review"]);
-        assert_eq!(outcome.outputs["open-pr"]["pr"]["url"], json!(format!("{}/example/repo/-/merge_requests/1", hosting.base_url)));
+        assert_eq!(
+            outcome.outputs["open-pr"]["pr"]["url"],
+            json!(format!("{}/example/repo/-/merge_requests/1", hosting.base_url))
+        );
         assert_eq!(outcome.outputs["wait-for-pr"]["commit"], json!(merged));
         assert_eq!(outcome.outputs["wait-for-pr"]["pr"]["merged"], json!(true));
         assert_eq!(outcome.commit, merged);
         assert_eq!(repo.log("stage/test")[0].id, merged);
         assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:2.0");
-        assert!(hosting.calls().iter().all(|c| c.contains("/projects/example%2Frepo") || c.contains("/projects/example/repo")));
+        assert!(
+            hosting
+                .calls()
+                .iter()
+                .all(|c| c.contains("/projects/example%2Frepo") || c.contains("/projects/example/repo"))
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,7 +105,8 @@ pub(super) async fn compare(
         (0, _) => "behind",
         _ => "diverged",
     };
-    let commits: Vec<Value> = ahead.iter().filter_map(|id| bare.find_commit(*id).ok()).map(|c| commit_json(&c)).collect();
+    let commits: Vec<Value> =
+        ahead.iter().filter_map(|id| bare.find_commit(*id).ok()).map(|c| commit_json(&c)).collect();
     Json(json!({
         "status": status,
         "ahead_by": ahead.len(),
@@ -133,7 +134,9 @@ pub(super) async fn create_commit(
     for parent in body["parents"].as_array().into_iter().flatten() {
         match parent.as_str().and_then(|p| git2::Oid::from_str(p).ok()).and_then(|p| bare.find_commit(p).ok()) {
             Some(commit) => parents.push(commit),
-            None => return error(StatusCode::UNPROCESSABLE_ENTITY, "Parent SHA does not exist or is not a commit object"),
+            None => {
+                return error(StatusCode::UNPROCESSABLE_ENTITY, "Parent SHA does not exist or is not a commit object");
+            }
         }
     }
     // Without an author, GitHub makes the commit as the token's owner and signs it.
@@ -177,8 +180,9 @@ pub(super) async fn create_ref(
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
     }
     match bare.reference(name, id, false, "create ref through the API") {
-        Ok(_) => (StatusCode::CREATED, Json(json!({"ref": name, "object": {"sha": sha, "type": "commit"}})))
-            .into_response(),
+        Ok(_) => {
+            (StatusCode::CREATED, Json(json!({"ref": name, "object": {"sha": sha, "type": "commit"}}))).into_response()
+        }
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.message()),
     }
 }
@@ -202,7 +206,8 @@ pub(super) async fn update_ref(
     let Some(current) = bare.find_reference(&full).ok().and_then(|r| r.target()) else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist");
     };
-    let Some(id) = body["sha"].as_str().and_then(|s| git2::Oid::from_str(s).ok()).filter(|id| bare.find_commit(*id).is_ok())
+    let Some(id) =
+        body["sha"].as_str().and_then(|s| git2::Oid::from_str(s).ok()).filter(|id| bare.find_commit(*id).is_ok())
     else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
     };

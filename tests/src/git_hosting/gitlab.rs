@@ -71,7 +71,11 @@ fn owner_and_name(id: &str) -> Option<(String, String)> {
     id.rsplit_once('/').map(|(owner, name)| (owner.to_owned(), name.to_owned()))
 }
 
-pub(super) async fn project(State(hosting): State<Hosting>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Response {
+pub(super) async fn project(
+    State(hosting): State<Hosting>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     if !hosting.gitlab_authorized(&headers, format!("GET /projects/{id}")) {
         return unauthorized();
     }
@@ -131,8 +135,10 @@ pub(super) async fn create(
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Source branch or target branch does not exist");
     }
     let mut hosted = hosting.state.lock().unwrap();
-    if let Some(open) =
-        hosted.pulls.iter().find(|pr| pr.open && pr.owner == owner && pr.repo == name && pr.head == source && pr.base == target)
+    if let Some(open) = hosted
+        .pulls
+        .iter()
+        .find(|pr| pr.open && pr.owner == owner && pr.repo == name && pr.head == source && pr.base == target)
     {
         let message = format!("Another open merge request already exists for this source branch: !{}", open.number);
         return (StatusCode::CONFLICT, Json(json!({"message": [message]}))).into_response();

@@ -140,10 +140,12 @@ async fn github_push_rebases_onto_a_branch_that_moved_and_pushes_again() {
     // With one attempt allowed, the moved branch fails the step with GitHub's reason.
     let (_dir, hosting, _repo, url) = hosted().await;
     hosting.move_branch_before_next_update("stage/test", "other.yaml", "x: 1\n");
-    let one = COMMON_USAGE.replace("    path: ./out\n", "    path: ./out\n    maxAttempts: 1\n");
+    let one = format!("{COMMON_USAGE}    maxAttempts: 1\n");
     let error = run(&url, prepared(&url, &one), &lading_promoter::engine::Unguarded).await.unwrap_err();
     assert!(
-        error.contains("the push failed after 1 attempt(s): GitHub refused to move stage/test: Update is not a fast forward"),
+        error.contains(
+            "the push failed after 1 attempt(s): GitHub refused to move stage/test: Update is not a fast forward"
+        ),
         "{error}"
     );
 }
@@ -181,7 +183,8 @@ async fn a_run_that_lost_its_turn_pushes_nothing_more() {
     // Refused before the staging push, before the commit is made, before the branch moves.
     for allowed in [0, 1, 2] {
         let (_dir, hosting, repo, url) = hosted().await;
-        let guard: &'static LosesTurnAfter = Box::leak(Box::new(LosesTurnAfter { allowed, pushes: AtomicUsize::new(0), lost: AtomicBool::new(false) }));
+        let guard: &'static LosesTurnAfter =
+            Box::leak(Box::new(LosesTurnAfter { allowed, pushes: AtomicUsize::new(0), lost: AtomicBool::new(false) }));
         let error = run(&url, prepared(&url, COMMON_USAGE), guard).await.unwrap_err();
         assert!(error.contains("the stage's turn was lost"), "{allowed}: {error}");
         assert_eq!(repo.log("stage/test").len(), 1, "{allowed}: the branch did not move");

@@ -93,16 +93,16 @@ impl Push<'_> {
         if target_exists && !self.force {
             // The commits the remote branch has and the local one lacks come first.
             self.ctx.workspace.materialize_all()?;
-            let committer = Signature::now(&self.ctx.author.name, &self.ctx.author.email)
-                .map_err(|e| git_error("committer", e))?;
+            let committer =
+                Signature::now(&self.ctx.author.name, &self.ctx.author.email).map_err(|e| git_error("committer", e))?;
             let trailer = format!("{}: {}", super::PROMOTION_TRAILER, self.ctx.promotion);
             match rebase_onto_remote(self.repo, self.branch, self.target, &committer, self.ctx.remotes, &trailer)? {
                 Rebased::OnTop => {}
                 Rebased::AlreadyPushed => return Ok(Attempt::Done),
             }
         }
-        // Every object of the local branch reaches GitHub under a ref no branch list shows.
-        self.ctx.effects.before_effect(Effect::Push)?;
+        // Every object of the local branch reaches GitHub under a ref no branch list shows
+        // (`push_once` asks the effect guard first).
         let refspec = format!("+refs/heads/{}:{}", self.branch, self.staging);
         if let Pushed::Behind(reason) = push_once(self.ctx, self.repo, &refspec, self.ctx.remotes)? {
             return Err(format!("the remote rejected the staging ref: {reason}"));

@@ -173,8 +173,7 @@ fn given_kargo_fields_of_older_steps_when_checked_then_they_pass() {
 }
 
 #[test]
-fn given_github_push_configs_when_checked_then_kargo_fields_pass_and_a_generated_and_named_branch_exclude_each_other()
-{
+fn given_github_push_configs_when_checked_then_kargo_fields_pass_and_a_generated_and_named_branch_exclude_each_other() {
     for config in [
         json!({"path": "./out"}),
         json!({"path": "./out", "generateTargetBranch": true}),
@@ -189,7 +188,13 @@ fn given_github_push_configs_when_checked_then_kargo_fields_pass_and_a_generated
         "config.targetBranch: set either targetBranch or generateTargetBranch, not both"
     );
     assert_eq!(error("github-push", json!({"targetBranch": "main"})), "config.path: is required");
-    assert_eq!(error("github-push", json!({"path": "out", "force": "yes"})), "config.force: must be a boolean, got a string");
-    assert_eq!(error("github-push", json!({"path": "out", "maxAttempts": 0})), "config.maxAttempts: must be at least 1, got 0");
+    assert_eq!(
+        error("github-push", json!({"path": "out", "force": "yes"})),
+        "config.force: must be a boolean, got a string"
+    );
+    assert_eq!(
+        error("github-push", json!({"path": "out", "maxAttempts": 0})),
+        "config.maxAttempts: must be at least 1, got 0"
+    );
     assert!(error("github-push", json!({"path": "out", "tag": "v1"})).starts_with("config.tag: unknown field"));
 }
