@@ -207,3 +207,34 @@ fn github_push_configs_are_checked_at_apply() {
     let error = refused("steps:\n- uses: github-push\n  config:\n    path: ./out\n    signed: true\n");
     assert!(error.contains("steps[0].config.signed: unknown field"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_replays_at_most_ten_commits_at_once() {
+    // main is ahead of stage/test by `ahead` commits; pushing main's clone to stage/test
+    // replays them and the promotion's own commit, each with its parent.
+    for (ahead, pushed) in [(2, true), (10, false)] {
+        let (_dir, hosting, repo, url) = hosted().await;
+        for n in 0..ahead {
+            repo.commit(&format!("f{n}.txt"), "x\n", &format!("commit {n} on main"));
+        }
+        let template = format!(
+            "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: main\n      path: ./out\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: github-push\n  config:\n    path: ./out\n    targetBranch: stage/test\n"
+        );
+        let template = template.replace("- uses: git-commit", "- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"image: nginx:2.0\\n\"\n    overwrite: true\n- uses: git-commit");
+        let result = run(&url, template, &lading_promoter::engine::Unguarded).await;
+        if pushed {
+            result.unwrap();
+            assert_eq!(hosting.commits_created(), ahead + 1);
+            let log: Vec<String> = repo.log("stage/test").into_iter().map(|c| c.message).collect();
+            assert_eq!(log.len(), ahead + 2, "{log:?}");
+            assert!(log[0].starts_with("promote") && log[1] == "commit 1 on main", "{log:?}");
+            let expected = hosting.tree_with("example", "repo", "main", &[("app.yaml", "image: nginx:2.0\n")]);
+            assert_eq!(hosting.tree_of("example", "repo", "stage/test"), expected);
+        } else {
+            let error = result.unwrap_err();
+            assert!(error.contains("11 commits to push, more than the 10 github-push replays at once"), "{error}");
+            assert_eq!(hosting.commits_created(), 0);
+            assert_eq!(repo.log("stage/test").len(), 1, "the branch did not move");
+        }
+    }
+}
