@@ -71,6 +71,34 @@ async fn run(url: &str, template: String, effects: &'static dyn EffectGuard) -> 
     .unwrap()
 }
 
+/// Keeps what each step reported.
+#[derive(Default)]
+struct Reports(Vec<lading_promoter::engine::StepReport>);
+
+impl lading_promoter::engine::StepObserver for Reports {
+    fn step_finished(&mut self, report: lading_promoter::engine::StepReport) {
+        self.0.push(report);
+    }
+}
+
+/// Runs `template` unguarded, with what each step reported.
+async fn run_reported(url: &str, template: String) -> (PromotionOutcome, Vec<lading_promoter::engine::StepReport>) {
+    let base = url.rsplit_once("/example/").unwrap().0.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let credentials =
+            GitCredentials::parse(&format!("- repoURL: {base}/\n  username: robot\n  password: {TOKEN}\n")).unwrap();
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let workspace = tempfile::tempdir().unwrap();
+        let (vars, steps) = apply(&template);
+        let mut reports = Reports::default();
+        let run = EngineRun { credentials, vars: &vars, ..EngineRun::new(&freight) };
+        let outcome = run.run_observed(workspace.path(), &steps, &mut reports).unwrap();
+        (outcome, reports.0)
+    })
+    .await
+    .unwrap()
+}
+
 fn writes(hosting: &GitHosting) -> Vec<String> {
     hosting.calls().into_iter().filter(|c| !c.starts_with("GET ")).collect()
 }
@@ -79,7 +107,7 @@ fn writes(hosting: &GitHosting) -> Vec<String> {
 async fn github_push_common_usage_lands_the_working_tree_through_the_api() {
     let (_dir, hosting, repo, url) = hosted().await;
     let expected = hosting.tree_with("example", "repo", "stage/test", &[("app.yaml", "image: nginx:2.0\n")]);
-    let outcome = run(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded).await.unwrap();
+    let (outcome, reports) = run_reported(&url, prepared(&url, COMMON_USAGE)).await;
     // The remote branch moved to a commit GitHub made, whose tree is the working tree's.
     let log = repo.log("stage/test");
     assert_eq!(log.len(), 2);
@@ -96,6 +124,13 @@ async fn github_push_common_usage_lands_the_working_tree_through_the_api() {
         ]
     );
     assert!(hosting.refs_under("example", "repo", "refs/lading/").is_empty(), "the staging ref is deleted");
+    // What it pushed is recorded as a git-push's is (the promotion's `status.pushes`).
+    let pushed = reports.iter().find(|r| r.uses == "github-push").and_then(|r| r.pushed.clone()).unwrap();
+    assert_eq!(
+        (pushed.repo_url.as_str(), pushed.branch.as_str(), pushed.commit.as_str()),
+        (url.as_str(), "stage/test", log[0].id.as_str())
+    );
+    assert_eq!(pushed.changed_files, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

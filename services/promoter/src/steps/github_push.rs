@@ -70,6 +70,15 @@ enum Attempt {
 }
 
 impl Push<'_> {
+    /// `refs/heads/<branch>` as GitHub's paths name it, each segment percent-encoded.
+    fn heads(branch: &str) -> String {
+        const SEGMENT: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+        let segments: Vec<String> =
+            branch.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        format!("heads/{}", segments.join("/"))
+    }
+
     fn repos(&self) -> String {
         format!("/repos/{}/{}", self.github.owner, self.github.name)
     }
@@ -88,7 +97,7 @@ impl Push<'_> {
     }
 
     fn attempt(&self) -> Result<Attempt, String> {
-        let target_ref = format!("heads/{}", self.target);
+        let target_ref = Self::heads(self.target);
         let target_exists = self.reference(&target_ref)?.is_some();
         if target_exists && !self.force {
             // The commits the remote branch has and the local one lacks come first.
@@ -115,7 +124,7 @@ impl Push<'_> {
         // The base: the target branch, or for a new branch the one checked out.
         let (base, create) = match self.reference(&target_ref)? {
             Some(tip) => (tip, false),
-            None => match self.reference(&format!("heads/{}", self.branch))? {
+            None => match self.reference(&Self::heads(self.branch))? {
                 Some(tip) => (tip, true),
                 None => {
                     return Err(format!(
@@ -204,7 +213,7 @@ impl Push<'_> {
             self.api.call("POST", &format!("{}/git/refs", self.repos()), Some(&body))?
         } else {
             let body = json!({"sha": tip, "force": self.force});
-            self.api.call("PATCH", &format!("{}/git/refs/heads/{}", self.repos(), self.target), Some(&body))?
+            self.api.call("PATCH", &format!("{}/git/refs/{}", self.repos(), Self::heads(self.target)), Some(&body))?
         };
         match answer.status {
             200..=299 => Ok(Attempt::Done),
