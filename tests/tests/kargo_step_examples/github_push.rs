@@ -273,3 +273,14 @@ async fn github_push_replays_at_most_ten_commits_at_once() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice() {
+    let (_dir, hosting, repo, url) = hosted().await;
+    let first = run(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded).await.unwrap();
+    // The replayed commit keeps the trailer naming the promotion.
+    assert!(repo.log("stage/test")[0].message.contains("Lading-Promotion: p"), "{:?}", repo.log("stage/test"));
+    let again = run(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded).await.unwrap();
+    assert_eq!(again.commit, first.commit);
+    assert_eq!((repo.log("stage/test").len(), hosting.commits_created()), (2, 1));
+}
