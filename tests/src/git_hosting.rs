@@ -64,6 +64,8 @@ struct Hosted {
     move_before_update: std::collections::HashMap<String, (String, String)>,
     /// The API refuses the token (Git over HTTP still takes it).
     api_token_revoked: bool,
+    /// GitLab projects merge by fast-forward (no merge commit).
+    gitlab_fast_forward: bool,
 }
 
 #[derive(Clone)]
@@ -413,6 +415,12 @@ impl GitHosting {
     pub fn move_branch_before_next_update(&self, branch: &str, file: &str, content: &str) {
         let mut hosted = self.state.lock().unwrap();
         hosted.move_before_update.insert(format!("refs/heads/{branch}"), (file.to_owned(), content.to_owned()));
+    }
+
+    /// Makes GitLab merges fast-forward the target branch, as a project with GitLab's
+    /// "Fast-forward merge" method does: no merge commit.
+    pub fn set_gitlab_fast_forward(&self) {
+        self.state.lock().unwrap().gitlab_fast_forward = true;
     }
 
     /// Makes the API refuse the token from now on, as for a token without API access;

@@ -605,6 +605,39 @@ mod gitlab {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_a_fast_forward_project_the_merged_commit_is_the_source_head() {
+        // GitLab leaves merge_commit_sha null when it fast-forwards: the commit is `sha`.
+        let (_dir, hosting, repo, url) = hosted().await;
+        hosting.set_gitlab_fast_forward();
+        let promotion = run(&hosting, &url, prepared(&url, &open_and_wait(&url)));
+        let (outcome, _) = tokio::join!(promotion, async {
+            wait::until("a merge request to be opened", TIMEOUT, || async {
+                if hosting.pulls().is_empty() { Err("none yet".to_owned()) } else { Ok(()) }
+            })
+            .await;
+            let url = format!("{}/api/v4/projects/example%2Frepo/merge_requests/1/merge", hosting.base_url);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("private-token", reqwest::header::HeaderValue::from_static(TOKEN));
+            let client = lading_tests::http_client::builder().default_headers(headers).build().unwrap();
+            let answer = client.put(url).json(&json!({})).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+        });
+        let outcome = outcome.unwrap();
+        let tip = repo.log("stage/test")[0].id.clone();
+        assert_eq!(tip, repo.log("lading/promotion/p")[0].id, "fast-forwarded");
+        assert_eq!(outcome.outputs["wait-for-pr"]["commit"], json!(tip));
+        assert_eq!(outcome.commit, tip);
+
+        // git-merge-pr in such a project.
+        let (_dir, hosting, repo, url) = hosted().await;
+        hosting.set_gitlab_fast_forward();
+        run(&hosting, &url, prepared(&url, &OPEN_COMMON.replace("__URL__", &url))).await.unwrap();
+        let merge = format!("steps:\n- uses: git-merge-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n");
+        let outcome = run(&hosting, &url, merge).await.unwrap();
+        assert_eq!(outcome.commit, repo.log("stage/test")[0].id);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_token_gitlab_refuses_fails_the_step_without_showing_it() {
         let (_dir, hosting, _repo, url) = hosted().await;
         hosting.revoke_api_token();

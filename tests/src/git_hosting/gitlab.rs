@@ -12,7 +12,9 @@
 //! - `PUT /projects/:id/merge_requests/:iid` `{state_event: close}`.
 //! - `PUT /projects/:id/merge_requests/:iid/merge` `{squash?}`: merges for real (a merge
 //!   commit; with `squash`, one squashed commit and no merge commit, as a fast-forward
-//!   project does), 200 with the merge request; 405 when it cannot be merged (closed,
+//!   project does; in a fast-forward project the target branch moves to the source's
+//!   head, `merge_commit_sha` stays null and `sha` names that head), 200 with the merge
+//!   request; 405 when it cannot be merged (closed,
 //!   checks pending), 406 on a conflict.
 //!
 //! Every call needs `PRIVATE-TOKEN: <token>`; 401 `{"message": "401 Unauthorized"}` otherwise.
@@ -45,8 +47,12 @@ impl Hosting {
             (true, true) => "mergeable",
             (true, false) => "ci_still_running",
         };
+        // The source branch's head, which a fast-forward merge makes the target's.
+        let head = self.bare(&pr.owner, &pr.repo).and_then(|bare| branch_tip(&bare, &pr.head)).map(|id| id.to_string());
+        let fast_forwarded = pr.merged && !pr.squashed && head == pr.merge_commit;
         json!({
             "id": 1000 + pr.number,
+            "sha": head,
             "iid": pr.number,
             "title": pr.title,
             "description": pr.body,
@@ -55,7 +61,7 @@ impl Hosting {
             "source_branch": pr.head,
             "target_branch": pr.base,
             "labels": pr.labels,
-            "merge_commit_sha": if pr.squashed { None } else { pr.merge_commit.clone() },
+            "merge_commit_sha": if pr.squashed || fast_forwarded { None } else { pr.merge_commit.clone() },
             "squash_commit_sha": if pr.squashed { pr.merge_commit.clone() } else { None },
             "detailed_merge_status": status,
         })
@@ -220,7 +226,13 @@ pub(super) async fn merge(
     if !pr.open || !pr.mergeable {
         return error(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed");
     }
-    match merge_in_repository(&bare, &pr, if squash { "squash" } else { "merge" }) {
+    let fast_forward = hosted.gitlab_fast_forward && !squash;
+    let merged = if fast_forward {
+        fast_forward_in_repository(&bare, &pr)
+    } else {
+        merge_in_repository(&bare, &pr, if squash { "squash" } else { "merge" })
+    };
+    match merged {
         Ok(commit) => {
             let pr = &mut hosted.pulls[i];
             pr.open = false;
@@ -231,4 +243,16 @@ pub(super) async fn merge(
         }
         Err(_) => error(StatusCode::NOT_ACCEPTABLE, "Branch cannot be merged"),
     }
+}
+
+/// Moves the target branch to the source's head when that is a fast-forward.
+fn fast_forward_in_repository(bare: &git2::Repository, pr: &PullRequest) -> Result<git2::Oid, String> {
+    let base = branch_tip(bare, &pr.base).ok_or("target branch is gone")?;
+    let head = branch_tip(bare, &pr.head).ok_or("source branch is gone")?;
+    if base != head && !bare.graph_descendant_of(head, base).map_err(|e| e.to_string())? {
+        return Err("the source branch must be rebased first".to_owned());
+    }
+    bare.reference_matching(&format!("refs/heads/{}", pr.base), head, true, base, "fast-forward merge")
+        .map_err(|e| e.to_string())?;
+    Ok(head)
 }
