@@ -146,6 +146,16 @@ async fn github_push_for_use_with_a_pull_request_creates_the_generated_branch() 
     assert_eq!(repo.show("lading/promotion/p", "app.yaml"), "image: nginx:2.0");
     assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:1.0", "the checked-out branch stays");
     assert!(writes(&hosting).contains(&"POST /repos/example/repo/git/refs".to_owned()), "{:?}", hosting.calls());
+
+    // A new branch with nothing new on it is made at the checked-out commit.
+    let (_dir, hosting, repo, url) = hosted().await;
+    let template = format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: stage/test\n      path: ./out\n- uses: github-push\n  as: push\n  config:\n    path: ./out\n    targetBranch: release\n"
+    );
+    let outcome = run(&url, template, &lading_promoter::engine::Unguarded).await.unwrap();
+    assert_eq!(repo.log("release")[0].id, repo.log("stage/test")[0].id);
+    assert_eq!(outcome.outputs["push"]["commit"], json!(repo.log("stage/test")[0].id));
+    assert_eq!(hosting.commits_created(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

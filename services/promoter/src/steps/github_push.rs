@@ -138,8 +138,9 @@ impl Push<'_> {
         let comparison = self.api.expect("GET", &path, None)?;
         let status = comparison["status"].as_str().unwrap_or_default();
         match (status, self.force) {
-            ("identical", _) => return Ok(Attempt::Done),
-            ("ahead", _) | ("behind" | "diverged", true) => {}
+            // Nothing to push; a new branch is still made, at the same commit.
+            ("identical", _) if !create => return Ok(Attempt::Done),
+            ("identical" | "ahead", _) | ("behind" | "diverged", true) => {}
             ("behind", false) => {
                 return Ok(Attempt::Moved(format!("{} is ahead of the local branch", self.target)));
             }
