@@ -1,8 +1,10 @@
 //! `github-push`: the examples of Kargo's reference page against the GitHub stand-in
 //! (real smart-HTTP Git plus the Git Database endpoints), a branch that moved meanwhile,
-//! a token the API refuses, and a run that loses its turn mid-push.
+//! a token the API refuses, a run that loses its turn mid-push, the replay limit, a run
+//! again after a restart, and a running Lading promoting with it under its turn guard.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use lading_promoter::engine::{Effect, EffectGuard};
 use lading_promoter::steps::GitCredentials;
@@ -293,4 +295,88 @@ async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice(
     let again = run(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded).await.unwrap();
     assert_eq!(again.commit, first.commit);
     assert_eq!((repo.log("stage/test").len(), hosting.commits_created()), (2, 1));
+}
+
+/// Kargo's manifests for a project whose `prod` stage pushes with `github-push`.
+fn pipeline(app: &str, url: &str) -> String {
+    format!(
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata: {{name: demo}}
+spec:
+  promotionPolicies:
+  - stageSelector: {{name: "glob:*"}}
+    autoPromotionEnabled: true
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {{name: app, namespace: demo}}
+spec:
+  interval: 1h
+  subscriptions:
+  - git: {{repoURL: "{app}", branch: main}}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: prod, namespace: demo}}
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: app}}
+    sources: {{direct: true}}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: git-clone
+        config:
+          repoURL: {url}
+          checkout:
+          - branch: stage/test
+            path: ./out
+      - uses: yaml-update
+        config:
+          path: ./out/app.yaml
+          updates:
+          - key: commit
+            value: ${{{{ commitFrom('{app}').ID }}}}
+      - uses: git-commit
+        config:
+          path: ./out
+          message: promote to prod
+      - uses: github-push
+        config:
+          path: ./out
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_running_lading_promotes_with_github_push_and_records_the_push() {
+    // Given a stand-in GitHub with the GitOps repository, and an application repository,
+    let (dir, hosting, gitops, url) = hosted().await;
+    let app = Repo::create(dir.path(), "app");
+    let app_commit = app.commit("main.go", "package main\n", "first");
+    let base = url.rsplit_once("/example/").unwrap().0.to_owned();
+    let options = lading_tests::sandbox::SandboxOptions {
+        promoter_credentials: GitCredentials::parse(&format!(
+            "- repoURL: {base}/\n  username: robot\n  password: {TOKEN}\n"
+        ))
+        .unwrap(),
+        ..Default::default()
+    };
+    let sandbox = lading_tests::sandbox::Sandbox::start_with_options(options).await;
+    // when Kargo's manifests are applied,
+    sandbox.apply(&pipeline(&app.url(), &url)).await;
+    // then prod's promotion succeeds with the commit GitHub made, recorded as its push.
+    let last = lading_tests::wait::until("prod's promotion to succeed", Duration::from_secs(60), || async {
+        let (_, listed) = sandbox.get("/api/v1/projects/demo/promotions?stage=prod").await;
+        let last = listed["items"][0].clone();
+        if last["status"]["phase"] == "Succeeded" { Ok(last) } else { Err(last.to_string()) }
+    })
+    .await;
+    let tip = gitops.log("stage/test")[0].id.clone();
+    assert_eq!(last["status"]["commit"], json!(tip), "{last}");
+    let push = &last["status"]["pushes"][0];
+    assert_eq!((push["branch"].as_str(), push["commit"].as_str()), (Some("stage/test"), Some(tip.as_str())), "{last}");
+    assert!(gitops.show("stage/test", "app.yaml").contains(&app_commit));
+    assert_eq!(hosting.commits_created(), 1);
 }
