@@ -6,7 +6,8 @@ use std::path::Path;
 use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, freight_id};
 use lading_promoter::engine::{
-    PromotionError, PromotionInput, PromotionOutcome, StepObserver, Unguarded, Unobserved, run_promotion_observed,
+    EffectGuard, PromotionError, PromotionInput, PromotionOutcome, StepObserver, Unguarded, Unobserved,
+    run_promotion_observed,
 };
 use lading_promoter::steps::{CommitAuthor, GitCredentials, RemoteBudgets, Remotes};
 
@@ -24,6 +25,8 @@ pub struct EngineRun<'a> {
     pub git_providers: std::collections::BTreeMap<String, String>,
     /// Where the Argo CD steps find Argo CD.
     pub argocd: lading_promoter::steps::argocd::ArgoCdAccess,
+    /// Asked before every effect (default: allows all, as under no lease).
+    pub effects: &'a dyn EffectGuard,
 }
 
 impl<'a> EngineRun<'a> {
@@ -40,6 +43,7 @@ impl<'a> EngineRun<'a> {
             mirrors: None,
             git_providers: Default::default(),
             argocd: Default::default(),
+            effects: &Unguarded,
         }
     }
 
@@ -74,7 +78,7 @@ impl<'a> EngineRun<'a> {
             author: &CommitAuthor::default(),
             remotes: &remotes,
             mirrors: self.mirrors,
-            effects: &Unguarded,
+            effects: self.effects,
             secrets: self.secrets.as_ref(),
         };
         run_promotion_observed(&input, workspace, observer)

@@ -15,7 +15,13 @@
 //! - `POST /repos/{owner}/{repo}/issues/{number}/labels` `{labels}`.
 //! - `PATCH /repos/{owner}/{repo}/pulls/{number}` `{state: closed}`.
 //!
-//! Every API call needs `Authorization: Bearer <token>`; 401 otherwise.
+//! - The Git Database and compare endpoints `github-push` uses: see [`git_data`].
+//!
+//! Every API call needs `Authorization: Bearer <token>`; 401 otherwise. The same
+//! repositories and requests answer GitLab's merge-request API too: see [`gitlab`].
+
+mod git_data;
+mod gitlab;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -43,12 +49,23 @@ pub struct PullRequest {
     pub merge_commit: Option<String>,
     /// `false` makes merges answer 405 (checks pending).
     pub mergeable: bool,
+    /// Merged as one squashed commit (GitLab then names it `squash_commit_sha`).
+    pub squashed: bool,
 }
 
 #[derive(Default)]
 struct Hosted {
     pulls: Vec<PullRequest>,
     calls: Vec<String>,
+    /// Commits made through `POST git/commits`.
+    commits_created: usize,
+    /// A commit (file, content) another writer lands on a ref (`refs/heads/…`) right
+    /// before the next `PATCH` of it.
+    move_before_update: std::collections::HashMap<String, (String, String)>,
+    /// The API refuses the token (Git over HTTP still takes it).
+    api_token_revoked: bool,
+    /// GitLab projects merge by fast-forward (no merge commit).
+    gitlab_fast_forward: bool,
 }
 
 #[derive(Clone)]
@@ -64,6 +81,7 @@ pub struct GitHosting {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     pub token: String,
+    root: PathBuf,
     state: Arc<Mutex<Hosted>>,
 }
 
@@ -74,7 +92,11 @@ fn error(status: StatusCode, message: &str) -> Response {
 impl Hosting {
     /// Records the call; whether it carries the token.
     fn authorized(&self, headers: &HeaderMap, call: String) -> bool {
-        self.state.lock().unwrap().calls.push(call);
+        let mut hosted = self.state.lock().unwrap();
+        hosted.calls.push(call);
+        if hosted.api_token_revoked {
+            return false;
+        }
         let expected = format!("Bearer {}", self.token);
         headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
     }
@@ -99,6 +121,18 @@ impl Hosting {
             "labels": pr.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
         })
     }
+}
+
+/// Commits `file` with `content` (at the top level) on `reference` of the bare repository.
+fn commit_on(bare: &git2::Repository, reference: &str, file: &str, content: &str) -> git2::Oid {
+    let tip = bare.find_reference(reference).unwrap().peel_to_commit().unwrap();
+    let blob = bare.blob(content.as_bytes()).unwrap();
+    let mut tree = bare.treebuilder(Some(&tip.tree().unwrap())).unwrap();
+    tree.insert(file, blob, 0o100644).unwrap();
+    let tree = bare.find_tree(tree.write().unwrap()).unwrap();
+    let signature = git2::Signature::now("Someone Else", "else@example.com").unwrap();
+    let message = format!("change {file} meanwhile");
+    bare.commit(Some(reference), &signature, &signature, &message, &tree, &[&tip]).unwrap()
 }
 
 fn branch_tip(repo: &git2::Repository, branch: &str) -> Option<git2::Oid> {
@@ -190,6 +224,7 @@ async fn create_pull(
         merged: false,
         merge_commit: None,
         mergeable: true,
+        squashed: false,
     };
     let answer = hosting.json_of(&pr);
     hosted.pulls.push(pr);
@@ -332,10 +367,22 @@ impl GitHosting {
             .route("/api/v3/repos/{owner}/{repo}/pulls/{number}", get(get_pull).patch(update_pull))
             .route("/api/v3/repos/{owner}/{repo}/pulls/{number}/merge", put(merge_pull))
             .route("/api/v3/repos/{owner}/{repo}/issues/{number}/labels", post(add_labels))
+            .route("/api/v3/repos/{owner}/{repo}/git/ref/{*reference}", get(git_data::get_ref))
+            .route("/api/v3/repos/{owner}/{repo}/git/refs", post(git_data::create_ref))
+            .route(
+                "/api/v3/repos/{owner}/{repo}/git/refs/{*reference}",
+                axum::routing::patch(git_data::update_ref).delete(git_data::delete_ref),
+            )
+            .route("/api/v3/repos/{owner}/{repo}/git/commits", post(git_data::create_commit))
+            .route("/api/v3/repos/{owner}/{repo}/compare/{basehead}", get(git_data::compare))
+            .route("/api/v4/projects/{id}", get(gitlab::project))
+            .route("/api/v4/projects/{id}/merge_requests", get(gitlab::list).post(gitlab::create))
+            .route("/api/v4/projects/{id}/merge_requests/{iid}", get(gitlab::get_one).put(gitlab::update))
+            .route("/api/v4/projects/{id}/merge_requests/{iid}/merge", put(gitlab::merge))
             .with_state(hosting);
         let app = api.merge(crate::git_http::router(root, user, token));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        GitHosting { base_url, token: token.to_owned(), state }
+        GitHosting { base_url, token: token.to_owned(), root: root.to_path_buf(), state }
     }
 
     /// `host:port`, as `LADING_GIT_PROVIDERS` names it.
@@ -358,6 +405,55 @@ impl GitHosting {
         self.state.lock().unwrap().calls.clone()
     }
 
+    /// Commits made through the API (`POST git/commits`).
+    pub fn commits_created(&self) -> usize {
+        self.state.lock().unwrap().commits_created
+    }
+
+    /// Makes another writer commit `file` with `content` on `branch` right before the
+    /// next API update of that branch, which then is not a fast forward.
+    pub fn move_branch_before_next_update(&self, branch: &str, file: &str, content: &str) {
+        let mut hosted = self.state.lock().unwrap();
+        hosted.move_before_update.insert(format!("refs/heads/{branch}"), (file.to_owned(), content.to_owned()));
+    }
+
+    /// Makes GitLab merges fast-forward the target branch, as a project with GitLab's
+    /// "Fast-forward merge" method does: no merge commit.
+    pub fn set_gitlab_fast_forward(&self) {
+        self.state.lock().unwrap().gitlab_fast_forward = true;
+    }
+
+    /// Makes the API refuse the token from now on, as for a token without API access;
+    /// Git over HTTP still takes it.
+    pub fn revoke_api_token(&self) {
+        self.state.lock().unwrap().api_token_revoked = true;
+    }
+
+    /// The refs of the bare repository `owner/name` under `prefix` (e.g. `refs/lading/`).
+    pub fn refs_under(&self, owner: &str, name: &str, prefix: &str) -> Vec<String> {
+        let bare = git2::Repository::open_bare(self.root.join(owner).join(format!("{name}.git"))).unwrap();
+        let names = bare.references().unwrap().filter_map(Result::ok);
+        names.filter_map(|r| r.name().ok().map(str::to_owned)).filter(|n| n.starts_with(prefix)).collect()
+    }
+
+    /// The tree of `branch`'s tip in `owner/name`, and the tree that tip's tree becomes
+    /// with `files` (top level) written over it.
+    pub fn tree_with(&self, owner: &str, name: &str, base: &str, files: &[(&str, &str)]) -> String {
+        let bare = git2::Repository::open_bare(self.root.join(owner).join(format!("{name}.git"))).unwrap();
+        let tip = bare.revparse_single(base).unwrap().peel_to_commit().unwrap();
+        let mut tree = bare.treebuilder(Some(&tip.tree().unwrap())).unwrap();
+        for (file, content) in files {
+            tree.insert(file, bare.blob(content.as_bytes()).unwrap(), 0o100644).unwrap();
+        }
+        tree.write().unwrap().to_string()
+    }
+
+    /// The tree of `revision` in `owner/name`.
+    pub fn tree_of(&self, owner: &str, name: &str, revision: &str) -> String {
+        let bare = git2::Repository::open_bare(self.root.join(owner).join(format!("{name}.git"))).unwrap();
+        bare.revparse_single(revision).unwrap().peel_to_tree().unwrap().id().to_string()
+    }
+
     /// Marks pull request `number` mergeable or not (checks pending).
     pub fn set_mergeable(&self, number: u64, mergeable: bool) {
         let mut hosted = self.state.lock().unwrap();
@@ -378,6 +474,28 @@ impl GitHosting {
         assert_eq!(answer.status(), 200, "merging #{number}");
         let body: Value = answer.json().await.unwrap();
         body["sha"].as_str().unwrap().to_owned()
+    }
+
+    /// Merges merge request `iid` of `owner/name` through GitLab's API; the merge commit.
+    pub async fn merge_through_gitlab_api(&self, owner: &str, name: &str, iid: u64) -> String {
+        let url = format!("{}/api/v4/projects/{owner}%2F{name}/merge_requests/{iid}/merge", self.base_url);
+        let answer = self.gitlab_client().put(url).json(&json!({})).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "merging !{iid}");
+        let body: Value = answer.json().await.unwrap();
+        body["merge_commit_sha"].as_str().unwrap().to_owned()
+    }
+
+    /// Closes merge request `iid` of `owner/name` unmerged, through GitLab's API.
+    pub async fn close_through_gitlab_api(&self, owner: &str, name: &str, iid: u64) {
+        let url = format!("{}/api/v4/projects/{owner}%2F{name}/merge_requests/{iid}", self.base_url);
+        let answer = self.gitlab_client().put(url).json(&json!({"state_event": "close"})).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "closing !{iid}");
+    }
+
+    fn gitlab_client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("private-token", reqwest::header::HeaderValue::from_str(&self.token).unwrap());
+        crate::http_client::builder().default_headers(headers).build().unwrap()
     }
 
     /// Closes pull request `number` of `owner/name` unmerged, through the API.

@@ -1,5 +1,5 @@
 //! The examples of Kargo's reference pages for the parse, merge, archive, tag,
-//! download, OCI and metadata steps, as Kargo prints them but for URLs: each is applied inside a Kargo
+//! github-push, download, OCI and metadata steps, as Kargo prints them but for URLs: each is applied inside a Kargo
 //! Stage manifest (its step configs checked against their schemas then), and run against
 //! real files, repositories, an HTTP server and an OCI registry.
 
@@ -9,6 +9,8 @@ mod archives;
 mod git_clone;
 #[path = "kargo_step_examples/git_tag.rs"]
 mod git_tag;
+#[path = "kargo_step_examples/github_push.rs"]
+mod github_push;
 #[path = "kargo_step_examples/helm_template.rs"]
 mod helm_template;
 #[path = "kargo_step_examples/http_download.rs"]

@@ -1,7 +1,11 @@
 //! The pull-request steps against a stand-in for GitHub (`lading_tests::git_hosting`:
 //! real smart-HTTP Git plus GitHub's documented pulls API): the examples of Kargo's
 //! `git-open-pr`, `git-wait-for-pr` and `git-merge-pr` pages as printed but for URLs,
-//! and a `prod` stage of a running Lading promoting through a pull request the test merges.
+//! and a `prod` stage of a running Lading promoting through a pull request the test merges;
+//! then the same flows against the stand-in's GitLab merge-request API.
+
+#[path = "pull_requests/gitlab.rs"]
+mod gitlab;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -92,10 +92,10 @@ pub struct Pushed {
 }
 
 impl Pushed {
-    /// Reads a `git-push` step's outputs (`repoURL`, `branch`, `commit`, `changedFiles`,
+    /// Reads a `git-push` (or `github-push`) step's outputs (`repoURL`, `branch`, `commit`, `changedFiles`,
     /// `changes`); `None` for a tag push or another step.
     fn from_outputs(uses: &str, outputs: &Map<String, Value>) -> Option<Pushed> {
-        if uses != "git-push" {
+        if uses != "git-push" && uses != "github-push" {
             return None;
         }
         let text = |key: &str| outputs.get(key).and_then(Value::as_str).map(str::to_owned);

@@ -36,7 +36,7 @@ pub struct Config {
 }
 
 /// What became of one push.
-enum Pushed {
+pub(super) enum Pushed {
     Done,
     /// The remote has commits the local branch lacks.
     Behind(String),
@@ -50,11 +50,11 @@ fn is_non_fast_forward(message: &str) -> bool {
         || message.contains("not present locally")
 }
 
-fn push_once(
+/// Pushes `refspec` to `origin` (`refs/heads/<branch>:<destination>`).
+pub(super) fn push_once(
     ctx: &StepContext<'_>,
     repo: &Repository,
-    branch: &str,
-    target: &str,
+    refspec: &str,
     remotes: &Remotes,
 ) -> Result<Pushed, String> {
     // The point of no return: the fence and the abort claim are checked right before.
@@ -72,7 +72,7 @@ fn push_once(
     });
     let mut options = PushOptions::new();
     options.remote_callbacks(callbacks);
-    let pushed = remote.push(&[format!("refs/heads/{branch}:refs/heads/{target}")], Some(&mut options));
+    let pushed = remote.push(&[refspec], Some(&mut options));
     drop(options);
     let rejection = rejection.into_inner();
     match (pushed, rejection) {
@@ -85,7 +85,7 @@ fn push_once(
 }
 
 /// What fetching the remote branch found.
-enum Rebased {
+pub(super) enum Rebased {
     /// The local commits were replayed on top of the remote branch: push again.
     OnTop,
     /// The remote branch already holds this promotion's commit (another run of the same
@@ -95,7 +95,7 @@ enum Rebased {
 
 /// Fetches `target` and replays the local branch's own commits on top of it, unless the
 /// remote already has this promotion's commit.
-fn rebase_onto_remote(
+pub(super) fn rebase_onto_remote(
     repo: &Repository,
     branch: &str,
     target: &str,
@@ -119,6 +119,12 @@ fn rebase_onto_remote(
         repo.reset(upstream_tip.as_object(), git2::ResetType::Hard, None)
             .map_err(|e| git_error("taking the remote branch", e))?;
         return Ok(Rebased::AlreadyPushed);
+    }
+    let local_tip =
+        repo.refname_to_id(&format!("refs/heads/{branch}")).map_err(|e| git_error("reading the branch", e))?;
+    if local_tip == upstream_tip.id() || repo.graph_descendant_of(local_tip, upstream_tip.id()).unwrap_or(false) {
+        // The local branch holds the remote's commits already: nothing to replay.
+        return Ok(Rebased::OnTop);
     }
     let upstream =
         repo.reference_to_annotated_commit(&upstream).map_err(|e| git_error("reading the remote branch", e))?;
@@ -203,7 +209,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let mut attempt = 1;
     loop {
-        match push_once(ctx, &repo, &branch, &target, ctx.remotes)? {
+        match push_once(ctx, &repo, &format!("refs/heads/{branch}:refs/heads/{target}"), ctx.remotes)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");
@@ -250,7 +256,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
 /// How many files `commit` changed against its first parent (against nothing for a root
 /// commit), and the first [`CHANGES_LISTED`] with the lines each added and removed. Reads
 /// objects only, never the work tree.
-fn changes(repo: &Repository, commit: &str) -> Result<(usize, Vec<Value>), git2::Error> {
+pub(super) fn changes(repo: &Repository, commit: &str) -> Result<(usize, Vec<Value>), git2::Error> {
     let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
     let tree = commit.tree()?;
     let parent = match commit.parent(0) {

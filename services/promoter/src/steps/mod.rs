@@ -9,6 +9,7 @@ mod git_clone;
 mod git_commit;
 mod git_push;
 mod git_tag;
+mod github_push;
 mod helm;
 mod helm_template;
 mod http;
@@ -102,6 +103,7 @@ fn dispatch(uses: &str, ctx: &StepContext<'_>, config: Value) -> Result<Map<Stri
         "yaml-update" => yaml_update::run(ctx, parse_config(config)?),
         "git-commit" => git_commit::run(ctx, parse_config(config)?),
         "git-push" => git_push::run(ctx, parse_config(config)?),
+        "github-push" => github_push::run(ctx, parse_config(config)?),
         "git-clear" => files::git_clear(ctx, parse_config(config)?),
         "copy" => files::copy(ctx, parse_config(config)?),
         "delete" => files::delete(ctx, parse_config(config)?),

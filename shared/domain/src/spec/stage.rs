@@ -11,11 +11,12 @@ use crate::freight::FreightOrigin;
 use crate::names::validate_dns_label;
 
 /// Promotion steps this version of Lading runs.
-pub const SUPPORTED_STEPS: [&str; 34] = [
+pub const SUPPORTED_STEPS: [&str; 35] = [
     "git-clone",
     "git-clear",
     "git-commit",
     "git-push",
+    "github-push",
     "yaml-update",
     "json-update",
     "toml-update",

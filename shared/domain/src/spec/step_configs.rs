@@ -128,6 +128,16 @@ pub fn validate_config(uses: &str, config: Option<&Value>, field: &str) -> Resul
     if is_expression(config) {
         return Ok(());
     }
+    // Kargo's `oneOf`: a generated branch and a named one exclude each other.
+    if uses == "github-push"
+        && config.get("generateTargetBranch") == Some(&Value::Bool(true))
+        && config.get("targetBranch").and_then(Value::as_str).is_some_and(|t| !t.is_empty())
+    {
+        return Err(FieldError::new(
+            format!("{field}.targetBranch"),
+            "set either targetBranch or generateTargetBranch, not both",
+        ));
+    }
     for names in one_of_required(uses) {
         let set: Vec<&str> = names.iter().copied().filter(|n| config.get(n).is_some()).collect();
         let required = uses != "set-freight-alias" || names[0] == "alias";

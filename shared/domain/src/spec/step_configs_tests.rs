@@ -171,3 +171,30 @@ fn given_kargo_fields_of_older_steps_when_checked_then_they_pass() {
         validate_config(uses, Some(&config), "config").unwrap_or_else(|e| panic!("{uses}: {}: {}", e.field, e.reason));
     }
 }
+
+#[test]
+fn given_github_push_configs_when_checked_then_kargo_fields_pass_and_a_generated_and_named_branch_exclude_each_other() {
+    for config in [
+        json!({"path": "./out"}),
+        json!({"path": "./out", "generateTargetBranch": true}),
+        json!({"path": "./out", "targetBranch": "main", "force": true, "maxAttempts": 3, "insecureSkipTLSVerify": true}),
+        json!({"path": "./out", "targetBranch": "", "generateTargetBranch": true}),
+        json!({"path": "./out", "targetBranch": "main", "generateTargetBranch": false}),
+    ] {
+        validate_config("github-push", Some(&config), "config").unwrap_or_else(|e| panic!("{config}: {}", e.reason));
+    }
+    assert_eq!(
+        error("github-push", json!({"path": "out", "targetBranch": "main", "generateTargetBranch": true})),
+        "config.targetBranch: set either targetBranch or generateTargetBranch, not both"
+    );
+    assert_eq!(error("github-push", json!({"targetBranch": "main"})), "config.path: is required");
+    assert_eq!(
+        error("github-push", json!({"path": "out", "force": "yes"})),
+        "config.force: must be a boolean, got a string"
+    );
+    assert_eq!(
+        error("github-push", json!({"path": "out", "maxAttempts": 0})),
+        "config.maxAttempts: must be at least 1, got 0"
+    );
+    assert!(error("github-push", json!({"path": "out", "tag": "v1"})).starts_with("config.tag: unknown field"));
+}

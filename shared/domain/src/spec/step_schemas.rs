@@ -158,6 +158,15 @@ const GIT_PUSH: &[FieldShape] = &[
     opt("tag", Shape::Str),
 ];
 
+const GITHUB_PUSH: &[FieldShape] = &[
+    req("path", Shape::Str),
+    opt("targetBranch", Shape::Str),
+    opt("generateTargetBranch", Shape::Bool),
+    opt("force", Shape::Bool),
+    opt("maxAttempts", Shape::Int(1)),
+    opt("insecureSkipTLSVerify", Shape::Bool),
+];
+
 const PATH_ONLY: &[FieldShape] = &[req("path", Shape::Str)];
 
 const COPY: &[FieldShape] = &[req("inPath", Shape::Str), req("outPath", Shape::Str)];
@@ -267,6 +276,7 @@ pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
         "git-clone" => GIT_CLONE,
         "git-commit" => GIT_COMMIT,
         "git-push" => GIT_PUSH,
+        "github-push" => GITHUB_PUSH,
         "git-clear" => PATH_ONLY,
         "copy" => COPY,
         "delete" => DELETE,

@@ -16,14 +16,18 @@ fn project(repo: &RepoPath) -> String {
 fn merge_request(body: &Value) -> Result<PullRequest, String> {
     let number = body["iid"].as_u64().ok_or("the answer names no merge request iid")?;
     let state = body["state"].as_str().unwrap_or_default();
+    let merged = state == "merged";
     Ok(PullRequest {
         number,
         url: body["web_url"].as_str().unwrap_or_default().to_owned(),
         open: state == "opened" || state == "locked",
-        merged: state == "merged",
+        merged,
+        // A merge commit; else the squashed commit; else (a fast-forward merge, which
+        // leaves both null) the source's head, which the target branch now is.
         merge_commit: body["merge_commit_sha"]
             .as_str()
             .or_else(|| body["squash_commit_sha"].as_str())
+            .or_else(|| if merged { body["sha"].as_str() } else { None })
             .map(str::to_owned),
         mergeable: body["detailed_merge_status"].as_str().map(|s| s == "mergeable"),
     })

@@ -16,7 +16,7 @@
 //! promotion is aborted. `git-merge-pr` merges, and with `wait` polls the same way while
 //! the provider says the pull request cannot be merged yet.
 
-mod api;
+pub(crate) mod api;
 mod github;
 mod gitlab;
 
@@ -130,6 +130,38 @@ fn provider_of(ctx: &StepContext<'_>, configured: Option<&str>, repo: &RepoPath)
     ))
 }
 
+/// The REST API of `repo`'s provider, called with `token` (GitHub: `Bearer`, GitLab:
+/// `PRIVATE-TOKEN`) within the `http` step's budget.
+fn api_of(ctx: &StepContext<'_>, provider: Provider, repo: &RepoPath, token: Option<String>, insecure: bool) -> Api {
+    let (base, auth) = match provider {
+        Provider::GitHub => {
+            let base = if repo.host == "github.com" {
+                "https://api.github.com".to_owned()
+            } else {
+                format!("{}://{}/api/v3", repo.scheme, repo.host)
+            };
+            (base, token.map(|t| ("authorization", format!("Bearer {t}"))))
+        }
+        Provider::GitLab => (format!("{}://{}/api/v4", repo.scheme, repo.host), token.map(|t| ("private-token", t))),
+    };
+    Api::new(base, auth, insecure, ctx.remotes.budgets.http)
+}
+
+/// GitHub's API for the repository at `repo_url` (github.com, or GitHub Enterprise
+/// Server at the same host), called with the repository's Git token: `github-push`'s.
+pub(crate) fn github_api(ctx: &StepContext<'_>, repo_url: &str, insecure: bool) -> Result<(RepoPath, Api), String> {
+    let repo = parse_repo_url(repo_url)?;
+    let token = ctx.remotes.credentials.for_url(repo_url).map(|c| c.password.clone()).filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(format!(
+            "no credentials found for {}; github-push calls GitHub's API with the repository's token",
+            lading_domain::redact::redact_url(repo_url)
+        ));
+    };
+    let api = api_of(ctx, Provider::GitHub, &repo, Some(token), insecure);
+    Ok((repo, api))
+}
+
 /// Where the steps reach one repository's provider.
 struct Target {
     provider: Provider,
@@ -142,20 +174,7 @@ impl Target {
         let repo = parse_repo_url(repo_url)?;
         let provider = provider_of(ctx, provider, &repo)?;
         let token = ctx.remotes.credentials.for_url(repo_url).map(|c| c.password.clone());
-        let (base, auth) = match provider {
-            Provider::GitHub => {
-                let base = if repo.host == "github.com" {
-                    "https://api.github.com".to_owned()
-                } else {
-                    format!("{}://{}/api/v3", repo.scheme, repo.host)
-                };
-                (base, token.map(|t| ("authorization", format!("Bearer {t}"))))
-            }
-            Provider::GitLab => {
-                (format!("{}://{}/api/v4", repo.scheme, repo.host), token.map(|t| ("private-token", t)))
-            }
-        };
-        let api = Api::new(base, auth, insecure, ctx.remotes.budgets.http);
+        let api = api_of(ctx, provider, &repo, token, insecure);
         Ok(Self { provider, repo, api })
     }
 

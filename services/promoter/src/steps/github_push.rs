@@ -1,0 +1,341 @@
+//! `github-push`: Kargo's drop-in replacement for `git-push` that lands the working
+//! tree's commits on GitHub through its REST API, so GitHub creates the commits itself.
+//!
+//! As Kargo does it, each attempt: integrates the remote branch's new commits (a rebase,
+//! as `git-push` does; none with `force`), force-pushes the local branch to a staging ref
+//! no branch list shows (`refs/lading/staging/<promotion>`), asks GitHub to compare the
+//! target branch with it (`GET compare/{base}...{head}`), replays each commit to push
+//! (`POST git/commits`, at most [`MAX_REPLAYED_COMMITS`]) on the merge base, and moves the
+//! branch to the last one (`PATCH git/refs/heads/…`, or `POST git/refs` for a new branch).
+//! A branch that moved meanwhile (GitHub's 422 "not a fast forward", or a compare that
+//! says `behind`/`diverged`) starts a new attempt, up to `maxAttempts` (default 10); a
+//! rebase conflict fails the step. The staging ref is deleted at the end, and the local
+//! branch is reset to what GitHub holds, whose commits have new IDs.
+//!
+//! Lading signs no commits, so as Kargo does with untrusted commits the replayed ones
+//! keep their author and committer. Outputs are `git-push`'s: `branch`, `commit`,
+//! `commitURL`, `repoURL`, `changedFiles`, `changes`. Every API call keeps to the `http`
+//! step's budget; the Git push of the staging ref to the Git budget. Every push and
+//! every call that changes GitHub first asks the promotion's effect guard.
+
+use git2::{Repository, Signature};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::git_push::{Pushed, Rebased, changes, push_once, rebase_onto_remote};
+use super::pull_requests::RepoPath;
+use super::pull_requests::api::Api;
+use super::{StepContext, git_error};
+use crate::engine::Effect;
+
+const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// Most commits one push replays (Kargo's default `GITHUB_PUSH_MAX_REVISIONS`).
+pub const MAX_REPLAYED_COMMITS: usize = 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    path: String,
+    #[serde(default)]
+    target_branch: Option<String>,
+    #[serde(default)]
+    generate_target_branch: bool,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    insecure_skip_tls_verify: bool,
+}
+
+/// Where and how one push goes.
+struct Push<'a> {
+    ctx: &'a StepContext<'a>,
+    repo: &'a Repository,
+    api: &'a Api,
+    github: &'a RepoPath,
+    /// The local branch.
+    branch: &'a str,
+    /// The remote branch.
+    target: &'a str,
+    force: bool,
+    staging: &'a str,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Done,
+    /// The target branch moved meanwhile: integrate and try again.
+    Moved(String),
+}
+
+impl Push<'_> {
+    /// `refs/heads/<branch>` as GitHub's paths name it, each segment percent-encoded.
+    fn heads(branch: &str) -> String {
+        const SEGMENT: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+        let segments: Vec<String> =
+            branch.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        format!("heads/{}", segments.join("/"))
+    }
+
+    fn repos(&self) -> String {
+        format!("/repos/{}/{}", self.github.owner, self.github.name)
+    }
+
+    /// The commit `ref` (e.g. `heads/main`) points at, `None` when GitHub has no such ref.
+    fn reference(&self, reference: &str) -> Result<Option<String>, String> {
+        let answer = self.api.call("GET", &format!("{}/git/ref/{reference}", self.repos()), None)?;
+        match answer.status {
+            404 => Ok(None),
+            200..=299 => answer.body["object"]["sha"]
+                .as_str()
+                .map(|sha| Some(sha.to_owned()))
+                .ok_or_else(|| format!("GitHub's answer for ref {reference} names no commit")),
+            status => Err(refused("reading ref", reference, status, &answer.message())),
+        }
+    }
+
+    fn attempt(&self) -> Result<Attempt, String> {
+        let target_ref = Self::heads(self.target);
+        let target_exists = self.reference(&target_ref)?.is_some();
+        if target_exists && !self.force {
+            // The commits the remote branch has and the local one lacks come first.
+            self.ctx.workspace.materialize_all()?;
+            let committer =
+                Signature::now(&self.ctx.author.name, &self.ctx.author.email).map_err(|e| git_error("committer", e))?;
+            let trailer = format!("{}: {}", super::PROMOTION_TRAILER, self.ctx.promotion);
+            match rebase_onto_remote(self.repo, self.branch, self.target, &committer, self.ctx.remotes, &trailer)? {
+                Rebased::OnTop => {}
+                Rebased::AlreadyPushed => return Ok(Attempt::Done),
+            }
+        }
+        // Every object of the local branch reaches GitHub under a ref no branch list shows
+        // (`push_once` asks the effect guard first).
+        let refspec = format!("+refs/heads/{}:{}", self.branch, self.staging);
+        if let Pushed::Behind(reason) = push_once(self.ctx, self.repo, &refspec, self.ctx.remotes)? {
+            return Err(format!("the remote rejected the staging ref: {reason}"));
+        }
+        let head = self
+            .repo
+            .refname_to_id(&format!("refs/heads/{}", self.branch))
+            .map_err(|e| git_error("reading the branch", e))?
+            .to_string();
+        // The base: the target branch, or for a new branch the one checked out.
+        let (base, create) = match self.reference(&target_ref)? {
+            Some(tip) => (tip, false),
+            None => match self.reference(&Self::heads(self.branch))? {
+                Some(tip) => (tip, true),
+                None => {
+                    return Err(format!(
+                        "neither {} nor {} exists on GitHub to compare the push with",
+                        self.target, self.branch
+                    ));
+                }
+            },
+        };
+        let path = format!("{}/compare/{base}...{head}", self.repos());
+        let comparison = self.api.expect("GET", &path, None)?;
+        let status = comparison["status"].as_str().unwrap_or_default();
+        match (status, self.force) {
+            // Nothing to push; a new branch is still made, at the same commit.
+            ("identical", _) if !create => return Ok(Attempt::Done),
+            ("identical" | "ahead", _) | ("behind" | "diverged", true) => {}
+            ("behind", false) => {
+                return Ok(Attempt::Moved(format!("{} is ahead of the local branch", self.target)));
+            }
+            ("diverged", false) => {
+                return Ok(Attempt::Moved(format!("{} and the local branch have diverged", self.target)));
+            }
+            (other, _) => return Err(format!("GitHub compared {base}...{head} with an unknown status {other:?}")),
+        }
+        let commits = comparison["commits"].as_array().cloned().unwrap_or_default();
+        let total = comparison["total_commits"].as_u64().map_or(commits.len(), |n| n as usize).max(commits.len());
+        if total > MAX_REPLAYED_COMMITS {
+            return Err(format!(
+                "{total} commits to push, more than the {MAX_REPLAYED_COMMITS} github-push replays at once"
+            ));
+        }
+        let merge_base = comparison["merge_base_commit"]["sha"]
+            .as_str()
+            .ok_or("GitHub's comparison names no merge base")?
+            .to_owned();
+        let tip = self.replay(&commits, &merge_base)?;
+        self.move_target(&tip, create)
+    }
+
+    /// Creates each commit again through the API on `parent`; the last one made.
+    fn replay(&self, commits: &[Value], parent: &str) -> Result<String, String> {
+        let mut replayed: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let mut last = parent.to_owned();
+        for (index, commit) in commits.iter().enumerate() {
+            let original = commit["sha"].as_str().unwrap_or_default();
+            let tree = commit["commit"]["tree"]["sha"]
+                .as_str()
+                .ok_or_else(|| format!("commit {} of the push names no tree", index + 1))?;
+            let parents: Vec<String> = match commit["parents"].as_array() {
+                Some(parents) if parents.len() > 1 => parents
+                    .iter()
+                    .filter_map(|p| p["sha"].as_str())
+                    .map(|sha| replayed.get(sha).cloned().unwrap_or_else(|| sha.to_owned()))
+                    .collect(),
+                _ => vec![last.clone()],
+            };
+            // Lading signs no commits: they keep their author and committer, as Kargo
+            // replays untrusted commits.
+            let mut body = json!({
+                "message": commit["commit"]["message"].as_str().unwrap_or_default(),
+                "tree": tree,
+                "parents": parents,
+            });
+            for person in ["author", "committer"] {
+                if commit["commit"][person].is_object() {
+                    body[person] = commit["commit"][person].clone();
+                }
+            }
+            self.ctx.effects.before_effect(Effect::Push)?;
+            let created = self.api.expect("POST", &format!("{}/git/commits", self.repos()), Some(&body))?;
+            let sha = created["sha"]
+                .as_str()
+                .ok_or_else(|| format!("GitHub's answer for commit {} names no sha", index + 1))?
+                .to_owned();
+            tracing::debug!(original, replayed = sha, "replayed a commit through GitHub's API");
+            replayed.insert(original.to_owned(), sha.clone());
+            last = sha;
+        }
+        Ok(last)
+    }
+
+    /// Points the target branch at `tip`; a branch that moved meanwhile is [`Attempt::Moved`].
+    fn move_target(&self, tip: &str, create: bool) -> Result<Attempt, String> {
+        self.ctx.effects.before_effect(Effect::Push)?;
+        let answer = if create {
+            let body = json!({"ref": format!("refs/heads/{}", self.target), "sha": tip});
+            self.api.call("POST", &format!("{}/git/refs", self.repos()), Some(&body))?
+        } else {
+            let body = json!({"sha": tip, "force": self.force});
+            self.api.call("PATCH", &format!("{}/git/refs/{}", self.repos(), Self::heads(self.target)), Some(&body))?
+        };
+        match answer.status {
+            200..=299 => Ok(Attempt::Done),
+            422 => Ok(Attempt::Moved(format!("GitHub refused to move {}: {}", self.target, answer.message()))),
+            status => Err(refused("moving branch", self.target, status, &answer.message())),
+        }
+    }
+
+    /// Deletes the staging ref; a failure is only logged.
+    fn clean_up(&self) {
+        if self.ctx.effects.before_effect(Effect::Call).is_err() {
+            return;
+        }
+        let reference = self.staging.trim_start_matches("refs/");
+        match self.api.call("DELETE", &format!("{}/git/refs/{reference}", self.repos()), None) {
+            Ok(answer) if answer.ok() || answer.status == 404 || answer.status == 422 => {}
+            Ok(answer) => tracing::warn!(status = answer.status, "the staging ref could not be deleted"),
+            Err(error) => tracing::warn!(error, "the staging ref could not be deleted"),
+        }
+    }
+}
+
+fn refused(doing: &str, reference: &str, status: u16, message: &str) -> String {
+    match message {
+        "" => format!("GitHub refused {doing} {reference}: status {status}"),
+        message => format!("GitHub refused {doing} {reference}: status {status}: {message}"),
+    }
+}
+
+/// Fetches `target` and resets the local branch to it: the commits GitHub made.
+fn take_remote_branch(ctx: &StepContext<'_>, repo: &Repository, target: &str) -> Result<String, String> {
+    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = ctx.remotes.watch("fetching", &url);
+    let tracking = format!("refs/remotes/origin/{target}");
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(ctx.remotes.callbacks(&url, &watch));
+    remote
+        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
+        .map_err(|e| watch.explain(&e).to_string())?;
+    let tip = repo
+        .find_reference(&tracking)
+        .and_then(|r| r.peel_to_commit())
+        .map_err(|e| git_error("reading the pushed branch", e))?;
+    ctx.workspace.materialize_all()?;
+    repo.reset(tip.as_object(), git2::ResetType::Hard, None).map_err(|e| git_error("taking the pushed branch", e))?;
+    Ok(tip.id().to_string())
+}
+
+pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let configured_target = config.target_branch.filter(|t| !t.is_empty());
+    if config.generate_target_branch && configured_target.is_some() {
+        return Err("config.targetBranch: set either targetBranch or generateTargetBranch, not both".to_owned());
+    }
+    let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
+    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
+    if !head.is_branch() {
+        return Err("HEAD is detached; check out a branch to push".to_owned());
+    }
+    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
+    drop(head);
+    // A generated branch belongs to this promotion alone: it is forced, as Kargo does.
+    let (target, force) = match (config.generate_target_branch, configured_target) {
+        (true, _) => (format!("lading/promotion/{}", ctx.promotion), true),
+        (false, Some(target)) => (target, config.force),
+        (false, None) => (branch.clone(), config.force),
+    };
+    let origin = repo
+        .find_remote("origin")
+        .map_err(|e| git_error("finding origin", e))?
+        .url()
+        .map_err(|_| "origin's URL is not UTF-8".to_owned())?
+        .to_owned();
+    let (github, api) = super::pull_requests::github_api(ctx, &origin, config.insecure_skip_tls_verify)?;
+    let staging = format!("refs/lading/staging/{}", ctx.promotion);
+    let push = Push {
+        ctx,
+        repo: &repo,
+        api: &api,
+        github: &github,
+        branch: &branch,
+        target: &target,
+        force,
+        staging: &staging,
+    };
+    let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+    let mut attempt = 1;
+    let pushed = loop {
+        if ctx.remotes.cancel.is_cancelled() {
+            break Err("the push was cancelled: the promotion was stopped".to_owned());
+        }
+        match push.attempt() {
+            Ok(Attempt::Done) => break Ok(()),
+            Ok(Attempt::Moved(reason)) if attempt < max_attempts => {
+                tracing::info!(attempt, reason, "the remote branch moved on; integrating and pushing again");
+                attempt += 1;
+            }
+            Ok(Attempt::Moved(reason)) => break Err(format!("the push failed after {attempt} attempt(s): {reason}")),
+            Err(error) => break Err(error),
+        }
+    };
+    push.clean_up();
+    pushed?;
+    let tip = take_remote_branch(ctx, &repo, &target)?;
+    // This promotion's commit as GitHub made it (found again on a resume), else the tip.
+    let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
+    let commit = super::git_commit::find_commit_with_trailer(&repo, &trailer)?.unwrap_or(tip);
+    let mut out = Map::new();
+    out.insert("branch".to_owned(), json!(target));
+    let url = lading_domain::redact::redact_url(&origin);
+    if let Some(page) = lading_domain::commit_url::commit_url(&url, &commit) {
+        out.insert("commitURL".to_owned(), json!(page));
+    }
+    out.insert("repoURL".to_owned(), json!(url));
+    match changes(&repo, &commit) {
+        Ok((count, listed)) => {
+            out.insert("changedFiles".to_owned(), json!(count));
+            out.insert("changes".to_owned(), Value::Array(listed));
+        }
+        Err(e) => tracing::warn!(commit, error = %e, "the pushed commit's changes could not be listed"),
+    }
+    out.insert("commit".to_owned(), json!(commit));
+    Ok(out)
+}
