@@ -10,6 +10,7 @@ mod git_commit;
 mod git_push;
 mod git_tag;
 mod helm;
+pub mod helm_library;
 mod helm_template;
 mod http;
 mod http_download;
