@@ -125,10 +125,13 @@ fn helm_update_chart_refreshes_chart_lock_and_charts_as_helms_dependency_update_
     let outcome = EngineRun::new(&freight)
         .run(
             dir.path(),
-            &[step(
-                "helm-update-chart",
-                json!({"path": "charts/umbrella", "charts": [{"repository": oci, "name": "gamma"}]}),
-            )],
+            &[PromotionStep {
+                alias: Some("chart".into()),
+                ..step(
+                    "helm-update-chart",
+                    json!({"path": "charts/umbrella", "charts": [{"repository": oci, "name": "gamma"}]}),
+                )
+            }],
         )
         .unwrap();
     let after = std::fs::read_to_string(umbrella.join("Chart.yaml")).unwrap();
@@ -148,7 +151,7 @@ fn helm_update_chart_refreshes_chart_lock_and_charts_as_helms_dependency_update_
     }
     assert_eq!(repo.archive("alpha", "1.0.0"), std::fs::read(umbrella.join("charts/alpha-1.0.0.tgz")).unwrap());
     assert_eq!(
-        outcome.outputs["helm-update-chart"]["commitMessage"],
+        outcome.outputs["chart"]["commitMessage"],
         json!("Updated chart dependencies for charts/umbrella\n\n- gamma: 1.0.0 -> 2.0.0")
     );
     // Over HTTP, with the version given: the replaced archive goes.
@@ -178,7 +181,7 @@ fn helm_update_chart_bounds_archives_time_and_file_dependencies() {
         )
     };
     std::fs::write(chart.join("Chart.yaml"), yaml(&repo.url)).unwrap();
-    let freight = Freight::from_warehouse("app");
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let update = |repository: &str| {
         step(
             "helm-update-chart",
@@ -203,7 +206,7 @@ fn helm_update_chart_bounds_archives_time_and_file_dependencies() {
     let (sent, answer) = std::sync::mpsc::channel();
     let workspace = dir.path().to_owned();
     std::thread::spawn(move || {
-        let freight = Freight::from_warehouse("app");
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let config =
             json!({"path": "chart", "charts": [{"repository": silent_url, "name": "big", "version": "1.0.0"}]});
         let result =

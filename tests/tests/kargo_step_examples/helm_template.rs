@@ -114,6 +114,7 @@ fn helm_template_builds_dependencies_from_the_lock_and_renders_with_the_capabili
     assert!(!workspace.path().join("src/charts/my-chart/charts").exists(), "the workspace's chart is left as it was");
     // A kubeVersion that is no version fails the step, naming the field.
     let template = template.replace("kubeVersion: 1.29.3", "kubeVersion: not-a-version");
+    let workspace = tempfile::tempdir().unwrap();
     let error = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap_err().to_string();
     assert!(error.contains("config.kubeVersion: \"not-a-version\" is not a version"), "{error}");
 }

@@ -36,7 +36,7 @@ fn helm_update_chart_examples_lock_the_freights_chart_from_a_classic_repository_
     // Kargo's example names its variable `chartRepo` without `vars.`, which no expression
     // resolves; it is written `vars.chartRepo` here.
     let template = format!(
-        "vars:\n- name: gitRepo\n  value: {}\n- name: chartRepo\n  value: {}\nsteps:\n{PROLOGUE}- uses: helm-update-chart\n  config:\n    path: ./src/charts/my-chart\n    charts:\n    - repository: ${{{{ vars.chartRepo }}}}\n      name: some-chart\n      version: ${{{{ chartFrom(vars.chartRepo).Version }}}}\n",
+        "vars:\n- name: gitRepo\n  value: {}\n- name: chartRepo\n  value: {}\nsteps:\n{PROLOGUE}- uses: helm-update-chart\n  as: chart\n  config:\n    path: ./src/charts/my-chart\n    charts:\n    - repository: ${{{{ vars.chartRepo }}}}\n      name: some-chart\n      version: ${{{{ chartFrom(vars.chartRepo).Version }}}}\n",
         git.url(),
         repo.url
     );
@@ -50,8 +50,10 @@ fn helm_update_chart_examples_lock_the_freights_chart_from_a_classic_repository_
     );
     assert!(lock(workspace.path())["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(archives(workspace.path()), ["some-chart-1.3.0.tgz"]);
-    let message = outcome.outputs.values().find_map(|o| o.get("commitMessage")).unwrap();
-    assert_eq!(message, &json!("Updated chart dependencies for ./src/charts/my-chart\n\n- some-chart: 1.3.0"));
+    assert_eq!(
+        outcome.outputs["chart"]["commitMessage"],
+        json!("Updated chart dependencies for ./src/charts/my-chart\n\n- some-chart: 1.2.3 -> 1.3.0")
+    );
     // Without `charts`, Helm resolves the range Chart.yaml declares.
     let ranged = chart.replace("version: 1.2.3", "version: ^1.0.0");
     let dir = tempfile::tempdir().unwrap();

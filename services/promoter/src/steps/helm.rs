@@ -77,14 +77,18 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let mirror =
         super::helm_library::Mirror::new(ctx, Field::new("config.path", &config.path), Path::new(&config.path), true)?;
     let lock_path = mirror.chart.join("Chart.lock");
-    let old_lock = ctx.workspace.read_if_exists(at, &lock_path)?;
+    // What changed is told against the old lock, or without one, the old Chart.yaml.
+    let old_versions = match ctx.workspace.read_if_exists(at, &lock_path)? {
+        Some(lock) => versions(&lock),
+        None => versions_of(&dependencies),
+    };
     mirror.run(ctx, "config.path", Some("update"), None)?;
     let new_lock = std::fs::read_to_string(mirror.host_chart.join("Chart.lock"))
         .map_err(|e| format!("config.path: Helm wrote no Chart.lock: {e}"))?;
     sync_archives(ctx, &config.path, &mirror)?;
     ctx.workspace.write(at, &lock_path, &new_lock)?;
     let mut outputs = Map::new();
-    let changes = lock_changes(old_lock.as_deref(), &new_lock);
+    let changes = lock_changes(&old_versions, &versions(&new_lock));
     if !changes.is_empty() {
         let lines: String = changes.iter().map(|(name, change)| format!("\n- {name}: {change}")).collect();
         outputs
@@ -124,19 +128,25 @@ fn sync_archives(ctx: &StepContext<'_>, path: &str, mirror: &super::helm_library
     Ok(())
 }
 
-/// Each dependency whose locked version changed: `old -> new`, the new version when it is
-/// new, `removed` when it is gone.
-fn lock_changes(old: Option<&str>, new: &str) -> BTreeMap<String, String> {
-    let versions = |text: &str| -> BTreeMap<String, String> {
-        let document: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
-        let list = document.get("dependencies").and_then(Value::as_array).cloned().unwrap_or_default();
-        list.iter()
-            .filter_map(|d| Some((d.get("name")?.as_str()?.to_owned(), d.get("version")?.as_str()?.to_owned())))
-            .collect()
-    };
-    let (old, new) = (old.map(versions).unwrap_or_default(), versions(new));
+/// Each dependency's version in `dependencies` (of a `Chart.yaml` or a `Chart.lock`).
+fn versions_of(dependencies: &[Value]) -> BTreeMap<String, String> {
+    dependencies
+        .iter()
+        .filter_map(|d| Some((d.get("name")?.as_str()?.to_owned(), d.get("version")?.as_str()?.to_owned())))
+        .collect()
+}
+
+/// Each dependency's version in the lock `text`.
+fn versions(text: &str) -> BTreeMap<String, String> {
+    let document: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
+    versions_of(document.get("dependencies").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default())
+}
+
+/// Each dependency whose version changed: `old -> new`, the new version when it is new,
+/// `removed` when it is gone.
+fn lock_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut changes = BTreeMap::new();
-    for (name, version) in &new {
+    for (name, version) in new {
         match old.get(name) {
             Some(before) if before == version => {}
             Some(before) => drop(changes.insert(name.clone(), format!("{before} -> {version}"))),
@@ -159,11 +169,11 @@ mod tests {
             "dependencies:\n- name: a\n  version: 1.0.0\n- name: b\n  version: 2.0.0\n- name: gone\n  version: 1.0.0\n";
         let new =
             "dependencies:\n- name: a\n  version: 1.0.0\n- name: b\n  version: 2.1.0\n- name: c\n  version: 0.1.0\n";
-        let changes = lock_changes(Some(old), new);
+        let changes = lock_changes(&versions(old), &versions(new));
         assert_eq!(
             changes.into_iter().collect::<Vec<_>>(),
             [("b".into(), "2.0.0 -> 2.1.0".into()), ("c".into(), "0.1.0".into()), ("gone".into(), "removed".into())]
         );
-        assert!(lock_changes(Some(new), new).is_empty());
+        assert!(lock_changes(&versions(new), &versions(new)).is_empty());
     }
 }

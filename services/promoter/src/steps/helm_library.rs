@@ -201,7 +201,7 @@ impl Mirror {
             if let Some(local) = repository.strip_prefix("file://") {
                 // Helm packs this directory: it must lie inside the workspace.
                 let joined = fold(&chart.join(local))
-                    .ok_or_else(|| format!("{field}: {repository:?} leads outside the workspace"))?;
+                    .ok_or_else(|| format!("{field}: its file:// path leads outside the workspace"))?;
                 let dependency_at = Field::new(&field, repository);
                 let resolved = ctx.workspace.canonical(dependency_at, &joined)?;
                 ctx.workspace.check_tree(dependency_at, &resolved)?;
