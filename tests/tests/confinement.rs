@@ -566,10 +566,16 @@ fn helm_update_chart_packs_no_file_dependency_outside_the_workspace() {
     let chart = workspace.path().join("chart");
     std::fs::create_dir_all(&chart).unwrap();
     std::os::unix::fs::symlink(canary.dir(), workspace.path().join("shared")).unwrap();
+    // A dependency inside the workspace whose values lead outside.
+    let lib = workspace.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("Chart.yaml"), "apiVersion: v2\nname: secret\nversion: 1.0.0\n").unwrap();
+    std::os::unix::fs::symlink(canary.dir().join("Chart.yaml"), lib.join("values.yaml")).unwrap();
     let climbing = climbing_path(&chart, canary.dir());
     for (repository, expected) in [
         (format!("file://{climbing}"), "leads outside the workspace"),
         ("file://../shared".to_owned(), "leads outside the promotion's workspace"),
+        ("file://../lib".to_owned(), "holds the symlink \"values.yaml\", which leads outside"),
     ] {
         std::fs::write(
             chart.join("Chart.yaml"),
