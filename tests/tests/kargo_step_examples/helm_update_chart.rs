@@ -92,3 +92,55 @@ fn helm_update_chart_example_locks_a_chart_from_an_oci_registry() {
     );
     assert_eq!(archives(workspace.path()), ["some-chart-1.4.0.tgz"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_update_chart_gives_helm_the_registrys_helm_credential() {
+    // The gateway's HTTP client uses the process's TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let registry = TestRegistry::start();
+    push_chart("some-chart", "1.2.3", &format!("oci://{}/charts", registry.addr));
+    let gateway = lading_tests::registry::RegistryGateway::start(&registry, "robot", "s3cret-pass").await;
+    let addr = gateway.addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let reg = format!("oci://{addr}/charts");
+        let chart = CHART.replace("https://example-chart-repo", &reg);
+        let dir = tempfile::tempdir().unwrap();
+        let (git, freight) = repo_with(dir.path(), &[("charts/my-chart/Chart.yaml", &chart)]);
+        let template = format!(
+            "steps:\n- uses: git-clone\n  config:\n    repoURL: {}\n    checkout:\n    - branch: main\n      path: ./src\n- uses: helm-update-chart\n  config:\n    path: ./src/charts/my-chart\n",
+            git.url()
+        );
+        // Without a credential the registry refuses.
+        let workspace = tempfile::tempdir().unwrap();
+        let error = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap_err().to_string();
+        assert!(error.contains("config.path: Helm failed: "), "{error}");
+        let helm = lading_promoter::steps::GitCredentials::parse(&format!(
+            "- type: helm\n  repoURL: {reg}\n  username: robot\n  password: s3cret-pass\n"
+        ))
+        .unwrap();
+        let workspace = tempfile::tempdir().unwrap();
+        run_with(EngineRun { credentials: helm, ..EngineRun::new(&freight) }, workspace.path(), &template).unwrap();
+        assert_eq!(archives(workspace.path()), ["some-chart-1.2.3.tgz"]);
+        // An HTTP chart repository with a credential is refused: Helm's library would
+        // download its archives without it.
+        let http = CHART.replace("https://example-chart-repo", "http://127.0.0.1:9/charts");
+        let dir = tempfile::tempdir().unwrap();
+        let (git, freight) = repo_with(dir.path(), &[("charts/my-chart/Chart.yaml", &http)]);
+        let template = format!(
+            "steps:\n- uses: git-clone\n  config:\n    repoURL: {}\n    checkout:\n    - branch: main\n      path: ./src\n- uses: helm-update-chart\n  config:\n    path: ./src/charts/my-chart\n",
+            git.url()
+        );
+        let credential = lading_promoter::steps::GitCredentials::parse(
+            "- type: helm\n  repoURL: http://127.0.0.1:9/charts\n  username: robot\n  password: s3cret-pass\n",
+        )
+        .unwrap();
+        let workspace = tempfile::tempdir().unwrap();
+        let error = run_with(EngineRun { credentials: credential, ..EngineRun::new(&freight) }, workspace.path(), &template)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("dependencies[0] (some-chart): \"http://127.0.0.1:9/charts\" has a helm credential"), "{error}");
+    })
+    .await
+    .unwrap();
+    assert!(gateway.stats.tokens_issued.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}
