@@ -243,12 +243,15 @@ mod tests {
         let env = HashMap::from([
             (GIT_IDLE_TIMEOUT_ENV.to_owned(), "1s".to_owned()),
             (HTTP_STEP_MAX_RESPONSE_ENV.to_owned(), "1KiB".to_owned()),
+            (HELM_CHART_MAX_ENV.to_owned(), "2KiB".to_owned()),
+            (HELM_TIMEOUT_ENV.to_owned(), "30s".to_owned()),
         ]);
         let config = Config::from_env(&env).unwrap();
         let budgets = config.remotes.budgets;
         assert_eq!(budgets.git.timeouts.idle.value, Duration::from_secs(1));
         assert_eq!(budgets.git.timeouts.idle.setting, GIT_IDLE_TIMEOUT_ENV);
         assert_eq!(budgets.http.max_response.value, 1024);
+        assert_eq!((budgets.helm.max_file.value, budgets.helm.timeout.value), (2048, Duration::from_secs(30)));
         assert_eq!(budgets.git.timeouts.connect, RemoteBudgets::default().git.timeouts.connect);
     }
 
