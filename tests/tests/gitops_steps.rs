@@ -109,7 +109,7 @@ fn helm_update_chart_refreshes_chart_lock_and_charts_as_helms_dependency_update_
     let registry = TestRegistry::start();
     let oci = format!("oci://{}/charts", registry.addr);
     for version in ["1.0.0", "2.0.0"] {
-        push_chart("gamma", version, &format!("{oci}"));
+        push_chart("gamma", version, &oci);
     }
     let chart = format!(
         "apiVersion: v2\nname: umbrella   # our chart\nversion: 0.1.0\ndependencies:\n- name: alpha\n  version: 1.0.0\n  repository: {}\n- name: gamma\n  version: 1.0.0   # bumped by promotions\n  repository: {oci}\n",
