@@ -160,6 +160,16 @@ fn helm_update_chart_refreshes_chart_lock_and_charts_as_helms_dependency_update_
     EngineRun::new(&freight).run(dir.path(), &[step("helm-update-chart", config)]).unwrap();
     assert_eq!(files(&umbrella.join("charts")), ["alpha-1.1.0.tgz", "gamma-2.0.0.tgz"]);
     assert_eq!(repo.archive("alpha", "1.1.0"), std::fs::read(umbrella.join("charts/alpha-1.1.0.tgz")).unwrap());
+    // The same versions again: the lock is kept as it was (its time included), and
+    // nothing is reported.
+    let lock = std::fs::read_to_string(umbrella.join("Chart.lock")).unwrap();
+    let config =
+        json!({"path": "charts/umbrella", "charts": [{"repository": repo.url, "name": "alpha", "version": "1.1.0"}]});
+    let again = EngineRun::new(&freight)
+        .run(dir.path(), &[PromotionStep { alias: Some("chart".into()), ..step("helm-update-chart", config) }])
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(umbrella.join("Chart.lock")).unwrap(), lock);
+    assert_eq!(again.outputs.get("chart").and_then(|o| o.get("commitMessage")), None);
     // A repository answering garbage fails the step, naming the field.
     repo.serve_garbage();
     let config =

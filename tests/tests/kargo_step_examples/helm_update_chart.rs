@@ -50,9 +50,10 @@ fn helm_update_chart_examples_lock_the_freights_chart_from_a_classic_repository_
     );
     assert!(lock(workspace.path())["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(archives(workspace.path()), ["some-chart-1.3.0.tgz"]);
+    // No lock before: the dependency is new to it, as Kargo tells it.
     assert_eq!(
         outcome.outputs["chart"]["commitMessage"],
-        json!("Updated chart dependencies for ./src/charts/my-chart\n\n- some-chart: 1.2.3 -> 1.3.0")
+        json!("Updated chart dependencies for ./src/charts/my-chart\n\n- some-chart: 1.3.0")
     );
     // Without `charts`, Helm resolves the range Chart.yaml declares.
     let ranged = chart.replace("version: 1.2.3", "version: ^1.0.0");
@@ -114,8 +115,9 @@ async fn helm_update_chart_gives_helm_the_registrys_helm_credential() {
         let workspace = tempfile::tempdir().unwrap();
         let error = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap_err().to_string();
         assert!(error.contains("config.path: Helm failed: "), "{error}");
+        // The credential as a Warehouse subscribes to the chart (`<registry path>/<chart>`).
         let helm = lading_promoter::steps::GitCredentials::parse(&format!(
-            "- type: helm\n  repoURL: {reg}\n  username: robot\n  password: s3cret-pass\n"
+            "- type: helm\n  repoURL: {reg}/some-chart\n  username: robot\n  password: s3cret-pass\n"
         ))
         .unwrap();
         let workspace = tempfile::tempdir().unwrap();

@@ -3,7 +3,8 @@
 //! see [`super::helm_library`]) as `helm dependency update` does: `Chart.lock` is written
 //! anew (versions, digest, generated) and `charts/` holds exactly the archives of the
 //! locked versions, archives of replaced versions removed. The changes, read from the
-//! old and new `Chart.lock`, are the `commitMessage` output, as in Kargo.
+//! old and new `Chart.lock`, are the `commitMessage` output, as in Kargo; a lock whose
+//! versions did not change is kept as it was (only its `generated` time would).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -77,18 +78,19 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let mirror =
         super::helm_library::Mirror::new(ctx, Field::new("config.path", &config.path), Path::new(&config.path), true)?;
     let lock_path = mirror.chart.join("Chart.lock");
-    // What changed is told against the old lock, or without one, the old Chart.yaml.
-    let old_versions = match ctx.workspace.read_if_exists(at, &lock_path)? {
-        Some(lock) => versions(&lock),
-        None => versions_of(&dependencies),
-    };
+    // What changed is told against the old lock, as Kargo does.
+    let old_lock = ctx.workspace.read_if_exists(at, &lock_path)?;
+    let old_versions = old_lock.as_deref().map(versions).unwrap_or_default();
     mirror.run(ctx, "config.path", Some("update"), None)?;
     let new_lock = std::fs::read_to_string(mirror.host_chart.join("Chart.lock"))
         .map_err(|e| format!("config.path: Helm wrote no Chart.lock: {e}"))?;
     sync_archives(ctx, &config.path, &mirror)?;
-    ctx.workspace.write(at, &lock_path, &new_lock)?;
-    let mut outputs = Map::new();
     let changes = lock_changes(&old_versions, &versions(&new_lock));
+    // A lock that locks the same versions is kept as it was: only its time would change.
+    if old_lock.is_none() || !changes.is_empty() {
+        ctx.workspace.write(at, &lock_path, &new_lock)?;
+    }
+    let mut outputs = Map::new();
     if !changes.is_empty() {
         let lines: String = changes.iter().map(|(name, change)| format!("\n- {name}: {change}")).collect();
         outputs

@@ -210,7 +210,10 @@ impl Mirror {
                 }
             } else if let Some(reference) = repository.strip_prefix("oci://") {
                 let host = reference.split('/').next().unwrap_or_default().to_owned();
-                if let Some(credential) = ctx.remotes.credentials.registry(CredentialType::Helm, reference) {
+                // Looked up as Kargo does, for the chart's repository (`<repository>/<name>`),
+                // so a credential for the registry's path or for the chart itself matches.
+                let chart_reference = format!("{}/{}", reference.trim_end_matches('/'), dependency.name);
+                if let Some(credential) = ctx.remotes.credentials.registry(CredentialType::Helm, &chart_reference) {
                     use base64::Engine as _;
                     let pair = format!("{}:{}", credential.username, credential.password);
                     let auth = base64::engine::general_purpose::STANDARD.encode(pair);
