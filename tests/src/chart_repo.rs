@@ -68,3 +68,115 @@ async fn index(State(repo): State<Arc<Repo>>, headers: HeaderMap) -> Response {
     response.headers_mut().insert("etag", HeaderValue::from_str(&etag).unwrap());
     response
 }
+
+/// Packs charts and builds a repository index with Helm's library (`helm-python-sdk`
+/// through `python3` on `PATH`), and pushes archives to OCI registries.
+const PACK: &str = r#"
+import json, os, sys
+import helm_python
+request = json.load(open(sys.argv[1]))
+out = request["out"]
+for name, version, padding in request["charts"]:
+    src = os.path.join(request["scratch"], name + "-" + version, name)
+    os.makedirs(os.path.join(src, "templates"), exist_ok=True)
+    open(os.path.join(src, "Chart.yaml"), "w").write("apiVersion: v2\nname: %s\nversion: %s\n" % (name, version))
+    open(os.path.join(src, "templates", "cm.yaml"), "w").write(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  version: %s\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n  api: {{ .Capabilities.APIVersions.Has \"example.com/v1\" | quote }}\n" % (name, json.dumps(version)))
+    if padding:
+        open(os.path.join(src, "padding.bin"), "wb").write(os.urandom(padding))
+    helm_python.package(src, destination=out)
+if request.get("baseUrl"):
+    helm_python.repo_index_generate(out, base_url=request["baseUrl"])
+for archive, remote in request.get("push", []):
+    helm_python.push(archive, remote, plain_http=True)
+if request.get("lock"):
+    helm_python.dependency_update(request["lock"], plain_http=True)
+"#;
+
+/// Runs [`PACK`] with `request`.
+fn pack(request: serde_json::Value) {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut request = request;
+    request["scratch"] = scratch.path().display().to_string().into();
+    let file = scratch.path().join("request.json");
+    std::fs::write(&file, request.to_string()).unwrap();
+    let output = std::process::Command::new("python3").arg("-c").arg(PACK).arg(&file).output().unwrap();
+    assert!(
+        output.status.success(),
+        "Helm's library (pip install helm-python-sdk): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs Helm's own `dependency update` on the chart directory `chart` (the oracle a test
+/// compares with): writes its `Chart.lock` and `charts/`.
+pub fn helm_dependency_update(chart: &std::path::Path) {
+    pack(serde_json::json!({"out": chart, "charts": [], "lock": chart}));
+}
+
+/// Packs `name`-`version` (a chart with one ConfigMap printing its version and
+/// `.Capabilities`) and pushes it to `remote` (`oci://127.0.0.1:<port>/<path>`).
+pub fn push_chart(name: &str, version: &str, remote: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join(format!("{name}-{version}.tgz"));
+    pack(serde_json::json!({"out": out.path(), "charts": [[name, version, 0]], "push": [[archive, remote]]}));
+}
+
+/// A classic HTTP chart repository serving real archives, packed by Helm's library, and
+/// their index, from its own thread (usable from synchronous tests).
+pub struct ChartArchives {
+    /// `http://127.0.0.1:<port>/charts`.
+    pub url: String,
+    dir: tempfile::TempDir,
+    garbage: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ChartArchives {
+    /// Serves `charts`: (name, version, bytes of incompressible padding).
+    pub fn start(charts: &[(&str, &str, usize)]) -> ChartArchives {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/charts", listener.local_addr().unwrap());
+        let list: Vec<serde_json::Value> = charts.iter().map(|(n, v, p)| serde_json::json!([n, v, p])).collect();
+        pack(serde_json::json!({"out": dir.path(), "charts": list, "baseUrl": url}));
+        let garbage = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let state = (dir.path().to_owned(), garbage.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let app =
+                    axum::Router::new().route("/charts/{file}", axum::routing::get(archive_file)).with_state(state);
+                let _ = axum::serve(listener, app).await;
+            });
+        });
+        ChartArchives { url, dir, garbage }
+    }
+
+    /// The archive of `name`-`version` as served.
+    pub fn archive(&self, name: &str, version: &str) -> Vec<u8> {
+        std::fs::read(self.dir.path().join(format!("{name}-{version}.tgz"))).unwrap()
+    }
+
+    /// From now on the index is garbage.
+    pub fn serve_garbage(&self) {
+        self.garbage.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn archive_file(
+    State((dir, garbage)): State<(std::path::PathBuf, Arc<std::sync::atomic::AtomicBool>)>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    if file == "index.yaml" && garbage.load(Ordering::SeqCst) {
+        return "\u{0}\u{1}not: [an index\n".into_response();
+    }
+    if file.contains('/') || file.starts_with('.') {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(dir.join(&file)).await {
+        Ok(bytes) => bytes.into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}

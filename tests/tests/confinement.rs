@@ -557,3 +557,39 @@ async fn the_quickstart_stage_refuses_a_values_file_symlinked_to_a_path_that_doe
     canary.assert_not_in("the promoter's log", &logs);
     assert!(!logs.contains(&*canary.dir().to_string_lossy()), "the log names where the symlink led: {logs}");
 }
+
+#[test]
+fn helm_update_chart_packs_no_file_dependency_outside_the_workspace() {
+    let mut canary = Canary::new();
+    canary.plant("Chart.yaml", &format!("apiVersion: v2\nname: secret\nversion: 1.0.0\n# {}\n", canary.secret));
+    let workspace = tempfile::tempdir().unwrap();
+    let chart = workspace.path().join("chart");
+    std::fs::create_dir_all(&chart).unwrap();
+    std::os::unix::fs::symlink(canary.dir(), workspace.path().join("shared")).unwrap();
+    // A dependency inside the workspace whose values lead outside.
+    let lib = workspace.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("Chart.yaml"), "apiVersion: v2\nname: secret\nversion: 1.0.0\n").unwrap();
+    std::os::unix::fs::symlink(canary.dir().join("Chart.yaml"), lib.join("values.yaml")).unwrap();
+    let climbing = climbing_path(&chart, canary.dir());
+    for (repository, expected) in [
+        (format!("file://{climbing}"), "leads outside the workspace"),
+        ("file://../shared".to_owned(), "leads outside the promotion's workspace"),
+        ("file://../lib".to_owned(), "holds the symlink \"values.yaml\", which leads outside"),
+    ] {
+        std::fs::write(
+            chart.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- name: secret\n  version: 1.0.0\n  repository: {repository}\n"),
+        )
+        .unwrap();
+        let update = step(
+            "helm-update-chart",
+            json!({"path": "chart", "charts": [{"repository": repository, "name": "secret", "version": "1.0.0"}]}),
+        );
+        let error = run(workspace.path(), &[update]);
+        assert!(error.contains("Chart.yaml: dependencies[0] (secret)") && error.contains(expected), "{error}");
+        assert_no_host_path(&error, workspace.path(), &canary);
+        assert!(!chart.join("charts").exists(), "nothing was packed");
+    }
+    canary.assert_untouched();
+}

@@ -7,8 +7,11 @@ use std::path::Path;
 use lading_domain::Freight;
 use lading_domain::spec::PromotionStep;
 use lading_promoter::engine::{PromotionError, PromotionOutcome};
+use lading_promoter::steps::RemoteBudgets;
+use lading_tests::chart_repo::{ChartArchives, helm_dependency_update, push_chart};
 use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
+use lading_tests::registry::TestRegistry;
 use serde_json::json;
 
 fn step(uses: &str, config: serde_json::Value) -> PromotionStep {
@@ -85,40 +88,145 @@ fn kustomize_set_image_changes_only_the_image_lines() {
     assert!(missing.to_string().contains("the freight has no image \"unknown\""), "{missing}");
 }
 
+/// The files of `dir` (sorted names), or none when it does not exist.
+fn files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+/// A lock's fields but `generated` (the time Helm wrote it).
+fn lock_without_time(text: &str) -> serde_json::Value {
+    let mut lock: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+    lock.as_object_mut().unwrap().remove("generated");
+    lock
+}
+
 #[test]
-fn helm_update_chart_sets_dependency_versions_from_the_freight() {
-    let dir = tempfile::tempdir().unwrap();
-    let chart = "\
-apiVersion: v2
-name: umbrella   # our chart
-version: 0.1.0
-dependencies:
-- name: redis
-  version: 18.0.0   # bumped by promotions
-  repository: oci://ghcr.io/example/charts
-- name: postgresql
-  version: 12.0.0
-  repository: https://charts.example.com
-";
-    std::fs::create_dir_all(dir.path().join("charts/umbrella")).unwrap();
-    std::fs::write(dir.path().join("charts/umbrella/Chart.yaml"), chart).unwrap();
-    run(
-        dir.path(),
-        "p",
-        &[step(
-            "helm-update-chart",
-            json!({"path": "charts/umbrella", "charts": [
-                {"repository": "oci://ghcr.io/example/charts", "name": "redis"},
-                {"repository": "https://charts.example.com", "name": "postgresql", "version": "12.5.0"},
-            ]}),
-        )],
-    )
-    .unwrap();
-    let after = std::fs::read_to_string(dir.path().join("charts/umbrella/Chart.yaml")).unwrap();
-    assert_eq!(
-        after,
-        chart.replace("version: 18.0.0", "version: 19.1.0").replace("version: 12.0.0", "version: 12.5.0")
+fn helm_update_chart_refreshes_chart_lock_and_charts_as_helms_dependency_update_does() {
+    let repo = ChartArchives::start(&[("alpha", "1.0.0", 0), ("alpha", "1.1.0", 0)]);
+    let registry = TestRegistry::start();
+    let oci = format!("oci://{}/charts", registry.addr);
+    for version in ["1.0.0", "2.0.0"] {
+        push_chart("gamma", version, &oci);
+    }
+    let chart = format!(
+        "apiVersion: v2\nname: umbrella   # our chart\nversion: 0.1.0\ndependencies:\n- name: alpha\n  version: 1.0.0\n  repository: {}\n- name: gamma\n  version: 1.0.0   # bumped by promotions\n  repository: {oci}\n",
+        repo.url
     );
+    let dir = tempfile::tempdir().unwrap();
+    let umbrella = dir.path().join("charts/umbrella");
+    std::fs::create_dir_all(&umbrella).unwrap();
+    std::fs::write(umbrella.join("Chart.yaml"), &chart).unwrap();
+    helm_dependency_update(&umbrella);
+    assert_eq!(files(&umbrella.join("charts")), ["alpha-1.0.0.tgz", "gamma-1.0.0.tgz"]);
+    let freight = Freight::from_warehouse("app").with_chart(&oci, "gamma", "2.0.0");
+    let outcome = EngineRun::new(&freight)
+        .run(
+            dir.path(),
+            &[PromotionStep {
+                alias: Some("chart".into()),
+                ..step(
+                    "helm-update-chart",
+                    json!({"path": "charts/umbrella", "charts": [{"repository": oci, "name": "gamma"}]}),
+                )
+            }],
+        )
+        .unwrap();
+    let after = std::fs::read_to_string(umbrella.join("Chart.yaml")).unwrap();
+    assert_eq!(after, chart.replace("version: 1.0.0   # bumped", "version: 2.0.0   # bumped"));
+    // Helm itself, on the same Chart.yaml, writes the same lock (but its time) and archives.
+    let oracle = tempfile::tempdir().unwrap();
+    std::fs::write(oracle.path().join("Chart.yaml"), &after).unwrap();
+    helm_dependency_update(oracle.path());
+    let lock = std::fs::read_to_string(umbrella.join("Chart.lock")).unwrap();
+    let expected = std::fs::read_to_string(oracle.path().join("Chart.lock")).unwrap();
+    assert_eq!(lock_without_time(&lock), lock_without_time(&expected), "{lock}");
+    assert!(lock.contains("  version: 2.0.0\n"), "{lock}");
+    assert_eq!(files(&umbrella.join("charts")), ["alpha-1.0.0.tgz", "gamma-2.0.0.tgz"]);
+    for archive in files(&umbrella.join("charts")) {
+        let ours = std::fs::read(umbrella.join("charts").join(&archive)).unwrap();
+        assert_eq!(ours, std::fs::read(oracle.path().join("charts").join(&archive)).unwrap(), "{archive}");
+    }
+    assert_eq!(repo.archive("alpha", "1.0.0"), std::fs::read(umbrella.join("charts/alpha-1.0.0.tgz")).unwrap());
+    assert_eq!(
+        outcome.outputs["chart"]["commitMessage"],
+        json!("Updated chart dependencies for charts/umbrella\n\n- gamma: 1.0.0 -> 2.0.0")
+    );
+    // Over HTTP, with the version given: the replaced archive goes.
+    let config =
+        json!({"path": "charts/umbrella", "charts": [{"repository": repo.url, "name": "alpha", "version": "1.1.0"}]});
+    EngineRun::new(&freight).run(dir.path(), &[step("helm-update-chart", config)]).unwrap();
+    assert_eq!(files(&umbrella.join("charts")), ["alpha-1.1.0.tgz", "gamma-2.0.0.tgz"]);
+    assert_eq!(repo.archive("alpha", "1.1.0"), std::fs::read(umbrella.join("charts/alpha-1.1.0.tgz")).unwrap());
+    // The same versions again: the lock is kept as it was (its time included), and
+    // nothing is reported.
+    let lock = std::fs::read_to_string(umbrella.join("Chart.lock")).unwrap();
+    let config =
+        json!({"path": "charts/umbrella", "charts": [{"repository": repo.url, "name": "alpha", "version": "1.1.0"}]});
+    let again = EngineRun::new(&freight)
+        .run(dir.path(), &[PromotionStep { alias: Some("chart".into()), ..step("helm-update-chart", config) }])
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(umbrella.join("Chart.lock")).unwrap(), lock);
+    assert_eq!(again.outputs.get("chart").and_then(|o| o.get("commitMessage")), None);
+    // A repository answering garbage fails the step, naming the field.
+    repo.serve_garbage();
+    let config =
+        json!({"path": "charts/umbrella", "charts": [{"repository": repo.url, "name": "alpha", "version": "1.0.0"}]});
+    let error = EngineRun::new(&freight).run(dir.path(), &[step("helm-update-chart", config)]).unwrap_err().to_string();
+    assert!(error.contains("config.path: Helm failed: "), "{error}");
+    assert_eq!(files(&umbrella.join("charts")), ["alpha-1.1.0.tgz", "gamma-2.0.0.tgz"], "charts/ is left as it was");
+}
+
+#[test]
+fn helm_update_chart_bounds_archives_time_and_file_dependencies() {
+    let repo = ChartArchives::start(&[("big", "1.0.0", 64 << 10)]);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("chart");
+    std::fs::create_dir_all(&chart).unwrap();
+    let yaml = |repository: &str| {
+        format!(
+            "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- name: big\n  version: 1.0.0\n  repository: {repository}\n"
+        )
+    };
+    std::fs::write(chart.join("Chart.yaml"), yaml(&repo.url)).unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let update = |repository: &str| {
+        step(
+            "helm-update-chart",
+            json!({"path": "chart", "charts": [{"repository": repository, "name": "big", "version": "1.0.0"}]}),
+        )
+    };
+    // An archive over the limit stops Helm; nothing reaches the workspace.
+    let mut budgets = RemoteBudgets::default();
+    budgets.helm.max_file.value = 32 << 10;
+    let error = EngineRun { budgets, ..EngineRun::new(&freight) }
+        .run(dir.path(), &[update(&repo.url)])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("config.path: Helm wrote a file (a chart archive or an index) larger than 32 KiB (LADING_HELM_CHART_MAX_BYTES)"), "{error}");
+    assert!(!chart.join("charts").exists() && !chart.join("Chart.lock").exists());
+    // A repository that never answers is given up at the time limit.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/charts", silent.local_addr().unwrap());
+    std::fs::write(chart.join("Chart.yaml"), yaml(&silent_url)).unwrap();
+    let mut budgets = RemoteBudgets::default();
+    budgets.helm.timeout.value = std::time::Duration::from_secs(2);
+    let (sent, answer) = std::sync::mpsc::channel();
+    let workspace = dir.path().to_owned();
+    std::thread::spawn(move || {
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let config =
+            json!({"path": "chart", "charts": [{"repository": silent_url, "name": "big", "version": "1.0.0"}]});
+        let result =
+            EngineRun { budgets, ..EngineRun::new(&freight) }.run(&workspace, &[step("helm-update-chart", config)]);
+        let _ = sent.send(result.map(|_| ()).map_err(|e| e.to_string()));
+    });
+    let error =
+        answer.recv_timeout(std::time::Duration::from_secs(60)).expect("the step ends within a minute").unwrap_err();
+    assert!(error.contains("config.path: Helm took longer than 2s (LADING_HELM_TIMEOUT); it was stopped"), "{error}");
+    drop(silent);
 }
 
 #[test]

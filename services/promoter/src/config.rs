@@ -31,6 +31,12 @@ pub const HTTP_DOWNLOAD_MAX_ENV: &str = "LADING_HTTP_DOWNLOAD_MAX_BYTES";
 pub const OCI_DOWNLOAD_MAX_ENV: &str = "LADING_OCI_DOWNLOAD_MAX_BYTES";
 /// Largest artifact (sum of its blobs) `oci-push` copies between repositories.
 pub const OCI_PUSH_MAX_ENV: &str = "LADING_OCI_PUSH_MAX_BYTES";
+/// `helm-update-chart` / `helm-template`: largest file Helm writes, a downloaded chart
+/// archive included (default 100MiB).
+pub const HELM_CHART_MAX_ENV: &str = "LADING_HELM_CHART_MAX_BYTES";
+/// `helm-update-chart` / `helm-template`: longest one run of Helm, downloads included
+/// (default 5m).
+pub const HELM_TIMEOUT_ENV: &str = "LADING_HELM_TIMEOUT";
 /// The warehouse's credentials file: its `image` and `helm` entries are the registry
 /// credentials of `oci-download` and `oci-push`.
 pub const REGISTRY_CREDENTIALS_FILE_ENV: &str = "LADING_CREDENTIALS_FILE";
@@ -210,6 +216,12 @@ pub fn budgets_from_env(env: &HashMap<String, String>) -> Result<RemoteBudgets, 
     if let Some(value) = env.get(OCI_PUSH_MAX_ENV) {
         budgets.oci.max_push = parse_size(OCI_PUSH_MAX_ENV, value)?;
     }
+    if let Some(value) = env.get(HELM_CHART_MAX_ENV) {
+        budgets.helm.max_file = parse_size(HELM_CHART_MAX_ENV, value)?;
+    }
+    if let Some(value) = env.get(HELM_TIMEOUT_ENV) {
+        budgets.helm.timeout = parse_timeout(HELM_TIMEOUT_ENV, value)?;
+    }
     if let Some(value) = env.get(PULL_REQUEST_POLL_ENV) {
         budgets.pull_request_poll = Some(parse_timeout(PULL_REQUEST_POLL_ENV, value)?.value);
     }
@@ -231,12 +243,15 @@ mod tests {
         let env = HashMap::from([
             (GIT_IDLE_TIMEOUT_ENV.to_owned(), "1s".to_owned()),
             (HTTP_STEP_MAX_RESPONSE_ENV.to_owned(), "1KiB".to_owned()),
+            (HELM_CHART_MAX_ENV.to_owned(), "2KiB".to_owned()),
+            (HELM_TIMEOUT_ENV.to_owned(), "30s".to_owned()),
         ]);
         let config = Config::from_env(&env).unwrap();
         let budgets = config.remotes.budgets;
         assert_eq!(budgets.git.timeouts.idle.value, Duration::from_secs(1));
         assert_eq!(budgets.git.timeouts.idle.setting, GIT_IDLE_TIMEOUT_ENV);
         assert_eq!(budgets.http.max_response.value, 1024);
+        assert_eq!((budgets.helm.max_file.value, budgets.helm.timeout.value), (2048, Duration::from_secs(30)));
         assert_eq!(budgets.git.timeouts.connect, RemoteBudgets::default().git.timeouts.connect);
     }
 

@@ -86,3 +86,35 @@ fn helm_template_sets_values_and_refuses_a_chart_with_a_symlink_leading_outside(
     assert!(error.contains("holds the symlink \"values.yaml\", which leads outside"), "{error}");
     canary.assert_untouched();
 }
+
+#[test]
+fn helm_template_builds_dependencies_from_the_lock_and_renders_with_the_capabilities_given() {
+    let repo = lading_tests::chart_repo::ChartArchives::start(&[("some-chart", "1.2.3", 0)]);
+    let chart = format!(
+        "apiVersion: v2\nname: my-chart\nversion: 0.1.0\ndependencies:\n- name: some-chart\n  version: 1.2.3\n  repository: {}\n",
+        repo.url
+    );
+    // The lock as Helm writes it; the repository holds no charts/.
+    let locked = tempfile::tempdir().unwrap();
+    std::fs::write(locked.path().join("Chart.yaml"), &chart).unwrap();
+    lading_tests::chart_repo::helm_dependency_update(locked.path());
+    let lock = std::fs::read_to_string(locked.path().join("Chart.lock")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (repo_git, freight) =
+        repo_with(dir.path(), &[("charts/my-chart/Chart.yaml", &chart), ("charts/my-chart/Chart.lock", &lock)]);
+    let workspace = tempfile::tempdir().unwrap();
+    let template = format!(
+        "{}- uses: helm-template\n  config:\n    path: ./src/charts/my-chart\n    outPath: ./out/manifests.yaml\n    buildDependencies: true\n    kubeVersion: 1.29.3\n    apiVersions:\n    - example.com/v1\n",
+        clone_prologue(&repo_git)
+    );
+    run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap();
+    let rendered = std::fs::read_to_string(workspace.path().join("out/manifests.yaml")).unwrap();
+    assert!(rendered.contains("# Source: my-chart/charts/some-chart/templates/cm.yaml\n"), "{rendered}");
+    assert!(rendered.contains("version: \"1.2.3\"\n  kube: \"v1.29.3\"\n  api: \"true\""), "{rendered}");
+    assert!(!workspace.path().join("src/charts/my-chart/charts").exists(), "the workspace's chart is left as it was");
+    // A kubeVersion that is no version fails the step, naming the field.
+    let template = template.replace("kubeVersion: 1.29.3", "kubeVersion: not-a-version");
+    let workspace = tempfile::tempdir().unwrap();
+    let error = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap_err().to_string();
+    assert!(error.contains("config.kubeVersion: \"not-a-version\" is not a version"), "{error}");
+}

@@ -1,14 +1,26 @@
-//! Programs a step runs (kustomize), waited for in a way that stops them: when the
-//! promotion is aborted or its turn lost, the child is killed at once.
+//! Programs a step runs (kustomize, Helm's library through `python3`), waited for in a
+//! way that stops them: when the promotion is aborted or its turn lost, or a deadline
+//! passes, the child is killed at once.
 
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
+use std::time::Instant;
 
 use lading_remote::Cancellation;
 
 /// Runs `command` to its end like [`Command::output`], killing it when `cancel` is set
 /// (then the error says so).
 pub fn output(command: &mut Command, cancel: &Cancellation) -> std::io::Result<Output> {
+    output_until(command, cancel, None)
+}
+
+/// [`output`], also killing the child when `deadline` passes (then the error's kind is
+/// [`std::io::ErrorKind::TimedOut`]).
+pub fn output_until(
+    command: &mut Command,
+    cancel: &Cancellation,
+    deadline: Option<Instant>,
+) -> std::io::Result<Output> {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -23,6 +35,11 @@ pub fn output(command: &mut Command, cancel: &Cancellation) -> std::io::Result<O
             let _ = child.kill();
             let _ = child.wait();
             return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped: the promotion was stopped"));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "stopped: it ran past its time limit"));
         }
         std::thread::sleep(lading_remote::cancel::POLL);
     };
@@ -52,6 +69,11 @@ mod tests {
         let started = std::time::Instant::now();
         let stopped = output(Command::new("sleep").arg("600"), &cancel).unwrap_err();
         assert_eq!(stopped.kind(), std::io::ErrorKind::Interrupted);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let started = std::time::Instant::now();
+        let deadline = Instant::now() + std::time::Duration::from_millis(200);
+        let late = output_until(Command::new("sleep").arg("600"), &Cancellation::new(), Some(deadline)).unwrap_err();
+        assert_eq!(late.kind(), std::io::ErrorKind::TimedOut);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -1,49 +1,23 @@
 //! `helm-template`: renders a Helm chart of the workspace with values to a file or a
 //! directory, as `helm template` does.
 //!
-//! Helm's own rendering runs through Helm's Go library as the PyPI package
-//! `helm-python-sdk` ships it (`libhelm_c.so`, Helm v4), driven by `python3` from `PATH`
-//! with the short script below; no `helm` binary is needed. The chart directory is
-//! checked first through the workspace: a symlink in it that leads outside refuses the
-//! step, so Helm (which follows symlinks) reads nothing outside. Values files are read
-//! through the workspace and merged in order, then `setValues` apply; rendered files are
-//! written through the workspace.
-//!
-//! Not supported: `buildDependencies` (dependencies must already be in `charts/`),
-//! `kubeVersion` and `apiVersions` (the library takes neither); a step setting them fails
-//! naming the field.
+//! Helm's own rendering runs through Helm's library (see [`super::helm_library`]), on a
+//! mirror of the chart: the workspace is read through checks and only `outPath` is
+//! written. `buildDependencies` first builds the mirror's `charts/` from `Chart.lock`
+//! (`helm dependency build`); `kubeVersion` and `apiVersions` set the render's
+//! `.Capabilities`. Values files are read through the workspace and merged in order, then
+//! `setValues` apply; rendered files are written through the workspace.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::StepContext;
+use super::helm_library::Mirror;
 use super::parse::merge;
 use super::parse_errors;
-use crate::engine::workspace::{EntryKind, Field};
-
-/// Reads the request (a JSON file named by the first argument), renders, prints JSON.
-const RENDER_SCRIPT: &str = r#"
-import json, sys
-try:
-    from helm_python import Chart
-except ImportError as error:
-    sys.stderr.write("helm-python-sdk is not installed for this python3 (pip install helm-python-sdk): %s\n" % error)
-    sys.exit(3)
-request = json.load(open(sys.argv[1]))
-try:
-    with Chart.load(request["chart"]) as chart:
-        rendered = chart.render(request["values"], name=request["name"], namespace=request["namespace"], is_install=True)
-        crds = {}
-        if request["includeCRDs"]:
-            crds = {c["filename"]: c["data"] for c in chart.crds}
-        json.dump({"chart": chart.name, "manifests": rendered, "crds": crds}, sys.stdout)
-except Exception as error:
-    sys.stderr.write("%s\n" % error)
-    sys.exit(2)
-"#;
+use crate::engine::workspace::Field;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +90,15 @@ fn set_value(values: &mut Value, set: &SetValue, field: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// Whether `text` reads as a version Helm takes for `.Capabilities.KubeVersion`: an
+/// optional `v`, one to three numbers, then an optional `-pre` or `+build`.
+fn is_kube_version(text: &str) -> bool {
+    let text = text.strip_prefix('v').unwrap_or(text);
+    let core = text.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    (1..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// Whether a rendered document is a hook (`helm.sh/hook`), and a test hook.
 fn hook_kind(document: &str) -> (bool, bool) {
     let parsed: Value = serde_saphyr::from_str(document).unwrap_or(Value::Null);
@@ -123,54 +106,13 @@ fn hook_kind(document: &str) -> (bool, bool) {
     (!hook.is_empty(), hook.split(',').any(|h| h.trim() == "test" || h.trim() == "test-success"))
 }
 
-fn render(ctx: &StepContext<'_>, request: &Value) -> Result<Value, String> {
-    let scratch = tempfile::tempdir().map_err(|e| format!("creating a scratch directory: {e}"))?;
-    let request_file = scratch.path().join("request.json");
-    std::fs::write(&request_file, request.to_string()).map_err(|e| format!("writing the render request: {e}"))?;
-    let mut command = Command::new("python3");
-    command
-        .arg("-c")
-        .arg(RENDER_SCRIPT)
-        .arg(&request_file)
-        .current_dir(scratch.path())
-        .env_clear()
-        .env("HOME", scratch.path())
-        .stdin(Stdio::null());
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    let output = super::child_process::output(&mut command, &ctx.remotes.cancel)
-        .map_err(|e| format!("running python3 for Helm: {e}"))?;
-    if !output.status.success() {
-        let message = String::from_utf8_lossy(&output.stderr);
-        let message = lading_domain::excerpt::shortened(message.trim(), 2000);
-        return Err(format!("rendering the chart failed: {}", ctx.workspace.relativize(&message)));
-    }
-    serde_json::from_slice(&output.stdout).map_err(|e| format!("reading Helm's rendered manifests: {e}"))
-}
-
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    if config.build_dependencies {
-        return Err("config.buildDependencies: building dependencies is not supported; vendor them in charts/".into());
-    }
-    if config.kube_version.is_some() {
-        return Err("config.kubeVersion: not supported by this version of Lading".into());
-    }
-    if !config.api_versions.is_empty() {
-        return Err("config.apiVersions: not supported by this version of Lading".into());
-    }
     let layout = config.out_layout.as_deref().unwrap_or("helm");
     if !matches!(layout, "helm" | "flat") {
         return Err(format!("config.outLayout: {layout:?} must be helm or flat"));
     }
-    let at = Field::new("config.path", &config.path);
-    let chart = ctx.workspace.canonical(at, Path::new(&config.path))?;
-    if ctx.workspace.kind(at, &chart.join("Chart.yaml"))? != Some(EntryKind::File) {
-        return Err(format!("config.path: {:?} holds no Chart.yaml", config.path));
-    }
-    // Refuses a chart holding a symlink that leads outside (Helm follows symlinks).
-    ctx.workspace.check_tree(at, &chart)?;
-    let chart_host = ctx.workspace.host_path(at, &chart)?;
+    let mirror =
+        Mirror::new(ctx, Field::new("config.path", &config.path), Path::new(&config.path), config.build_dependencies)?;
     let mut values = Value::Object(Map::new());
     for (i, file) in config.values_files.iter().enumerate() {
         let field = format!("config.valuesFiles[{i}]");
@@ -192,14 +134,21 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         set_value(&mut values, set, &format!("config.setValues[{i}]"))?;
     }
     let release = config.release_name.clone().unwrap_or_else(|| "release-name".to_owned());
+    if let Some(version) = &config.kube_version
+        && !is_kube_version(version)
+    {
+        return Err(format!("config.kubeVersion: {version:?} is not a version (1.29.3, v1.29)"));
+    }
     let request = json!({
-        "chart": chart_host,
         "values": values,
         "name": release,
         "namespace": config.namespace.clone().unwrap_or_else(|| "default".to_owned()),
         "includeCRDs": config.include_crds,
+        "kubeVersion": config.kube_version,
+        "apiVersions": config.api_versions,
     });
-    let answer = render(ctx, &request)?;
+    let build = config.build_dependencies.then_some("build");
+    let answer = mirror.run(ctx, "config.path", build, Some(request))?;
     let chart_name = answer["chart"].as_str().unwrap_or_default().to_owned();
     let mut documents: Vec<(String, String)> = Vec::new();
     if let Some(crds) = answer["crds"].as_object() {
@@ -262,6 +211,16 @@ mod tests {
         set_value(&mut values, &set("port", "8080", true), "s").unwrap();
         assert_eq!(values, json!({"image": {"repository": "nginx", "tag": "1.2.3"}, "replicas": 3, "port": "8080"}));
         assert!(set_value(&mut values, &set("a..b", "1", false), "s").is_err());
+    }
+
+    #[test]
+    fn given_kube_versions_when_checked_then_helms_forms_pass() {
+        for good in ["1.29.3", "v1.29", "1", "v1.30.0-rc.1", "1.29.3+k3s1"] {
+            assert!(is_kube_version(good), "{good}");
+        }
+        for bad in ["", "v", "not-a-version", "1..2", "1.2.3.4", "1.x"] {
+            assert!(!is_kube_version(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod git_push;
 mod git_tag;
 mod github_push;
 mod helm;
+pub mod helm_library;
 mod helm_template;
 mod http;
 mod http_download;

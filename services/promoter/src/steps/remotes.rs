@@ -61,6 +61,8 @@ pub struct RemoteBudgets {
     pub unpack: crate::engine::workspace::archive::UnpackBudget,
     /// What `oci-download` and `oci-push` may move.
     pub oci: super::oci::OciBudget,
+    /// What one run of Helm's library (`helm-update-chart`, `helm-template`) may cost.
+    pub helm: super::helm_library::HelmBudget,
 }
 
 /// What an `http` step's call may cost.
@@ -102,6 +104,7 @@ impl Default for RemoteBudgets {
             pull_request_poll: None,
             unpack: Default::default(),
             oci: Default::default(),
+            helm: Default::default(),
         }
     }
 }

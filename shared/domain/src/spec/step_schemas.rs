@@ -201,10 +201,15 @@ const KUSTOMIZE_SET_IMAGE: &[FieldShape] = &[req("path", Shape::Str), req("image
 const KUSTOMIZE_BUILD: &[FieldShape] =
     &[req("path", Shape::Str), req("outPath", Shape::Str), opt("outputFormat", Shape::OneOf(&["kargo", "kustomize"]))];
 
-const CHART_UPDATE: Shape =
-    Shape::Object(&[req("repository", Shape::Str), req("name", Shape::Str), opt("version", Shape::Str)]);
+const CHART_UPDATE: Shape = Shape::Object(&[
+    req("repository", Shape::Str),
+    req("name", Shape::Str),
+    opt("alias", Shape::Str),
+    opt("version", Shape::Str),
+]);
 
-const HELM_UPDATE_CHART: &[FieldShape] = &[req("path", Shape::Str), req("charts", Shape::List(&CHART_UPDATE))];
+// Without `charts`, Helm resolves the SemVer ranges `Chart.yaml` declares.
+const HELM_UPDATE_CHART: &[FieldShape] = &[req("path", Shape::Str), opt("charts", Shape::List(&CHART_UPDATE))];
 
 const HTTP: &[FieldShape] = &[
     req("url", Shape::Str),

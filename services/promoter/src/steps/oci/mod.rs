@@ -91,7 +91,7 @@ impl ArtifactRef {
 }
 
 /// Whether `registry` is on loopback, where registries speak plain HTTP.
-fn is_loopback(registry: &str) -> bool {
+pub fn is_loopback(registry: &str) -> bool {
     let host = match registry.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => registry,
