@@ -76,6 +76,8 @@ impl<'a> EngineRun<'a> {
             mirrors: self.mirrors,
             effects: &Unguarded,
             secrets: self.secrets.as_ref(),
+            parks: false,
+            resume: None,
         };
         run_promotion_observed(&input, workspace, observer)
     }

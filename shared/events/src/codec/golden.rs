@@ -292,6 +292,19 @@ pub(crate) fn samples() -> Vec<Event> {
             actor: "promotion/test.01jg00000000000000000000.1edc32a".into(),
             set_at_ms: T,
         }),
+        Event::PromotionWaiting(PromotionWaitingV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            promotion: "test.01jg00000000000000000000.1edc32a".into(),
+            freight_id: FREIGHT.into(),
+            index: 5,
+            alias: "wait".into(),
+            uses: "git-wait-for-pr".into(),
+            state: r#"{"commit":"abc","outputs":{"open":{"pr":{"id":7}}}}"#.into(),
+            message: "pull request https://github.com/example/app/pull/7".into(),
+            waiting_since_ms: T,
+            poll_interval_ms: 30_000,
+        }),
     ]
 }
 
@@ -299,7 +312,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 28] = [
+const GOLDEN: [(&str, &str); 29] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
