@@ -507,8 +507,9 @@ async fn last_promotion(sandbox: &Sandbox, stage: &str) -> Value {
 }
 
 /// Waits until prod's promotion waits on pull request #1: `Running`, its
-/// `git-wait-for-pr` step `Running` with the link, and `currentStep` at that step.
-async fn waiting_on_the_pull_request(sandbox: &Sandbox) -> Value {
+/// `git-wait-for-pr` step (step `index`) `Running` with the link, and `currentStep` at
+/// that step.
+async fn waiting_on_the_pull_request(sandbox: &Sandbox, index: u32) -> Value {
     wait::until("prod's promotion to wait on its pull request", TIMEOUT, || async {
         let last = last_promotion(sandbox, "prod").await;
         let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
@@ -517,7 +518,7 @@ async fn waiting_on_the_pull_request(sandbox: &Sandbox) -> Value {
                 && s["status"] == "Running"
                 && s["message"].as_str().is_some_and(|m| m.starts_with("pull request http") && m.ends_with("/pull/1"))
         });
-        if last["status"]["phase"] == "Running" && waiting && last["status"]["currentStep"] == json!(5) {
+        if last["status"]["phase"] == "Running" && waiting && last["status"]["currentStep"] == json!(index) {
             Ok(last)
         } else {
             Err(last.to_string())
@@ -549,7 +550,7 @@ async fn a_promotion_waiting_on_its_pull_request_leaves_the_promoter_free_for_ot
     let (_dir, hosting, _gitops, url, app, app_commit, sandbox) = services().await;
     let _promoter = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 1);
     sandbox.apply(&pipeline(&app.url(), &url)).await;
-    waiting_on_the_pull_request(&sandbox).await;
+    waiting_on_the_pull_request(&sandbox, 5).await;
     // when another stage needs a promotion,
     let uat = format!(
         "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {{name: uat, namespace: demo}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config:\n          repoURL: {url}\n          checkout:\n          - branch: stage/uat\n            path: ./out\n"
@@ -580,7 +581,7 @@ async fn a_promotion_waiting_on_its_pull_request_survives_a_killed_promoter_and_
     let (_dir, hosting, gitops, url, app, _app_commit, sandbox) = services().await;
     let first = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 4);
     sandbox.apply(&pipeline(&app.url(), &url)).await;
-    waiting_on_the_pull_request(&sandbox).await;
+    waiting_on_the_pull_request(&sandbox, 5).await;
     let branch = hosting.pulls()[0].head.clone();
     let pushed = gitops.log(&branch)[0].id.clone();
     // when its promoter is killed and another one (another replica, another work
@@ -608,11 +609,20 @@ async fn a_promotion_waiting_on_its_pull_request_survives_a_killed_promoter_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_promotion_waiting_on_its_pull_request_is_aborted_at_once() {
-    // Given prod waiting on its pull request, its workspace kept by its promoter,
-    let (_dir, hosting, _gitops, url, app, _app_commit, sandbox) = services().await;
+    // Given prod waiting on a pull request it opened from a branch made elsewhere (a
+    // promotion that pushed first passed its point of no return and cannot be aborted),
+    // its workspace kept by its promoter,
+    let (_dir, hosting, gitops, url, app, _app_commit, sandbox) = services().await;
+    gitops.commit("app.yaml", "image: nginx:3.0\n", "made elsewhere");
+    gitops.branch("feature");
     let promoter = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 4);
-    sandbox.apply(&pipeline(&app.url(), &url)).await;
-    let running = waiting_on_the_pull_request(&sandbox).await;
+    let manifests = pipeline(&app.url(), &url);
+    let (head, _) = manifests.split_once("      steps:\n").unwrap();
+    let steps = format!(
+        "      steps:\n      - uses: git-open-pr\n        as: open-pr\n        config:\n          repoURL: {url}\n          sourceBranch: feature\n          targetBranch: stage/prod\n      - uses: git-wait-for-pr\n        as: wait-for-pr\n        config:\n          repoURL: {url}\n          prNumber: ${{{{ outputs['open-pr'].pr.id }}}}\n"
+    );
+    sandbox.apply(&format!("{head}{steps}")).await;
+    let running = waiting_on_the_pull_request(&sandbox, 1).await;
     let name = running["name"].as_str().unwrap().to_owned();
     let kept = promoter.work_dir.join("promotions").join(&name);
     assert!(kept.join("waiting-since").is_file(), "the workspace is kept while it waits");

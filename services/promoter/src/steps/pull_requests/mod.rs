@@ -9,12 +9,14 @@
 //!
 //! `git-open-pr` first looks for an open pull request from the same source branch to the
 //! same target and takes it: a promotion run again after a restart does not open a
-//! second one. `git-wait-for-pr` polls every `pollInterval` (at least 1s; default 30s,
+//! second one. `git-wait-for-pr` looks every `pollInterval` (at least 1s; default 30s,
 //! or `LADING_PULL_REQUEST_POLL_INTERVAL`)
 //! until the pull request is merged (output `commit`, the merge commit) or closed (the
-//! step fails), for at most `LADING_PULL_REQUEST_WAIT`; it stops at once when the
-//! promotion is aborted. `git-merge-pr` merges, and with `wait` polls the same way while
-//! the provider says the pull request cannot be merged yet.
+//! step fails), for at most `LADING_PULL_REQUEST_WAIT` from when the wait began.
+//! `git-merge-pr` merges, and with `wait` looks the same way while the provider says the
+//! pull request cannot be merged yet. In the promoter a look that finds no answer parks
+//! the run ([`crate::engine::WaitSlot`]), which is resumed at the step later; elsewhere
+//! the step polls in place and stops at once when the promotion is cancelled.
 
 mod api;
 mod github;
