@@ -550,7 +550,13 @@ async fn a_promotion_waiting_on_its_pull_request_leaves_the_promoter_free_for_ot
     let (_dir, hosting, _gitops, url, app, app_commit, sandbox) = services().await;
     let _promoter = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 1);
     sandbox.apply(&pipeline(&app.url(), &url)).await;
-    waiting_on_the_pull_request(&sandbox, 5).await;
+    wait::until("prod's pull request to be open", TIMEOUT, || async {
+        let last = last_promotion(&sandbox, "prod").await;
+        let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
+        let opened = steps.iter().any(|s| s["alias"] == "open-pr" && s["status"] == "Succeeded");
+        if opened { Ok(()) } else { Err(last.to_string()) }
+    })
+    .await;
     // when another stage needs a promotion,
     let uat = format!(
         "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {{name: uat, namespace: demo}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config:\n          repoURL: {url}\n          checkout:\n          - branch: stage/uat\n            path: ./out\n"
@@ -562,8 +568,8 @@ async fn a_promotion_waiting_on_its_pull_request_leaves_the_promoter_free_for_ot
         if last["status"]["phase"] == "Succeeded" { Ok(()) } else { Err(last.to_string()) }
     })
     .await;
-    let prod = last_promotion(&sandbox, "prod").await;
-    assert_eq!(prod["status"]["phase"], "Running", "{prod}");
+    let prod = waiting_on_the_pull_request(&sandbox, 5).await;
+    assert!(hosting.pulls()[0].open, "{prod}");
     // And prod ends once its pull request is merged.
     let merged = hosting.merge_through_api("example", "repo", 1).await;
     let last = wait::until("prod's promotion to succeed", TIMEOUT, || async {
