@@ -502,7 +502,8 @@ impl Drop for PromoterProcess {
 /// A stage's `lastPromotion`.
 async fn last_promotion(sandbox: &Sandbox, stage: &str) -> Value {
     let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
-    let found = stages["items"].as_array().and_then(|items| items.iter().find(|s| s["metadata"]["name"] == stage).cloned());
+    let found =
+        stages["items"].as_array().and_then(|items| items.iter().find(|s| s["metadata"]["name"] == stage).cloned());
     found.map(|s| s["status"]["lastPromotion"].clone()).unwrap_or_default()
 }
 

@@ -155,7 +155,10 @@ pub async fn execute(
         .join(&context.config.service.replica);
     let base = work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let Some(promotion_dir) = super::resume::PromotionDir::new(&base, &created.promotion) else {
-        return Finished::Outcome(errored(format!("promotion name {:?} cannot name a workspace", created.promotion)), None);
+        return Finished::Outcome(
+            errored(format!("promotion name {:?} cannot name a workspace", created.promotion)),
+            None,
+        );
     };
     let resume = match super::resume::plan(&promotion_dir, waited, &steps) {
         Ok(resume) => resume,
@@ -281,7 +284,12 @@ pub async fn execute(
         }
         Err(PromotionError::Step(failure)) => Finished::Outcome(failed(failure.to_string()), None),
         Err(PromotionError::Waiting(waiting)) => {
-            tracing::info!(promotion = created.promotion, step = waiting.index, waiting = waiting.parked.message, "promotion waiting");
+            tracing::info!(
+                promotion = created.promotion,
+                step = waiting.index,
+                waiting = waiting.parked.message,
+                "promotion waiting"
+            );
             Finished::Waiting(waiting)
         }
     }

@@ -202,8 +202,9 @@ async fn run_turn(
                 return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
             }
             // Recorded once per wait; a look that finds it still waiting records nothing.
-            let same_wait =
-                waited.as_ref().is_some_and(|w| w.index as usize == waiting.index && w.waiting_since_ms == waiting.parked.since_ms);
+            let same_wait = waited
+                .as_ref()
+                .is_some_and(|w| w.index as usize == waiting.index && w.waiting_since_ms == waiting.parked.since_ms);
             if !same_wait {
                 let event = Event::PromotionWaiting(PromotionWaitingV1 {
                     project: created.project.clone(),
