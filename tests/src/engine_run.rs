@@ -80,6 +80,8 @@ impl<'a> EngineRun<'a> {
             mirrors: self.mirrors,
             effects: self.effects,
             secrets: self.secrets.as_ref(),
+            parks: false,
+            resume: None,
         };
         run_promotion_observed(&input, workspace, observer)
     }

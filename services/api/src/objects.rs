@@ -56,10 +56,17 @@ fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Val
     if let Some(t) = p.finished_at {
         status["finishedAt"] = json!(timestamp(t));
     }
-    if !p.steps.is_empty() {
-        let steps: Vec<Value> = p
+    // A promotion waiting on a step (a pull request) shows that step `Running` with what
+    // it waits for, and the step it resumes at as Kargo's `currentStep`.
+    let waiting = p.waiting.as_ref().filter(|_| !p.phase.is_terminal());
+    if let Some(wait) = waiting {
+        status["currentStep"] = json!(wait.index);
+    }
+    if !p.steps.is_empty() || waiting.is_some() {
+        let mut steps: Vec<Value> = p
             .steps
             .iter()
+            .filter(|step| waiting.is_none_or(|w| step.index < w.index))
             .map(|step| {
                 let mut entry = json!({
                     "alias": step.alias,
@@ -74,6 +81,15 @@ fn promotion_summary(project: Option<&ProjectModel>, p: &PromotionRecord) -> Val
                 entry
             })
             .collect();
+        if let Some(wait) = waiting {
+            steps.push(json!({
+                "alias": wait.alias,
+                "uses": wait.uses,
+                "status": "Running",
+                "startedAt": time_ms(wait.waiting_since_ms),
+                "message": wait.message,
+            }));
+        }
         status["stepExecutionMetadata"] = json!(steps);
     }
     if !p.pushes.is_empty() {

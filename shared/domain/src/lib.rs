@@ -62,6 +62,7 @@ pub mod names;
 pub mod paging;
 pub mod promotion_functions;
 pub mod promotion_queue;
+pub mod promotion_wait;
 pub mod redact;
 pub mod rendered_files;
 pub mod secrets;

@@ -12,7 +12,7 @@ use lading_domain::stage_health::{Health, HealthCheck, StageHealth};
 use lading_domain::verification::Phase;
 use lading_domain::{Freight, FreightId, FreightOrigin};
 use lading_events::catalog::{
-    Event, HealthStatusV1, PromotionPushedV1, PromotionTrigger, StageHealthChangedV1, StepStatusV2,
+    Event, HealthStatusV1, PromotionPushedV1, PromotionTrigger, PromotionWaitingV1, StageHealthChangedV1, StepStatusV2,
     VerificationPhaseV1, WarehouseArtifactsDiscoveredV1,
 };
 use lading_events::time_from_ms;
@@ -58,6 +58,10 @@ pub struct PromotionRecord {
     /// What its `git-push` steps pushed, in step order.
     #[serde(default)]
     pub pushes: Vec<PromotionPushedV1>,
+    /// The wait its run stopped at, while that step has not reported since: where the
+    /// promotion resumes and with what.
+    #[serde(default)]
+    pub waiting: Option<PromotionWaitingV1>,
 }
 
 /// One measurement of a verification's metric.
@@ -337,6 +341,7 @@ impl ReadModel {
                         created_by: e.actor.clone(),
                         aborted_by: String::new(),
                         pushes: Vec::new(),
+                        waiting: None,
                     });
                 }
             }
@@ -419,7 +424,24 @@ impl ReadModel {
                 };
                 project.stages.entry(e.stage.clone()).or_default().record_step(&e.promotion, step);
             }
+            Event::PromotionWaiting(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
+                    && !record.phase.is_terminal()
+                {
+                    record.phase = PromotionPhase::Running;
+                    record.started_at.get_or_insert(time_from_ms(e.waiting_since_ms));
+                    record.waiting = Some(e.clone());
+                }
+            }
             Event::PromotionStepFinishedV2(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                // The step that waited reported: the wait is over.
+                if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
+                    && record.waiting.as_ref().is_some_and(|w| w.index <= e.index)
+                {
+                    record.waiting = None;
+                }
                 let step = StepRecord {
                     index: e.index,
                     alias: e.alias.clone(),

@@ -426,6 +426,7 @@ mod tests {
             created_by: String::new(),
             aborted_by: String::new(),
             pushes: Vec::new(),
+            waiting: None,
         });
         model.stages.insert("test".to_owned(), stage);
         model.freight.insert(record.id.clone(), record);

@@ -41,6 +41,76 @@ pub struct PromotionInput<'a> {
     pub effects: &'a dyn EffectGuard,
     /// The secrets `secret(name)` reads; what it revealed is cut out of every message.
     pub secrets: Option<&'a lading_domain::secrets::SecretAccess>,
+    /// Whether a step that waits (a pull request) parks the run
+    /// ([`PromotionError::Waiting`]) instead of polling in it.
+    pub parks: bool,
+    /// Where a promotion that waited resumes, and with what.
+    pub resume: Option<&'a ResumeFrom>,
+}
+
+/// A promotion resumed at the step it waited at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeFrom {
+    /// The step that waited.
+    pub index: usize,
+    /// [`Waiting::state`] as recorded.
+    pub state: String,
+    /// When that step began waiting.
+    pub since_ms: i64,
+}
+
+/// Where a step that waits parks the run; see [`StepContext::wait`].
+#[derive(Debug, Default)]
+pub struct WaitSlot {
+    /// When the step began waiting, for a run resumed at it.
+    pub since_ms: Option<i64>,
+    parked: std::sync::Mutex<Option<Parked>>,
+}
+
+/// What a parked step waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parked {
+    /// `pull request <url>`.
+    pub message: String,
+    pub since_ms: i64,
+    pub interval: Duration,
+}
+
+impl WaitSlot {
+    /// Parks the run: the step then returns an error, which the run does not take as a
+    /// failure.
+    pub fn park(&self, parked: Parked) {
+        *self.parked.lock().unwrap_or_else(|p| p.into_inner()) = Some(parked);
+    }
+
+    fn take(&self) -> Option<Parked> {
+        self.parked.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn is_parked(&self) -> bool {
+        self.parked.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+}
+
+/// A run that stopped at a waiting step: everything to resume it there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub index: usize,
+    pub alias: String,
+    pub uses: String,
+    pub parked: Parked,
+    /// The run's state so far ([`CarriedState`] as JSON).
+    pub state: String,
+}
+
+/// What a run carries to the steps after a wait (Kargo's `state`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CarriedState {
+    outputs: Map<String, Value>,
+    statuses: BTreeMap<String, String>,
+    failure: Option<StepFailure>,
+    commit: String,
+    health_checks: Vec<lading_domain::stage_health::HealthCheck>,
 }
 
 /// A finished promotion.
@@ -55,7 +125,7 @@ pub struct PromotionOutcome {
 }
 
 /// Why a promotion failed: which step, and what it said.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("step {index} ({uses}): {message}")]
 pub struct StepFailure {
     pub index: usize,
@@ -241,6 +311,9 @@ pub enum PromotionError {
     Step(#[from] StepFailure),
     #[error("stopped at step {index}: {stop}")]
     Stopped { index: usize, stop: Stop },
+    /// A step waits on something outside: the run stopped there, to be resumed.
+    #[error("waiting at step {}: {}", .0.index, .0.parked.message)]
+    Waiting(Box<Waiting>),
 }
 
 /// Runs every step without an observer.
@@ -339,6 +412,7 @@ impl Run<'_> {
             };
             match result {
                 Ok(outputs) => return Ok(outputs),
+                Err(error) if step_ctx.wait.is_some_and(WaitSlot::is_parked) => return Err(error),
                 Err(error) => {
                     errors += 1;
                     let timed_out = timeout.is_some_and(|t| started.elapsed() >= t);
@@ -478,6 +552,24 @@ pub fn run_promotion_observed(
         uses: "workspace".to_owned(),
         message: e.to_string(),
     })?;
+    let mut commit = String::new();
+    let mut health_checks = Vec::new();
+    let resume_at = match input.resume {
+        Some(resume) => {
+            let carried: CarriedState = serde_json::from_str(&resume.state).map_err(|e| StepFailure {
+                index: resume.index,
+                uses: "resume".to_owned(),
+                message: format!("the state recorded when the promotion waited cannot be read: {e}"),
+            })?;
+            run.outputs = carried.outputs;
+            run.statuses = carried.statuses;
+            run.failure = carried.failure;
+            commit = carried.commit;
+            health_checks = carried.health_checks;
+            resume.index
+        }
+        None => 0,
+    };
     let step_ctx = StepContext {
         workspace: &workspace,
         project: input.project,
@@ -489,16 +581,18 @@ pub fn run_promotion_observed(
         mirrors: input.mirrors,
         effects: input.effects,
         timeout: None,
+        wait: None,
     };
-    let mut commit = String::new();
-    let mut health_checks = Vec::new();
-    for (index, step) in input.steps.iter().enumerate() {
+    for (index, step) in input.steps.iter().enumerate().skip(resume_at) {
         observer.before_step(index).map_err(|stop| PromotionError::Stopped { index, stop })?;
+        let resumed = input.resume.filter(|r| r.index == index);
+        let slot = WaitSlot { since_ms: resumed.map(|r| r.since_ms), ..WaitSlot::default() };
+        let step_ctx = StepContext { wait: input.parks.then_some(&slot), ..step_ctx };
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
         let condition = step.condition.as_deref().unwrap_or("success()");
         let task = run.task_view(step);
         let runs = evaluate_condition(condition, &run.scope(&run.vars, &task), &budget());
-        let started_at_ms = lading_events::now_ms();
+        let started_at_ms = resumed.map_or_else(lading_events::now_ms, |r| r.since_ms);
         let result = match runs {
             Ok(false) => {
                 run.statuses.insert(alias.clone(), StepOutcome::Skipped.as_str().to_owned());
@@ -516,7 +610,32 @@ pub fn run_promotion_observed(
             }
             Ok(true) => {
                 tracing::info!(step = index, uses = step.uses, "running step");
-                run.attempt(step, &step_ctx, observer)
+                let result = run.attempt(step, &step_ctx, observer);
+                match slot.take() {
+                    Some(parked) => {
+                        let state = CarriedState {
+                            outputs: run.outputs.clone(),
+                            statuses: run.statuses.clone(),
+                            failure: run.failure.clone(),
+                            commit: commit.clone(),
+                            health_checks: health_checks.clone(),
+                        };
+                        let state = serde_json::to_string(&state).unwrap_or_default();
+                        // A state holding a secret an expression revealed is not
+                        // recorded: the step waits in this run instead.
+                        if run.scrub(&state) == state {
+                            return Err(PromotionError::Waiting(Box::new(Waiting {
+                                index,
+                                alias,
+                                uses: step.uses.clone(),
+                                parked: Parked { message: run.scrub(&parked.message), ..parked },
+                                state,
+                            })));
+                        }
+                        run.attempt(step, &StepContext { wait: None, ..step_ctx }, observer)
+                    }
+                    None => result,
+                }
             }
             Err(error) => Err(error),
         };

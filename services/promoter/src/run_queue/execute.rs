@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::guard::{self, RunObserver, TurnGuard};
 use crate::Context;
 use crate::engine::{
-    PromotionError, PromotionInput, StepFailure, StepOutcome, StepReport, Stop, run_promotion_observed,
+    PromotionError, PromotionInput, StepFailure, StepOutcome, StepReport, Stop, Waiting, run_promotion_observed,
 };
 
 /// How a run ended.
@@ -26,6 +26,9 @@ pub enum Finished {
     Outcome(Event, Option<Box<Event>>),
     /// It stopped early, recording nothing.
     Stopped(Stop),
+    /// A step waits (a pull request still open): the run stopped there, its workspace
+    /// kept, to be resumed.
+    Waiting(Box<Waiting>),
 }
 
 fn outcome_label(outcome: StepOutcome) -> &'static str {
@@ -75,8 +78,15 @@ fn pushed_event(created: &PromotionCreatedV2, report: &StepReport) -> Option<Eve
     }))
 }
 
-/// Runs the promotion's steps and returns how it ended.
-pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &TraceContext, fence: Fence) -> Finished {
+/// Runs the promotion's steps (from the step it waited at, when `waited`) and returns
+/// how it ended.
+pub async fn execute(
+    context: &Context,
+    created: &PromotionCreatedV2,
+    trace: &TraceContext,
+    fence: Fence,
+    waited: Option<&lading_events::catalog::PromotionWaitingV1>,
+) -> Finished {
     let failed = |reason: String| {
         tracing::warn!(promotion = created.promotion, reason, "promotion failed");
         Event::PromotionFailed(PromotionFailedV1 {
@@ -143,6 +153,17 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
         .unwrap_or_else(std::env::temp_dir)
         .join("lading-git-mirrors")
         .join(&context.config.service.replica);
+    let base = work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let Some(promotion_dir) = super::resume::PromotionDir::new(&base, &created.promotion) else {
+        return Finished::Outcome(
+            errored(format!("promotion name {:?} cannot name a workspace", created.promotion)),
+            None,
+        );
+    };
+    let resume = match super::resume::plan(&promotion_dir, waited, &steps) {
+        Ok(resume) => resume,
+        Err(error) => return Finished::Outcome(errored(format!("creating the workspace: {error}")), None),
+    };
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
     let started = std::time::Instant::now();
@@ -190,17 +211,7 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
             failpoint,
             trace: trace_copy,
         };
-        let workspace = match &work_dir {
-            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| tempfile::tempdir_in(dir)),
-            None => tempfile::tempdir(),
-        }
-        .map_err(|e| {
-            PromotionError::Step(StepFailure {
-                index: 0,
-                uses: String::new(),
-                message: format!("creating the workspace: {e}"),
-            })
-        })?;
+        let workspace = promotion_dir.workspace();
         let stage_vars = stage.vars();
         let input = PromotionInput {
             project: &created_owned.project,
@@ -215,10 +226,19 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
             mirrors: Some(&mirrors),
             effects: &*guard,
             secrets: Some(&secrets),
+            parks: true,
+            resume: resume.as_ref(),
         };
-        let result = run_promotion_observed(&input, workspace.path(), &mut observer);
-        // The next promotion of the same branches starts from these working trees.
-        crate::steps::keep_working_trees(workspace.path(), &mirrors);
+        let result = run_promotion_observed(&input, &workspace, &mut observer);
+        match &result {
+            // Kept for the run that resumes it here.
+            Err(PromotionError::Waiting(waiting)) => promotion_dir.keep_for(waiting.parked.since_ms),
+            _ => {
+                // The next promotion of the same branches starts from these working trees.
+                crate::steps::keep_working_trees(&workspace, &mirrors);
+                promotion_dir.remove();
+            }
+        }
         result
     })
     .await
@@ -263,5 +283,14 @@ pub async fn execute(context: &Context, created: &PromotionCreatedV2, trace: &Tr
             Finished::Stopped(stop)
         }
         Err(PromotionError::Step(failure)) => Finished::Outcome(failed(failure.to_string()), None),
+        Err(PromotionError::Waiting(waiting)) => {
+            tracing::info!(
+                promotion = created.promotion,
+                step = waiting.index,
+                waiting = waiting.parked.message,
+                "promotion waiting"
+            );
+            Finished::Waiting(waiting)
+        }
     }
 }

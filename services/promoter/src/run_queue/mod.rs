@@ -23,6 +23,9 @@
 
 mod execute;
 mod guard;
+mod resume;
+
+pub use resume::{MARKER_FILE, PROMOTIONS_DIR};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +34,7 @@ use lading_bus::claims::Claim;
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_domain::promotion_queue::Turn;
-use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionStartedV1};
+use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionStartedV1, PromotionWaitingV1};
 use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_runtime::Shutdown;
 
@@ -94,7 +97,14 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     }
     record_queue_depth(context, created, None);
     match turn_of(context, created) {
-        Turn::Finished => return Ok(Outcome::Done),
+        Turn::Finished => {
+            // It may have waited here and finished elsewhere (or been aborted).
+            let base = context.config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+            if let Some(dir) = resume::PromotionDir::new(&base, &created.promotion) {
+                dir.remove();
+            }
+            return Ok(Outcome::Done);
+        }
         Turn::Waiting => return Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
         Turn::Unknown => {
             return Err(HandlerError::Permanent(format!(
@@ -174,15 +184,47 @@ async fn run_turn(
         return Ok(Outcome::Done);
     }
     let running = Instant::now();
-    let started = Event::PromotionStarted(PromotionStartedV1 {
-        project: created.project.clone(),
-        stage: created.stage.clone(),
-        promotion: created.promotion.clone(),
-        freight_id: created.freight_id.clone(),
-        started_at_ms: now_ms(),
-    });
-    context.bus.publish_until_stored(&started, trace, &context.shutdown).await.map_err(transient)?;
-    match execute::execute(context, created, trace, fence.clone()).await {
+    // A promotion that waited started already.
+    let waited = resume::recorded(context, created);
+    if waited.is_none() {
+        let started = Event::PromotionStarted(PromotionStartedV1 {
+            project: created.project.clone(),
+            stage: created.stage.clone(),
+            promotion: created.promotion.clone(),
+            freight_id: created.freight_id.clone(),
+            started_at_ms: now_ms(),
+        });
+        context.bus.publish_until_stored(&started, trace, &context.shutdown).await.map_err(transient)?;
+    }
+    match execute::execute(context, created, trace, fence.clone(), waited.as_ref()).await {
+        execute::Finished::Waiting(waiting) => {
+            if fence.check().is_err() {
+                return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
+            }
+            // Recorded once per wait; a look that finds it still waiting records nothing.
+            let same_wait = waited
+                .as_ref()
+                .is_some_and(|w| w.index as usize == waiting.index && w.waiting_since_ms == waiting.parked.since_ms);
+            if !same_wait {
+                let event = Event::PromotionWaiting(PromotionWaitingV1 {
+                    project: created.project.clone(),
+                    stage: created.stage.clone(),
+                    promotion: created.promotion.clone(),
+                    freight_id: created.freight_id.clone(),
+                    index: waiting.index as u32,
+                    alias: waiting.alias,
+                    uses: waiting.uses,
+                    state: waiting.state,
+                    message: waiting.parked.message,
+                    waiting_since_ms: waiting.parked.since_ms,
+                    poll_interval_ms: u64::try_from(waiting.parked.interval.as_millis()).unwrap_or(u64::MAX),
+                });
+                context.bus.publish_until_stored(&event, trace, &context.shutdown).await.map_err(transient)?;
+            }
+            // The stage's lease is released and no worker is held meanwhile; the
+            // promotion stays the head of its stage's queue.
+            Ok(Outcome::RetryAfter(waiting.parked.interval))
+        }
         execute::Finished::Outcome(event, health) => {
             if fence.check().is_err() {
                 return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));

@@ -74,6 +74,9 @@ pub struct StepContext<'a> {
     pub effects: &'a dyn crate::engine::EffectGuard,
     /// The step's `retry.timeout`: how long a step that waits may wait (`None`: its default).
     pub timeout: Option<std::time::Duration>,
+    /// Where a step that waits on something outside (a pull request) parks the run
+    /// instead of polling in it; `None`: it polls in the run.
+    pub wait: Option<&'a crate::engine::WaitSlot>,
 }
 
 /// The trailer naming the promotion in every commit it makes; a retried promotion finds

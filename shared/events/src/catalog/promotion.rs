@@ -223,3 +223,31 @@ pub struct StageMetadataSetV1 {
     pub actor: String,
     pub set_at_ms: i64,
 }
+
+/// `dev.lading.promotion.waiting.v1`: a promotion's step is waiting on something outside
+/// (a pull request still open); the run stopped without holding a worker and resumes at
+/// step `index` with `state` when the promoter looks again, every `poll_interval_ms`
+/// (Kargo's `Running` step with its `currentStep` and `state`). Recorded once per wait:
+/// its identity is the step and the time the wait began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionWaitingV1 {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub freight_id: String,
+    /// The step that waits, where the promotion resumes.
+    pub index: u32,
+    /// The step's `as`, or `step-<index>`.
+    pub alias: String,
+    pub uses: String,
+    /// What the promotion carries to the steps still to run, as a JSON object: aliased
+    /// outputs, step statuses, the commit so far, health checks left.
+    pub state: String,
+    /// What it waits for: `pull request <url>`.
+    pub message: String,
+    /// When the step began waiting; the wait's limit counts from here.
+    pub waiting_since_ms: i64,
+    /// How often the promoter looks again.
+    pub poll_interval_ms: u64,
+}

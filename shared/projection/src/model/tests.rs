@@ -301,3 +301,62 @@ fn given_health_of_a_promotion_not_yet_succeeded_when_read_then_it_is_not_the_st
     assert!(stage.health.is_some(), "kept for when it succeeds");
     assert!(stage.current_health().is_none());
 }
+
+fn waiting(stage: &str, name: &str, freight: &str, index: u32) -> Event {
+    Event::PromotionWaiting(PromotionWaitingV1 {
+        project: "p".into(),
+        stage: stage.into(),
+        promotion: name.into(),
+        freight_id: freight.into(),
+        index,
+        alias: "wait".into(),
+        uses: "git-wait-for-pr".into(),
+        state: "{}".into(),
+        message: "pull request https://example.com/pull/1".into(),
+        waiting_since_ms: 5,
+        poll_interval_ms: 1000,
+    })
+}
+
+fn step_finished(stage: &str, name: &str, index: u32) -> Event {
+    Event::PromotionStepFinishedV2(PromotionStepFinishedV2 {
+        project: "p".into(),
+        stage: stage.into(),
+        promotion: name.into(),
+        index,
+        alias: "wait".into(),
+        uses: "git-wait-for-pr".into(),
+        status: StepStatusV2::Succeeded,
+        message: String::new(),
+        started_at_ms: 5,
+        finished_at_ms: 6,
+    })
+}
+
+#[test]
+fn a_waiting_promotion_runs_keeps_its_stages_turn_and_stops_waiting_when_its_step_reports() {
+    // Given p1 waiting at step 3 and p2 queued behind it,
+    let events = [created(A, "a-a"), created(B, "b-b"), queued("test", "p1", A), queued("test", "p2", B)];
+    let mut all = events.to_vec();
+    all.push(waiting("test", "p1", A, 3));
+    let model = replay(&all);
+    let stage = &model.project("p").unwrap().stages["test"];
+    // then p1 is Running with its wait, and the stage's turn stays with it;
+    let p1 = stage.promotion("p1").unwrap();
+    assert_eq!((p1.phase, p1.waiting.as_ref().map(|w| w.index)), (PromotionPhase::Running, Some(3)));
+    assert_eq!(stage.head_of_queue().unwrap().name, "p1");
+    assert_eq!(stage.turn_of("p2"), Turn::Waiting);
+    // when the waiting step reports, the wait is over.
+    all.push(step_finished("test", "p1", 3));
+    let model = replay(&all);
+    assert!(model.project("p").unwrap().stages["test"].promotion("p1").unwrap().waiting.is_none());
+}
+
+#[test]
+fn a_wait_recorded_after_the_promotion_ended_changes_nothing() {
+    // Given p1 succeeded, when a late wait of it is applied, then it stays Succeeded.
+    let model =
+        replay(&[created(A, "a-a"), queued("test", "p1", A), succeeded("test", "p1", A), waiting("test", "p1", A, 3)]);
+    let p1 = model.project("p").unwrap().stages["test"].promotion("p1").unwrap().clone();
+    assert_eq!((p1.phase, p1.waiting), (PromotionPhase::Succeeded, None));
+}

@@ -9,12 +9,14 @@
 //!
 //! `git-open-pr` first looks for an open pull request from the same source branch to the
 //! same target and takes it: a promotion run again after a restart does not open a
-//! second one. `git-wait-for-pr` polls every `pollInterval` (at least 1s; default 30s,
+//! second one. `git-wait-for-pr` looks every `pollInterval` (at least 1s; default 30s,
 //! or `LADING_PULL_REQUEST_POLL_INTERVAL`)
 //! until the pull request is merged (output `commit`, the merge commit) or closed (the
-//! step fails), for at most `LADING_PULL_REQUEST_WAIT`; it stops at once when the
-//! promotion is aborted. `git-merge-pr` merges, and with `wait` polls the same way while
-//! the provider says the pull request cannot be merged yet.
+//! step fails), for at most `LADING_PULL_REQUEST_WAIT` from when the wait began.
+//! `git-merge-pr` merges, and with `wait` looks the same way while the provider says the
+//! pull request cannot be merged yet. In the promoter a look that finds no answer parks
+//! the run ([`crate::engine::WaitSlot`]), which is resumed at the step later; elsewhere
+//! the step polls in place and stops at once when the promotion is cancelled.
 
 pub(crate) mod api;
 mod github;
@@ -294,22 +296,47 @@ fn poll_interval(ctx: &StepContext<'_>, text: Option<&str>, default: Duration) -
     }
 }
 
-/// Polls `check` every `interval` until it gives an answer, within the promoter's wait
-/// budget; stops when the promotion is cancelled.
+/// What one look at a pull request found.
+enum Look<T> {
+    Done(T),
+    /// Not yet: what it waits for (`pull request <url>`).
+    Waiting(String),
+}
+
+/// Looks with `check` until it gives an answer, within the promoter's wait budget
+/// counted from when the wait began. Where the run may park ([`StepContext::wait`]),
+/// one look that finds no answer parks it, to look again `interval` later in another
+/// run; otherwise it polls every `interval` here, and stops when the promotion is
+/// cancelled.
 fn poll<T>(
     ctx: &StepContext<'_>,
     interval: Duration,
     what: &str,
-    mut check: impl FnMut() -> Result<Option<T>, String>,
+    mut check: impl FnMut() -> Result<Look<T>, String>,
 ) -> Result<T, String> {
     let limit = ctx.remotes.budgets.pull_request_wait;
+    let too_long = || format!("{what}: still waiting after {:?} ({})", limit.value, limit.setting);
+    if let Some(slot) = ctx.wait {
+        let now = lading_events::now_ms();
+        let since = slot.since_ms.unwrap_or(now);
+        return match check()? {
+            Look::Done(answer) => Ok(answer),
+            Look::Waiting(_) if lading_domain::promotion_wait::wait_over(since, now, interval, limit.value) => {
+                Err(too_long())
+            }
+            Look::Waiting(message) => {
+                slot.park(crate::engine::Parked { message, since_ms: since, interval });
+                Err(format!("{what}: waiting"))
+            }
+        };
+    }
     let started = Instant::now();
     loop {
-        if let Some(answer) = check()? {
+        if let Look::Done(answer) = check()? {
             return Ok(answer);
         }
         if started.elapsed() + interval > limit.value {
-            return Err(format!("{what}: still waiting after {:?} ({})", limit.value, limit.setting));
+            return Err(too_long());
         }
         if !ctx.remotes.cancel.sleep(interval) {
             return Err(format!("{what}: the wait was cancelled: the promotion was stopped"));
@@ -348,7 +375,7 @@ pub fn wait_for_pr(ctx: &StepContext<'_>, config: WaitConfig) -> Result<Map<Stri
     let pr = poll(ctx, interval, &format!("pull request #{number}"), || {
         ctx.effects.before_effect(Effect::Call)?;
         let pr = target.get(number)?;
-        Ok((!pr.open).then_some(pr))
+        Ok(if pr.open { Look::Waiting(format!("pull request {}", pr.url)) } else { Look::Done(pr) })
     })?;
     if !pr.merged {
         return Err(format!("pull request #{number} ({}) was closed without being merged", pr.url));
@@ -385,10 +412,10 @@ pub fn merge_pr(ctx: &StepContext<'_>, config: MergeConfig) -> Result<Map<String
     let commit = poll(ctx, interval, &format!("merging pull request #{number}"), || {
         ctx.effects.before_effect(Effect::Call)?;
         match target.merge(number, config.merge_method.as_deref())? {
-            MergeAttempt::Merged(commit) => Ok(Some(commit)),
+            MergeAttempt::Merged(commit) => Ok(Look::Done(commit)),
             MergeAttempt::NotReady(reason) if config.wait => {
                 tracing::info!(pr = number, reason, "not mergeable yet; waiting");
-                Ok(None)
+                Ok(Look::Waiting(format!("pull request #{number}: {reason}")))
             }
             MergeAttempt::NotReady(reason) => Err(format!("pull request #{number} cannot be merged: {reason}")),
         }

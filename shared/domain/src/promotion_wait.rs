@@ -1,0 +1,117 @@
+//! A promotion that waits (a step waiting on a pull request): where it resumes and
+//! when its wait is over, as Kargo's `currentStep` and `state` decide.
+//!
+//! A waiting step ends its run without failing; the promoter records the step's index,
+//! the state so far and when the wait began, and looks again later. The run that looks
+//! again resumes at that step with that state, unless resuming could not be correct:
+//! the stage's steps changed under it, or a step still to run reads a workspace that
+//! this replica no longer holds (then, as Kargo does with a fresh work directory, it
+//! starts over from the first step; the steps that have effects recognise their own
+//! earlier work).
+
+use std::time::Duration;
+
+/// Steps that neither read nor write a promotion's workspace: a promotion whose
+/// remaining steps are all among these resumes on any replica.
+pub const WORKSPACE_FREE_STEPS: &[&str] = &[
+    "git-open-pr",
+    "git-wait-for-pr",
+    "git-merge-pr",
+    "http",
+    "argocd-update",
+    "argocd-wait",
+    "set-freight-alias",
+    "set-metadata",
+    "compose-output",
+    "fail",
+];
+
+/// Whether the step `uses` may run without the workspace earlier steps built.
+pub fn reads_workspace(uses: &str) -> bool {
+    !WORKSPACE_FREE_STEPS.contains(&uses)
+}
+
+/// Where a promotion's run begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// From the first step, with nothing carried over.
+    FromStart,
+    /// At this step, with the recorded state.
+    At(usize),
+}
+
+/// Where to begin, given the recorded wait (its step's index and `uses`), the stage's
+/// steps (their `uses`) now, and whether this replica still holds the workspace the
+/// run that waited left.
+pub fn resume_at(recorded: Option<(usize, &str)>, steps: &[&str], workspace_kept: bool) -> Resume {
+    let Some((index, uses)) = recorded else {
+        return Resume::FromStart;
+    };
+    if steps.get(index) != Some(&uses) {
+        return Resume::FromStart;
+    }
+    if workspace_kept || !steps[index..].iter().any(|uses| reads_workspace(uses)) {
+        Resume::At(index)
+    } else {
+        Resume::FromStart
+    }
+}
+
+/// Whether a wait that began at `since_ms` may not look again `interval` from `now_ms`
+/// within `limit`: the step then fails as having waited too long.
+pub fn wait_over(since_ms: i64, now_ms: i64, interval: Duration, limit: Duration) -> bool {
+    let waited = Duration::from_millis(u64::try_from(now_ms.saturating_sub(since_ms)).unwrap_or(0));
+    waited.saturating_add(interval) > limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STEPS: [&str; 6] = ["git-clone", "yaml-update", "git-commit", "git-push", "git-open-pr", "git-wait-for-pr"];
+
+    #[test]
+    fn given_no_recorded_wait_when_a_run_begins_then_it_starts_from_the_first_step() {
+        assert_eq!(resume_at(None, &STEPS, true), Resume::FromStart);
+    }
+
+    #[test]
+    fn given_a_wait_whose_remaining_steps_need_no_workspace_when_resumed_elsewhere_then_it_resumes_there() {
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &STEPS, false), Resume::At(5));
+        let with_argo = [&STEPS[..], &["argocd-update"]].concat();
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &with_argo, false), Resume::At(5));
+    }
+
+    #[test]
+    fn given_a_later_step_reading_the_workspace_when_the_workspace_is_gone_then_it_starts_over() {
+        let steps = [&STEPS[..], &["git-tag"]].concat();
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &steps, false), Resume::FromStart);
+    }
+
+    #[test]
+    fn given_a_later_step_reading_the_workspace_when_this_replica_kept_it_then_it_resumes() {
+        let steps = [&STEPS[..], &["git-tag"]].concat();
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &steps, true), Resume::At(5));
+    }
+
+    #[test]
+    fn given_steps_changed_while_waiting_when_resumed_then_it_starts_over() {
+        assert_eq!(resume_at(Some((4, "git-wait-for-pr")), &STEPS, true), Resume::FromStart);
+        assert_eq!(resume_at(Some((9, "git-wait-for-pr")), &STEPS, true), Resume::FromStart);
+    }
+
+    #[test]
+    fn given_a_wait_when_the_next_look_falls_past_the_limit_then_it_is_over() {
+        let hour = Duration::from_secs(3600);
+        let second = Duration::from_secs(1);
+        assert!(!wait_over(0, 0, second, hour));
+        assert!(!wait_over(0, 3_599_000, second, hour));
+        assert!(wait_over(0, 3_599_001, second, hour));
+        assert!(wait_over(0, 7_200_000, second, hour));
+    }
+
+    #[test]
+    fn given_a_clock_behind_the_recorded_start_when_checked_then_the_wait_is_not_over() {
+        assert!(!wait_over(10_000, 0, Duration::from_secs(1), Duration::from_secs(60)));
+    }
+}
