@@ -2,6 +2,7 @@
 //! promotion. When the branch already holds this promotion's commit (a retry after a
 //! crash), that commit is returned and nothing new is made. Output: `commit`.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::git_clone::{cone_of, in_cone};
 use super::{PROMOTION_TRAILER, StepContext, git_error};
-use crate::engine::workspace::plain_config;
+use crate::engine::workspace::{Field, plain_config};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +56,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     // files changed or added on HEAD's tree as it was cloned, the new tree is HEAD's with
     // those entries replaced, and the index is left to be written when read.
     let touched = cone.is_none().then(|| ctx.workspace.touched_paths(&workdir)).flatten();
+    if let Some(paths) = &touched {
+        write_ignore_files(ctx, &config.path, paths)?;
+    }
     let cloned = ctx.workspace.lazy_tree(&workdir);
     let updated = match (&touched, &parent, cloned) {
         (Some(paths), Some(parent), Some(cloned)) if parent.tree_id() == cloned => {
@@ -115,6 +119,18 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     Ok(outputs(&oid.to_string()))
 }
 
+/// Writes, in a lazy working tree at `path`, the `.gitignore` files HEAD has beside each of
+/// `paths` and in the directories above: libgit2 reads ignore rules from the working tree,
+/// and a file never written ignores nothing.
+fn write_ignore_files(ctx: &StepContext<'_>, path: &str, paths: &[String]) -> Result<(), String> {
+    let at = Field::new("config.path", path);
+    let dirs: BTreeSet<&Path> = paths.iter().flat_map(|p| Path::new(p).ancestors().skip(1)).collect();
+    for dir in dirs {
+        ctx.workspace.kind(at, &Path::new(path).join(dir).join(".gitignore"))?;
+    }
+    Ok(())
+}
+
 /// HEAD's tree (`parent`'s, all plain files) with each of `paths` (relative to `workdir`)
 /// as it is on disk, when every one is a plain file (regular, not executable, not
 /// `.gitattributes`) where HEAD has one or nothing, or is absent where HEAD has nothing;
@@ -133,7 +149,7 @@ fn updated_tree(
     let mut update = TreeUpdateBuilder::new();
     let mut changed = false;
     // A path may be named twice (it appeared, and it is on disk).
-    let paths: std::collections::BTreeSet<&String> = paths.iter().collect();
+    let paths: BTreeSet<&String> = paths.iter().collect();
     for path in paths {
         let relative = Path::new(path);
         if relative.file_name().is_none_or(|name| name == ".gitattributes") {
