@@ -2,16 +2,18 @@
 //! branch through the mirrors is put back in a pool per (project, repository, branch), in
 //! the replica's mirrors directory, holding only files equal to its HEAD. The next
 //! `git-clone` of that branch takes it from the pool, fetches the branch from the remote
-//! and moves it to the new head by rewriting only the files it holds that differ; every
-//! other file stays lazy (see [`crate::engine::workspace`]). A warm promotion then costs
-//! what its change costs: one incremental fetch, the files that changed, one index.
+//! (unless the tree already holds the remote's head, as after its own push) and moves it
+//! to the new head by rewriting only the files it holds that differ; every other file
+//! stays lazy (see [`crate::engine::workspace`]), and the index is written when read (see
+//! [`super::working_tree`]). A warm promotion then costs what its change costs.
 //!
 //! Guarantees, and how they hold:
-//! - a taken tree is what a fresh clone of the branch gives the steps: HEAD, the branch
-//!   and the index are the fetched head; the files on disk were checked to equal the blobs
-//!   of the tree they were kept with ([`keep_working_trees`] hashes each one and removes
-//!   any other, with every symlink, executable or stray file), then moved along the diff
-//!   to the new head; local commits of an earlier run are left behind.
+//! - a taken tree is what a fresh clone of the branch gives the steps: HEAD and the branch
+//!   are the remote's head, and so is the index once read; the files on disk were
+//!   checked to equal the blobs of the tree they were kept with ([`keep_working_trees`]
+//!   hashes each one and removes any other, with every symlink, executable or stray
+//!   file), then moved along the diff to the new head; local commits of an earlier run
+//!   are left behind.
 //! - a tree is used by one promotion at a time: it is taken by renaming it out of the pool
 //!   into the workspace, which only one taker can do.
 //! - trees never cross projects: the pool's key names the project, so what one project's
