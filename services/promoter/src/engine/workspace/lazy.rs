@@ -115,6 +115,25 @@ fn remember(tree: Oid, files: &Files) {
     trees.push_back((tree, files.clone()));
 }
 
+/// `base` changed by `diff`, when every file it adds or changes is plain.
+fn changed_files(base: &BTreeMap<String, Oid>, diff: &git2::Diff<'_>) -> Option<BTreeMap<String, Oid>> {
+    let mut files = base.clone();
+    for delta in diff.deltas() {
+        if let Some(path) = delta.old_file().path() {
+            files.remove(path.to_str()?);
+        }
+        if delta.status() != git2::Delta::Deleted {
+            let file = delta.new_file();
+            let path = file.path()?.to_str()?;
+            if !plain_entry(path, u32::from(file.mode())) {
+                return None;
+            }
+            files.insert(path.to_owned(), file.id());
+        }
+    }
+    Some(files)
+}
+
 /// Whether `repo` checks files out as their blobs and adds them as they are: no
 /// line-ending conversion, no attributes of its own.
 pub fn plain_config(repo: &Repository) -> bool {
@@ -163,27 +182,20 @@ pub fn plain_files_of(repo: &Repository, tree: Oid, near: Option<Oid>) -> Option
     if let Some(files) = remembered(tree) {
         return Some(files);
     }
-    let Some((near, base)) = near.and_then(|near| Some((near, remembered(near)?))) else {
-        let mut index = git2::Index::new().ok()?;
-        index.read_tree(&repo.find_tree(tree).ok()?).ok()?;
-        return plain_files(repo, tree, &index);
+    // A tree this repository lacks (or a diff that fails) is read in full instead.
+    let by_diff = near.and_then(|near| Some((near, remembered(near)?))).and_then(|(near, base)| {
+        let (old, new) = (repo.find_tree(near).ok()?, repo.find_tree(tree).ok()?);
+        let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None).ok()?;
+        Some(changed_files(&base, &diff))
+    });
+    let files = match by_diff {
+        Some(files) => files?,
+        None => {
+            let mut index = git2::Index::new().ok()?;
+            index.read_tree(&repo.find_tree(tree).ok()?).ok()?;
+            return plain_files(repo, tree, &index);
+        }
     };
-    let (old, new) = (repo.find_tree(near).ok()?, repo.find_tree(tree).ok()?);
-    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None).ok()?;
-    let mut files = (*base).clone();
-    for delta in diff.deltas() {
-        if let Some(path) = delta.old_file().path() {
-            files.remove(path.to_str()?);
-        }
-        if delta.status() != git2::Delta::Deleted {
-            let file = delta.new_file();
-            let path = file.path()?.to_str()?;
-            if !plain_entry(path, u32::from(file.mode())) {
-                return None;
-            }
-            files.insert(path.to_owned(), file.id());
-        }
-    }
     let files = Arc::new(files);
     remember(tree, &files);
     Some(files)
