@@ -12,7 +12,7 @@
 //!    through NATS, with one and with two promoter replicas, timed on the bus from the
 //!    freight's `freight-created` event to the last `promotion-succeeded`. Goal: ≥ 50/s.
 //!
-//! `cargo bench -p lading-tests --bench promotion [-- ROUNDS]`
+//! `cargo bench -p lading-tests --bench promotion [-- ROUNDS] [one]` (`one`: part 1 alone)
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -389,8 +389,10 @@ async fn main() {
     let root = tempfile::tempdir().unwrap();
     let mut summary = Vec::new();
     one_promotion(root.path(), rounds, &mut summary);
+    // `one`: the single promotion alone.
+    let stage_runs: &[usize] = if std::env::args().any(|a| a == "one") { &[] } else { &[1, 2] };
     let mut failures = Vec::new();
-    for replicas in [1, 2] {
+    for &replicas in stage_runs {
         let run = many_stages(replicas, STAGES).await;
         let rate = run.succeeded as f64 / run.elapsed.as_secs_f64();
         figure(

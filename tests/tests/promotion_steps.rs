@@ -203,6 +203,97 @@ fn sh(dir: &std::path::Path, script: &str) {
 }
 
 #[test]
+fn a_lazy_commit_of_edits_and_new_files_leaves_ignored_files_out_as_git_add_does() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("env/a/values.yaml", "image:\n  tag: v0\n", "a");
+    gitops.commit(".gitignore", "*.tmp\n", "ignore");
+    let lading_remote = root.path().join("gitops.git");
+    let cli_remote = root.path().join("cli.git");
+    sh(root.path(), &format!("cp -a '{}' '{}'", lading_remote.display(), cli_remote.display()));
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let steps = [
+        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]})),
+        step(
+            "yaml-update",
+            None,
+            json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": "v1"}]}),
+        ),
+        step("file-write", None, json!({"path": "./out/env/a/scratch.tmp", "contents": "scratch\n"})),
+        step("file-write", None, json!({"path": "./out/env/b/new.yaml", "contents": "new: 1\n"})),
+        step("git-commit", None, json!({"path": "./out", "message": "promote"})),
+        step("git-push", None, json!({"path": "./out"})),
+    ];
+    let workspace = tempfile::tempdir().unwrap();
+    EngineRun { promotion: "test.01.ignored", ..EngineRun::new(&freight) }.run(workspace.path(), &steps).unwrap();
+    sh(
+        root.path(),
+        &format!(
+            "set -e; git clone -q --branch main '{remote}' cli-work; cd cli-work; sed -i 's/v0/v1/' env/a/values.yaml; \
+             printf 'scratch\\n' > env/a/scratch.tmp; mkdir -p env/b; printf 'new: 1\\n' > env/b/new.yaml; git add -A; \
+             git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
+               -m 'Lading-Promotion: test.01.ignored'; git push -q origin main",
+            remote = cli_remote.display()
+        ),
+    );
+    assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"));
+    assert_eq!(gitops.show("main", "env/b/new.yaml"), "new: 1");
+}
+
+#[test]
+fn a_kept_working_tree_moved_to_a_head_with_more_than_plain_files_is_checked_out_in_full() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("env/a/values.yaml", "image:\n  tag: v0\n", "a");
+    gitops.commit("README.md", "readme\n", "readme");
+    let mirrors = tempfile::tempdir().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let steps = |tag: &str| {
+        vec![
+            step(
+                "git-clone",
+                None,
+                json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]}),
+            ),
+            step(
+                "yaml-update",
+                None,
+                json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": tag}]}),
+            ),
+            step("git-commit", None, json!({"path": "./out", "message": "promote"})),
+            step("git-push", None, json!({"path": "./out"})),
+        ]
+    };
+    let first = tempfile::tempdir().unwrap();
+    EngineRun { promotion: "test.01.plain", mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
+        .run(first.path(), &steps("v1"))
+        .unwrap();
+    lading_promoter::steps::keep_working_trees(first.path(), mirrors.path());
+    assert!(!first.path().join("out").exists(), "the working tree went back to the pool");
+    // Upstream adds an executable and a symlink: the kept tree's next head is not plain.
+    sh(
+        root.path(),
+        &format!(
+            "set -e; git clone -q --branch main '{remote}' other; cd other; printf '#!/bin/sh\\n' > run.sh; \
+             chmod +x run.sh; ln -s env/a/values.yaml link.yaml; git add -A; \
+             git -c user.name=Dev -c user.email=dev@example.com commit -q -m upstream; git push -q origin main",
+            remote = root.path().join("gitops.git").display()
+        ),
+    );
+    let second = tempfile::tempdir().unwrap();
+    EngineRun { promotion: "test.02.plain", mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
+        .run(second.path(), &steps("v2"))
+        .unwrap();
+    let out = second.path().join("out");
+    assert!(out.join("README.md").is_file(), "a tree with more than plain files is checked out in full");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(out.join("run.sh")).unwrap().permissions());
+    assert_ne!(mode & 0o111, 0, "the executable is executable");
+    assert!(std::fs::symlink_metadata(out.join("link.yaml")).unwrap().file_type().is_symlink());
+    assert_eq!(gitops.show("main", "env/a/values.yaml"), "image:\n  tag: v2");
+    assert_eq!(gitops.show("main", "run.sh"), "#!/bin/sh");
+}
+
+#[test]
 fn a_lazy_working_tree_writes_only_what_steps_open_and_commits_what_a_full_checkout_commits() {
     for mirrored in [false, true] {
         let root = tempfile::tempdir().unwrap();

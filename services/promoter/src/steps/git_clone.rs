@@ -24,7 +24,7 @@ use lading_domain::redact::redact_url;
 
 use super::kept_trees::{self, Key, Taken};
 use super::{Remotes, StepContext, git_error};
-use crate::engine::workspace::{Field, plain_files};
+use crate::engine::workspace::{Field, plain_files, plain_files_of};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -370,7 +370,7 @@ fn check_out_lazily(ctx: &StepContext<'_>, at: Field<'_>, relative: &Path, repo:
     };
     let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
     index.read_tree(&tree).map_err(|e| git_error("reading HEAD into the index", e))?;
-    let Some(files) = plain_files(&repo, &index) else {
+    let Some(files) = plain_files(&repo, tree.id(), &index) else {
         drop(index);
         return check_out_head(&repo);
     };
@@ -465,28 +465,31 @@ fn check_out_kept(
             None
         }
     };
-    let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
     let files = match target {
-        Some(tree) => {
-            let tree = repo.find_tree(tree).map_err(|e| git_error("reading HEAD", e))?;
-            index.read_tree(&tree).map_err(|e| git_error("reading HEAD into the index", e))?;
-            plain_files(repo, &index)
-        }
-        None => {
-            index.clear().map_err(|e| git_error("clearing the index", e))?;
-            Some(Default::default())
-        }
+        Some(tree) => plain_files_of(repo, tree, taken.tree),
+        None => Some(Default::default()),
     };
     let Some(files) = files else {
-        drop(index);
+        let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
         let tree = repo.head().and_then(|h| h.peel_to_tree()).map_err(|e| git_error("reading HEAD", e))?;
+        index.read_tree(&tree).map_err(|e| git_error("reading HEAD into the index", e))?;
+        drop(index);
         let mut checkout = CheckoutBuilder::new();
         checkout.force().remove_untracked(true);
-        return repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(|e| git_error("checking out", e));
+        repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(|e| git_error("checking out", e))?;
+        return super::working_tree::index_written(repo);
     };
     let written = kept_trees::move_to(&taken, dest, target)?;
-    index.write().map_err(|e| git_error("writing the index", e))?;
-    drop(index);
+    // The index is HEAD's tree: written when something reads it.
+    match target {
+        Some(_) => super::working_tree::mark_index_stale(repo)?,
+        None => {
+            let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+            index.clear().map_err(|e| git_error("clearing the index", e))?;
+            index.write().map_err(|e| git_error("writing the index", e))?;
+            super::working_tree::index_written(repo)?;
+        }
+    }
     match target {
         Some(tree) => Ok(ctx.workspace.add_lazy_tree(at, relative, taken.repo, tree, files, written)?),
         None => Ok(()),

@@ -2,14 +2,18 @@
 //! promotion. When the branch already holds this promotion's commit (a retry after a
 //! crash), that commit is returned and nothing new is made. Output: `commit`.
 
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use git2::{ErrorCode, IndexAddOption, Repository, Signature};
+use git2::build::TreeUpdateBuilder;
+use git2::{Commit, ErrorCode, FileMode, IndexAddOption, Oid, Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::git_clone::{cone_of, in_cone};
 use super::{PROMOTION_TRAILER, StepContext, git_error};
+use crate::engine::workspace::{Field, plain_config};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,36 +43,55 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         tracing::info!(commit = existing, "this promotion's commit already exists; not committing again");
         return Ok(outputs(&existing));
     }
-    let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
     // In a sparse checkout, paths outside the cone are absent on purpose: not deletions.
     // In a lazy working tree, files that never appeared are unchanged: not deletions.
     let cone = cone_of(&repo);
     let workdir = repo.workdir().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let mut outside_cone = |path: &std::path::Path, _: &[u8]| -> i32 {
-        match (&cone, path.to_str()) {
-            (Some(dirs), Some(path)) if !in_cone(dirs, path) => 1,
-            (None, Some(path)) if ctx.workspace.never_written(&workdir, path) => 1,
-            _ => 0,
-        }
-    };
-    // A lazy working tree names the few paths that may have changed: only those are
-    // staged, against the index; every other path is HEAD's.
-    match cone.is_none().then(|| ctx.workspace.touched_paths(&workdir)).flatten() {
-        Some(paths) => stage_paths(&repo, &mut index, &workdir, &paths)?,
-        None => {
-            let all = ["*"];
-            index
-                .add_all(all, IndexAddOption::DEFAULT, Some(&mut outside_cone))
-                .map_err(|e| git_error("staging changes", e))?;
-            index.update_all(all, Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
-        }
-    }
-    index.write().map_err(|e| git_error("writing the index", e))?;
-    let tree_id = index.write_tree().map_err(|e| git_error("writing the tree", e))?;
     let parent = match repo.head() {
         Ok(head) => Some(head.peel_to_commit().map_err(|e| git_error("reading HEAD", e))?),
         Err(e) if e.code() == ErrorCode::UnbornBranch => None,
         Err(e) => return Err(git_error("reading HEAD", e)),
+    };
+    // A lazy working tree names the few paths that may have changed: when they are plain
+    // files changed or added on HEAD's tree as it was cloned, the new tree is HEAD's with
+    // those entries replaced, and the index is left to be written when read.
+    let touched = cone.is_none().then(|| ctx.workspace.touched_paths(&workdir)).flatten();
+    if let Some(paths) = &touched {
+        write_ignore_files(ctx, &config.path, paths)?;
+    }
+    let cloned = ctx.workspace.lazy_tree(&workdir);
+    let updated = match (&touched, &parent, cloned) {
+        (Some(paths), Some(parent), Some(cloned)) if parent.tree_id() == cloned => {
+            updated_tree(&repo, parent, &workdir, paths)?
+        }
+        _ => None,
+    };
+    let tree_id = match updated {
+        Some(tree_id) => tree_id,
+        None => {
+            super::working_tree::fresh_index(&repo)?;
+            let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+            let mut outside_cone = |path: &std::path::Path, _: &[u8]| -> i32 {
+                match (&cone, path.to_str()) {
+                    (Some(dirs), Some(path)) if !in_cone(dirs, path) => 1,
+                    (None, Some(path)) if ctx.workspace.never_written(&workdir, path) => 1,
+                    _ => 0,
+                }
+            };
+            // Only the touched paths are staged, against the index; every other path is HEAD's.
+            match &touched {
+                Some(paths) => stage_paths(&repo, &mut index, &workdir, paths)?,
+                None => {
+                    let all = ["*"];
+                    index
+                        .add_all(all, IndexAddOption::DEFAULT, Some(&mut outside_cone))
+                        .map_err(|e| git_error("staging changes", e))?;
+                    index.update_all(all, Some(&mut outside_cone)).map_err(|e| git_error("staging deletions", e))?;
+                }
+            }
+            index.write().map_err(|e| git_error("writing the index", e))?;
+            index.write_tree().map_err(|e| git_error("writing the tree", e))?
+        }
     };
     if let Some(parent) = &parent
         && parent.tree_id() == tree_id
@@ -90,7 +113,86 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let oid = repo
         .commit(Some("HEAD"), &signature, &signature, &message, &tree, &parents)
         .map_err(|e| git_error("committing", e))?;
+    if updated.is_some() {
+        super::working_tree::mark_index_stale(&repo)?;
+    }
     Ok(outputs(&oid.to_string()))
+}
+
+/// Writes, in a lazy working tree at `path`, the `.gitignore` files HEAD has beside each of
+/// `paths` and in the directories above: libgit2 reads ignore rules from the working tree,
+/// and a file never written ignores nothing.
+fn write_ignore_files(ctx: &StepContext<'_>, path: &str, paths: &[String]) -> Result<(), String> {
+    let at = Field::new("config.path", path);
+    let dirs: BTreeSet<&Path> = paths.iter().flat_map(|p| Path::new(p).ancestors().skip(1)).collect();
+    for dir in dirs {
+        ctx.workspace.kind(at, &Path::new(path).join(dir).join(".gitignore"))?;
+    }
+    Ok(())
+}
+
+/// HEAD's tree (`parent`'s, all plain files) with each of `paths` (relative to `workdir`)
+/// as it is on disk, when every one is a plain file (regular, not executable, not
+/// `.gitattributes`) where HEAD has one or nothing, or is absent where HEAD has nothing;
+/// untracked ignored files stay out, as `git add --all` leaves them. `None` when any path
+/// is something else (a deletion, a directory, a symlink...): the index stages those.
+fn updated_tree(
+    repo: &Repository,
+    parent: &Commit<'_>,
+    workdir: &Path,
+    paths: &[String],
+) -> Result<Option<Oid>, String> {
+    if !plain_config(repo) {
+        return Ok(None);
+    }
+    let head = parent.tree().map_err(|e| git_error("reading HEAD", e))?;
+    let mut update = TreeUpdateBuilder::new();
+    let mut changed = false;
+    // A path may be named twice (it appeared, and it is on disk).
+    let paths: BTreeSet<&String> = paths.iter().collect();
+    for path in paths {
+        let relative = Path::new(path);
+        if relative.file_name().is_none_or(|name| name == ".gitattributes") {
+            return Ok(None);
+        }
+        let entry = head.get_path(relative).ok();
+        let meta = match std::fs::symlink_metadata(workdir.join(relative)) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && entry.is_none() => continue,
+            Err(_) => return Ok(None),
+        };
+        if !meta.is_file() || meta.permissions().mode() & 0o111 != 0 {
+            return Ok(None);
+        }
+        match &entry {
+            Some(entry) if entry.filemode() != 0o100644 => return Ok(None),
+            Some(_) => {}
+            None => {
+                // A new file: under directories HEAD has (or lacks), never under a file.
+                let under_file = relative
+                    .ancestors()
+                    .skip(1)
+                    .filter(|a| !a.as_os_str().is_empty())
+                    .any(|a| head.get_path(a).is_ok_and(|e| e.kind() != Some(git2::ObjectType::Tree)));
+                if under_file {
+                    return Ok(None);
+                }
+                if repo.is_path_ignored(relative).map_err(|e| git_error("staging changes", e))? {
+                    continue;
+                }
+            }
+        }
+        let content = std::fs::read(workdir.join(relative)).map_err(|e| format!("staging {path:?}: {e}"))?;
+        let blob = repo.blob(&content).map_err(|e| git_error("staging changes", e))?;
+        if entry.map(|e| e.id()) != Some(blob) {
+            update.upsert(relative, blob, FileMode::Blob);
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(Some(head.id()));
+    }
+    update.create_updated(repo, &head).map(Some).map_err(|e| git_error("writing the tree", e))
 }
 
 /// Stages what is at each of `paths` (files and directories, relative to `workdir`) as

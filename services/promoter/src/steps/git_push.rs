@@ -213,8 +213,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");
-                // A rebase checks files out itself: the working tree is written in full first.
+                // A rebase checks files out itself: the working tree and its index are
+                // written in full first.
                 ctx.workspace.materialize_all()?;
+                super::working_tree::fresh_index(&repo)?;
                 match rebase_onto_remote(&repo, &branch, &target, &committer, ctx.remotes, &trailer)? {
                     Rebased::OnTop => attempt += 1,
                     Rebased::AlreadyPushed => break,

@@ -2,16 +2,18 @@
 //! branch through the mirrors is put back in a pool per (project, repository, branch), in
 //! the replica's mirrors directory, holding only files equal to its HEAD. The next
 //! `git-clone` of that branch takes it from the pool, fetches the branch from the remote
-//! and moves it to the new head by rewriting only the files it holds that differ; every
-//! other file stays lazy (see [`crate::engine::workspace`]). A warm promotion then costs
-//! what its change costs: one incremental fetch, the files that changed, one index.
+//! (unless the tree already holds the remote's head, as after its own push) and moves it
+//! to the new head by rewriting only the files it holds that differ; every other file
+//! stays lazy (see [`crate::engine::workspace`]), and the index is written when read (see
+//! [`super::working_tree`]). A warm promotion then costs what its change costs.
 //!
 //! Guarantees, and how they hold:
-//! - a taken tree is what a fresh clone of the branch gives the steps: HEAD, the branch
-//!   and the index are the fetched head; the files on disk were checked to equal the blobs
-//!   of the tree they were kept with ([`keep_working_trees`] hashes each one and removes
-//!   any other, with every symlink, executable or stray file), then moved along the diff
-//!   to the new head; local commits of an earlier run are left behind.
+//! - a taken tree is what a fresh clone of the branch gives the steps: HEAD and the branch
+//!   are the remote's head, and so is the index once read; the files on disk were
+//!   checked to equal the blobs of the tree they were kept with ([`keep_working_trees`]
+//!   hashes each one and removes any other, with every symlink, executable or stray
+//!   file), then moved along the diff to the new head; local commits of an earlier run
+//!   are left behind.
 //! - a tree is used by one promotion at a time: it is taken by renaming it out of the pool
 //!   into the workspace, which only one taker can do.
 //! - trees never cross projects: the pool's key names the project, so what one project's
@@ -142,12 +144,27 @@ pub(super) fn fetch_branch(
     }
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let watch = remotes.watch("fetching", url);
+    let failed = |e: git2::Error| watch.explain(&e).to_string();
+    // One look at the remote's references first: a head this tree already holds (its own
+    // last push, mostly) needs no fetch. A commit held is held with its whole history.
+    remote.connect_auth(git2::Direction::Fetch, Some(remotes.callbacks(url, &watch)), None).map_err(failed)?;
+    let wanted = format!("refs/heads/{branch}");
+    let listed = remote.list().map_err(failed)?.iter().find(|head| head.name() == wanted).map(|head| head.oid());
+    remote.disconnect().map_err(failed)?;
+    watch.check().map_err(|e| e.to_string())?;
+    match listed {
+        None => return Ok(None),
+        Some(head) if repo.find_commit(head).is_ok() => {
+            repo.reference(&tracking, head, true, "lading: the remote's head, held already")
+                .map_err(|e| git_error("recording the remote branch", e))?;
+            return Ok(Some(head));
+        }
+        Some(_) => {}
+    }
     let mut fetch = git2::FetchOptions::new();
     fetch.remote_callbacks(remotes.callbacks(url, &watch));
     fetch.download_tags(git2::AutotagOption::None);
-    remote
-        .fetch(&[format!("+refs/heads/{branch}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| watch.explain(&e).to_string())?;
+    remote.fetch(&[format!("+refs/heads/{branch}:{tracking}")], Some(&mut fetch), None).map_err(failed)?;
     match repo.find_reference(&tracking) {
         Ok(head) => Ok(Some(head.peel_to_commit().map_err(|e| git_error("reading the branch", e))?.id())),
         Err(_) => Ok(None),
@@ -245,12 +262,14 @@ fn keep(dir: &Path, mirrors: &Path) -> Result<(), String> {
         Err(e) if e.code() == git2::ErrorCode::UnbornBranch => None,
         Err(e) => return Err(git_error("reading HEAD", e)),
     };
+    // The tree the promotion cloned (its lazy state names it) is usually HEAD's parent's:
+    // from it, only what the promotion changed is read.
+    let cloned = fs::read_to_string(repo.path().join("lading-lazy"))
+        .ok()
+        .and_then(|state| Oid::from_str(state.lines().next()?.strip_prefix("tree ")?).ok());
     let files = match &tree {
-        Some(tree) => {
-            let mut index = git2::Index::new().map_err(|e| git_error("reading HEAD", e))?;
-            index.read_tree(tree).map_err(|e| git_error("reading HEAD", e))?;
-            crate::engine::workspace::plain_files(&repo, &index).ok_or("HEAD holds more than plain files")?
-        }
+        Some(tree) => crate::engine::workspace::plain_files_of(&repo, tree.id(), cloned)
+            .ok_or("HEAD holds more than plain files")?,
         None => Default::default(),
     };
     // Only files equal to HEAD's stay; everything else goes.

@@ -22,9 +22,9 @@
 //!   `.gitattributes` (filters, line endings), or a repository configured to convert line
 //!   endings, is checked out in full as before.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use git2::{Oid, Repository};
 
@@ -49,7 +49,7 @@ struct LazyTree {
     /// HEAD's tree when the working tree was cloned.
     tree: Oid,
     /// HEAD's files when the tree was cloned: path → blob.
-    files: BTreeMap<String, Oid>,
+    files: Files,
     /// Files written (or refused to be written because a step got there first).
     done: HashSet<String>,
     /// Directories written in full (`""`: the whole tree).
@@ -89,32 +89,116 @@ impl std::fmt::Debug for LazyTrees {
 /// Where a lazy working tree keeps its state between openings of the workspace.
 const STATE_FILE: &str = ".git/lading-lazy";
 
-/// Whether the index of `repo` (HEAD's tree, just read) may be checked out lazily, and its
-/// files if so.
-pub fn plain_files(repo: &Repository, index: &git2::Index) -> Option<BTreeMap<String, Oid>> {
-    let config = repo.config().ok()?;
-    let autocrlf = config.get_string("core.autocrlf").unwrap_or_default();
-    if !matches!(autocrlf.as_str(), "" | "false") || config.get_string("core.eol").is_ok() {
-        return None;
+/// A tree's plain files, path → blob, shared between the trees that hold them.
+pub type Files = Arc<BTreeMap<String, Oid>>;
+
+/// How many trees' files are remembered (each a few hundred KB for 5,000 files).
+const REMEMBERED_TREES: usize = 8;
+
+/// Trees whose files were found plain, newest last. A tree id names its content, so what
+/// was found for it holds in every repository.
+static REMEMBERED: Mutex<VecDeque<(Oid, Files)>> = Mutex::new(VecDeque::new());
+
+fn remembered(tree: Oid) -> Option<Files> {
+    let trees = REMEMBERED.lock().unwrap_or_else(|p| p.into_inner());
+    trees.iter().find(|(id, _)| *id == tree).map(|(_, files)| files.clone())
+}
+
+fn remember(tree: Oid, files: &Files) {
+    let mut trees = REMEMBERED.lock().unwrap_or_else(|p| p.into_inner());
+    if trees.iter().any(|(id, _)| *id == tree) {
+        return;
     }
-    let mut files = BTreeMap::new();
-    for entry in index.iter() {
-        let path = String::from_utf8(entry.path).ok()?;
-        let name = path.rsplit('/').next().unwrap_or(&path);
-        // Regular, non-executable files only (0o100644).
-        if entry.mode != 0o100644 || name == ".gitattributes" {
-            return None;
+    if trees.len() >= REMEMBERED_TREES {
+        trees.pop_front();
+    }
+    trees.push_back((tree, files.clone()));
+}
+
+/// `base` changed by `diff`, when every file it adds or changes is plain.
+fn changed_files(base: &BTreeMap<String, Oid>, diff: &git2::Diff<'_>) -> Option<BTreeMap<String, Oid>> {
+    let mut files = base.clone();
+    for delta in diff.deltas() {
+        if let Some(path) = delta.old_file().path() {
+            files.remove(path.to_str()?);
         }
-        files.insert(path, entry.id);
+        if delta.status() != git2::Delta::Deleted {
+            let file = delta.new_file();
+            let path = file.path()?.to_str()?;
+            if !plain_entry(path, u32::from(file.mode())) {
+                return None;
+            }
+            files.insert(path.to_owned(), file.id());
+        }
     }
     Some(files)
 }
 
-/// HEAD's files of the tree `tree` in `repo`, when they are all plain.
-fn files_of(repo: &Repository, tree: Oid) -> Option<BTreeMap<String, Oid>> {
-    let mut index = git2::Index::new().ok()?;
-    index.read_tree(&repo.find_tree(tree).ok()?).ok()?;
-    plain_files(repo, &index)
+/// Whether `repo` checks files out as their blobs and adds them as they are: no
+/// line-ending conversion, no attributes of its own.
+pub fn plain_config(repo: &Repository) -> bool {
+    let Ok(config) = repo.config() else { return false };
+    let autocrlf = config.get_string("core.autocrlf").unwrap_or_default();
+    matches!(autocrlf.as_str(), "" | "false")
+        && config.get_string("core.eol").is_err()
+        && !repo.path().join("info").join("attributes").exists()
+}
+
+/// Whether a file at `path` with `mode` may be checked out lazily.
+fn plain_entry(path: &str, mode: u32) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    // Regular, non-executable files only (0o100644).
+    mode == 0o100644 && name != ".gitattributes"
+}
+
+/// Whether the index of `repo` (the tree `tree`, just read) may be checked out lazily,
+/// and its files if so.
+pub fn plain_files(repo: &Repository, tree: Oid, index: &git2::Index) -> Option<Files> {
+    if !plain_config(repo) {
+        return None;
+    }
+    if let Some(files) = remembered(tree) {
+        return Some(files);
+    }
+    let mut files = BTreeMap::new();
+    for entry in index.iter() {
+        let path = String::from_utf8(entry.path).ok()?;
+        if !plain_entry(&path, entry.mode) {
+            return None;
+        }
+        files.insert(path, entry.id);
+    }
+    let files = Arc::new(files);
+    remember(tree, &files);
+    Some(files)
+}
+
+/// The files of the tree `tree` in `repo` when they are all plain (see [`plain_files`]).
+/// From `near`, a tree whose files were found before, only the difference is read.
+pub fn plain_files_of(repo: &Repository, tree: Oid, near: Option<Oid>) -> Option<Files> {
+    if !plain_config(repo) {
+        return None;
+    }
+    if let Some(files) = remembered(tree) {
+        return Some(files);
+    }
+    // A tree this repository lacks (or a diff that fails) is read in full instead.
+    let by_diff = near.and_then(|near| Some((near, remembered(near)?))).and_then(|(near, base)| {
+        let (old, new) = (repo.find_tree(near).ok()?, repo.find_tree(tree).ok()?);
+        let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None).ok()?;
+        Some(changed_files(&base, &diff))
+    });
+    let files = match by_diff {
+        Some(files) => files?,
+        None => {
+            let mut index = git2::Index::new().ok()?;
+            index.read_tree(&repo.find_tree(tree).ok()?).ok()?;
+            return plain_files(repo, tree, &index);
+        }
+    };
+    let files = Arc::new(files);
+    remember(tree, &files);
+    Some(files)
 }
 
 impl Workspace {
@@ -168,7 +252,7 @@ impl Workspace {
         let Some(tree) = lines.next().and_then(|l| l.strip_prefix("tree ")).and_then(|t| Oid::from_str(t).ok()) else {
             return;
         };
-        let Some(files) = files_of(&repo, tree) else { return };
+        let Some(files) = plain_files_of(&repo, tree, None) else { return };
         let mut loaded = LazyTree {
             dir: dir.to_path_buf(),
             host_dir,
@@ -196,7 +280,7 @@ impl Workspace {
         dir: &Path,
         repo: Repository,
         tree: Oid,
-        files: BTreeMap<String, Oid>,
+        files: Files,
         written: impl IntoIterator<Item = String>,
     ) -> Result<(), WorkspaceError> {
         let dir = self.canonical(at, dir)?;
@@ -253,6 +337,13 @@ impl Workspace {
             return None;
         }
         Some(paths)
+    }
+
+    /// The tree a lazy working tree at `workdir` (a host path) was cloned at, while some
+    /// of its files never appeared; `None` otherwise.
+    pub fn lazy_tree(&self, workdir: &Path) -> Option<Oid> {
+        let trees = self.lazy.0.lock().unwrap_or_else(|p| p.into_inner());
+        trees.iter().find(|tree| same_dir(&tree.host_dir, workdir) && !tree.complete()).map(|tree| tree.tree)
     }
 
     /// Writes every lazy working tree in full (for programs given host paths, and for

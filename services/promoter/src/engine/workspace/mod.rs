@@ -31,7 +31,7 @@ mod lazy;
 mod tree_copy;
 
 use lazy::Scope;
-pub use lazy::plain_files;
+pub use lazy::{Files, plain_config, plain_files, plain_files_of};
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
