@@ -135,7 +135,8 @@ macro_rules! each_payload {
             (PromotionPushed, PromotionPushedV1),
             (StageHealthChanged, StageHealthChangedV1),
             (FreightMetadataSet, FreightMetadataSetV1),
-            (StageMetadataSet, StageMetadataSetV1)
+            (StageMetadataSet, StageMetadataSetV1),
+            (StageRefreshRequested, StageRefreshRequestedV1)
         }
     };
 }

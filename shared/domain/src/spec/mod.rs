@@ -30,7 +30,7 @@ pub use stage::{
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{
-    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES, FreightCreationCriteria,
+    ArtifactKind, ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES, FreightCreationCriteria,
     FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec,
     discovery_limit,
 };

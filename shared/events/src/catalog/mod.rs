@@ -59,10 +59,11 @@ pub enum EventType {
     StageHealthChangedV1,
     FreightMetadataSetV1,
     StageMetadataSetV1,
+    StageRefreshRequestedV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 29] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -91,6 +92,7 @@ impl EventType {
         EventType::StageHealthChangedV1,
         EventType::FreightMetadataSetV1,
         EventType::StageMetadataSetV1,
+        EventType::StageRefreshRequestedV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -124,6 +126,7 @@ impl EventType {
             EventType::StageHealthChangedV1 => "dev.lading.stage.health-changed.v1",
             EventType::FreightMetadataSetV1 => "dev.lading.freight.metadata-set.v1",
             EventType::StageMetadataSetV1 => "dev.lading.stage.metadata-set.v1",
+            EventType::StageRefreshRequestedV1 => "dev.lading.stage.refresh-requested.v1",
         }
     }
 
@@ -157,7 +160,8 @@ impl EventType {
             | EventType::VerificationFinishedV1
             | EventType::PromotionPushedV1
             | EventType::StageHealthChangedV1
-            | EventType::StageMetadataSetV1 => "stage",
+            | EventType::StageMetadataSetV1
+            | EventType::StageRefreshRequestedV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -195,6 +199,7 @@ impl EventType {
             EventType::PromotionPushedV1 => "promotion-pushed",
             EventType::StageHealthChangedV1 => "health-changed",
             EventType::FreightMetadataSetV1 | EventType::StageMetadataSetV1 => "metadata-set",
+            EventType::StageRefreshRequestedV1 => "refresh-requested",
         }
     }
 
@@ -265,6 +270,7 @@ pub enum Event {
     StageHealthChanged(StageHealthChangedV1),
     FreightMetadataSet(FreightMetadataSetV1),
     StageMetadataSet(StageMetadataSetV1),
+    StageRefreshRequested(StageRefreshRequestedV1),
 }
 
 impl Event {
@@ -298,6 +304,7 @@ impl Event {
             Event::StageHealthChanged(_) => EventType::StageHealthChangedV1,
             Event::FreightMetadataSet(_) => EventType::FreightMetadataSetV1,
             Event::StageMetadataSet(_) => EventType::StageMetadataSetV1,
+            Event::StageRefreshRequested(_) => EventType::StageRefreshRequestedV1,
         }
     }
 
@@ -331,6 +338,7 @@ impl Event {
             Event::StageHealthChanged(e) => &e.project,
             Event::FreightMetadataSet(e) => &e.project,
             Event::StageMetadataSet(e) => &e.project,
+            Event::StageRefreshRequested(e) => &e.project,
         }
     }
 
@@ -365,6 +373,7 @@ impl Event {
             Event::StageHealthChanged(e) => &e.stage,
             Event::FreightMetadataSet(e) => &e.freight_id,
             Event::StageMetadataSet(e) => &e.stage,
+            Event::StageRefreshRequested(e) => &e.stage,
         }
     }
 
@@ -399,6 +408,7 @@ impl Event {
             Event::StageHealthChanged(e) => e.checked_at_ms,
             Event::FreightMetadataSet(e) => e.set_at_ms,
             Event::StageMetadataSet(e) => e.set_at_ms,
+            Event::StageRefreshRequested(e) => e.requested_at_ms,
         }
     }
 
@@ -492,6 +502,9 @@ impl Event {
             Event::StageMetadataSet(e) => {
                 format!("stage-metadata:{}:{}:{}:{}", e.project, e.stage, e.actor, e.set_at_ms)
             }
+            Event::StageRefreshRequested(e) => {
+                format!("stage-refresh:{}:{}:{}", e.project, e.stage, e.request_id)
+            }
         }
     }
 
@@ -542,6 +555,7 @@ impl Event {
             Event::StageHealthChanged(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::FreightMetadataSet(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
             Event::StageMetadataSet(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::StageRefreshRequested(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

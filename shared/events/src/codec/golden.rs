@@ -292,6 +292,12 @@ pub(crate) fn samples() -> Vec<Event> {
             actor: "promotion/test.01jg00000000000000000000.1edc32a".into(),
             set_at_ms: T,
         }),
+        Event::StageRefreshRequested(StageRefreshRequestedV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            request_id: "01jg00000000000000000000".into(),
+            requested_at_ms: T,
+        }),
     ]
 }
 

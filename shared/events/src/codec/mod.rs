@@ -44,6 +44,7 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::StageHealthChanged(e) => postcard::to_stdvec(e),
         Event::FreightMetadataSet(e) => postcard::to_stdvec(e),
         Event::StageMetadataSet(e) => postcard::to_stdvec(e),
+        Event::StageRefreshRequested(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -93,6 +94,9 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::StageHealthChangedV1 => Event::StageHealthChanged(postcard::from_bytes(payload).map_err(err)?),
         EventType::FreightMetadataSetV1 => Event::FreightMetadataSet(postcard::from_bytes(payload).map_err(err)?),
         EventType::StageMetadataSetV1 => Event::StageMetadataSet(postcard::from_bytes(payload).map_err(err)?),
+        EventType::StageRefreshRequestedV1 => {
+            Event::StageRefreshRequested(postcard::from_bytes(payload).map_err(err)?)
+        }
     })
 }
 
