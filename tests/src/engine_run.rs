@@ -69,6 +69,7 @@ impl<'a> EngineRun<'a> {
             promotion: self.promotion,
             freight_id: &id,
             freight: self.freight,
+            origins: std::slice::from_ref(self.freight),
             vars: self.vars,
             steps,
             author: &CommitAuthor::default(),

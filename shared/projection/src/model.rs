@@ -269,6 +269,24 @@ impl ProjectModel {
             Err(_) => self.freight.values().find(|f| f.freight.alias == name_or_alias),
         }
     }
+
+    /// What `freightMetadata()` and `stageMetadata()` read in this project.
+    pub fn metadata(&self) -> lading_domain::metadata::ProjectMetadata {
+        lading_domain::metadata::ProjectMetadata {
+            freight: self
+                .freight
+                .iter()
+                .filter(|(_, f)| !f.metadata.is_empty())
+                .map(|(id, f)| (id.to_string(), f.metadata.clone()))
+                .collect(),
+            stages: self
+                .stages
+                .iter()
+                .filter(|(_, s)| !s.metadata.is_empty())
+                .map(|(name, s)| (name.clone(), s.metadata.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// The whole read model, and the last log position applied.
