@@ -152,7 +152,7 @@ async fn apply(shared: &Shared, resource: &Resource, object: &DynamicObject) {
     shared.cluster.lock().unwrap().insert(key.clone(), Seen { main: None, status });
     let token = object.metadata.annotations.as_ref().and_then(|a| a.get(REFRESH_ANNOTATION));
     if let Some(token) = token.filter(|t| !t.is_empty()) {
-        match resource.kind.as_str() {
+        match resource.kind {
             "Warehouse" => refresh(shared, &key, token).await,
             "Stage" => refresh_stage(shared, &key, token).await,
             _ => {}

@@ -252,12 +252,14 @@ impl WarehouseSpec {
     /// discovery reports them in) when it watches `repo_url`; empty when it has no name
     /// or the spec changed since.
     pub fn subscription_name(&self, kind: ArtifactKind, index: usize, repo_url: &str) -> &str {
-        let watched = |s: &Subscription| match kind {
-            ArtifactKind::Git => s.git.as_ref().map(|g| g.repo_url.as_str()),
-            ArtifactKind::Image => s.image.as_ref().map(|i| i.repo_url.as_str()),
-            ArtifactKind::Chart => s.chart.as_ref().map(|c| c.repo_url.as_str()),
-        };
-        let found = self.subscriptions.iter().filter_map(|s| Some((s, watched(s)?))).nth(index);
+        fn watched(kind: ArtifactKind, s: &Subscription) -> Option<&str> {
+            match kind {
+                ArtifactKind::Git => s.git.as_ref().map(|g| g.repo_url.as_str()),
+                ArtifactKind::Image => s.image.as_ref().map(|i| i.repo_url.as_str()),
+                ArtifactKind::Chart => s.chart.as_ref().map(|c| c.repo_url.as_str()),
+            }
+        }
+        let found = self.subscriptions.iter().filter_map(|s| Some((s, watched(kind, s)?))).nth(index);
         match found {
             Some((subscription, url)) if url == repo_url => &subscription.name,
             _ => "",
