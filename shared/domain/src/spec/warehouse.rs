@@ -514,12 +514,22 @@ mod tests {
         let image = |tag: &str| crate::freight::Image {
             repo_url: "ghcr.io/org/app".into(),
             tag: tag.into(),
+            digest: format!("sha256:{tag}"),
             ..Default::default()
         };
         let mut freight = crate::freight::Freight {
-            commits: vec![crate::freight::GitCommit { repo_url: "https://h/r.git".into(), ..Default::default() }],
+            origin: crate::freight::FreightOrigin::warehouse("app"),
+            commits: vec![crate::freight::GitCommit {
+                repo_url: "https://h/r.git".into(),
+                id: "1234567890abcdef1234567890abcdef12345678".into(),
+                ..Default::default()
+            }],
             images: vec![image("1.0.0"), image("2.0.0-rc.1")],
-            charts: vec![crate::freight::Chart { repo_url: "oci://ghcr.io/org/db".into(), ..Default::default() }],
+            charts: vec![crate::freight::Chart {
+                repo_url: "oci://ghcr.io/org/db".into(),
+                version: "1.0.0".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let unnamed_id = crate::freight_id::compute(&freight).unwrap();
