@@ -508,7 +508,9 @@ impl Quickstart {
         let bare = gitops.clone();
         let argo = FakeArgoCd::start(
             client.clone(),
-            Arc::new(move |_: &str| if held.load(Ordering::SeqCst) { SyncOutcome::Ignore } else { SyncOutcome::Succeed }),
+            Arc::new(
+                move |_: &str| if held.load(Ordering::SeqCst) { SyncOutcome::Ignore } else { SyncOutcome::Succeed },
+            ),
             Arc::new(move |branch: &str| bare.log(branch).first().map(|c| c.id.clone()).unwrap_or_default()),
         );
         argocd::create_application(

@@ -425,7 +425,10 @@ fn time_ms(ms: i64) -> String {
 
 /// Kargo's `status.discoveredArtifacts`; each result names its subscription
 /// (`subscriptionName`) when `spec` gives it one.
-fn discovered_artifacts(found: &WarehouseArtifactsDiscoveredV1, spec: Option<&lading_domain::spec::WarehouseSpec>) -> Value {
+fn discovered_artifacts(
+    found: &WarehouseArtifactsDiscoveredV1,
+    spec: Option<&lading_domain::spec::WarehouseSpec>,
+) -> Value {
     use lading_domain::spec::ArtifactKind;
     let name_of = |kind: ArtifactKind, index: usize, url: &str, result: &mut Value| {
         let name = spec.map(|s| s.subscription_name(kind, index, url)).unwrap_or_default();

@@ -39,11 +39,13 @@ pub fn commit_from<'a>(
     repo_url: &str,
     origin: Option<&FreightOrigin>,
 ) -> Result<&'a GitCommit, String> {
-    let commit_in = |f: &'a Freight| f.commits.iter().find(|c| crate::freight_functions::same_git_repo(&c.repo_url, repo_url));
+    let commit_in =
+        |f: &'a Freight| f.commits.iter().find(|c| crate::freight_functions::same_git_repo(&c.repo_url, repo_url));
     if let Some(origin) = origin {
-        let freight = origins.iter().find(|f| &f.origin == origin).ok_or_else(|| {
-            format!("the promotion has no freight from {} {:?}", origin.kind, origin.name)
-        })?;
+        let freight = origins
+            .iter()
+            .find(|f| &f.origin == origin)
+            .ok_or_else(|| format!("the promotion has no freight from {} {:?}", origin.kind, origin.name))?;
         return commit_in(freight).ok_or_else(|| {
             format!("the freight from {} {:?} has no commit from {repo_url}", origin.kind, origin.name)
         });

@@ -156,7 +156,6 @@ pub fn assemble(request: &CreateFreight, discovered: &WarehouseArtifactsDiscover
     Ok(freight)
 }
 
-
 pub async fn create(
     AxumState(state): AxumState<State>,
     Path(project): Path<String>,

@@ -80,7 +80,12 @@ pub struct Config {
 
 /// The commit from `repo_url` in the promotion's freight (of `origin`'s when given), for
 /// checkout `i`.
-fn commit_from_freight(ctx: &StepContext<'_>, repo_url: &str, origin: Option<&Origin>, i: usize) -> Result<String, String> {
+fn commit_from_freight(
+    ctx: &StepContext<'_>,
+    repo_url: &str,
+    origin: Option<&Origin>,
+    i: usize,
+) -> Result<String, String> {
     let origin = match origin {
         Some(Origin { kind, name }) if kind == FreightOrigin::WAREHOUSE => Some(FreightOrigin::warehouse(name)),
         Some(Origin { kind, .. }) => {
@@ -103,8 +108,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     }
     let mut commits = Map::new();
     for (i, checkout) in config.checkout.iter().enumerate() {
-        let set =
-            [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some(), checkout.from_freight];
+        let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some(), checkout.from_freight];
         if set.iter().filter(|s| **s).count() > 1 {
             return Err(format!("config.checkout[{i}]: set only one of branch, commit, tag or fromFreight"));
         }

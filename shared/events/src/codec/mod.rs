@@ -94,9 +94,7 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::StageHealthChangedV1 => Event::StageHealthChanged(postcard::from_bytes(payload).map_err(err)?),
         EventType::FreightMetadataSetV1 => Event::FreightMetadataSet(postcard::from_bytes(payload).map_err(err)?),
         EventType::StageMetadataSetV1 => Event::StageMetadataSet(postcard::from_bytes(payload).map_err(err)?),
-        EventType::StageRefreshRequestedV1 => {
-            Event::StageRefreshRequested(postcard::from_bytes(payload).map_err(err)?)
-        }
+        EventType::StageRefreshRequestedV1 => Event::StageRefreshRequested(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 
