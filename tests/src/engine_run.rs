@@ -15,6 +15,8 @@ use lading_promoter::steps::{CommitAuthor, GitCredentials, RemoteBudgets, Remote
 pub struct EngineRun<'a> {
     pub promotion: &'a str,
     pub freight: &'a Freight,
+    /// The freight of each origin the promotion sees (default: `freight` alone).
+    pub origins: Option<&'a [Freight]>,
     pub vars: &'a [PromotionVariable],
     pub credentials: GitCredentials,
     /// What `secret(name)` reads (none by default).
@@ -36,6 +38,7 @@ impl<'a> EngineRun<'a> {
         Self {
             promotion: "p",
             freight,
+            origins: None,
             vars: &[],
             credentials: GitCredentials::default(),
             secrets: None,
@@ -73,6 +76,7 @@ impl<'a> EngineRun<'a> {
             promotion: self.promotion,
             freight_id: &id,
             freight: self.freight,
+            origins: self.origins.unwrap_or(std::slice::from_ref(self.freight)),
             vars: self.vars,
             steps,
             author: &CommitAuthor::default(),

@@ -2,7 +2,9 @@
 //! Application CRD; the test plays Argo CD's application controller. Kargo's quickstart
 //! runs through `argocd-update`, and the stage takes its health from the Application:
 //! `Progressing` after the sync, `Healthy` once Argo CD says so (only then does its
-//! verification start), `Degraded` when the Application degrades later.
+//! verification start), `Degraded` when the Application degrades later; `Unknown` while
+//! a promotion runs; a stage refresh assesses it at once; two promoter replicas publish
+//! each change once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -453,4 +455,188 @@ async fn kargo_quickstart_promotes_through_argocd_update_and_the_stage_takes_the
         [(0, "Progressing".to_owned()), (1, "Healthy".to_owned()), (2, "Degraded".to_owned())]
     );
     drop(argo);
+}
+
+/// Kargo's quickstart (no verification) on a real kube-apiserver with the Application
+/// `kargo-demo-test`, promoters assessing health every `interval`; while `hold` is set
+/// the test's Argo CD leaves sync operations unanswered, so a promotion waits in its
+/// `argocd-update` step.
+struct Quickstart {
+    _kube: TestKube,
+    sandbox: lading_tests::sandbox::Sandbox,
+    argo: FakeArgoCd,
+    hold: Arc<std::sync::atomic::AtomicBool>,
+    freight: String,
+    _registry: lading_tests::registry::TestRegistry,
+}
+
+impl Quickstart {
+    async fn start(interval: Duration, replicas: usize) -> Quickstart {
+        use lading_tests::git::Repo;
+        use lading_tests::registry::TestRegistry;
+        use lading_tests::sandbox::{Sandbox, SandboxOptions};
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let kube = TestKube::start().await;
+        argocd::install(&kube).await;
+        let client = kube.client().await;
+        let access = ArgoCdAccess {
+            kubeconfig: Some(kube.kubeconfig_path()),
+            poll: Duration::from_millis(50),
+            ..Default::default()
+        };
+        let sandbox = Sandbox::start_with_options(SandboxOptions {
+            replicas,
+            promoter_argocd: access,
+            promoter_health_interval: interval,
+            ..SandboxOptions::default()
+        })
+        .await;
+        let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
+        registry.push("nginx/nginx", "1.29.1", "linux/amd64", "2026-01-01T00:00:00Z");
+        let image = format!("{}/nginx/nginx", registry.addr);
+        let gitops = Arc::new(Repo::create(sandbox.dir.path(), "gitops"));
+        gitops.commit(
+            "base/deploy.yaml",
+            &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kargo-demo\nspec:\n  template:\n    spec:\n      containers:\n      - name: nginx\n        image: {image}:placeholder\n"),
+            "base",
+        );
+        gitops.commit("base/kustomization.yaml", "resources:\n- deploy.yaml\n", "base kustomization");
+        gitops.commit("stages/test/kustomization.yaml", "resources:\n- ../../base\n", "test stage");
+        let hold = Arc::new(AtomicBool::new(false));
+        let held = hold.clone();
+        let bare = gitops.clone();
+        let argo = FakeArgoCd::start(
+            client.clone(),
+            Arc::new(
+                move |_: &str| if held.load(Ordering::SeqCst) { SyncOutcome::Ignore } else { SyncOutcome::Succeed },
+            ),
+            Arc::new(move |branch: &str| bare.log(branch).first().map(|c| c.id.clone()).unwrap_or_default()),
+        );
+        argocd::create_application(
+            &client,
+            "kargo-demo-test",
+            json!({"kargo.akuity.io/authorized-stage": "kargo-demo:test"}),
+            &gitops.url(),
+            "stage/test",
+        )
+        .await;
+        sandbox.apply(&kargo_quickstart(&gitops.url(), &image)).await;
+        let freight = lading_tests::wait::until("freight", TIMEOUT, || async {
+            sandbox.freight("kargo-demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
+        })
+        .await;
+        let freight = freight["metadata"]["name"].as_str().unwrap().to_owned();
+        Quickstart { _kube: kube, sandbox, argo, hold, freight, _registry: registry }
+    }
+
+    async fn stage(&self) -> Value {
+        let (_, stages) = self.sandbox.get("/api/v1/projects/kargo-demo/stages").await;
+        stages["items"][0].clone()
+    }
+
+    /// Promotes the freight to `test`.
+    async fn promote(&self) {
+        let (status, body) = self
+            .sandbox
+            .post_json("/api/v1/projects/kargo-demo/stages/test/promotions", &json!({"freight": self.freight}))
+            .await;
+        assert!(status < 300, "{status} {body}");
+    }
+
+    async fn wait_for_health(&self, wanted: &str) -> Value {
+        lading_tests::wait::until(&format!("the stage to be {wanted}"), TIMEOUT, || async {
+            let test = self.stage().await;
+            match test["status"]["health"]["status"].as_str() {
+                Some(status) if status == wanted => Ok(test),
+                other => Err(format!("{other:?}: {}", test["status"]["health"])),
+            }
+        })
+        .await
+    }
+
+    async fn wait_for_last_promotion(&self, phase: &str) -> Value {
+        lading_tests::wait::until("the promotion to end", TIMEOUT, || async {
+            let test = self.stage().await;
+            match test["status"]["lastPromotion"]["status"]["phase"].as_str() {
+                Some(p) if p == phase => Ok(test),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stage_refresh_assesses_health_at_once_and_a_running_promotion_shows_unknown() {
+    use std::sync::atomic::Ordering;
+    // Health rounds an hour apart: every change below comes from a promotion or a refresh.
+    let q = Quickstart::start(Duration::from_secs(3600), 1).await;
+    q.promote().await;
+    q.wait_for_last_promotion("Succeeded").await;
+    assert_eq!(q.stage().await["status"]["health"]["status"], "Progressing");
+
+    // Argo CD says Healthy; a refresh of the stage assesses it now, not in an hour.
+    q.argo.mark_healthy("kargo-demo-test").await;
+    let (status, body) = q.sandbox.post_json("/api/v1/projects/kargo-demo/stages/test/refresh", &Value::Null).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{body}");
+    let stage = q.wait_for_health("Healthy").await;
+    assert_eq!(condition(&stage, "Healthy")["status"], "True");
+    assert_eq!(health_changes(&q.sandbox).await, [(0, "Progressing".to_owned()), (1, "Healthy".to_owned())]);
+    // A stage that does not exist is named in a 404.
+    let (status, _) = q.sandbox.post_json("/api/v1/projects/kargo-demo/stages/prod/refresh", &Value::Null).await;
+    assert_eq!(status, 404);
+
+    // A second promotion waits in argocd-update (Argo CD does not answer): meanwhile the
+    // stage's health is Unknown because of it, as in Kargo.
+    q.hold.store(true, Ordering::SeqCst);
+    q.promote().await;
+    let stage = q.wait_for_health("Unknown").await;
+    assert_eq!(
+        stage["status"]["health"]["issues"],
+        json!(["Cannot assess health because a Promotion is currently in progress"])
+    );
+    assert_eq!(condition(&stage, "Promoting")["reason"], "ActivePromotion", "{}", stage["status"]["conditions"]);
+    let healthy = condition(&stage, "Healthy");
+    assert_eq!((healthy["status"].as_str(), healthy["reason"].as_str()), (Some("Unknown"), Some("ActivePromotion")));
+    // A refresh while it runs assesses nothing and publishes nothing.
+    let (status, _) = q.sandbox.post_json("/api/v1/projects/kargo-demo/stages/test/refresh", &Value::Null).await;
+    assert_eq!(status, 202);
+
+    // Argo CD answers: the promotion succeeds and the stage has the health it left.
+    q.hold.store(false, Ordering::SeqCst);
+    let stage = lading_tests::wait::until("the second promotion to succeed", TIMEOUT, || async {
+        let test = q.stage().await;
+        let promotions = test["status"]["promotions"].as_array().cloned().unwrap_or_default();
+        let succeeded = promotions.iter().filter(|p| p["status"]["phase"] == "Succeeded").count();
+        if succeeded == 2 { Ok(test) } else { Err(format!("{succeeded} succeeded")) }
+    })
+    .await;
+    assert_eq!(stage["status"]["health"]["status"], "Progressing", "{}", stage["status"]["health"]);
+    let changes = health_changes(&q.sandbox).await;
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert_eq!(changes[2], (0, "Progressing".to_owned()), "the second promotion's first health");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_promoter_replicas_publish_each_health_change_once() {
+    // Two promoters assess the stage every 50ms each.
+    let q = Quickstart::start(Duration::from_millis(50), 2).await;
+    q.promote().await;
+    q.wait_for_last_promotion("Succeeded").await;
+    // Each change is seen by both replicas (each assesses every 50ms); waiting for the api
+    // to show it takes rounds of both, so a replica that published a change again would
+    // have done so before the next one is made.
+    for health in ["Healthy", "Degraded", "Healthy", "Progressing", "Healthy"] {
+        q.argo.set_health("kargo-demo-test", health).await;
+        q.wait_for_health(health).await;
+    }
+    let changes = health_changes(&q.sandbox).await;
+    let expected: Vec<(u32, String)> = ["Progressing", "Healthy", "Degraded", "Healthy", "Progressing", "Healthy"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i as u32, s.to_string()))
+        .collect();
+    assert_eq!(changes, expected, "one event per change, none twice, no flapping back");
 }

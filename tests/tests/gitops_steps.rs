@@ -415,3 +415,46 @@ fn clones_through_a_mirror_see_what_the_remote_has_now() {
     assert_eq!(clone_and_list(None).0, vec!["one.txt", "two.txt"], "the mirror fetched the new commit");
     assert_eq!(clone_and_list(Some("v1")).0, vec!["one.txt", "two.txt"], "and the new tag");
 }
+
+#[test]
+fn git_clone_from_freight_checks_out_the_freights_commit_of_the_origin_named() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    let released = app.commit("version.txt", "1", "release");
+    let hotfixed = app.commit("version.txt", "1-hotfix", "hotfix");
+    app.commit("version.txt", "2-dev", "newer, in no freight");
+    // The promoted freight (warehouse `app`) and what the stage holds from `hotfix`.
+    let target = Freight::from_warehouse("app").with_commit(&app.url(), &released);
+    let hotfix = Freight::from_warehouse("hotfix").with_commit(&app.url(), &hotfixed);
+    let clone = |checkout: serde_json::Value, origins: &[Freight]| {
+        let workspace = tempfile::tempdir().unwrap();
+        let steps = [
+            step("git-clone", json!({"repoURL": app.url(), "checkout": [checkout]})),
+            step("tar", json!({"inPath": "./out", "outPath": "./out.tar"})),
+        ];
+        let run = EngineRun { origins: Some(origins), ..EngineRun::new(&target) }.run(workspace.path(), &steps);
+        run.map(|outcome| {
+            let version = std::fs::read_to_string(workspace.path().join("out/version.txt")).unwrap();
+            (version, outcome.outputs.len())
+        })
+        .map_err(|e| e.to_string())
+    };
+    let alone = std::slice::from_ref(&target);
+    let both = [target.clone(), hotfix.clone()];
+    // One origin: the freight's commit, not the branch's head.
+    assert_eq!(clone(json!({"fromFreight": true, "path": "./out"}), alone).unwrap().0, "1");
+    // fromOrigin picks the warehouse whose freight's commit is checked out (Kargo v1.0).
+    let from = |origin: &str| json!({"fromFreight": true, "fromOrigin": {"kind": "Warehouse", "name": origin}, "path": "./out"});
+    assert_eq!(clone(from("hotfix"), &both).unwrap().0, "1-hotfix");
+    assert_eq!(clone(from("app"), &both).unwrap().0, "1");
+    // Two origins with a commit from the repository and none named: refused, saying how.
+    let error = clone(json!({"fromFreight": true, "path": "./out"}), &both).unwrap_err();
+    assert!(error.contains("config.checkout[0].fromFreight") && error.contains("fromOrigin"), "{error}");
+    let error = clone(from("nowhere"), &both).unwrap_err();
+    assert!(error.contains("no freight from Warehouse \"nowhere\""), "{error}");
+    // fromOrigin alone, or with a branch, is refused.
+    let error = clone(json!({"fromOrigin": {"kind": "Warehouse", "name": "app"}, "path": "./out"}), alone).unwrap_err();
+    assert!(error.contains("fromOrigin: only with fromFreight"), "{error}");
+    let error = clone(json!({"fromFreight": true, "branch": "main", "path": "./out"}), alone).unwrap_err();
+    assert!(error.contains("set only one of branch, commit, tag or fromFreight"), "{error}");
+}

@@ -40,6 +40,8 @@ metadata:
 spec:
   args:
   - name: job
+  - name: commit
+    value: none
   metrics:
   - name: success-rate
     successCondition: result[0] >= 0.95
@@ -47,17 +49,23 @@ spec:
       prometheus:
         address: {prometheus}
         timeout: 5
-        query: app_success_ratio{{job="{{{{args.job}}}}"}}
+        query: app_success_ratio{{job="{{{{args.job}}}}",commit!="{{{{args.commit}}}}"}}
 "#
     )
 }
 
-/// The quickstart with `test` verifying by the template (its `job` argument rendered
-/// from an expression).
+/// The quickstart with `test` verifying by the template, its arguments rendered as
+/// Kargo renders them: `job` from the stage metadata its promotion set (`set-metadata`),
+/// `commit` from the verified freight.
 fn manifests(app: &str, gitops: &str, prometheus: &str) -> String {
     let stages = with_verification(
         &quickstart(app, gitops, "1h"),
-        "    analysisTemplates:\n    - name: success-rate\n    args:\n    - name: job\n      value: ${{ 'a' + 'pp' }}\n",
+        "    analysisTemplates:\n    - name: success-rate\n    args:\n    - name: job\n      value: ${{ stageMetadata(ctx.stage, 'job') }}\n    - name: commit\n      value: ${{ commitFrom(vars.appRepo).ID }}\n",
+    )
+    .replacen(
+        "      - uses: git-push\n",
+        "      - uses: set-metadata\n        config:\n          updates:\n          - kind: Stage\n            name: ${{ ctx.stage }}\n            values: {job: app}\n      - uses: git-push\n",
+        1,
     );
     format!("{stages}\n{}", analysis_template(prometheus))
 }

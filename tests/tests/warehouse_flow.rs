@@ -237,3 +237,51 @@ async fn a_discovery_past_its_deadline_is_abandoned_with_a_clear_error() {
         format!("subscriptions[0] (git {url}): discovery not finished within 1s (LADING_DISCOVERY_TIMEOUT)")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn named_subscriptions_are_recorded_on_discoveries_and_freight_as_kargo_does() {
+    let sandbox = Sandbox::start_without_promoter().await;
+    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
+    let app = Repo::create(sandbox.dir.path(), "app");
+    app.commit_at("v", "1", "one", "2026-01-01T00:00:00Z");
+    app.tag("v1.0.0", None, "2026-01-01T00:00:00Z");
+    let image = format!("{}/team/app", registry.addr);
+    registry.push("team/app", "1.0.0", "linux/amd64", "2026-01-01T00:00:00Z");
+    registry.push("team/app", "2.0.0", "linux/amd64", "2026-01-02T00:00:00Z");
+    // Given two subscriptions of one image repository told apart by name, and an unnamed
+    // Git subscription,
+    sandbox
+        .apply(&format!(
+            "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
+             apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
+             spec:\n  interval: 1h\n  subscriptions:\n\
+             \x20 - git: {{repoURL: '{}', commitSelectionStrategy: NewestTag}}\n\
+             \x20 - name: stable\n    image: {{repoURL: '{image}', constraint: '^1.0.0'}}\n\
+             \x20 - name: canary\n    image: {{repoURL: '{image}'}}\n",
+            app.url()
+        ))
+        .await;
+    // when the warehouse discovers and makes freight,
+    let freight = wait::until("freight", TIMEOUT, || async {
+        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
+    })
+    .await;
+    // then each image names its subscription, the commit none,
+    let images = &freight["images"];
+    assert_eq!((images[0]["tag"].as_str(), images[0]["subscriptionName"].as_str()), (Some("1.0.0"), Some("stable")));
+    assert_eq!((images[1]["tag"].as_str(), images[1]["subscriptionName"].as_str()), (Some("2.0.0"), Some("canary")));
+    assert!(freight["commits"][0].get("subscriptionName").is_none(), "{}", freight["commits"][0]);
+    // the name is part of the freight's ID (Kargo's canonical form),
+    let parsed: lading_domain::Freight = serde_json::from_value(freight.clone()).unwrap();
+    let id = lading_domain::freight_id::compute(&parsed).unwrap();
+    assert_eq!(freight["metadata"]["name"], id.as_str());
+    let mut unnamed = parsed.clone();
+    unnamed.images.iter_mut().for_each(|i| i.subscription_name.clear());
+    assert_ne!(lading_domain::freight_id::compute(&unnamed).unwrap(), id);
+    // and the warehouse's discoveries say which subscription found what.
+    let status = discovered(&sandbox, "discovered artifacts", |s| !s["discoveredArtifacts"].is_null()).await;
+    let found = &status["discoveredArtifacts"];
+    assert_eq!(found["images"][0]["subscriptionName"], "stable");
+    assert_eq!(found["images"][1]["subscriptionName"], "canary");
+    assert!(found["git"][0].get("subscriptionName").is_none());
+}

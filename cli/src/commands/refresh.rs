@@ -1,4 +1,4 @@
-//! `lading refresh warehouse W [--wait [--timeout D]] [-p P]`.
+//! `lading refresh warehouse W [--wait [--timeout D]] [-p P]`, `lading refresh stage S [-p P]`.
 
 use std::time::{Duration, Instant};
 
@@ -13,14 +13,16 @@ use crate::output::text;
 /// How often `--wait` asks the api.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Ask a warehouse to discover now instead of at its next interval.
+/// Ask a warehouse to discover now, or a stage to assess its health now, instead of at
+/// its next interval.
 ///
-/// With --wait, returns once the warehouse has handled this very request (Kargo's
-/// `status.lastHandledRefresh`), printing the discovery's error if it failed. Needs the
-/// promoter role.
+/// With --wait (warehouses), returns once the warehouse has handled this very request
+/// (Kargo's `status.lastHandledRefresh`), printing the discovery's error if it failed.
+/// Needs the promoter role.
 ///
 ///   lading refresh warehouse app -p demo
 ///   lading refresh warehouse app --wait --timeout 2m
+///   lading refresh stage test -p demo
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct RefreshArgs {
@@ -39,10 +41,19 @@ pub struct RefreshArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Refreshable {
     Warehouse,
+    Stage,
 }
 
 pub async fn run(context: &Context, args: RefreshArgs) -> anyhow::Result<()> {
-    let Refreshable::Warehouse = args.kind;
+    if let Refreshable::Stage = args.kind {
+        if args.wait {
+            bail!("--wait is for warehouses: a stage's refresh shows in its status.health");
+        }
+        let path = format!("{}/stages/{}/refresh", context.project_path()?, segment(&args.name));
+        context.client.post_json(&path, &Value::Null).await?;
+        println!("stage/{} refresh requested", args.name);
+        return Ok(());
+    }
     let timeout = parse_go_duration(&args.timeout).with_context(|| format!("--timeout {:?}", args.timeout))?;
     let path = format!("{}/warehouses/{}/refresh", context.project_path()?, segment(&args.name));
     let answer = context.client.post_json(&path, &Value::Null).await?;

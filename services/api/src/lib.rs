@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! - [`config`]: configuration and its environment variables.
-//! - [`routes`]: one module per resource: manifests (`apply`), freight, stages,
+//! - [`routes`]: one module per resource: manifests (`apply`), freight, stages and
 //!   warehouses (and their refresh), the public event stream (`events`), and the webhook
 //!   receivers (`/webhooks/…`).
 //! - [`secrets`]: where webhook receivers' secrets come from.

@@ -260,17 +260,29 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
 /// Applications); a stage without health has neither.
 fn health_status(stage: &lading_projection::model::StageRecord) -> Option<(Value, Value)> {
     use lading_domain::stage_health::healthy_condition;
+    use lading_domain::stage_health::not_assessed_health;
     let record = stage.current_health()?;
-    let mut health = json!({
-        "status": record.health.status.as_str(),
-        "config": record.checks,
-        "output": record.health.output,
-        "checkedAt": timestamp(record.checked_at),
-    });
-    if !record.health.issues.is_empty() {
-        health["issues"] = json!(record.health.issues);
+    // While a promotion runs, or after one that failed, health is not assessed (Kargo).
+    let (shown, condition, mut health) = match stage.health_not_assessed() {
+        Some(why) => {
+            let (shown, condition) = not_assessed_health(why);
+            let health = json!({"status": shown.status.as_str()});
+            (shown, condition, health)
+        }
+        None => {
+            let condition = healthy_condition(Some(&record.health), record.checks.len());
+            let health = json!({
+                "status": record.health.status.as_str(),
+                "config": record.checks,
+                "output": record.health.output,
+                "checkedAt": timestamp(record.checked_at),
+            });
+            (record.health.clone(), condition, health)
+        }
+    };
+    if !shown.issues.is_empty() {
+        health["issues"] = json!(shown.issues);
     }
-    let condition = healthy_condition(Some(&record.health), record.checks.len());
     let mut healthy = json!({"type": "Healthy", "status": condition.status, "reason": condition.reason,
         "promotion": record.promotion, "lastTransitionTime": timestamp(record.checked_at)});
     if !condition.message.is_empty() {
@@ -394,7 +406,11 @@ pub fn warehouse_object(manifest: &Manifest, project: Option<&ProjectModel>) -> 
             status["lastDiscoveryError"] = json!({"message": reason, "at": timestamp(*at)});
         }
         if let Some(found) = &record.discovered {
-            status["discoveredArtifacts"] = discovered_artifacts(found);
+            let spec = match &manifest.spec {
+                lading_domain::spec::Spec::Warehouse(spec) => Some(spec),
+                _ => None,
+            };
+            status["discoveredArtifacts"] = discovered_artifacts(found, spec);
         }
         if let Some(request) = &record.last_handled_refresh {
             status["lastHandledRefresh"] = json!(request);
@@ -423,12 +439,24 @@ fn time_ms(ms: i64) -> String {
     timestamp(chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default())
 }
 
-/// Kargo's `status.discoveredArtifacts`.
-fn discovered_artifacts(found: &WarehouseArtifactsDiscoveredV1) -> Value {
+/// Kargo's `status.discoveredArtifacts`; each result names its subscription
+/// (`subscriptionName`) when `spec` gives it one.
+fn discovered_artifacts(
+    found: &WarehouseArtifactsDiscoveredV1,
+    spec: Option<&lading_domain::spec::WarehouseSpec>,
+) -> Value {
+    use lading_domain::spec::ArtifactKind;
+    let name_of = |kind: ArtifactKind, index: usize, url: &str, result: &mut Value| {
+        let name = spec.map(|s| s.subscription_name(kind, index, url)).unwrap_or_default();
+        if !name.is_empty() {
+            result["subscriptionName"] = json!(name);
+        }
+    };
     let git: Vec<Value> = found
         .git
         .iter()
-        .map(|g| {
+        .enumerate()
+        .map(|(index, g)| {
             let commits: Vec<Value> = g
                 .commits
                 .iter()
@@ -446,13 +474,16 @@ fn discovered_artifacts(found: &WarehouseArtifactsDiscoveredV1) -> Value {
                     commit
                 })
                 .collect();
-            json!({"repoURL": g.repo_url, "commits": commits})
+            let mut result = json!({"repoURL": g.repo_url, "commits": commits});
+            name_of(ArtifactKind::Git, index, &g.repo_url, &mut result);
+            result
         })
         .collect();
     let images: Vec<Value> = found
         .images
         .iter()
-        .map(|i| {
+        .enumerate()
+        .map(|(index, i)| {
             let references: Vec<Value> = i
                 .references
                 .iter()
@@ -468,13 +499,15 @@ fn discovered_artifacts(found: &WarehouseArtifactsDiscoveredV1) -> Value {
             if !i.platform.is_empty() {
                 image["platform"] = json!(i.platform);
             }
+            name_of(ArtifactKind::Image, index, &i.repo_url, &mut image);
             image
         })
         .collect();
     let charts: Vec<Value> = found
         .charts
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(index, c)| {
             let mut chart = json!({"repoURL": c.repo_url, "versions": c.versions});
             if !c.name.is_empty() {
                 chart["name"] = json!(c.name);
@@ -482,6 +515,7 @@ fn discovered_artifacts(found: &WarehouseArtifactsDiscoveredV1) -> Value {
             if !c.semver_constraint.is_empty() {
                 chart["semverConstraint"] = json!(c.semver_constraint);
             }
+            name_of(ArtifactKind::Chart, index, &c.repo_url, &mut chart);
             chart
         })
         .collect();

@@ -11,13 +11,17 @@
 //!   published. Every replica watches every stage: a change's identity names the
 //!   promotion and the number of changes before it, so replicas that see the same change
 //!   store it once, and one that saw a different one publishes again on its next round.
+//!   A stage with a running promotion, or whose last promotion did not succeed, is not
+//!   assessed ([`lading_domain::stage_health::not_assessed`]).
+//! - [`refresh`]: a `StageRefreshRequested` (Kargo's refresh of a Stage) assesses that
+//!   stage at once; replicas share the durable consumer [`REFRESH_CONSUMER`], so one of
+//!   them handles each request.
 
 use std::time::Duration;
 
 use lading_domain::stage_health::{self, AppRead, Health, HealthCheck, StageHealth};
 use lading_events::catalog::{HealthStatusV1, StageHealthChangedV1};
 use lading_events::{Event, now_ms};
-use lading_projection::model::PromotionPhase;
 use lading_runtime::Shutdown;
 
 use crate::steps::argocd::{ArgoCdAccess, applications, client};
@@ -108,13 +112,18 @@ struct Watched {
     changes: u32,
 }
 
-fn watched(context: &crate::Context) -> Vec<Watched> {
+/// The stages to assess: every stage with health checks, or only `only` (project, stage).
+fn watched(context: &crate::Context, only: Option<(&str, &str)>) -> Vec<Watched> {
     context.projection.read(|model| {
         let mut out = Vec::new();
         for (project, p) in &model.projects {
             for (stage, record) in &p.stages {
+                if only.is_some_and(|only| only != (project.as_str(), stage.as_str())) {
+                    continue;
+                }
                 let Some(health) = record.current_health() else { continue };
-                if record.promotions.iter().any(|p| p.phase == PromotionPhase::Running) {
+                // A running promotion, or a failed last one, leaves nothing to assess (Kargo).
+                if record.health_not_assessed().is_some() {
                     continue;
                 }
                 out.push(Watched {
@@ -146,7 +155,12 @@ pub async fn run(context: std::sync::Arc<crate::Context>, shutdown: Shutdown) ->
 }
 
 async fn round(context: &crate::Context) -> Result<(), String> {
-    if watched(context).is_empty() {
+    assess_and_publish(context, None).await
+}
+
+/// Assesses the watched stages (every one, or only `only`) and publishes each change.
+async fn assess_and_publish(context: &crate::Context, only: Option<(&str, &str)>) -> Result<(), String> {
+    if watched(context, only).is_empty() {
         return Ok(());
     }
     // Decide from the whole log, so a change counted elsewhere is counted here.
@@ -154,7 +168,7 @@ async fn round(context: &crate::Context) -> Result<(), String> {
     if !context.projection.wait_for(end, CATCH_UP).await {
         return Err(format!("the read model did not reach log position {end}"));
     }
-    for stage in watched(context) {
+    for stage in watched(context, only) {
         let health = assess(&context.config.remotes.argocd, &stage.checks).await;
         if !stage_health::changed(Some(&stage.recorded), &health) {
             continue;
@@ -171,5 +185,32 @@ async fn round(context: &crate::Context) -> Result<(), String> {
             "stage health changed"
         );
     }
+    Ok(())
+}
+
+/// The durable consumer the replicas share for stage refreshes.
+pub const REFRESH_CONSUMER: &str = "promoter-stage-refresh";
+
+/// Assesses a stage at once on each `StageRefreshRequested`, until `shutdown`.
+pub async fn refresh(context: std::sync::Arc<crate::Context>, shutdown: Shutdown) -> Result<(), crate::Error> {
+    use lading_bus::{ConsumerSpec, HandlerError, Outcome};
+    use lading_events::EventType;
+    let spec = ConsumerSpec::new(REFRESH_CONSUMER, vec![EventType::StageRefreshRequestedV1.filter()]);
+    let bus = context.bus.clone();
+    bus.consume(spec, shutdown, |delivery| {
+        let context = context.clone();
+        async move {
+            let Event::StageRefreshRequested(request) = &delivery.event else {
+                return Ok(Outcome::Done);
+            };
+            tracing::info!(project = request.project, stage = request.stage, "stage refresh: assessing its health");
+            // A stage without health checks has nothing to assess: the request is done.
+            assess_and_publish(&context, Some((&request.project, &request.stage)))
+                .await
+                .map_err(HandlerError::Transient)?;
+            Ok(Outcome::Done)
+        }
+    })
+    .await?;
     Ok(())
 }

@@ -10,7 +10,7 @@
 //!   under a per-stage lease and records how it ended.
 //! - [`engine`]: the step runner, expressions and the workspace.
 //! - [`health`]: the health of stages whose last promotion updated Argo CD
-//!   Applications, published when it changes.
+//!   Applications, published when it changes, and assessed at once on a stage refresh.
 //! - [`steps`]: one module per promotion step.
 //! - [`work_dir`]: the work directory, and the workspaces a killed promoter left.
 
@@ -74,7 +74,8 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     let decider = decide::run(context.clone(), shutdown.clone());
     let runner = run_queue::run(context.clone(), shutdown.clone());
     let health = health::run(context.clone(), shutdown.clone());
-    let result = tokio::try_join!(decider, runner, health);
+    let refresh = health::refresh(context.clone(), shutdown.clone());
+    let result = tokio::try_join!(decider, runner, health, refresh);
     ready.set(false);
     result.map(|_| ())
 }

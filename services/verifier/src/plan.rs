@@ -41,13 +41,15 @@ pub fn has_analyses(stage: &StageSpec) -> bool {
 }
 
 /// Builds the plan of `stage`'s verification; `Err` says why it cannot run (an Error
-/// verdict). Blocking: arguments' expressions run on their own thread.
+/// verdict). Arguments' expressions read `scope` (the verified freight, the project's
+/// metadata) as Kargo's do. Blocking: they run on their own thread.
 pub fn build(
     specs: &Specs,
     project: &str,
     stage_name: &str,
     stage: &StageSpec,
     limits: &ExpressionLimits,
+    scope: args::ArgumentScope<'_>,
 ) -> Result<RunPlan, String> {
     let Some(verification) = &stage.verification else {
         return Ok(RunPlan { metrics: Vec::new(), args: BTreeMap::new() });
@@ -63,7 +65,7 @@ pub fn build(
     let mut values: Vec<(String, String)> = stage.vars().iter().map(|v| (v.name.clone(), v.value.clone())).collect();
     let var_count = values.len();
     values.extend(verification.args.iter().map(|a| (a.name.clone(), a.value.clone())));
-    let rendered = args::render_values(&values, project, stage_name, limits)
+    let rendered = args::render_values(&values, project, stage_name, limits, scope)
         .map_err(|e| format!("spec.verification.args: {e}"))?;
     let stage_args: BTreeMap<String, String> = rendered.into_iter().skip(var_count).collect();
     let args = args::resolve(&templates, &stage_args)?;

@@ -92,10 +92,21 @@ impl Runner {
         let specs = self.specs.clone();
         let limits = self.limits;
         let (project, stage) = (started.project.clone(), started.stage.clone());
+        // Arguments read the verified freight and the project's metadata (Kargo's
+        // `imageFrom()`, `freightMetadata()`, `stageMetadata()` …).
+        let (freight, metadata) = self.projection.read(|m| {
+            let model = m.project(&project);
+            let freight = model.and_then(|p| p.find_freight(&started.freight_id)).map(|f| f.freight.clone());
+            (freight, model.map(|p| p.metadata()).unwrap_or_default())
+        });
         let planned = tokio::task::spawn_blocking(move || {
+            let scope = lading_domain::verification::args::ArgumentScope {
+                freight: freight.as_ref(),
+                metadata: Some(&metadata),
+            };
             specs.read(|s| match s.stage(&project, &stage) {
                 None => Err(format!("stage {stage:?} no longer exists")),
-                Some(spec) => plan::build(s, &project, &stage, spec, &limits),
+                Some(spec) => plan::build(s, &project, &stage, spec, &limits, scope),
             })
         })
         .await

@@ -231,6 +231,7 @@ async fn discover_inner(
         return Ok(Discovered::NotCreated { reason: "freightCreationPolicy is Manual".to_owned() });
     }
     let mut freight = newest_freight(warehouse, &found).map_err(DiscoveryError::Source)?;
+    spec.name_artifacts(&mut freight);
     if let Some(criteria) = &spec.freight_creation_criteria {
         // Evaluated on a blocking thread: it may run for up to its time budget.
         let (expression, candidate, limits) =

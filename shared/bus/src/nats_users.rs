@@ -73,7 +73,10 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         EventType::WarehouseArtifactsDiscoveredV1
         | EventType::WarehouseDiscoveryFailedV1
         | EventType::WarehouseRefreshHandledV1 => &[Warehouse],
-        EventType::WarehouseRefreshRequestedV1 | EventType::FreightApprovedV1 | EventType::FreightDeletedV1 => &[Api],
+        EventType::WarehouseRefreshRequestedV1
+        | EventType::StageRefreshRequestedV1
+        | EventType::FreightApprovedV1
+        | EventType::FreightDeletedV1 => &[Api],
         // Made by people through the api, and by the promoter's rules (auto-promotion,
         // supersede, aliases moving with a promotion).
         EventType::PromotionCreatedV2 | EventType::PromotionAbortedV2 | EventType::FreightAliasChangedV2 => {

@@ -2,7 +2,7 @@
 //! what the stage currently holds from its other origins (Kargo's freight collection),
 //! so `commitFrom`, `imageFrom` and `kustomize-set-image` find every artifact.
 
-use crate::freight::Freight;
+use crate::freight::{Freight, FreightOrigin, GitCommit};
 
 /// `target` with the commits, images and charts of `others` (the stage's current freight
 /// from origins other than `target`'s) appended after its own.
@@ -17,6 +17,48 @@ pub fn collect<'a>(target: &Freight, others: impl IntoIterator<Item = &'a Freigh
         collected.charts.extend(other.charts.iter().cloned());
     }
     collected
+}
+
+/// The freight of every origin a promotion sees: `target` first, then the stage's current
+/// freight from each other origin.
+pub fn by_origin<'a>(target: &Freight, others: impl IntoIterator<Item = &'a Freight>) -> Vec<Freight> {
+    let mut all = vec![target.clone()];
+    for other in others {
+        if all.iter().all(|f| f.origin != other.origin) {
+            all.push(other.clone());
+        }
+    }
+    all
+}
+
+/// The commit from `repo_url` in the freight of `origins` (Kargo's `FindCommit`, behind
+/// `git-clone`'s `checkout[].fromFreight`): from the freight of `origin` when given,
+/// otherwise from the one origin whose freight has a commit from that repository.
+pub fn commit_from<'a>(
+    origins: &'a [Freight],
+    repo_url: &str,
+    origin: Option<&FreightOrigin>,
+) -> Result<&'a GitCommit, String> {
+    let commit_in =
+        |f: &'a Freight| f.commits.iter().find(|c| crate::freight_functions::same_git_repo(&c.repo_url, repo_url));
+    if let Some(origin) = origin {
+        let freight = origins
+            .iter()
+            .find(|f| &f.origin == origin)
+            .ok_or_else(|| format!("the promotion has no freight from {} {:?}", origin.kind, origin.name))?;
+        return commit_in(freight).ok_or_else(|| {
+            format!("the freight from {} {:?} has no commit from {repo_url}", origin.kind, origin.name)
+        });
+    }
+    let mut found = origins.iter().filter_map(|f| Some((f, commit_in(f)?)));
+    match (found.next(), found.next()) {
+        (Some((_, commit)), None) => Ok(commit),
+        (None, _) => Err(format!("the promotion's freight has no commit from {repo_url}")),
+        (Some((a, _)), Some((b, _))) => Err(format!(
+            "freight from {} {:?} and from {} {:?} both have a commit from {repo_url}; name one with fromOrigin",
+            a.origin.kind, a.origin.name, b.origin.kind, b.origin.name
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -48,5 +90,26 @@ mod tests {
         assert_eq!(collected.images[0].tag, "2");
         assert_eq!(collected.commits[0].repo_url, "cfg");
         assert_eq!(collected.origin, target.origin);
+    }
+
+    #[test]
+    fn given_freight_of_two_origins_when_a_commit_is_wanted_then_from_origin_picks_the_warehouse() {
+        let repo = "https://git.example.com/app.git";
+        let app = Freight::from_warehouse("app").with_commit(repo, "aaa");
+        let hotfix = Freight::from_warehouse("hotfix").with_commit("https://git.example.com/app", "bbb");
+        let config = Freight::from_warehouse("config").with_commit("https://git.example.com/cfg.git", "ccc");
+        let origins = by_origin(&app, [&config, &hotfix, &app]);
+        assert_eq!(origins.len(), 3, "the target's origin is not repeated");
+        // Named origin: its freight's commit (the URL compared as Git URLs are).
+        let from = |name: &str| commit_from(&origins, repo, Some(&FreightOrigin::warehouse(name)));
+        assert_eq!(from("hotfix").unwrap().id, "bbb");
+        assert_eq!(from("app").unwrap().id, "aaa");
+        assert!(from("config").unwrap_err().contains("has no commit from"));
+        assert!(from("nowhere").unwrap_err().contains("no freight from Warehouse \"nowhere\""));
+        // No origin named: the one origin with such a commit, or an error naming both.
+        assert_eq!(commit_from(&origins, "https://git.example.com/cfg.git", None).unwrap().id, "ccc");
+        let ambiguous = commit_from(&origins, repo, None).unwrap_err();
+        assert!(ambiguous.contains("fromOrigin") && ambiguous.contains("\"hotfix\""), "{ambiguous}");
+        assert!(commit_from(&origins, "https://elsewhere/x.git", None).is_err());
     }
 }

@@ -16,7 +16,7 @@ use crate::url_normalize::{normalize_chart, normalize_git, normalize_image_repo}
 /// The functions [`add`] adds.
 pub const FUNCTIONS: [&str; 3] = ["commitFrom", "imageFrom", "chartFrom"];
 
-fn same_git_repo(a: &str, b: &str) -> bool {
+pub(crate) fn same_git_repo(a: &str, b: &str) -> bool {
     match (normalize_git(a), normalize_git(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,

@@ -168,6 +168,51 @@ pub fn healthy_condition(health: Option<&StageHealth>, checks: usize) -> Conditi
     }
 }
 
+/// Why a stage's health is not assessed now, though its last successful promotion left
+/// health checks (Kargo's stage reconciler assesses no health in these cases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAssessed {
+    /// A promotion of the stage is running: what it changes is not deployed yet.
+    PromotionRunning,
+    /// The last promotion that ran ended without succeeding (its phase).
+    LastPromotion(crate::promotion_queue::PromotionPhase),
+}
+
+/// Why the health of a stage whose promotions are `promotions` (oldest first: each
+/// one's phase and whether it started) is not assessed now; `None`: it is.
+pub fn not_assessed(
+    promotions: impl DoubleEndedIterator<Item = (crate::promotion_queue::PromotionPhase, bool)> + Clone,
+) -> Option<NotAssessed> {
+    use crate::promotion_queue::PromotionPhase;
+    if promotions.clone().any(|(phase, _)| phase == PromotionPhase::Running) {
+        return Some(NotAssessed::PromotionRunning);
+    }
+    // A promotion aborted before it ran changed nothing: the one before it stands.
+    let (last, _) = promotions.rev().find(|(phase, started)| phase.is_terminal() && *started)?;
+    last.is_unsuccessful().then_some(NotAssessed::LastPromotion(last))
+}
+
+/// The health and `Healthy` condition a stage shows while its health is not assessed
+/// (Kargo's words): `Unknown`, with the reason as its one issue.
+pub fn not_assessed_health(why: NotAssessed) -> (StageHealth, Condition) {
+    let (issue, reason, message) = match why {
+        NotAssessed::PromotionRunning => (
+            "Cannot assess health because a Promotion is currently in progress",
+            "ActivePromotion".to_owned(),
+            "Stage has a Promotion in progress",
+        ),
+        NotAssessed::LastPromotion(phase) => (
+            "Cannot assess health because last Promotion did not succeed",
+            format!("LastPromotion{phase:?}"),
+            "Cannot assess health because last Promotion did not succeed",
+        ),
+    };
+    (
+        StageHealth { status: Health::Unknown, issues: vec![issue.to_owned()], output: Value::Null },
+        Condition { status: "Unknown", reason, message: message.to_owned() },
+    )
+}
+
 /// Whether a newly assessed health differs from the one recorded (only a change is
 /// published).
 pub fn changed(recorded: Option<&StageHealth>, assessed: &StageHealth) -> bool {

@@ -187,3 +187,33 @@ fn given_a_recorded_health_when_assessed_again_then_only_a_difference_is_a_chang
     assert_eq!(Health::parse("Degraded"), Some(Health::Degraded));
     assert_eq!(Health::parse("Unhealthy"), None);
 }
+
+#[test]
+fn given_a_running_promotion_when_health_is_shown_then_it_is_unknown_because_of_the_promotion() {
+    use crate::promotion_queue::PromotionPhase::*;
+    let promotions = [(Succeeded, true), (Running, true), (Pending, false)];
+    let why = not_assessed(promotions.into_iter()).unwrap();
+    assert_eq!(why, NotAssessed::PromotionRunning);
+    let (health, condition) = not_assessed_health(why);
+    assert_eq!(health.status, Health::Unknown);
+    assert_eq!(health.issues, ["Cannot assess health because a Promotion is currently in progress"]);
+    assert_eq!((condition.status, condition.reason.as_str()), ("Unknown", "ActivePromotion"));
+}
+
+#[test]
+fn given_the_last_promotion_that_ran_failed_when_health_is_shown_then_it_is_unknown_naming_the_phase() {
+    use crate::promotion_queue::PromotionPhase::*;
+    let why = not_assessed([(Succeeded, true), (Failed, true)].into_iter()).unwrap();
+    assert_eq!(why, NotAssessed::LastPromotion(Failed));
+    let (health, condition) = not_assessed_health(why);
+    assert_eq!(health.issues, ["Cannot assess health because last Promotion did not succeed"]);
+    assert_eq!(condition.reason, "LastPromotionFailed");
+}
+
+#[test]
+fn given_succeeded_last_or_an_abort_before_running_when_health_is_shown_then_it_is_assessed() {
+    use crate::promotion_queue::PromotionPhase::*;
+    assert_eq!(not_assessed([(Failed, true), (Succeeded, true)].into_iter()), None);
+    assert_eq!(not_assessed([(Succeeded, true), (Aborted, false), (Pending, false)].into_iter()), None);
+    assert_eq!(not_assessed(std::iter::empty()), None);
+}

@@ -136,7 +136,8 @@ macro_rules! each_payload {
             (StageHealthChanged, StageHealthChangedV1),
             (FreightMetadataSet, FreightMetadataSetV1),
             (StageMetadataSet, StageMetadataSetV1),
-            (PromotionWaiting, PromotionWaitingV1)
+            (PromotionWaiting, PromotionWaitingV1),
+            (StageRefreshRequested, StageRefreshRequestedV1)
         }
     };
 }

@@ -133,6 +133,12 @@ impl StageRecord {
         (last.name == health.promotion).then_some(health)
     }
 
+    /// Why the stage's health is not assessed now (a promotion runs, or the last one
+    /// that ran did not succeed); `None`: it is.
+    pub fn health_not_assessed(&self) -> Option<lading_domain::stage_health::NotAssessed> {
+        lading_domain::stage_health::not_assessed(self.promotions.iter().map(|p| (p.phase, p.started_at.is_some())))
+    }
+
     /// Records a health change after `promotion`, unless a later promotion succeeded or
     /// that one ended without succeeding.
     fn record_health(&mut self, e: &StageHealthChangedV1) {
@@ -265,6 +271,24 @@ impl ProjectModel {
         match FreightId::parse(name_or_alias) {
             Ok(id) => self.freight.get(&id),
             Err(_) => self.freight.values().find(|f| f.freight.alias == name_or_alias),
+        }
+    }
+
+    /// What `freightMetadata()` and `stageMetadata()` read in this project.
+    pub fn metadata(&self) -> lading_domain::metadata::ProjectMetadata {
+        lading_domain::metadata::ProjectMetadata {
+            freight: self
+                .freight
+                .iter()
+                .filter(|(_, f)| !f.metadata.is_empty())
+                .map(|(id, f)| (id.to_string(), f.metadata.clone()))
+                .collect(),
+            stages: self
+                .stages
+                .iter()
+                .filter(|(_, s)| !s.metadata.is_empty())
+                .map(|(name, s)| (name.clone(), s.metadata.clone()))
+                .collect(),
         }
     }
 }
@@ -402,7 +426,7 @@ impl ReadModel {
                         .or_insert(VerifiedStage { longest_soak: None, verified_at: time_from_ms(e.verified_at_ms) });
                 }
             }
-            Event::WarehouseRefreshRequested(_) => {}
+            Event::WarehouseRefreshRequested(_) | Event::StageRefreshRequested(_) => {}
             Event::PromotionStarted(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();
                 if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)

@@ -16,8 +16,9 @@ use super::crds::{self, Resource, Scope};
 use super::{FIELD_MANAGER, Ingested, ObjectKey, PROJECT_LABEL, Seen, Shared, digest, pause};
 use crate::routes::apply::{APPLIED_BY, missing_projects, stage_cycles};
 
-/// The annotation that asks a Warehouse to discover now; its value comes back as
-/// `status.lastHandledRefresh` once handled (Kargo's `kargo.akuity.io/refresh`).
+/// The annotation that asks a Warehouse to discover now (its value comes back as
+/// `status.lastHandledRefresh` once handled), or a Stage to assess its health now
+/// (Kargo's `kargo.akuity.io/refresh`).
 pub const REFRESH_ANNOTATION: &str = "lading.dev/refresh";
 
 /// The kinds whose specs come from the cluster.
@@ -149,10 +150,12 @@ async fn apply(shared: &Shared, resource: &Resource, object: &DynamicObject) {
     let key = key_of(resource, object);
     let status = object.data.get("status").cloned().map(|s| digest(&s));
     shared.cluster.lock().unwrap().insert(key.clone(), Seen { main: None, status });
-    if resource.kind == "Warehouse" {
-        let token = object.metadata.annotations.as_ref().and_then(|a| a.get(REFRESH_ANNOTATION));
-        if let Some(token) = token.filter(|t| !t.is_empty()) {
-            refresh(shared, &key, token).await;
+    let token = object.metadata.annotations.as_ref().and_then(|a| a.get(REFRESH_ANNOTATION));
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        match resource.kind {
+            "Warehouse" => refresh(shared, &key, token).await,
+            "Stage" => refresh_stage(shared, &key, token).await,
+            _ => {}
         }
     }
     let document = document(resource, object);
@@ -280,6 +283,28 @@ async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
     });
     if let Err(error) = shared.context.bus.publish(&event, &lading_bus::tracing_context::new_root()).await {
         tracing::warn!(%error, warehouse = key.name, "requesting a refresh");
+        shared.refreshes.lock().unwrap().remove(key);
+    }
+}
+
+/// Asks the promoter to assess the stage's health once per value of the refresh
+/// annotation this process sees.
+async fn refresh_stage(shared: &Shared, key: &ObjectKey, token: &str) {
+    {
+        let mut requested = shared.refreshes.lock().unwrap();
+        if requested.get(key).map(String::as_str) == Some(token) {
+            return;
+        }
+        requested.insert(key.clone(), token.to_owned());
+    }
+    let event = lading_events::Event::StageRefreshRequested(lading_events::catalog::StageRefreshRequestedV1 {
+        project: key.namespace.clone(),
+        stage: key.name.clone(),
+        request_id: token.to_owned(),
+        requested_at_ms: lading_events::now_ms(),
+    });
+    if let Err(error) = shared.context.bus.publish(&event, &lading_bus::tracing_context::new_root()).await {
+        tracing::warn!(%error, stage = key.name, "requesting a stage refresh");
         shared.refreshes.lock().unwrap().remove(key);
     }
 }

@@ -113,7 +113,7 @@ pub struct Shared {
     pub alias_pending: Mutex<HashSet<ObjectKey>>,
     /// What each Promotion object requested.
     pub promotions: Mutex<BTreeMap<ObjectKey, promotions::Requested>>,
-    /// The refresh annotation's value last acted on, by Warehouse.
+    /// The refresh annotation's value last acted on, by Warehouse or Stage.
     pub refreshes: Mutex<HashMap<ObjectKey, String>>,
     pub wake: tokio::sync::Notify,
     /// Told when a project's Secret changes (receivers' paths depend on them).

@@ -165,9 +165,9 @@ pub async fn create(
     lookup::project(&context, &project)?;
     let request: CreateFreight =
         serde_json::from_str(&body).map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
-    if context.specs.read(|s| s.warehouse(&project, &request.warehouse).is_none()) {
+    let Some(warehouse) = context.specs.read(|s| s.warehouse(&project, &request.warehouse).cloned()) else {
         return Err(ApiError::NotFound(format!("warehouse {:?} not found in project {project:?}", request.warehouse)));
-    }
+    };
     let discovered = context
         .projection
         .read(|m| m.project(&project)?.warehouses.get(&request.warehouse)?.discovered.clone())
@@ -178,6 +178,8 @@ pub async fn create(
             ))
         })?;
     let mut freight = assemble(&request, &discovered).map_err(ApiError::BadRequest)?;
+    // Each artifact names the subscription that discovered it, as the warehouse's own do.
+    warehouse.name_artifacts(&mut freight);
     let id = freight_id::compute(&freight).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let trace = lading_bus::tracing_context::new_root();
     let announced = context

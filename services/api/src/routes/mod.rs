@@ -100,6 +100,10 @@ fn table() -> Vec<(Rule, MethodRouter<State>)> {
             post(promotions::abort),
         ),
         (
+            rule(Method::POST, "/api/v1/projects/{project}/stages/{stage}/refresh", InProject(Promote)),
+            post(stages::refresh),
+        ),
+        (
             rule(Method::POST, "/api/v1/projects/{project}/stages/{stage}/verify", InProject(Promote)),
             post(verification::verify),
         ),

@@ -1,6 +1,7 @@
 //! `GET /api/v1/projects/{project}/stages`: stage specs with their promotion status, and
 //! whether the project's promotion policies let each auto-promote
-//! (`status.autoPromotionEnabled`).
+//! (`status.autoPromotionEnabled`); `POST …/stages/{stage}/refresh`: assess the stage's
+//! health now.
 
 use axum::Json;
 use axum::extract::{Path, State as AxumState};
@@ -46,4 +47,38 @@ pub async fn list(AxumState(state): AxumState<State>, Path(project): Path<String
             .collect::<Vec<_>>()
     });
     Ok(Json(list_of(items)))
+}
+
+pub async fn refresh(
+    AxumState(state): AxumState<State>,
+    Path((project, stage)): Path<(String, String)>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let context = context(&state)?;
+    lookup::stage(&context, &project, &stage)?;
+    let trace = lading_bus::tracing_context::new_root();
+    let request_id = publish_refresh(&context, &project, &stage, &trace).await?;
+    tracing::info!(project, stage, trace_id = trace.trace_id_hex(), "stage refresh requested");
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(serde_json::json!({"requestId": request_id, "traceparent": trace.to_traceparent()})),
+    ))
+}
+
+/// Asks the promoter to assess the stage's health now (`StageRefreshRequested`); its
+/// request ID.
+pub(crate) async fn publish_refresh(
+    context: &crate::SharedContext,
+    project: &str,
+    stage: &str,
+    trace: &lading_events::TraceContext,
+) -> Result<String, ApiError> {
+    let request_id = ulid::Ulid::new().to_string().to_lowercase();
+    let event = lading_events::Event::StageRefreshRequested(lading_events::catalog::StageRefreshRequestedV1 {
+        project: project.to_owned(),
+        stage: stage.to_owned(),
+        request_id: request_id.clone(),
+        requested_at_ms: lading_events::now_ms(),
+    });
+    context.bus.publish(&event, trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(request_id)
 }

@@ -30,6 +30,8 @@ pub struct PromotionInput<'a> {
     pub promotion: &'a str,
     pub freight_id: &'a FreightId,
     pub freight: &'a Freight,
+    /// See [`StepContext::origins`].
+    pub origins: &'a [Freight],
     pub vars: &'a [PromotionVariable],
     pub steps: &'a [PromotionStep],
     pub author: &'a CommitAuthor,
@@ -576,6 +578,7 @@ pub fn run_promotion_observed(
         stage: input.stage,
         promotion: input.promotion,
         freight: input.freight,
+        origins: input.origins,
         author: input.author,
         remotes: input.remotes,
         mirrors: input.mirrors,

@@ -121,13 +121,14 @@ pub async fn execute(
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
         return Finished::Outcome(errored(format!("malformed freight ID {:?}", created.freight_id)), None);
     };
-    let Some(freight) = context.projection.read(|m| {
+    let Some((freight, origins)) = context.projection.read(|m| {
         let project = m.project(&created.project)?;
         let target = &project.freight.get(&freight_id)?.freight;
         let current = project.stages.get(&created.stage).map(|s| &s.current);
         let others =
             current.into_iter().flatten().filter_map(|(_, (id, _))| project.freight.get(id)).map(|f| &f.freight);
-        Some(lading_domain::freight_collection::collect(target, others))
+        let origins = lading_domain::freight_collection::by_origin(target, others.clone());
+        Some((lading_domain::freight_collection::collect(target, others), origins))
     }) else {
         return Finished::Outcome(errored(format!("freight {freight_id} is unknown")), None);
     };
@@ -219,6 +220,7 @@ pub async fn execute(
             promotion: &created_owned.promotion,
             freight_id: &freight_id,
             freight: &freight,
+            origins: &origins,
             vars: &stage_vars,
             steps: &steps,
             author: &author,

@@ -4,8 +4,11 @@
 //! (git's cone mode), and `git-commit` stages nothing outside them. With
 //! `recurseSubmodules`, each working tree's submodules are cloned and checked out at the
 //! commits it records, recursively (`git submodule update --init --recursive`), with the
-//! credentials of `repoURL`, as Kargo does. Outputs `commits`: each checkout's HEAD
-//! commit, by its `as` or its `path`.
+//! credentials of `repoURL`, as Kargo does. `fromFreight: true` checks out the commit
+//! from `repoURL` in the promotion's freight, of the warehouse `fromOrigin` names when
+//! the stage takes freight from several (Kargo v1.0–v1.1's fields, since replaced by
+//! `commit: ${{ commitFrom(…).ID }}`). Outputs `commits`: each checkout's HEAD commit, by
+//! its `as` or its `path`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -20,6 +23,7 @@ use serde_json::{Map, Value};
 
 use sha1::{Digest, Sha1};
 
+use lading_domain::freight::FreightOrigin;
 use lading_domain::redact::redact_url;
 
 use super::kept_trees::{self, Key, Taken};
@@ -37,6 +41,12 @@ pub struct Checkout {
     tag: Option<String>,
     #[serde(default)]
     create: bool,
+    /// Check out the freight's commit from `repoURL` (Kargo's older field).
+    #[serde(default)]
+    from_freight: bool,
+    /// The origin whose freight `fromFreight` takes the commit from.
+    #[serde(default)]
+    from_origin: Option<Origin>,
     /// Directories to check out (cone mode); every other path stays unwritten.
     #[serde(default)]
     sparse: Vec<String>,
@@ -44,6 +54,14 @@ pub struct Checkout {
     /// Its key in the `commits` output (default: `path`).
     #[serde(default, rename = "as")]
     alias: Option<String>,
+}
+
+/// A freight origin as Kargo's step configs write it: `{kind: Warehouse, name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    kind: String,
+    name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +78,26 @@ pub struct Config {
     recurse_submodules: bool,
 }
 
+/// The commit from `repo_url` in the promotion's freight (of `origin`'s when given), for
+/// checkout `i`.
+fn commit_from_freight(
+    ctx: &StepContext<'_>,
+    repo_url: &str,
+    origin: Option<&Origin>,
+    i: usize,
+) -> Result<String, String> {
+    let origin = match origin {
+        Some(Origin { kind, name }) if kind == FreightOrigin::WAREHOUSE => Some(FreightOrigin::warehouse(name)),
+        Some(Origin { kind, .. }) => {
+            return Err(format!("config.checkout[{i}].fromOrigin.kind: {kind:?} is not an origin kind (Warehouse)"));
+        }
+        None => None,
+    };
+    lading_domain::freight_collection::commit_from(ctx.origins, repo_url, origin.as_ref())
+        .map(|c| c.id.clone())
+        .map_err(|e| format!("config.checkout[{i}].fromFreight: {e}"))
+}
+
 /// How deep submodules of submodules are followed.
 const MAX_SUBMODULE_DEPTH: usize = 8;
 
@@ -70,10 +108,18 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     }
     let mut commits = Map::new();
     for (i, checkout) in config.checkout.iter().enumerate() {
-        let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some()];
+        let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some(), checkout.from_freight];
         if set.iter().filter(|s| **s).count() > 1 {
-            return Err(format!("config.checkout[{i}]: set only one of branch, commit or tag"));
+            return Err(format!("config.checkout[{i}]: set only one of branch, commit, tag or fromFreight"));
         }
+        let from_freight = if checkout.from_freight {
+            Some(commit_from_freight(ctx, &config.repo_url, checkout.from_origin.as_ref(), i)?)
+        } else if checkout.from_origin.is_some() {
+            return Err(format!("config.checkout[{i}].fromOrigin: only with fromFreight: true"));
+        } else {
+            None
+        };
+        let commit = checkout.commit.as_ref().or(from_freight.as_ref());
         let field = format!("config.checkout[{i}].path");
         let at = Field::new(&field, &checkout.path);
         let relative = Path::new(&checkout.path);
@@ -123,7 +169,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         };
         if let Some(branch) = &checkout.branch {
             point_head_at_branch(&repo, branch, checkout.create)?;
-        } else if let Some(commit) = &checkout.commit {
+        } else if let Some(commit) = commit {
             let oid = Oid::from_str(commit).map_err(|e| git_error("config.checkout.commit", e))?;
             repo.set_head_detached(oid).map_err(|e| git_error("checking out", e))?;
         } else if let Some(tag) = &checkout.tag {

@@ -64,6 +64,9 @@ pub struct StepContext<'a> {
     pub stage: &'a str,
     pub promotion: &'a str,
     pub freight: &'a Freight,
+    /// The freight of each origin, the promoted one first, then what the stage holds
+    /// from its other origins (`git-clone`'s `fromFreight` / `fromOrigin` pick from it).
+    pub origins: &'a [Freight],
     pub author: &'a CommitAuthor,
     /// Git credentials, and the budgets of calls to remote servers.
     pub remotes: &'a Remotes,

@@ -30,9 +30,9 @@ pub use stage::{
 };
 pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{
-    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES, FreightCreationCriteria,
-    FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription, Subscription, WarehouseSpec,
-    discovery_limit,
+    ArtifactKind, ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES,
+    FreightCreationCriteria, FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription,
+    Subscription, WarehouseSpec, discovery_limit,
 };
 pub use webhook_receiver::{
     GenericAction, GenericReceiver, ReceiverKind, TargetSelectionCriteria, WebhookReceiverConfig,

@@ -131,6 +131,9 @@ const CHECKOUT: Shape = Shape::Object(&[
     opt("commit", Shape::Str),
     opt("tag", Shape::Str),
     opt("create", Shape::Bool),
+    // Kargo v1.0–v1.1: the freight's commit from `repoURL`, of the origin named.
+    opt("fromFreight", Shape::Bool),
+    opt("fromOrigin", Shape::Object(&[req("kind", Shape::Str), req("name", Shape::Str)])),
     opt("sparse", Shape::List(&Shape::Str)),
     req("path", Shape::Str),
     opt("as", Shape::Str),

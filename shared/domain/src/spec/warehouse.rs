@@ -184,8 +184,9 @@ pub struct ChartSubscription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
-    /// Kargo's optional name, unique among the warehouse's subscriptions; discovery
-    /// errors name the subscription by it.
+    /// Kargo's optional name, unique among the warehouse's subscriptions: recorded as
+    /// `subscriptionName` on what it discovers and on the freight's artifacts (and so part
+    /// of the freight's ID); discovery errors name the subscription by it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -246,6 +247,47 @@ impl WarehouseSpec {
     pub fn chart_subscriptions(&self) -> impl Iterator<Item = &ChartSubscription> {
         self.subscriptions.iter().filter_map(|s| s.chart.as_ref())
     }
+
+    /// The name of the `index`-th subscription of `kind` (in spec order, the order
+    /// discovery reports them in) when it watches `repo_url`; empty when it has no name
+    /// or the spec changed since.
+    pub fn subscription_name(&self, kind: ArtifactKind, index: usize, repo_url: &str) -> &str {
+        fn watched(kind: ArtifactKind, s: &Subscription) -> Option<&str> {
+            match kind {
+                ArtifactKind::Git => s.git.as_ref().map(|g| g.repo_url.as_str()),
+                ArtifactKind::Image => s.image.as_ref().map(|i| i.repo_url.as_str()),
+                ArtifactKind::Chart => s.chart.as_ref().map(|c| c.repo_url.as_str()),
+            }
+        }
+        let found = self.subscriptions.iter().filter_map(|s| Some((s, watched(kind, s)?))).nth(index);
+        match found {
+            Some((subscription, url)) if url == repo_url => &subscription.name,
+            _ => "",
+        }
+    }
+
+    /// Records on each artifact of `freight` (one per subscription of its kind, in spec
+    /// order, as discovery reports them) the name of the subscription that discovered it
+    /// (Kargo's `subscriptionName`).
+    pub fn name_artifacts(&self, freight: &mut crate::freight::Freight) {
+        for (i, commit) in freight.commits.iter_mut().enumerate() {
+            commit.subscription_name = self.subscription_name(ArtifactKind::Git, i, &commit.repo_url).to_owned();
+        }
+        for (i, image) in freight.images.iter_mut().enumerate() {
+            image.subscription_name = self.subscription_name(ArtifactKind::Image, i, &image.repo_url).to_owned();
+        }
+        for (i, chart) in freight.charts.iter_mut().enumerate() {
+            chart.subscription_name = self.subscription_name(ArtifactKind::Chart, i, &chart.repo_url).to_owned();
+        }
+    }
+}
+
+/// The kinds of artifact a subscription discovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    Git,
+    Image,
+    Chart,
 }
 
 /// A subscription's `discoveryLimit`, defaulted.
@@ -456,6 +498,52 @@ mod tests {
         assert!(error(named("app", "Not A Label")).starts_with("spec.subscriptions[1].name:"));
         parse(json!({"subscriptions": [{"image": {"repoURL": "ghcr.io/org/app"}}, {"git": {"repoURL": "https://h/r.git"}}]}))
             .unwrap();
+    }
+
+    #[test]
+    fn given_named_subscriptions_when_freight_is_made_then_each_artifact_records_its_subscription() {
+        // Given two image subscriptions of one repository told apart by name (Kargo's use),
+        // an unnamed Git one and a named chart.
+        let spec = parse(json!({"subscriptions": [
+            {"name": "stable", "image": {"repoURL": "ghcr.io/org/app"}},
+            {"git": {"repoURL": "https://h/r.git"}},
+            {"name": "canary", "image": {"repoURL": "ghcr.io/org/app"}},
+            {"name": "db", "chart": {"repoURL": "oci://ghcr.io/org/db"}},
+        ]}))
+        .unwrap();
+        let image = |tag: &str| crate::freight::Image {
+            repo_url: "ghcr.io/org/app".into(),
+            tag: tag.into(),
+            digest: format!("sha256:{tag}"),
+            ..Default::default()
+        };
+        let mut freight = crate::freight::Freight {
+            origin: crate::freight::FreightOrigin::warehouse("app"),
+            commits: vec![crate::freight::GitCommit {
+                repo_url: "https://h/r.git".into(),
+                id: "1234567890abcdef1234567890abcdef12345678".into(),
+                ..Default::default()
+            }],
+            images: vec![image("1.0.0"), image("2.0.0-rc.1")],
+            charts: vec![crate::freight::Chart {
+                repo_url: "oci://ghcr.io/org/db".into(),
+                version: "1.0.0".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let unnamed_id = crate::freight_id::compute(&freight).unwrap();
+        // When the warehouse names the artifacts, then each carries its subscription's name
+        // and the freight's ID depends on it (Kargo's hash includes it).
+        spec.name_artifacts(&mut freight);
+        assert_eq!(freight.images[0].subscription_name, "stable");
+        assert_eq!(freight.images[1].subscription_name, "canary");
+        assert_eq!(freight.commits[0].subscription_name, "");
+        assert_eq!(freight.charts[0].subscription_name, "db");
+        assert_ne!(crate::freight_id::compute(&freight).unwrap(), unnamed_id);
+        // A result whose repository is not the subscription's (the spec changed) gets none.
+        assert_eq!(spec.subscription_name(ArtifactKind::Image, 1, "ghcr.io/org/other"), "");
+        assert_eq!(spec.subscription_name(ArtifactKind::Image, 2, "ghcr.io/org/app"), "");
     }
 
     #[test]

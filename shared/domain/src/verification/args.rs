@@ -96,14 +96,26 @@ mod tests {
     }
 }
 
-/// Renders the `${{ }}` of each value in order, seeing `ctx.project`, `ctx.stage` and
-/// the values rendered before it as `vars` (the stage's template variables come first,
-/// then its verification arguments). Blocking: expressions run on their own thread.
+/// What argument expressions read besides `ctx` and `vars`, as Kargo's verification
+/// does: the verified freight's artifacts (`commitFrom`, `imageFrom`, `chartFrom`) and
+/// the project's metadata (`freightMetadata`, `stageMetadata`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArgumentScope<'a> {
+    /// The freight being verified; `None` when it is gone (its functions are then unknown).
+    pub freight: Option<&'a crate::freight::Freight>,
+    pub metadata: Option<&'a crate::metadata::ProjectMetadata>,
+}
+
+/// Renders the `${{ }}` of each value in order, seeing `ctx.project`, `ctx.stage`, the
+/// values rendered before it as `vars` (the stage's template variables come first, then
+/// its verification arguments) and the functions of `scope`. Blocking: expressions run
+/// on their own thread.
 pub fn render_values(
     values: &[(String, String)],
     project: &str,
     stage: &str,
     limits: &crate::expression::ExpressionLimits,
+    scope: ArgumentScope<'_>,
 ) -> Result<Vec<(String, String)>, String> {
     use crate::expression::template::{Part, split};
     use crate::expression::{Budget, Evaluator, Program};
@@ -124,6 +136,13 @@ pub fn render_values(
                         let mut evaluator = Evaluator::new(&budget);
                         evaluator.bind("ctx", &context)?;
                         evaluator.bind("vars", &vars_value)?;
+                        let functions = |e: String| crate::expression::ExpressionError::Internal(e);
+                        if let Some(freight) = scope.freight {
+                            crate::freight_functions::add(evaluator.context_mut(), freight).map_err(functions)?;
+                        }
+                        let no_metadata = crate::metadata::ProjectMetadata::default();
+                        crate::metadata::add(evaluator.context_mut(), scope.metadata.unwrap_or(&no_metadata))
+                            .map_err(functions)?;
                         evaluator.evaluate(&program)
                     })
                     .and_then(|r| r)
@@ -151,9 +170,37 @@ mod render_tests {
             ("service".to_owned(), "app-${{ ctx.project }}".to_owned()),
             ("job".to_owned(), "${{ vars.service }}/${{ ctx.stage }}".to_owned()),
         ];
-        let rendered = render_values(&values, "demo", "test", &Default::default()).unwrap();
+        let none = ArgumentScope::default();
+        let rendered = render_values(&values, "demo", "test", &Default::default(), none).unwrap();
         assert_eq!(rendered[1], ("job".to_owned(), "app-demo/test".to_owned()));
         let bad = vec![("x".to_owned(), "${{ nope.y }}".to_owned())];
-        assert!(render_values(&bad, "demo", "test", &Default::default()).unwrap_err().starts_with("x: "));
+        assert!(render_values(&bad, "demo", "test", &Default::default(), none).unwrap_err().starts_with("x: "));
+    }
+
+    #[test]
+    fn given_freight_and_metadata_when_arguments_render_then_they_read_them_as_kargo_does() {
+        let freight = crate::freight::Freight {
+            images: vec![crate::freight::Image {
+                repo_url: "ghcr.io/org/app".into(),
+                tag: "1.2.3".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut metadata = crate::metadata::ProjectMetadata::default();
+        metadata.stages.insert("test".into(), [("canary".to_owned(), serde_json::json!("eu-1"))].into());
+        metadata.freight.insert("abc".into(), [("ticket".to_owned(), serde_json::json!(42))].into());
+        let values = vec![
+            ("tag".to_owned(), "${{ imageFrom('ghcr.io/org/app').Tag }}".to_owned()),
+            ("region".to_owned(), "${{ stageMetadata(ctx.stage, 'canary') }}".to_owned()),
+            ("ticket".to_owned(), "T-${{ freightMetadata('abc').ticket }}".to_owned()),
+        ];
+        let scope = ArgumentScope { freight: Some(&freight), metadata: Some(&metadata) };
+        let rendered = render_values(&values, "demo", "test", &Default::default(), scope).unwrap();
+        let texts: Vec<&str> = rendered.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(texts, ["1.2.3", "eu-1", "T-42"]);
+        // Without a freight, its functions are unknown and the error names the argument.
+        let error = render_values(&values[..1], "demo", "test", &Default::default(), ArgumentScope::default());
+        assert!(error.unwrap_err().starts_with("tag: "));
     }
 }

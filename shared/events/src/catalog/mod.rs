@@ -60,10 +60,11 @@ pub enum EventType {
     FreightMetadataSetV1,
     StageMetadataSetV1,
     PromotionWaitingV1,
+    StageRefreshRequestedV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 29] = [
+    pub const ALL: [EventType; 30] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -93,6 +94,7 @@ impl EventType {
         EventType::FreightMetadataSetV1,
         EventType::StageMetadataSetV1,
         EventType::PromotionWaitingV1,
+        EventType::StageRefreshRequestedV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -127,6 +129,7 @@ impl EventType {
             EventType::FreightMetadataSetV1 => "dev.lading.freight.metadata-set.v1",
             EventType::StageMetadataSetV1 => "dev.lading.stage.metadata-set.v1",
             EventType::PromotionWaitingV1 => "dev.lading.promotion.waiting.v1",
+            EventType::StageRefreshRequestedV1 => "dev.lading.stage.refresh-requested.v1",
         }
     }
 
@@ -162,6 +165,7 @@ impl EventType {
             | EventType::StageHealthChangedV1
             | EventType::StageMetadataSetV1
             | EventType::PromotionWaitingV1 => "stage",
+            | EventType::StageRefreshRequestedV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -200,6 +204,7 @@ impl EventType {
             EventType::StageHealthChangedV1 => "health-changed",
             EventType::FreightMetadataSetV1 | EventType::StageMetadataSetV1 => "metadata-set",
             EventType::PromotionWaitingV1 => "promotion-waiting",
+            EventType::StageRefreshRequestedV1 => "refresh-requested",
         }
     }
 
@@ -271,6 +276,7 @@ pub enum Event {
     FreightMetadataSet(FreightMetadataSetV1),
     StageMetadataSet(StageMetadataSetV1),
     PromotionWaiting(PromotionWaitingV1),
+    StageRefreshRequested(StageRefreshRequestedV1),
 }
 
 impl Event {
@@ -305,6 +311,7 @@ impl Event {
             Event::FreightMetadataSet(_) => EventType::FreightMetadataSetV1,
             Event::StageMetadataSet(_) => EventType::StageMetadataSetV1,
             Event::PromotionWaiting(_) => EventType::PromotionWaitingV1,
+            Event::StageRefreshRequested(_) => EventType::StageRefreshRequestedV1,
         }
     }
 
@@ -339,6 +346,7 @@ impl Event {
             Event::FreightMetadataSet(e) => &e.project,
             Event::StageMetadataSet(e) => &e.project,
             Event::PromotionWaiting(e) => &e.project,
+            Event::StageRefreshRequested(e) => &e.project,
         }
     }
 
@@ -374,6 +382,7 @@ impl Event {
             Event::FreightMetadataSet(e) => &e.freight_id,
             Event::StageMetadataSet(e) => &e.stage,
             Event::PromotionWaiting(e) => &e.stage,
+            Event::StageRefreshRequested(e) => &e.stage,
         }
     }
 
@@ -409,6 +418,7 @@ impl Event {
             Event::FreightMetadataSet(e) => e.set_at_ms,
             Event::StageMetadataSet(e) => e.set_at_ms,
             Event::PromotionWaiting(e) => e.waiting_since_ms,
+            Event::StageRefreshRequested(e) => e.requested_at_ms,
         }
     }
 
@@ -505,6 +515,9 @@ impl Event {
             Event::PromotionWaiting(e) => {
                 format!("promotion-waiting:{}:{}:{}:{}", e.project, e.promotion, e.index, e.waiting_since_ms)
             }
+            Event::StageRefreshRequested(e) => {
+                format!("stage-refresh:{}:{}:{}", e.project, e.stage, e.request_id)
+            }
         }
     }
 
@@ -556,6 +569,7 @@ impl Event {
             Event::FreightMetadataSet(e) => format!("projects/{}/freight/{}", e.project, e.freight_id),
             Event::StageMetadataSet(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::PromotionWaiting(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
+            Event::StageRefreshRequested(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

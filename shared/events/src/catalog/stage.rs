@@ -1,4 +1,4 @@
-//! Stage payloads: a stage's health changed.
+//! Stage payloads: a stage's health changed; someone asked a stage to refresh.
 //!
 //! Guarantees: a stage's health is published only when it changes, the first time by
 //! the promoter just before the `PromotionSucceeded` of the promotion that left the
@@ -36,4 +36,16 @@ pub struct StageHealthChangedV1 {
     pub config: String,
     pub output: String,
     pub checked_at_ms: i64,
+}
+
+/// `dev.lading.stage.refresh-requested.v1`: someone asked a stage to refresh now (Kargo's
+/// `kargo.akuity.io/refresh` annotation on a Stage): the promoter assesses its health at
+/// once instead of at its next round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageRefreshRequestedV1 {
+    pub project: String,
+    pub stage: String,
+    pub request_id: String,
+    pub requested_at_ms: i64,
 }
