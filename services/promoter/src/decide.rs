@@ -252,8 +252,21 @@ async fn on_spec_changes(context: Arc<Context>, shutdown: Shutdown) {
             // A failed decision is tried again.
             () = tokio::time::sleep(SOAK_CHECK) => {}
         }
+        // Manifests applied together arrive one spec at a time: decide once they stop
+        // coming (or a second passed), not once per spec, which would render and decide
+        // every stage of the project once per stage.
+        let settling = tokio::time::Instant::now() + SPECS_SETTLE_LIMIT;
+        while tokio::time::timeout_at(settling.min(tokio::time::Instant::now() + SPECS_SETTLE), changes.changed())
+            .await
+            .is_ok_and(|changed| changed.is_ok())
+        {}
     }
 }
+
+/// How long the specs must stay unchanged before a change is decided on.
+const SPECS_SETTLE: Duration = Duration::from_millis(20);
+/// The longest a stream of spec changes delays deciding.
+const SPECS_SETTLE_LIMIT: Duration = Duration::from_secs(1);
 
 /// Re-decides projects whose stages require soak time, as time passes.
 async fn soak_timer(context: Arc<Context>, shutdown: Shutdown) {
