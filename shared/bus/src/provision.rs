@@ -143,8 +143,7 @@ impl Bus {
         if let Some(store) = self.buckets.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
             return Ok(store.clone());
         }
-        let store =
-            self.jetstream().get_key_value(name).await.map_err(|e| BusError::nats("opening a KV bucket", e))?;
+        let store = self.jetstream().get_key_value(name).await.map_err(|e| BusError::nats("opening a KV bucket", e))?;
         self.buckets.lock().unwrap_or_else(|p| p.into_inner()).insert(name, store.clone());
         Ok(store)
     }
