@@ -240,6 +240,28 @@ async fn a_lease_has_one_holder_until_released() {
 }
 
 #[tokio::test]
+async fn replicas_racing_for_a_given_up_lease_take_it_once() {
+    // Given two replicas, each on its own connection, and a lease given up (its key holds
+    // a delete marker),
+    let nats = TestNats::start().await;
+    let (one, two) = (nats.bus("one").await, nats.bus("two").await);
+    let key = "promotion.demo.race";
+    for round in 0..30 {
+        if let Some(lease) = one.try_lease(key, "setup").await.unwrap() {
+            lease.release().await;
+        }
+        // when both ask for it at once,
+        let (a, b) = tokio::join!(one.try_lease(key, "a"), two.try_lease(key, "b"));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        // then exactly one holds it.
+        assert!(a.is_some() != b.is_some(), "round {round}: a {} b {}", a.is_some(), b.is_some());
+        for lease in [a, b].into_iter().flatten() {
+            lease.release().await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_projection_replays_what_was_stored_before_it_started() {
     let nats = TestNats::start().await;
     let bus = nats.bus("test").await;

@@ -229,22 +229,33 @@ fn decision_inputs(specs: &lading_bus::specs::Specs, project: &str) -> String {
 async fn on_spec_changes(context: Arc<Context>, shutdown: Shutdown) {
     let mut changes = context.specs.changes();
     let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    // The specs' revision when every project was last decided without a failure: until it
+    // moves, rendering every project's inputs again would find nothing new.
+    let mut decided_at: Option<u64> = None;
     loop {
-        let current: Vec<(String, String)> = context.specs.read(|s| {
-            s.projects().into_iter().map(|p| (decision_inputs(s, &p), p)).map(|(inputs, p)| (p, inputs)).collect()
-        });
-        for (project, inputs) in current {
-            if seen.get(&project) == Some(&inputs) {
-                continue;
-            }
-            let decided = decisions(&context, &project, None, Utc::now());
-            let trace = lading_bus::tracing_context::new_root();
-            match queue(&context, &project, decided, &trace).await {
-                Ok(()) => {
-                    seen.insert(project, inputs);
+        let revision = *changes.borrow_and_update();
+        if decided_at != Some(revision) {
+            let current: Vec<(String, String)> = context.specs.read(|s| {
+                s.projects().into_iter().map(|p| (decision_inputs(s, &p), p)).map(|(inputs, p)| (p, inputs)).collect()
+            });
+            let mut failed = false;
+            for (project, inputs) in current {
+                if seen.get(&project) == Some(&inputs) {
+                    continue;
                 }
-                Err(error) => tracing::warn!(project, error, "deciding after a spec change failed; will retry"),
+                let decided = decisions(&context, &project, None, Utc::now());
+                let trace = lading_bus::tracing_context::new_root();
+                match queue(&context, &project, decided, &trace).await {
+                    Ok(()) => {
+                        seen.insert(project, inputs);
+                    }
+                    Err(error) => {
+                        failed = true;
+                        tracing::warn!(project, error, "deciding after a spec change failed; will retry");
+                    }
+                }
             }
+            decided_at = (!failed).then_some(revision);
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -252,8 +263,21 @@ async fn on_spec_changes(context: Arc<Context>, shutdown: Shutdown) {
             // A failed decision is tried again.
             () = tokio::time::sleep(SOAK_CHECK) => {}
         }
+        // Manifests applied together arrive one spec at a time: decide once they stop
+        // coming (or a second passed), not once per spec, which would render and decide
+        // every stage of the project once per stage.
+        let settling = tokio::time::Instant::now() + SPECS_SETTLE_LIMIT;
+        while tokio::time::timeout_at(settling.min(tokio::time::Instant::now() + SPECS_SETTLE), changes.changed())
+            .await
+            .is_ok_and(|changed| changed.is_ok())
+        {}
     }
 }
+
+/// How long the specs must stay unchanged before a change is decided on.
+const SPECS_SETTLE: Duration = Duration::from_millis(20);
+/// The longest a stream of spec changes delays deciding.
+const SPECS_SETTLE_LIMIT: Duration = Duration::from_secs(1);
 
 /// Re-decides projects whose stages require soak time, as time passes.
 async fn soak_timer(context: Arc<Context>, shutdown: Shutdown) {

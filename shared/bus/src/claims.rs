@@ -8,7 +8,7 @@
 //! first. A runner that finds `aborted` stops without pushing; an abort that finds
 //! `committed` is refused, and the promotion ends as it ends.
 
-use async_nats::jetstream::kv::CreateErrorKind;
+use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
 
 use crate::names::CLAIMS_BUCKET;
 use crate::{Bus, BusError, Result};
@@ -73,7 +73,19 @@ impl Bus {
             Claim::Aborted { actor, reason } => format!("{ABORTED_PREFIX}{}\n{reason}", actor.replace('\n', " ")),
             Claim::Committed => COMMITTED.to_owned(),
         };
-        match store.create(key(project, promotion), value.into()).await {
+        let key = key(project, promotion);
+        // Written on the condition that the key never held anything (one round trip); a
+        // refusal means a claim is there, which is read (one more). Claims are never
+        // deleted, so a key that refused and reads empty is left to create-if-absent.
+        match store.update(&key, value.clone().into(), 0).await {
+            Ok(_) => return Ok(claim.clone()),
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {}
+            Err(e) => return Err(BusError::nats("claiming a promotion", e)),
+        }
+        if let Some(held) = store.get(&key).await.map_err(|e| BusError::nats("reading a claim", e))? {
+            return Ok(parse(&held));
+        }
+        match store.create(&key, value.into()).await {
             Ok(_) => Ok(claim.clone()),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
                 let held = self.promotion_claim(project, promotion).await?;

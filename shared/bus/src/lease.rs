@@ -32,13 +32,30 @@ pub struct Lease {
 
 impl Bus {
     /// Takes the lease `key` for `holder`, or returns `None` when someone holds it.
+    ///
+    /// The key's last entry is read first: a lease given up leaves a delete marker, which
+    /// create-if-absent refuses before reading the entry and writing over it (three round
+    /// trips); reading first takes it in two, and finds a held lease in one. The write is
+    /// conditional on the revision read, so of any number of replicas racing for the key,
+    /// one takes it.
     pub async fn try_lease(&self, key: &str, holder: &str) -> Result<Option<Lease>> {
         let store = self.bucket(LEASES_BUCKET).await?;
-        match store.create(key, holder.to_owned().into()).await {
-            Ok(revision) => Ok(Some(Lease { store, key: key.to_owned(), holder: holder.to_owned(), revision })),
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
-            Err(e) => Err(BusError::nats("taking a lease", e)),
-        }
+        let last = store.entry(key).await.map_err(|e| BusError::nats("reading a lease", e))?;
+        let taken = match last {
+            Some(entry) if entry.operation == kv::Operation::Put => return Ok(None),
+            // Given up (deleted or purged): taken at the marker's revision.
+            Some(entry) => match store.update(key, holder.to_owned().into(), entry.revision).await {
+                Ok(revision) => Ok(revision),
+                Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => return Ok(None),
+                Err(e) => Err(BusError::nats("taking a lease", e)),
+            },
+            None => match store.create(key, holder.to_owned().into()).await {
+                Ok(revision) => Ok(revision),
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => return Ok(None),
+                Err(e) => Err(BusError::nats("taking a lease", e)),
+            },
+        }?;
+        Ok(Some(Lease { store, key: key.to_owned(), holder: holder.to_owned(), revision: taken }))
     }
 }
 

@@ -71,6 +71,9 @@ pub struct Bus {
     /// the cluster's size.
     stream_replicas: Option<usize>,
     publish_timing: PublishTiming,
+    /// The KV buckets opened so far: opening one asks the server for its stream's info,
+    /// a round trip that every lease, claim and marker would otherwise pay again.
+    buckets: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<&'static str, jetstream::kv::Store>>>,
 }
 
 impl Bus {
@@ -108,6 +111,7 @@ impl Bus {
             source: format!("/lading/{service}"),
             stream_replicas: None,
             publish_timing: PublishTiming::default(),
+            buckets: Default::default(),
         }
     }
 
@@ -116,6 +120,8 @@ impl Bus {
     pub fn with_publish_timing(mut self, timing: PublishTiming) -> Bus {
         self.jetstream.set_timeout(timing.ack_timeout);
         self.publish_timing = timing;
+        // Buckets opened before carry the old context's timeout.
+        self.buckets = Default::default();
         self
     }
 

@@ -137,8 +137,15 @@ impl Bus {
         Replicas { count: replicas_for_cluster(cluster.as_deref(), advertised), configured: false }
     }
 
+    /// The bucket `name`, opened once per connection: a bucket's handle is its name and
+    /// subjects, which do not change while the bucket lives.
     pub(crate) async fn bucket(&self, name: &'static str) -> Result<kv::Store> {
-        self.jetstream().get_key_value(name).await.map_err(|e| BusError::nats("opening a KV bucket", e))
+        if let Some(store) = self.buckets.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Ok(store.clone());
+        }
+        let store = self.jetstream().get_key_value(name).await.map_err(|e| BusError::nats("opening a KV bucket", e))?;
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).insert(name, store.clone());
+        Ok(store)
     }
 }
 

@@ -155,9 +155,10 @@ impl Bus {
 
     /// The sequence and `ce-id` of the last message stored on `subject`.
     async fn last_on_subject(&self, subject: &str) -> Result<Option<(u64, String)>> {
+        // A handle without info: reading the message is the only round trip.
         let stream = self
             .jetstream()
-            .get_stream(EVENTS_STREAM)
+            .get_stream_no_info(EVENTS_STREAM)
             .await
             .map_err(|e| BusError::nats("opening the event stream", e))?;
         match stream.get_last_raw_message_by_subject(subject).await {

@@ -81,9 +81,11 @@ impl Source {
     }
 }
 
+/// The stream's info as the server holds it now (opening a stream reads it: one round
+/// trip).
 async fn stream_info(bus: &Bus, name: &str) -> Result<Info> {
-    let mut stream = bus.jetstream().get_stream(name).await.map_err(|e| BusError::nats("opening a stream", e))?;
-    stream.info().await.cloned().map_err(|e| BusError::nats("reading stream info", e))
+    let stream = bus.jetstream().get_stream(name).await.map_err(|e| BusError::nats("reading stream info", e))?;
+    Ok(stream.cached_info().clone())
 }
 
 impl Projection {

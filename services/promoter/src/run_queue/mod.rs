@@ -92,9 +92,11 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
             lading_domain::excerpt::quoted(&created.promotion)
         )));
     }
+    let mut hops = Hops::start();
     if !context.projection.wait_for(delivery.stream_sequence, CATCH_UP).await {
         return Err(HandlerError::Transient("read model is behind the log".to_owned()));
     }
+    hops.mark("read_model");
     record_queue_depth(context, created, None);
     match turn_of(context, created) {
         Turn::Finished => {
@@ -121,27 +123,74 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     let Some(lease) = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)? else {
         return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
     };
+    hops.mark("lease");
     // Another replica may have finished this promotion just before we took the lease:
-    // catch up with everything stored so far before deciding to run it.
-    let caught_up = match context.projection.latest_sequence().await {
+    // catch up with everything stored so far before deciding to run it. The abort claim
+    // is read meanwhile (both only need the lease taken).
+    let (latest, claim) = tokio::join!(
+        context.projection.latest_sequence(),
+        context.bus.promotion_claim(&created.project, &created.promotion)
+    );
+    let caught_up = match latest {
         Ok(latest) => context.projection.wait_for(latest, CATCH_UP).await,
         Err(_) => false,
     };
-    if !caught_up {
-        lease.release().await;
-        return Err(HandlerError::Transient("read model is behind the log".to_owned()));
-    }
+    let claim = match claim {
+        Ok(claim) if caught_up => claim,
+        Ok(_) => {
+            lease.release().await;
+            return Err(HandlerError::Transient("read model is behind the log".to_owned()));
+        }
+        Err(error) => {
+            lease.release().await;
+            return Err(transient(error));
+        }
+    };
+    hops.mark("caught_up");
     if turn_of(context, created) != Turn::Mine {
         lease.release().await;
         return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
     }
     let held = lease.hold(taken);
-    let result = run_turn(context, created, &delivery.trace, held.fence()).await;
+    let result = run_turn(context, created, &delivery.trace, held.fence(), claim, &mut hops).await;
     held.release().await;
+    hops.mark("released");
     if matches!(result, Ok(Outcome::Done)) {
         record_queue_depth(context, created, Some(&created.promotion));
     }
+    tracing::debug!(promotion = created.promotion, hops = %hops, "promotion handled");
     result
+}
+
+/// How long each part of handling a promotion took, in milliseconds, logged once it is
+/// handled: the read model catching up with the delivery, taking the lease, catching up
+/// with the log, recording the start, running the steps, recording the outcome, giving
+/// the lease up.
+struct Hops {
+    last: Instant,
+    parts: Vec<(&'static str, u128)>,
+}
+
+impl Hops {
+    fn start() -> Self {
+        Self { last: Instant::now(), parts: Vec::new() }
+    }
+
+    fn mark(&mut self, part: &'static str) {
+        let now = Instant::now();
+        self.parts.push((part, now.duration_since(self.last).as_micros()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Hops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (part, micros)) in self.parts.iter().enumerate() {
+            let separator = if i == 0 { "" } else { " " };
+            write!(f, "{separator}{part}={:.1}", *micros as f64 / 1000.0)?;
+        }
+        Ok(())
+    }
 }
 
 /// Sets the stage's queue depth gauge from the read model, not counting `finished`
@@ -174,12 +223,12 @@ async fn run_turn(
     created: &PromotionCreatedV2,
     trace: &TraceContext,
     fence: lading_bus::lease::Fence,
+    claim: Option<Claim>,
+    hops: &mut Hops,
 ) -> Result<Outcome, HandlerError> {
-    // An abort claimed before the turn came: record it (its author may have died before
-    // publishing it).
-    if let Some(Claim::Aborted { actor, reason }) =
-        context.bus.promotion_claim(&created.project, &created.promotion).await.map_err(transient)?
-    {
+    // An abort claimed before the turn came (read once the lease was taken): record it
+    // (its author may have died before publishing it).
+    if let Some(Claim::Aborted { actor, reason }) = claim {
         publish_aborted(context, created, &actor, &reason, trace, Duration::ZERO).await?;
         return Ok(Outcome::Done);
     }
@@ -196,7 +245,10 @@ async fn run_turn(
         });
         context.bus.publish_until_stored(&started, trace, &context.shutdown).await.map_err(transient)?;
     }
-    match execute::execute(context, created, trace, fence.clone(), waited.as_ref()).await {
+    hops.mark("started");
+    let finished = execute::execute(context, created, trace, fence.clone(), waited.as_ref()).await;
+    hops.mark("steps");
+    match finished {
         execute::Finished::Waiting(waiting) => {
             if fence.check().is_err() {
                 return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
@@ -238,6 +290,7 @@ async fn run_turn(
                         context.bus.publish_until_stored(health, trace, &context.shutdown).await.map_err(transient)?;
                     }
                     let published = context.bus.publish_terminal(&event, trace).await.map_err(transient)?;
+                    hops.mark("outcome");
                     if matches!(published, lading_bus::Published::Stored(_)) {
                         lading_runtime::metrics::promotion_finished(phase_of(&event), running.elapsed());
                     }

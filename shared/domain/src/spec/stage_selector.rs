@@ -54,6 +54,29 @@ fn name_pattern(name: &str) -> Result<NamePattern, String> {
     Ok(NamePattern::Exact(name.to_owned()))
 }
 
+/// How many compiled name patterns are kept; past that the cache starts over.
+const COMPILED_PATTERNS: usize = 256;
+
+type Compiled = std::collections::HashMap<String, Result<std::sync::Arc<NamePattern>, String>>;
+
+/// The pattern `name` compiled, from a cache: deciding auto-promotions asks every
+/// policy's selector about every stage on every event, and compiling a glob or a regex
+/// costs far more than matching it.
+fn compiled(name: &str) -> Result<std::sync::Arc<NamePattern>, String> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Compiled>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        return found.clone();
+    }
+    let pattern = name_pattern(name).map(std::sync::Arc::new);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= COMPILED_PATTERNS {
+        cache.clear();
+    }
+    cache.insert(name.to_owned(), pattern.clone());
+    pattern
+}
+
 impl StageSelector {
     /// Checks the selector can be evaluated, naming the bad field under `field`.
     pub fn validate(&self, field: &str) -> Result<(), FieldError> {
@@ -85,7 +108,7 @@ impl StageSelector {
     /// Whether the stage `name` with `labels` is selected. An invalid selector (which
     /// validation rejects) selects nothing.
     pub fn selects(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
-        let name_matches = match name_pattern(&self.name) {
+        let name_matches = match compiled(&self.name).as_deref() {
             Ok(NamePattern::Any) => true,
             Ok(NamePattern::Exact(exact)) => exact == name,
             Ok(NamePattern::Glob(glob)) => glob.is_match(name),
@@ -129,6 +152,19 @@ mod tests {
         assert!(by_name("regex:(test|uat)").selects("uat", &none));
         assert!(!by_name("regex:uat").selects("uat-eu", &none), "regexes are anchored");
         assert!(by_name("regexp:prod-.+").selects("prod-us", &none));
+    }
+
+    #[test]
+    fn compiled_patterns_answer_as_fresh_ones_past_the_cache_size() {
+        // Given more distinct patterns than the cache keeps, each asked twice,
+        for round in 0..2 {
+            for i in 0..COMPILED_PATTERNS + 10 {
+                // then every answer is the pattern's own.
+                assert!(by_name(&format!("glob:s{i}-*")).selects(&format!("s{i}-x"), &labels(&[])), "{round} {i}");
+                assert!(!by_name(&format!("glob:s{i}-*")).selects(&format!("s{}-x", i + 1), &labels(&[])));
+            }
+        }
+        assert!(!by_name("regex:(").selects("(", &labels(&[])));
     }
 
     #[test]
