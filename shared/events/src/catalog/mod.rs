@@ -164,7 +164,7 @@ impl EventType {
             | EventType::PromotionPushedV1
             | EventType::StageHealthChangedV1
             | EventType::StageMetadataSetV1
-            | EventType::PromotionWaitingV1 => "stage",
+            | EventType::PromotionWaitingV1
             | EventType::StageRefreshRequestedV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
