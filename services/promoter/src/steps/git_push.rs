@@ -103,6 +103,8 @@ pub(super) fn rebase_onto_remote(
     remotes: &Remotes,
     trailer: &str,
 ) -> Result<Rebased, String> {
+    // A rebase or reset reads the index: it is written in full first.
+    super::working_tree::fresh_index(repo)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let url = remote.url().unwrap_or_default().to_owned();
     let watch = remotes.watch("fetching", &url);
@@ -216,7 +218,6 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                 // A rebase checks files out itself: the working tree and its index are
                 // written in full first.
                 ctx.workspace.materialize_all()?;
-                super::working_tree::fresh_index(&repo)?;
                 match rebase_onto_remote(&repo, &branch, &target, &committer, ctx.remotes, &trailer)? {
                     Rebased::OnTop => attempt += 1,
                     Rebased::AlreadyPushed => break,

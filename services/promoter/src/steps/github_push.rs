@@ -260,6 +260,7 @@ fn take_remote_branch(ctx: &StepContext<'_>, repo: &Repository, target: &str) ->
         .and_then(|r| r.peel_to_commit())
         .map_err(|e| git_error("reading the pushed branch", e))?;
     ctx.workspace.materialize_all()?;
+    super::working_tree::fresh_index(repo)?;
     repo.reset(tip.as_object(), git2::ResetType::Hard, None).map_err(|e| git_error("taking the pushed branch", e))?;
     Ok(tip.id().to_string())
 }
