@@ -66,7 +66,12 @@ struct Hosted {
     api_token_revoked: bool,
     /// GitLab projects merge by fast-forward (no merge commit).
     gitlab_fast_forward: bool,
+    /// Rewrites each compare answer before it is sent: a GitHub answering wrongly.
+    compare_rewrite: Option<CompareRewrite>,
 }
+
+/// A rewrite of the compare endpoint's answer.
+pub type CompareRewrite = Arc<dyn Fn(&mut Value) + Send + Sync>;
 
 #[derive(Clone)]
 struct Hosting {
@@ -415,6 +420,12 @@ impl GitHosting {
     pub fn move_branch_before_next_update(&self, branch: &str, file: &str, content: &str) {
         let mut hosted = self.state.lock().unwrap();
         hosted.move_before_update.insert(format!("refs/heads/{branch}"), (file.to_owned(), content.to_owned()));
+    }
+
+    /// Rewrites every compare answer with `rewrite` from now on (a GitHub listing other
+    /// commits, in another order, or naming ids that are not commit ids).
+    pub fn rewrite_compare(&self, rewrite: impl Fn(&mut Value) + Send + Sync + 'static) {
+        self.state.lock().unwrap().compare_rewrite = Some(Arc::new(rewrite));
     }
 
     /// Makes GitLab merges fast-forward the target branch, as a project with GitLab's

@@ -107,15 +107,19 @@ pub(super) async fn compare(
     };
     let commits: Vec<Value> =
         ahead.iter().filter_map(|id| bare.find_commit(*id).ok()).map(|c| commit_json(&c)).collect();
-    Json(json!({
+    let mut answer = json!({
         "status": status,
         "ahead_by": ahead.len(),
         "behind_by": behind.len(),
         "total_commits": ahead.len(),
         "merge_base_commit": {"sha": merge_base.to_string()},
         "commits": commits,
-    }))
-    .into_response()
+    });
+    let rewrite = hosting.state.lock().unwrap().compare_rewrite.clone();
+    if let Some(rewrite) = rewrite {
+        rewrite(&mut answer);
+    }
+    Json(answer).into_response()
 }
 
 pub(super) async fn create_commit(
@@ -153,6 +157,7 @@ pub(super) async fn create_commit(
     hosting.state.lock().unwrap().commits_created += 1;
     let commit = bare.find_commit(id).unwrap();
     let mut answer = commit_json(&commit);
+    answer["tree"] = json!({"sha": commit.tree_id().to_string()});
     answer["verification"] = json!({"verified": verified, "reason": if verified { "valid" } else { "unsigned" }});
     (StatusCode::CREATED, Json(answer)).into_response()
 }

@@ -286,6 +286,56 @@ async fn github_push_replays_at_most_ten_commits_at_once() {
     }
 }
 
+/// Clone main (ahead of stage/test by two commits), write app.yaml, commit "promote" and
+/// github-push to stage/test.
+fn main_to_stage(url: &str, target: &str) -> String {
+    format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: main\n      path: ./out\n- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"image: nginx:2.0\\n\"\n    overwrite: true\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: github-push\n  config:\n    path: ./out\n    targetBranch: {target}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_replays_the_local_commits_whatever_the_compare_answer_lists() {
+    let (_dir, hosting, repo, url) = hosted().await;
+    repo.commit("f0.txt", "x\n", "commit 0 on main");
+    repo.commit("f1.txt", "x\n", "commit 1 on main");
+    // GitHub's answer lists the commits newest first, with other messages and trees, and
+    // one commit the local branch does not have.
+    let forged_tree = hosting.tree_with("example", "repo", "main", &[("evil.yaml", "x: 1\n")]);
+    hosting.rewrite_compare(move |answer| {
+        let commits = answer["commits"].as_array_mut().unwrap();
+        commits.reverse();
+        for commit in commits.iter_mut() {
+            commit["commit"]["message"] = json!("forged");
+            commit["commit"]["tree"]["sha"] = json!(forged_tree);
+        }
+        let mut unknown = commits[0].clone();
+        unknown["sha"] = json!("1".repeat(40));
+        commits.push(unknown);
+    });
+    run(&url, main_to_stage(&url, "stage/test"), &lading_promoter::engine::Unguarded).await.unwrap();
+    let log: Vec<String> =
+        repo.log("stage/test").into_iter().map(|c| c.message.lines().next().unwrap_or_default().to_owned()).collect();
+    assert_eq!(log, ["promote", "commit 1 on main", "commit 0 on main", "first"]);
+    let expected = hosting.tree_with("example", "repo", "main", &[("app.yaml", "image: nginx:2.0\n")]);
+    assert_eq!(hosting.tree_of("example", "repo", "stage/test"), expected);
+    assert_eq!(hosting.commits_created(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_refuses_branch_names_and_commit_ids_that_could_leave_their_path() {
+    let (_dir, hosting, repo, url) = hosted().await;
+    let error = run(&url, main_to_stage(&url, "\"../../x\""), &lading_promoter::engine::Unguarded).await.unwrap_err();
+    assert!(error.contains("config.targetBranch: \"../../x\" is not a valid branch name"), "{error}");
+    assert!(writes(&hosting).is_empty(), "{:?}", hosting.calls());
+
+    // A merge base that is not a commit id never reaches a path or a commit.
+    hosting.rewrite_compare(|answer| answer["merge_base_commit"]["sha"] = json!("../../../refs/heads/main"));
+    let error = run(&url, main_to_stage(&url, "stage/test"), &lading_promoter::engine::Unguarded).await.unwrap_err();
+    assert!(error.contains("not a commit id"), "{error}");
+    assert_eq!((hosting.commits_created(), repo.log("stage/test").len()), (0, 1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice() {
     let (_dir, hosting, repo, url) = hosted().await;

@@ -88,10 +88,7 @@ impl Push<'_> {
         let answer = self.api.call("GET", &format!("{}/git/ref/{reference}", self.repos()), None)?;
         match answer.status {
             404 => Ok(None),
-            200..=299 => answer.body["object"]["sha"]
-                .as_str()
-                .map(|sha| Some(sha.to_owned()))
-                .ok_or_else(|| format!("GitHub's answer for ref {reference} names no commit")),
+            200..=299 => object_id(&answer.body["object"]["sha"], &format!("the commit of ref {reference}")).map(Some),
             status => Err(refused("reading ref", reference, status, &answer.message())),
         }
     }
@@ -134,10 +131,11 @@ impl Push<'_> {
                 }
             },
         };
-        let path = format!("{}/compare/{base}...{head}", self.repos());
+        let path = format!("{}/compare/{base}...{head}?per_page=1", self.repos());
         let comparison = self.api.expect("GET", &path, None)?;
         let status = comparison["status"].as_str().unwrap_or_default();
-        match (status, self.force) {
+        // A new branch is made wherever the local branch leads, as a forced push would.
+        match (status, self.force || create) {
             // Nothing to push; a new branch is still made, at the same commit.
             ("identical", _) if !create => return Ok(Attempt::Done),
             ("identical" | "ahead", _) | ("behind" | "diverged", true) => {}
@@ -149,59 +147,81 @@ impl Push<'_> {
             }
             (other, _) => return Err(format!("GitHub compared {base}...{head} with an unknown status {other:?}")),
         }
-        let commits = comparison["commits"].as_array().cloned().unwrap_or_default();
-        let total = comparison["total_commits"].as_u64().map_or(commits.len(), |n| n as usize).max(commits.len());
-        if total > MAX_REPLAYED_COMMITS {
+        // Only the status and the merge base come from GitHub's answer: the commits to
+        // replay, their order, trees, messages and authors are the local branch's.
+        let merge_base = object_id(&comparison["merge_base_commit"]["sha"], "the comparison's merge base")?;
+        let commits = self.commits_to_replay(&head, &merge_base)?;
+        if commits.len() > MAX_REPLAYED_COMMITS {
             return Err(format!(
-                "{total} commits to push, more than the {MAX_REPLAYED_COMMITS} github-push replays at once"
+                "{} commits to push, more than the {MAX_REPLAYED_COMMITS} github-push replays at once",
+                commits.len()
             ));
         }
-        let merge_base = comparison["merge_base_commit"]["sha"]
-            .as_str()
-            .ok_or("GitHub's comparison names no merge base")?
-            .to_owned();
-        let tip = self.replay(&commits, &merge_base)?;
+        let tip = self.replay(&commits, &merge_base, &head)?;
         self.move_target(&tip, create)
     }
 
-    /// Creates each commit again through the API on `parent`; the last one made.
-    fn replay(&self, commits: &[Value], parent: &str) -> Result<String, String> {
-        let mut replayed: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        let mut last = parent.to_owned();
-        for (index, commit) in commits.iter().enumerate() {
-            let original = commit["sha"].as_str().unwrap_or_default();
-            let tree = commit["commit"]["tree"]["sha"]
-                .as_str()
-                .ok_or_else(|| format!("commit {} of the push names no tree", index + 1))?;
-            let parents: Vec<String> = match commit["parents"].as_array() {
-                Some(parents) if parents.len() > 1 => parents
-                    .iter()
-                    .filter_map(|p| p["sha"].as_str())
-                    .map(|sha| replayed.get(sha).cloned().unwrap_or_else(|| sha.to_owned()))
-                    .collect(),
-                _ => vec![last.clone()],
-            };
+    /// The local commits reachable from `head` and not from `merge_base`, parents first.
+    fn commits_to_replay(&self, head: &str, merge_base: &str) -> Result<Vec<git2::Oid>, String> {
+        let oid = |sha: &str| git2::Oid::from_str(sha).map_err(|e| git_error("reading a commit id", e));
+        let (head, merge_base) = (oid(head)?, oid(merge_base)?);
+        if merge_base != head && !self.repo.graph_descendant_of(head, merge_base).unwrap_or(false) {
+            return Err(format!("GitHub's merge base {merge_base} is not an ancestor of the local branch"));
+        }
+        let mut walk = self.repo.revwalk().map_err(|e| git_error("listing the commits to push", e))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .map_err(|e| git_error("listing the commits to push", e))?;
+        walk.push(head).map_err(|e| git_error("listing the commits to push", e))?;
+        walk.hide(merge_base).map_err(|e| git_error("listing the commits to push", e))?;
+        walk.collect::<Result<Vec<_>, _>>().map_err(|e| git_error("listing the commits to push", e))
+    }
+
+    /// Creates each local commit again through the API, parents mapped to the commits
+    /// made before them; the last one made (`merge_base` when there is none), checked to
+    /// hold the tree of the local `head`.
+    fn replay(&self, commits: &[git2::Oid], merge_base: &str, head: &str) -> Result<String, String> {
+        let mut replayed: std::collections::HashMap<git2::Oid, String> = std::collections::HashMap::new();
+        let mut last = merge_base.to_owned();
+        let mut last_tree: Option<String> = None;
+        for (index, id) in commits.iter().enumerate() {
+            let commit = self.repo.find_commit(*id).map_err(|e| git_error("reading a commit to push", e))?;
+            // Parents outside the replayed ones are already on GitHub (behind the merge base).
+            let parents: Vec<String> =
+                commit.parent_ids().map(|p| replayed.get(&p).cloned().unwrap_or_else(|| p.to_string())).collect();
+            let message = commit.message().map_err(|_| format!("commit {id}'s message is not UTF-8"))?;
             // Lading signs no commits: they keep their author and committer, as Kargo
             // replays untrusted commits.
-            let mut body = json!({
-                "message": commit["commit"]["message"].as_str().unwrap_or_default(),
-                "tree": tree,
+            let body = json!({
+                "message": message,
+                "tree": commit.tree_id().to_string(),
                 "parents": parents,
+                "author": person(&commit.author())?,
+                "committer": person(&commit.committer())?,
             });
-            for person in ["author", "committer"] {
-                if commit["commit"][person].is_object() {
-                    body[person] = commit["commit"][person].clone();
-                }
-            }
             self.ctx.effects.before_effect(Effect::Push)?;
             let created = self.api.expect("POST", &format!("{}/git/commits", self.repos()), Some(&body))?;
-            let sha = created["sha"]
-                .as_str()
-                .ok_or_else(|| format!("GitHub's answer for commit {} names no sha", index + 1))?
-                .to_owned();
-            tracing::debug!(original, replayed = sha, "replayed a commit through GitHub's API");
-            replayed.insert(original.to_owned(), sha.clone());
+            let sha = object_id(&created["sha"], &format!("the commit {} made", index + 1))?;
+            tracing::debug!(original = %id, replayed = sha, "replayed a commit through GitHub's API");
+            last_tree = created["tree"]["sha"].as_str().map(str::to_owned);
+            replayed.insert(*id, sha.clone());
             last = sha;
+        }
+        // What the branch is moved to holds exactly the local branch's files.
+        let expected = self
+            .repo
+            .find_commit(git2::Oid::from_str(head).map_err(|e| git_error("reading the branch", e))?)
+            .map_err(|e| git_error("reading the branch", e))?
+            .tree_id()
+            .to_string();
+        let landed = match last_tree {
+            Some(tree) => tree,
+            None if last == head => expected.clone(),
+            None => return Err(format!("GitHub's commit {last} names no tree to check against the local branch")),
+        };
+        if landed != expected {
+            return Err(format!(
+                "the commit GitHub made ({last}) holds tree {landed}, not the local branch's {expected}; the branch is not moved"
+            ));
         }
         Ok(last)
     }
@@ -237,6 +257,35 @@ impl Push<'_> {
     }
 }
 
+/// A Git object id (40 or 64 hex digits) from GitHub's answer, refused otherwise.
+fn object_id(value: &Value, what: &str) -> Result<String, String> {
+    match value.as_str() {
+        Some(sha) if matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(sha.to_ascii_lowercase())
+        }
+        Some(other) => Err(format!(
+            "GitHub's answer names {what} as {:?}, not a commit id",
+            lading_domain::excerpt::shortened(other, 80)
+        )),
+        None => Err(format!("GitHub's answer names no {what}")),
+    }
+}
+
+/// A commit's author or committer as GitHub's API takes it: name, email, RFC 3339 date.
+fn person(signature: &Signature<'_>) -> Result<Value, String> {
+    let when = signature.when();
+    let offset = chrono::FixedOffset::east_opt(when.offset_minutes() * 60)
+        .ok_or_else(|| "a commit's time zone is out of range".to_owned())?;
+    let date = chrono::DateTime::from_timestamp(when.seconds(), 0)
+        .ok_or_else(|| "a commit's date is out of range".to_owned())?
+        .with_timezone(&offset);
+    Ok(json!({
+        "name": String::from_utf8_lossy(signature.name_bytes()),
+        "email": String::from_utf8_lossy(signature.email_bytes()),
+        "date": date.to_rfc3339(),
+    }))
+}
+
 fn refused(doing: &str, reference: &str, status: u16, message: &str) -> String {
     match message {
         "" => format!("GitHub refused {doing} {reference}: status {status}"),
@@ -268,6 +317,11 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let configured_target = config.target_branch.filter(|t| !t.is_empty());
     if config.generate_target_branch && configured_target.is_some() {
         return Err("config.targetBranch: set either targetBranch or generateTargetBranch, not both".to_owned());
+    }
+    if let Some(target) = &configured_target
+        && !git2::Reference::is_valid_name(&format!("refs/heads/{target}"))
+    {
+        return Err(format!("config.targetBranch: {target:?} is not a valid branch name"));
     }
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
     let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
