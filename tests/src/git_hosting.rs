@@ -94,6 +94,13 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"message": message}))).into_response()
 }
 
+/// 401, echoing the credentials received as a careless server might: a client must not
+/// show a message from the answer with its own token in it.
+fn unauthorized(headers: &HeaderMap) -> Response {
+    let sent = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    error(StatusCode::UNAUTHORIZED, &format!("Bad credentials (sent: {sent})"))
+}
+
 impl Hosting {
     /// Records the call; whether it carries the token.
     fn authorized(&self, headers: &HeaderMap, call: String) -> bool {
@@ -150,7 +157,7 @@ async fn repository(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let head = bare.find_reference("HEAD").ok().and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
@@ -165,7 +172,7 @@ async fn list_pulls(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let state = query.get("state").map(String::as_str).unwrap_or("open");
     let head = query.get("head").map(|h| h.split_once(':').map_or(h.as_str(), |(_, b)| b).to_owned());
@@ -193,7 +200,7 @@ async fn create_pull(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/pulls")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let (Some(head), Some(base)) = (body["head"].as_str(), body["base"].as_str()) else {
@@ -246,7 +253,7 @@ async fn get_pull(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls/{number}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let mut hosted = hosting.state.lock().unwrap();
     match find(&mut hosted, &owner, &repo, number) {
@@ -262,7 +269,7 @@ async fn update_pull(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/pulls/{number}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let mut hosted = hosting.state.lock().unwrap();
     let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -279,7 +286,7 @@ async fn add_labels(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/issues/{number}/labels")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let mut hosted = hosting.state.lock().unwrap();
     let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -324,7 +331,7 @@ async fn merge_pull(
     body: Option<Json<Value>>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("PUT /repos/{owner}/{repo}/pulls/{number}/merge")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let method = body.as_ref().and_then(|b| b["merge_method"].as_str()).unwrap_or("merge").to_owned();
     if !matches!(method.as_str(), "merge" | "squash") {

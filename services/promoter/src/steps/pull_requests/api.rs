@@ -71,8 +71,42 @@ impl Api {
         let status = response.status().as_u16();
         let bytes =
             read_body(&mut response, self.budget.max_response, &action, &timeouts).map_err(|e| e.to_string())?;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let mut body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        // A server may echo the credentials it got; nothing built from the answer shows them.
+        self.scrub(&mut body);
         Ok(Answer { status, body })
+    }
+
+    /// The forms of this API's credentials a server could echo: the header's value, the
+    /// token without its scheme, and the token's base64 form (and the decoded pair of a
+    /// `Basic` value).
+    fn secrets(&self) -> Vec<String> {
+        use base64::Engine;
+        let Some((_, value)) = &self.auth else { return Vec::new() };
+        let engine = base64::engine::general_purpose::STANDARD;
+        let mut secrets = vec![value.clone()];
+        if let Some((scheme, token)) = value.split_once(' ') {
+            secrets.push(token.to_owned());
+            if scheme.eq_ignore_ascii_case("basic")
+                && let Some(pair) = engine.decode(token).ok().and_then(|b| String::from_utf8(b).ok())
+            {
+                secrets.extend(pair.split_once(':').map(|(_, password)| password.to_owned()));
+                secrets.push(pair);
+            }
+        }
+        let encoded: Vec<String> = secrets.iter().map(|s| engine.encode(s)).collect();
+        secrets.extend(encoded);
+        secrets.retain(|s| s.len() >= 4);
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets
+    }
+
+    /// Replaces every form of this API's credentials in the strings of `value`.
+    fn scrub(&self, value: &mut Value) {
+        let secrets = self.secrets();
+        if !secrets.is_empty() {
+            scrub_value(value, &secrets);
+        }
     }
 
     /// Like [`Api::call`], failing on a status other than 2xx.
@@ -90,5 +124,20 @@ impl Api {
             ));
         }
         Ok(answer.body)
+    }
+}
+
+fn scrub_value(value: &mut Value, secrets: &[String]) {
+    match value {
+        Value::String(text) => {
+            for secret in secrets {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), "[redacted]");
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| scrub_value(item, secrets)),
+        Value::Object(fields) => fields.values_mut().for_each(|field| scrub_value(field, secrets)),
+        _ => {}
     }
 }
