@@ -181,3 +181,47 @@ async fn a_token_gitlab_refuses_fails_the_step_without_showing_it() {
     assert!(error.contains("status 401: 401 Unauthorized"), "{error}");
     assert!(!error.contains(TOKEN), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_redirect_to_another_host_is_not_followed_with_the_token() {
+    // An API that answers every call with a redirect to another server, which records
+    // the PRIVATE-TOKEN headers it gets.
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let recorded = seen.clone();
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_base = format!("http://{}", other.local_addr().unwrap());
+    let recorder = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let recorded = recorded.clone();
+        async move {
+            let token = headers.get("private-token").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
+            recorded.lock().unwrap().push(token);
+            axum::Json(json!({}))
+        }
+    });
+    tokio::spawn(async move { axum::serve(other, recorder).await });
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = api.local_addr().unwrap().to_string();
+    let redirect = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{other_base}{uri}");
+        async move { (axum::http::StatusCode::FOUND, [("location", to)]) }
+    });
+    tokio::spawn(async move { axum::serve(api, redirect).await });
+
+    let url = format!("http://{host}/example/repo.git");
+    let providers = BTreeMap::from([(host.clone(), "gitlab".to_owned())]);
+    let template = format!("steps:\n- uses: git-merge-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n");
+    let credentials = credentials(&url);
+    let result = tokio::task::spawn_blocking(move || {
+        let (vars, steps) = apply(&template);
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let workspace = tempfile::tempdir().unwrap();
+        EngineRun { vars: &vars, credentials, git_providers: providers, budgets: budgets(), ..EngineRun::new(&freight) }
+            .run(workspace.path(), &steps)
+    })
+    .await
+    .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.iter().any(|token| token == TOKEN), "the token reached another host: {seen:?}");
+    let error = result.map(|_| ()).unwrap_err().to_string();
+    assert!(error.contains("status 302"), "{error}");
+}

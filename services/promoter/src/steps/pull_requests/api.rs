@@ -1,6 +1,7 @@
 //! JSON calls to a Git hosting provider's REST API within the promoter's HTTP budget:
 //! connect, idle and total timeouts, and a response size limit. The token is sent in a
-//! header and never shown; errors name the call with the URL's user info and query cut.
+//! header and never shown (an answer echoing it is scrubbed), no redirect is followed (it
+//! would carry the header elsewhere); errors name the call with the URL's user info and query cut.
 
 use lading_domain::redact::redact_url;
 use lading_remote::http::{agent_config, explain, read_body};
@@ -42,7 +43,8 @@ impl Api {
     pub fn new(base: String, auth: Option<(&'static str, String)>, insecure: bool, budget: HttpStepBudget) -> Self {
         let timeouts = budget.timeouts(budget.default_timeout);
         let tls = ureq::tls::TlsConfig::builder().disable_verification(insecure).build();
-        let agent: ureq::Agent = agent_config(&timeouts).tls_config(tls).build().into();
+        // A redirect would carry the token's header to wherever it points: none is followed.
+        let agent: ureq::Agent = agent_config(&timeouts).max_redirects(0).tls_config(tls).build().into();
         Self { agent, base, auth, budget }
     }
 
