@@ -345,6 +345,28 @@ async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice(
     let again = run(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded).await.unwrap();
     assert_eq!(again.commit, first.commit);
     assert_eq!((repo.log("stage/test").len(), hosting.commits_created()), (2, 1));
+
+    // A run again whose workspace holds its own commit of the promotion (cloned from a
+    // branch without the pushed one, with other contents): github-push finds the pushed commit on the target
+    // and makes none, on the branch as on a forced or a generated one.
+    for (target, config, second_clone) in [
+        ("stage/test", "    targetBranch: stage/test\n", "main"),
+        ("release", "    targetBranch: release\n    force: true\n", "stage/test"),
+        ("lading/promotion/p", "    generateTargetBranch: true\n", "stage/test"),
+    ] {
+        let (_dir, hosting, repo, url) = hosted().await;
+        let template = |clone: &str, image: &str| {
+            format!(
+                "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: {clone}\n      path: ./out\n- uses: yaml-update\n  config:\n    path: ./out/app.yaml\n    updates:\n    - key: image\n      value: {image}\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: github-push\n  as: push\n  config:\n    path: ./out\n{config}"
+            )
+        };
+        let first = run(&url, template("stage/test", "nginx:2.0"), &lading_promoter::engine::Unguarded).await.unwrap();
+        let again = run(&url, template(second_clone, "nginx:2.1"), &lading_promoter::engine::Unguarded).await.unwrap();
+        assert_eq!((hosting.commits_created(), repo.log(target).len()), (1, 2), "{target}");
+        assert_eq!(again.outputs["push"]["commit"], json!(repo.log(target)[0].id), "{target}");
+        assert_eq!(again.outputs["push"]["commit"], first.outputs["push"]["commit"], "{target}");
+        assert_eq!(repo.show(target, "app.yaml"), "image: nginx:2.0", "{target}");
+    }
 }
 
 /// Kargo's manifests for a project whose `prod` stage pushes with `github-push`.

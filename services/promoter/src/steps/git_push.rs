@@ -93,6 +93,20 @@ pub(super) enum Rebased {
     AlreadyPushed,
 }
 
+/// Fetches origin's branch `target` into its tracking ref, which it names.
+pub(super) fn fetch_remote_branch(repo: &Repository, target: &str, remotes: &Remotes) -> Result<String, String> {
+    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = remotes.watch("fetching", &url);
+    let tracking = format!("refs/remotes/origin/{target}");
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(remotes.callbacks(&url, &watch));
+    remote
+        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
+        .map_err(|e| watch.explain(&e).to_string())?;
+    Ok(tracking)
+}
+
 /// Fetches `target` and replays the local branch's own commits on top of it, unless the
 /// remote already has this promotion's commit.
 pub(super) fn rebase_onto_remote(
@@ -103,15 +117,7 @@ pub(super) fn rebase_onto_remote(
     remotes: &Remotes,
     trailer: &str,
 ) -> Result<Rebased, String> {
-    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
-    let url = remote.url().unwrap_or_default().to_owned();
-    let watch = remotes.watch("fetching", &url);
-    let tracking = format!("refs/remotes/origin/{target}");
-    let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(remotes.callbacks(&url, &watch));
-    remote
-        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| watch.explain(&e).to_string())?;
+    let tracking = fetch_remote_branch(repo, target, remotes)?;
     let upstream = repo.find_reference(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
     let upstream_tip = upstream.peel_to_commit().map_err(|e| git_error("reading the remote branch", e))?;
     if super::git_commit::find_commit_with_trailer_from(repo, upstream_tip.id(), trailer)?.is_some() {

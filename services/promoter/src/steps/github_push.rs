@@ -22,7 +22,7 @@ use git2::{Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::git_push::{Pushed, Rebased, changes, push_once, rebase_onto_remote};
+use super::git_push::{Pushed, Rebased, changes, fetch_remote_branch, push_once, rebase_onto_remote};
 use super::pull_requests::RepoPath;
 use super::pull_requests::api::Api;
 use super::{StepContext, git_error};
@@ -96,12 +96,24 @@ impl Push<'_> {
     fn attempt(&self) -> Result<Attempt, String> {
         let target_ref = Self::heads(self.target);
         let target_exists = self.reference(&target_ref)?.is_some();
+        let trailer = format!("{}: {}", super::PROMOTION_TRAILER, self.ctx.promotion);
+        if target_exists && self.force {
+            // A forced push would replace this promotion's commit pushed by an earlier run.
+            let tracking = fetch_remote_branch(self.repo, self.target, self.ctx.remotes)?;
+            let tip = self.repo.refname_to_id(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
+            if super::git_commit::find_commit_with_trailer_from(self.repo, tip, &trailer)?.is_some() {
+                tracing::info!(
+                    target = self.target,
+                    "the remote already holds this promotion's commit; not pushing again"
+                );
+                return Ok(Attempt::Done);
+            }
+        }
         if target_exists && !self.force {
             // The commits the remote branch has and the local one lacks come first.
             self.ctx.workspace.materialize_all()?;
             let committer =
                 Signature::now(&self.ctx.author.name, &self.ctx.author.email).map_err(|e| git_error("committer", e))?;
-            let trailer = format!("{}: {}", super::PROMOTION_TRAILER, self.ctx.promotion);
             match rebase_onto_remote(self.repo, self.branch, self.target, &committer, self.ctx.remotes, &trailer)? {
                 Rebased::OnTop => {}
                 Rebased::AlreadyPushed => return Ok(Attempt::Done),
@@ -295,15 +307,7 @@ fn refused(doing: &str, reference: &str, status: u16, message: &str) -> String {
 
 /// Fetches `target` and resets the local branch to it: the commits GitHub made.
 fn take_remote_branch(ctx: &StepContext<'_>, repo: &Repository, target: &str) -> Result<String, String> {
-    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
-    let url = remote.url().unwrap_or_default().to_owned();
-    let watch = ctx.remotes.watch("fetching", &url);
-    let tracking = format!("refs/remotes/origin/{target}");
-    let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(ctx.remotes.callbacks(&url, &watch));
-    remote
-        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| watch.explain(&e).to_string())?;
+    let tracking = fetch_remote_branch(repo, target, ctx.remotes)?;
     let tip = repo
         .find_reference(&tracking)
         .and_then(|r| r.peel_to_commit())
