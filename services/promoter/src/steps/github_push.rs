@@ -269,6 +269,20 @@ impl Push<'_> {
     }
 }
 
+/// The pause after failed attempt `attempt` (from 1), as Kargo's: 1 s growing ×1.5 an
+/// attempt, capped at 30 s, with up to a tenth either way of jitter (`jitter` in 0..1).
+pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
+    let base = (1.5f64.powi(attempt.saturating_sub(1).min(20) as i32)).min(30.0);
+    let jittered = base * (0.9 + 0.2 * jitter.clamp(0.0, 1.0));
+    std::time::Duration::from_secs_f64(jittered.min(30.0))
+}
+
+/// A number in 0..1 that differs between replicas pausing at the same moment.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    f64::from(nanos) / 1e9
+}
+
 /// A Git object id (40 or 64 hex digits) from GitHub's answer, refused otherwise.
 fn object_id(value: &Value, what: &str) -> Result<String, String> {
     match value.as_str() {
@@ -358,7 +372,8 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         force,
         staging: &staging,
     };
-    let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+    let most = u32::try_from(lading_domain::spec::step_schemas::MAX_ATTEMPTS_LIMIT).unwrap_or(u32::MAX);
+    let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).clamp(1, most);
     let mut attempt = 1;
     let pushed = loop {
         if ctx.remotes.cancel.is_cancelled() {
@@ -367,7 +382,12 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         match push.attempt() {
             Ok(Attempt::Done) => break Ok(()),
             Ok(Attempt::Moved(reason)) if attempt < max_attempts => {
-                tracing::info!(attempt, reason, "the remote branch moved on; integrating and pushing again");
+                let pause = backoff(attempt, jitter());
+                tracing::info!(attempt, reason, ?pause, "the remote branch moved on; integrating and pushing again");
+                // A stopped promotion wakes the pause at once.
+                if !ctx.remotes.cancel.sleep(pause) {
+                    break Err("the push was cancelled: the promotion was stopped".to_owned());
+                }
                 attempt += 1;
             }
             Ok(Attempt::Moved(reason)) => break Err(format!("the push failed after {attempt} attempt(s): {reason}")),
@@ -396,4 +416,22 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     }
     out.insert("commit".to_owned(), json!(commit));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::backoff;
+
+    #[test]
+    fn the_pause_grows_by_half_from_a_second_up_to_thirty_seconds() {
+        assert_eq!(backoff(1, 0.5), Duration::from_secs(1));
+        assert_eq!(backoff(2, 0.5), Duration::from_millis(1500));
+        assert_eq!(backoff(3, 0.5), Duration::from_millis(2250));
+        assert_eq!(backoff(99, 0.5), Duration::from_secs(30));
+        assert_eq!(backoff(99, 1.0), Duration::from_secs(30), "jitter stays under the cap");
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(900));
+        assert_eq!(backoff(1, 1.0), Duration::from_millis(1100));
+    }
 }
