@@ -208,17 +208,19 @@ async fn github_push_with_a_token_the_api_refuses_fails_clearly_without_the_toke
     assert!(hosting.refs_under("example", "repo", "refs/lading/").is_empty(), "no staging ref pushed");
 }
 
-/// Allows the first `allowed` pushes, then refuses every effect: a replica that lost its
-/// turn while its promotion ran.
+/// Allows the first `allowed` effects, then refuses every one: a replica that lost its
+/// turn while its promotion ran. Records the kinds asked for.
 struct LosesTurnAfter {
     allowed: usize,
     pushes: AtomicUsize,
     lost: AtomicBool,
+    asked: std::sync::Mutex<Vec<Effect>>,
 }
 
 impl EffectGuard for LosesTurnAfter {
     fn before_effect(&self, effect: Effect) -> Result<(), String> {
-        if effect == Effect::Push && self.pushes.fetch_add(1, Ordering::SeqCst) >= self.allowed {
+        self.asked.lock().unwrap().push(effect);
+        if self.pushes.fetch_add(1, Ordering::SeqCst) >= self.allowed {
             self.lost.store(true, Ordering::SeqCst);
         }
         if self.lost.load(Ordering::SeqCst) { Err("the stage's turn was lost".to_owned()) } else { Ok(()) }
@@ -230,8 +232,12 @@ async fn a_run_that_lost_its_turn_pushes_nothing_more() {
     // Refused before the staging push, before the commit is made, before the branch moves.
     for allowed in [0, 1, 2] {
         let (_dir, hosting, repo, url) = hosted().await;
-        let guard: &'static LosesTurnAfter =
-            Box::leak(Box::new(LosesTurnAfter { allowed, pushes: AtomicUsize::new(0), lost: AtomicBool::new(false) }));
+        let guard: &'static LosesTurnAfter = Box::leak(Box::new(LosesTurnAfter {
+            allowed,
+            pushes: AtomicUsize::new(0),
+            lost: AtomicBool::new(false),
+            asked: Default::default(),
+        }));
         let error = run(&url, prepared(&url, COMMON_USAGE), guard).await.unwrap_err();
         assert!(error.contains("the stage's turn was lost"), "{allowed}: {error}");
         assert_eq!(repo.log("stage/test").len(), 1, "{allowed}: the branch did not move");
@@ -239,6 +245,10 @@ async fn a_run_that_lost_its_turn_pushes_nothing_more() {
         assert_eq!(staged.is_empty(), allowed == 0, "{allowed}: {staged:?}");
         assert_eq!(hosting.commits_created(), allowed.saturating_sub(1), "{allowed}");
         assert!(!writes(&hosting).iter().any(|c| c.starts_with("PATCH")), "{allowed}");
+        // Only moving the branch is the point of no return; the staging push and the
+        // commit GitHub makes are not yet seen by anyone.
+        let asked = guard.asked.lock().unwrap().clone();
+        assert_eq!(asked[..allowed + 1], [Effect::Call, Effect::Call, Effect::Push][..allowed + 1], "{allowed}");
     }
 }
 

@@ -50,15 +50,18 @@ fn is_non_fast_forward(message: &str) -> bool {
         || message.contains("not present locally")
 }
 
-/// Pushes `refspec` to `origin` (`refs/heads/<branch>:<destination>`).
+/// Pushes `refspec` to `origin` (`refs/heads/<branch>:<destination>`), asking the effect
+/// guard for `effect` first: [`Effect::Push`] for a branch others see, the point of no
+/// return; [`Effect::Call`] for a ref nobody reads.
 pub(super) fn push_once(
     ctx: &StepContext<'_>,
     repo: &Repository,
     refspec: &str,
     remotes: &Remotes,
+    effect: Effect,
 ) -> Result<Pushed, String> {
-    // The point of no return: the fence and the abort claim are checked right before.
-    ctx.effects.before_effect(Effect::Push)?;
+    // The fence and the abort claim are checked right before.
+    ctx.effects.before_effect(effect)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let url = remote.url().unwrap_or_default().to_owned();
     let watch = remotes.watch("pushing to", &url);
@@ -215,7 +218,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let mut attempt = 1;
     loop {
-        match push_once(ctx, &repo, &format!("refs/heads/{branch}:refs/heads/{target}"), ctx.remotes)? {
+        match push_once(ctx, &repo, &format!("refs/heads/{branch}:refs/heads/{target}"), ctx.remotes, Effect::Push)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");

@@ -4,19 +4,22 @@
 //! As Kargo does it, each attempt: integrates the remote branch's new commits (a rebase,
 //! as `git-push` does; none with `force`), force-pushes the local branch to a staging ref
 //! no branch list shows (`refs/lading/staging/<promotion>`), asks GitHub to compare the
-//! target branch with it (`GET compare/{base}...{head}`), replays each commit to push
-//! (`POST git/commits`, at most [`MAX_REPLAYED_COMMITS`]) on the merge base, and moves the
-//! branch to the last one (`PATCH git/refs/heads/…`, or `POST git/refs` for a new branch).
-//! A branch that moved meanwhile (GitHub's 422 "not a fast forward", or a compare that
-//! says `behind`/`diverged`) starts a new attempt, up to `maxAttempts` (default 10); a
-//! rebase conflict fails the step. The staging ref is deleted at the end, and the local
-//! branch is reset to what GitHub holds, whose commits have new IDs.
+//! target branch with it (`GET compare/{base}...{head}`, whose status and merge base
+//! alone are used), replays each local commit after the merge base, parents first
+//! (`POST git/commits`, at most [`MAX_REPLAYED_COMMITS`]), checks the last one holds the
+//! local tree, and moves the branch to it (`PATCH git/refs/heads/…`, or `POST git/refs`
+//! for a new branch). A branch that moved meanwhile (GitHub's 422 "not a fast forward",
+//! or a compare that says `behind`/`diverged`) starts a new attempt after a pause, up to
+//! `maxAttempts` (default 10, at most 100); a rebase conflict fails the step. The
+//! staging ref is deleted at the end, and the local branch is reset to what GitHub
+//! holds, whose commits have new IDs.
 //!
 //! Lading signs no commits, so as Kargo does with untrusted commits the replayed ones
 //! keep their author and committer. Outputs are `git-push`'s: `branch`, `commit`,
 //! `commitURL`, `repoURL`, `changedFiles`, `changes`. Every API call keeps to the `http`
 //! step's budget; the Git push of the staging ref to the Git budget. Every push and
-//! every call that changes GitHub first asks the promotion's effect guard.
+//! every call that changes GitHub first asks the promotion's effect guard; only moving
+//! the branch is the point of no return ([`Effect::Push`]).
 
 use git2::{Repository, Signature};
 use serde::Deserialize;
@@ -120,9 +123,10 @@ impl Push<'_> {
             }
         }
         // Every object of the local branch reaches GitHub under a ref no branch list shows
-        // (`push_once` asks the effect guard first).
+        // (`push_once` asks the effect guard first; not the point of no return, which is
+        // moving the branch).
         let refspec = format!("+refs/heads/{}:{}", self.branch, self.staging);
-        if let Pushed::Behind(reason) = push_once(self.ctx, self.repo, &refspec, self.ctx.remotes)? {
+        if let Pushed::Behind(reason) = push_once(self.ctx, self.repo, &refspec, self.ctx.remotes, Effect::Call)? {
             return Err(format!("the remote rejected the staging ref: {reason}"));
         }
         let head = self
@@ -210,7 +214,8 @@ impl Push<'_> {
                 "author": person(&commit.author())?,
                 "committer": person(&commit.committer())?,
             });
-            self.ctx.effects.before_effect(Effect::Push)?;
+            // A commit no branch holds yet: GitHub shows nothing new until the branch moves.
+            self.ctx.effects.before_effect(Effect::Call)?;
             let created = self.api.expect("POST", &format!("{}/git/commits", self.repos()), Some(&body))?;
             let sha = object_id(&created["sha"], &format!("the commit {} made", index + 1))?;
             tracing::debug!(original = %id, replayed = sha, "replayed a commit through GitHub's API");
