@@ -494,13 +494,14 @@ impl GitHosting {
         body["sha"].as_str().unwrap().to_owned()
     }
 
-    /// Merges merge request `iid` of `owner/name` through GitLab's API; the merge commit.
-    pub async fn merge_through_gitlab_api(&self, owner: &str, name: &str, iid: u64) -> String {
+    /// Merges merge request `iid` of `owner/name` through GitLab's API; the merge commit,
+    /// `None` when GitLab names none (a fast-forward or squashed merge).
+    pub async fn merge_through_gitlab_api(&self, owner: &str, name: &str, iid: u64) -> Option<String> {
         let url = format!("{}/api/v4/projects/{owner}%2F{name}/merge_requests/{iid}/merge", self.base_url);
         let answer = self.gitlab_client().put(url).json(&json!({})).send().await.unwrap();
         assert_eq!(answer.status(), 200, "merging !{iid}");
         let body: Value = answer.json().await.unwrap();
-        body["merge_commit_sha"].as_str().unwrap().to_owned()
+        body["merge_commit_sha"].as_str().map(str::to_owned)
     }
 
     /// Closes merge request `iid` of `owner/name` unmerged, through GitLab's API.

@@ -20,7 +20,7 @@ async fn run(hosting: &GitHosting, url: &str, template: String) -> Result<Promot
     .unwrap()
 }
 
-async fn merge_when_open(hosting: &GitHosting) -> String {
+async fn merge_when_open(hosting: &GitHosting) -> Option<String> {
     wait::until("a merge request to be opened", TIMEOUT, || async {
         if hosting.pulls().is_empty() { Err("none yet".to_owned()) } else { Ok(()) }
     })
@@ -40,6 +40,7 @@ async fn a_merge_request_is_opened_with_labels_and_the_wait_ends_with_the_merge_
     let (_dir, hosting, repo, url) = hosted().await;
     let promotion = run(&hosting, &url, prepared(&url, &open_and_wait(&url)));
     let (outcome, merged) = tokio::join!(promotion, merge_when_open(&hosting));
+    let merged = merged.expect("a merge commit");
     let outcome = outcome.unwrap();
     let mr = &hosting.pulls()[0];
     assert_eq!((mr.head.as_str(), mr.base.as_str()), ("lading/promotion/p", "stage/test"));

@@ -75,10 +75,10 @@ enum Attempt {
 impl Push<'_> {
     /// `refs/heads/<branch>` as GitHub's paths name it, each segment percent-encoded.
     fn heads(branch: &str) -> String {
-        const SEGMENT: &percent_encoding::AsciiSet =
-            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-        let segments: Vec<String> =
-            branch.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        let segments: Vec<String> = branch
+            .split('/')
+            .map(|s| percent_encoding::utf8_percent_encode(s, super::http::QUERY_COMPONENT).to_string())
+            .collect();
         format!("heads/{}", segments.join("/"))
     }
 
