@@ -347,6 +347,18 @@ async fn github_push_refuses_branch_names_and_commit_ids_that_could_leave_their_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_branch_is_made_even_when_the_checked_out_one_moved_on() {
+    // GitHub says the local branch and the checked-out one diverged: a new branch does not
+    // need either, and is made where the local branch leads, at the first attempt.
+    let (_dir, hosting, repo, url) = hosted().await;
+    hosting.rewrite_compare(|answer| answer["status"] = json!("diverged"));
+    let new_branch = format!("{COMMON_USAGE}    targetBranch: release\n    maxAttempts: 2\n");
+    run(&url, prepared(&url, &new_branch), &lading_promoter::engine::Unguarded).await.unwrap();
+    assert_eq!(repo.show("release", "app.yaml"), "image: nginx:2.0");
+    assert_eq!(hosting.calls().iter().filter(|c| c.contains("/compare/")).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice() {
     let (_dir, hosting, repo, url) = hosted().await;
     let first = run(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded).await.unwrap();
