@@ -66,7 +66,12 @@ struct Hosted {
     api_token_revoked: bool,
     /// GitLab projects merge by fast-forward (no merge commit).
     gitlab_fast_forward: bool,
+    /// Rewrites each compare answer before it is sent: a GitHub answering wrongly.
+    compare_rewrite: Option<CompareRewrite>,
 }
+
+/// A rewrite of the compare endpoint's answer.
+pub type CompareRewrite = Arc<dyn Fn(&mut Value) + Send + Sync>;
 
 #[derive(Clone)]
 struct Hosting {
@@ -87,6 +92,13 @@ pub struct GitHosting {
 
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"message": message}))).into_response()
+}
+
+/// 401, echoing the credentials received as a careless server might: a client must not
+/// show a message from the answer with its own token in it.
+fn unauthorized(headers: &HeaderMap) -> Response {
+    let sent = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    error(StatusCode::UNAUTHORIZED, &format!("Bad credentials (sent: {sent})"))
 }
 
 impl Hosting {
@@ -145,7 +157,7 @@ async fn repository(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let head = bare.find_reference("HEAD").ok().and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
@@ -160,7 +172,7 @@ async fn list_pulls(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let state = query.get("state").map(String::as_str).unwrap_or("open");
     let head = query.get("head").map(|h| h.split_once(':').map_or(h.as_str(), |(_, b)| b).to_owned());
@@ -188,7 +200,7 @@ async fn create_pull(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/pulls")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let (Some(head), Some(base)) = (body["head"].as_str(), body["base"].as_str()) else {
@@ -241,7 +253,7 @@ async fn get_pull(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls/{number}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let mut hosted = hosting.state.lock().unwrap();
     match find(&mut hosted, &owner, &repo, number) {
@@ -257,7 +269,7 @@ async fn update_pull(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/pulls/{number}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let mut hosted = hosting.state.lock().unwrap();
     let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -274,7 +286,7 @@ async fn add_labels(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/issues/{number}/labels")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let mut hosted = hosting.state.lock().unwrap();
     let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -319,7 +331,7 @@ async fn merge_pull(
     body: Option<Json<Value>>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("PUT /repos/{owner}/{repo}/pulls/{number}/merge")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return unauthorized(&headers);
     }
     let method = body.as_ref().and_then(|b| b["merge_method"].as_str()).unwrap_or("merge").to_owned();
     if !matches!(method.as_str(), "merge" | "squash") {
@@ -417,6 +429,12 @@ impl GitHosting {
         hosted.move_before_update.insert(format!("refs/heads/{branch}"), (file.to_owned(), content.to_owned()));
     }
 
+    /// Rewrites every compare answer with `rewrite` from now on (a GitHub listing other
+    /// commits, in another order, or naming ids that are not commit ids).
+    pub fn rewrite_compare(&self, rewrite: impl Fn(&mut Value) + Send + Sync + 'static) {
+        self.state.lock().unwrap().compare_rewrite = Some(Arc::new(rewrite));
+    }
+
     /// Makes GitLab merges fast-forward the target branch, as a project with GitLab's
     /// "Fast-forward merge" method does: no merge commit.
     pub fn set_gitlab_fast_forward(&self) {
@@ -476,13 +494,14 @@ impl GitHosting {
         body["sha"].as_str().unwrap().to_owned()
     }
 
-    /// Merges merge request `iid` of `owner/name` through GitLab's API; the merge commit.
-    pub async fn merge_through_gitlab_api(&self, owner: &str, name: &str, iid: u64) -> String {
+    /// Merges merge request `iid` of `owner/name` through GitLab's API; the merge commit,
+    /// `None` when GitLab names none (a fast-forward or squashed merge).
+    pub async fn merge_through_gitlab_api(&self, owner: &str, name: &str, iid: u64) -> Option<String> {
         let url = format!("{}/api/v4/projects/{owner}%2F{name}/merge_requests/{iid}/merge", self.base_url);
         let answer = self.gitlab_client().put(url).json(&json!({})).send().await.unwrap();
         assert_eq!(answer.status(), 200, "merging !{iid}");
         let body: Value = answer.json().await.unwrap();
-        body["merge_commit_sha"].as_str().unwrap().to_owned()
+        body["merge_commit_sha"].as_str().map(str::to_owned)
     }
 
     /// Closes merge request `iid` of `owner/name` unmerged, through GitLab's API.

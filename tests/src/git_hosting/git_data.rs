@@ -67,7 +67,7 @@ pub(super) async fn get_ref(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/git/ref/{reference}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return super::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let full = format!("refs/{reference}");
@@ -83,7 +83,7 @@ pub(super) async fn compare(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/compare/{basehead}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return super::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let Some((base, head)) = basehead.split_once("...") else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -107,15 +107,19 @@ pub(super) async fn compare(
     };
     let commits: Vec<Value> =
         ahead.iter().filter_map(|id| bare.find_commit(*id).ok()).map(|c| commit_json(&c)).collect();
-    Json(json!({
+    let mut answer = json!({
         "status": status,
         "ahead_by": ahead.len(),
         "behind_by": behind.len(),
         "total_commits": ahead.len(),
         "merge_base_commit": {"sha": merge_base.to_string()},
         "commits": commits,
-    }))
-    .into_response()
+    });
+    let rewrite = hosting.state.lock().unwrap().compare_rewrite.clone();
+    if let Some(rewrite) = rewrite {
+        rewrite(&mut answer);
+    }
+    Json(answer).into_response()
 }
 
 pub(super) async fn create_commit(
@@ -125,7 +129,7 @@ pub(super) async fn create_commit(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/git/commits")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return super::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let tree = body["tree"].as_str().and_then(|t| git2::Oid::from_str(t).ok()).and_then(|t| bare.find_tree(t).ok());
@@ -153,6 +157,7 @@ pub(super) async fn create_commit(
     hosting.state.lock().unwrap().commits_created += 1;
     let commit = bare.find_commit(id).unwrap();
     let mut answer = commit_json(&commit);
+    answer["tree"] = json!({"sha": commit.tree_id().to_string()});
     answer["verification"] = json!({"verified": verified, "reason": if verified { "valid" } else { "unsigned" }});
     (StatusCode::CREATED, Json(answer)).into_response()
 }
@@ -164,7 +169,7 @@ pub(super) async fn create_ref(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/git/refs")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return super::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let (Some(name), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
@@ -194,7 +199,7 @@ pub(super) async fn update_ref(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/git/refs/{reference}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return super::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let full = format!("refs/{reference}");
@@ -228,7 +233,7 @@ pub(super) async fn delete_ref(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("DELETE /repos/{owner}/{repo}/git/refs/{reference}")) {
-        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return super::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     match bare.find_reference(&format!("refs/{reference}")) {

@@ -68,8 +68,11 @@ impl Hosting {
     }
 }
 
-fn unauthorized() -> Response {
-    error(StatusCode::UNAUTHORIZED, "401 Unauthorized")
+/// 401, echoing the credentials received as a careless server might: a client must not
+/// show a message from the answer with its own token in it.
+fn unauthorized(headers: &HeaderMap) -> Response {
+    let sent = headers.get("private-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    error(StatusCode::UNAUTHORIZED, &format!("401 Unauthorized (PRIVATE-TOKEN {sent})"))
 }
 
 /// `owner/name` from the project id.
@@ -83,7 +86,7 @@ pub(super) async fn project(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.gitlab_authorized(&headers, format!("GET /projects/{id}")) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     let Some((owner, name)) = owner_and_name(&id) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
     let Some(bare) = hosting.bare(&owner, &name) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
@@ -99,7 +102,7 @@ pub(super) async fn list(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.gitlab_authorized(&headers, format!("GET /projects/{id}/merge_requests")) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     let Some((owner, name)) = owner_and_name(&id) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
     let state = query.get("state").map(String::as_str).unwrap_or("all");
@@ -128,7 +131,7 @@ pub(super) async fn create(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.gitlab_authorized(&headers, format!("POST /projects/{id}/merge_requests")) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     let Some((owner, name)) = owner_and_name(&id) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
     let Some(bare) = hosting.bare(&owner, &name) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
@@ -180,7 +183,7 @@ pub(super) async fn get_one(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.gitlab_authorized(&headers, format!("GET /projects/{id}/merge_requests/{iid}")) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     let Some((owner, name)) = owner_and_name(&id) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
     let mut hosted = hosting.state.lock().unwrap();
@@ -197,7 +200,7 @@ pub(super) async fn update(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.gitlab_authorized(&headers, format!("PUT /projects/{id}/merge_requests/{iid}")) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     let Some((owner, name)) = owner_and_name(&id) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
     let mut hosted = hosting.state.lock().unwrap();
@@ -215,7 +218,7 @@ pub(super) async fn merge(
     body: Option<Json<Value>>,
 ) -> Response {
     if !hosting.gitlab_authorized(&headers, format!("PUT /projects/{id}/merge_requests/{iid}/merge")) {
-        return unauthorized();
+        return unauthorized(&headers);
     }
     let Some((owner, name)) = owner_and_name(&id) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };
     let Some(bare) = hosting.bare(&owner, &name) else { return error(StatusCode::NOT_FOUND, "404 Project Not Found") };

@@ -208,17 +208,19 @@ async fn github_push_with_a_token_the_api_refuses_fails_clearly_without_the_toke
     assert!(hosting.refs_under("example", "repo", "refs/lading/").is_empty(), "no staging ref pushed");
 }
 
-/// Allows the first `allowed` pushes, then refuses every effect: a replica that lost its
-/// turn while its promotion ran.
+/// Allows the first `allowed` effects, then refuses every one: a replica that lost its
+/// turn while its promotion ran. Records the kinds asked for.
 struct LosesTurnAfter {
     allowed: usize,
     pushes: AtomicUsize,
     lost: AtomicBool,
+    asked: std::sync::Mutex<Vec<Effect>>,
 }
 
 impl EffectGuard for LosesTurnAfter {
     fn before_effect(&self, effect: Effect) -> Result<(), String> {
-        if effect == Effect::Push && self.pushes.fetch_add(1, Ordering::SeqCst) >= self.allowed {
+        self.asked.lock().unwrap().push(effect);
+        if self.pushes.fetch_add(1, Ordering::SeqCst) >= self.allowed {
             self.lost.store(true, Ordering::SeqCst);
         }
         if self.lost.load(Ordering::SeqCst) { Err("the stage's turn was lost".to_owned()) } else { Ok(()) }
@@ -230,8 +232,12 @@ async fn a_run_that_lost_its_turn_pushes_nothing_more() {
     // Refused before the staging push, before the commit is made, before the branch moves.
     for allowed in [0, 1, 2] {
         let (_dir, hosting, repo, url) = hosted().await;
-        let guard: &'static LosesTurnAfter =
-            Box::leak(Box::new(LosesTurnAfter { allowed, pushes: AtomicUsize::new(0), lost: AtomicBool::new(false) }));
+        let guard: &'static LosesTurnAfter = Box::leak(Box::new(LosesTurnAfter {
+            allowed,
+            pushes: AtomicUsize::new(0),
+            lost: AtomicBool::new(false),
+            asked: Default::default(),
+        }));
         let error = run(&url, prepared(&url, COMMON_USAGE), guard).await.unwrap_err();
         assert!(error.contains("the stage's turn was lost"), "{allowed}: {error}");
         assert_eq!(repo.log("stage/test").len(), 1, "{allowed}: the branch did not move");
@@ -239,6 +245,10 @@ async fn a_run_that_lost_its_turn_pushes_nothing_more() {
         assert_eq!(staged.is_empty(), allowed == 0, "{allowed}: {staged:?}");
         assert_eq!(hosting.commits_created(), allowed.saturating_sub(1), "{allowed}");
         assert!(!writes(&hosting).iter().any(|c| c.starts_with("PATCH")), "{allowed}");
+        // Only moving the branch is the point of no return; the staging push and the
+        // commit GitHub makes are not yet seen by anyone.
+        let asked = guard.asked.lock().unwrap().clone();
+        assert_eq!(asked[..allowed + 1], [Effect::Call, Effect::Call, Effect::Push][..allowed + 1], "{allowed}");
     }
 }
 
@@ -286,6 +296,68 @@ async fn github_push_replays_at_most_ten_commits_at_once() {
     }
 }
 
+/// Clone main (ahead of stage/test by two commits), write app.yaml, commit "promote" and
+/// github-push to stage/test.
+fn main_to_stage(url: &str, target: &str) -> String {
+    format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: main\n      path: ./out\n- uses: file-write\n  config:\n    path: ./out/app.yaml\n    contents: \"image: nginx:2.0\\n\"\n    overwrite: true\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: github-push\n  config:\n    path: ./out\n    targetBranch: {target}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_replays_the_local_commits_whatever_the_compare_answer_lists() {
+    let (_dir, hosting, repo, url) = hosted().await;
+    repo.commit("f0.txt", "x\n", "commit 0 on main");
+    repo.commit("f1.txt", "x\n", "commit 1 on main");
+    // GitHub's answer lists the commits newest first, with other messages and trees, and
+    // one commit the local branch does not have.
+    let forged_tree = hosting.tree_with("example", "repo", "main", &[("evil.yaml", "x: 1\n")]);
+    hosting.rewrite_compare(move |answer| {
+        let commits = answer["commits"].as_array_mut().unwrap();
+        commits.reverse();
+        for commit in commits.iter_mut() {
+            commit["commit"]["message"] = json!("forged");
+            commit["commit"]["tree"]["sha"] = json!(forged_tree);
+        }
+        let mut unknown = commits[0].clone();
+        unknown["sha"] = json!("1".repeat(40));
+        commits.push(unknown);
+    });
+    run(&url, main_to_stage(&url, "stage/test"), &lading_promoter::engine::Unguarded).await.unwrap();
+    let log: Vec<String> =
+        repo.log("stage/test").into_iter().map(|c| c.message.lines().next().unwrap_or_default().to_owned()).collect();
+    assert_eq!(log, ["promote", "commit 1 on main", "commit 0 on main", "first"]);
+    let expected = hosting.tree_with("example", "repo", "main", &[("app.yaml", "image: nginx:2.0\n")]);
+    assert_eq!(hosting.tree_of("example", "repo", "stage/test"), expected);
+    assert_eq!(hosting.commits_created(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_refuses_branch_names_and_commit_ids_that_could_leave_their_path() {
+    let (_dir, hosting, repo, url) = hosted().await;
+    let error = run(&url, main_to_stage(&url, "\"../../x\""), &lading_promoter::engine::Unguarded).await.unwrap_err();
+    assert!(error.contains("config.targetBranch: \"../../x\" is not a valid branch name"), "{error}");
+    assert!(writes(&hosting).is_empty(), "{:?}", hosting.calls());
+
+    // A merge base that is not a commit id never reaches a path or a commit.
+    hosting.rewrite_compare(|answer| answer["merge_base_commit"]["sha"] = json!("../../../refs/heads/main"));
+    let error = run(&url, main_to_stage(&url, "stage/test"), &lading_promoter::engine::Unguarded).await.unwrap_err();
+    assert!(error.contains("not a commit id"), "{error}");
+    assert_eq!((hosting.commits_created(), repo.log("stage/test").len()), (0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_branch_is_made_even_when_the_checked_out_one_moved_on() {
+    // GitHub says the local branch and the checked-out one diverged: a new branch does not
+    // need either, and is made where the local branch leads, at the first attempt.
+    let (_dir, hosting, repo, url) = hosted().await;
+    hosting.rewrite_compare(|answer| answer["status"] = json!("diverged"));
+    let new_branch = format!("{COMMON_USAGE}    targetBranch: release\n    maxAttempts: 2\n");
+    run(&url, prepared(&url, &new_branch), &lading_promoter::engine::Unguarded).await.unwrap();
+    assert_eq!(repo.show("release", "app.yaml"), "image: nginx:2.0");
+    assert_eq!(hosting.calls().iter().filter(|c| c.contains("/compare/")).count(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice() {
     let (_dir, hosting, repo, url) = hosted().await;
@@ -295,6 +367,28 @@ async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice(
     let again = run(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded).await.unwrap();
     assert_eq!(again.commit, first.commit);
     assert_eq!((repo.log("stage/test").len(), hosting.commits_created()), (2, 1));
+
+    // A run again whose workspace holds its own commit of the promotion (cloned from a
+    // branch without the pushed one, with other contents): github-push finds the pushed commit on the target
+    // and makes none, on the branch as on a forced or a generated one.
+    for (target, config, second_clone) in [
+        ("stage/test", "    targetBranch: stage/test\n", "main"),
+        ("release", "    targetBranch: release\n    force: true\n", "stage/test"),
+        ("lading/promotion/p", "    generateTargetBranch: true\n", "stage/test"),
+    ] {
+        let (_dir, hosting, repo, url) = hosted().await;
+        let template = |clone: &str, image: &str| {
+            format!(
+                "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: {clone}\n      path: ./out\n- uses: yaml-update\n  config:\n    path: ./out/app.yaml\n    updates:\n    - key: image\n      value: {image}\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: github-push\n  as: push\n  config:\n    path: ./out\n{config}"
+            )
+        };
+        let first = run(&url, template("stage/test", "nginx:2.0"), &lading_promoter::engine::Unguarded).await.unwrap();
+        let again = run(&url, template(second_clone, "nginx:2.1"), &lading_promoter::engine::Unguarded).await.unwrap();
+        assert_eq!((hosting.commits_created(), repo.log(target).len()), (1, 2), "{target}");
+        assert_eq!(again.outputs["push"]["commit"], json!(repo.log(target)[0].id), "{target}");
+        assert_eq!(again.outputs["push"]["commit"], first.outputs["push"]["commit"], "{target}");
+        assert_eq!(repo.show(target, "app.yaml"), "image: nginx:2.0", "{target}");
+    }
 }
 
 /// Kargo's manifests for a project whose `prod` stage pushes with `github-push`.

@@ -20,7 +20,7 @@ async fn run(hosting: &GitHosting, url: &str, template: String) -> Result<Promot
     .unwrap()
 }
 
-async fn merge_when_open(hosting: &GitHosting) -> String {
+async fn merge_when_open(hosting: &GitHosting) -> Option<String> {
     wait::until("a merge request to be opened", TIMEOUT, || async {
         if hosting.pulls().is_empty() { Err("none yet".to_owned()) } else { Ok(()) }
     })
@@ -40,6 +40,7 @@ async fn a_merge_request_is_opened_with_labels_and_the_wait_ends_with_the_merge_
     let (_dir, hosting, repo, url) = hosted().await;
     let promotion = run(&hosting, &url, prepared(&url, &open_and_wait(&url)));
     let (outcome, merged) = tokio::join!(promotion, merge_when_open(&hosting));
+    let merged = merged.expect("a merge commit");
     let outcome = outcome.unwrap();
     let mr = &hosting.pulls()[0];
     assert_eq!((mr.head.as_str(), mr.base.as_str()), ("lading/promotion/p", "stage/test"));
@@ -180,4 +181,48 @@ async fn a_token_gitlab_refuses_fails_the_step_without_showing_it() {
     let error = run(&hosting, &url, template).await.unwrap_err().to_string();
     assert!(error.contains("status 401: 401 Unauthorized"), "{error}");
     assert!(!error.contains(TOKEN), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_redirect_to_another_host_is_not_followed_with_the_token() {
+    // An API that answers every call with a redirect to another server, which records
+    // the PRIVATE-TOKEN headers it gets.
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let recorded = seen.clone();
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_base = format!("http://{}", other.local_addr().unwrap());
+    let recorder = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let recorded = recorded.clone();
+        async move {
+            let token = headers.get("private-token").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
+            recorded.lock().unwrap().push(token);
+            axum::Json(json!({}))
+        }
+    });
+    tokio::spawn(async move { axum::serve(other, recorder).await });
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = api.local_addr().unwrap().to_string();
+    let redirect = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{other_base}{uri}");
+        async move { (axum::http::StatusCode::FOUND, [("location", to)]) }
+    });
+    tokio::spawn(async move { axum::serve(api, redirect).await });
+
+    let url = format!("http://{host}/example/repo.git");
+    let providers = BTreeMap::from([(host.clone(), "gitlab".to_owned())]);
+    let template = format!("steps:\n- uses: git-merge-pr\n  config:\n    repoURL: {url}\n    prNumber: 1\n");
+    let credentials = credentials(&url);
+    let result = tokio::task::spawn_blocking(move || {
+        let (vars, steps) = apply(&template);
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let workspace = tempfile::tempdir().unwrap();
+        EngineRun { vars: &vars, credentials, git_providers: providers, budgets: budgets(), ..EngineRun::new(&freight) }
+            .run(workspace.path(), &steps)
+    })
+    .await
+    .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.iter().any(|token| token == TOKEN), "the token reached another host: {seen:?}");
+    let error = result.map(|_| ()).unwrap_err().to_string();
+    assert!(error.contains("status 302"), "{error}");
 }

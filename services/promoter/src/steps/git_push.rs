@@ -50,15 +50,18 @@ fn is_non_fast_forward(message: &str) -> bool {
         || message.contains("not present locally")
 }
 
-/// Pushes `refspec` to `origin` (`refs/heads/<branch>:<destination>`).
+/// Pushes `refspec` to `origin` (`refs/heads/<branch>:<destination>`), asking the effect
+/// guard for `effect` first: [`Effect::Push`] for a branch others see, the point of no
+/// return; [`Effect::Call`] for a ref nobody reads.
 pub(super) fn push_once(
     ctx: &StepContext<'_>,
     repo: &Repository,
     refspec: &str,
     remotes: &Remotes,
+    effect: Effect,
 ) -> Result<Pushed, String> {
-    // The point of no return: the fence and the abort claim are checked right before.
-    ctx.effects.before_effect(Effect::Push)?;
+    // The fence and the abort claim are checked right before.
+    ctx.effects.before_effect(effect)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let url = remote.url().unwrap_or_default().to_owned();
     let watch = remotes.watch("pushing to", &url);
@@ -93,6 +96,20 @@ pub(super) enum Rebased {
     AlreadyPushed,
 }
 
+/// Fetches origin's branch `target` into its tracking ref, which it names.
+pub(super) fn fetch_remote_branch(repo: &Repository, target: &str, remotes: &Remotes) -> Result<String, String> {
+    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
+    let url = remote.url().unwrap_or_default().to_owned();
+    let watch = remotes.watch("fetching", &url);
+    let tracking = format!("refs/remotes/origin/{target}");
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(remotes.callbacks(&url, &watch));
+    remote
+        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
+        .map_err(|e| watch.explain(&e).to_string())?;
+    Ok(tracking)
+}
+
 /// Fetches `target` and replays the local branch's own commits on top of it, unless the
 /// remote already has this promotion's commit.
 pub(super) fn rebase_onto_remote(
@@ -105,15 +122,7 @@ pub(super) fn rebase_onto_remote(
 ) -> Result<Rebased, String> {
     // A rebase or reset reads the index: it is written in full first.
     super::working_tree::fresh_index(repo)?;
-    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
-    let url = remote.url().unwrap_or_default().to_owned();
-    let watch = remotes.watch("fetching", &url);
-    let tracking = format!("refs/remotes/origin/{target}");
-    let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(remotes.callbacks(&url, &watch));
-    remote
-        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| watch.explain(&e).to_string())?;
+    let tracking = fetch_remote_branch(repo, target, remotes)?;
     let upstream = repo.find_reference(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
     let upstream_tip = upstream.peel_to_commit().map_err(|e| git_error("reading the remote branch", e))?;
     if super::git_commit::find_commit_with_trailer_from(repo, upstream_tip.id(), trailer)?.is_some() {
@@ -211,7 +220,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let mut attempt = 1;
     loop {
-        match push_once(ctx, &repo, &format!("refs/heads/{branch}:refs/heads/{target}"), ctx.remotes)? {
+        match push_once(ctx, &repo, &format!("refs/heads/{branch}:refs/heads/{target}"), ctx.remotes, Effect::Push)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
                 tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");

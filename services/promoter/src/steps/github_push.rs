@@ -4,25 +4,28 @@
 //! As Kargo does it, each attempt: integrates the remote branch's new commits (a rebase,
 //! as `git-push` does; none with `force`), force-pushes the local branch to a staging ref
 //! no branch list shows (`refs/lading/staging/<promotion>`), asks GitHub to compare the
-//! target branch with it (`GET compare/{base}...{head}`), replays each commit to push
-//! (`POST git/commits`, at most [`MAX_REPLAYED_COMMITS`]) on the merge base, and moves the
-//! branch to the last one (`PATCH git/refs/heads/…`, or `POST git/refs` for a new branch).
-//! A branch that moved meanwhile (GitHub's 422 "not a fast forward", or a compare that
-//! says `behind`/`diverged`) starts a new attempt, up to `maxAttempts` (default 10); a
-//! rebase conflict fails the step. The staging ref is deleted at the end, and the local
-//! branch is reset to what GitHub holds, whose commits have new IDs.
+//! target branch with it (`GET compare/{base}...{head}`, whose status and merge base
+//! alone are used), replays each local commit after the merge base, parents first
+//! (`POST git/commits`, at most [`MAX_REPLAYED_COMMITS`]), checks the last one holds the
+//! local tree, and moves the branch to it (`PATCH git/refs/heads/…`, or `POST git/refs`
+//! for a new branch). A branch that moved meanwhile (GitHub's 422 "not a fast forward",
+//! or a compare that says `behind`/`diverged`) starts a new attempt after a pause, up to
+//! `maxAttempts` (default 10, at most 100); a rebase conflict fails the step. The
+//! staging ref is deleted at the end, and the local branch is reset to what GitHub
+//! holds, whose commits have new IDs.
 //!
 //! Lading signs no commits, so as Kargo does with untrusted commits the replayed ones
 //! keep their author and committer. Outputs are `git-push`'s: `branch`, `commit`,
 //! `commitURL`, `repoURL`, `changedFiles`, `changes`. Every API call keeps to the `http`
 //! step's budget; the Git push of the staging ref to the Git budget. Every push and
-//! every call that changes GitHub first asks the promotion's effect guard.
+//! every call that changes GitHub first asks the promotion's effect guard; only moving
+//! the branch is the point of no return ([`Effect::Push`]).
 
 use git2::{Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::git_push::{Pushed, Rebased, changes, push_once, rebase_onto_remote};
+use super::git_push::{Pushed, Rebased, changes, fetch_remote_branch, push_once, rebase_onto_remote};
 use super::pull_requests::RepoPath;
 use super::pull_requests::api::Api;
 use super::{StepContext, git_error};
@@ -72,10 +75,10 @@ enum Attempt {
 impl Push<'_> {
     /// `refs/heads/<branch>` as GitHub's paths name it, each segment percent-encoded.
     fn heads(branch: &str) -> String {
-        const SEGMENT: &percent_encoding::AsciiSet =
-            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-        let segments: Vec<String> =
-            branch.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        let segments: Vec<String> = branch
+            .split('/')
+            .map(|s| percent_encoding::utf8_percent_encode(s, super::http::QUERY_COMPONENT).to_string())
+            .collect();
         format!("heads/{}", segments.join("/"))
     }
 
@@ -88,10 +91,7 @@ impl Push<'_> {
         let answer = self.api.call("GET", &format!("{}/git/ref/{reference}", self.repos()), None)?;
         match answer.status {
             404 => Ok(None),
-            200..=299 => answer.body["object"]["sha"]
-                .as_str()
-                .map(|sha| Some(sha.to_owned()))
-                .ok_or_else(|| format!("GitHub's answer for ref {reference} names no commit")),
+            200..=299 => object_id(&answer.body["object"]["sha"], &format!("the commit of ref {reference}")).map(Some),
             status => Err(refused("reading ref", reference, status, &answer.message())),
         }
     }
@@ -99,21 +99,34 @@ impl Push<'_> {
     fn attempt(&self) -> Result<Attempt, String> {
         let target_ref = Self::heads(self.target);
         let target_exists = self.reference(&target_ref)?.is_some();
+        let trailer = format!("{}: {}", super::PROMOTION_TRAILER, self.ctx.promotion);
+        if target_exists && self.force {
+            // A forced push would replace this promotion's commit pushed by an earlier run.
+            let tracking = fetch_remote_branch(self.repo, self.target, self.ctx.remotes)?;
+            let tip = self.repo.refname_to_id(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
+            if super::git_commit::find_commit_with_trailer_from(self.repo, tip, &trailer)?.is_some() {
+                tracing::info!(
+                    target = self.target,
+                    "the remote already holds this promotion's commit; not pushing again"
+                );
+                return Ok(Attempt::Done);
+            }
+        }
         if target_exists && !self.force {
             // The commits the remote branch has and the local one lacks come first.
             self.ctx.workspace.materialize_all()?;
             let committer =
                 Signature::now(&self.ctx.author.name, &self.ctx.author.email).map_err(|e| git_error("committer", e))?;
-            let trailer = format!("{}: {}", super::PROMOTION_TRAILER, self.ctx.promotion);
             match rebase_onto_remote(self.repo, self.branch, self.target, &committer, self.ctx.remotes, &trailer)? {
                 Rebased::OnTop => {}
                 Rebased::AlreadyPushed => return Ok(Attempt::Done),
             }
         }
         // Every object of the local branch reaches GitHub under a ref no branch list shows
-        // (`push_once` asks the effect guard first).
+        // (`push_once` asks the effect guard first; not the point of no return, which is
+        // moving the branch).
         let refspec = format!("+refs/heads/{}:{}", self.branch, self.staging);
-        if let Pushed::Behind(reason) = push_once(self.ctx, self.repo, &refspec, self.ctx.remotes)? {
+        if let Pushed::Behind(reason) = push_once(self.ctx, self.repo, &refspec, self.ctx.remotes, Effect::Call)? {
             return Err(format!("the remote rejected the staging ref: {reason}"));
         }
         let head = self
@@ -134,10 +147,11 @@ impl Push<'_> {
                 }
             },
         };
-        let path = format!("{}/compare/{base}...{head}", self.repos());
+        let path = format!("{}/compare/{base}...{head}?per_page=1", self.repos());
         let comparison = self.api.expect("GET", &path, None)?;
         let status = comparison["status"].as_str().unwrap_or_default();
-        match (status, self.force) {
+        // A new branch is made wherever the local branch leads, as a forced push would.
+        match (status, self.force || create) {
             // Nothing to push; a new branch is still made, at the same commit.
             ("identical", _) if !create => return Ok(Attempt::Done),
             ("identical" | "ahead", _) | ("behind" | "diverged", true) => {}
@@ -149,59 +163,82 @@ impl Push<'_> {
             }
             (other, _) => return Err(format!("GitHub compared {base}...{head} with an unknown status {other:?}")),
         }
-        let commits = comparison["commits"].as_array().cloned().unwrap_or_default();
-        let total = comparison["total_commits"].as_u64().map_or(commits.len(), |n| n as usize).max(commits.len());
-        if total > MAX_REPLAYED_COMMITS {
+        // Only the status and the merge base come from GitHub's answer: the commits to
+        // replay, their order, trees, messages and authors are the local branch's.
+        let merge_base = object_id(&comparison["merge_base_commit"]["sha"], "the comparison's merge base")?;
+        let commits = self.commits_to_replay(&head, &merge_base)?;
+        if commits.len() > MAX_REPLAYED_COMMITS {
             return Err(format!(
-                "{total} commits to push, more than the {MAX_REPLAYED_COMMITS} github-push replays at once"
+                "{} commits to push, more than the {MAX_REPLAYED_COMMITS} github-push replays at once",
+                commits.len()
             ));
         }
-        let merge_base = comparison["merge_base_commit"]["sha"]
-            .as_str()
-            .ok_or("GitHub's comparison names no merge base")?
-            .to_owned();
-        let tip = self.replay(&commits, &merge_base)?;
+        let tip = self.replay(&commits, &merge_base, &head)?;
         self.move_target(&tip, create)
     }
 
-    /// Creates each commit again through the API on `parent`; the last one made.
-    fn replay(&self, commits: &[Value], parent: &str) -> Result<String, String> {
-        let mut replayed: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        let mut last = parent.to_owned();
-        for (index, commit) in commits.iter().enumerate() {
-            let original = commit["sha"].as_str().unwrap_or_default();
-            let tree = commit["commit"]["tree"]["sha"]
-                .as_str()
-                .ok_or_else(|| format!("commit {} of the push names no tree", index + 1))?;
-            let parents: Vec<String> = match commit["parents"].as_array() {
-                Some(parents) if parents.len() > 1 => parents
-                    .iter()
-                    .filter_map(|p| p["sha"].as_str())
-                    .map(|sha| replayed.get(sha).cloned().unwrap_or_else(|| sha.to_owned()))
-                    .collect(),
-                _ => vec![last.clone()],
-            };
+    /// The local commits reachable from `head` and not from `merge_base`, parents first.
+    fn commits_to_replay(&self, head: &str, merge_base: &str) -> Result<Vec<git2::Oid>, String> {
+        let oid = |sha: &str| git2::Oid::from_str(sha).map_err(|e| git_error("reading a commit id", e));
+        let (head, merge_base) = (oid(head)?, oid(merge_base)?);
+        if merge_base != head && !self.repo.graph_descendant_of(head, merge_base).unwrap_or(false) {
+            return Err(format!("GitHub's merge base {merge_base} is not an ancestor of the local branch"));
+        }
+        let mut walk = self.repo.revwalk().map_err(|e| git_error("listing the commits to push", e))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .map_err(|e| git_error("listing the commits to push", e))?;
+        walk.push(head).map_err(|e| git_error("listing the commits to push", e))?;
+        walk.hide(merge_base).map_err(|e| git_error("listing the commits to push", e))?;
+        walk.collect::<Result<Vec<_>, _>>().map_err(|e| git_error("listing the commits to push", e))
+    }
+
+    /// Creates each local commit again through the API, parents mapped to the commits
+    /// made before them; the last one made (`merge_base` when there is none), checked to
+    /// hold the tree of the local `head`.
+    fn replay(&self, commits: &[git2::Oid], merge_base: &str, head: &str) -> Result<String, String> {
+        let mut replayed: std::collections::HashMap<git2::Oid, String> = std::collections::HashMap::new();
+        let mut last = merge_base.to_owned();
+        let mut last_tree: Option<String> = None;
+        for (index, id) in commits.iter().enumerate() {
+            let commit = self.repo.find_commit(*id).map_err(|e| git_error("reading a commit to push", e))?;
+            // Parents outside the replayed ones are already on GitHub (behind the merge base).
+            let parents: Vec<String> =
+                commit.parent_ids().map(|p| replayed.get(&p).cloned().unwrap_or_else(|| p.to_string())).collect();
+            let message = commit.message().map_err(|_| format!("commit {id}'s message is not UTF-8"))?;
             // Lading signs no commits: they keep their author and committer, as Kargo
             // replays untrusted commits.
-            let mut body = json!({
-                "message": commit["commit"]["message"].as_str().unwrap_or_default(),
-                "tree": tree,
+            let body = json!({
+                "message": message,
+                "tree": commit.tree_id().to_string(),
                 "parents": parents,
+                "author": person(&commit.author())?,
+                "committer": person(&commit.committer())?,
             });
-            for person in ["author", "committer"] {
-                if commit["commit"][person].is_object() {
-                    body[person] = commit["commit"][person].clone();
-                }
-            }
-            self.ctx.effects.before_effect(Effect::Push)?;
+            // A commit no branch holds yet: GitHub shows nothing new until the branch moves.
+            self.ctx.effects.before_effect(Effect::Call)?;
             let created = self.api.expect("POST", &format!("{}/git/commits", self.repos()), Some(&body))?;
-            let sha = created["sha"]
-                .as_str()
-                .ok_or_else(|| format!("GitHub's answer for commit {} names no sha", index + 1))?
-                .to_owned();
-            tracing::debug!(original, replayed = sha, "replayed a commit through GitHub's API");
-            replayed.insert(original.to_owned(), sha.clone());
+            let sha = object_id(&created["sha"], &format!("the commit {} made", index + 1))?;
+            tracing::debug!(original = %id, replayed = sha, "replayed a commit through GitHub's API");
+            last_tree = created["tree"]["sha"].as_str().map(str::to_owned);
+            replayed.insert(*id, sha.clone());
             last = sha;
+        }
+        // What the branch is moved to holds exactly the local branch's files.
+        let expected = self
+            .repo
+            .find_commit(git2::Oid::from_str(head).map_err(|e| git_error("reading the branch", e))?)
+            .map_err(|e| git_error("reading the branch", e))?
+            .tree_id()
+            .to_string();
+        let landed = match last_tree {
+            Some(tree) => tree,
+            None if last == head => expected.clone(),
+            None => return Err(format!("GitHub's commit {last} names no tree to check against the local branch")),
+        };
+        if landed != expected {
+            return Err(format!(
+                "the commit GitHub made ({last}) holds tree {landed}, not the local branch's {expected}; the branch is not moved"
+            ));
         }
         Ok(last)
     }
@@ -237,6 +274,49 @@ impl Push<'_> {
     }
 }
 
+/// The pause after failed attempt `attempt` (from 1), as Kargo's: 1 s growing ×1.5 an
+/// attempt, capped at 30 s, with up to a tenth either way of jitter (`jitter` in 0..1).
+pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
+    let base = (1.5f64.powi(attempt.saturating_sub(1).min(20) as i32)).min(30.0);
+    let jittered = base * (0.9 + 0.2 * jitter.clamp(0.0, 1.0));
+    std::time::Duration::from_secs_f64(jittered.min(30.0))
+}
+
+/// A number in 0..1 that differs between replicas pausing at the same moment.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    f64::from(nanos) / 1e9
+}
+
+/// A Git object id (40 or 64 hex digits) from GitHub's answer, refused otherwise.
+fn object_id(value: &Value, what: &str) -> Result<String, String> {
+    match value.as_str() {
+        Some(sha) if matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(sha.to_ascii_lowercase())
+        }
+        Some(other) => Err(format!(
+            "GitHub's answer names {what} as {:?}, not a commit id",
+            lading_domain::excerpt::shortened(other, 80)
+        )),
+        None => Err(format!("GitHub's answer names no {what}")),
+    }
+}
+
+/// A commit's author or committer as GitHub's API takes it: name, email, RFC 3339 date.
+fn person(signature: &Signature<'_>) -> Result<Value, String> {
+    let when = signature.when();
+    let offset = chrono::FixedOffset::east_opt(when.offset_minutes() * 60)
+        .ok_or_else(|| "a commit's time zone is out of range".to_owned())?;
+    let date = chrono::DateTime::from_timestamp(when.seconds(), 0)
+        .ok_or_else(|| "a commit's date is out of range".to_owned())?
+        .with_timezone(&offset);
+    Ok(json!({
+        "name": String::from_utf8_lossy(signature.name_bytes()),
+        "email": String::from_utf8_lossy(signature.email_bytes()),
+        "date": date.to_rfc3339(),
+    }))
+}
+
 fn refused(doing: &str, reference: &str, status: u16, message: &str) -> String {
     match message {
         "" => format!("GitHub refused {doing} {reference}: status {status}"),
@@ -246,15 +326,7 @@ fn refused(doing: &str, reference: &str, status: u16, message: &str) -> String {
 
 /// Fetches `target` and resets the local branch to it: the commits GitHub made.
 fn take_remote_branch(ctx: &StepContext<'_>, repo: &Repository, target: &str) -> Result<String, String> {
-    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
-    let url = remote.url().unwrap_or_default().to_owned();
-    let watch = ctx.remotes.watch("fetching", &url);
-    let tracking = format!("refs/remotes/origin/{target}");
-    let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(ctx.remotes.callbacks(&url, &watch));
-    remote
-        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| watch.explain(&e).to_string())?;
+    let tracking = fetch_remote_branch(repo, target, ctx.remotes)?;
     let tip = repo
         .find_reference(&tracking)
         .and_then(|r| r.peel_to_commit())
@@ -269,6 +341,11 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let configured_target = config.target_branch.filter(|t| !t.is_empty());
     if config.generate_target_branch && configured_target.is_some() {
         return Err("config.targetBranch: set either targetBranch or generateTargetBranch, not both".to_owned());
+    }
+    if let Some(target) = &configured_target
+        && !git2::Reference::is_valid_name(&format!("refs/heads/{target}"))
+    {
+        return Err(format!("config.targetBranch: {target:?} is not a valid branch name"));
     }
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
     let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
@@ -301,7 +378,8 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         force,
         staging: &staging,
     };
-    let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+    let most = u32::try_from(lading_domain::spec::step_schemas::MAX_ATTEMPTS_LIMIT).unwrap_or(u32::MAX);
+    let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).clamp(1, most);
     let mut attempt = 1;
     let pushed = loop {
         if ctx.remotes.cancel.is_cancelled() {
@@ -310,7 +388,12 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         match push.attempt() {
             Ok(Attempt::Done) => break Ok(()),
             Ok(Attempt::Moved(reason)) if attempt < max_attempts => {
-                tracing::info!(attempt, reason, "the remote branch moved on; integrating and pushing again");
+                let pause = backoff(attempt, jitter());
+                tracing::info!(attempt, reason, ?pause, "the remote branch moved on; integrating and pushing again");
+                // A stopped promotion wakes the pause at once.
+                if !ctx.remotes.cancel.sleep(pause) {
+                    break Err("the push was cancelled: the promotion was stopped".to_owned());
+                }
                 attempt += 1;
             }
             Ok(Attempt::Moved(reason)) => break Err(format!("the push failed after {attempt} attempt(s): {reason}")),
@@ -339,4 +422,22 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     }
     out.insert("commit".to_owned(), json!(commit));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::backoff;
+
+    #[test]
+    fn the_pause_grows_by_half_from_a_second_up_to_thirty_seconds() {
+        assert_eq!(backoff(1, 0.5), Duration::from_secs(1));
+        assert_eq!(backoff(2, 0.5), Duration::from_millis(1500));
+        assert_eq!(backoff(3, 0.5), Duration::from_millis(2250));
+        assert_eq!(backoff(99, 0.5), Duration::from_secs(30));
+        assert_eq!(backoff(99, 1.0), Duration::from_secs(30), "jitter stays under the cap");
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(900));
+        assert_eq!(backoff(1, 1.0), Duration::from_millis(1100));
+    }
 }

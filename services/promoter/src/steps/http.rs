@@ -156,8 +156,9 @@ fn call(config: &Config, budget: &HttpStepBudget) -> Result<Value, String> {
     Ok(json!({"status": status, "headers": headers, "body": body}))
 }
 
-/// Everything but RFC 3986's unreserved characters is percent-encoded in a query.
-const QUERY_COMPONENT: &percent_encoding::AsciiSet =
+/// Everything but RFC 3986's unreserved characters: what is percent-encoded in a query
+/// component or a path segment.
+pub(super) const QUERY_COMPONENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Percent-encodes a query component.

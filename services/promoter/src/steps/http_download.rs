@@ -46,8 +46,7 @@ pub struct Config {
     checksum: Option<String>,
 }
 
-const QUERY_COMPONENT: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+use super::http::QUERY_COMPONENT;
 
 fn expected_digest(checksum: &str) -> Result<String, String> {
     let hex = checksum

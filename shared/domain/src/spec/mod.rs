@@ -10,7 +10,7 @@ pub mod references;
 mod stage;
 mod stage_selector;
 pub mod step_configs;
-mod step_schemas;
+pub mod step_schemas;
 mod warehouse;
 pub mod webhook_receiver;
 

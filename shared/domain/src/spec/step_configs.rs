@@ -20,6 +20,8 @@ pub enum Shape {
     Bool,
     /// An integer of at least this value.
     Int(i64),
+    /// An integer from the first value to the second, both included.
+    IntIn(i64, i64),
     /// One of these strings.
     OneOf(&'static [&'static str]),
     /// Anything (checked by the step).
@@ -77,6 +79,11 @@ fn check(shape: &Shape, value: &Value, field: &str) -> Result<(), FieldError> {
         Shape::Int(min) => match value.as_i64() {
             Some(n) if n >= *min => Ok(()),
             Some(n) => Err(FieldError::new(field, format!("must be at least {min}, got {n}"))),
+            None => Err(wrong("an integer")),
+        },
+        Shape::IntIn(min, max) => match value.as_i64() {
+            Some(n) if (*min..=*max).contains(&n) => Ok(()),
+            Some(n) => Err(FieldError::new(field, format!("must be from {min} to {max}, got {n}"))),
             None => Err(wrong("an integer")),
         },
         Shape::OneOf(allowed) => match value.as_str() {

@@ -194,7 +194,11 @@ fn given_github_push_configs_when_checked_then_kargo_fields_pass_and_a_generated
     );
     assert_eq!(
         error("github-push", json!({"path": "out", "maxAttempts": 0})),
-        "config.maxAttempts: must be at least 1, got 0"
+        "config.maxAttempts: must be from 1 to 100, got 0"
+    );
+    assert_eq!(
+        error("github-push", json!({"path": "out", "maxAttempts": 101})),
+        "config.maxAttempts: must be from 1 to 100, got 101"
     );
     assert!(error("github-push", json!({"path": "out", "tag": "v1"})).starts_with("config.tag: unknown field"));
 }

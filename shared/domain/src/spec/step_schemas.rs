@@ -161,12 +161,15 @@ const GIT_PUSH: &[FieldShape] = &[
     opt("tag", Shape::Str),
 ];
 
+/// Most attempts a `github-push` may be configured with.
+pub const MAX_ATTEMPTS_LIMIT: i64 = 100;
+
 const GITHUB_PUSH: &[FieldShape] = &[
     req("path", Shape::Str),
     opt("targetBranch", Shape::Str),
     opt("generateTargetBranch", Shape::Bool),
     opt("force", Shape::Bool),
-    opt("maxAttempts", Shape::Int(1)),
+    opt("maxAttempts", Shape::IntIn(1, MAX_ATTEMPTS_LIMIT)),
     opt("insecureSkipTLSVerify", Shape::Bool),
 ];
 
