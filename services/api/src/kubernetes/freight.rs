@@ -56,7 +56,11 @@ pub async fn run(shared: Arc<Shared>) {
                 shared.cluster.lock().unwrap().remove(&key);
                 shared.wake.notify_one();
             }
-            Some(Ok(watcher::Event::Init | watcher::Event::InitDone)) => {}
+            Some(Ok(watcher::Event::InitDone)) => {
+                shared.freight_listed.send_replace(true);
+                shared.wake.notify_one();
+            }
+            Some(Ok(watcher::Event::Init)) => {}
             Some(Err(error)) => {
                 tracing::warn!(%error, "watching Freight objects");
                 if !pause(&shared, Duration::from_secs(1)).await {

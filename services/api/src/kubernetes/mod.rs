@@ -116,6 +116,10 @@ pub struct Shared {
     /// The refresh annotation's value last acted on, by Warehouse or Stage.
     pub refreshes: Mutex<HashMap<ObjectKey, String>>,
     pub wake: tokio::sync::Notify,
+    /// True once the Freight watcher has seen every Freight object the cluster held when
+    /// this replica took over: the writer waits for it, so an edit made while no replica
+    /// ran is handled as an edit (and its Event recorded) rather than written over.
+    pub freight_listed: tokio::sync::watch::Sender<bool>,
     /// Told when a project's Secret changes (receivers' paths depend on them).
     pub secrets_changed: Arc<tokio::sync::Notify>,
 }
@@ -252,6 +256,7 @@ fn start(
         refreshes: Mutex::new(HashMap::new()),
         promotions: Mutex::new(BTreeMap::new()),
         wake: tokio::sync::Notify::new(),
+        freight_listed: tokio::sync::watch::Sender::new(false),
         secrets_changed: cluster_secrets.changed.clone(),
     });
     let mut tasks = Vec::new();

@@ -261,6 +261,13 @@ pub async fn run(shared: Arc<Shared>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1) / qps);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let pace = tokio::sync::Mutex::new(interval);
+    // Edits made to Freight objects before this replica took over are handled by the
+    // Freight watcher first; the writer would otherwise set them back unannounced.
+    let mut listed = shared.freight_listed.subscribe();
+    tokio::select! {
+        _ = listed.wait_for(|listed| *listed) => {}
+        _ = shared.context.shutdown.cancelled() => return,
+    }
     let mut retry = false;
     loop {
         tokio::select! {
