@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`catalog`]: every event type with its frozen v1 payload and its guarantees.
+//! - [`catalog`]: every event type with its frozen v1 payload and its guarantees:
+//!   payloads by entity (freight, promotion, stage, verification, warehouse), the type
+//!   list with subject tokens and retention, routing, and each event's identity.
 //! - [`codec`]: postcard encoding keyed by the CloudEvents type.
 //! - [`cloudevent`]: the public face of each event: a structured-mode CloudEvent in JSON,
 //!   with a JSON Schema per type (published in `docs/events/`).
