@@ -14,13 +14,18 @@
 //! - [`argocd`]: Argo CD Applications: who may update one, the sync a promotion starts,
 //!   whether it finished, and the health a stage takes from them.
 //! - [`credentials`]: credentials matched by repository URL and type.
+//! - [`cluster_secrets`]: what a project may read from its namespace's Secrets, as Kargo
+//!   reads them.
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
 //! - [`excerpt`]: quoting input in errors without echoing megabytes of it.
 //! - [`expression`]: CEL expressions, checked before they run and bounded while they do.
-//! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
+//! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation;
+//!   a warehouse's subscriptions one kind (Git, image, chart) a file.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
 //! - [`promotion_queue`]: promotion phases, whose turn it is, what newer freight supersedes.
+//! - [`promotion_wait`]: a promotion that waits on a step: where it resumes, and when its
+//!   wait is over.
 //! - [`soak`]: the longest time freight stayed in a stage.
 //! - [`stage_health`]: a stage's health from the Applications its last promotion
 //!   updated, its `Healthy` condition, and when it changed.

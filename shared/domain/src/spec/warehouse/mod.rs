@@ -1,5 +1,14 @@
 //! Warehouse spec: what to watch (Git, image and chart subscriptions with Kargo's field
 //! names and defaults), how often, and whether freight is created automatically.
+//!
+//! Each kind of subscription has its own file (`git`, `image`, `chart`) with its fields,
+//! defaults and checks; `field_checks` holds the checks they share. This module holds the
+//! warehouse spec itself and its validation.
+
+mod chart;
+mod field_checks;
+mod git;
+mod image;
 
 use std::time::Duration;
 
@@ -8,8 +17,15 @@ use serde_json::Value;
 
 use super::{FieldError, deserialize_at};
 use crate::duration::parse_go_duration;
-use crate::selection::{PathFilter, SemverConstraint, TagFilter};
-use crate::url_normalize::normalize_git;
+
+pub use chart::ChartSubscription;
+pub(crate) use field_checks::check_no_credentials;
+pub use git::{CommitSelectionStrategy, EXPRESSION_FILTER_VARIABLES, GitSubscription};
+pub use image::{ImageSelectionStrategy, ImageSubscription};
+
+use chart::check_chart;
+use git::check_git;
+use image::check_image;
 
 /// Kargo's default polling interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -20,164 +36,12 @@ pub const DEFAULT_DISCOVERY_LIMIT: u32 = 20;
 /// The largest `discoveryLimit`.
 pub const MAX_DISCOVERY_LIMIT: u32 = 100;
 
-/// How a Git subscription picks commits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum CommitSelectionStrategy {
-    /// Commits on `branch`, newest first.
-    #[default]
-    NewestFromBranch,
-    /// Tags that are semantic versions (within `semverConstraint`), highest first.
-    SemVer,
-    /// Tags in reverse lexical order.
-    Lexical,
-    /// Tags, most recently created first.
-    NewestTag,
-}
-
-/// How an image subscription picks tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum ImageSelectionStrategy {
-    /// Tags that are semantic versions (within `constraint`), highest first.
-    #[default]
-    SemVer,
-    /// Tags in reverse lexical order.
-    Lexical,
-    /// Tags by the creation time in the image's config, newest first.
-    NewestBuild,
-    /// The digest a mutable tag (the `constraint`) points at.
-    Digest,
-}
-
 fn strict_default() -> bool {
     true
 }
 
 fn is_true(b: &bool) -> bool {
     *b
-}
-
-/// A Git subscription.
-/// The variables an `expressionFilter` sees: the candidate commit's (or tag's) metadata.
-pub const EXPRESSION_FILTER_VARIABLES: [&str; 9] =
-    ["id", "subject", "author", "committer", "commitDate", "creatorDate", "tag", "tagger", "annotation"];
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GitSubscription {
-    #[serde(rename = "repoURL")]
-    pub repo_url: String,
-    /// Empty means the repository's default branch.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub branch: String,
-    #[serde(default)]
-    pub commit_selection_strategy: CommitSelectionStrategy,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub semver_constraint: String,
-    #[serde(default = "strict_default", skip_serializing_if = "is_true")]
-    pub strict_semvers: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow_tags_regexes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_tags_regexes: Vec<String>,
-    /// A CEL expression over the commit (or tag) metadata; false drops the candidate.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub expression_filter: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub include_paths: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exclude_paths: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discovery_limit: Option<u32>,
-    /// Kargo's spelling; what earlier Lading versions stored is read too.
-    #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
-    pub insecure_skip_tls_verify: bool,
-}
-
-/// A container image subscription.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ImageSubscription {
-    #[serde(rename = "repoURL")]
-    pub repo_url: String,
-    #[serde(default)]
-    pub image_selection_strategy: ImageSelectionStrategy,
-    /// A semver constraint (SemVer), or the tag to follow (Digest).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub constraint: String,
-    #[serde(default = "strict_default", skip_serializing_if = "is_true")]
-    pub strict_semvers: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow_tags_regexes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_tags_regexes: Vec<String>,
-    /// `os/arch[/variant]`: which image of a multi-platform index to use.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub platform: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discovery_limit: Option<u32>,
-    /// Speak plain HTTP (or skip certificate checks) to this registry (Kargo's spelling;
-    /// what earlier Lading versions stored is read too).
-    #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
-    pub insecure_skip_tls_verify: bool,
-    /// Kargo's `cacheByTag`: what a tag pointed at, once read, is taken as what it points
-    /// at for good (no `HEAD` per discovery). Faster; stale if tags are overwritten.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub cache_by_tag: bool,
-}
-
-fn is_false(value: &bool) -> bool {
-    !*value
-}
-
-impl Default for GitSubscription {
-    fn default() -> Self {
-        Self {
-            repo_url: String::new(),
-            branch: String::new(),
-            commit_selection_strategy: CommitSelectionStrategy::default(),
-            semver_constraint: String::new(),
-            strict_semvers: true,
-            allow_tags_regexes: Vec::new(),
-            ignore_tags_regexes: Vec::new(),
-            expression_filter: String::new(),
-            include_paths: Vec::new(),
-            exclude_paths: Vec::new(),
-            discovery_limit: None,
-            insecure_skip_tls_verify: false,
-        }
-    }
-}
-
-impl Default for ImageSubscription {
-    fn default() -> Self {
-        Self {
-            repo_url: String::new(),
-            image_selection_strategy: ImageSelectionStrategy::default(),
-            constraint: String::new(),
-            strict_semvers: true,
-            allow_tags_regexes: Vec::new(),
-            ignore_tags_regexes: Vec::new(),
-            platform: String::new(),
-            discovery_limit: None,
-            insecure_skip_tls_verify: false,
-            cache_by_tag: false,
-        }
-    }
-}
-
-/// A Helm chart subscription: a classic HTTP repository or an `oci://` one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChartSubscription {
-    #[serde(rename = "repoURL")]
-    pub repo_url: String,
-    /// The chart's name in an HTTP repository; empty for `oci://` (the URL names it).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub semver_constraint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discovery_limit: Option<u32>,
 }
 
 /// One subscription; exactly one of `git`, `image` and `chart` is set.
@@ -293,136 +157,6 @@ pub enum ArtifactKind {
 /// A subscription's `discoveryLimit`, defaulted.
 pub fn discovery_limit(limit: Option<u32>) -> usize {
     limit.unwrap_or(DEFAULT_DISCOVERY_LIMIT) as usize
-}
-
-fn check_limit(field: &str, limit: Option<u32>) -> Result<(), FieldError> {
-    match limit {
-        Some(l) if !(1..=MAX_DISCOVERY_LIMIT).contains(&l) => Err(FieldError::new(
-            format!("{field}.discoveryLimit"),
-            format!("must be between 1 and {MAX_DISCOVERY_LIMIT}"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn check_tags(field: &str, allow: &[String], ignore: &[String]) -> Result<(), FieldError> {
-    TagFilter::new(allow, ignore).map(|_| ()).map_err(|(which, i, e)| {
-        let name = if which == 0 { "allowTagsRegexes" } else { "ignoreTagsRegexes" };
-        FieldError::new(format!("{field}.{name}[{i}]"), e)
-    })
-}
-
-fn check_constraint(field: String, constraint: &str) -> Result<(), FieldError> {
-    if constraint.is_empty() {
-        return Ok(());
-    }
-    SemverConstraint::parse(constraint).map(|_| ()).map_err(|e| FieldError::new(field, e))
-}
-
-/// A URL carrying a password, or a token written as its user name
-/// (`https://ghp_…@host/repo.git`), would show it to everyone who reads the spec, the
-/// freight or the events: credentials belong in the credentials file. Only `ssh://`
-/// URLs keep a user name (`ssh://git@host/…`), which names an account, not a secret.
-pub(crate) fn check_no_credentials(field: &str, url: &str) -> Result<(), FieldError> {
-    let (scheme, rest) = url.split_once("://").unwrap_or_default();
-    let authority = rest.split('/').next().unwrap_or_default();
-    let Some((user_info, _)) = authority.rsplit_once('@') else { return Ok(()) };
-    if user_info.contains(':') || !scheme.eq_ignore_ascii_case("ssh") {
-        return Err(FieldError::new(
-            format!("{field}.repoURL"),
-            "must not carry credentials (a password, or a token as the user name): put them in \
-             LADING_CREDENTIALS_FILE (like Kargo's credential Secrets)",
-        ));
-    }
-    Ok(())
-}
-
-fn check_git(field: &str, git: &GitSubscription) -> Result<(), FieldError> {
-    if git.repo_url.trim().is_empty() {
-        return Err(FieldError::new(format!("{field}.repoURL"), "is required"));
-    }
-    check_no_credentials(field, &git.repo_url)?;
-    normalize_git(&git.repo_url).map_err(|e| FieldError::new(format!("{field}.repoURL"), e))?;
-    if git.branch.contains(|c: char| c.is_whitespace() || c == '~' || c == '^' || c == ':') {
-        return Err(FieldError::new(format!("{field}.branch"), "is not a valid branch name"));
-    }
-    let tag_based = git.commit_selection_strategy != CommitSelectionStrategy::NewestFromBranch;
-    if tag_based && !git.branch.is_empty() {
-        return Err(FieldError::new(
-            format!("{field}.branch"),
-            "applies to NewestFromBranch only; tag strategies select from every tag",
-        ));
-    }
-    if !git.semver_constraint.is_empty() && git.commit_selection_strategy != CommitSelectionStrategy::SemVer {
-        return Err(FieldError::new(format!("{field}.semverConstraint"), "applies to the SemVer strategy only"));
-    }
-    check_constraint(format!("{field}.semverConstraint"), &git.semver_constraint)?;
-    check_tags(field, &git.allow_tags_regexes, &git.ignore_tags_regexes)?;
-    PathFilter::new(&git.include_paths, &git.exclude_paths).map_err(|(which, i, e)| {
-        let name = if which == 0 { "includePaths" } else { "excludePaths" };
-        FieldError::new(format!("{field}.{name}[{i}]"), e)
-    })?;
-    check_limit(field, git.discovery_limit)
-}
-
-fn check_image(field: &str, image: &ImageSubscription) -> Result<(), FieldError> {
-    let repo = image.repo_url.trim();
-    if repo.is_empty() {
-        return Err(FieldError::new(format!("{field}.repoURL"), "is required"));
-    }
-    if repo.contains("://") || repo.contains(char::is_whitespace) || repo.contains(['@', ':']) && !has_port(repo) {
-        return Err(FieldError::new(
-            format!("{field}.repoURL"),
-            "must be an image repository without scheme, tag or digest (e.g. ghcr.io/org/app)",
-        ));
-    }
-    match image.image_selection_strategy {
-        ImageSelectionStrategy::SemVer => check_constraint(format!("{field}.constraint"), &image.constraint)?,
-        ImageSelectionStrategy::Digest if image.constraint.is_empty() => {
-            return Err(FieldError::new(format!("{field}.constraint"), "the Digest strategy needs the tag to follow"));
-        }
-        _ => {}
-    }
-    if !image.platform.is_empty() {
-        let parts: Vec<_> = image.platform.split('/').collect();
-        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
-            return Err(FieldError::new(format!("{field}.platform"), "must be os/arch or os/arch/variant"));
-        }
-    }
-    check_tags(field, &image.allow_tags_regexes, &image.ignore_tags_regexes)?;
-    check_limit(field, image.discovery_limit)
-}
-
-/// Whether the only `:` in an image repository is a registry port (`host:5000/app`).
-fn has_port(repo: &str) -> bool {
-    !repo.contains('@')
-        && repo.split_once('/').is_some_and(|(host, rest)| {
-            host.split_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) && !rest.contains(':')
-        })
-}
-
-fn check_chart(field: &str, chart: &ChartSubscription) -> Result<(), FieldError> {
-    let url = chart.repo_url.trim();
-    if url.is_empty() {
-        return Err(FieldError::new(format!("{field}.repoURL"), "is required"));
-    }
-    check_no_credentials(field, url)?;
-    if let Some(rest) = url.strip_prefix("oci://") {
-        if rest.is_empty() || !rest.contains('/') {
-            return Err(FieldError::new(format!("{field}.repoURL"), "must name the chart: oci://host/path/chart"));
-        }
-        if !chart.name.is_empty() {
-            return Err(FieldError::new(format!("{field}.name"), "must be empty for oci:// (the URL names the chart)"));
-        }
-    } else if url.starts_with("http://") || url.starts_with("https://") {
-        if chart.name.is_empty() {
-            return Err(FieldError::new(format!("{field}.name"), "is required for an HTTP chart repository"));
-        }
-    } else {
-        return Err(FieldError::new(format!("{field}.repoURL"), "must start with https://, http:// or oci://"));
-    }
-    check_constraint(format!("{field}.semverConstraint"), &chart.semver_constraint)?;
-    check_limit(field, chart.discovery_limit)
 }
 
 pub(super) fn parse(value: Value) -> Result<WarehouseSpec, FieldError> {
