@@ -18,6 +18,8 @@
 //! - [`git_http`]: those repositories over authenticated smart HTTP.
 //! - [`git_hosting`]: a stand-in for a Git hosting service: smart HTTP plus the part of
 //!   GitHub's REST API the pull-request steps use.
+//! - [`git_cli`]: the git CLI doing by hand what a promotion does, in a copy of the
+//!   same remote, to compare the commits both make.
 //! - [`http_client`]: reqwest clients built after the process's TLS provider is installed.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`kube`]: a real etcd and kube-apiserver per test, a kubeconfig, and `kubectl`.
@@ -44,6 +46,7 @@ pub mod engine_run;
 pub mod faults;
 pub mod gate;
 pub mod git;
+pub mod git_cli;
 pub mod git_hosting;
 pub mod git_http;
 pub mod hostile;

@@ -66,6 +66,11 @@ impl TestRegistry {
         }
     }
 
+    /// [`TestRegistry::start`] from async code, on a blocking thread.
+    pub async fn start_async() -> TestRegistry {
+        tokio::task::spawn_blocking(TestRegistry::start).await.expect("the registry starts")
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

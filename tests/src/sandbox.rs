@@ -243,6 +243,14 @@ impl Sandbox {
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Waits until the project has freight; returns the first of its list.
+    pub async fn wait_for_freight(&self, project: &str, what: &str, timeout: Duration) -> Value {
+        wait::until(what, timeout, || async {
+            self.freight(project).await.first().cloned().ok_or_else(|| "none yet".to_owned())
+        })
+        .await
+    }
+
     pub async fn refresh(&self, project: &str, warehouse: &str) {
         let (status, body) = self.post(&format!("/api/v1/projects/{project}/warehouses/{warehouse}/refresh"), "").await;
         assert_eq!(status, 202, "refresh failed: {body}");

@@ -5,10 +5,34 @@ use lading_domain::spec::{PromotionStep, PromotionVariable};
 use lading_domain::{Freight, freight_id};
 use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
+use lading_tests::git_cli::{commit_as_lading, commit_upstream, head_of, remote_and_copy};
 use serde_json::json;
 
 fn step(uses: &str, alias: Option<&str>, config: serde_json::Value) -> PromotionStep {
     PromotionStep { uses: uses.into(), alias: alias.map(str::to_owned), config: Some(config), ..Default::default() }
+}
+
+/// Freight of warehouse `app` with commit `abc123` of `https://example.com/app.git`.
+fn app_freight() -> Freight {
+    Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123")
+}
+
+/// `git-clone` of `main` of `gitops` into `path`.
+fn clone_main(gitops: &Repo, path: &str) -> PromotionStep {
+    step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": path}]}))
+}
+
+/// `yaml-update` setting `image.tag` to `tag` in `file`.
+fn set_image_tag(file: &str, tag: &str) -> PromotionStep {
+    step("yaml-update", None, json!({"path": file, "updates": [{"key": "image.tag", "value": tag}]}))
+}
+
+/// `git-commit` of `path` with message `promote`, then `git-push`.
+fn commit_and_push(path: &str) -> [PromotionStep; 2] {
+    [
+        step("git-commit", None, json!({"path": path, "message": "promote"})),
+        step("git-push", None, json!({"path": path})),
+    ]
 }
 
 fn steps(gitops: &str) -> Vec<PromotionStep> {
@@ -43,7 +67,7 @@ fn promote(gitops: &Repo, freight: &Freight, promotion: &str) -> Result<String, 
 fn a_promotion_writes_its_values_and_names_itself_in_the_commit() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = app_freight();
     let commit = promote(&gitops, &freight, "test.01.aaaaaaa").unwrap();
     let log = gitops.log("stage/test");
     assert_eq!(log.len(), 1);
@@ -57,7 +81,7 @@ fn a_promotion_writes_its_values_and_names_itself_in_the_commit() {
 fn running_the_same_promotion_again_commits_nothing_new() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
-    let first = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let first = app_freight();
     let second = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "def456");
     let commit = promote(&gitops, &first, "test.01.aaaaaaa").unwrap();
     let later = promote(&gitops, &second, "test.02.bbbbbbb").unwrap();
@@ -84,7 +108,7 @@ fn a_step_failure_names_the_step_and_pushes_nothing() {
 fn paths_outside_the_workspace_are_refused() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = app_freight();
     let workspace = tempfile::tempdir().unwrap();
     let steps = vec![step(
         "git-clone",
@@ -105,10 +129,10 @@ fn yaml_update_changes_only_the_targeted_values() {
     let before = include_str!("../fixtures/yaml-update/values.before.yaml");
     let after = include_str!("../fixtures/yaml-update/values.after.yaml");
     gitops.commit("values.yaml", before, "initial values");
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = app_freight();
     let workspace = tempfile::tempdir().unwrap();
     let steps = vec![
-        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./src"}]})),
+        clone_main(&gitops, "./src"),
         step(
             "yaml-update",
             None,
@@ -129,17 +153,19 @@ fn yaml_update_changes_only_the_targeted_values() {
 /// the cone, a commit and a push; returns what was written to the working tree.
 fn sparse_promotion(gitops: &Repo, mirrors: Option<&std::path::Path>) -> (bool, bool, bool) {
     let workspace = tempfile::tempdir().unwrap();
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = app_freight();
     let steps = [
-        step(
-            "git-clone",
-            None,
-            json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "sparse": ["apps/test/"], "path": "out"}]}),
-        ),
-        step("file-write", None, json!({"path": "out/apps/test/tag", "contents": "abc123\n", "overwrite": true})),
-        step("git-commit", None, json!({"path": "out", "message": "promote"})),
-        step("git-push", None, json!({"path": "out"})),
-    ];
+        vec![
+            step(
+                "git-clone",
+                None,
+                json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "sparse": ["apps/test/"], "path": "out"}]}),
+            ),
+            step("file-write", None, json!({"path": "out/apps/test/tag", "contents": "abc123\n", "overwrite": true})),
+        ],
+        commit_and_push("out").to_vec(),
+    ]
+    .concat();
     let run = EngineRun { promotion: "test.01.sparse", mirrors, ..EngineRun::new(&freight) };
     run.run(workspace.path(), &steps).unwrap();
     let out = workspace.path().join("out");
@@ -171,7 +197,7 @@ fn sparse_entries_must_be_directories_inside_the_repository() {
     let gitops = Repo::create(root.path(), "gitops");
     gitops.commit("README.md", "readme\n", "readme");
     let workspace = tempfile::tempdir().unwrap();
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = app_freight();
     let clone = step(
         "git-clone",
         None,
@@ -184,57 +210,33 @@ fn sparse_entries_must_be_directories_inside_the_repository() {
     );
 }
 
-/// The head of `branch` in the bare repository at `bare`: tree, author, message.
-fn head_of(bare: &std::path::Path, branch: &str) -> String {
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(bare)
-        .args(["log", "-1", "--format=%T%x00%an <%ae>%x00%B", branch])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git log in {}", bare.display());
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// Runs `script` with `sh` in `dir`, failing the test when it fails.
-fn sh(dir: &std::path::Path, script: &str) {
-    let status = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).status().unwrap();
-    assert!(status.success(), "{script}");
-}
-
 #[test]
 fn a_lazy_commit_of_edits_and_new_files_leaves_ignored_files_out_as_git_add_does() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
     gitops.commit("env/a/values.yaml", "image:\n  tag: v0\n", "a");
     gitops.commit(".gitignore", "*.tmp\n", "ignore");
-    let lading_remote = root.path().join("gitops.git");
-    let cli_remote = root.path().join("cli.git");
-    sh(root.path(), &format!("cp -a '{}' '{}'", lading_remote.display(), cli_remote.display()));
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let (lading_remote, cli_remote) = remote_and_copy(root.path(), "gitops");
+    let freight = app_freight();
     let steps = [
-        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]})),
-        step(
-            "yaml-update",
-            None,
-            json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": "v1"}]}),
-        ),
-        step("file-write", None, json!({"path": "./out/env/a/scratch.tmp", "contents": "scratch\n"})),
-        step("file-write", None, json!({"path": "./out/env/b/new.yaml", "contents": "new: 1\n"})),
-        step("git-commit", None, json!({"path": "./out", "message": "promote"})),
-        step("git-push", None, json!({"path": "./out"})),
-    ];
+        vec![
+            clone_main(&gitops, "./out"),
+            set_image_tag("./out/env/a/values.yaml", "v1"),
+            step("file-write", None, json!({"path": "./out/env/a/scratch.tmp", "contents": "scratch\n"})),
+            step("file-write", None, json!({"path": "./out/env/b/new.yaml", "contents": "new: 1\n"})),
+        ],
+        commit_and_push("./out").to_vec(),
+    ]
+    .concat();
     let workspace = tempfile::tempdir().unwrap();
     EngineRun { promotion: "test.01.ignored", ..EngineRun::new(&freight) }.run(workspace.path(), &steps).unwrap();
-    sh(
+    commit_as_lading(
         root.path(),
-        &format!(
-            "set -e; git clone -q --branch main '{remote}' cli-work; cd cli-work; sed -i 's/v0/v1/' env/a/values.yaml; \
-             printf 'scratch\\n' > env/a/scratch.tmp; mkdir -p env/b; printf 'new: 1\\n' > env/b/new.yaml; git add -A; \
-             git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
-               -m 'Lading-Promotion: test.01.ignored'; git push -q origin main",
-            remote = cli_remote.display()
-        ),
+        &cli_remote,
+        "cli-work",
+        "sed -i 's/v0/v1/' env/a/values.yaml; printf 'scratch\\n' > env/a/scratch.tmp; mkdir -p env/b; \
+         printf 'new: 1\\n' > env/b/new.yaml",
+        "test.01.ignored",
     );
     assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"));
     assert_eq!(gitops.show("main", "env/b/new.yaml"), "new: 1");
@@ -247,22 +249,13 @@ fn a_kept_working_tree_moved_to_a_head_with_more_than_plain_files_is_checked_out
     gitops.commit("env/a/values.yaml", "image:\n  tag: v0\n", "a");
     gitops.commit("README.md", "readme\n", "readme");
     let mirrors = tempfile::tempdir().unwrap();
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = app_freight();
     let steps = |tag: &str| {
-        vec![
-            step(
-                "git-clone",
-                None,
-                json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]}),
-            ),
-            step(
-                "yaml-update",
-                None,
-                json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": tag}]}),
-            ),
-            step("git-commit", None, json!({"path": "./out", "message": "promote"})),
-            step("git-push", None, json!({"path": "./out"})),
+        [
+            vec![clone_main(&gitops, "./out"), set_image_tag("./out/env/a/values.yaml", tag)],
+            commit_and_push("./out").to_vec(),
         ]
+        .concat()
     };
     let first = tempfile::tempdir().unwrap();
     EngineRun { promotion: "test.01.plain", mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
@@ -271,14 +264,11 @@ fn a_kept_working_tree_moved_to_a_head_with_more_than_plain_files_is_checked_out
     lading_promoter::steps::keep_working_trees(first.path(), mirrors.path());
     assert!(!first.path().join("out").exists(), "the working tree went back to the pool");
     // Upstream adds an executable and a symlink: the kept tree's next head is not plain.
-    sh(
+    commit_upstream(
         root.path(),
-        &format!(
-            "set -e; git clone -q --branch main '{remote}' other; cd other; printf '#!/bin/sh\\n' > run.sh; \
-             chmod +x run.sh; ln -s env/a/values.yaml link.yaml; git add -A; \
-             git -c user.name=Dev -c user.email=dev@example.com commit -q -m upstream; git push -q origin main",
-            remote = root.path().join("gitops.git").display()
-        ),
+        &root.path().join("gitops.git"),
+        "other",
+        "printf '#!/bin/sh\\n' > run.sh; chmod +x run.sh; ln -s env/a/values.yaml link.yaml",
     );
     let second = tempfile::tempdir().unwrap();
     EngineRun { promotion: "test.02.plain", mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
@@ -304,30 +294,22 @@ fn a_lazy_working_tree_writes_only_what_steps_open_and_commits_what_a_full_check
         gitops.commit("env/b/keep.yaml", "keep: true\n", "keep");
         gitops.commit("env/d/untouched.yaml", "untouched: true\n", "untouched");
         gitops.commit("README.md", "readme\n", "readme");
-        let lading_remote = root.path().join("gitops.git");
-        let cli_remote = root.path().join("cli.git");
-        sh(root.path(), &format!("cp -a '{}' '{}'", lading_remote.display(), cli_remote.display()));
+        let (lading_remote, cli_remote) = remote_and_copy(root.path(), "gitops");
         // Lading: an edit, a new file, a deletion and a directory copy, in a lazy tree.
         let workspace = tempfile::tempdir().unwrap();
         let mirrors = tempfile::tempdir().unwrap();
-        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let freight = app_freight();
         let steps = [
-            step(
-                "git-clone",
-                None,
-                json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]}),
-            ),
-            step(
-                "yaml-update",
-                None,
-                json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": "v1"}]}),
-            ),
-            step("file-write", None, json!({"path": "./out/new/extra.yaml", "contents": "extra: 1\n"})),
-            step("delete", None, json!({"path": "./out/env/b/old.yaml"})),
-            step("copy", None, json!({"inPath": "./out/env/a", "outPath": "./out/env/c"})),
-            step("git-commit", None, json!({"path": "./out", "message": "promote"})),
-            step("git-push", None, json!({"path": "./out"})),
-        ];
+            vec![
+                clone_main(&gitops, "./out"),
+                set_image_tag("./out/env/a/values.yaml", "v1"),
+                step("file-write", None, json!({"path": "./out/new/extra.yaml", "contents": "extra: 1\n"})),
+                step("delete", None, json!({"path": "./out/env/b/old.yaml"})),
+                step("copy", None, json!({"inPath": "./out/env/a", "outPath": "./out/env/c"})),
+            ],
+            commit_and_push("./out").to_vec(),
+        ]
+        .concat();
         let run = EngineRun {
             promotion: "test.01.lazy",
             mirrors: mirrored.then(|| mirrors.path()),
@@ -339,16 +321,13 @@ fn a_lazy_working_tree_writes_only_what_steps_open_and_commits_what_a_full_check
         assert!(!out.join("env/d/untouched.yaml").exists(), "a file no step opened is never written");
         assert!(!out.join("env/b/keep.yaml").exists(), "nor is its neighbour of a deleted file");
         // The git CLI, the same work in a full checkout of its own copy.
-        sh(
+        commit_as_lading(
             root.path(),
-            &format!(
-                "set -e; git clone -q --branch main '{remote}' cli-work; cd cli-work; \
-                 sed -i 's/v0/v1/' env/a/values.yaml; mkdir new; printf 'extra: 1\\n' > new/extra.yaml; \
-                 git rm -q env/b/old.yaml; cp -r env/a env/c; git add -A; \
-                 git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
-                   -m 'Lading-Promotion: test.01.lazy'; git push -q origin main",
-                remote = cli_remote.display()
-            ),
+            &cli_remote,
+            "cli-work",
+            "sed -i 's/v0/v1/' env/a/values.yaml; mkdir new; printf 'extra: 1\\n' > new/extra.yaml; \
+             git rm -q env/b/old.yaml; cp -r env/a env/c",
+            "test.01.lazy",
         );
         assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "mirrored: {mirrored}");
         assert_eq!(gitops.show("main", "env/d/untouched.yaml"), "untouched: true", "not deleted by the commit");
@@ -363,9 +342,9 @@ fn a_step_that_reads_a_whole_lazy_tree_sees_all_of_it() {
     gitops.commit("env/b/values.yaml", "b: 1\n", "b");
     gitops.commit("README.md", "readme\n", "readme");
     let workspace = tempfile::tempdir().unwrap();
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let freight = app_freight();
     let steps = [
-        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]})),
+        clone_main(&gitops, "./out"),
         step("copy", None, json!({"inPath": "./out", "outPath": "./whole"})),
         step("tar", None, json!({"inPath": "./out/env", "outPath": "./env.tar"})),
         step("untar", None, json!({"inPath": "./env.tar", "outPath": "./unpacked"})),
@@ -388,17 +367,10 @@ fn a_kept_working_tree_moves_to_the_new_head_and_commits_what_a_fresh_clone_comm
     gitops.commit("env/b/values.yaml", "image:\n  tag: v0\n", "b");
     gitops.commit("env/b/other.yaml", "other: true\n", "other");
     gitops.commit("README.md", "readme\n", "readme");
-    let lading_remote = root.path().join("gitops.git");
-    let cli_remote = root.path().join("cli.git");
-    sh(root.path(), &format!("cp -a '{}' '{}'", lading_remote.display(), cli_remote.display()));
+    let (lading_remote, cli_remote) = remote_and_copy(root.path(), "gitops");
     let mirrors = tempfile::tempdir().unwrap();
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let clone =
-        step("git-clone", None, json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]}));
-    let commit_and_push = [
-        step("git-commit", None, json!({"path": "./out", "message": "promote"})),
-        step("git-push", None, json!({"path": "./out"})),
-    ];
+    let freight = app_freight();
+    let clone = clone_main(&gitops, "./out");
     let pool = || -> usize {
         std::fs::read_dir(mirrors.path().join("trees"))
             .map(|dirs| dirs.flatten().map(|d| std::fs::read_dir(d.path()).unwrap().count()).sum())
@@ -408,14 +380,10 @@ fn a_kept_working_tree_moves_to_the_new_head_and_commits_what_a_fresh_clone_comm
     let first = tempfile::tempdir().unwrap();
     let mut steps = vec![
         clone.clone(),
-        step(
-            "yaml-update",
-            None,
-            json!({"path": "./out/env/a/values.yaml", "updates": [{"key": "image.tag", "value": "v1"}]}),
-        ),
+        set_image_tag("./out/env/a/values.yaml", "v1"),
         step("copy", None, json!({"inPath": "./out/env/b", "outPath": "./out/env/b2"})),
     ];
-    steps.extend(commit_and_push.clone());
+    steps.extend(commit_and_push("./out"));
     let run = |promotion: &str, workspace: &std::path::Path, steps: &[PromotionStep]| {
         EngineRun { promotion, mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
             .run(workspace, steps)
@@ -425,42 +393,29 @@ fn a_kept_working_tree_moves_to_the_new_head_and_commits_what_a_fresh_clone_comm
     run("test.01.kept", first.path(), &steps);
     assert!(!first.path().join("out").exists(), "the working tree went back to the pool");
     assert_eq!(pool(), 1);
-    sh(
+    commit_as_lading(
         root.path(),
-        &format!(
-            "set -e; git clone -q --branch main '{remote}' cli-1; cd cli-1; sed -i 's/v0/v1/' env/a/values.yaml; \
-             cp -r env/b env/b2; git add -A; \
-             git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
-               -m 'Lading-Promotion: test.01.kept'; git push -q origin main",
-            remote = cli_remote.display()
-        ),
+        &cli_remote,
+        "cli-1",
+        "sed -i 's/v0/v1/' env/a/values.yaml; cp -r env/b env/b2",
+        "test.01.kept",
     );
     assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "round 1");
     // Someone else changes a file the kept tree holds, deletes another it holds and
     // changes one it never wrote, on both remotes alike.
     for (i, remote) in [&lading_remote, &cli_remote].into_iter().enumerate() {
-        sh(
+        commit_upstream(
             root.path(),
-            &format!(
-                "set -e; git clone -q --branch main '{remote}' other-{i}; cd other-{i}; \
-                 printf 'image:\\n  tag: upstream\\nextra: 1\\n' > env/b/values.yaml; git rm -q env/b2/other.yaml; \
-                 printf 'readme 2\\n' > README.md; git add -A; \
-                 git -c user.name=Dev -c user.email=dev@example.com commit -q -m upstream; git push -q origin main",
-                remote = remote.display()
-            ),
+            remote,
+            &format!("other-{i}"),
+            "printf 'image:\\n  tag: upstream\\nextra: 1\\n' > env/b/values.yaml; git rm -q env/b2/other.yaml; \
+             printf 'readme 2\\n' > README.md",
         );
     }
     // Round 2 takes the kept tree and moves it to the new head.
     let second = tempfile::tempdir().unwrap();
-    let mut steps = vec![
-        clone,
-        step(
-            "yaml-update",
-            None,
-            json!({"path": "./out/env/b/values.yaml", "updates": [{"key": "image.tag", "value": "v2"}]}),
-        ),
-    ];
-    steps.extend(commit_and_push);
+    let mut steps = vec![clone, set_image_tag("./out/env/b/values.yaml", "v2")];
+    steps.extend(commit_and_push("./out"));
     EngineRun { promotion: "test.02.kept", mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
         .run(second.path(), &steps)
         .unwrap();
@@ -469,14 +424,12 @@ fn a_kept_working_tree_moves_to_the_new_head_and_commits_what_a_fresh_clone_comm
     assert_eq!(std::fs::read_to_string(out.join("env/b/other.yaml")).unwrap(), "other: true\n", "kept on disk");
     assert!(!out.join("env/b2/other.yaml").exists(), "a file deleted upstream is gone from disk");
     assert!(!out.join("README.md").exists(), "a file never written stays lazy");
-    sh(
+    commit_as_lading(
         root.path(),
-        &format!(
-            "set -e; git clone -q --branch main '{remote}' cli-2; cd cli-2; sed -i 's/tag: upstream/tag: v2/' env/b/values.yaml; \
-             git add -A; git -c user.name=Lading -c user.email=lading@localhost commit -q -m promote \
-               -m 'Lading-Promotion: test.02.kept'; git push -q origin main",
-            remote = cli_remote.display()
-        ),
+        &cli_remote,
+        "cli-2",
+        "sed -i 's/tag: upstream/tag: v2/' env/b/values.yaml",
+        "test.02.kept",
     );
     assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "round 2, from the kept tree");
     assert_eq!(gitops.show("main", "README.md"), "readme 2", "a file never written keeps upstream's content");

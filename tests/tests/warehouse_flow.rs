@@ -6,15 +6,51 @@ use std::time::Duration;
 
 use lading_tests::git::Repo;
 use lading_tests::registry::TestRegistry;
-use lading_tests::sandbox::Sandbox;
+use lading_tests::sandbox::{Sandbox, SandboxOptions};
 use lading_tests::wait;
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Project `demo`.
+const PROJECT: &str = "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {name: demo}\n";
+
+/// A sandbox without promoter, a registry, the Git repository `app` and the image
+/// repository `team/app` in that registry (nothing pushed yet).
+struct Sources {
+    sandbox: Sandbox,
+    registry: TestRegistry,
+    app: Repo,
+    image: String,
+}
+
+async fn sources() -> Sources {
+    let sandbox = Sandbox::start_without_promoter().await;
+    let registry = TestRegistry::start_async().await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let image = format!("{}/team/app", registry.addr);
+    Sources { sandbox, registry, app, image }
+}
+
+/// A sandbox without promoter whose warehouse has the default budgets as `change` leaves them.
+async fn sandbox_with_budgets(change: impl FnOnce(&mut lading_warehouse::config::Budgets)) -> Sandbox {
+    let mut budgets = lading_warehouse::config::Budgets::default();
+    change(&mut budgets);
+    let options = SandboxOptions { with_promoter: false, warehouse_budgets: budgets, ..SandboxOptions::default() };
+    Sandbox::start_with_options(options).await
+}
+
+/// Warehouse `name` of project `demo`, watching the Git repository `url` hourly.
+fn git_warehouse(name: &str, url: &str) -> String {
+    format!(
+        "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: {name}, namespace: demo}}\n\
+         spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{url}'}}\n"
+    )
+}
+
 fn manifests(app: &str, image: &str, extra: &str) -> String {
     format!(
-        "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
+        "{PROJECT}---\n\
          apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
          spec:\n  interval: 1h\n{extra}  subscriptions:\n\
          \x20 - git: {{repoURL: '{app}', commitSelectionStrategy: NewestTag}}\n\
@@ -37,12 +73,9 @@ async fn discovered(sandbox: &Sandbox, what: &str, ready: impl Fn(&Value) -> boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn manual_warehouses_show_discoveries_and_take_hand_made_freight() {
-    let sandbox = Sandbox::start_without_promoter().await;
-    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
-    let app = Repo::create(sandbox.dir.path(), "app");
+    let Sources { sandbox, registry, app, image } = sources().await;
     app.commit_at("v", "1", "one", "2026-01-01T00:00:00Z");
     app.tag("v1.0.0", Some("first"), "2026-01-01T00:00:00Z");
-    let image = format!("{}/team/app", registry.addr);
     let digest = {
         let registry = &registry;
         registry.push("team/app", "1.0.0", "linux/amd64", "2026-01-01T00:00:00Z");
@@ -70,10 +103,7 @@ async fn manual_warehouses_show_discoveries_and_take_hand_made_freight() {
     let request = json!({"warehouse": "app", "commits": [{"id": "v1.0.0"}], "images": [{"tag": "1.0.0"}]}).to_string();
     let (status, created) = sandbox.post("/api/v1/projects/demo/freight", &request).await;
     assert_eq!(status, 201, "{created}");
-    let freight = wait::until("hand-made freight", TIMEOUT, || async {
-        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
-    })
-    .await;
+    let freight = sandbox.wait_for_freight("demo", "hand-made freight", TIMEOUT).await;
     assert_eq!(freight["metadata"]["name"], created["name"]);
     assert_eq!(freight["images"][0]["tag"], "1.0.0");
     assert_eq!(freight["commits"][0]["tag"], "v1.0.0");
@@ -84,12 +114,9 @@ async fn manual_warehouses_show_discoveries_and_take_hand_made_freight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn creation_criteria_hold_back_freight_until_they_are_met() {
-    let sandbox = Sandbox::start_without_promoter().await;
-    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
-    let app = Repo::create(sandbox.dir.path(), "app");
+    let Sources { sandbox, registry, app, image } = sources().await;
     app.commit_at("v", "1", "one", "2026-01-01T00:00:00Z");
     app.tag("v1.0.0", None, "2026-01-01T00:00:00Z");
-    let image = format!("{}/team/app", registry.addr);
     registry.push("team/app", "1.1.0", "linux/amd64", "2026-01-02T00:00:00Z");
     let criteria = format!(
         "  freightCreationCriteria:\n    expression: \"'v' + imageFrom('{image}').Tag == commitFrom('{}').Tag\"\n",
@@ -101,10 +128,7 @@ async fn creation_criteria_hold_back_freight_until_they_are_met() {
     app.commit_at("v", "2", "two", "2026-01-02T00:00:00Z");
     app.tag("v1.1.0", None, "2026-01-02T00:00:00Z");
     sandbox.refresh("demo", "app").await;
-    let freight = wait::until("freight once the criteria hold", TIMEOUT, || async {
-        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
-    })
-    .await;
+    let freight = sandbox.wait_for_freight("demo", "freight once the criteria hold", TIMEOUT).await;
     assert_eq!(
         (freight["commits"][0]["tag"].as_str(), freight["images"][0]["tag"].as_str()),
         (Some("v1.1.0"), Some("1.1.0"))
@@ -114,12 +138,9 @@ async fn creation_criteria_hold_back_freight_until_they_are_met() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_discovery_is_shown_with_its_reason_and_cleared_by_the_next_success() {
-    let sandbox = Sandbox::start_without_promoter().await;
-    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
-    let app = Repo::create(sandbox.dir.path(), "app");
+    let Sources { sandbox, registry, app, image } = sources().await;
     app.commit("v", "1", "one");
     app.tag("v1.0.0", None, "2026-01-01T00:00:00Z");
-    let image = format!("{}/team/app", registry.addr);
     sandbox.apply(&manifests(&app.url(), &image, "")).await;
     let status = discovered(&sandbox, "a discovery error", |s| !s["lastDiscoveryError"].is_null()).await;
     assert_eq!(
@@ -130,10 +151,7 @@ async fn a_failed_discovery_is_shown_with_its_reason_and_cleared_by_the_next_suc
     sandbox.refresh("demo", "app").await;
     let status = discovered(&sandbox, "the error cleared", |s| s["lastDiscoveryError"].is_null()).await;
     assert_eq!(status["discoveredArtifacts"]["images"][0]["references"][0]["tag"], "1.0.0");
-    wait::until("freight", TIMEOUT, || async {
-        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
-    })
-    .await;
+    sandbox.wait_for_freight("demo", "freight", TIMEOUT).await;
 }
 
 /// The freight of `warehouse` in the `demo` project.
@@ -146,30 +164,21 @@ async fn freight_of(sandbox: &Sandbox, warehouse: &str) -> Vec<Value> {
 async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight() {
     use lading_domain::limits::Limit;
     use lading_tests::hostile::Tarpit;
-    use lading_tests::sandbox::SandboxOptions;
-    use lading_warehouse::config::{Budgets, GIT_IDLE_TIMEOUT_ENV};
+    use lading_warehouse::config::GIT_IDLE_TIMEOUT_ENV;
 
     const IDLE: Duration = Duration::from_secs(5);
     let tarpit = Tarpit::start().await;
-    let mut budgets = Budgets::default();
-    budgets.git.timeouts.idle = Limit::new(IDLE, GIT_IDLE_TIMEOUT_ENV);
-    let options = SandboxOptions { with_promoter: false, warehouse_budgets: budgets, ..SandboxOptions::default() };
-    let sandbox = Sandbox::start_with_options(options).await;
+    let sandbox =
+        sandbox_with_budgets(|budgets| budgets.git.timeouts.idle = Limit::new(IDLE, GIT_IDLE_TIMEOUT_ENV)).await;
     let good = Repo::create(sandbox.dir.path(), "good");
     good.commit("v", "1", "one");
     // `broken` comes first in every round, so its discovery starts first.
     let hung_url = format!("http://{}/app.git", tarpit.addr);
-    let warehouse = |name: &str, url: &str| {
-        format!(
-            "apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: {name}, namespace: demo}}\n\
-             spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{url}'}}\n"
-        )
-    };
     sandbox
         .apply(&format!(
-            "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n{}---\n{}",
-            warehouse("broken", &hung_url),
-            warehouse("web", &good.url())
+            "{PROJECT}---\n{}---\n{}",
+            git_warehouse("broken", &hung_url),
+            git_warehouse("web", &good.url())
         ))
         .await;
     wait::until("the hung warehouse to reach the tarpit", TIMEOUT, || async {
@@ -214,23 +223,16 @@ async fn a_hung_source_fails_its_warehouse_while_another_keeps_producing_freight
 async fn a_discovery_past_its_deadline_is_abandoned_with_a_clear_error() {
     use lading_domain::limits::Limit;
     use lading_tests::hostile::Tarpit;
-    use lading_tests::sandbox::SandboxOptions;
-    use lading_warehouse::config::{Budgets, DISCOVERY_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV};
+    use lading_warehouse::config::{DISCOVERY_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV};
 
     let tarpit = Tarpit::start().await;
-    let mut budgets = Budgets::default();
-    budgets.git.timeouts.idle = Limit::new(Duration::from_secs(4), GIT_IDLE_TIMEOUT_ENV);
-    budgets.discovery_timeout = Limit::new(Duration::from_secs(1), DISCOVERY_TIMEOUT_ENV);
-    let options = SandboxOptions { with_promoter: false, warehouse_budgets: budgets, ..SandboxOptions::default() };
-    let sandbox = Sandbox::start_with_options(options).await;
+    let sandbox = sandbox_with_budgets(|budgets| {
+        budgets.git.timeouts.idle = Limit::new(Duration::from_secs(4), GIT_IDLE_TIMEOUT_ENV);
+        budgets.discovery_timeout = Limit::new(Duration::from_secs(1), DISCOVERY_TIMEOUT_ENV);
+    })
+    .await;
     let url = format!("http://{}/app.git", tarpit.addr);
-    sandbox
-        .apply(&format!(
-            "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
-             apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
-             spec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: '{url}'}}\n"
-        ))
-        .await;
+    sandbox.apply(&format!("{PROJECT}---\n{}", git_warehouse("app", &url))).await;
     let status = discovered(&sandbox, "a discovery error", |s| !s["lastDiscoveryError"].is_null()).await;
     assert_eq!(
         status["lastDiscoveryError"]["message"],
@@ -240,19 +242,16 @@ async fn a_discovery_past_its_deadline_is_abandoned_with_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn named_subscriptions_are_recorded_on_discoveries_and_freight_as_kargo_does() {
-    let sandbox = Sandbox::start_without_promoter().await;
-    let registry = tokio::task::spawn_blocking(TestRegistry::start).await.unwrap();
-    let app = Repo::create(sandbox.dir.path(), "app");
+    let Sources { sandbox, registry, app, image } = sources().await;
     app.commit_at("v", "1", "one", "2026-01-01T00:00:00Z");
     app.tag("v1.0.0", None, "2026-01-01T00:00:00Z");
-    let image = format!("{}/team/app", registry.addr);
     registry.push("team/app", "1.0.0", "linux/amd64", "2026-01-01T00:00:00Z");
     registry.push("team/app", "2.0.0", "linux/amd64", "2026-01-02T00:00:00Z");
     // Given two subscriptions of one image repository told apart by name, and an unnamed
     // Git subscription,
     sandbox
         .apply(&format!(
-            "apiVersion: lading.dev/v1alpha1\nkind: Project\nmetadata: {{name: demo}}\n---\n\
+            "{PROJECT}---\n\
              apiVersion: lading.dev/v1alpha1\nkind: Warehouse\nmetadata: {{name: app, namespace: demo}}\n\
              spec:\n  interval: 1h\n  subscriptions:\n\
              \x20 - git: {{repoURL: '{}', commitSelectionStrategy: NewestTag}}\n\
@@ -262,10 +261,7 @@ async fn named_subscriptions_are_recorded_on_discoveries_and_freight_as_kargo_do
         ))
         .await;
     // when the warehouse discovers and makes freight,
-    let freight = wait::until("freight", TIMEOUT, || async {
-        sandbox.freight("demo").await.first().cloned().ok_or_else(|| "none yet".to_owned())
-    })
-    .await;
+    let freight = sandbox.wait_for_freight("demo", "freight", TIMEOUT).await;
     // then each image names its subscription, the commit none,
     let images = &freight["images"];
     assert_eq!((images[0]["tag"].as_str(), images[0]["subscriptionName"].as_str()), (Some("1.0.0"), Some("stable")));
