@@ -15,6 +15,23 @@ use crate::wait;
 /// The namespace the Applications live in (the steps' default).
 pub const NAMESPACE: &str = "argocd";
 
+/// A kube-apiserver with the Application CRD installed, and a client for it.
+pub async fn start_cluster() -> (TestKube, kube::Client) {
+    let kube = TestKube::start().await;
+    install(&kube).await;
+    let client = kube.client().await;
+    (kube, client)
+}
+
+/// Where the Argo CD steps find the Applications of `kube`, polled every 50 ms.
+pub fn access(kube: &TestKube) -> lading_promoter::steps::argocd::ArgoCdAccess {
+    lading_promoter::steps::argocd::ArgoCdAccess {
+        kubeconfig: Some(kube.kubeconfig_path()),
+        poll: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
 /// Installs the Application CRD and the `argocd` namespace, and waits until served.
 pub async fn install(kube: &TestKube) {
     let crd = include_str!("../fixtures/argocd/application-crd.yaml");

@@ -7,6 +7,8 @@
 //!   Lading's NATS users.
 //! - [`argocd`]: Argo CD's Application CRD, Applications, and a stand-in for its
 //!   controller answering sync operations.
+//! - [`argocd_quickstart`]: Kargo's quickstart promoting through `argocd-update` on a
+//!   real kube-apiserver, and the stage health a test reads back.
 //! - [`browser`]: a headless Chromium per test, driven over WebDriver.
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
@@ -39,6 +41,7 @@
 //!   the test set, counting calls, holding them on request.
 
 pub mod argocd;
+pub mod argocd_quickstart;
 pub mod browser;
 pub mod canary;
 pub mod chart_repo;
