@@ -173,9 +173,16 @@ fn a_loop_with_nothing_in_it_stops_at_its_deadline_not_at_its_end() {
         // when one runs to its end with time to spare, and again with a tenth of that,
         let (whole, finished) = timed(source, &items, Duration::from_secs(60));
         assert!(finished.is_ok(), "{source}: {finished:?}");
-        let (stopped, error) = timed(source, &items, whole / 10);
+        // (the shortest of three tries, so a busy machine pausing one try does not count)
+        let stopped = (0..3)
+            .map(|_| {
+                let (stopped, error) = timed(source, &items, whole / 10);
+                assert!(matches!(error, Err(ExpressionError::Timeout { .. })), "{source}: {error:?}");
+                stopped
+            })
+            .min()
+            .unwrap();
         // then the second stops at its deadline, long before the loop's end.
-        assert!(matches!(error, Err(ExpressionError::Timeout { .. })), "{source}: {error:?}");
         assert!(stopped < whole / 2, "{source}: stopped after {stopped:?} of {whole:?}");
     }
 }
