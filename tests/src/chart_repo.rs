@@ -180,3 +180,69 @@ async fn archive_file(
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
+
+/// A chart repository whose one chart, `huge` 1.0.0, is an archive of `bytes` zero bytes
+/// streamed in 1 MiB writes as fast as the client reads them: Helm holds a download in
+/// memory until it ends.
+pub struct StreamedChart {
+    /// `http://127.0.0.1:<port>/charts`.
+    pub url: String,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl StreamedChart {
+    pub fn start(bytes: u64) -> StreamedChart {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/charts", listener.local_addr().unwrap());
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counter = counter.clone();
+                std::thread::spawn(move || serve_streamed(stream, bytes, &counter));
+            }
+        });
+        StreamedChart { url, sent }
+    }
+
+    /// Bytes of the archive written to clients so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
+/// Answers one request of a [`StreamedChart`] (HTTP/1.1, one request per connection).
+fn serve_streamed(mut stream: std::net::TcpStream, bytes: u64, sent: &std::sync::atomic::AtomicU64) {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    if path.ends_with("/index.yaml") {
+        let index = "apiVersion: v1\nentries:\n  huge:\n  - apiVersion: v2\n    name: huge\n    version: 1.0.0\n    urls:\n    - huge-1.0.0.tgz\ngenerated: \"2026-01-01T00:00:00Z\"\n";
+        let _ =
+            write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{index}", index.len());
+    } else if path.ends_with("/huge-1.0.0.tgz") {
+        if write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {bytes}\r\nConnection: close\r\n\r\n").is_err() {
+            return;
+        }
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            if stream.write_all(&chunk[..n]).is_err() {
+                return;
+            }
+            sent.fetch_add(n as u64, Ordering::SeqCst);
+            left -= n as u64;
+        }
+    } else {
+        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+}

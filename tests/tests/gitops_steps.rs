@@ -8,7 +8,7 @@ use lading_domain::Freight;
 use lading_domain::spec::PromotionStep;
 use lading_promoter::engine::{PromotionError, PromotionOutcome};
 use lading_promoter::steps::RemoteBudgets;
-use lading_tests::chart_repo::{ChartArchives, helm_dependency_update, push_chart};
+use lading_tests::chart_repo::{ChartArchives, StreamedChart, helm_dependency_update, push_chart};
 use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
 use lading_tests::registry::TestRegistry;
@@ -227,6 +227,43 @@ fn helm_update_chart_bounds_archives_time_and_file_dependencies() {
         answer.recv_timeout(std::time::Duration::from_secs(60)).expect("the step ends within a minute").unwrap_err();
     assert!(error.contains("config.path: Helm took longer than 2s (LADING_HELM_TIMEOUT); it was stopped"), "{error}");
     drop(silent);
+}
+
+#[test]
+fn helm_update_chart_is_stopped_at_its_memory_limit_while_a_huge_archive_streams() {
+    // Helm holds a download in memory before it writes it: a 512 MiB archive, within the
+    // file size limit, stops Helm at its memory limit, well before its time limit.
+    let repo = StreamedChart::start(512 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("chart");
+    std::fs::create_dir_all(&chart).unwrap();
+    let yaml = format!(
+        "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- name: huge\n  version: 1.0.0\n  repository: {}\n",
+        repo.url
+    );
+    std::fs::write(chart.join("Chart.yaml"), yaml).unwrap();
+    let mut budgets = RemoteBudgets::default();
+    budgets.helm.max_memory.value = 96 << 20;
+    budgets.helm.max_file.value = 1 << 30;
+    budgets.helm.timeout.value = std::time::Duration::from_secs(120);
+    let (sent, answer) = std::sync::mpsc::channel();
+    let workspace = dir.path().to_owned();
+    std::thread::spawn(move || {
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let result = EngineRun { budgets, ..EngineRun::new(&freight) }
+            .run(&workspace, &[step("helm-update-chart", json!({"path": "chart"}))]);
+        let _ = sent.send(result.map(|_| ()).map_err(|e| e.to_string()));
+    });
+    let error = answer
+        .recv_timeout(std::time::Duration::from_secs(180))
+        .expect("the step ends within its time limit")
+        .unwrap_err();
+    assert!(
+        error.contains("config.path: Helm needed more memory than 96 MiB (LADING_HELM_MEMORY_MAX_BYTES)"),
+        "{error}"
+    );
+    assert!(repo.sent() < 512 << 20, "Helm was stopped before the whole archive arrived ({} bytes)", repo.sent());
+    assert!(!chart.join("charts").exists() && !chart.join("Chart.lock").exists());
 }
 
 #[test]

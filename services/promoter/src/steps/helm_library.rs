@@ -12,7 +12,11 @@
 //! passes); every file it writes, downloaded chart archives included, is bounded by
 //! `LADING_HELM_CHART_MAX_BYTES` (the process's file size limit). Chart archives are never
 //! unpacked to disk: Helm reads them in memory, within its own limits on decompressed
-//! sizes.
+//! sizes. Helm holds a whole download in memory before it writes it, so its memory is
+//! bounded too: once Helm's Go runtime has started (and reserved the address space it
+//! reserves on every start), the script lowers the process's address space limit
+//! (`RLIMIT_AS`) to what it maps then plus `LADING_HELM_MEMORY_MAX_BYTES`; an allocation
+//! beyond it stops Helm ("out of memory"), long before the time limit.
 //!
 //! Credentials: the `helm` credential matching an `oci://` dependency goes into the
 //! scratch `HOME`'s Helm registry configuration, which the library reads. The library's
@@ -30,7 +34,7 @@ use lading_domain::limits::Limit;
 use serde_json::{Value, json};
 
 use super::StepContext;
-use crate::config::{HELM_CHART_MAX_ENV, HELM_TIMEOUT_ENV};
+use crate::config::{HELM_CHART_MAX_ENV, HELM_MEMORY_MAX_ENV, HELM_TIMEOUT_ENV};
 use crate::engine::workspace::{EntryKind, Field};
 
 /// What one run of Helm's library may cost.
@@ -40,6 +44,8 @@ pub struct HelmBudget {
     pub max_file: Limit<u64>,
     /// Longest one run may take (downloads included).
     pub timeout: Limit<Duration>,
+    /// Most memory (address space) a run maps beyond what Helm's runtime holds at start.
+    pub max_memory: Limit<u64>,
 }
 
 impl Default for HelmBudget {
@@ -47,6 +53,7 @@ impl Default for HelmBudget {
         Self {
             max_file: Limit::new(100 << 20, HELM_CHART_MAX_ENV),
             timeout: Limit::new(Duration::from_secs(300), HELM_TIMEOUT_ENV),
+            max_memory: Limit::new(1 << 30, HELM_MEMORY_MAX_ENV),
         }
     }
 }
@@ -57,7 +64,7 @@ const MAX_MIRROR_DEPTH: usize = 64;
 
 /// Reads the request (a JSON file named by the first argument), acts, prints JSON.
 const SCRIPT: &str = r#"
-import json, sys
+import json, resource, sys
 try:
     import helm_python
     from helm_python import _native
@@ -65,6 +72,17 @@ except ImportError as error:
     sys.stderr.write("helm-python-sdk is not installed for this python3 (pip install helm-python-sdk): %s\n" % error)
     sys.exit(3)
 request = json.load(open(sys.argv[1]))
+def address_space():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("/proc/self/status has no VmSize")
+# Helm's Go runtime reserves a large address space when it starts; what it maps
+# afterwards (downloads held in memory) is bounded.
+_native.helm_sdk_version()
+limit = address_space() + request["memoryMaxBytes"]
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 try:
     if request.get("dependencies") == "update":
         helm_python.dependency_update(request["chart"], plain_http=request["plainHttp"])
@@ -85,6 +103,9 @@ try:
                 crds = {c["filename"]: c["data"] for c in chart.crds}
             answer = {"chart": chart.name, "manifests": json.loads(rendered), "crds": crds}
     json.dump(answer, sys.stdout)
+except MemoryError:
+    sys.stderr.write("MemoryError\n")
+    sys.exit(2)
 except Exception as error:
     sys.stderr.write("%s\n" % error)
     sys.exit(2)
@@ -253,7 +274,12 @@ impl Mirror {
         dependencies: Option<&str>,
         render: Option<Value>,
     ) -> Result<Value, String> {
-        let mut request = json!({ "chart": self.host_chart, "plainHttp": self.plain_http });
+        let budget = ctx.remotes.budgets.helm;
+        let mut request = json!({
+            "chart": self.host_chart,
+            "plainHttp": self.plain_http,
+            "memoryMaxBytes": budget.max_memory.value,
+        });
         if let Some(mode) = dependencies {
             request["dependencies"] = json!(mode);
         }
@@ -264,7 +290,6 @@ impl Mirror {
         std::fs::write(&request_file, request.to_string()).map_err(|e| format!("writing Helm's request: {e}"))?;
         let home = self.scratch.path().join("home");
         std::fs::create_dir_all(&home).map_err(|e| format!("creating Helm's home: {e}"))?;
-        let budget = ctx.remotes.budgets.helm;
         let mut command = Command::new("python3");
         command
             .arg("-c")
@@ -289,6 +314,12 @@ impl Mirror {
             },
         )?;
         let stderr = String::from_utf8_lossy(&output.stderr);
+        if out_of_memory(&stderr) {
+            return Err(format!(
+                "{field}: Helm needed more memory than {} (a chart archive is held in memory while it downloads); it was stopped",
+                budget.max_memory
+            ));
+        }
         if too_large(&output.status, &stderr) {
             return Err(format!(
                 "{field}: Helm wrote a file (a chart archive or an index) larger than {}",
@@ -310,6 +341,16 @@ fn too_large(status: &std::process::ExitStatus, stderr: &str) -> bool {
     status.signal() == Some(libc::SIGXFSZ) || stderr.contains("file too large")
 }
 
+/// Whether Helm stopped at its memory limit: Go's runtime or Python found no more memory.
+fn out_of_memory(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.starts_with("fatal error: out of memory")
+            || line.starts_with("fatal error: runtime: out of memory")
+            || line.starts_with("runtime: out of memory")
+            || line.starts_with("MemoryError")
+    })
+}
+
 /// Bounds every file the child writes to `bytes` (`RLIMIT_FSIZE`).
 fn limit_file_size(command: &mut Command, bytes: u64) {
     use std::os::unix::process::CommandExt;
@@ -328,6 +369,16 @@ fn limit_file_size(command: &mut Command, bytes: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_helms_stderr_when_read_then_running_out_of_memory_is_recognised() {
+        assert!(out_of_memory("fatal error: out of memory\n\ngoroutine 1 [running]:\n"));
+        assert!(out_of_memory(
+            "runtime: out of memory: cannot allocate 4194304-byte block\nfatal error: out of memory\n"
+        ));
+        assert!(out_of_memory("MemoryError\n"));
+        assert!(!out_of_memory("failed to fetch http://h/x.tgz : 404 Not Found\n"));
+    }
 
     #[test]
     fn given_relative_paths_when_folded_then_climbing_above_the_start_is_refused() {
