@@ -123,13 +123,28 @@ pub fn push_chart(name: &str, version: &str, remote: &str) {
 }
 
 /// A classic HTTP chart repository serving real archives, packed by Helm's library, and
-/// their index, from its own thread (usable from synchronous tests).
+/// their index, from its own thread (usable from synchronous tests). It can require
+/// basic auth, as private repositories (Artifactory, Nexus, nginx) do, and records each
+/// request with the `Authorization` it carried.
 pub struct ChartArchives {
     /// `http://127.0.0.1:<port>/charts`.
     pub url: String,
     dir: tempfile::TempDir,
-    garbage: Arc<std::sync::atomic::AtomicBool>,
+    state: ArchiveState,
 }
+
+#[derive(Clone)]
+struct ArchiveState {
+    dir: std::path::PathBuf,
+    garbage: Arc<std::sync::atomic::AtomicBool>,
+    /// The `Authorization` every request must carry, when set.
+    authorization: Arc<Mutex<Option<String>>>,
+    /// (path, Authorization) of each request.
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+/// A request's path and the `Authorization` it carried.
+type Request = (String, Option<String>);
 
 impl ChartArchives {
     /// Serves `charts`: (name, version, bytes of incompressible padding).
@@ -140,18 +155,68 @@ impl ChartArchives {
         let url = format!("http://{}/charts", listener.local_addr().unwrap());
         let list: Vec<serde_json::Value> = charts.iter().map(|(n, v, p)| serde_json::json!([n, v, p])).collect();
         pack(serde_json::json!({"out": dir.path(), "charts": list, "baseUrl": url}));
-        let garbage = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let state = (dir.path().to_owned(), garbage.clone());
+        let state = ArchiveState {
+            dir: dir.path().to_owned(),
+            garbage: Arc::default(),
+            authorization: Arc::default(),
+            requests: Arc::default(),
+        };
+        let serving = state.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let app =
-                    axum::Router::new().route("/charts/{file}", axum::routing::get(archive_file)).with_state(state);
+                    axum::Router::new().route("/charts/{file}", axum::routing::get(archive_file)).with_state(serving);
                 let _ = axum::serve(listener, app).await;
             });
         });
-        ChartArchives { url, dir, garbage }
+        ChartArchives { url, dir, state }
+    }
+
+    /// From now on every request needs basic auth with `username` and `password`.
+    pub fn require_basic_auth(&self, username: &str, password: &str) {
+        use base64::Engine as _;
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        *self.state.authorization.lock().unwrap() = Some(format!("Basic {pair}"));
+    }
+
+    /// From now on requests need no credentials.
+    pub fn allow_anonymous(&self) {
+        *self.state.authorization.lock().unwrap() = None;
+    }
+
+    /// (path, Authorization) of each request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Adds `name`-`version` of `other` to this repository's index, at its absolute URL on
+    /// `other` (another origin).
+    pub fn list_elsewhere(&self, other: &ChartArchives, name: &str, version: &str) {
+        let theirs: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(other.dir.path().join("index.yaml")).unwrap()).unwrap();
+        let entry =
+            theirs["entries"][name].as_array().unwrap().iter().find(|e| e["version"] == version).unwrap().clone();
+        self.add_entry(name, entry);
+    }
+
+    /// Adds `name`-`version` to the index at the relative URL `<name>-<version>.tgz`,
+    /// with no archive behind it.
+    pub fn list_missing(&self, name: &str, version: &str) {
+        let entry = serde_json::json!({
+            "apiVersion": "v2", "name": name, "version": version,
+            "urls": [format!("{name}-{version}.tgz")],
+        });
+        self.add_entry(name, entry);
+    }
+
+    fn add_entry(&self, name: &str, entry: serde_json::Value) {
+        let file = self.dir.path().join("index.yaml");
+        let mut ours: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let versions = ours["entries"].as_object_mut().unwrap().entry(name).or_insert_with(|| serde_json::json!([]));
+        versions.as_array_mut().unwrap().push(entry);
+        std::fs::write(&file, ours.to_string()).unwrap();
     }
 
     /// The archive of `name`-`version` as served.
@@ -161,15 +226,25 @@ impl ChartArchives {
 
     /// From now on the index is garbage.
     pub fn serve_garbage(&self) {
-        self.garbage.store(true, Ordering::SeqCst);
+        self.state.garbage.store(true, Ordering::SeqCst);
     }
 }
 
 async fn archive_file(
-    State((dir, garbage)): State<(std::path::PathBuf, Arc<std::sync::atomic::AtomicBool>)>,
+    State(state): State<ArchiveState>,
     axum::extract::Path(file): axum::extract::Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    if file == "index.yaml" && garbage.load(Ordering::SeqCst) {
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    state.requests.lock().unwrap().push((file.clone(), given.clone()));
+    let required = state.authorization.lock().unwrap().clone();
+    if required.is_some() && given != required {
+        let mut refused = StatusCode::UNAUTHORIZED.into_response();
+        refused.headers_mut().insert("www-authenticate", HeaderValue::from_static("Basic realm=\"charts\""));
+        return refused;
+    }
+    let dir = state.dir;
+    if file == "index.yaml" && state.garbage.load(Ordering::SeqCst) {
         return "\u{0}\u{1}not: [an index\n".into_response();
     }
     if file.contains('/') || file.starts_with('.') {

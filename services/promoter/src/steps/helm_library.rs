@@ -21,9 +21,8 @@
 //! Credentials: the `helm` credential matching an `oci://` dependency goes into the
 //! scratch `HOME`'s Helm registry configuration, which the library reads. The library's
 //! dependency update takes no credentials for HTTP chart repositories (it registers each
-//! repository of `Chart.yaml` in a private configuration of its own, and downloads
-//! archives from their absolute URLs without any), so a dependency on an HTTP repository
-//! with a `helm` credential fails the step, naming it.
+//! repository of `Chart.yaml` in a private configuration of its own), so those with a
+//! `helm` credential are handed to it as [`super::helm_repository_credentials`] tells.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,6 +33,7 @@ use lading_domain::limits::Limit;
 use serde_json::{Value, json};
 
 use super::StepContext;
+use super::helm_repository_credentials::{self as credentialed, CredentialedRepository, FetchBudget, IndexServer};
 use crate::config::{HELM_CHART_MAX_ENV, HELM_MEMORY_MAX_ENV, HELM_TIMEOUT_ENV};
 use crate::engine::workspace::{EntryKind, Field};
 
@@ -120,6 +120,10 @@ pub struct Mirror {
     pub host_chart: PathBuf,
     /// Whether `oci://` dependencies are all on loopback (plain HTTP, Docker's convention).
     plain_http: bool,
+    /// The chart's `Chart.yaml` as the workspace holds it.
+    chart_yaml: String,
+    /// HTTP chart repositories of dependencies that have a `helm` credential.
+    credentialed: Vec<CredentialedRepository>,
 }
 
 /// A dependency as `Chart.yaml` lists it.
@@ -215,6 +219,7 @@ impl Mirror {
         copy(&chart, at.field)?;
         let mut oci_hosts = Vec::new();
         let mut auths = serde_json::Map::new();
+        let mut credentialed = Vec::new();
         let listed = if resolve { dependencies(&text, &file)? } else { Vec::new() };
         for (i, dependency) in listed.iter().enumerate() {
             let field = format!("{file}: dependencies[{i}] ({})", dependency.name);
@@ -242,10 +247,19 @@ impl Mirror {
                 }
                 oci_hosts.push(host);
             } else if repository.starts_with("http://") || repository.starts_with("https://") {
-                if ctx.remotes.credentials.registry(CredentialType::Helm, repository).is_some() {
-                    return Err(format!(
-                        "{field}: {repository:?} has a helm credential, and Helm's library downloads HTTP chart repositories' archives without credentials; serve the chart from an oci:// registry or a repository that needs none"
-                    ));
+                if let Some(credential) = ctx.remotes.credentials.registry(CredentialType::Helm, repository) {
+                    if !repository.chars().all(|c| c.is_ascii_graphic()) {
+                        return Err(format!(
+                            "{field}: the repository URL holds spaces or characters outside ASCII; write them percent-encoded"
+                        ));
+                    }
+                    if !credentialed.iter().any(|r: &CredentialedRepository| r.url == repository) {
+                        credentialed.push(CredentialedRepository {
+                            url: repository.to_owned(),
+                            field: field.clone(),
+                            credential: credential.clone(),
+                        });
+                    }
                 }
             } else if repository.starts_with('@') || repository.starts_with("alias:") {
                 return Err(format!(
@@ -262,7 +276,7 @@ impl Mirror {
         }
         let plain_http = !oci_hosts.is_empty() && oci_hosts.iter().all(|h| super::oci::is_loopback(h));
         let host_chart = tree.join(&chart);
-        Ok(Mirror { scratch, chart, host_chart, plain_http })
+        Ok(Mirror { scratch, chart, host_chart, plain_http, chart_yaml: text, credentialed })
     }
 
     /// Runs Helm's library: `dependencies` (`update` or `build`) first when set, then the
@@ -286,6 +300,12 @@ impl Mirror {
         if let Some(render) = render {
             request["render"] = render;
         }
+        // Repositories with a credential are served to Helm from loopback while it runs.
+        let server = match dependencies {
+            Some(_) if !self.credentialed.is_empty() => Some(self.serve_credentialed(ctx, field)?),
+            _ => None,
+        };
+        let scrub = |text: &str| server.as_ref().map_or_else(|| text.to_owned(), |s| s.scrub(text));
         let request_file = self.scratch.path().join("request.json");
         std::fs::write(&request_file, request.to_string()).map_err(|e| format!("writing Helm's request: {e}"))?;
         let home = self.scratch.path().join("home");
@@ -327,11 +347,77 @@ impl Mirror {
             ));
         }
         if !output.status.success() {
-            let message = lading_domain::excerpt::shortened(stderr.trim(), 2000);
+            let message = lading_domain::excerpt::shortened(scrub(stderr.trim()).as_str(), 2000);
             let message = message.replace(&self.scratch.path().join("tree").display().to_string(), ".");
             return Err(format!("{field}: Helm failed: {}", ctx.workspace.relativize(&message)));
         }
+        if let (Some(server), Some("update")) = (&server, dependencies) {
+            self.restore_lock(server, field)?;
+        }
         serde_json::from_slice(&output.stdout).map_err(|e| format!("{field}: reading Helm's answer: {e}"))
+    }
+
+    /// Fetches the credentialed repositories' indexes and serves them on loopback; the
+    /// mirror's `Chart.yaml` and `Chart.lock` name the loopback addresses instead.
+    fn serve_credentialed(&self, ctx: &StepContext<'_>, field: &str) -> Result<IndexServer, String> {
+        let budget = ctx.remotes.budgets.helm;
+        let fetch =
+            FetchBudget { timeouts: ctx.remotes.budgets.http.timeouts(budget.timeout), max_index: budget.max_file };
+        let server = IndexServer::start(&self.credentialed, fetch)?;
+        let writing = |e: std::io::Error| format!("{field}: writing the mirrored chart: {e}");
+        let requested =
+            credentialed::dependencies_of(&self.chart_yaml).map_err(|e| format!("{field}: Chart.yaml: {e}"))?;
+        let updates: Vec<(String, Value)> = requested
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let repository = d.get("repository").and_then(Value::as_str)?;
+                let (_, loopback) = server.addresses.iter().find(|(url, _)| url == repository)?;
+                Some((format!("dependencies.{i}.repository"), json!(loopback)))
+            })
+            .collect();
+        let mirrored = super::yaml_edit::set_values(&self.chart_yaml, &updates)?;
+        std::fs::write(self.host_chart.join("Chart.yaml"), &mirrored).map_err(writing)?;
+        let lock_file = self.host_chart.join("Chart.lock");
+        if let Ok(lock) = std::fs::read_to_string(&lock_file) {
+            let locked = credentialed::dependencies_of(&lock).map_err(|e| format!("{field}: Chart.lock: {e}"))?;
+            let mut renamed = credentialed::rename_repositories(&lock, &server.addresses);
+            // A lock in step with Chart.yaml stays in step with the mirrored one; another
+            // keeps its digest, and Helm says it is out of date.
+            if credentialed::digest_of(&lock) == Some(credentialed::hash_req(&requested, &locked)) {
+                let mirrored_requested =
+                    credentialed::dependencies_of(&mirrored).map_err(|e| format!("{field}: {e}"))?;
+                let mirrored_locked = credentialed::dependencies_of(&renamed).map_err(|e| format!("{field}: {e}"))?;
+                renamed =
+                    credentialed::set_digest(&renamed, &credentialed::hash_req(&mirrored_requested, &mirrored_locked));
+            }
+            std::fs::write(&lock_file, renamed).map_err(writing)?;
+        }
+        Ok(server)
+    }
+
+    /// The `Chart.lock` Helm wrote, naming the repositories by their own URLs, with the
+    /// digest Helm computes for them; refused when Helm's own digest is not reproduced.
+    fn restore_lock(&self, server: &IndexServer, field: &str) -> Result<(), String> {
+        let lock_file = self.host_chart.join("Chart.lock");
+        let Ok(lock) = std::fs::read_to_string(&lock_file) else { return Ok(()) };
+        let mirrored = std::fs::read_to_string(self.host_chart.join("Chart.yaml"))
+            .map_err(|e| format!("{field}: reading the mirrored Chart.yaml: {e}"))?;
+        let parse = |text: &str| credentialed::dependencies_of(text).map_err(|e| format!("{field}: {e}"));
+        if credentialed::digest_of(&lock) != Some(credentialed::hash_req(&parse(&mirrored)?, &parse(&lock)?)) {
+            return Err(format!(
+                "{field}: the digest of the Chart.lock Helm wrote could not be reproduced, so it cannot be written for the credentialed repositories' own URLs"
+            ));
+        }
+        let back: Vec<(String, String)> =
+            server.addresses.iter().map(|(url, loopback)| (loopback.clone(), url.clone())).collect();
+        let restored = credentialed::rename_repositories(&lock, &back);
+        let digest = credentialed::hash_req(&parse(&self.chart_yaml)?, &parse(&restored)?);
+        let restored = credentialed::set_digest(&restored, &digest);
+        if server.leaks(&restored) {
+            return Err(format!("{field}: the Chart.lock Helm wrote still names a credential or a loopback address"));
+        }
+        std::fs::write(&lock_file, restored).map_err(|e| format!("{field}: writing Chart.lock: {e}"))
     }
 }
 
