@@ -289,6 +289,8 @@ impl Mirror {
         render: Option<Value>,
     ) -> Result<Value, String> {
         let budget = ctx.remotes.budgets.helm;
+        // The time limit covers fetching credentialed repositories' indexes too.
+        let deadline = Instant::now() + budget.timeout.value;
         let mut request = json!({
             "chart": self.host_chart,
             "plainHttp": self.plain_http,
@@ -324,7 +326,6 @@ impl Mirror {
             command.env("PATH", path);
         }
         limit_file_size(&mut command, budget.max_file.value);
-        let deadline = Instant::now() + budget.timeout.value;
         let output = super::child_process::output_until(&mut command, &ctx.remotes.cancel, Some(deadline)).map_err(
             |e| match e.kind() {
                 std::io::ErrorKind::TimedOut => {

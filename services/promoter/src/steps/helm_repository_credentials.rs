@@ -239,9 +239,11 @@ impl IndexServer {
         text
     }
 
-    /// Whether `text` holds a credential or the loopback address.
+    /// Whether `text` holds a credential as URL userinfo or a loopback address (a bare
+    /// password is not looked for: a short one would be found in any text).
     pub fn leaks(&self, text: &str) -> bool {
-        self.secrets.iter().any(|s| text.contains(s.as_str())) || self.addresses.iter().any(|(_, l)| text.contains(l))
+        self.secrets.iter().filter(|s| s.ends_with('@')).any(|s| text.contains(s.as_str()))
+            || self.addresses.iter().any(|(_, l)| text.contains(l))
     }
 }
 
@@ -521,6 +523,24 @@ mod tests {
         };
         assert_eq!(userinfo(&credential), "me%40corp:p%3Aa%2Fs%20s@");
         assert_eq!(with_userinfo("http://h:1/c/x.tgz?q=1", "u:p@"), "http://u:p@h:1/c/x.tgz?q=1");
+    }
+
+    #[test]
+    fn given_helms_messages_when_scrubbed_then_credentials_and_loopback_addresses_are_gone() {
+        let server = IndexServer {
+            addresses: vec![("https://charts.example/x".into(), "http://127.0.0.1:9/t/r0".into())],
+            secrets: vec!["robot:p%40ss@".into(), "robot:***@".into(), "p@ss".into()],
+            stop: Arc::default(),
+            port: 0,
+        };
+        let message = "failed to fetch https://robot:p%40ss@charts.example/x/a.tgz : 401; Get \"https://robot:***@charts.example/x/b.tgz\"; no index at http://127.0.0.1:9/t/r0; p@ss";
+        assert_eq!(
+            server.scrub(message),
+            "failed to fetch https://charts.example/x/a.tgz : 401; Get \"https://charts.example/x/b.tgz\"; no index at https://charts.example/x; ***"
+        );
+        assert!(server.leaks("repository: https://robot:p%40ss@charts.example/x\n"));
+        assert!(server.leaks("repository: http://127.0.0.1:9/t/r0\n"));
+        assert!(!server.leaks("repository: https://charts.example/x\n"));
     }
 
     #[test]
