@@ -33,7 +33,8 @@ use lading_domain::limits::Limit;
 use serde_json::{Value, json};
 
 use super::StepContext;
-use super::helm_repository_credentials::{self as credentialed, CredentialedRepository, FetchBudget, IndexServer};
+use super::helm_lock_digest as lock_digest;
+use super::helm_repository_credentials::{CredentialedRepository, FetchBudget, IndexServer};
 use crate::config::{HELM_CHART_MAX_ENV, HELM_MEMORY_MAX_ENV, HELM_TIMEOUT_ENV};
 use crate::engine::workspace::{EntryKind, Field};
 
@@ -367,7 +368,7 @@ impl Mirror {
         let server = IndexServer::start(&self.credentialed, fetch)?;
         let writing = |e: std::io::Error| format!("{field}: writing the mirrored chart: {e}");
         let requested =
-            credentialed::dependencies_of(&self.chart_yaml).map_err(|e| format!("{field}: Chart.yaml: {e}"))?;
+            lock_digest::dependencies_of(&self.chart_yaml).map_err(|e| format!("{field}: Chart.yaml: {e}"))?;
         let updates: Vec<(String, Value)> = requested
             .iter()
             .enumerate()
@@ -381,16 +382,16 @@ impl Mirror {
         std::fs::write(self.host_chart.join("Chart.yaml"), &mirrored).map_err(writing)?;
         let lock_file = self.host_chart.join("Chart.lock");
         if let Ok(lock) = std::fs::read_to_string(&lock_file) {
-            let locked = credentialed::dependencies_of(&lock).map_err(|e| format!("{field}: Chart.lock: {e}"))?;
-            let mut renamed = credentialed::rename_repositories(&lock, &server.addresses);
+            let locked = lock_digest::dependencies_of(&lock).map_err(|e| format!("{field}: Chart.lock: {e}"))?;
+            let mut renamed = lock_digest::rename_repositories(&lock, &server.addresses);
             // A lock in step with Chart.yaml stays in step with the mirrored one; another
             // keeps its digest, and Helm says it is out of date.
-            if credentialed::digest_of(&lock) == Some(credentialed::hash_req(&requested, &locked)) {
+            if lock_digest::digest_of(&lock) == Some(lock_digest::hash_req(&requested, &locked)) {
                 let mirrored_requested =
-                    credentialed::dependencies_of(&mirrored).map_err(|e| format!("{field}: {e}"))?;
-                let mirrored_locked = credentialed::dependencies_of(&renamed).map_err(|e| format!("{field}: {e}"))?;
+                    lock_digest::dependencies_of(&mirrored).map_err(|e| format!("{field}: {e}"))?;
+                let mirrored_locked = lock_digest::dependencies_of(&renamed).map_err(|e| format!("{field}: {e}"))?;
                 renamed =
-                    credentialed::set_digest(&renamed, &credentialed::hash_req(&mirrored_requested, &mirrored_locked));
+                    lock_digest::set_digest(&renamed, &lock_digest::hash_req(&mirrored_requested, &mirrored_locked));
             }
             std::fs::write(&lock_file, renamed).map_err(writing)?;
         }
@@ -404,17 +405,17 @@ impl Mirror {
         let Ok(lock) = std::fs::read_to_string(&lock_file) else { return Ok(()) };
         let mirrored = std::fs::read_to_string(self.host_chart.join("Chart.yaml"))
             .map_err(|e| format!("{field}: reading the mirrored Chart.yaml: {e}"))?;
-        let parse = |text: &str| credentialed::dependencies_of(text).map_err(|e| format!("{field}: {e}"));
-        if credentialed::digest_of(&lock) != Some(credentialed::hash_req(&parse(&mirrored)?, &parse(&lock)?)) {
+        let parse = |text: &str| lock_digest::dependencies_of(text).map_err(|e| format!("{field}: {e}"));
+        if lock_digest::digest_of(&lock) != Some(lock_digest::hash_req(&parse(&mirrored)?, &parse(&lock)?)) {
             return Err(format!(
                 "{field}: the digest of the Chart.lock Helm wrote could not be reproduced, so it cannot be written for the credentialed repositories' own URLs"
             ));
         }
         let back: Vec<(String, String)> =
             server.addresses.iter().map(|(url, loopback)| (loopback.clone(), url.clone())).collect();
-        let restored = credentialed::rename_repositories(&lock, &back);
-        let digest = credentialed::hash_req(&parse(&self.chart_yaml)?, &parse(&restored)?);
-        let restored = credentialed::set_digest(&restored, &digest);
+        let restored = lock_digest::rename_repositories(&lock, &back);
+        let digest = lock_digest::hash_req(&parse(&self.chart_yaml)?, &parse(&restored)?);
+        let restored = lock_digest::set_digest(&restored, &digest);
         if server.leaks(&restored) {
             return Err(format!("{field}: the Chart.lock Helm wrote still names a credential or a loopback address"));
         }
