@@ -9,10 +9,10 @@
 //! as it is and gets no credential, as Helm does. The rewritten index is served on a
 //! loopback port under a random path, and the mirror's `Chart.yaml` (and `Chart.lock`)
 //! names that address instead of the repository. After Helm, `Chart.lock` names the
-//! repository again and its `digest` is computed anew as Helm computes it
-//! ([`super::helm_lock_digest`]: SHA-256 over Go's JSON of the dependencies and the locked ones), after
-//! checking that the same computation reproduces the digest Helm wrote. Helm's messages
-//! are scrubbed of the credential and the loopback address.
+//! repository again and its `digest` is computed anew as Helm computes it (see
+//! [`super::helm_lock_digest`]), after checking that the same computation reproduces
+//! the digest Helm wrote. Helm's messages are scrubbed of the credential and the
+//! loopback address.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
