@@ -330,6 +330,24 @@ fn helm_update_chart_bounds_archives_time_and_file_dependencies() {
     let error =
         answer.recv_timeout(std::time::Duration::from_secs(60)).expect("the step ends within a minute").unwrap_err();
     assert!(error.contains("config.path: Helm took longer than 2s (LADING_HELM_TIMEOUT); it was stopped"), "{error}");
+    // With a credential the promoter fetches the index first, within the same limit.
+    let (sent, answer) = std::sync::mpsc::channel();
+    let workspace = dir.path().to_owned();
+    let silent_url = format!("http://{}/charts", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let credentials = GitCredentials::parse(&format!(
+            "- type: helm\n  repoURL: {silent_url}\n  username: robot\n  password: s3cret\n"
+        ))
+        .unwrap();
+        let config = json!({"path": "chart"});
+        let result = EngineRun { budgets, credentials, ..EngineRun::new(&freight) }
+            .run(&workspace, &[step("helm-update-chart", config)]);
+        let _ = sent.send(result.map(|_| ()).map_err(|e| e.to_string()));
+    });
+    let error =
+        answer.recv_timeout(std::time::Duration::from_secs(60)).expect("the step ends within a minute").unwrap_err();
+    assert!(error.contains("dependencies[0] (big): GET ") && error.contains("(LADING_HELM_TIMEOUT)"), "{error}");
     drop(silent);
 }
 
