@@ -37,6 +37,9 @@ pub const HELM_CHART_MAX_ENV: &str = "LADING_HELM_CHART_MAX_BYTES";
 /// `helm-update-chart` / `helm-template`: longest one run of Helm, downloads included
 /// (default 5m).
 pub const HELM_TIMEOUT_ENV: &str = "LADING_HELM_TIMEOUT";
+/// `helm-update-chart` / `helm-template`: most memory one run of Helm may map beyond
+/// what its runtime holds at start (default 1GiB).
+pub const HELM_MEMORY_MAX_ENV: &str = "LADING_HELM_MEMORY_MAX_BYTES";
 /// The warehouse's credentials file: its `image` and `helm` entries are the registry
 /// credentials of `oci-download` and `oci-push`.
 pub const REGISTRY_CREDENTIALS_FILE_ENV: &str = "LADING_CREDENTIALS_FILE";
@@ -222,6 +225,9 @@ pub fn budgets_from_env(env: &HashMap<String, String>) -> Result<RemoteBudgets, 
     if let Some(value) = env.get(HELM_TIMEOUT_ENV) {
         budgets.helm.timeout = parse_timeout(HELM_TIMEOUT_ENV, value)?;
     }
+    if let Some(value) = env.get(HELM_MEMORY_MAX_ENV) {
+        budgets.helm.max_memory = parse_size(HELM_MEMORY_MAX_ENV, value)?;
+    }
     if let Some(value) = env.get(PULL_REQUEST_POLL_ENV) {
         budgets.pull_request_poll = Some(parse_timeout(PULL_REQUEST_POLL_ENV, value)?.value);
     }
@@ -245,6 +251,7 @@ mod tests {
             (HTTP_STEP_MAX_RESPONSE_ENV.to_owned(), "1KiB".to_owned()),
             (HELM_CHART_MAX_ENV.to_owned(), "2KiB".to_owned()),
             (HELM_TIMEOUT_ENV.to_owned(), "30s".to_owned()),
+            (HELM_MEMORY_MAX_ENV.to_owned(), "256MiB".to_owned()),
         ]);
         let config = Config::from_env(&env).unwrap();
         let budgets = config.remotes.budgets;
@@ -252,6 +259,7 @@ mod tests {
         assert_eq!(budgets.git.timeouts.idle.setting, GIT_IDLE_TIMEOUT_ENV);
         assert_eq!(budgets.http.max_response.value, 1024);
         assert_eq!((budgets.helm.max_file.value, budgets.helm.timeout.value), (2048, Duration::from_secs(30)));
+        assert_eq!(budgets.helm.max_memory.value, 256 << 20);
         assert_eq!(budgets.git.timeouts.connect, RemoteBudgets::default().git.timeouts.connect);
     }
 

@@ -123,8 +123,8 @@ async fn helm_update_chart_gives_helm_the_registrys_helm_credential() {
         let workspace = tempfile::tempdir().unwrap();
         run_with(EngineRun { credentials: helm, ..EngineRun::new(&freight) }, workspace.path(), &template).unwrap();
         assert_eq!(archives(workspace.path()), ["some-chart-1.2.3.tgz"]);
-        // An HTTP chart repository with a credential is refused: Helm's library would
-        // download its archives without it.
+        // An HTTP chart repository with a credential: the promoter fetches its index
+        // with it first, and an unreachable one fails the step naming the dependency.
         let http = CHART.replace("https://example-chart-repo", "http://127.0.0.1:9/charts");
         let dir = tempfile::tempdir().unwrap();
         let (git, freight) = repo_with(dir.path(), &[("charts/my-chart/Chart.yaml", &http)]);
@@ -140,7 +140,8 @@ async fn helm_update_chart_gives_helm_the_registrys_helm_credential() {
         let error = run_with(EngineRun { credentials: credential, ..EngineRun::new(&freight) }, workspace.path(), &template)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("dependencies[0] (some-chart): \"http://127.0.0.1:9/charts\" has a helm credential"), "{error}");
+        assert!(error.contains("dependencies[0] (some-chart): GET http://127.0.0.1:9/charts/index.yaml"), "{error}");
+        assert!(!error.contains("s3cret-pass"), "{error}");
     })
     .await
     .unwrap();

@@ -12,14 +12,17 @@
 //! passes); every file it writes, downloaded chart archives included, is bounded by
 //! `LADING_HELM_CHART_MAX_BYTES` (the process's file size limit). Chart archives are never
 //! unpacked to disk: Helm reads them in memory, within its own limits on decompressed
-//! sizes.
+//! sizes. Helm holds a whole download in memory before it writes it, so its memory is
+//! bounded too: once Helm's Go runtime has started (and reserved the address space it
+//! reserves on every start), the script lowers the process's address space limit
+//! (`RLIMIT_AS`) to what it maps then plus `LADING_HELM_MEMORY_MAX_BYTES`; an allocation
+//! beyond it stops Helm ("out of memory"), long before the time limit.
 //!
 //! Credentials: the `helm` credential matching an `oci://` dependency goes into the
 //! scratch `HOME`'s Helm registry configuration, which the library reads. The library's
 //! dependency update takes no credentials for HTTP chart repositories (it registers each
-//! repository of `Chart.yaml` in a private configuration of its own, and downloads
-//! archives from their absolute URLs without any), so a dependency on an HTTP repository
-//! with a `helm` credential fails the step, naming it.
+//! repository of `Chart.yaml` in a private configuration of its own), so those with a
+//! `helm` credential are handed to it as [`super::helm_repository_credentials`] tells.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,7 +33,9 @@ use lading_domain::limits::Limit;
 use serde_json::{Value, json};
 
 use super::StepContext;
-use crate::config::{HELM_CHART_MAX_ENV, HELM_TIMEOUT_ENV};
+use super::helm_lock_digest as lock_digest;
+use super::helm_repository_credentials::{CredentialedRepository, FetchBudget, IndexServer};
+use crate::config::{HELM_CHART_MAX_ENV, HELM_MEMORY_MAX_ENV, HELM_TIMEOUT_ENV};
 use crate::engine::workspace::{EntryKind, Field};
 
 /// What one run of Helm's library may cost.
@@ -40,6 +45,8 @@ pub struct HelmBudget {
     pub max_file: Limit<u64>,
     /// Longest one run may take (downloads included).
     pub timeout: Limit<Duration>,
+    /// Most memory (address space) a run maps beyond what Helm's runtime holds at start.
+    pub max_memory: Limit<u64>,
 }
 
 impl Default for HelmBudget {
@@ -47,6 +54,7 @@ impl Default for HelmBudget {
         Self {
             max_file: Limit::new(100 << 20, HELM_CHART_MAX_ENV),
             timeout: Limit::new(Duration::from_secs(300), HELM_TIMEOUT_ENV),
+            max_memory: Limit::new(1 << 30, HELM_MEMORY_MAX_ENV),
         }
     }
 }
@@ -57,7 +65,7 @@ const MAX_MIRROR_DEPTH: usize = 64;
 
 /// Reads the request (a JSON file named by the first argument), acts, prints JSON.
 const SCRIPT: &str = r#"
-import json, sys
+import json, resource, sys
 try:
     import helm_python
     from helm_python import _native
@@ -65,6 +73,17 @@ except ImportError as error:
     sys.stderr.write("helm-python-sdk is not installed for this python3 (pip install helm-python-sdk): %s\n" % error)
     sys.exit(3)
 request = json.load(open(sys.argv[1]))
+def address_space():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("/proc/self/status has no VmSize")
+# Helm's Go runtime reserves a large address space when it starts; what it maps
+# afterwards (downloads held in memory) is bounded.
+_native.helm_sdk_version()
+limit = address_space() + request["memoryMaxBytes"]
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 try:
     if request.get("dependencies") == "update":
         helm_python.dependency_update(request["chart"], plain_http=request["plainHttp"])
@@ -85,6 +104,9 @@ try:
                 crds = {c["filename"]: c["data"] for c in chart.crds}
             answer = {"chart": chart.name, "manifests": json.loads(rendered), "crds": crds}
     json.dump(answer, sys.stdout)
+except MemoryError:
+    sys.stderr.write("MemoryError\n")
+    sys.exit(2)
 except Exception as error:
     sys.stderr.write("%s\n" % error)
     sys.exit(2)
@@ -99,6 +121,10 @@ pub struct Mirror {
     pub host_chart: PathBuf,
     /// Whether `oci://` dependencies are all on loopback (plain HTTP, Docker's convention).
     plain_http: bool,
+    /// The chart's `Chart.yaml` as the workspace holds it.
+    chart_yaml: String,
+    /// HTTP chart repositories of dependencies that have a `helm` credential.
+    credentialed: Vec<CredentialedRepository>,
 }
 
 /// A dependency as `Chart.yaml` lists it.
@@ -194,6 +220,7 @@ impl Mirror {
         copy(&chart, at.field)?;
         let mut oci_hosts = Vec::new();
         let mut auths = serde_json::Map::new();
+        let mut credentialed = Vec::new();
         let listed = if resolve { dependencies(&text, &file)? } else { Vec::new() };
         for (i, dependency) in listed.iter().enumerate() {
             let field = format!("{file}: dependencies[{i}] ({})", dependency.name);
@@ -221,10 +248,19 @@ impl Mirror {
                 }
                 oci_hosts.push(host);
             } else if repository.starts_with("http://") || repository.starts_with("https://") {
-                if ctx.remotes.credentials.registry(CredentialType::Helm, repository).is_some() {
-                    return Err(format!(
-                        "{field}: {repository:?} has a helm credential, and Helm's library downloads HTTP chart repositories' archives without credentials; serve the chart from an oci:// registry or a repository that needs none"
-                    ));
+                if let Some(credential) = ctx.remotes.credentials.registry(CredentialType::Helm, repository) {
+                    if !repository.chars().all(|c| c.is_ascii_graphic()) {
+                        return Err(format!(
+                            "{field}: the repository URL holds spaces or characters outside ASCII; write them percent-encoded"
+                        ));
+                    }
+                    if !credentialed.iter().any(|r: &CredentialedRepository| r.url == repository) {
+                        credentialed.push(CredentialedRepository {
+                            url: repository.to_owned(),
+                            field: field.clone(),
+                            credential: credential.clone(),
+                        });
+                    }
                 }
             } else if repository.starts_with('@') || repository.starts_with("alias:") {
                 return Err(format!(
@@ -241,7 +277,7 @@ impl Mirror {
         }
         let plain_http = !oci_hosts.is_empty() && oci_hosts.iter().all(|h| super::oci::is_loopback(h));
         let host_chart = tree.join(&chart);
-        Ok(Mirror { scratch, chart, host_chart, plain_http })
+        Ok(Mirror { scratch, chart, host_chart, plain_http, chart_yaml: text, credentialed })
     }
 
     /// Runs Helm's library: `dependencies` (`update` or `build`) first when set, then the
@@ -253,18 +289,30 @@ impl Mirror {
         dependencies: Option<&str>,
         render: Option<Value>,
     ) -> Result<Value, String> {
-        let mut request = json!({ "chart": self.host_chart, "plainHttp": self.plain_http });
+        let budget = ctx.remotes.budgets.helm;
+        // The time limit covers fetching credentialed repositories' indexes too.
+        let deadline = Instant::now() + budget.timeout.value;
+        let mut request = json!({
+            "chart": self.host_chart,
+            "plainHttp": self.plain_http,
+            "memoryMaxBytes": budget.max_memory.value,
+        });
         if let Some(mode) = dependencies {
             request["dependencies"] = json!(mode);
         }
         if let Some(render) = render {
             request["render"] = render;
         }
+        // Repositories with a credential are served to Helm from loopback while it runs.
+        let server = match dependencies {
+            Some(_) if !self.credentialed.is_empty() => Some(self.serve_credentialed(ctx, field)?),
+            _ => None,
+        };
+        let scrub = |text: &str| server.as_ref().map_or_else(|| text.to_owned(), |s| s.scrub(text));
         let request_file = self.scratch.path().join("request.json");
         std::fs::write(&request_file, request.to_string()).map_err(|e| format!("writing Helm's request: {e}"))?;
         let home = self.scratch.path().join("home");
         std::fs::create_dir_all(&home).map_err(|e| format!("creating Helm's home: {e}"))?;
-        let budget = ctx.remotes.budgets.helm;
         let mut command = Command::new("python3");
         command
             .arg("-c")
@@ -279,7 +327,6 @@ impl Mirror {
             command.env("PATH", path);
         }
         limit_file_size(&mut command, budget.max_file.value);
-        let deadline = Instant::now() + budget.timeout.value;
         let output = super::child_process::output_until(&mut command, &ctx.remotes.cancel, Some(deadline)).map_err(
             |e| match e.kind() {
                 std::io::ErrorKind::TimedOut => {
@@ -289,6 +336,12 @@ impl Mirror {
             },
         )?;
         let stderr = String::from_utf8_lossy(&output.stderr);
+        if out_of_memory(&stderr) {
+            return Err(format!(
+                "{field}: Helm needed more memory than {} (a chart archive is held in memory while it downloads); it was stopped",
+                budget.max_memory
+            ));
+        }
         if too_large(&output.status, &stderr) {
             return Err(format!(
                 "{field}: Helm wrote a file (a chart archive or an index) larger than {}",
@@ -296,11 +349,77 @@ impl Mirror {
             ));
         }
         if !output.status.success() {
-            let message = lading_domain::excerpt::shortened(stderr.trim(), 2000);
+            let message = lading_domain::excerpt::shortened(scrub(stderr.trim()).as_str(), 2000);
             let message = message.replace(&self.scratch.path().join("tree").display().to_string(), ".");
             return Err(format!("{field}: Helm failed: {}", ctx.workspace.relativize(&message)));
         }
+        if let (Some(server), Some("update")) = (&server, dependencies) {
+            self.restore_lock(server, field)?;
+        }
         serde_json::from_slice(&output.stdout).map_err(|e| format!("{field}: reading Helm's answer: {e}"))
+    }
+
+    /// Fetches the credentialed repositories' indexes and serves them on loopback; the
+    /// mirror's `Chart.yaml` and `Chart.lock` name the loopback addresses instead.
+    fn serve_credentialed(&self, ctx: &StepContext<'_>, field: &str) -> Result<IndexServer, String> {
+        let budget = ctx.remotes.budgets.helm;
+        let fetch =
+            FetchBudget { timeouts: ctx.remotes.budgets.http.timeouts(budget.timeout), max_index: budget.max_file };
+        let server = IndexServer::start(&self.credentialed, fetch)?;
+        let writing = |e: std::io::Error| format!("{field}: writing the mirrored chart: {e}");
+        let requested =
+            lock_digest::dependencies_of(&self.chart_yaml).map_err(|e| format!("{field}: Chart.yaml: {e}"))?;
+        let updates: Vec<(String, Value)> = requested
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let repository = d.get("repository").and_then(Value::as_str)?;
+                let (_, loopback) = server.addresses.iter().find(|(url, _)| url == repository)?;
+                Some((format!("dependencies.{i}.repository"), json!(loopback)))
+            })
+            .collect();
+        let mirrored = super::yaml_edit::set_values(&self.chart_yaml, &updates)?;
+        std::fs::write(self.host_chart.join("Chart.yaml"), &mirrored).map_err(writing)?;
+        let lock_file = self.host_chart.join("Chart.lock");
+        if let Ok(lock) = std::fs::read_to_string(&lock_file) {
+            let locked = lock_digest::dependencies_of(&lock).map_err(|e| format!("{field}: Chart.lock: {e}"))?;
+            let mut renamed = lock_digest::rename_repositories(&lock, &server.addresses);
+            // A lock in step with Chart.yaml stays in step with the mirrored one; another
+            // keeps its digest, and Helm says it is out of date.
+            if lock_digest::digest_of(&lock) == Some(lock_digest::hash_req(&requested, &locked)) {
+                let mirrored_requested =
+                    lock_digest::dependencies_of(&mirrored).map_err(|e| format!("{field}: {e}"))?;
+                let mirrored_locked = lock_digest::dependencies_of(&renamed).map_err(|e| format!("{field}: {e}"))?;
+                renamed =
+                    lock_digest::set_digest(&renamed, &lock_digest::hash_req(&mirrored_requested, &mirrored_locked));
+            }
+            std::fs::write(&lock_file, renamed).map_err(writing)?;
+        }
+        Ok(server)
+    }
+
+    /// The `Chart.lock` Helm wrote, naming the repositories by their own URLs, with the
+    /// digest Helm computes for them; refused when Helm's own digest is not reproduced.
+    fn restore_lock(&self, server: &IndexServer, field: &str) -> Result<(), String> {
+        let lock_file = self.host_chart.join("Chart.lock");
+        let Ok(lock) = std::fs::read_to_string(&lock_file) else { return Ok(()) };
+        let mirrored = std::fs::read_to_string(self.host_chart.join("Chart.yaml"))
+            .map_err(|e| format!("{field}: reading the mirrored Chart.yaml: {e}"))?;
+        let parse = |text: &str| lock_digest::dependencies_of(text).map_err(|e| format!("{field}: {e}"));
+        if lock_digest::digest_of(&lock) != Some(lock_digest::hash_req(&parse(&mirrored)?, &parse(&lock)?)) {
+            return Err(format!(
+                "{field}: the digest of the Chart.lock Helm wrote could not be reproduced, so it cannot be written for the credentialed repositories' own URLs"
+            ));
+        }
+        let back: Vec<(String, String)> =
+            server.addresses.iter().map(|(url, loopback)| (loopback.clone(), url.clone())).collect();
+        let restored = lock_digest::rename_repositories(&lock, &back);
+        let digest = lock_digest::hash_req(&parse(&self.chart_yaml)?, &parse(&restored)?);
+        let restored = lock_digest::set_digest(&restored, &digest);
+        if server.leaks(&restored) {
+            return Err(format!("{field}: the Chart.lock Helm wrote still names a credential or a loopback address"));
+        }
+        std::fs::write(&lock_file, restored).map_err(|e| format!("{field}: writing Chart.lock: {e}"))
     }
 }
 
@@ -308,6 +427,16 @@ impl Mirror {
 fn too_large(status: &std::process::ExitStatus, stderr: &str) -> bool {
     use std::os::unix::process::ExitStatusExt;
     status.signal() == Some(libc::SIGXFSZ) || stderr.contains("file too large")
+}
+
+/// Whether Helm stopped at its memory limit: Go's runtime or Python found no more memory.
+fn out_of_memory(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.starts_with("fatal error: out of memory")
+            || line.starts_with("fatal error: runtime: out of memory")
+            || line.starts_with("runtime: out of memory")
+            || line.starts_with("MemoryError")
+    })
 }
 
 /// Bounds every file the child writes to `bytes` (`RLIMIT_FSIZE`).
@@ -328,6 +457,16 @@ fn limit_file_size(command: &mut Command, bytes: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_helms_stderr_when_read_then_running_out_of_memory_is_recognised() {
+        assert!(out_of_memory("fatal error: out of memory\n\ngoroutine 1 [running]:\n"));
+        assert!(out_of_memory(
+            "runtime: out of memory: cannot allocate 4194304-byte block\nfatal error: out of memory\n"
+        ));
+        assert!(out_of_memory("MemoryError\n"));
+        assert!(!out_of_memory("failed to fetch http://h/x.tgz : 404 Not Found\n"));
+    }
 
     #[test]
     fn given_relative_paths_when_folded_then_climbing_above_the_start_is_refused() {

@@ -12,6 +12,8 @@ mod git_tag;
 mod github_push;
 mod helm;
 pub mod helm_library;
+mod helm_lock_digest;
+mod helm_repository_credentials;
 mod helm_template;
 mod http;
 mod http_download;

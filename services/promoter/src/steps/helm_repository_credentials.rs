@@ -1,0 +1,326 @@
+//! HTTP chart repositories with a `helm` credential, handed to Helm's library (which
+//! takes no credentials for them) without the credential reaching the workspace.
+//!
+//! The promoter fetches each such repository's `index.yaml` itself, with the credential
+//! (basic auth, never sent on a redirect), within Helm's file size limit. In the index,
+//! every chart URL on the repository's own origin (relative, or absolute with the same
+//! scheme, host and port) is made absolute and carries the credential as URL userinfo,
+//! from which Go's HTTP client sends basic auth; a chart URL on another origin is left
+//! as it is and gets no credential, as Helm does. The rewritten index is served on a
+//! loopback port under a random path, and the mirror's `Chart.yaml` (and `Chart.lock`)
+//! names that address instead of the repository. After Helm, `Chart.lock` names the
+//! repository again and its `digest` is computed anew as Helm computes it (see
+//! [`super::helm_lock_digest`]), after checking that the same computation reproduces
+//! the digest Helm wrote. Helm's messages are scrubbed of the credential and the
+//! loopback address.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use lading_domain::credentials::Credential;
+use lading_domain::limits::Limit;
+use lading_domain::redact::redact_url;
+use lading_remote::http::{agent_config, explain};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+
+/// Characters of a user name or password kept as they are in URL userinfo.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// One HTTP chart repository with a credential, as `Chart.yaml` names it.
+#[derive(Debug, Clone)]
+pub struct CredentialedRepository {
+    /// The repository URL exactly as `Chart.yaml` gives it.
+    pub url: String,
+    /// What names it in errors: `Chart.yaml: dependencies[0] (name)`.
+    pub field: String,
+    pub credential: Credential,
+}
+
+/// The rewritten indexes, served on loopback while Helm runs.
+pub struct IndexServer {
+    /// `(repository URL, loopback URL standing for it)`.
+    pub addresses: Vec<(String, String)>,
+    /// Userinfo forms (`user:password@`) and secrets to scrub from Helm's messages.
+    secrets: Vec<String>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl Drop for IndexServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accepting thread, which then sees `stop`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// `user:password@`, percent-encoded for URL userinfo.
+fn userinfo(credential: &Credential) -> String {
+    format!(
+        "{}:{}@",
+        utf8_percent_encode(&credential.username, USERINFO),
+        utf8_percent_encode(&credential.password, USERINFO)
+    )
+}
+
+/// The scheme, host and port of `url` as written (`http`, `host:port`), as Go compares them.
+fn origin(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    Some((scheme.to_ascii_lowercase(), host.to_owned()))
+}
+
+/// A chart URL of the index resolved against the repository URL as Helm does
+/// (`repo.ResolveReferenceURL`): an absolute URL stays; a relative one resolves against
+/// the repository URL with a trailing slash, keeping the repository URL's query.
+fn resolve(repository: &str, reference: &str) -> Result<String, String> {
+    if origin(reference).is_some_and(|(scheme, host)| !scheme.is_empty() && !host.is_empty()) {
+        return Ok(reference.to_owned());
+    }
+    let mut base = url::Url::parse(repository).map_err(|e| format!("{}: {e}", redact_url(repository)))?;
+    let query = base.query().map(str::to_owned);
+    base.set_query(None);
+    let path = format!("{}/", base.path().trim_end_matches('/'));
+    base.set_path(&path);
+    let mut resolved = base.join(reference).map_err(|e| format!("chart URL {reference:?}: {e}"))?;
+    resolved.set_query(query.as_deref());
+    Ok(resolved.to_string())
+}
+
+/// `url` with `userinfo` (`user:password@`) put before its host.
+fn with_userinfo(url: &str, userinfo: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.split_once('@').filter(|(head, _)| !head.contains('/')).map_or(rest, |(_, r)| r);
+            format!("{scheme}://{userinfo}{rest}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The index `body` of `repository` with each chart URL on the repository's origin
+/// made absolute and carrying `userinfo`; other URLs unchanged. Returned as JSON (which
+/// Helm reads as YAML).
+pub fn rewrite_index(body: &str, repository: &str, userinfo: &str, limit: Limit<u64>) -> Result<String, String> {
+    let mut index = parse_index(body, limit)?;
+    let home = origin(repository);
+    let entries = index.get_mut("entries").and_then(Value::as_object_mut);
+    for versions in entries.into_iter().flat_map(|e| e.values_mut()) {
+        let Some(versions) = versions.as_array_mut() else { continue };
+        for version in versions {
+            let Some(urls) = version.get_mut("urls").and_then(Value::as_array_mut) else { continue };
+            for url in urls {
+                let Some(text) = url.as_str() else { continue };
+                let resolved = resolve(repository, text)?;
+                if origin(&resolved) == home {
+                    *url = Value::String(with_userinfo(&resolved, userinfo));
+                }
+            }
+        }
+    }
+    serde_json::to_string(&index).map_err(|e| format!("writing the index: {e}"))
+}
+
+/// Reads an index within budgets that follow its size limit (as discovery does).
+fn parse_index(body: &str, limit: Limit<u64>) -> Result<Value, String> {
+    let nodes = usize::try_from(limit.value / 3).unwrap_or(usize::MAX);
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_reader_input_bytes = None;
+    budget.max_events = nodes.saturating_mul(2);
+    budget.max_nodes = nodes;
+    budget.max_total_scalar_bytes = usize::try_from(limit.value).unwrap_or(usize::MAX);
+    budget.max_documents = 1;
+    budget.max_aliases = 100;
+    budget.max_anchors = 100;
+    budget.max_merge_keys = 0;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 10_000;
+    options.with_snippet = false;
+    let index: Value = serde_saphyr::from_str_with_options(body, options).map_err(|e| e.to_string())?;
+    if !index.is_object() {
+        return Err("not a chart repository index".to_owned());
+    }
+    Ok(index)
+}
+
+/// What one index fetch may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchBudget {
+    pub timeouts: lading_domain::limits::Timeouts,
+    pub max_index: Limit<u64>,
+}
+
+/// Fetches the index of `repository` with its credential.
+fn fetch_index(repository: &CredentialedRepository, budget: FetchBudget) -> Result<String, String> {
+    let base = url::Url::parse(&repository.url)
+        .map_err(|e| format!("{}: {:?} is not a URL: {e}", repository.field, redact_url(&repository.url)))?;
+    let index_url = resolve(base.as_str(), "index.yaml")?;
+    let action = format!("GET {}", redact_url(&index_url));
+    let agent: ureq::Agent =
+        agent_config(&budget.timeouts).redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never).build().into();
+    use base64::Engine as _;
+    let pair = format!("{}:{}", repository.credential.username, repository.credential.password);
+    let authorization = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+    let mut response = agent
+        .get(&index_url)
+        .header("Authorization", &authorization)
+        .call()
+        .map_err(|e| format!("{}: {}", repository.field, explain(&action, e, &budget.timeouts)))?;
+    let status = response.status().as_u16();
+    if status == 401 || status == 403 {
+        return Err(format!(
+            "{}: the chart repository {} refused the helm credential configured for it ({action}: status {status})",
+            repository.field,
+            redact_url(&repository.url)
+        ));
+    }
+    if !(200..300).contains(&status) {
+        return Err(format!("{}: {action}: status {status}", repository.field));
+    }
+    let bytes = lading_remote::http::read_body(&mut response, budget.max_index, &action, &budget.timeouts)
+        .map_err(|e| format!("{}: {e}", repository.field))?;
+    String::from_utf8(bytes).map_err(|_| format!("{}: {action}: the index is not UTF-8 text", repository.field))
+}
+
+impl IndexServer {
+    /// Fetches and rewrites each repository's index and serves them on loopback.
+    pub fn start(repositories: &[CredentialedRepository], budget: FetchBudget) -> Result<IndexServer, String> {
+        let token = ulid::Ulid::new().to_string().to_lowercase();
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("serving chart indexes: {e}"))?;
+        let port = listener.local_addr().map_err(|e| format!("serving chart indexes: {e}"))?.port();
+        let mut documents = Vec::new();
+        let mut addresses = Vec::new();
+        let mut secrets = Vec::new();
+        for (i, repository) in repositories.iter().enumerate() {
+            let body = fetch_index(repository, budget)?;
+            let info = userinfo(&repository.credential);
+            let index = rewrite_index(&body, &repository.url, &info, budget.max_index).map_err(|e| {
+                format!("{}: {}: not a chart repository index: {e}", repository.field, redact_url(&repository.url))
+            })?;
+            documents.push((format!("/{token}/r{i}/index.yaml"), index));
+            addresses.push((repository.url.clone(), format!("http://127.0.0.1:{port}/{token}/r{i}")));
+            secrets.push(info);
+            secrets.push(format!("{}:***@", utf8_percent_encode(&repository.credential.username, USERINFO)));
+            secrets.push(repository.credential.password.clone());
+        }
+        secrets.retain(|s| !s.is_empty());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let documents = Arc::new(documents);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let documents = documents.clone();
+                std::thread::spawn(move || serve(stream, &documents));
+            }
+        });
+        Ok(IndexServer { addresses, secrets, stop, port })
+    }
+
+    /// `text` (Helm's messages) without credentials, naming repositories by their URL.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.secrets {
+            text = text.replace(secret.as_str(), if secret.ends_with('@') { "" } else { "***" });
+        }
+        for (repository, loopback) in &self.addresses {
+            text = text.replace(loopback.as_str(), repository);
+        }
+        text
+    }
+
+    /// Whether `text` holds a credential as URL userinfo or a loopback address (a bare
+    /// password is not looked for: a short one would be found in any text).
+    pub fn leaks(&self, text: &str) -> bool {
+        self.secrets.iter().filter(|s| s.ends_with('@')).any(|s| text.contains(s.as_str()))
+            || self.addresses.iter().any(|(_, l)| text.contains(l))
+    }
+}
+
+/// Answers one request: a served index, or 404.
+fn serve(mut stream: TcpStream, documents: &[(String, String)]) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 << 10 {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or_default();
+    let found = documents.iter().find(|(p, _)| p == path);
+    let _ = match found {
+        Some((_, body)) => write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn given_an_index_when_rewritten_then_only_urls_on_the_repositorys_origin_carry_the_credential() {
+        let index = "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls:\n    - a-1.0.0.tgz\n    - http://repo.example:8080/other/a-1.0.0.tgz\n    - http://cdn.example/a-1.0.0.tgz\n    - https://repo.example:8080/a.tgz\n";
+        let limit = Limit::new(1 << 20, "LIMIT");
+        let rewritten = rewrite_index(index, "http://repo.example:8080/charts", "u:p%40ss@", limit).unwrap();
+        let value: Value = serde_json::from_str(&rewritten).unwrap();
+        assert_eq!(
+            value["entries"]["a"][0]["urls"],
+            json!([
+                "http://u:p%40ss@repo.example:8080/charts/a-1.0.0.tgz",
+                "http://u:p%40ss@repo.example:8080/other/a-1.0.0.tgz",
+                "http://cdn.example/a-1.0.0.tgz",
+                "https://repo.example:8080/a.tgz",
+            ])
+        );
+        assert!(rewrite_index("- not\n- an index\n", "http://r/c", "u:p@", limit).is_err());
+    }
+
+    #[test]
+    fn given_credentials_when_put_in_userinfo_then_they_are_percent_encoded() {
+        let credential = Credential {
+            kind: lading_domain::credentials::CredentialType::Helm,
+            repo_url: "http://r".into(),
+            repo_url_is_regex: false,
+            username: "me@corp".into(),
+            password: "p:a/s s".into(),
+        };
+        assert_eq!(userinfo(&credential), "me%40corp:p%3Aa%2Fs%20s@");
+        assert_eq!(with_userinfo("http://h:1/c/x.tgz?q=1", "u:p@"), "http://u:p@h:1/c/x.tgz?q=1");
+    }
+
+    #[test]
+    fn given_helms_messages_when_scrubbed_then_credentials_and_loopback_addresses_are_gone() {
+        let server = IndexServer {
+            addresses: vec![("https://charts.example/x".into(), "http://127.0.0.1:9/t/r0".into())],
+            secrets: vec!["robot:p%40ss@".into(), "robot:***@".into(), "p@ss".into()],
+            stop: Arc::default(),
+            port: 0,
+        };
+        let message = "failed to fetch https://robot:p%40ss@charts.example/x/a.tgz : 401; Get \"https://robot:***@charts.example/x/b.tgz\"; no index at http://127.0.0.1:9/t/r0; p@ss";
+        assert_eq!(
+            server.scrub(message),
+            "failed to fetch https://charts.example/x/a.tgz : 401; Get \"https://charts.example/x/b.tgz\"; no index at https://charts.example/x; ***"
+        );
+        assert!(server.leaks("repository: https://robot:p%40ss@charts.example/x\n"));
+        assert!(server.leaks("repository: http://127.0.0.1:9/t/r0\n"));
+        assert!(!server.leaks("repository: https://charts.example/x\n"));
+    }
+}
