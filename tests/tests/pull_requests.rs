@@ -466,6 +466,18 @@ struct PromoterProcess {
 
 impl PromoterProcess {
     fn start(sandbox: &Sandbox, hosting: &GitHosting, url: &str, replica: &str, at_once: usize) -> Self {
+        Self::start_polling(sandbox, hosting, url, replica, at_once, "1s")
+    }
+
+    /// A promoter looking at pull requests every `poll` (a Go duration).
+    fn start_polling(
+        sandbox: &Sandbox,
+        hosting: &GitHosting,
+        url: &str,
+        replica: &str,
+        at_once: usize,
+        poll: &str,
+    ) -> Self {
         let dir = sandbox.dir.path();
         let credentials = dir.join(format!("credentials-{replica}.yaml"));
         let base = url.rsplit_once("/example/").unwrap().0;
@@ -478,7 +490,7 @@ impl PromoterProcess {
             .env("LADING_WORK_DIR", &work_dir)
             .env("LADING_GIT_CREDENTIALS_FILE", &credentials)
             .env("LADING_GIT_PROVIDERS", format!("{}=github", hosting.host()))
-            .env("LADING_PULL_REQUEST_POLL_INTERVAL", "1s")
+            .env("LADING_PULL_REQUEST_POLL_INTERVAL", poll)
             .env("LADING_PROMOTIONS_AT_ONCE", at_once.to_string())
             .env("RUST_LOG", "info")
             .env_remove("LADING_FAILPOINT")
@@ -655,4 +667,49 @@ async fn a_promotion_waiting_on_its_pull_request_is_aborted_at_once() {
     })
     .await;
     assert!(!hosting.pulls()[0].merged, "nothing was merged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_promotion_parked_after_its_push_is_aborted_at_once_and_its_stage_moves_on() {
+    // Given prod parked on the pull request it opened from the branch it pushed, looked
+    // at again only every ten minutes, and a second promotion queued behind it,
+    let (_dir, hosting, gitops, url, app, _app_commit, sandbox) = services().await;
+    let _promoter = PromoterProcess::start_polling(&sandbox, &hosting, &url, "p1", 4, "10m");
+    sandbox.apply(&pipeline(&app.url(), &url)).await;
+    let first = waiting_on_the_pull_request(&sandbox, 5).await;
+    let first_name = first["name"].as_str().unwrap().to_owned();
+    let branch = hosting.pulls()[0].head.clone();
+    let pushed = gitops.log(&branch)[0].id.clone();
+    let freight = sandbox.freight("demo").await[0]["metadata"]["name"].as_str().unwrap().to_owned();
+    let (status, body) =
+        sandbox.post_json("/api/v1/projects/demo/stages/prod/promotions", &json!({"freight": freight})).await;
+    assert_eq!(status, 201, "{body}");
+    // when it is aborted,
+    let (status, body) =
+        sandbox.post_json("/api/v1/projects/demo/stages/prod/abort", &json!({"promotion": first_name})).await;
+    assert_eq!(status, 200, "{body}");
+    // then it ends Aborted well before its next look,
+    wait::until("the parked promotion to be aborted", TIMEOUT, || async {
+        let (_, list) = sandbox.get("/api/v1/projects/demo/promotions?stage=prod").await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let phase =
+            items.iter().find(|p| p["metadata"]["name"] == first_name.as_str()).map(|p| p["status"]["phase"].clone());
+        if phase == Some(json!("Aborted")) { Ok(()) } else { Err(list.to_string()) }
+    })
+    .await;
+    // the stage's queue moves on: the second promotion runs and waits on its own pull request,
+    wait::until("the second promotion to open its pull request", TIMEOUT, || async {
+        let last = last_promotion(&sandbox, "prod").await;
+        let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
+        let opened = steps
+            .iter()
+            .any(|s| s["alias"] == "open-pr" && s["message"].as_str().is_some_and(|m| m.ends_with("/pull/2")));
+        if last["name"] != first_name.as_str() && opened { Ok(()) } else { Err(last.to_string()) }
+    })
+    .await;
+    // and nothing the aborted one pushed is undone: its branch and its pull request stay.
+    assert_eq!(gitops.log(&branch)[0].id, pushed);
+    let first_pull = hosting.pulls().into_iter().find(|p| p.number == 1).unwrap();
+    assert!(first_pull.open && !first_pull.merged, "{first_pull:?}");
+    assert_eq!(gitops.show("stage/prod", "app.yaml"), "image: nginx:1.0", "nothing landed");
 }

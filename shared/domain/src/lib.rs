@@ -20,6 +20,7 @@
 //! - [`spec`]: manifests (Project, ProjectConfig, Warehouse, Stage) and their validation.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
+//! - [`promotion_claim`]: who may end a started promotion: an abort or its own run.
 //! - [`promotion_queue`]: promotion phases, whose turn it is, what newer freight supersedes.
 //! - [`soak`]: the longest time freight stayed in a stage.
 //! - [`stage_health`]: a stage's health from the Applications its last promotion
@@ -60,6 +61,7 @@ pub mod limits;
 pub mod metadata;
 pub mod names;
 pub mod paging;
+pub mod promotion_claim;
 pub mod promotion_functions;
 pub mod promotion_queue;
 pub mod promotion_wait;
