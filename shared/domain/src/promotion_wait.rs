@@ -31,13 +31,26 @@ pub fn reads_workspace(uses: &str) -> bool {
     !WORKSPACE_FREE_STEPS.contains(&uses)
 }
 
-/// Where a promotion's run begins.
+/// Where a promotion's run begins, and in which workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
-    /// From the first step, with nothing carried over.
+    /// From the first step in a fresh workspace, with nothing carried over.
     FromStart,
-    /// At this step, with the recorded state.
-    At(usize),
+    /// At this step with the recorded state, in the workspace this replica kept.
+    InKeptWorkspace(usize),
+    /// At this step with the recorded state, in an empty workspace: no step still to
+    /// run reads one.
+    InEmptyWorkspace(usize),
+}
+
+impl Resume {
+    /// The step the run begins at.
+    pub fn index(self) -> usize {
+        match self {
+            Resume::FromStart => 0,
+            Resume::InKeptWorkspace(index) | Resume::InEmptyWorkspace(index) => index,
+        }
+    }
 }
 
 /// Where to begin, given the recorded wait (its step's index and `uses`), the stage's
@@ -50,10 +63,12 @@ pub fn resume_at(recorded: Option<(usize, &str)>, steps: &[&str], workspace_kept
     if steps.get(index) != Some(&uses) {
         return Resume::FromStart;
     }
-    if workspace_kept || !steps[index..].iter().any(|uses| reads_workspace(uses)) {
-        Resume::At(index)
-    } else {
+    if workspace_kept {
+        Resume::InKeptWorkspace(index)
+    } else if steps[index..].iter().any(|uses| reads_workspace(uses)) {
         Resume::FromStart
+    } else {
+        Resume::InEmptyWorkspace(index)
     }
 }
 
@@ -77,9 +92,9 @@ mod tests {
 
     #[test]
     fn given_a_wait_whose_remaining_steps_need_no_workspace_when_resumed_elsewhere_then_it_resumes_there() {
-        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &STEPS, false), Resume::At(5));
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &STEPS, false), Resume::InEmptyWorkspace(5));
         let with_argo = [&STEPS[..], &["argocd-update"]].concat();
-        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &with_argo, false), Resume::At(5));
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &with_argo, false), Resume::InEmptyWorkspace(5));
     }
 
     #[test]
@@ -91,7 +106,31 @@ mod tests {
     #[test]
     fn given_a_later_step_reading_the_workspace_when_this_replica_kept_it_then_it_resumes() {
         let steps = [&STEPS[..], &["git-tag"]].concat();
-        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &steps, true), Resume::At(5));
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &steps, true), Resume::InKeptWorkspace(5));
+    }
+
+    #[test]
+    fn given_a_kept_workspace_when_no_later_step_reads_it_then_the_run_still_resumes_in_it() {
+        assert_eq!(resume_at(Some((5, "git-wait-for-pr")), &STEPS, true), Resume::InKeptWorkspace(5));
+    }
+
+    #[test]
+    fn given_each_kind_of_start_when_asked_its_step_then_it_names_where_the_run_begins() {
+        assert_eq!(Resume::FromStart.index(), 0);
+        assert_eq!(Resume::InKeptWorkspace(4).index(), 4);
+        assert_eq!(Resume::InEmptyWorkspace(5).index(), 5);
+    }
+
+    #[test]
+    fn given_every_step_that_needs_no_workspace_when_asked_then_it_reads_none_and_others_do() {
+        for uses in WORKSPACE_FREE_STEPS {
+            assert!(!reads_workspace(uses), "{uses}");
+        }
+        for uses in
+            ["git-clone", "git-commit", "git-push", "git-tag", "yaml-update", "kustomize-build", "helm-template"]
+        {
+            assert!(reads_workspace(uses), "{uses}");
+        }
     }
 
     #[test]
