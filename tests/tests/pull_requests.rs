@@ -491,6 +491,7 @@ impl PromoterProcess {
             .env("LADING_GIT_CREDENTIALS_FILE", &credentials)
             .env("LADING_GIT_PROVIDERS", format!("{}=github", hosting.host()))
             .env("LADING_PULL_REQUEST_POLL_INTERVAL", poll)
+            .env("LADING_KEPT_WORKSPACE_SWEEP_INTERVAL", "1s")
             .env("LADING_PROMOTIONS_AT_ONCE", at_once.to_string())
             .env("RUST_LOG", "info")
             .env_remove("LADING_FAILPOINT")
@@ -712,4 +713,41 @@ async fn a_promotion_parked_after_its_push_is_aborted_at_once_and_its_stage_move
     let first_pull = hosting.pulls().into_iter().find(|p| p.number == 1).unwrap();
     assert!(first_pull.open && !first_pull.merged, "{first_pull:?}");
     assert_eq!(gitops.show("stage/prod", "app.yaml"), "image: nginx:1.0", "nothing landed");
+}
+
+/// Waits until `path` is gone.
+async fn gone(path: &std::path::Path) {
+    wait::until("a kept workspace to go", TIMEOUT, || async {
+        if path.exists() { Err(format!("{} is still there", path.display())) } else { Ok(()) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kept_workspaces_of_promotions_that_ended_elsewhere_or_waited_too_long_are_swept() {
+    // Given prod parked on its pull request, its workspace kept by p1,
+    let (_dir, hosting, _gitops, url, app, _app_commit, sandbox) = services().await;
+    let p1 = PromoterProcess::start_polling(&sandbox, &hosting, &url, "p1", 4, "10m");
+    sandbox.apply(&pipeline(&app.url(), &url)).await;
+    let name = waiting_on_the_pull_request(&sandbox, 5).await["name"].as_str().unwrap().to_owned();
+    let promotions = p1.work_dir.join("promotions");
+    assert!(promotions.join(&name).join("waiting-since").is_file(), "the workspace is kept while it waits");
+    // and, beside it, a workspace kept for a wait that began long ago,
+    let old = promotions.join("prod.old.0000000");
+    std::fs::create_dir_all(old.join("workspace")).unwrap();
+    std::fs::write(old.join("waiting-since"), "1").unwrap();
+    // when p1 stops, the promotion ends while no promoter runs, and p1 starts again,
+    p1.kill();
+    let (status, body) = sandbox.post("/api/v1/projects/demo/stages/prod/abort", "").await;
+    assert_eq!(status, 200, "{body}");
+    let p1 = PromoterProcess::start_polling(&sandbox, &hosting, &url, "p1", 4, "10m");
+    // then both go,
+    gone(&promotions.join(&name)).await;
+    gone(&old).await;
+    // and a copy kept for the ended promotion that shows up later goes at the next sweep.
+    let later = promotions.join(&name);
+    std::fs::create_dir_all(later.join("workspace")).unwrap();
+    std::fs::write(later.join("waiting-since"), lading_events::now_ms().to_string()).unwrap();
+    gone(&later).await;
+    drop(p1);
 }

@@ -79,6 +79,28 @@ pub fn wait_over(since_ms: i64, now_ms: i64, interval: Duration, limit: Duration
     waited.saturating_add(interval) > limit
 }
 
+/// A workspace a replica kept for a waiting promotion, as a sweep of its work directory
+/// finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptWorkspace {
+    /// When the wait it was kept for began (its marker); `None` when no wait marks it (a
+    /// run is using it).
+    pub waiting_since_ms: Option<i64>,
+    /// Whether the read model holds the promotion as ended.
+    pub promotion_ended: bool,
+}
+
+/// Whether a kept workspace can go: its promotion ended (on whichever replica), or its
+/// wait began more than `bound` before `now_ms` (no look resumes in it any more). One a
+/// run is using is left to that run.
+pub fn kept_workspace_stale(kept: KeptWorkspace, now_ms: i64, bound: Duration) -> bool {
+    let Some(since) = kept.waiting_since_ms else {
+        return false;
+    };
+    let age = Duration::from_millis(u64::try_from(now_ms.saturating_sub(since)).unwrap_or(0));
+    kept.promotion_ended || age > bound
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +174,33 @@ mod tests {
     #[test]
     fn given_a_clock_behind_the_recorded_start_when_checked_then_the_wait_is_not_over() {
         assert!(!wait_over(10_000, 0, Duration::from_secs(1), Duration::from_secs(60)));
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn given_a_kept_workspace_when_its_promotion_ended_elsewhere_then_it_is_stale() {
+        let kept = KeptWorkspace { waiting_since_ms: Some(1_000), promotion_ended: true };
+        assert!(kept_workspace_stale(kept, 2_000, HOUR));
+    }
+
+    #[test]
+    fn given_a_kept_workspace_when_its_wait_began_longer_ago_than_the_bound_then_it_is_stale() {
+        let kept = KeptWorkspace { waiting_since_ms: Some(0), promotion_ended: false };
+        assert!(!kept_workspace_stale(kept, 3_600_000, HOUR));
+        assert!(kept_workspace_stale(kept, 3_600_001, HOUR));
+    }
+
+    #[test]
+    fn given_a_waiting_promotion_within_the_bound_when_swept_then_its_workspace_stays() {
+        let kept = KeptWorkspace { waiting_since_ms: Some(10_000), promotion_ended: false };
+        assert!(!kept_workspace_stale(kept, 20_000, HOUR));
+        assert!(!kept_workspace_stale(kept, 0, HOUR), "a clock behind the marker keeps it");
+    }
+
+    #[test]
+    fn given_a_workspace_a_run_is_using_when_swept_then_it_stays_even_if_the_promotion_ended() {
+        let kept = KeptWorkspace { waiting_since_ms: None, promotion_ended: true };
+        assert!(!kept_workspace_stale(kept, i64::MAX, HOUR));
     }
 }
