@@ -751,3 +751,50 @@ async fn kept_workspaces_of_promotions_that_ended_elsewhere_or_waited_too_long_a
     gone(&later).await;
     drop(p1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merge_waiting_for_its_pull_request_to_be_mergeable_parks_survives_a_killed_promoter_and_merges_once() {
+    // Given prod's steps ending with Kargo's `git-merge-pr` with `wait: true`, and pull
+    // requests whose checks are pending when opened,
+    let (_dir, hosting, gitops, url, app, _app_commit, sandbox) = services().await;
+    hosting.set_new_pulls_mergeable(false);
+    let manifests = pipeline(&app.url(), &url);
+    let (head, _) = manifests.split_once("      - uses: git-wait-for-pr\n").unwrap();
+    let merge = format!(
+        "      - uses: git-merge-pr\n        as: merge-pr\n        config:\n          repoURL: {url}\n          prNumber: ${{{{ outputs['open-pr'].pr.id }}}}\n          wait: true\n"
+    );
+    let first = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 4);
+    sandbox.apply(&format!("{head}{merge}")).await;
+    // when the merge step finds it not mergeable yet,
+    let parked = wait::until("prod's promotion to wait to merge", TIMEOUT, || async {
+        let last = last_promotion(&sandbox, "prod").await;
+        let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
+        let waiting = steps.iter().any(|s| {
+            s["alias"] == "merge-pr"
+                && s["status"] == "Running"
+                && s["message"].as_str().is_some_and(|m| m.starts_with("pull request #1: "))
+        });
+        if last["status"]["phase"] == "Running" && waiting && last["status"]["currentStep"] == json!(5) {
+            Ok(last)
+        } else {
+            Err(last.to_string())
+        }
+    })
+    .await;
+    // then the run parks there (its promoter killed, another replica takes the next look),
+    assert!(hosting.pulls()[0].open && !hosting.pulls()[0].merged, "{parked}");
+    first.kill();
+    let _second = PromoterProcess::start(&sandbox, &hosting, &url, "p2", 4);
+    // and once the checks pass, the look merges it: the promotion succeeds with the merge
+    // commit, and the steps before the merge did not run again.
+    hosting.set_mergeable(1, true);
+    let last = wait::until("prod's promotion to succeed", TIMEOUT, || async {
+        let last = last_promotion(&sandbox, "prod").await;
+        if last["status"]["phase"] == "Succeeded" { Ok(last) } else { Err(last.to_string()) }
+    })
+    .await;
+    let merged = gitops.log("stage/prod")[0].id.clone();
+    assert_eq!(last["status"]["commit"], json!(merged), "{last}");
+    assert!(hosting.pulls()[0].merged);
+    assert_eq!((hosting.pulls().len(), open_pr_runs(&hosting)), (1, 1), "{:?}", hosting.calls());
+}
