@@ -9,6 +9,8 @@
 //!   controller answering sync operations.
 //! - [`browser`]: a headless Chromium per test, driven over WebDriver.
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
+//! - [`hosted_gitops`]: a GitOps repository on the GitHub stand-in, and a `prod` stage's
+//!   manifests.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
 //! - [`faults`]: the fault-injection suite: a cluster, replicas as processes, a seeded
@@ -46,6 +48,7 @@ pub mod gate;
 pub mod git;
 pub mod git_hosting;
 pub mod git_http;
+pub mod hosted_gitops;
 pub mod hostile;
 pub mod http_client;
 pub mod kube;
