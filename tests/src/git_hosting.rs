@@ -66,6 +66,8 @@ struct Hosted {
     api_token_revoked: bool,
     /// GitLab projects merge by fast-forward (no merge commit).
     gitlab_fast_forward: bool,
+    /// Pull requests opened from now on are not mergeable (checks pending).
+    new_pulls_unmergeable: bool,
     /// Rewrites each compare answer before it is sent: a GitHub answering wrongly.
     compare_rewrite: Option<CompareRewrite>,
 }
@@ -235,7 +237,7 @@ async fn create_pull(
         open: true,
         merged: false,
         merge_commit: None,
-        mergeable: true,
+        mergeable: !hosted.new_pulls_unmergeable,
         squashed: false,
     };
     let answer = hosting.json_of(&pr);
@@ -470,6 +472,11 @@ impl GitHosting {
     pub fn tree_of(&self, owner: &str, name: &str, revision: &str) -> String {
         let bare = git2::Repository::open_bare(self.root.join(owner).join(format!("{name}.git"))).unwrap();
         bare.revparse_single(revision).unwrap().peel_to_tree().unwrap().id().to_string()
+    }
+
+    /// Whether pull requests opened from now on are mergeable (`false`: checks pending).
+    pub fn set_new_pulls_mergeable(&self, mergeable: bool) {
+        self.state.lock().unwrap().new_pulls_unmergeable = !mergeable;
     }
 
     /// Marks pull request `number` mergeable or not (checks pending).

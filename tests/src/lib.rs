@@ -11,6 +11,8 @@
 //!   real kube-apiserver, and the stage health a test reads back.
 //! - [`browser`]: a headless Chromium per test, driven over WebDriver.
 //! - [`canary`]: a file outside every workspace that no promotion may read or write.
+//! - [`hosted_gitops`]: a GitOps repository on the GitHub stand-in, and a `prod` stage's
+//!   manifests.
 //! - [`chart_repo`]: an HTTP Helm repository whose `index.yaml` has an `ETag`.
 //! - [`engine_run`]: promotion steps run through the step engine alone.
 //! - [`faults`]: the fault-injection suite: a cluster, replicas as processes, a seeded
@@ -52,6 +54,7 @@ pub mod git;
 pub mod git_cli;
 pub mod git_hosting;
 pub mod git_http;
+pub mod hosted_gitops;
 pub mod hostile;
 pub mod http_client;
 pub mod kube;

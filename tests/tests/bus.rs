@@ -240,6 +240,36 @@ async fn a_lease_has_one_holder_until_released() {
 }
 
 #[tokio::test]
+async fn an_abort_and_a_resuming_run_racing_for_a_parked_claim_take_it_once() {
+    use lading_bus::claims::Claim;
+    use lading_domain::promotion_claim::Held;
+    // Given two connections, and promotions parked after their push,
+    let nats = TestNats::start().await;
+    let (api, runner) = (nats.bus("api").await, nats.bus("runner").await);
+    let abort = Claim::Aborted { actor: "admin".to_owned(), reason: "aborted by admin".to_owned() };
+    for round in 0..30 {
+        let promotion = format!("prod.{round}");
+        assert_eq!(runner.claim_promotion("demo", &promotion, &Claim::Committed).await.unwrap(), Claim::Committed);
+        let parked = runner.replace_claim("demo", &promotion, Held::Committed, &Claim::Parked).await.unwrap();
+        assert_eq!(parked, Some(Claim::Parked));
+        // when an abort and the run that looks again replace it at once,
+        let (aborted, resumed) = tokio::join!(
+            api.replace_claim("demo", &promotion, Held::Parked, &abort),
+            runner.replace_claim("demo", &promotion, Held::Parked, &Claim::Committed)
+        );
+        // then both see the one claim that holds, and it is one of theirs.
+        let (aborted, resumed) = (aborted.unwrap(), resumed.unwrap());
+        assert_eq!(aborted, resumed, "round {round}");
+        assert!(aborted == Some(abort.clone()) || aborted == Some(Claim::Committed), "round {round}: {aborted:?}");
+    }
+    // And a claim that is not parked is left as it is.
+    assert_eq!(runner.claim_promotion("demo", "running", &Claim::Committed).await.unwrap(), Claim::Committed);
+    let refused = api.replace_claim("demo", "running", Held::Parked, &abort).await.unwrap();
+    assert_eq!(refused, Some(Claim::Committed));
+    assert_eq!(api.replace_claim("demo", "unclaimed", Held::Parked, &abort).await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn replicas_racing_for_a_given_up_lease_take_it_once() {
     // Given two replicas, each on its own connection, and a lease given up (its key holds
     // a delete marker),

@@ -6,6 +6,8 @@
 
 #[path = "pull_requests/gitlab.rs"]
 mod gitlab;
+#[path = "pull_requests/running.rs"]
+mod running;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,7 +19,6 @@ use lading_promoter::steps::{GitCredentials, RemoteBudgets};
 use lading_tests::engine_run::EngineRun;
 use lading_tests::git::Repo;
 use lading_tests::git_hosting::GitHosting;
-use lading_tests::sandbox::{Sandbox, SandboxOptions};
 use lading_tests::wait;
 use serde_json::{Value, json};
 
@@ -27,15 +28,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// A stand-in GitHub holding `example/repo` with `main` and `stage/test`, the clone
 /// URL, and the repository.
 async fn hosted() -> (tempfile::TempDir, GitHosting, Repo, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let owner = dir.path().join("example");
-    std::fs::create_dir_all(&owner).unwrap();
-    let repo = Repo::create(&owner, "repo");
-    repo.commit("app.yaml", "image: nginx:1.0\n", "first");
-    repo.branch("stage/test");
-    let hosting = GitHosting::start(dir.path(), "robot", TOKEN).await;
-    let url = hosting.repo_url("example", "repo");
-    (dir, hosting, repo, url)
+    lading_tests::hosted_gitops::hosted(TOKEN).await
 }
 
 fn credentials(url: &str) -> GitCredentials {
@@ -73,7 +66,16 @@ fn budgets() -> RemoteBudgets {
 
 /// Runs `template` on a blocking thread with the stand-in's credentials and provider.
 async fn run(hosting: &GitHosting, url: &str, template: String) -> Result<PromotionOutcome, PromotionError> {
-    let (credentials, providers) = (credentials(url), providers(hosting));
+    run_with(providers(hosting), url, template).await
+}
+
+/// Runs `template` on a blocking thread with the stand-in's credentials and `providers`.
+async fn run_with(
+    providers: BTreeMap<String, String>,
+    url: &str,
+    template: String,
+) -> Result<PromotionOutcome, PromotionError> {
+    let credentials = credentials(url);
     tokio::task::spawn_blocking(move || {
         let (vars, steps) = apply(&template);
         let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
@@ -85,13 +87,17 @@ async fn run(hosting: &GitHosting, url: &str, template: String) -> Result<Promot
     .unwrap()
 }
 
+/// The number of the first pull request, once one is open.
+async fn first_opened(hosting: &GitHosting) -> u64 {
+    wait::until("a pull request to be opened", TIMEOUT, || async {
+        hosting.pulls().first().map(|pr| pr.number).ok_or_else(|| "none yet".to_owned())
+    })
+    .await
+}
+
 /// Merges the first pull request through the API as soon as it is open.
 async fn merge_when_open(hosting: &GitHosting) -> String {
-    wait::until("a pull request to be opened", TIMEOUT, || async {
-        if hosting.pulls().is_empty() { Err("none yet".to_owned()) } else { Ok(()) }
-    })
-    .await;
-    hosting.merge_through_api("example", "repo", hosting.pulls()[0].number).await
+    hosting.merge_through_api("example", "repo", first_opened(hosting).await).await
 }
 
 const OPEN_COMMON: &str = "- uses: git-push
@@ -337,322 +343,4 @@ fn pull_request_configs_are_checked_at_apply() {
     assert!(error.contains("config.provider: \"sourceforge\" is not one of azure, bitbucket"), "{error}");
     let error = bad("{repoURL: r, prNumber: 1, merge: true}");
     assert!(error.contains("config.merge: unknown field"), "{error}");
-}
-
-/// Kargo's manifests for a project whose `prod` stage promotes through a pull request.
-fn pipeline(app: &str, url: &str) -> String {
-    format!(
-        r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata: {{name: demo}}
-spec:
-  promotionPolicies:
-  - stageSelector: {{name: "glob:*"}}
-    autoPromotionEnabled: true
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata: {{name: app, namespace: demo}}
-spec:
-  interval: 1h
-  subscriptions:
-  - git: {{repoURL: "{app}", branch: main}}
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata: {{name: prod, namespace: demo}}
-spec:
-  requestedFreight:
-  - origin: {{kind: Warehouse, name: app}}
-    sources: {{direct: true}}
-  promotionTemplate:
-    spec:
-      vars:
-      - name: gitopsRepo
-        value: {url}
-      steps:
-      - uses: git-clone
-        config:
-          repoURL: ${{{{ vars.gitopsRepo }}}}
-          checkout:
-          - branch: stage/prod
-            path: ./out
-      - uses: yaml-update
-        config:
-          path: ./out/app.yaml
-          updates:
-          - key: commit
-            value: ${{{{ commitFrom('{app}').ID }}}}
-      - uses: git-commit
-        config:
-          path: ./out
-          message: promote to prod
-      - uses: git-push
-        as: push
-        config:
-          path: ./out
-          generateTargetBranch: true
-      - uses: git-open-pr
-        as: open-pr
-        config:
-          repoURL: ${{{{ vars.gitopsRepo }}}}
-          sourceBranch: ${{{{ outputs.push.branch }}}}
-          targetBranch: stage/${{{{ ctx.stage }}}}
-      - uses: git-wait-for-pr
-        as: wait-for-pr
-        config:
-          repoURL: ${{{{ vars.gitopsRepo }}}}
-          prNumber: ${{{{ outputs['open-pr'].pr.id }}}}
-"#
-    )
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_prod_stage_promotes_through_a_pull_request_the_test_merges() {
-    // Given a stand-in GitHub with the GitOps repository, and an application repository,
-    let (dir, hosting, gitops, url) = hosted().await;
-    gitops.branch("stage/prod");
-    let app = Repo::create(dir.path(), "app");
-    let app_commit = app.commit("main.go", "package main\n", "first");
-    let options = SandboxOptions {
-        promoter_credentials: credentials(&url),
-        promoter_git_providers: providers(&hosting),
-        promoter_budgets: budgets(),
-        ..SandboxOptions::default()
-    };
-    let sandbox = Sandbox::start_with_options(options).await;
-    // when Kargo's manifests are applied,
-    sandbox.apply(&pipeline(&app.url(), &url)).await;
-    // then prod's promotion opens a pull request and shows Running with its link,
-    let running = wait::until("prod's promotion to wait on its pull request", TIMEOUT, || async {
-        let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
-        let prod = stages["items"]
-            .as_array()
-            .and_then(|items| items.iter().find(|s| s["metadata"]["name"] == "prod").cloned());
-        let last = prod.map(|s| s["status"]["lastPromotion"].clone()).unwrap_or_default();
-        let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
-        let linked = steps
-            .iter()
-            .any(|s| s["alias"] == "open-pr" && s["message"].as_str().is_some_and(|m| m.contains("/pull/1")));
-        if last["status"]["phase"] == "Running" && linked { Ok(last) } else { Err(last.to_string()) }
-    })
-    .await;
-    assert_eq!(hosting.pulls().len(), 1, "{running}");
-    assert_eq!(gitops.show("stage/prod", "app.yaml"), "image: nginx:1.0", "nothing lands before the merge");
-    // and once the test merges it through the API, the promotion succeeds with the merge
-    // commit as its commit.
-    let merged = hosting.merge_through_api("example", "repo", 1).await;
-    let last = wait::until("prod's promotion to succeed", TIMEOUT, || async {
-        let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
-        let prod = stages["items"]
-            .as_array()
-            .and_then(|items| items.iter().find(|s| s["metadata"]["name"] == "prod").cloned());
-        let last = prod.map(|s| s["status"]["lastPromotion"].clone()).unwrap_or_default();
-        if last["status"]["phase"] == "Succeeded" { Ok(last) } else { Err(last.to_string()) }
-    })
-    .await;
-    assert_eq!(last["status"]["commit"], json!(merged), "{last}");
-    assert_eq!(gitops.log("stage/prod")[0].id, merged);
-    assert!(gitops.show("stage/prod", "app.yaml").contains(&app_commit));
-    sandbox.wait_current_in("demo", &app_commit, "prod", TIMEOUT).await;
-}
-
-/// A promoter as its own process (one that can be killed), speaking to the stand-in with
-/// its token, looking at pull requests every second.
-struct PromoterProcess {
-    child: std::process::Child,
-    work_dir: std::path::PathBuf,
-}
-
-impl PromoterProcess {
-    fn start(sandbox: &Sandbox, hosting: &GitHosting, url: &str, replica: &str, at_once: usize) -> Self {
-        let dir = sandbox.dir.path();
-        let credentials = dir.join(format!("credentials-{replica}.yaml"));
-        let base = url.rsplit_once("/example/").unwrap().0;
-        std::fs::write(&credentials, format!("- repoURL: {base}/\n  username: robot\n  password: {TOKEN}\n")).unwrap();
-        let work_dir = dir.join(format!("work-{replica}"));
-        let log = std::fs::File::create(dir.join(format!("promoter-{replica}.log"))).unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_promoter-process"))
-            .env("LADING_NATS_URL", sandbox.nats.url())
-            .env("LADING_REPLICA", replica)
-            .env("LADING_WORK_DIR", &work_dir)
-            .env("LADING_GIT_CREDENTIALS_FILE", &credentials)
-            .env("LADING_GIT_PROVIDERS", format!("{}=github", hosting.host()))
-            .env("LADING_PULL_REQUEST_POLL_INTERVAL", "1s")
-            .env("LADING_PROMOTIONS_AT_ONCE", at_once.to_string())
-            .env("RUST_LOG", "info")
-            .env_remove("LADING_FAILPOINT")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("the promoter process starts");
-        Self { child, work_dir }
-    }
-
-    /// SIGKILL: nothing of the process's own runs after it.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PromoterProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A stage's `lastPromotion`.
-async fn last_promotion(sandbox: &Sandbox, stage: &str) -> Value {
-    let (_, stages) = sandbox.get("/api/v1/projects/demo/stages").await;
-    let found =
-        stages["items"].as_array().and_then(|items| items.iter().find(|s| s["metadata"]["name"] == stage).cloned());
-    found.map(|s| s["status"]["lastPromotion"].clone()).unwrap_or_default()
-}
-
-/// Waits until prod's promotion waits on pull request #1: `Running`, its
-/// `git-wait-for-pr` step (step `index`) `Running` with the link, and `currentStep` at
-/// that step.
-async fn waiting_on_the_pull_request(sandbox: &Sandbox, index: u32) -> Value {
-    wait::until("prod's promotion to wait on its pull request", TIMEOUT, || async {
-        let last = last_promotion(sandbox, "prod").await;
-        let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
-        let waiting = steps.iter().any(|s| {
-            s["alias"] == "wait-for-pr"
-                && s["status"] == "Running"
-                && s["message"].as_str().is_some_and(|m| m.starts_with("pull request http") && m.ends_with("/pull/1"))
-        });
-        if last["status"]["phase"] == "Running" && waiting && last["status"]["currentStep"] == json!(index) {
-            Ok(last)
-        } else {
-            Err(last.to_string())
-        }
-    })
-    .await
-}
-
-/// How often the promotions looked for their own open pull request (once per run of
-/// `git-open-pr`).
-fn open_pr_runs(hosting: &GitHosting) -> usize {
-    hosting.calls().iter().filter(|c| *c == "GET /repos/example/repo/pulls").count()
-}
-
-/// The stand-in, the application repository and a sandbox without a promoter.
-async fn services() -> (tempfile::TempDir, GitHosting, Repo, String, Repo, String, Sandbox) {
-    let (dir, hosting, gitops, url) = hosted().await;
-    gitops.branch("stage/prod");
-    gitops.branch("stage/uat");
-    let app = Repo::create(dir.path(), "app");
-    let app_commit = app.commit("main.go", "package main\n", "first");
-    let sandbox = Sandbox::start_without_promoter().await;
-    (dir, hosting, gitops, url, app, app_commit, sandbox)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_promotion_waiting_on_its_pull_request_leaves_the_promoter_free_for_other_stages() {
-    // Given a promoter running one promotion at a time, and prod waiting on its pull request,
-    let (_dir, hosting, _gitops, url, app, app_commit, sandbox) = services().await;
-    let _promoter = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 1);
-    sandbox.apply(&pipeline(&app.url(), &url)).await;
-    wait::until("prod's pull request to be open", TIMEOUT, || async {
-        let last = last_promotion(&sandbox, "prod").await;
-        let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
-        let opened = steps.iter().any(|s| s["alias"] == "open-pr" && s["status"] == "Succeeded");
-        if opened { Ok(()) } else { Err(last.to_string()) }
-    })
-    .await;
-    // when another stage needs a promotion,
-    let uat = format!(
-        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {{name: uat, namespace: demo}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config:\n          repoURL: {url}\n          checkout:\n          - branch: stage/uat\n            path: ./out\n"
-    );
-    sandbox.apply(&uat).await;
-    // then it runs to its end while prod still waits: the wait holds no worker.
-    wait::until("uat's promotion to succeed", TIMEOUT, || async {
-        let last = last_promotion(&sandbox, "uat").await;
-        if last["status"]["phase"] == "Succeeded" { Ok(()) } else { Err(last.to_string()) }
-    })
-    .await;
-    let prod = waiting_on_the_pull_request(&sandbox, 5).await;
-    assert!(hosting.pulls()[0].open, "{prod}");
-    // And prod ends once its pull request is merged.
-    let merged = hosting.merge_through_api("example", "repo", 1).await;
-    let last = wait::until("prod's promotion to succeed", TIMEOUT, || async {
-        let last = last_promotion(&sandbox, "prod").await;
-        if last["status"]["phase"] == "Succeeded" { Ok(last) } else { Err(last.to_string()) }
-    })
-    .await;
-    assert_eq!(last["status"]["commit"], json!(merged), "{last}");
-    sandbox.wait_current_in("demo", &app_commit, "prod", TIMEOUT).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_promotion_waiting_on_its_pull_request_survives_a_killed_promoter_and_resumes_at_the_wait() {
-    // Given prod waiting on its pull request,
-    let (_dir, hosting, gitops, url, app, _app_commit, sandbox) = services().await;
-    let first = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 4);
-    sandbox.apply(&pipeline(&app.url(), &url)).await;
-    waiting_on_the_pull_request(&sandbox, 5).await;
-    let branch = hosting.pulls()[0].head.clone();
-    let pushed = gitops.log(&branch)[0].id.clone();
-    // when its promoter is killed and another one (another replica, another work
-    // directory) starts, and the test merges the pull request,
-    first.kill();
-    let _second = PromoterProcess::start(&sandbox, &hosting, &url, "p2", 4);
-    let merged = hosting.merge_through_api("example", "repo", 1).await;
-    // then the promotion succeeds with the merge commit,
-    let last = wait::until("prod's promotion to succeed", TIMEOUT, || async {
-        let last = last_promotion(&sandbox, "prod").await;
-        if last["status"]["phase"] == "Succeeded" { Ok(last) } else { Err(last.to_string()) }
-    })
-    .await;
-    assert_eq!(last["status"]["commit"], json!(merged), "{last}");
-    assert_eq!(gitops.log("stage/prod")[0].id, merged);
-    // and the steps before the wait did not run again: one look for its pull request,
-    // one pull request, the pushed branch as it was.
-    assert_eq!(open_pr_runs(&hosting), 1, "{:?}", hosting.calls());
-    assert_eq!(hosting.pulls().len(), 1);
-    assert_eq!(gitops.log(&branch)[0].id, pushed);
-    let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
-    let wait_step = steps.iter().find(|s| s["alias"] == "wait-for-pr").cloned().unwrap_or_default();
-    assert_eq!(wait_step["status"], "Succeeded", "{last}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_promotion_waiting_on_its_pull_request_is_aborted_at_once() {
-    // Given prod waiting on a pull request it opened from a branch made elsewhere (a
-    // promotion that pushed first passed its point of no return and cannot be aborted),
-    // its workspace kept by its promoter,
-    let (_dir, hosting, gitops, url, app, _app_commit, sandbox) = services().await;
-    gitops.commit("app.yaml", "image: nginx:3.0\n", "made elsewhere");
-    gitops.branch("feature");
-    let promoter = PromoterProcess::start(&sandbox, &hosting, &url, "p1", 4);
-    let manifests = pipeline(&app.url(), &url);
-    let (head, _) = manifests.split_once("      steps:\n").unwrap();
-    let steps = format!(
-        "      steps:\n      - uses: git-open-pr\n        as: open-pr\n        config:\n          repoURL: {url}\n          sourceBranch: feature\n          targetBranch: stage/prod\n      - uses: git-wait-for-pr\n        as: wait-for-pr\n        config:\n          repoURL: {url}\n          prNumber: ${{{{ outputs['open-pr'].pr.id }}}}\n"
-    );
-    sandbox.apply(&format!("{head}{steps}")).await;
-    let running = waiting_on_the_pull_request(&sandbox, 1).await;
-    let name = running["name"].as_str().unwrap().to_owned();
-    let kept = promoter.work_dir.join("promotions").join(&name);
-    assert!(kept.join("waiting-since").is_file(), "the workspace is kept while it waits");
-    // when it is aborted,
-    let (status, body) = sandbox.post("/api/v1/projects/demo/stages/prod/abort", "").await;
-    assert_eq!(status, 200, "{body}");
-    // then it ends Aborted, showing no step running any more,
-    let last = wait::until("prod's promotion to be aborted", TIMEOUT, || async {
-        let last = last_promotion(&sandbox, "prod").await;
-        if last["status"]["phase"] == "Aborted" { Ok(last) } else { Err(last.to_string()) }
-    })
-    .await;
-    let steps = last["status"]["stepExecutionMetadata"].as_array().cloned().unwrap_or_default();
-    assert!(steps.iter().all(|s| s["status"] != "Running"), "{last}");
-    assert!(last["status"].get("currentStep").is_none(), "{last}");
-    // and its promoter lets go of its workspace when it next looks.
-    wait::until("the kept workspace to go", TIMEOUT, || async {
-        if kept.exists() { Err(format!("{} is still there", kept.display())) } else { Ok(()) }
-    })
-    .await;
-    assert!(!hosting.pulls()[0].merged, "nothing was merged");
 }

@@ -65,6 +65,11 @@ pub const ARGOCD_POLL_INTERVAL_ENV: &str = "LADING_ARGOCD_POLL_INTERVAL";
 pub const HEALTH_INTERVAL_ENV: &str = "LADING_HEALTH_INTERVAL";
 /// See [`HEALTH_INTERVAL_ENV`].
 pub const DEFAULT_HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often the work directory is swept of workspaces kept for waiting promotions that
+/// ended or waited too long (default 5m; also once at start-up).
+pub const KEPT_WORKSPACE_SWEEP_ENV: &str = "LADING_KEPT_WORKSPACE_SWEEP_INTERVAL";
+/// See [`KEPT_WORKSPACE_SWEEP_ENV`].
+pub const DEFAULT_KEPT_WORKSPACE_SWEEP: std::time::Duration = std::time::Duration::from_secs(300);
 /// Step expressions: the longest an evaluation may run (default 100ms).
 pub const EXPRESSION_TIMEOUT_ENV: &str = limits::TIMEOUT_ENV;
 /// Step expressions: the largest result (default 1MiB).
@@ -106,6 +111,8 @@ pub struct Config {
     pub secrets: lading_secret_source::SecretSource,
     /// How often stage health is assessed again (see [`crate::health`]).
     pub health_interval: std::time::Duration,
+    /// How often kept workspaces are swept (see [`crate::work_dir::sweep_kept`]).
+    pub kept_workspace_sweep: std::time::Duration,
 }
 
 impl Config {
@@ -120,6 +127,7 @@ impl Config {
             promotions_at_once: DEFAULT_PROMOTIONS_AT_ONCE,
             secrets: Default::default(),
             health_interval: DEFAULT_HEALTH_INTERVAL,
+            kept_workspace_sweep: DEFAULT_KEPT_WORKSPACE_SWEEP,
         }
     }
 
@@ -152,6 +160,10 @@ impl Config {
             health_interval: match env.get(HEALTH_INTERVAL_ENV) {
                 Some(value) => parse_timeout(HEALTH_INTERVAL_ENV, value).map_err(|e| e.to_string())?.value,
                 None => DEFAULT_HEALTH_INTERVAL,
+            },
+            kept_workspace_sweep: match env.get(KEPT_WORKSPACE_SWEEP_ENV) {
+                Some(value) => parse_timeout(KEPT_WORKSPACE_SWEEP_ENV, value).map_err(|e| e.to_string())?.value,
+                None => DEFAULT_KEPT_WORKSPACE_SWEEP,
             },
         };
         if let Some(path) = env.get(GIT_CREDENTIALS_FILE_ENV) {

@@ -194,9 +194,9 @@ async fn queue(context: &Context, project: &str, actions: Vec<Action>, trace: &T
                 // A pending promotion may have started meanwhile and passed its point of
                 // no return: then it is not superseded.
                 let claim = Claim::Aborted { actor: ACTOR.to_owned(), reason: reason.clone() };
-                match context.bus.claim_promotion(project, promotion, &claim).await.map_err(|e| e.to_string())? {
-                    Claim::Committed => continue,
-                    Claim::Aborted { .. } => {}
+                let held = context.bus.claim_promotion(project, promotion, &claim).await.map_err(|e| e.to_string())?;
+                if !lading_domain::promotion_claim::superseded(held.held()) {
+                    continue;
                 }
                 Event::PromotionAbortedV2(PromotionAbortedV2 {
                     project: project.to_owned(),

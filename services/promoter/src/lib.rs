@@ -12,7 +12,8 @@
 //! - [`health`]: the health of stages whose last promotion updated Argo CD
 //!   Applications, published when it changes, and assessed at once on a stage refresh.
 //! - [`steps`]: one module per promotion step.
-//! - [`work_dir`]: the work directory, and the workspaces a killed promoter left.
+//! - [`work_dir`]: the work directory, the workspaces a killed promoter left, and the
+//!   sweep of workspaces kept for promotions that ended elsewhere or waited too long.
 
 pub mod config;
 pub mod decide;
@@ -75,7 +76,8 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     let runner = run_queue::run(context.clone(), shutdown.clone());
     let health = health::run(context.clone(), shutdown.clone());
     let refresh = health::refresh(context.clone(), shutdown.clone());
-    let result = tokio::try_join!(decider, runner, health, refresh);
+    let sweeps = work_dir::run_sweeps(context.clone(), shutdown.clone());
+    let result = tokio::try_join!(decider, runner, health, refresh, sweeps);
     ready.set(false);
     result.map(|_| ())
 }

@@ -7,13 +7,22 @@
 //! back (a `git-push`) and before it records any outcome; an abort claims `aborted`
 //! first. A runner that finds `aborted` stops without pushing; an abort that finds
 //! `committed` is refused, and the promotion ends as it ends.
+//!
+//! A run that waits (a pull request still open) after its push turns `committed` into
+//! `parked`: an abort may replace `parked` by `aborted`, and the run that looks again
+//! replaces `parked` by `committed` before its first step; each replaces it only at the
+//! revision it read ([`Bus::replace_claim`]), so one of them wins
+//! ([`lading_domain::promotion_claim`] rules which does what).
 
 use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
+
+use lading_domain::promotion_claim::Held;
 
 use crate::names::CLAIMS_BUCKET;
 use crate::{Bus, BusError, Result};
 
 const COMMITTED: &str = "committed";
+const PARKED: &str = "parked";
 const ABORTED_PREFIX: &str = "aborted:";
 
 /// What was claimed for a promotion.
@@ -23,6 +32,27 @@ pub enum Claim {
     Aborted { actor: String, reason: String },
     /// Past its point of no return: it finishes and records its own outcome.
     Committed,
+    /// Past its point of no return, waiting, with no run holding it.
+    Parked,
+}
+
+impl Claim {
+    /// What the claim holds, in the rules' words.
+    pub fn held(&self) -> Held {
+        match self {
+            Claim::Aborted { .. } => Held::Aborted,
+            Claim::Committed => Held::Committed,
+            Claim::Parked => Held::Parked,
+        }
+    }
+
+    fn encode(&self) -> String {
+        match self {
+            Claim::Aborted { actor, reason } => format!("{ABORTED_PREFIX}{}\n{reason}", actor.replace('\n', " ")),
+            Claim::Committed => COMMITTED.to_owned(),
+            Claim::Parked => PARKED.to_owned(),
+        }
+    }
 }
 
 fn key(project: &str, promotion: &str) -> String {
@@ -36,6 +66,7 @@ fn parse(value: &[u8]) -> Claim {
             let (actor, reason) = rest.split_once('\n').unwrap_or(("", rest));
             Claim::Aborted { actor: actor.to_owned(), reason: reason.to_owned() }
         }
+        None if text == PARKED => Claim::Parked,
         None => Claim::Committed,
     }
 }
@@ -69,10 +100,7 @@ impl Bus {
     /// that holds afterwards (`claim` itself when it won or was already there).
     pub async fn claim_promotion(&self, project: &str, promotion: &str, claim: &Claim) -> Result<Claim> {
         let store = self.bucket(CLAIMS_BUCKET).await?;
-        let value = match claim {
-            Claim::Aborted { actor, reason } => format!("{ABORTED_PREFIX}{}\n{reason}", actor.replace('\n', " ")),
-            Claim::Committed => COMMITTED.to_owned(),
-        };
+        let value = claim.encode();
         let key = key(project, promotion);
         // Written on the condition that the key never held anything (one round trip); a
         // refusal means a claim is there, which is read (one more). Claims are never
@@ -92,6 +120,26 @@ impl Bus {
                 held.ok_or_else(|| BusError::nats("claiming a promotion", "the claim vanished"))
             }
             Err(e) => Err(BusError::nats("claiming a promotion", e)),
+        }
+    }
+
+    /// Replaces the claim by `to` if it holds what `from` holds (`from`'s kind), at the
+    /// revision read; returns the claim that holds afterwards (`None`: nothing claimed).
+    pub async fn replace_claim(&self, project: &str, promotion: &str, from: Held, to: &Claim) -> Result<Option<Claim>> {
+        let store = self.bucket(CLAIMS_BUCKET).await?;
+        let key = key(project, promotion);
+        let Some(entry) = store.entry(&key).await.map_err(|e| BusError::nats("reading a claim", e))? else {
+            return Ok(None);
+        };
+        let held = (entry.operation == async_nats::jetstream::kv::Operation::Put).then(|| parse(&entry.value));
+        match held {
+            Some(claim) if claim.held() == from => {}
+            other => return Ok(other),
+        }
+        match store.update(&key, to.encode().into(), entry.revision).await {
+            Ok(_) => Ok(Some(to.clone())),
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => self.promotion_claim(project, promotion).await,
+            Err(e) => Err(BusError::nats("replacing a claim", e)),
         }
     }
 }

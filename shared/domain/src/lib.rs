@@ -23,6 +23,7 @@
 //!   a warehouse's subscriptions one kind (Git, image, chart) a file.
 //! - [`availability`]: which freight a stage may take, and when it auto-promotes.
 //! - [`selection`]: semver constraints, tag regexes, path filters, SemVer/Lexical order.
+//! - [`promotion_claim`]: who may end a started promotion: an abort or its own run.
 //! - [`promotion_queue`]: promotion phases, whose turn it is, what newer freight supersedes.
 //! - [`promotion_wait`]: a promotion that waits on a step: where it resumes, and when its
 //!   wait is over.
@@ -65,6 +66,7 @@ pub mod limits;
 pub mod metadata;
 pub mod names;
 pub mod paging;
+pub mod promotion_claim;
 pub mod promotion_functions;
 pub mod promotion_queue;
 pub mod promotion_wait;

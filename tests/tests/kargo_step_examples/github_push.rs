@@ -16,15 +16,7 @@ const TOKEN: &str = "ghp_github-push-token";
 
 /// A stand-in GitHub holding `example/repo` with `app.yaml` on `main` and `stage/test`.
 async fn hosted() -> (tempfile::TempDir, GitHosting, Repo, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let owner = dir.path().join("example");
-    std::fs::create_dir_all(&owner).unwrap();
-    let repo = Repo::create(&owner, "repo");
-    repo.commit("app.yaml", "image: nginx:1.0\n", "first");
-    repo.branch("stage/test");
-    let hosting = GitHosting::start(dir.path(), "robot", TOKEN).await;
-    let url = hosting.repo_url("example", "repo");
-    (dir, hosting, repo, url)
+    lading_tests::hosted_gitops::hosted(TOKEN).await
 }
 
 /// Clone `stage/test` into ./out and update its image ("Clone, prepare the contents of
@@ -393,54 +385,15 @@ async fn a_promotion_run_again_finds_its_pushed_commit_and_pushes_nothing_twice(
 
 /// Kargo's manifests for a project whose `prod` stage pushes with `github-push`.
 fn pipeline(app: &str, url: &str) -> String {
-    format!(
-        r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata: {{name: demo}}
-spec:
-  promotionPolicies:
-  - stageSelector: {{name: "glob:*"}}
-    autoPromotionEnabled: true
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata: {{name: app, namespace: demo}}
-spec:
-  interval: 1h
-  subscriptions:
-  - git: {{repoURL: "{app}", branch: main}}
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata: {{name: prod, namespace: demo}}
-spec:
-  requestedFreight:
-  - origin: {{kind: Warehouse, name: app}}
-    sources: {{direct: true}}
-  promotionTemplate:
-    spec:
-      steps:
-      - uses: git-clone
-        config:
-          repoURL: {url}
-          checkout:
-          - branch: stage/test
-            path: ./out
-      - uses: yaml-update
-        config:
-          path: ./out/app.yaml
-          updates:
-          - key: commit
-            value: ${{{{ commitFrom('{app}').ID }}}}
-      - uses: git-commit
-        config:
-          path: ./out
-          message: promote to prod
-      - uses: github-push
+    let commit = lading_tests::hosted_gitops::commit_steps(url, "stage/test", app);
+    let spec = format!(
+        r#"      steps:
+{commit}      - uses: github-push
         config:
           path: ./out
 "#
-    )
+    );
+    lading_tests::hosted_gitops::prod_pipeline(app, &spec)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

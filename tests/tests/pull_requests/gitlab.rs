@@ -8,24 +8,11 @@ fn providers(hosting: &GitHosting) -> BTreeMap<String, String> {
 }
 
 async fn run(hosting: &GitHosting, url: &str, template: String) -> Result<PromotionOutcome, PromotionError> {
-    let (credentials, providers) = (credentials(url), providers(hosting));
-    tokio::task::spawn_blocking(move || {
-        let (vars, steps) = apply(&template);
-        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-        let workspace = tempfile::tempdir().unwrap();
-        EngineRun { vars: &vars, credentials, git_providers: providers, budgets: budgets(), ..EngineRun::new(&freight) }
-            .run(workspace.path(), &steps)
-    })
-    .await
-    .unwrap()
+    run_with(providers(hosting), url, template).await
 }
 
 async fn merge_when_open(hosting: &GitHosting) -> Option<String> {
-    wait::until("a merge request to be opened", TIMEOUT, || async {
-        if hosting.pulls().is_empty() { Err("none yet".to_owned()) } else { Ok(()) }
-    })
-    .await;
-    hosting.merge_through_gitlab_api("example", "repo", hosting.pulls()[0].number).await
+    hosting.merge_through_gitlab_api("example", "repo", first_opened(hosting).await).await
 }
 
 fn open_and_wait(url: &str) -> String {

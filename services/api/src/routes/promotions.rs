@@ -8,6 +8,7 @@ use chrono::Utc;
 use lading_bus::claims::Claim;
 use lading_domain::availability::is_available;
 use lading_domain::names::promotion_name;
+use lading_domain::promotion_claim::{AbortRuling, Held, on_abort};
 use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionTrigger};
 use lading_events::{Event, now_ms};
 use serde::Deserialize;
@@ -130,11 +131,21 @@ pub async fn abort(
     // Abort and the promotion's own finish race: the claim decides once which holds.
     let reason = format!("aborted by {}", caller.name);
     let claim = Claim::Aborted { actor: caller.name.clone(), reason: reason.clone() };
-    let claimed =
-        context.bus.claim_promotion(&project, &name, &claim).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    if claimed == Claim::Committed {
+    // A promotion parked at a wait after its push is held by no run: the abort takes
+    // its claim over, unless a run took it back first.
+    let unavailable = |e: lading_bus::BusError| ApiError::Unavailable(e.to_string());
+    let mut claimed = context.bus.claim_promotion(&project, &name, &claim).await.map_err(unavailable)?;
+    if on_abort(claimed.held()) == AbortRuling::TakeOverParked {
+        claimed = context
+            .bus
+            .replace_claim(&project, &name, Held::Parked, &claim)
+            .await
+            .map_err(unavailable)?
+            .unwrap_or(Claim::Committed);
+    }
+    if on_abort(claimed.held()) != AbortRuling::Abort {
         return Err(ApiError::Conflict(format!(
-            "promotion {name} can no longer be aborted: it pushed its changes (or is recording its outcome) and will finish"
+            "promotion {name} can no longer be aborted: it is running past its push (or recording its outcome) and will finish"
         )));
     }
     let event = Event::PromotionAbortedV2(PromotionAbortedV2 {

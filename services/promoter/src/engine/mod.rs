@@ -5,9 +5,21 @@
 //! succeeded, so `failure()` or `always()` steps can clean up); `retry` tries it again
 //! until `errorThreshold` consecutive errors or `timeout`; `continueOnError` lets the
 //! promotion go on after it fails; `vars` add variables for it alone.
+//!
+//! # Layout
+//!
+//! - [`expressions`]: `${{ }}` in configs and `if` conditions.
+//! - [`tasks`]: promotion tasks expanded into their steps.
+//! - [`workspace`]: the directory steps work in.
+//! - `waiting`: the state a run resumed at its waiting step carries.
+//! - `report`: what each step's end reports.
+//! - `service_steps`: `set-freight-alias` and `set-metadata`, through the observer.
 
 pub mod expressions;
+mod report;
+mod service_steps;
 pub mod tasks;
+mod waiting;
 pub mod workspace;
 
 use std::collections::BTreeMap;
@@ -22,6 +34,10 @@ use serde_json::{Map, Value, json};
 
 use crate::steps::{CommitAuthor, Remotes, StepContext, run_step};
 use expressions::{Scope, budget, evaluate_condition, evaluate_string, evaluate_tree};
+pub use report::{Pushed, StepOutcome, StepReport};
+use service_steps::{set_freight_alias, set_metadata};
+use waiting::CarriedState;
+pub use waiting::{Parked, ResumeFrom, WaitSlot, Waiting};
 
 /// One promotion to run.
 pub struct PromotionInput<'a> {
@@ -50,71 +66,6 @@ pub struct PromotionInput<'a> {
     pub resume: Option<&'a ResumeFrom>,
 }
 
-/// A promotion resumed at the step it waited at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResumeFrom {
-    /// The step that waited.
-    pub index: usize,
-    /// [`Waiting::state`] as recorded.
-    pub state: String,
-    /// When that step began waiting.
-    pub since_ms: i64,
-}
-
-/// Where a step that waits parks the run; see [`StepContext::wait`].
-#[derive(Debug, Default)]
-pub struct WaitSlot {
-    /// When the step began waiting, for a run resumed at it.
-    pub since_ms: Option<i64>,
-    parked: std::sync::Mutex<Option<Parked>>,
-}
-
-/// What a parked step waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parked {
-    /// `pull request <url>`.
-    pub message: String,
-    pub since_ms: i64,
-    pub interval: Duration,
-}
-
-impl WaitSlot {
-    /// Parks the run: the step then returns an error, which the run does not take as a
-    /// failure.
-    pub fn park(&self, parked: Parked) {
-        *self.parked.lock().unwrap_or_else(|p| p.into_inner()) = Some(parked);
-    }
-
-    fn take(&self) -> Option<Parked> {
-        self.parked.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    fn is_parked(&self) -> bool {
-        self.parked.lock().unwrap_or_else(|p| p.into_inner()).is_some()
-    }
-}
-
-/// A run that stopped at a waiting step: everything to resume it there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Waiting {
-    pub index: usize,
-    pub alias: String,
-    pub uses: String,
-    pub parked: Parked,
-    /// The run's state so far ([`CarriedState`] as JSON).
-    pub state: String,
-}
-
-/// What a run carries to the steps after a wait (Kargo's `state`).
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct CarriedState {
-    outputs: Map<String, Value>,
-    statuses: BTreeMap<String, String>,
-    failure: Option<StepFailure>,
-    commit: String,
-    health_checks: Vec<lading_domain::stage_health::HealthCheck>,
-}
-
 /// A finished promotion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromotionOutcome {
@@ -133,92 +84,6 @@ pub struct StepFailure {
     pub index: usize,
     pub uses: String,
     pub message: String,
-}
-
-/// How a step ended, as reported to a [`StepObserver`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepReport {
-    pub index: usize,
-    /// The step's `as`, or `step-<index>`.
-    pub alias: String,
-    pub uses: String,
-    pub outcome: StepOutcome,
-    /// Why it failed, errored or was skipped; when it succeeded, the pull request it
-    /// opened or watched (`pull request <url>`), else empty.
-    pub message: String,
-    pub started_at_ms: i64,
-    pub finished_at_ms: i64,
-    /// What a succeeded `git-push` step pushed (from its outputs).
-    pub pushed: Option<Pushed>,
-}
-
-/// What a `git-push` step pushed: the remote (without user info), the branch, the commit
-/// and the files it changed against its first parent (at most 50; `changed_files` counts all).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pushed {
-    pub repo_url: String,
-    pub branch: String,
-    pub commit: String,
-    pub changed_files: u32,
-    pub changes: Vec<lading_events::catalog::FileChangeV1>,
-}
-
-impl Pushed {
-    /// Reads a `git-push` (or `github-push`) step's outputs (`repoURL`, `branch`, `commit`, `changedFiles`,
-    /// `changes`); `None` for a tag push or another step.
-    fn from_outputs(uses: &str, outputs: &Map<String, Value>) -> Option<Pushed> {
-        if uses != "git-push" && uses != "github-push" {
-            return None;
-        }
-        let text = |key: &str| outputs.get(key).and_then(Value::as_str).map(str::to_owned);
-        let count = |v: Option<&Value>| v.and_then(Value::as_u64).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
-        let changes = outputs
-            .get("changes")
-            .and_then(Value::as_array)
-            .map(|all| {
-                all.iter()
-                    .filter_map(|c| {
-                        Some(lading_events::catalog::FileChangeV1 {
-                            path: c.get("path")?.as_str()?.to_owned(),
-                            added: count(c.get("added")),
-                            removed: count(c.get("removed")),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Some(Pushed {
-            repo_url: text("repoURL")?,
-            branch: text("branch")?,
-            commit: text("commit")?,
-            changed_files: count(outputs.get("changedFiles")),
-            changes,
-        })
-    }
-}
-
-/// How a step ended (Kargo's step statuses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepOutcome {
-    Succeeded,
-    /// It failed and the promotion fails.
-    Failed,
-    /// It failed under `continueOnError`: the promotion goes on.
-    Errored,
-    /// Its `if` was false: it did not run.
-    Skipped,
-}
-
-impl StepOutcome {
-    /// The name expressions see through `status(alias)`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepOutcome::Succeeded => "Succeeded",
-            StepOutcome::Failed => "Failed",
-            StepOutcome::Errored => "Errored",
-            StepOutcome::Skipped => "Skipped",
-        }
-    }
 }
 
 /// Why a run stopped before its end without a step failing.
@@ -436,88 +301,6 @@ impl Run<'_> {
     }
 }
 
-/// `set-freight-alias`: Kargo's `alias` for the freight `name` (Lading's own spelling,
-/// `newAlias` for `freightID`, is read too; the freight defaults to the one promoted).
-fn set_freight_alias(
-    target: &FreightId,
-    config: Value,
-    observer: &mut dyn StepObserver,
-) -> Result<Map<String, Value>, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    struct Config {
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default, rename = "freightID")]
-        freight_id: Option<String>,
-        #[serde(default)]
-        alias: Option<String>,
-        #[serde(default)]
-        new_alias: Option<String>,
-    }
-    let config: Config = crate::steps::parse_config(config)?;
-    let (id_field, id) = match (config.name, config.freight_id) {
-        (Some(_), Some(_)) => return Err("config.name: set name or freightID, not both".to_owned()),
-        (Some(name), None) => ("config.name", Some(name)),
-        (None, id) => ("config.freightID", id),
-    };
-    let (alias_field, alias) = match (config.alias, config.new_alias) {
-        (Some(_), Some(_)) => return Err("config.alias: set alias or newAlias, not both".to_owned()),
-        (Some(alias), None) => ("config.alias", alias),
-        (None, Some(alias)) => ("config.newAlias", alias),
-        (None, None) => return Err("config.alias: is required".to_owned()),
-    };
-    let freight = match &id {
-        Some(id) => FreightId::parse(id).map_err(|e| format!("{id_field}: {e}"))?,
-        None => target.clone(),
-    };
-    lading_domain::names::validate_dns_label(&alias).map_err(|e| format!("{alias_field}: {e}"))?;
-    observer.set_freight_alias(&freight, &alias)?;
-    let mut outputs = Map::new();
-    outputs.insert("alias".to_owned(), json!(alias));
-    Ok(outputs)
-}
-
-/// `set-metadata`: Kargo's `updates[]{kind, name, values}`, each setting keys of a
-/// freight's (by ID, or by alias) or a stage's metadata. Every update is checked before the first
-/// is made.
-fn set_metadata(
-    config: Value,
-    observer: &mut dyn StepObserver,
-    metadata: &mut ProjectMetadata,
-) -> Result<Map<String, Value>, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Update {
-        kind: String,
-        name: String,
-        values: Map<String, Value>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Config {
-        updates: Vec<Update>,
-    }
-    let config: Config = crate::steps::parse_config(config)?;
-    if config.updates.is_empty() {
-        return Err("config.updates: must hold at least one update".to_owned());
-    }
-    let mut checked = Vec::with_capacity(config.updates.len());
-    for (i, update) in config.updates.into_iter().enumerate() {
-        let kind = MetadataKind::parse(&update.kind).map_err(|e| format!("config.updates[{i}].kind: {e}"))?;
-        // A freight by its ID or its alias (both DNS labels), a stage by its name.
-        lading_domain::names::validate_dns_label(&update.name).map_err(|e| format!("config.updates[{i}].name: {e}"))?;
-        let values = lading_domain::metadata::encode_values(&update.values)
-            .map_err(|e| format!("config.updates[{i}].values: {e}"))?;
-        checked.push((kind, update.name, values));
-    }
-    for (i, (kind, name, values)) in checked.into_iter().enumerate() {
-        let name = observer.set_metadata(kind, &name, &values).map_err(|e| format!("config.updates[{i}]: {e}"))?;
-        lading_domain::metadata::merge(metadata.of_mut(kind, &name), &values);
-    }
-    Ok(Map::new())
-}
-
 /// Runs every step; stops at the first failure or when `observer` says so.
 pub fn run_promotion_observed(
     input: &PromotionInput<'_>,
@@ -558,11 +341,7 @@ pub fn run_promotion_observed(
     let mut health_checks = Vec::new();
     let resume_at = match input.resume {
         Some(resume) => {
-            let carried: CarriedState = serde_json::from_str(&resume.state).map_err(|e| StepFailure {
-                index: resume.index,
-                uses: "resume".to_owned(),
-                message: format!("the state recorded when the promotion waited cannot be read: {e}"),
-            })?;
+            let carried = CarriedState::restore(resume)?;
             run.outputs = carried.outputs;
             run.statuses = carried.statuses;
             run.failure = carried.failure;
@@ -588,14 +367,13 @@ pub fn run_promotion_observed(
     };
     for (index, step) in input.steps.iter().enumerate().skip(resume_at) {
         observer.before_step(index).map_err(|stop| PromotionError::Stopped { index, stop })?;
-        let resumed = input.resume.filter(|r| r.index == index);
-        let slot = WaitSlot { since_ms: resumed.map(|r| r.since_ms), ..WaitSlot::default() };
+        let slot = WaitSlot::for_step(input.resume, index);
         let step_ctx = StepContext { wait: input.parks.then_some(&slot), ..step_ctx };
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
         let condition = step.condition.as_deref().unwrap_or("success()");
         let task = run.task_view(step);
         let runs = evaluate_condition(condition, &run.scope(&run.vars, &task), &budget());
-        let started_at_ms = resumed.map_or_else(lading_events::now_ms, |r| r.since_ms);
+        let started_at_ms = slot.since_ms.unwrap_or_else(lading_events::now_ms);
         let result = match runs {
             Ok(false) => {
                 run.statuses.insert(alias.clone(), StepOutcome::Skipped.as_str().to_owned());
@@ -616,26 +394,17 @@ pub fn run_promotion_observed(
                 let result = run.attempt(step, &step_ctx, observer);
                 match slot.take() {
                     Some(parked) => {
-                        let state = CarriedState {
+                        let carried = CarriedState {
                             outputs: run.outputs.clone(),
                             statuses: run.statuses.clone(),
                             failure: run.failure.clone(),
                             commit: commit.clone(),
                             health_checks: health_checks.clone(),
                         };
-                        let state = serde_json::to_string(&state).unwrap_or_default();
-                        // A state holding a secret an expression revealed is not
-                        // recorded: the step waits in this run instead.
-                        if run.scrub(&state) == state {
-                            return Err(PromotionError::Waiting(Box::new(Waiting {
-                                index,
-                                alias,
-                                uses: step.uses.clone(),
-                                parked: Parked { message: run.scrub(&parked.message), ..parked },
-                                state,
-                            })));
+                        match carried.record(index, alias.clone(), &step.uses, parked, |text| run.scrub(text)) {
+                            Some(waiting) => return Err(PromotionError::Waiting(Box::new(waiting))),
+                            None => run.attempt(step, &StepContext { wait: None, ..step_ctx }, observer),
                         }
-                        run.attempt(step, &StepContext { wait: None, ..step_ctx }, observer)
                     }
                     None => result,
                 }

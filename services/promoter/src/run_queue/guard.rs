@@ -84,6 +84,11 @@ impl EffectGuard for TurnGuard {
                 Ok(())
             }
             Ok(Claim::Aborted { reason, .. }) => Err(self.refuse(Stop::Aborted(reason))),
+            // Only a run that waits parks the claim, and one that resumes takes it back
+            // before its first step: another run is at work.
+            Ok(Claim::Parked) => {
+                Err(self.refuse(Stop::LostTurn("the promotion's claim is parked by another run".to_owned())))
+            }
             Err(error) => {
                 Err(self.refuse(Stop::LostTurn(format!("cannot record the promotion's point of no return: {error}"))))
             }

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use lading_bus::claims::Claim;
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
+use lading_domain::promotion_claim::{Held, TurnRuling, on_turn, parks};
 use lading_domain::promotion_queue::Turn;
 use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionStartedV1, PromotionWaitingV1};
 use lading_events::{Event, EventType, TraceContext, now_ms};
@@ -227,10 +228,23 @@ async fn run_turn(
     hops: &mut Hops,
 ) -> Result<Outcome, HandlerError> {
     // An abort claimed before the turn came (read once the lease was taken): record it
-    // (its author may have died before publishing it).
-    if let Some(Claim::Aborted { actor, reason }) = claim {
-        publish_aborted(context, created, &actor, &reason, trace, Duration::ZERO).await?;
-        return Ok(Outcome::Done);
+    // (its author may have died before publishing it). A promotion parked after its push
+    // is taken back from the abort's reach before any step runs.
+    let claim = match on_turn(claim.as_ref().map(Claim::held)) {
+        TurnRuling::Run | TurnRuling::RecordAbort => claim,
+        TurnRuling::Reclaim => context
+            .bus
+            .replace_claim(&created.project, &created.promotion, Held::Parked, &Claim::Committed)
+            .await
+            .map_err(transient)?,
+    };
+    match claim {
+        Some(Claim::Aborted { actor, reason }) => {
+            publish_aborted(context, created, &actor, &reason, trace, Duration::ZERO).await?;
+            return Ok(Outcome::Done);
+        }
+        Some(Claim::Parked) => return Err(HandlerError::Transient("the promotion's claim is still parked".to_owned())),
+        None | Some(Claim::Committed) => {}
     }
     let running = Instant::now();
     // A promotion that waited started already.
@@ -273,6 +287,7 @@ async fn run_turn(
                 });
                 context.bus.publish_until_stored(&event, trace, &context.shutdown).await.map_err(transient)?;
             }
+            park_claim(context, created, &fence).await;
             // The stage's lease is released and no worker is held meanwhile; the
             // promotion stays the head of its stage's queue.
             Ok(Outcome::RetryAfter(waiting.parked.interval))
@@ -298,6 +313,8 @@ async fn run_turn(
                 Ok(Claim::Aborted { actor, reason }) => {
                     publish_aborted(context, created, &actor, &reason, trace, running.elapsed()).await?
                 }
+                // Parked by a run of this promotion that waited: another run is at work.
+                Ok(Claim::Parked) => return Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
                 Err(error) => return Err(transient(error)),
             }
             Ok(Outcome::Done)
@@ -316,6 +333,26 @@ async fn run_turn(
             tracing::warn!(promotion = created.promotion, reason, "lost the stage's turn; leaving the promotion");
             Ok(Outcome::RetryAfter(WAIT_FOR_TURN))
         }
+    }
+}
+
+/// Hands a waiting promotion's `committed` claim over (`parked`), its wait recorded and
+/// its turn still held, so that an abort may end it while no run holds it. Left
+/// `committed` when that fails: an abort is then refused until the next look parks it.
+async fn park_claim(context: &Context, created: &PromotionCreatedV2, fence: &lading_bus::lease::Fence) {
+    let held = match context.bus.promotion_claim(&created.project, &created.promotion).await {
+        Ok(held) => held,
+        Err(error) => {
+            tracing::warn!(%error, promotion = created.promotion, "cannot read the waiting promotion's claim");
+            return;
+        }
+    };
+    if !parks(held.as_ref().map(Claim::held)) || fence.check().is_err() {
+        return;
+    }
+    let parked = context.bus.replace_claim(&created.project, &created.promotion, Held::Committed, &Claim::Parked).await;
+    if let Err(error) = parked {
+        tracing::warn!(%error, promotion = created.promotion, "cannot park the waiting promotion's claim");
     }
 }
 

@@ -91,17 +91,15 @@ pub fn plan(
     let uses: Vec<&str> = steps.iter().map(|s| s.uses.as_str()).collect();
     let kept = recorded.is_some_and(|w| dir.kept_for(w.waiting_since_ms));
     let at = resume_at(recorded.map(|w| (w.index as usize, w.uses.as_str())), &uses, kept);
-    match (at, recorded) {
-        (Resume::At(index), Some(wait)) => {
-            if kept {
-                // A run that dies from here leaves a workspace its later steps changed:
-                // it is not resumed in again.
-                std::fs::remove_file(dir.marker())?;
-            } else {
-                dir.fresh()?;
-            }
-            Ok(Some(ResumeFrom { index, state: wait.state.clone(), since_ms: wait.waiting_since_ms }))
-        }
-        _ => dir.fresh().map(|()| None),
+    match at {
+        // A run that dies from here leaves a workspace its later steps changed: it is not
+        // resumed in again.
+        Resume::InKeptWorkspace(_) => std::fs::remove_file(dir.marker())?,
+        Resume::InEmptyWorkspace(_) | Resume::FromStart => dir.fresh()?,
     }
+    Ok(recorded.filter(|_| at != Resume::FromStart).map(|wait| ResumeFrom {
+        index: at.index(),
+        state: wait.state.clone(),
+        since_ms: wait.waiting_since_ms,
+    }))
 }
