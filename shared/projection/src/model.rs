@@ -122,6 +122,10 @@ pub struct StageRecord {
     /// What `set-metadata` steps set on the stage (Kargo's `status.metadata`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// The last refresh request whose health assessment finished (Kargo's
+    /// `lastHandledRefresh`).
+    #[serde(default)]
+    pub last_handled_refresh: Option<String>,
 }
 
 impl StageRecord {
@@ -542,6 +546,9 @@ impl ReadModel {
                 if let Ok(id) = FreightId::parse(&e.freight_id) {
                     project.freight.remove(&id);
                 }
+            }
+            Event::StageRefreshHandled(e) => {
+                project.stages.entry(e.stage.clone()).or_default().last_handled_refresh = Some(e.request_id.clone());
             }
             Event::WarehouseRefreshHandled(e) => {
                 project.warehouses.entry(e.warehouse.clone()).or_default().last_handled_refresh =

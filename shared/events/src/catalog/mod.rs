@@ -61,10 +61,11 @@ pub enum EventType {
     StageMetadataSetV1,
     PromotionWaitingV1,
     StageRefreshRequestedV1,
+    StageRefreshHandledV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 30] = [
+    pub const ALL: [EventType; 31] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -95,6 +96,7 @@ impl EventType {
         EventType::StageMetadataSetV1,
         EventType::PromotionWaitingV1,
         EventType::StageRefreshRequestedV1,
+        EventType::StageRefreshHandledV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -130,6 +132,7 @@ impl EventType {
             EventType::StageMetadataSetV1 => "dev.lading.stage.metadata-set.v1",
             EventType::PromotionWaitingV1 => "dev.lading.promotion.waiting.v1",
             EventType::StageRefreshRequestedV1 => "dev.lading.stage.refresh-requested.v1",
+            EventType::StageRefreshHandledV1 => "dev.lading.stage.refresh-handled.v1",
         }
     }
 
@@ -165,7 +168,8 @@ impl EventType {
             | EventType::StageHealthChangedV1
             | EventType::StageMetadataSetV1
             | EventType::PromotionWaitingV1
-            | EventType::StageRefreshRequestedV1 => "stage",
+            | EventType::StageRefreshRequestedV1
+            | EventType::StageRefreshHandledV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -205,6 +209,7 @@ impl EventType {
             EventType::FreightMetadataSetV1 | EventType::StageMetadataSetV1 => "metadata-set",
             EventType::PromotionWaitingV1 => "promotion-waiting",
             EventType::StageRefreshRequestedV1 => "refresh-requested",
+            EventType::StageRefreshHandledV1 => "refresh-handled",
         }
     }
 
@@ -277,6 +282,7 @@ pub enum Event {
     StageMetadataSet(StageMetadataSetV1),
     PromotionWaiting(PromotionWaitingV1),
     StageRefreshRequested(StageRefreshRequestedV1),
+    StageRefreshHandled(StageRefreshHandledV1),
 }
 
 impl Event {
@@ -312,6 +318,7 @@ impl Event {
             Event::StageMetadataSet(_) => EventType::StageMetadataSetV1,
             Event::PromotionWaiting(_) => EventType::PromotionWaitingV1,
             Event::StageRefreshRequested(_) => EventType::StageRefreshRequestedV1,
+            Event::StageRefreshHandled(_) => EventType::StageRefreshHandledV1,
         }
     }
 
@@ -347,6 +354,7 @@ impl Event {
             Event::StageMetadataSet(e) => &e.project,
             Event::PromotionWaiting(e) => &e.project,
             Event::StageRefreshRequested(e) => &e.project,
+            Event::StageRefreshHandled(e) => &e.project,
         }
     }
 
@@ -383,6 +391,7 @@ impl Event {
             Event::StageMetadataSet(e) => &e.stage,
             Event::PromotionWaiting(e) => &e.stage,
             Event::StageRefreshRequested(e) => &e.stage,
+            Event::StageRefreshHandled(e) => &e.stage,
         }
     }
 
@@ -419,6 +428,7 @@ impl Event {
             Event::StageMetadataSet(e) => e.set_at_ms,
             Event::PromotionWaiting(e) => e.waiting_since_ms,
             Event::StageRefreshRequested(e) => e.requested_at_ms,
+            Event::StageRefreshHandled(e) => e.handled_at_ms,
         }
     }
 
@@ -518,6 +528,9 @@ impl Event {
             Event::StageRefreshRequested(e) => {
                 format!("stage-refresh:{}:{}:{}", e.project, e.stage, e.request_id)
             }
+            Event::StageRefreshHandled(e) => {
+                format!("stage-refresh-handled:{}:{}:{}", e.project, e.stage, e.request_id)
+            }
         }
     }
 
@@ -570,6 +583,7 @@ impl Event {
             Event::StageMetadataSet(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::PromotionWaiting(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::StageRefreshRequested(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::StageRefreshHandled(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }
