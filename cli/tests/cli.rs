@@ -132,6 +132,16 @@ fn lading_up_runs_the_quickstart_example() {
     assert!(refreshed.status.success(), "{}", stderr(&refreshed));
     let missing = lading(&["refresh", "warehouse", "nope", "-p", "demo"], Some(&server), None);
     assert!(stderr(&missing).contains("warehouse \"nope\" not found"), "{}", stderr(&missing));
+    // A stage's refresh is handled even when it has no health to assess; --wait returns
+    // once the stage names it as its lastHandledRefresh.
+    let refreshed =
+        lading(&["refresh", "stage", "test", "-p", "demo", "--wait", "--timeout", "60s"], Some(&server), None);
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+    assert!(stdout(&refreshed).ends_with("stage/test refreshed\n"), "{}", stdout(&refreshed));
+    let stages = lading(&["get", "stages", "-p", "demo", "-o", "json"], Some(&server), None);
+    let stages: serde_json::Value = serde_json::from_slice(&stages.stdout).unwrap();
+    let test = stages["items"].as_array().unwrap().iter().find(|s| s["metadata"]["name"] == "test").unwrap();
+    assert!(test["status"]["lastHandledRefresh"].as_str().is_some_and(|t| !t.is_empty()), "{}", test["status"]);
     let alias = items[0]["alias"].as_str().unwrap();
     let promoted =
         lading(&["promote", "--freight", alias, "--stage", "test", "-p", "demo", "--wait"], Some(&server), None);

@@ -8,6 +8,8 @@ mod common;
 mod access;
 #[path = "kubernetes/latency.rs"]
 mod latency;
+#[path = "kubernetes/refresh.rs"]
+mod refresh;
 #[path = "kubernetes/replicas.rs"]
 mod replicas;
 #[path = "kubernetes/verification.rs"]

@@ -1,4 +1,4 @@
-//! `lading refresh warehouse W [--wait [--timeout D]] [-p P]`, `lading refresh stage S [-p P]`.
+//! `lading refresh warehouse|stage NAME [--wait [--timeout D]] [-p P]`.
 
 use std::time::{Duration, Instant};
 
@@ -16,13 +16,13 @@ const POLL: Duration = Duration::from_millis(250);
 /// Ask a warehouse to discover now, or a stage to assess its health now, instead of at
 /// its next interval.
 ///
-/// With --wait (warehouses), returns once the warehouse has handled this very request
-/// (Kargo's `status.lastHandledRefresh`), printing the discovery's error if it failed.
-/// Needs the promoter role.
+/// With --wait, returns once the warehouse or stage has handled this very request
+/// (Kargo's `status.lastHandledRefresh`); for a warehouse, prints the discovery's error
+/// if it failed. Needs the promoter role.
 ///
 ///   lading refresh warehouse app -p demo
 ///   lading refresh warehouse app --wait --timeout 2m
-///   lading refresh stage test -p demo
+///   lading refresh stage test --wait -p demo
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct RefreshArgs {
@@ -30,7 +30,7 @@ pub struct RefreshArgs {
     pub kind: Refreshable,
     /// Its name.
     pub name: String,
-    /// Wait until the warehouse has handled the refresh.
+    /// Wait until the warehouse or stage has handled the refresh.
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits (e.g. 30s, 5m).
@@ -44,42 +44,53 @@ pub enum Refreshable {
     Stage,
 }
 
-pub async fn run(context: &Context, args: RefreshArgs) -> anyhow::Result<()> {
-    if let Refreshable::Stage = args.kind {
-        if args.wait {
-            bail!("--wait is for warehouses: a stage's refresh shows in its status.health");
+impl Refreshable {
+    fn singular(self) -> &'static str {
+        match self {
+            Refreshable::Warehouse => "warehouse",
+            Refreshable::Stage => "stage",
         }
-        let path = format!("{}/stages/{}/refresh", context.project_path()?, segment(&args.name));
-        context.client.post_json(&path, &Value::Null).await?;
-        println!("stage/{} refresh requested", args.name);
-        return Ok(());
     }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Refreshable::Warehouse => "warehouses",
+            Refreshable::Stage => "stages",
+        }
+    }
+}
+
+pub async fn run(context: &Context, args: RefreshArgs) -> anyhow::Result<()> {
+    let (kind, kinds) = (args.kind.singular(), args.kind.plural());
     let timeout = parse_go_duration(&args.timeout).with_context(|| format!("--timeout {:?}", args.timeout))?;
-    let path = format!("{}/warehouses/{}/refresh", context.project_path()?, segment(&args.name));
-    let answer = context.client.post_json(&path, &Value::Null).await?;
+    let list = format!("{}/{kinds}", context.project_path()?);
+    let answer = context.client.post_json(&format!("{list}/{}/refresh", segment(&args.name)), &Value::Null).await?;
     let request = text(&answer, "/requestId").to_owned();
-    println!("warehouse/{} refresh requested", args.name);
+    println!("{kind}/{} refresh requested", args.name);
     if !args.wait {
         return Ok(());
     }
-    let warehouses = format!("{}/warehouses", context.project_path()?);
     let deadline = Instant::now() + timeout;
     loop {
-        let list = context.client.get(&warehouses).await?;
-        let warehouse =
-            list["items"].as_array().and_then(|items| items.iter().find(|w| w["metadata"]["name"] == args.name));
-        let Some(warehouse) = warehouse else { bail!("warehouse {:?} was deleted while refreshing", args.name) };
-        if handled(warehouse, &request) {
-            let error = text(warehouse, "/status/lastDiscoveryError/message");
+        let items = context.client.get(&list).await?;
+        let object =
+            items["items"].as_array().and_then(|items| items.iter().find(|o| o["metadata"]["name"] == args.name));
+        let Some(object) = object else { bail!("{kind} {:?} was deleted while refreshing", args.name) };
+        if handled(object, &request) {
+            let error = text(object, "/status/lastDiscoveryError/message");
             if !error.is_empty() {
                 eprintln!("warning: the warehouse's last discovery failed: {error}");
             }
-            println!("warehouse/{} refreshed", args.name);
+            println!("{kind}/{} refreshed", args.name);
             return Ok(());
         }
         if Instant::now() >= deadline {
+            let doing = match args.kind {
+                Refreshable::Warehouse => "discovering",
+                Refreshable::Stage => "assessing its health",
+            };
             bail!(
-                "warehouse {:?} did not handle the refresh within {}; it may still be discovering (see `lading get warehouses`)",
+                "{kind} {:?} did not handle the refresh within {}; it may still be {doing} (see `lading get {kinds}`)",
                 args.name,
                 args.timeout
             );
@@ -88,9 +99,10 @@ pub async fn run(context: &Context, args: RefreshArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Whether `warehouse` has handled the refresh `request` (Kargo's `lastHandledRefresh`).
-fn handled(warehouse: &Value, request: &str) -> bool {
-    !request.is_empty() && text(warehouse, "/status/lastHandledRefresh") == request
+/// Whether the warehouse or stage `object` has handled the refresh `request` (Kargo's
+/// `lastHandledRefresh`).
+fn handled(object: &Value, request: &str) -> bool {
+    !request.is_empty() && text(object, "/status/lastHandledRefresh") == request
 }
 
 #[cfg(test)]
@@ -100,7 +112,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_refresh_is_handled_when_the_warehouse_names_its_request() {
+    fn a_refresh_is_handled_when_the_object_names_its_request() {
         let warehouse = json!({"status": {"lastHandledRefresh": "01abc"}});
         assert!(handled(&warehouse, "01abc"));
         assert!(!handled(&warehouse, "01abd"), "an earlier refresh is not this one");

@@ -3,12 +3,12 @@
 use super::*;
 
 /// An api in Kubernetes mode on `kube` and the sandbox's NATS, beside the sandbox's own.
-struct KubeApi {
-    shutdown: lading_runtime::Shutdown,
-    task: tokio::task::JoinHandle<()>,
+pub(super) struct KubeApi {
+    pub(super) shutdown: lading_runtime::Shutdown,
+    pub(super) task: tokio::task::JoinHandle<()>,
 }
 
-async fn start_kube_api(sandbox: &Sandbox, kube: &TestKube) -> KubeApi {
+pub(super) async fn start_kube_api(sandbox: &Sandbox, kube: &TestKube) -> KubeApi {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let nats = sandbox.nats.url_for(lading_bus::nats_users::NatsUser::Api);

@@ -237,6 +237,10 @@ pub fn stage_object(manifest: &Manifest, project: Option<&ProjectModel>, unresol
         if !stage.metadata.is_empty() {
             status["metadata"] = json!(stage.metadata);
         }
+        // The refresh request last handled (Kargo's `status.lastHandledRefresh`).
+        if let Some(request) = &stage.last_handled_refresh {
+            status["lastHandledRefresh"] = json!(request);
+        }
     }
     let health = stage.and_then(health_status);
     if let Some((health, _)) = &health {

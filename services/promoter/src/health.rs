@@ -14,13 +14,16 @@
 //!   A stage with a running promotion, or whose last promotion did not succeed, is not
 //!   assessed ([`lading_domain::stage_health::not_assessed`]).
 //! - [`refresh`]: a `StageRefreshRequested` (Kargo's refresh of a Stage) assesses that
-//!   stage at once; replicas share the durable consumer [`REFRESH_CONSUMER`], so one of
-//!   them handles each request.
+//!   stage at once, then publishes `StageRefreshHandled` naming the request (the Stage's
+//!   `status.lastHandledRefresh`), whether or not there was anything to assess; replicas
+//!   share the durable consumer [`REFRESH_CONSUMER`], so one of them handles each
+//!   request, and the handled event's identity names the request, so a request handled
+//!   again after a replica stopped mid-way is stored once.
 
 use std::time::Duration;
 
 use lading_domain::stage_health::{self, AppRead, Health, HealthCheck, StageHealth};
-use lading_events::catalog::{HealthStatusV1, StageHealthChangedV1};
+use lading_events::catalog::{HealthStatusV1, StageHealthChangedV1, StageRefreshHandledV1};
 use lading_events::{Event, now_ms};
 use lading_runtime::Shutdown;
 
@@ -204,10 +207,17 @@ pub async fn refresh(context: std::sync::Arc<crate::Context>, shutdown: Shutdown
                 return Ok(Outcome::Done);
             };
             tracing::info!(project = request.project, stage = request.stage, "stage refresh: assessing its health");
-            // A stage without health checks has nothing to assess: the request is done.
+            // A stage without health checks has nothing to assess: the request is handled.
             assess_and_publish(&context, Some((&request.project, &request.stage)))
                 .await
                 .map_err(HandlerError::Transient)?;
+            let handled = Event::StageRefreshHandled(StageRefreshHandledV1 {
+                project: request.project.clone(),
+                stage: request.stage.clone(),
+                request_id: request.request_id.clone(),
+                handled_at_ms: now_ms(),
+            });
+            context.bus.publish(&handled, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
             Ok(Outcome::Done)
         }
     })

@@ -90,6 +90,7 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         | EventType::FreightMetadataSetV1
         | EventType::StageMetadataSetV1
         | EventType::PromotionWaitingV1
+        | EventType::StageRefreshHandledV1
         | EventType::PromotionFailedV1
         | EventType::PromotionErroredV1 => &[Promoter],
         EventType::FreightVerifiedV1

@@ -40,6 +40,7 @@
 //! - [`paging`]: when to stop following `Link` pages.
 //! - [`secrets`]: secrets steps read with `secret()`, and cutting revealed values out of messages.
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
+//! - [`refresh`]: refresh annotations: the token an object asks for, and whether to request it.
 //! - [`commit_url`]: the web page of a commit on a Git host, from the repository URL.
 //! - [`verification`]: stage verification: conditions, measurements, and how they add up.
 //! - [`webhook`]: webhook receivers: their paths, each provider's signature and payload,
@@ -71,6 +72,7 @@ pub mod promotion_functions;
 pub mod promotion_queue;
 pub mod promotion_wait;
 pub mod redact;
+pub mod refresh;
 pub mod rendered_files;
 pub mod secrets;
 pub mod selection;

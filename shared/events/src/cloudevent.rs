@@ -137,7 +137,8 @@ macro_rules! each_payload {
             (FreightMetadataSet, FreightMetadataSetV1),
             (StageMetadataSet, StageMetadataSetV1),
             (PromotionWaiting, PromotionWaitingV1),
-            (StageRefreshRequested, StageRefreshRequestedV1)
+            (StageRefreshRequested, StageRefreshRequestedV1),
+            (StageRefreshHandled, StageRefreshHandledV1)
         }
     };
 }

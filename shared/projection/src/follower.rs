@@ -63,6 +63,8 @@ pub struct Projection {
     bus: Bus,
     model: Arc<RwLock<ReadModel>>,
     applied: watch::Receiver<u64>,
+    /// The discovery stream's position applied.
+    discovered: watch::Receiver<u64>,
 }
 
 /// Which stream a follower reads, and how its messages change the model.
@@ -107,7 +109,7 @@ impl Projection {
         let model = Arc::new(RwLock::new(model));
         let (applied_tx, applied) = watch::channel(start);
         let (discovered_tx, mut discovered) = watch::channel(0u64);
-        let projection = Projection { bus: bus.clone(), model, applied };
+        let projection = Projection { bus: bus.clone(), model, applied, discovered: discovered.clone() };
         tokio::spawn(supervise(projection.clone(), Source::Facts, applied_tx, shutdown.clone()));
         tokio::spawn(supervise(projection.clone(), Source::Discoveries, discovered_tx, shutdown.clone()));
         projection.catch_up(facts.state.last_sequence, options.stall_limit).await?;
@@ -169,6 +171,12 @@ impl Projection {
     /// A receiver that changes whenever an event is applied.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.applied.clone()
+    }
+
+    /// A receiver that changes whenever a discovery (the latest state of a warehouse:
+    /// what it found, its failure, the refresh it last handled) is applied.
+    pub fn discoveries(&self) -> watch::Receiver<u64> {
+        self.discovered.clone()
     }
 
     /// Stores a snapshot of the model now.

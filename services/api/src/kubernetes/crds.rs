@@ -170,7 +170,12 @@ fn printer_columns(resource: &Resource) -> Vec<Value> {
 }
 
 fn schema(resource: &Resource) -> Value {
-    let status = open_object("What Lading knows of the object from its event log (read-only; written by Lading).");
+    let mut status = open_object("What Lading knows of the object from its event log (read-only; written by Lading).");
+    if matches!(resource.kind, "Warehouse" | "Stage") {
+        // Named, so `kubectl explain` shows it and clients can wait on it.
+        status["properties"] = json!({"lastHandledRefresh": {"type": "string", "description":
+            "The value of the last refresh annotation (lading.dev/refresh or kargo.akuity.io/refresh) that was handled: wait for it to equal the value set."}});
+    }
     let mut properties = json!({
         "apiVersion": {"type": "string", "description": "lading.dev/v1alpha1"},
         "kind": {"type": "string", "description": resource.kind},
@@ -263,5 +268,14 @@ mod tests {
         }
         let columns: Vec<Value> = printer_columns(&FREIGHT).iter().map(|c| c["name"].clone()).collect();
         assert_eq!(columns, vec![json!("Alias"), json!("Origin"), json!("Age")]);
+    }
+
+    #[test]
+    fn warehouses_and_stages_declare_the_refresh_they_last_handled_and_keep_other_status() {
+        for resource in [WAREHOUSE, STAGE] {
+            let status = &crd(&resource)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+            assert_eq!(status["properties"]["lastHandledRefresh"]["type"], "string", "{}", resource.kind);
+            assert_eq!(status["x-kubernetes-preserve-unknown-fields"], true, "{}", resource.kind);
+        }
     }
 }

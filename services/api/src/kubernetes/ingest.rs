@@ -16,10 +16,15 @@ use super::crds::{self, Resource, Scope};
 use super::{FIELD_MANAGER, Ingested, ObjectKey, PROJECT_LABEL, Seen, Shared, digest, pause};
 use crate::routes::apply::{APPLIED_BY, missing_projects, stage_cycles};
 
-/// The annotation that asks a Warehouse to discover now (its value comes back as
-/// `status.lastHandledRefresh` once handled), or a Stage to assess its health now
-/// (Kargo's `kargo.akuity.io/refresh`).
-pub const REFRESH_ANNOTATION: &str = "lading.dev/refresh";
+/// The annotation that asks a Warehouse to discover now, or a Stage to assess its health
+/// now; its value comes back as `status.lastHandledRefresh` once handled. Kargo's
+/// `kargo.akuity.io/refresh` does the same ([`REFRESH_ANNOTATIONS`]).
+pub use lading_domain::refresh::LADING_REFRESH_ANNOTATION as REFRESH_ANNOTATION;
+use lading_domain::refresh::REFRESH_ANNOTATIONS;
+
+/// How long the first refresh after a takeover waits for the read model to reach the end
+/// of the log (to see the tokens already handled).
+const CATCH_UP: Duration = Duration::from_secs(10);
 
 /// The kinds whose specs come from the cluster.
 pub const KINDS: [Resource; 8] = [
@@ -66,7 +71,8 @@ pub fn document(resource: &Resource, object: &DynamicObject) -> Value {
         .iter()
         .flatten()
         .filter(|(k, _)| {
-            k.as_str() != "kubectl.kubernetes.io/last-applied-configuration" && k.as_str() != REFRESH_ANNOTATION
+            k.as_str() != "kubectl.kubernetes.io/last-applied-configuration"
+                && !REFRESH_ANNOTATIONS.contains(&k.as_str())
         })
         .collect();
     if !annotations.is_empty() {
@@ -150,13 +156,11 @@ async fn apply(shared: &Shared, resource: &Resource, object: &DynamicObject) {
     let key = key_of(resource, object);
     let status = object.data.get("status").cloned().map(|s| digest(&s));
     shared.cluster.lock().unwrap().insert(key.clone(), Seen { main: None, status });
-    let token = object.metadata.annotations.as_ref().and_then(|a| a.get(REFRESH_ANNOTATION));
-    if let Some(token) = token.filter(|t| !t.is_empty()) {
-        match resource.kind {
-            "Warehouse" => refresh(shared, &key, token).await,
-            "Stage" => refresh_stage(shared, &key, token).await,
-            _ => {}
-        }
+    let token = object.metadata.annotations.as_ref().and_then(lading_domain::refresh::requested_token);
+    if let Some(token) = token
+        && matches!(resource.kind, "Warehouse" | "Stage")
+    {
+        refresh(shared, &key, token).await;
     }
     let document = document(resource, object);
     let generation = object.metadata.generation.unwrap_or_default();
@@ -257,56 +261,68 @@ pub async fn make_namespace(client: &kube::Client, project: &str) -> Result<(), 
     api.patch(project, &params, &Patch::Apply(&body)).await.map(|_| ())
 }
 
-/// Asks the warehouse to discover once per value of the refresh annotation.
+/// Asks the Warehouse to discover, or the Stage to assess its health, once per value of
+/// its refresh annotation: a token already handled (as the log says, also after a
+/// restart or a takeover) or already requested is not requested again.
 async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
+    caught_up(shared).await;
     let handled = shared.context.projection.read(|model| {
-        model
-            .project(&key.namespace)
-            .and_then(|p| p.warehouses.get(&key.name))
-            .and_then(|w| w.last_handled_refresh.clone())
+        let project = model.project(&key.namespace)?;
+        match key.kind {
+            "Warehouse" => project.warehouses.get(&key.name)?.last_handled_refresh.clone(),
+            _ => project.stages.get(&key.name)?.last_handled_refresh.clone(),
+        }
     });
-    if handled.as_deref() == Some(token) {
-        return;
-    }
     {
         let mut requested = shared.refreshes.lock().unwrap();
-        if requested.get(key).map(String::as_str) == Some(token) {
+        let in_flight = requested.get(key).map(String::as_str);
+        if !lading_domain::refresh::must_request(token, handled.as_deref(), in_flight) {
             return;
         }
         requested.insert(key.clone(), token.to_owned());
     }
-    let event = lading_events::Event::WarehouseRefreshRequested(lading_events::catalog::WarehouseRefreshRequestedV1 {
-        project: key.namespace.clone(),
-        warehouse: key.name.clone(),
-        request_id: token.to_owned(),
-        requested_at_ms: lading_events::now_ms(),
-    });
+    let (project, name, request_id, now) =
+        (key.namespace.clone(), key.name.clone(), token.to_owned(), lading_events::now_ms());
+    let event = match key.kind {
+        "Warehouse" => {
+            lading_events::Event::WarehouseRefreshRequested(lading_events::catalog::WarehouseRefreshRequestedV1 {
+                project,
+                warehouse: name,
+                request_id,
+                requested_at_ms: now,
+            })
+        }
+        _ => lading_events::Event::StageRefreshRequested(lading_events::catalog::StageRefreshRequestedV1 {
+            project,
+            stage: name,
+            request_id,
+            requested_at_ms: now,
+        }),
+    };
     if let Err(error) = shared.context.bus.publish(&event, &lading_bus::tracing_context::new_root()).await {
-        tracing::warn!(%error, warehouse = key.name, "requesting a refresh");
+        tracing::warn!(%error, kind = key.kind, name = key.name, "requesting a refresh");
         shared.refreshes.lock().unwrap().remove(key);
     }
 }
 
-/// Asks the promoter to assess the stage's health once per value of the refresh
-/// annotation this process sees.
-async fn refresh_stage(shared: &Shared, key: &ObjectKey, token: &str) {
-    {
-        let mut requested = shared.refreshes.lock().unwrap();
-        if requested.get(key).map(String::as_str) == Some(token) {
-            return;
-        }
-        requested.insert(key.clone(), token.to_owned());
-    }
-    let event = lading_events::Event::StageRefreshRequested(lading_events::catalog::StageRefreshRequestedV1 {
-        project: key.namespace.clone(),
-        stage: key.name.clone(),
-        request_id: token.to_owned(),
-        requested_at_ms: lading_events::now_ms(),
-    });
-    if let Err(error) = shared.context.bus.publish(&event, &lading_bus::tracing_context::new_root()).await {
-        tracing::warn!(%error, stage = key.name, "requesting a stage refresh");
-        shared.refreshes.lock().unwrap().remove(key);
-    }
+/// Waits, once per takeover, until the read model has applied the log as it stood, so a
+/// token handled before this replica took over reads as handled. Should the log not be
+/// read in time, a request made again is still stored once (its identity names the
+/// token).
+async fn caught_up(shared: &Shared) {
+    shared
+        .log_read
+        .get_or_init(|| async {
+            let projection = &shared.context.projection;
+            match projection.latest_sequence().await {
+                Ok(end) if !projection.wait_for(end, CATCH_UP).await => {
+                    tracing::warn!(end, "the read model did not reach the end of the log before a refresh");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "reading the end of the log before a refresh"),
+            }
+        })
+        .await;
 }
 
 /// Refused objects are validated again whenever the stored specs change: one refused

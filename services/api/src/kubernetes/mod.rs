@@ -113,8 +113,11 @@ pub struct Shared {
     pub alias_pending: Mutex<HashSet<ObjectKey>>,
     /// What each Promotion object requested.
     pub promotions: Mutex<BTreeMap<ObjectKey, promotions::Requested>>,
-    /// The refresh annotation's value last acted on, by Warehouse or Stage.
+    /// The refresh annotation's value last requested, by Warehouse or Stage.
     pub refreshes: Mutex<HashMap<ObjectKey, String>>,
+    /// Set once the read model has applied the log as it stood when refreshes were
+    /// first asked for.
+    pub log_read: tokio::sync::OnceCell<()>,
     pub wake: tokio::sync::Notify,
     /// True once the Freight watcher has seen every Freight object the cluster held when
     /// this replica took over: the writer waits for it, so an edit made while no replica
@@ -254,6 +257,7 @@ fn start(
         cluster: Mutex::new(HashMap::new()),
         alias_pending: Mutex::new(HashSet::new()),
         refreshes: Mutex::new(HashMap::new()),
+        log_read: tokio::sync::OnceCell::new(),
         promotions: Mutex::new(BTreeMap::new()),
         wake: tokio::sync::Notify::new(),
         freight_listed: tokio::sync::watch::Sender::new(false),

@@ -256,6 +256,7 @@ async fn write(
 /// cluster, until shutdown.
 pub async fn run(shared: Arc<Shared>) {
     let mut projection = shared.context.projection.changes();
+    let mut discoveries = shared.context.projection.discoveries();
     let mut specs = shared.context.specs.changes();
     let qps = shared.settings.qps.max(1);
     let mut interval = tokio::time::interval(Duration::from_secs(1) / qps);
@@ -272,6 +273,7 @@ pub async fn run(shared: Arc<Shared>) {
     loop {
         tokio::select! {
             _ = projection.changed() => {}
+            _ = discoveries.changed() => {}
             _ = specs.changed() => {}
             _ = shared.wake.notified() => {}
             _ = shared.secrets_changed.notified() => {}

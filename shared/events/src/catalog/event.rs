@@ -37,6 +37,7 @@ pub enum Event {
     StageMetadataSet(StageMetadataSetV1),
     PromotionWaiting(PromotionWaitingV1),
     StageRefreshRequested(StageRefreshRequestedV1),
+    StageRefreshHandled(StageRefreshHandledV1),
 }
 
 impl Event {
@@ -72,6 +73,7 @@ impl Event {
             Event::StageMetadataSet(_) => EventType::StageMetadataSetV1,
             Event::PromotionWaiting(_) => EventType::PromotionWaitingV1,
             Event::StageRefreshRequested(_) => EventType::StageRefreshRequestedV1,
+            Event::StageRefreshHandled(_) => EventType::StageRefreshHandledV1,
         }
     }
 
@@ -107,6 +109,7 @@ impl Event {
             Event::StageMetadataSet(e) => &e.project,
             Event::PromotionWaiting(e) => &e.project,
             Event::StageRefreshRequested(e) => &e.project,
+            Event::StageRefreshHandled(e) => &e.project,
         }
     }
 
@@ -143,6 +146,7 @@ impl Event {
             Event::StageMetadataSet(e) => &e.stage,
             Event::PromotionWaiting(e) => &e.stage,
             Event::StageRefreshRequested(e) => &e.stage,
+            Event::StageRefreshHandled(e) => &e.stage,
         }
     }
 
@@ -179,6 +183,7 @@ impl Event {
             Event::StageMetadataSet(e) => e.set_at_ms,
             Event::PromotionWaiting(e) => e.waiting_since_ms,
             Event::StageRefreshRequested(e) => e.requested_at_ms,
+            Event::StageRefreshHandled(e) => e.handled_at_ms,
         }
     }
 

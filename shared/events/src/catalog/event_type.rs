@@ -36,10 +36,11 @@ pub enum EventType {
     StageMetadataSetV1,
     PromotionWaitingV1,
     StageRefreshRequestedV1,
+    StageRefreshHandledV1,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 30] = [
+    pub const ALL: [EventType; 31] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -70,6 +71,7 @@ impl EventType {
         EventType::StageMetadataSetV1,
         EventType::PromotionWaitingV1,
         EventType::StageRefreshRequestedV1,
+        EventType::StageRefreshHandledV1,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -105,6 +107,7 @@ impl EventType {
             EventType::StageMetadataSetV1 => "dev.lading.stage.metadata-set.v1",
             EventType::PromotionWaitingV1 => "dev.lading.promotion.waiting.v1",
             EventType::StageRefreshRequestedV1 => "dev.lading.stage.refresh-requested.v1",
+            EventType::StageRefreshHandledV1 => "dev.lading.stage.refresh-handled.v1",
         }
     }
 
@@ -140,7 +143,8 @@ impl EventType {
             | EventType::StageHealthChangedV1
             | EventType::StageMetadataSetV1
             | EventType::PromotionWaitingV1
-            | EventType::StageRefreshRequestedV1 => "stage",
+            | EventType::StageRefreshRequestedV1
+            | EventType::StageRefreshHandledV1 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
@@ -180,6 +184,7 @@ impl EventType {
             EventType::FreightMetadataSetV1 | EventType::StageMetadataSetV1 => "metadata-set",
             EventType::PromotionWaitingV1 => "promotion-waiting",
             EventType::StageRefreshRequestedV1 => "refresh-requested",
+            EventType::StageRefreshHandledV1 => "refresh-handled",
         }
     }
 

@@ -88,6 +88,9 @@ impl Event {
             Event::StageRefreshRequested(e) => {
                 format!("stage-refresh:{}:{}:{}", e.project, e.stage, e.request_id)
             }
+            Event::StageRefreshHandled(e) => {
+                format!("stage-refresh-handled:{}:{}:{}", e.project, e.stage, e.request_id)
+            }
         }
     }
 
@@ -140,6 +143,7 @@ impl Event {
             Event::StageMetadataSet(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::PromotionWaiting(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::StageRefreshRequested(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::StageRefreshHandled(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

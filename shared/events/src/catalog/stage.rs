@@ -1,4 +1,4 @@
-//! Stage payloads: a stage's health changed; someone asked a stage to refresh.
+//! Stage payloads: a stage's health changed; someone asked a stage to refresh, and it was.
 //!
 //! Guarantees: a stage's health is published only when it changes, the first time by
 //! the promoter just before the `PromotionSucceeded` of the promotion that left the
@@ -48,4 +48,16 @@ pub struct StageRefreshRequestedV1 {
     pub stage: String,
     pub request_id: String,
     pub requested_at_ms: i64,
+}
+
+/// `dev.lading.stage.refresh-handled.v1`: the promoter finished the health assessment a
+/// stage refresh request asked for (Kargo's `status.lastHandledRefresh` on a Stage),
+/// whether or not the health changed or the stage had anything to assess.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageRefreshHandledV1 {
+    pub project: String,
+    pub stage: String,
+    pub request_id: String,
+    pub handled_at_ms: i64,
 }

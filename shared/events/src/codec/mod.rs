@@ -46,6 +46,7 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::StageMetadataSet(e) => postcard::to_stdvec(e),
         Event::PromotionWaiting(e) => postcard::to_stdvec(e),
         Event::StageRefreshRequested(e) => postcard::to_stdvec(e),
+        Event::StageRefreshHandled(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -97,6 +98,7 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::StageMetadataSetV1 => Event::StageMetadataSet(postcard::from_bytes(payload).map_err(err)?),
         EventType::PromotionWaitingV1 => Event::PromotionWaiting(postcard::from_bytes(payload).map_err(err)?),
         EventType::StageRefreshRequestedV1 => Event::StageRefreshRequested(postcard::from_bytes(payload).map_err(err)?),
+        EventType::StageRefreshHandledV1 => Event::StageRefreshHandled(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 

@@ -1,3 +1,5 @@
+use lading_domain::promotion_queue::Turn;
+use lading_domain::verification::Phase;
 use lading_events::catalog::*;
 
 use super::*;
