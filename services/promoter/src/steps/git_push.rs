@@ -170,26 +170,11 @@ fn push_tag(ctx: &StepContext<'_>, repo: &Repository, tag: &str) -> Result<Map<S
         .map_err(|e| git_error(&format!("config.tag: {tag:?}"), e))?
         .id()
         .to_string();
-    ctx.effects.before_effect(Effect::Push)?;
-    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
-    let url = remote.url().unwrap_or_default().to_owned();
-    let watch = ctx.remotes.watch("pushing to", &url);
-    let rejection = RefCell::new(None);
-    let mut callbacks: RemoteCallbacks<'_> = ctx.remotes.callbacks(&url, &watch);
-    callbacks.push_update_reference(|reference, status| {
-        if let Some(message) = status {
-            *rejection.borrow_mut() = Some(format!("{reference}: {message}"));
-        }
-        Ok(())
-    });
-    let mut options = PushOptions::new();
-    options.remote_callbacks(callbacks);
-    let pushed = remote.push(&[format!("{reference}:{reference}")], Some(&mut options));
-    drop(options);
-    match (pushed, rejection.into_inner()) {
-        (Ok(()), None) => {}
-        (Ok(()), Some(reason)) => return Err(format!("the remote rejected the tag: {reason}")),
-        (Err(e), _) => return Err(watch.explain(&e).to_string()),
+    // A tag that moves is refused, never rebased.
+    if let Pushed::Behind(reason) =
+        push_once(ctx, repo, &format!("{reference}:{reference}"), ctx.remotes, Effect::Push)?
+    {
+        return Err(format!("the remote rejected the tag: {reason}"));
     }
     let mut out = Map::new();
     out.insert("tag".to_owned(), json!(tag));
@@ -205,17 +190,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         }
         return push_tag(ctx, &repo, tag);
     }
-    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
-    if !head.is_branch() {
-        return Err("HEAD is detached; check out a branch to push".to_owned());
-    }
-    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
-    drop(head);
-    let target = if config.generate_target_branch {
-        format!("lading/promotion/{}", ctx.promotion)
-    } else {
-        config.target_branch.filter(|t| !t.is_empty()).unwrap_or_else(|| branch.clone())
-    };
+    let (branch, target) = branch_and_target(ctx, &repo, config.target_branch, config.generate_target_branch)?;
     let committer = Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("committer", e))?;
     let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
@@ -245,17 +220,44 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| git_error("reading HEAD", e))?.id().to_string()
         }
     };
+    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned));
+    Ok(outputs(&repo, origin.as_deref(), &target, &commit))
+}
+
+/// The branch checked out in `repo`, and the remote branch pushing it goes to: one named
+/// after the promotion with `generate`, else `target` when set, else the same branch.
+pub(super) fn branch_and_target(
+    ctx: &StepContext<'_>,
+    repo: &Repository,
+    target: Option<String>,
+    generate: bool,
+) -> Result<(String, String), String> {
+    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
+    if !head.is_branch() {
+        return Err("HEAD is detached; check out a branch to push".to_owned());
+    }
+    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
+    let target = match target.filter(|t| !t.is_empty()) {
+        _ if generate => format!("lading/promotion/{}", ctx.promotion),
+        Some(target) => target,
+        None => branch.clone(),
+    };
+    Ok((branch, target))
+}
+
+/// The outputs of a push of `commit` to `branch` of `origin` (a URL, given without its
+/// user info): `branch`, `commit`, `repoURL`, `commitURL`, `changedFiles`, `changes`.
+pub(super) fn outputs(repo: &Repository, origin: Option<&str>, branch: &str, commit: &str) -> Map<String, Value> {
     let mut out = Map::new();
-    out.insert("branch".to_owned(), json!(target));
-    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(lading_domain::redact::redact_url));
-    if let Some(url) = origin {
-        if let Some(page) = lading_domain::commit_url::commit_url(&url, &commit) {
+    out.insert("branch".to_owned(), json!(branch));
+    if let Some(url) = origin.map(lading_domain::redact::redact_url) {
+        if let Some(page) = lading_domain::commit_url::commit_url(&url, commit) {
             out.insert("commitURL".to_owned(), json!(page));
         }
         out.insert("repoURL".to_owned(), json!(url));
     }
     // What the commit changed is for people to read: a diff that cannot be made is left out.
-    match changes(&repo, &commit) {
+    match changes(repo, commit) {
         Ok((count, listed)) => {
             out.insert("changedFiles".to_owned(), json!(count));
             out.insert("changes".to_owned(), Value::Array(listed));
@@ -263,7 +265,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         Err(e) => tracing::warn!(commit, error = %e, "the pushed commit's changes could not be listed"),
     }
     out.insert("commit".to_owned(), json!(commit));
-    Ok(out)
+    out
 }
 
 /// How many files `commit` changed against its first parent (against nothing for a root
@@ -369,23 +371,12 @@ fn diff_line_stats(
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::process::Command;
 
     use git2::Repository;
     use serde_json::{Value, json};
 
     use super::{CHANGES_LISTED, changes};
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
+    use crate::engine::workspace::tree_diff::tests::git;
 
     fn write(dir: &Path, path: &str, content: &[u8]) {
         let place = dir.join(path);
