@@ -495,12 +495,20 @@ fn check_out_kept(
     let target = match head {
         Some(commit) => {
             let tree = repo.find_commit(commit).map_err(|e| git_error("reading the branch", e))?.tree_id();
-            repo.reference(&local_ref, commit, true, "lading: moved to the remote's head")
+            // Each write of a ref or the config creates a file: what holds already stays.
+            kept_trees::set_reference(repo, &local_ref, commit, "lading: moved to the remote's head")
                 .map_err(|e| git_error("creating the branch", e))?;
-            repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
-            repo.find_branch(branch, BranchType::Local)
-                .and_then(|mut b| b.set_upstream(Some(&format!("origin/{branch}"))))
-                .map_err(|e| git_error("tracking the branch", e))?;
+            if repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() != Some(local_ref.as_str()) {
+                repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
+            }
+            let upstream = format!("refs/remotes/origin/{branch}");
+            if repo.branch_upstream_name(&local_ref).ok().as_ref().and_then(|u| u.as_str().ok())
+                != Some(upstream.as_str())
+            {
+                repo.find_branch(branch, BranchType::Local)
+                    .and_then(|mut b| b.set_upstream(Some(&format!("origin/{branch}"))))
+                    .map_err(|e| git_error("tracking the branch", e))?;
+            }
             Some(tree)
         }
         None => {

@@ -125,7 +125,11 @@ pub(super) fn fetch_branch(
     branch: &str,
     remotes: &Remotes,
 ) -> Result<Option<Oid>, String> {
-    repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
+    // Each write of the config or a ref creates a file: what holds already is not written.
+    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned));
+    if origin.as_deref() != Some(url) {
+        repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
+    }
     let tracking = format!("refs/remotes/origin/{branch}");
     // The tree holds this branch alone: other branches and tags it was cloned with would
     // be stale, and a branch deleted on the remote must not linger. Its own tracking ref
@@ -161,7 +165,7 @@ pub(super) fn fetch_branch(
             return Ok(None);
         }
         Some(head) if repo.find_commit(head).is_ok() => {
-            repo.reference(&tracking, head, true, "lading: the remote's head, held already")
+            set_reference(repo, &tracking, head, "lading: the remote's head, held already")
                 .map_err(|e| git_error("recording the remote branch", e))?;
             return Ok(Some(head));
         }
@@ -175,6 +179,14 @@ pub(super) fn fetch_branch(
         Ok(head) => Ok(Some(head.peel_to_commit().map_err(|e| git_error("reading the branch", e))?.id())),
         Err(_) => Ok(None),
     }
+}
+
+/// Points `name` at `target`, unless it points there already.
+pub(super) fn set_reference(repo: &Repository, name: &str, target: Oid, log: &str) -> Result<(), git2::Error> {
+    if repo.refname_to_id(name).ok() != Some(target) {
+        repo.reference(name, target, true, log)?;
+    }
+    Ok(())
 }
 
 /// Rewrites the files of `taken` that differ between its tree and `target` (a tree;
