@@ -146,7 +146,8 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             }
             // A branch to create that the remote lacks needs nothing from it.
             if checkout.create && !remote_has_branch(&config.repo_url, key.branch, ctx.remotes)? {
-                let repo = Repository::init(&dest).map_err(|e| git_error("creating the working tree", e))?;
+                let repo = Repository::init_opts(&dest, &without_templates(false))
+                    .map_err(|e| git_error("creating the working tree", e))?;
                 repo.remote("origin", &config.repo_url).map_err(|e| git_error("pointing origin at the remote", e))?;
                 repo.set_head(&format!("refs/heads/{}", key.branch))
                     .map_err(|e| git_error("creating the branch", e))?;
@@ -250,6 +251,14 @@ fn sparse_dirs(entries: &[String]) -> Result<Option<Vec<String>>, String> {
         dirs.push(dir.to_owned());
     }
     Ok(Some(dirs))
+}
+
+/// Creates a repository with libgit2's few built-in files only: git's template directory
+/// (sample hooks, a description) would be copied file by file into every new one.
+fn without_templates(bare: bool) -> git2::RepositoryInitOptions {
+    let mut options = git2::RepositoryInitOptions::new();
+    options.bare(bare).external_template(false);
+    options
 }
 
 /// A clone writes no files: the chosen branch, commit or tag is checked out afterwards,
@@ -364,7 +373,10 @@ fn clone_via_mirror(mirrors: &Path, url: &str, dest: &Path, remotes: &Remotes) -
         Ok(mirror) => (mirror, false),
         Err(_) => {
             fs::create_dir_all(&dir).map_err(|e| format!("creating a mirror: {e}"))?;
-            (Repository::init_bare(&dir).map_err(|e| git_error("creating a mirror", e))?, true)
+            (
+                Repository::init_opts(&dir, &without_templates(true)).map_err(|e| git_error("creating a mirror", e))?,
+                true,
+            )
         }
     };
     let watch = remotes.watch("fetching", url);
@@ -495,12 +507,20 @@ fn check_out_kept(
     let target = match head {
         Some(commit) => {
             let tree = repo.find_commit(commit).map_err(|e| git_error("reading the branch", e))?.tree_id();
-            repo.reference(&local_ref, commit, true, "lading: moved to the remote's head")
+            // Each write of a ref or the config creates a file: what holds already stays.
+            kept_trees::set_reference(repo, &local_ref, commit, "lading: moved to the remote's head")
                 .map_err(|e| git_error("creating the branch", e))?;
-            repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
-            repo.find_branch(branch, BranchType::Local)
-                .and_then(|mut b| b.set_upstream(Some(&format!("origin/{branch}"))))
-                .map_err(|e| git_error("tracking the branch", e))?;
+            if repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() != Some(local_ref.as_str()) {
+                repo.set_head(&local_ref).map_err(|e| git_error("checking out", e))?;
+            }
+            let upstream = format!("refs/remotes/origin/{branch}");
+            if repo.branch_upstream_name(&local_ref).ok().as_ref().and_then(|u| u.as_str().ok())
+                != Some(upstream.as_str())
+            {
+                repo.find_branch(branch, BranchType::Local)
+                    .and_then(|mut b| b.set_upstream(Some(&format!("origin/{branch}"))))
+                    .map_err(|e| git_error("tracking the branch", e))?;
+            }
             Some(tree)
         }
         None => {

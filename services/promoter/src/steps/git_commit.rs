@@ -2,9 +2,10 @@
 //! promotion. When the branch already holds this promotion's commit (a retry after a
 //! crash), that commit is returned and nothing new is made. Output: `commit`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use git2::build::TreeUpdateBuilder;
 use git2::{Commit, ErrorCode, FileMode, IndexAddOption, Oid, Repository, Signature};
@@ -113,6 +114,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let oid = repo
         .commit(Some("HEAD"), &signature, &signature, &message, &tree, &parents)
         .map_err(|e| git_error("committing", e))?;
+    remember_new_commit(oid, parent.as_ref().map(Commit::id), &message);
     if updated.is_some() {
         super::working_tree::mark_index_stale(&repo)?;
     }
@@ -260,14 +262,105 @@ pub(super) fn find_commit_with_trailer_from(
     tip: git2::Oid,
     trailer: &str,
 ) -> Result<Option<String>, String> {
+    if trailers_seen(tip).is_some_and(|seen| !seen.contains(trailer)) {
+        return Ok(None);
+    }
     let mut walk = repo.revwalk().map_err(|e| git_error("walking history", e))?;
     walk.push(tip).map_err(|e| git_error("walking history", e))?;
+    let mut seen = HashSet::new();
     for oid in walk.take(TRAILER_SEARCH_DEPTH) {
         let oid = oid.map_err(|e| git_error("walking history", e))?;
         let commit = repo.find_commit(oid).map_err(|e| git_error("reading a commit", e))?;
-        if commit.message().is_ok_and(|m| m.lines().any(|l| l.trim() == trailer)) {
+        let lines = commit.message().map(promotion_trailers).unwrap_or_default();
+        if lines.contains(&trailer) {
             return Ok(Some(oid.to_string()));
         }
+        seen.extend(lines.into_iter().map(str::to_owned));
     }
+    remember_trailers(tip, Arc::new(seen));
     Ok(None)
+}
+
+/// The promotion trailer lines of a commit message, trimmed.
+fn promotion_trailers(message: &str) -> Vec<&str> {
+    message.lines().map(str::trim).filter(|l| l.starts_with(PROMOTION_TRAILER)).collect()
+}
+
+/// How many commits' trailers are remembered.
+const REMEMBERED_COMMITS: usize = 64;
+
+/// For a commit, every promotion trailer in the [`TRAILER_SEARCH_DEPTH`] commits a search
+/// from it reads, or more: a trailer missing there is in none of them, and a search for
+/// it reads nothing. A commit id names its whole history, so this holds in every
+/// repository. Newest last.
+static TRAILERS_SEEN: Mutex<VecDeque<(Oid, Arc<HashSet<String>>)>> = Mutex::new(VecDeque::new());
+
+fn trailers_seen(commit: Oid) -> Option<Arc<HashSet<String>>> {
+    let seen = TRAILERS_SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    seen.iter().find(|(id, _)| *id == commit).map(|(_, trailers)| trailers.clone())
+}
+
+fn remember_trailers(commit: Oid, trailers: Arc<HashSet<String>>) {
+    let mut seen = TRAILERS_SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.iter().any(|(id, _)| *id == commit) {
+        return;
+    }
+    if seen.len() >= REMEMBERED_COMMITS {
+        seen.pop_front();
+    }
+    seen.push_back((commit, trailers));
+}
+
+/// Remembers the trailers of `commit`, just made with `message` on `parent` (none: a root
+/// commit): a search from it reads it, then at most what a search from its parent reads.
+fn remember_new_commit(commit: Oid, parent: Option<Oid>, message: &str) {
+    let mut trailers = match parent {
+        Some(parent) => match trailers_seen(parent) {
+            Some(seen) => (*seen).clone(),
+            None => return,
+        },
+        None => HashSet::new(),
+    };
+    trailers.extend(promotion_trailers(message).into_iter().map(str::to_owned));
+    remember_trailers(commit, Arc::new(trailers));
+}
+
+#[cfg(test)]
+mod tests {
+    use git2::{Oid, Repository, Signature};
+
+    use super::{find_commit_with_trailer_from, remember_new_commit};
+
+    fn commit(repo: &Repository, parent: Option<Oid>, message: &str) -> Oid {
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let signature = Signature::now("t", "t@t").unwrap();
+        let parents: Vec<_> = parent.map(|p| repo.find_commit(p).unwrap()).into_iter().collect();
+        let parents: Vec<_> = parents.iter().collect();
+        repo.commit(None, &signature, &signature, message, &tree, &parents).unwrap()
+    }
+
+    #[test]
+    fn a_trailer_is_found_after_its_history_was_searched_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let mut tip = commit(&repo, None, "first\n\nLading-Promotion: a\n");
+        for i in 0..5 {
+            tip = commit(&repo, Some(tip), &format!("change {i}"));
+        }
+        let (wanted, other) = ("Lading-Promotion: b", "Lading-Promotion: a");
+        assert_eq!(find_commit_with_trailer_from(&repo, tip, wanted).unwrap(), None);
+        assert!(find_commit_with_trailer_from(&repo, tip, other).unwrap().is_some(), "what was seen is searched");
+        // Made by this promotion on the searched tip: found from the new commit.
+        let own = commit(&repo, Some(tip), "promote\n\nLading-Promotion: b\n");
+        remember_new_commit(own, Some(tip), "promote\n\nLading-Promotion: b\n");
+        assert_eq!(find_commit_with_trailer_from(&repo, own, wanted).unwrap(), Some(own.to_string()));
+        // Made elsewhere (another replica pushed it): found by reading history.
+        let elsewhere = commit(&repo, Some(tip), "promote\n\nLading-Promotion: b\n");
+        let above = commit(&repo, Some(elsewhere), "later");
+        assert_eq!(find_commit_with_trailer_from(&repo, above, wanted).unwrap(), Some(elsewhere.to_string()));
+        let other_child = commit(&repo, Some(own), "next");
+        remember_new_commit(other_child, Some(own), "next");
+        assert_eq!(find_commit_with_trailer_from(&repo, other_child, wanted).unwrap(), Some(own.to_string()));
+    }
 }

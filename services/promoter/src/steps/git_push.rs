@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Remotes, StepContext, git_error};
 use crate::engine::Effect;
+use crate::engine::workspace::tree_diff::{self, Change, tree_changes};
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// How many changed files the `changes` output lists.
@@ -169,26 +170,11 @@ fn push_tag(ctx: &StepContext<'_>, repo: &Repository, tag: &str) -> Result<Map<S
         .map_err(|e| git_error(&format!("config.tag: {tag:?}"), e))?
         .id()
         .to_string();
-    ctx.effects.before_effect(Effect::Push)?;
-    let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
-    let url = remote.url().unwrap_or_default().to_owned();
-    let watch = ctx.remotes.watch("pushing to", &url);
-    let rejection = RefCell::new(None);
-    let mut callbacks: RemoteCallbacks<'_> = ctx.remotes.callbacks(&url, &watch);
-    callbacks.push_update_reference(|reference, status| {
-        if let Some(message) = status {
-            *rejection.borrow_mut() = Some(format!("{reference}: {message}"));
-        }
-        Ok(())
-    });
-    let mut options = PushOptions::new();
-    options.remote_callbacks(callbacks);
-    let pushed = remote.push(&[format!("{reference}:{reference}")], Some(&mut options));
-    drop(options);
-    match (pushed, rejection.into_inner()) {
-        (Ok(()), None) => {}
-        (Ok(()), Some(reason)) => return Err(format!("the remote rejected the tag: {reason}")),
-        (Err(e), _) => return Err(watch.explain(&e).to_string()),
+    // A tag that moves is refused, never rebased.
+    if let Pushed::Behind(reason) =
+        push_once(ctx, repo, &format!("{reference}:{reference}"), ctx.remotes, Effect::Push)?
+    {
+        return Err(format!("the remote rejected the tag: {reason}"));
     }
     let mut out = Map::new();
     out.insert("tag".to_owned(), json!(tag));
@@ -204,17 +190,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         }
         return push_tag(ctx, &repo, tag);
     }
-    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
-    if !head.is_branch() {
-        return Err("HEAD is detached; check out a branch to push".to_owned());
-    }
-    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
-    drop(head);
-    let target = if config.generate_target_branch {
-        format!("lading/promotion/{}", ctx.promotion)
-    } else {
-        config.target_branch.filter(|t| !t.is_empty()).unwrap_or_else(|| branch.clone())
-    };
+    let (branch, target) = branch_and_target(ctx, &repo, config.target_branch, config.generate_target_branch)?;
     let committer = Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("committer", e))?;
     let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
@@ -244,17 +220,44 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| git_error("reading HEAD", e))?.id().to_string()
         }
     };
+    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned));
+    Ok(outputs(&repo, origin.as_deref(), &target, &commit))
+}
+
+/// The branch checked out in `repo`, and the remote branch pushing it goes to: one named
+/// after the promotion with `generate`, else `target` when set, else the same branch.
+pub(super) fn branch_and_target(
+    ctx: &StepContext<'_>,
+    repo: &Repository,
+    target: Option<String>,
+    generate: bool,
+) -> Result<(String, String), String> {
+    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
+    if !head.is_branch() {
+        return Err("HEAD is detached; check out a branch to push".to_owned());
+    }
+    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
+    let target = match target.filter(|t| !t.is_empty()) {
+        _ if generate => format!("lading/promotion/{}", ctx.promotion),
+        Some(target) => target,
+        None => branch.clone(),
+    };
+    Ok((branch, target))
+}
+
+/// The outputs of a push of `commit` to `branch` of `origin` (a URL, given without its
+/// user info): `branch`, `commit`, `repoURL`, `commitURL`, `changedFiles`, `changes`.
+pub(super) fn outputs(repo: &Repository, origin: Option<&str>, branch: &str, commit: &str) -> Map<String, Value> {
     let mut out = Map::new();
-    out.insert("branch".to_owned(), json!(target));
-    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(lading_domain::redact::redact_url));
-    if let Some(url) = origin {
-        if let Some(page) = lading_domain::commit_url::commit_url(&url, &commit) {
+    out.insert("branch".to_owned(), json!(branch));
+    if let Some(url) = origin.map(lading_domain::redact::redact_url) {
+        if let Some(page) = lading_domain::commit_url::commit_url(&url, commit) {
             out.insert("commitURL".to_owned(), json!(page));
         }
         out.insert("repoURL".to_owned(), json!(url));
     }
     // What the commit changed is for people to read: a diff that cannot be made is left out.
-    match changes(&repo, &commit) {
+    match changes(repo, commit) {
         Ok((count, listed)) => {
             out.insert("changedFiles".to_owned(), json!(count));
             out.insert("changes".to_owned(), Value::Array(listed));
@@ -262,12 +265,12 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         Err(e) => tracing::warn!(commit, error = %e, "the pushed commit's changes could not be listed"),
     }
     out.insert("commit".to_owned(), json!(commit));
-    Ok(out)
+    out
 }
 
 /// How many files `commit` changed against its first parent (against nothing for a root
 /// commit), and the first [`CHANGES_LISTED`] with the lines each added and removed. Reads
-/// objects only, never the work tree.
+/// objects only, never the work tree; only the subtrees that differ are read.
 pub(super) fn changes(repo: &Repository, commit: &str) -> Result<(usize, Vec<Value>), git2::Error> {
     let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
     let tree = commit.tree()?;
@@ -275,13 +278,84 @@ pub(super) fn changes(repo: &Repository, commit: &str) -> Result<(usize, Vec<Val
         Ok(parent) => Some(parent.tree()?),
         Err(_) => None,
     };
-    let diff = repo.diff_tree_to_tree(parent.as_ref(), Some(&tree), None)?;
-    let count = diff.deltas().len();
-    let mut listed = Vec::new();
-    for index in 0..count.min(CHANGES_LISTED) {
-        let Some(delta) = diff.get_delta(index) else { continue };
-        let path = delta.new_file().path().or_else(|| delta.old_file().path());
-        let path = path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let changed = tree_changes(repo, parent.as_ref().map(git2::Tree::id), Some(tree.id()))?;
+    let listed = &changed[..changed.len().min(CHANGES_LISTED)];
+    let stats = match blob_line_stats(repo, parent.as_ref(), &tree, listed)? {
+        Some(stats) => stats,
+        None => diff_line_stats(repo, parent.as_ref(), &tree)?,
+    };
+    let listed = listed
+        .iter()
+        .zip(stats)
+        .map(|(change, (added, removed))| json!({"path": change.path, "added": added, "removed": removed}))
+        .collect();
+    Ok((changed.len(), listed))
+}
+
+/// Lines added and removed in each of `listed`, diffing their blobs, when no
+/// `.gitattributes` can apply to them (none in the repository's `info`, none beside them
+/// or above them in either tree or on disk) and each is a file or a symlink: the same
+/// figures libgit2's diff gives, without reading the index it looks for attributes in.
+/// `None` otherwise.
+fn blob_line_stats(
+    repo: &Repository,
+    parent: Option<&git2::Tree<'_>>,
+    tree: &git2::Tree<'_>,
+    listed: &[Change],
+) -> Result<Option<Vec<(usize, usize)>>, git2::Error> {
+    if repo.path().join("info").join("attributes").exists() {
+        return Ok(None);
+    }
+    let blob = |entry: Option<tree_diff::Entry>| entry.is_none_or(|e| matches!(e.mode & 0o170000, 0o100000 | 0o120000));
+    let workdir = repo.workdir();
+    for change in listed {
+        if !blob(change.old) || !blob(change.new) {
+            return Ok(None);
+        }
+        for dir in std::path::Path::new(&change.path).ancestors().skip(1) {
+            let attributes = dir.join(".gitattributes");
+            let in_tree = |t: Option<&git2::Tree<'_>>| t.is_some_and(|t| t.get_path(&attributes).is_ok());
+            if in_tree(parent) || in_tree(Some(tree)) || workdir.is_some_and(|w| w.join(&attributes).exists()) {
+                return Ok(None);
+            }
+        }
+    }
+    // libgit2 still reads the user's and the system's attribute files; its index, where it
+    // would find no `.gitattributes` for these paths, is left empty in this handle.
+    let view = Repository::open(repo.path())?;
+    view.set_index(&mut git2::Index::new()?)?;
+    let mut stats = Vec::with_capacity(listed.len());
+    for change in listed {
+        let path = std::path::Path::new(&change.path);
+        let load = |entry: Option<tree_diff::Entry>| entry.map(|e| view.find_blob(e.id)).transpose();
+        let (old, new) = (load(change.old)?, load(change.new)?);
+        // A blob against the other side's content; an added file is diffed against nothing
+        // the other way round, its removed lines being the lines it adds.
+        let (blob, other, reversed) = match (&old, &new) {
+            (Some(old), new) => (old, new.as_ref().map_or(&[][..], git2::Blob::content), false),
+            (None, Some(new)) => (new, &[][..], true),
+            (None, None) => {
+                stats.push((0, 0));
+                continue;
+            }
+        };
+        let patch = git2::Patch::from_blob_and_buffer(blob, Some(path), other, Some(path), None)?;
+        let (_, added, removed) = patch.line_stats()?;
+        stats.push(if reversed { (removed, added) } else { (added, removed) });
+    }
+    Ok(Some(stats))
+}
+
+/// Lines added and removed in each of the first [`CHANGES_LISTED`] files libgit2's diff
+/// of `parent` and `tree` lists (the order of [`tree_changes`]).
+fn diff_line_stats(
+    repo: &Repository,
+    parent: Option<&git2::Tree<'_>>,
+    tree: &git2::Tree<'_>,
+) -> Result<Vec<(usize, usize)>, git2::Error> {
+    let diff = repo.diff_tree_to_tree(parent, Some(tree), None)?;
+    let mut stats = Vec::new();
+    for index in 0..diff.deltas().len().min(CHANGES_LISTED) {
         let (added, removed) = match git2::Patch::from_diff(&diff, index)? {
             Some(patch) => {
                 let (_, added, removed) = patch.line_stats()?;
@@ -289,7 +363,98 @@ pub(super) fn changes(repo: &Repository, commit: &str) -> Result<(usize, Vec<Val
             }
             None => (0, 0),
         };
-        listed.push(json!({"path": path, "added": added, "removed": removed}));
+        stats.push((added, removed));
     }
-    Ok((count, listed))
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use git2::Repository;
+    use serde_json::{Value, json};
+
+    use super::{CHANGES_LISTED, changes};
+    use crate::engine::workspace::tree_diff::tests::git;
+
+    fn write(dir: &Path, path: &str, content: &[u8]) {
+        let place = dir.join(path);
+        std::fs::create_dir_all(place.parent().unwrap()).unwrap();
+        std::fs::write(place, content).unwrap();
+    }
+
+    /// What libgit2's whole diff of the commit against its parent says.
+    fn by_libgit2(repo: &Repository, commit: &str) -> (usize, Vec<Value>) {
+        let commit = repo.find_commit(git2::Oid::from_str(commit).unwrap()).unwrap();
+        let parent = commit.parent(0).ok().map(|p| p.tree().unwrap());
+        let diff = repo.diff_tree_to_tree(parent.as_ref(), Some(&commit.tree().unwrap()), None).unwrap();
+        let listed = (0..diff.deltas().len().min(CHANGES_LISTED))
+            .map(|i| {
+                let delta = diff.get_delta(i).unwrap();
+                let path = delta.new_file().path().or(delta.old_file().path()).unwrap().to_str().unwrap().to_owned();
+                let (_, added, removed) = git2::Patch::from_diff(&diff, i).unwrap().unwrap().line_stats().unwrap();
+                json!({"path": path, "added": added, "removed": removed})
+            })
+            .collect();
+        (diff.deltas().len(), listed)
+    }
+
+    /// Two commits with additions, deletions, edits, a binary file, a symlink, a mode
+    /// change and `extra` on top of it; `changes` must say what libgit2's diff says.
+    fn compare(extra: &[(&str, &[u8])], files: usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q"]);
+        for i in 0..files {
+            write(d, &format!("dir{}/file{i}.yaml", i % 7), format!("a: {i}\nb: x\n").as_bytes());
+        }
+        write(d, "gone.txt", b"one\ntwo\n");
+        write(d, "image.bin", b"\0\x01\x02\nline\n");
+        write(d, "run.sh", b"echo\n");
+        std::os::unix::fs::symlink("gone.txt", d.join("link")).unwrap();
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "one"]);
+        for i in (0..files).step_by(3) {
+            write(d, &format!("dir{}/file{i}.yaml", i % 7), format!("a: {i}\nb: y\nc: z\n").as_bytes());
+        }
+        std::fs::remove_file(d.join("gone.txt")).unwrap();
+        write(d, "image.bin", b"\0\x01\x03\nline\nmore\n");
+        write(d, "new/added.txt", b"1\n2\n3\n");
+        std::fs::remove_file(d.join("link")).unwrap();
+        std::os::unix::fs::symlink("run.sh", d.join("link")).unwrap();
+        for (path, content) in extra {
+            write(d, path, content);
+        }
+        git(d, &["add", "-A"]);
+        git(d, &["update-index", "--chmod=+x", "run.sh"]);
+        git(d, &["commit", "-q", "-m", "two"]);
+        // As in a lazy working tree: the attributes are committed, not on disk.
+        for (path, _) in extra {
+            std::fs::remove_file(d.join(path)).unwrap();
+        }
+        let repo = Repository::open(d).unwrap();
+        // libgit2 reads attributes from the index, HEAD's: older commits are compared
+        // only when there are none.
+        let commits = if extra.is_empty() { &["HEAD", "HEAD~1"][..] } else { &["HEAD"][..] };
+        for commit in commits.iter().map(|c| git(d, &["rev-parse", c])) {
+            assert_eq!(changes(&repo, &commit).unwrap(), by_libgit2(&repo, &commit), "commit {commit}");
+        }
+    }
+
+    #[test]
+    fn the_changes_listed_are_those_libgit2s_diff_lists() {
+        compare(&[], 20);
+    }
+
+    #[test]
+    fn more_changed_files_than_listed_are_counted_and_the_first_listed() {
+        compare(&[], 400);
+    }
+
+    #[test]
+    fn a_file_attributes_mark_binary_counts_no_lines_as_libgit2_says() {
+        compare(&[(".gitattributes", b"*.yaml binary\n")], 20);
+        compare(&[("dir1/.gitattributes", b"*.yaml -diff\n")], 20);
+    }
 }

@@ -25,7 +25,9 @@ use git2::{Repository, Signature};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::git_push::{Pushed, Rebased, changes, fetch_remote_branch, push_once, rebase_onto_remote};
+use super::git_push::{
+    Pushed, Rebased, branch_and_target, fetch_remote_branch, outputs, push_once, rebase_onto_remote,
+};
 use super::pull_requests::RepoPath;
 use super::pull_requests::api::Api;
 use super::{StepContext, git_error};
@@ -348,18 +350,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         return Err(format!("config.targetBranch: {target:?} is not a valid branch name"));
     }
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
-    let head = repo.head().map_err(|e| git_error("nothing to push", e))?;
-    if !head.is_branch() {
-        return Err("HEAD is detached; check out a branch to push".to_owned());
-    }
-    let branch = head.shorthand().map_err(|_| "the branch name is not UTF-8".to_owned())?.to_owned();
-    drop(head);
+    let (branch, target) = branch_and_target(ctx, &repo, configured_target, config.generate_target_branch)?;
     // A generated branch belongs to this promotion alone: it is forced, as Kargo does.
-    let (target, force) = match (config.generate_target_branch, configured_target) {
-        (true, _) => (format!("lading/promotion/{}", ctx.promotion), true),
-        (false, Some(target)) => (target, config.force),
-        (false, None) => (branch.clone(), config.force),
-    };
+    let force = config.generate_target_branch || config.force;
     let origin = repo
         .find_remote("origin")
         .map_err(|e| git_error("finding origin", e))?
@@ -406,22 +399,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     // This promotion's commit as GitHub made it (found again on a resume), else the tip.
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let commit = super::git_commit::find_commit_with_trailer(&repo, &trailer)?.unwrap_or(tip);
-    let mut out = Map::new();
-    out.insert("branch".to_owned(), json!(target));
-    let url = lading_domain::redact::redact_url(&origin);
-    if let Some(page) = lading_domain::commit_url::commit_url(&url, &commit) {
-        out.insert("commitURL".to_owned(), json!(page));
-    }
-    out.insert("repoURL".to_owned(), json!(url));
-    match changes(&repo, &commit) {
-        Ok((count, listed)) => {
-            out.insert("changedFiles".to_owned(), json!(count));
-            out.insert("changes".to_owned(), Value::Array(listed));
-        }
-        Err(e) => tracing::warn!(commit, error = %e, "the pushed commit's changes could not be listed"),
-    }
-    out.insert("commit".to_owned(), json!(commit));
-    Ok(out)
+    Ok(outputs(&repo, Some(&origin), &target, &commit))
 }
 
 #[cfg(test)]

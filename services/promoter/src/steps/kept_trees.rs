@@ -125,17 +125,22 @@ pub(super) fn fetch_branch(
     branch: &str,
     remotes: &Remotes,
 ) -> Result<Option<Oid>, String> {
-    repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
+    // Each write of the config or a ref creates a file: what holds already is not written.
+    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned));
+    if origin.as_deref() != Some(url) {
+        repo.remote_set_url("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
+    }
     let tracking = format!("refs/remotes/origin/{branch}");
     // The tree holds this branch alone: other branches and tags it was cloned with would
-    // be stale, and a branch deleted on the remote must not linger.
+    // be stale, and a branch deleted on the remote must not linger. Its own tracking ref
+    // is written again below, or deleted when the remote lacks the branch.
     let local = format!("refs/heads/{branch}");
     let stale: Vec<String> = repo
         .references()
         .map_err(|e| git_error("listing references", e))?
         .flatten()
         .filter_map(|r| r.name().ok().map(str::to_owned))
-        .filter(|name| *name != local)
+        .filter(|name| *name != local && *name != tracking)
         .collect();
     for name in stale {
         if let Ok(mut reference) = repo.find_reference(&name) {
@@ -153,9 +158,14 @@ pub(super) fn fetch_branch(
     remote.disconnect().map_err(failed)?;
     watch.check().map_err(|e| e.to_string())?;
     match listed {
-        None => return Ok(None),
+        None => {
+            if let Ok(mut gone) = repo.find_reference(&tracking) {
+                gone.delete().map_err(|e| git_error("forgetting a reference", e))?;
+            }
+            return Ok(None);
+        }
         Some(head) if repo.find_commit(head).is_ok() => {
-            repo.reference(&tracking, head, true, "lading: the remote's head, held already")
+            set_reference(repo, &tracking, head, "lading: the remote's head, held already")
                 .map_err(|e| git_error("recording the remote branch", e))?;
             return Ok(Some(head));
         }
@@ -171,6 +181,14 @@ pub(super) fn fetch_branch(
     }
 }
 
+/// Points `name` at `target`, unless it points there already.
+pub(super) fn set_reference(repo: &Repository, name: &str, target: Oid, log: &str) -> Result<(), git2::Error> {
+    if repo.refname_to_id(name).ok() != Some(target) {
+        repo.reference(name, target, true, log)?;
+    }
+    Ok(())
+}
+
 /// Rewrites the files of `taken` that differ between its tree and `target` (a tree;
 /// `None`: no files), and removes those `target` lacks; returns the files left on disk.
 pub(super) fn move_to(taken: &Taken, workdir: &Path, target: Option<Oid>) -> Result<BTreeSet<String>, String> {
@@ -179,16 +197,10 @@ pub(super) fn move_to(taken: &Taken, workdir: &Path, target: Option<Oid>) -> Res
     if taken.tree == target {
         return Ok(written);
     }
-    let (old, new) = (find_tree(repo, taken.tree)?, find_tree(repo, target)?);
-    let diff = repo.diff_tree_to_tree(old.as_ref(), new.as_ref(), None).map_err(|e| git_error("comparing trees", e))?;
-    let mut changed = BTreeSet::new();
-    for delta in diff.deltas() {
-        for file in [delta.old_file(), delta.new_file()] {
-            if let Some(path) = file.path().and_then(Path::to_str) {
-                changed.insert(path.to_owned());
-            }
-        }
-    }
+    let new = find_tree(repo, target)?;
+    let changes = crate::engine::workspace::tree_diff::tree_changes(repo, taken.tree, target)
+        .map_err(|e| git_error("comparing trees", e))?;
+    let changed: BTreeSet<String> = changes.into_iter().map(|change| change.path).collect();
     let held: Vec<String> = changed.into_iter().filter(|p| written.contains(p)).collect();
     for path in held {
         let place = workdir.join(&path);

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use git2::{Oid, Repository};
 
+use super::tree_diff::{Change, tree_changes};
 use super::{Field, Workspace, WorkspaceError};
 
 /// How much of a path an access may read.
@@ -115,20 +116,18 @@ fn remember(tree: Oid, files: &Files) {
     trees.push_back((tree, files.clone()));
 }
 
-/// `base` changed by `diff`, when every file it adds or changes is plain.
-fn changed_files(base: &BTreeMap<String, Oid>, diff: &git2::Diff<'_>) -> Option<BTreeMap<String, Oid>> {
+/// `base` changed by `changes`, when every file they add or change is plain.
+fn changed_files(base: &BTreeMap<String, Oid>, changes: &[Change]) -> Option<BTreeMap<String, Oid>> {
     let mut files = base.clone();
-    for delta in diff.deltas() {
-        if let Some(path) = delta.old_file().path() {
-            files.remove(path.to_str()?);
+    for change in changes {
+        if change.old.is_some() {
+            files.remove(&change.path);
         }
-        if delta.status() != git2::Delta::Deleted {
-            let file = delta.new_file();
-            let path = file.path()?.to_str()?;
-            if !plain_entry(path, u32::from(file.mode())) {
+        if let Some(new) = change.new {
+            if !plain_entry(&change.path, u32::try_from(new.mode).ok()?) {
                 return None;
             }
-            files.insert(path.to_owned(), file.id());
+            files.insert(change.path.clone(), new.id);
         }
     }
     Some(files)
@@ -184,9 +183,8 @@ pub fn plain_files_of(repo: &Repository, tree: Oid, near: Option<Oid>) -> Option
     }
     // A tree this repository lacks (or a diff that fails) is read in full instead.
     let by_diff = near.and_then(|near| Some((near, remembered(near)?))).and_then(|(near, base)| {
-        let (old, new) = (repo.find_tree(near).ok()?, repo.find_tree(tree).ok()?);
-        let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None).ok()?;
-        Some(changed_files(&base, &diff))
+        let changes = tree_changes(repo, Some(near), Some(tree)).ok()?;
+        Some(changed_files(&base, &changes))
     });
     let files = match by_diff {
         Some(files) => files?,

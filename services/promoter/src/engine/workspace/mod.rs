@@ -29,6 +29,7 @@
 pub mod archive;
 mod lazy;
 mod tree_copy;
+pub mod tree_diff;
 
 use lazy::Scope;
 pub use lazy::{Files, plain_config, plain_files, plain_files_of};
