@@ -322,6 +322,11 @@ fn remember_new_commit(commit: Oid, parent: Option<Oid>, message: &str) {
         None => HashSet::new(),
     };
     trailers.extend(promotion_trailers(message).into_iter().map(str::to_owned));
+    // Grown past what one search reads, the set is dropped: the next search reads the
+    // history again and remembers only what it read, so memory stays bounded.
+    if trailers.len() > 2 * TRAILER_SEARCH_DEPTH {
+        return;
+    }
     remember_trailers(commit, Arc::new(trailers));
 }
 
@@ -329,7 +334,7 @@ fn remember_new_commit(commit: Oid, parent: Option<Oid>, message: &str) {
 mod tests {
     use git2::{Oid, Repository, Signature};
 
-    use super::{find_commit_with_trailer_from, remember_new_commit};
+    use super::{TRAILER_SEARCH_DEPTH, find_commit_with_trailer_from, remember_new_commit, trailers_seen};
 
     fn commit(repo: &Repository, parent: Option<Oid>, message: &str) -> Oid {
         let tree = repo.treebuilder(None).unwrap().write().unwrap();
@@ -362,5 +367,32 @@ mod tests {
         let other_child = commit(&repo, Some(own), "next");
         remember_new_commit(other_child, Some(own), "next");
         assert_eq!(find_commit_with_trailer_from(&repo, other_child, wanted).unwrap(), Some(own.to_string()));
+    }
+
+    #[test]
+    fn what_is_remembered_of_a_branch_stays_within_twice_what_a_search_reads() {
+        // Given a searched root and a chain of new commits, each with its own trailer,
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let mut tip = commit(&repo, None, "root");
+        assert_eq!(find_commit_with_trailer_from(&repo, tip, "Lading-Promotion: none").unwrap(), None);
+        let mut remembered = Vec::new();
+        for i in 0..2 * TRAILER_SEARCH_DEPTH + 1 {
+            let message = format!("promote\n\nLading-Promotion: p{i}\n");
+            let next = commit(&repo, Some(tip), &message);
+            remember_new_commit(next, Some(tip), &message);
+            remembered.push(trailers_seen(next).map_or(0, |seen| seen.len()));
+            tip = next;
+        }
+        // then the set grows one trailer a commit up to twice the search depth, and no further.
+        assert_eq!(remembered[2 * TRAILER_SEARCH_DEPTH - 1], 2 * TRAILER_SEARCH_DEPTH);
+        assert_eq!(remembered[2 * TRAILER_SEARCH_DEPTH], 0, "past the bound nothing is remembered");
+        // and a trailer past the bound is still found by reading the history.
+        assert!(
+            find_commit_with_trailer_from(&repo, tip, "Lading-Promotion: p0").unwrap().is_none(),
+            "beyond the depth"
+        );
+        let wanted = format!("Lading-Promotion: p{}", 2 * TRAILER_SEARCH_DEPTH);
+        assert_eq!(find_commit_with_trailer_from(&repo, tip, &wanted).unwrap(), Some(tip.to_string()));
     }
 }
