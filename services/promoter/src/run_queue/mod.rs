@@ -3,7 +3,9 @@
 //! Handles `PromotionCreated` on the durable consumer `promoter-run`, shared by every
 //! replica. A promotion runs only when it is the oldest unfinished promotion of its stage
 //! (per the read model) and its replica holds the stage's lease (`promotion.<project>.
-//! <stage>` in the lease bucket); otherwise the message is redelivered shortly.
+//! <stage>` in the lease bucket); otherwise the message is redelivered shortly, except
+//! for the promotion next in line, which watches the read model for its turn and then
+//! the lease for its release (a bounded while, on a bounded number of workers).
 //!
 //! Guarantees, and how they hold:
 //! - one promotion per stage at a time, in order: the queue head check decides *which*
