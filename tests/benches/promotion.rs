@@ -12,7 +12,8 @@
 //!    through NATS, with one and with two promoter replicas, timed on the bus from the
 //!    freight's `freight-created` event to the last `promotion-succeeded`. Goal: ≥ 50/s.
 //!
-//! `cargo bench -p lading-tests --bench promotion [-- ROUNDS] [one]` (`one`: part 1 alone)
+//! `cargo bench -p lading-tests --bench promotion [-- ROUNDS] [one|stages]` (`one`: part 1
+//! alone; `stages`: part 2 alone)
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -388,7 +389,10 @@ async fn main() {
     let rounds = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(6).max(2);
     let root = tempfile::tempdir().unwrap();
     let mut summary = Vec::new();
-    one_promotion(root.path(), rounds, &mut summary);
+    // `stages`: the 200-stage runs alone.
+    if !std::env::args().any(|a| a == "stages") {
+        one_promotion(root.path(), rounds, &mut summary);
+    }
     // `one`: the single promotion alone.
     let stage_runs: &[usize] = if std::env::args().any(|a| a == "one") { &[] } else { &[1, 2] };
     let mut failures = Vec::new();

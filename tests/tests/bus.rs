@@ -270,6 +270,64 @@ async fn an_abort_and_a_resuming_run_racing_for_a_parked_claim_take_it_once() {
 }
 
 #[tokio::test]
+async fn a_renewal_stored_without_an_answer_leaves_the_lease_with_its_holder() {
+    // Given a held lease whose renewal was stored but never answered (its revision moved
+    // on with the holder's own name),
+    let nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let key = "promotion.demo.unanswered";
+    let mut lease = bus.try_lease(key, "a").await.unwrap().expect("free lease");
+    let store = bus.jetstream().get_key_value(lading_bus::names::LEASES_BUCKET).await.unwrap();
+    store.put(key, "a".into()).await.unwrap();
+    // when its holder renews it, then it is still the holder's;
+    lease.renew().await.expect("the holder's own renewal");
+    assert!(bus.try_lease(key, "b").await.unwrap().is_none());
+    // but once another holder wrote the key, the lease is lost.
+    store.put(key, "b".into()).await.unwrap();
+    assert!(matches!(lease.renew().await, Err(lading_bus::lease::RenewError::Lost(_))));
+}
+
+#[tokio::test]
+async fn a_lease_given_up_is_seen_by_its_watcher_before_or_while_it_watches() {
+    let nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let key = "promotion.demo.watched";
+    // Given a held lease, a watcher sees it still held when its time is up;
+    let lease = bus.try_lease(key, "a").await.unwrap().expect("free lease");
+    assert!(!bus.lease_given_up(key, Duration::from_millis(200)).await.unwrap());
+    // one watching while it is given up sees that,
+    let (given_up, ()) = tokio::join!(bus.lease_given_up(key, Duration::from_secs(30)), lease.release());
+    assert!(given_up.unwrap());
+    // and so does one that begins watching after it was given up.
+    assert!(bus.lease_given_up(key, Duration::from_secs(30)).await.unwrap());
+}
+
+#[tokio::test]
+async fn facts_sent_through_a_pipeline_are_all_stored_in_order() {
+    // Given facts sent one after another without waiting for acknowledgements,
+    let nats = TestNats::start().await;
+    let bus = nats.bus("test").await;
+    let mut pipeline = bus.pipeline(&TraceContext::root(0x99, 0x1), &Shutdown::new());
+    for i in 0..50 {
+        pipeline.send(refresh(&format!("r{i:02}"))).await;
+    }
+    // when the pipeline says they are stored,
+    pipeline.stored().await.unwrap();
+    assert_eq!(pipeline.in_flight(), 0);
+    // then the log holds every one, in the order sent.
+    let js = bus.jetstream();
+    let mut stream = js.get_stream(EVENTS_STREAM).await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut ids = Vec::new();
+    for seq in 1..=last {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        ids.push(message.headers.get("ce-id").map(|v| v.as_str().to_owned()).unwrap_or_default());
+    }
+    let expected: Vec<String> = (0..50).map(|i| refresh(&format!("r{i:02}")).identity()).collect();
+    assert_eq!(ids, expected);
+}
+
+#[tokio::test]
 async fn replicas_racing_for_a_given_up_lease_take_it_once() {
     // Given two replicas, each on its own connection, and a lease given up (its key holds
     // a delete marker),

@@ -95,7 +95,7 @@ pub enum Action {
 /// What to do in `project`, seeing the freight discovered up to log position `as_of`
 /// (all of it when `None`).
 pub fn decisions(context: &Context, project: &str, as_of: Option<u64>, now: DateTime<Utc>) -> Vec<Action> {
-    let (stages, policies) = context.specs.read(|s| (s.stages(project), s.promotion_policies(project)));
+    let (stages, policies) = context.specs.read(|s| (s.stage_requests(project), s.promotion_policies(project)));
     context.projection.read(|model| {
         let Some(project_model) = model.project(project) else {
             return Vec::new();
@@ -178,18 +178,38 @@ fn existing_promotions<'a>(project: &'a ProjectModel, stage: &str) -> Vec<Existi
         .collect()
 }
 
+/// Publishes the decided actions. Promotions queued in different stages are sent one
+/// after another without waiting for each acknowledgement (a decision over 200 stages
+/// is 200 of them); a stage's second event in one decision, and every supersede, waits
+/// until everything sent before it is stored, so a stage's events keep their order.
+/// Every event is stored before this returns.
 async fn queue(context: &Context, project: &str, actions: Vec<Action>, trace: &TraceContext) -> Result<(), String> {
+    let mut pipeline = context.bus.pipeline(trace, &context.shutdown);
+    let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
     for action in actions {
+        if let Action::Queue { stage, freight } = &action {
+            if !in_flight.insert(stage.clone()) {
+                pipeline.stored().await.map_err(|e| e.to_string())?;
+                in_flight = std::iter::once(stage.clone()).collect();
+            }
+            pipeline
+                .send(Event::PromotionCreatedV2(PromotionCreatedV2 {
+                    project: project.to_owned(),
+                    stage: stage.clone(),
+                    promotion: promotion_name(stage, freight),
+                    freight_id: freight.to_string(),
+                    trigger: PromotionTrigger::Auto,
+                    actor: ACTOR.to_owned(),
+                    created_at_ms: now_ms(),
+                }))
+                .await;
+            tracing::info!(project, ?action, "decided");
+            continue;
+        }
+        pipeline.stored().await.map_err(|e| e.to_string())?;
+        in_flight.clear();
         let event = match &action {
-            Action::Queue { stage, freight } => Event::PromotionCreatedV2(PromotionCreatedV2 {
-                project: project.to_owned(),
-                stage: stage.clone(),
-                promotion: promotion_name(stage, freight),
-                freight_id: freight.to_string(),
-                trigger: PromotionTrigger::Auto,
-                actor: ACTOR.to_owned(),
-                created_at_ms: now_ms(),
-            }),
+            Action::Queue { .. } => continue,
             Action::Supersede { stage, promotion, freight, reason } => {
                 // A pending promotion may have started meanwhile and passed its point of
                 // no return: then it is not superseded.
@@ -212,7 +232,7 @@ async fn queue(context: &Context, project: &str, actions: Vec<Action>, trace: &T
         context.bus.publish(&event, trace).await.map_err(|e| e.to_string())?;
         tracing::info!(project, ?action, "decided");
     }
-    Ok(())
+    pipeline.stored().await.map_err(|e| e.to_string())
 }
 
 /// What auto-promotion decisions in a project depend on in its specs: its stages (with

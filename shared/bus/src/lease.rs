@@ -59,6 +59,28 @@ impl Bus {
     }
 }
 
+impl Bus {
+    /// Waits until the lease `key` is given up, for at most `timeout`: true when its last
+    /// entry is (or becomes) a release, false when it is still held at the end (a lease
+    /// that expires leaves no entry to see; its taker finds out by asking again).
+    pub async fn lease_given_up(&self, key: &str, timeout: Duration) -> Result<bool> {
+        let store = self.bucket(LEASES_BUCKET).await?;
+        // From the key's last entry on, so a release made before the watch began counts.
+        let mut entries = store.watch_with_history(key).await.map_err(|e| BusError::nats("watching a lease", e))?;
+        let given_up = async {
+            while let Some(entry) = futures::StreamExt::next(&mut entries).await {
+                match entry {
+                    Ok(entry) if entry.operation != kv::Operation::Put => return true,
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+            false
+        };
+        Ok(tokio::time::timeout(timeout, given_up).await.unwrap_or(false))
+    }
+}
+
 /// Why a renewal failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RenewError {
@@ -72,7 +94,31 @@ pub enum RenewError {
 
 impl Lease {
     /// Extends the lease; fails when it was lost (expired and taken by another holder).
+    ///
+    /// An earlier renewal whose answer never came (it timed out) may have been stored all
+    /// the same, moving the key's revision on: a key that holds this holder's name at
+    /// another revision is still this holder's lease, and is renewed at that revision.
     pub async fn renew(&mut self) -> std::result::Result<(), RenewError> {
+        let lost = match self.update().await {
+            Err(RenewError::Lost(reason)) => reason,
+            renewed => return renewed,
+        };
+        let entry = self.store.entry(&self.key).await.map_err(|e| RenewError::Unreachable(e.to_string()))?;
+        match entry {
+            Some(entry)
+                if entry.operation == kv::Operation::Put
+                    && entry.value.as_ref() == self.holder.as_bytes()
+                    && entry.revision != self.revision =>
+            {
+                self.revision = entry.revision;
+                self.update().await
+            }
+            _ => Err(RenewError::Lost(lost)),
+        }
+    }
+
+    /// Writes the holder again on the condition that the key is at the lease's revision.
+    async fn update(&mut self) -> std::result::Result<(), RenewError> {
         match self.store.update(&self.key, self.holder.clone().into(), self.revision).await {
             Ok(revision) => {
                 self.revision = revision;
@@ -101,12 +147,35 @@ impl Lease {
     }
 }
 
+/// What the background renewal needs of a lease.
+trait Renewable: Send + 'static {
+    fn key(&self) -> &str;
+    fn renew(&mut self) -> impl std::future::Future<Output = std::result::Result<(), RenewError>> + Send;
+}
+
+impl Renewable for Lease {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn renew(&mut self) -> impl std::future::Future<Output = std::result::Result<(), RenewError>> + Send {
+        Lease::renew(self)
+    }
+}
+
 /// How often a held lease is renewed: a third of its TTL.
 pub const RENEWAL_INTERVAL: Duration = Duration::from_secs(LEASE_TTL.as_secs() / 3);
+/// How long one renewal waits for its answer before it is tried again. Between a
+/// renewal and the fence closing ([`LEASE_TTL`] - [`FENCE_MARGIN`] after it) there are
+/// 5 s: a connection's own request timeout (5 s) would end the first attempt only once
+/// the fence closed, so one unanswered request would lose the lease.
+pub const RENEWAL_ATTEMPT: Duration = Duration::from_secs(2);
+/// The pause between renewals that failed.
+const RENEWAL_RETRY: Duration = Duration::from_millis(500);
 /// How much of the lease must be left for the fence to let an effect through.
 pub const FENCE_MARGIN: Duration = Duration::from_secs(5);
 
-async fn renew_until_stopped(mut lease: Lease, fence: Fence, stop: Arc<tokio::sync::Notify>) -> Lease {
+async fn renew_until_stopped<L: Renewable>(mut lease: L, fence: Fence, stop: Arc<tokio::sync::Notify>) -> L {
     let mut wait = RENEWAL_INTERVAL;
     loop {
         tokio::select! {
@@ -114,24 +183,32 @@ async fn renew_until_stopped(mut lease: Lease, fence: Fence, stop: Arc<tokio::sy
             () = tokio::time::sleep(wait) => {}
         }
         let asked = Instant::now();
-        match lease.renew().await {
+        let renewed = match tokio::time::timeout(RENEWAL_ATTEMPT, lease.renew()).await {
+            Ok(renewed) => renewed,
+            Err(_) => Err(RenewError::Unreachable(format!("no answer within {RENEWAL_ATTEMPT:?}"))),
+        };
+        match renewed {
             Ok(()) => {
                 fence.extend(asked + LEASE_TTL);
                 wait = RENEWAL_INTERVAL;
             }
             Err(RenewError::Lost(reason)) => {
-                tracing::error!(key = lease.key, reason, "the lease was lost; work under it stops");
+                tracing::error!(key = lease.key(), reason, "the lease was lost; work under it stops");
                 lading_runtime::metrics::lease_lost();
                 fence.close();
                 stop.notified().await;
                 return lease;
             }
             Err(RenewError::Unreachable(reason)) if fence.is_open() => {
-                tracing::warn!(key = lease.key, reason, "renewing the lease failed; retrying");
-                wait = Duration::from_millis(500);
+                tracing::warn!(key = lease.key(), reason, "renewing the lease failed; retrying");
+                wait = RENEWAL_RETRY;
             }
             Err(RenewError::Unreachable(reason)) => {
-                tracing::error!(key = lease.key, reason, "the lease could not be renewed in time; work under it stops");
+                tracing::error!(
+                    key = lease.key(),
+                    reason,
+                    "the lease could not be renewed in time; work under it stops"
+                );
                 lading_runtime::metrics::lease_lost();
                 fence.close();
                 stop.notified().await;
@@ -225,6 +302,61 @@ impl Fence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lease whose first renewal gets no answer: it fails after `unanswered` (a
+    /// connection's request timeout), or never ends; later renewals answer at once.
+    struct FirstRenewalUnanswered {
+        unanswered: Option<Duration>,
+        renewals: usize,
+    }
+
+    impl Renewable for FirstRenewalUnanswered {
+        fn key(&self) -> &str {
+            "test"
+        }
+
+        async fn renew(&mut self) -> std::result::Result<(), RenewError> {
+            self.renewals += 1;
+            if self.renewals == 1 {
+                match self.unanswered {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+                return Err(RenewError::Unreachable("timed out".to_owned()));
+            }
+            Ok(())
+        }
+    }
+
+    /// Whether the fence of a lease renewed by `lease` stays open past the moment it
+    /// would close without a renewal.
+    async fn stays_open(lease: FirstRenewalUnanswered) -> Result<usize, String> {
+        let fence = Fence::new(Instant::now() + LEASE_TTL);
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let renewer = tokio::spawn(renew_until_stopped(lease, fence.clone(), stop.clone()));
+        let until = Instant::now() + LEASE_TTL - FENCE_MARGIN + Duration::from_secs(1);
+        while Instant::now() < until {
+            if fence.check().is_err() {
+                return Err(format!("the fence closed {:?} before the end", until - Instant::now()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.notify_one();
+        Ok(renewer.await.unwrap().renewals)
+    }
+
+    #[tokio::test]
+    async fn one_renewal_without_an_answer_does_not_lose_the_lease() {
+        // Given a lease whose first renewal times out after 5 s (a connection's request
+        // timeout), and one whose first renewal never ends,
+        let timed_out = FirstRenewalUnanswered { unanswered: Some(Duration::from_secs(5)), renewals: 0 };
+        let hanging = FirstRenewalUnanswered { unanswered: None, renewals: 0 };
+        // when time passes past the moment their fences would close without a renewal,
+        let (timed_out, hanging) = tokio::join!(stays_open(timed_out), stays_open(hanging));
+        // then both fences stay open all along: the renewal is tried again in time.
+        assert!(timed_out.unwrap() >= 2);
+        assert!(hanging.unwrap() >= 2);
+    }
 
     #[test]
     fn a_fence_lets_effects_through_only_with_time_left_and_never_after_closing() {

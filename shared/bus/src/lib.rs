@@ -40,7 +40,7 @@ pub mod tracing_context;
 use async_nats::jetstream;
 
 pub use consume::{ConsumerSpec, Delivery, HandlerError, Outcome};
-pub use publish::{PublishTiming, Published};
+pub use publish::{Pipeline, PublishTiming, Published};
 pub use specs::SpecStore;
 
 /// Errors talking to NATS.

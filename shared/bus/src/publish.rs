@@ -5,12 +5,15 @@
 //! [`Bus::publish_once`] (stored only if its subject is empty, forever), and
 //! [`Bus::publish_terminal`] (stored once however late it is retried: it expects the
 //! subject's last message to be the one it saw, and recognises its own). Decided facts
-//! that must not be dropped use [`Bus::publish_until_stored`].
+//! that must not be dropped use [`Bus::publish_until_stored`]; a run of them that need
+//! not wait for each other's acknowledgements (a promotion's step reports) goes through a
+//! [`Pipeline`].
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use lading_events::headers::{CE_ID, TRACEPARENT};
 use lading_events::{Event, EventHeaders, TraceContext, encode};
@@ -153,6 +156,11 @@ impl Bus {
         }
     }
 
+    /// A pipeline of facts published in `trace` that must not be dropped.
+    pub fn pipeline(&self, trace: &TraceContext, shutdown: &Shutdown) -> Pipeline {
+        Pipeline { bus: self.clone(), trace: *trace, shutdown: shutdown.clone(), in_flight: VecDeque::new() }
+    }
+
     /// The sequence and `ce-id` of the last message stored on `subject`.
     async fn last_on_subject(&self, subject: &str) -> Result<Option<(u64, String)>> {
         // A handle without info: reading the message is the only round trip.
@@ -169,6 +177,15 @@ impl Bus {
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(BusError::nats("reading a subject's last message", e)),
         }
+    }
+
+    /// Sends `event` without waiting for the stream's acknowledgement: `None` when it
+    /// could not even be sent.
+    async fn send(&self, event: &Event, trace: &TraceContext) -> Option<PublishAckFuture> {
+        let headers = EventHeaders::for_event(event, self.source(), trace);
+        let map = header_map(&headers, trace);
+        let payload: bytes::Bytes = encode(event).into();
+        self.jetstream().publish_with_headers(event.subject(), map, payload).await.ok()
     }
 
     async fn publish_with(
@@ -214,5 +231,52 @@ impl Bus {
                 }
             }
         }
+    }
+}
+
+/// Facts published one after another without waiting for each acknowledgement: each is
+/// sent at once, and [`Pipeline::stored`] waits until every one sent is stored.
+///
+/// Guarantees: when [`Pipeline::stored`] returns `Ok`, every fact sent through the
+/// pipeline is in the log (a fact whose send or acknowledgement failed is published again
+/// until it is stored, like [`Bus::publish_until_stored`]). The facts are stored in the
+/// order they were sent, since one connection's publishes reach the stream in order;
+/// only a fact that failed and had to be published again lands after the ones sent
+/// after it. Readers place such facts by their content (a step's index), not by their
+/// position.
+pub struct Pipeline {
+    bus: Bus,
+    trace: TraceContext,
+    shutdown: Shutdown,
+    in_flight: VecDeque<(Event, Option<PublishAckFuture>)>,
+}
+
+impl Pipeline {
+    /// Sends `event` without waiting for its acknowledgement.
+    pub async fn send(&mut self, event: Event) {
+        let pending = self.bus.send(&event, &self.trace).await;
+        self.in_flight.push_back((event, pending));
+    }
+
+    /// How many facts were sent and are not yet known to be stored.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Waits until every fact sent is stored, in the order they were sent; fails only
+    /// when shutdown stopped a fact that had to be published again.
+    pub async fn stored(&mut self) -> Result<()> {
+        while let Some((event, pending)) = self.in_flight.pop_front() {
+            let acknowledged = match pending {
+                Some(pending) => pending.await.is_ok(),
+                None => false,
+            };
+            if !acknowledged {
+                lading_runtime::metrics::publish_failed();
+                tracing::warn!(event.id = event.identity(), "a pipelined publish failed; publishing it again");
+                self.bus.publish_until_stored(&event, &self.trace, &self.shutdown).await?;
+            }
+        }
+        Ok(())
     }
 }

@@ -83,6 +83,21 @@ impl Specs {
             .collect()
     }
 
+    /// A project's stages as (name, labels, spec) with only the freight each requests in
+    /// the spec: what auto-promotion decides on, without copying promotion templates.
+    pub fn stage_requests(&self, project: &str) -> Vec<(String, BTreeMap<String, String>, StageSpec)> {
+        self.in_project(project, Kind::Stage)
+            .filter_map(|m| match &m.spec {
+                Spec::Stage(s) => Some((
+                    m.name().to_owned(),
+                    m.metadata.labels.clone(),
+                    StageSpec { requested_freight: s.requested_freight.clone(), ..StageSpec::default() },
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Projects that have a Project manifest.
     pub fn projects(&self) -> Vec<String> {
         self.by_key.values().filter(|m| m.kind() == Kind::Project).map(|m| m.name().to_owned()).collect()

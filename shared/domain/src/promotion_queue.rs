@@ -88,6 +88,14 @@ pub fn superseded<'a>(pending: &[PendingAuto<'a>], origin: &FreightOrigin, disco
     pending.iter().filter(|p| p.origin == origin && p.freight_discovered < discovered).copied().collect()
 }
 
+/// How many unfinished promotions are ahead of promotion `name` in a queue given oldest
+/// first: 1 for the next to run once the running one ends. `None` when the queue does
+/// not hold it.
+pub fn unfinished_ahead_of(queue: &[Queued<'_>], name: &str) -> Option<usize> {
+    let at = queue.iter().position(|p| p.name == name)?;
+    Some(queue[..at].iter().filter(|p| !p.phase.is_terminal()).count())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +123,18 @@ mod tests {
         assert_eq!(turn_of(&queue, "p2"), Turn::Waiting);
         let queue = [q("p1", Aborted), q("p2", Pending)];
         assert_eq!(turn_of(&queue, "p2"), Turn::Mine);
+    }
+
+    #[test]
+    fn a_waiting_promotion_knows_how_many_unfinished_promotions_are_ahead_of_it() {
+        // Given p1 succeeded, p2 running, p3 and p4 pending,
+        let queue = [q("p1", Succeeded), q("p2", Running), q("p3", Pending), q("p4", Pending)];
+        // then p3 runs next (one ahead of it), p4 after it, p2 has none ahead;
+        assert_eq!(unfinished_ahead_of(&queue, "p3"), Some(1));
+        assert_eq!(unfinished_ahead_of(&queue, "p4"), Some(2));
+        assert_eq!(unfinished_ahead_of(&queue, "p2"), Some(0));
+        // and a promotion the queue does not hold is not placed.
+        assert_eq!(unfinished_ahead_of(&queue, "p9"), None);
     }
 
     #[test]

@@ -20,10 +20,14 @@ use crate::engine::{
 
 /// How a run ended.
 pub enum Finished {
-    /// The event recording its outcome (succeeded, failed or errored), and for a
-    /// promotion that left health checks, the stage's first health after it (published
-    /// just before the outcome).
-    Outcome(Event, Option<Box<Event>>),
+    /// The event recording its outcome (succeeded, failed or errored), for a promotion
+    /// that left health checks the stage's first health after it (published just before
+    /// the outcome), and whether the run claimed its point of no return already (before
+    /// its first push), so the outcome need not claim it again.
+    Outcome(Event, Option<Box<Event>>, bool),
+    /// Its step reports could not all be stored (the service is shutting down): no
+    /// outcome is recorded without them; the run is left to be resumed.
+    Unrecorded,
     /// It stopped early, recording nothing.
     Stopped(Stop),
     /// A step waits (a pull request still open): the run stopped there, its workspace
@@ -110,16 +114,16 @@ pub async fn execute(
         })
     };
     let Some(stage) = context.specs.read(|s| s.stage(&created.project, &created.stage).cloned()) else {
-        return Finished::Outcome(errored(format!("stage {:?} no longer exists", created.stage)), None);
+        return Finished::Outcome(errored(format!("stage {:?} no longer exists", created.stage)), None, false);
     };
     let steps = match crate::engine::tasks::expand_tasks(stage.steps(), |task| {
         context.specs.read(|s| s.promotion_task(&created.project, task).cloned())
     }) {
         Ok(steps) => steps,
-        Err(reason) => return Finished::Outcome(errored(reason), None),
+        Err(reason) => return Finished::Outcome(errored(reason), None, false),
     };
     let Ok(freight_id) = FreightId::parse(&created.freight_id) else {
-        return Finished::Outcome(errored(format!("malformed freight ID {:?}", created.freight_id)), None);
+        return Finished::Outcome(errored(format!("malformed freight ID {:?}", created.freight_id)), None, false);
     };
     let Some((freight, origins)) = context.projection.read(|m| {
         let project = m.project(&created.project)?;
@@ -130,7 +134,7 @@ pub async fn execute(
         let origins = lading_domain::freight_collection::by_origin(target, others.clone());
         Some((lading_domain::freight_collection::collect(target, others), origins))
     }) else {
-        return Finished::Outcome(errored(format!("freight {freight_id} is unknown")), None);
+        return Finished::Outcome(errored(format!("freight {freight_id} is unknown")), None, false);
     };
     let work_dir = context.config.work_dir.clone();
     let author = context.config.author.clone();
@@ -138,7 +142,7 @@ pub async fn execute(
     // In Kubernetes mode the project's namespace holds its secrets and Git credentials.
     let project_secrets = match context.config.secrets.project(&created.project).await {
         Ok(found) => found,
-        Err(error) => return Finished::Outcome(errored(error.to_string()), None),
+        Err(error) => return Finished::Outcome(errored(error.to_string()), None, false),
     };
     if let Some(credentials) = project_secrets.credentials {
         remotes.credentials = crate::steps::GitCredentials::from((*credentials).clone());
@@ -159,11 +163,12 @@ pub async fn execute(
         return Finished::Outcome(
             errored(format!("promotion name {:?} cannot name a workspace", created.promotion)),
             None,
+            false,
         );
     };
     let resume = match super::resume::plan(&promotion_dir, waited, &steps) {
         Ok(resume) => resume,
-        Err(error) => return Finished::Outcome(errored(format!("creating the workspace: {error}")), None),
+        Err(error) => return Finished::Outcome(errored(format!("creating the workspace: {error}")), None, false),
     };
     let created_owned = created.clone();
     tracing::info!(promotion = created.promotion, stage = created.stage, freight = %freight_id, "promotion running");
@@ -184,7 +189,11 @@ pub async fn execute(
         let created = created.clone();
         let trace = *trace;
         let shutdown = context.shutdown.clone();
+        // Each report is sent as soon as its step finishes, without waiting for the
+        // acknowledgement of the one before; every acknowledgement is awaited before the
+        // outcome is recorded.
         tokio::spawn(async move {
+            let mut pipeline = bus.pipeline(&trace, &shutdown);
             while let Some(report) = received.recv().await {
                 let took = report.finished_at_ms.saturating_sub(report.started_at_ms).max(0) as u64;
                 lading_runtime::metrics::step_finished(
@@ -194,9 +203,14 @@ pub async fn execute(
                 );
                 let pushed = pushed_event(&created, &report);
                 for event in std::iter::once(step_event(&created, report)).chain(pushed) {
-                    if let Err(error) = bus.publish_until_stored(&event, &trace, &shutdown).await {
-                        tracing::warn!(%error, "a step's report was not recorded before shutdown");
-                    }
+                    pipeline.send(event).await;
+                }
+            }
+            match pipeline.stored().await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "a step's report was not recorded before shutdown");
+                    false
                 }
             }
         })
@@ -252,8 +266,11 @@ pub async fn execute(
         }))
     });
     watcher.abort();
-    // Step reports are published before the outcome.
-    let _ = publisher.await;
+    // Step reports are stored before the outcome.
+    if !publisher.await.unwrap_or(false) {
+        return Finished::Unrecorded;
+    }
+    let committed = guard.committed();
     match result {
         Ok(outcome) => {
             tracing::info!(
@@ -278,13 +295,13 @@ pub async fn execute(
                 commit: outcome.commit,
                 finished_at_ms: now_ms(),
             });
-            Finished::Outcome(succeeded, health.map(Box::new))
+            Finished::Outcome(succeeded, health.map(Box::new), committed)
         }
         Err(PromotionError::Stopped { index, stop }) => {
             tracing::info!(promotion = created.promotion, index, %stop, "promotion stopped");
             Finished::Stopped(stop)
         }
-        Err(PromotionError::Step(failure)) => Finished::Outcome(failed(failure.to_string()), None),
+        Err(PromotionError::Step(failure)) => Finished::Outcome(failed(failure.to_string()), None, committed),
         Err(PromotionError::Waiting(waiting)) => {
             tracing::info!(
                 promotion = created.promotion,

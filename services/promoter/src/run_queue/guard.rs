@@ -62,6 +62,11 @@ impl TurnGuard {
         message
     }
 
+    /// Whether this run claimed its point of no return (`committed`).
+    pub fn committed(&self) -> bool {
+        self.committed.load(Ordering::SeqCst)
+    }
+
     /// Stops the run between steps once the turn was lost.
     pub fn still_mine(&self) -> Result<(), Stop> {
         self.fence.check().map_err(|lost| Stop::LostTurn(lost.to_string()))

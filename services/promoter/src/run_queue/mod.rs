@@ -3,7 +3,9 @@
 //! Handles `PromotionCreated` on the durable consumer `promoter-run`, shared by every
 //! replica. A promotion runs only when it is the oldest unfinished promotion of its stage
 //! (per the read model) and its replica holds the stage's lease (`promotion.<project>.
-//! <stage>` in the lease bucket); otherwise the message is redelivered shortly.
+//! <stage>` in the lease bucket); otherwise the message is redelivered shortly, except
+//! for the promotion next in line, which watches the read model for its turn and then
+//! the lease for its release (a bounded while, on a bounded number of workers).
 //!
 //! Guarantees, and how they hold:
 //! - one promotion per stage at a time, in order: the queue head check decides *which*
@@ -46,6 +48,10 @@ pub const CONSUMER: &str = "promoter-run";
 
 /// How soon a promotion waiting for its turn is looked at again.
 const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
+/// How long the promotion next in its stage's queue watches for its turn (the read model
+/// showing the running one ended, then the stage's lease given up) before it leaves its
+/// message for redelivery like the others.
+const WATCH_TURN: Duration = Duration::from_secs(5);
 /// How long to wait for the read model to reach a position in the log.
 const CATCH_UP: Duration = Duration::from_secs(10);
 
@@ -54,10 +60,13 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
     // Promotions of different stages run side by side; the stage lease keeps each stage
     // to one at a time.
     spec.concurrency = context.config.promotions_at_once;
+    // A watching promotion holds a worker: at most a quarter of them watch, so the
+    // promotions they wait for always find one.
+    let watchers = Arc::new(tokio::sync::Semaphore::new((spec.concurrency / 4).max(1)));
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
-        let context = context.clone();
-        async move { handle(&context, delivery).await }
+        let (context, watchers) = (context.clone(), watchers.clone());
+        async move { handle(&context, &watchers, delivery).await }
     })
     .await?;
     Ok(())
@@ -73,11 +82,38 @@ fn turn_of(context: &Context, created: &PromotionCreatedV2) -> Turn {
     })
 }
 
+/// How many unfinished promotions of its stage are ahead of `created`, per the read model.
+fn ahead_of(context: &Context, created: &PromotionCreatedV2) -> Option<usize> {
+    context.projection.read(|model| {
+        model.project(&created.project)?.stages.get(&created.stage)?.unfinished_ahead_of(&created.promotion)
+    })
+}
+
+/// Watches the read model, without asking NATS, until `created` is no longer waiting for
+/// its turn or `until` passes; returns its turn then.
+async fn watch_turn(context: &Context, created: &PromotionCreatedV2, until: tokio::time::Instant) -> Turn {
+    let mut applied = context.projection.changes();
+    loop {
+        let turn = turn_of(context, created);
+        if turn != Turn::Waiting {
+            return turn;
+        }
+        match tokio::time::timeout_at(until, applied.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return turn,
+        }
+    }
+}
+
 fn transient(error: lading_bus::BusError) -> HandlerError {
     HandlerError::Transient(error.to_string())
 }
 
-async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, HandlerError> {
+async fn handle(
+    context: &Context,
+    watchers: &tokio::sync::Semaphore,
+    delivery: Delivery,
+) -> Result<Outcome, HandlerError> {
     let created = match &delivery.event {
         Event::PromotionCreatedV2(created) => created.clone(),
         earlier @ Event::PromotionCreated(_) => match lading_projection::model::upgrade::to_current(earlier) {
@@ -99,7 +135,19 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     }
     hops.mark("read_model");
     record_queue_depth(context, created, None);
-    match turn_of(context, created) {
+    // The promotion next in line watches for its turn instead of being redelivered
+    // every WAIT_FOR_TURN (while a watcher's place is free); the others wait their turn
+    // to be next.
+    let watching = match turn_of(context, created) {
+        Turn::Waiting if ahead_of(context, created) == Some(1) => watchers.try_acquire().ok(),
+        _ => None,
+    };
+    let watch_until = tokio::time::Instant::now() + WATCH_TURN;
+    let turn = match &watching {
+        Some(_) => watch_turn(context, created, watch_until).await,
+        None => turn_of(context, created),
+    };
+    match turn {
         Turn::Finished => {
             // It may have waited here and finished elsewhere (or been aborted).
             let base = context.config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -120,8 +168,20 @@ async fn handle(context: &Context, delivery: Delivery) -> Result<Outcome, Handle
     }
     let lease_key = format!("promotion.{}.{}", created.project, created.stage);
     let holder = format!("{}/{}", context.config.service.replica, created.promotion);
-    let taken = Instant::now();
-    let Some(lease) = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)? else {
+    let mut taken = Instant::now();
+    let mut lease = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)?;
+    // The promotion before it may be giving the lease up right now: a watcher waits for
+    // that, and asks once more.
+    if lease.is_none() && watching.is_some() {
+        let left = watch_until.saturating_duration_since(tokio::time::Instant::now());
+        if context.bus.lease_given_up(&lease_key, left).await.map_err(transient)? {
+            // Its validity counts from when it was asked for.
+            taken = Instant::now();
+            lease = context.bus.try_lease(&lease_key, &holder).await.map_err(transient)?;
+        }
+    }
+    drop(watching);
+    let Some(lease) = lease else {
         return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
     };
     hops.mark("lease");
@@ -292,12 +352,19 @@ async fn run_turn(
             // promotion stays the head of its stage's queue.
             Ok(Outcome::RetryAfter(waiting.parked.interval))
         }
-        execute::Finished::Outcome(event, health) => {
+        execute::Finished::Unrecorded => Ok(Outcome::RetryAfter(WAIT_FOR_TURN)),
+        execute::Finished::Outcome(event, health, committed) => {
             if fence.check().is_err() {
                 return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
             }
-            // Recording an outcome is past the point of no return too.
-            match context.bus.claim_promotion(&created.project, &created.promotion, &Claim::Committed).await {
+            // Recording an outcome is past the point of no return too; a run that pushed
+            // claimed it before its first push (claims never change once made).
+            let claimed = if committed {
+                Ok(Claim::Committed)
+            } else {
+                context.bus.claim_promotion(&created.project, &created.promotion, &Claim::Committed).await
+            };
+            match claimed {
                 Ok(Claim::Committed) => {
                     // The stage's health goes first: whoever acts on the promotion's end
                     // finds it in the log.

@@ -180,6 +180,12 @@ impl StageRecord {
         turn_of(&queue, name)
     }
 
+    /// How many unfinished promotions are ahead of the promotion `name` (1: it runs next).
+    pub fn unfinished_ahead_of(&self, name: &str) -> Option<usize> {
+        let queue: Vec<Queued<'_>> = self.promotions.iter().map(|p| Queued { name: &p.name, phase: p.phase }).collect();
+        lading_domain::promotion_queue::unfinished_ahead_of(&queue, name)
+    }
+
     /// Records how a step of one of its promotions ended (a retried step replaces its
     /// earlier record).
     pub(super) fn record_step(&mut self, promotion: &str, step: StepRecord) {
