@@ -24,11 +24,8 @@ use lading_domain::credentials::Credential;
 use lading_domain::limits::Limit;
 use lading_domain::redact::redact_url;
 use lading_remote::http::{agent_config, explain};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
-
-/// Characters of a user name or password kept as they are in URL userinfo.
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+use url::Url;
 
 /// One HTTP chart repository with a credential, as `Chart.yaml` names it.
 #[derive(Debug, Clone)]
@@ -58,57 +55,61 @@ impl Drop for IndexServer {
     }
 }
 
-/// `user:password@`, percent-encoded for URL userinfo.
-fn userinfo(credential: &Credential) -> String {
-    format!(
-        "{}:{}@",
-        utf8_percent_encode(&credential.username, USERINFO),
-        utf8_percent_encode(&credential.password, USERINFO)
-    )
+/// `url` carrying `credential` as its userinfo, percent-encoded by the URL's rules.
+fn with_credential(mut url: Url, credential: &Credential) -> Result<Url, String> {
+    url.set_username(&credential.username)
+        .and_then(|()| url.set_password(Some(&credential.password)))
+        .map_err(|()| format!("{} cannot carry a credential", redact_url(url.as_str())))?;
+    Ok(url)
 }
 
-/// The scheme, host and port of `url` as written (`http`, `host:port`), as Go compares them.
-fn origin(url: &str) -> Option<(String, String)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    Some((scheme.to_ascii_lowercase(), host.to_owned()))
+/// `user:password@` as a URL carries `credential`.
+fn userinfo(credential: &Credential) -> String {
+    let url = Url::parse("http://host/").expect("a URL");
+    match with_credential(url, credential) {
+        Ok(url) => format!("{}:{}@", url.username(), url.password().unwrap_or_default()),
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether `url` is on the origin of `home`: the same scheme, host and port (a default
+/// port written or not, the host in any case), as parsed URLs.
+fn same_origin(url: &Url, home: &Url) -> bool {
+    url.scheme() == home.scheme()
+        && url.host() == home.host()
+        && url.port_or_known_default() == home.port_or_known_default()
 }
 
 /// A chart URL of the index resolved against the repository URL as Helm does
 /// (`repo.ResolveReferenceURL`): an absolute URL stays; a relative one resolves against
 /// the repository URL with a trailing slash, keeping the repository URL's query.
-fn resolve(repository: &str, reference: &str) -> Result<String, String> {
-    if origin(reference).is_some_and(|(scheme, host)| !scheme.is_empty() && !host.is_empty()) {
-        return Ok(reference.to_owned());
+fn resolve(repository: &Url, reference: &str) -> Result<Url, String> {
+    match Url::parse(reference) {
+        Ok(absolute) => return Ok(absolute),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {}
+        Err(e) => return Err(format!("chart URL {:?}: {e}", redact_url(reference))),
     }
-    let mut base = url::Url::parse(repository).map_err(|e| format!("{}: {e}", redact_url(repository)))?;
+    let mut base = repository.clone();
     let query = base.query().map(str::to_owned);
     base.set_query(None);
     let path = format!("{}/", base.path().trim_end_matches('/'));
     base.set_path(&path);
     let mut resolved = base.join(reference).map_err(|e| format!("chart URL {reference:?}: {e}"))?;
     resolved.set_query(query.as_deref());
-    Ok(resolved.to_string())
-}
-
-/// `url` with `userinfo` (`user:password@`) put before its host.
-fn with_userinfo(url: &str, userinfo: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.split_once('@').filter(|(head, _)| !head.contains('/')).map_or(rest, |(_, r)| r);
-            format!("{scheme}://{userinfo}{rest}")
-        }
-        None => url.to_owned(),
-    }
+    Ok(resolved)
 }
 
 /// The index `body` of `repository` with each chart URL on the repository's origin
-/// made absolute and carrying `userinfo`; other URLs unchanged. Returned as JSON (which
-/// Helm reads as YAML).
-pub fn rewrite_index(body: &str, repository: &str, userinfo: &str, limit: Limit<u64>) -> Result<String, String> {
+/// made absolute and carrying `credential`; other URLs unchanged. Returned as JSON
+/// (which Helm reads as YAML).
+pub fn rewrite_index(
+    body: &str,
+    repository: &str,
+    credential: &Credential,
+    limit: Limit<u64>,
+) -> Result<String, String> {
     let mut index = parse_index(body, limit)?;
-    let home = origin(repository);
+    let home = Url::parse(repository).map_err(|e| format!("{}: {e}", redact_url(repository)))?;
     let entries = index.get_mut("entries").and_then(Value::as_object_mut);
     for versions in entries.into_iter().flat_map(|e| e.values_mut()) {
         let Some(versions) = versions.as_array_mut() else { continue };
@@ -116,9 +117,11 @@ pub fn rewrite_index(body: &str, repository: &str, userinfo: &str, limit: Limit<
             let Some(urls) = version.get_mut("urls").and_then(Value::as_array_mut) else { continue };
             for url in urls {
                 let Some(text) = url.as_str() else { continue };
-                let resolved = resolve(repository, text)?;
-                if origin(&resolved) == home {
-                    *url = Value::String(with_userinfo(&resolved, userinfo));
+                match resolve(&home, text) {
+                    Ok(resolved) if same_origin(&resolved, &home) => {
+                        *url = Value::String(with_credential(resolved, credential)?.as_str().to_owned());
+                    }
+                    _ => {}
                 }
             }
         }
@@ -160,7 +163,7 @@ pub struct FetchBudget {
 fn fetch_index(repository: &CredentialedRepository, budget: FetchBudget) -> Result<String, String> {
     let base = url::Url::parse(&repository.url)
         .map_err(|e| format!("{}: {:?} is not a URL: {e}", repository.field, redact_url(&repository.url)))?;
-    let index_url = resolve(base.as_str(), "index.yaml")?;
+    let index_url = resolve(&base, "index.yaml")?.to_string();
     let action = format!("GET {}", redact_url(&index_url));
     let agent: ureq::Agent =
         agent_config(&budget.timeouts).redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never).build().into();
@@ -200,13 +203,14 @@ impl IndexServer {
         for (i, repository) in repositories.iter().enumerate() {
             let body = fetch_index(repository, budget)?;
             let info = userinfo(&repository.credential);
-            let index = rewrite_index(&body, &repository.url, &info, budget.max_index).map_err(|e| {
-                format!("{}: {}: not a chart repository index: {e}", repository.field, redact_url(&repository.url))
-            })?;
+            let index =
+                rewrite_index(&body, &repository.url, &repository.credential, budget.max_index).map_err(|e| {
+                    format!("{}: {}: not a chart repository index: {e}", repository.field, redact_url(&repository.url))
+                })?;
             documents.push((format!("/{token}/r{i}/index.yaml"), index));
             addresses.push((repository.url.clone(), format!("http://127.0.0.1:{port}/{token}/r{i}")));
+            secrets.push(format!("{}:***@", info.split(':').next().unwrap_or_default()));
             secrets.push(info);
-            secrets.push(format!("{}:***@", utf8_percent_encode(&repository.credential.username, USERINFO)));
             secrets.push(repository.credential.password.clone());
         }
         secrets.retain(|s| !s.is_empty());
@@ -275,11 +279,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn credential(username: &str, password: &str) -> Credential {
+        Credential {
+            kind: lading_domain::credentials::CredentialType::Helm,
+            repo_url: "http://r".into(),
+            repo_url_is_regex: false,
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The chart URLs of `urls` after the index of `repository` listing them is rewritten.
+    fn rewritten(repository: &str, urls: &[&str]) -> Value {
+        let list: String = urls.iter().map(|u| format!("    - {}\n", serde_json::to_string(u).unwrap())).collect();
+        let index = format!("apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls:\n{list}");
+        let limit = Limit::new(1 << 20, "LIMIT");
+        let rewritten = rewrite_index(&index, repository, &credential("u", "p@ss"), limit).unwrap();
+        serde_json::from_str::<Value>(&rewritten).unwrap()["entries"]["a"][0]["urls"].clone()
+    }
+
+    #[test]
+    fn given_chart_urls_whose_userinfo_hides_another_host_when_rewritten_then_that_host_gets_no_credential() {
+        let urls = [
+            "http://repo.example:8080?@evil.example/a.tgz",
+            "http://repo.example:8080#@evil.example/a.tgz",
+            "http://a@b@repo.example:8080/a.tgz",
+            "http://repo.example:8080@b@evil.example/a.tgz",
+            "//evil.example/a.tgz",
+        ];
+        assert_eq!(
+            rewritten("http://repo.example:8080/charts", &urls),
+            json!([
+                "http://u:p%40ss@repo.example:8080/?@evil.example/a.tgz",
+                "http://u:p%40ss@repo.example:8080/#@evil.example/a.tgz",
+                "http://u:p%40ss@repo.example:8080/a.tgz",
+                "http://repo.example:8080@b@evil.example/a.tgz",
+                "//evil.example/a.tgz",
+            ])
+        );
+    }
+
     #[test]
     fn given_an_index_when_rewritten_then_only_urls_on_the_repositorys_origin_carry_the_credential() {
         let index = "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls:\n    - a-1.0.0.tgz\n    - http://repo.example:8080/other/a-1.0.0.tgz\n    - http://cdn.example/a-1.0.0.tgz\n    - https://repo.example:8080/a.tgz\n";
         let limit = Limit::new(1 << 20, "LIMIT");
-        let rewritten = rewrite_index(index, "http://repo.example:8080/charts", "u:p%40ss@", limit).unwrap();
+        let rewritten =
+            rewrite_index(index, "http://repo.example:8080/charts", &credential("u", "p@ss"), limit).unwrap();
         let value: Value = serde_json::from_str(&rewritten).unwrap();
         assert_eq!(
             value["entries"]["a"][0]["urls"],
@@ -290,20 +335,14 @@ mod tests {
                 "https://repo.example:8080/a.tgz",
             ])
         );
-        assert!(rewrite_index("- not\n- an index\n", "http://r/c", "u:p@", limit).is_err());
+        assert!(rewrite_index("- not\n- an index\n", "http://r/c", &credential("u", "p"), limit).is_err());
     }
 
     #[test]
     fn given_credentials_when_put_in_userinfo_then_they_are_percent_encoded() {
-        let credential = Credential {
-            kind: lading_domain::credentials::CredentialType::Helm,
-            repo_url: "http://r".into(),
-            repo_url_is_regex: false,
-            username: "me@corp".into(),
-            password: "p:a/s s".into(),
-        };
-        assert_eq!(userinfo(&credential), "me%40corp:p%3Aa%2Fs%20s@");
-        assert_eq!(with_userinfo("http://h:1/c/x.tgz?q=1", "u:p@"), "http://u:p@h:1/c/x.tgz?q=1");
+        assert_eq!(userinfo(&credential("me@corp", "p:a/s s")), "me%40corp:p%3Aa%2Fs%20s@");
+        let url = Url::parse("http://h:1/c/x.tgz?q=1").unwrap();
+        assert_eq!(with_credential(url, &credential("u", "p")).unwrap().as_str(), "http://u:p@h:1/c/x.tgz?q=1");
     }
 
     #[test]
