@@ -320,6 +320,18 @@ mod tests {
     }
 
     #[test]
+    fn given_a_repository_url_not_in_normal_form_when_rewritten_then_relative_chart_urls_carry_the_credential() {
+        for repository in ["https://Charts.example/x", "https://charts.example:443/x", "HTTPS://charts.EXAMPLE:443/x/"]
+        {
+            assert_eq!(
+                rewritten(repository, &["a.tgz", "https://charts.example/y/b.tgz"]),
+                json!(["https://u:p%40ss@charts.example/x/a.tgz", "https://u:p%40ss@charts.example/y/b.tgz"]),
+                "{repository}"
+            );
+        }
+    }
+
+    #[test]
     fn given_an_index_when_rewritten_then_only_urls_on_the_repositorys_origin_carry_the_credential() {
         let index = "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls:\n    - a-1.0.0.tgz\n    - http://repo.example:8080/other/a-1.0.0.tgz\n    - http://cdn.example/a-1.0.0.tgz\n    - https://repo.example:8080/a.tgz\n";
         let limit = Limit::new(1 << 20, "LIMIT");
