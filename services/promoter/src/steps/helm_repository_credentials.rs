@@ -230,9 +230,14 @@ impl IndexServer {
         Ok(IndexServer { addresses, secrets, stop, port })
     }
 
-    /// `text` (Helm's messages) without credentials, naming repositories by their URL.
+    /// `text` (Helm's messages) without credentials, naming repositories by their URL:
+    /// the userinfo of every URL goes, whatever its escaping (Go's differs from the
+    /// promoter's, and Go prints `user:***@` too), then each secret as the promoter wrote it.
     pub fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
+        static USERINFO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s"'<>]*@"#).expect("a regex")
+        });
+        let mut text = USERINFO.replace_all(text, "$1").into_owned();
         for secret in &self.secrets {
             text = text.replace(secret.as_str(), if secret.ends_with('@') { "" } else { "***" });
         }
@@ -369,6 +374,12 @@ mod tests {
         assert_eq!(
             server.scrub(message),
             "failed to fetch https://charts.example/x/a.tgz : 401; Get \"https://charts.example/x/b.tgz\"; no index at https://charts.example/x; ***"
+        );
+        assert_eq!(
+            server.scrub(
+                "Get \"http://robot:pa$$w%21rd%20s3cret@127.0.0.1:9/a.tgz\"; oci://u:***@host/x; see https://h/p@q"
+            ),
+            "Get \"http://127.0.0.1:9/a.tgz\"; oci://host/x; see https://h/p@q"
         );
         assert!(server.leaks("repository: https://robot:p%40ss@charts.example/x\n"));
         assert!(server.leaks("repository: http://127.0.0.1:9/t/r0\n"));
