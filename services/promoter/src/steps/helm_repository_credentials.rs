@@ -18,7 +18,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use lading_domain::credentials::Credential;
 use lading_domain::limits::Limit;
@@ -45,13 +46,21 @@ pub struct IndexServer {
     secrets: Vec<String>,
     stop: Arc<AtomicBool>,
     port: u16,
+    serving: Option<JoinHandle<()>>,
 }
+
+/// How long one connection to the index server may last, request and answer.
+const CONNECTION_TIME: Duration = Duration::from_secs(10);
 
 impl Drop for IndexServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accepting thread, which then sees `stop`.
+        // Wakes the accepting thread, which then sees `stop`; it ends within a
+        // connection's time.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(serving) = self.serving.take() {
+            let _ = serving.join();
+        }
     }
 }
 
@@ -214,20 +223,38 @@ impl IndexServer {
             secrets.push(repository.credential.password.clone());
         }
         secrets.retain(|s| !s.is_empty());
+        Ok(Self::serving(listener, documents, addresses, secrets, CONNECTION_TIME))
+    }
+
+    /// Serves `documents` on `listener`, one connection at a time, each for at most
+    /// `connection_time`.
+    fn serving(
+        listener: TcpListener,
+        documents: Vec<(String, String)>,
+        addresses: Vec<(String, String)>,
+        secrets: Vec<String>,
+        connection_time: Duration,
+    ) -> IndexServer {
+        let port = listener.local_addr().map_or(0, |a| a.port());
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
-        let documents = Arc::new(documents);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopped.load(Ordering::SeqCst) {
-                    break;
+        let serving = std::thread::spawn(move || {
+            let mut pause = Duration::from_millis(10);
+            while !stopped.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) if !stopped.load(Ordering::SeqCst) => {
+                        pause = Duration::from_millis(10);
+                        serve(stream, &documents, Instant::now() + connection_time);
+                    }
+                    Ok(_) => break,
+                    Err(_) => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_secs(1));
+                    }
                 }
-                let Ok(stream) = stream else { continue };
-                let documents = documents.clone();
-                std::thread::spawn(move || serve(stream, &documents));
             }
         });
-        Ok(IndexServer { addresses, secrets, stop, port })
+        IndexServer { addresses, secrets, stop, port, serving: Some(serving) }
     }
 
     /// `text` (Helm's messages) without credentials, naming repositories by their URL:
@@ -255,12 +282,20 @@ impl IndexServer {
     }
 }
 
-/// Answers one request: a served index, or 404.
-fn serve(mut stream: TcpStream, documents: &[(String, String)]) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+/// The time left before `deadline`, if any.
+fn left(deadline: Instant) -> Option<Duration> {
+    deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+}
+
+/// Answers one request by `deadline`: a served index, or 404.
+fn serve(mut stream: TcpStream, documents: &[(String, String)], deadline: Instant) {
     let mut head = Vec::new();
     let mut buffer = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 << 10 {
+        let Some(left) = left(deadline) else { return };
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
         match stream.read(&mut buffer) {
             Ok(0) | Err(_) => return,
             Ok(n) => head.extend_from_slice(&buffer[..n]),
@@ -268,15 +303,19 @@ fn serve(mut stream: TcpStream, documents: &[(String, String)]) {
     }
     let head = String::from_utf8_lossy(&head);
     let path = head.split_whitespace().nth(1).unwrap_or_default();
-    let found = documents.iter().find(|(p, _)| p == path);
-    let _ = match found {
-        Some((_, body)) => write!(
-            stream,
+    let answer = match documents.iter().find(|(p, _)| p == path) {
+        Some((_, body)) => format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
-        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
     };
+    for chunk in answer.as_bytes().chunks(64 << 10) {
+        let Some(left) = left(deadline) else { return };
+        if stream.set_write_timeout(Some(left)).is_err() || stream.write_all(chunk).is_err() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +408,7 @@ mod tests {
             secrets: vec!["robot:p%40ss@".into(), "robot:***@".into(), "p@ss".into()],
             stop: Arc::default(),
             port: 0,
+            serving: None,
         };
         let message = "failed to fetch https://robot:p%40ss@charts.example/x/a.tgz : 401; Get \"https://robot:***@charts.example/x/b.tgz\"; no index at http://127.0.0.1:9/t/r0; p@ss";
         assert_eq!(
@@ -384,5 +424,24 @@ mod tests {
         assert!(server.leaks("repository: https://robot:p%40ss@charts.example/x\n"));
         assert!(server.leaks("repository: http://127.0.0.1:9/t/r0\n"));
         assert!(!server.leaks("repository: https://charts.example/x\n"));
+    }
+
+    #[test]
+    fn given_a_silent_connection_when_its_time_runs_out_then_it_is_closed_and_the_next_request_is_answered() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let documents = vec![("/t/index.yaml".to_owned(), "{}".to_owned())];
+        let server = IndexServer::serving(listener, documents, Vec::new(), Vec::new(), Duration::from_millis(300));
+        let mut silent = TcpStream::connect(address).unwrap();
+        silent.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut asking = TcpStream::connect(address).unwrap();
+        asking.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        asking.write_all(b"GET /t/index.yaml HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        asking.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("{}"), "{answer}");
+        assert_eq!(silent.read(&mut [0u8; 16]).unwrap(), 0, "the silent connection is closed");
+        drop(server);
+        assert!(TcpStream::connect(address).is_err(), "nothing listens once the server is dropped");
     }
 }
