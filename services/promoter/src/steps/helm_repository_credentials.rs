@@ -161,11 +161,26 @@ fn parse_index(body: &str, limit: Limit<u64>) -> Result<Value, String> {
     Ok(index)
 }
 
-/// What one index fetch may cost.
+/// What the index fetches of one step may cost: each call's timeouts, the step's
+/// deadline, and the bytes all indexes together may hold.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchBudget {
     pub timeouts: lading_domain::limits::Timeouts,
     pub max_index: Limit<u64>,
+    pub deadline: Instant,
+}
+
+impl FetchBudget {
+    /// The budget of the next fetch once `used` bytes of indexes were read: the time
+    /// left before the deadline and the bytes left; `None` when either is spent.
+    fn next(&self, used: u64) -> Option<FetchBudget> {
+        let time = left(self.deadline)?;
+        let bytes = self.max_index.value.checked_sub(used).filter(|b| *b > 0)?;
+        let mut next = *self;
+        next.timeouts.total.value = next.timeouts.total.value.min(time);
+        next.max_index.value = bytes;
+        Some(next)
+    }
 }
 
 /// Fetches the index of `repository` with its credential.
@@ -209,8 +224,19 @@ impl IndexServer {
         let mut documents = Vec::new();
         let mut addresses = Vec::new();
         let mut secrets = Vec::new();
+        let mut used = 0u64;
         for (i, repository) in repositories.iter().enumerate() {
-            let body = fetch_index(repository, budget)?;
+            let Some(fetch) = budget.next(used) else {
+                return Err(format!(
+                    "{}: {}: no time or bytes left to fetch the index (the indexes of a step share {} and {})",
+                    repository.field,
+                    redact_url(&repository.url),
+                    budget.timeouts.total,
+                    budget.max_index
+                ));
+            };
+            let body = fetch_index(repository, fetch)?;
+            used = used.saturating_add(body.len() as u64);
             let info = userinfo(&repository.credential);
             let index =
                 rewrite_index(&body, &repository.url, &repository.credential, budget.max_index).map_err(|e| {
@@ -443,5 +469,25 @@ mod tests {
         assert_eq!(silent.read(&mut [0u8; 16]).unwrap(), 0, "the silent connection is closed");
         drop(server);
         assert!(TcpStream::connect(address).is_err(), "nothing listens once the server is dropped");
+    }
+
+    #[test]
+    fn given_indexes_fetched_when_the_next_one_is_budgeted_then_it_gets_only_the_time_and_bytes_left() {
+        let timeouts = |total| lading_domain::limits::Timeouts {
+            connect: Limit::new(Duration::from_secs(5), "C"),
+            idle: Limit::new(Duration::from_secs(5), "I"),
+            total: Limit::new(total, "T"),
+        };
+        let budget = FetchBudget {
+            timeouts: timeouts(Duration::from_secs(600)),
+            max_index: Limit::new(1000, "B"),
+            deadline: Instant::now() + Duration::from_secs(60),
+        };
+        let next = budget.next(400).unwrap();
+        assert_eq!(next.max_index.value, 600);
+        assert!(next.timeouts.total.value <= Duration::from_secs(60), "{:?}", next.timeouts.total);
+        assert!(budget.next(1000).is_none() && budget.next(1200).is_none(), "the bytes are spent");
+        let late = FetchBudget { deadline: Instant::now(), ..budget };
+        assert!(late.next(0).is_none(), "the time is spent");
     }
 }
