@@ -2,7 +2,8 @@
 //! takes no credentials for them) without the credential reaching the workspace.
 //!
 //! The promoter fetches each such repository's `index.yaml` itself, with the credential
-//! (basic auth, never sent on a redirect), within Helm's file size limit. In the index,
+//! (basic auth, never sent on a redirect), all of them within Helm's time and file size
+//! limits. In the index,
 //! every chart URL on the repository's own origin (relative, or absolute with the same
 //! scheme, host and port) is made absolute and carries the credential as URL userinfo,
 //! from which Go's HTTP client sends basic auth; a chart URL on another origin is left
