@@ -202,6 +202,38 @@ fn files_holding(dir: &Path, needles: &[&str]) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+fn helm_update_chart_failing_on_a_credentialed_download_names_the_archive_without_any_form_of_the_password() {
+    // `$` and `!`: Go writes the first bare in userinfo and escapes the second, unlike a
+    // WHATWG URL, so the credential Helm prints is in neither of the promoter's forms.
+    const PASSWORD: &str = "pa$$w!rd s3cret";
+    let repo = ChartArchives::start(&[("alpha", "1.0.0", 0)]);
+    repo.require_basic_auth("robot", PASSWORD);
+    repo.list_missing("gone", "1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let umbrella = dir.path().join("charts/umbrella");
+    std::fs::create_dir_all(&umbrella).unwrap();
+    let chart = format!(
+        "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: gone\n  version: 1.0.0\n  repository: {}\n",
+        repo.url
+    );
+    std::fs::write(umbrella.join("Chart.yaml"), &chart).unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let credentials = GitCredentials::parse(&format!(
+        "- type: helm\n  repoURL: {}\n  username: robot\n  password: {}\n",
+        repo.url,
+        json!(PASSWORD)
+    ))
+    .unwrap();
+    let update = step("helm-update-chart", json!({"path": "charts/umbrella"}));
+    let run = EngineRun { credentials, ..EngineRun::new(&freight) };
+    let error = run.run(dir.path(), std::slice::from_ref(&update)).unwrap_err().to_string();
+    assert!(error.contains(&format!("{}/gone-1.0.0.tgz", repo.url)), "{error}");
+    for form in ["s3cret", "w!rd", "w%21rd", "pa$$", "pa%24%24", "robot", "***@", "/r0"] {
+        assert!(!error.contains(form), "{form} in {error}");
+    }
+}
+
+#[test]
 fn helm_update_chart_sends_an_http_repositorys_helm_credential_and_writes_what_helm_writes_without_one() {
     const PASSWORD: &str = "p@ss:w/rd s3cret";
     let repo = ChartArchives::start(&[("alpha", "1.0.0", 0), ("alpha", "1.1.0", 0)]);

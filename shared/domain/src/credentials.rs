@@ -81,10 +81,45 @@ impl Credentials {
             if c.repo_url_is_regex {
                 regex::Regex::new(&c.repo_url).is_ok_and(|r| r.is_match(url))
             } else {
-                url.starts_with(c.repo_url.trim_end_matches('/'))
+                prefix_matches(&c.repo_url, url)
             }
         })
     }
+}
+
+/// `text` parsed as a URL; a reference without a scheme (`ghcr.io/team/app:1.0`) is
+/// read as `oci://` followed by it.
+fn parse_location(text: &str) -> Option<url::Url> {
+    if text.contains("://") { url::Url::parse(text).ok() } else { url::Url::parse(&format!("oci://{text}")).ok() }
+}
+
+/// Whether the credential `prefix` covers `url`: the same scheme, host and port, and a
+/// path that is the prefix's path or continues it after a `/` (for references without
+/// an HTTP scheme also after `:` or `@`, a tag or digest; for Git, `.git`). Neither may
+/// carry userinfo, so `https://host@elsewhere/` is never taken for `host`.
+fn prefix_matches(prefix: &str, url: &str) -> bool {
+    let (Some(want), Some(have)) = (parse_location(prefix.trim()), parse_location(url.trim())) else {
+        return false;
+    };
+    let userinfo = |u: &url::Url| !u.username().is_empty() || u.password().is_some();
+    if userinfo(&want) || userinfo(&have) || want.cannot_be_a_base() || have.cannot_be_a_base() {
+        return false;
+    }
+    let (Some(want_host), Some(have_host)) = (want.host_str(), have.host_str()) else { return false };
+    if !want.scheme().eq_ignore_ascii_case(have.scheme())
+        || !want_host.eq_ignore_ascii_case(have_host)
+        || want.port_or_known_default() != have.port_or_known_default()
+    {
+        return false;
+    }
+    let base = want.path().trim_end_matches('/');
+    let Some(rest) = have.path().strip_prefix(base) else { return false };
+    let http = matches!(have.scheme(), "http" | "https");
+    rest.is_empty()
+        || rest.starts_with('/')
+        || rest == ".git"
+        || rest == ".git/"
+        || (!http && (rest.starts_with(':') || rest.starts_with('@')))
 }
 
 /// Answers a server's credential challenges for one URL: the matching credential the
@@ -131,6 +166,12 @@ mod tests {
         assert!(credentials.for_url(git, "https://git.example.com/elsewhere.git").is_none());
         assert_eq!(credentials.for_url(CredentialType::Image, "ghcr.io/team/app").unwrap().username, "reg");
         assert!(credentials.for_url(git, "ghcr.io/team/app").is_none(), "types do not mix");
+        assert_eq!(credentials.for_url(CredentialType::Image, "ghcr.io/team/app:1.0").unwrap().username, "reg");
+        assert_eq!(
+            credentials.for_url(CredentialType::Image, "oci://ghcr.io/team/app@sha256:ab").unwrap().username,
+            "reg"
+        );
+        assert!(credentials.for_url(CredentialType::Image, "ghcr.io/teammate/app").is_none());
         let shown = format!("{credentials:?}");
         assert!(!shown.contains("s3cret") && shown.contains("***"), "{shown}");
         assert!(Credentials::parse("- repoURL: '('\n  repoURLIsRegex: true\n  username: a\n  password: b\n").is_err());
@@ -141,5 +182,37 @@ mod tests {
         assert!(
             Challenges::new(&credentials, git, "https://x/y").answer().unwrap_err().contains("none are configured")
         );
+    }
+
+    #[test]
+    fn given_a_credential_for_a_host_when_a_url_only_looks_like_it_then_it_does_not_match() {
+        let credentials = Credentials::parse(
+            "- type: helm\n  repoURL: https://charts.example.com\n  username: bot\n  password: s3cret\n\
+             - type: helm\n  repoURL: https://repo.example/team/\n  username: team\n  password: t\n",
+        )
+        .unwrap();
+        let helm = CredentialType::Helm;
+        for url in [
+            "https://charts.example.com",
+            "https://charts.example.com/",
+            "https://Charts.Example.com:443/stable/index.yaml",
+            "https://charts.example.com?x=1",
+        ] {
+            assert_eq!(credentials.for_url(helm, url).map(|c| c.username.as_str()), Some("bot"), "{url}");
+        }
+        assert_eq!(credentials.for_url(helm, "https://repo.example/team/a/index.yaml").unwrap().username, "team");
+        for url in [
+            "https://charts.example.com.attacker.net/",
+            "https://charts.example.com@attacker.net/",
+            "https://charts.example.com:x@attacker.net/",
+            "https://charts.example.com:8443/",
+            "http://charts.example.com/",
+            "https://user:pw@charts.example.com/",
+            "https://repo.example/teammate/index.yaml",
+            "https://repo.example/team.attacker/index.yaml",
+            "charts.example.com.attacker.net/x",
+        ] {
+            assert!(credentials.for_url(helm, url).is_none(), "{url}");
+        }
     }
 }

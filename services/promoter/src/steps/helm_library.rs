@@ -305,7 +305,7 @@ impl Mirror {
         }
         // Repositories with a credential are served to Helm from loopback while it runs.
         let server = match dependencies {
-            Some(_) if !self.credentialed.is_empty() => Some(self.serve_credentialed(ctx, field)?),
+            Some(_) if !self.credentialed.is_empty() => Some(self.serve_credentialed(ctx, field, deadline)?),
             _ => None,
         };
         let scrub = |text: &str| server.as_ref().map_or_else(|| text.to_owned(), |s| s.scrub(text));
@@ -361,10 +361,13 @@ impl Mirror {
 
     /// Fetches the credentialed repositories' indexes and serves them on loopback; the
     /// mirror's `Chart.yaml` and `Chart.lock` name the loopback addresses instead.
-    fn serve_credentialed(&self, ctx: &StepContext<'_>, field: &str) -> Result<IndexServer, String> {
+    fn serve_credentialed(&self, ctx: &StepContext<'_>, field: &str, deadline: Instant) -> Result<IndexServer, String> {
         let budget = ctx.remotes.budgets.helm;
-        let fetch =
-            FetchBudget { timeouts: ctx.remotes.budgets.http.timeouts(budget.timeout), max_index: budget.max_file };
+        let fetch = FetchBudget {
+            timeouts: ctx.remotes.budgets.http.timeouts(budget.timeout),
+            max_index: budget.max_file,
+            deadline,
+        };
         let server = IndexServer::start(&self.credentialed, fetch)?;
         let writing = |e: std::io::Error| format!("{field}: writing the mirrored chart: {e}");
         let requested =

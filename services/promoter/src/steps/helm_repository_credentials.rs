@@ -2,7 +2,8 @@
 //! takes no credentials for them) without the credential reaching the workspace.
 //!
 //! The promoter fetches each such repository's `index.yaml` itself, with the credential
-//! (basic auth, never sent on a redirect), within Helm's file size limit. In the index,
+//! (basic auth, never sent on a redirect), all of them within Helm's time and file size
+//! limits. In the index,
 //! every chart URL on the repository's own origin (relative, or absolute with the same
 //! scheme, host and port) is made absolute and carries the credential as URL userinfo,
 //! from which Go's HTTP client sends basic auth; a chart URL on another origin is left
@@ -18,17 +19,15 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use lading_domain::credentials::Credential;
 use lading_domain::limits::Limit;
 use lading_domain::redact::redact_url;
 use lading_remote::http::{agent_config, explain};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
-
-/// Characters of a user name or password kept as they are in URL userinfo.
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+use url::Url;
 
 /// One HTTP chart repository with a credential, as `Chart.yaml` names it.
 #[derive(Debug, Clone)]
@@ -48,67 +47,79 @@ pub struct IndexServer {
     secrets: Vec<String>,
     stop: Arc<AtomicBool>,
     port: u16,
+    serving: Option<JoinHandle<()>>,
 }
+
+/// How long one connection to the index server may last, request and answer.
+const CONNECTION_TIME: Duration = Duration::from_secs(10);
 
 impl Drop for IndexServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accepting thread, which then sees `stop`.
+        // Wakes the accepting thread, which then sees `stop`; it ends within a
+        // connection's time.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(serving) = self.serving.take() {
+            let _ = serving.join();
+        }
     }
 }
 
-/// `user:password@`, percent-encoded for URL userinfo.
-fn userinfo(credential: &Credential) -> String {
-    format!(
-        "{}:{}@",
-        utf8_percent_encode(&credential.username, USERINFO),
-        utf8_percent_encode(&credential.password, USERINFO)
-    )
+/// `url` carrying `credential` as its userinfo, percent-encoded by the URL's rules.
+fn with_credential(mut url: Url, credential: &Credential) -> Result<Url, String> {
+    url.set_username(&credential.username)
+        .and_then(|()| url.set_password(Some(&credential.password)))
+        .map_err(|()| format!("{} cannot carry a credential", redact_url(url.as_str())))?;
+    Ok(url)
 }
 
-/// The scheme, host and port of `url` as written (`http`, `host:port`), as Go compares them.
-fn origin(url: &str) -> Option<(String, String)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    Some((scheme.to_ascii_lowercase(), host.to_owned()))
+/// `user:password@` as a URL carries `credential`.
+fn userinfo(credential: &Credential) -> String {
+    let url = Url::parse("http://host/").expect("a URL");
+    match with_credential(url, credential) {
+        Ok(url) => format!("{}:{}@", url.username(), url.password().unwrap_or_default()),
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether `url` is on the origin of `home`: the same scheme, host and port (a default
+/// port written or not, the host in any case), as parsed URLs.
+fn same_origin(url: &Url, home: &Url) -> bool {
+    url.scheme() == home.scheme()
+        && url.host() == home.host()
+        && url.port_or_known_default() == home.port_or_known_default()
 }
 
 /// A chart URL of the index resolved against the repository URL as Helm does
 /// (`repo.ResolveReferenceURL`): an absolute URL stays; a relative one resolves against
 /// the repository URL with a trailing slash, keeping the repository URL's query.
-fn resolve(repository: &str, reference: &str) -> Result<String, String> {
-    if origin(reference).is_some_and(|(scheme, host)| !scheme.is_empty() && !host.is_empty()) {
-        return Ok(reference.to_owned());
+fn resolve(repository: &Url, reference: &str) -> Result<Url, String> {
+    match Url::parse(reference) {
+        Ok(absolute) => return Ok(absolute),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {}
+        Err(e) => return Err(format!("chart URL {:?}: {e}", redact_url(reference))),
     }
-    let mut base = url::Url::parse(repository).map_err(|e| format!("{}: {e}", redact_url(repository)))?;
+    let mut base = repository.clone();
     let query = base.query().map(str::to_owned);
     base.set_query(None);
     let path = format!("{}/", base.path().trim_end_matches('/'));
     base.set_path(&path);
     let mut resolved = base.join(reference).map_err(|e| format!("chart URL {reference:?}: {e}"))?;
     resolved.set_query(query.as_deref());
-    Ok(resolved.to_string())
-}
-
-/// `url` with `userinfo` (`user:password@`) put before its host.
-fn with_userinfo(url: &str, userinfo: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.split_once('@').filter(|(head, _)| !head.contains('/')).map_or(rest, |(_, r)| r);
-            format!("{scheme}://{userinfo}{rest}")
-        }
-        None => url.to_owned(),
-    }
+    Ok(resolved)
 }
 
 /// The index `body` of `repository` with each chart URL on the repository's origin
-/// made absolute and carrying `userinfo`; other URLs unchanged. Returned as JSON (which
-/// Helm reads as YAML).
-pub fn rewrite_index(body: &str, repository: &str, userinfo: &str, limit: Limit<u64>) -> Result<String, String> {
+/// made absolute and carrying `credential`; other URLs unchanged. Returned as JSON
+/// (which Helm reads as YAML).
+pub fn rewrite_index(
+    body: &str,
+    repository: &str,
+    credential: &Credential,
+    limit: Limit<u64>,
+) -> Result<String, String> {
     let mut index = parse_index(body, limit)?;
-    let home = origin(repository);
+    let home = Url::parse(repository).map_err(|e| format!("{}: {e}", redact_url(repository)))?;
     let entries = index.get_mut("entries").and_then(Value::as_object_mut);
     for versions in entries.into_iter().flat_map(|e| e.values_mut()) {
         let Some(versions) = versions.as_array_mut() else { continue };
@@ -116,9 +127,11 @@ pub fn rewrite_index(body: &str, repository: &str, userinfo: &str, limit: Limit<
             let Some(urls) = version.get_mut("urls").and_then(Value::as_array_mut) else { continue };
             for url in urls {
                 let Some(text) = url.as_str() else { continue };
-                let resolved = resolve(repository, text)?;
-                if origin(&resolved) == home {
-                    *url = Value::String(with_userinfo(&resolved, userinfo));
+                match resolve(&home, text) {
+                    Ok(resolved) if same_origin(&resolved, &home) => {
+                        *url = Value::String(with_credential(resolved, credential)?.as_str().to_owned());
+                    }
+                    _ => {}
                 }
             }
         }
@@ -149,18 +162,33 @@ fn parse_index(body: &str, limit: Limit<u64>) -> Result<Value, String> {
     Ok(index)
 }
 
-/// What one index fetch may cost.
+/// What the index fetches of one step may cost: each call's timeouts, the step's
+/// deadline, and the bytes all indexes together may hold.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchBudget {
     pub timeouts: lading_domain::limits::Timeouts,
     pub max_index: Limit<u64>,
+    pub deadline: Instant,
+}
+
+impl FetchBudget {
+    /// The budget of the next fetch once `used` bytes of indexes were read: the time
+    /// left before the deadline and the bytes left; `None` when either is spent.
+    fn next(&self, used: u64) -> Option<FetchBudget> {
+        let time = left(self.deadline)?;
+        let bytes = self.max_index.value.checked_sub(used).filter(|b| *b > 0)?;
+        let mut next = *self;
+        next.timeouts.total.value = next.timeouts.total.value.min(time);
+        next.max_index.value = bytes;
+        Some(next)
+    }
 }
 
 /// Fetches the index of `repository` with its credential.
 fn fetch_index(repository: &CredentialedRepository, budget: FetchBudget) -> Result<String, String> {
     let base = url::Url::parse(&repository.url)
         .map_err(|e| format!("{}: {:?} is not a URL: {e}", repository.field, redact_url(&repository.url)))?;
-    let index_url = resolve(base.as_str(), "index.yaml")?;
+    let index_url = resolve(&base, "index.yaml")?.to_string();
     let action = format!("GET {}", redact_url(&index_url));
     let agent: ureq::Agent =
         agent_config(&budget.timeouts).redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never).build().into();
@@ -197,38 +225,73 @@ impl IndexServer {
         let mut documents = Vec::new();
         let mut addresses = Vec::new();
         let mut secrets = Vec::new();
+        let mut used = 0u64;
         for (i, repository) in repositories.iter().enumerate() {
-            let body = fetch_index(repository, budget)?;
+            let Some(fetch) = budget.next(used) else {
+                return Err(format!(
+                    "{}: {}: no time or bytes left to fetch the index (the indexes of a step share {} and {})",
+                    repository.field,
+                    redact_url(&repository.url),
+                    budget.timeouts.total,
+                    budget.max_index
+                ));
+            };
+            let body = fetch_index(repository, fetch)?;
+            used = used.saturating_add(body.len() as u64);
             let info = userinfo(&repository.credential);
-            let index = rewrite_index(&body, &repository.url, &info, budget.max_index).map_err(|e| {
-                format!("{}: {}: not a chart repository index: {e}", repository.field, redact_url(&repository.url))
-            })?;
+            let index =
+                rewrite_index(&body, &repository.url, &repository.credential, budget.max_index).map_err(|e| {
+                    format!("{}: {}: not a chart repository index: {e}", repository.field, redact_url(&repository.url))
+                })?;
             documents.push((format!("/{token}/r{i}/index.yaml"), index));
             addresses.push((repository.url.clone(), format!("http://127.0.0.1:{port}/{token}/r{i}")));
+            secrets.push(format!("{}:***@", info.split(':').next().unwrap_or_default()));
             secrets.push(info);
-            secrets.push(format!("{}:***@", utf8_percent_encode(&repository.credential.username, USERINFO)));
             secrets.push(repository.credential.password.clone());
         }
         secrets.retain(|s| !s.is_empty());
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        let documents = Arc::new(documents);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopped.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let documents = documents.clone();
-                std::thread::spawn(move || serve(stream, &documents));
-            }
-        });
-        Ok(IndexServer { addresses, secrets, stop, port })
+        Ok(Self::serving(listener, documents, addresses, secrets, CONNECTION_TIME))
     }
 
-    /// `text` (Helm's messages) without credentials, naming repositories by their URL.
+    /// Serves `documents` on `listener`, one connection at a time, each for at most
+    /// `connection_time`.
+    fn serving(
+        listener: TcpListener,
+        documents: Vec<(String, String)>,
+        addresses: Vec<(String, String)>,
+        secrets: Vec<String>,
+        connection_time: Duration,
+    ) -> IndexServer {
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let serving = std::thread::spawn(move || {
+            let mut pause = Duration::from_millis(10);
+            while !stopped.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) if !stopped.load(Ordering::SeqCst) => {
+                        pause = Duration::from_millis(10);
+                        serve(stream, &documents, Instant::now() + connection_time);
+                    }
+                    Ok(_) => break,
+                    Err(_) => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_secs(1));
+                    }
+                }
+            }
+        });
+        IndexServer { addresses, secrets, stop, port, serving: Some(serving) }
+    }
+
+    /// `text` (Helm's messages) without credentials, naming repositories by their URL:
+    /// the userinfo of every URL goes, whatever its escaping (Go's differs from the
+    /// promoter's, and Go prints `user:***@` too), then each secret as the promoter wrote it.
     pub fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
+        static USERINFO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s"'<>]*@"#).expect("a regex")
+        });
+        let mut text = USERINFO.replace_all(text, "$1").into_owned();
         for secret in &self.secrets {
             text = text.replace(secret.as_str(), if secret.ends_with('@') { "" } else { "***" });
         }
@@ -246,12 +309,20 @@ impl IndexServer {
     }
 }
 
-/// Answers one request: a served index, or 404.
-fn serve(mut stream: TcpStream, documents: &[(String, String)]) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+/// The time left before `deadline`, if any.
+fn left(deadline: Instant) -> Option<Duration> {
+    deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+}
+
+/// Answers one request by `deadline`: a served index, or 404.
+fn serve(mut stream: TcpStream, documents: &[(String, String)], deadline: Instant) {
     let mut head = Vec::new();
     let mut buffer = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 << 10 {
+        let Some(left) = left(deadline) else { return };
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
         match stream.read(&mut buffer) {
             Ok(0) | Err(_) => return,
             Ok(n) => head.extend_from_slice(&buffer[..n]),
@@ -259,15 +330,19 @@ fn serve(mut stream: TcpStream, documents: &[(String, String)]) {
     }
     let head = String::from_utf8_lossy(&head);
     let path = head.split_whitespace().nth(1).unwrap_or_default();
-    let found = documents.iter().find(|(p, _)| p == path);
-    let _ = match found {
-        Some((_, body)) => write!(
-            stream,
+    let answer = match documents.iter().find(|(p, _)| p == path) {
+        Some((_, body)) => format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
-        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
     };
+    for chunk in answer.as_bytes().chunks(64 << 10) {
+        let Some(left) = left(deadline) else { return };
+        if stream.set_write_timeout(Some(left)).is_err() || stream.write_all(chunk).is_err() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -275,11 +350,64 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn credential(username: &str, password: &str) -> Credential {
+        Credential {
+            kind: lading_domain::credentials::CredentialType::Helm,
+            repo_url: "http://r".into(),
+            repo_url_is_regex: false,
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The chart URLs of `urls` after the index of `repository` listing them is rewritten.
+    fn rewritten(repository: &str, urls: &[&str]) -> Value {
+        let list: String = urls.iter().map(|u| format!("    - {}\n", serde_json::to_string(u).unwrap())).collect();
+        let index = format!("apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls:\n{list}");
+        let limit = Limit::new(1 << 20, "LIMIT");
+        let rewritten = rewrite_index(&index, repository, &credential("u", "p@ss"), limit).unwrap();
+        serde_json::from_str::<Value>(&rewritten).unwrap()["entries"]["a"][0]["urls"].clone()
+    }
+
+    #[test]
+    fn given_chart_urls_whose_userinfo_hides_another_host_when_rewritten_then_that_host_gets_no_credential() {
+        let urls = [
+            "http://repo.example:8080?@evil.example/a.tgz",
+            "http://repo.example:8080#@evil.example/a.tgz",
+            "http://a@b@repo.example:8080/a.tgz",
+            "http://repo.example:8080@b@evil.example/a.tgz",
+            "//evil.example/a.tgz",
+        ];
+        assert_eq!(
+            rewritten("http://repo.example:8080/charts", &urls),
+            json!([
+                "http://u:p%40ss@repo.example:8080/?@evil.example/a.tgz",
+                "http://u:p%40ss@repo.example:8080/#@evil.example/a.tgz",
+                "http://u:p%40ss@repo.example:8080/a.tgz",
+                "http://repo.example:8080@b@evil.example/a.tgz",
+                "//evil.example/a.tgz",
+            ])
+        );
+    }
+
+    #[test]
+    fn given_a_repository_url_not_in_normal_form_when_rewritten_then_relative_chart_urls_carry_the_credential() {
+        for repository in ["https://Charts.example/x", "https://charts.example:443/x", "HTTPS://charts.EXAMPLE:443/x/"]
+        {
+            assert_eq!(
+                rewritten(repository, &["a.tgz", "https://charts.example/y/b.tgz"]),
+                json!(["https://u:p%40ss@charts.example/x/a.tgz", "https://u:p%40ss@charts.example/y/b.tgz"]),
+                "{repository}"
+            );
+        }
+    }
+
     #[test]
     fn given_an_index_when_rewritten_then_only_urls_on_the_repositorys_origin_carry_the_credential() {
         let index = "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls:\n    - a-1.0.0.tgz\n    - http://repo.example:8080/other/a-1.0.0.tgz\n    - http://cdn.example/a-1.0.0.tgz\n    - https://repo.example:8080/a.tgz\n";
         let limit = Limit::new(1 << 20, "LIMIT");
-        let rewritten = rewrite_index(index, "http://repo.example:8080/charts", "u:p%40ss@", limit).unwrap();
+        let rewritten =
+            rewrite_index(index, "http://repo.example:8080/charts", &credential("u", "p@ss"), limit).unwrap();
         let value: Value = serde_json::from_str(&rewritten).unwrap();
         assert_eq!(
             value["entries"]["a"][0]["urls"],
@@ -290,20 +418,14 @@ mod tests {
                 "https://repo.example:8080/a.tgz",
             ])
         );
-        assert!(rewrite_index("- not\n- an index\n", "http://r/c", "u:p@", limit).is_err());
+        assert!(rewrite_index("- not\n- an index\n", "http://r/c", &credential("u", "p"), limit).is_err());
     }
 
     #[test]
     fn given_credentials_when_put_in_userinfo_then_they_are_percent_encoded() {
-        let credential = Credential {
-            kind: lading_domain::credentials::CredentialType::Helm,
-            repo_url: "http://r".into(),
-            repo_url_is_regex: false,
-            username: "me@corp".into(),
-            password: "p:a/s s".into(),
-        };
-        assert_eq!(userinfo(&credential), "me%40corp:p%3Aa%2Fs%20s@");
-        assert_eq!(with_userinfo("http://h:1/c/x.tgz?q=1", "u:p@"), "http://u:p@h:1/c/x.tgz?q=1");
+        assert_eq!(userinfo(&credential("me@corp", "p:a/s s")), "me%40corp:p%3Aa%2Fs%20s@");
+        let url = Url::parse("http://h:1/c/x.tgz?q=1").unwrap();
+        assert_eq!(with_credential(url, &credential("u", "p")).unwrap().as_str(), "http://u:p@h:1/c/x.tgz?q=1");
     }
 
     #[test]
@@ -313,14 +435,60 @@ mod tests {
             secrets: vec!["robot:p%40ss@".into(), "robot:***@".into(), "p@ss".into()],
             stop: Arc::default(),
             port: 0,
+            serving: None,
         };
         let message = "failed to fetch https://robot:p%40ss@charts.example/x/a.tgz : 401; Get \"https://robot:***@charts.example/x/b.tgz\"; no index at http://127.0.0.1:9/t/r0; p@ss";
         assert_eq!(
             server.scrub(message),
             "failed to fetch https://charts.example/x/a.tgz : 401; Get \"https://charts.example/x/b.tgz\"; no index at https://charts.example/x; ***"
         );
+        assert_eq!(
+            server.scrub(
+                "Get \"http://robot:pa$$w%21rd%20s3cret@127.0.0.1:9/a.tgz\"; oci://u:***@host/x; see https://h/p@q"
+            ),
+            "Get \"http://127.0.0.1:9/a.tgz\"; oci://host/x; see https://h/p@q"
+        );
         assert!(server.leaks("repository: https://robot:p%40ss@charts.example/x\n"));
         assert!(server.leaks("repository: http://127.0.0.1:9/t/r0\n"));
         assert!(!server.leaks("repository: https://charts.example/x\n"));
+    }
+
+    #[test]
+    fn given_a_silent_connection_when_its_time_runs_out_then_it_is_closed_and_the_next_request_is_answered() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let documents = vec![("/t/index.yaml".to_owned(), "{}".to_owned())];
+        let server = IndexServer::serving(listener, documents, Vec::new(), Vec::new(), Duration::from_millis(300));
+        let mut silent = TcpStream::connect(address).unwrap();
+        silent.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut asking = TcpStream::connect(address).unwrap();
+        asking.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        asking.write_all(b"GET /t/index.yaml HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        asking.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("{}"), "{answer}");
+        assert_eq!(silent.read(&mut [0u8; 16]).unwrap(), 0, "the silent connection is closed");
+        drop(server);
+        assert!(TcpStream::connect(address).is_err(), "nothing listens once the server is dropped");
+    }
+
+    #[test]
+    fn given_indexes_fetched_when_the_next_one_is_budgeted_then_it_gets_only_the_time_and_bytes_left() {
+        let timeouts = |total| lading_domain::limits::Timeouts {
+            connect: Limit::new(Duration::from_secs(5), "C"),
+            idle: Limit::new(Duration::from_secs(5), "I"),
+            total: Limit::new(total, "T"),
+        };
+        let budget = FetchBudget {
+            timeouts: timeouts(Duration::from_secs(600)),
+            max_index: Limit::new(1000, "B"),
+            deadline: Instant::now() + Duration::from_secs(60),
+        };
+        let next = budget.next(400).unwrap();
+        assert_eq!(next.max_index.value, 600);
+        assert!(next.timeouts.total.value <= Duration::from_secs(60), "{:?}", next.timeouts.total);
+        assert!(budget.next(1000).is_none() && budget.next(1200).is_none(), "the bytes are spent");
+        let late = FetchBudget { deadline: Instant::now(), ..budget };
+        assert!(late.next(0).is_none(), "the time is spent");
     }
 }
