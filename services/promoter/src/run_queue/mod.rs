@@ -358,7 +358,8 @@ async fn run_turn(
                 return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
             }
             // Recording an outcome is past the point of no return too; a run that pushed
-            // claimed it before its first push (claims never change once made).
+            // claimed it before its first push, and it stays so: only a run holding the turn
+            // parks a claim, and an abort replaces only a parked one.
             let claimed = if committed {
                 Ok(Claim::Committed)
             } else {
