@@ -297,9 +297,7 @@ async fn a_promotion_parked_after_its_push_is_aborted_at_once_and_its_stage_move
         sandbox.post_json("/api/v1/projects/demo/stages/prod/promotions", &json!({"freight": freight})).await;
     assert_eq!(status, 201, "{body}");
     // when it is aborted,
-    let (status, body) =
-        sandbox.post_json("/api/v1/projects/demo/stages/prod/abort", &json!({"promotion": first_name})).await;
-    assert_eq!(status, 200, "{body}");
+    abort_once_parked(&sandbox, &first_name).await;
     // then it ends Aborted well before its next look,
     wait::until("the parked promotion to be aborted", TIMEOUT, || async {
         let (_, list) = sandbox.get("/api/v1/projects/demo/promotions?stage=prod").await;
@@ -326,6 +324,21 @@ async fn a_promotion_parked_after_its_push_is_aborted_at_once_and_its_stage_move
     assert_eq!(gitops.show("stage/prod", "app.yaml"), "image: nginx:1.0", "nothing landed");
 }
 
+/// Aborts prod's promotion `name` once its run has parked it: the wait is in the log a
+/// moment before the run hands its claim over, and until then an abort is refused (409).
+async fn abort_once_parked(sandbox: &Sandbox, name: &str) {
+    wait::until("the parked promotion to accept an abort", TIMEOUT, || async {
+        let (status, body) =
+            sandbox.post_json("/api/v1/projects/demo/stages/prod/abort", &json!({"promotion": name})).await;
+        match status {
+            200 => Ok(()),
+            409 => Err(body.to_string()),
+            other => panic!("abort answered {other}: {body}"),
+        }
+    })
+    .await;
+}
+
 /// Waits until `path` is gone.
 async fn gone(path: &std::path::Path) {
     wait::until("a kept workspace to go", TIMEOUT, || async {
@@ -347,10 +360,10 @@ async fn kept_workspaces_of_promotions_that_ended_elsewhere_or_waited_too_long_a
     let old = promotions.join("prod.old.0000000");
     std::fs::create_dir_all(old.join("workspace")).unwrap();
     std::fs::write(old.join("waiting-since"), "1").unwrap();
-    // when p1 stops, the promotion ends while no promoter runs, and p1 starts again,
+    // when the promotion ends while p1 is not looking at it (its next look is ten minutes
+    // away), and p1 stops and starts again,
+    abort_once_parked(&sandbox, &name).await;
     p1.kill();
-    let (status, body) = sandbox.post("/api/v1/projects/demo/stages/prod/abort", "").await;
-    assert_eq!(status, 200, "{body}");
     let p1 = PromoterProcess::start_polling(&sandbox, &hosting, &url, "p1", 4, "10m");
     // then both go,
     gone(&promotions.join(&name)).await;
