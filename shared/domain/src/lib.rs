@@ -14,6 +14,7 @@
 //! - [`argocd`]: Argo CD Applications: who may update one, the sync a promotion starts,
 //!   whether it finished, and the health a stage takes from them.
 //! - [`credentials`]: credentials matched by repository URL and type.
+//! - [`chart_index`]: a Helm repository's `index.yaml` read within budgets from its size limit.
 //! - [`cluster_secrets`]: what a project may read from its namespace's Secrets, as Kargo
 //!   reads them.
 //! - [`duration`]: Go-style durations (`5m`, `1h30m`) as found in Kargo manifests.
@@ -50,6 +51,7 @@ pub mod access;
 pub mod alias;
 pub mod argocd;
 pub mod availability;
+pub mod chart_index;
 pub mod cluster_secrets;
 pub mod commit_url;
 pub mod credentials;

@@ -141,21 +141,7 @@ pub fn rewrite_index(
 
 /// Reads an index within budgets that follow its size limit (as discovery does).
 fn parse_index(body: &str, limit: Limit<u64>) -> Result<Value, String> {
-    let nodes = usize::try_from(limit.value / 3).unwrap_or(usize::MAX);
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_reader_input_bytes = None;
-    budget.max_events = nodes.saturating_mul(2);
-    budget.max_nodes = nodes;
-    budget.max_total_scalar_bytes = usize::try_from(limit.value).unwrap_or(usize::MAX);
-    budget.max_documents = 1;
-    budget.max_aliases = 100;
-    budget.max_anchors = 100;
-    budget.max_merge_keys = 0;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.alias_limits.max_total_replayed_events = 10_000;
-    options.with_snippet = false;
-    let index: Value = serde_saphyr::from_str_with_options(body, options).map_err(|e| e.to_string())?;
+    let index: Value = lading_domain::chart_index::parse(body, limit)?;
     if !index.is_object() {
         return Err("not a chart repository index".to_owned());
     }
