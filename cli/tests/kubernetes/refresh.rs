@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 
-use super::replicas::start_kube_api;
+use super::replicas::{KubeQuickstart, kube_quickstart, start_kube_api};
 use super::*;
 
 /// The identities (`Nats-Msg-Id`) of every message published on `subject`, as they are
@@ -72,15 +72,8 @@ async fn wait_stage_note(sandbox: &Sandbox, value: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_token_is_handled_once_shows_as_last_handled_and_survives_a_takeover() {
-    let kube = TestKube::start().await;
-    kube.install_crds().await;
     // The sandbox's api keeps specs itself; the ones in Kubernetes mode run beside it.
-    let sandbox = Sandbox::start_with_options(SandboxOptions::default()).await;
-    let first = start_kube_api(&sandbox, &kube).await;
-    let app = Repo::create(sandbox.dir.path(), "app");
-    let gitops = Repo::create(sandbox.dir.path(), "gitops");
-    app.commit("app.txt", "v1", "first feature");
-    apply_until_ok(&kube, &quickstart(&app.url(), &gitops.url(), "1h")).await;
+    let KubeQuickstart { kube, sandbox, first, app: _app, gitops: _gitops } = kube_quickstart().await;
     wait::until("stage test in the spec store", TIMEOUT, || async {
         stage_in_api(&sandbox, "test").await.map(|_| ()).ok_or_else(|| "not yet".to_owned())
     })

@@ -28,6 +28,29 @@ pub(super) async fn start_kube_api(sandbox: &Sandbox, kube: &TestKube) -> KubeAp
     KubeApi { shutdown, task }
 }
 
+/// A cluster with Lading's CRDs, a sandbox whose own api keeps specs itself, one api in
+/// Kubernetes mode beside it, and Kargo's quickstart applied to the cluster over
+/// repositories `app` (one commit) and `gitops`.
+pub(super) struct KubeQuickstart {
+    pub kube: TestKube,
+    pub sandbox: Sandbox,
+    pub first: KubeApi,
+    pub app: Repo,
+    pub gitops: Repo,
+}
+
+pub(super) async fn kube_quickstart() -> KubeQuickstart {
+    let kube = TestKube::start().await;
+    kube.install_crds().await;
+    let sandbox = Sandbox::start_with_options(SandboxOptions::default()).await;
+    let first = start_kube_api(&sandbox, &kube).await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    app.commit("app.txt", "v1", "first feature");
+    apply_until_ok(&kube, &quickstart(&app.url(), &gitops.url(), "1h")).await;
+    KubeQuickstart { kube, sandbox, first, app, gitops }
+}
+
 /// How many Kubernetes Events with `reason` the project's namespace holds.
 async fn events_with_reason(kube: &TestKube, reason: &str) -> usize {
     let selector = format!("reason={reason}");
@@ -49,15 +72,8 @@ async fn invalid_alias_set_back(kube: &TestKube, id: &str, invalid: &str, alias:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_apis_in_kubernetes_mode_act_on_an_edit_once_and_one_takes_over_from_the_other() {
-    let kube = TestKube::start().await;
-    kube.install_crds().await;
     // The sandbox's own api keeps specs itself; two more run in Kubernetes mode.
-    let sandbox = Sandbox::start_with_options(SandboxOptions::default()).await;
-    let first = start_kube_api(&sandbox, &kube).await;
-    let app = Repo::create(sandbox.dir.path(), "app");
-    let gitops = Repo::create(sandbox.dir.path(), "gitops");
-    app.commit("app.txt", "v1", "first feature");
-    apply_until_ok(&kube, &quickstart(&app.url(), &gitops.url(), "1h")).await;
+    let KubeQuickstart { kube, sandbox, first, app: _app, gitops: _gitops } = kube_quickstart().await;
     let freight = first_freight(&kube).await;
     let (id, alias) =
         (freight["metadata"]["name"].as_str().unwrap().to_owned(), freight["alias"].as_str().unwrap().to_owned());
