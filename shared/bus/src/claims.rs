@@ -59,6 +59,11 @@ fn key(project: &str, promotion: &str) -> String {
     format!("{project}.{promotion}")
 }
 
+/// The subject a claim on a promotion is written to.
+pub fn claim_subject(project: &str, promotion: &str) -> String {
+    format!("$KV.{CLAIMS_BUCKET}.{}", key(project, promotion))
+}
+
 fn parse(value: &[u8]) -> Claim {
     let text = String::from_utf8_lossy(value);
     match text.strip_prefix(ABORTED_PREFIX) {
@@ -79,20 +84,21 @@ impl Bus {
         Ok(value.map(|v| parse(&v)))
     }
 
-    /// The claims made on a promotion from now on, as they are made.
+    /// The claims made on a promotion from now on, as they are made. A plain
+    /// subscription to the key's subject, not a consumer of the bucket: nothing is created
+    /// on the server per promotion, and a claim made before it began is read with
+    /// [`Bus::promotion_claim`].
     pub async fn watch_claim(
         &self,
         project: &str,
         promotion: &str,
     ) -> Result<impl futures::Stream<Item = Claim> + Send + Unpin + use<>> {
-        let store = self.bucket(CLAIMS_BUCKET).await?;
-        let watch = store.watch(key(project, promotion)).await.map_err(|e| BusError::nats("watching a claim", e))?;
-        Ok(futures::StreamExt::filter_map(watch, |entry| {
-            let claim = entry
-                .ok()
-                .filter(|entry| entry.operation == async_nats::jetstream::kv::Operation::Put)
-                .map(|entry| parse(&entry.value));
-            std::future::ready(claim)
+        let subject = claim_subject(project, promotion);
+        let watch = self.client().subscribe(subject).await.map_err(|e| BusError::nats("watching a claim", e))?;
+        Ok(futures::StreamExt::filter_map(watch, |message| {
+            // A delete or purge marker names its operation; a put names none.
+            let put = message.headers.as_ref().and_then(|h| h.get("KV-Operation")).is_none();
+            std::future::ready(put.then(|| parse(&message.payload)))
         }))
     }
 

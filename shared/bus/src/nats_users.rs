@@ -154,7 +154,12 @@ pub fn permissions(user: NatsUser) -> Permissions {
             publish.extend(writes(service).iter().map(|bucket| format!("$KV.{bucket}.>")));
             // Managing the shared streams and consumers, acknowledging, flow control.
             publish.extend(["$JS.API.>", "$JS.ACK.>", "$JS.FC.>"].map(String::from));
-            Permissions { publish, subscribe: vec![format!("{}.>", inbox_prefix(service.name()))] }
+            let mut subscribe = vec![format!("{}.>", inbox_prefix(service.name()))];
+            // A running promotion hears of its abort as the claim is written.
+            if service == NatsUser::Promoter {
+                subscribe.push(format!("$KV.{CLAIMS_BUCKET}.>"));
+            }
+            Permissions { publish, subscribe }
         }
     }
 }
