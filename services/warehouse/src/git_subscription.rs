@@ -107,7 +107,6 @@ pub fn sync_mirror(
         .map(|head| (head.name().to_owned(), head.oid()))
         .collect();
     let default_branch = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
-    remote.disconnect().map_err(failed)?;
     if let Some(branch) = &default_branch
         && repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() != Some(branch.as_str())
     {
@@ -124,17 +123,24 @@ pub fn sync_mirror(
         local.len() == advertised.len() && advertised.iter().all(|(name, oid)| local.get(name) == Some(oid));
     syncs().lock().unwrap_or_else(|p| p.into_inner()).insert(dir.clone(), started);
     if unchanged {
+        remote.disconnect().map_err(failed)?;
         drop(remote);
         return Ok((repo, Sync::Unchanged));
     }
     watch.check().map_err(|e| e.to_string())?;
+    // Downloaded over the connection that listed the references (a fetch would connect
+    // again: one more round of the server's reference advertisement), then the
+    // references are moved and those the remote no longer has removed, as a fetch does.
     let mut options = FetchOptions::new();
     options.remote_callbacks(watch.watching(callbacks()));
-    options.prune(git2::FetchPrune::On);
     options.download_tags(git2::AutotagOption::All);
+    remote.download(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut options)).map_err(failed)?;
+    drop(options);
+    remote.disconnect().map_err(failed)?;
     remote
-        .fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut options), None)
+        .update_tips(None, git2::RemoteUpdateFlags::empty(), git2::AutotagOption::All, Some("lading: discovery"))
         .map_err(failed)?;
+    remote.prune(None).map_err(failed)?;
     drop(remote);
     Ok((repo, Sync::Fetched))
 }
