@@ -5,6 +5,10 @@
 //! the last refresh went: every event the log stored for it, in order, with the moment it
 //! was stored (ms after the refresh request) and the gap since the one before.
 //!
+//! With `LADING_BENCH_NATS_TRACE=1` it also prints every NATS message of the last
+//! refresh (publishes, deliveries, acknowledgements, KV writes, API calls), as a
+//! subscription to all subjects saw them: where the round trips of each hop go.
+//!
 //! `cargo bench -p lading-tests --bench refresh_to_uat [-- ITERATIONS]`
 
 use std::time::{Duration, Instant};
@@ -59,8 +63,10 @@ async fn measure_with_timeline(replicas: usize, iterations: usize) -> (Vec<Durat
     sandbox.wait_current_in("demo", &first, "uat", Duration::from_secs(60)).await;
     let mut samples = Vec::with_capacity(iterations);
     let mut refreshed_at = 0.0;
+    let tracing = std::env::var("LADING_BENCH_NATS_TRACE").is_ok();
     for i in 1..=iterations {
         let commit = app.commit("app.txt", &i.to_string(), &format!("change {i}"));
+        let trace = if tracing && i == iterations { Some(NatsTrace::start(&sandbox).await) } else { None };
         refreshed_at = wall_ms();
         let started = Instant::now();
         sandbox.refresh("demo", "app").await;
@@ -69,9 +75,58 @@ async fn measure_with_timeline(replicas: usize, iterations: usize) -> (Vec<Durat
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         samples.push(started.elapsed());
+        if let Some(trace) = trace {
+            trace.print(started).await;
+        }
     }
     let events = timeline(&sandbox, refreshed_at).await;
     (samples, events)
+}
+
+/// Every NATS message of one refresh, seen by a subscription to all subjects.
+struct NatsTrace {
+    task: tokio::task::JoinHandle<Vec<(Instant, String, Option<String>, usize)>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl NatsTrace {
+    async fn start(sandbox: &Sandbox) -> NatsTrace {
+        use futures::StreamExt;
+        let client = sandbox.nats.client().await;
+        let mut all = client.subscribe(">").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    Some(m) = all.next() => seen.push((Instant::now(), m.subject.to_string(), m.reply.map(|r| r.to_string()), m.payload.len())),
+                }
+            }
+            drop(client);
+            seen
+        });
+        NatsTrace { task, stop }
+    }
+
+    async fn print(self, started: Instant) {
+        let _ = self.stop.send(());
+        let seen = self.task.await.expect("trace");
+        let mut before = started;
+        for (at, subject, reply, len) in seen {
+            if at < started {
+                continue;
+            }
+            println!(
+                "    NATS {:>8.3} (+{:>6.3}) {subject} {} {len}B",
+                (at - started).as_secs_f64() * 1000.0,
+                (at - before).as_secs_f64() * 1000.0,
+                reply.unwrap_or_default()
+            );
+            before = at;
+        }
+    }
 }
 
 /// Prints the figures; returns p50 and p90.
