@@ -219,6 +219,11 @@ impl ChartArchives {
         std::fs::write(&file, ours.to_string()).unwrap();
     }
 
+    /// The index as served.
+    pub fn index(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("index.yaml")).unwrap()
+    }
+
     /// The archive of `name`-`version` as served.
     pub fn archive(&self, name: &str, version: &str) -> Vec<u8> {
         std::fs::read(self.dir.path().join(format!("{name}-{version}.tgz"))).unwrap()

@@ -99,6 +99,15 @@ async fn a_refresh_token_is_handled_once_shows_as_last_handled_and_survives_a_ta
         "--timeout=30s",
     ])
     .await;
+    // `kubectl get -o wide` shows the token handled last (a printer column of priority
+    // 1); the default table does not.
+    for (kind, name, token) in [("stage", "test", "one"), ("warehouse", "app", "w-one")] {
+        let wide = kube.kubectl_ok(&["get", kind, name, "-n", "demo", "-o", "wide"]).await;
+        assert!(wide.lines().next().is_some_and(|h| h.ends_with("LAST HANDLED REFRESH")), "{wide}");
+        assert!(wide.lines().nth(1).is_some_and(|row| row.ends_with(&format!(" {token}"))), "{wide}");
+        let narrow = kube.kubectl_ok(&["get", kind, name, "-n", "demo"]).await;
+        assert!(!narrow.contains("LAST HANDLED REFRESH"), "{narrow}");
+    }
 
     // The objects change otherwise, keeping their tokens: nothing is requested.
     annotate(&kube, "stage", "test", "note=same-token").await;

@@ -231,6 +231,46 @@ fn helm_update_chart_sends_an_http_repositorys_helm_credential_and_writes_what_h
 }
 
 #[test]
+fn helm_update_chart_fetches_the_indexes_of_credentialed_repositories_within_one_shared_byte_budget() {
+    use lading_domain::limits::display_size;
+    // Each index fits the limit on its own, the two together do not.
+    let first = ChartArchives::start(&[("alpha", "1.0.0", 0), ("alpha", "1.1.0", 0)]);
+    let second = ChartArchives::start(&[("beta", "1.0.0", 0), ("beta", "1.1.0", 0)]);
+    let (first_size, second_size) = (first.index().len() as u64, second.index().len() as u64);
+    let mut budgets = RemoteBudgets::default();
+    budgets.helm.max_file.value = first_size.max(second_size) + first_size.min(second_size) / 2;
+    let left = budgets.helm.max_file.value - first_size;
+    assert!(left < second_size);
+    let mut credentials = String::new();
+    for repo in [&first, &second] {
+        repo.require_basic_auth("robot", "s3cret");
+        credentials
+            .push_str(&format!("- type: helm\n  repoURL: {}\n  username: robot\n  password: s3cret\n", repo.url));
+    }
+    let chart = format!(
+        "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: alpha\n  version: 1.1.0\n  repository: {}\n- name: beta\n  version: 1.1.0\n  repository: {}\n",
+        first.url, second.url
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let umbrella = dir.path().join("charts/umbrella");
+    std::fs::create_dir_all(&umbrella).unwrap();
+    std::fs::write(umbrella.join("Chart.yaml"), &chart).unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let run =
+        EngineRun { budgets, credentials: GitCredentials::parse(&credentials).unwrap(), ..EngineRun::new(&freight) };
+    let error =
+        run.run(dir.path(), &[step("helm-update-chart", json!({"path": "charts/umbrella"}))]).unwrap_err().to_string();
+    let expected = format!(
+        "dependencies[1] (beta): GET {}/index.yaml: the index is larger than the {} left of the {} (LADING_HELM_CHART_MAX_BYTES) the indexes of a step share",
+        second.url,
+        display_size(left),
+        display_size(left + first_size),
+    );
+    assert!(error.contains(&expected), "{error}");
+    assert!(!umbrella.join("charts").exists() && !umbrella.join("Chart.lock").exists());
+}
+
+#[test]
 fn helm_update_chart_bounds_archives_time_and_file_dependencies() {
     let repo = ChartArchives::start(&[("big", "1.0.0", 64 << 10)]);
     let dir = tempfile::tempdir().unwrap();
@@ -332,5 +372,35 @@ fn helm_update_chart_is_stopped_at_its_memory_limit_while_a_huge_archive_streams
         "{error}"
     );
     assert!(repo.sent() < 512 << 20, "Helm was stopped before the whole archive arrived ({} bytes)", repo.sent());
+    assert!(!chart.join("charts").exists() && !chart.join("Chart.lock").exists());
+}
+
+#[test]
+fn helm_update_chart_that_cannot_start_a_thread_within_its_memory_limit_is_stopped_at_that_limit() {
+    // Helm fetches every repository's index at once, each on its own goroutine; with 300
+    // repositories Go starts threads, whose stacks (8 MiB each) do not fit in 2 MiB. Go
+    // then aborts ("runtime/cgo: pthread_create failed"), or fails to map its own
+    // structures ("fatal error: runtime: cannot allocate memory"): the memory limit.
+    let repo = StreamedChart::start(1 << 10);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("chart");
+    std::fs::create_dir_all(&chart).unwrap();
+    let mut yaml = String::from("apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n");
+    for i in 0..300 {
+        yaml.push_str(&format!("- name: huge\n  alias: huge{i}\n  version: 1.0.0\n  repository: {}{i}\n", repo.url));
+    }
+    std::fs::write(chart.join("Chart.yaml"), yaml).unwrap();
+    let mut budgets = RemoteBudgets::default();
+    budgets.helm.max_memory.value = 2 << 20;
+    budgets.helm.timeout.value = std::time::Duration::from_secs(120);
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let error = EngineRun { budgets, ..EngineRun::new(&freight) }
+        .run(dir.path(), &[step("helm-update-chart", json!({"path": "chart"}))])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("config.path: Helm needed more memory than 2 MiB (LADING_HELM_MEMORY_MAX_BYTES)"),
+        "{error}"
+    );
     assert!(!chart.join("charts").exists() && !chart.join("Chart.lock").exists());
 }

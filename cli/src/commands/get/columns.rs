@@ -39,6 +39,7 @@ pub const STAGES: Resource = Resource {
         }),
         Column::wide("SOURCES", |s, _| sources(s)),
         Column::wide("CURRENT PROMOTION", |s, _| text(s, "/status/currentPromotion/name").to_owned()),
+        Column::wide("LAST HANDLED REFRESH", |s, _| text(s, "/status/lastHandledRefresh").to_owned()),
     ],
 };
 

@@ -144,7 +144,7 @@ fn stages_show_current_freight_readiness_and_the_last_promotion() {
          "status": {"conditions": [{"type": "Ready", "status": "True", "message": "fine"}],
                     "currentFreight": [{"name": "6508e3b", "alias": "frozen-tauntaun"}],
                     "lastPromotion": {"name": "test.01abc.6508e3b", "status": {"phase": "Succeeded"}},
-                    "health": {"status": "Healthy"}}},
+                    "health": {"status": "Healthy"}, "lastHandledRefresh": "1767225600"}},
         {"metadata": {"name": "late"}, "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "app"}, "sources": {"stages": ["test", "uat"]}}]},
          "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "MissingPromotionTask",
                     "message": "PromotionTask \"t\" does not exist"}], "health": {"status": "Degraded"}}},
@@ -158,7 +158,12 @@ late                     Degraded   False                                       
 "
     );
     let wide = render("wide", &stages, false, Kind::Stages);
+    assert!(
+        wide.lines().next().unwrap().ends_with("SOURCES         CURRENT PROMOTION   LAST HANDLED REFRESH"),
+        "{wide}"
+    );
     assert!(wide.lines().nth(1).unwrap().contains("warehouse/app"), "{wide}");
+    assert!(wide.lines().nth(1).unwrap().ends_with(" 1767225600"), "{wide}");
     assert!(wide.lines().nth(2).unwrap().contains("test,uat"), "{wide}");
 }
 

@@ -140,6 +140,11 @@ fn age_column() -> Value {
     json!({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"})
 }
 
+/// The refresh an object last handled, shown by `kubectl get -o wide` (priority 1).
+fn last_handled_refresh_column() -> Value {
+    json!({"name": "Last Handled Refresh", "type": "string", "jsonPath": ".status.lastHandledRefresh", "priority": 1})
+}
+
 fn printer_columns(resource: &Resource) -> Vec<Value> {
     match resource.kind {
         "Freight" => vec![
@@ -153,11 +158,13 @@ fn printer_columns(resource: &Resource) -> Vec<Value> {
             condition_column("Ready", "Ready"),
             condition_column("Verified", "Verified"),
             age_column(),
+            last_handled_refresh_column(),
         ],
         "Warehouse" => vec![
             json!({"name": "Last Freight", "type": "string", "jsonPath": ".status.lastFreightID"}),
             condition_column("Ready", "Ready"),
             age_column(),
+            last_handled_refresh_column(),
         ],
         "Promotion" => vec![
             json!({"name": "Stage", "type": "string", "jsonPath": ".spec.stage"}),
@@ -268,6 +275,22 @@ mod tests {
         }
         let columns: Vec<Value> = printer_columns(&FREIGHT).iter().map(|c| c["name"].clone()).collect();
         assert_eq!(columns, vec![json!("Alias"), json!("Origin"), json!("Age")]);
+    }
+
+    #[test]
+    fn warehouses_and_stages_show_the_refresh_they_last_handled_only_in_wide_output() {
+        for resource in [WAREHOUSE, STAGE] {
+            let columns = printer_columns(&resource);
+            let wide: Vec<&Value> = columns.iter().filter(|c| c.get("priority").is_some()).collect();
+            assert_eq!(
+                wide,
+                [
+                    &json!({"name": "Last Handled Refresh", "type": "string", "jsonPath": ".status.lastHandledRefresh", "priority": 1})
+                ],
+                "{}",
+                resource.kind
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,10 @@
 //! bounded too: once Helm's Go runtime has started (and reserved the address space it
 //! reserves on every start), the script lowers the process's address space limit
 //! (`RLIMIT_AS`) to what it maps then plus `LADING_HELM_MEMORY_MAX_BYTES`; an allocation
-//! beyond it stops Helm ("out of memory"), long before the time limit.
+//! beyond it stops Helm ("out of memory"), long before the time limit. Each thread Go
+//! starts maps its stack within the same limit: a run that fetches many repositories at
+//! once may stop because Go cannot start a thread, which the step reports as the memory
+//! limit too.
 //!
 //! Credentials: the `helm` credential matching an `oci://` dependency goes into the
 //! scratch `HOME`'s Helm registry configuration, which the library reads. The library's
@@ -432,12 +435,17 @@ fn too_large(status: &std::process::ExitStatus, stderr: &str) -> bool {
     status.signal() == Some(libc::SIGXFSZ) || stderr.contains("file too large")
 }
 
-/// Whether Helm stopped at its memory limit: Go's runtime or Python found no more memory.
+/// Whether Helm stopped at its memory limit: Go's runtime or Python found no more memory,
+/// or Go could not start a thread (each thread's stack is mapped within the same limit,
+/// so a run with many repositories to fetch at once runs out of threads first).
 fn out_of_memory(stderr: &str) -> bool {
     stderr.lines().any(|line| {
         line.starts_with("fatal error: out of memory")
             || line.starts_with("fatal error: runtime: out of memory")
             || line.starts_with("runtime: out of memory")
+            || line.starts_with("fatal error: runtime: cannot allocate memory")
+            || line.starts_with("runtime/cgo: pthread_create failed")
+            || line.starts_with("runtime: failed to create new OS thread")
             || line.starts_with("MemoryError")
     })
 }
@@ -468,6 +476,14 @@ mod tests {
             "runtime: out of memory: cannot allocate 4194304-byte block\nfatal error: out of memory\n"
         ));
         assert!(out_of_memory("MemoryError\n"));
+        // Go's runtime failing to map its own structures, or a thread's stack.
+        assert!(out_of_memory("fatal error: runtime: cannot allocate memory\n\nruntime stack:\n"));
+        assert!(out_of_memory("runtime/cgo: pthread_create failed: Resource temporarily unavailable\n"));
+        assert!(out_of_memory("runtime/cgo: pthread_create failed: Cannot allocate memory\n"));
+        assert!(out_of_memory(
+            "runtime: failed to create new OS thread (have 7 already; errno=12)\nfatal error: newosproc\n"
+        ));
+        assert!(!out_of_memory("Error: cannot allocate memory for the chart's values\n"));
         assert!(!out_of_memory("failed to fetch http://h/x.tgz : 404 Not Found\n"));
     }
 

@@ -13,7 +13,9 @@
 //! repository again and its `digest` is computed anew as Helm computes it (see
 //! [`super::helm_lock_digest`]), after checking that the same computation reproduces
 //! the digest Helm wrote. Helm's messages are scrubbed of the credential and the
-//! loopback address.
+//! loopback address. The loopback server answers one connection at a time, each within
+//! [`CONNECTION_TIME`] (reading the request and writing the answer), so a client that
+//! stops reading holds it no longer; a failing `accept` is retried after a growing pause.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -52,6 +54,9 @@ pub struct IndexServer {
 
 /// How long one connection to the index server may last, request and answer.
 const CONNECTION_TIME: Duration = Duration::from_secs(10);
+
+/// The name of the index server's thread.
+const SERVING_THREAD: &str = "chart-indexes";
 
 impl Drop for IndexServer {
     fn drop(&mut self) {
@@ -170,8 +175,9 @@ impl FetchBudget {
     }
 }
 
-/// Fetches the index of `repository` with its credential.
-fn fetch_index(repository: &CredentialedRepository, budget: FetchBudget) -> Result<String, String> {
+/// Fetches the index of `repository` with its credential, within `budget`: what is left
+/// of `shared`, the bytes all indexes of the step may hold.
+fn fetch_index(repository: &CredentialedRepository, budget: FetchBudget, shared: Limit<u64>) -> Result<String, String> {
     let base = url::Url::parse(&repository.url)
         .map_err(|e| format!("{}: {:?} is not a URL: {e}", repository.field, redact_url(&repository.url)))?;
     let index_url = resolve(&base, "index.yaml")?.to_string();
@@ -197,8 +203,16 @@ fn fetch_index(repository: &CredentialedRepository, budget: FetchBudget) -> Resu
     if !(200..300).contains(&status) {
         return Err(format!("{}: {action}: status {status}", repository.field));
     }
-    let bytes = lading_remote::http::read_body(&mut response, budget.max_index, &action, &budget.timeouts)
-        .map_err(|e| format!("{}: {e}", repository.field))?;
+    let bytes = lading_remote::http::read_body(&mut response, budget.max_index, &action, &budget.timeouts).map_err(
+        |e| match e {
+            lading_remote::RemoteError::TooLarge { .. } if budget.max_index.value < shared.value => format!(
+                "{}: {action}: the index is larger than the {} left of the {shared} the indexes of a step share",
+                repository.field,
+                lading_domain::limits::display_size(budget.max_index.value)
+            ),
+            e => format!("{}: {e}", repository.field),
+        },
+    )?;
     String::from_utf8(bytes).map_err(|_| format!("{}: {action}: the index is not UTF-8 text", repository.field))
 }
 
@@ -222,7 +236,7 @@ impl IndexServer {
                     budget.max_index
                 ));
             };
-            let body = fetch_index(repository, fetch)?;
+            let body = fetch_index(repository, fetch, budget.max_index)?;
             used = used.saturating_add(body.len() as u64);
             let info = userinfo(&repository.credential);
             let index =
@@ -236,22 +250,24 @@ impl IndexServer {
             secrets.push(repository.credential.password.clone());
         }
         secrets.retain(|s| !s.is_empty());
-        Ok(Self::serving(listener, documents, addresses, secrets, CONNECTION_TIME))
+        Self::serving(listener, documents, addresses, secrets, CONNECTION_TIME)
     }
 
     /// Serves `documents` on `listener`, one connection at a time, each for at most
-    /// `connection_time`.
+    /// `connection_time`, from a thread named [`SERVING_THREAD`]. A failing `accept`
+    /// (out of file descriptors) is retried after a pause that doubles up to a second,
+    /// so it does not spin.
     fn serving(
         listener: TcpListener,
         documents: Vec<(String, String)>,
         addresses: Vec<(String, String)>,
         secrets: Vec<String>,
         connection_time: Duration,
-    ) -> IndexServer {
+    ) -> Result<IndexServer, String> {
         let port = listener.local_addr().map_or(0, |a| a.port());
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
-        let serving = std::thread::spawn(move || {
+        let serving = std::thread::Builder::new().name(SERVING_THREAD.to_owned()).spawn(move || {
             let mut pause = Duration::from_millis(10);
             while !stopped.load(Ordering::SeqCst) {
                 match listener.accept() {
@@ -267,7 +283,8 @@ impl IndexServer {
                 }
             }
         });
-        IndexServer { addresses, secrets, stop, port, serving: Some(serving) }
+        let serving = serving.map_err(|e| format!("serving chart indexes: {e}"))?;
+        Ok(IndexServer { addresses, secrets, stop, port, serving: Some(serving) })
     }
 
     /// `text` (Helm's messages) without credentials, naming repositories by their URL:
@@ -444,7 +461,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let documents = vec![("/t/index.yaml".to_owned(), "{}".to_owned())];
-        let server = IndexServer::serving(listener, documents, Vec::new(), Vec::new(), Duration::from_millis(300));
+        let server =
+            IndexServer::serving(listener, documents, Vec::new(), Vec::new(), Duration::from_millis(300)).unwrap();
         let mut silent = TcpStream::connect(address).unwrap();
         silent.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut asking = TcpStream::connect(address).unwrap();
@@ -456,6 +474,65 @@ mod tests {
         assert_eq!(silent.read(&mut [0u8; 16]).unwrap(), 0, "the silent connection is closed");
         drop(server);
         assert!(TcpStream::connect(address).is_err(), "nothing listens once the server is dropped");
+    }
+
+    #[test]
+    fn given_a_client_that_never_reads_its_answer_when_its_time_runs_out_then_the_next_request_is_answered() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        // Far more than loopback's socket buffers hold: writing the answer blocks.
+        let documents = vec![
+            ("/t/large/index.yaml".to_owned(), "x".repeat(32 << 20)),
+            ("/t/index.yaml".to_owned(), "{}".to_owned()),
+        ];
+        let server =
+            IndexServer::serving(listener, documents, Vec::new(), Vec::new(), Duration::from_millis(300)).unwrap();
+        let mut stalled = TcpStream::connect(address).unwrap();
+        stalled.write_all(b"GET /t/large/index.yaml HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut asking = TcpStream::connect(address).unwrap();
+        asking.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        asking.write_all(b"GET /t/index.yaml HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        asking.read_to_string(&mut answer).expect("answered once the stalled connection's time ran out");
+        assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("{}"), "{answer}");
+        drop(stalled);
+        drop(server);
+    }
+
+    /// Processor time (in clock ticks) the threads named [`SERVING_THREAD`] have used.
+    fn serving_threads_cpu_ticks() -> u64 {
+        let mut ticks = 0;
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+            let Some((head, rest)) = stat.rsplit_once(") ") else { continue };
+            if !head.ends_with(&format!("({SERVING_THREAD}")) {
+                continue;
+            }
+            // After the name: state (field 3) ... utime (14), stime (15).
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        }
+        ticks
+    }
+
+    #[test]
+    fn given_accept_failing_when_serving_then_the_server_pauses_between_attempts_instead_of_spinning() {
+        // A non-blocking listener with no connection waiting fails every accept, as
+        // accept fails while the process is out of file descriptors.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let server =
+            IndexServer::serving(listener, Vec::new(), Vec::new(), Vec::new(), Duration::from_millis(300)).unwrap();
+        let before = serving_threads_cpu_ticks();
+        let window = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < window {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let used = serving_threads_cpu_ticks() - before;
+        // SAFETY: sysconf only reads a constant of the system.
+        let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap();
+        assert!(used < per_second / 4, "the server used {used} ticks of {per_second} in a second retrying accept");
+        drop(server);
     }
 
     #[test]
