@@ -29,6 +29,8 @@ pub struct EngineRun<'a> {
     pub argocd: lading_promoter::steps::argocd::ArgoCdAccess,
     /// Asked before every effect (default: allows all, as under no lease).
     pub effects: &'a dyn EffectGuard,
+    /// Who commits, and the promoter-wide signing key (default: Lading's, none).
+    pub author: CommitAuthor,
 }
 
 impl<'a> EngineRun<'a> {
@@ -47,6 +49,7 @@ impl<'a> EngineRun<'a> {
             git_providers: Default::default(),
             argocd: Default::default(),
             effects: &Unguarded,
+            author: CommitAuthor::default(),
         }
     }
 
@@ -79,7 +82,7 @@ impl<'a> EngineRun<'a> {
             origins: self.origins.unwrap_or(std::slice::from_ref(self.freight)),
             vars: self.vars,
             steps,
-            author: &CommitAuthor::default(),
+            author: &self.author,
             remotes: &remotes,
             mirrors: self.mirrors,
             effects: self.effects,
