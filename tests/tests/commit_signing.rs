@@ -229,3 +229,51 @@ fn a_signing_key_field_is_checked_at_apply() {
     let error = manifest("42").unwrap_err();
     assert!(error.contains("author.signingKey"), "{error}");
 }
+
+#[test]
+fn the_promoter_key_is_read_from_its_file_and_a_bad_one_stops_the_promoter_naming_the_setting() {
+    use std::collections::HashMap;
+
+    use lading_promoter::config::{Config, GIT_SIGNING_KEY_PATH_ENV, GIT_SIGNING_KEY_TYPE_ENV};
+
+    let keys = Gpg::new();
+    let fingerprint = keys.generate(LADING, None);
+    let secret = keys.export_secret(&fingerprint);
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let env = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    // Given the key's file, the promoter signs with it, and shows only its fingerprint.
+    let good = file("key.asc", &secret);
+    let config =
+        Config::from_env(&env(&[(GIT_SIGNING_KEY_PATH_ENV, &good), (GIT_SIGNING_KEY_TYPE_ENV, "gpg")])).unwrap();
+    let key = config.author.signing_key.as_ref().expect("a key");
+    assert_eq!(key.fingerprint(), fingerprint);
+    let shown = format!("{:?}", config.author);
+    assert!(shown.contains(&fingerprint), "{shown}");
+    let body_line = secret.lines().nth(3).unwrap();
+    assert!(!shown.contains(body_line), "Debug shows the key: {shown}");
+    // Without the setting, nothing signs.
+    assert!(Config::from_env(&HashMap::new()).unwrap().author.signing_key.is_none());
+    // Given a file that is not a usable key, the error names the setting, the file and why.
+    let public = file("public.asc", &keys.export_public(&fingerprint));
+    let large = file("large.asc", &"x".repeat(MAX_SIGNING_KEY_BYTES * 4));
+    let missing = dir.path().join("missing.asc").to_string_lossy().into_owned();
+    for (path, reason) in [
+        (&public, "a public key, not a private one"),
+        (&large, "more than the 65536 bytes"),
+        (&missing, "No such file"),
+    ] {
+        let error = Config::from_env(&env(&[(GIT_SIGNING_KEY_PATH_ENV, path)])).unwrap_err();
+        assert!(error.starts_with(&format!("{GIT_SIGNING_KEY_PATH_ENV}={path:?}: ")), "{error}");
+        assert!(error.contains(reason), "{reason}: {error}");
+    }
+    let error =
+        Config::from_env(&env(&[(GIT_SIGNING_KEY_PATH_ENV, &good), (GIT_SIGNING_KEY_TYPE_ENV, "ssh")])).unwrap_err();
+    assert_eq!(error, format!("{GIT_SIGNING_KEY_TYPE_ENV}=\"ssh\": the only signing key type is gpg"));
+}

@@ -161,18 +161,24 @@ fn choose_signer(key: &SignedSecretKey) -> Option<Signer> {
     (primary_signs || !states_flags).then_some(Signer::Primary)
 }
 
-/// Makes a commit of `tree` on `parents` and moves `update_ref` (`HEAD` or a branch) to
-/// it, signed by `key` when there is one (a `gpgsig` header, as `git commit -S` writes).
+/// What a new commit is made of.
+pub struct NewCommit<'a> {
+    pub author: &'a Signature<'a>,
+    pub committer: &'a Signature<'a>,
+    pub message: &'a str,
+    pub tree: &'a Tree<'a>,
+    pub parents: &'a [&'a Commit<'a>],
+}
+
+/// Makes `new` and moves `update_ref` (`HEAD` or a branch) to it, signed by `key` when
+/// there is one (a `gpgsig` header, as `git commit -S` writes).
 pub fn commit(
     repo: &Repository,
     update_ref: Option<&str>,
-    author: &Signature<'_>,
-    committer: &Signature<'_>,
-    message: &str,
-    tree: &Tree<'_>,
-    parents: &[&Commit<'_>],
+    new: &NewCommit<'_>,
     key: Option<&SigningKey>,
 ) -> Result<Oid, String> {
+    let NewCommit { author, committer, message, tree, parents } = *new;
     let Some(key) = key else {
         return repo
             .commit(update_ref, author, committer, message, tree, parents)
@@ -238,8 +244,9 @@ pub fn sign_commits_since(repo: &Repository, branch: &str, base: Oid, key: &Sign
         let parents: Vec<&Commit<'_>> = parents.iter().collect();
         let message = original.message_raw().map_err(|_| format!("commit {id}'s message is not UTF-8"))?;
         let tree = original.tree().map_err(walking)?;
-        let signed =
-            commit(repo, None, &original.author(), &original.committer(), message, &tree, &parents, Some(key))?;
+        let (author, committer) = (original.author(), original.committer());
+        let new = NewCommit { author: &author, committer: &committer, message, tree: &tree, parents: &parents };
+        let signed = commit(repo, None, &new, Some(key))?;
         made.insert(id, signed);
         last = Some(signed);
     }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use lading_domain::commit_signing::{CommitKey, commit_key};
 
-use super::commit_signing::{self, SigningKey};
+use super::commit_signing::{self, NewCommit, SigningKey};
 use super::git_clone::{cone_of, in_cone};
 use super::{PROMOTION_TRAILER, StepContext, git_error};
 use crate::engine::workspace::{Field, plain_config};
@@ -146,8 +146,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let signature = Signature::now(&name, &email).map_err(|e| git_error("config.author", e))?;
     let message = format!("{}\n\n{trailer}\n", config.message.trim_end());
     let parents: Vec<_> = parent.iter().collect();
-    let oid =
-        commit_signing::commit(&repo, Some("HEAD"), &signature, &signature, &message, &tree, &parents, key.as_deref())?;
+    let new =
+        NewCommit { author: &signature, committer: &signature, message: &message, tree: &tree, parents: &parents };
+    let oid = commit_signing::commit(&repo, Some("HEAD"), &new, key.as_deref())?;
     if let Some(key) = &key {
         tracing::info!(commit = %oid, key = key.fingerprint(), "signed the commit");
     }
