@@ -31,6 +31,8 @@ pub struct EngineRun<'a> {
     pub effects: &'a dyn EffectGuard,
     /// Who commits, and the promoter-wide signing key (default: Lading's, none).
     pub author: CommitAuthor,
+    /// `LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS` (default false).
+    pub github_verify_untrusted_commits: bool,
 }
 
 impl<'a> EngineRun<'a> {
@@ -50,6 +52,7 @@ impl<'a> EngineRun<'a> {
             argocd: Default::default(),
             effects: &Unguarded,
             author: CommitAuthor::default(),
+            github_verify_untrusted_commits: false,
         }
     }
 
@@ -72,6 +75,7 @@ impl<'a> EngineRun<'a> {
             cancel: Default::default(),
             git_providers: self.git_providers.clone(),
             argocd: self.argocd.clone(),
+            github_verify_untrusted_commits: self.github_verify_untrusted_commits,
         };
         let input = PromotionInput {
             project: "demo",

@@ -24,6 +24,10 @@ pub const GIT_SIGNING_KEY_TYPE_ENV: &str = "LADING_GIT_SIGNING_KEY_TYPE";
 pub const GIT_CREDENTIALS_FILE_ENV: &str = "LADING_GIT_CREDENTIALS_FILE";
 /// Git remotes' budget (shared with the warehouse; see [`lading_remote::GitBudget`]).
 pub use lading_remote::{GIT_CONNECT_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV, GIT_MAX_TRANSFER_ENV, GIT_TIMEOUT_ENV};
+/// `github-push`: `true` replays every commit without its author and committer, so
+/// GitHub signs them all, not only those the promoter's key signed (default `false`), as
+/// Kargo's `GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`.
+pub const GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV: &str = "LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS";
 /// `http` steps: longest wait for a connection (default 10s).
 pub const HTTP_CONNECT_TIMEOUT_ENV: &str = "LADING_HTTP_CONNECT_TIMEOUT";
 /// `http` steps: longest wait for the next bytes (default 30s).
@@ -162,6 +166,18 @@ impl Config {
                     None => Default::default(),
                 },
                 argocd: argocd_from_env(env)?,
+                github_verify_untrusted_commits: match env
+                    .get(GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV)
+                    .map(String::as_str)
+                {
+                    None | Some("" | "false") => false,
+                    Some("true") => true,
+                    Some(other) => {
+                        return Err(format!(
+                            "{GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV}={other:?}: must be true or false"
+                        ));
+                    }
+                },
             },
             expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
             health_interval: match env.get(HEALTH_INTERVAL_ENV) {
@@ -319,6 +335,18 @@ mod tests {
     fn a_bad_budget_names_its_variable() {
         let env = HashMap::from([(GIT_TIMEOUT_ENV.to_owned(), "0".to_owned())]);
         assert!(Config::from_env(&env).unwrap_err().starts_with("LADING_GIT_TIMEOUT=\"0\""));
+    }
+
+    #[test]
+    fn verifying_untrusted_commits_is_a_boolean_setting_off_by_default() {
+        assert!(!Config::from_env(&HashMap::new()).unwrap().remotes.github_verify_untrusted_commits);
+        let on = HashMap::from([(GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV.to_owned(), "true".to_owned())]);
+        assert!(Config::from_env(&on).unwrap().remotes.github_verify_untrusted_commits);
+        let bad = HashMap::from([(GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV.to_owned(), "yes".to_owned())]);
+        assert_eq!(
+            Config::from_env(&bad).unwrap_err(),
+            "LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS=\"yes\": must be true or false"
+        );
     }
 
     #[test]

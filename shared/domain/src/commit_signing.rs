@@ -66,11 +66,19 @@ pub enum Attribution {
 /// Kargo's rule: a commit signed by the trusted key is replayed without its author and
 /// committer, with a `Co-authored-by` trailer naming its author when that author (name
 /// and email both known) differs from the key's identity (`signer`); any other commit
-/// keeps its author and committer.
-pub fn replay_attribution(trusted: bool, author: &Person, signer: Option<&Person>) -> Attribution {
-    if !trusted {
+/// keeps its author and committer, unless the operator asked to have every commit
+/// verified (`verify_untrusted`, Kargo's `GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`): then it
+/// too is replayed without them, its known author credited.
+pub fn replay_attribution(
+    trusted: bool,
+    verify_untrusted: bool,
+    author: &Person,
+    signer: Option<&Person>,
+) -> Attribution {
+    if !trusted && !verify_untrusted {
         return Attribution::Original;
     }
+    let signer = signer.filter(|_| trusted);
     let known = !author.name.is_empty() && !author.email.is_empty();
     let co_author = (known && signer != Some(author)).then(|| format!("{} <{}>", author.name, author.email));
     Attribution::Withheld { co_author }
@@ -125,16 +133,16 @@ mod tests {
         let signer = person("Lading", "lading@example.com");
         // Given a commit signed by the trusted key, whose author is the key's identity,
         // then it is replayed without author and without a co-author.
-        assert_eq!(replay_attribution(true, &signer, Some(&signer)), Attribution::Withheld { co_author: None });
+        assert_eq!(replay_attribution(true, false, &signer, Some(&signer)), Attribution::Withheld { co_author: None });
         // Given its author is someone else, then the author is credited as co-author.
         let other = person("Ada", "ada@example.com");
         assert_eq!(
-            replay_attribution(true, &other, Some(&signer)),
+            replay_attribution(true, false, &other, Some(&signer)),
             Attribution::Withheld { co_author: Some("Ada <ada@example.com>".to_owned()) }
         );
         // Given an author without an email, then there is nobody to credit.
         assert_eq!(
-            replay_attribution(true, &person("Ada", ""), Some(&signer)),
+            replay_attribution(true, false, &person("Ada", ""), Some(&signer)),
             Attribution::Withheld { co_author: None }
         );
     }
@@ -142,8 +150,20 @@ mod tests {
     #[test]
     fn an_untrusted_commit_keeps_its_author_and_committer() {
         let author = person("Lading", "lading@example.com");
-        assert_eq!(replay_attribution(false, &author, Some(&author)), Attribution::Original);
-        assert_eq!(replay_attribution(false, &author, None), Attribution::Original);
+        assert_eq!(replay_attribution(false, false, &author, Some(&author)), Attribution::Original);
+        assert_eq!(replay_attribution(false, false, &author, None), Attribution::Original);
+    }
+
+    #[test]
+    fn with_every_commit_verified_an_untrusted_one_is_replayed_without_its_author_who_is_credited() {
+        let author = person("Ada", "ada@example.com");
+        // Given the operator's switch, an untrusted commit is withheld, its author credited
+        // even when the untrusted signature names the same person.
+        let credited = Attribution::Withheld { co_author: Some("Ada <ada@example.com>".to_owned()) };
+        assert_eq!(replay_attribution(false, true, &author, None), credited);
+        assert_eq!(replay_attribution(false, true, &author, Some(&author)), credited);
+        // A trusted commit is as without the switch.
+        assert_eq!(replay_attribution(true, true, &author, Some(&author)), Attribution::Withheld { co_author: None });
     }
 
     #[test]

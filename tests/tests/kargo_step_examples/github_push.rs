@@ -430,13 +430,29 @@ async fn a_running_lading_promotes_with_github_push_and_records_the_push() {
 
 /// Runs `template` unguarded with `author` (its name, email and promoter-wide key).
 async fn run_as(url: &str, template: String, author: lading_promoter::steps::CommitAuthor) -> PromotionOutcome {
+    run_as_with(url, template, author, false).await
+}
+
+/// [`run_as`] with `LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS` set to `verify_untrusted`.
+async fn run_as_with(
+    url: &str,
+    template: String,
+    author: lading_promoter::steps::CommitAuthor,
+    verify_untrusted: bool,
+) -> PromotionOutcome {
     let base = url.rsplit_once("/example/").unwrap().0.to_owned();
     tokio::task::spawn_blocking(move || {
         let credentials =
             GitCredentials::parse(&format!("- repoURL: {base}/\n  username: robot\n  password: {TOKEN}\n")).unwrap();
         let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
-        run_with(EngineRun { credentials, author, ..EngineRun::new(&freight) }, workspace.path(), &template).unwrap()
+        let run = EngineRun {
+            credentials,
+            author,
+            github_verify_untrusted_commits: verify_untrusted,
+            ..EngineRun::new(&freight)
+        };
+        run_with(run, workspace.path(), &template).unwrap()
     })
     .await
     .unwrap()
@@ -502,4 +518,15 @@ async fn a_commit_signed_by_a_steps_own_key_keeps_its_author_as_kargo_trusts_onl
     let head = head_commit(&dir, "stage/test");
     assert!(head.starts_with("Release Bot <release@example.com>|Release Bot <release@example.com>|"), "{head}");
     assert!(!head.contains("Co-authored-by"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_commit_verified_an_unsigned_commit_is_replayed_for_github_crediting_its_author() {
+    // Given no signing key and the operator's switch, the unsigned commit is replayed
+    // without author and committer, its author credited, as Kargo does.
+    let (dir, _hosting, _repo, url) = hosted().await;
+    run_as_with(&url, prepared(&url, COMMON_USAGE), Default::default(), true).await;
+    let head = head_commit(&dir, "stage/test");
+    assert!(head.starts_with("lading-robot[bot] <robot@users.noreply.github.com>|"), "{head}");
+    assert!(head.ends_with("Lading-Promotion: p\nCo-authored-by: Lading <lading@localhost>"), "{head}");
 }

@@ -19,7 +19,8 @@
 //! key (`LADING_GIT_SIGNING_KEY_PATH`) signed is replayed without author and committer,
 //! so GitHub makes it as the authenticated App or user and signs it (verified), with a
 //! `Co-authored-by` trailer when its author is not the key's identity; any other commit
-//! (unsigned, or signed by a step's own key) keeps its author and committer. Outputs are `git-push`'s: `branch`, `commit`,
+//! (unsigned, or signed by a step's own key) keeps its author and committer, unless
+//! `LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS` has every commit verified. Outputs are `git-push`'s: `branch`, `commit`,
 //! `commitURL`, `repoURL`, `changedFiles`, `changes`. Every API call keeps to the `http`
 //! step's budget; the Git push of the staging ref to the Git budget. Every push and
 //! every call that changes GitHub first asks the promotion's effect guard; only moving
@@ -272,7 +273,9 @@ impl Push<'_> {
             name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
             email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
         };
-        let attribution = replay_attribution(trusted, &author, key.and_then(|k| k.identity()).as_ref());
+        let verify_untrusted = self.ctx.remotes.github_verify_untrusted_commits;
+        let attribution =
+            replay_attribution(trusted, verify_untrusted, &author, key.and_then(|k| k.identity()).as_ref());
         tracing::debug!(commit = %commit.id(), trusted, "attribution of a replayed commit");
         attribution
     }
