@@ -33,6 +33,8 @@ pub enum SigningKeyError {
     NotArmored,
     #[error("the armored OpenPGP private key could not be read (damaged or truncated)")]
     Unreadable,
+    #[error("the key's self-signatures (of its user IDs and subkeys) do not verify")]
+    BadSelfSignatures,
     #[error("the key is protected by a passphrase, which Lading cannot enter: export it without one")]
     PassphraseProtected,
     #[error("the key has no key that may sign (no primary key or subkey with the sign capability)")]
@@ -77,7 +79,7 @@ impl SigningKey {
         }
         // rPGP's errors may describe the bytes they stopped at: none is passed on.
         let (key, _headers) = SignedSecretKey::from_string(text).map_err(|_| SigningKeyError::Unreadable)?;
-        key.verify_bindings().map_err(|_| SigningKeyError::Unreadable)?;
+        key.verify_bindings().map_err(|_| SigningKeyError::BadSelfSignatures)?;
         let signer = choose_signer(&key).ok_or(SigningKeyError::CannotSign)?;
         let encrypted = match signer {
             Signer::Primary => key.primary_key.secret_params().is_encrypted(),
