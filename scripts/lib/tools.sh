@@ -127,6 +127,11 @@ ensure_kustomize() {
     command -v kustomize >/dev/null || command -v kubectl >/dev/null || apt_install kubernetes-client
 }
 
+# The commit-signing tests check Lading's signatures with GnuPG (`git verify-commit`).
+ensure_gnupg() {
+    command -v gpg >/dev/null || apt_install gnupg
+}
+
 # Image and OCI chart discovery tests run a real registry (Debian's docker-registry).
 ensure_registry() {
     command -v docker-registry >/dev/null || apt_install docker-registry

@@ -29,6 +29,10 @@ pub struct EngineRun<'a> {
     pub argocd: lading_promoter::steps::argocd::ArgoCdAccess,
     /// Asked before every effect (default: allows all, as under no lease).
     pub effects: &'a dyn EffectGuard,
+    /// Who commits, and the promoter-wide signing key (default: Lading's, none).
+    pub author: CommitAuthor,
+    /// `LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS` (default false).
+    pub github_verify_untrusted_commits: bool,
 }
 
 impl<'a> EngineRun<'a> {
@@ -47,6 +51,8 @@ impl<'a> EngineRun<'a> {
             git_providers: Default::default(),
             argocd: Default::default(),
             effects: &Unguarded,
+            author: CommitAuthor::default(),
+            github_verify_untrusted_commits: false,
         }
     }
 
@@ -69,6 +75,7 @@ impl<'a> EngineRun<'a> {
             cancel: Default::default(),
             git_providers: self.git_providers.clone(),
             argocd: self.argocd.clone(),
+            github_verify_untrusted_commits: self.github_verify_untrusted_commits,
         };
         let input = PromotionInput {
             project: "demo",
@@ -79,7 +86,7 @@ impl<'a> EngineRun<'a> {
             origins: self.origins.unwrap_or(std::slice::from_ref(self.freight)),
             vars: self.vars,
             steps,
-            author: &CommitAuthor::default(),
+            author: &self.author,
             remotes: &remotes,
             mirrors: self.mirrors,
             effects: self.effects,

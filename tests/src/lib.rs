@@ -27,6 +27,8 @@
 //! - [`http_client`]: reqwest clients built after the process's TLS provider is installed.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`kube`]: a real etcd and kube-apiserver per test, a kubeconfig, and `kubectl`.
+//! - [`gpg`]: GnuPG in a keyring per test: keys made as a user makes them, and git's
+//!   verdict on signed commits and tags.
 //! - [`machine`]: the conditions a benchmark ran under (cores, load, build profile).
 //! - [`nats_cluster`]: a cluster of `nats-server`s on loopback (R3 streams), whose
 //!   servers can be killed and started again.
@@ -54,6 +56,7 @@ pub mod git;
 pub mod git_cli;
 pub mod git_hosting;
 pub mod git_http;
+pub mod gpg;
 pub mod hosted_gitops;
 pub mod hostile;
 pub mod http_client;

@@ -7,16 +7,27 @@ use lading_domain::expression::{ExpressionLimits, limits};
 use lading_domain::limits::{SettingError, parse_size, parse_timeout};
 use lading_runtime::service::ServiceConfig;
 
+use crate::steps::commit_signing::{MAX_SIGNING_KEY_BYTES, SigningKey};
 use crate::steps::{CommitAuthor, GitCredentials, RemoteBudgets, Remotes};
 
 /// Where promotion workspaces are created (the system temp dir when unset).
 pub const WORK_DIR_ENV: &str = "LADING_WORK_DIR";
 pub const GIT_AUTHOR_NAME_ENV: &str = "LADING_GIT_AUTHOR_NAME";
 pub const GIT_AUTHOR_EMAIL_ENV: &str = "LADING_GIT_AUTHOR_EMAIL";
+/// A file holding the ASCII-armored OpenPGP private key (no passphrase) that signs every
+/// promotion commit and annotated tag, as Kargo's `GITCLIENT_SIGNING_KEY_PATH`.
+pub const GIT_SIGNING_KEY_PATH_ENV: &str = "LADING_GIT_SIGNING_KEY_PATH";
+/// The kind of that key: `gpg` (the default and only kind), as Kargo's
+/// `GITCLIENT_SIGNING_KEY_TYPE`.
+pub const GIT_SIGNING_KEY_TYPE_ENV: &str = "LADING_GIT_SIGNING_KEY_TYPE";
 /// A YAML or JSON list of `{repoURL, repoURLIsRegex, username, password}` for Git.
 pub const GIT_CREDENTIALS_FILE_ENV: &str = "LADING_GIT_CREDENTIALS_FILE";
 /// Git remotes' budget (shared with the warehouse; see [`lading_remote::GitBudget`]).
 pub use lading_remote::{GIT_CONNECT_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV, GIT_MAX_TRANSFER_ENV, GIT_TIMEOUT_ENV};
+/// `github-push`: `true` replays every commit without its author and committer, so
+/// GitHub signs them all, not only those the promoter's key signed (default `false`), as
+/// Kargo's `GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`.
+pub const GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV: &str = "LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS";
 /// `http` steps: longest wait for a connection (default 10s).
 pub const HTTP_CONNECT_TIMEOUT_ENV: &str = "LADING_HTTP_CONNECT_TIMEOUT";
 /// `http` steps: longest wait for the next bytes (default 30s).
@@ -155,6 +166,18 @@ impl Config {
                     None => Default::default(),
                 },
                 argocd: argocd_from_env(env)?,
+                github_verify_untrusted_commits: match env
+                    .get(GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV)
+                    .map(String::as_str)
+                {
+                    None | Some("" | "false") => false,
+                    Some("true") => true,
+                    Some(other) => {
+                        return Err(format!(
+                            "{GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV}={other:?}: must be true or false"
+                        ));
+                    }
+                },
             },
             expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
             health_interval: match env.get(HEALTH_INTERVAL_ENV) {
@@ -185,8 +208,41 @@ impl Config {
         if let Some(email) = env.get(GIT_AUTHOR_EMAIL_ENV) {
             config.author.email = email.clone();
         }
+        config.author.signing_key = signing_key_from_env(env)?.map(std::sync::Arc::new);
+        if let Some(key) = &config.author.signing_key
+            && let Some(identity) = key.identity()
+            && (identity.name != config.author.name || identity.email != config.author.email)
+        {
+            // GitHub and `git log --show-signature` match the signer with the committer.
+            tracing::warn!(
+                key = key.fingerprint(),
+                key_name = identity.name,
+                key_email = identity.email,
+                author_name = config.author.name,
+                author_email = config.author.email,
+                "the signing key's identity is not the commit author's ({GIT_AUTHOR_NAME_ENV}, {GIT_AUTHOR_EMAIL_ENV})"
+            );
+        }
         Ok(config)
     }
+}
+
+/// The promoter-wide signing key, read from the file `LADING_GIT_SIGNING_KEY_PATH` names.
+fn signing_key_from_env(env: &HashMap<String, String>) -> Result<Option<SigningKey>, String> {
+    match env.get(GIT_SIGNING_KEY_TYPE_ENV).map(String::as_str) {
+        None | Some("" | "gpg") => {}
+        Some(other) => return Err(format!("{GIT_SIGNING_KEY_TYPE_ENV}={other:?}: the only signing key type is gpg")),
+    }
+    let Some(path) = env.get(GIT_SIGNING_KEY_PATH_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let at = |reason: String| format!("{GIT_SIGNING_KEY_PATH_ENV}={path:?}: {reason}");
+    let file = std::fs::File::open(path).map_err(|e| at(e.to_string()))?;
+    let mut text = String::new();
+    // One byte past the limit tells a key too large without reading all of it.
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_SIGNING_KEY_BYTES as u64 + 1), &mut text)
+        .map_err(|e| at(format!("not a text file: {e}")))?;
+    SigningKey::parse(&text).map(Some).map_err(|e| at(e.to_string()))
 }
 
 /// Where the Argo CD steps find Argo CD, from `env`.
@@ -279,6 +335,18 @@ mod tests {
     fn a_bad_budget_names_its_variable() {
         let env = HashMap::from([(GIT_TIMEOUT_ENV.to_owned(), "0".to_owned())]);
         assert!(Config::from_env(&env).unwrap_err().starts_with("LADING_GIT_TIMEOUT=\"0\""));
+    }
+
+    #[test]
+    fn verifying_untrusted_commits_is_a_boolean_setting_off_by_default() {
+        assert!(!Config::from_env(&HashMap::new()).unwrap().remotes.github_verify_untrusted_commits);
+        let on = HashMap::from([(GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV.to_owned(), "true".to_owned())]);
+        assert!(Config::from_env(&on).unwrap().remotes.github_verify_untrusted_commits);
+        let bad = HashMap::from([(GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV.to_owned(), "yes".to_owned())]);
+        assert_eq!(
+            Config::from_env(&bad).unwrap_err(),
+            "LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS=\"yes\": must be true or false"
+        );
     }
 
     #[test]

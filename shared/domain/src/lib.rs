@@ -43,6 +43,8 @@
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
 //! - [`refresh`]: refresh annotations: the token an object asks for, and whether to request it.
 //! - [`commit_url`]: the web page of a commit on a Git host, from the repository URL.
+//! - [`commit_signing`]: which key signs a promotion's commit, and how `github-push`
+//!   attributes a signed commit it replays.
 //! - [`verification`]: stage verification: conditions, measurements, and how they add up.
 //! - [`webhook`]: webhook receivers: their paths, each provider's signature and payload,
 //!   and which warehouses a push refreshes.
@@ -53,6 +55,7 @@ pub mod argocd;
 pub mod availability;
 pub mod chart_index;
 pub mod cluster_secrets;
+pub mod commit_signing;
 pub mod commit_url;
 pub mod credentials;
 pub mod digest;

@@ -1,6 +1,10 @@
 //! `git-commit`: commits every change in a working tree, with a trailer naming the
 //! promotion. When the branch already holds this promotion's commit (a retry after a
 //! crash), that commit is returned and nothing new is made. Output: `commit`.
+//!
+//! The commit is signed as Kargo signs it: by `author.signingKey` when the step sets
+//! `author`, else by the promoter-wide key (`LADING_GIT_SIGNING_KEY_PATH`), else not at
+//! all (see [`lading_domain::commit_signing::commit_key`]).
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +16,9 @@ use git2::{Commit, ErrorCode, FileMode, IndexAddOption, Oid, Repository, Signatu
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use lading_domain::commit_signing::{CommitKey, commit_key};
+
+use super::commit_signing::{self, NewCommit, SigningKey};
 use super::git_clone::{cone_of, in_cone};
 use super::{PROMOTION_TRAILER, StepContext, git_error};
 use crate::engine::workspace::{Field, plain_config};
@@ -23,6 +30,20 @@ pub struct Author {
     name: Option<String>,
     #[serde(default)]
     email: Option<String>,
+    /// An ASCII-armored OpenPGP private key, without a passphrase.
+    #[serde(default, rename = "signingKey")]
+    signing_key: Option<KeyText>,
+}
+
+/// Key material from a step's config: `Debug` never shows it.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct KeyText(String);
+
+impl std::fmt::Debug for KeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyText(***)")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,7 +58,21 @@ pub struct Config {
 /// How far back to look for this promotion's commit.
 const TRAILER_SEARCH_DEPTH: usize = 200;
 
+/// The key that signs this step's commit, checked before anything is staged.
+fn signing_key(ctx: &StepContext<'_>, config: &Config) -> Result<Option<Arc<SigningKey>>, String> {
+    let step_key = config.author.as_ref().and_then(|a| a.signing_key.as_ref()).filter(|k| !k.0.trim().is_empty());
+    Ok(match commit_key(config.author.is_some(), step_key.is_some(), ctx.author.signing_key.is_some()) {
+        CommitKey::Step => {
+            let text = step_key.map(|k| k.0.as_str()).unwrap_or_default();
+            Some(Arc::new(SigningKey::parse(text).map_err(|e| format!("config.author.signingKey: {e}"))?))
+        }
+        CommitKey::Promoter => ctx.author.signing_key.clone(),
+        CommitKey::Unsigned => None,
+    })
+}
+
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
+    let key = signing_key(ctx, &config)?;
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
     let trailer = format!("{PROMOTION_TRAILER}: {}", ctx.promotion);
     if let Some(existing) = find_commit_with_trailer(&repo, &trailer)? {
@@ -111,9 +146,12 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let signature = Signature::now(&name, &email).map_err(|e| git_error("config.author", e))?;
     let message = format!("{}\n\n{trailer}\n", config.message.trim_end());
     let parents: Vec<_> = parent.iter().collect();
-    let oid = repo
-        .commit(Some("HEAD"), &signature, &signature, &message, &tree, &parents)
-        .map_err(|e| git_error("committing", e))?;
+    let new =
+        NewCommit { author: &signature, committer: &signature, message: &message, tree: &tree, parents: &parents };
+    let oid = commit_signing::commit(&repo, Some("HEAD"), &new, key.as_deref())?;
+    if let Some(key) = &key {
+        tracing::info!(commit = %oid, key = key.fingerprint(), "signed the commit");
+    }
     remember_new_commit(oid, parent.as_ref().map(Commit::id), &message);
     if updated.is_some() {
         super::working_tree::mark_index_stale(&repo)?;

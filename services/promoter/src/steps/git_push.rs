@@ -112,12 +112,14 @@ pub(super) fn fetch_remote_branch(repo: &Repository, target: &str, remotes: &Rem
 }
 
 /// Fetches `target` and replays the local branch's own commits on top of it, unless the
-/// remote already has this promotion's commit.
+/// remote already has this promotion's commit; the replayed commits are signed by `key`
+/// when there is one (the promoter-wide key, as Kargo's rebase signs with its own).
 pub(super) fn rebase_onto_remote(
     repo: &Repository,
     branch: &str,
     target: &str,
     committer: &Signature<'_>,
+    key: Option<&super::commit_signing::SigningKey>,
     remotes: &Remotes,
     trailer: &str,
 ) -> Result<Rebased, String> {
@@ -158,6 +160,9 @@ pub(super) fn rebase_onto_remote(
         }
     }
     rebase.finish(Some(committer)).map_err(|e| git_error("rebasing", e))?;
+    if let Some(key) = key {
+        super::commit_signing::sign_commits_since(repo, branch, upstream_tip.id(), key)?;
+    }
     Ok(Rebased::OnTop)
 }
 
@@ -203,7 +208,15 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                 // A rebase checks files out itself: the working tree and its index are
                 // written in full first.
                 ctx.workspace.materialize_all()?;
-                match rebase_onto_remote(&repo, &branch, &target, &committer, ctx.remotes, &trailer)? {
+                match rebase_onto_remote(
+                    &repo,
+                    &branch,
+                    &target,
+                    &committer,
+                    ctx.author.signing_key.as_deref(),
+                    ctx.remotes,
+                    &trailer,
+                )? {
                     Rebased::OnTop => attempt += 1,
                     Rebased::AlreadyPushed => break,
                 }

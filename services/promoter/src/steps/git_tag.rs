@@ -1,6 +1,9 @@
 //! `git-tag`: tags the working tree's `HEAD`, annotated with `message` (lightweight
 //! without one); an existing tag is refused unless `force`, and a tag this promotion
 //! already made on the same commit (a retry) is taken as done. Output: `commit`.
+//!
+//! With a promoter-wide signing key (`LADING_GIT_SIGNING_KEY_PATH`) an annotated tag is
+//! signed, as Kargo's `tag.gpgSign`; a lightweight tag is a bare ref and has nothing to sign.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -42,7 +45,23 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         Some(message) => {
             let signature =
                 git2::Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("the tagger", e))?;
-            repo.tag(&config.tag, object, &signature, message, config.force).map_err(|e| git_error("tagging", e))?;
+            match &ctx.author.signing_key {
+                Some(key) => {
+                    super::commit_signing::signed_tag(
+                        &repo,
+                        &config.tag,
+                        &head,
+                        &signature,
+                        message,
+                        config.force,
+                        key,
+                    )?;
+                }
+                None => {
+                    repo.tag(&config.tag, object, &signature, message, config.force)
+                        .map_err(|e| git_error("tagging", e))?;
+                }
+            }
         }
         None => {
             repo.tag_lightweight(&config.tag, object, config.force).map_err(|e| git_error("tagging", e))?;

@@ -14,14 +14,20 @@
 //! staging ref is deleted at the end, and the local branch is reset to what GitHub
 //! holds, whose commits have new IDs.
 //!
-//! Lading signs no commits, so as Kargo does with untrusted commits the replayed ones
-//! keep their author and committer. Outputs are `git-push`'s: `branch`, `commit`,
+//! Attribution follows Kargo's trust rule
+//! ([`lading_domain::commit_signing::replay_attribution`]): a commit the promoter-wide
+//! key (`LADING_GIT_SIGNING_KEY_PATH`) signed is replayed without author and committer,
+//! so GitHub makes it as the authenticated App or user and signs it (verified), with a
+//! `Co-authored-by` trailer when its author is not the key's identity; any other commit
+//! (unsigned, or signed by a step's own key) keeps its author and committer, unless
+//! `LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS` has every commit verified. Outputs are `git-push`'s: `branch`, `commit`,
 //! `commitURL`, `repoURL`, `changedFiles`, `changes`. Every API call keeps to the `http`
 //! step's budget; the Git push of the staging ref to the Git budget. Every push and
 //! every call that changes GitHub first asks the promotion's effect guard; only moving
 //! the branch is the point of no return ([`Effect::Push`]).
 
 use git2::{Repository, Signature};
+use lading_domain::commit_signing::{Attribution, Person, replay_attribution, with_co_author};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -119,7 +125,15 @@ impl Push<'_> {
             self.ctx.workspace.materialize_all()?;
             let committer =
                 Signature::now(&self.ctx.author.name, &self.ctx.author.email).map_err(|e| git_error("committer", e))?;
-            match rebase_onto_remote(self.repo, self.branch, self.target, &committer, self.ctx.remotes, &trailer)? {
+            match rebase_onto_remote(
+                self.repo,
+                self.branch,
+                self.target,
+                &committer,
+                self.ctx.author.signing_key.as_deref(),
+                self.ctx.remotes,
+                &trailer,
+            )? {
                 Rebased::OnTop => {}
                 Rebased::AlreadyPushed => return Ok(Attempt::Done),
             }
@@ -207,15 +221,20 @@ impl Push<'_> {
             let parents: Vec<String> =
                 commit.parent_ids().map(|p| replayed.get(&p).cloned().unwrap_or_else(|| p.to_string())).collect();
             let message = commit.message().map_err(|_| format!("commit {id}'s message is not UTF-8"))?;
-            // Lading signs no commits: they keep their author and committer, as Kargo
-            // replays untrusted commits.
-            let body = json!({
-                "message": message,
-                "tree": commit.tree_id().to_string(),
-                "parents": parents,
-                "author": person(&commit.author())?,
-                "committer": person(&commit.committer())?,
-            });
+            let body = match self.attribution(&commit) {
+                Attribution::Original => json!({
+                    "message": message,
+                    "tree": commit.tree_id().to_string(),
+                    "parents": parents,
+                    "author": person(&commit.author())?,
+                    "committer": person(&commit.committer())?,
+                }),
+                Attribution::Withheld { co_author } => json!({
+                    "message": co_author.map_or_else(|| message.to_owned(), |c| with_co_author(message, &c)),
+                    "tree": commit.tree_id().to_string(),
+                    "parents": parents,
+                }),
+            };
             // A commit no branch holds yet: GitHub shows nothing new until the branch moves.
             self.ctx.effects.before_effect(Effect::Call)?;
             let created = self.api.expect("POST", &format!("{}/git/commits", self.repos()), Some(&body))?;
@@ -243,6 +262,22 @@ impl Push<'_> {
             ));
         }
         Ok(last)
+    }
+
+    /// How `commit` is replayed: trusted when the promoter-wide key signed it.
+    fn attribution(&self, commit: &git2::Commit<'_>) -> Attribution {
+        let key = self.ctx.author.signing_key.as_deref();
+        let trusted = key.is_some_and(|key| super::commit_signing::signed_by(self.repo, commit.id(), key));
+        let author = commit.author();
+        let author = Person {
+            name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+            email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        };
+        let verify_untrusted = self.ctx.remotes.github_verify_untrusted_commits;
+        let attribution =
+            replay_attribution(trusted, verify_untrusted, &author, key.and_then(|k| k.identity()).as_ref());
+        tracing::debug!(commit = %commit.id(), trusted, "attribution of a replayed commit");
+        attribution
     }
 
     /// Points the target branch at `tip`; a branch that moved meanwhile is [`Attempt::Moved`].

@@ -3,6 +3,7 @@
 mod archives;
 pub mod argocd;
 mod child_process;
+pub mod commit_signing;
 mod credentials;
 mod files;
 mod git_clone;
@@ -45,16 +46,18 @@ pub use yaml_edit::{append_to_sequence, set_values};
 
 use crate::engine::workspace::Workspace;
 
-/// The name and email promotion commits are made with.
+/// The name and email promotion commits are made with, and the promoter-wide key that
+/// signs them and annotated tags (`LADING_GIT_SIGNING_KEY_PATH`; none: unsigned).
 #[derive(Debug, Clone)]
 pub struct CommitAuthor {
     pub name: String,
     pub email: String,
+    pub signing_key: Option<std::sync::Arc<commit_signing::SigningKey>>,
 }
 
 impl Default for CommitAuthor {
     fn default() -> Self {
-        Self { name: "Lading".to_owned(), email: "lading@localhost".to_owned() }
+        Self { name: "Lading".to_owned(), email: "lading@localhost".to_owned(), signing_key: None }
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Remotes {
     pub git_providers: std::collections::BTreeMap<String, String>,
     /// Where `argocd-update` and `argocd-wait` find Argo CD.
     pub argocd: super::argocd::ArgoCdAccess,
+    /// `github-push` replays every commit without its author, trusted or not, for GitHub
+    /// to sign (`LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`, Kargo's
+    /// `GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`).
+    pub github_verify_untrusted_commits: bool,
 }
 
 /// Reads `host[:port]=provider` pairs separated by commas.

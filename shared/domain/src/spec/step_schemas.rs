@@ -150,7 +150,7 @@ const GIT_CLONE: &[FieldShape] = &[
 const GIT_COMMIT: &[FieldShape] = &[
     req("path", Shape::Str),
     req("message", Shape::Str),
-    opt("author", Shape::Object(&[opt("name", Shape::Str), opt("email", Shape::Str)])),
+    opt("author", Shape::Object(&[opt("name", Shape::Str), opt("email", Shape::Str), opt("signingKey", Shape::Str)])),
 ];
 
 const GIT_PUSH: &[FieldShape] = &[

@@ -1,0 +1,297 @@
+//! OpenPGP signing of promotion commits and annotated tags, as Kargo signs them with
+//! GnuPG, done in process (rPGP): a `gpgsig` header on commits, a signature after the
+//! message of tags, both checked by `git verify-commit` / `git verify-tag`.
+//!
+//! A key is an ASCII-armored OpenPGP private key without a passphrase (Kargo's
+//! `signingKey`), at most [`MAX_SIGNING_KEY_BYTES`]. Its newest signing-capable subkey
+//! signs, else its primary key, as GnuPG picks. Nothing here quotes the key: errors say
+//! what is wrong with it, and `Debug` shows its fingerprint alone.
+
+use std::fmt;
+
+use git2::{Commit, Oid, Repository, Signature, Tree};
+use lading_domain::commit_signing::Person;
+use pgp::composed::{ArmorOptions, Deserializable, DetachedSignature, SignedSecretKey};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::types::{KeyDetails, Password};
+
+use super::git_error;
+
+/// The largest signing key read (an armored RSA-4096 key with its subkeys is ~10 KiB).
+pub const MAX_SIGNING_KEY_BYTES: usize = 64 * 1024;
+
+/// What is wrong with a signing key; never quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigningKeyError {
+    #[error("the key is {size} bytes, more than the {limit} bytes a signing key may be")]
+    TooLarge { size: usize, limit: usize },
+    #[error("empty: no key was given")]
+    Empty,
+    #[error("a public key, not a private one: export it with `gpg --armor --export-secret-keys`")]
+    PublicKey,
+    #[error("not an ASCII-armored OpenPGP private key (one that starts with `-----BEGIN PGP PRIVATE KEY BLOCK-----`)")]
+    NotArmored,
+    #[error("the armored OpenPGP private key could not be read (damaged or truncated)")]
+    Unreadable,
+    #[error("the key's self-signatures (of its user IDs and subkeys) do not verify")]
+    BadSelfSignatures,
+    #[error("the key is protected by a passphrase, which Lading cannot enter: export it without one")]
+    PassphraseProtected,
+    #[error("the key has no key that may sign (no primary key or subkey with the sign capability)")]
+    CannotSign,
+}
+
+/// Which of the key's keys signs.
+#[derive(Clone, Copy)]
+enum Signer {
+    Primary,
+    Subkey(usize),
+}
+
+/// A parsed OpenPGP private key that signs commits and tags.
+#[derive(Clone)]
+pub struct SigningKey {
+    key: SignedSecretKey,
+    signer: Signer,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({})", self.fingerprint())
+    }
+}
+
+impl SigningKey {
+    /// Parses an ASCII-armored private key (Kargo's `signingKey`).
+    pub fn parse(armored: &str) -> Result<Self, SigningKeyError> {
+        if armored.len() > MAX_SIGNING_KEY_BYTES {
+            return Err(SigningKeyError::TooLarge { size: armored.len(), limit: MAX_SIGNING_KEY_BYTES });
+        }
+        let text = armored.trim();
+        if text.is_empty() {
+            return Err(SigningKeyError::Empty);
+        }
+        if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+            return Err(SigningKeyError::PublicKey);
+        }
+        if !text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+            return Err(SigningKeyError::NotArmored);
+        }
+        // rPGP's errors may describe the bytes they stopped at: none is passed on.
+        let (key, _headers) = SignedSecretKey::from_string(text).map_err(|_| SigningKeyError::Unreadable)?;
+        key.verify_bindings().map_err(|_| SigningKeyError::BadSelfSignatures)?;
+        let signer = choose_signer(&key).ok_or(SigningKeyError::CannotSign)?;
+        let encrypted = match signer {
+            Signer::Primary => key.primary_key.secret_params().is_encrypted(),
+            Signer::Subkey(index) => key.secret_subkeys[index].key.secret_params().is_encrypted(),
+        };
+        if encrypted {
+            return Err(SigningKeyError::PassphraseProtected);
+        }
+        Ok(SigningKey { key, signer })
+    }
+
+    /// The primary key's fingerprint, in upper-case hex as GnuPG shows it.
+    pub fn fingerprint(&self) -> String {
+        format!("{:X}", self.key.primary_key.fingerprint())
+    }
+
+    /// The person of the key's primary user ID (else its first), as git names a signer.
+    pub fn identity(&self) -> Option<Person> {
+        let users = &self.key.details.users;
+        let user = users.iter().find(|u| u.is_primary()).or_else(|| users.first())?;
+        Some(Person::from_user_id(&String::from_utf8_lossy(user.id.id())))
+    }
+
+    /// An ASCII-armored detached signature over `data`.
+    pub fn sign(&self, data: &[u8]) -> Result<String, String> {
+        let rng = rand::thread_rng();
+        let password = Password::empty();
+        let signature = match self.signer {
+            Signer::Primary => {
+                let key = &self.key.primary_key;
+                DetachedSignature::sign_binary_data(rng, key, &password, hash_for(key), data)
+            }
+            Signer::Subkey(index) => {
+                let key = &self.key.secret_subkeys[index].key;
+                DetachedSignature::sign_binary_data(rng, key, &password, hash_for(key), data)
+            }
+        }
+        .map_err(|e| format!("signing with key {}: {e}", self.fingerprint()))?;
+        signature
+            .to_armored_string(ArmorOptions::default())
+            .map_err(|e| format!("writing the signature of key {}: {e}", self.fingerprint()))
+    }
+
+    /// Whether `armored` is a signature over `data` by this key (its primary key or any
+    /// of its subkeys).
+    pub fn verifies(&self, armored: &str, data: &[u8]) -> bool {
+        let Ok((signature, _)) = DetachedSignature::from_string(armored) else {
+            return false;
+        };
+        signature.verify(self.key.primary_key.public_key(), data).is_ok()
+            || self.key.secret_subkeys.iter().any(|sub| signature.verify(sub.key.public_key(), data).is_ok())
+            || self.key.public_subkeys.iter().any(|sub| signature.verify(&sub.key, data).is_ok())
+    }
+}
+
+/// At least SHA-256, whatever the key's algorithm would take.
+fn hash_for(key: &impl pgp::types::SigningKey) -> HashAlgorithm {
+    match key.hash_alg() {
+        HashAlgorithm::Sha384 | HashAlgorithm::Sha512 => key.hash_alg(),
+        _ => HashAlgorithm::Sha256,
+    }
+}
+
+/// GnuPG's choice: the newest subkey whose binding allows signing, else the primary key
+/// when a self-signature allows it (or, as in old keys, none states capabilities).
+fn choose_signer(key: &SignedSecretKey) -> Option<Signer> {
+    let newest_subkey = key
+        .secret_subkeys
+        .iter()
+        .enumerate()
+        .filter(|(_, sub)| sub.signatures.iter().any(|s| s.key_flags().sign()))
+        .max_by_key(|(_, sub)| sub.key.created_at())
+        .map(|(index, _)| Signer::Subkey(index));
+    if newest_subkey.is_some() {
+        return newest_subkey;
+    }
+    let self_signatures: Vec<_> =
+        key.details.users.iter().flat_map(|u| &u.signatures).chain(&key.details.direct_signatures).collect();
+    let states_flags = self_signatures.iter().any(|s| s.key_flags() != Default::default());
+    let primary_signs = self_signatures.iter().any(|s| s.key_flags().sign());
+    (primary_signs || !states_flags).then_some(Signer::Primary)
+}
+
+/// What a new commit is made of.
+pub struct NewCommit<'a> {
+    pub author: &'a Signature<'a>,
+    pub committer: &'a Signature<'a>,
+    pub message: &'a str,
+    pub tree: &'a Tree<'a>,
+    pub parents: &'a [&'a Commit<'a>],
+}
+
+/// Makes `new` and moves `update_ref` (`HEAD` or a branch) to it, signed by `key` when
+/// there is one (a `gpgsig` header, as `git commit -S` writes).
+pub fn commit(
+    repo: &Repository,
+    update_ref: Option<&str>,
+    new: &NewCommit<'_>,
+    key: Option<&SigningKey>,
+) -> Result<Oid, String> {
+    let NewCommit { author, committer, message, tree, parents } = *new;
+    let Some(key) = key else {
+        return repo
+            .commit(update_ref, author, committer, message, tree, parents)
+            .map_err(|e| git_error("committing", e));
+    };
+    let buffer =
+        repo.commit_create_buffer(author, committer, message, tree, parents).map_err(|e| git_error("committing", e))?;
+    let content = std::str::from_utf8(&buffer).map_err(|_| "committing: the commit is not UTF-8".to_owned())?;
+    let signature = key.sign(content.as_bytes())?;
+    let oid = repo.commit_signed(content, &signature, None).map_err(|e| git_error("committing a signed commit", e))?;
+    if let Some(name) = update_ref {
+        move_ref(repo, name, oid, message)?;
+    }
+    Ok(oid)
+}
+
+/// Points `name` at `oid`: `HEAD` moves the branch it names (made when unborn), or
+/// itself when detached.
+fn move_ref(repo: &Repository, name: &str, oid: Oid, message: &str) -> Result<(), String> {
+    let log = format!("commit: {}", message.lines().next().unwrap_or_default());
+    let target = if name == "HEAD" {
+        let head = repo.find_reference("HEAD").map_err(|e| git_error("reading HEAD", e))?;
+        match head.symbolic_target().map_err(|e| git_error("reading HEAD", e))? {
+            Some(branch) => branch.to_owned(),
+            None => return repo.set_head_detached(oid).map_err(|e| git_error("moving HEAD", e)),
+        }
+    } else {
+        name.to_owned()
+    };
+    repo.reference(&target, oid, true, &log).map(|_| ()).map_err(|e| git_error("moving the branch", e))
+}
+
+/// Whether `key` verifies the `gpgsig` of commit `id` (`false` for an unsigned commit).
+pub fn signed_by(repo: &Repository, id: Oid, key: &SigningKey) -> bool {
+    match repo.extract_signature(&id, None) {
+        Ok((signature, content)) => match signature.as_str() {
+            Ok(signature) => key.verifies(signature, &content),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    }
+}
+
+/// Makes the commits of `branch` after `base` again, each signed by `key`, with the
+/// same trees, messages, authors and committers (a rebase drops signatures; Kargo's
+/// rebase signs what it replays with the repository's key). Moves `branch` to the last.
+pub fn sign_commits_since(repo: &Repository, branch: &str, base: Oid, key: &SigningKey) -> Result<(), String> {
+    let walking = |e| git_error("signing the rebased commits", e);
+    let reference = format!("refs/heads/{branch}");
+    let tip = repo.refname_to_id(&reference).map_err(walking)?;
+    let mut walk = repo.revwalk().map_err(walking)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE).map_err(walking)?;
+    walk.push(tip).map_err(walking)?;
+    walk.hide(base).map_err(walking)?;
+    let mut made: std::collections::HashMap<Oid, Oid> = std::collections::HashMap::new();
+    let mut last = None;
+    for id in walk {
+        let id = id.map_err(walking)?;
+        let original = repo.find_commit(id).map_err(walking)?;
+        let parent_ids: Vec<Oid> = original.parent_ids().map(|p| *made.get(&p).unwrap_or(&p)).collect();
+        let parents =
+            parent_ids.iter().map(|p| repo.find_commit(*p)).collect::<Result<Vec<_>, _>>().map_err(walking)?;
+        let parents: Vec<&Commit<'_>> = parents.iter().collect();
+        let message = original.message_raw().map_err(|_| format!("commit {id}'s message is not UTF-8"))?;
+        let tree = original.tree().map_err(walking)?;
+        let (author, committer) = (original.author(), original.committer());
+        let new = NewCommit { author: &author, committer: &committer, message, tree: &tree, parents: &parents };
+        let signed = commit(repo, None, &new, Some(key))?;
+        made.insert(id, signed);
+        last = Some(signed);
+    }
+    match last {
+        Some(last) => repo
+            .reference(&reference, last, true, "rebase: signed")
+            .map(|_| ())
+            .map_err(|e| git_error("moving the branch", e)),
+        None => Ok(()),
+    }
+}
+
+/// Makes the annotated tag `name` of `target`, signed by `key` (the signature after the
+/// message, as `git tag -s` writes it), and points `refs/tags/<name>` at it.
+pub fn signed_tag(
+    repo: &Repository,
+    name: &str,
+    target: &Commit<'_>,
+    tagger: &Signature<'_>,
+    message: &str,
+    force: bool,
+    key: &SigningKey,
+) -> Result<Oid, String> {
+    let mut content =
+        format!("object {}\ntype commit\ntag {name}\ntagger {}\n\n{message}", target.id(), signature_line(tagger)?,);
+    if !content.ends_with('\n') {
+        content.push('\n');
+    }
+    let signature = key.sign(content.as_bytes())?;
+    content.push_str(&signature);
+    let odb = repo.odb().map_err(|e| git_error("tagging", e))?;
+    let oid = odb.write(git2::ObjectType::Tag, content.as_bytes()).map_err(|e| git_error("tagging", e))?;
+    repo.reference(&format!("refs/tags/{name}"), oid, force, "tag: signed").map_err(|e| git_error("tagging", e))?;
+    Ok(oid)
+}
+
+/// `Name <email> <seconds> <±hhmm>`, as a commit or tag header names a person.
+fn signature_line(signature: &Signature<'_>) -> Result<String, String> {
+    let name = signature.name().map_err(|_| "the tagger's name is not UTF-8")?;
+    let email = signature.email().map_err(|_| "the tagger's email is not UTF-8")?;
+    let when = signature.when();
+    let offset = when.offset_minutes();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let offset = offset.unsigned_abs();
+    Ok(format!("{name} <{email}> {} {sign}{:02}{:02}", when.seconds(), offset / 60, offset % 60))
+}

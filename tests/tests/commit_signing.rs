@@ -1,0 +1,279 @@
+//! Commit signing as Kargo does it, checked by GnuPG and git: the promoter-wide key signs
+//! `git-commit`'s commits (a signing subkey when the key has one) and annotated tags, a
+//! step's `author.signingKey` signs its own commit, a step that names an author without
+//! a key commits unsigned, a rebase signs what it replays, and bad keys fail the step
+//! naming the field and never quoting the key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lading_domain::Freight;
+use lading_domain::spec::{PromotionStep, validate_manifest};
+use lading_promoter::engine::PromotionOutcome;
+use lading_promoter::steps::CommitAuthor;
+use lading_promoter::steps::commit_signing::{MAX_SIGNING_KEY_BYTES, SigningKey};
+use lading_tests::engine_run::EngineRun;
+use lading_tests::git::Repo;
+use lading_tests::gpg::Gpg;
+use serde_json::{Value, json};
+
+const LADING: &str = "Lading <lading@localhost>";
+
+fn step(uses: &str, config: Value) -> PromotionStep {
+    PromotionStep { uses: uses.into(), config: Some(config), ..Default::default() }
+}
+
+/// A remote with `app.yaml` on `main`; its bare repository's path.
+fn remote(root: &Path) -> (Repo, PathBuf) {
+    let repo = Repo::create(root, "gitops");
+    repo.commit("app.yaml", "image: nginx:1.0\n", "initial");
+    let bare = PathBuf::from(repo.url().trim_start_matches("file://"));
+    (repo, bare)
+}
+
+/// Clone `main`, change `app.yaml`, commit with `commit` as the step's config (`path`
+/// and `message` added), push.
+fn promotion(url: &str, commit: Value) -> Vec<PromotionStep> {
+    let mut commit = commit;
+    commit["path"] = json!("./out");
+    commit["message"] = json!("update the image");
+    vec![
+        step("git-clone", json!({"repoURL": url, "checkout": [{"branch": "main", "path": "./out"}]})),
+        step("file-write", json!({"path": "./out/app.yaml", "contents": "image: nginx:2.0\n", "overwrite": true})),
+        step("git-commit", commit),
+        step("git-push", json!({"path": "./out"})),
+    ]
+}
+
+fn author_with(key: Option<&str>) -> CommitAuthor {
+    CommitAuthor {
+        signing_key: key.map(|k| Arc::new(SigningKey::parse(k).expect("the key parses"))),
+        ..CommitAuthor::default()
+    }
+}
+
+fn run(author: CommitAuthor, steps: &[PromotionStep]) -> Result<PromotionOutcome, String> {
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let workspace = tempfile::tempdir().unwrap();
+    EngineRun { author, ..EngineRun::new(&freight) }.run(workspace.path(), steps).map_err(|e| e.to_string())
+}
+
+/// A keyring that trusts the public keys of `fingerprints` in `keys` (ultimately, as
+/// Kargo trusts its own key).
+fn verifier(keys: &Gpg, fingerprints: &[&str]) -> Gpg {
+    let verifier = Gpg::new();
+    for fingerprint in fingerprints {
+        verifier.import(&keys.export_public(fingerprint));
+        verifier.trust(fingerprint);
+    }
+    verifier
+}
+
+#[test]
+fn the_promoter_key_signs_the_commit_and_git_verifies_it() {
+    let keys = Gpg::new();
+    let fingerprint = keys.generate(LADING, None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let outcome =
+        run(author_with(Some(&keys.export_secret(&fingerprint))), &promotion(&repo.url(), json!({}))).unwrap();
+    let verifier = verifier(&keys, &[&fingerprint]);
+    let check = verifier.git(&bare, &["verify-commit", "--raw", &outcome.commit]);
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "git verify-commit: {said}");
+    assert!(said.contains(&format!("VALIDSIG {fingerprint}")), "{said}");
+    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{fingerprint}"));
+    // A keyring without the key cannot check it: the commit is signed, not by a key it knows.
+    assert_eq!(Gpg::new().verdict(&bare, "main").split(':').next(), Some("E"));
+}
+
+#[test]
+fn a_key_with_a_signing_subkey_signs_with_the_subkey() {
+    let keys = Gpg::new();
+    let primary = keys.generate_with_signing_subkey(LADING);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let outcome = run(author_with(Some(&keys.export_secret(&primary))), &promotion(&repo.url(), json!({}))).unwrap();
+    let verifier = verifier(&keys, &[&primary]);
+    let check = verifier.git(&bare, &["verify-commit", "--raw", &outcome.commit]);
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "git verify-commit: {said}");
+    // VALIDSIG <signing key> … <primary key>: the subkey signed, on behalf of the primary.
+    let validsig = said.lines().find(|l| l.contains("VALIDSIG")).unwrap();
+    assert!(validsig.ends_with(&primary) && !validsig.contains(&format!("VALIDSIG {primary}")), "{validsig}");
+}
+
+#[test]
+fn without_a_key_the_commit_is_unsigned() {
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    run(CommitAuthor::default(), &promotion(&repo.url(), json!({}))).unwrap();
+    assert_eq!(Gpg::new().verdict(&bare, "main"), "N:");
+}
+
+#[test]
+fn a_steps_signing_key_signs_its_commit_instead_of_the_promoters() {
+    let keys = Gpg::new();
+    let promoter = keys.generate(LADING, None);
+    let own = keys.generate("Release Bot <release@example.com>", None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let author = json!({"name": "Release Bot", "email": "release@example.com", "signingKey": keys.export_secret(&own)});
+    let outcome =
+        run(author_with(Some(&keys.export_secret(&promoter))), &promotion(&repo.url(), json!({"author": author})))
+            .unwrap();
+    let verifier = verifier(&keys, &[&promoter, &own]);
+    assert_eq!(verifier.verdict(&bare, &outcome.commit), format!("G:{own}"));
+    let logged = verifier.git(&bare, &["log", "-1", "--format=%an <%ae>", "main"]);
+    assert_eq!(String::from_utf8_lossy(&logged.stdout).trim(), "Release Bot <release@example.com>");
+}
+
+#[test]
+fn a_step_that_names_its_author_without_a_key_commits_unsigned_as_kargo_does() {
+    let keys = Gpg::new();
+    let promoter = keys.generate(LADING, None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let author = json!({"name": "Someone", "email": "someone@example.com"});
+    run(author_with(Some(&keys.export_secret(&promoter))), &promotion(&repo.url(), json!({"author": author}))).unwrap();
+    assert_eq!(verifier(&keys, &[&promoter]).verdict(&bare, "main"), "N:");
+}
+
+#[test]
+fn a_bad_signing_key_fails_the_step_naming_the_field_and_the_reason() {
+    let keys = Gpg::new();
+    let locked = keys.generate("Locked <locked@example.com>", Some("open sesame"));
+    let usable = keys.generate(LADING, None);
+    let locked_key = keys.run(&["--passphrase", "open sesame", "--armor", "--export-secret-keys", &locked]);
+    let public_key = keys.export_public(&usable);
+    let secret = keys.export_secret(&usable);
+    let truncated = format!("{}\n-----END PGP PRIVATE KEY BLOCK-----\n", &secret[..secret.len() / 2]);
+    let oversized = format!("{secret}{}", " ".repeat(MAX_SIGNING_KEY_BYTES));
+    let cases: [(&str, &str); 5] = [
+        (&locked_key, "protected by a passphrase"),
+        (&public_key, "a public key, not a private one"),
+        ("not a key at all", "not an ASCII-armored OpenPGP private key"),
+        (&truncated, "could not be read"),
+        (&oversized, "more than the 65536 bytes"),
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    for (key, reason) in cases {
+        let author = json!({"name": "Lading", "email": "lading@localhost", "signingKey": key});
+        let error = run(CommitAuthor::default(), &promotion(&repo.url(), json!({"author": author}))).unwrap_err();
+        assert!(error.contains("config.author.signingKey: ") && error.contains(reason), "{reason}: {error}");
+        // Nothing of the key is quoted.
+        let body_line = key.lines().nth(3).unwrap_or(key);
+        assert!(!error.contains(body_line), "the error quotes the key: {error}");
+        assert!(error.len() < 400, "{error}");
+    }
+    // Nothing was committed or pushed.
+    assert_eq!(repo.log("main").len(), 1);
+    assert_eq!(Gpg::new().verdict(&bare, "main"), "N:");
+}
+
+#[test]
+fn the_promoter_key_signs_annotated_tags_and_git_verifies_them() {
+    let keys = Gpg::new();
+    let fingerprint = keys.generate(LADING, None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let mut steps = promotion(&repo.url(), json!({}));
+    steps.pop();
+    steps.push(step("git-tag", json!({"path": "./out", "tag": "v1.0.0", "message": "release v1.0.0"})));
+    steps.push(step("git-push", json!({"path": "./out", "tag": "v1.0.0"})));
+    run(author_with(Some(&keys.export_secret(&fingerprint))), &steps).unwrap();
+    let verifier = verifier(&keys, &[&fingerprint]);
+    let check = verifier.git(&bare, &["verify-tag", "--raw", "v1.0.0"]);
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "git verify-tag: {said}");
+    assert!(said.contains(&format!("VALIDSIG {fingerprint}")), "{said}");
+    let message = verifier.git(&bare, &["tag", "-l", "--format=%(contents:subject)|%(taggername)", "v1.0.0"]);
+    assert_eq!(String::from_utf8_lossy(&message.stdout).trim(), "release v1.0.0|Lading");
+}
+
+#[test]
+fn a_rebase_onto_a_moved_branch_signs_the_commits_it_replays() {
+    let keys = Gpg::new();
+    let fingerprint = keys.generate(LADING, None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    // The branch moves between the commit and the push.
+    let mut steps = promotion(&repo.url(), json!({}));
+    let push = steps.pop().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let workspace = tempfile::tempdir().unwrap();
+    let engine = EngineRun { author: author_with(Some(&keys.export_secret(&fingerprint))), ..EngineRun::new(&freight) };
+    engine.run(workspace.path(), &steps).unwrap();
+    repo.commit("other.yaml", "x: 1\n", "someone else's change");
+    let outcome = engine.run(workspace.path(), &[push]).unwrap();
+    let verifier = verifier(&keys, &[&fingerprint]);
+    let log = repo.log("main");
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert!(log[0].message.starts_with("update the image"), "{log:?}");
+    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{fingerprint}"));
+    assert_eq!(outcome.commit, log[0].id);
+    // The commit under it is someone else's, left as it was.
+    assert_eq!(verifier.verdict(&bare, "main~1"), "N:");
+}
+
+#[test]
+fn a_signing_key_field_is_checked_at_apply() {
+    let manifest = |signing_key: &str| {
+        let text = format!(
+            "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata:\n  name: test\n  namespace: demo\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-commit\n        config:\n          path: ./out\n          message: m\n          author:\n            name: A\n            email: a@b.c\n            signingKey: {signing_key}\n"
+        );
+        validate_manifest(1, serde_saphyr::from_str::<Value>(&text).unwrap()).map(|_| ()).map_err(|e| e.to_string())
+    };
+    manifest("\"${{ secret('gpg').signingKey }}\"").unwrap();
+    let error = manifest("42").unwrap_err();
+    assert!(error.contains("author.signingKey"), "{error}");
+}
+
+#[test]
+fn the_promoter_key_is_read_from_its_file_and_a_bad_one_stops_the_promoter_naming_the_setting() {
+    use std::collections::HashMap;
+
+    use lading_promoter::config::{Config, GIT_SIGNING_KEY_PATH_ENV, GIT_SIGNING_KEY_TYPE_ENV};
+
+    let keys = Gpg::new();
+    let fingerprint = keys.generate(LADING, None);
+    let secret = keys.export_secret(&fingerprint);
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let env = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    // Given the key's file, the promoter signs with it, and shows only its fingerprint.
+    let good = file("key.asc", &secret);
+    let config =
+        Config::from_env(&env(&[(GIT_SIGNING_KEY_PATH_ENV, &good), (GIT_SIGNING_KEY_TYPE_ENV, "gpg")])).unwrap();
+    let key = config.author.signing_key.as_ref().expect("a key");
+    assert_eq!(key.fingerprint(), fingerprint);
+    let shown = format!("{:?}", config.author);
+    assert!(shown.contains(&fingerprint), "{shown}");
+    let body_line = secret.lines().nth(3).unwrap();
+    assert!(!shown.contains(body_line), "Debug shows the key: {shown}");
+    // Without the setting, nothing signs.
+    assert!(Config::from_env(&HashMap::new()).unwrap().author.signing_key.is_none());
+    // Given a file that is not a usable key, the error names the setting, the file and why.
+    let public = file("public.asc", &keys.export_public(&fingerprint));
+    let large = file("large.asc", &"x".repeat(MAX_SIGNING_KEY_BYTES * 4));
+    let missing = dir.path().join("missing.asc").to_string_lossy().into_owned();
+    for (path, reason) in [
+        (&public, "a public key, not a private one"),
+        (&large, "more than the 65536 bytes"),
+        (&missing, "No such file"),
+    ] {
+        let error = Config::from_env(&env(&[(GIT_SIGNING_KEY_PATH_ENV, path)])).unwrap_err();
+        assert!(error.starts_with(&format!("{GIT_SIGNING_KEY_PATH_ENV}={path:?}: ")), "{error}");
+        assert!(error.contains(reason), "{reason}: {error}");
+    }
+    let error =
+        Config::from_env(&env(&[(GIT_SIGNING_KEY_PATH_ENV, &good), (GIT_SIGNING_KEY_TYPE_ENV, "ssh")])).unwrap_err();
+    assert_eq!(error, format!("{GIT_SIGNING_KEY_TYPE_ENV}=\"ssh\": the only signing key type is gpg"));
+}
