@@ -23,6 +23,7 @@ mod kustomize_set_image;
 pub mod oci;
 mod parse;
 mod parse_errors;
+mod partial_clone;
 pub mod pull_requests;
 mod remotes;
 mod structured_update;

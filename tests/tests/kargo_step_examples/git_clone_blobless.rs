@@ -1,0 +1,182 @@
+//! `git-clone` with `blobless: true` (a partial clone, as `git clone --filter=blob:none`),
+//! against real bare repositories that honour filters, over `file://` and smart HTTP with
+//! Basic authentication: a promotion pushes the same tree as a full clone's; the clone
+//! holds the blobs of its checkout (or its cone) and no others; `git-push` rebases onto a
+//! remote that moved; credentials stay out of errors; symlinks stay confined.
+
+use lading_promoter::engine::{StepObserver, Stop};
+use lading_promoter::steps::GitCredentials;
+
+use super::*;
+
+/// A GitOps repository that serves partial clones: `values.yaml` at its second version
+/// (the first one only in history), an older file since removed, and two apps.
+fn gitops_repo(root: &Path, name: &str) -> Repo {
+    let repo = Repo::create(root, name);
+    repo.allow_partial_clones();
+    repo.commit("values.yaml", "image:\n  tag: v0.0.1\n", "first");
+    repo.commit("apps/a/config.yaml", "app: a\n", "app a");
+    repo.commit("apps/b/config.yaml", "app: b\n", "app b");
+    repo.commit("old.txt", "only in history\n", "an old file");
+    repo.remove("old.txt");
+    repo.commit("values.yaml", "image:\n  tag: v0.0.2\n", "second");
+    repo
+}
+
+/// Clone (`extra` added to the git-clone config), yaml-update, commit, push.
+fn promotion(url: &str, extra: &str) -> String {
+    format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n{extra}    checkout:\n    - branch: main\n      path: ./out\n- uses: yaml-update\n  config:\n    path: ./out/values.yaml\n    updates:\n    - key: image.tag\n      value: v1.0.0\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: git-push\n  config:\n    path: ./out\n"
+    )
+}
+
+/// Whether the object store of the working tree at `dir` holds `id`.
+fn holds(dir: &Path, id: &str) -> bool {
+    let repo = git2::Repository::open(dir).unwrap();
+    repo.odb().unwrap().exists(git2::Oid::from_str(id).unwrap())
+}
+
+fn blob_id(content: &str) -> String {
+    git2::Oid::hash_object(git2::ObjectType::Blob, content.as_bytes()).unwrap().to_string()
+}
+
+#[test]
+fn a_blobless_promotion_pushes_the_tree_a_full_clone_pushes_and_fetches_no_history_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = gitops_repo(dir.path(), "full");
+    let partial = gitops_repo(dir.path(), "partial");
+    let freight = Freight::from_warehouse("app").with_commit(&full.url(), &full.rev("main"));
+
+    let workspace = tempfile::tempdir().unwrap();
+    run_with(EngineRun::new(&freight), workspace.path(), &promotion(&full.url(), "")).unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    run_with(EngineRun::new(&freight), workspace.path(), &promotion(&partial.url(), "    blobless: true\n")).unwrap();
+
+    assert_eq!(partial.rev("main^{tree}"), full.rev("main^{tree}"), "the same tree was pushed");
+    assert_eq!(partial.show("main", "values.yaml"), "image:\n  tag: v1.0.0");
+    let out = workspace.path().join("out");
+    // The clone is partial: blobs only in history were never fetched, those of the
+    // checked-out tree were.
+    assert!(!holds(&out, &blob_id("image:\n  tag: v0.0.1\n")), "the first values.yaml was fetched");
+    assert!(!holds(&out, &blob_id("only in history\n")), "a removed file was fetched");
+    assert!(holds(&out, &blob_id("image:\n  tag: v0.0.2\n")));
+    assert!(holds(&out, &blob_id("app: b\n")));
+    // The commits and trees of history are there.
+    assert!(holds(&out, &partial.rev("main~2^{tree}")));
+}
+
+/// Runs `action` once, before step `index`.
+struct Before<F: FnMut()> {
+    index: usize,
+    action: Option<F>,
+}
+
+impl<F: FnMut()> StepObserver for Before<F> {
+    fn before_step(&mut self, index: usize) -> Result<(), Stop> {
+        if index == self.index {
+            if let Some(mut action) = self.action.take() {
+                action();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn git_push_of_a_blobless_clone_rebases_onto_a_remote_that_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let gitops = gitops_repo(dir.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &gitops.rev("main"));
+    let (vars, steps) = apply(&promotion(&gitops.url(), "    blobless: true\n"));
+    let workspace = tempfile::tempdir().unwrap();
+    // Another stage pushes between this promotion's commit and its push: a file changed
+    // and a file added, whose blobs the clone lacks.
+    let mut moved = Before {
+        index: 3,
+        action: Some(|| {
+            gitops.commit("apps/b/config.yaml", "app: b\nreplicas: 2\n", "another stage");
+            gitops.commit("apps/c/config.yaml", "app: c\n", "a new app");
+        }),
+    };
+    EngineRun { vars: &vars, ..EngineRun::new(&freight) }.run_observed(workspace.path(), &steps, &mut moved).unwrap();
+    let log = gitops.log("main");
+    assert_eq!(log[0].message.lines().next(), Some("promote"));
+    assert_eq!(log[1].message, "a new app");
+    assert_eq!(gitops.show("main", "values.yaml"), "image:\n  tag: v1.0.0");
+    assert_eq!(gitops.show("main", "apps/b/config.yaml"), "app: b\nreplicas: 2");
+    assert_eq!(gitops.show("main", "apps/c/config.yaml"), "app: c");
+    let out = workspace.path().join("out");
+    assert_eq!(std::fs::read_to_string(out.join("apps/c/config.yaml")).unwrap(), "app: c\n");
+    assert!(!holds(&out, &blob_id("only in history\n")), "the rebase fetched history");
+}
+
+#[test]
+fn a_sparse_blobless_clone_fetches_only_the_blobs_of_its_cone() {
+    let dir = tempfile::tempdir().unwrap();
+    let gitops = gitops_repo(dir.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &gitops.rev("main"));
+    let template = format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {}\n    blobless: true\n    checkout:\n    - branch: main\n      sparse: [apps/a]\n      path: ./out\n- uses: yaml-update\n  config:\n    path: ./out/apps/a/config.yaml\n    updates:\n    - key: replicas\n      value: 3\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: git-push\n  config:\n    path: ./out\n",
+        gitops.url()
+    );
+    let workspace = tempfile::tempdir().unwrap();
+    run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap();
+    let out = workspace.path().join("out");
+    assert!(holds(&out, &blob_id("app: a\n")), "a blob in the cone");
+    assert!(holds(&out, &blob_id("image:\n  tag: v0.0.2\n")), "a blob at the root");
+    assert!(!holds(&out, &blob_id("app: b\n")), "a blob outside the cone was fetched");
+    assert!(!out.join("apps/b").exists());
+    assert_eq!(gitops.show("main", "apps/a/config.yaml"), "app: a\nreplicas: 3");
+    assert_eq!(gitops.show("main", "apps/b/config.yaml"), "app: b", "outside the cone stays as it was");
+}
+
+#[test]
+fn a_blobless_clone_over_http_answers_with_its_credential_and_never_shows_it() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = gitops_repo(root.path(), "gitops");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let base = runtime.block_on(lading_tests::git_http::serve(root.path(), "bot", "s3cret-token"));
+    let url = format!("{base}/gitops.git");
+    let freight = Freight::from_warehouse("app").with_commit(&url, &gitops.rev("main"));
+    let credentials = |password: &str| {
+        GitCredentials::parse(&format!("- {{repoURL: '{base}', username: bot, password: {password}}}")).unwrap()
+    };
+    let workspace = tempfile::tempdir().unwrap();
+    let run = EngineRun { credentials: credentials("s3cret-token"), ..EngineRun::new(&freight) };
+    run_with(run, workspace.path(), &promotion(&url, "    blobless: true\n")).unwrap();
+    assert_eq!(gitops.show("main", "values.yaml"), "image:\n  tag: v1.0.0");
+    assert!(!holds(&workspace.path().join("out"), &blob_id("only in history\n")));
+    // No file of the clone holds the credential.
+    let config = std::fs::read_to_string(workspace.path().join("out/.git/config")).unwrap();
+    assert!(!config.contains("s3cret-token"), "{config}");
+
+    let workspace = tempfile::tempdir().unwrap();
+    let run = EngineRun { credentials: credentials("wr0ng-s3cret"), ..EngineRun::new(&freight) };
+    let error = run_with(run, workspace.path(), &promotion(&url, "    blobless: true\n")).unwrap_err().to_string();
+    assert!(error.contains("fetching http://127.0.0.1:"), "{error}");
+    assert!(!error.contains("wr0ng-s3cret"), "{error}");
+}
+
+#[test]
+fn a_blobless_clone_keeps_symlinks_inside_the_workspace() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("values.yaml"), "secret: canary\n").unwrap();
+    let gitops = gitops_repo(root.path(), "gitops");
+    gitops.commit_symlink("escape", outside.path(), "a symlink to an outside directory");
+    let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &gitops.rev("main"));
+    let template =
+        promotion(&gitops.url(), "    blobless: true\n").replace("./out/values.yaml", "./out/escape/values.yaml");
+    let workspace = tempfile::tempdir().unwrap();
+    let error = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap_err().to_string();
+    assert!(error.contains("leads outside the promotion's workspace"), "{error}");
+    assert!(!error.contains("canary"), "{error}");
+    assert_eq!(std::fs::read_to_string(outside.path().join("values.yaml")).unwrap(), "secret: canary\n");
+    assert_eq!(gitops.log("main")[0].message, "a symlink to an outside directory", "nothing was pushed");
+}
+
+#[test]
+fn blobless_must_be_a_boolean() {
+    let error = refused("steps:\n- uses: git-clone\n  config:\n    repoURL: r\n    blobless: 'yes'\n");
+    assert!(error.contains("config.blobless: must be a boolean"), "{error}");
+}
