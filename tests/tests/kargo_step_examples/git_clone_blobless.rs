@@ -5,7 +5,11 @@
 //! remote that moved; credentials stay out of errors; symlinks stay confined.
 
 use lading_promoter::engine::{StepObserver, Stop};
-use lading_promoter::steps::GitCredentials;
+use std::time::Duration;
+
+use lading_domain::limits::Limit;
+use lading_promoter::steps::{GitCredentials, RemoteBudgets};
+use lading_remote::git::{GIT_MAX_TRANSFER_ENV, GIT_TIMEOUT_ENV};
 
 use super::*;
 
@@ -49,8 +53,12 @@ fn a_blobless_promotion_pushes_the_tree_a_full_clone_pushes_and_fetches_no_histo
 
     let workspace = tempfile::tempdir().unwrap();
     run_with(EngineRun::new(&freight), workspace.path(), &promotion(&full.url(), "")).unwrap();
+    // With the replica's mirrors too: a blobless clone goes by none of them.
+    let mirrors = tempfile::tempdir().unwrap();
     let workspace = tempfile::tempdir().unwrap();
-    run_with(EngineRun::new(&freight), workspace.path(), &promotion(&partial.url(), "    blobless: true\n")).unwrap();
+    let run = EngineRun { mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) };
+    run_with(run, workspace.path(), &promotion(&partial.url(), "    blobless: true\n")).unwrap();
+    assert_eq!(std::fs::read_dir(mirrors.path()).unwrap().count(), 0, "a mirror was made");
 
     assert_eq!(partial.rev("main^{tree}"), full.rev("main^{tree}"), "the same tree was pushed");
     assert_eq!(partial.show("main", "values.yaml"), "image:\n  tag: v1.0.0");
@@ -179,4 +187,31 @@ fn a_blobless_clone_keeps_symlinks_inside_the_workspace() {
 fn blobless_must_be_a_boolean() {
     let error = refused("steps:\n- uses: git-clone\n  config:\n    repoURL: r\n    blobless: 'yes'\n");
     assert!(error.contains("config.blobless: must be a boolean"), "{error}");
+}
+
+#[test]
+fn a_blobless_clone_keeps_to_the_git_budget_and_the_transports_libgit2_speaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let gitops = gitops_repo(dir.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &gitops.rev("main"));
+    let template = promotion(&gitops.url(), "    blobless: true\n");
+    let failed = |budgets: RemoteBudgets| {
+        let workspace = tempfile::tempdir().unwrap();
+        run_with(EngineRun { budgets, ..EngineRun::new(&freight) }, workspace.path(), &template)
+            .unwrap_err()
+            .to_string()
+    };
+    let mut short = RemoteBudgets::default();
+    short.git.timeouts.total = Limit::new(Duration::ZERO, GIT_TIMEOUT_ENV);
+    let error = failed(short);
+    assert!(error.contains("fetching file://") && error.contains("(LADING_GIT_TIMEOUT)"), "{error}");
+    let mut small = RemoteBudgets::default();
+    small.git.max_transfer = Limit::new(100, GIT_MAX_TRANSFER_ENV);
+    let error = failed(small);
+    assert!(error.contains("larger than 100 B (LADING_GIT_MAX_TRANSFER_BYTES)"), "{error}");
+    // ssh (which libgit2 does not speak here) is refused before any connection.
+    let workspace = tempfile::tempdir().unwrap();
+    let ssh = promotion("ssh://git@127.0.0.1:9/gitops.git", "    blobless: true\n");
+    let error = run_with(EngineRun::new(&freight), workspace.path(), &ssh).unwrap_err().to_string();
+    assert!(error.contains("transport 'ssh' not allowed"), "{error}");
 }

@@ -272,6 +272,10 @@ fn run_git(
         Err(_) if exceeded.get() => return Err(RemoteError::TooLarge { action, limit: max }.to_string()),
         Err(e) => return Err(format!("{action}: running git: {e}")),
     };
+    // What arrived between two measures counts too.
+    if !max.allows(size_of(&objects).saturating_sub(before)) {
+        return Err(RemoteError::TooLarge { action, limit: max }.to_string());
+    }
     if output.status.success() {
         return Ok(());
     }
