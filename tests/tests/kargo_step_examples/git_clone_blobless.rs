@@ -81,10 +81,10 @@ struct Before<F: FnMut()> {
 
 impl<F: FnMut()> StepObserver for Before<F> {
     fn before_step(&mut self, index: usize) -> Result<(), Stop> {
-        if index == self.index {
-            if let Some(mut action) = self.action.take() {
-                action();
-            }
+        if index == self.index
+            && let Some(mut action) = self.action.take()
+        {
+            action();
         }
         Ok(())
     }
