@@ -215,3 +215,27 @@ fn a_blobless_clone_keeps_to_the_git_budget_and_the_transports_libgit2_speaks() 
     let error = run_with(EngineRun::new(&freight), workspace.path(), &ssh).unwrap_err().to_string();
     assert!(error.contains("transport 'ssh' not allowed"), "{error}");
 }
+
+#[test]
+fn a_blobless_clone_checks_out_the_default_branch_a_commit_or_a_branch_to_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let gitops = gitops_repo(dir.path(), "gitops");
+    let first = gitops.rev("main~4");
+    let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &first);
+    let template = format!(
+        "steps:\n- uses: git-clone\n  as: clone\n  config:\n    repoURL: {}\n    blobless: true\n    checkout:\n    - path: ./default\n    - commit: {first}\n      path: ./first\n    - branch: stage/test\n      create: true\n      path: ./stage\n",
+        gitops.url()
+    );
+    let workspace = tempfile::tempdir().unwrap();
+    let outcome = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap();
+    assert_eq!(std::fs::read_dir(workspace.path().join("stage")).unwrap().count(), 1, "only .git");
+    assert_eq!(
+        outcome.outputs["clone"],
+        json!({"commits": {"./default": gitops.rev("main"), "./first": first, "./stage": ""}})
+    );
+    // Each clone holds the blobs of its checkout, and no others.
+    assert!(holds(&workspace.path().join("first"), &blob_id("image:\n  tag: v0.0.1\n")));
+    assert!(!holds(&workspace.path().join("first"), &blob_id("app: a\n")));
+    assert!(holds(&workspace.path().join("default"), &blob_id("app: a\n")));
+    assert!(!holds(&workspace.path().join("default"), &blob_id("image:\n  tag: v0.0.1\n")));
+}
