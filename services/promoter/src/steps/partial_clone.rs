@@ -58,13 +58,13 @@ pub(super) fn is_partial(repo: &Repository) -> bool {
 }
 
 /// Fails, naming the field, when no `git` command runs.
-pub(super) fn check_git_available() -> Result<(), String> {
-    let ran = Command::new("git")
-        .arg("--version")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdin(Stdio::null())
-        .output();
+pub fn check_git_available() -> Result<(), String> {
+    git_available_on(&std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// Fails, naming the field, when no `git` command runs with `path` as `PATH`.
+fn git_available_on(path: &std::ffi::OsStr) -> Result<(), String> {
+    let ran = Command::new("git").arg("--version").env_clear().env("PATH", path).stdin(Stdio::null()).output();
     match ran {
         Ok(output) if output.status.success() => Ok(()),
         Ok(_) | Err(_) => Err(format!(
@@ -329,6 +329,14 @@ fn size_of(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_git_on_path_a_blobless_clone_is_refused_naming_its_field() {
+        let empty = tempfile::tempdir().unwrap();
+        let error = git_available_on(empty.path().as_os_str()).unwrap_err();
+        assert!(error.starts_with("config.blobless: a blobless clone needs the git command"), "{error}");
+        git_available_on(&std::env::var_os("PATH").unwrap_or_default()).unwrap();
+    }
 
     #[test]
     fn errors_are_scrubbed_of_user_info_and_password() {
