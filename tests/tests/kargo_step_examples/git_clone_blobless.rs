@@ -158,6 +158,28 @@ fn a_blobless_clone_over_http_answers_with_its_credential_and_never_shows_it() {
     let config = std::fs::read_to_string(workspace.path().join("out/.git/config")).unwrap();
     assert!(!config.contains("s3cret-token"), "{config}");
 
+    // A redirect is not followed: the credential goes to the remote's host alone.
+    let redirector = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let target = base.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let to = format!("{target}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            async move { axum::response::Redirect::permanent(&to) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    });
+    let moved = format!("{redirector}/gitops.git");
+    let all_hosts = GitCredentials::parse(&format!(
+        "- {{repoURL: '{base}', username: bot, password: s3cret-token}}\n- {{repoURL: '{redirector}', username: bot, password: s3cret-token}}"
+    ))
+    .unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let run = EngineRun { credentials: all_hosts, ..EngineRun::new(&freight) };
+    let error = run_with(run, workspace.path(), &promotion(&moved, "    blobless: true\n")).unwrap_err().to_string();
+    assert!(error.contains(&format!("fetching {redirector}/gitops.git")) && error.contains("308"), "{error}");
+
     let workspace = tempfile::tempdir().unwrap();
     let run = EngineRun { credentials: credentials("wr0ng-s3cret"), ..EngineRun::new(&freight) };
     let error = run_with(run, workspace.path(), &promotion(&url, "    blobless: true\n")).unwrap_err().to_string();
