@@ -12,10 +12,11 @@
 
 # What every variant runs on.
 FROM debian:bookworm-slim AS runtime
-# libssl3: libgit2's HTTPS; ca-certificates: the roots for HTTPS remotes.
-RUN (dpkg -s libssl3 ca-certificates >/dev/null 2>&1 \
+# libssl3: libgit2's HTTPS; ca-certificates: the roots for HTTPS remotes; git: the
+# promoter's blobless clones (`git-clone`'s `blobless: true`), which fetch through it.
+RUN (dpkg -s libssl3 ca-certificates git >/dev/null 2>&1 \
         || (apt-get update \
-            && apt-get install -y --no-install-recommends libssl3 ca-certificates \
+            && apt-get install -y --no-install-recommends libssl3 ca-certificates git \
             && rm -rf /var/lib/apt/lists/*)) \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/lading --create-home lading
 COPY deploy/lading-probe /usr/local/bin/lading-probe

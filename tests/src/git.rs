@@ -162,6 +162,18 @@ impl Repo {
         git(&self.bare, &["rev-list", "--parents", "-n", "1", commit]).split_whitespace().count() - 1
     }
 
+    /// Lets clones ask for a filter (`--filter=blob:none`) and for single objects, as
+    /// GitHub and GitLab do: what a partial clone needs of its server.
+    pub fn allow_partial_clones(&self) {
+        git(&self.bare, &["config", "uploadpack.allowFilter", "true"]);
+        git(&self.bare, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    }
+
+    /// The object ID `rev` names in the bare repository (`main^{tree}`, `main~1:file`).
+    pub fn rev(&self, rev: &str) -> String {
+        git(&self.bare, &["rev-parse", rev])
+    }
+
     pub fn show(&self, branch: &str, file: &str) -> String {
         git(&self.bare, &["show", &format!("{branch}:{file}")])
     }

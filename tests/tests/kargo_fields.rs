@@ -283,7 +283,7 @@ fn every_older_steps_config_is_checked_at_apply_naming_its_path() {
         (
             "git-clone",
             "repoURL: r\n          blobless: 1",
-            "spec.promotionTemplate.spec.steps[0].config.blobless: unknown field",
+            "spec.promotionTemplate.spec.steps[0].config.blobless: must be a boolean",
         ),
         ("git-commit", "path: ./out", "steps[0].config.message: is required"),
         (

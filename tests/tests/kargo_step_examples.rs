@@ -7,6 +7,8 @@
 mod archives;
 #[path = "kargo_step_examples/git_clone.rs"]
 mod git_clone;
+#[path = "kargo_step_examples/git_clone_blobless.rs"]
+mod git_clone_blobless;
 #[path = "kargo_step_examples/git_tag.rs"]
 mod git_tag;
 #[path = "kargo_step_examples/github_push.rs"]

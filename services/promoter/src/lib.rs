@@ -72,6 +72,10 @@ pub async fn run(config: Config, readiness: Readiness, shutdown: Shutdown) -> Re
     let context = Arc::new(Context { bus, specs, projection, config, shutdown: shutdown.clone() });
     ready.set(true);
     tracing::info!(replica = context.config.service.replica, "promoter running");
+    if let Err(missing) = steps::git_available() {
+        // Only blobless clones need it: said once here, and by each step that would.
+        tracing::warn!(reason = missing, "blobless clones (git-clone config.blobless) will fail");
+    }
     let decider = decide::run(context.clone(), shutdown.clone());
     let runner = run_queue::run(context.clone(), shutdown.clone());
     let health = health::run(context.clone(), shutdown.clone());

@@ -1,6 +1,6 @@
-//! Programs a step runs (kustomize, Helm's library through `python3`), waited for in a
-//! way that stops them: when the promotion is aborted or its turn lost, or a deadline
-//! passes, the child is killed at once.
+//! Programs a step runs (kustomize, Helm's library through `python3`, `git` for blobless
+//! clones), waited for in a way that stops them: when the promotion is aborted or its turn
+//! lost, a deadline passes or a watch finds a budget spent, the child is killed at once.
 
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
@@ -21,6 +21,17 @@ pub fn output_until(
     cancel: &Cancellation,
     deadline: Option<Instant>,
 ) -> std::io::Result<Output> {
+    output_watched(command, cancel, deadline, &mut || None)
+}
+
+/// [`output_until`], also killing the child as soon as `watch` (asked at every poll)
+/// gives a reason to stop it, which is then the error.
+pub fn output_watched(
+    command: &mut Command,
+    cancel: &Cancellation,
+    deadline: Option<Instant>,
+    watch: &mut dyn FnMut() -> Option<std::io::Error>,
+) -> std::io::Result<Output> {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -40,6 +51,11 @@ pub fn output_until(
             let _ = child.kill();
             let _ = child.wait();
             return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "stopped: it ran past its time limit"));
+        }
+        if let Some(reason) = watch() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(reason);
         }
         std::thread::sleep(lading_remote::cancel::POLL);
     };
@@ -74,6 +90,15 @@ mod tests {
         let deadline = Instant::now() + std::time::Duration::from_millis(200);
         let late = output_until(Command::new("sleep").arg("600"), &Cancellation::new(), Some(deadline)).unwrap_err();
         assert_eq!(late.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let started = std::time::Instant::now();
+        let mut asked = 0;
+        let mut watch = || {
+            asked += 1;
+            (asked > 2).then(|| std::io::Error::other("too large"))
+        };
+        let stopped = output_watched(Command::new("sleep").arg("600"), &Cancellation::new(), None, &mut watch);
+        assert_eq!(stopped.unwrap_err().to_string(), "too large");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -7,8 +7,10 @@
 //! credentials of `repoURL`, as Kargo does. `fromFreight: true` checks out the commit
 //! from `repoURL` in the promotion's freight, of the warehouse `fromOrigin` names when
 //! the stage takes freight from several (Kargo v1.0–v1.1's fields, since replaced by
-//! `commit: ${{ commitFrom(…).ID }}`). Outputs `commits`: each checkout's HEAD commit, by
-//! its `as` or its `path`.
+//! `commit: ${{ commitFrom(…).ID }}`). With `blobless`, a partial clone (as `git clone
+//! --filter=blob:none`, see [`super::partial_clone`]): commits and trees, and only the
+//! blobs the checkout (or its cone) writes. Outputs `commits`: each checkout's HEAD
+//! commit, by its `as` or its `path`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -27,7 +29,7 @@ use lading_domain::freight::FreightOrigin;
 use lading_domain::redact::redact_url;
 
 use super::kept_trees::{self, Key, Taken};
-use super::{Remotes, StepContext, git_error};
+use super::{Remotes, StepContext, git_error, partial_clone};
 use crate::engine::workspace::{Field, plain_files, plain_files_of};
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +78,9 @@ pub struct Config {
     insecure_skip_tls_verify: bool,
     #[serde(default)]
     recurse_submodules: bool,
+    /// A partial clone: no blobs but those the checkout writes (the `git` CLI fetches).
+    #[serde(default)]
+    blobless: bool,
 }
 
 /// The commit from `repo_url` in the promotion's freight (of `origin`'s when given), for
@@ -106,6 +111,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     if config.checkout.is_empty() {
         return Err("config.checkout: list at least one checkout".to_owned());
     }
+    if config.blobless {
+        partial_clone::check_git_available()?;
+    }
     let mut commits = Map::new();
     for (i, checkout) in config.checkout.iter().enumerate() {
         let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some(), checkout.from_freight];
@@ -132,9 +140,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         let dest = ctx.workspace.host_path_as_is(at, relative)?;
         let sparse = sparse_dirs(&checkout.sparse).map_err(|e| format!("config.checkout[{i}].sparse: {e}"))?;
         // A branch checked out through the mirrors is kept after the promotion, and the
-        // next checkout of it moves that tree rather than cloning again.
+        // next checkout of it moves that tree rather than cloning again. A blobless clone
+        // goes by neither: a mirror holds every blob.
         let kept = match (ctx.mirrors, &checkout.branch, &sparse) {
-            (Some(mirrors), Some(branch), None) => {
+            (Some(mirrors), Some(branch), None) if !config.blobless => {
                 Some((mirrors, Key { project: ctx.project, url: &config.repo_url, branch }))
             }
             _ => None,
@@ -156,6 +165,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
             }
         }
         let repo = match ctx.mirrors {
+            _ if config.blobless => {
+                let default_branch = checkout.branch.is_none() && commit.is_none() && checkout.tag.is_none();
+                clone_blobless(&config.repo_url, &dest, ctx.remotes, default_branch)?
+            }
             Some(mirrors) => clone_via_mirror(mirrors, &config.repo_url, &dest, ctx.remotes)?,
             None => {
                 let watch = ctx.remotes.watch("cloning", &config.repo_url);
@@ -186,6 +199,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         // beneath that path, so files are never checked out over other files.
         if let Some((_, key)) = &kept {
             key.mark(&repo)?;
+        }
+        if config.blobless {
+            fetch_blobs_of_head(&repo, &config.repo_url, sparse.as_deref(), ctx.remotes)?;
         }
         match &sparse {
             Some(dirs) => sparse_checkout(&repo, dirs)?,
@@ -233,6 +249,48 @@ fn update_submodules(
         let nested = submodule.open().map_err(|e| git_error(&format!("opening submodule {path}"), e))?;
         update_submodules(&nested, repo_url, remotes, None, depth + 1)?;
     }
+    Ok(())
+}
+
+/// A blobless clone of `url` into the empty directory `dest`: the commits and trees of
+/// every branch and tag, no blobs, no files; HEAD on the remote's default branch when
+/// `default_branch` (the checkout names no branch, commit or tag).
+fn clone_blobless(url: &str, dest: &Path, remotes: &Remotes, default_branch: bool) -> Result<Repository, String> {
+    let repo =
+        Repository::init_opts(dest, &without_templates(false)).map_err(|e| git_error("creating the clone", e))?;
+    repo.remote("origin", url).map_err(|e| git_error("pointing origin at the remote", e))?;
+    partial_clone::fetch_without_blobs(
+        &repo,
+        url,
+        &["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
+        remotes,
+    )?;
+    if default_branch {
+        let watch = remotes.watch("listing", url);
+        let failed = |e: git2::Error| watch.explain(&e).to_string();
+        let mut remote = git2::Remote::create_detached(url).map_err(failed)?;
+        remote.connect_auth(git2::Direction::Fetch, Some(remotes.callbacks(url, &watch)), None).map_err(failed)?;
+        let head = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
+        remote.disconnect().map_err(failed)?;
+        watch.check().map_err(|e| e.to_string())?;
+        if let Some(branch) = head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")) {
+            point_head_at_branch(&repo, branch, false)?;
+        }
+    }
+    Ok(repo)
+}
+
+/// Fetches, in one batch, the blobs of HEAD's tree that a blobless clone lacks (those in
+/// the cone of a sparse checkout only).
+fn fetch_blobs_of_head(repo: &Repository, url: &str, cone: Option<&[String]>, remotes: &Remotes) -> Result<(), String> {
+    let tree = match repo.head() {
+        Ok(head) => head.peel_to_tree().map_err(|e| git_error("reading HEAD", e))?,
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => return Ok(()),
+        Err(e) => return Err(git_error("reading HEAD", e)),
+    };
+    let blobs = partial_clone::blobs_of_tree(&tree, cone)?;
+    let fetched = partial_clone::fetch_missing(repo, url, blobs, remotes)?;
+    tracing::debug!(fetched, "a blobless clone fetched the blobs of its checkout");
     Ok(())
 }
 

@@ -115,9 +115,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                 }
             };
             // Only the touched paths are staged, against the index; every other path is HEAD's.
-            match &touched {
-                Some(paths) => stage_paths(&repo, &mut index, &workdir, paths)?,
-                None => {
+            match (&touched, &cone) {
+                (Some(paths), _) => stage_paths(&repo, &mut index, &workdir, paths)?,
+                (None, Some(dirs)) => stage_cone(&repo, &mut index, dirs)?,
+                (None, None) => {
                     let all = ["*"];
                     index
                         .add_all(all, IndexAddOption::DEFAULT, Some(&mut outside_cone))
@@ -233,6 +234,36 @@ fn updated_tree(
         return Ok(Some(head.id()));
     }
     update.create_updated(repo, &head).map(Some).map_err(|e| git_error("writing the tree", e))
+}
+
+/// Stages, in a sparse checkout of `dirs`, what changed in the working tree within the
+/// cone, as `git add --all` does, reading only the working tree and the index: libgit2's
+/// `add_all` loads the blob of every path absent from the working tree (outside the cone,
+/// all of them) to tell whether it is binary, which a blobless clone does not hold.
+fn stage_cone(repo: &Repository, index: &mut git2::Index, dirs: &[String]) -> Result<(), String> {
+    let staging = |e| git_error("staging changes", e);
+    let mut options = git2::DiffOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true).include_typechange(true).skip_binary_check(true);
+    let diff = repo.diff_index_to_workdir(Some(index), Some(&mut options)).map_err(staging)?;
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for delta in diff.deltas() {
+        let exists = delta.new_file().exists();
+        let file = if exists { delta.new_file() } else { delta.old_file() };
+        let Some(path) = file.path().map(Path::to_path_buf) else { continue };
+        if !path.to_str().is_some_and(|p| in_cone(dirs, p)) {
+            continue;
+        }
+        if exists { added.push(path) } else { removed.push(path) }
+    }
+    drop(diff);
+    for path in removed {
+        index.remove_path(&path).map_err(staging)?;
+    }
+    for path in added {
+        index.add_path(&path).map_err(staging)?;
+    }
+    Ok(())
 }
 
 /// Stages what is at each of `paths` (files and directories, relative to `workdir`) as

@@ -103,11 +103,19 @@ pub(super) fn fetch_remote_branch(repo: &Repository, target: &str, remotes: &Rem
     let url = remote.url().unwrap_or_default().to_owned();
     let watch = remotes.watch("fetching", &url);
     let tracking = format!("refs/remotes/origin/{target}");
+    let refspec = format!("+refs/heads/{target}:{tracking}");
+    if super::partial_clone::is_partial(repo) {
+        // A blobless clone fetches through the git CLI, then gets the blobs a rebase onto
+        // the remote branch reads, in one batch.
+        super::partial_clone::fetch_without_blobs(repo, &url, &[&refspec], remotes)?;
+        let upstream = repo.refname_to_id(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
+        let blobs = super::partial_clone::blobs_for_rebase(repo, upstream)?;
+        super::partial_clone::fetch_missing(repo, &url, blobs, remotes)?;
+        return Ok(tracking);
+    }
     let mut fetch = git2::FetchOptions::new();
     fetch.remote_callbacks(remotes.callbacks(&url, &watch));
-    remote
-        .fetch(&[format!("+refs/heads/{target}:{tracking}")], Some(&mut fetch), None)
-        .map_err(|e| watch.explain(&e).to_string())?;
+    remote.fetch(&[refspec], Some(&mut fetch), None).map_err(|e| watch.explain(&e).to_string())?;
     Ok(tracking)
 }
 

@@ -24,6 +24,7 @@ mod kustomize_set_image;
 pub mod oci;
 mod parse;
 mod parse_errors;
+mod partial_clone;
 pub mod pull_requests;
 mod remotes;
 mod structured_update;
@@ -40,6 +41,7 @@ use serde_json::{Map, Value};
 
 pub use credentials::GitCredentials;
 pub use kept_trees::keep_working_trees;
+pub use partial_clone::check_git_available as git_available;
 pub use remotes::{HttpStepBudget, RemoteBudgets, Remotes, parse_git_providers};
 pub use structured_update::{edit_json, edit_toml};
 pub use yaml_edit::{append_to_sequence, set_values};

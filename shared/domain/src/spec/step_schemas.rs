@@ -145,6 +145,7 @@ const GIT_CLONE: &[FieldShape] = &[
     opt("insecureSkipTLSVerify", Shape::Bool),
     opt("insecureSkipTlsVerify", Shape::Bool),
     opt("recurseSubmodules", Shape::Bool),
+    opt("blobless", Shape::Bool),
 ];
 
 const GIT_COMMIT: &[FieldShape] = &[
