@@ -83,9 +83,12 @@ async fn measure_with_timeline(replicas: usize, iterations: usize) -> (Vec<Durat
     (samples, events)
 }
 
+/// One message seen: when, its subject, its reply subject, its size.
+type Seen = (Instant, String, Option<String>, usize);
+
 /// Every NATS message of one refresh, seen by a subscription to all subjects.
 struct NatsTrace {
-    task: tokio::task::JoinHandle<Vec<(Instant, String, Option<String>, usize)>>,
+    task: tokio::task::JoinHandle<Vec<Seen>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
