@@ -191,6 +191,44 @@ fn git_push_of_a_sparse_checkout_rebases_onto_a_remote_that_moved_and_keeps_what
 }
 
 #[test]
+fn git_push_of_a_sparse_checkout_whose_commit_the_remote_holds_takes_the_remote_branch_within_its_cone() {
+    let dir = tempfile::tempdir().unwrap();
+    let gitops = gitops_repo(dir.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &gitops.rev("main"));
+    let template = format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {}\n    checkout:\n    - branch: main\n      sparse: [apps/a]\n      path: ./out\n- uses: yaml-update\n  config:\n    path: ./out/apps/a/config.yaml\n    updates:\n    - key: replicas\n      value: 3\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: git-push\n  config:\n    path: ./out\n",
+        gitops.url()
+    );
+    let (vars, steps) = apply(&template);
+    let workspace = tempfile::tempdir().unwrap();
+    let out = workspace.path().join("out");
+    // An earlier run of this promotion pushed its commit, and another stage pushed after it.
+    let mut pushed_before = Before {
+        index: 3,
+        action: Some(|| {
+            let git = |dir: &Path, args: &[&str]| {
+                let done = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+                assert!(done.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&done.stderr));
+            };
+            git(&out, &["push", "-q", "origin", "main"]);
+            // The clone `Repo` commits from takes that commit first.
+            git(&dir.path().join("gitops-work"), &["pull", "-q", "--ff-only", "origin", "main"]);
+            gitops.commit("apps/b/config.yaml", "app: b\nreplicas: 2\n", "another stage");
+            gitops.commit("values.yaml", "image:\n  tag: v0.0.3\n", "a root file");
+        }),
+    };
+    let run = EngineRun { vars: &vars, ..EngineRun::new(&freight) };
+    let outcome = run.run_observed(workspace.path(), &steps, &mut pushed_before).unwrap();
+    let log = gitops.log("main");
+    assert_eq!(log.len(), 8, "nothing pushed again: {log:#?}");
+    assert_eq!(outcome.commit, log[2].id, "the promotion's commit, pushed earlier, is reported");
+    assert_eq!(std::fs::read_to_string(out.join("values.yaml")).unwrap(), "image:\n  tag: v0.0.3\n");
+    assert!(!out.join("apps/b").exists(), "outside the cone was written");
+    let repo = git2::Repository::open(&out).unwrap();
+    assert_eq!(repo.index().unwrap().write_tree().unwrap().to_string(), gitops.rev("main^{tree}"));
+}
+
+#[test]
 fn a_blobless_clone_over_http_answers_with_its_credential_and_never_shows_it() {
     let root = tempfile::tempdir().unwrap();
     let gitops = gitops_repo(root.path(), "gitops");
