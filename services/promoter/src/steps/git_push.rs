@@ -187,7 +187,7 @@ pub(super) fn rebase_onto_remote(
 
 /// Whether [`move_branch`] overwrites changes of the working tree not yet committed.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Overwrite {
+pub(super) enum Overwrite {
     Yes,
     No,
 }
@@ -197,7 +197,7 @@ enum Overwrite {
 /// otherwise), refusing to overwrite an uncommitted change unless `overwrite`; then the
 /// branch, and the index from `to`'s tree in full, so the paths outside the cone stay
 /// committed as they are.
-fn move_branch(repo: &Repository, branch: &str, to: git2::Oid, overwrite: Overwrite) -> Result<(), String> {
+pub(super) fn move_branch(repo: &Repository, branch: &str, to: git2::Oid, overwrite: Overwrite) -> Result<(), String> {
     let moving = |e| git_error("moving the working tree to the rebased branch", e);
     let from = repo.head().and_then(|h| h.peel_to_tree()).map_err(moving)?;
     let tree = repo.find_commit(to).and_then(|c| c.tree()).map_err(moving)?;
