@@ -139,6 +139,28 @@ fn git_push_rebases_over_a_concurrent_commit() {
 }
 
 #[test]
+fn git_push_refuses_to_rebase_over_an_uncommitted_change_to_a_path_the_remote_changed() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("README.md", "gitops\n", "start");
+    let dir = tempfile::tempdir().unwrap();
+    let prepare = [
+        step("git-clone", json!({"repoURL": gitops.url(), "checkout": [{"branch": "main", "path": "./out"}]})),
+        step("file-write", json!({"path": "./out/test/values.yaml", "contents": "tag: v2\n"})),
+        step("git-commit", json!({"path": "./out", "message": "promote to test"})),
+        // Written after the commit: not part of the promotion's commit.
+        step("file-write", json!({"path": "./out/README.md", "contents": "edited here\n", "overwrite": true})),
+    ];
+    run(dir.path(), "test.01.aaaaaaa", &prepare).unwrap();
+    gitops.commit("README.md", "edited upstream\n", "another stage");
+    let error = run(dir.path(), "test.01.aaaaaaa", &[step("git-push", json!({"path": "./out"}))]).unwrap_err();
+    let error = error.to_string();
+    assert!(error.contains("moving the working tree to the rebased branch"), "{error}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/README.md")).unwrap(), "edited here\n");
+    assert_eq!(gitops.log("main").len(), 2, "nothing was pushed");
+}
+
+#[test]
 fn generate_target_branch_pushes_to_a_branch_named_after_the_promotion() {
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");

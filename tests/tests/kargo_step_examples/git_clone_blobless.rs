@@ -2,7 +2,8 @@
 //! against real bare repositories that honour filters, over `file://` and smart HTTP with
 //! Basic authentication: a promotion pushes the same tree as a full clone's; the clone
 //! holds the blobs of its checkout (or its cone) and no others; `git-push` rebases onto a
-//! remote that moved; credentials stay out of errors; symlinks stay confined.
+//! remote that moved, also from a sparse checkout; credentials stay out of errors;
+//! symlinks stay confined.
 
 use lading_promoter::engine::{StepObserver, Stop};
 use std::time::Duration;
@@ -136,6 +137,95 @@ fn a_sparse_blobless_clone_fetches_only_the_blobs_of_its_cone() {
     assert!(!out.join("apps/b").exists());
     assert_eq!(gitops.show("main", "apps/a/config.yaml"), "app: a\nreplicas: 3");
     assert_eq!(gitops.show("main", "apps/b/config.yaml"), "app: b", "outside the cone stays as it was");
+}
+
+#[test]
+fn git_push_of_a_sparse_checkout_rebases_onto_a_remote_that_moved_and_keeps_what_is_outside_the_cone() {
+    for blobless in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let gitops = gitops_repo(dir.path(), "gitops");
+        let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &gitops.rev("main"));
+        let extra = if blobless { "    blobless: true\n" } else { "" };
+        let template = format!(
+            "steps:\n- uses: git-clone\n  config:\n    repoURL: {}\n{extra}    checkout:\n    - branch: main\n      sparse: [apps/a]\n      path: ./out\n- uses: yaml-update\n  config:\n    path: ./out/apps/a/config.yaml\n    updates:\n    - key: replicas\n      value: 3\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: git-push\n  config:\n    path: ./out\n",
+            gitops.url()
+        );
+        let (vars, steps) = apply(&template);
+        let workspace = tempfile::tempdir().unwrap();
+        // Another stage pushes between this promotion's commit and its push: outside the
+        // cone (a file changed, an app added) and inside it (a root file, a file beside
+        // the one this promotion edits).
+        let mut moved = Before {
+            index: 3,
+            action: Some(|| {
+                gitops.commit("apps/b/config.yaml", "app: b\nreplicas: 2\n", "another stage");
+                gitops.commit("apps/c/config.yaml", "app: c\n", "a new app");
+                gitops.commit("values.yaml", "image:\n  tag: v0.0.3\n", "a root file");
+                gitops.commit("apps/a/extra.yaml", "extra: 1\n", "beside");
+            }),
+        };
+        let run = EngineRun { vars: &vars, ..EngineRun::new(&freight) };
+        let pushed = run.run_observed(workspace.path(), &steps, &mut moved);
+        let pushed = pushed.unwrap_or_else(|e| panic!("blobless: {blobless}: {e}"));
+        let log = gitops.log("main");
+        assert_eq!(log[0].id, pushed.commit, "blobless: {blobless}");
+        assert_eq!(log[0].message.lines().next(), Some("promote"));
+        assert_eq!(log[1].message, "beside", "the other stage's commits are kept (blobless: {blobless})");
+        assert_eq!(gitops.show("main", "apps/a/config.yaml"), "app: a\nreplicas: 3");
+        // What the other stage wrote outside the cone is the remote's, not taken as deleted.
+        assert_eq!(gitops.show("main", "apps/b/config.yaml"), "app: b\nreplicas: 2", "blobless: {blobless}");
+        assert_eq!(gitops.show("main", "apps/c/config.yaml"), "app: c", "blobless: {blobless}");
+        assert_eq!(gitops.show("main", "values.yaml"), "image:\n  tag: v0.0.3");
+        assert_eq!(gitops.show("main", "apps/a/extra.yaml"), "extra: 1");
+        // The working tree follows the pushed branch within its cone and stays sparse.
+        let out = workspace.path().join("out");
+        assert_eq!(std::fs::read_to_string(out.join("values.yaml")).unwrap(), "image:\n  tag: v0.0.3\n");
+        assert_eq!(std::fs::read_to_string(out.join("apps/a/extra.yaml")).unwrap(), "extra: 1\n");
+        assert!(!out.join("apps/b").exists(), "outside the cone was written (blobless: {blobless})");
+        assert!(!out.join("apps/c").exists(), "outside the cone was written (blobless: {blobless})");
+        // The index is the pushed tree, outside the cone too.
+        let repo = git2::Repository::open(&out).unwrap();
+        let index_tree = repo.index().unwrap().write_tree().unwrap();
+        assert_eq!(index_tree.to_string(), gitops.rev("main^{tree}"), "blobless: {blobless}");
+    }
+}
+
+#[test]
+fn git_push_of_a_sparse_checkout_whose_commit_the_remote_holds_takes_the_remote_branch_within_its_cone() {
+    let dir = tempfile::tempdir().unwrap();
+    let gitops = gitops_repo(dir.path(), "gitops");
+    let freight = Freight::from_warehouse("app").with_commit(&gitops.url(), &gitops.rev("main"));
+    let template = format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {}\n    checkout:\n    - branch: main\n      sparse: [apps/a]\n      path: ./out\n- uses: yaml-update\n  config:\n    path: ./out/apps/a/config.yaml\n    updates:\n    - key: replicas\n      value: 3\n- uses: git-commit\n  config:\n    path: ./out\n    message: promote\n- uses: git-push\n  config:\n    path: ./out\n",
+        gitops.url()
+    );
+    let (vars, steps) = apply(&template);
+    let workspace = tempfile::tempdir().unwrap();
+    let out = workspace.path().join("out");
+    // An earlier run of this promotion pushed its commit, and another stage pushed after it.
+    let mut pushed_before = Before {
+        index: 3,
+        action: Some(|| {
+            let git = |dir: &Path, args: &[&str]| {
+                let done = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+                assert!(done.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&done.stderr));
+            };
+            git(&out, &["push", "-q", "origin", "main"]);
+            // The clone `Repo` commits from takes that commit first.
+            git(&dir.path().join("gitops-work"), &["pull", "-q", "--ff-only", "origin", "main"]);
+            gitops.commit("apps/b/config.yaml", "app: b\nreplicas: 2\n", "another stage");
+            gitops.commit("values.yaml", "image:\n  tag: v0.0.3\n", "a root file");
+        }),
+    };
+    let run = EngineRun { vars: &vars, ..EngineRun::new(&freight) };
+    let outcome = run.run_observed(workspace.path(), &steps, &mut pushed_before).unwrap();
+    let log = gitops.log("main");
+    assert_eq!(log.len(), 8, "nothing pushed again: {log:#?}");
+    assert_eq!(outcome.commit, log[2].id, "the promotion's commit, pushed earlier, is reported");
+    assert_eq!(std::fs::read_to_string(out.join("values.yaml")).unwrap(), "image:\n  tag: v0.0.3\n");
+    assert!(!out.join("apps/b").exists(), "outside the cone was written");
+    let repo = git2::Repository::open(&out).unwrap();
+    assert_eq!(repo.index().unwrap().write_tree().unwrap().to_string(), gitops.rev("main^{tree}"));
 }
 
 #[test]

@@ -190,6 +190,36 @@ async fn github_push_rebases_onto_a_branch_that_moved_and_pushes_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_of_a_sparse_checkout_leaves_its_working_tree_sparse() {
+    let (_dir, hosting, repo, url) = hosted().await;
+    repo.commit("apps/b/config.yaml", "app: b\n", "app b");
+    repo.branch("stage/test");
+    // The branch moves meanwhile: a rebase, then the branch GitHub made is taken.
+    hosting.move_branch_before_next_update("stage/test", "other.yaml", "x: 1\n");
+    let template = prepared(&url, COMMON_USAGE)
+        .replace("path: ./out\n- uses: yaml-update", "sparse: [apps/a]\n      path: ./out\n- uses: yaml-update");
+    let base = url.rsplit_once("/example/").unwrap().0.to_owned();
+    let workspace = tempfile::tempdir().unwrap();
+    let at = workspace.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let credentials =
+            GitCredentials::parse(&format!("- repoURL: {base}/\n  username: robot\n  password: {TOKEN}\n")).unwrap();
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        run_with(EngineRun { credentials, ..EngineRun::new(&freight) }, &at, &template).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:2.0");
+    assert_eq!(repo.show("stage/test", "apps/b/config.yaml"), "app: b");
+    assert_eq!(repo.show("stage/test", "other.yaml"), "x: 1");
+    let out = workspace.path().join("out");
+    assert_eq!(std::fs::read_to_string(out.join("app.yaml")).unwrap(), "image: nginx:2.0\n");
+    assert!(!out.join("apps/b").exists(), "outside the cone was written");
+    assert_eq!(std::fs::read_to_string(out.join("other.yaml")).unwrap(), "x: 1\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_push_with_a_token_the_api_refuses_fails_clearly_without_the_token() {
     let (_dir, hosting, repo, url) = hosted().await;
     hosting.revoke_api_token();

@@ -122,6 +122,11 @@ pub(super) fn fetch_remote_branch(repo: &Repository, target: &str, remotes: &Rem
 /// Fetches `target` and replays the local branch's own commits on top of it, unless the
 /// remote already has this promotion's commit; the replayed commits are signed by `key`
 /// when there is one (the promoter-wide key, as Kargo's rebase signs with its own).
+///
+/// The rebase runs in memory, reading objects only: a working tree that lacks files on
+/// purpose (those outside the cone of a sparse checkout) is not read as deleting them.
+/// The working tree then follows the new tip on the paths that changed (see
+/// [`move_branch`]).
 pub(super) fn rebase_onto_remote(
     repo: &Repository,
     branch: &str,
@@ -131,15 +136,15 @@ pub(super) fn rebase_onto_remote(
     remotes: &Remotes,
     trailer: &str,
 ) -> Result<Rebased, String> {
-    // A rebase or reset reads the index: it is written in full first.
+    // The working tree moves from the index's tree: it is written in full first.
     super::working_tree::fresh_index(repo)?;
     let tracking = fetch_remote_branch(repo, target, remotes)?;
     let upstream = repo.find_reference(&tracking).map_err(|e| git_error("reading the remote branch", e))?;
     let upstream_tip = upstream.peel_to_commit().map_err(|e| git_error("reading the remote branch", e))?;
     if super::git_commit::find_commit_with_trailer_from(repo, upstream_tip.id(), trailer)?.is_some() {
         tracing::info!(target, "the remote already holds this promotion's commit; not pushing again");
-        repo.reset(upstream_tip.as_object(), git2::ResetType::Hard, None)
-            .map_err(|e| git_error("taking the remote branch", e))?;
+        // As `git reset --hard`: what the working tree held of this promotion is the remote's now.
+        move_branch(repo, branch, upstream_tip.id(), Overwrite::Yes)?;
         return Ok(Rebased::AlreadyPushed);
     }
     let local_tip =
@@ -152,26 +157,75 @@ pub(super) fn rebase_onto_remote(
         repo.reference_to_annotated_commit(&upstream).map_err(|e| git_error("reading the remote branch", e))?;
     let local = repo.find_reference(&format!("refs/heads/{branch}")).map_err(|e| git_error("reading the branch", e))?;
     let local = repo.reference_to_annotated_commit(&local).map_err(|e| git_error("reading the branch", e))?;
-    let mut rebase = repo.rebase(Some(&local), Some(&upstream), None, None).map_err(|e| git_error("rebasing", e))?;
+    let mut options = git2::RebaseOptions::new();
+    options.inmemory(true);
+    let mut rebase =
+        repo.rebase(Some(&local), Some(&upstream), None, Some(&mut options)).map_err(|e| git_error("rebasing", e))?;
+    // The last commit replayed; the remote's tip while none is.
+    let mut tip = upstream_tip.id();
     while let Some(operation) = rebase.next() {
         operation.map_err(|e| git_error("rebasing", e))?;
-        let conflicted = repo.index().map(|i| i.has_conflicts()).unwrap_or(true);
+        let conflicted = rebase.inmemory_index().map(|i| i.has_conflicts()).unwrap_or(true);
         if conflicted {
             let _ = rebase.abort();
             return Err(format!("the remote branch {target} changed the same lines; rebase conflict"));
         }
         match rebase.commit(None, committer, None) {
-            Ok(_) => {}
+            Ok(id) => tip = id,
             // The remote already has an identical change: nothing left to replay.
             Err(e) if e.code() == git2::ErrorCode::Applied => {}
             Err(e) => return Err(git_error("rebasing", e)),
         }
     }
     rebase.finish(Some(committer)).map_err(|e| git_error("rebasing", e))?;
+    move_branch(repo, branch, tip, Overwrite::No)?;
     if let Some(key) = key {
         super::commit_signing::sign_commits_since(repo, branch, upstream_tip.id(), key)?;
     }
     Ok(Rebased::OnTop)
+}
+
+/// Whether [`move_branch`] overwrites changes of the working tree not yet committed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Overwrite {
+    Yes,
+    No,
+}
+
+/// Moves `branch` (checked out in `repo`) to `to`: writes, of the paths that differ
+/// between HEAD's tree and `to`'s, those a sparse checkout has in its cone (all of them
+/// otherwise), refusing to overwrite an uncommitted change unless `overwrite`; then the
+/// branch, and the index from `to`'s tree in full, so the paths outside the cone stay
+/// committed as they are.
+pub(super) fn move_branch(repo: &Repository, branch: &str, to: git2::Oid, overwrite: Overwrite) -> Result<(), String> {
+    let moving = |e| git_error("moving the working tree to the rebased branch", e);
+    let from = repo.head().and_then(|h| h.peel_to_tree()).map_err(moving)?;
+    let tree = repo.find_commit(to).and_then(|c| c.tree()).map_err(moving)?;
+    let cone = super::git_clone::cone_of(repo);
+    let paths: Vec<String> = tree_changes(repo, Some(from.id()), Some(tree.id()))
+        .map_err(moving)?
+        .into_iter()
+        .map(|change| change.path)
+        .filter(|path| cone.as_deref().is_none_or(|dirs| super::git_clone::in_cone(dirs, path)))
+        .collect();
+    if !paths.is_empty() {
+        // Against HEAD's tree, before the branch moves: only these paths are compared or written.
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        match overwrite {
+            Overwrite::Yes => checkout.force(),
+            Overwrite::No => checkout.safe(),
+        };
+        checkout.disable_pathspec_match(true).update_index(false);
+        for path in &paths {
+            checkout.path(path);
+        }
+        repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(moving)?;
+    }
+    repo.reference(&format!("refs/heads/{branch}"), to, true, "rebase: onto the remote branch").map_err(moving)?;
+    let mut index = repo.index().map_err(|e| git_error("opening the index", e))?;
+    index.read_tree(&tree).map_err(|e| git_error("reading the rebased tree into the index", e))?;
+    index.write().map_err(|e| git_error("writing the index", e))?;
+    super::working_tree::index_written(repo)
 }
 
 /// Pushes the tag `tag` (a tag is never rebased: a remote tag elsewhere refuses it).

@@ -32,7 +32,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::git_push::{
-    Pushed, Rebased, branch_and_target, fetch_remote_branch, outputs, push_once, rebase_onto_remote,
+    Overwrite, Pushed, Rebased, branch_and_target, fetch_remote_branch, move_branch, outputs, push_once,
+    rebase_onto_remote,
 };
 use super::pull_requests::RepoPath;
 use super::pull_requests::api::Api;
@@ -361,8 +362,9 @@ fn refused(doing: &str, reference: &str, status: u16, message: &str) -> String {
     }
 }
 
-/// Fetches `target` and resets the local branch to it: the commits GitHub made.
-fn take_remote_branch(ctx: &StepContext<'_>, repo: &Repository, target: &str) -> Result<String, String> {
+/// Fetches `target` and moves the local `branch` to it, as `git reset --hard` but within
+/// the cone of a sparse checkout (see [`move_branch`]): the commits GitHub made.
+fn take_remote_branch(ctx: &StepContext<'_>, repo: &Repository, branch: &str, target: &str) -> Result<String, String> {
     let tracking = fetch_remote_branch(repo, target, ctx.remotes)?;
     let tip = repo
         .find_reference(&tracking)
@@ -370,7 +372,7 @@ fn take_remote_branch(ctx: &StepContext<'_>, repo: &Repository, target: &str) ->
         .map_err(|e| git_error("reading the pushed branch", e))?;
     ctx.workspace.materialize_all()?;
     super::working_tree::fresh_index(repo)?;
-    repo.reset(tip.as_object(), git2::ResetType::Hard, None).map_err(|e| git_error("taking the pushed branch", e))?;
+    move_branch(repo, branch, tip.id(), Overwrite::Yes)?;
     Ok(tip.id().to_string())
 }
 
@@ -430,7 +432,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     };
     push.clean_up();
     pushed?;
-    let tip = take_remote_branch(ctx, &repo, &target)?;
+    let tip = take_remote_branch(ctx, &repo, &branch, &target)?;
     // This promotion's commit as GitHub made it (found again on a resume), else the tip.
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let commit = super::git_commit::find_commit_with_trailer(&repo, &trailer)?.unwrap_or(tip);
