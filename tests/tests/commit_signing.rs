@@ -2,7 +2,9 @@
 //! `git-commit`'s commits (a signing subkey when the key has one) and annotated tags, a
 //! step's `author.signingKey` signs its own commit, a step that names an author without
 //! a key commits unsigned, a rebase signs what it replays, and bad keys fail the step
-//! naming the field and never quoting the key.
+//! naming the field and never quoting the key. A `git-clone` that sets `author` gives
+//! its clone that identity and key (or none) instead of the promoter's, and a kept tree
+//! taken again carries no earlier promotion's author.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -276,4 +278,184 @@ fn the_promoter_key_is_read_from_its_file_and_a_bad_one_stops_the_promoter_namin
     let error =
         Config::from_env(&env(&[(GIT_SIGNING_KEY_PATH_ENV, &good), (GIT_SIGNING_KEY_TYPE_ENV, "ssh")])).unwrap_err();
     assert_eq!(error, format!("{GIT_SIGNING_KEY_TYPE_ENV}=\"ssh\": the only signing key type is gpg"));
+}
+
+/// [`promotion`] whose `git-clone` sets `author` to `clone_author`.
+fn promotion_with_clone_author(url: &str, clone_author: Value, commit: Value) -> Vec<PromotionStep> {
+    let mut steps = promotion(url, commit);
+    steps[0] = step(
+        "git-clone",
+        json!({"repoURL": url, "checkout": [{"branch": "main", "path": "./out"}], "author": clone_author}),
+    );
+    steps
+}
+
+fn head_author(bare: &Path, revision: &str) -> String {
+    let logged = Gpg::new().git(bare, &["log", "-1", "--format=%an <%ae>|%cn <%ce>", revision]);
+    String::from_utf8_lossy(&logged.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_clones_author_without_a_key_commits_unsigned_even_with_a_promoter_key() {
+    let keys = Gpg::new();
+    let promoter = keys.generate(LADING, None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let clone_author = json!({"name": "Ada", "email": "ada@example.com"});
+    run(
+        author_with(Some(&keys.export_secret(&promoter))),
+        &promotion_with_clone_author(&repo.url(), clone_author, json!({})),
+    )
+    .unwrap();
+    assert_eq!(head_author(&bare, "main"), "Ada <ada@example.com>|Ada <ada@example.com>");
+    assert_eq!(verifier(&keys, &[&promoter]).verdict(&bare, "main"), "N:");
+}
+
+#[test]
+fn a_clones_author_key_signs_its_commits_and_annotated_tags_instead_of_the_promoters() {
+    let keys = Gpg::new();
+    let promoter = keys.generate(LADING, None);
+    let own = keys.generate("Ada <ada@example.com>", None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let clone_author = json!({"name": "Ada", "email": "ada@example.com", "signingKey": keys.export_secret(&own)});
+    let mut steps = promotion_with_clone_author(&repo.url(), clone_author, json!({}));
+    steps.pop();
+    steps.push(step("git-tag", json!({"path": "./out", "tag": "v1.0.0", "message": "release v1.0.0"})));
+    steps.push(step("git-push", json!({"path": "./out"})));
+    steps.push(step("git-push", json!({"path": "./out", "tag": "v1.0.0"})));
+    let outcome = run(author_with(Some(&keys.export_secret(&promoter))), &steps).unwrap();
+    let verifier = verifier(&keys, &[&promoter, &own]);
+    let check = verifier.git(&bare, &["verify-commit", "--raw", &outcome.commit]);
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "git verify-commit: {said}");
+    assert!(said.contains(&format!("VALIDSIG {own}")), "{said}");
+    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{own}"));
+    assert_eq!(head_author(&bare, "main"), "Ada <ada@example.com>|Ada <ada@example.com>");
+    let check = verifier.git(&bare, &["verify-tag", "--raw", "v1.0.0"]);
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success() && said.contains(&format!("VALIDSIG {own}")), "git verify-tag: {said}");
+    let tagger = verifier.git(&bare, &["tag", "-l", "--format=%(taggername) %(taggeremail)", "v1.0.0"]);
+    assert_eq!(String::from_utf8_lossy(&tagger.stdout).trim(), "Ada <ada@example.com>");
+}
+
+#[test]
+fn a_commits_own_author_overrides_the_clones() {
+    let keys = Gpg::new();
+    let own = keys.generate("Ada <ada@example.com>", None);
+    let bot = keys.generate("Release Bot <release@example.com>", None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let clone_author = json!({"name": "Ada", "email": "ada@example.com", "signingKey": keys.export_secret(&own)});
+    let commit_author =
+        json!({"name": "Release Bot", "email": "release@example.com", "signingKey": keys.export_secret(&bot)});
+    run(
+        CommitAuthor::default(),
+        &promotion_with_clone_author(&repo.url(), clone_author.clone(), json!({"author": commit_author})),
+    )
+    .unwrap();
+    assert_eq!(head_author(&bare, "main"), "Release Bot <release@example.com>|Release Bot <release@example.com>");
+    assert_eq!(verifier(&keys, &[&own, &bot]).verdict(&bare, "main"), format!("G:{bot}"));
+    // A commit author without a key of its own commits unsigned, not by the clone's key.
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let commit_author = json!({"name": "Release Bot", "email": "release@example.com"});
+    run(
+        CommitAuthor::default(),
+        &promotion_with_clone_author(&repo.url(), clone_author, json!({"author": commit_author})),
+    )
+    .unwrap();
+    assert_eq!(verifier(&keys, &[&own]).verdict(&bare, "main"), "N:");
+}
+
+#[test]
+fn a_kept_tree_taken_by_a_promotion_without_author_commits_as_the_promoter_again() {
+    let keys = Gpg::new();
+    let promoter = keys.generate(LADING, None);
+    let own = keys.generate("Ada <ada@example.com>", None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let mirrors = tempfile::tempdir().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let engine = |promotion: &'static str| EngineRun {
+        promotion,
+        mirrors: Some(mirrors.path()),
+        author: author_with(Some(&keys.export_secret(&promoter))),
+        ..EngineRun::new(&freight)
+    };
+    let pooled_key_files = || -> usize {
+        let trees = mirrors.path().join("trees");
+        std::fs::read_dir(trees)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|pool| std::fs::read_dir(pool.path()).unwrap().flatten())
+            .filter(|tree| tree.path().join(".git/lading-signing-key").exists())
+            .count()
+    };
+    // Round 1: the clone's author signs, and its tree is kept with its author.
+    let clone_author = json!({"name": "Ada", "email": "ada@example.com", "signingKey": keys.export_secret(&own)});
+    let first = tempfile::tempdir().unwrap();
+    engine("test.01").run(first.path(), &promotion_with_clone_author(&repo.url(), clone_author, json!({}))).unwrap();
+    lading_promoter::steps::keep_working_trees(first.path(), mirrors.path());
+    assert_eq!(pooled_key_files(), 1, "the kept tree holds its author's key in its .git");
+    let verifier = verifier(&keys, &[&promoter, &own]);
+    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{own}"));
+    // Round 2 takes the kept tree without an author: the promoter commits and signs again.
+    let second = tempfile::tempdir().unwrap();
+    let mut steps = promotion(&repo.url(), json!({}));
+    steps[1] =
+        step("file-write", json!({"path": "./out/app.yaml", "contents": "image: nginx:3.0\n", "overwrite": true}));
+    engine("test.02").run(second.path(), &steps).unwrap();
+    assert_eq!(pooled_key_files(), 0, "the kept tree was taken");
+    assert!(!second.path().join("out/.git/lading-signing-key").exists(), "the earlier author's key is gone");
+    assert_eq!(head_author(&bare, "main"), "Lading <lading@localhost>|Lading <lading@localhost>");
+    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{promoter}"));
+    assert_eq!(repo.log("main").len(), 3);
+}
+
+#[test]
+fn a_bad_clone_author_fails_the_step_naming_the_field() {
+    let keys = Gpg::new();
+    let usable = keys.generate(LADING, None);
+    let public_key = keys.export_public(&usable);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, _bare) = remote(root.path());
+    let cases = [
+        (
+            json!({"name": "Ada", "email": "ada@example.com", "signingKey": public_key}),
+            "config.author.signingKey: a public key",
+        ),
+        (
+            json!({"name": "Ada", "email": "ada@example.com", "signingKey": "nope"}),
+            "config.author.signingKey: not an ASCII-armored",
+        ),
+        (json!({"email": "ada@example.com"}), "config.author.name: required"),
+        (json!({"name": "Ada"}), "config.author.email: required"),
+    ];
+    for (clone_author, expected) in cases {
+        let error = run(CommitAuthor::default(), &promotion_with_clone_author(&repo.url(), clone_author, json!({})))
+            .unwrap_err();
+        assert!(error.contains(expected), "{expected}: {error}");
+        assert!(!error.contains("BEGIN PGP PUBLIC"), "the error quotes the key: {error}");
+    }
+    assert_eq!(repo.log("main").len(), 1, "nothing was pushed");
+}
+
+#[test]
+fn a_clones_author_is_checked_at_apply() {
+    let manifest = |author: &str| {
+        let text = format!(
+            "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata:\n  name: test\n  namespace: demo\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config:\n          repoURL: https://example.com/r.git\n          checkout:\n          - branch: main\n            path: ./out\n          author: {author}\n"
+        );
+        validate_manifest(1, serde_saphyr::from_str::<Value>(&text).unwrap()).map(|_| ()).map_err(|e| e.to_string())
+    };
+    manifest("{name: A, email: a@b.c, signingKey: \"${{ secret('gpg').signingKey }}\"}").unwrap();
+    manifest("{name: A, email: a@b.c}").unwrap();
+    let error = manifest("{name: A, email: a@b.c, signingKey: 42}").unwrap_err();
+    assert!(error.contains("author.signingKey"), "{error}");
+    let error = manifest("{name: A}").unwrap_err();
+    assert!(error.contains("author.email"), "{error}");
+    let error = manifest("{name: A, email: a@b.c, key: x}").unwrap_err();
+    assert!(error.contains("author.key"), "{error}");
 }

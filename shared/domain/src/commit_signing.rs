@@ -8,27 +8,65 @@
 //! is *trusted* when the system-wide key verifies its signature; `github-push` leaves
 //! the author and committer out of a trusted commit's replay, so GitHub makes it as the
 //! authenticated App or user and signs it itself.
+//!
+//! A `git-clone` that sets `author` gives its clone an identity of its own: that name and
+//! email instead of the promoter's, and that author's `signingKey` (or none) instead of
+//! the promoter's key, both for every step working in that clone (see
+//! [`repository_key`]); a `git-commit`'s own `author` still overrides it.
+
+/// The key of a cloned repository: it signs the commits `git-commit` makes there without
+/// an `author` of its own, the commits `git-push` rebases and the annotated tags
+/// `git-tag` makes, and it is the key whose commits `github-push` trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositoryKey {
+    /// The `signingKey` of the `git-clone`'s `author`.
+    CloneAuthor,
+    /// The promoter-wide key.
+    Promoter,
+    /// None: the repository's commits and tags are unsigned, and none is trusted.
+    Unsigned,
+}
+
+/// The key of a repository cloned with `author` (`clone_sets_author`), with a
+/// `signingKey` or not, on a promoter that has a key of its own or not. As Kargo: the
+/// clone's user is the clone's author, signing with that author's key or with none (the
+/// promoter's key belongs to the promoter's identity); without `author`, the promoter's.
+pub fn repository_key(clone_sets_author: bool, clone_has_key: bool, promoter_has_key: bool) -> RepositoryKey {
+    match (clone_sets_author, clone_has_key, promoter_has_key) {
+        (true, true, _) => RepositoryKey::CloneAuthor,
+        (true, false, _) => RepositoryKey::Unsigned,
+        (false, _, true) => RepositoryKey::Promoter,
+        (false, _, false) => RepositoryKey::Unsigned,
+    }
+}
+
+/// The name and email of a repository's commits: the `git-clone`'s `author` when it set
+/// one, else the promoter's.
+pub fn repository_person(clone_author: Option<&Person>, promoter: &Person) -> Person {
+    clone_author.unwrap_or(promoter).clone()
+}
 
 /// Which key signs a `git-commit`'s commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitKey {
     /// The step's `author.signingKey`.
     Step,
-    /// The promoter-wide key.
-    Promoter,
+    /// The repository's key (see [`repository_key`]), the promoter's unless the clone
+    /// set an author.
+    Repository,
     /// None: the commit is unsigned.
     Unsigned,
 }
 
 /// The key for a `git-commit` whose config sets `author` (`step_sets_author`), with a
-/// `signingKey` or not, on a promoter that has a key of its own or not. As Kargo: a step
-/// that names its author signs with that author's key, and only with it (the promoter's
-/// key belongs to the promoter's identity); a step that does not, with the promoter's.
-pub fn commit_key(step_sets_author: bool, step_has_key: bool, promoter_has_key: bool) -> CommitKey {
-    match (step_sets_author, step_has_key, promoter_has_key) {
+/// `signingKey` or not, in a repository that has a key or not. As Kargo: a step that
+/// names its author signs with that author's key, and only with it (the repository's key
+/// belongs to the repository's identity); a step that does not, with the repository's.
+pub fn commit_key(step_sets_author: bool, step_has_key: bool, repository_has_key: bool) -> CommitKey {
+    match (step_sets_author, step_has_key, repository_has_key) {
         (true, true, _) => CommitKey::Step,
         (true, false, _) => CommitKey::Unsigned,
-        (false, _, true) => CommitKey::Promoter,
+        (false, _, true) => CommitKey::Repository,
         (false, _, false) => CommitKey::Unsigned,
     }
 }
@@ -113,11 +151,34 @@ mod tests {
         assert_eq!(commit_key(true, true, true), CommitKey::Step);
         // when the step sets author without a key, then nothing signs, as in Kargo;
         assert_eq!(commit_key(true, false, true), CommitKey::Unsigned);
-        // when the step sets no author, then the promoter's key signs.
-        assert_eq!(commit_key(false, false, true), CommitKey::Promoter);
+        // when the step sets no author, then the repository's key signs.
+        assert_eq!(commit_key(false, false, true), CommitKey::Repository);
         // Given a promoter without a key, a step without author makes an unsigned commit.
         assert_eq!(commit_key(false, false, false), CommitKey::Unsigned);
         assert_eq!(commit_key(true, true, false), CommitKey::Step);
+    }
+
+    #[test]
+    fn a_clone_that_names_its_author_has_that_authors_key_or_none() {
+        // Given a promoter with a key, when the clone sets author with a key, then it is the clone's;
+        assert_eq!(repository_key(true, true, true), RepositoryKey::CloneAuthor);
+        // when the clone sets author without a key, then the repository has none, as in Kargo;
+        assert_eq!(repository_key(true, false, true), RepositoryKey::Unsigned);
+        // when the clone sets no author, then the promoter's key is the repository's.
+        assert_eq!(repository_key(false, false, true), RepositoryKey::Promoter);
+        // Given a promoter without a key, a clone without author has none.
+        assert_eq!(repository_key(false, false, false), RepositoryKey::Unsigned);
+        assert_eq!(repository_key(true, true, false), RepositoryKey::CloneAuthor);
+    }
+
+    #[test]
+    fn a_clones_author_names_its_commits_instead_of_the_promoter() {
+        let promoter = person("Lading", "lading@example.com");
+        let clone = person("Ada", "ada@example.com");
+        // Given a clone with an author, then its commits are that author's;
+        assert_eq!(repository_person(Some(&clone), &promoter), clone);
+        // given one without, then the promoter's.
+        assert_eq!(repository_person(None, &promoter), promoter);
     }
 
     #[test]

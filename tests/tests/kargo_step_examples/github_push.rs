@@ -560,3 +560,35 @@ async fn with_every_commit_verified_an_unsigned_commit_is_replayed_for_github_cr
     assert!(head.starts_with("lading-robot[bot] <robot@users.noreply.github.com>|"), "{head}");
     assert!(head.ends_with("Lading-Promotion: p\nCo-authored-by: Lading <lading@localhost>"), "{head}");
 }
+
+/// A template cloning `stage/test` with `author` as the clone's author, updating the
+/// image, committing and pushing through GitHub.
+fn cloned_as(url: &str, author: &str) -> String {
+    format!(
+        "steps:\n- uses: git-clone\n  config:\n    repoURL: {url}\n    checkout:\n    - branch: stage/test\n      path: ./out\n    author:\n{author}- uses: yaml-update\n  config:\n    path: ./out/app.yaml\n    updates:\n    - key: image\n      value: nginx:2.0\n{COMMON_USAGE}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_signed_by_the_clones_author_key_is_trusted_as_the_repositorys_key() {
+    // Given a clone whose author has a key, on a promoter with another key,
+    let gpg = lading_tests::gpg::Gpg::new();
+    let own = gpg.export_secret(&gpg.generate("Release Key <release@example.com>", None));
+    let promoter = signing(&gpg, "Lading <lading@localhost>");
+    let (dir, _hosting, _repo, url) = hosted().await;
+    let key: String = own.lines().map(|l| format!("        {l}\n")).collect();
+    let author = format!("      name: Ada\n      email: ada@example.com\n      signingKey: |\n{key}");
+    run_as(&url, cloned_as(&url, &author), promoter.clone()).await;
+    // then the commit that key signed is replayed for GitHub to sign, its author credited.
+    let head = head_commit(&dir, "stage/test");
+    assert!(head.starts_with("lading-robot[bot] <robot@users.noreply.github.com>|"), "{head}");
+    assert!(head.ends_with("Lading-Promotion: p\nCo-authored-by: Ada <ada@example.com>"), "{head}");
+
+    // Given a clone whose author has no key, its unsigned commit keeps its author, as the
+    // promoter's key is not the repository's.
+    let (dir, _hosting, _repo, url) = hosted().await;
+    run_as(&url, cloned_as(&url, "      name: Ada\n      email: ada@example.com\n"), promoter).await;
+    let head = head_commit(&dir, "stage/test");
+    assert!(head.starts_with("Ada <ada@example.com>|Ada <ada@example.com>|"), "{head}");
+    assert!(!head.contains("Co-authored-by"), "{head}");
+}

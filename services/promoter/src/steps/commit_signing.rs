@@ -10,7 +10,7 @@
 use std::fmt;
 
 use git2::{Commit, Oid, Repository, Signature, Tree};
-use lading_domain::commit_signing::Person;
+use lading_domain::commit_signing::{Person, RepositoryKey, repository_key, repository_person};
 use pgp::composed::{ArmorOptions, Deserializable, DetachedSignature, SignedSecretKey};
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::types::{KeyDetails, Password};
@@ -294,4 +294,103 @@ fn signature_line(signature: &Signature<'_>) -> Result<String, String> {
     let sign = if offset < 0 { '-' } else { '+' };
     let offset = offset.unsigned_abs();
     Ok(format!("{name} <{email}> {} {sign}{:02}{:02}", when.seconds(), offset / 60, offset % 60))
+}
+
+/// The file in a clone's git directory that holds the armored key of the author its
+/// `git-clone` set: inside `.git`, never in the working tree, readable by its owner only.
+const CLONE_KEY_FILE: &str = "lading-signing-key";
+
+/// The author a `git-clone` sets: a name, an email and an armored key, already parsed.
+pub struct CloneAuthor<'a> {
+    pub person: &'a Person,
+    pub key: Option<&'a str>,
+}
+
+/// Records in `repo` the author its `git-clone` set (`user.name` and `user.email` in its
+/// `.git/config`, the key in [`CLONE_KEY_FILE`]), or clears what an earlier promotion
+/// recorded in a kept tree: every clone carries its own author or none.
+pub fn record_clone_author(repo: &Repository, author: Option<&CloneAuthor<'_>>) -> Result<(), String> {
+    let failed = |e| git_error("recording the clone's author", e);
+    let mut config = repo.config().and_then(|c| c.open_level(git2::ConfigLevel::Local)).map_err(failed)?;
+    let key_file = repo.path().join(CLONE_KEY_FILE);
+    match author {
+        Some(CloneAuthor { person, key }) => {
+            config.set_str("user.name", &person.name).map_err(failed)?;
+            config.set_str("user.email", &person.email).map_err(failed)?;
+            match key {
+                Some(key) => write_private(&key_file, key)?,
+                None => remove_if_present(&key_file)?,
+            }
+        }
+        None => {
+            for name in ["user.name", "user.email"] {
+                let present = match config.get_string(name) {
+                    Ok(_) => true,
+                    Err(e) if e.code() == git2::ErrorCode::NotFound => false,
+                    Err(e) => return Err(failed(e)),
+                };
+                if present {
+                    config.remove(name).map_err(failed)?;
+                }
+            }
+            remove_if_present(&key_file)?;
+        }
+    }
+    Ok(())
+}
+
+/// Who commits, signs and tags in `repo`: the author its `git-clone` recorded (with that
+/// author's key or none), else the promoter's (see
+/// [`lading_domain::commit_signing::repository_key`]).
+pub fn repository_author(repo: &Repository, promoter: &super::CommitAuthor) -> Result<super::CommitAuthor, String> {
+    let failed = |e| git_error("reading the clone's author", e);
+    let config = repo.config().and_then(|c| c.open_level(git2::ConfigLevel::Local)).map_err(failed)?;
+    let recorded = match (config.get_string("user.name"), config.get_string("user.email")) {
+        (Ok(name), Ok(email)) => Some(Person { name, email }),
+        _ => None,
+    };
+    let key_file = repo.path().join(CLONE_KEY_FILE);
+    let clone_key = match &recorded {
+        Some(_) => read_key(&key_file)?,
+        None => None,
+    };
+    let promoter_person = Person { name: promoter.name.clone(), email: promoter.email.clone() };
+    let person = repository_person(recorded.as_ref(), &promoter_person);
+    let signing_key = match repository_key(recorded.is_some(), clone_key.is_some(), promoter.signing_key.is_some()) {
+        RepositoryKey::CloneAuthor => clone_key.map(std::sync::Arc::new),
+        RepositoryKey::Promoter => promoter.signing_key.clone(),
+        RepositoryKey::Unsigned => None,
+    };
+    Ok(super::CommitAuthor { name: person.name, email: person.email, signing_key })
+}
+
+/// The key in `path`, if there is one; at most [`MAX_SIGNING_KEY_BYTES`] are read.
+fn read_key(path: &std::path::Path) -> Result<Option<SigningKey>, String> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("reading the clone's signing key: {e}")),
+    };
+    let mut text = String::new();
+    file.take(MAX_SIGNING_KEY_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("reading the clone's signing key: {e}"))?;
+    SigningKey::parse(&text).map(Some).map_err(|e| format!("the clone's signing key: {e}"))
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |e: std::io::Error| format!("recording the clone's signing key: {e}");
+    remove_if_present(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)
+}
+
+fn remove_if_present(path: &std::path::Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("clearing the clone's signing key: {e}")),
+        _ => Ok(()),
+    }
 }

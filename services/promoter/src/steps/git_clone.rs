@@ -9,8 +9,12 @@
 //! the stage takes freight from several (Kargo v1.0–v1.1's fields, since replaced by
 //! `commit: ${{ commitFrom(…).ID }}`). With `blobless`, a partial clone (as `git clone
 //! --filter=blob:none`, see [`super::partial_clone`]): commits and trees, and only the
-//! blobs the checkout (or its cone) writes. Outputs `commits`: each checkout's HEAD
-//! commit, by its `as` or its `path`.
+//! blobs the checkout (or its cone) writes. With `author` (`name`, `email`, optional
+//! `signingKey`), the clone has an identity of its own, recorded in its `.git` (see
+//! [`super::commit_signing::record_clone_author`]): `git-commit`, `git-push`,
+//! `github-push` and `git-tag` in it use that author and key (none: unsigned) instead
+//! of the promoter's; every clone, a kept tree too, carries its own author or none.
+//! Outputs `commits`: each checkout's HEAD commit, by its `as` or its `path`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -25,9 +29,11 @@ use serde_json::{Map, Value};
 
 use sha1::{Digest, Sha1};
 
+use lading_domain::commit_signing::Person;
 use lading_domain::freight::FreightOrigin;
 use lading_domain::redact::redact_url;
 
+use super::commit_signing::{CloneAuthor, SigningKey, record_clone_author};
 use super::kept_trees::{self, Key, Taken};
 use super::{Remotes, StepContext, git_error, partial_clone};
 use crate::engine::workspace::{Field, plain_files, plain_files_of};
@@ -81,6 +87,42 @@ pub struct Config {
     /// A partial clone: no blobs but those the checkout writes (the `git` CLI fetches).
     #[serde(default)]
     blobless: bool,
+    /// The clone's own author: its commits, rebases and tags are made by that name and
+    /// email and signed by `signingKey` (or not at all) instead of the promoter's.
+    #[serde(default)]
+    author: Option<Author>,
+}
+
+/// `author` of a `git-clone`: Kargo's `{name, email, signingKey}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Author {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    /// An ASCII-armored OpenPGP private key, without a passphrase.
+    #[serde(default)]
+    signing_key: Option<super::git_commit::KeyText>,
+}
+
+/// The clone's author, checked: name and email present, the key one that signs.
+fn clone_author(author: &Author) -> Result<(Person, Option<&str>), String> {
+    let name = author.name.as_deref().filter(|n| !n.trim().is_empty()).ok_or("config.author.name: required")?;
+    let email = author.email.as_deref().filter(|e| !e.trim().is_empty()).ok_or("config.author.email: required")?;
+    git2::Signature::now(name, email).map_err(|e| git_error("config.author", e))?;
+    let key = author.signing_key.as_ref().map(|k| k.as_str()).filter(|k| !k.trim().is_empty());
+    if let Some(key) = key {
+        SigningKey::parse(key).map_err(|e| format!("config.author.signingKey: {e}"))?;
+    }
+    Ok((Person { name: name.to_owned(), email: email.to_owned() }, key))
+}
+
+/// Records the clone's author in the repository at `dest`, or clears an earlier one.
+fn record_author(dest: &Path, author: Option<&(Person, Option<&str>)>) -> Result<(), String> {
+    let repo = Repository::open(dest).map_err(|e| git_error("opening the clone", e))?;
+    let author = author.map(|(person, key)| CloneAuthor { person, key: *key });
+    record_clone_author(&repo, author.as_ref())
 }
 
 /// The commit from `repo_url` in the promotion's freight (of `origin`'s when given), for
@@ -114,6 +156,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     if config.blobless {
         partial_clone::check_git_available()?;
     }
+    let author = config.author.as_ref().map(clone_author).transpose()?;
     let mut commits = Map::new();
     for (i, checkout) in config.checkout.iter().enumerate() {
         let set = [checkout.branch.is_some(), checkout.commit.is_some(), checkout.tag.is_some(), checkout.from_freight];
@@ -150,6 +193,8 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         };
         if let Some((mirrors, key)) = &kept {
             if let Some(taken) = kept_trees::take(mirrors, key, &dest) {
+                // A kept tree carries no earlier promotion's author into this one.
+                record_author(&dest, author.as_ref())?;
                 check_out_kept(ctx, at, relative, &dest, taken, key, checkout.create)?;
                 continue;
             }
@@ -161,6 +206,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                 repo.set_head(&format!("refs/heads/{}", key.branch))
                     .map_err(|e| git_error("creating the branch", e))?;
                 key.mark(&repo)?;
+                record_author(&dest, author.as_ref())?;
                 continue;
             }
         }
@@ -181,6 +227,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                     .map_err(|e| watch.explain(&e).to_string())?
             }
         };
+        record_author(&dest, author.as_ref())?;
         if let Some(branch) = &checkout.branch {
             point_head_at_branch(&repo, branch, checkout.create)?;
         } else if let Some(commit) = commit {

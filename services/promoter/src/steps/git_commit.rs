@@ -3,8 +3,10 @@
 //! crash), that commit is returned and nothing new is made. Output: `commit`.
 //!
 //! The commit is signed as Kargo signs it: by `author.signingKey` when the step sets
-//! `author`, else by the promoter-wide key (`LADING_GIT_SIGNING_KEY_PATH`), else not at
-//! all (see [`lading_domain::commit_signing::commit_key`]).
+//! `author`, else by the repository's key (the `git-clone`'s `author.signingKey` when
+//! the clone set an author, else the promoter-wide `LADING_GIT_SIGNING_KEY_PATH`), else
+//! not at all (see [`lading_domain::commit_signing::commit_key`]). Without a name or
+//! email of its own, the commit takes the clone's author's, else the promoter's.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +22,7 @@ use lading_domain::commit_signing::{CommitKey, commit_key};
 
 use super::commit_signing::{self, NewCommit, SigningKey};
 use super::git_clone::{cone_of, in_cone};
-use super::{PROMOTION_TRAILER, StepContext, git_error};
+use super::{CommitAuthor, PROMOTION_TRAILER, StepContext, git_error};
 use crate::engine::workspace::{Field, plain_config};
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +41,12 @@ pub struct Author {
 #[derive(Deserialize)]
 #[serde(transparent)]
 pub struct KeyText(String);
+
+impl KeyText {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for KeyText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,21 +67,22 @@ pub struct Config {
 const TRAILER_SEARCH_DEPTH: usize = 200;
 
 /// The key that signs this step's commit, checked before anything is staged.
-fn signing_key(ctx: &StepContext<'_>, config: &Config) -> Result<Option<Arc<SigningKey>>, String> {
+fn signing_key(repository: &CommitAuthor, config: &Config) -> Result<Option<Arc<SigningKey>>, String> {
     let step_key = config.author.as_ref().and_then(|a| a.signing_key.as_ref()).filter(|k| !k.0.trim().is_empty());
-    Ok(match commit_key(config.author.is_some(), step_key.is_some(), ctx.author.signing_key.is_some()) {
+    Ok(match commit_key(config.author.is_some(), step_key.is_some(), repository.signing_key.is_some()) {
         CommitKey::Step => {
             let text = step_key.map(|k| k.0.as_str()).unwrap_or_default();
             Some(Arc::new(SigningKey::parse(text).map_err(|e| format!("config.author.signingKey: {e}"))?))
         }
-        CommitKey::Promoter => ctx.author.signing_key.clone(),
+        CommitKey::Repository => repository.signing_key.clone(),
         CommitKey::Unsigned => None,
     })
 }
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let key = signing_key(ctx, &config)?;
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
+    let repository = commit_signing::repository_author(&repo, ctx.author)?;
+    let key = signing_key(&repository, &config)?;
     let trailer = format!("{PROMOTION_TRAILER}: {}", ctx.promotion);
     if let Some(existing) = find_commit_with_trailer(&repo, &trailer)? {
         tracing::info!(commit = existing, "this promotion's commit already exists; not committing again");
@@ -139,10 +148,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let tree = repo.find_tree(tree_id).map_err(|e| git_error("reading the tree", e))?;
     let (name, email) = match &config.author {
         Some(a) => (
-            a.name.clone().unwrap_or_else(|| ctx.author.name.clone()),
-            a.email.clone().unwrap_or_else(|| ctx.author.email.clone()),
+            a.name.clone().unwrap_or_else(|| repository.name.clone()),
+            a.email.clone().unwrap_or_else(|| repository.email.clone()),
         ),
-        None => (ctx.author.name.clone(), ctx.author.email.clone()),
+        None => (repository.name.clone(), repository.email.clone()),
     };
     let signature = Signature::now(&name, &email).map_err(|e| git_error("config.author", e))?;
     let message = format!("{}\n\n{trailer}\n", config.message.trim_end());

@@ -258,7 +258,8 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         return push_tag(ctx, &repo, tag);
     }
     let (branch, target) = branch_and_target(ctx, &repo, config.target_branch, config.generate_target_branch)?;
-    let committer = Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("committer", e))?;
+    let author = super::commit_signing::repository_author(&repo, ctx.author)?;
+    let committer = Signature::now(&author.name, &author.email).map_err(|e| git_error("committer", e))?;
     let max_attempts = config.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
     let mut attempt = 1;
@@ -275,7 +276,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                     &branch,
                     &target,
                     &committer,
-                    ctx.author.signing_key.as_deref(),
+                    author.signing_key.as_deref(),
                     ctx.remotes,
                     &trailer,
                 )? {

@@ -2,8 +2,10 @@
 //! without one); an existing tag is refused unless `force`, and a tag this promotion
 //! already made on the same commit (a retry) is taken as done. Output: `commit`.
 //!
-//! With a promoter-wide signing key (`LADING_GIT_SIGNING_KEY_PATH`) an annotated tag is
-//! signed, as Kargo's `tag.gpgSign`; a lightweight tag is a bare ref and has nothing to sign.
+//! An annotated tag is made by the repository's author and signed by its key (the
+//! `git-clone`'s `author` when the clone set one, else the promoter-wide
+//! `LADING_GIT_SIGNING_KEY_PATH`), as Kargo's `tag.gpgSign`; a lightweight tag is a bare
+//! ref and has nothing to sign.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -43,9 +45,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let object = head.as_object();
     match &config.message {
         Some(message) => {
+            let author = super::commit_signing::repository_author(&repo, ctx.author)?;
             let signature =
-                git2::Signature::now(&ctx.author.name, &ctx.author.email).map_err(|e| git_error("the tagger", e))?;
-            match &ctx.author.signing_key {
+                git2::Signature::now(&author.name, &author.email).map_err(|e| git_error("the tagger", e))?;
+            match &author.signing_key {
                 Some(key) => {
                     super::commit_signing::signed_tag(
                         &repo,

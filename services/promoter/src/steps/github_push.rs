@@ -15,8 +15,9 @@
 //! holds, whose commits have new IDs.
 //!
 //! Attribution follows Kargo's trust rule
-//! ([`lading_domain::commit_signing::replay_attribution`]): a commit the promoter-wide
-//! key (`LADING_GIT_SIGNING_KEY_PATH`) signed is replayed without author and committer,
+//! ([`lading_domain::commit_signing::replay_attribution`]): a commit the repository's
+//! key signed (the `git-clone`'s `author.signingKey` when the clone set an author, else
+//! the promoter-wide `LADING_GIT_SIGNING_KEY_PATH`) is replayed without author and committer,
 //! so GitHub makes it as the authenticated App or user and signs it (verified), with a
 //! `Co-authored-by` trailer when its author is not the key's identity; any other commit
 //! (unsigned, or signed by a step's own key) keeps its author and committer, unless
@@ -64,6 +65,8 @@ pub struct Config {
 struct Push<'a> {
     ctx: &'a StepContext<'a>,
     repo: &'a Repository,
+    /// The repository's author and key: the clone's, else the promoter's.
+    author: &'a super::CommitAuthor,
     api: &'a Api,
     github: &'a RepoPath,
     /// The local branch.
@@ -125,13 +128,13 @@ impl Push<'_> {
             // The commits the remote branch has and the local one lacks come first.
             self.ctx.workspace.materialize_all()?;
             let committer =
-                Signature::now(&self.ctx.author.name, &self.ctx.author.email).map_err(|e| git_error("committer", e))?;
+                Signature::now(&self.author.name, &self.author.email).map_err(|e| git_error("committer", e))?;
             match rebase_onto_remote(
                 self.repo,
                 self.branch,
                 self.target,
                 &committer,
-                self.ctx.author.signing_key.as_deref(),
+                self.author.signing_key.as_deref(),
                 self.ctx.remotes,
                 &trailer,
             )? {
@@ -265,9 +268,10 @@ impl Push<'_> {
         Ok(last)
     }
 
-    /// How `commit` is replayed: trusted when the promoter-wide key signed it.
+    /// How `commit` is replayed: trusted when the repository's key signed it (the clone's
+    /// author's, else the promoter-wide one), as Kargo trusts the key of the clone's home.
     fn attribution(&self, commit: &git2::Commit<'_>) -> Attribution {
-        let key = self.ctx.author.signing_key.as_deref();
+        let key = self.author.signing_key.as_deref();
         let trusted = key.is_some_and(|key| super::commit_signing::signed_by(self.repo, commit.id(), key));
         let author = commit.author();
         let author = Person {
@@ -398,9 +402,11 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         .to_owned();
     let (github, api) = super::pull_requests::github_api(ctx, &origin, config.insecure_skip_tls_verify)?;
     let staging = format!("refs/lading/staging/{}", ctx.promotion);
+    let author = super::commit_signing::repository_author(&repo, ctx.author)?;
     let push = Push {
         ctx,
         repo: &repo,
+        author: &author,
         api: &api,
         github: &github,
         branch: &branch,

@@ -146,6 +146,7 @@ const GIT_CLONE: &[FieldShape] = &[
     opt("insecureSkipTlsVerify", Shape::Bool),
     opt("recurseSubmodules", Shape::Bool),
     opt("blobless", Shape::Bool),
+    opt("author", Shape::Object(&[req("name", Shape::Str), req("email", Shape::Str), opt("signingKey", Shape::Str)])),
 ];
 
 const GIT_COMMIT: &[FieldShape] = &[
