@@ -415,9 +415,15 @@ mod tests {
 
     #[test]
     fn services_listen_only_on_their_own_inbox() {
-        for user in [NatsUser::Api, NatsUser::Warehouse, NatsUser::Promoter, NatsUser::Verifier] {
+        for user in [NatsUser::Api, NatsUser::Warehouse, NatsUser::Verifier] {
             assert_eq!(permissions(user).subscribe, [format!("_INBOX_lading_{}.>", user.name())]);
         }
+        // The promoter also hears claims on the promotions it runs, a bucket it writes.
+        assert_eq!(
+            permissions(NatsUser::Promoter).subscribe,
+            ["_INBOX_lading_promoter.>".to_owned(), format!("$KV.{CLAIMS_BUCKET}.>")]
+        );
+        assert!(writes(NatsUser::Promoter).contains(&CLAIMS_BUCKET));
     }
 
     /// The users file that docker-compose.yml and k8s/ give `nats-server`: the block
