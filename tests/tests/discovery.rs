@@ -187,6 +187,34 @@ fn an_unchanged_remote_is_not_fetched_and_one_sync_serves_a_round() {
     assert_eq!(subjects(&found)[0], "two");
 }
 
+#[test]
+fn a_mirror_fetched_many_times_keeps_a_bounded_number_of_packs_and_discovers_from_them() {
+    use lading_remote::packs::MAX_PACKS;
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    let cache = tempfile::tempdir().unwrap();
+    let url = app.url();
+    let pack_dir = lading_warehouse::git_subscription::mirror_dir(cache.path(), &url).join("objects/pack");
+    let packs = || {
+        let listed = std::fs::read_dir(&pack_dir).unwrap().flatten();
+        listed.filter(|p| p.path().extension().is_some_and(|e| e == "pack")).count()
+    };
+    // Each sync that finds a new commit fetches it: one pack each, merged past the limit.
+    let mut most = 0;
+    for i in 0..MAX_PACKS + 8 {
+        app.commit("a.txt", &i.to_string(), &format!("c{i}"));
+        let (repo, synced) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials, &git_budget()).unwrap();
+        assert_eq!(synced, Sync::Fetched);
+        most = most.max(packs());
+        // The handle that fetched reads what the merged pack holds.
+        let sub = GitSubscription { repo_url: url.clone(), discovery_limit: Some(100), ..Default::default() };
+        let found = discover(&repo, &sub, &ExpressionLimits::default()).unwrap();
+        assert_eq!(found.commits.len(), i + 1);
+        assert_eq!(subjects(&found)[0], format!("c{i}"));
+    }
+    assert!(most <= MAX_PACKS, "{most} packs");
+}
+
 fn registries() -> Registries {
     Registries::new(Credentials::default(), 1000, RegistryLimits::default())
 }

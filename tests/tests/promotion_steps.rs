@@ -442,3 +442,56 @@ fn a_kept_working_tree_moves_to_the_new_head_and_commits_what_a_fresh_clone_comm
     assert_eq!(head_of(&lading_remote, "main"), head_of(&cli_remote, "main"), "nothing new pushed");
     assert_eq!(again.commit, gitops.log("main")[0].id, "the promotion's commit, found by its trailer");
 }
+
+#[test]
+fn mirrors_and_kept_trees_keep_a_bounded_number_of_packs_however_many_promotions_fetch() {
+    use lading_remote::packs::MAX_PACKS;
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("env/a/values.yaml", "image:\n  tag: v0\n", "a");
+    let mirrors = tempfile::tempdir().unwrap();
+    let freight = app_freight();
+    let packs_under = |dir: &std::path::Path| -> Vec<usize> {
+        let mut counts = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.ends_with("objects/pack") {
+                    let packs = std::fs::read_dir(&path).unwrap().flatten();
+                    counts.push(packs.filter(|p| p.path().extension().is_some_and(|e| e == "pack")).count());
+                } else if entry.file_type().unwrap().is_dir() {
+                    pending.push(path);
+                }
+            }
+        }
+        counts
+    };
+    // Each round, someone else pushes first, so the promotion's clone fetches (a new pack
+    // each time): through the mirror while no working tree is kept (the first half), then
+    // into the kept tree.
+    let rounds = 2 * (MAX_PACKS + 4);
+    for round in 0..rounds {
+        let remote = root.path().join("gitops.git");
+        commit_upstream(root.path(), &remote, &format!("upstream-{round}"), &format!("echo {round} > upstream.txt"));
+        let workspace = tempfile::tempdir().unwrap();
+        let steps = [
+            vec![clone_main(&gitops, "./out"), set_image_tag("./out/env/a/values.yaml", &format!("v{}", round + 1))],
+            commit_and_push("./out").to_vec(),
+        ]
+        .concat();
+        let promotion = format!("test.{round:02}.packs");
+        EngineRun { promotion: &promotion, mirrors: Some(mirrors.path()), ..EngineRun::new(&freight) }
+            .run(workspace.path(), &steps)
+            .unwrap();
+        if round >= rounds / 2 {
+            lading_promoter::steps::keep_working_trees(workspace.path(), mirrors.path());
+        }
+    }
+    let counts = packs_under(mirrors.path());
+    // The mirror and the kept tree.
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!(counts.iter().all(|&packs| packs <= MAX_PACKS), "{counts:?}");
+    // And the last promotion's change reached the remote from a tree whose packs were merged.
+    assert_eq!(gitops.show("main", "env/a/values.yaml"), format!("image:\n  tag: v{rounds}"));
+}

@@ -142,6 +142,7 @@ pub fn sync_mirror(
         .map_err(failed)?;
     remote.prune(None).map_err(failed)?;
     drop(remote);
+    lading_remote::packs::housekeep(&repo, "a warehouse's mirror");
     Ok((repo, Sync::Fetched))
 }
 

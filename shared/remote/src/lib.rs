@@ -9,11 +9,13 @@
 //! - [`http`]: `ureq` agents with the three timeouts, and bounded body reads.
 //! - [`git`]: libgit2's socket timeouts, and a watch over a transfer's size and duration.
 //! - [`cancel`]: a flag that stops work in flight (an aborted promotion's transfer).
+//! - [`packs`]: pack housekeeping for the repositories kept between operations.
 
 pub mod cancel;
 pub mod error;
 pub mod git;
 pub mod http;
+pub mod packs;
 
 pub use cancel::Cancellation;
 pub use error::RemoteError;

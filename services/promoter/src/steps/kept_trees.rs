@@ -330,6 +330,8 @@ fn keep(dir: &Path, mirrors: &Path) -> Result<(), String> {
     }
     fs::write(repo.path().join(STATE_FILE), state).map_err(|e| e.to_string())?;
     let _ = fs::remove_file(repo.path().join("lading-lazy"));
+    // Each fetch into the tree added a pack.
+    lading_remote::packs::housekeep(&repo, "a kept working tree");
     drop(tree);
     drop(repo);
     let pool = key.pool(mirrors);

@@ -68,6 +68,7 @@ pub(super) fn clone_via_mirror(
     remote
         .fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], Some(&mut fetch), None)
         .map_err(failed)?;
+    lading_remote::packs::housekeep(&mirror, "a promoter's mirror");
     if let Some(branch) = default_branch {
         mirror.set_head(&branch).map_err(|e| git_error("setting the mirror's HEAD", e))?;
     }
