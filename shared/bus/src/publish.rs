@@ -161,6 +161,13 @@ impl Bus {
         Pipeline { bus: self.clone(), trace: *trace, shutdown: shutdown.clone(), in_flight: VecDeque::new() }
     }
 
+    /// The position of the last event stored in the log now (0 for an empty log): one
+    /// message read from the stream's leader, a smaller question and answer than the
+    /// stream's info.
+    pub async fn last_event_sequence(&self) -> Result<u64> {
+        Ok(self.last_on_subject(">").await?.map_or(0, |(seq, _)| seq))
+    }
+
     /// The sequence and `ce-id` of the last message stored on `subject`.
     async fn last_on_subject(&self, subject: &str) -> Result<Option<(u64, String)>> {
         // A handle without info: reading the message is the only round trip.

@@ -165,7 +165,7 @@ impl Projection {
 
     /// The last position stored in the log now (to wait for the model to reach it).
     pub async fn latest_sequence(&self) -> Result<u64> {
-        Ok(stream_info(&self.bus, EVENTS_STREAM).await?.state.last_sequence)
+        self.bus.last_event_sequence().await
     }
 
     /// A receiver that changes whenever an event is applied.

@@ -309,6 +309,10 @@ async fn run_turn(
     let running = Instant::now();
     // A promotion that waited started already.
     let waited = resume::recorded(context, created);
+    // The start is sent without waiting for its acknowledgement: the steps' reports follow
+    // it on the same connection, so the log stores them after it, and it is known stored
+    // before anything that follows the steps is recorded.
+    let mut start = context.bus.pipeline(trace, &context.shutdown);
     if waited.is_none() {
         let started = Event::PromotionStarted(PromotionStartedV1 {
             project: created.project.clone(),
@@ -317,11 +321,14 @@ async fn run_turn(
             freight_id: created.freight_id.clone(),
             started_at_ms: now_ms(),
         });
-        context.bus.publish_until_stored(&started, trace, &context.shutdown).await.map_err(transient)?;
+        start.send(started).await;
     }
     hops.mark("started");
     let finished = execute::execute(context, created, trace, fence.clone(), waited.as_ref()).await;
     hops.mark("steps");
+    if start.stored().await.is_err() {
+        return Ok(Outcome::RetryAfter(WAIT_FOR_TURN));
+    }
     match finished {
         execute::Finished::Waiting(waiting) => {
             if fence.check().is_err() {
