@@ -70,18 +70,7 @@ async fn the_last_event_sequence_is_the_logs_end_whatever_the_subject() {
     // When facts on different subjects are stored, it is the last one's position.
     let trace = lading_bus::tracing_context::new_root();
     let Published::Stored(_) = bus.publish(&refresh("r1"), &trace).await.unwrap() else { panic!("stored") };
-    let freight = Event::FreightCreated(FreightCreatedV1 {
-        project: "other".into(),
-        freight_id: "f".repeat(40),
-        alias: "a".into(),
-        origin_kind: "Warehouse".into(),
-        origin_name: "app".into(),
-        commits: vec![],
-        images: vec![],
-        charts: vec![],
-        created_at_ms: 1,
-    });
-    let Published::Stored(last) = bus.publish(&freight, &trace).await.unwrap() else { panic!("stored") };
+    let Published::Stored(last) = bus.publish(&freight_created(1), &trace).await.unwrap() else { panic!("stored") };
     assert_eq!(last, 2);
     assert_eq!(bus.last_event_sequence().await.unwrap(), last);
     let Published::Stored(newer) = bus.publish(&refresh("r2"), &trace).await.unwrap() else { panic!("stored") };
