@@ -69,6 +69,39 @@ impl Gpg {
         fingerprint
     }
 
+    /// Makes an Ed25519 signing key for `user_id` as on 2020-01-01, valid for one year:
+    /// expired since 2021; returns its fingerprint.
+    pub fn generate_expired(&self, user_id: &str) -> String {
+        let past = ["--faked-system-time", "20200101T000000!", "--passphrase", ""];
+        self.run(&[&past[..], &["--quick-gen-key", user_id, "ed25519", "sign", "1y"]].concat());
+        self.fingerprint(user_id)
+    }
+
+    /// Makes, as on 2020-01-01, a key for `user_id` whose primary key only certifies and
+    /// never expires, with a signing subkey valid for one year: expired since 2021.
+    pub fn generate_with_expired_signing_subkey(&self, user_id: &str) -> String {
+        let past = ["--faked-system-time", "20200101T000000!", "--passphrase", ""];
+        self.run(&[&past[..], &["--quick-gen-key", user_id, "ed25519", "cert", "never"]].concat());
+        let fingerprint = self.fingerprint(user_id);
+        self.run(&[&past[..], &["--quick-add-key", &fingerprint, "ed25519", "sign", "1y"]].concat());
+        fingerprint
+    }
+
+    /// Makes an Ed25519 signing key for `user_id` that expires `seconds` from now.
+    pub fn generate_expiring(&self, user_id: &str, seconds: u32) -> String {
+        let expiry = format!("seconds={seconds}");
+        self.run(&["--passphrase", "", "--quick-gen-key", user_id, "ed25519", "sign", &expiry]);
+        self.fingerprint(user_id)
+    }
+
+    /// Revokes the key `fingerprint` with the revocation certificate GnuPG made with it.
+    pub fn revoke(&self, fingerprint: &str) {
+        let certificate = self.home().join("openpgp-revocs.d").join(format!("{fingerprint}.rev"));
+        let text = std::fs::read_to_string(certificate).expect("GnuPG keeps a revocation certificate");
+        // GnuPG guards the certificate against a careless import with a leading colon.
+        self.import(&text.replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+    }
+
     /// The fingerprint of the primary key of `user_id`.
     pub fn fingerprint(&self, user_id: &str) -> String {
         let listing = self.run(&["--with-colons", "--list-secret-keys", user_id]);

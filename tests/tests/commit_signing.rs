@@ -151,7 +151,14 @@ fn a_bad_signing_key_fails_the_step_naming_the_field_and_the_reason() {
     let secret = keys.export_secret(&usable);
     let truncated = format!("{}\n-----END PGP PRIVATE KEY BLOCK-----\n", &secret[..secret.len() / 2]);
     let oversized = format!("{secret}{}", " ".repeat(MAX_SIGNING_KEY_BYTES));
-    let cases: [(&str, &str); 5] = [
+    // Keys GnuPG would no longer sign with: one that expired, one that was revoked.
+    let expired = keys.export_secret(&keys.generate_expired("Old <old@example.com>"));
+    let revoked_fingerprint = keys.generate("Gone <gone@example.com>", None);
+    keys.revoke(&revoked_fingerprint);
+    let revoked = keys.export_secret(&revoked_fingerprint);
+    let cases: [(&str, &str); 7] = [
+        (&expired, "the key expired on 2020-12-31"),
+        (&revoked, "the key was revoked"),
         (&locked_key, "protected by a passphrase"),
         (&public_key, "a public key, not a private one"),
         ("not a key at all", "not an ASCII-armored OpenPGP private key"),
@@ -172,6 +179,30 @@ fn a_bad_signing_key_fails_the_step_naming_the_field_and_the_reason() {
     // Nothing was committed or pushed.
     assert_eq!(repo.log("main").len(), 1);
     assert_eq!(Gpg::new().verdict(&bare, "main"), "N:");
+}
+
+#[test]
+fn a_key_whose_only_signing_subkey_expired_is_refused_and_one_that_expires_stops_signing() {
+    let keys = Gpg::new();
+    // Only its expired subkey could sign: refused, with the day it expired.
+    let stale = keys.export_secret(&keys.generate_with_expired_signing_subkey("Stale <stale@example.com>"));
+    let refused = SigningKey::parse(&stale).unwrap_err().to_string();
+    assert!(refused.contains("the key expired on 2020-12-31"), "{refused}");
+    // A key read while valid (the promoter's, read at start) signs until it expires, then
+    // refuses to.
+    let soon = SigningKey::parse(&keys.export_secret(&keys.generate_expiring("Soon <soon@example.com>", 5)))
+        .expect("valid for a few more seconds");
+    soon.sign(b"data").expect("signs while valid");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let refused = loop {
+        match soon.sign(b"data") {
+            Err(error) => break error,
+            Ok(_) => assert!(std::time::Instant::now() < deadline, "still signing after its expiry"),
+        }
+        // Asked again shortly: the expiry is a moment on the clock, not an event.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(refused.contains("the key expired on"), "{refused}");
 }
 
 #[test]

@@ -39,6 +39,10 @@ pub enum SigningKeyError {
     PassphraseProtected,
     #[error("the key has no key that may sign (no primary key or subkey with the sign capability)")]
     CannotSign,
+    #[error("the key expired on {0}: extend it (`gpg --quick-set-expire`) or use another")]
+    Expired(String),
+    #[error("the key was revoked")]
+    Revoked,
 }
 
 /// Which of the key's keys signs.
@@ -53,6 +57,9 @@ enum Signer {
 pub struct SigningKey {
     key: SignedSecretKey,
     signer: Signer,
+    /// When the key that signs stops being valid (Unix seconds), by its own and its
+    /// primary key's self-signatures.
+    expires_at: Option<u64>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -80,7 +87,7 @@ impl SigningKey {
         // rPGP's errors may describe the bytes they stopped at: none is passed on.
         let (key, _headers) = SignedSecretKey::from_string(text).map_err(|_| SigningKeyError::Unreadable)?;
         key.verify_bindings().map_err(|_| SigningKeyError::BadSelfSignatures)?;
-        let signer = choose_signer(&key).ok_or(SigningKeyError::CannotSign)?;
+        let (signer, expires_at) = choose_signer(&key, now_secs())?;
         let encrypted = match signer {
             Signer::Primary => key.primary_key.secret_params().is_encrypted(),
             Signer::Subkey(index) => key.secret_subkeys[index].key.secret_params().is_encrypted(),
@@ -88,7 +95,7 @@ impl SigningKey {
         if encrypted {
             return Err(SigningKeyError::PassphraseProtected);
         }
-        Ok(SigningKey { key, signer })
+        Ok(SigningKey { key, signer, expires_at })
     }
 
     /// The primary key's fingerprint, in upper-case hex as GnuPG shows it.
@@ -105,6 +112,10 @@ impl SigningKey {
 
     /// An ASCII-armored detached signature over `data`.
     pub fn sign(&self, data: &[u8]) -> Result<String, String> {
+        // A key read before it expired (the promoter's, at start) stops signing then.
+        if let Some(at) = self.expires_at.filter(|at| *at <= now_secs()) {
+            return Err(format!("signing with key {}: {}", self.fingerprint(), SigningKeyError::Expired(day(at))));
+        }
         let rng = rand::thread_rng();
         let password = Password::empty();
         let signature = match self.signer {
@@ -143,24 +154,77 @@ fn hash_for(key: &impl pgp::types::SigningKey) -> HashAlgorithm {
     }
 }
 
-/// GnuPG's choice: the newest subkey whose binding allows signing, else the primary key
-/// when a self-signature allows it (or, as in old keys, none states capabilities).
-fn choose_signer(key: &SignedSecretKey) -> Option<Signer> {
-    let newest_subkey = key
+/// GnuPG's choice: the newest subkey whose binding allows signing and that is neither
+/// expired nor revoked at `now`, else the primary key when a self-signature allows it
+/// (or, as in old keys, none states capabilities); with when the chosen key expires. A
+/// revoked or expired primary key makes the whole key unusable, as in GnuPG.
+fn choose_signer(key: &SignedSecretKey, now: u64) -> Result<(Signer, Option<u64>), SigningKeyError> {
+    if !key.details.revocation_signatures.is_empty() {
+        return Err(SigningKeyError::Revoked);
+    }
+    let self_signatures: Vec<&pgp::packet::Signature> =
+        key.details.users.iter().flat_map(|u| &u.signatures).chain(&key.details.direct_signatures).collect();
+    let primary_expires = expiry(key.primary_key.created_at(), &self_signatures);
+    if let Some(at) = primary_expires.filter(|at| *at <= now) {
+        return Err(SigningKeyError::Expired(day(at)));
+    }
+    let signing_subkeys: Vec<(usize, &pgp::composed::SignedSecretSubKey)> = key
         .secret_subkeys
         .iter()
         .enumerate()
         .filter(|(_, sub)| sub.signatures.iter().any(|s| s.key_flags().sign()))
-        .max_by_key(|(_, sub)| sub.key.created_at())
-        .map(|(index, _)| Signer::Subkey(index));
-    if newest_subkey.is_some() {
-        return newest_subkey;
+        .collect();
+    let subkey_state = |sub: &pgp::composed::SignedSecretSubKey| {
+        let revoked = sub.signatures.iter().any(|s| s.typ() == Some(pgp::packet::SignatureType::SubkeyRevocation));
+        let bindings: Vec<&pgp::packet::Signature> =
+            sub.signatures.iter().filter(|s| s.typ() == Some(pgp::packet::SignatureType::SubkeyBinding)).collect();
+        (revoked, expiry(sub.key.created_at(), &bindings))
+    };
+    let usable = signing_subkeys
+        .iter()
+        .filter(|(_, sub)| {
+            let (revoked, expires) = subkey_state(sub);
+            !revoked && expires.is_none_or(|at| at > now)
+        })
+        .max_by_key(|(_, sub)| sub.key.created_at());
+    let earliest = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some((index, sub)) = usable {
+        return Ok((Signer::Subkey(*index), earliest(primary_expires, subkey_state(sub).1)));
     }
-    let self_signatures: Vec<_> =
-        key.details.users.iter().flat_map(|u| &u.signatures).chain(&key.details.direct_signatures).collect();
     let states_flags = self_signatures.iter().any(|s| s.key_flags() != Default::default());
     let primary_signs = self_signatures.iter().any(|s| s.key_flags().sign());
-    (primary_signs || !states_flags).then_some(Signer::Primary)
+    if primary_signs || !states_flags {
+        return Ok((Signer::Primary, primary_expires));
+    }
+    // Only subkeys could sign, and none may now: say why.
+    let states: Vec<(bool, Option<u64>)> = signing_subkeys.iter().map(|(_, sub)| subkey_state(sub)).collect();
+    match states.iter().filter(|(revoked, _)| !revoked).filter_map(|(_, at)| *at).max() {
+        Some(at) => Err(SigningKeyError::Expired(day(at))),
+        None if !states.is_empty() => Err(SigningKeyError::Revoked),
+        None => Err(SigningKeyError::CannotSign),
+    }
+}
+
+/// When a key made at `created` expires by the newest of its self-signatures
+/// `signatures` (Unix seconds; `None`: never).
+fn expiry(created: pgp::types::Timestamp, signatures: &[&pgp::packet::Signature]) -> Option<u64> {
+    let newest = signatures.iter().max_by_key(|s| s.created().map(|t| t.as_secs()))?;
+    let lasts = newest.key_expiration_time()?;
+    let lasts = u64::from(lasts.as_secs());
+    (lasts > 0).then(|| u64::from(created.as_secs()).saturating_add(lasts))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A day, as `2026-12-31` (UTC).
+fn day(unix_secs: u64) -> String {
+    chrono::DateTime::from_timestamp(i64::try_from(unix_secs).unwrap_or(i64::MAX), 0)
+        .map_or_else(|| unix_secs.to_string(), |at| at.format("%Y-%m-%d").to_string())
 }
 
 /// What a new commit is made of.
