@@ -371,6 +371,31 @@ fn a_clones_author_key_signs_its_commits_and_annotated_tags_instead_of_the_promo
 }
 
 #[test]
+fn a_rebase_in_a_clone_with_its_own_author_signs_with_the_clones_key_not_the_promoters() {
+    let keys = Gpg::new();
+    let promoter = keys.generate(LADING, None);
+    let own = keys.generate("Ada <ada@example.com>", None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    let clone_author = json!({"name": "Ada", "email": "ada@example.com", "signingKey": keys.export_secret(&own)});
+    let mut steps = promotion_with_clone_author(&repo.url(), clone_author, json!({}));
+    let push = steps.pop().unwrap();
+    // The branch moves between the commit and the push, so the push rebases.
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let workspace = tempfile::tempdir().unwrap();
+    let engine = EngineRun { author: author_with(Some(&keys.export_secret(&promoter))), ..EngineRun::new(&freight) };
+    engine.run(workspace.path(), &steps).unwrap();
+    repo.commit("other.yaml", "x: 1\n", "someone else's change");
+    let outcome = engine.run(workspace.path(), &[push]).unwrap();
+    let log = repo.log("main");
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(outcome.commit, log[0].id, "the replayed commit was pushed");
+    let verifier = verifier(&keys, &[&promoter, &own]);
+    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{own}"));
+    assert_eq!(head_author(&bare, "main"), "Ada <ada@example.com>|Ada <ada@example.com>");
+}
+
+#[test]
 fn a_commits_own_author_overrides_the_clones() {
     let keys = Gpg::new();
     let own = keys.generate("Ada <ada@example.com>", None);
