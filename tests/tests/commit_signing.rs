@@ -225,21 +225,26 @@ fn the_promoter_key_signs_annotated_tags_and_git_verifies_them() {
     assert_eq!(String::from_utf8_lossy(&message.stdout).trim(), "release v1.0.0|Lading");
 }
 
+/// Runs `steps` with the promoter's `author`, someone else pushing to `repo`'s `main`
+/// between the last step (a push, which then rebases) and the ones before it.
+fn run_while_the_branch_moves(author: CommitAuthor, repo: &Repo, mut steps: Vec<PromotionStep>) -> PromotionOutcome {
+    let push = steps.pop().unwrap();
+    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+    let workspace = tempfile::tempdir().unwrap();
+    let engine = EngineRun { author, ..EngineRun::new(&freight) };
+    engine.run(workspace.path(), &steps).unwrap();
+    repo.commit("other.yaml", "x: 1\n", "someone else's change");
+    engine.run(workspace.path(), &[push]).unwrap()
+}
+
 #[test]
 fn a_rebase_onto_a_moved_branch_signs_the_commits_it_replays() {
     let keys = Gpg::new();
     let fingerprint = keys.generate(LADING, None);
     let root = tempfile::tempdir().unwrap();
     let (repo, bare) = remote(root.path());
-    // The branch moves between the commit and the push.
-    let mut steps = promotion(&repo.url(), json!({}));
-    let push = steps.pop().unwrap();
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let workspace = tempfile::tempdir().unwrap();
-    let engine = EngineRun { author: author_with(Some(&keys.export_secret(&fingerprint))), ..EngineRun::new(&freight) };
-    engine.run(workspace.path(), &steps).unwrap();
-    repo.commit("other.yaml", "x: 1\n", "someone else's change");
-    let outcome = engine.run(workspace.path(), &[push]).unwrap();
+    let author = author_with(Some(&keys.export_secret(&fingerprint)));
+    let outcome = run_while_the_branch_moves(author, &repo, promotion(&repo.url(), json!({})));
     let verifier = verifier(&keys, &[&fingerprint]);
     let log = repo.log("main");
     assert_eq!(log.len(), 3, "{log:?}");
@@ -378,15 +383,8 @@ fn a_rebase_in_a_clone_with_its_own_author_signs_with_the_clones_key_not_the_pro
     let root = tempfile::tempdir().unwrap();
     let (repo, bare) = remote(root.path());
     let clone_author = json!({"name": "Ada", "email": "ada@example.com", "signingKey": keys.export_secret(&own)});
-    let mut steps = promotion_with_clone_author(&repo.url(), clone_author, json!({}));
-    let push = steps.pop().unwrap();
-    // The branch moves between the commit and the push, so the push rebases.
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let workspace = tempfile::tempdir().unwrap();
-    let engine = EngineRun { author: author_with(Some(&keys.export_secret(&promoter))), ..EngineRun::new(&freight) };
-    engine.run(workspace.path(), &steps).unwrap();
-    repo.commit("other.yaml", "x: 1\n", "someone else's change");
-    let outcome = engine.run(workspace.path(), &[push]).unwrap();
+    let steps = promotion_with_clone_author(&repo.url(), clone_author, json!({}));
+    let outcome = run_while_the_branch_moves(author_with(Some(&keys.export_secret(&promoter))), &repo, steps);
     let log = repo.log("main");
     assert_eq!(log.len(), 3, "{log:?}");
     assert_eq!(outcome.commit, log[0].id, "the replayed commit was pushed");
