@@ -20,7 +20,7 @@ pub fn event_codec(data: &[u8]) {
     let mut model = lading_projection::ReadModel::default();
     targets::event_codec(data, |seq, event| {
         model.apply(seq, event);
-        model.apply_discovery(event);
+        model.apply_discovery(seq, event);
     });
 }
 

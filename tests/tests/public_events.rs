@@ -202,7 +202,7 @@ async fn curl_follows_the_events_and_resumes_with_last_event_id_missing_nothing(
     })
     .await;
     let live = follower.await.unwrap();
-    assert_eq!(live[0].1["type"], "dev.lading.warehouse.refresh-requested.v1");
+    assert_eq!(live[0].1["type"], "dev.lading.warehouse.refresh-requested.v2");
     assert!(live[0].0 as usize > all);
 }
 

@@ -1,7 +1,8 @@
 //! Refresh annotations (`lading.dev/refresh`, Kargo's `kargo.akuity.io/refresh`) on
 //! Stages and Warehouses: each token is requested and handled once, comes back as
 //! `status.lastHandledRefresh`, and is not requested again when the object changes
-//! otherwise or another api takes over.
+//! otherwise or another api takes over; a token used again after another is a new
+//! request.
 
 use std::sync::{Arc, Mutex};
 
@@ -35,11 +36,29 @@ impl Published {
         self.0.lock().unwrap().clone()
     }
 
-    /// Waits until `id` was published; every identity published so far.
-    async fn wait_for(&self, id: &str) -> Vec<String> {
-        wait::until(&format!("{id} to be published"), TIMEOUT, || async {
-            let ids = self.ids();
-            if ids.iter().any(|i| i == id) { Ok(ids) } else { Err(format!("{ids:?}")) }
+    /// What each identity published so far asks for, without the log position of the
+    /// last handled refresh it names (`stage-refresh:demo:test:one:42` →
+    /// `stage-refresh:demo:test:one`), and those positions.
+    fn requests(&self) -> (Vec<String>, Vec<u64>) {
+        self.ids()
+            .iter()
+            .map(|id| {
+                let (request, after) = id.rsplit_once(':').expect("an identity ends with a log position");
+                (request.to_owned(), after.parse::<u64>().expect("a log position"))
+            })
+            .unzip()
+    }
+
+    /// Waits until `request` (an identity without its log position) was published `times`
+    /// times; every request published so far.
+    async fn wait_for(&self, request: &str, times: usize) -> Vec<String> {
+        wait::until(&format!("{request} to be published {times} times"), TIMEOUT, || async {
+            let (requests, _) = self.requests();
+            if requests.iter().filter(|r| *r == request).count() >= times {
+                Ok(requests)
+            } else {
+                Err(format!("{requests:?}"))
+            }
         })
         .await
     }
@@ -127,26 +146,30 @@ async fn a_refresh_token_is_handled_once_shows_as_last_handled_and_survives_a_ta
     annotate(&kube, "warehouse", "app", "lading.dev/refresh=w-two").await;
     wait_handled(&kube, "stage", "test", "two").await;
     wait_handled(&kube, "warehouse", "app", "w-two").await;
-    let expect = |prefix: &str, tokens: [&str; 2]| -> Vec<String> {
+
+    // A token used before, after another one was handled (within NATS's two-minute
+    // duplicate window), is a new request: it is handled again.
+    annotate(&kube, "stage", "test", "kargo.akuity.io/refresh=one").await;
+    annotate(&kube, "warehouse", "app", "lading.dev/refresh=w-one").await;
+    wait_handled(&kube, "stage", "test", "one").await;
+    wait_handled(&kube, "warehouse", "app", "w-one").await;
+
+    // What was published: each token once per time it was set.
+    let expect = |prefix: &str, tokens: [&str; 3]| -> Vec<String> {
         tokens.iter().map(|t| format!("{prefix}:demo:{t}")).collect()
     };
-    assert_eq!(
-        stage_requests.wait_for("stage-refresh:demo:test:two").await,
-        expect("stage-refresh", ["test:one", "test:two"])
-    );
-    assert_eq!(
-        stage_handled.wait_for("stage-refresh-handled:demo:test:two").await,
-        expect("stage-refresh-handled", ["test:one", "test:two"]),
-        "one health assessment per token"
-    );
-    assert_eq!(
-        warehouse_requests.wait_for("warehouse-refresh:demo:app:w-two").await,
-        expect("warehouse-refresh", ["app:w-one", "app:w-two"])
-    );
-    assert_eq!(
-        warehouse_handled.wait_for("warehouse-refresh-handled:demo:app:w-two").await,
-        expect("warehouse-refresh-handled", ["app:w-one", "app:w-two"])
-    );
+    for (published, prefix, tokens) in [
+        (&stage_requests, "stage-refresh", ["test:one", "test:two", "test:one"]),
+        (&stage_handled, "stage-refresh-handled", ["test:one", "test:two", "test:one"]),
+        (&warehouse_requests, "warehouse-refresh", ["app:w-one", "app:w-two", "app:w-one"]),
+        (&warehouse_handled, "warehouse-refresh-handled", ["app:w-one", "app:w-two", "app:w-one"]),
+    ] {
+        let expected = expect(prefix, tokens);
+        assert_eq!(published.wait_for(&expected[2], 2).await, expected, "one {prefix} per token set");
+        // Each request names the last handled one, later ones later in the log.
+        let (_, after) = published.requests();
+        assert!(after.windows(2).all(|w| w[0] < w[1]), "{prefix}: {after:?}");
+    }
     second.shutdown.cancel();
     second.task.await.unwrap();
 }
@@ -167,15 +190,16 @@ async fn a_token_on_its_way_is_not_requested_again_and_a_stage_with_both_annotat
     let requests = Published::on(&sandbox, "lading.evt.demo.stage.test.refresh-requested").await;
 
     annotate(&kube, "stage", "test", "lading.dev/refresh=one").await;
-    requests.wait_for("stage-refresh:demo:test:one").await;
+    requests.wait_for("stage-refresh:demo:test:one", 1).await;
     // While it is not handled, the Stage changes otherwise, and Kargo's annotation is
     // added with another token: Lading's annotation is the one asked for.
     annotate(&kube, "stage", "test", "note=while-on-its-way").await;
     annotate(&kube, "stage", "test", "kargo.akuity.io/refresh=kargo").await;
     wait_stage_note(&sandbox, "while-on-its-way").await;
     annotate(&kube, "stage", "test", "lading.dev/refresh=two").await;
-    let published = requests.wait_for("stage-refresh:demo:test:two").await;
+    let published = requests.wait_for("stage-refresh:demo:test:two", 1).await;
     assert_eq!(published, ["stage-refresh:demo:test:one", "stage-refresh:demo:test:two"]);
+    assert_eq!(requests.requests().1, [0, 0], "nothing handled yet");
     let stage = get_json(&kube, &["stage", "test", "-n", "demo"]).await;
     assert!(stage["status"]["lastHandledRefresh"].is_null(), "nothing handled without a promoter: {}", stage["status"]);
     api.shutdown.cancel();

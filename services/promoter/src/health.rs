@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use lading_domain::stage_health::{self, AppRead, Health, HealthCheck, StageHealth};
-use lading_events::catalog::{HealthStatusV1, StageHealthChangedV1, StageRefreshHandledV1};
+use lading_events::catalog::{HealthStatusV1, StageHealthChangedV1, StageRefreshHandledV2, StageRefreshRequestedV2};
 use lading_events::{Event, now_ms};
 use lading_runtime::Shutdown;
 
@@ -198,23 +198,33 @@ pub const REFRESH_CONSUMER: &str = "promoter-stage-refresh";
 pub async fn refresh(context: std::sync::Arc<crate::Context>, shutdown: Shutdown) -> Result<(), crate::Error> {
     use lading_bus::{ConsumerSpec, HandlerError, Outcome};
     use lading_events::EventType;
-    let spec = ConsumerSpec::new(REFRESH_CONSUMER, vec![EventType::StageRefreshRequestedV1.filter()]);
+    let spec = ConsumerSpec::new(REFRESH_CONSUMER, vec![EventType::StageRefreshRequestedV2.filter()]);
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
         let context = context.clone();
         async move {
-            let Event::StageRefreshRequested(request) = &delivery.event else {
-                return Ok(Outcome::Done);
+            let request = match &delivery.event {
+                Event::StageRefreshRequestedV2(request) => request.clone(),
+                // Asked before requests named the last handled one.
+                Event::StageRefreshRequested(e) => StageRefreshRequestedV2 {
+                    project: e.project.clone(),
+                    stage: e.stage.clone(),
+                    request_id: e.request_id.clone(),
+                    after_seq: 0,
+                    requested_at_ms: e.requested_at_ms,
+                },
+                _ => return Ok(Outcome::Done),
             };
             tracing::info!(project = request.project, stage = request.stage, "stage refresh: assessing its health");
             // A stage without health checks has nothing to assess: the request is handled.
             assess_and_publish(&context, Some((&request.project, &request.stage)))
                 .await
                 .map_err(HandlerError::Transient)?;
-            let handled = Event::StageRefreshHandled(StageRefreshHandledV1 {
-                project: request.project.clone(),
-                stage: request.stage.clone(),
-                request_id: request.request_id.clone(),
+            let handled = Event::StageRefreshHandledV2(StageRefreshHandledV2 {
+                project: request.project,
+                stage: request.stage,
+                request_id: request.request_id,
+                after_seq: request.after_seq,
                 handled_at_ms: now_ms(),
             });
             context.bus.publish(&handled, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;

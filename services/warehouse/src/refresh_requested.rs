@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
-use lading_events::catalog::WarehouseRefreshHandledV1;
+use lading_events::catalog::{WarehouseRefreshHandledV2, WarehouseRefreshRequestedV2};
 use lading_events::{Event, EventType, now_ms};
 use lading_runtime::Shutdown;
 
@@ -15,7 +15,7 @@ use crate::{Context, Error, discover};
 pub const CONSUMER: &str = "warehouse-refresh";
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
-    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::WarehouseRefreshRequestedV1.filter()]);
+    let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::WarehouseRefreshRequestedV2.filter()]);
     spec.concurrency = context.config.budgets.discovery_concurrency.value;
     let bus = context.bus.clone();
     bus.consume(spec, shutdown, |delivery| {
@@ -27,8 +27,17 @@ pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error>
 }
 
 async fn handle(context: &Arc<Context>, delivery: Delivery) -> Result<Outcome, HandlerError> {
-    let Event::WarehouseRefreshRequested(request) = &delivery.event else {
-        return Ok(Outcome::Done);
+    let request = match &delivery.event {
+        Event::WarehouseRefreshRequestedV2(request) => request.clone(),
+        // Asked before requests named the last handled one.
+        Event::WarehouseRefreshRequested(e) => WarehouseRefreshRequestedV2 {
+            project: e.project.clone(),
+            warehouse: e.warehouse.clone(),
+            request_id: e.request_id.clone(),
+            after_seq: 0,
+            requested_at_ms: e.requested_at_ms,
+        },
+        _ => return Ok(Outcome::Done),
     };
     let Some(spec) = context.specs.read(|s| s.warehouse(&request.project, &request.warehouse).cloned()) else {
         return Err(HandlerError::Permanent(format!(
@@ -46,10 +55,11 @@ async fn handle(context: &Arc<Context>, delivery: Delivery) -> Result<Outcome, H
     }
     // The request is handled, whatever the discovery found: `lading refresh --wait`
     // returns on this (Kargo's `lastHandledRefresh`).
-    let handled = Event::WarehouseRefreshHandled(WarehouseRefreshHandledV1 {
-        project: request.project.clone(),
-        warehouse: request.warehouse.clone(),
-        request_id: request.request_id.clone(),
+    let handled = Event::WarehouseRefreshHandledV2(WarehouseRefreshHandledV2 {
+        project: request.project,
+        warehouse: request.warehouse,
+        request_id: request.request_id,
+        after_seq: request.after_seq,
         handled_at_ms: now_ms(),
     });
     context.bus.publish(&handled, &delivery.trace).await.map_err(|e| HandlerError::Transient(e.to_string()))?;

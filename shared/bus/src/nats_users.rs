@@ -72,9 +72,9 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         EventType::FreightCreatedV1 => &[Warehouse, Api],
         EventType::WarehouseArtifactsDiscoveredV1
         | EventType::WarehouseDiscoveryFailedV1
-        | EventType::WarehouseRefreshHandledV1 => &[Warehouse],
-        EventType::WarehouseRefreshRequestedV1
-        | EventType::StageRefreshRequestedV1
+        | EventType::WarehouseRefreshHandledV2 => &[Warehouse],
+        EventType::WarehouseRefreshRequestedV2
+        | EventType::StageRefreshRequestedV2
         | EventType::FreightApprovedV1
         | EventType::FreightDeletedV1 => &[Api],
         // Made by people through the api, and by the promoter's rules (auto-promotion,
@@ -90,7 +90,7 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         | EventType::FreightMetadataSetV1
         | EventType::StageMetadataSetV1
         | EventType::PromotionWaitingV1
-        | EventType::StageRefreshHandledV1
+        | EventType::StageRefreshHandledV2
         | EventType::PromotionFailedV1
         | EventType::PromotionErroredV1 => &[Promoter],
         EventType::FreightVerifiedV1
@@ -102,7 +102,11 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         EventType::PromotionCreatedV1
         | EventType::PromotionAbortedV1
         | EventType::FreightAliasChangedV1
-        | EventType::PromotionStepFinishedV1 => &[],
+        | EventType::PromotionStepFinishedV1
+        | EventType::WarehouseRefreshRequestedV1
+        | EventType::WarehouseRefreshHandledV1
+        | EventType::StageRefreshRequestedV1
+        | EventType::StageRefreshHandledV1 => &[],
     }
 }
 
@@ -399,6 +403,10 @@ mod tests {
             EventType::PromotionAbortedV1,
             EventType::FreightAliasChangedV1,
             EventType::PromotionStepFinishedV1,
+            EventType::WarehouseRefreshRequestedV1,
+            EventType::WarehouseRefreshHandledV1,
+            EventType::StageRefreshRequestedV1,
+            EventType::StageRefreshHandledV1,
         ];
         for event_type in EventType::ALL.into_iter().filter(|t| !retired.contains(t)) {
             assert!(!publishers(event_type).is_empty(), "{event_type:?}");

@@ -138,7 +138,11 @@ macro_rules! each_payload {
             (StageMetadataSet, StageMetadataSetV1),
             (PromotionWaiting, PromotionWaitingV1),
             (StageRefreshRequested, StageRefreshRequestedV1),
-            (StageRefreshHandled, StageRefreshHandledV1)
+            (StageRefreshHandled, StageRefreshHandledV1),
+            (WarehouseRefreshRequestedV2, WarehouseRefreshRequestedV2),
+            (WarehouseRefreshHandledV2, WarehouseRefreshHandledV2),
+            (StageRefreshRequestedV2, StageRefreshRequestedV2),
+            (StageRefreshHandledV2, StageRefreshHandledV2)
         }
     };
 }

@@ -201,7 +201,7 @@ impl Projection {
         let mut model = self.model.write().unwrap_or_else(|p| p.into_inner());
         let applied = std::panic::catch_unwind(AssertUnwindSafe(|| match source {
             Source::Facts => model.apply(seq, event),
-            Source::Discoveries => model.apply_discovery(event),
+            Source::Discoveries => model.apply_discovery(seq, event),
         }));
         if applied.is_err() {
             tracing::error!(

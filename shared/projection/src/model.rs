@@ -43,6 +43,11 @@ pub struct WarehouseRecord {
     /// The last refresh request the warehouse finished (Kargo's `lastHandledRefresh`).
     #[serde(default)]
     pub last_handled_refresh: Option<String>,
+    /// The position of that request's `refresh-handled` in the discovery stream, which
+    /// holds it (0: none): a later request names it, so the same token asked for again
+    /// is a new request.
+    #[serde(default)]
+    pub last_handled_refresh_seq: u64,
 }
 
 /// One project's read model.
@@ -105,10 +110,11 @@ impl ReadModel {
         self.apply_event(seq, event);
     }
 
-    /// Applies a discovery (the latest of a warehouse, from the discovery stream, whose
-    /// positions are not the log's).
-    pub fn apply_discovery(&mut self, event: &Event) {
-        self.apply_event(0, event);
+    /// Applies a discovery (the latest of a warehouse, from the discovery stream) stored
+    /// at `seq` in that stream, whose positions are not the log's: they only order that
+    /// stream's events (a warehouse's handled refreshes among themselves).
+    pub fn apply_discovery(&mut self, seq: u64, event: &Event) {
+        self.apply_event(seq, event);
     }
 }
 

@@ -263,16 +263,27 @@ pub async fn make_namespace(client: &kube::Client, project: &str) -> Result<(), 
 
 /// Asks the Warehouse to discover, or the Stage to assess its health, once per value of
 /// its refresh annotation: a token already handled (as the log says, also after a
-/// restart or a takeover) or already requested is not requested again.
+/// restart or a takeover) or already requested is not requested again. The request
+/// names the last handled one, so a token used again after another is a new request.
 async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
     caught_up(shared).await;
-    let handled = shared.context.projection.read(|model| {
-        let project = model.project(&key.namespace)?;
-        match key.kind {
-            "Warehouse" => project.warehouses.get(&key.name)?.last_handled_refresh.clone(),
-            _ => project.stages.get(&key.name)?.last_handled_refresh.clone(),
-        }
-    });
+    let (handled, after_seq) = shared
+        .context
+        .projection
+        .read(|model| {
+            let project = model.project(&key.namespace)?;
+            Some(match key.kind {
+                "Warehouse" => {
+                    let w = project.warehouses.get(&key.name)?;
+                    (w.last_handled_refresh.clone(), w.last_handled_refresh_seq)
+                }
+                _ => {
+                    let s = project.stages.get(&key.name)?;
+                    (s.last_handled_refresh.clone(), s.last_handled_refresh_seq)
+                }
+            })
+        })
+        .unwrap_or_default();
     {
         let mut requested = shared.refreshes.lock().unwrap();
         let in_flight = requested.get(key).map(String::as_str);
@@ -285,17 +296,19 @@ async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
         (key.namespace.clone(), key.name.clone(), token.to_owned(), lading_events::now_ms());
     let event = match key.kind {
         "Warehouse" => {
-            lading_events::Event::WarehouseRefreshRequested(lading_events::catalog::WarehouseRefreshRequestedV1 {
+            lading_events::Event::WarehouseRefreshRequestedV2(lading_events::catalog::WarehouseRefreshRequestedV2 {
                 project,
                 warehouse: name,
                 request_id,
+                after_seq,
                 requested_at_ms: now,
             })
         }
-        _ => lading_events::Event::StageRefreshRequested(lading_events::catalog::StageRefreshRequestedV1 {
+        _ => lading_events::Event::StageRefreshRequestedV2(lading_events::catalog::StageRefreshRequestedV2 {
             project,
             stage: name,
             request_id,
+            after_seq,
             requested_at_ms: now,
         }),
     };

@@ -73,10 +73,14 @@ pub(crate) async fn publish_refresh(
     trace: &lading_events::TraceContext,
 ) -> Result<String, ApiError> {
     let request_id = ulid::Ulid::new().to_string().to_lowercase();
-    let event = lading_events::Event::StageRefreshRequested(lading_events::catalog::StageRefreshRequestedV1 {
+    let after_seq = context.projection.read(|model| {
+        model.project(project).and_then(|p| p.stages.get(stage)).map_or(0, |s| s.last_handled_refresh_seq)
+    });
+    let event = lading_events::Event::StageRefreshRequestedV2(lading_events::catalog::StageRefreshRequestedV2 {
         project: project.to_owned(),
         stage: stage.to_owned(),
         request_id: request_id.clone(),
+        after_seq,
         requested_at_ms: lading_events::now_ms(),
     });
     context.bus.publish(&event, trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;

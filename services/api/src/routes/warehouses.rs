@@ -6,7 +6,7 @@ use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use lading_domain::spec::Kind;
 use lading_events::TraceContext;
-use lading_events::catalog::WarehouseRefreshRequestedV1;
+use lading_events::catalog::WarehouseRefreshRequestedV2;
 use lading_events::{Event, now_ms};
 use serde_json::{Value, json};
 
@@ -49,10 +49,14 @@ pub(crate) async fn publish_refresh(
     trace: &TraceContext,
 ) -> Result<String, ApiError> {
     let request_id = ulid::Ulid::new().to_string().to_lowercase();
-    let event = Event::WarehouseRefreshRequested(WarehouseRefreshRequestedV1 {
+    let after_seq = context.projection.read(|model| {
+        model.project(project).and_then(|p| p.warehouses.get(warehouse)).map_or(0, |w| w.last_handled_refresh_seq)
+    });
+    let event = Event::WarehouseRefreshRequestedV2(WarehouseRefreshRequestedV2 {
         project: project.to_owned(),
         warehouse: warehouse.to_owned(),
         request_id: request_id.clone(),
+        after_seq,
         requested_at_ms: now_ms(),
     });
     context.bus.publish(&event, trace).await.map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -38,6 +38,10 @@ pub enum Event {
     PromotionWaiting(PromotionWaitingV1),
     StageRefreshRequested(StageRefreshRequestedV1),
     StageRefreshHandled(StageRefreshHandledV1),
+    WarehouseRefreshRequestedV2(WarehouseRefreshRequestedV2),
+    WarehouseRefreshHandledV2(WarehouseRefreshHandledV2),
+    StageRefreshRequestedV2(StageRefreshRequestedV2),
+    StageRefreshHandledV2(StageRefreshHandledV2),
 }
 
 impl Event {
@@ -74,6 +78,10 @@ impl Event {
             Event::PromotionWaiting(_) => EventType::PromotionWaitingV1,
             Event::StageRefreshRequested(_) => EventType::StageRefreshRequestedV1,
             Event::StageRefreshHandled(_) => EventType::StageRefreshHandledV1,
+            Event::WarehouseRefreshRequestedV2(_) => EventType::WarehouseRefreshRequestedV2,
+            Event::WarehouseRefreshHandledV2(_) => EventType::WarehouseRefreshHandledV2,
+            Event::StageRefreshRequestedV2(_) => EventType::StageRefreshRequestedV2,
+            Event::StageRefreshHandledV2(_) => EventType::StageRefreshHandledV2,
         }
     }
 
@@ -110,6 +118,10 @@ impl Event {
             Event::PromotionWaiting(e) => &e.project,
             Event::StageRefreshRequested(e) => &e.project,
             Event::StageRefreshHandled(e) => &e.project,
+            Event::WarehouseRefreshRequestedV2(e) => &e.project,
+            Event::WarehouseRefreshHandledV2(e) => &e.project,
+            Event::StageRefreshRequestedV2(e) => &e.project,
+            Event::StageRefreshHandledV2(e) => &e.project,
         }
     }
 
@@ -147,6 +159,10 @@ impl Event {
             Event::PromotionWaiting(e) => &e.stage,
             Event::StageRefreshRequested(e) => &e.stage,
             Event::StageRefreshHandled(e) => &e.stage,
+            Event::WarehouseRefreshRequestedV2(e) => &e.warehouse,
+            Event::WarehouseRefreshHandledV2(e) => &e.warehouse,
+            Event::StageRefreshRequestedV2(e) => &e.stage,
+            Event::StageRefreshHandledV2(e) => &e.stage,
         }
     }
 
@@ -184,6 +200,10 @@ impl Event {
             Event::PromotionWaiting(e) => e.waiting_since_ms,
             Event::StageRefreshRequested(e) => e.requested_at_ms,
             Event::StageRefreshHandled(e) => e.handled_at_ms,
+            Event::WarehouseRefreshRequestedV2(e) => e.requested_at_ms,
+            Event::WarehouseRefreshHandledV2(e) => e.handled_at_ms,
+            Event::StageRefreshRequestedV2(e) => e.requested_at_ms,
+            Event::StageRefreshHandledV2(e) => e.handled_at_ms,
         }
     }
 

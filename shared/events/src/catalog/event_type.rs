@@ -37,10 +37,14 @@ pub enum EventType {
     PromotionWaitingV1,
     StageRefreshRequestedV1,
     StageRefreshHandledV1,
+    WarehouseRefreshRequestedV2,
+    WarehouseRefreshHandledV2,
+    StageRefreshRequestedV2,
+    StageRefreshHandledV2,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 31] = [
+    pub const ALL: [EventType; 35] = [
         EventType::FreightCreatedV1,
         EventType::PromotionCreatedV1,
         EventType::PromotionSucceededV1,
@@ -72,6 +76,10 @@ impl EventType {
         EventType::PromotionWaitingV1,
         EventType::StageRefreshRequestedV1,
         EventType::StageRefreshHandledV1,
+        EventType::WarehouseRefreshRequestedV2,
+        EventType::WarehouseRefreshHandledV2,
+        EventType::StageRefreshRequestedV2,
+        EventType::StageRefreshHandledV2,
     ];
 
     /// The CloudEvents `type` attribute.
@@ -108,6 +116,10 @@ impl EventType {
             EventType::PromotionWaitingV1 => "dev.lading.promotion.waiting.v1",
             EventType::StageRefreshRequestedV1 => "dev.lading.stage.refresh-requested.v1",
             EventType::StageRefreshHandledV1 => "dev.lading.stage.refresh-handled.v1",
+            EventType::WarehouseRefreshRequestedV2 => "dev.lading.warehouse.refresh-requested.v2",
+            EventType::WarehouseRefreshHandledV2 => "dev.lading.warehouse.refresh-handled.v2",
+            EventType::StageRefreshRequestedV2 => "dev.lading.stage.refresh-requested.v2",
+            EventType::StageRefreshHandledV2 => "dev.lading.stage.refresh-handled.v2",
         }
     }
 
@@ -144,11 +156,15 @@ impl EventType {
             | EventType::StageMetadataSetV1
             | EventType::PromotionWaitingV1
             | EventType::StageRefreshRequestedV1
-            | EventType::StageRefreshHandledV1 => "stage",
+            | EventType::StageRefreshHandledV1
+            | EventType::StageRefreshRequestedV2
+            | EventType::StageRefreshHandledV2 => "stage",
             EventType::WarehouseRefreshRequestedV1
             | EventType::WarehouseDiscoveryFailedV1
             | EventType::WarehouseArtifactsDiscoveredV1
-            | EventType::WarehouseRefreshHandledV1 => "warehouse",
+            | EventType::WarehouseRefreshHandledV1
+            | EventType::WarehouseRefreshRequestedV2
+            | EventType::WarehouseRefreshHandledV2 => "warehouse",
         }
     }
 
@@ -185,6 +201,8 @@ impl EventType {
             EventType::PromotionWaitingV1 => "promotion-waiting",
             EventType::StageRefreshRequestedV1 => "refresh-requested",
             EventType::StageRefreshHandledV1 => "refresh-handled",
+            EventType::WarehouseRefreshRequestedV2 | EventType::StageRefreshRequestedV2 => "refresh-requested",
+            EventType::WarehouseRefreshHandledV2 | EventType::StageRefreshHandledV2 => "refresh-handled",
         }
     }
 
@@ -200,7 +218,8 @@ impl EventType {
             // failure): only the latest per warehouse is kept, so it cannot grow the log.
             EventType::WarehouseArtifactsDiscoveredV1
             | EventType::WarehouseDiscoveryFailedV1
-            | EventType::WarehouseRefreshHandledV1 => Kept::Latest,
+            | EventType::WarehouseRefreshHandledV1
+            | EventType::WarehouseRefreshHandledV2 => Kept::Latest,
             _ => Kept::All,
         }
     }

@@ -91,6 +91,18 @@ impl Event {
             Event::StageRefreshHandled(e) => {
                 format!("stage-refresh-handled:{}:{}:{}", e.project, e.stage, e.request_id)
             }
+            Event::WarehouseRefreshRequestedV2(e) => {
+                format!("warehouse-refresh:{}:{}:{}:{}", e.project, e.warehouse, e.request_id, e.after_seq)
+            }
+            Event::WarehouseRefreshHandledV2(e) => {
+                format!("warehouse-refresh-handled:{}:{}:{}:{}", e.project, e.warehouse, e.request_id, e.after_seq)
+            }
+            Event::StageRefreshRequestedV2(e) => {
+                format!("stage-refresh:{}:{}:{}:{}", e.project, e.stage, e.request_id, e.after_seq)
+            }
+            Event::StageRefreshHandledV2(e) => {
+                format!("stage-refresh-handled:{}:{}:{}:{}", e.project, e.stage, e.request_id, e.after_seq)
+            }
         }
     }
 
@@ -144,6 +156,10 @@ impl Event {
             Event::PromotionWaiting(e) => format!("projects/{}/promotions/{}", e.project, e.promotion),
             Event::StageRefreshRequested(e) => format!("projects/{}/stages/{}", e.project, e.stage),
             Event::StageRefreshHandled(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::WarehouseRefreshRequestedV2(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
+            Event::WarehouseRefreshHandledV2(e) => format!("projects/{}/warehouses/{}", e.project, e.warehouse),
+            Event::StageRefreshRequestedV2(e) => format!("projects/{}/stages/{}", e.project, e.stage),
+            Event::StageRefreshHandledV2(e) => format!("projects/{}/stages/{}", e.project, e.stage),
         }
     }
 }

@@ -61,3 +61,30 @@ pub struct StageRefreshHandledV1 {
     pub request_id: String,
     pub handled_at_ms: i64,
 }
+
+/// `dev.lading.stage.refresh-requested.v2`: someone asked a stage to refresh now.
+/// `after_seq` is the log position of the stage's last handled refresh when this one was
+/// asked for (0: none), so a token asked for again after another one was handled is a
+/// new request, while the same request made twice is still stored once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageRefreshRequestedV2 {
+    pub project: String,
+    pub stage: String,
+    pub request_id: String,
+    pub after_seq: u64,
+    pub requested_at_ms: i64,
+}
+
+/// `dev.lading.stage.refresh-handled.v2`: the promoter finished the health assessment a
+/// stage refresh request asked for, naming the request by its `request_id` and
+/// `after_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageRefreshHandledV2 {
+    pub project: String,
+    pub stage: String,
+    pub request_id: String,
+    pub after_seq: u64,
+    pub handled_at_ms: i64,
+}

@@ -25,6 +25,33 @@ pub struct WarehouseRefreshHandledV1 {
     pub handled_at_ms: i64,
 }
 
+/// `dev.lading.warehouse.refresh-requested.v2`: someone asked a warehouse to discover now.
+/// `after_seq` is the position of the warehouse's last handled refresh when this one was
+/// asked for (0: none), in the stream that keeps the latest discoveries, so a token asked for again after another one was handled is
+/// a new request, while the same request made twice is still stored once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WarehouseRefreshRequestedV2 {
+    pub project: String,
+    pub warehouse: String,
+    pub request_id: String,
+    pub after_seq: u64,
+    pub requested_at_ms: i64,
+}
+
+/// `dev.lading.warehouse.refresh-handled.v2`: a warehouse finished the discovery a
+/// refresh request asked for (Kargo's `status.lastHandledRefresh`), naming the request by
+/// its `request_id` and `after_seq`; only the latest per warehouse is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WarehouseRefreshHandledV2 {
+    pub project: String,
+    pub warehouse: String,
+    pub request_id: String,
+    pub after_seq: u64,
+    pub handled_at_ms: i64,
+}
+
 /// `dev.lading.warehouse.discovery-failed.v1`: a discovery attempt failed; `reason` is
 /// safe to show (it never contains credentials).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -317,6 +317,34 @@ pub(crate) fn samples() -> Vec<Event> {
             request_id: "01jg00000000000000000000".into(),
             handled_at_ms: T,
         }),
+        Event::WarehouseRefreshRequestedV2(WarehouseRefreshRequestedV2 {
+            project: "demo".into(),
+            warehouse: "app".into(),
+            request_id: "1767225600".into(),
+            after_seq: 42,
+            requested_at_ms: T,
+        }),
+        Event::WarehouseRefreshHandledV2(WarehouseRefreshHandledV2 {
+            project: "demo".into(),
+            warehouse: "app".into(),
+            request_id: "1767225600".into(),
+            after_seq: 42,
+            handled_at_ms: T,
+        }),
+        Event::StageRefreshRequestedV2(StageRefreshRequestedV2 {
+            project: "demo".into(),
+            stage: "test".into(),
+            request_id: "1767225600".into(),
+            after_seq: 42,
+            requested_at_ms: T,
+        }),
+        Event::StageRefreshHandledV2(StageRefreshHandledV2 {
+            project: "demo".into(),
+            stage: "test".into(),
+            request_id: "1767225600".into(),
+            after_seq: 42,
+            handled_at_ms: T,
+        }),
     ]
 }
 
@@ -324,7 +352,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const GOLDEN: [(&str, &str); 31] = [
+const GOLDEN: [(&str, &str); 35] = [
     (
         "dev.lading.freight.created.v1",
         "0464656d6f28316564633332613835356634616365656164343362663337373462376664643838626234386137390b62726176652d6f747465720957617265686f75736503617070011b68747470733a2f2f6578616d706c652e636f6d2f6170702e6769742831323334353637383930616263646566313233343536373839306162636465663132333435363738046d61696e000b616464206665617475726515416e6e203c616e6e406578616d706c652e636f6d3e15416e6e203c616e6e406578616d706c652e636f6d3e0001056e67696e7806312e32372e30097368613235363a303000010f6f63693a2f2f676863722e696f2f780361707005312e302e300080a0d5edee66",
@@ -449,6 +477,10 @@ const GOLDEN: [(&str, &str); 31] = [
         "dev.lading.stage.refresh-handled.v1",
         "0464656d6f04746573741830316a67303030303030303030303030303030303030303080a0d5edee66",
     ),
+    ("dev.lading.warehouse.refresh-requested.v2", "0464656d6f036170700a313736373232353630302a80a0d5edee66"),
+    ("dev.lading.warehouse.refresh-handled.v2", "0464656d6f036170700a313736373232353630302a80a0d5edee66"),
+    ("dev.lading.stage.refresh-requested.v2", "0464656d6f04746573740a313736373232353630302a80a0d5edee66"),
+    ("dev.lading.stage.refresh-handled.v2", "0464656d6f04746573740a313736373232353630302a80a0d5edee66"),
 ];
 
 #[test]

@@ -47,6 +47,10 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::PromotionWaiting(e) => postcard::to_stdvec(e),
         Event::StageRefreshRequested(e) => postcard::to_stdvec(e),
         Event::StageRefreshHandled(e) => postcard::to_stdvec(e),
+        Event::WarehouseRefreshRequestedV2(e) => postcard::to_stdvec(e),
+        Event::WarehouseRefreshHandledV2(e) => postcard::to_stdvec(e),
+        Event::StageRefreshRequestedV2(e) => postcard::to_stdvec(e),
+        Event::StageRefreshHandledV2(e) => postcard::to_stdvec(e),
     };
     // Serializing these plain structs into a Vec cannot fail.
     encoded.unwrap_or_default()
@@ -99,6 +103,16 @@ pub fn decode(ce_type: Option<&str>, payload: &[u8]) -> Result<Event, DecodeErro
         EventType::PromotionWaitingV1 => Event::PromotionWaiting(postcard::from_bytes(payload).map_err(err)?),
         EventType::StageRefreshRequestedV1 => Event::StageRefreshRequested(postcard::from_bytes(payload).map_err(err)?),
         EventType::StageRefreshHandledV1 => Event::StageRefreshHandled(postcard::from_bytes(payload).map_err(err)?),
+        EventType::WarehouseRefreshRequestedV2 => {
+            Event::WarehouseRefreshRequestedV2(postcard::from_bytes(payload).map_err(err)?)
+        }
+        EventType::WarehouseRefreshHandledV2 => {
+            Event::WarehouseRefreshHandledV2(postcard::from_bytes(payload).map_err(err)?)
+        }
+        EventType::StageRefreshRequestedV2 => {
+            Event::StageRefreshRequestedV2(postcard::from_bytes(payload).map_err(err)?)
+        }
+        EventType::StageRefreshHandledV2 => Event::StageRefreshHandledV2(postcard::from_bytes(payload).map_err(err)?),
     })
 }
 

@@ -23,7 +23,13 @@ impl ReadModel {
         let project = self.projects.entry(event.project().to_owned()).or_default();
         match event {
             // Upgraded above.
-            Event::PromotionCreated(_) | Event::PromotionAborted(_) | Event::FreightAliasChanged(_) => {}
+            Event::PromotionCreated(_)
+            | Event::PromotionAborted(_)
+            | Event::FreightAliasChanged(_)
+            | Event::WarehouseRefreshRequested(_)
+            | Event::WarehouseRefreshHandled(_)
+            | Event::StageRefreshRequested(_)
+            | Event::StageRefreshHandled(_) => {}
             Event::FreightCreated(e) => {
                 let Ok(id) = FreightId::parse(&e.freight_id) else {
                     return;
@@ -119,7 +125,7 @@ impl ReadModel {
                         .or_insert(VerifiedStage { longest_soak: None, verified_at: time_from_ms(e.verified_at_ms) });
                 }
             }
-            Event::WarehouseRefreshRequested(_) | Event::StageRefreshRequested(_) => {}
+            Event::WarehouseRefreshRequestedV2(_) | Event::StageRefreshRequestedV2(_) => {}
             Event::PromotionStarted(e) => {
                 let stage = project.stages.entry(e.stage.clone()).or_default();
                 if let Some(record) = stage.promotions.iter_mut().find(|p| p.name == e.promotion)
@@ -236,12 +242,15 @@ impl ReadModel {
                     project.freight.remove(&id);
                 }
             }
-            Event::StageRefreshHandled(e) => {
-                project.stages.entry(e.stage.clone()).or_default().last_handled_refresh = Some(e.request_id.clone());
+            Event::StageRefreshHandledV2(e) => {
+                let stage = project.stages.entry(e.stage.clone()).or_default();
+                stage.last_handled_refresh = Some(e.request_id.clone());
+                stage.last_handled_refresh_seq = seq;
             }
-            Event::WarehouseRefreshHandled(e) => {
-                project.warehouses.entry(e.warehouse.clone()).or_default().last_handled_refresh =
-                    Some(e.request_id.clone());
+            Event::WarehouseRefreshHandledV2(e) => {
+                let warehouse = project.warehouses.entry(e.warehouse.clone()).or_default();
+                warehouse.last_handled_refresh = Some(e.request_id.clone());
+                warehouse.last_handled_refresh_seq = seq;
             }
             Event::VerificationRequested(_) => {}
             Event::VerificationStarted(e) => {

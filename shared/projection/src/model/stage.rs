@@ -123,6 +123,10 @@ pub struct StageRecord {
     /// `lastHandledRefresh`).
     #[serde(default)]
     pub last_handled_refresh: Option<String>,
+    /// The log position of that request's `refresh-handled` (0: none): a later request
+    /// names it, so the same token asked for again is a new request.
+    #[serde(default)]
+    pub last_handled_refresh_seq: u64,
 }
 
 impl StageRecord {

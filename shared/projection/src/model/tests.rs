@@ -362,3 +362,51 @@ fn a_wait_recorded_after_the_promotion_ended_changes_nothing() {
     let p1 = model.project("p").unwrap().stages["test"].promotion("p1").unwrap().clone();
     assert_eq!((p1.phase, p1.waiting), (PromotionPhase::Succeeded, None));
 }
+
+#[test]
+fn a_handled_refresh_is_remembered_with_its_position_and_earlier_versions_apply_alike() {
+    // Given a stage refresh handled before requests named positions (v1), then one handled at 9 (v2),
+    let mut model = ReadModel::default();
+    model.apply(
+        4,
+        &Event::StageRefreshHandled(StageRefreshHandledV1 {
+            project: "demo".into(),
+            stage: "test".into(),
+            request_id: "one".into(),
+            handled_at_ms: 1,
+        }),
+    );
+    let stage = |model: &ReadModel| model.project("demo").unwrap().stages["test"].clone();
+    assert_eq!(
+        (stage(&model).last_handled_refresh.as_deref(), stage(&model).last_handled_refresh_seq),
+        (Some("one"), 4)
+    );
+    model.apply(
+        9,
+        &Event::StageRefreshHandledV2(StageRefreshHandledV2 {
+            project: "demo".into(),
+            stage: "test".into(),
+            request_id: "one".into(),
+            after_seq: 4,
+            handled_at_ms: 2,
+        }),
+    );
+    // then the stage names the same token, handled later.
+    assert_eq!(
+        (stage(&model).last_handled_refresh.as_deref(), stage(&model).last_handled_refresh_seq),
+        (Some("one"), 9)
+    );
+    // Given a warehouse refresh from the discovery stream, then its position there is kept.
+    model.apply_discovery(
+        3,
+        &Event::WarehouseRefreshHandledV2(WarehouseRefreshHandledV2 {
+            project: "demo".into(),
+            warehouse: "app".into(),
+            request_id: "w".into(),
+            after_seq: 0,
+            handled_at_ms: 3,
+        }),
+    );
+    let warehouse = &model.project("demo").unwrap().warehouses["app"];
+    assert_eq!((warehouse.last_handled_refresh.as_deref(), warehouse.last_handled_refresh_seq), (Some("w"), 3));
+}
