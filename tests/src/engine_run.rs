@@ -33,6 +33,8 @@ pub struct EngineRun<'a> {
     pub author: CommitAuthor,
     /// `LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS` (default false).
     pub github_verify_untrusted_commits: bool,
+    /// `LADING_GIT_PUSH_INTEGRATION_POLICY` (default `AlwaysRebase`).
+    pub push_integration_policy: lading_domain::push_integration::PushIntegrationPolicy,
 }
 
 impl<'a> EngineRun<'a> {
@@ -53,6 +55,7 @@ impl<'a> EngineRun<'a> {
             effects: &Unguarded,
             author: CommitAuthor::default(),
             github_verify_untrusted_commits: false,
+            push_integration_policy: Default::default(),
         }
     }
 
@@ -76,6 +79,7 @@ impl<'a> EngineRun<'a> {
             git_providers: self.git_providers.clone(),
             argocd: self.argocd.clone(),
             github_verify_untrusted_commits: self.github_verify_untrusted_commits,
+            push_integration_policy: self.push_integration_policy,
         };
         let input = PromotionInput {
             project: "demo",

@@ -513,3 +513,6 @@ fn a_clones_author_is_checked_at_apply() {
     let error = manifest("{name: A, email: a@b.c, key: x}").unwrap_err();
     assert!(error.contains("author.key"), "{error}");
 }
+
+#[path = "commit_signing/push_integration.rs"]
+mod push_integration;

@@ -28,6 +28,10 @@ pub use lading_remote::{GIT_CONNECT_TIMEOUT_ENV, GIT_IDLE_TIMEOUT_ENV, GIT_MAX_T
 /// GitHub signs them all, not only those the promoter's key signed (default `false`), as
 /// Kargo's `GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`.
 pub const GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV: &str = "LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS";
+/// `git-push`, `github-push`: how commits the remote branch gained are brought in,
+/// `AlwaysRebase` (default), `RebaseOrMerge`, `RebaseOrFail` or `AlwaysMerge`, as Kargo's
+/// `GIT_PUSH_INTEGRATION_POLICY`.
+pub const GIT_PUSH_INTEGRATION_POLICY_ENV: &str = "LADING_GIT_PUSH_INTEGRATION_POLICY";
 /// `http` steps: longest wait for a connection (default 10s).
 pub const HTTP_CONNECT_TIMEOUT_ENV: &str = "LADING_HTTP_CONNECT_TIMEOUT";
 /// `http` steps: longest wait for the next bytes (default 30s).
@@ -176,6 +180,12 @@ impl Config {
                         return Err(format!(
                             "{GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS_ENV}={other:?}: must be true or false"
                         ));
+                    }
+                },
+                push_integration_policy: match env.get(GIT_PUSH_INTEGRATION_POLICY_ENV) {
+                    None => Default::default(),
+                    Some(text) => {
+                        text.parse().map_err(|e| format!("{GIT_PUSH_INTEGRATION_POLICY_ENV}={text:?}: {e}"))?
                     }
                 },
             },
@@ -335,6 +345,20 @@ mod tests {
     fn a_bad_budget_names_its_variable() {
         let env = HashMap::from([(GIT_TIMEOUT_ENV.to_owned(), "0".to_owned())]);
         assert!(Config::from_env(&env).unwrap_err().starts_with("LADING_GIT_TIMEOUT=\"0\""));
+    }
+
+    #[test]
+    fn the_push_integration_policy_is_named_as_kargo_names_it_and_rebases_by_default() {
+        use lading_domain::push_integration::PushIntegrationPolicy;
+        let policy = |env: &HashMap<String, String>| Config::from_env(env).map(|c| c.remotes.push_integration_policy);
+        assert_eq!(policy(&HashMap::new()), Ok(PushIntegrationPolicy::AlwaysRebase));
+        let merge = HashMap::from([(GIT_PUSH_INTEGRATION_POLICY_ENV.to_owned(), "RebaseOrMerge".to_owned())]);
+        assert_eq!(policy(&merge), Ok(PushIntegrationPolicy::RebaseOrMerge));
+        let bad = HashMap::from([(GIT_PUSH_INTEGRATION_POLICY_ENV.to_owned(), "merge".to_owned())]);
+        assert_eq!(
+            policy(&bad).unwrap_err(),
+            "LADING_GIT_PUSH_INTEGRATION_POLICY=\"merge\": must be one of AlwaysRebase, RebaseOrMerge, RebaseOrFail, AlwaysMerge"
+        );
     }
 
     #[test]

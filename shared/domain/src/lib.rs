@@ -45,6 +45,8 @@
 //! - [`commit_url`]: the web page of a commit on a Git host, from the repository URL.
 //! - [`commit_signing`]: which key signs a promotion's commit, and how `github-push`
 //!   attributes a signed commit it replays.
+//! - [`push_integration`]: Kargo's push integration policy: whether a push rebases onto
+//!   the remote branch or merges it, from the signatures a rebase would make again.
 //! - [`verification`]: stage verification: conditions, measurements, and how they add up.
 //! - [`webhook`]: webhook receivers: their paths, each provider's signature and payload,
 //!   and which warehouses a push refreshes.
@@ -76,6 +78,7 @@ pub mod promotion_claim;
 pub mod promotion_functions;
 pub mod promotion_queue;
 pub mod promotion_wait;
+pub mod push_integration;
 pub mod redact;
 pub mod refresh;
 pub mod rendered_files;

@@ -52,13 +52,23 @@ const FOR_A_PULL_REQUEST: &str = "# Clone, prepare the contents of ./out, etc...
 
 /// Runs `template` on a blocking thread with the stand-in's credentials and `effects`.
 async fn run(url: &str, template: String, effects: &'static dyn EffectGuard) -> Result<PromotionOutcome, String> {
+    run_under(url, template, effects, Default::default()).await
+}
+
+/// [`run`] under the push integration policy `policy`.
+async fn run_under(
+    url: &str,
+    template: String,
+    effects: &'static dyn EffectGuard,
+    push_integration_policy: lading_domain::push_integration::PushIntegrationPolicy,
+) -> Result<PromotionOutcome, String> {
     let base = url.rsplit_once("/example/").unwrap().0.to_owned();
     tokio::task::spawn_blocking(move || {
         let credentials =
             GitCredentials::parse(&format!("- repoURL: {base}/\n  username: robot\n  password: {TOKEN}\n")).unwrap();
         let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
-        let run = EngineRun { credentials, effects, ..EngineRun::new(&freight) };
+        let run = EngineRun { credentials, effects, push_integration_policy, ..EngineRun::new(&freight) };
         run_with(run, workspace.path(), &template).map_err(|e| e.to_string())
     })
     .await
@@ -187,6 +197,24 @@ async fn github_push_rebases_onto_a_branch_that_moved_and_pushes_again() {
         ),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_push_under_always_merge_replays_a_merge_of_the_branch_that_moved() {
+    let (_dir, hosting, repo, url) = hosted().await;
+    hosting.move_branch_before_next_update("stage/test", "other.yaml", "x: 1\n");
+    let policy = lading_domain::push_integration::PushIntegrationPolicy::AlwaysMerge;
+    let outcome =
+        run_under(&url, prepared(&url, COMMON_USAGE), &lading_promoter::engine::Unguarded, policy).await.unwrap();
+    let log = repo.log("stage/test");
+    // GitHub holds a merge of the remote's commit and the promotion's, both parents kept.
+    assert!(log[0].message.starts_with("Merge branch 'stage/test' of "), "{log:?}");
+    assert_eq!(repo.parent_count("stage/test"), 2);
+    assert_eq!(outcome.commit, log[0].id);
+    assert_eq!(repo.show("stage/test^2", "other.yaml"), "x: 1", "the remote's commit as it was");
+    assert_eq!(repo.show("stage/test^1", "app.yaml"), "image: nginx:2.0");
+    assert_eq!(repo.show("stage/test", "other.yaml"), "x: 1");
+    assert_eq!(repo.show("stage/test", "app.yaml"), "image: nginx:2.0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 //! `git-push`: pushes the working tree's branch to `origin` (or to `targetBranch`, or to
 //! a branch named after the promotion with `generateTargetBranch`). When the remote moved
-//! on meanwhile (another stage pushed), the local commits are rebased onto it and the push
-//! is tried again, up to `maxAttempts` (default 10). Outputs: `branch`, `commit`,
+//! on meanwhile (another stage pushed), the remote's commits are brought in as the push
+//! integration policy says (a rebase of the local commits onto them by default, or a
+//! merge; see [`lading_domain::push_integration`]) and the push is tried again, up to
+//! `maxAttempts` (default 10). Outputs: `branch`, `commit`,
 //! `repoURL` (origin without user info), `commitURL` (its page, for an https Git host),
 //! `changedFiles` and `changes` (the files the commit changed against its first parent,
 //! at most 50, with lines added and removed). Pushes and fetches keep to the Git budget
@@ -10,6 +12,7 @@
 use std::cell::RefCell;
 
 use git2::{PushOptions, RemoteCallbacks, Repository, Signature};
+use lading_domain::push_integration::{Integration, SignatureStatus, integration, rebase_unsafe_because};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -119,15 +122,17 @@ pub(super) fn fetch_remote_branch(repo: &Repository, target: &str, remotes: &Rem
     Ok(tracking)
 }
 
-/// Fetches `target` and replays the local branch's own commits on top of it, unless the
-/// remote already has this promotion's commit; the replayed commits are signed by `key`
-/// when there is one (the promoter-wide key, as Kargo's rebase signs with its own).
+/// Fetches `target` and, unless the remote already has this promotion's commit, brings
+/// its commits into the local branch as the push integration policy says: replays the
+/// local branch's own commits on top of it, signed by `key` when there is one (the
+/// repository's key, as Kargo's rebase signs with its own), or merges it (see
+/// [`merge_remote`]), or refuses.
 ///
 /// The rebase runs in memory, reading objects only: a working tree that lacks files on
 /// purpose (those outside the cone of a sparse checkout) is not read as deleting them.
 /// The working tree then follows the new tip on the paths that changed (see
 /// [`move_branch`]).
-pub(super) fn rebase_onto_remote(
+pub(super) fn integrate_remote(
     repo: &Repository,
     branch: &str,
     target: &str,
@@ -152,6 +157,30 @@ pub(super) fn rebase_onto_remote(
     if local_tip == upstream_tip.id() || repo.graph_descendant_of(local_tip, upstream_tip.id()).unwrap_or(false) {
         // The local branch holds the remote's commits already: nothing to replay.
         return Ok(Rebased::OnTop);
+    }
+    // How the remote's commits come in: the push integration policy, from what a rebase
+    // would make of the signatures of the local commits it replays.
+    let policy = remotes.push_integration_policy;
+    let replayed = if policy.reads_signatures() {
+        replayed_signatures(repo, local_tip, upstream_tip.id(), key)?
+    } else {
+        Vec::new()
+    };
+    let statuses: Vec<SignatureStatus> = replayed.iter().map(|(_, status)| *status).collect();
+    match integration(policy, key.is_some(), &statuses) {
+        Integration::Rebase => {}
+        Integration::Merge => {
+            merge_remote(repo, branch, target, local_tip, &upstream_tip, committer, key, trailer)?;
+            return Ok(Rebased::OnTop);
+        }
+        Integration::Refuse { unsafe_commit } => {
+            let (id, status) = replayed[unsafe_commit];
+            let reason = rebase_unsafe_because(key.is_some(), status).unwrap_or_default();
+            return Err(format!(
+                "the remote branch {target} has commits the local branch lacks, and the push integration \
+                 policy {policy} allows neither a merge nor rebasing commit {id}: {reason}"
+            ));
+        }
     }
     let upstream =
         repo.reference_to_annotated_commit(&upstream).map_err(|e| git_error("reading the remote branch", e))?;
@@ -183,6 +212,71 @@ pub(super) fn rebase_onto_remote(
         super::commit_signing::sign_commits_since(repo, branch, upstream_tip.id(), key)?;
     }
     Ok(Rebased::OnTop)
+}
+
+/// The local commits a rebase onto `upstream` would replay (those of `local` it lacks),
+/// oldest first, each with what signs it: the repository's `key`, another key (or a
+/// signature that does not verify), or nothing.
+fn replayed_signatures(
+    repo: &Repository,
+    local: git2::Oid,
+    upstream: git2::Oid,
+    key: Option<&super::commit_signing::SigningKey>,
+) -> Result<Vec<(git2::Oid, SignatureStatus)>, String> {
+    let walking = |e| git_error("listing the commits a rebase would replay", e);
+    let mut walk = repo.revwalk().map_err(walking)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE).map_err(walking)?;
+    walk.push(local).map_err(walking)?;
+    walk.hide(upstream).map_err(walking)?;
+    let mut replayed = Vec::new();
+    for id in walk {
+        let id = id.map_err(walking)?;
+        let status = match repo.extract_signature(&id, None) {
+            Err(e) if e.code() == git2::ErrorCode::NotFound => SignatureStatus::Unsigned,
+            Err(e) => return Err(git_error(&format!("reading the signature of commit {id}"), e)),
+            Ok(_) if key.is_some_and(|key| super::commit_signing::signed_by(repo, id, key)) => SignatureStatus::Trusted,
+            Ok(_) => SignatureStatus::Untrusted,
+        };
+        replayed.push((id, status));
+    }
+    Ok(replayed)
+}
+
+/// Merges the remote branch's tip into the local branch, as `git pull --no-rebase`: a
+/// merge commit of both, by the repository's author, signed by `key` when there is one,
+/// carrying the promotion's `trailer` (a run of the promotion again finds it pushed). The
+/// working tree then follows it on the paths that changed (see [`move_branch`]).
+#[allow(clippy::too_many_arguments)]
+fn merge_remote(
+    repo: &Repository,
+    branch: &str,
+    target: &str,
+    local_tip: git2::Oid,
+    upstream_tip: &git2::Commit<'_>,
+    committer: &Signature<'_>,
+    key: Option<&super::commit_signing::SigningKey>,
+    trailer: &str,
+) -> Result<(), String> {
+    let merging = |e| git_error("merging the remote branch", e);
+    let local = repo.find_commit(local_tip).map_err(merging)?;
+    let mut index = repo.merge_commits(&local, upstream_tip, None).map_err(merging)?;
+    if index.has_conflicts() {
+        return Err(format!("the remote branch {target} changed the same lines; merge conflict"));
+    }
+    let tree = index.write_tree_to(repo).and_then(|id| repo.find_tree(id)).map_err(merging)?;
+    let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(lading_domain::redact::redact_url));
+    let of = origin.map(|url| format!(" of {url}")).unwrap_or_default();
+    let message = format!("Merge branch '{target}'{of} into {branch}\n\n{trailer}\n");
+    let parents = [&local, upstream_tip];
+    let new = super::commit_signing::NewCommit {
+        author: committer,
+        committer,
+        message: &message,
+        tree: &tree,
+        parents: &parents,
+    };
+    let merged = super::commit_signing::commit(repo, None, &new, key)?;
+    move_branch(repo, branch, merged, Overwrite::No)
 }
 
 /// Whether [`move_branch`] overwrites changes of the working tree not yet committed.
@@ -271,7 +365,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                 // A rebase checks files out itself: the working tree and its index are
                 // written in full first.
                 ctx.workspace.materialize_all()?;
-                match rebase_onto_remote(
+                match integrate_remote(
                     &repo,
                     &branch,
                     &target,

@@ -1,8 +1,9 @@
 //! `github-push`: Kargo's drop-in replacement for `git-push` that lands the working
 //! tree's commits on GitHub through its REST API, so GitHub creates the commits itself.
 //!
-//! As Kargo does it, each attempt: integrates the remote branch's new commits (a rebase,
-//! as `git-push` does; none with `force`), force-pushes the local branch to a staging ref
+//! As Kargo does it, each attempt: integrates the remote branch's new commits (as
+//! `git-push` does, by the push integration policy: a rebase by default, or a merge,
+//! whose merge commit is replayed with both parents; none with `force`), force-pushes the local branch to a staging ref
 //! no branch list shows (`refs/lading/staging/<promotion>`), asks GitHub to compare the
 //! target branch with it (`GET compare/{base}...{head}`, whose status and merge base
 //! alone are used), replays each local commit after the merge base, parents first
@@ -10,7 +11,7 @@
 //! local tree, and moves the branch to it (`PATCH git/refs/heads/…`, or `POST git/refs`
 //! for a new branch). A branch that moved meanwhile (GitHub's 422 "not a fast forward",
 //! or a compare that says `behind`/`diverged`) starts a new attempt after a pause, up to
-//! `maxAttempts` (default 10, at most 100); a rebase conflict fails the step. The
+//! `maxAttempts` (default 10, at most 100); a rebase or merge conflict fails the step. The
 //! staging ref is deleted at the end, and the local branch is reset to what GitHub
 //! holds, whose commits have new IDs.
 //!
@@ -33,8 +34,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::git_push::{
-    Overwrite, Pushed, Rebased, branch_and_target, fetch_remote_branch, move_branch, outputs, push_once,
-    rebase_onto_remote,
+    Overwrite, Pushed, Rebased, branch_and_target, fetch_remote_branch, integrate_remote, move_branch, outputs,
+    push_once,
 };
 use super::pull_requests::RepoPath;
 use super::pull_requests::api::Api;
@@ -129,7 +130,7 @@ impl Push<'_> {
             self.ctx.workspace.materialize_all()?;
             let committer =
                 Signature::now(&self.author.name, &self.author.email).map_err(|e| git_error("committer", e))?;
-            match rebase_onto_remote(
+            match integrate_remote(
                 self.repo,
                 self.branch,
                 self.target,

@@ -33,6 +33,9 @@ pub struct Remotes {
     /// to sign (`LADING_GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`, Kargo's
     /// `GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`).
     pub github_verify_untrusted_commits: bool,
+    /// How `git-push` and `github-push` bring in commits the remote branch gained
+    /// (`LADING_GIT_PUSH_INTEGRATION_POLICY`, Kargo's `GIT_PUSH_INTEGRATION_POLICY`).
+    pub push_integration_policy: lading_domain::push_integration::PushIntegrationPolicy,
 }
 
 /// Reads `host[:port]=provider` pairs separated by commas.
