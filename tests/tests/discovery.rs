@@ -57,6 +57,36 @@ fn newest_from_branch_lists_newest_first_within_the_limit() {
 }
 
 #[test]
+fn since_stops_the_branch_walk_at_the_first_older_commit() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    for i in 1..=5 {
+        app.commit_at("a.txt", &i.to_string(), &format!("c{i}"), &format!("2026-01-0{i}T00:00:00Z"));
+    }
+    let cache = tempfile::tempdir().unwrap();
+    // Given since at c3's instant (written with another offset), then c3 and newer, newest first.
+    let since = chrono::DateTime::parse_from_rfc3339("2026-01-03T02:00:00+02:00").ok();
+    let sub = GitSubscription { repo_url: app.url(), since, ..Default::default() };
+    assert_eq!(subjects(&git_discover(cache.path(), &sub)), ["c5", "c4", "c3"]);
+    // Given a newer commit back-dated before since, then the walk stops there: nothing older is listed.
+    app.commit_at("a.txt", "6", "c6 back-dated", "2025-12-31T00:00:00Z");
+    app.commit_at("a.txt", "7", "c7", "2026-01-07T00:00:00Z");
+    assert_eq!(subjects(&git_discover(cache.path(), &sub)), ["c7"]);
+    // As a manifest field: RFC 3339, checked at apply, named when bad.
+    let manifest = |since: &str| {
+        let text = format!(
+            "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata:\n  name: app\n  namespace: demo\nspec:\n  subscriptions:\n  - git:\n      repoURL: https://example.com/app.git\n      since: {since}\n"
+        );
+        lading_domain::spec::validate_manifest(1, serde_saphyr::from_str::<serde_json::Value>(&text).unwrap())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    manifest("\"2026-01-03T00:00:00Z\"").unwrap();
+    let error = manifest("yesterday").unwrap_err();
+    assert!(error.contains("spec.subscriptions[0].git.since"), "{error}");
+}
+
+#[test]
 fn path_filters_keep_commits_touching_included_paths_and_exclusion_wins() {
     let root = tempfile::tempdir().unwrap();
     let app = Repo::create(root.path(), "app");

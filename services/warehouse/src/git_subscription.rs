@@ -17,7 +17,7 @@ use git2::{Direction, FetchOptions, Oid, Repository};
 use lading_domain::GitCommit;
 use lading_domain::redact::redact_url;
 use lading_domain::selection::{PathFilter, SemverConstraint, TagFilter, newest_lexical, newest_semver};
-use lading_domain::spec::{CommitSelectionStrategy, GitSubscription, discovery_limit};
+use lading_domain::spec::{CommitSelectionStrategy, GitSubscription, discovery_limit, within_since};
 use lading_events::catalog::{DiscoveredCommitV1, GitDiscoveryResultV1};
 use lading_remote::{GitBudget, TransferWatch};
 use sha1::{Digest, Sha1};
@@ -274,6 +274,11 @@ fn from_branch(
     for oid in walk.take(MAX_COMMITS_SCANNED) {
         let oid = oid.map_err(|e| describe(&e))?;
         let commit = repo.find_commit(oid).map_err(|e| describe(&e))?;
+        let committed_ms = time(commit.committer().when()).timestamp_millis();
+        // As `git log --since`: the walk stops at the first commit older than `since`.
+        if !within_since(subscription.since.as_ref(), committed_ms) {
+            break;
+        }
         let candidate = Candidate {
             commit: DiscoveredCommitV1 {
                 id: oid.to_string(),
@@ -282,7 +287,7 @@ fn from_branch(
                 subject: commit.summary().ok().flatten().unwrap_or_default().to_owned(),
                 author: person(&commit.author()),
                 committer: person(&commit.committer()),
-                creator_date_ms: time(commit.committer().when()).timestamp_millis(),
+                creator_date_ms: committed_ms,
             },
             tagger: String::new(),
             annotation: String::new(),

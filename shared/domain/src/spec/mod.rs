@@ -32,7 +32,7 @@ pub use stage_selector::{LabelSelectorRequirement, StageSelector};
 pub use warehouse::{
     ArtifactKind, ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, EXPRESSION_FILTER_VARIABLES,
     FreightCreationCriteria, FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription,
-    Subscription, WarehouseSpec, discovery_limit,
+    Subscription, WarehouseSpec, discovery_limit, within_since,
 };
 pub use webhook_receiver::{
     GenericAction, GenericReceiver, ReceiverKind, TargetSelectionCriteria, WebhookReceiverConfig,

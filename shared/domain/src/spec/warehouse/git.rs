@@ -57,6 +57,16 @@ pub struct GitSubscription {
     /// Kargo's spelling; what earlier Lading versions stored is read too.
     #[serde(default, rename = "insecureSkipTLSVerify", alias = "insecureSkipTlsVerify")]
     pub insecure_skip_tls_verify: bool,
+    /// `NewestFromBranch`: commits committed before this time (RFC 3339) are not
+    /// discovered; the walk of the branch stops at the first one, as `git log --since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// Whether a commit committed at `committed_ms` (milliseconds since the epoch) is recent
+/// enough for a subscription with `since`: at or after it.
+pub fn within_since(since: Option<&chrono::DateTime<chrono::FixedOffset>>, committed_ms: i64) -> bool {
+    since.is_none_or(|since| committed_ms >= since.timestamp_millis())
 }
 
 impl Default for GitSubscription {
@@ -74,6 +84,7 @@ impl Default for GitSubscription {
             exclude_paths: Vec::new(),
             discovery_limit: None,
             insecure_skip_tls_verify: false,
+            since: None,
         }
     }
 }
@@ -94,6 +105,12 @@ pub(super) fn check_git(field: &str, git: &GitSubscription) -> Result<(), FieldE
             "applies to NewestFromBranch only; tag strategies select from every tag",
         ));
     }
+    if tag_based && git.since.is_some() {
+        return Err(FieldError::new(
+            format!("{field}.since"),
+            "applies to NewestFromBranch only; tag strategies select from every tag",
+        ));
+    }
     if !git.semver_constraint.is_empty() && git.commit_selection_strategy != CommitSelectionStrategy::SemVer {
         return Err(FieldError::new(format!("{field}.semverConstraint"), "applies to the SemVer strategy only"));
     }
@@ -104,4 +121,35 @@ pub(super) fn check_git(field: &str, git: &GitSubscription) -> Result<(), FieldE
         FieldError::new(format!("{field}.{name}[{i}]"), e)
     })?;
     check_limit(field, git.discovery_limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_at_or_after_since_is_recent_enough_and_an_older_one_is_not() {
+        let since = chrono::DateTime::parse_from_rfc3339("2026-01-01T01:00:00+01:00").unwrap();
+        let at = since.timestamp_millis();
+        // Given no since, then every commit is;
+        assert!(within_since(None, 0));
+        // given one, then a commit at that instant (whatever its offset) or later is, an earlier one is not.
+        assert!(within_since(Some(&since), at));
+        assert!(within_since(Some(&since), at + 1));
+        assert!(!within_since(Some(&since), at - 1));
+        assert_eq!(at, chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().timestamp_millis());
+    }
+
+    #[test]
+    fn since_is_checked_where_it_applies() {
+        let since = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").ok();
+        let branch = GitSubscription { repo_url: "https://h/app.git".into(), since, ..GitSubscription::default() };
+        assert!(check_git("git", &branch).is_ok());
+        let tags = GitSubscription { commit_selection_strategy: CommitSelectionStrategy::SemVer, ..branch };
+        let error = check_git("git", &tags).unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.reason.as_str()),
+            ("git.since", "applies to NewestFromBranch only; tag strategies select from every tag")
+        );
+    }
 }

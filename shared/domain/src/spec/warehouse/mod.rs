@@ -20,7 +20,7 @@ use crate::duration::parse_go_duration;
 
 pub use chart::ChartSubscription;
 pub(crate) use field_checks::check_no_credentials;
-pub use git::{CommitSelectionStrategy, EXPRESSION_FILTER_VARIABLES, GitSubscription};
+pub use git::{CommitSelectionStrategy, EXPRESSION_FILTER_VARIABLES, GitSubscription, within_since};
 pub use image::{ImageSelectionStrategy, ImageSubscription};
 
 use chart::check_chart;
