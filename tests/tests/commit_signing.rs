@@ -255,6 +255,57 @@ fn a_rebase_onto_a_moved_branch_signs_the_commits_it_replays() {
     assert_eq!(verifier.verdict(&bare, "main~1"), "N:");
 }
 
+/// Runs git in `dir` as someone else; its output, once it succeeded.
+fn git_as_dev(dir: &Path, args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+#[test]
+fn a_rebase_signs_a_commit_in_another_encoding_keeping_its_encoding_and_message_bytes() {
+    let keys = Gpg::new();
+    let fingerprint = keys.generate(LADING, None);
+    let root = tempfile::tempdir().unwrap();
+    let (repo, bare) = remote(root.path());
+    // Given a branch whose commit someone made in ISO-8859-1 ("café" as one byte 0xE9),
+    let work = root.path().join("dev");
+    git_as_dev(root.path(), &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    git_as_dev(&work, &["checkout", "--quiet", "-b", "feature"]);
+    std::fs::write(work.join("menu.txt"), "coffee\n").unwrap();
+    std::fs::write(root.path().join("message"), b"caf\xe9 au lait\n").unwrap();
+    git_as_dev(&work, &["add", "menu.txt"]);
+    let message = root.path().join("message");
+    git_as_dev(&work, &["-c", "i18n.commitEncoding=ISO-8859-1", "commit", "--quiet", "-F", message.to_str().unwrap()]);
+    git_as_dev(&work, &["push", "--quiet", "origin", "feature"]);
+    // when a promotion of it pushes to main, which moved meanwhile,
+    let mut steps = promotion(&repo.url(), json!({}));
+    steps[0] = step("git-clone", json!({"repoURL": repo.url(), "checkout": [{"branch": "feature", "path": "./out"}]}));
+    steps[3] = step("git-push", json!({"path": "./out", "targetBranch": "main"}));
+    let author = author_with(Some(&keys.export_secret(&fingerprint)));
+    run_while_the_branch_moves(author, &repo, steps);
+    // then the replayed commit is signed by the key and keeps its encoding and its bytes.
+    let verifier = verifier(&keys, &[&fingerprint]);
+    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{fingerprint}"));
+    assert_eq!(verifier.verdict(&bare, "main~1"), format!("G:{fingerprint}"));
+    let raw = git_as_dev(&bare, &["cat-file", "commit", "main~1"]).stdout;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("\nencoding ISO-8859-1\n"), "{text}");
+    let latin1: &[u8] = b"\n\ncaf\xe9 au lait\n";
+    assert!(raw.ends_with(latin1), "{text}");
+    let subject = git_as_dev(&bare, &["log", "-1", "--format=%s", "main~1"]).stdout;
+    assert_eq!(String::from_utf8(subject).unwrap().trim(), "café au lait");
+    assert_eq!(repo.show("main", "menu.txt"), "coffee");
+}
+
 #[test]
 fn a_signing_key_field_is_checked_at_apply() {
     let manifest = |signing_key: &str| {

@@ -291,6 +291,10 @@ pub fn signed_by(repo: &Repository, id: Oid, key: &SigningKey) -> bool {
 /// Makes the commits of `branch` after `base` again, each signed by `key`, with the
 /// same trees, messages, authors and committers (a rebase drops signatures; Kargo's
 /// rebase signs what it replays with the repository's key). Moves `branch` to the last.
+///
+/// Each is made from its raw object, its parents mapped to the ones made again and any
+/// signature it had left out: every other header (`encoding` among them) and the message
+/// keep their bytes, whatever their encoding.
 pub fn sign_commits_since(repo: &Repository, branch: &str, base: Oid, key: &SigningKey) -> Result<(), String> {
     let walking = |e| git_error("signing the rebased commits", e);
     let reference = format!("refs/heads/{branch}");
@@ -299,20 +303,16 @@ pub fn sign_commits_since(repo: &Repository, branch: &str, base: Oid, key: &Sign
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE).map_err(walking)?;
     walk.push(tip).map_err(walking)?;
     walk.hide(base).map_err(walking)?;
+    let odb = repo.odb().map_err(walking)?;
     let mut made: std::collections::HashMap<Oid, Oid> = std::collections::HashMap::new();
     let mut last = None;
     for id in walk {
         let id = id.map_err(walking)?;
-        let original = repo.find_commit(id).map_err(walking)?;
-        let parent_ids: Vec<Oid> = original.parent_ids().map(|p| *made.get(&p).unwrap_or(&p)).collect();
-        let parents =
-            parent_ids.iter().map(|p| repo.find_commit(*p)).collect::<Result<Vec<_>, _>>().map_err(walking)?;
-        let parents: Vec<&Commit<'_>> = parents.iter().collect();
-        let message = original.message_raw().map_err(|_| format!("commit {id}'s message is not UTF-8"))?;
-        let tree = original.tree().map_err(walking)?;
-        let (author, committer) = (original.author(), original.committer());
-        let new = NewCommit { author: &author, committer: &committer, message, tree: &tree, parents: &parents };
-        let signed = commit(repo, None, &new, Some(key))?;
+        let original = odb.read(id).map_err(walking)?;
+        let unsigned = unsigned_with_parents(original.data(), &made)
+            .ok_or_else(|| format!("signing the rebased commits: commit {id} has no message separator"))?;
+        let signature = key.sign(&unsigned)?;
+        let signed = odb.write(git2::ObjectType::Commit, &with_signature(&unsigned, &signature)).map_err(walking)?;
         made.insert(id, signed);
         last = Some(signed);
     }
@@ -323,6 +323,44 @@ pub fn sign_commits_since(repo: &Repository, branch: &str, base: Oid, key: &Sign
             .map_err(|e| git_error("moving the branch", e)),
         None => Ok(()),
     }
+}
+
+/// A raw commit object without its signature headers (`gpgsig`, `gpgsig-sha256` and
+/// their continuation lines), each `parent` line naming the commit `made` again for it
+/// when there is one; `None` when the object has no blank line ending its headers.
+fn unsigned_with_parents(raw: &[u8], made: &std::collections::HashMap<Oid, Oid>) -> Option<Vec<u8>> {
+    let end = raw.windows(2).position(|w| w == b"\n\n")? + 1;
+    let (headers, message) = raw.split_at(end);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut in_signature = false;
+    for line in headers.split_inclusive(|b| *b == b'\n') {
+        if in_signature && line.starts_with(b" ") {
+            continue;
+        }
+        in_signature = line.starts_with(b"gpgsig ") || line.starts_with(b"gpgsig-sha256 ");
+        if in_signature {
+            continue;
+        }
+        let parent = line
+            .strip_prefix(b"parent ")
+            .and_then(|rest| std::str::from_utf8(rest).ok())
+            .and_then(|hex| Oid::from_str(hex.trim_end()).ok());
+        match parent.and_then(|p| made.get(&p)) {
+            Some(new) => out.extend_from_slice(format!("parent {new}\n").as_bytes()),
+            None => out.extend_from_slice(line),
+        }
+    }
+    out.extend_from_slice(message);
+    Some(out)
+}
+
+/// `unsigned` (a raw commit object) with `signature` as its `gpgsig` header, after its
+/// other headers, each line after the first indented by a space, as `git commit -S`
+/// writes it.
+fn with_signature(unsigned: &[u8], signature: &str) -> Vec<u8> {
+    let end = unsigned.windows(2).position(|w| w == b"\n\n").map_or(unsigned.len(), |at| at + 1);
+    let header = format!("gpgsig {}\n", signature.trim_end_matches('\n').replace('\n', "\n "));
+    [&unsigned[..end], header.as_bytes(), &unsigned[end..]].concat()
 }
 
 /// Makes the annotated tag `name` of `target`, signed by `key` (the signature after the
