@@ -431,17 +431,23 @@ fn a_rebase_in_a_clone_with_its_own_author_signs_with_the_clones_key_not_the_pro
     let keys = Gpg::new();
     let promoter = keys.generate(LADING, None);
     let own = keys.generate("Ada <ada@example.com>", None);
-    let root = tempfile::tempdir().unwrap();
-    let (repo, bare) = remote(root.path());
-    let clone_author = json!({"name": "Ada", "email": "ada@example.com", "signingKey": keys.export_secret(&own)});
-    let steps = promotion_with_clone_author(&repo.url(), clone_author, json!({}));
-    let outcome = run_while_the_branch_moves(author_with(Some(&keys.export_secret(&promoter))), &repo, steps);
-    let log = repo.log("main");
-    assert_eq!(log.len(), 3, "{log:?}");
-    assert_eq!(outcome.commit, log[0].id, "the replayed commit was pushed");
-    let verifier = verifier(&keys, &[&promoter, &own]);
-    assert_eq!(verifier.verdict(&bare, "main"), format!("G:{own}"));
-    assert_eq!(head_author(&bare, "main"), "Ada <ada@example.com>|Ada <ada@example.com>");
+    // A full clone, then a blobless one (its objects fetched by the git command).
+    for blobless in [false, true] {
+        let root = tempfile::tempdir().unwrap();
+        let (repo, bare) = remote(root.path());
+        repo.allow_partial_clones();
+        let clone_author = json!({"name": "Ada", "email": "ada@example.com", "signingKey": keys.export_secret(&own)});
+        let mut steps = promotion_with_clone_author(&repo.url(), clone_author, json!({}));
+        steps[0].config.as_mut().unwrap()["blobless"] = json!(blobless);
+        let outcome = run_while_the_branch_moves(author_with(Some(&keys.export_secret(&promoter))), &repo, steps);
+        let log = repo.log("main");
+        assert_eq!(log.len(), 3, "blobless {blobless}: {log:?}");
+        assert_eq!(outcome.commit, log[0].id, "the replayed commit was pushed");
+        let verifier = verifier(&keys, &[&promoter, &own]);
+        assert_eq!(verifier.verdict(&bare, "main"), format!("G:{own}"), "blobless {blobless}");
+        assert_eq!(head_author(&bare, "main"), "Ada <ada@example.com>|Ada <ada@example.com>");
+        assert_eq!(repo.show("main", "other.yaml"), "x: 1", "blobless {blobless}");
+    }
 }
 
 #[test]
