@@ -80,6 +80,7 @@ impl<'a> EngineRun<'a> {
             argocd: self.argocd.clone(),
             github_verify_untrusted_commits: self.github_verify_untrusted_commits,
             push_integration_policy: self.push_integration_policy,
+            insecure_skip_tls_verify: false,
         };
         let input = PromotionInput {
             project: "demo",

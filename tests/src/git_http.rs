@@ -89,6 +89,28 @@ pub async fn serve(root: &Path, user: &str, password: &str) -> String {
     serve_with(root, user, password, false).await
 }
 
+/// Like [`serve`], over HTTPS with a self-signed certificate for 127.0.0.1 that nothing
+/// trusts (as a server with a private CA looks to a client without it); returns the base
+/// URL (`https://127.0.0.1:<port>`).
+pub async fn serve_tls(root: &Path, user: &str, password: &str) -> String {
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("certificate params")
+        .self_signed(&key)
+        .expect("a self-signed certificate");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let tls = lading_api::server::tls::TlsIdentity::load(&cert_file, &key_file).expect("the identity loads");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router_with(root, user, password, false);
+    let limits = lading_api::config::Limits::default();
+    tokio::spawn(lading_api::server::serve(listener, app, limits, Some(tls), std::future::pending()));
+    format!("https://{addr}")
+}
+
 /// Like [`serve`], but pushes are accepted and never answered.
 pub async fn serve_with_hung_pushes(root: &Path, user: &str, password: &str) -> String {
     serve_with(root, user, password, true).await

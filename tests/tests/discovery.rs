@@ -453,6 +453,31 @@ async fn http_chart_repositories_are_revalidated_with_etags() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_certificate_nothing_trusts_is_refused_unless_the_subscription_skips_the_check() {
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    app.commit("a", "1", "one");
+    let base = lading_tests::git_http::serve_tls(root.path(), "bot", "s3cret-token").await;
+    let url = format!("{base}/app.git");
+    let credentials =
+        Credentials::parse(&format!("- {{repoURL: '{base}', username: bot, password: s3cret-token}}")).unwrap();
+    let sync = |insecure_skip_tls_verify: bool| {
+        let (url, credentials) = (url.clone(), credentials.clone());
+        tokio::task::spawn_blocking(move || {
+            let cache = tempfile::tempdir().unwrap();
+            let sub = GitSubscription { repo_url: url.clone(), insecure_skip_tls_verify, ..Default::default() };
+            let callbacks = || lading_warehouse::discover::subscription_callbacks(&credentials, &sub);
+            sync_mirror(cache.path(), &url, Instant::now(), callbacks, &git_budget())
+                .and_then(|(repo, _)| discover(&repo, &sub, &ExpressionLimits::default()))
+        })
+    };
+    let refused = sync(false).await.unwrap().unwrap_err();
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    let found = sync(true).await.unwrap().unwrap();
+    assert_eq!(subjects(&found), ["one"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_over_authenticated_http_uses_configured_credentials() {
     let root = tempfile::tempdir().unwrap();
     let app = Repo::create(root.path(), "app");

@@ -259,6 +259,63 @@ async fn clone_and_push_over_authenticated_http_with_configured_credentials() {
     assert_eq!(gitops.show("main", "values.yaml"), "tag: v2");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_skip_tls_verify_clones_and_pushes_where_the_certificate_is_not_trusted() {
+    let root = tempfile::tempdir().unwrap();
+    let gitops = Repo::create(root.path(), "gitops");
+    gitops.commit("README.md", "gitops\n", "start");
+    gitops.allow_partial_clones();
+    let base = lading_tests::git_http::serve_tls(root.path(), "bot", "s3cret-token").await;
+    let url = format!("{base}/gitops.git");
+    let credentials = lading_promoter::steps::GitCredentials::parse(&format!(
+        "- {{repoURL: '{base}/', username: bot, password: s3cret-token}}"
+    ))
+    .unwrap();
+    // A clone (straight, through the replica's mirrors, or blobless) then a push.
+    let run = |clone: serde_json::Value, mirrors: bool, n: usize| {
+        let mut clone = clone;
+        clone["repoURL"] = json!(url);
+        clone["checkout"] = json!([{"branch": "main", "path": "./out"}]);
+        let steps = vec![
+            step("git-clone", clone),
+            step(
+                "file-write",
+                json!({"path": "./out/values.yaml", "contents": format!("tag: v{n}\n"), "overwrite": true}),
+            ),
+            step("git-commit", json!({"path": "./out", "message": format!("over https {n}")})),
+            step("git-push", json!({"path": "./out"})),
+        ];
+        let credentials = credentials.clone();
+        tokio::task::spawn_blocking(move || {
+            let workspace = tempfile::tempdir().unwrap();
+            let mirror_dir = tempfile::tempdir().unwrap();
+            let freight = freight();
+            let promotion = format!("test.01.https{n}");
+            let run = EngineRun {
+                promotion: &promotion,
+                credentials,
+                mirrors: mirrors.then_some(mirror_dir.path()),
+                ..EngineRun::new(&freight)
+            };
+            run.run(workspace.path(), &steps).map_err(|e| e.to_string())
+        })
+    };
+    // Without the field, the certificate is checked and refused.
+    let refused = run(json!({}), false, 0).await.unwrap().unwrap_err();
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    for (n, (clone, mirrors)) in [
+        (json!({"insecureSkipTLSVerify": true}), false),
+        (json!({"insecureSkipTLSVerify": true}), true),
+        (json!({"insecureSkipTLSVerify": true, "blobless": true}), false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        run(clone.clone(), mirrors, n + 1).await.unwrap().unwrap_or_else(|e| panic!("{clone} mirrors {mirrors}: {e}"));
+        assert_eq!(gitops.show("main", "values.yaml"), format!("tag: v{}", n + 1), "{clone} mirrors {mirrors}");
+    }
+}
+
 #[test]
 fn clones_through_a_mirror_see_what_the_remote_has_now() {
     let root = tempfile::tempdir().unwrap();

@@ -188,6 +188,7 @@ impl Config {
                         text.parse().map_err(|e| format!("{GIT_PUSH_INTEGRATION_POLICY_ENV}={text:?}: {e}"))?
                     }
                 },
+                insecure_skip_tls_verify: false,
             },
             expression_limits: ExpressionLimits::from_env(env).map_err(|e| e.to_string())?,
             health_interval: match env.get(HEALTH_INTERVAL_ENV) {

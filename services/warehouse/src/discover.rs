@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use lading_bus::Bus;
 use lading_domain::credentials::{Challenges, CredentialType, Credentials};
-use lading_domain::spec::{FreightCreationPolicy, Subscription, WarehouseSpec};
+use lading_domain::spec::{FreightCreationPolicy, GitSubscription, Subscription, WarehouseSpec};
 use lading_domain::{Freight, FreightOrigin, freight_functions, freight_id};
 use lading_events::catalog::{
     ChartDiscoveryResultV1, GitDiscoveryResultV1, ImageDiscoveryResultV1, WarehouseArtifactsDiscoveredV1,
@@ -155,11 +155,21 @@ async fn discover_one(context: &Arc<Context>, subscription: Subscription, asked:
     .map_err(|e| format!("discovery task failed: {e}"))?
 }
 
+/// Callbacks for the transfers of a Git subscription: its credentials, and no check of
+/// the server's certificate when it sets `insecureSkipTLSVerify`.
+pub fn subscription_callbacks(credentials: &Credentials, git: &GitSubscription) -> git2::RemoteCallbacks<'static> {
+    let mut callbacks = git_callbacks(credentials, &git.repo_url);
+    if git.insecure_skip_tls_verify {
+        callbacks.certificate_check(|_, _| Ok(git2::CertificateCheckStatus::CertificateOk));
+    }
+    callbacks
+}
+
 fn discover_blocking(context: &Context, subscription: &Subscription, asked: Instant) -> Result<Artifacts, String> {
     match subscription {
         Subscription { git: Some(git), .. } => {
             let credentials = &context.credentials;
-            let callbacks = || git_callbacks(credentials, &git.repo_url);
+            let callbacks = || subscription_callbacks(credentials, git);
             let budget = &context.config.budgets.git;
             let (repo, sync) =
                 git_subscription::sync_mirror(&context.config.cache_dir, &git.repo_url, asked, callbacks, budget)?;

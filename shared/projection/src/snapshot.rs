@@ -18,7 +18,7 @@ use crate::model::ReadModel;
 /// The object holding the read model's snapshot.
 pub const OBJECT: &str = "read-model";
 /// The snapshot format this version reads and writes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// What a snapshot holds.
 #[derive(Serialize, Deserialize)]

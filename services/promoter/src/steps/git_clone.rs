@@ -121,11 +121,14 @@ fn clone_author(author: &Author) -> Result<(Person, Option<&str>), String> {
     Ok((Person { name: name.to_owned(), email: email.to_owned() }, key))
 }
 
-/// Records the clone's author in the repository at `dest`, or clears an earlier one.
-fn record_author(dest: &Path, author: Option<&(Person, Option<&str>)>) -> Result<(), String> {
+/// Records the clone's author in the repository at `dest`, or clears an earlier one, and
+/// whether its transfers skip certificate checks (`insecure`), so a kept tree taken
+/// again carries neither from an earlier promotion.
+fn record_author(dest: &Path, author: Option<&(Person, Option<&str>)>, insecure: bool) -> Result<(), String> {
     let repo = Repository::open(dest).map_err(|e| git_error("opening the clone", e))?;
     let author = author.map(|(person, key)| CloneAuthor { person, key: *key });
-    record_clone_author(&repo, author.as_ref())
+    record_clone_author(&repo, author.as_ref())?;
+    super::remotes::record_insecure(&repo, insecure)
 }
 
 /// The commit from `repo_url` in the promotion's freight (of `origin`'s when given), for
@@ -152,7 +155,14 @@ fn commit_from_freight(
 const MAX_SUBMODULE_DEPTH: usize = 8;
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
-    let _ = config.insecure_skip_tls_verify;
+    // Without certificate checks, every transfer of this step: mirror, clone, submodules.
+    let insecure;
+    let ctx = if config.insecure_skip_tls_verify {
+        insecure = Remotes { insecure_skip_tls_verify: true, ..ctx.remotes.clone() };
+        &StepContext { remotes: &insecure, ..*ctx }
+    } else {
+        ctx
+    };
     if config.checkout.is_empty() {
         return Err("config.checkout: list at least one checkout".to_owned());
     }
@@ -197,7 +207,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         if let Some((mirrors, key)) = &kept {
             if let Some(taken) = kept_trees::take(mirrors, key, &dest) {
                 // A kept tree carries no earlier promotion's author into this one.
-                record_author(&dest, author.as_ref())?;
+                record_author(&dest, author.as_ref(), config.insecure_skip_tls_verify)?;
                 check_out_kept(ctx, at, relative, &dest, taken, key, checkout.create)?;
                 continue;
             }
@@ -209,7 +219,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                 repo.set_head(&format!("refs/heads/{}", key.branch))
                     .map_err(|e| git_error("creating the branch", e))?;
                 key.mark(&repo)?;
-                record_author(&dest, author.as_ref())?;
+                record_author(&dest, author.as_ref(), config.insecure_skip_tls_verify)?;
                 continue;
             }
         }
@@ -230,7 +240,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
                     .map_err(|e| watch.explain(&e).to_string())?
             }
         };
-        record_author(&dest, author.as_ref())?;
+        record_author(&dest, author.as_ref(), config.insecure_skip_tls_verify)?;
         if let Some(branch) = &checkout.branch {
             point_head_at_branch(&repo, branch, checkout.create)?;
         } else if let Some(commit) = commit {

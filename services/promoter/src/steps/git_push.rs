@@ -345,6 +345,9 @@ fn push_tag(ctx: &StepContext<'_>, repo: &Repository, tag: &str) -> Result<Map<S
 
 pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, String> {
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
+    // A clone made without certificate checks is pushed without them.
+    let remotes = ctx.remotes.for_repository(&repo);
+    let ctx = &StepContext { remotes: &remotes, ..*ctx };
     if let Some(tag) = config.tag.as_deref().filter(|t| !t.is_empty()) {
         if config.target_branch.is_some() || config.generate_target_branch {
             return Err("config.tag: push either a tag or a branch (targetBranch, generateTargetBranch)".to_owned());
@@ -361,7 +364,7 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         match push_once(ctx, &repo, &format!("refs/heads/{branch}:refs/heads/{target}"), ctx.remotes, Effect::Push)? {
             Pushed::Done => break,
             Pushed::Behind(reason) if attempt < max_attempts && !config.generate_target_branch => {
-                tracing::info!(attempt, reason, "remote moved on; rebasing and pushing again");
+                tracing::info!(attempt, reason, "remote moved on; bringing its commits in and pushing again");
                 // A rebase checks files out itself: the working tree and its index are
                 // written in full first.
                 ctx.workspace.materialize_all()?;

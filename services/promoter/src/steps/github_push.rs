@@ -392,6 +392,9 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
         return Err(format!("config.targetBranch: {target:?} is not a valid branch name"));
     }
     let repo = super::working_tree::open(ctx, "config.path", &config.path)?;
+    // A clone made without certificate checks fetches and pushes without them.
+    let remotes = ctx.remotes.for_repository(&repo);
+    let ctx = &StepContext { remotes: &remotes, ..*ctx };
     let (branch, target) = branch_and_target(ctx, &repo, configured_target, config.generate_target_branch)?;
     // A generated branch belongs to this promotion alone: it is forced, as Kargo does.
     let force = config.generate_target_branch || config.force;

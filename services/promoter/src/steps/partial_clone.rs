@@ -200,6 +200,9 @@ fn run_git(
         ("submodule.recurse".into(), "false".into()),
     ];
     config.extend(PROTOCOLS.iter().map(|p| (format!("protocol.{p}.allow"), "always".to_owned())));
+    if remotes.insecure_skip_tls_verify {
+        config.push((super::remotes::SSL_VERIFY.into(), "false".into()));
+    }
     config.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let mut command = Command::new("git");
     command

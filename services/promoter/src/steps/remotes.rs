@@ -36,6 +36,10 @@ pub struct Remotes {
     /// How `git-push` and `github-push` bring in commits the remote branch gained
     /// (`LADING_GIT_PUSH_INTEGRATION_POLICY`, Kargo's `GIT_PUSH_INTEGRATION_POLICY`).
     pub push_integration_policy: lading_domain::push_integration::PushIntegrationPolicy,
+    /// Git servers' certificates are not verified: a `git-clone` with
+    /// `insecureSkipTLSVerify`, which its clone keeps (`http.sslVerify = false` in its
+    /// `.git/config`) for the steps after it (see [`Remotes::for_repository`]).
+    pub insecure_skip_tls_verify: bool,
 }
 
 /// Reads `host[:port]=provider` pairs separated by commas.
@@ -125,6 +129,48 @@ impl Remotes {
     /// Callbacks for a transfer with `url`: credentials when the server asks, and the
     /// checks of `watch`.
     pub fn callbacks(&self, url: &str, watch: &TransferWatch) -> git2::RemoteCallbacks<'static> {
-        watch.watching(self.credentials.callbacks(url))
+        let mut callbacks = watch.watching(self.credentials.callbacks(url));
+        if self.insecure_skip_tls_verify {
+            callbacks.certificate_check(|_, _| Ok(git2::CertificateCheckStatus::CertificateOk));
+        }
+        callbacks
+    }
+
+    /// These remotes for the Git transfers of `repo`: without certificate checks when
+    /// its clone was made with `insecureSkipTLSVerify` (its own `.git/config` says
+    /// `http.sslVerify = false`; the user's and the system's are not read).
+    pub fn for_repository(&self, repo: &git2::Repository) -> std::borrow::Cow<'_, Remotes> {
+        let insecure = repo
+            .config()
+            .and_then(|c| c.open_level(git2::ConfigLevel::Local))
+            .and_then(|local| local.get_bool(SSL_VERIFY))
+            .is_ok_and(|verify| !verify);
+        if insecure && !self.insecure_skip_tls_verify {
+            std::borrow::Cow::Owned(Remotes { insecure_skip_tls_verify: true, ..self.clone() })
+        } else {
+            std::borrow::Cow::Borrowed(self)
+        }
+    }
+}
+
+/// The Git setting a clone made with `insecureSkipTLSVerify` holds as `false`.
+pub const SSL_VERIFY: &str = "http.sslVerify";
+
+/// Records in `repo`'s own config whether its transfers skip certificate checks
+/// (`insecure`), or clears an earlier record.
+pub fn record_insecure(repo: &git2::Repository, insecure: bool) -> Result<(), String> {
+    let mut config = repo
+        .config()
+        .and_then(|c| c.open_level(git2::ConfigLevel::Local))
+        .map_err(|e| super::git_error("opening the clone's config", e))?;
+    if insecure {
+        config.set_bool(SSL_VERIFY, false).map_err(|e| super::git_error("recording insecureSkipTLSVerify", e))
+    } else {
+        match config.remove(SSL_VERIFY) {
+            Err(e) if e.code() != git2::ErrorCode::NotFound => {
+                Err(super::git_error("clearing insecureSkipTLSVerify", e))
+            }
+            _ => Ok(()),
+        }
     }
 }
