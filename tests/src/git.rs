@@ -13,8 +13,18 @@ fn git(dir: &Path, args: &[&str]) -> String {
     git_at(dir, args, None)
 }
 
+/// Runs git in `dir` as the test's developer; what it wrote, byte for byte, once it
+/// succeeded.
+pub fn git_bytes(dir: &Path, args: &[&str]) -> Vec<u8> {
+    run(dir, args, None)
+}
+
 /// Runs git with author, committer and tagger dates set to `date` (RFC 2822 or ISO 8601).
 fn git_at(dir: &Path, args: &[&str], date: Option<&str>) -> String {
+    String::from_utf8_lossy(&run(dir, args, date)).trim().to_owned()
+}
+
+fn run(dir: &Path, args: &[&str], date: Option<&str>) -> Vec<u8> {
     let mut command = Command::new("git");
     if let Some(date) = date {
         command.env("GIT_AUTHOR_DATE", date).env("GIT_COMMITTER_DATE", date);
@@ -29,7 +39,7 @@ fn git_at(dir: &Path, args: &[&str], date: Option<&str>) -> String {
         .output()
         .expect("git runs");
     assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    output.stdout
 }
 
 /// A commit as the test reads it back.

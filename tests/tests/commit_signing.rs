@@ -15,7 +15,7 @@ use lading_promoter::engine::PromotionOutcome;
 use lading_promoter::steps::CommitAuthor;
 use lading_promoter::steps::commit_signing::{MAX_SIGNING_KEY_BYTES, SigningKey};
 use lading_tests::engine_run::EngineRun;
-use lading_tests::git::Repo;
+use lading_tests::git::{Repo, git_bytes};
 use lading_tests::gpg::Gpg;
 use serde_json::{Value, json};
 
@@ -227,14 +227,26 @@ fn the_promoter_key_signs_annotated_tags_and_git_verifies_them() {
 
 /// Runs `steps` with the promoter's `author`, someone else pushing to `repo`'s `main`
 /// between the last step (a push, which then rebases) and the ones before it.
-fn run_while_the_branch_moves(author: CommitAuthor, repo: &Repo, mut steps: Vec<PromotionStep>) -> PromotionOutcome {
+fn run_while_the_branch_moves(author: CommitAuthor, repo: &Repo, steps: Vec<PromotionStep>) -> PromotionOutcome {
+    run_while_moving(author, Default::default(), repo, steps, ("other.yaml", "x: 1\n")).unwrap()
+}
+
+/// [`run_while_the_branch_moves`] under the push integration `policy`, someone else's
+/// commit writing `content` to `file`; the push's error, if it fails.
+fn run_while_moving(
+    author: CommitAuthor,
+    policy: lading_domain::push_integration::PushIntegrationPolicy,
+    repo: &Repo,
+    mut steps: Vec<PromotionStep>,
+    (file, content): (&str, &str),
+) -> Result<PromotionOutcome, String> {
     let push = steps.pop().unwrap();
     let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let workspace = tempfile::tempdir().unwrap();
-    let engine = EngineRun { author, ..EngineRun::new(&freight) };
+    let engine = EngineRun { author, push_integration_policy: policy, ..EngineRun::new(&freight) };
     engine.run(workspace.path(), &steps).unwrap();
-    repo.commit("other.yaml", "x: 1\n", "someone else's change");
-    engine.run(workspace.path(), &[push]).unwrap()
+    repo.commit(file, content, "someone else's change");
+    engine.run(workspace.path(), &[push]).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -255,21 +267,6 @@ fn a_rebase_onto_a_moved_branch_signs_the_commits_it_replays() {
     assert_eq!(verifier.verdict(&bare, "main~1"), "N:");
 }
 
-/// Runs git in `dir` as someone else; its output, once it succeeded.
-fn git_as_dev(dir: &Path, args: &[&str]) -> std::process::Output {
-    let output = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
 #[test]
 fn a_rebase_signs_a_commit_in_another_encoding_keeping_its_encoding_and_message_bytes() {
     let keys = Gpg::new();
@@ -278,14 +275,14 @@ fn a_rebase_signs_a_commit_in_another_encoding_keeping_its_encoding_and_message_
     let (repo, bare) = remote(root.path());
     // Given a branch whose commit someone made in ISO-8859-1 ("café" as one byte 0xE9),
     let work = root.path().join("dev");
-    git_as_dev(root.path(), &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()]);
-    git_as_dev(&work, &["checkout", "--quiet", "-b", "feature"]);
+    git_bytes(root.path(), &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    git_bytes(&work, &["checkout", "--quiet", "-b", "feature"]);
     std::fs::write(work.join("menu.txt"), "coffee\n").unwrap();
     std::fs::write(root.path().join("message"), b"caf\xe9 au lait\n").unwrap();
-    git_as_dev(&work, &["add", "menu.txt"]);
+    git_bytes(&work, &["add", "menu.txt"]);
     let message = root.path().join("message");
-    git_as_dev(&work, &["-c", "i18n.commitEncoding=ISO-8859-1", "commit", "--quiet", "-F", message.to_str().unwrap()]);
-    git_as_dev(&work, &["push", "--quiet", "origin", "feature"]);
+    git_bytes(&work, &["-c", "i18n.commitEncoding=ISO-8859-1", "commit", "--quiet", "-F", message.to_str().unwrap()]);
+    git_bytes(&work, &["push", "--quiet", "origin", "feature"]);
     // when a promotion of it pushes to main, which moved meanwhile,
     let mut steps = promotion(&repo.url(), json!({}));
     steps[0] = step("git-clone", json!({"repoURL": repo.url(), "checkout": [{"branch": "feature", "path": "./out"}]}));
@@ -296,12 +293,12 @@ fn a_rebase_signs_a_commit_in_another_encoding_keeping_its_encoding_and_message_
     let verifier = verifier(&keys, &[&fingerprint]);
     assert_eq!(verifier.verdict(&bare, "main"), format!("G:{fingerprint}"));
     assert_eq!(verifier.verdict(&bare, "main~1"), format!("G:{fingerprint}"));
-    let raw = git_as_dev(&bare, &["cat-file", "commit", "main~1"]).stdout;
+    let raw = git_bytes(&bare, &["cat-file", "commit", "main~1"]);
     let text = String::from_utf8_lossy(&raw);
     assert!(text.contains("\nencoding ISO-8859-1\n"), "{text}");
     let latin1: &[u8] = b"\n\ncaf\xe9 au lait\n";
     assert!(raw.ends_with(latin1), "{text}");
-    let subject = git_as_dev(&bare, &["log", "-1", "--format=%s", "main~1"]).stdout;
+    let subject = git_bytes(&bare, &["log", "-1", "--format=%s", "main~1"]);
     assert_eq!(String::from_utf8(subject).unwrap().trim(), "café au lait");
     assert_eq!(repo.show("main", "menu.txt"), "coffee");
 }

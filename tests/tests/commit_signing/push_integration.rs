@@ -7,31 +7,14 @@ use lading_domain::push_integration::PushIntegrationPolicy;
 
 use super::*;
 
-/// Runs `steps` as [`run_while_the_branch_moves`] does, under `policy`; someone else's
-/// commit changes `other.yaml` (or `app.yaml`, with `conflicting`).
+/// Runs `steps` as [`run_while_the_branch_moves`] does, under `policy`.
 fn run_with_policy(
     policy: PushIntegrationPolicy,
     author: CommitAuthor,
     repo: &Repo,
     steps: Vec<PromotionStep>,
 ) -> Result<PromotionOutcome, String> {
-    run_moving(policy, author, repo, steps, ("other.yaml", "x: 1\n"))
-}
-
-fn run_moving(
-    policy: PushIntegrationPolicy,
-    author: CommitAuthor,
-    repo: &Repo,
-    mut steps: Vec<PromotionStep>,
-    (file, content): (&str, &str),
-) -> Result<PromotionOutcome, String> {
-    let push = steps.pop().unwrap();
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let workspace = tempfile::tempdir().unwrap();
-    let engine = EngineRun { author, push_integration_policy: policy, ..EngineRun::new(&freight) };
-    engine.run(workspace.path(), &steps).unwrap();
-    repo.commit(file, content, "someone else's change");
-    engine.run(workspace.path(), &[push]).map_err(|e| e.to_string())
+    run_while_moving(author, policy, repo, steps, ("other.yaml", "x: 1\n"))
 }
 
 /// [`promotion`] whose `git-commit` is signed by a key of its own (`author.signingKey`),
@@ -154,9 +137,9 @@ fn rebase_or_merge_merges_an_unsigned_commit_when_the_repository_signs() {
 fn a_merge_conflict_fails_the_push_and_pushes_nothing() {
     let root = tempfile::tempdir().unwrap();
     let (repo, _bare) = remote(root.path());
-    let error = run_moving(
-        PushIntegrationPolicy::AlwaysMerge,
+    let error = run_while_moving(
         author_with(None),
+        PushIntegrationPolicy::AlwaysMerge,
         &repo,
         promotion(&repo.url(), json!({})),
         ("app.yaml", "image: nginx:3.0\n"),
