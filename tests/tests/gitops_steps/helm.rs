@@ -374,33 +374,3 @@ fn helm_update_chart_is_stopped_at_its_memory_limit_while_a_huge_archive_streams
     assert!(repo.sent() < 512 << 20, "Helm was stopped before the whole archive arrived ({} bytes)", repo.sent());
     assert!(!chart.join("charts").exists() && !chart.join("Chart.lock").exists());
 }
-
-#[test]
-fn helm_update_chart_that_cannot_start_a_thread_within_its_memory_limit_is_stopped_at_that_limit() {
-    // Helm fetches every repository's index at once, each on its own goroutine; with 300
-    // repositories Go starts threads, whose stacks (8 MiB each) do not fit in 2 MiB. Go
-    // then aborts ("runtime/cgo: pthread_create failed"), or fails to map its own
-    // structures ("fatal error: runtime: cannot allocate memory"): the memory limit.
-    let repo = StreamedChart::start(1 << 10);
-    let dir = tempfile::tempdir().unwrap();
-    let chart = dir.path().join("chart");
-    std::fs::create_dir_all(&chart).unwrap();
-    let mut yaml = String::from("apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n");
-    for i in 0..300 {
-        yaml.push_str(&format!("- name: huge\n  alias: huge{i}\n  version: 1.0.0\n  repository: {}{i}\n", repo.url));
-    }
-    std::fs::write(chart.join("Chart.yaml"), yaml).unwrap();
-    let mut budgets = RemoteBudgets::default();
-    budgets.helm.max_memory.value = 2 << 20;
-    budgets.helm.timeout.value = std::time::Duration::from_secs(120);
-    let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
-    let error = EngineRun { budgets, ..EngineRun::new(&freight) }
-        .run(dir.path(), &[step("helm-update-chart", json!({"path": "chart"}))])
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("config.path: Helm needed more memory than 2 MiB (LADING_HELM_MEMORY_MAX_BYTES)"),
-        "{error}"
-    );
-    assert!(!chart.join("charts").exists() && !chart.join("Chart.lock").exists());
-}
