@@ -28,13 +28,9 @@ fn promotion_signed_by_step(url: &str, keys: &Gpg, fingerprint: &str) -> Vec<Pro
 fn always_merge_merges_the_moved_branch_and_a_run_again_finds_the_merge_pushed() {
     let root = tempfile::tempdir().unwrap();
     let (repo, _bare) = remote(root.path());
-    let outcome = run_with_policy(
-        PushIntegrationPolicy::AlwaysMerge,
-        author_with(None),
-        &repo,
-        promotion(&repo.url(), json!({})),
-    )
-    .unwrap();
+    let mut steps = promotion(&repo.url(), json!({}));
+    steps[3].alias = Some("push".into());
+    let outcome = run_with_policy(PushIntegrationPolicy::AlwaysMerge, author_with(None), &repo, steps).unwrap();
     let log = repo.log("main");
     // The merge on top, its parents the promotion's commit as made and someone else's.
     assert_eq!(repo.parent_count("main"), 2, "{log:?}");
@@ -46,6 +42,9 @@ fn always_merge_merges_the_moved_branch_and_a_run_again_finds_the_merge_pushed()
     assert_eq!(repo.rev("main^1^"), repo.rev("main^2^"), "the promotion's commit was not made again");
     assert_eq!(repo.show("main", "app.yaml"), "image: nginx:2.0");
     assert_eq!(repo.show("main", "other.yaml"), "x: 1");
+    // What the push changed on the remote: the promotion's file, not the remote's own.
+    assert_eq!(outcome.outputs["push"]["changedFiles"], 1, "{:?}", outcome.outputs);
+    assert_eq!(outcome.outputs["push"]["changes"], json!([{"path": "app.yaml", "added": 1, "removed": 1}]));
     // A run of the same promotion again (a resumed promotion) finds its merge pushed.
     let again = run(author_with(None), &promotion(&repo.url(), json!({}))).unwrap();
     assert_eq!(again.commit, log[0].id);
@@ -147,4 +146,51 @@ fn a_merge_conflict_fails_the_push_and_pushes_nothing() {
     .unwrap_err();
     assert!(error.contains("the remote branch main changed the same lines; merge conflict"), "{error}");
     assert_eq!(repo.show("main", "app.yaml"), "image: nginx:3.0");
+}
+
+#[test]
+fn a_push_with_no_commit_of_its_own_fast_forwards_under_every_policy() {
+    // Given a promotion that changed nothing (its git-commit made no commit), whose
+    // branch moved on before the push, then the branch is the remote's: no merge commit.
+    for (_, policy) in lading_domain::push_integration::POLICIES {
+        let root = tempfile::tempdir().unwrap();
+        let (repo, _bare) = remote(root.path());
+        let mut steps = promotion(&repo.url(), json!({}));
+        steps[1] =
+            step("file-write", json!({"path": "./out/app.yaml", "contents": "image: nginx:1.0\n", "overwrite": true}));
+        let outcome = run_with_policy(policy, author_with(None), &repo, steps).unwrap();
+        let log = repo.log("main");
+        assert_eq!(log.len(), 2, "{policy}: {log:?}");
+        assert_eq!(log[0].message, "someone else's change", "{policy}");
+        assert_eq!(outcome.commit, log[0].id, "{policy}");
+    }
+}
+
+#[test]
+fn a_branch_replaced_by_an_unrelated_history_is_neither_merged_nor_rebased_onto() {
+    for (_, policy) in lading_domain::push_integration::POLICIES {
+        let root = tempfile::tempdir().unwrap();
+        let (repo, _bare) = remote(root.path());
+        let mut steps = promotion(&repo.url(), json!({}));
+        let push = steps.pop().unwrap();
+        let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
+        let workspace = tempfile::tempdir().unwrap();
+        let engine =
+            EngineRun { author: author_with(None), push_integration_policy: policy, ..EngineRun::new(&freight) };
+        engine.run(workspace.path(), &steps).unwrap();
+        // Given main replaced, meanwhile, by a history that shares no commit with the clone's,
+        let work = root.path().join("orphan");
+        git_bytes(root.path(), &["clone", "--quiet", &repo.url(), work.to_str().unwrap()]);
+        git_bytes(&work, &["checkout", "--quiet", "--orphan", "fresh"]);
+        std::fs::write(work.join("other.yaml"), "x: 1\n").unwrap();
+        git_bytes(&work, &["add", "-A"]);
+        git_bytes(&work, &["commit", "--quiet", "-m", "a new start"]);
+        git_bytes(&work, &["push", "--quiet", "--force", "origin", "fresh:main"]);
+        // then the push brings nothing in and says why, as git does.
+        let error = engine.run(workspace.path(), &[push]).unwrap_err().to_string();
+        assert!(error.contains("the remote branch main shares no history with the local branch"), "{policy}: {error}");
+        let log = repo.log("main");
+        assert_eq!(log.len(), 1, "{policy}: {log:?}");
+        assert_eq!(log[0].message, "a new start");
+    }
 }

@@ -6,7 +6,8 @@
 //! `maxAttempts` (default 10). Outputs: `branch`, `commit`,
 //! `repoURL` (origin without user info), `commitURL` (its page, for an https Git host),
 //! `changedFiles` and `changes` (the files the commit changed against its first parent,
-//! at most 50, with lines added and removed). Pushes and fetches keep to the Git budget
+//! or a merge it made against the remote's tip it merged; at most 50, with lines added
+//! and removed). Pushes and fetches keep to the Git budget
 //! (connect, idle and total timeouts; a size budget).
 
 use std::cell::RefCell;
@@ -160,10 +161,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     }
     // This promotion's commit (rebased or found again on a resume), else the pushed tip.
     let commit = match super::git_commit::find_commit_with_trailer(&repo, &trailer)? {
-        Some(own) => own,
-        None => {
-            repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| git_error("reading HEAD", e))?.id().to_string()
-        }
+        Some(own) => PushedCommit::Own(own),
+        None => PushedCommit::Other(
+            repo.head().and_then(|h| h.peel_to_commit()).map_err(|e| git_error("reading HEAD", e))?.id().to_string(),
+        ),
     };
     let origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned));
     Ok(outputs(&repo, origin.as_deref(), &target, &commit))
@@ -190,9 +191,28 @@ pub(super) fn branch_and_target(
     Ok((branch, target))
 }
 
+/// The commit a push reports.
+pub(super) enum PushedCommit {
+    /// This promotion's (it carries the promotion's trailer): a commit it made, or the
+    /// merge that brought the remote's commits in (its parents the promotion's, then the
+    /// remote's tip).
+    Own(String),
+    /// The tip of the branch, when the promotion made no commit of its own.
+    Other(String),
+}
+
 /// The outputs of a push of `commit` to `branch` of `origin` (a URL, given without its
 /// user info): `branch`, `commit`, `repoURL`, `commitURL`, `changedFiles`, `changes`.
-pub(super) fn outputs(repo: &Repository, origin: Option<&str>, branch: &str, commit: &str) -> Map<String, Value> {
+pub(super) fn outputs(
+    repo: &Repository,
+    origin: Option<&str>,
+    branch: &str,
+    commit: &PushedCommit,
+) -> Map<String, Value> {
+    let (commit, own) = match commit {
+        PushedCommit::Own(id) => (id.as_str(), true),
+        PushedCommit::Other(id) => (id.as_str(), false),
+    };
     let mut out = Map::new();
     out.insert("branch".to_owned(), json!(branch));
     if let Some(url) = origin.map(lading_domain::redact::redact_url) {
@@ -202,7 +222,7 @@ pub(super) fn outputs(repo: &Repository, origin: Option<&str>, branch: &str, com
         out.insert("repoURL".to_owned(), json!(url));
     }
     // What the commit changed is for people to read: a diff that cannot be made is left out.
-    match changes(repo, commit) {
+    match changes(repo, commit, own) {
         Ok((count, listed)) => {
             out.insert("changedFiles".to_owned(), json!(count));
             out.insert("changes".to_owned(), Value::Array(listed));
@@ -214,12 +234,15 @@ pub(super) fn outputs(repo: &Repository, origin: Option<&str>, branch: &str, com
 }
 
 /// How many files `commit` changed against its first parent (against nothing for a root
-/// commit), and the first [`CHANGES_LISTED`] with the lines each added and removed. Reads
-/// objects only, never the work tree; only the subtrees that differ are read.
-pub(super) fn changes(repo: &Repository, commit: &str) -> Result<(usize, Vec<Value>), git2::Error> {
+/// commit), and the first [`CHANGES_LISTED`] with the lines each added and removed. A
+/// merge the promotion made (`own`) is read against its last parent, the remote's tip it
+/// merged: what the push changed on the remote. Reads objects only, never the work tree;
+/// only the subtrees that differ are read.
+pub(super) fn changes(repo: &Repository, commit: &str, own: bool) -> Result<(usize, Vec<Value>), git2::Error> {
     let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
     let tree = commit.tree()?;
-    let parent = match commit.parent(0) {
+    let against = if own { commit.parent_count().saturating_sub(1) } else { 0 };
+    let parent = match commit.parent(against) {
         Ok(parent) => Some(parent.tree()?),
         Err(_) => None,
     };
@@ -383,7 +406,7 @@ mod tests {
         // only when there are none.
         let commits = if extra.is_empty() { &["HEAD", "HEAD~1"][..] } else { &["HEAD"][..] };
         for commit in commits.iter().map(|c| git(d, &["rev-parse", c])) {
-            assert_eq!(changes(&repo, &commit).unwrap(), by_libgit2(&repo, &commit), "commit {commit}");
+            assert_eq!(changes(&repo, &commit, false).unwrap(), by_libgit2(&repo, &commit), "commit {commit}");
         }
     }
 

@@ -34,8 +34,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::git_push::{
-    Overwrite, Pushed, Rebased, branch_and_target, fetch_remote_branch, integrate_remote, move_branch, outputs,
-    push_once,
+    Overwrite, Pushed, PushedCommit, Rebased, branch_and_target, fetch_remote_branch, integrate_remote, move_branch,
+    outputs, push_once,
 };
 use super::pull_requests::RepoPath;
 use super::pull_requests::api::Api;
@@ -445,7 +445,10 @@ pub fn run(ctx: &StepContext<'_>, config: Config) -> Result<Map<String, Value>, 
     let tip = take_remote_branch(ctx, &repo, &branch, &target)?;
     // This promotion's commit as GitHub made it (found again on a resume), else the tip.
     let trailer = format!("{}: {}", super::PROMOTION_TRAILER, ctx.promotion);
-    let commit = super::git_commit::find_commit_with_trailer(&repo, &trailer)?.unwrap_or(tip);
+    let commit = match super::git_commit::find_commit_with_trailer(&repo, &trailer)? {
+        Some(own) => PushedCommit::Own(own),
+        None => PushedCommit::Other(tip),
+    };
     Ok(outputs(&repo, Some(&origin), &target, &commit))
 }
 

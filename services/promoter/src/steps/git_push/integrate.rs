@@ -79,6 +79,24 @@ pub(in crate::steps) fn integrate_remote(
         // The local branch holds the remote's commits already: nothing to replay.
         return Ok(Rebased::OnTop);
     }
+    if repo.graph_descendant_of(upstream_tip.id(), local_tip).unwrap_or(false) {
+        // The local branch has no commit of its own: it takes the remote's, as a
+        // fast-forward, whatever the policy (a merge would only record that nothing was made).
+        move_branch(repo, branch, upstream_tip.id(), Overwrite::No)?;
+        return Ok(Rebased::OnTop);
+    }
+    match repo.merge_base(local_tip, upstream_tip.id()) {
+        Ok(_) => {}
+        // As git refuses to merge unrelated histories: the branch was replaced since the
+        // clone, and a rebase would replay the clone's whole history onto it.
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            return Err(format!(
+                "the remote branch {target} shares no history with the local branch (it was replaced since the \
+                 clone); refusing to bring in unrelated histories"
+            ));
+        }
+        Err(e) => return Err(git_error("finding where the branches parted", e)),
+    }
     // How the remote's commits come in: the push integration policy, from what a rebase
     // would make of the signatures of the local commits it replays.
     let policy = remotes.push_integration_policy;
