@@ -320,8 +320,8 @@ async fn refresh(shared: &Shared, key: &ObjectKey, token: &str) {
 
 /// Waits, once per takeover, until the read model has applied the log as it stood, so a
 /// token handled before this replica took over reads as handled. Should the log not be
-/// read in time, a request made again is still stored once (its identity names the
-/// token).
+/// read in time, a request made again after the same handled refresh is still stored
+/// once (its identity names the token and that refresh).
 async fn caught_up(shared: &Shared) {
     shared
         .log_read
