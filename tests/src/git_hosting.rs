@@ -18,9 +18,13 @@
 //! - The Git Database and compare endpoints `github-push` uses: see [`git_data`].
 //!
 //! Every API call needs `Authorization: Bearer <token>`; 401 otherwise. The same
-//! repositories and requests answer GitLab's merge-request API too: see [`gitlab`].
+//! repositories and requests answer GitLab's merge-request API too (see [`gitlab`]),
+//! Gitea's ([`gitea`]), Bitbucket Cloud's ([`bitbucket`]) and Azure DevOps' ([`azure`]).
 
+mod azure;
+mod bitbucket;
 mod git_data;
+mod gitea;
 mod gitlab;
 
 use std::path::{Path, PathBuf};
@@ -103,7 +107,95 @@ fn unauthorized(headers: &HeaderMap) -> Response {
     error(StatusCode::UNAUTHORIZED, &format!("Bad credentials (sent: {sent})"))
 }
 
+/// Why a pull request could not be opened.
+enum NotOpened {
+    NoRepository,
+    NoBranch,
+    NoChanges,
+    Exists,
+}
+
+/// Why a pull request could not be merged.
+enum NotMerged {
+    NotFound,
+    NotOpen,
+    NotMergeable,
+    Conflict(String),
+}
+
 impl Hosting {
+    /// Records the call; whether its `Authorization` header is `expected`.
+    fn authorized_by(&self, headers: &HeaderMap, call: String, expected: &str) -> bool {
+        let mut hosted = self.state.lock().unwrap();
+        hosted.calls.push(call);
+        !hosted.api_token_revoked && headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected)
+    }
+
+    /// Opens a pull request from `head` to `base` of `owner/repo`, as every provider does.
+    fn open_pull(
+        &self,
+        (owner, repo): (&str, &str),
+        (head, base): (&str, &str),
+        (title, body): (&str, &str),
+        labels: Vec<String>,
+    ) -> Result<PullRequest, NotOpened> {
+        let bare = self.bare(owner, repo).ok_or(NotOpened::NoRepository)?;
+        let (Some(head_tip), Some(base_tip)) = (branch_tip(&bare, head), branch_tip(&bare, base)) else {
+            return Err(NotOpened::NoBranch);
+        };
+        if head_tip == base_tip {
+            return Err(NotOpened::NoChanges);
+        }
+        let mut hosted = self.state.lock().unwrap();
+        if hosted
+            .pulls
+            .iter()
+            .any(|pr| pr.open && pr.owner == owner && pr.repo == repo && pr.head == head && pr.base == base)
+        {
+            return Err(NotOpened::Exists);
+        }
+        let pr = PullRequest {
+            number: hosted.pulls.len() as u64 + 1,
+            owner: owner.to_owned(),
+            repo: repo.to_owned(),
+            head: head.to_owned(),
+            base: base.to_owned(),
+            title: title.to_owned(),
+            body: body.to_owned(),
+            labels,
+            open: true,
+            merged: false,
+            merge_commit: None,
+            mergeable: !hosted.new_pulls_unmergeable,
+            squashed: false,
+        };
+        hosted.pulls.push(pr.clone());
+        Ok(pr)
+    }
+
+    /// Merges pull request `number` of `owner/repo` for real (`squash`: one squashed
+    /// commit; else a merge commit), as every provider does.
+    fn merge_pull_request(&self, owner: &str, repo: &str, number: u64, squash: bool) -> Result<PullRequest, NotMerged> {
+        let bare = self.bare(owner, repo).ok_or(NotMerged::NotFound)?;
+        let mut hosted = self.state.lock().unwrap();
+        let i = find(&mut hosted, owner, repo, number).ok_or(NotMerged::NotFound)?;
+        let pr = hosted.pulls[i].clone();
+        if !pr.open {
+            return Err(NotMerged::NotOpen);
+        }
+        if !pr.mergeable {
+            return Err(NotMerged::NotMergeable);
+        }
+        let commit =
+            merge_in_repository(&bare, &pr, if squash { "squash" } else { "merge" }).map_err(NotMerged::Conflict)?;
+        let pr = &mut hosted.pulls[i];
+        pr.open = false;
+        pr.merged = true;
+        pr.squashed = squash;
+        pr.merge_commit = Some(commit.to_string());
+        Ok(pr.clone())
+    }
+
     /// Records the call; whether it carries the token.
     fn authorized(&self, headers: &HeaderMap, call: String) -> bool {
         let mut hosted = self.state.lock().unwrap();
@@ -393,6 +485,22 @@ impl GitHosting {
             .route("/api/v4/projects/{id}/merge_requests", get(gitlab::list).post(gitlab::create))
             .route("/api/v4/projects/{id}/merge_requests/{iid}", get(gitlab::get_one).put(gitlab::update))
             .route("/api/v4/projects/{id}/merge_requests/{iid}/merge", put(gitlab::merge))
+            .route("/api/v1/repos/{owner}/{repo}", get(gitea::repository))
+            .route("/api/v1/repos/{owner}/{repo}/labels", get(gitea::labels))
+            .route("/api/v1/repos/{owner}/{repo}/pulls", get(gitea::list).post(gitea::create))
+            .route("/api/v1/repos/{owner}/{repo}/pulls/{number}", get(gitea::get_one))
+            .route("/api/v1/repos/{owner}/{repo}/pulls/{number}/merge", post(gitea::merge))
+            .route("/2.0/repositories/{workspace}/{slug}", get(bitbucket::repository))
+            .route("/2.0/repositories/{workspace}/{slug}/commit/{hash}", get(bitbucket::commit))
+            .route("/2.0/repositories/{workspace}/{slug}/pullrequests", get(bitbucket::list).post(bitbucket::create))
+            .route("/2.0/repositories/{workspace}/{slug}/pullrequests/{id}", get(bitbucket::get_one))
+            .route("/2.0/repositories/{workspace}/{slug}/pullrequests/{id}/merge", post(bitbucket::merge))
+            .route("/{org}/{project}/_apis/git/repositories/{repo}", get(azure::repository))
+            .route("/{org}/{project}/_apis/git/repositories/{repo}/pullrequests", get(azure::list).post(azure::create))
+            .route(
+                "/{org}/{project}/_apis/git/repositories/{repo}/pullrequests/{id}",
+                get(azure::get_one).patch(azure::complete),
+            )
             .with_state(hosting);
         let app = api.merge(crate::git_http::router(root, user, token));
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -522,6 +630,28 @@ impl GitHosting {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("private-token", reqwest::header::HeaderValue::from_str(&self.token).unwrap());
         crate::http_client::builder().default_headers(headers).build().unwrap()
+    }
+
+    /// Merges pull request `number` of `owner/name` on the host, as a reviewer would in
+    /// its web interface; the merge commit.
+    pub fn merge_as_reviewer(&self, owner: &str, name: &str, number: u64) -> String {
+        let hosting = Hosting {
+            root: self.root.clone(),
+            base_url: self.base_url.clone(),
+            token: self.token.clone(),
+            state: self.state.clone(),
+        };
+        match hosting.merge_pull_request(owner, name, number, false) {
+            Ok(pr) => pr.merge_commit.unwrap(),
+            Err(_) => panic!("pull request {number} could not be merged"),
+        }
+    }
+
+    /// Closes pull request `number` unmerged on the host, as a reviewer would.
+    pub fn close_as_reviewer(&self, number: u64) {
+        let mut hosted = self.state.lock().unwrap();
+        let pr = hosted.pulls.iter_mut().find(|pr| pr.number == number).expect("the pull request");
+        pr.open = false;
     }
 
     /// Closes pull request `number` of `owner/name` unmerged, through the API.

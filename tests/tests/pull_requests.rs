@@ -2,10 +2,13 @@
 //! real smart-HTTP Git plus GitHub's documented pulls API): the examples of Kargo's
 //! `git-open-pr`, `git-wait-for-pr` and `git-merge-pr` pages as printed but for URLs,
 //! and a `prod` stage of a running Lading promoting through a pull request the test merges;
-//! then the same flows against the stand-in's GitLab merge-request API.
+//! then the same flows against the stand-in's GitLab, Gitea, Bitbucket Cloud and Azure
+//! DevOps APIs.
 
 #[path = "pull_requests/gitlab.rs"]
 mod gitlab;
+#[path = "pull_requests/other_providers.rs"]
+mod other_providers;
 #[path = "pull_requests/running.rs"]
 mod running;
 

@@ -2,10 +2,15 @@
 //! the Git hosting provider's REST API with the repository's Git credentials (the
 //! password is the API token).
 //!
-//! The provider is `config.provider`, else told by the host (`github.com`, a host
-//! naming `gitlab`), else looked up in `LADING_GIT_PROVIDERS` (`host[:port]=provider`).
+//! The provider is `config.provider` (`github`, `gitlab`, `gitea`, `bitbucket`, `azure`),
+//! else told by the host as Kargo tells it (`github.com`; `bitbucket.org`;
+//! `dev.azure.com` or `*.visualstudio.com`; a host naming `gitlab`, or containing
+//! `gitea`), else looked up in `LADING_GIT_PROVIDERS` (`host[:port]=provider`).
 //! GitHub's API is `https://api.github.com` for github.com and `<scheme>://<host>/api/v3`
-//! elsewhere (GitHub Enterprise Server); GitLab's is `<scheme>://<host>/api/v4`.
+//! elsewhere (GitHub Enterprise Server); GitLab's is `<scheme>://<host>/api/v4`; Gitea's
+//! `<scheme>://<host>/api/v1`; Bitbucket's `https://api.bitbucket.org/2.0` for
+//! bitbucket.org and `<scheme>://<host>/2.0` elsewhere; Azure DevOps' is below the
+//! repository's project (see [`azure`]).
 //!
 //! `git-open-pr` first looks for an open pull request from the same source branch to the
 //! same target and takes it: a promotion run again after a restart does not open a
@@ -19,6 +24,9 @@
 //! the step polls in place and stops at once when the promotion is cancelled.
 
 pub(crate) mod api;
+mod azure;
+mod bitbucket;
+mod gitea;
 mod github;
 mod gitlab;
 
@@ -37,6 +45,9 @@ use api::Api;
 pub enum Provider {
     GitHub,
     GitLab,
+    Gitea,
+    Bitbucket,
+    Azure,
 }
 
 /// `owner/name` of a repository on its host (GitLab's groups are part of `owner`).
@@ -103,10 +114,12 @@ fn provider_named(name: &str) -> Result<Provider, String> {
     match name {
         "github" => Ok(Provider::GitHub),
         "gitlab" => Ok(Provider::GitLab),
-        "gitea" | "bitbucket" | "azure" => {
-            Err(format!("config.provider: {name:?} is not supported by this version of Lading (github, gitlab are)"))
+        "gitea" => Ok(Provider::Gitea),
+        "bitbucket" => Ok(Provider::Bitbucket),
+        "azure" => Ok(Provider::Azure),
+        other => {
+            Err(format!("config.provider: unknown provider {other:?} (one of github, gitlab, gitea, bitbucket, azure)"))
         }
-        other => Err(format!("config.provider: unknown provider {other:?}")),
     }
 }
 
@@ -116,14 +129,21 @@ fn provider_of(ctx: &StepContext<'_>, configured: Option<&str>, repo: &RepoPath)
         return provider_named(name);
     }
     let bare_host = repo.host.split(':').next().unwrap_or_default();
-    if bare_host == "github.com" {
-        return Ok(Provider::GitHub);
+    match bare_host {
+        "github.com" => return Ok(Provider::GitHub),
+        "bitbucket.org" => return Ok(Provider::Bitbucket),
+        "dev.azure.com" => return Ok(Provider::Azure),
+        host if host.ends_with(".visualstudio.com") => return Ok(Provider::Azure),
+        _ => {}
     }
     if let Some(name) = ctx.remotes.git_providers.get(&repo.host).or_else(|| ctx.remotes.git_providers.get(bare_host)) {
         return provider_named(name);
     }
     if bare_host == "gitlab.com" || bare_host.split('.').any(|label| label == "gitlab") {
         return Ok(Provider::GitLab);
+    }
+    if bare_host.contains("gitea") {
+        return Ok(Provider::Gitea);
     }
     Err(format!(
         "config.provider: cannot tell the Git hosting provider of {}; set provider, or list the host in {}",
@@ -132,9 +152,16 @@ fn provider_of(ctx: &StepContext<'_>, configured: Option<&str>, repo: &RepoPath)
     ))
 }
 
-/// The REST API of `repo`'s provider, called with `token` (GitHub: `Bearer`, GitLab:
-/// `PRIVATE-TOKEN`) within the `http` step's budget.
-fn api_of(ctx: &StepContext<'_>, provider: Provider, repo: &RepoPath, token: Option<String>, insecure: bool) -> Api {
+/// The REST API of `repo`'s provider, called with `token` (GitHub, Bitbucket: `Bearer`;
+/// GitLab: `PRIVATE-TOKEN`; Gitea: `token`; Azure DevOps: `Basic` with an empty user)
+/// within the `http` step's budget.
+fn api_of(
+    ctx: &StepContext<'_>,
+    provider: Provider,
+    repo: &RepoPath,
+    token: Option<String>,
+    insecure: bool,
+) -> Result<Api, String> {
     let (base, auth) = match provider {
         Provider::GitHub => {
             let base = if repo.host == "github.com" {
@@ -145,8 +172,29 @@ fn api_of(ctx: &StepContext<'_>, provider: Provider, repo: &RepoPath, token: Opt
             (base, token.map(|t| ("authorization", format!("Bearer {t}"))))
         }
         Provider::GitLab => (format!("{}://{}/api/v4", repo.scheme, repo.host), token.map(|t| ("private-token", t))),
+        Provider::Gitea => {
+            (format!("{}://{}/api/v1", repo.scheme, repo.host), token.map(|t| ("authorization", format!("token {t}"))))
+        }
+        Provider::Bitbucket => {
+            let base = if repo.host == "bitbucket.org" {
+                "https://api.bitbucket.org/2.0".to_owned()
+            } else {
+                format!("{}://{}/2.0", repo.scheme, repo.host)
+            };
+            (base, token.map(|t| ("authorization", format!("Bearer {t}"))))
+        }
+        Provider::Azure => {
+            use base64::Engine;
+            let Some(token) = token else {
+                return Err(
+                    "config.repoURL: Azure DevOps needs a token: no credentials found for the repository".into()
+                );
+            };
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(":{token}"));
+            (azure::base(repo)?, Some(("authorization", format!("Basic {basic}"))))
+        }
     };
-    Api::new(base, auth, insecure, ctx.remotes.budgets.http)
+    Ok(Api::new(base, auth, insecure, ctx.remotes.budgets.http))
 }
 
 /// GitHub's API for the repository at `repo_url` (github.com, or GitHub Enterprise
@@ -160,7 +208,7 @@ pub(crate) fn github_api(ctx: &StepContext<'_>, repo_url: &str, insecure: bool) 
             lading_domain::redact::redact_url(repo_url)
         ));
     };
-    let api = api_of(ctx, Provider::GitHub, &repo, Some(token), insecure);
+    let api = api_of(ctx, Provider::GitHub, &repo, Some(token), insecure)?;
     Ok((repo, api))
 }
 
@@ -176,7 +224,7 @@ impl Target {
         let repo = parse_repo_url(repo_url)?;
         let provider = provider_of(ctx, provider, &repo)?;
         let token = ctx.remotes.credentials.for_url(repo_url).map(|c| c.password.clone());
-        let api = api_of(ctx, provider, &repo, token, insecure);
+        let api = api_of(ctx, provider, &repo, token, insecure)?;
         Ok(Self { provider, repo, api })
     }
 
@@ -184,6 +232,9 @@ impl Target {
         match self.provider {
             Provider::GitHub => github::find_open(&self.api, &self.repo, source, target),
             Provider::GitLab => gitlab::find_open(&self.api, &self.repo, source, target),
+            Provider::Gitea => gitea::find_open(&self.api, &self.repo, source, target),
+            Provider::Bitbucket => bitbucket::find_open(&self.api, &self.repo, source, target),
+            Provider::Azure => azure::find_open(&self.api, source, target),
         }
     }
 
@@ -191,6 +242,9 @@ impl Target {
         match self.provider {
             Provider::GitHub => github::open(&self.api, &self.repo, new),
             Provider::GitLab => gitlab::open(&self.api, &self.repo, new),
+            Provider::Gitea => gitea::open(&self.api, &self.repo, new),
+            Provider::Bitbucket => bitbucket::open(&self.api, &self.repo, new),
+            Provider::Azure => azure::open(&self.api, new),
         }
     }
 
@@ -198,6 +252,9 @@ impl Target {
         match self.provider {
             Provider::GitHub => github::get(&self.api, &self.repo, number),
             Provider::GitLab => gitlab::get(&self.api, &self.repo, number),
+            Provider::Gitea => gitea::get(&self.api, &self.repo, number),
+            Provider::Bitbucket => bitbucket::get(&self.api, &self.repo, number),
+            Provider::Azure => azure::get(&self.api, number),
         }
     }
 
@@ -205,6 +262,9 @@ impl Target {
         match self.provider {
             Provider::GitHub => github::merge(&self.api, &self.repo, number, method),
             Provider::GitLab => gitlab::merge(&self.api, &self.repo, number, method),
+            Provider::Gitea => gitea::merge(&self.api, &self.repo, number, method),
+            Provider::Bitbucket => bitbucket::merge(&self.api, &self.repo, number, method),
+            Provider::Azure => azure::merge(&self.api, number, method),
         }
     }
 
@@ -219,6 +279,9 @@ impl Target {
                 let id = percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC);
                 self.api.expect("GET", &format!("/projects/{id}"), None)?
             }
+            Provider::Gitea => gitea::default_branch(&self.api, &self.repo)?,
+            Provider::Bitbucket => bitbucket::default_branch(&self.api, &self.repo)?,
+            Provider::Azure => azure::default_branch(&self.api)?,
         };
         body["default_branch"]
             .as_str()
