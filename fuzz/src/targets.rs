@@ -166,7 +166,7 @@ fn evaluate_as_a_step(programs: &[Program], freight: &Freight) {
         evaluator.bind("outputs", &json!({"clone": {"commit": "abc123"}})).expect("outputs bind");
         evaluator.bind("task", &Value::Null).expect("task binds");
         promotion_functions::add(evaluator.context_mut(), &statuses, false).expect("functions add");
-        freight_functions::add(evaluator.context_mut(), freight).expect("freight functions add");
+        freight_functions::add(evaluator.context_mut(), std::slice::from_ref(freight)).expect("freight functions add");
         promotion_functions::add_secret(evaluator.context_mut(), None).expect("secret adds");
         for program in programs {
             let _ = evaluator.evaluate(program);

@@ -1,5 +1,6 @@
 //! The functions and variables of a promotion step's expressions, with Kargo's names:
-//! `vars`, `ctx`, `outputs`, `task`; `quote()`, `semverParse()`, `semverDiff()`,
+//! `vars`, `ctx`, `outputs`, `task`; `quote()`, `unsafeQuote()`, `asYAML()`, `asJSON()`,
+//! `semverParse()`, `semverDiff()`,
 //! `success()`, `failure()`, `always()`, `status(alias)`, `secret(name)`, and the freight
 //! functions of [`crate::freight_functions`].
 
@@ -15,8 +16,19 @@ use crate::expression::evaluator::function;
 use crate::expression::values::to_json;
 
 /// The functions [`add`] and [`add_secret`] add.
-pub const FUNCTIONS: [&str; 8] =
-    ["quote", "semverParse", "semverDiff", "success", "failure", "always", "status", "secret"];
+pub const FUNCTIONS: [&str; 11] = [
+    "quote",
+    "unsafeQuote",
+    "asYAML",
+    "asJSON",
+    "semverParse",
+    "semverDiff",
+    "success",
+    "failure",
+    "always",
+    "status",
+    "secret",
+];
 /// The variables a step's expressions see.
 pub const VARIABLES: [&str; 4] = ["vars", "ctx", "outputs", "task"];
 /// The fields of `ctx`.
@@ -97,12 +109,37 @@ pub fn add(context: &mut Context<'_, '_>, statuses: &BTreeMap<String, String>, f
             CelValue::String(Arc::new(semver_diff(&a, &b).to_owned()))
         })
         .map_err(declared)?;
-    let quote = function(|call| {
+    let quote_value = function(|call| {
         let value = call.this.take().or_else(|| call.args.pop()).ok_or(ExecutionError::MissingArgumentOrTarget)?;
         let json = to_json(value.as_ref()).map_err(|e| ExecutionError::function_error("quote", e))?;
         Ok(CowVal::owned(CelString::from(quote(&json))))
     });
-    context.add_function("quote", quote).map_err(declared)?;
+    context.add_function("quote", quote_value).map_err(declared)?;
+    // As `quote`, but a string keeps quotes of its own: `"\"text\""`.
+    let unsafe_quote = function(|call| {
+        let value = call.this.take().or_else(|| call.args.pop()).ok_or(ExecutionError::MissingArgumentOrTarget)?;
+        let json = to_json(value.as_ref()).map_err(|e| ExecutionError::function_error("unsafeQuote", e))?;
+        let quoted = match &json {
+            Value::String(_) => quote(&Value::String(quote(&json))),
+            other => quote(other),
+        };
+        Ok(CowVal::owned(CelString::from(quoted)))
+    });
+    context.add_function("unsafeQuote", unsafe_quote).map_err(declared)?;
+    let as_yaml = function(|call| {
+        let value = call.this.take().or_else(|| call.args.pop()).ok_or(ExecutionError::MissingArgumentOrTarget)?;
+        let json = to_json(value.as_ref()).map_err(|e| ExecutionError::function_error("asYAML", e))?;
+        let yaml = serde_saphyr::to_string(&json).map_err(|e| ExecutionError::function_error("asYAML", e))?;
+        Ok(CowVal::owned(CelString::from(yaml)))
+    });
+    context.add_function("asYAML", as_yaml).map_err(declared)?;
+    let as_json = function(|call| {
+        let value = call.this.take().or_else(|| call.args.pop()).ok_or(ExecutionError::MissingArgumentOrTarget)?;
+        let json = to_json(value.as_ref()).map_err(|e| ExecutionError::function_error("asJSON", e))?;
+        let text = serde_json::to_string_pretty(&json).map_err(|e| ExecutionError::function_error("asJSON", e))?;
+        Ok(CowVal::owned(CelString::from(text)))
+    });
+    context.add_function("asJSON", as_json).map_err(declared)?;
     Ok(())
 }
 
@@ -163,9 +200,19 @@ mod tests {
              && secret('s').k == 'value'",
         )
         .unwrap();
+        let text = |source: &str| {
+            let program = Program::compile(source).unwrap();
+            program.check_names(&FUNCTIONS, &[]).unwrap();
+            evaluator.evaluate(&program).unwrap()
+        };
+        // Kargo's: a string quoted keeps quotes of its own; values as YAML or pretty JSON.
+        assert_eq!(text("unsafeQuote('x')"), json!(r#""\"x\"""#));
+        assert_eq!(text("unsafeQuote(3)"), json!(r#""3""#));
+        assert_eq!(text("asYAML({'a': [1, 'b']})"), json!("a:\n- 1\n- b\n"));
+        assert_eq!(text("asJSON({'a': 1})"), json!("{\n  \"a\": 1\n}"));
         program.check_names(&FUNCTIONS, &[]).unwrap();
         assert_eq!(evaluator.evaluate(&program).unwrap(), json!(true));
-        assert_eq!(all_functions().len(), 13);
+        assert_eq!(all_functions().len(), 17);
         // and the secret's value was recorded as revealed.
         assert_eq!(access.revealed.scrub("the value is here"), "the *** is here");
     }

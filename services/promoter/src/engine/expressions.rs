@@ -50,6 +50,9 @@ pub struct Scope<'a> {
     pub ctx: &'a Value,
     pub outputs: &'a Map<String, Value>,
     pub freight: &'a Freight,
+    /// The stage's freight collection, the promoted freight first (see
+    /// [`crate::steps::StepContext::origins`]).
+    pub origins: &'a [Freight],
     /// How earlier steps ended, by alias: `Succeeded`, `Failed`, `Errored` or `Skipped`.
     pub step_status: &'a BTreeMap<String, String>,
     /// Whether an earlier step failed (and the promotion is failing).
@@ -76,7 +79,10 @@ fn with_scope<R: Send>(
         evaluator.bind("outputs", &Value::Object(scope.outputs.clone())).map_err(internal)?;
         evaluator.bind("task", scope.task).map_err(internal)?;
         promotion_functions::add(evaluator.context_mut(), scope.step_status, scope.failed)?;
-        freight_functions::add(evaluator.context_mut(), scope.freight)?;
+        // The collection, the promoted freight first (alone when the stage holds no other).
+        let only = std::slice::from_ref(scope.freight);
+        let collection = if scope.origins.is_empty() { only } else { scope.origins };
+        freight_functions::add(evaluator.context_mut(), collection)?;
         lading_domain::metadata::add(evaluator.context_mut(), scope.metadata)?;
         promotion_functions::add_secret(evaluator.context_mut(), scope.secrets.cloned())?;
         work(&evaluator)

@@ -211,6 +211,7 @@ impl Run<'_> {
             ctx: &self.ctx,
             outputs: &self.outputs,
             freight: self.input.freight,
+            origins: self.input.origins,
             step_status: &self.statuses,
             failed: self.failure.is_some(),
             task,

@@ -138,7 +138,8 @@ pub fn render_values(
                         evaluator.bind("vars", &vars_value)?;
                         let functions = |e: String| crate::expression::ExpressionError::Internal(e);
                         if let Some(freight) = scope.freight {
-                            crate::freight_functions::add(evaluator.context_mut(), freight).map_err(functions)?;
+                            crate::freight_functions::add(evaluator.context_mut(), std::slice::from_ref(freight))
+                                .map_err(functions)?;
                         }
                         let no_metadata = crate::metadata::ProjectMetadata::default();
                         crate::metadata::add(evaluator.context_mut(), scope.metadata.unwrap_or(&no_metadata))

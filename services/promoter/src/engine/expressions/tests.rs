@@ -26,6 +26,7 @@ fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
         ctx: &ctx,
         outputs: &outputs,
         freight: &freight,
+        origins: &[],
         step_status: &statuses,
         failed: false,
         task: &task,
@@ -144,6 +145,7 @@ fn many_expressions_in_one_string_cannot_pass_the_output_limit_together() {
         ctx: &ctx,
         outputs: &outputs,
         freight: &freight,
+        origins: &[],
         step_status: &statuses,
         failed: false,
         task: &Value::Null,
@@ -164,4 +166,37 @@ fn bare_expressions_share_a_budget_and_see_only_their_variables() {
     assert_eq!(values, (json!(true), json!(3)));
     let unknown = with_variables(&[("response", &response)], |exprs| exprs.evaluate("config.x", "vars.a")).unwrap_err();
     assert!(unknown.starts_with("config.x: \"vars.a\": failed: "), "{unknown}");
+}
+
+#[test]
+fn freight_functions_pick_from_the_collection_by_warehouse() {
+    // Given a stage holding freight of two warehouses, both with a commit of one repository,
+    let url = "https://git.example.com/app.git";
+    let promoted = Freight::from_warehouse("base").with_commit(url, "b0");
+    let overlay = Freight::from_warehouse("test-overlay").with_commit(url, "0e");
+    let collection = [promoted.clone(), overlay];
+    let (vars, outputs, statuses) = (Map::new(), Map::new(), BTreeMap::new());
+    let ctx = json!({"stage": "test"});
+    let scope = Scope {
+        vars: &vars,
+        ctx: &ctx,
+        outputs: &outputs,
+        freight: &promoted,
+        origins: &collection,
+        step_status: &statuses,
+        failed: false,
+        task: &Value::Null,
+        secrets: None,
+        metadata: &Default::default(),
+    };
+    // then warehouse() names which one answers, and without it the promoted one does.
+    let id = |source: &str| eval(&format!("${{{{ {source} }}}}"), &scope);
+    assert_eq!(id(&format!("commitFrom('{url}', warehouse(ctx.stage + '-overlay')).ID")).unwrap(), json!("0e"));
+    assert_eq!(id(&format!("commitFrom('{url}', warehouse('base')).ID")).unwrap(), json!("b0"));
+    assert_eq!(id(&format!("commitFrom('{url}').ID")).unwrap(), json!("b0"));
+    let error = id(&format!("commitFrom('{url}', warehouse('prod')).ID")).unwrap_err();
+    assert!(
+        error.contains("no commit from https://git.example.com/app.git in the freight from warehouse prod"),
+        "{error}"
+    );
 }
