@@ -1,10 +1,12 @@
-//! The examples of Kargo's reference pages for the parse, merge, archive, tag,
+//! The examples of Kargo's reference pages for the file-write, delete, parse, merge, archive, tag,
 //! github-push, download, OCI, Helm and metadata steps, as Kargo prints them but for URLs: each is applied inside a Kargo
 //! Stage manifest (its step configs checked against their schemas then), and run against
 //! real files, repositories, an HTTP server and an OCI registry.
 
 #[path = "kargo_step_examples/archives.rs"]
 mod archives;
+#[path = "kargo_step_examples/file_steps.rs"]
+mod file_steps;
 #[path = "kargo_step_examples/git_clone.rs"]
 mod git_clone;
 #[path = "kargo_step_examples/git_clone_blobless.rs"]

@@ -63,7 +63,9 @@ pub fn delete(ctx: &StepContext<'_>, config: DeleteConfig) -> Result<Map<String,
     }
     let mut matchers = Vec::new();
     for (field, pattern) in &named {
-        let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
+        // As with doublestar (Kargo's globs) and a shell, a pattern ending in `/` matches
+        // directories only.
+        let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./").trim_end_matches('/'))
             .literal_separator(true)
             .build()
             .map_err(|e| format!("{field}: {pattern:?} is not a valid glob: {}", e.kind()))?;
@@ -72,7 +74,17 @@ pub fn delete(ctx: &StepContext<'_>, config: DeleteConfig) -> Result<Map<String,
     let all = ctx.workspace.all_paths(Field::new(&named[0].0, named[0].1))?;
     let mut doomed = Vec::new();
     for (field, pattern, matcher) in &matchers {
-        let matches: Vec<&std::path::PathBuf> = all.iter().filter(|p| matcher.is_match(p)).collect();
+        let mut matches: Vec<&std::path::PathBuf> = all.iter().filter(|p| matcher.is_match(p)).collect();
+        if pattern.ends_with('/') {
+            let at = Field::new(field, pattern);
+            let mut directories = Vec::new();
+            for path in matches {
+                if ctx.workspace.kind(at, path)? == Some(crate::engine::workspace::EntryKind::Directory) {
+                    directories.push(path);
+                }
+            }
+            matches = directories;
+        }
         if matches.is_empty() && config.strict {
             return Err(format!("{field}: no path matches {pattern:?}"));
         }

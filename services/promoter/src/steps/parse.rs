@@ -2,7 +2,8 @@
 //! outputs from bare expressions over it; `yaml-merge`: merge YAML files into one.
 //!
 //! Each `outputs[].fromExpression` is CEL over the parsed document: its top-level keys
-//! are variables (`image.tag`), and the whole document is `outputs` (`outputs['my-key']`).
+//! are variables (`image.tag`), the whole document is `outputs` (`outputs['my-key']`),
+//! and `ctx` is the promotion's (`apps[ctx.stage]`) unless the document has a `ctx`.
 //! The expressions of one step share one budget. Files are read through the workspace
 //! (never outside it) and must not be larger than [`MAX_PARSED_FILE`].
 
@@ -121,9 +122,15 @@ pub fn parse_file(ctx: &StepContext<'_>, format: Format, config: ParseConfig) ->
     }
     let text = read_limited(ctx, "config.path", &config.path)?;
     let document = parse(format, &config.path, &text)?;
+    let context = serde_json::json!({"project": ctx.project, "stage": ctx.stage, "promotion": ctx.promotion});
     let mut variables: Vec<(&str, &Value)> = vec![("outputs", &document)];
     if let Value::Object(map) = &document {
         variables.extend(map.iter().filter(|(k, _)| is_identifier(k)).map(|(k, v)| (k.as_str(), v)));
+    }
+    // The promotion's `ctx` too (Kargo's examples index a document by `ctx.stage`),
+    // unless the document has a `ctx` of its own.
+    if !variables.iter().any(|(name, _)| *name == "ctx") {
+        variables.push(("ctx", &context));
     }
     with_variables(&variables, |expressions| {
         let mut outputs = Map::new();
