@@ -1,6 +1,7 @@
-//! The examples of Kargo's `file-write` and `delete` pages, as printed but for URLs:
+//! The examples of Kargo's `file-write`, `delete` and `copy` pages, as printed but for URLs:
 //! `file-write` with `asYAML()` and `asJSON()` of what `yaml-parse` read, and `delete` of
-//! one path, of several, and of globs with `strict`.
+//! one path, of several, and of globs with `strict`; `copy` between checkouts of two
+//! warehouses' freight.
 
 use super::*;
 
@@ -79,4 +80,53 @@ fn delete_examples_remove_a_path_several_paths_and_globs_strictly() {
     // strict: run again, the globs match nothing, and the step says so.
     let error = run_with(EngineRun::new(&freight), w, globs).unwrap_err().to_string();
     assert!(error.contains("no path matches"), "{error}");
+}
+
+#[test]
+fn copy_example_takes_each_checkout_from_its_warehouses_freight() {
+    // Given a stage holding freight of two warehouses, `base` and `test-overlay`, each
+    // with its own commit of one repository,
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::create(dir.path(), "repo");
+    let base = repo.commit("stages/test/kustomization.yaml", "resources: [base]\n", "base");
+    let overlay = repo.commit("stages/test/kustomization.yaml", "resources: [base, overlay]\n", "overlay");
+    let promoted = Freight::from_warehouse("base").with_commit(&repo.url(), &base);
+    let collection = [promoted.clone(), Freight::from_warehouse("test-overlay").with_commit(&repo.url(), &overlay)];
+    // when Kargo's copy example runs,
+    let template = format!(
+        "vars:
+- name: gitRepo
+  value: {url}
+steps:
+- uses: git-clone
+  config:
+    repoURL: ${{{{ vars.gitRepo }}}}
+    checkout:
+    - commit: ${{{{ commitFrom(vars.gitRepo, warehouse(\"base\")).ID }}}}
+      path: ./src
+    - commit: ${{{{ commitFrom(vars.gitRepo, warehouse(ctx.stage + \"-overlay\")).ID }}}}
+      path: ./overlay
+    - branch: stage/${{{{ ctx.stage }}}}
+      create: true
+      path: ./out
+- uses: git-clear
+  config:
+    path: ./out
+- uses: copy
+  config:
+    inPath: ./overlay/stages/${{{{ ctx.stage }}}}/kustomization.yaml
+    outPath: ./src/stages/${{{{ ctx.stage }}}}/kustomization.yaml
+# Render manifests to ./out, commit, push, etc...
+",
+        url = repo.url()
+    );
+    let workspace = tempfile::tempdir().unwrap();
+    let run = EngineRun { origins: Some(&collection), ..EngineRun::new(&promoted) };
+    run_with(run, workspace.path(), &template).unwrap();
+    // then each checkout is its warehouse's commit, and the overlay's file is copied.
+    let copied = std::fs::read_to_string(workspace.path().join("src/stages/test/kustomization.yaml")).unwrap();
+    assert_eq!(copied, "resources: [base, overlay]\n");
+    let commits = |path: &str| lading_tests::git::git_bytes(&workspace.path().join(path), &["rev-parse", "HEAD"]);
+    assert_eq!(String::from_utf8_lossy(&commits("src")).trim(), base);
+    assert_eq!(String::from_utf8_lossy(&commits("overlay")).trim(), overlay);
 }
