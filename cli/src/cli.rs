@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    apply, approve, completion, config, crds, create, delete, events, freight_id, get, login, promote, refresh, token,
-    up, update, verify, version,
+    apply, approve, completion, config, crds, create, delete, events, freight_id, get, login, promote, refresh, steps,
+    token, up, update, verify, version,
 };
 use crate::output::{FORMATS, OutputFormat};
 
@@ -73,6 +73,7 @@ pub enum Command {
     Token(token::TokenArgs),
     Events(events::EventsArgs),
     Freight(freight_id::FreightArgs),
+    Steps(steps::StepsArgs),
     Version(version::VersionArgs),
     Completion(completion::CompletionArgs),
     Crds(crds::CrdsArgs),

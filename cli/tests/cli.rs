@@ -58,6 +58,7 @@ fn help_teaches_the_commands() {
         "create",
         "token",
         "freight",
+        "steps",
         "version",
         "completion",
     ] {
@@ -67,6 +68,23 @@ fn help_teaches_the_commands() {
         assert!(own.contains("lading ") && own.contains("Usage: lading"), "{command}: {own}");
     }
     assert!(stdout(&lading(&["up", "--help"], None, None)).contains("nats-server"));
+}
+
+#[test]
+fn steps_lists_every_step_and_each_ones_fields() {
+    let list = stdout(&lading(&["steps"], None, None));
+    assert!(list.starts_with("STEP"), "{list}");
+    for step in lading_domain::spec::SUPPORTED_STEPS {
+        assert!(list.lines().any(|line| line.starts_with(&format!("{step} "))), "{step}: {list}");
+    }
+    assert!(list.contains("git-open-pr          repoURL*, provider,"), "{list}");
+    let fields: serde_json::Value =
+        serde_json::from_slice(&lading(&["steps", "git-clone", "-o", "json"], None, None).stdout).unwrap();
+    let checkout = fields["fields"].as_array().unwrap().iter().find(|f| f["field"] == "checkout[].branch").cloned();
+    assert_eq!(checkout, Some(serde_json::json!({"field": "checkout[].branch", "type": "string", "required": false})));
+    let unknown = lading(&["steps", "git-pull"], None, None);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("unknown step \"git-pull\"; the steps are: git-clone,"), "{}", stderr(&unknown));
 }
 
 #[test]
@@ -97,7 +115,7 @@ fn lading_up_runs_the_quickstart_example() {
     let up = Up(up_command()
         .args(["--data-dir", root.join("data").to_str().unwrap(), "--api-addr", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(root.join("up.log")).unwrap())
         .spawn()
         .unwrap());
     poll("lading up to be ready", Duration::from_secs(60), || {
@@ -105,6 +123,12 @@ fn lading_up_runs_the_quickstart_example() {
         // 404 for an unknown project means the api answers with everything loaded.
         stderr(&out).contains("not found").then_some(())
     });
+    // Once ready, it names the promotion steps it runs.
+    let said = poll("lading up to list the steps", Duration::from_secs(10), || {
+        let log = std::fs::read_to_string(root.join("up.log")).ok()?;
+        log.lines().find(|l| l.starts_with("Promotion steps (")).map(str::to_owned)
+    });
+    assert!(said.contains("git-clone, git-clear,") && said.contains("`lading steps NAME`"), "{said}");
 
     let manifests = include_str!("../../examples/quickstart/lading.yaml")
         .replace("__APP_REPO__", &format!("file://{}", root.join("app.git").display()))

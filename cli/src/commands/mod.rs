@@ -14,6 +14,7 @@ pub mod get;
 pub mod login;
 pub mod promote;
 pub mod refresh;
+pub mod steps;
 pub mod token;
 pub mod up;
 pub mod update;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login(args) => login::login(args, &global).await,
         Command::Logout(args) => login::logout(args),
         Command::Version(args) => version::run(args, &global).await,
+        Command::Steps(args) => steps::run(args),
         command => {
             let context = Context::new(&global)?;
             match command {
@@ -58,7 +60,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 | Command::Config(_)
                 | Command::Login(_)
                 | Command::Logout(_)
-                | Command::Version(_) => unreachable!("handled above"),
+                | Command::Version(_)
+                | Command::Steps(_) => unreachable!("handled above"),
             }
         }
     }

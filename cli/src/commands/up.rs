@@ -215,6 +215,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             }
             let users = nats_users.unwrap_or_default();
             eprintln!("Lading is ready: api {scheme}://{api_addr}, NATS {nats_url}{users}. Press Ctrl-C to stop.");
+            eprintln!("{}", super::steps::announcement());
         }
     };
     tokio::spawn(announce);

@@ -308,3 +308,71 @@ pub fn schema(uses: &str) -> Option<&'static [FieldShape]> {
         _ => return None,
     })
 }
+
+/// One config field of a step as people read it: its path (`checkout[].branch`), its
+/// type, and whether it is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDescription {
+    pub path: String,
+    pub kind: String,
+    pub required: bool,
+}
+
+/// The fields of step `uses`, nested ones by their paths, in schema order; `None` for a
+/// step whose config is free (`compose-output`: any mapping, its fields its outputs).
+pub fn describe(uses: &str) -> Option<Vec<FieldDescription>> {
+    fn kind(shape: &Shape) -> String {
+        match shape {
+            Shape::Str => "string".to_owned(),
+            Shape::Bool => "boolean".to_owned(),
+            Shape::Int(min) => format!("integer ≥ {min}"),
+            Shape::IntIn(min, max) => format!("integer {min}..{max}"),
+            Shape::OneOf(names) => format!("one of {}", names.join(", ")),
+            Shape::Any => "any".to_owned(),
+            Shape::Mapping => "mapping".to_owned(),
+            Shape::List(item) => format!("list of {}", kind(item)),
+            Shape::Object(_) => "object".to_owned(),
+        }
+    }
+    fn walk(prefix: &str, fields: &[FieldShape], out: &mut Vec<FieldDescription>) {
+        for field in fields {
+            let path = format!("{prefix}{}", field.name);
+            out.push(FieldDescription { path: path.clone(), kind: kind(&field.shape), required: field.required });
+            match &field.shape {
+                Shape::Object(inner) => walk(&format!("{path}."), inner, out),
+                Shape::List(item) => {
+                    if let Shape::Object(inner) = item {
+                        walk(&format!("{path}[]."), inner, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let fields = schema(uses)?;
+    let mut out = Vec::new();
+    walk("", fields, &mut out);
+    Some(out)
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+
+    #[test]
+    fn given_a_step_when_described_then_nested_fields_are_named_by_their_paths() {
+        let fields = describe("git-open-pr").unwrap();
+        assert_eq!(fields[0], FieldDescription { path: "repoURL".into(), kind: "string".into(), required: true });
+        let provider = fields.iter().find(|f| f.path == "provider").unwrap();
+        assert_eq!(provider.kind, "one of azure, bitbucket, gitea, github, gitlab");
+        let parse = describe("yaml-parse").unwrap();
+        let paths: Vec<&str> = parse.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["path", "outputs", "outputs[].name", "outputs[].fromExpression"]);
+        assert_eq!(parse[1].kind, "list of object");
+        assert_eq!(describe("compose-output"), None);
+        // Every step Lading runs is described, but compose-output, whose fields are free.
+        for uses in crate::spec::SUPPORTED_STEPS {
+            assert_eq!(describe(uses).is_some(), uses != "compose-output", "{uses}");
+        }
+    }
+}
