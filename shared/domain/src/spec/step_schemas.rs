@@ -340,11 +340,7 @@ pub fn describe(uses: &str) -> Option<Vec<FieldDescription>> {
             out.push(FieldDescription { path: path.clone(), kind: kind(&field.shape), required: field.required });
             match &field.shape {
                 Shape::Object(inner) => walk(&format!("{path}."), inner, out),
-                Shape::List(item) => {
-                    if let Shape::Object(inner) = item {
-                        walk(&format!("{path}[]."), inner, out);
-                    }
-                }
+                Shape::List(Shape::Object(inner)) => walk(&format!("{path}[]."), inner, out),
                 _ => {}
             }
         }
