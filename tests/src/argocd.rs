@@ -115,6 +115,13 @@ impl FakeArgoCd {
                         let name = app["metadata"]["name"].as_str().unwrap_or_default().to_owned();
                         let target = app["spec"]["source"]["targetRevision"].as_str().unwrap_or_default();
                         let revision = resolve(target);
+                        // A multi-source Application syncs each source to its own revision.
+                        let revisions: Vec<String> = app["spec"]["sources"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|source| resolve(source["targetRevision"].as_str().unwrap_or_default()))
+                            .collect();
                         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                         let (phase, message) = match outcome(&name) {
                             SyncOutcome::Succeed => ("Succeeded", "successfully synced (all tasks run)".to_owned()),
@@ -127,9 +134,12 @@ impl FakeArgoCd {
                                 "operationState": {
                                     "operation": operation, "phase": phase, "message": message,
                                     "startedAt": now, "finishedAt": now,
-                                    "syncResult": {"revision": revision, "source": app["spec"]["source"]},
+                                    "syncResult": {
+                                        "revision": revision, "source": app["spec"]["source"],
+                                        "revisions": revisions, "sources": app["spec"]["sources"],
+                                    },
                                 },
-                                "sync": {"status": "Synced", "revision": revision},
+                                "sync": {"status": "Synced", "revision": revision, "revisions": revisions},
                                 "health": {"status": "Progressing"},
                                 "reconciledAt": now,
                             },
@@ -153,6 +163,18 @@ impl FakeArgoCd {
 
     pub async fn mark_healthy(&self, name: &str) {
         self.set_health(name, "Healthy").await;
+    }
+
+    /// Waits until the controller took an operation for `name` started by `promotion`.
+    pub async fn wait_for_operation_of(&self, name: &str, promotion: &str, timeout: Duration) -> Value {
+        wait::until("Argo CD to take the promotion's sync operation", timeout, || async {
+            let ops = self.operations.lock().unwrap().clone();
+            ops.into_iter()
+                .find(|(app, op)| app == name && op["info"][1]["value"] == promotion)
+                .map(|(_, op)| op)
+                .ok_or_else(|| "none yet".to_owned())
+        })
+        .await
     }
 
     /// Waits until the controller took an operation for `name`.

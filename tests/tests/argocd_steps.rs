@@ -4,8 +4,11 @@
 //! `Progressing` after the sync, `Healthy` once Argo CD says so (only then does its
 //! verification start), `Degraded` when the Application degrades later; `Unknown` while
 //! a promotion runs; a stage refresh assesses it at once; two promoter replicas publish
-//! each change once.
+//! each change once. Every example of Kargo's reference pages for both steps applies and
+//! runs, selectors included.
 
+#[path = "argocd_steps/kargo_examples.rs"]
+mod kargo_examples;
 #[path = "argocd_steps/quickstart.rs"]
 mod quickstart;
 #[path = "argocd_steps/stage_health.rs"]

@@ -12,7 +12,7 @@ fn app(annotations: Value) -> Value {
 }
 
 fn update(sources: Vec<SourceUpdate>) -> AppUpdate {
-    AppUpdate { name: "guestbook".into(), namespace: None, sources }
+    AppUpdate { name: "guestbook".into(), selector: None, namespace: None, sources }
 }
 
 fn ours(phase: &str, revision: &str) -> Value {

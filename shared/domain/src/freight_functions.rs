@@ -16,7 +16,10 @@ use crate::expression::{Budget, Evaluator, ExpressionLimits, Program, QuotedErro
 use crate::url_normalize::{normalize_chart, normalize_git, normalize_image_repo};
 
 /// The functions [`add`] adds.
-pub const FUNCTIONS: [&str; 4] = ["commitFrom", "imageFrom", "chartFrom", "warehouse"];
+pub const FUNCTIONS: [&str; 3] = ["commitFrom", "imageFrom", "chartFrom"];
+/// `warehouse(name)`, which [`add`] adds too: promotion steps call it, a warehouse's
+/// criteria do not (as in Kargo).
+pub const ORIGIN_FUNCTIONS: [&str; 1] = ["warehouse"];
 
 pub(crate) fn same_git_repo(a: &str, b: &str) -> bool {
     match (normalize_git(a), normalize_git(b)) {

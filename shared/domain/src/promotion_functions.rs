@@ -39,6 +39,7 @@ pub fn all_functions() -> Vec<&'static str> {
     FUNCTIONS
         .iter()
         .chain(crate::freight_functions::FUNCTIONS.iter())
+        .chain(crate::freight_functions::ORIGIN_FUNCTIONS.iter())
         .chain(crate::metadata::FUNCTIONS.iter())
         .copied()
         .collect()

@@ -2,6 +2,8 @@
 //! runs in (`LADING_ARGOCD_KUBECONFIG`, else kube's inference: in-cluster, then
 //! `KUBECONFIG`).
 //!
+//! Each of `apps` names one Application by `name`, or every one its label `selector`
+//! matches in the namespace (listed when the step starts; none matching fails the step).
 //! `argocd-update` reads every Application first and refuses, before changing any, one
 //! that does not authorize the stage or has no source an update names. It then starts a
 //! sync of each (a JSON merge patch: sources, hard refresh, `operation` naming the
@@ -15,10 +17,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
 use lading_domain::argocd::{
-    AppUpdate, SyncProgress, UpdateConfig, WaitConfig, apps_output, authorize, desired_revisions, desired_sources,
-    sync_patch, sync_progress, wait_ready,
+    AppUpdate, LabelSelector, Selection, SyncProgress, UpdateConfig, WaitConfig, apps_output, authorize,
+    desired_revisions, desired_sources, selection, sync_patch, sync_progress, wait_ready,
 };
 use serde_json::{Map, Value, json};
 
@@ -110,6 +112,39 @@ impl Target {
     }
 }
 
+/// The Applications `config.apps[index]` names: the one called `name`, or each one
+/// `selector` matches in `namespace` (the step's, else the default), by name.
+async fn targets_of(
+    client: &kube::Client,
+    access: &ArgoCdAccess,
+    index: usize,
+    (name, selector, namespace): (&str, Option<&LabelSelector>, Option<&String>),
+) -> Result<Vec<Target>, String> {
+    let field = format!("config.apps[{index}]");
+    let namespace = namespace.filter(|n| !n.is_empty()).cloned().unwrap_or(access.namespace.clone());
+    let api = applications(client, &namespace);
+    let names = match selection(name, selector).map_err(|e| format!("{field}.{e}"))? {
+        Selection::Name(name) => vec![name],
+        Selection::Labels(query) => {
+            let listed = api.list(&ListParams::default().labels(&query)).await.map_err(|e| {
+                format!("{field}.selector: listing Argo CD Applications in namespace {namespace:?}: {e}")
+            })?;
+            let mut names: Vec<String> = listed.items.into_iter().filter_map(|app| app.metadata.name).collect();
+            if names.is_empty() {
+                return Err(format!(
+                    "{field}.selector: no Argo CD Application in namespace {namespace:?} matches {query:?}"
+                ));
+            }
+            names.sort();
+            names
+        }
+    };
+    Ok(names
+        .into_iter()
+        .map(|name| Target { field: field.clone(), name, namespace: namespace.clone(), api: api.clone() })
+        .collect())
+}
+
 /// Sleeps one poll interval, within the deadline; `Err` when the deadline passed or
 /// the promotion was stopped.
 async fn pause(ctx: &StepContext<'_>, access: &ArgoCdAccess, deadline: Instant, waiting: &str) -> Result<(), String> {
@@ -142,22 +177,15 @@ async fn run_update(ctx: &StepContext<'_>, config: &UpdateConfig) -> Result<Map<
     // Every Application is checked before any is changed.
     let mut targets: Vec<(Target, &AppUpdate, Vec<String>)> = Vec::new();
     for (i, app_update) in config.apps.iter().enumerate() {
-        let field = format!("config.apps[{i}]");
-        if app_update.name.is_empty() {
-            return Err(format!("{field}.name: is required"));
+        let named = (app_update.name.as_str(), app_update.selector.as_ref(), app_update.namespace.as_ref());
+        for target in targets_of(&client, access, i, named).await? {
+            let field = &target.field;
+            let app = target.read().await?;
+            authorize(&app, ctx.project, ctx.stage).map_err(|e| format!("{field}: {e}"))?;
+            desired_sources(app_update, &app).map_err(|e| format!("{field}.{e}"))?;
+            let desired = desired_revisions(app_update, &app);
+            targets.push((target, app_update, desired));
         }
-        let namespace = app_update.namespace.clone().filter(|n| !n.is_empty()).unwrap_or(access.namespace.clone());
-        let target = Target {
-            api: applications(&client, &namespace),
-            name: app_update.name.clone(),
-            namespace,
-            field: field.clone(),
-        };
-        let app = target.read().await?;
-        authorize(&app, ctx.project, ctx.stage).map_err(|e| format!("{field}: {e}"))?;
-        desired_sources(app_update, &app).map_err(|e| format!("{field}.{e}"))?;
-        let desired = desired_revisions(app_update, &app);
-        targets.push((target, app_update, desired));
     }
     let mut pending: Vec<usize> = (0..targets.len()).collect();
     loop {
@@ -217,18 +245,13 @@ async fn run_wait(ctx: &StepContext<'_>, config: &WaitConfig) -> Result<Map<Stri
     let deadline = Instant::now() + ctx.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let client = client(access).await?;
     let mut refs = Vec::new();
+    let mut targets = Vec::new();
     for (i, wanted) in config.apps.iter().enumerate() {
-        let field = format!("config.apps[{i}]");
-        if wanted.name.is_empty() {
-            return Err(format!("{field}.name: is required"));
-        }
-        let namespace = wanted.namespace.clone().filter(|n| !n.is_empty()).unwrap_or(access.namespace.clone());
-        let target = Target {
-            api: applications(&client, &namespace),
-            name: wanted.name.clone(),
-            namespace,
-            field: field.clone(),
-        };
+        let named = (wanted.name.as_str(), wanted.selector.as_ref(), wanted.namespace.as_ref());
+        targets.extend(targets_of(&client, access, i, named).await?.into_iter().map(|t| (t, wanted)));
+    }
+    for (target, wanted) in targets {
+        let field = target.field.clone();
         loop {
             let app = target.read().await?;
             if wait_ready(&app, &wanted.wait_for).map_err(|e| format!("{field}: {e}"))? {

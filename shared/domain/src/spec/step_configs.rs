@@ -145,6 +145,9 @@ pub fn validate_config(uses: &str, config: Option<&Value>, field: &str) -> Resul
             "set either targetBranch or generateTargetBranch, not both",
         ));
     }
+    if matches!(uses, "argocd-update" | "argocd-wait") {
+        check_app_selections(config, field)?;
+    }
     for names in one_of_required(uses) {
         let set: Vec<&str> = names.iter().copied().filter(|n| config.get(n).is_some()).collect();
         let required = uses != "set-freight-alias" || names[0] == "alias";
@@ -162,6 +165,33 @@ pub fn validate_config(uses: &str, config: Option<&Value>, field: &str) -> Resul
                     format!("set either {} or {}, not both", set[0], set[1]),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Each of an Argo CD step's `apps` names its Applications by `name` or by `selector`,
+/// one of them, and a selector is one the Kubernetes API takes.
+fn check_app_selections(config: &Value, field: &str) -> Result<(), FieldError> {
+    let Some(apps) = config.get("apps").and_then(Value::as_array) else { return Ok(()) };
+    for (i, app) in apps.iter().enumerate() {
+        let at = format!("{field}.apps[{i}]");
+        let name = app.get("name");
+        let selector = app.get("selector");
+        if name.is_some_and(is_expression) || selector.is_some_and(is_expression) {
+            continue;
+        }
+        let name = name.and_then(Value::as_str).unwrap_or_default();
+        let selector: Option<crate::argocd::LabelSelector> = match selector {
+            Some(value) => Some(
+                serde_json::from_value(value.clone())
+                    .map_err(|e| FieldError::new(format!("{at}.selector"), e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let Err(message) = crate::argocd::selection(name, selector.as_ref()) {
+            let (path, reason) = message.split_once(": ").unwrap_or(("", message.as_str()));
+            return Err(FieldError::new(format!("{at}.{path}"), reason));
         }
     }
     Ok(())

@@ -66,7 +66,26 @@ fn given_argo_cd_steps_when_checked_then_kargo_fields_pass_and_others_are_named(
         "repoURL": "${{ vars.gitopsRepo }}", "desiredRevision": "${{ task.outputs.commit.commit }}",
         "kustomize": {"images": [{"repoURL": "nginx", "tag": "1.29"}]}}]}]});
     validate_config("argocd-update", Some(&update), "config").unwrap();
-    assert_eq!(error("argocd-update", json!({"apps": [{"namespace": "argocd"}]})), "config.apps[0].name: is required");
+    assert_eq!(
+        error("argocd-update", json!({"apps": [{"namespace": "argocd"}]})),
+        "config.apps[0].name: is required (or selector)"
+    );
+    // Applications by labels: a selector the Kubernetes API takes, instead of a name.
+    let by_labels =
+        json!({"apps": [{"selector": {"matchExpressions": [{"key": "env", "operator": "In", "values": ["a"]}]}}]});
+    validate_config("argocd-wait", Some(&by_labels), "config").unwrap();
+    assert_eq!(
+        error("argocd-update", json!({"apps": [{"name": "a", "selector": {"matchLabels": {"x": "y"}}}]})),
+        "config.apps[0].selector: set either name or selector, not both"
+    );
+    assert_eq!(
+        error("argocd-wait", json!({"apps": [{"selector": {"matchExpressions": [{"key": "env", "operator": "In"}]}}]})),
+        "config.apps[0].selector.matchExpressions[0].values: is required with operator In"
+    );
+    assert!(
+        error("argocd-wait", json!({"apps": [{"selector": {"matchExpressions": [{"key": "env", "operator": "Gt"}]}}]}))
+            .starts_with("config.apps[0].selector.matchExpressions[0].operator:")
+    );
     assert!(
         error("argocd-update", json!({"apps": [{"name": "a", "sources": [{"repoURL": "r", "revision": "x"}]}]}))
             .starts_with("config.apps[0].sources[0].revision: unknown field")

@@ -90,15 +90,26 @@ const ARGOCD_SOURCE: Shape = Shape::Object(&[
     opt("helm", Shape::Object(&[req("images", Shape::List(&ARGOCD_HELM_IMAGE))])),
     opt("kustomize", Shape::Object(&[req("images", Shape::List(&ARGOCD_KUSTOMIZE_IMAGE))])),
 ]);
+const ARGOCD_SELECTOR_REQUIREMENT: Shape = Shape::Object(&[
+    req("key", Shape::Str),
+    req("operator", Shape::OneOf(&["In", "NotIn", "Exists", "DoesNotExist"])),
+    opt("values", Shape::List(&Shape::Str)),
+]);
+const ARGOCD_SELECTOR: Shape = Shape::Object(&[
+    opt("matchLabels", Shape::Mapping),
+    opt("matchExpressions", Shape::List(&ARGOCD_SELECTOR_REQUIREMENT)),
+]);
 const ARGOCD_APP_UPDATE: Shape = Shape::Object(&[
-    req("name", Shape::Str),
+    opt("name", Shape::Str),
+    opt("selector", ARGOCD_SELECTOR),
     opt("namespace", Shape::Str),
     opt("sources", Shape::List(&ARGOCD_SOURCE)),
 ]);
 const ARGOCD_UPDATE: &[FieldShape] = &[req("apps", Shape::List(&ARGOCD_APP_UPDATE))];
 const ARGOCD_WAIT_FOR: Shape = Shape::OneOf(&["health", "sync", "operation", "suspended", "degraded"]);
 const ARGOCD_APP_WAIT: Shape = Shape::Object(&[
-    req("name", Shape::Str),
+    opt("name", Shape::Str),
+    opt("selector", ARGOCD_SELECTOR),
     opt("namespace", Shape::Str),
     opt("waitFor", Shape::List(&ARGOCD_WAIT_FOR)),
 ]);
