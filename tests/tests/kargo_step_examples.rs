@@ -1,4 +1,5 @@
-//! The examples of Kargo's reference pages for the file-write, delete, parse, merge, archive, tag,
+//! The examples of Kargo's reference pages for the file-write, delete, copy, kustomize,
+//! yaml-update, git-commit, git-push, parse, merge, archive, tag,
 //! github-push, download, OCI, Helm and metadata steps, as Kargo prints them but for URLs: each is applied inside a Kargo
 //! Stage manifest (its step configs checked against their schemas then), and run against
 //! real files, repositories, an HTTP server and an OCI registry.
@@ -23,6 +24,8 @@ mod helm_update_chart;
 mod http_download;
 #[path = "kargo_step_examples/oci.rs"]
 mod oci;
+#[path = "kargo_step_examples/rendering.rs"]
+mod rendering;
 #[path = "kargo_step_examples/set_metadata.rs"]
 mod set_metadata;
 

@@ -60,18 +60,20 @@ pub fn set_image(ctx: &StepContext<'_>, config: SetImageConfig) -> Result<Map<St
     let mut summary = Vec::new();
     for (i, update) in config.images.iter().enumerate() {
         let field = format!("config.images[{i}]");
-        // Tag or digest: as given, else from the freight being promoted.
+        // Tag or digest: as given, else from the freight being promoted; with neither, a
+        // new name alone (Kargo's ECR example) changes only the name.
         let from_freight = ctx.freight.images.iter().find(|img| {
             lading_domain::url_normalize::normalize_image_repo(&img.repo_url.to_lowercase())
                 == lading_domain::url_normalize::normalize_image_repo(&update.image.to_lowercase())
         });
-        let (key, value) = match (&update.digest, &update.tag) {
-            (Some(digest), _) => ("digest", digest.clone()),
-            (None, Some(tag)) => ("newTag", tag.clone()),
+        let revision = match (&update.digest, &update.tag) {
+            (Some(digest), _) => Some(("digest", digest.clone())),
+            (None, Some(tag)) => Some(("newTag", tag.clone())),
             (None, None) => match from_freight {
-                Some(img) if update.use_digest && !img.digest.is_empty() => ("digest", img.digest.clone()),
-                Some(img) if !img.tag.is_empty() => ("newTag", img.tag.clone()),
-                Some(img) => ("digest", img.digest.clone()),
+                Some(img) if update.use_digest && !img.digest.is_empty() => Some(("digest", img.digest.clone())),
+                Some(img) if !img.tag.is_empty() => Some(("newTag", img.tag.clone())),
+                Some(img) => Some(("digest", img.digest.clone())),
+                None if update.new_name.is_some() => None,
                 None => {
                     return Err(format!(
                         "{field}: no tag or digest given and the freight has no image {:?}",
@@ -87,7 +89,8 @@ pub fn set_image(ctx: &StepContext<'_>, config: SetImageConfig) -> Result<Map<St
             .and_then(|images| images.iter().position(|entry| entry.get("name") == Some(&json!(update.image))));
         text = match index {
             Some(index) => {
-                let mut updates = vec![(format!("images.{index}.{key}"), json!(value))];
+                let mut updates: Vec<(String, Value)> =
+                    revision.iter().map(|(key, value)| (format!("images.{index}.{key}"), json!(value))).collect();
                 if let Some(new_name) = &update.new_name {
                     updates.push((format!("images.{index}.newName"), json!(new_name)));
                 }
@@ -99,11 +102,17 @@ pub fn set_image(ctx: &StepContext<'_>, config: SetImageConfig) -> Result<Map<St
                 if let Some(new_name) = &update.new_name {
                     entry.insert("newName".into(), json!(new_name));
                 }
-                entry.insert(key.into(), json!(value));
+                if let Some((key, value)) = &revision {
+                    entry.insert((*key).into(), json!(value));
+                }
                 append_to_sequence(&text, "images", &Value::Object(entry)).map_err(|e| format!("{field}: {e}"))?
             }
         };
-        summary.push(format!("{}:{value}", update.image));
+        summary.push(match (&revision, &update.new_name) {
+            (Some((_, value)), _) => format!("{}:{value}", update.image),
+            (None, Some(new_name)) => format!("{} as {new_name}", update.image),
+            (None, None) => update.image.clone(),
+        });
     }
     ctx.workspace.write(at, &file, text)?;
     let mut outputs = Map::new();
