@@ -1,5 +1,5 @@
 //! The examples of Kargo's reference pages for the file-write, delete, copy, kustomize,
-//! yaml-update, git-commit, git-push, parse, merge, archive, tag,
+//! yaml-update, git-commit, git-push, http, parse, merge, archive, tag,
 //! github-push, download, OCI, Helm and metadata steps, as Kargo prints them but for URLs: each is applied inside a Kargo
 //! Stage manifest (its step configs checked against their schemas then), and run against
 //! real files, repositories, an HTTP server and an OCI registry.
@@ -20,6 +20,8 @@ mod github_push;
 mod helm_template;
 #[path = "kargo_step_examples/helm_update_chart.rs"]
 mod helm_update_chart;
+#[path = "kargo_step_examples/http.rs"]
+mod http;
 #[path = "kargo_step_examples/http_download.rs"]
 mod http_download;
 #[path = "kargo_step_examples/oci.rs"]

@@ -138,7 +138,7 @@ pub fn add(context: &mut Context<'_, '_>, statuses: &BTreeMap<String, String>, f
         let value = call.this.take().or_else(|| call.args.pop()).ok_or(ExecutionError::MissingArgumentOrTarget)?;
         let json = to_json(value.as_ref()).map_err(|e| ExecutionError::function_error("asJSON", e))?;
         let text = serde_json::to_string_pretty(&json).map_err(|e| ExecutionError::function_error("asJSON", e))?;
-        Ok(CowVal::owned(CelString::from(text)))
+        Ok(CowVal::owned(CelString::from(format!("{text}\n"))))
     });
     context.add_function("asJSON", as_json).map_err(declared)?;
     Ok(())
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(text("unsafeQuote('x')"), json!(r#""\"x\"""#));
         assert_eq!(text("unsafeQuote(3)"), json!(r#""3""#));
         assert_eq!(text("asYAML({'a': [1, 'b']})"), json!("a:\n- 1\n- b\n"));
-        assert_eq!(text("asJSON({'a': 1})"), json!("{\n  \"a\": 1\n}"));
+        assert_eq!(text("asJSON({'a': 1})"), json!("{\n  \"a\": 1\n}\n"));
         program.check_names(&FUNCTIONS, &[]).unwrap();
         assert_eq!(evaluator.evaluate(&program).unwrap(), json!(true));
         assert_eq!(all_functions().len(), 17);

@@ -69,7 +69,12 @@ fn artifact_functions_match_normalized_urls() {
         assert_eq!(eval("${{ commitFrom(vars.repo).ID }}", s).unwrap(), json!("abc123"));
         assert_eq!(eval("${{ imageFrom('nginx').Tag }}", s).unwrap(), json!("1.27.0"));
         assert_eq!(eval("${{ chartFrom('oci://ghcr.io/x/charts', 'app').Version }}", s).unwrap(), json!("1.2.3"));
-        assert_eq!(eval("${{ quote(vars.replicas) }}", s).unwrap(), json!("\"3\""));
+        // As Kargo: quote() makes a string of a value, and the quotes do not show.
+        assert_eq!(eval("${{ quote(vars.replicas) }}", s).unwrap(), json!("3"));
+        assert_eq!(eval("${{ quote('a \\\"b\\\"') }}\n", s).unwrap(), json!("a \"b\"\n"));
+        assert_eq!(eval("${{ unsafeQuote('x') }}", s).unwrap(), json!("\"x\""));
+        assert_eq!(eval("${{ quote({'a': 1}) }}", s).unwrap(), json!("{\"a\":1}"));
+        assert_eq!(eval("tag: ${{ quote(3) }}", s).unwrap(), json!("tag: \"3\""));
     });
 }
 
