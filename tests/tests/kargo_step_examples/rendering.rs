@@ -1,5 +1,5 @@
 //! The examples of Kargo's `kustomize-set-image`, `kustomize-build`, `yaml-update`,
-//! `git-commit` and `git-push` pages, as printed but for URLs, on a repository laid out
+//! `json-update`, `toml-update`, `git-commit` and `git-push` pages, as printed but for URLs, on a repository laid out
 //! as they assume (`base/`, `stages/test/`, `charts/my-chart/values.yaml`). Where an
 //! example begins with "Clone, prepare the contents of ./out, etc...", a clone of the
 //! stage's branch and a changed file come first. `git-commit`'s first example is not
@@ -135,4 +135,32 @@ fn git_commit_and_git_push_examples_commit_and_push_to_the_branch_or_a_generated
     assert_eq!(outcome.outputs["push"]["branch"], "lading/promotion/p2");
     assert!(repo.log("lading/promotion/p2")[0].message.starts_with("rendered updated manifests\n"));
     assert_eq!(repo.show("stage/test", "rendered.yaml"), "p1", "the stage's branch is left as it was");
+}
+
+#[test]
+fn json_update_and_toml_update_examples_set_the_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, freight) = repo_with(
+        dir.path(),
+        &[
+            ("configs/settings.json", "{\n  \"image\": {\n    \"tag\": \"v1\"\n  },\n  \"replicas\": 2\n}\n"),
+            ("configs/settings.toml", "# settings\n[image]\ntag = \"v1\" # the image's tag\n"),
+        ],
+    );
+    let freight = freight.with_image("my/image", "2.0.0", "sha256:2222");
+    for (uses, file) in [("json-update", "settings.json"), ("toml-update", "settings.toml")] {
+        let workspace = tempfile::tempdir().unwrap();
+        let example = format!(
+            "{}- uses: {uses}\n  config:\n    path: ./src/configs/{file}\n    updates:\n    - key: image.tag\n      value: ${{{{ imageFrom(\"my/image\").Tag }}}}\n# Render manifests to ./out, commit, push, etc...\n",
+            opening(&repo.url(), "")
+        );
+        run_with(EngineRun::new(&freight), workspace.path(), &example).unwrap();
+        let updated = read(workspace.path(), &format!("src/configs/{file}"));
+        match uses {
+            "json-update" => {
+                assert_eq!(updated, "{\n  \"image\": {\n    \"tag\": \"2.0.0\"\n  },\n  \"replicas\": 2\n}\n")
+            }
+            _ => assert_eq!(updated, "# settings\n[image]\ntag = \"2.0.0\" # the image's tag\n"),
+        }
+    }
 }
