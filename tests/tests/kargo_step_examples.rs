@@ -1,8 +1,10 @@
 //! The examples of Kargo's reference pages for the file-write, delete, copy, kustomize,
-//! yaml-update, git-commit, git-push, http, parse, merge, archive, tag,
-//! github-push, download, OCI, Helm and metadata steps, as Kargo prints them but for URLs: each is applied inside a Kargo
-//! Stage manifest (its step configs checked against their schemas then), and run against
-//! real files, repositories, an HTTP server and an OCI registry.
+//! yaml/json/toml-update, git-commit, git-push, http, parse, merge, archive, tag,
+//! github-push, download, OCI, Helm, metadata, fail and compose-output steps, as Kargo
+//! prints them but for URLs: each is applied inside a Kargo Stage manifest (or, for those
+//! reading `task.outputs`, a PromotionTask), its step configs checked against their
+//! schemas then, and run against real files, repositories, HTTP servers and an OCI
+//! registry.
 
 #[path = "kargo_step_examples/archives.rs"]
 mod archives;
@@ -30,6 +32,8 @@ mod oci;
 mod rendering;
 #[path = "kargo_step_examples/set_metadata.rs"]
 mod set_metadata;
+#[path = "kargo_step_examples/task_examples.rs"]
+mod task_examples;
 
 use std::path::Path;
 use std::sync::Arc;
