@@ -162,7 +162,7 @@ impl TestRegistry {
 
 /// A front for a [`TestRegistry`] that behaves like the registries people use on the
 /// internet: it asks for a Bearer token (issued by its `/token` realm to `user`:`password`
-/// only), pages tag lists two at a time with `Link` headers, and answers the first tag
+/// only, for pulls and pushes alike; uploads go through it too), pages tag lists two at a time with `Link` headers, and answers the first tag
 /// list with `429 Too Many Requests` and `Retry-After: 1`.
 pub struct RegistryGateway {
     /// `127.0.0.1:<port>`.
@@ -221,8 +221,9 @@ async fn gateway(
     let authorization =
         request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let accept = request.headers().get("accept").cloned();
+    let content_type = request.headers().get("content-type").cloned();
     let method = request.method().clone();
-    drop(request);
+    let body = axum::body::to_bytes(request.into_body(), 64 << 20).await.unwrap_or_default();
     if path == "/token" {
         if authorization != gw.basic {
             return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
@@ -233,8 +234,11 @@ async fn gateway(
     if authorization != format!("Bearer {TOKEN}") {
         let name = path.trim_start_matches("/v2/").split("/tags/").next().unwrap_or_default();
         let name = name.split("/manifests/").next().unwrap_or_default().split("/blobs/").next().unwrap_or_default();
+        let name = name.split("/blobs/uploads").next().unwrap_or_default();
+        let action =
+            if method == axum::http::Method::GET || method == axum::http::Method::HEAD { "pull" } else { "pull,push" };
         let challenge =
-            format!("Bearer realm=\"{}/token\",service=\"gateway\",scope=\"repository:{name}:pull\"", gw.this);
+            format!("Bearer realm=\"{}/token\",service=\"gateway\",scope=\"repository:{name}:{action}\"", gw.this);
         let mut response = (StatusCode::UNAUTHORIZED, "token required").into_response();
         response.headers_mut().insert("www-authenticate", HeaderValue::from_str(&challenge).unwrap());
         return response;
@@ -262,9 +266,14 @@ async fn gateway(
         }
         return response;
     }
-    let mut forward = gw.client.request(method, format!("{}{path}", gw.backend));
+    let target =
+        if query.is_empty() { format!("{}{path}", gw.backend) } else { format!("{}{path}?{query}", gw.backend) };
+    let mut forward = gw.client.request(method, target).body(body);
     if let Some(accept) = accept {
         forward = forward.header("accept", accept);
+    }
+    if let Some(content_type) = content_type {
+        forward = forward.header("content-type", content_type);
     }
     let reply = forward.send().await.unwrap();
     let status = reply.status();
@@ -272,7 +281,11 @@ async fn gateway(
     let body = reply.bytes().await.unwrap_or_default();
     let mut response = (status, body).into_response();
     for (name, value) in &headers {
-        if name != "content-length" && name != "transfer-encoding" {
+        if name == "location" {
+            // An upload goes on through the gateway, not around it to the registry.
+            let location = value.to_str().unwrap_or_default().replace(&gw.backend, &gw.this);
+            response.headers_mut().insert(name.clone(), HeaderValue::from_str(&location).unwrap());
+        } else if name != "content-length" && name != "transfer-encoding" {
             response.headers_mut().insert(name.clone(), value.clone());
         }
     }

@@ -346,3 +346,37 @@ fn oci_steps_refuse_bad_configs_at_apply() {
     let error = refused("steps:\n- uses: oci-push\n  config:\n    srcRef: a\n    dest: b\n");
     assert!(error.contains("steps[0].config.dest: unknown field"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_push_answers_a_token_challenge_with_the_image_credential_for_pulls_and_pushes() {
+    // The gateway's HTTP client uses the process's TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let registry = TestRegistry::start();
+    let source = registry.push("myapp", "1.0.0", "linux/amd64", "2026-01-01T00:00:00Z");
+    let gateway = RegistryGateway::start(&registry, "robot", "s3cret-pass").await;
+    let addr = gateway.addr.clone();
+    let pushed = tokio::task::spawn_blocking(move || {
+        let freight = Freight::from_warehouse("app").with_image(&format!("{addr}/myapp"), "1.0.0", &source);
+        let workspace = tempfile::tempdir().unwrap();
+        let template = format!(
+            "steps:\n- uses: oci-push\n  as: push\n  config:\n    srcRef: {addr}/myapp:1.0.0\n    destRef: {addr}/prod/myapp:v1.0.0\n"
+        );
+        // Without a credential the registry refuses, and nothing in the error shows one.
+        let error = run_with(EngineRun::new(&freight), workspace.path(), &template).unwrap_err().to_string();
+        assert!(!error.contains("s3cret"), "{error}");
+        // With the registry's image credential: pulled and pushed through its tokens.
+        let image = GitCredentials::parse(&format!(
+            "- type: image\n  repoURL: {addr}\n  username: robot\n  password: s3cret-pass\n"
+        ))
+        .unwrap();
+        let outcome =
+            run_with(EngineRun { credentials: image, ..EngineRun::new(&freight) }, workspace.path(), &template).unwrap();
+        assert_eq!(outcome.outputs["push"]["digest"], json!(source));
+        source
+    })
+    .await
+    .unwrap();
+    // The copy is in the registry behind the gateway.
+    assert_eq!(sha256(&fetch_manifest(&registry, "prod/myapp", "v1.0.0").1), pushed);
+    assert!(gateway.stats.tokens_issued.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}
