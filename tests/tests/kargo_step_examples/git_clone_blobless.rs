@@ -351,3 +351,32 @@ fn a_blobless_clone_checks_out_the_default_branch_a_commit_or_a_branch_to_create
     assert!(holds(&workspace.path().join("default"), &blob_id("app: a\n")));
     assert!(!holds(&workspace.path().join("default"), &blob_id("image:\n  tag: v0.0.1\n")));
 }
+
+#[test]
+fn kargos_blobless_sparse_example_checks_out_only_the_cones_of_both_checkouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::create(dir.path(), "repo");
+    repo.allow_partial_clones();
+    for (file, content) in [
+        ("charts/my-app/values.yaml", "replicas: 1\n"),
+        ("configs/common/settings.yaml", "common: true\n"),
+        ("configs/prod/settings.yaml", "prod: true\n"),
+        ("stages/test/kustomization.yaml", "resources: []\n"),
+    ] {
+        repo.commit(file, content, &format!("add {file}"));
+    }
+    let freight = Freight::from_warehouse("app").with_commit(&repo.url(), &repo.rev("main"));
+    // Kargo's example, as printed but for the URL.
+    let example = format!(
+        "vars:\n- name: gitRepo\n  value: {}\nsteps:\n- uses: git-clone\n  config:\n    repoURL: ${{{{ vars.gitRepo }}}}\n    blobless: true\n    checkout:\n    - commit: ${{{{ commitFrom(vars.gitRepo).ID }}}}\n      path: ./src\n      sparse:\n      - charts/my-app\n      - configs/common\n    - branch: stage/${{{{ ctx.stage }}}}\n      create: true\n      path: ./out\n      sparse:\n      - stages/${{{{ ctx.stage }}}}\n# Work with the sparse checkouts...\n- uses: yaml-update\n  config:\n    path: ./src/charts/my-app/values.yaml\n    updates:\n    - key: replicas\n      value: 3\n",
+        repo.url()
+    );
+    let workspace = tempfile::tempdir().unwrap();
+    run_with(EngineRun::new(&freight), workspace.path(), &example).unwrap();
+    let src = workspace.path().join("src");
+    assert_eq!(std::fs::read_to_string(src.join("charts/my-app/values.yaml")).unwrap(), "replicas: 3\n");
+    assert!(holds(&src, &blob_id("common: true\n")), "a blob in the cone");
+    assert!(!holds(&src, &blob_id("prod: true\n")), "a blob outside the cone was fetched");
+    assert!(!src.join("configs/prod").exists());
+    assert!(workspace.path().join("out").is_dir());
+}
