@@ -25,6 +25,7 @@
 //! - [`git_cli`]: the git CLI doing by hand what a promotion does, in a copy of the
 //!   same remote, to compare the commits both make.
 //! - [`http_client`]: reqwest clients built after the process's TLS provider is installed.
+//! - [`http_stub`]: a plain HTTP server answering as a test says, recording the requests.
 //! - [`hostile`]: a TCP tarpit, a registry front and a chart repository that attack.
 //! - [`kube`]: a real etcd and kube-apiserver per test, a kubeconfig, and `kubectl`.
 //! - [`gpg`]: GnuPG in a keyring per test: keys made as a user makes them, and git's
@@ -60,6 +61,7 @@ pub mod gpg;
 pub mod hosted_gitops;
 pub mod hostile;
 pub mod http_client;
+pub mod http_stub;
 pub mod kube;
 pub mod machine;
 pub mod nats;

@@ -3,67 +3,32 @@
 //! config), as printed but for URLs. The last example's `errorExpression` uses Expr's
 //! `?.` and `??`, which CEL does not have; it runs here written as CEL says the same.
 
-use std::io::{BufRead, Read, Write};
-use std::sync::Mutex;
+use lading_tests::http_stub::{self, Seen};
 
 use super::*;
 
-/// A request as the server saw it: method, path, headers (lowercase names), body.
-type Seen = (String, String, Vec<(String, String)>, String);
-
 /// Answers each path as the examples' services would; records every request.
-fn server() -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut parts = line.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-            let mut headers = Vec::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.trim_end().split_once(':') {
-                    headers.push((name.to_lowercase(), value.trim().to_owned()));
-                }
-            }
-            let length = headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            record.lock().unwrap().push((method, path.clone(), headers, String::from_utf8_lossy(&body).into_owned()));
-            let (status, kind, answer) = match path.as_str() {
-                "/status" => (200, "application/json", r#"{"status": "completed"}"#),
-                "/api/" => (
-                    200,
-                    "application/json",
-                    r#"{"facts": ["Cats sleep 16 hours a day.", "A group of cats is a clowder."]}"#,
-                ),
-                "/api/chat.postMessage" => (200, "application/json", r#"{"ok": true}"#),
-                "/config.yaml" => (
-                    200,
-                    "application/yaml",
-                    "version: \"2.0\"\nfeatures:\n  - name: feature-a\n    enabled: true\n  - name: feature-b\n    enabled: false\n",
-                ),
-                "/data" => (200, "text/plain", "key: from-yaml\n"),
-                "/missing" => (404, "application/json", r#"{"error": "no such data"}"#),
-                _ => (500, "text/plain", "unexpected"),
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    (url, seen)
+fn server() -> (String, Seen) {
+    http_stub::serve(|request| {
+        let (status, kind, answer) = match request.path.as_str() {
+            "/status" => (200, "application/json", r#"{"status": "completed"}"#),
+            "/api/" => (
+                200,
+                "application/json",
+                r#"{"facts": ["Cats sleep 16 hours a day.", "A group of cats is a clowder."]}"#,
+            ),
+            "/api/chat.postMessage" => (200, "application/json", r#"{"ok": true}"#),
+            "/config.yaml" => (
+                200,
+                "application/yaml",
+                "version: \"2.0\"\nfeatures:\n  - name: feature-a\n    enabled: true\n  - name: feature-b\n    enabled: false\n",
+            ),
+            "/data" => (200, "text/plain", "key: from-yaml\n"),
+            "/missing" => (404, "application/json", r#"{"error": "no such data"}"#),
+            _ => (500, "text/plain", "unexpected"),
+        };
+        (status, kind, answer.to_owned())
+    })
 }
 
 #[test]
@@ -106,10 +71,10 @@ fn http_examples_check_status_read_outputs_post_to_slack_and_parse_yaml() {
         "vars:\n- name: slackChannel\n  value: C123456\nsteps:\n# ...\n- uses: http\n  config:\n    method: POST\n    url: {base}/api/chat.postMessage\n    headers:\n    - name: Authorization\n      value: Bearer ${{{{ secret('slack').token }}}}\n    - name: Content-Type\n      value: application/json\n    body: |\n      ${{{{ quote({{\n        \"channel\": vars.slackChannel,\n        \"blocks\": [\n          {{\n            \"type\": \"section\",\n            \"text\": {{\n              \"type\": \"mrkdwn\",\n              \"text\": \"Hi I am a bot that can post *_fancy_* messages to any public channel.\"\n            }}\n          }}\n        ]\n      }}) }}}}\n"
     );
     run(&slack).unwrap();
-    let (method, _, headers, body) = seen.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(method, "POST");
-    assert!(headers.contains(&("authorization".into(), "Bearer xoxb-1".into())), "{headers:?}");
-    let posted: Value = serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let request = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(request.method, "POST");
+    assert!(request.headers.contains(&("authorization".into(), "Bearer xoxb-1".into())), "{request:?}");
+    let posted: Value = serde_json::from_str(request.body.trim()).unwrap_or_else(|e| panic!("{e}: {request:?}"));
     assert_eq!(posted["channel"], "C123456");
     assert_eq!(posted["blocks"][0]["text"]["type"], "mrkdwn");
     // 6: a YAML body, read as its Content-Type says.

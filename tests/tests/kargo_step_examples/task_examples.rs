@@ -4,54 +4,19 @@
 //! a name API and Slack's `chat.postMessage` on a local server, GitHub's pull requests
 //! in `lading_tests::git_hosting`.
 
-use std::io::{BufRead, Read, Write};
-use std::sync::Mutex;
-
 use lading_domain::spec::{PromotionTaskSpec, TaskRef};
 use lading_promoter::engine::tasks::expand_tasks;
+use lading_tests::http_stub::{self, Seen};
 
 use super::*;
 
-/// A local server answering `GET /expected-name` with `{"name": <name>}` and recording
-/// the bodies posted to `/api/chat.postMessage`.
-fn services(name: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let posted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let record = posted.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let (mut line, mut length) = (String::new(), 0);
-            reader.read_line(&mut line).unwrap();
-            let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(value) = line.to_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let answer = match path.as_str() {
-                "/expected-name" => format!("{{\"name\": \"{name}\"}}"),
-                _ => {
-                    record.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-                    "{\"ok\": true}".to_owned()
-                }
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    (url, posted)
+/// A local server answering `GET /expected-name` with `{"name": <name>}`, and anything
+/// else (Slack's `chat.postMessage`) with `{"ok": true}`.
+fn services(name: &'static str) -> (String, Seen) {
+    http_stub::serve(move |request| match request.path.as_str() {
+        "/expected-name" => (200, "application/json", format!("{{\"name\": \"{name}\"}}")),
+        _ => (200, "application/json", "{\"ok\": true}".to_owned()),
+    })
 }
 
 /// The steps of a Stage whose one step runs PromotionTask `example` with `steps`.
@@ -140,7 +105,7 @@ async fn compose_output_example_links_the_pull_request_in_a_slack_message() {
     .unwrap()
     .unwrap();
     assert_eq!(outcome.outputs["example::pr-link"]["url"], json!(format!("{repo_url}/pull/1")));
-    let message: Value = serde_json::from_str(posted.lock().unwrap()[0].trim()).unwrap();
+    let message: Value = serde_json::from_str(posted.lock().unwrap()[0].body.trim()).unwrap();
     assert_eq!(message["blocks"][0]["text"]["text"], json!(format!("A new PR has been opened: {repo_url}/pull/1")));
     assert_eq!(hosting.pulls()[0].head, "lading/promotion/p");
 }

@@ -55,11 +55,8 @@ pub fn merge(api: &Api, repo: &RepoPath, number: u64, method: Option<&str>) -> R
         return Err(format!("config.mergeMethod: {method:?} is not one of GitHub's: merge, rebase, squash"));
     }
     let pr = get(api, repo, number)?;
-    if pr.merged {
-        return Ok(MergeAttempt::Merged(pr.merge_commit.unwrap_or_default()));
-    }
-    if !pr.open {
-        return Err(format!("pull request #{number} was closed without being merged"));
+    if let Some(settled) = pr.settled(&format!("pull request #{number}")) {
+        return settled;
     }
     if pr.mergeable == Some(false) {
         return Ok(MergeAttempt::NotReady("GitHub says it is not mergeable".to_owned()));

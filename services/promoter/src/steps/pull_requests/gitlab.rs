@@ -67,11 +67,8 @@ pub fn merge(api: &Api, repo: &RepoPath, number: u64, method: Option<&str>) -> R
         Some(other) => return Err(format!("config.mergeMethod: {other:?} is not one of GitLab's: merge, squash")),
     };
     let pr = get(api, repo, number)?;
-    if pr.merged {
-        return Ok(MergeAttempt::Merged(pr.merge_commit.unwrap_or_default()));
-    }
-    if !pr.open {
-        return Err(format!("merge request !{number} was closed without being merged"));
+    if let Some(settled) = pr.settled(&format!("merge request !{number}")) {
+        return settled;
     }
     let body = match squash {
         Some(squash) => json!({"squash": squash}),

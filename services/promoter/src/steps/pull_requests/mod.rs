@@ -72,6 +72,18 @@ pub struct PullRequest {
     pub mergeable: Option<bool>,
 }
 
+impl PullRequest {
+    /// What merging it finds once it is no longer open: merged already (its merge
+    /// commit), or closed unmerged (`what`, e.g. `pull request #3`, says which); `None`
+    /// while it is open.
+    pub(super) fn settled(&self, what: &str) -> Option<Result<MergeAttempt, String>> {
+        if self.merged {
+            return Some(Ok(MergeAttempt::Merged(self.merge_commit.clone().unwrap_or_default())));
+        }
+        (!self.open).then(|| Err(format!("{what} was closed without being merged")))
+    }
+}
+
 pub struct NewPullRequest {
     pub source: String,
     pub target: String,
