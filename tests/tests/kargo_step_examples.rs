@@ -60,6 +60,20 @@ fn apply(template: &str) -> (Vec<PromotionVariable>, Vec<PromotionStep>) {
     }
 }
 
+/// Secrets of project `demo` holding one secret `name` with `key: value`, as
+/// `secret(name).key` reads them.
+fn secret_access(name: &str, key: &str, value: &str) -> lading_domain::secrets::SecretAccess {
+    let secrets = lading_domain::secrets::Secrets::parse(&format!(
+        "kind: Secret\nmetadata: {{name: {name}, namespace: demo}}\nstringData: {{{key}: {value}}}\n"
+    ))
+    .unwrap();
+    lading_domain::secrets::SecretAccess {
+        project: "demo".into(),
+        secrets: Arc::new(secrets),
+        revealed: Default::default(),
+    }
+}
+
 /// The error applying `template` gives.
 fn refused(template: &str) -> String {
     let indented: String = template.lines().map(|l| format!("      {l}\n")).collect();

@@ -34,15 +34,7 @@ fn server() -> (String, Seen) {
 #[test]
 fn http_examples_check_status_read_outputs_post_to_slack_and_parse_yaml() {
     let (base, seen) = server();
-    let secrets = lading_domain::secrets::Secrets::parse(
-        "kind: Secret\nmetadata: {name: slack, namespace: demo}\nstringData: {token: xoxb-1}\n",
-    )
-    .unwrap();
-    let access = lading_domain::secrets::SecretAccess {
-        project: "demo".into(),
-        secrets: Arc::new(secrets),
-        revealed: Default::default(),
-    };
+    let access = secret_access("slack", "token", "xoxb-1");
     let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
     let workspace = tempfile::tempdir().unwrap();
     let run = |template: &str| {

@@ -7,15 +7,7 @@ async fn http_download_examples_download_with_headers_query_and_overwrite_rules(
     let (base, seen) = downloads::server().await;
     tokio::task::spawn_blocking(move || {
         let freight = Freight::from_warehouse("app").with_chart(&base, "my-helm-chart", "1.4.0");
-        let secrets = lading_domain::secrets::Secrets::parse(
-            "kind: Secret\nmetadata: {name: artifacts, namespace: demo}\nstringData: {token: t0ken}\n",
-        )
-        .unwrap();
-        let access = || lading_domain::secrets::SecretAccess {
-            project: "demo".into(),
-            secrets: Arc::new(secrets.clone()),
-            revealed: Default::default(),
-        };
+        let access = || secret_access("artifacts", "token", "t0ken");
         let workspace = tempfile::tempdir().unwrap();
         let run = |template: &str| {
             run_with(EngineRun { secrets: Some(access()), ..EngineRun::new(&freight) }, workspace.path(), template)

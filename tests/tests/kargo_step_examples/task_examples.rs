@@ -80,15 +80,7 @@ async fn compose_output_example_links_the_pull_request_in_a_slack_message() {
         let (head, steps) = task_steps.split_once("steps:\n").unwrap();
         in_task(&indent(head), &indent(&format!("steps:\n{steps}")))
     };
-    let secrets = lading_domain::secrets::Secrets::parse(
-        "kind: Secret\nmetadata: {name: slack, namespace: demo}\nstringData: {token: xoxb-1}\n",
-    )
-    .unwrap();
-    let access = lading_domain::secrets::SecretAccess {
-        project: "demo".into(),
-        secrets: Arc::new(secrets),
-        revealed: Default::default(),
-    };
+    let access = secret_access("slack", "token", "xoxb-1");
     let outcome = tokio::task::spawn_blocking(move || {
         let freight = Freight::from_warehouse("app").with_commit("https://example.com/app.git", "abc123");
         let workspace = tempfile::tempdir().unwrap();
