@@ -43,6 +43,7 @@
 //! - [`redact`]: URLs without user info, query or fragment, for errors and logs.
 //! - [`refresh`]: refresh annotations: the token an object asks for, and whether to request it.
 //! - [`commit_url`]: the web page of a commit on a Git host, from the repository URL.
+//! - [`git_provider`]: which Git hosting provider a repository's host is.
 //! - [`commit_signing`]: which key signs a promotion's commit, and how `github-push`
 //!   attributes a signed commit it replays.
 //! - [`push_integration`]: Kargo's push integration policy: whether a push rebases onto
@@ -68,6 +69,7 @@ pub mod freight;
 pub mod freight_collection;
 pub mod freight_functions;
 pub mod freight_id;
+pub mod git_provider;
 pub mod host_paths;
 pub mod kustomization;
 pub mod limits;

@@ -4,7 +4,7 @@
 use super::step_configs::{FieldShape, Shape, opt, req};
 
 /// The Git hosting providers the pull-request steps speak to.
-pub const GIT_PROVIDERS: &[&str] = &["azure", "bitbucket", "gitea", "github", "gitlab"];
+pub const GIT_PROVIDERS: &[&str] = &crate::git_provider::PROVIDERS;
 
 const NAME_VALUE: Shape = Shape::Object(&[req("name", Shape::Str), req("value", Shape::Str)]);
 const PARSE_OUTPUT: Shape = Shape::Object(&[req("name", Shape::Str), req("fromExpression", Shape::Str)]);

@@ -3,9 +3,8 @@
 //! password is the API token).
 //!
 //! The provider is `config.provider` (`github`, `gitlab`, `gitea`, `bitbucket`, `azure`),
-//! else told by the host as Kargo tells it (`github.com`; `bitbucket.org`;
-//! `dev.azure.com` or `*.visualstudio.com`; a host naming `gitlab`, or containing
-//! `gitea`), else looked up in `LADING_GIT_PROVIDERS` (`host[:port]=provider`).
+//! else told by the host ([`lading_domain::git_provider`]: Kargo's hosts, then
+//! `LADING_GIT_PROVIDERS` (`host[:port]=provider`), then a host naming its product).
 //! GitHub's API is `https://api.github.com` for github.com and `<scheme>://<host>/api/v3`
 //! elsewhere (GitHub Enterprise Server); GitLab's is `<scheme>://<host>/api/v4`; Gitea's
 //! `<scheme>://<host>/api/v1`; Bitbucket's `https://api.bitbucket.org/2.0` for
@@ -135,33 +134,17 @@ fn provider_named(name: &str) -> Result<Provider, String> {
     }
 }
 
-/// The provider of `repo`: as configured, else by host name, else from `LADING_GIT_PROVIDERS`.
+/// The provider of `repo`: as configured, else as its host tells
+/// ([`lading_domain::git_provider::provider_of`]).
 fn provider_of(ctx: &StepContext<'_>, configured: Option<&str>, repo: &RepoPath) -> Result<Provider, String> {
-    if let Some(name) = configured {
-        return provider_named(name);
+    match lading_domain::git_provider::provider_of(&repo.host, configured, &ctx.remotes.git_providers) {
+        Some(name) => provider_named(name),
+        None => Err(format!(
+            "config.provider: cannot tell the Git hosting provider of {}; set provider, or list the host in {}",
+            repo.host,
+            crate::config::GIT_PROVIDERS_ENV
+        )),
     }
-    let bare_host = repo.host.split(':').next().unwrap_or_default();
-    match bare_host {
-        "github.com" => return Ok(Provider::GitHub),
-        "bitbucket.org" => return Ok(Provider::Bitbucket),
-        "dev.azure.com" => return Ok(Provider::Azure),
-        host if host.ends_with(".visualstudio.com") => return Ok(Provider::Azure),
-        _ => {}
-    }
-    if let Some(name) = ctx.remotes.git_providers.get(&repo.host).or_else(|| ctx.remotes.git_providers.get(bare_host)) {
-        return provider_named(name);
-    }
-    if bare_host == "gitlab.com" || bare_host.split('.').any(|label| label == "gitlab") {
-        return Ok(Provider::GitLab);
-    }
-    if bare_host.contains("gitea") {
-        return Ok(Provider::Gitea);
-    }
-    Err(format!(
-        "config.provider: cannot tell the Git hosting provider of {}; set provider, or list the host in {}",
-        repo.host,
-        crate::config::GIT_PROVIDERS_ENV
-    ))
 }
 
 /// The REST API of `repo`'s provider, called with `token` (GitHub, Bitbucket: `Bearer`;
