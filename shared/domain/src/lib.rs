@@ -33,6 +33,7 @@
 //!   updated, its `Healthy` condition, and when it changed.
 //! - [`freight_collection`]: what a promotion's steps see of the stage's other freight.
 //! - [`kustomization`]: the files and directories a kustomization loads.
+//! - [`label_selector`]: Kubernetes label selectors, checked and made the API's query.
 //! - [`rendered_files`]: safe file names for rendered resources.
 //! - [`host_paths`]: messages that name workspace-relative paths, not the host's.
 //! - [`limits`]: timeouts and size limits for remote servers, named by their settings.
@@ -72,6 +73,7 @@ pub mod freight_id;
 pub mod git_provider;
 pub mod host_paths;
 pub mod kustomization;
+pub mod label_selector;
 pub mod limits;
 pub mod metadata;
 pub mod names;
