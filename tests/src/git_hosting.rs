@@ -25,13 +25,13 @@ mod azure;
 mod bitbucket;
 mod git_data;
 mod gitea;
+mod github;
 mod gitlab;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
-use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -98,13 +98,6 @@ pub struct GitHosting {
 
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"message": message}))).into_response()
-}
-
-/// 401, echoing the credentials received as a careless server might: a client must not
-/// show a message from the answer with its own token in it.
-fn unauthorized(headers: &HeaderMap) -> Response {
-    let sent = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    error(StatusCode::UNAUTHORIZED, &format!("Bad credentials (sent: {sent})"))
 }
 
 /// Why a pull request could not be opened.
@@ -196,36 +189,9 @@ impl Hosting {
         Ok(pr.clone())
     }
 
-    /// Records the call; whether it carries the token.
-    fn authorized(&self, headers: &HeaderMap, call: String) -> bool {
-        let mut hosted = self.state.lock().unwrap();
-        hosted.calls.push(call);
-        if hosted.api_token_revoked {
-            return false;
-        }
-        let expected = format!("Bearer {}", self.token);
-        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
-    }
-
     fn bare(&self, owner: &str, repo: &str) -> Option<git2::Repository> {
         let repo = repo.strip_suffix(".git").unwrap_or(repo);
         git2::Repository::open_bare(self.root.join(owner).join(format!("{repo}.git"))).ok()
-    }
-
-    fn json_of(&self, pr: &PullRequest) -> Value {
-        json!({
-            "number": pr.number,
-            "html_url": format!("{}/{}/{}/pull/{}", self.base_url, pr.owner, pr.repo, pr.number),
-            "state": if pr.open { "open" } else { "closed" },
-            "merged": pr.merged,
-            "merge_commit_sha": pr.merge_commit,
-            "mergeable": pr.open.then_some(pr.mergeable),
-            "title": pr.title,
-            "body": pr.body,
-            "head": {"ref": pr.head},
-            "base": {"ref": pr.base},
-            "labels": pr.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
-        })
     }
 }
 
@@ -245,152 +211,8 @@ fn branch_tip(repo: &git2::Repository, branch: &str) -> Option<git2::Oid> {
     repo.find_reference(&format!("refs/heads/{branch}")).ok().and_then(|r| r.target())
 }
 
-async fn repository(
-    State(hosting): State<Hosting>,
-    UrlPath((owner, repo)): UrlPath<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}")) {
-        return unauthorized(&headers);
-    }
-    let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    let head = bare.find_reference("HEAD").ok().and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
-    let default = head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")).unwrap_or("main").to_owned();
-    Json(json!({"name": repo, "full_name": format!("{owner}/{repo}"), "default_branch": default})).into_response()
-}
-
-async fn list_pulls(
-    State(hosting): State<Hosting>,
-    UrlPath((owner, repo)): UrlPath<(String, String)>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls")) {
-        return unauthorized(&headers);
-    }
-    let state = query.get("state").map(String::as_str).unwrap_or("open");
-    let head = query.get("head").map(|h| h.split_once(':').map_or(h.as_str(), |(_, b)| b).to_owned());
-    let hosted = hosting.state.lock().unwrap();
-    let list: Vec<Value> = hosted
-        .pulls
-        .iter()
-        .filter(|pr| pr.owner == owner && pr.repo == repo)
-        .filter(|pr| match state {
-            "open" => pr.open,
-            "closed" => !pr.open,
-            _ => true,
-        })
-        .filter(|pr| head.as_ref().is_none_or(|h| &pr.head == h))
-        .filter(|pr| query.get("base").is_none_or(|b| &pr.base == b))
-        .map(|pr| hosting.json_of(pr))
-        .collect();
-    Json(Value::Array(list)).into_response()
-}
-
-async fn create_pull(
-    State(hosting): State<Hosting>,
-    UrlPath((owner, repo)): UrlPath<(String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/pulls")) {
-        return unauthorized(&headers);
-    }
-    let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    let (Some(head), Some(base)) = (body["head"].as_str(), body["base"].as_str()) else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: head and base are required");
-    };
-    let (Some(head_tip), Some(base_tip)) = (branch_tip(&bare, head), branch_tip(&bare, base)) else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: head or base does not exist");
-    };
-    if head_tip == base_tip {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("Validation Failed: No commits between {base} and {head}"),
-        );
-    }
-    let mut hosted = hosting.state.lock().unwrap();
-    if hosted
-        .pulls
-        .iter()
-        .any(|pr| pr.open && pr.owner == owner && pr.repo == repo && pr.head == head && pr.base == base)
-    {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: A pull request already exists");
-    }
-    let pr = PullRequest {
-        number: hosted.pulls.len() as u64 + 1,
-        owner,
-        repo,
-        head: head.to_owned(),
-        base: base.to_owned(),
-        title: body["title"].as_str().unwrap_or_default().to_owned(),
-        body: body["body"].as_str().unwrap_or_default().to_owned(),
-        labels: Vec::new(),
-        open: true,
-        merged: false,
-        merge_commit: None,
-        mergeable: !hosted.new_pulls_unmergeable,
-        squashed: false,
-    };
-    let answer = hosting.json_of(&pr);
-    hosted.pulls.push(pr);
-    (StatusCode::CREATED, Json(answer)).into_response()
-}
-
 fn find(hosted: &mut Hosted, owner: &str, repo: &str, number: u64) -> Option<usize> {
     hosted.pulls.iter().position(|pr| pr.owner == owner && pr.repo == repo && pr.number == number)
-}
-
-async fn get_pull(
-    State(hosting): State<Hosting>,
-    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
-    headers: HeaderMap,
-) -> Response {
-    if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/pulls/{number}")) {
-        return unauthorized(&headers);
-    }
-    let mut hosted = hosting.state.lock().unwrap();
-    match find(&mut hosted, &owner, &repo, number) {
-        Some(i) => Json(hosting.json_of(&hosted.pulls[i])).into_response(),
-        None => error(StatusCode::NOT_FOUND, "Not Found"),
-    }
-}
-
-async fn update_pull(
-    State(hosting): State<Hosting>,
-    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    if !hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/pulls/{number}")) {
-        return unauthorized(&headers);
-    }
-    let mut hosted = hosting.state.lock().unwrap();
-    let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    if body["state"].as_str() == Some("closed") && !hosted.pulls[i].merged {
-        hosted.pulls[i].open = false;
-    }
-    Json(hosting.json_of(&hosted.pulls[i])).into_response()
-}
-
-async fn add_labels(
-    State(hosting): State<Hosting>,
-    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/issues/{number}/labels")) {
-        return unauthorized(&headers);
-    }
-    let mut hosted = hosting.state.lock().unwrap();
-    let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    for label in body["labels"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        if !hosted.pulls[i].labels.iter().any(|l| l == label) {
-            hosted.pulls[i].labels.push(label.to_owned());
-        }
-    }
-    let labels: Vec<Value> = hosted.pulls[i].labels.iter().map(|l| json!({"name": l})).collect();
-    Json(Value::Array(labels)).into_response()
 }
 
 /// Merges `head` into `base` in the bare repository; the new commit of `base`.
@@ -418,42 +240,6 @@ fn merge_in_repository(bare: &git2::Repository, pr: &PullRequest, method: &str) 
     Ok(merged)
 }
 
-async fn merge_pull(
-    State(hosting): State<Hosting>,
-    UrlPath((owner, repo, number)): UrlPath<(String, String, u64)>,
-    headers: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Response {
-    if !hosting.authorized(&headers, format!("PUT /repos/{owner}/{repo}/pulls/{number}/merge")) {
-        return unauthorized(&headers);
-    }
-    let method = body.as_ref().and_then(|b| b["merge_method"].as_str()).unwrap_or("merge").to_owned();
-    if !matches!(method.as_str(), "merge" | "squash") {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("merge_method {method} is not allowed here"));
-    }
-    let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    let mut hosted = hosting.state.lock().unwrap();
-    let Some(i) = find(&mut hosted, &owner, &repo, number) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    let pr = hosted.pulls[i].clone();
-    if !pr.open {
-        return error(StatusCode::NOT_FOUND, "Pull Request is not open");
-    }
-    if !pr.mergeable {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "Pull Request is not mergeable");
-    }
-    match merge_in_repository(&bare, &pr, &method) {
-        Ok(commit) => {
-            let pr = &mut hosted.pulls[i];
-            pr.open = false;
-            pr.merged = true;
-            pr.merge_commit = Some(commit.to_string());
-            Json(json!({"sha": commit.to_string(), "merged": true, "message": "Pull Request successfully merged"}))
-                .into_response()
-        }
-        Err(reason) => error(StatusCode::METHOD_NOT_ALLOWED, &reason),
-    }
-}
-
 impl GitHosting {
     /// Serves the bare repositories under `root` (`<owner>/<name>.git`) for Git with
     /// `user`/`token` (Basic), and the API for `token` (Bearer).
@@ -468,11 +254,11 @@ impl GitHosting {
             state: state.clone(),
         };
         let api = axum::Router::new()
-            .route("/api/v3/repos/{owner}/{repo}", get(repository))
-            .route("/api/v3/repos/{owner}/{repo}/pulls", get(list_pulls).post(create_pull))
-            .route("/api/v3/repos/{owner}/{repo}/pulls/{number}", get(get_pull).patch(update_pull))
-            .route("/api/v3/repos/{owner}/{repo}/pulls/{number}/merge", put(merge_pull))
-            .route("/api/v3/repos/{owner}/{repo}/issues/{number}/labels", post(add_labels))
+            .route("/api/v3/repos/{owner}/{repo}", get(github::repository))
+            .route("/api/v3/repos/{owner}/{repo}/pulls", get(github::list_pulls).post(github::create_pull))
+            .route("/api/v3/repos/{owner}/{repo}/pulls/{number}", get(github::get_pull).patch(github::update_pull))
+            .route("/api/v3/repos/{owner}/{repo}/pulls/{number}/merge", put(github::merge_pull))
+            .route("/api/v3/repos/{owner}/{repo}/issues/{number}/labels", post(github::add_labels))
             .route("/api/v3/repos/{owner}/{repo}/git/ref/{*reference}", get(git_data::get_ref))
             .route("/api/v3/repos/{owner}/{repo}/git/refs", post(git_data::create_ref))
             .route(

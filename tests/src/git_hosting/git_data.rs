@@ -67,7 +67,7 @@ pub(super) async fn get_ref(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/git/ref/{reference}")) {
-        return super::unauthorized(&headers);
+        return super::github::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let full = format!("refs/{reference}");
@@ -83,7 +83,7 @@ pub(super) async fn compare(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("GET /repos/{owner}/{repo}/compare/{basehead}")) {
-        return super::unauthorized(&headers);
+        return super::github::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let Some((base, head)) = basehead.split_once("...") else { return error(StatusCode::NOT_FOUND, "Not Found") };
@@ -129,7 +129,7 @@ pub(super) async fn create_commit(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/git/commits")) {
-        return super::unauthorized(&headers);
+        return super::github::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let tree = body["tree"].as_str().and_then(|t| git2::Oid::from_str(t).ok()).and_then(|t| bare.find_tree(t).ok());
@@ -169,7 +169,7 @@ pub(super) async fn create_ref(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("POST /repos/{owner}/{repo}/git/refs")) {
-        return super::unauthorized(&headers);
+        return super::github::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let (Some(name), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
@@ -199,7 +199,7 @@ pub(super) async fn update_ref(
     Json(body): Json<Value>,
 ) -> Response {
     if !hosting.authorized(&headers, format!("PATCH /repos/{owner}/{repo}/git/refs/{reference}")) {
-        return super::unauthorized(&headers);
+        return super::github::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     let full = format!("refs/{reference}");
@@ -233,7 +233,7 @@ pub(super) async fn delete_ref(
     headers: HeaderMap,
 ) -> Response {
     if !hosting.authorized(&headers, format!("DELETE /repos/{owner}/{repo}/git/refs/{reference}")) {
-        return super::unauthorized(&headers);
+        return super::github::unauthorized(&headers);
     }
     let Some(bare) = hosting.bare(&owner, &repo) else { return error(StatusCode::NOT_FOUND, "Not Found") };
     match bare.find_reference(&format!("refs/{reference}")) {
