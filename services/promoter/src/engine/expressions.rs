@@ -104,7 +104,7 @@ fn string(evaluator: &Evaluator<'_>, text: &str, field: &str) -> Result<Value, S
     }
     let parts = template::split(text).map_err(|e| format!("{field}: {}: {e}", lading_domain::excerpt::quoted(text)))?;
     if let [Part::Expression(source)] = parts.as_slice() {
-        return expression(evaluator, source, field).map(unquote);
+        return expression(evaluator, source, field).map(template::unquote);
     }
     let limit = evaluator.budget().limits().max_output_bytes;
     let mut out = String::new();
@@ -122,25 +122,7 @@ fn string(evaluator: &Evaluator<'_>, text: &str, field: &str) -> Result<Value, S
             return Err(format!("{field}: {error}"));
         }
     }
-    Ok(unquote(Value::String(out)))
-}
-
-/// As Kargo reads a template's result: one enclosed in quotes (`quote()`'s, or
-/// `unsafeQuote()`'s) is the string inside them, a single trailing newline (a YAML `|`
-/// block's) kept outside; anything else is left as it is.
-fn unquote(value: Value) -> Value {
-    let Value::String(text) = &value else { return value };
-    let (body, newline) = match text.strip_suffix('\n') {
-        Some(body) => (body, "\n"),
-        None => (text.as_str(), ""),
-    };
-    if body.len() < 2 || !body.starts_with('"') || !body.ends_with('"') {
-        return value;
-    }
-    match serde_json::from_str::<String>(body) {
-        Ok(inner) => Value::String(format!("{inner}{newline}")),
-        Err(_) => value,
-    }
+    Ok(template::unquote(Value::String(out)))
 }
 
 fn tree(evaluator: &Evaluator<'_>, value: &Value, field: &str) -> Result<Value, String> {
