@@ -1,9 +1,10 @@
 //! The examples of Kargo's `kustomize-set-image`, `kustomize-build`, `yaml-update`,
-//! `json-update`, `toml-update`, `git-commit` and `git-push` pages, as printed but for URLs, on a repository laid out
-//! as they assume (`base/`, `stages/test/`, `charts/my-chart/values.yaml`). Where an
-//! example begins with "Clone, prepare the contents of ./out, etc...", a clone of the
-//! stage's branch and a changed file come first. `git-commit`'s first example is not
-//! here: its `kustomize-set-image` has no `path`, which Kargo's schema requires too.
+//! `json-update`, `toml-update`, `git-commit` and `git-push` pages, as printed but for
+//! URLs, on a repository laid out as they assume (`base/`, `stages/test/`,
+//! `charts/my-chart/values.yaml`). Where an example begins with "Clone, prepare the
+//! contents of ./out, etc...", a clone of the stage's branch and a changed file come
+//! first. `git-commit`'s first example is not here: its `kustomize-set-image` has no
+//! `path`, which Kargo's schema requires too.
 
 use super::*;
 
