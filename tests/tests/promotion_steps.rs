@@ -444,7 +444,7 @@ fn a_kept_working_tree_moves_to_the_new_head_and_commits_what_a_fresh_clone_comm
 }
 
 #[test]
-fn mirrors_and_kept_trees_keep_a_bounded_number_of_packs_however_many_promotions_fetch() {
+fn mirrors_kept_trees_and_local_remotes_keep_a_bounded_number_of_packs_however_many_promotions_fetch() {
     use lading_remote::packs::MAX_PACKS;
     let root = tempfile::tempdir().unwrap();
     let gitops = Repo::create(root.path(), "gitops");
@@ -492,6 +492,15 @@ fn mirrors_and_kept_trees_keep_a_bounded_number_of_packs_however_many_promotions
     // The mirror and the kept tree.
     assert_eq!(counts.len(), 2, "{counts:?}");
     assert!(counts.iter().all(|&packs| packs <= MAX_PACKS), "{counts:?}");
+    // The local remote received a pack per push, and merged them as git's `gc --auto` would.
+    let remote = packs_under(&root.path().join("gitops.git"));
+    assert!(remote.iter().all(|&packs| packs <= MAX_PACKS), "the remote's packs: {remote:?}");
+    let fsck = std::process::Command::new("git")
+        .args(["fsck", "--strict"])
+        .current_dir(root.path().join("gitops.git"))
+        .output()
+        .unwrap();
+    assert!(fsck.status.success(), "the remote is whole: {}", String::from_utf8_lossy(&fsck.stderr));
     // And the last promotion's change reached the remote from a tree whose packs were merged.
     assert_eq!(gitops.show("main", "env/a/values.yaml"), format!("image:\n  tag: v{rounds}"));
 }

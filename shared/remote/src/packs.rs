@@ -10,6 +10,10 @@
 //! named as libgit2 names packs, and never a pack marked `.keep` or `.promisor`. The
 //! merged pack is complete before the packs it replaces are removed, so a reader finds
 //! every object in one or the other.
+//!
+//! A push over the local transport (a `file://` URL or a path) writes one pack into the
+//! receiving repository too, where git's `receive-pack` would unpack it and run
+//! `gc --auto`: [`housekeep_pushed`] keeps such a repository to the same limit.
 
 use std::fs;
 use std::io::Read;
@@ -62,6 +66,31 @@ pub fn housekeep(repo: &Repository, what: &str) {
         Ok(Some(merged)) => tracing::debug!(what, packs = merged.packs, objects = merged.objects, "merged small packs"),
         Ok(None) => {}
         Err(error) => tracing::warn!(what, %error, "small packs were not merged"),
+    }
+}
+
+/// The repository a local remote URL names, as libgit2's local transport reads it: the
+/// path of a `file://` URL, or a path given as is. `None` for any other URL.
+pub fn local_repository(url: &str) -> Option<PathBuf> {
+    if url.starts_with('/') {
+        return Some(PathBuf::from(url));
+    }
+    let parsed = url::Url::parse(url).ok().filter(|u| u.scheme() == "file")?;
+    parsed.to_file_path().ok()
+}
+
+/// After a push to `url`: when it names a local repository, merges its small packs once
+/// it holds more than [`MAX_PACKS`] (see [`housekeep`]). Anything else is left alone.
+pub fn housekeep_pushed(url: &str) {
+    let Some(path) = local_repository(url) else { return };
+    // Counted before the repository is opened: most pushes find nothing to do.
+    let over = |dir: PathBuf| packs_in(&dir).ok().flatten().is_some_and(|packs| packs.len() > MAX_PACKS);
+    if !over(path.join("objects").join("pack")) && !over(path.join(".git").join("objects").join("pack")) {
+        return;
+    }
+    let flags = git2::RepositoryOpenFlags::NO_SEARCH;
+    if let Ok(repo) = Repository::open_ext(&path, flags, std::iter::empty::<&Path>()) {
+        housekeep(&repo, "a local repository pushed to");
     }
 }
 
@@ -222,6 +251,17 @@ mod tests {
         // A later fetch still works on top of it.
         let reopened = Repository::open_bare(&mirror_dir).unwrap();
         assert!(reopened.find_reference("refs/tags/v18").is_ok());
+    }
+
+    #[test]
+    fn a_local_remote_is_a_file_url_or_a_path_and_nothing_else() {
+        assert_eq!(local_repository("file:///srv/git/a%20b.git"), Some(PathBuf::from("/srv/git/a b.git")));
+        assert_eq!(local_repository("/srv/git/gitops.git"), Some(PathBuf::from("/srv/git/gitops.git")));
+        for url in
+            ["https://example.com/r.git", "ssh://git@example.com/r.git", "git@example.com:r.git", "file://host/r"]
+        {
+            assert_eq!(local_repository(url), None, "{url}");
+        }
     }
 
     #[test]

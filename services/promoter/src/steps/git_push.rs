@@ -87,7 +87,11 @@ pub(super) fn push_once(
     drop(options);
     let rejection = rejection.into_inner();
     match (pushed, rejection) {
-        (Ok(()), None) => Ok(Pushed::Done),
+        (Ok(()), None) => {
+            // A local repository received one more pack: keep it to git's pack limit.
+            lading_remote::packs::housekeep_pushed(&url);
+            Ok(Pushed::Done)
+        }
         (Ok(()), Some(reason)) if is_non_fast_forward(&reason) => Ok(Pushed::Behind(reason)),
         (Ok(()), Some(reason)) => Err(format!("the remote rejected the push: {reason}")),
         (Err(e), _) if is_non_fast_forward(e.message()) => Ok(Pushed::Behind(e.message().to_owned())),
