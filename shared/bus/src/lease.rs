@@ -20,11 +20,17 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
 
 use crate::names::{LEASE_TTL, LEASES_BUCKET};
+
+/// The revisions of the delete markers this connection's releases left, by lease key.
+pub(crate) type GivenUp = Arc<Mutex<std::collections::HashMap<String, u64>>>;
 use crate::{Bus, BusError, Result};
 
 /// A held lease.
 pub struct Lease {
     store: kv::Store,
+    jetstream: async_nats::jetstream::Context,
+    /// Where the revision of the delete marker a release leaves is kept, by key.
+    given_up: GivenUp,
     key: String,
     holder: String,
     revision: u64,
@@ -33,13 +39,24 @@ pub struct Lease {
 impl Bus {
     /// Takes the lease `key` for `holder`, or returns `None` when someone holds it.
     ///
-    /// The key's last entry is read first: a lease given up leaves a delete marker, which
-    /// create-if-absent refuses before reading the entry and writing over it (three round
-    /// trips); reading first takes it in two, and finds a held lease in one. The write is
-    /// conditional on the revision read, so of any number of replicas racing for the key,
-    /// one takes it.
+    /// A lease this connection gave up last is taken again in one round trip: its delete
+    /// marker's revision is known, and the write is conditional on it. Otherwise (or when
+    /// someone wrote the key since) the key's last entry is read first: a lease given up
+    /// leaves a delete marker, which create-if-absent refuses before reading the entry and
+    /// writing over it (three round trips); reading first takes it in two, and finds a
+    /// held lease in one. Every write is conditional on a revision, so of any number of
+    /// replicas racing for the key, one takes it.
     pub async fn try_lease(&self, key: &str, holder: &str) -> Result<Option<Lease>> {
         let store = self.bucket(LEASES_BUCKET).await?;
+        let given_up = self.given_up_leases.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        if let Some(marker) = given_up {
+            match store.update(key, holder.to_owned().into(), marker).await {
+                Ok(revision) => return Ok(Some(self.lease(store, key, holder, revision))),
+                // Someone wrote the key since: ask as anyone would.
+                Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {}
+                Err(e) => return Err(BusError::nats("taking a lease", e)),
+            }
+        }
         let last = store.entry(key).await.map_err(|e| BusError::nats("reading a lease", e))?;
         let taken = match last {
             Some(entry) if entry.operation == kv::Operation::Put => return Ok(None),
@@ -55,7 +72,18 @@ impl Bus {
                 Err(e) => Err(BusError::nats("taking a lease", e)),
             },
         }?;
-        Ok(Some(Lease { store, key: key.to_owned(), holder: holder.to_owned(), revision: taken }))
+        Ok(Some(self.lease(store, key, holder, taken)))
+    }
+
+    fn lease(&self, store: kv::Store, key: &str, holder: &str, revision: u64) -> Lease {
+        Lease {
+            store,
+            jetstream: self.jetstream.clone(),
+            given_up: self.given_up_leases.clone(),
+            key: key.to_owned(),
+            holder: holder.to_owned(),
+            revision,
+        }
     }
 }
 
@@ -129,10 +157,23 @@ impl Lease {
         }
     }
 
-    /// Gives the lease up so the next holder need not wait for it to expire.
+    /// Gives the lease up so the next holder need not wait for it to expire: writes a
+    /// delete marker on the condition that the key is still at the lease's revision, and
+    /// keeps the marker's revision for this connection's next [`Bus::try_lease`].
     pub async fn release(self) {
-        if let Err(error) = self.store.delete_expect_revision(&self.key, Some(self.revision)).await {
-            tracing::warn!(key = self.key, %error, "releasing a lease failed; it will expire");
+        let subject = format!("{}{}", self.store.put_prefix.as_ref().unwrap_or(&self.store.prefix), self.key);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("KV-Operation", "DEL");
+        headers.insert(async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, self.revision.to_string().as_str());
+        let stored = match self.jetstream.publish_with_headers(subject, headers, Default::default()).await {
+            Ok(ack) => ack.await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match stored {
+            Ok(ack) => {
+                self.given_up.lock().unwrap_or_else(|p| p.into_inner()).insert(self.key, ack.sequence);
+            }
+            Err(error) => tracing::warn!(key = self.key, %error, "releasing a lease failed; it will expire"),
         }
     }
 

@@ -74,6 +74,8 @@ pub struct Bus {
     /// The KV buckets opened so far: opening one asks the server for its stream's info,
     /// a round trip that every lease, claim and marker would otherwise pay again.
     buckets: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<&'static str, jetstream::kv::Store>>>,
+    /// The leases this connection gave up, and the revision each release left.
+    given_up_leases: lease::GivenUp,
 }
 
 impl Bus {
@@ -112,6 +114,7 @@ impl Bus {
             stream_replicas: None,
             publish_timing: PublishTiming::default(),
             buckets: Default::default(),
+            given_up_leases: Default::default(),
         }
     }
 

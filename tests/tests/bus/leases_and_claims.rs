@@ -14,6 +14,27 @@ async fn a_lease_has_one_holder_until_released() {
 }
 
 #[tokio::test]
+async fn a_replica_asking_again_for_a_lease_it_gave_up_takes_it_only_when_free() {
+    // Given a replica that gave a lease up (it knows the revision its release left),
+    let nats = TestNats::start().await;
+    let (one, two) = (nats.bus("one").await, nats.bus("two").await);
+    let key = "promotion.demo.again";
+    one.try_lease(key, "a").await.unwrap().expect("free lease").release().await;
+    // when another replica took it since, the first does not get it;
+    let held = two.try_lease(key, "b").await.unwrap().expect("free after the release");
+    assert!(one.try_lease(key, "a").await.unwrap().is_none());
+    // once that one gave it up too, the first takes it, and holds it alone;
+    held.release().await;
+    let again = one.try_lease(key, "a").await.unwrap().expect("free again");
+    assert!(two.try_lease(key, "b").await.unwrap().is_none());
+    // and right after its own release it takes it again, still alone.
+    again.release().await;
+    let _mine = one.try_lease(key, "a").await.unwrap().expect("taken again after its own release");
+    assert!(two.try_lease(key, "b").await.unwrap().is_none());
+    assert!(one.try_lease(key, "c").await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn an_abort_and_a_resuming_run_racing_for_a_parked_claim_take_it_once() {
     use lading_bus::claims::Claim;
     use lading_domain::promotion_claim::Held;
