@@ -232,15 +232,39 @@ async fn discover_inner(
     };
     found.project = project.to_owned();
     found.warehouse = warehouse.to_owned();
-    if context.remember_published(&found) {
+    let discovered = context.remember_published(&found).then(|| {
         found.discovered_at_ms = now_ms();
-        let event = Event::WarehouseArtifactsDiscovered(found.clone());
-        context.bus.publish(&event, trace).await.map_err(|e| DiscoveryError::Bus(e.to_string()))?;
-    }
+        Event::WarehouseArtifactsDiscovered(found.clone())
+    });
+    // What was discovered and the freight it makes go to different streams: each is
+    // recorded without waiting for the other.
+    let record = async {
+        match &discovered {
+            Some(event) => {
+                context.bus.publish(event, trace).await.map(drop).map_err(|e| DiscoveryError::Bus(e.to_string()))
+            }
+            None => Ok(()),
+        }
+    };
+    let (recorded, created) = tokio::join!(record, create_freight(context, project, warehouse, spec, &found, trace));
+    recorded?;
+    created
+}
+
+/// The freight made of what `found` lists first, announced once, unless the warehouse
+/// makes none on its own (a Manual policy, or creation criteria that do not hold).
+async fn create_freight(
+    context: &Arc<Context>,
+    project: &str,
+    warehouse: &str,
+    spec: &WarehouseSpec,
+    found: &WarehouseArtifactsDiscoveredV1,
+    trace: &TraceContext,
+) -> Result<Discovered, DiscoveryError> {
     if spec.freight_creation_policy == FreightCreationPolicy::Manual {
         return Ok(Discovered::NotCreated { reason: "freightCreationPolicy is Manual".to_owned() });
     }
-    let mut freight = newest_freight(warehouse, &found).map_err(DiscoveryError::Source)?;
+    let mut freight = newest_freight(warehouse, found).map_err(DiscoveryError::Source)?;
     spec.name_artifacts(&mut freight);
     if let Some(criteria) = &spec.freight_creation_criteria {
         // Evaluated on a blocking thread: it may run for up to its time budget.
