@@ -171,7 +171,21 @@ pub fn evaluate_condition(condition: &str, scope: &Scope<'_>, budget: &Budget) -
 
 /// Evaluates every string in a configuration tree rooted at `field`.
 pub fn evaluate_tree(value: &Value, scope: &Scope<'_>, field: &str, budget: &Budget) -> Result<Value, String> {
+    // A tree without templates is its own value: no evaluator is set up for it.
+    if !holds_template(value) {
+        return Ok(value.clone());
+    }
     with_scope(scope, budget, |evaluator| tree(evaluator, value, field))
+}
+
+/// Whether any string in `value` is a template.
+fn holds_template(value: &Value) -> bool {
+    match value {
+        Value::String(s) => is_template(s),
+        Value::Array(items) => items.iter().any(holds_template),
+        Value::Object(map) => map.values().any(holds_template),
+        _ => false,
+    }
 }
 
 /// Bare CEL expressions (each `(field, source)`) evaluated with only `variables` (and

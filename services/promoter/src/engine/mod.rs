@@ -373,7 +373,11 @@ pub fn run_promotion_observed(
         let alias = step.alias.clone().unwrap_or_else(|| format!("step-{index}"));
         let condition = step.condition.as_deref().unwrap_or("success()");
         let task = run.task_view(step);
-        let runs = evaluate_condition(condition, &run.scope(&run.vars, &task), &budget());
+        let runs = match step.condition.as_deref() {
+            // `success()` without an expression evaluator: no earlier step failed.
+            None => Ok(run.failure.is_none()),
+            Some(condition) => evaluate_condition(condition, &run.scope(&run.vars, &task), &budget()),
+        };
         let started_at_ms = slot.since_ms.unwrap_or_else(lading_events::now_ms);
         let result = match runs {
             Ok(false) => {
