@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
 
 use crate::names::{LEASE_TTL, LEASES_BUCKET};
+use crate::{Bus, BusError, Result};
 
 /// The revisions of the delete markers this connection's releases left, by lease key.
 pub(crate) type GivenUp = Arc<Mutex<std::collections::HashMap<String, u64>>>;
-use crate::{Bus, BusError, Result};
 
 /// A held lease.
 pub struct Lease {
