@@ -10,11 +10,13 @@
 //! - [`git`]: libgit2's socket timeouts, and a watch over a transfer's size and duration.
 //! - [`cancel`]: a flag that stops work in flight (an aborted promotion's transfer).
 //! - [`packs`]: pack housekeeping for the repositories kept between operations.
+//! - [`local`]: pushing to a bare repository on this machine without a transport.
 
 pub mod cancel;
 pub mod error;
 pub mod git;
 pub mod http;
+pub mod local;
 pub mod packs;
 
 pub use cancel::Cancellation;
