@@ -467,9 +467,10 @@ fn mirrors_kept_trees_and_local_remotes_keep_a_bounded_number_of_packs_however_m
         }
         counts
     };
-    // Each round, someone else pushes first, so the promotion's clone fetches (a new pack
-    // each time): through the mirror while no working tree is kept (the first half), then
-    // into the kept tree.
+    // Each round, someone else pushes first, so the promotion's clone fetches: through the
+    // mirror while no working tree is kept (the first half, a new pack each time), then
+    // into the kept tree (copied directly from the local remote).
+    let remote_packs_before = packs_under(&root.path().join("gitops.git"));
     let rounds = 2 * (MAX_PACKS + 4);
     for round in 0..rounds {
         let remote = root.path().join("gitops.git");
@@ -492,9 +493,17 @@ fn mirrors_kept_trees_and_local_remotes_keep_a_bounded_number_of_packs_however_m
     // The mirror and the kept tree.
     assert_eq!(counts.len(), 2, "{counts:?}");
     assert!(counts.iter().all(|&packs| packs <= MAX_PACKS), "{counts:?}");
-    // The local remote received a pack per push, and merged them as git's `gc --auto` would.
+    // The local remote received each push's objects directly, loose, as git's
+    // `receive-pack` keeps small pushes: no pack per push.
     let remote = packs_under(&root.path().join("gitops.git"));
-    assert!(remote.iter().all(|&packs| packs <= MAX_PACKS), "the remote's packs: {remote:?}");
+    assert_eq!(remote, remote_packs_before, "the remote's packs");
+    // The kept tree copied the last upstream commit directly from the local remote too.
+    let upstream = gitops.log("main")[1].id.clone();
+    let loose = |git_dir: &std::path::Path| git_dir.join("objects").join(&upstream[..2]).join(&upstream[2..]).is_file();
+    let trees = std::fs::read_dir(mirrors.path().join("trees")).unwrap().flatten();
+    let kept: Vec<_> = trees.flat_map(|pool| std::fs::read_dir(pool.path()).unwrap().flatten()).collect();
+    assert_eq!(kept.len(), 1);
+    assert!(loose(&kept[0].path().join(".git")), "upstream commit {upstream} copied loose into the kept tree");
     let fsck = std::process::Command::new("git")
         .args(["fsck", "--strict"])
         .current_dir(root.path().join("gitops.git"))

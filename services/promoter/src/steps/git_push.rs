@@ -72,6 +72,9 @@ pub(super) fn push_once(
     ctx.effects.before_effect(effect)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let url = remote.url().unwrap_or_default().to_owned();
+    if let Some(pushed) = push_directly(repo, &remote, &url, refspec)? {
+        return Ok(pushed);
+    }
     let watch = remotes.watch("pushing to", &url);
     let rejection = RefCell::new(None);
     let mut callbacks: RemoteCallbacks<'_> = remotes.callbacks(&url, &watch);
@@ -96,6 +99,43 @@ pub(super) fn push_once(
         (Ok(()), Some(reason)) => Err(format!("the remote rejected the push: {reason}")),
         (Err(e), _) if is_non_fast_forward(e.message()) => Ok(Pushed::Behind(e.message().to_owned())),
         (Err(e), _) => Err(watch.explain(&e).to_string()),
+    }
+}
+
+/// Pushes a branch to a bare repository on this machine by copying the objects it lacks
+/// ([`lading_remote::local`]), then points `origin`'s tracking branch at it as a push over
+/// the transport does. `None` when the transport is to push it (another URL, a tag, a
+/// repository with a work tree, a push past the direct push's limits).
+fn push_directly(
+    repo: &Repository,
+    remote: &git2::Remote<'_>,
+    url: &str,
+    refspec: &str,
+) -> Result<Option<Pushed>, String> {
+    let Some((source, destination)) = refspec.split_once(':') else { return Ok(None) };
+    if !destination.starts_with("refs/heads/") || lading_remote::packs::local_repository(url).is_none() {
+        return Ok(None);
+    }
+    let commit = repo.refname_to_id(source).map_err(|e| git_error("reading the branch to push", e))?;
+    let pushed = lading_remote::local::push(repo, commit, url, destination).map_err(|e| git_error("pushing", e))?;
+    match pushed {
+        lading_remote::local::DirectPush::Declined(why) => {
+            tracing::debug!(why, "pushing over the local transport");
+            Ok(None)
+        }
+        lading_remote::local::DirectPush::Behind(reason) => Ok(Some(Pushed::Behind(reason))),
+        lading_remote::local::DirectPush::Pushed => {
+            let fetched = remote.refspecs().filter(|s| s.direction() == git2::Direction::Fetch);
+            for tracking in fetched.filter(|s| s.src_matches(destination)).filter_map(|s| s.transform(destination).ok())
+            {
+                let Ok(tracking) = tracking.as_str() else { continue };
+                if repo.refname_to_id(tracking).ok() != Some(commit) {
+                    repo.reference(tracking, commit, true, "update by push")
+                        .map_err(|e| git_error("recording the pushed branch", e))?;
+                }
+            }
+            Ok(Some(Pushed::Done))
+        }
     }
 }
 

@@ -147,28 +147,26 @@ pub(super) fn fetch_branch(
             reference.delete().map_err(|e| git_error("forgetting a reference", e))?;
         }
     }
+    let wanted = format!("refs/heads/{branch}");
+    // A repository on this machine is read directly: its reference, and the objects the
+    // tree lacks.
+    let budget = remotes.budgets.git.max_transfer.value;
+    match lading_remote::local::fetch(repo, url, &wanted, budget).map_err(|e| git_error("fetching", e))? {
+        lading_remote::local::DirectFetch::Head(head) => return track(repo, &tracking, head),
+        lading_remote::local::DirectFetch::Declined(why) => tracing::debug!(why, "fetching over the transport"),
+    }
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let watch = remotes.watch("fetching", url);
     let failed = |e: git2::Error| watch.explain(&e).to_string();
     // One look at the remote's references first: a head this tree already holds (its own
     // last push, mostly) needs no fetch. A commit held is held with its whole history.
     remote.connect_auth(git2::Direction::Fetch, Some(remotes.callbacks(url, &watch)), None).map_err(failed)?;
-    let wanted = format!("refs/heads/{branch}");
     let listed = remote.list().map_err(failed)?.iter().find(|head| head.name() == wanted).map(|head| head.oid());
     remote.disconnect().map_err(failed)?;
     watch.check().map_err(|e| e.to_string())?;
     match listed {
-        None => {
-            if let Ok(mut gone) = repo.find_reference(&tracking) {
-                gone.delete().map_err(|e| git_error("forgetting a reference", e))?;
-            }
-            return Ok(None);
-        }
-        Some(head) if repo.find_commit(head).is_ok() => {
-            set_reference(repo, &tracking, head, "lading: the remote's head, held already")
-                .map_err(|e| git_error("recording the remote branch", e))?;
-            return Ok(Some(head));
-        }
+        None => return track(repo, &tracking, None),
+        Some(head) if repo.find_commit(head).is_ok() => return track(repo, &tracking, Some(head)),
         Some(_) => {}
     }
     let mut fetch = git2::FetchOptions::new();
@@ -179,6 +177,21 @@ pub(super) fn fetch_branch(
         Ok(head) => Ok(Some(head.peel_to_commit().map_err(|e| git_error("reading the branch", e))?.id())),
         Err(_) => Ok(None),
     }
+}
+
+/// Points the tracking branch `tracking` at `head`, a commit the tree holds (deletes it
+/// when the remote lacks the branch); returns `head`.
+fn track(repo: &Repository, tracking: &str, head: Option<Oid>) -> Result<Option<Oid>, String> {
+    match head {
+        Some(head) => set_reference(repo, tracking, head, "lading: the remote's head")
+            .map_err(|e| git_error("recording the remote branch", e))?,
+        None => {
+            if let Ok(mut gone) = repo.find_reference(tracking) {
+                gone.delete().map_err(|e| git_error("forgetting a reference", e))?;
+            }
+        }
+    }
+    Ok(head)
 }
 
 /// Points `name` at `target`, unless it points there already.
