@@ -209,9 +209,13 @@ fn an_unchanged_remote_is_not_fetched_and_one_sync_serves_a_round() {
     assert_eq!(second, Sync::Unchanged, "ls-remote matched the mirror");
     let (_, third) = sync_mirror(cache.path(), &url, round, no_credentials, &git_budget()).unwrap();
     assert_eq!(third, Sync::Shared, "synced since this round began");
-    app.commit("a", "2", "two");
+    let two = app.commit("a", "2", "two");
     let (repo, fourth) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials, &git_budget()).unwrap();
     assert_eq!(fourth, Sync::Fetched);
+    // A repository on this machine is read directly: the new commit was copied into the
+    // mirror as a loose object, not fetched as a pack.
+    let mirror = lading_warehouse::git_subscription::mirror_dir(cache.path(), &url);
+    assert!(mirror.join("objects").join(&two[..2]).join(&two[2..]).is_file(), "commit {two} copied loose");
     let found = discover(&repo, &GitSubscription { repo_url: url, ..Default::default() }, &ExpressionLimits::default())
         .unwrap();
     assert_eq!(subjects(&found)[0], "two");
@@ -223,7 +227,12 @@ fn a_mirror_fetched_many_times_keeps_a_bounded_number_of_packs_and_discovers_fro
     let root = tempfile::tempdir().unwrap();
     let app = Repo::create(root.path(), "app");
     let cache = tempfile::tempdir().unwrap();
-    let url = app.url();
+    // Over HTTP: a repository on this machine would be copied from directly, without packs.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let base = runtime.block_on(lading_tests::git_http::serve(root.path(), "bot", "token"));
+    let url = format!("{base}/app.git");
+    let credentials = Credentials::parse(&format!("- {{repoURL: '{base}', username: bot, password: token}}")).unwrap();
+    let no_credentials = || lading_warehouse::discover::git_callbacks(&credentials, &url);
     let pack_dir = lading_warehouse::git_subscription::mirror_dir(cache.path(), &url).join("objects/pack");
     let packs = || {
         let listed = std::fs::read_dir(&pack_dir).unwrap().flatten();

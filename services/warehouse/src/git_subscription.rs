@@ -4,6 +4,8 @@
 //! Every warehouse watching a repository shares its mirror. A discovery first lists the
 //! remote's refs (`ls-remote`); when they equal the mirror's, nothing is fetched, and a
 //! mirror already brought up to date since the discovery was asked for is used as it is.
+//! A repository on this machine (a `file://` URL or a path) is read directly: its
+//! references, and the objects the mirror lacks, copied ([`lading_remote::local`]).
 //! A sync keeps to the Git budget: libgit2's connect and idle timeouts, and one total
 //! deadline and size budget over listing refs and fetching.
 
@@ -94,6 +96,12 @@ pub fn sync_mirror(
         return Ok((repo, Sync::Shared));
     }
     let started = Instant::now();
+    if let Some(source) = lading_remote::local::Source::open(url)
+        && let Some(sync) = sync_from_local(&repo, &source, budget.max_transfer.value)?
+    {
+        syncs().lock().unwrap_or_else(|p| p.into_inner()).insert(dir.clone(), started);
+        return Ok((repo, sync));
+    }
     let watch = TransferWatch::start(format!("fetching {}", redact_url(url)), *budget);
     let failed = |e: git2::Error| watch.explain(&e).to_string();
     let mut remote = repo.remote_anonymous(url).map_err(|e| format!("invalid repository URL: {}", describe(&e)))?;
@@ -107,18 +115,8 @@ pub fn sync_mirror(
         .map(|head| (head.name().to_owned(), head.oid()))
         .collect();
     let default_branch = remote.default_branch().ok().and_then(|b| b.as_str().ok().map(str::to_owned));
-    if let Some(branch) = &default_branch
-        && repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() != Some(branch.as_str())
-    {
-        repo.set_head(branch).map_err(|e| format!("recording the default branch: {}", describe(&e)))?;
-    }
-    let local: HashMap<String, Oid> = repo
-        .references()
-        .map_err(|e| describe(&e))?
-        .filter_map(Result::ok)
-        .filter_map(|r| Some((r.name().ok()?.to_owned(), r.target()?)))
-        .filter(|(name, _)| name.starts_with("refs/heads/") || name.starts_with("refs/tags/"))
-        .collect();
+    follow_default_branch(&repo, default_branch.as_deref())?;
+    let local = mirrored(&repo)?;
     let unchanged =
         local.len() == advertised.len() && advertised.iter().all(|(name, oid)| local.get(name) == Some(oid));
     syncs().lock().unwrap_or_else(|p| p.into_inner()).insert(dir.clone(), started);
@@ -144,6 +142,60 @@ pub fn sync_mirror(
     drop(remote);
     lading_remote::packs::housekeep(&repo, "a warehouse's mirror");
     Ok((repo, Sync::Fetched))
+}
+
+/// Points the mirror's HEAD at the remote's default branch, unless it names it already.
+fn follow_default_branch(repo: &Repository, branch: Option<&str>) -> Result<(), String> {
+    if let Some(branch) = branch
+        && repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() != Some(branch)
+    {
+        repo.set_head(branch).map_err(|e| format!("recording the default branch: {}", describe(&e)))?;
+    }
+    Ok(())
+}
+
+/// The mirror's branches and tags, with what they name.
+fn mirrored(repo: &Repository) -> Result<HashMap<String, Oid>, String> {
+    Ok(repo
+        .references()
+        .map_err(|e| describe(&e))?
+        .filter_map(Result::ok)
+        .filter_map(|r| Some((r.name().ok()?.to_owned(), r.target()?)))
+        .filter(|(name, _)| name.starts_with("refs/heads/") || name.starts_with("refs/tags/"))
+        .collect())
+}
+
+/// Brings the mirror up to date with a repository on this machine by reading its
+/// references and copying the objects the mirror lacks ([`lading_remote::local`]):
+/// branches and tags moved, added and removed as a pruning fetch does. `None` when the
+/// copy is past a direct fetch's limits or `max_bytes` (a first sync of a long history):
+/// the transport fetches it then, within its budget.
+fn sync_from_local(
+    repo: &Repository,
+    source: &lading_remote::local::Source,
+    max_bytes: u64,
+) -> Result<Option<Sync>, String> {
+    let advertised = source.branches_and_tags().map_err(|e| describe(&e))?;
+    follow_default_branch(repo, source.default_branch().as_deref())?;
+    let local = mirrored(repo)?;
+    let changed: Vec<&(String, Oid)> = advertised.iter().filter(|(name, oid)| local.get(name) != Some(oid)).collect();
+    let gone: Vec<&String> = local.keys().filter(|name| !advertised.iter().any(|(n, _)| n == *name)).collect();
+    if changed.is_empty() && gone.is_empty() {
+        return Ok(Some(Sync::Unchanged));
+    }
+    let tips: Vec<Oid> = changed.iter().map(|(_, oid)| *oid).collect();
+    if !source.copy_into(repo, &tips, max_bytes).map_err(|e| describe(&e))? {
+        return Ok(None);
+    }
+    for (name, oid) in changed {
+        repo.reference(name, *oid, true, "lading: discovery").map_err(|e| describe(&e))?;
+    }
+    for name in gone {
+        if let Ok(mut reference) = repo.find_reference(name) {
+            reference.delete().map_err(|e| describe(&e))?;
+        }
+    }
+    Ok(Some(Sync::Fetched))
 }
 
 fn person(s: &git2::Signature<'_>) -> String {
