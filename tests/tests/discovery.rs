@@ -222,6 +222,32 @@ fn an_unchanged_remote_is_not_fetched_and_one_sync_serves_a_round() {
 }
 
 #[test]
+fn a_branch_renamed_into_a_directory_of_its_old_name_reaches_the_mirror_of_a_local_repository() {
+    // Given a mirror of a local repository with a branch `release`,
+    let root = tempfile::tempdir().unwrap();
+    let app = Repo::create(root.path(), "app");
+    app.commit("a", "1", "one");
+    app.branch("release");
+    let cache = tempfile::tempdir().unwrap();
+    let url = app.url();
+    sync_mirror(cache.path(), &url, Instant::now(), no_credentials, &git_budget()).unwrap();
+    // when the branch becomes `release/1.0` and a commit lands on main,
+    let bare = url.strip_prefix("file://").unwrap();
+    let renamed = std::process::Command::new("git")
+        .args(["-C", bare, "branch", "-m", "release", "release/1.0"])
+        .status()
+        .unwrap();
+    assert!(renamed.success());
+    let two = app.commit("a", "2", "two");
+    let (repo, synced) = sync_mirror(cache.path(), &url, Instant::now(), no_credentials, &git_budget()).unwrap();
+    // then the mirror holds the new name and not the old, and the new commit, copied.
+    assert_eq!(synced, Sync::Fetched);
+    assert!(repo.find_reference("refs/heads/release/1.0").is_ok());
+    assert!(repo.find_reference("refs/heads/release").is_err());
+    assert_eq!(repo.refname_to_id("refs/heads/main").unwrap().to_string(), two);
+}
+
+#[test]
 fn a_mirror_fetched_many_times_keeps_a_bounded_number_of_packs_and_discovers_from_them() {
     use lading_remote::packs::MAX_PACKS;
     let root = tempfile::tempdir().unwrap();

@@ -187,12 +187,19 @@ fn sync_from_local(
     if !source.copy_into(repo, &tips, max_bytes).map_err(|e| describe(&e))? {
         return Ok(None);
     }
-    for (name, oid) in changed {
-        repo.reference(name, *oid, true, "lading: discovery").map_err(|e| describe(&e))?;
-    }
+    // Removed first: a branch renamed into a directory of its old name (`release` to
+    // `release/1.0`) needs the old one gone. A reference that cannot be written leaves
+    // the rest to the fetch.
     for name in gone {
-        if let Ok(mut reference) = repo.find_reference(name) {
-            reference.delete().map_err(|e| describe(&e))?;
+        if let Ok(mut reference) = repo.find_reference(name)
+            && reference.delete().is_err()
+        {
+            return Ok(None);
+        }
+    }
+    for (name, oid) in changed {
+        if repo.reference(name, *oid, true, "lading: discovery").is_err() {
+            return Ok(None);
         }
     }
     Ok(Some(Sync::Fetched))

@@ -43,8 +43,39 @@ pub enum DirectPush {
 }
 
 /// Pushes `commit` to `reference` of the repository `url` names when it is a bare
-/// repository on this machine. `Declined` for any other URL or repository.
-pub fn push(from: &Repository, commit: Oid, url: &str, reference: &str) -> Result<DirectPush, git2::Error> {
+/// repository on this machine, copying at most `max_bytes` (the Git transfer budget) of
+/// object content. `Declined` for any other URL or repository, and for a symbolic
+/// reference.
+pub fn push(
+    from: &Repository,
+    commit: Oid,
+    url: &str,
+    reference: &str,
+    max_bytes: u64,
+) -> Result<DirectPush, git2::Error> {
+    push_within(from, commit, url, reference, Limits { objects: MAX_OBJECTS, bytes: max_bytes })
+}
+
+/// How much one direct copy may take.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    objects: usize,
+    bytes: u64,
+}
+
+impl Limits {
+    fn fetch(max_bytes: u64) -> Self {
+        Limits { objects: MAX_OBJECTS, bytes: max_bytes }
+    }
+}
+
+fn push_within(
+    from: &Repository,
+    commit: Oid,
+    url: &str,
+    reference: &str,
+    limits: Limits,
+) -> Result<DirectPush, git2::Error> {
     let Some(path) = crate::packs::local_repository(url) else { return Ok(DirectPush::Declined("not local")) };
     let flags = git2::RepositoryOpenFlags::NO_SEARCH;
     let Ok(remote) = Repository::open_ext(&path, flags, std::iter::empty::<&Path>()) else {
@@ -54,9 +85,11 @@ pub fn push(from: &Repository, commit: Oid, url: &str, reference: &str) -> Resul
         return Ok(DirectPush::Declined("a repository with a work tree"));
     }
     let current = match remote.find_reference(reference) {
-        Ok(found) => {
-            Some(found.resolve()?.target().ok_or_else(|| git2::Error::from_str("a reference without a target"))?)
+        // A conditional write compares a symbolic reference's own value, never its target.
+        Ok(found) if found.kind() != Some(git2::ReferenceType::Direct) => {
+            return Ok(DirectPush::Declined("a symbolic reference"));
         }
+        Ok(found) => Some(found.target().ok_or_else(|| git2::Error::from_str("a reference without a target"))?),
         Err(e) if e.code() == ErrorCode::NotFound => None,
         Err(e) => return Err(e),
     };
@@ -68,20 +101,19 @@ pub fn push(from: &Repository, commit: Oid, url: &str, reference: &str) -> Resul
     {
         return Ok(DirectPush::Behind(format!("{reference}: cannot push non-fast-forward reference")));
     }
-    let Some(objects) = missing(from, &remote.odb()?, &[commit], MAX_OBJECTS, MAX_BYTES)? else {
+    let into = remote.odb()?;
+    let Some(objects) = missing(from, &into, &[commit], limits)? else {
         return Ok(DirectPush::Declined("more objects than a direct push copies, or objects not at hand"));
     };
-    let into = remote.odb()?;
-    for (kind, data) in &objects {
-        into.write(*kind, data)?;
-    }
+    write_all(&into, &objects)?;
     let moved = match current {
         Some(current) => remote.reference_matching(reference, commit, true, current, "push"),
         None => remote.reference(reference, commit, false, "push"),
     };
     match moved {
         Ok(_) => {}
-        Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked) => {
+        // Another writer moved it (a lock held by one is reported as the lock error).
+        Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
             return Ok(DirectPush::Behind(format!("{reference}: the remote moved on meanwhile (non-fast-forward)")));
         }
         Err(e) => return Err(e),
@@ -151,11 +183,9 @@ impl Source {
     /// here.
     pub fn copy_into(&self, into: &Repository, tips: &[Oid], max_bytes: u64) -> Result<bool, git2::Error> {
         let odb = into.odb()?;
-        let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-        let Some(objects) = missing(&self.repo, &odb, tips, MAX_OBJECTS, max_bytes)? else { return Ok(false) };
-        for (kind, data) in &objects {
-            odb.write(*kind, data)?;
-        }
+        let Some(objects) = missing(&self.repo, &odb, tips, Limits::fetch(max_bytes))? else { return Ok(false) };
+        write_all(&odb, &objects)?;
+        housekeep_loose(into);
         Ok(true)
     }
 }
@@ -176,64 +206,85 @@ pub fn fetch(into: &Repository, url: &str, reference: &str, max_bytes: u64) -> R
 /// An object to copy: its type and content.
 type Copied = (ObjectType, Vec<u8>);
 
-/// The objects reachable from `tips` that `into` lacks, with their content; `None` when
-/// they are more than `max_objects`, or more than `max_bytes` or [`MAX_BYTES`] of content,
-/// or one of them is not in `from`.
-/// An object `into` holds is held with everything it reaches, as every complete
-/// repository does.
+/// Writes `objects` in their order: each after every object it names, so that a copy
+/// cut short (a full disk, a killed process) leaves only objects held with everything
+/// they reach, which is what [`missing`] takes a held object to mean.
+fn write_all(into: &git2::Odb<'_>, objects: &[Copied]) -> Result<(), git2::Error> {
+    for (kind, data) in objects {
+        into.write(*kind, data)?;
+    }
+    Ok(())
+}
+
+/// The objects reachable from `tips` that `into` lacks, with their content, each after
+/// every object it names (post-order); `None` when they are more than the limits allow
+/// (or [`MAX_BYTES`]), or one of them is not in `from`. Sizes are read from the object
+/// headers before any content is. An object `into` holds is held with everything it
+/// reaches, as every complete repository does.
 fn missing(
     from: &Repository,
     into: &git2::Odb<'_>,
     tips: &[Oid],
-    max_objects: usize,
-    max_bytes: usize,
+    limits: Limits,
 ) -> Result<Option<Vec<Copied>>, git2::Error> {
     let odb = from.odb()?;
+    let max_bytes = limits.bytes.min(MAX_BYTES as u64);
     let mut seen = HashSet::new();
-    let mut stack = tips.to_vec();
+    // (object, its content once its children are pushed): a depth-first walk that emits
+    // an object once everything above it on the stack (what it names) is emitted.
+    let mut stack: Vec<(Oid, Option<Copied>)> = tips.iter().rev().map(|id| (*id, None)).collect();
     let mut found = Vec::new();
-    let mut bytes = 0;
-    while let Some(id) = stack.pop() {
+    let mut bytes = 0u64;
+    let mut copied = 0;
+    while let Some((id, content)) = stack.pop() {
+        if let Some(content) = content {
+            found.push(content);
+            continue;
+        }
         if !seen.insert(id) || into.exists(id) {
             continue;
         }
-        if found.len() == max_objects {
+        copied += 1;
+        if copied > limits.objects {
+            return Ok(None);
+        }
+        let Ok((size, _)) = odb.read_header(id) else { return Ok(None) };
+        bytes += size as u64;
+        if bytes > max_bytes {
             return Ok(None);
         }
         let Ok(object) = odb.read(id) else { return Ok(None) };
-        bytes += object.len();
-        if bytes > MAX_BYTES.min(max_bytes) {
-            return Ok(None);
-        }
-        match object.kind() {
+        let kind = object.kind();
+        let named: Vec<Oid> = match kind {
             ObjectType::Commit => {
                 let commit = from.find_commit(id)?;
-                stack.push(commit.tree_id());
-                stack.extend(commit.parent_ids());
+                std::iter::once(commit.tree_id()).chain(commit.parent_ids()).collect()
             }
+            // A submodule's commit (a gitlink) lives in another repository.
             ObjectType::Tree => {
-                let tree = from.find_tree(id)?;
-                // A submodule's commit (a gitlink) lives in another repository.
-                stack.extend(tree.iter().filter(|e| e.kind() != Some(ObjectType::Commit)).map(|e| e.id()));
+                from.find_tree(id)?.iter().filter(|e| e.kind() != Some(ObjectType::Commit)).map(|e| e.id()).collect()
             }
-            ObjectType::Tag => stack.push(from.find_tag(id)?.target_id()),
-            _ => {}
-        }
-        found.push((object.kind(), object.data().to_vec()));
+            ObjectType::Tag => vec![from.find_tag(id)?.target_id()],
+            _ => Vec::new(),
+        };
+        stack.push((id, Some((kind, object.data().to_vec()))));
+        stack.extend(named.into_iter().rev().map(|named| (named, None)));
     }
     Ok(Some(found))
 }
 
 /// Packs `repo`'s loose objects once git's estimate says they are too many. Never fails
-/// the push it follows: a failure leaves them loose, to be packed after the next one.
+/// the copy it follows: a failure leaves them loose, to be packed after the next one.
 fn housekeep_loose(repo: &Repository) {
     if loose_in_sample(repo.path()) <= LOOSE_IN_SAMPLE {
         return;
     }
     match pack_loose_objects(repo) {
-        Ok(packed) => tracing::debug!(packed, "packed the loose objects of a local repository pushed to"),
-        Err(error) => tracing::warn!(%error, "the loose objects of a local repository were not packed"),
+        Ok(packed) => tracing::debug!(packed, "packed the loose objects of a repository copied into"),
+        Err(error) => tracing::warn!(%error, "the loose objects of a repository copied into were not packed"),
     }
+    // Each packing adds a pack: those are merged past the pack limit, as fetches' are.
+    crate::packs::housekeep(repo, "a repository whose loose objects were packed");
 }
 
 /// Loose objects in `objects/17` of the repository at `git_dir`: git's sample of how many
@@ -334,7 +385,7 @@ mod tests {
         let remote = root.path().join("remote.git");
         let before = loose_count(&remote);
         // when it is pushed directly,
-        let pushed = push(&repo, commit, &url, "refs/heads/main").unwrap();
+        let pushed = push(&repo, commit, &url, "refs/heads/main", u64::MAX).unwrap();
         // then the remote's branch names it, the remote is whole, and it received the
         // commit, two trees and a blob, loose.
         assert_eq!(pushed, DirectPush::Pushed);
@@ -342,7 +393,7 @@ mod tests {
         git(&remote, &["fsck", "--strict", "--no-dangling"]);
         assert_eq!(loose_count(&remote), before + 4);
         // Pushing it again changes nothing.
-        assert_eq!(push(&repo, commit, &url, "refs/heads/main").unwrap(), DirectPush::Pushed);
+        assert_eq!(push(&repo, commit, &url, "refs/heads/main", u64::MAX).unwrap(), DirectPush::Pushed);
     }
 
     #[test]
@@ -356,7 +407,7 @@ mod tests {
         git(&other, &["push", "-q", "origin", "main"]);
         // when a commit made beside it is pushed directly,
         let ours = commit_change(&clone, "image: ours\n");
-        let pushed = push(&Repository::open(&clone).unwrap(), ours, &url, "refs/heads/main").unwrap();
+        let pushed = push(&Repository::open(&clone).unwrap(), ours, &url, "refs/heads/main", u64::MAX).unwrap();
         // then it is behind, and the remote still names theirs.
         assert!(matches!(&pushed, DirectPush::Behind(reason) if reason.contains("non-fast-forward")), "{pushed:?}");
         assert_eq!(git(&root.path().join("remote.git"), &["rev-parse", "main"]), theirs.to_string());
@@ -369,7 +420,7 @@ mod tests {
         git(&clone, &["checkout", "-q", "-b", "stage/uat"]);
         let commit = commit_change(&clone, "image: uat\n");
         let before = loose_count(&root.path().join("remote.git"));
-        let pushed = push(&Repository::open(&clone).unwrap(), commit, &url, "refs/heads/stage/uat").unwrap();
+        let pushed = push(&Repository::open(&clone).unwrap(), commit, &url, "refs/heads/stage/uat", u64::MAX).unwrap();
         assert_eq!(pushed, DirectPush::Pushed);
         let remote = root.path().join("remote.git");
         assert_eq!(git(&remote, &["rev-parse", "stage/uat"]), commit.to_string());
@@ -387,13 +438,24 @@ mod tests {
         let repo = Repository::open(&clone).unwrap();
         let remote = Repository::open_bare(root.path().join("remote.git")).unwrap();
         let before = loose_count(&root.path().join("remote.git"));
-        assert_eq!(missing(&repo, &remote.odb().unwrap(), &[last], 8, MAX_BYTES).unwrap().map(|o| o.len()), Some(8));
-        assert!(missing(&repo, &remote.odb().unwrap(), &[last], 7, MAX_BYTES).unwrap().is_none());
+        let odb = remote.odb().unwrap();
+        let within = |objects, bytes| missing(&repo, &odb, &[last], Limits { objects, bytes }).unwrap();
+        assert_eq!(within(8, u64::MAX).map(|o| o.len()), Some(8));
+        assert!(within(7, u64::MAX).is_none());
+        let content: u64 = within(8, u64::MAX).unwrap().iter().map(|(_, data)| data.len() as u64).sum();
+        assert!(within(8, content).is_some());
+        assert!(within(8, content - 1).is_none());
+        // A push past either limit is declined and writes nothing.
+        let url = format!("file://{}", root.path().join("remote.git").display());
+        for limits in [Limits { objects: 7, bytes: u64::MAX }, Limits { objects: 8, bytes: content - 1 }] {
+            let pushed = push_within(&repo, last, &url, "refs/heads/main", limits).unwrap();
+            assert!(matches!(pushed, DirectPush::Declined(_)), "{pushed:?}");
+        }
         // A repository with a work tree, and a URL of a server.
         let with_tree = format!("file://{}", root.path().join("seed").display());
-        assert!(matches!(push(&repo, last, &with_tree, "refs/heads/main").unwrap(), DirectPush::Declined(_)));
+        assert!(matches!(push(&repo, last, &with_tree, "refs/heads/main", u64::MAX).unwrap(), DirectPush::Declined(_)));
         let server = "https://example.com/gitops.git";
-        assert!(matches!(push(&repo, last, server, "refs/heads/main").unwrap(), DirectPush::Declined(_)));
+        assert!(matches!(push(&repo, last, server, "refs/heads/main", u64::MAX).unwrap(), DirectPush::Declined(_)));
         assert_eq!(loose_count(&root.path().join("remote.git")), before);
     }
 
@@ -413,7 +475,7 @@ mod tests {
         // when a push lands,
         let commit = commit_change(&clone, "image: 2\n");
         assert_eq!(
-            push(&Repository::open(&clone).unwrap(), commit, &url, "refs/heads/main").unwrap(),
+            push(&Repository::open(&clone).unwrap(), commit, &url, "refs/heads/main", u64::MAX).unwrap(),
             DirectPush::Pushed
         );
         // then every loose object, the push's included, went into a pack,
@@ -451,5 +513,92 @@ mod tests {
             fetch(&repo, "https://example.com/r.git", "refs/heads/main", u64::MAX).unwrap(),
             DirectFetch::Declined(_)
         ));
+    }
+
+    #[test]
+    fn objects_are_written_after_everything_they_name_merges_and_shared_blobs_included() {
+        // Given a clone whose new history has a merge, a blob shared by two directories
+        // and a submodule's gitlink,
+        let root = tempfile::tempdir().unwrap();
+        let (_, clone) = remote_and_clone(root.path());
+        git(&clone, &["checkout", "-q", "-b", "side"]);
+        fs::create_dir_all(clone.join("a")).unwrap();
+        fs::create_dir_all(clone.join("b")).unwrap();
+        fs::write(clone.join("a/same.txt"), "shared\n").unwrap();
+        fs::write(clone.join("b/same.txt"), "shared\n").unwrap();
+        git(&clone, &["add", "-A"]);
+        git(&clone, &["commit", "-q", "-m", "side"]);
+        git(&clone, &["checkout", "-q", "main"]);
+        commit_change(&clone, "image: main\n");
+        git(&clone, &["merge", "-q", "--no-edit", "side"]);
+        let gitlink = "1111111111111111111111111111111111111111";
+        git(&clone, &["update-index", "--add", "--cacheinfo", &format!("160000,{gitlink},vendor/sub")]);
+        git(&clone, &["commit", "-q", "-m", "a submodule"]);
+        let head = Oid::from_str(&git(&clone, &["rev-parse", "HEAD"])).unwrap();
+        let repo = Repository::open(&clone).unwrap();
+        let remote = Repository::open_bare(root.path().join("remote.git")).unwrap();
+        // when the objects the remote lacks are listed,
+        let listed = missing(&repo, &remote.odb().unwrap(), &[head], Limits::fetch(u64::MAX)).unwrap().unwrap();
+        let ids: Vec<Oid> = listed.iter().map(|(kind, data)| Oid::hash_object(*kind, data).unwrap()).collect();
+        // then each comes after every listed object it names, the gitlink is not listed,
+        for (at, id) in ids.iter().enumerate() {
+            let object = repo.find_object(*id, None).unwrap();
+            let named: Vec<Oid> = match object.kind() {
+                Some(ObjectType::Commit) => {
+                    let commit = object.as_commit().unwrap();
+                    std::iter::once(commit.tree_id()).chain(commit.parent_ids()).collect()
+                }
+                Some(ObjectType::Tree) => object.as_tree().unwrap().iter().map(|e| e.id()).collect(),
+                _ => Vec::new(),
+            };
+            for named in named.iter().filter(|n| ids.contains(n)) {
+                let before = ids.iter().position(|i| i == named).unwrap();
+                assert!(before < at, "{id} is listed before {named}, which it names");
+            }
+        }
+        assert!(!ids.contains(&Oid::from_str(gitlink).unwrap()));
+        assert_eq!(ids.len(), ids.iter().collect::<HashSet<_>>().len(), "each object once");
+        // and a push of them leaves the remote whole.
+        let url = format!("file://{}", root.path().join("remote.git").display());
+        assert_eq!(push(&repo, head, &url, "refs/heads/main", u64::MAX).unwrap(), DirectPush::Pushed);
+        git(&root.path().join("remote.git"), &["fsck", "--strict", "--no-dangling"]);
+    }
+
+    #[test]
+    fn a_symbolic_reference_is_declined_and_a_held_lock_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        let (url, clone) = remote_and_clone(root.path());
+        let commit = commit_change(&clone, "image: 2\n");
+        let repo = Repository::open(&clone).unwrap();
+        let remote_dir = root.path().join("remote.git");
+        git(&remote_dir, &["symbolic-ref", "refs/heads/alias", "refs/heads/main"]);
+        let pushed = push(&repo, commit, &url, "refs/heads/alias", u64::MAX).unwrap();
+        assert!(matches!(pushed, DirectPush::Declined(_)), "{pushed:?}");
+        // A lock another writer holds is its error, not a remote that moved on.
+        fs::write(remote_dir.join("refs/heads/main.lock"), "").unwrap();
+        let error = push(&repo, commit, &url, "refs/heads/main", u64::MAX).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::Locked, "{error}");
+        fs::remove_file(remote_dir.join("refs/heads/main.lock")).unwrap();
+        assert_eq!(push(&repo, commit, &url, "refs/heads/main", u64::MAX).unwrap(), DirectPush::Pushed);
+    }
+
+    #[test]
+    fn a_fetch_into_a_repository_past_gits_estimate_packs_its_loose_objects() {
+        let root = tempfile::tempdir().unwrap();
+        let (url, clone) = remote_and_clone(root.path());
+        let other = root.path().join("other");
+        git(root.path(), &["clone", "-q", &url, other.to_str().unwrap()]);
+        let theirs = commit_change(&other, "image: theirs\n");
+        git(&other, &["push", "-q", "origin", "main"]);
+        let repo = Repository::open(&clone).unwrap();
+        let mut i = 0u64;
+        while loose_in_sample(repo.path()) <= LOOSE_IN_SAMPLE {
+            repo.blob(format!("filler {i}\n").as_bytes()).unwrap();
+            i += 1;
+        }
+        assert_eq!(fetch(&repo, &url, "refs/heads/main", u64::MAX).unwrap(), DirectFetch::Head(Some(theirs)));
+        assert_eq!(loose_count(&clone), 0);
+        repo.find_commit(theirs).unwrap().tree().unwrap();
+        git(&clone, &["fsck", "--strict", "--no-dangling"]);
     }
 }

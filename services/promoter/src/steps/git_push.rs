@@ -72,7 +72,7 @@ pub(super) fn push_once(
     ctx.effects.before_effect(effect)?;
     let mut remote = repo.find_remote("origin").map_err(|e| git_error("finding origin", e))?;
     let url = remote.url().unwrap_or_default().to_owned();
-    if let Some(pushed) = push_directly(repo, &remote, &url, refspec)? {
+    if let Some(pushed) = push_directly(repo, &remote, &url, refspec, remotes)? {
         return Ok(pushed);
     }
     let watch = remotes.watch("pushing to", &url);
@@ -111,13 +111,16 @@ fn push_directly(
     remote: &git2::Remote<'_>,
     url: &str,
     refspec: &str,
+    remotes: &Remotes,
 ) -> Result<Option<Pushed>, String> {
     let Some((source, destination)) = refspec.split_once(':') else { return Ok(None) };
     if !destination.starts_with("refs/heads/") || lading_remote::packs::local_repository(url).is_none() {
         return Ok(None);
     }
     let commit = repo.refname_to_id(source).map_err(|e| git_error("reading the branch to push", e))?;
-    let pushed = lading_remote::local::push(repo, commit, url, destination).map_err(|e| git_error("pushing", e))?;
+    let budget = remotes.budgets.git.max_transfer.value;
+    let pushed =
+        lading_remote::local::push(repo, commit, url, destination, budget).map_err(|e| git_error("pushing", e))?;
     match pushed {
         lading_remote::local::DirectPush::Declined(why) => {
             tracing::debug!(why, "pushing over the local transport");
