@@ -18,6 +18,8 @@ pub mod git;
 pub mod http;
 pub mod local;
 pub mod packs;
+#[cfg(test)]
+mod test_git;
 
 pub use cancel::Cancellation;
 pub use error::RemoteError;

@@ -329,20 +329,8 @@ pub fn pack_loose_objects(repo: &Repository) -> Result<usize, git2::Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::process::Command;
-
     use super::*;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
+    use crate::test_git::git;
 
     /// A bare remote with one commit on `main`, and a clone of it.
     fn remote_and_clone(root: &Path) -> (String, std::path::PathBuf) {
@@ -367,6 +355,15 @@ mod tests {
         let counted = git(dir, &["count-objects", "-v"]);
         let line = counted.lines().find_map(|l| l.strip_prefix("count: ")).expect("a count");
         line.parse().unwrap()
+    }
+
+    /// A commit another clone of `url` pushed to `main`.
+    fn pushed_by_another_clone(root: &Path, url: &str) -> Oid {
+        let other = root.join("other");
+        git(root, &["clone", "-q", url, other.to_str().unwrap()]);
+        let theirs = commit_change(&other, "image: theirs\n");
+        git(&other, &["push", "-q", "origin", "main"]);
+        theirs
     }
 
     fn commit_change(clone: &Path, content: &str) -> Oid {
@@ -401,10 +398,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let (url, clone) = remote_and_clone(root.path());
         // Given another clone that pushed first,
-        let other = root.path().join("other");
-        git(root.path(), &["clone", "-q", &url, other.to_str().unwrap()]);
-        let theirs = commit_change(&other, "image: theirs\n");
-        git(&other, &["push", "-q", "origin", "main"]);
+        let theirs = pushed_by_another_clone(root.path(), &url);
         // when a commit made beside it is pushed directly,
         let ours = commit_change(&clone, "image: ours\n");
         let pushed = push(&Repository::open(&clone).unwrap(), ours, &url, "refs/heads/main", u64::MAX).unwrap();
@@ -492,10 +486,7 @@ mod tests {
         // Given a clone, and a remote that moved on by one commit,
         let root = tempfile::tempdir().unwrap();
         let (url, clone) = remote_and_clone(root.path());
-        let other = root.path().join("other");
-        git(root.path(), &["clone", "-q", &url, other.to_str().unwrap()]);
-        let theirs = commit_change(&other, "image: theirs\n");
-        git(&other, &["push", "-q", "origin", "main"]);
+        let theirs = pushed_by_another_clone(root.path(), &url);
         let repo = Repository::open(&clone).unwrap();
         let before = loose_count(&clone);
         // when the branch is fetched directly,
@@ -586,10 +577,7 @@ mod tests {
     fn a_fetch_into_a_repository_past_gits_estimate_packs_its_loose_objects() {
         let root = tempfile::tempdir().unwrap();
         let (url, clone) = remote_and_clone(root.path());
-        let other = root.path().join("other");
-        git(root.path(), &["clone", "-q", &url, other.to_str().unwrap()]);
-        let theirs = commit_change(&other, "image: theirs\n");
-        git(&other, &["push", "-q", "origin", "main"]);
+        let theirs = pushed_by_another_clone(root.path(), &url);
         let repo = Repository::open(&clone).unwrap();
         let mut i = 0u64;
         while loose_in_sample(repo.path()) <= LOOSE_IN_SAMPLE {
