@@ -76,10 +76,8 @@ fn push_within(
     reference: &str,
     limits: Limits,
 ) -> Result<DirectPush, git2::Error> {
-    let Some(path) = crate::packs::local_repository(url) else { return Ok(DirectPush::Declined("not local")) };
-    let flags = git2::RepositoryOpenFlags::NO_SEARCH;
-    let Ok(remote) = Repository::open_ext(&path, flags, std::iter::empty::<&Path>()) else {
-        return Ok(DirectPush::Declined("not a repository"));
+    let Some(Source { repo: remote }) = Source::open(url) else {
+        return Ok(DirectPush::Declined("not a local repository"));
     };
     if !remote.is_bare() {
         return Ok(DirectPush::Declined("a repository with a work tree"));
