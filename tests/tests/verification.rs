@@ -2,6 +2,8 @@
 //! verified in `test`, and `test` verifies with a Kargo/Argo `AnalysisTemplate` that
 //! queries a real Prometheus scraping a gauge the test sets.
 //!
+//! - [`at_success`]: a stage without verification is verified by the promoter with the
+//!   success; one with analyses is left to the verifier.
 //! - [`when_to_verify`]: no verification while a promotion runs; a verdict for freight a
 //!   later promotion replaced is `Aborted`.
 //! - [`takeover`]: a verifier process killed between measurements is replaced without a
@@ -9,6 +11,8 @@
 //! - [`providers`]: the `web` provider against an answer the test flips, and the `job`
 //!   provider as a local process.
 
+#[path = "verification/at_success.rs"]
+mod at_success;
 #[path = "verification/providers.rs"]
 mod providers;
 #[path = "verification/takeover.rs"]

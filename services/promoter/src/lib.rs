@@ -7,7 +7,8 @@
 //! - [`decide`]: on `FreightCreated` / `FreightVerified`, queues automatic promotions
 //!   (the rule itself is [`lading_domain::availability::decide_auto_promotion`]).
 //! - [`run_queue`]: on `PromotionCreated`, runs the stage's oldest pending promotion
-//!   under a per-stage lease and records how it ended.
+//!   under a per-stage lease and records how it ended (and, in a stage that verifies
+//!   nothing, its freight verified).
 //! - [`engine`]: the step runner, expressions and the workspace.
 //! - [`health`]: the health of stages whose last promotion updated Argo CD
 //!   Applications, published when it changes, and assessed at once on a stage refresh.

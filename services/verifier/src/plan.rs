@@ -35,11 +35,6 @@ pub fn template_names(stage: &StageSpec) -> Vec<String> {
         .collect()
 }
 
-/// Whether the stage verifies with analysis templates at all.
-pub fn has_analyses(stage: &StageSpec) -> bool {
-    stage.verification.as_ref().is_some_and(|v| !v.analysis_templates.is_empty())
-}
-
 /// Builds the plan of `stage`'s verification; `Err` says why it cannot run (an Error
 /// verdict). Arguments' expressions read `scope` (the verified freight, the project's
 /// metadata) as Kargo's do. Blocking: they run on their own thread.

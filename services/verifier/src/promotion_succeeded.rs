@@ -6,13 +6,17 @@
 //! to end or for the stage to become healthy, or never starts when a later promotion
 //! replaced the freight. A stage without verification but with health, as in Kargo, has
 //! its freight verified once it is healthy.
-
+//!
+//! A stage with neither has its freight verified by the promoter as it records the
+//! success ([`when_to_verify::verified_on_success`]); the verifier records the same fact
+//! too, which the log stores once (same identity), so a promoter that stopped between
+//! the two leaves nothing unverified.
 use std::time::Duration;
 
 use lading_bus::specs::SpecStore;
 use lading_bus::{Bus, Delivery, HandlerError, Outcome};
 use lading_domain::verification::when_to_verify::{self, Start};
-use lading_events::catalog::{FreightVerifiedV1, PromotionSucceededV1, VerificationStartedV1};
+use lading_events::catalog::{PromotionSucceededV1, VerificationStartedV1};
 use lading_events::{Event, now_ms};
 use lading_projection::Projection;
 
@@ -27,13 +31,7 @@ pub const HEALTH_POLL: Duration = Duration::from_secs(1);
 
 /// The verdict for a succeeded promotion into a stage without analyses: verified.
 pub fn verify(succeeded: &PromotionSucceededV1, now_ms: i64) -> Event {
-    Event::FreightVerified(FreightVerifiedV1 {
-        project: succeeded.project.clone(),
-        stage: succeeded.stage.clone(),
-        freight_id: succeeded.freight_id.clone(),
-        promotion: succeeded.promotion.clone(),
-        verified_at_ms: now_ms,
-    })
+    Event::FreightVerified(succeeded.verified(now_ms))
 }
 
 /// The verification that follows a promotion into a stage with analyses: named after
@@ -61,7 +59,7 @@ pub async fn handle(
         return Ok(Outcome::Done);
     };
     let templates = specs.read(|s| {
-        s.stage(&succeeded.project, &succeeded.stage).filter(|spec| plan::has_analyses(spec)).map(plan::template_names)
+        s.stage(&succeeded.project, &succeeded.stage).filter(|spec| spec.has_analyses()).map(plan::template_names)
     });
     let event = match templates {
         Some(templates) => {

@@ -25,7 +25,7 @@ pub async fn handle(
         return Ok(Outcome::Done);
     }
     let templates = specs.read(|s| {
-        s.stage(&request.project, &request.stage).filter(|spec| plan::has_analyses(spec)).map(plan::template_names)
+        s.stage(&request.project, &request.stage).filter(|spec| spec.has_analyses()).map(plan::template_names)
     });
     if templates.is_some() {
         let stage = stage_now::at(projection, &request.project, &request.stage, delivery.stream_sequence).await?;

@@ -93,10 +93,12 @@ pub fn publishers(event_type: EventType) -> &'static [NatsUser] {
         | EventType::StageRefreshHandledV2
         | EventType::PromotionFailedV1
         | EventType::PromotionErroredV1 => &[Promoter],
-        EventType::FreightVerifiedV1
-        | EventType::VerificationStartedV1
-        | EventType::VerificationMeasuredV1
-        | EventType::VerificationFinishedV1 => &[Verifier],
+        // Verified by the verifier, and by the promoter with the success in a stage that
+        // verifies nothing.
+        EventType::FreightVerifiedV1 => &[Verifier, Promoter],
+        EventType::VerificationStartedV1 | EventType::VerificationMeasuredV1 | EventType::VerificationFinishedV1 => {
+            &[Verifier]
+        }
         // `lading verify stage` asks through the api.
         EventType::VerificationRequestedV1 => &[Api],
         EventType::PromotionCreatedV1
@@ -394,6 +396,8 @@ mod tests {
             ]
         );
         assert!(permissions(NatsUser::Api).publish.contains(&PUBLIC_ALL.to_owned()));
+        // Freight verified with the success in a stage that verifies nothing.
+        assert!(permissions(NatsUser::Promoter).publish.contains(&"lading.evt.*.freight.*.verified".to_owned()));
     }
 
     #[test]

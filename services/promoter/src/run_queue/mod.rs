@@ -20,6 +20,9 @@
 //! - an outcome is stored once: `PromotionSucceeded`, `PromotionFailed` and
 //!   `PromotionErrored` are published by the lease holder on the condition that the
 //!   subject did not change since it looked ([`lading_bus::Bus::publish_terminal`]).
+//! - a stage that verifies nothing (no analyses, no health checks left) has the freight
+//!   verified right after the success, not a verifier's hop later; the verifier records
+//!   the same fact as well (stored once), so a run stopped in between loses nothing.
 //! - a message that can never be handled (a malformed freight ID, a promotion the read
 //!   model refused) is dead-lettered, not redelivered forever.
 
@@ -37,7 +40,10 @@ use lading_bus::{ConsumerSpec, Delivery, HandlerError, Outcome};
 use lading_domain::FreightId;
 use lading_domain::promotion_claim::{Held, TurnRuling, on_turn, parks};
 use lading_domain::promotion_queue::Turn;
-use lading_events::catalog::{PromotionAbortedV2, PromotionCreatedV2, PromotionStartedV1, PromotionWaitingV1};
+use lading_domain::verification::when_to_verify::verified_on_success;
+use lading_events::catalog::{
+    PromotionAbortedV2, PromotionCreatedV2, PromotionStartedV1, PromotionSucceededV1, PromotionWaitingV1,
+};
 use lading_events::{Event, EventType, TraceContext, now_ms};
 use lading_runtime::Shutdown;
 
@@ -54,6 +60,8 @@ const WAIT_FOR_TURN: Duration = Duration::from_millis(200);
 const WATCH_TURN: Duration = Duration::from_secs(5);
 /// How long to wait for the read model to reach a position in the log.
 const CATCH_UP: Duration = Duration::from_secs(10);
+/// How long recording freight verified with a success may hold the stage's turn.
+const VERIFY_ON_SUCCESS: Duration = Duration::from_secs(2);
 
 pub async fn run(context: Arc<Context>, shutdown: Shutdown) -> Result<(), Error> {
     let mut spec = ConsumerSpec::new(CONSUMER, vec![EventType::PromotionCreatedV2.filter()]);
@@ -384,6 +392,9 @@ async fn run_turn(
                     if matches!(published, lading_bus::Published::Stored(_)) {
                         lading_runtime::metrics::promotion_finished(phase_of(&event), running.elapsed());
                     }
+                    if let Event::PromotionSucceeded(succeeded) = &event {
+                        verify_on_success(context, succeeded, health.is_some(), trace).await;
+                    }
                 }
                 Ok(Claim::Aborted { actor, reason }) => {
                     publish_aborted(context, created, &actor, &reason, trace, running.elapsed()).await?
@@ -409,6 +420,32 @@ async fn run_turn(
             Ok(Outcome::RetryAfter(WAIT_FOR_TURN))
         }
     }
+}
+
+/// Records the freight of a promotion that succeeded verified in its stage when nothing
+/// remains to wait for ([`verified_on_success`]: no analyses, no health checks left), so
+/// that downstream stages need not wait for the verifier's turn. The verifier records the
+/// same fact (stored once): a lost publish here is only slower.
+async fn verify_on_success(
+    context: &Context,
+    succeeded: &PromotionSucceededV1,
+    left_health_checks: bool,
+    trace: &TraceContext,
+) {
+    let has_analyses = context.specs.read(|s| s.stage(&succeeded.project, &succeeded.stage).map(|s| s.has_analyses()));
+    // A stage deleted meanwhile: the verifier decides.
+    let Some(has_analyses) = has_analyses else { return };
+    if !verified_on_success(has_analyses, left_health_checks) {
+        return;
+    }
+    let verified = Event::FreightVerified(succeeded.verified(now_ms()));
+    // Bounded: the stage's turn is still held, and the verifier records it anyway.
+    let error = match tokio::time::timeout(VERIFY_ON_SUCCESS, context.bus.publish(&verified, trace)).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("not stored within {VERIFY_ON_SUCCESS:?}"),
+    };
+    tracing::warn!(error, promotion = succeeded.promotion, "freight not recorded verified; the verifier will");
 }
 
 /// Hands a waiting promotion's `committed` claim over (`parked`), its wait recorded and

@@ -286,6 +286,11 @@ impl StageSpec {
         self.requested_freight.iter().find(|r| format!("{}/{}", r.origin.kind, r.origin.name) == key)
     }
 
+    /// Whether the stage verifies its freight with analysis templates.
+    pub fn has_analyses(&self) -> bool {
+        self.verification.as_ref().is_some_and(|v| !v.analysis_templates.is_empty())
+    }
+
     pub fn steps(&self) -> &[PromotionStep] {
         self.promotion_template.as_ref().map_or(&[], |t| t.spec.steps.as_slice())
     }

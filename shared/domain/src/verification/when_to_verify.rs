@@ -74,6 +74,15 @@ pub fn not_healthy(stage: &StageNow) -> Option<String> {
     }
 }
 
+/// Whether a promotion that succeeded verifies its freight in its stage as its success
+/// is recorded: when the stage has no analysis template and the promotion left no health
+/// check, nothing remains to wait for (Kargo marks such freight verified in the reconcile
+/// that sees the promotion succeed). Otherwise the verifier decides, once the stage is
+/// healthy and its analyses passed.
+pub fn verified_on_success(has_analyses: bool, left_health_checks: bool) -> bool {
+    !has_analyses && !left_health_checks
+}
+
 /// Why a running verification of `freight` must stop now, if it must: the freight left
 /// the stage.
 pub fn stale(stage: &StageNow, freight: &str) -> Option<String> {
@@ -140,6 +149,18 @@ mod tests {
     fn given_a_stage_without_health_when_asked_then_it_verifies_as_ever() {
         assert_eq!(not_healthy(&holding(&[OLD], None)), None);
         assert_eq!(start(&holding(&[OLD], None), OLD), Start::Now);
+    }
+
+    #[test]
+    fn given_a_stage_without_analyses_when_its_promotion_left_no_health_check_then_success_verifies() {
+        assert!(verified_on_success(false, false));
+    }
+
+    #[test]
+    fn given_analyses_or_health_checks_when_a_promotion_succeeds_then_the_verifier_decides() {
+        assert!(!verified_on_success(true, false));
+        assert!(!verified_on_success(false, true));
+        assert!(!verified_on_success(true, true));
     }
 
     #[test]

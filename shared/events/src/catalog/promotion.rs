@@ -50,6 +50,19 @@ pub struct PromotionSucceededV1 {
     pub finished_at_ms: i64,
 }
 
+impl PromotionSucceededV1 {
+    /// The promotion's freight verified in its stage at `verified_at_ms`, after it.
+    pub fn verified(&self, verified_at_ms: i64) -> super::FreightVerifiedV1 {
+        super::FreightVerifiedV1 {
+            project: self.project.clone(),
+            stage: self.stage.clone(),
+            freight_id: self.freight_id.clone(),
+            promotion: self.promotion.clone(),
+            verified_at_ms,
+        }
+    }
+}
+
 /// One file a pushed commit changed, with the lines it added and removed (0 and 0 for a
 /// binary file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
