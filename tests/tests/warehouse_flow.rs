@@ -281,3 +281,47 @@ async fn named_subscriptions_are_recorded_on_discoveries_and_freight_as_kargo_do
     assert_eq!(found["images"][1]["subscriptionName"], "canary");
     assert!(found["git"][0].get("subscriptionName").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_whose_record_failed_are_recorded_by_the_next_discovery_that_finds_the_same() {
+    use lading_bus::names::DISCOVERY_STREAM;
+    use lading_bus::publish::PublishTiming;
+    use lading_warehouse::discover::{DiscoveryError, discover};
+    let nats = lading_tests::nats::TestNats::start().await;
+    // Publishes give up within moments, as they would after a long outage.
+    let timing = PublishTiming { ack_timeout: Duration::from_millis(200), first_pause: Duration::from_millis(10) };
+    let bus = nats.bus("warehouse").await.with_publish_timing(timing);
+    let admin = nats.bus("test").await;
+    let shutdown = lading_runtime::Shutdown::new();
+    let specs = lading_bus::SpecStore::watch(&bus, shutdown.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = Repo::create(dir.path(), "app");
+    app.commit("app.txt", "v1", "first");
+    let config = lading_warehouse::Config::new(nats.url(), dir.path().join("cache"));
+    let context = std::sync::Arc::new(lading_warehouse::Context::new(bus.clone(), specs, config));
+    let spec: lading_domain::spec::WarehouseSpec =
+        serde_json::from_value(json!({"subscriptions": [{"git": {"repoURL": app.url()}}]})).unwrap();
+    let trace = lading_bus::tracing_context::new_root();
+    let asked = std::time::Instant::now;
+    discover(&context, "demo", "app", &spec, asked(), &trace).await.unwrap();
+    // Given a new commit whose discovery could not be recorded (the stream was away),
+    let second = app.commit("app.txt", "v2", "second");
+    admin.jetstream().delete_stream(DISCOVERY_STREAM).await.unwrap();
+    let failed = discover(&context, "demo", "app", &spec, asked(), &trace).await;
+    assert!(matches!(failed, Err(DiscoveryError::Bus(_))), "{failed:?}");
+    // when the stream is back and the next discovery finds the same,
+    admin.provision().await.unwrap();
+    discover(&context, "demo", "app", &spec, asked(), &trace).await.unwrap();
+    // then that discovery records it.
+    let stream = admin.jetstream().get_stream(DISCOVERY_STREAM).await.unwrap();
+    let last = stream.get_last_raw_message_by_subject("lading.evt.demo.warehouse.app.artifacts-discovered").await;
+    let last = last.expect("the discovered artifacts recorded");
+    let ce_type = last.headers.get(lading_events::headers::CE_TYPE).map(|v| v.as_str().to_owned());
+    let Ok(lading_events::Event::WarehouseArtifactsDiscovered(found)) =
+        lading_events::decode(ce_type.as_deref(), &last.payload)
+    else {
+        panic!("not discovered artifacts");
+    };
+    assert_eq!(found.git[0].commits[0].id, second);
+    shutdown.cancel();
+}

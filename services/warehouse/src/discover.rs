@@ -247,6 +247,10 @@ async fn discover_inner(
         }
     };
     let (recorded, created) = tokio::join!(record, create_freight(context, project, warehouse, spec, &found, trace));
+    if recorded.is_err() {
+        // Not recorded: the next discovery records it, though it finds the same.
+        context.forget_published(project, warehouse);
+    }
     recorded?;
     created
 }
