@@ -125,8 +125,16 @@ async fn readiness_is_false_while_the_model_is_behind_and_true_once_it_caught_up
     assert!(readiness.is_ready());
     // Given a follower that cannot apply (a reader holds the model),
     let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, holds) = std::sync::mpsc::channel::<()>();
     let reader = projection.clone();
-    let holding = std::thread::spawn(move || reader.read(|_| released.recv()));
+    let holding = std::thread::spawn(move || {
+        reader.read(|_| {
+            held.send(()).unwrap();
+            released.recv()
+        })
+    });
+    // (the reader holds the model before anything is published)
+    holds.recv().unwrap();
     publish(&bus, &freight(1)).await;
     // then it is not ready once it is behind for longer than the bound,
     wait::until("not ready", Duration::from_secs(10), || async {

@@ -3,7 +3,8 @@
 //! queries a real Prometheus scraping a gauge the test sets.
 //!
 //! - [`at_success`]: a stage without verification is verified by the promoter with the
-//!   success; one with analyses is left to the verifier.
+//!   success, or by the verifier a while later when the promoter did not; one with
+//!   analyses is left to the verifier.
 //! - [`when_to_verify`]: no verification while a promotion runs; a verdict for freight a
 //!   later promotion replaced is `Aborted`.
 //! - [`takeover`]: a verifier process killed between measurements is replaced without a

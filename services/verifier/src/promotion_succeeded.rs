@@ -8,9 +8,10 @@
 //! its freight verified once it is healthy.
 //!
 //! A stage with neither has its freight verified by the promoter as it records the
-//! success ([`when_to_verify::verified_on_success`]); the verifier records the same fact
-//! too, which the log stores once (same identity), so a promoter that stopped between
-//! the two leaves nothing unverified.
+//! success ([`when_to_verify::verified_on_success`]); the verifier looks again
+//! [`BACKSTOP`] later and records the same fact only if the read model still lacks it,
+//! so a promoter stopped in between leaves nothing unverified.
+
 use std::time::Duration;
 
 use lading_bus::specs::SpecStore;
@@ -28,6 +29,21 @@ pub const ACTOR: &str = "lading/verifier";
 pub const PROMOTION_POLL: Duration = Duration::from_secs(1);
 /// How often a verification waiting for the stage to become healthy asks again.
 pub const HEALTH_POLL: Duration = Duration::from_secs(1);
+
+/// How long after a success the verifier looks whether the promoter recorded the
+/// freight verified in a stage that verifies nothing, and records it if not.
+pub const BACKSTOP: Duration = Duration::from_secs(5);
+
+/// Whether the read model holds the promotion's freight verified in its stage.
+fn verified_in(projection: &Projection, succeeded: &PromotionSucceededV1) -> bool {
+    let Ok(id) = lading_domain::FreightId::parse(&succeeded.freight_id) else { return false };
+    projection.read(|model| {
+        model
+            .project(&succeeded.project)
+            .and_then(|p| p.freight.get(&id))
+            .is_some_and(|f| f.freight.status.verified_in.contains_key(&succeeded.stage))
+    })
+}
 
 /// The verdict for a succeeded promotion into a stage without analyses: verified.
 pub fn verify(succeeded: &PromotionSucceededV1, now_ms: i64) -> Event {
@@ -91,6 +107,16 @@ pub async fn handle(
             {
                 tracing::debug!(stage = succeeded.stage, reason, "verification waits for the stage to be healthy");
                 return Ok(Outcome::RetryAfter(HEALTH_POLL));
+            }
+            // The promoter records this one with the success: looked at again a while
+            // later, and recorded here only if it still is not.
+            if when_to_verify::verified_on_success(false, stage.health.is_some()) {
+                if delivery.delivered <= 1 {
+                    return Ok(Outcome::RetryAfter(BACKSTOP));
+                }
+                if verified_in(projection, succeeded) {
+                    return Ok(Outcome::Done);
+                }
             }
             verify(succeeded, now_ms())
         }

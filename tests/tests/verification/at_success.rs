@@ -1,6 +1,7 @@
 //! A stage without verification has its freight verified by the promoter as it records
 //! the promotion's success, with no verifier running; a stage with analyses is left to
-//! the verifier.
+//! the verifier; a success the promoter did not follow with it is verified by the
+//! verifier a while later.
 
 use lading_events::Event;
 use lading_tests::git::Repo;
@@ -73,4 +74,35 @@ async fn a_stage_with_analyses_is_not_verified_by_the_promoter() {
     .await;
     // then the freight is not verified in test: that is the verifier's, after its analyses.
     assert_eq!(verified_in(&sandbox, &first).await, Vec::<(String, String)>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_success_the_promoter_did_not_verify_is_verified_by_the_verifier_a_while_later() {
+    // Given no promoter, and a success recorded for test (which verifies nothing) as by a
+    // promoter that stopped before recording the freight verified,
+    let sandbox = Sandbox::start_without_promoter().await;
+    let app = Repo::create(sandbox.dir.path(), "app");
+    let gitops = Repo::create(sandbox.dir.path(), "gitops");
+    let first = app.commit("app.txt", "v1", "first");
+    sandbox.apply(&quickstart(&app.url(), &gitops.url(), "1h")).await;
+    let freight = sandbox.wait_for_freight("demo", "the first freight", TIMEOUT).await;
+    let freight_id = freight["metadata"]["name"].as_str().unwrap().to_owned();
+    let succeeded = lading_events::catalog::PromotionSucceededV1 {
+        project: "demo".into(),
+        stage: "test".into(),
+        promotion: format!("test.01m8yfxx2btdsjbchpbrd5w45w.{}", &freight_id[..7]),
+        freight_id,
+        commit: String::new(),
+        finished_at_ms: lading_events::now_ms(),
+    };
+    let bus = sandbox.nats.bus("test").await;
+    bus.publish(&Event::PromotionSucceeded(succeeded.clone()), &lading_bus::tracing_context::new_root()).await.unwrap();
+    // when the verifier looks again,
+    // then it records the freight verified in test, after that promotion.
+    let verified = wait::until("the verifier to record the freight verified", TIMEOUT, || async {
+        let verified = verified_in(&sandbox, &first).await;
+        if verified.is_empty() { Err("not yet".to_owned()) } else { Ok(verified) }
+    })
+    .await;
+    assert_eq!(verified, [("test".to_owned(), succeeded.promotion)]);
 }

@@ -22,7 +22,7 @@
 //!   subject did not change since it looked ([`lading_bus::Bus::publish_terminal`]).
 //! - a stage that verifies nothing (no analyses, no health checks left) has the freight
 //!   verified right after the success, not a verifier's hop later; the verifier records
-//!   the same fact as well (stored once), so a run stopped in between loses nothing.
+//!   it a while later if it still is not, so a run stopped in between loses nothing.
 //! - a message that can never be handled (a malformed freight ID, a promotion the read
 //!   model refused) is dead-lettered, not redelivered forever.
 
@@ -424,8 +424,8 @@ async fn run_turn(
 
 /// Records the freight of a promotion that succeeded verified in its stage when nothing
 /// remains to wait for ([`verified_on_success`]: no analyses, no health checks left), so
-/// that downstream stages need not wait for the verifier's turn. The verifier records the
-/// same fact (stored once): a lost publish here is only slower.
+/// that downstream stages need not wait for the verifier's turn. The verifier records it
+/// a while later if it still is not: a lost publish here is only slower.
 async fn verify_on_success(
     context: &Context,
     succeeded: &PromotionSucceededV1,
