@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use lading_bus::specs::SpecStore;
 use lading_bus::{Bus, Delivery, HandlerError, Outcome};
-use lading_domain::verification::when_to_verify::{self, Start};
+use lading_domain::verification::when_to_verify::{self, Backstop, Start};
 use lading_events::catalog::{PromotionSucceededV1, VerificationStartedV1};
 use lading_events::{Event, now_ms};
 use lading_projection::Projection;
@@ -111,11 +111,11 @@ pub async fn handle(
             // The promoter records this one with the success: looked at again a while
             // later, and recorded here only if it still is not.
             if when_to_verify::verified_on_success(false, stage.health.is_some()) {
-                if delivery.delivered <= 1 {
-                    return Ok(Outcome::RetryAfter(BACKSTOP));
-                }
-                if verified_in(projection, succeeded) {
-                    return Ok(Outcome::Done);
+                let first_look = delivery.delivered <= 1;
+                match when_to_verify::backstop(first_look, !first_look && verified_in(projection, succeeded)) {
+                    Backstop::Later => return Ok(Outcome::RetryAfter(BACKSTOP)),
+                    Backstop::Nothing => return Ok(Outcome::Done),
+                    Backstop::Record => {}
                 }
             }
             verify(succeeded, now_ms())

@@ -83,6 +83,28 @@ pub fn verified_on_success(has_analyses: bool, left_health_checks: bool) -> bool
     !has_analyses && !left_health_checks
 }
 
+/// What the verifier does with a success in a stage the promoter verifies itself
+/// ([`verified_on_success`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backstop {
+    /// Look again a while later: the promoter records it with the success.
+    Later,
+    /// The freight is recorded verified in the stage: nothing to do.
+    Nothing,
+    /// Still not recorded when looked at again: record it.
+    Record,
+}
+
+/// The verifier's part for such a success: wait at the first look, then record the
+/// freight verified only if the log still lacks it.
+pub fn backstop(first_look: bool, already_verified: bool) -> Backstop {
+    match (first_look, already_verified) {
+        (true, _) => Backstop::Later,
+        (false, true) => Backstop::Nothing,
+        (false, false) => Backstop::Record,
+    }
+}
+
 /// Why a running verification of `freight` must stop now, if it must: the freight left
 /// the stage.
 pub fn stale(stage: &StageNow, freight: &str) -> Option<String> {
@@ -161,6 +183,18 @@ mod tests {
         assert!(!verified_on_success(true, false));
         assert!(!verified_on_success(false, true));
         assert!(!verified_on_success(true, true));
+    }
+
+    #[test]
+    fn given_a_first_look_when_the_promoter_verifies_then_the_verifier_waits() {
+        assert_eq!(backstop(true, false), Backstop::Later);
+        assert_eq!(backstop(true, true), Backstop::Later);
+    }
+
+    #[test]
+    fn given_a_later_look_when_the_log_holds_it_verified_then_nothing_else_when_not_it_records_it() {
+        assert_eq!(backstop(false, true), Backstop::Nothing);
+        assert_eq!(backstop(false, false), Backstop::Record);
     }
 
     #[test]
